@@ -1,0 +1,33 @@
+"""Core: money in fen, ids, the clock, errors and settings — what every capability stands on."""
+
+from zhifu.core.clock import Clock, FixedClock, SystemClock, clock, set_clock
+from zhifu.core.config import Settings, get_settings
+from zhifu.core.errors import (
+    ConflictError,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    ZhifuError,
+)
+from zhifu.core.ids import new_id, parse_id
+from zhifu.core.money import MAX_PAYMENT_FEN, format_fen, parse_yuan
+
+__all__ = [
+    "Clock",
+    "ConflictError",
+    "FixedClock",
+    "InvalidRequest",
+    "MAX_PAYMENT_FEN",
+    "NotFound",
+    "PermissionDenied",
+    "Settings",
+    "SystemClock",
+    "ZhifuError",
+    "clock",
+    "format_fen",
+    "get_settings",
+    "new_id",
+    "parse_id",
+    "parse_yuan",
+    "set_clock",
+]
