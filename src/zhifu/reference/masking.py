@@ -1,0 +1,30 @@
+"""Masked display of identity numbers, phones and accounts (JR/T 0171-2020 C2 data is shown masked)."""
+
+from __future__ import annotations
+
+_MASK = "*"
+_MASKED_MIN = 4  # below this many hidden characters a mask reveals too much; hide more instead
+
+
+def _mask_middle(value: str, head: int, tail: int) -> str:
+    text = "".join(value.split())
+    n = len(text)
+    if n >= head + tail + _MASKED_MIN:
+        return text[:head] + _MASK * (n - head - tail) + text[n - tail :]
+    keep = n // 4  # short input: show at most the last quarter
+    return _MASK * (n - keep) + text[n - keep :]
+
+
+def mask_id(number: str) -> str:
+    """Identity numbers keep the first 4 and last 4: 3703**********1234 (region of city only, no birth date)."""
+    return _mask_middle(number, 4, 4)
+
+
+def mask_phone(phone: str) -> str:
+    """Mobile numbers keep the first 3 and last 4: 138****1234."""
+    return _mask_middle(phone, 3, 4)
+
+
+def mask_account(account: str) -> str:
+    """Card and account numbers keep the first 6 (the BIN, naming the issuer) and last 4: 622848******1234."""
+    return _mask_middle(account, 6, 4)
