@@ -1,6 +1,6 @@
 """Core: money in fen, ids, the clock, errors and settings — what every capability stands on."""
 
-from zhifu.core.clock import Clock, FixedClock, SystemClock, clock, set_clock
+from zhifu.core.clock import Clock, FixedClock, SystemClock, now, set_clock
 from zhifu.core.config import Settings, get_settings
 from zhifu.core.errors import (
     ConflictError,
@@ -23,7 +23,7 @@ __all__ = [
     "Settings",
     "SystemClock",
     "ZhifuError",
-    "clock",
+    "now",
     "format_fen",
     "get_settings",
     "new_id",

@@ -1,0 +1,3 @@
+from zhifu.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""HTTP entry points: the FastAPI application and its error handling."""

@@ -1,0 +1,100 @@
+"""Engines (SQLite in WAL mode with foreign keys; PostgreSQL through psycopg 3) and the transaction helper."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+T = TypeVar("T")
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+RETRIES_MAX = 8  # deadlocks and serialisation failures are retried this many times, then raised
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain postgresql:// URLs and route them to psycopg 3."""
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                                                              "check_same_thread": False})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+        cur = dbapi_conn.cursor()
+        if engine.url.database not in (None, "", ":memory:"):
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # type: ignore[no-untyped-def]
+        # Writers take the lock at BEGIN, so two writers never deadlock half-way through.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        if sqlstate in ("40P01", "40001"):  # deadlock_detected, serialization_failure
+            return True
+        if isinstance(exc, OperationalError) and "database is locked" in str(exc.orig):
+            return True
+    return False
+
+
+class Database:
+    """An engine plus the one way to run work in a transaction."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = normalise_url(url)
+        self.engine = make_engine(self.url, echo=echo)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @contextlib.contextmanager
+    def tx(self) -> Iterator[Connection]:
+        """One transaction: commits on success, rolls back on error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    def run(self, fn: Callable[[Connection], T], *, retries: int = RETRIES_MAX) -> T:
+        """Run fn in a transaction, retrying deadlocks and serialisation failures with jittered backoff."""
+        attempt = 0
+        while True:
+            try:
+                with self.engine.begin() as conn:
+                    return fn(conn)
+            except DBAPIError as exc:
+                attempt += 1
+                if attempt > retries or not _retryable(exc):
+                    raise
+                time.sleep(min(0.2, 0.002 * 2**attempt) * random.random())
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,519 @@
+"""The only code that changes money balances: entries, holds, balances, history and verification."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, func, select, update
+
+from zhifu.core import clock as _clock
+from zhifu.core.ids import new_id_fast
+from zhifu.ledger.errors import (
+    AccountClosed,
+    CurrencyMismatch,
+    HoldExceeded,
+    HoldExpired,
+    HoldNotPending,
+    IdempotencyConflict,
+    InvalidLegAmount,
+    LedgerError,
+    Overdraft,
+    UnbalancedEntry,
+    UnknownAccount,
+)
+from zhifu.ledger.models import (
+    AccountType,
+    Balance,
+    EntryRequest,
+    Leg,
+    accounts,
+    entries,
+    holds,
+    normal_balance,
+    postings,
+)
+
+LEGS_MAX = 64  # one entry never needs more legs than this
+BATCH_MAX = 10_000  # entries per batch call: bounds memory and lock time
+IN_CHUNK = 500  # parameters per IN (...) list, well under every driver's limit
+HOLD_TIMEOUT_MAX_S = 30 * 24 * 3600
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PostedEntry:
+    id: str
+    idempotency_key: str
+    replayed: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Hold:
+    id: str
+    debit: str
+    credit: str
+    amount_fen: int
+    currency: str
+    status: str
+    posted_fen: int
+    posted_entry_id: str | None
+    expires_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Violation:
+    kind: str
+    subject: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.subject}: {self.detail}"
+
+
+# ---------------------------------------------------------------- accounts
+
+
+def open_account(
+    conn: Connection, code: str, type: AccountType | str, *, currency: str = "CNY", no_overdraft: bool = False
+) -> None:
+    """Open an account; opening one that exists with the same attributes is a no-op."""
+    open_accounts(conn, [(code, AccountType(type), currency, no_overdraft)])
+
+
+def open_accounts(conn: Connection, specs: Iterable[tuple[str, AccountType | str, str, bool]]) -> None:
+    """Open many accounts at once (code, type, currency, no_overdraft); existing identical ones are kept."""
+    wanted = {code: (AccountType(t).value, cur, bool(no)) for code, t, cur, no in specs}
+    if not wanted:
+        return
+    existing = _load_accounts(conn, wanted.keys(), lock=False)
+    rows = []
+    now = _clock.now()
+    for code, (t, cur, no) in wanted.items():
+        if not code or len(code) > 96:
+            raise LedgerError(f"account code {code!r} must be 1–96 characters", param="code")
+        have = existing.get(code)
+        if have is not None:
+            if (have["type"], have["currency"], bool(have["no_overdraft"])) != (t, cur, no):
+                raise LedgerError(f"account {code} exists with other attributes", param="code", code="account_exists")
+            continue
+        rows.append({"code": code, "type": t, "currency": cur, "no_overdraft": no, "status": "open",
+                     "posted_dr_fen": 0, "posted_cr_fen": 0, "pending_dr_fen": 0, "pending_cr_fen": 0,
+                     "created_at": now})
+    if rows:
+        conn.execute(accounts.insert(), rows)
+
+
+def close_account(conn: Connection, code: str) -> None:
+    """Close an account whose balance and holds are all zero; nothing posts to it afterwards."""
+    acc = _load_accounts(conn, [code], lock=True).get(code)
+    if acc is None:
+        raise UnknownAccount(f"no account {code}", param="account")
+    if acc["posted_dr_fen"] != acc["posted_cr_fen"] or acc["pending_dr_fen"] or acc["pending_cr_fen"]:
+        raise LedgerError(f"account {code} still has a balance or holds", param="account", code="account_not_empty")
+    conn.execute(update(accounts).where(accounts.c.code == code).values(status="closed"))
+
+
+def get_balance(conn: Connection, code: str) -> Balance:
+    acc = _load_accounts(conn, [code], lock=False).get(code)
+    if acc is None:
+        raise UnknownAccount(f"no account {code}", param="account")
+    return _balance_of(acc)
+
+
+def _balance_of(acc: Any) -> Balance:
+    return Balance(
+        account=acc["code"],
+        type=AccountType(acc["type"]),
+        posted_fen=normal_balance(acc["type"], acc["posted_dr_fen"], acc["posted_cr_fen"]),
+        pending_debits_fen=acc["pending_dr_fen"],
+        pending_credits_fen=acc["pending_cr_fen"],
+    )
+
+
+def balance_as_of(conn: Connection, code: str, at: dt.datetime) -> int:
+    """The posted balance on the account's normal side from postings made at or before `at`."""
+    acc = _load_accounts(conn, [code], lock=False).get(code)
+    if acc is None:
+        raise UnknownAccount(f"no account {code}", param="account")
+    row = conn.execute(
+        select(
+            func.coalesce(func.sum(postings.c.amount_fen).filter(postings.c.side == "D"), 0),
+            func.coalesce(func.sum(postings.c.amount_fen).filter(postings.c.side == "C"), 0),
+        ).where(postings.c.account_code == code, postings.c.created_at <= at)
+    ).one()
+    return normal_balance(acc["type"], int(row[0]), int(row[1]))
+
+
+def history(
+    conn: Connection, code: str, *, limit: int = 50, starting_after: int | None = None
+) -> tuple[list[dict[str, Any]], bool]:
+    """Postings of an account, newest first, with a cursor (the last posting id seen)."""
+    limit = max(1, min(limit, 1000))
+    q = (
+        select(postings.c.id, postings.c.entry_id, postings.c.side, postings.c.amount_fen,
+               postings.c.currency, postings.c.created_at, entries.c.description)
+        .join(entries, entries.c.id == postings.c.entry_id)
+        .where(postings.c.account_code == code)
+        .order_by(postings.c.id.desc())
+        .limit(limit + 1)
+    )
+    if starting_after is not None:
+        q = q.where(postings.c.id < starting_after)
+    rows = [dict(r._mapping) for r in conn.execute(q)]
+    return rows[:limit], len(rows) > limit
+
+
+# ---------------------------------------------------------------- entries
+
+
+def post_entry(conn: Connection, request: EntryRequest, *, at: dt.datetime | None = None) -> PostedEntry:
+    """Post one balanced entry; a retry with the same key and legs returns the existing entry."""
+    return post_entries(conn, [request], at=at)[0]
+
+
+def transfer(conn: Connection, key: str, debit: str, credit: str, amount_fen: int, description: str = "",
+             *, at: dt.datetime | None = None) -> PostedEntry:
+    return post_entry(conn, EntryRequest(key, (Leg(debit, "D", amount_fen), Leg(credit, "C", amount_fen)),
+                                         description), at=at)
+
+
+def post_entries(
+    conn: Connection, requests: Sequence[EntryRequest], *, at: dt.datetime | None = None, hold_ids: Sequence[str | None] | None = None
+) -> list[PostedEntry]:
+    """Post many entries in the caller's transaction, all or nothing, in the given order."""
+    if len(requests) > BATCH_MAX:
+        raise LedgerError(f"a batch holds at most {BATCH_MAX} entries", param="entries", code="batch_too_large")
+    at = at or _clock.now()
+    hashes = [_check_entry(r) for r in requests]
+
+    existing = _existing_entries(conn, [r.idempotency_key for r in requests])
+    results: list[PostedEntry | None] = [None] * len(requests)
+    fresh: list[int] = []
+    seen: dict[str, int] = {}
+    for i, r in enumerate(requests):
+        key = r.idempotency_key
+        prior = existing.get(key)
+        if prior is None and key in seen:
+            prior = (results[seen[key]].id, hashes[seen[key]])  # type: ignore[union-attr]
+        if prior is not None:
+            if prior[1] != hashes[i]:
+                raise IdempotencyConflict(f"idempotency key {key} was used for a different entry",
+                                          param="idempotency_key")
+            results[i] = PostedEntry(prior[0], key, True)
+            continue
+        ms = int(at.timestamp() * 1000)
+        results[i] = PostedEntry(new_id_fast("je", ms), key, False)
+        seen[key] = i
+        fresh.append(i)
+    if not fresh:
+        return results  # type: ignore[return-value]
+
+    deltas: dict[str, list[int]] = {}
+    for i in fresh:
+        for leg in requests[i].legs:
+            d = deltas.setdefault(leg.account, [0, 0, 0, 0])
+            d[0 if leg.side == "D" else 1] += leg.amount_fen
+    accs = _load_accounts(conn, deltas.keys(), lock=True)
+    _check_accounts(accs, (requests[i] for i in fresh))
+    _check_overdraft_in_order(accs, [requests[i] for i in fresh])
+
+    entry_rows = []
+    posting_rows = []
+    for i in fresh:
+        r = requests[i]
+        eid = results[i].id  # type: ignore[union-attr]
+        entry_rows.append({"id": eid, "idempotency_key": r.idempotency_key, "content_hash": hashes[i],
+                           "description": r.description, "created_at": at,
+                           "hold_id": hold_ids[i] if hold_ids else None})
+        for leg in r.legs:
+            posting_rows.append({"entry_id": eid, "account_code": leg.account, "side": leg.side,
+                                 "amount_fen": leg.amount_fen, "currency": leg.currency, "created_at": at})
+    conn.execute(entries.insert(), entry_rows)
+    conn.execute(postings.insert(), posting_rows)
+    _write_deltas(conn, deltas)
+    return results  # type: ignore[return-value]
+
+
+def _check_entry(r: EntryRequest) -> str:
+    """Validate one request on its own; return the hash of its content for idempotency."""
+    if not r.idempotency_key or len(r.idempotency_key) > 160:
+        raise LedgerError("an entry needs an idempotency key of 1–160 characters", param="idempotency_key")
+    if len(r.legs) < 2 or len(r.legs) > LEGS_MAX:
+        raise UnbalancedEntry(f"an entry needs 2–{LEGS_MAX} legs, got {len(r.legs)}", param="legs")
+    per_currency: dict[str, int] = {}
+    for leg in r.legs:
+        if isinstance(leg.amount_fen, bool) or not isinstance(leg.amount_fen, int) or leg.amount_fen <= 0:
+            raise InvalidLegAmount(f"leg amount must be a positive integer of fen, got {leg.amount_fen!r}",
+                                   param="amount_fen")
+        if leg.side not in ("D", "C"):
+            raise LedgerError(f"leg side must be D or C, got {leg.side!r}", param="side")
+        per_currency[leg.currency] = per_currency.get(leg.currency, 0) + (
+            leg.amount_fen if leg.side == "D" else -leg.amount_fen)
+    off = {c: v for c, v in per_currency.items() if v != 0}
+    if off:
+        raise UnbalancedEntry(f"entry {r.idempotency_key} does not balance: debits − credits = {off}", param="legs")
+    canon = "|".join(sorted(f"{leg.account}:{leg.side}:{leg.amount_fen}:{leg.currency}" for leg in r.legs))
+    return hashlib.sha256(canon.encode()).hexdigest()
+
+
+def _existing_entries(conn: Connection, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
+    out: dict[str, tuple[str, str]] = {}
+    uniq = list(dict.fromkeys(keys))
+    for start in range(0, len(uniq), IN_CHUNK):
+        chunk = uniq[start:start + IN_CHUNK]
+        for row in conn.execute(select(entries.c.idempotency_key, entries.c.id, entries.c.content_hash)
+                                .where(entries.c.idempotency_key.in_(chunk))):
+            out[row[0]] = (row[1], row[2])
+    return out
+
+
+def _load_accounts(conn: Connection, codes: Iterable[str], *, lock: bool) -> dict[str, Any]:
+    """Read account rows; with lock=True, lock them in code order so concurrent posters cannot deadlock."""
+    ordered = sorted(set(codes))
+    out: dict[str, Any] = {}
+    for start in range(0, len(ordered), IN_CHUNK):
+        q = select(accounts).where(accounts.c.code.in_(ordered[start:start + IN_CHUNK])).order_by(accounts.c.code)
+        if lock and conn.dialect.name == "postgresql":
+            q = q.with_for_update()
+        for row in conn.execute(q):
+            out[row.code] = dict(row._mapping)
+    return out
+
+
+def _check_accounts(accs: dict[str, Any], reqs: Iterable[EntryRequest]) -> None:
+    for r in reqs:
+        for leg in r.legs:
+            acc = accs.get(leg.account)
+            if acc is None:
+                raise UnknownAccount(f"no account {leg.account}", param="account")
+            if acc["status"] != "open":
+                raise AccountClosed(f"account {leg.account} is closed", param="account")
+            if acc["currency"] != leg.currency:
+                raise CurrencyMismatch(
+                    f"leg in {leg.currency} on account {leg.account} kept in {acc['currency']}", param="currency")
+
+
+def _available(acc: dict[str, Any]) -> int:
+    if AccountType(acc["type"]).debit_normal:
+        return acc["posted_dr_fen"] - acc["posted_cr_fen"] - acc["pending_cr_fen"]
+    return acc["posted_cr_fen"] - acc["posted_dr_fen"] - acc["pending_dr_fen"]
+
+
+def _check_overdraft_in_order(accs: dict[str, Any], reqs: Sequence[EntryRequest]) -> None:
+    guarded = {c: dict(a) for c, a in accs.items() if a["no_overdraft"]}
+    if not guarded:
+        return
+    for r in reqs:
+        touched = []
+        for leg in r.legs:
+            acc = guarded.get(leg.account)
+            if acc is not None:
+                acc["posted_dr_fen" if leg.side == "D" else "posted_cr_fen"] += leg.amount_fen
+                touched.append(acc)
+        for acc in touched:
+            if _available(acc) < 0:
+                raise Overdraft(f"entry {r.idempotency_key} would overdraw {acc['code']} "
+                                f"(available after it: {_available(acc)} fen)", param="account")
+
+
+def _write_deltas(conn: Connection, deltas: dict[str, list[int]]) -> None:
+    """Add posted and pending deltas to the stored balance rows, in code order."""
+    rows = [{"c": code, "pd": d[0], "pc": d[1], "hd": d[2], "hc": d[3]} for code, d in sorted(deltas.items())]
+    stmt = (
+        update(accounts)
+        .where(accounts.c.code == bindparam("c"))
+        .values(
+            posted_dr_fen=accounts.c.posted_dr_fen + bindparam("pd"),
+            posted_cr_fen=accounts.c.posted_cr_fen + bindparam("pc"),
+            pending_dr_fen=accounts.c.pending_dr_fen + bindparam("hd"),
+            pending_cr_fen=accounts.c.pending_cr_fen + bindparam("hc"),
+        )
+    )
+    conn.execute(stmt, rows)
+
+
+# ---------------------------------------------------------------- holds (two-phase transfers)
+
+
+def hold(
+    conn: Connection, key: str, debit: str, credit: str, amount_fen: int, *, timeout_s: int,
+    description: str = "", currency: str = "CNY", at: dt.datetime | None = None,
+) -> Hold:
+    """Reserve `amount_fen` from debit to credit until posted, voided or expired after `timeout_s`."""
+    at = at or _clock.now()
+    request = EntryRequest(key, (Leg(debit, "D", amount_fen, currency), Leg(credit, "C", amount_fen, currency)))
+    content = _check_entry(request)
+    if debit == credit:
+        raise LedgerError("a hold needs two different accounts", param="credit")
+    if not (0 < timeout_s <= HOLD_TIMEOUT_MAX_S):
+        raise LedgerError(f"timeout_s must be 1–{HOLD_TIMEOUT_MAX_S}", param="timeout_s")
+    prior = conn.execute(select(holds).where(holds.c.idempotency_key == key)).first()
+    if prior is not None:
+        if prior.content_hash != content:
+            raise IdempotencyConflict(f"idempotency key {key} was used for a different hold", param="idempotency_key")
+        return _hold_of(prior)
+    accs = _load_accounts(conn, [debit, credit], lock=True)
+    _check_accounts(accs, [request])
+    d_acc = accs[debit]
+    if d_acc["no_overdraft"] and not AccountType(d_acc["type"]).debit_normal:
+        if _available(d_acc) - amount_fen < 0:
+            raise Overdraft(f"hold {key} would overdraw {debit} (available {_available(d_acc)} fen)", param="account")
+    c_acc = accs[credit]
+    if c_acc["no_overdraft"] and AccountType(c_acc["type"]).debit_normal:
+        if _available(c_acc) - amount_fen < 0:
+            raise Overdraft(f"hold {key} would overdraw {credit} (available {_available(c_acc)} fen)", param="account")
+    hid = new_id_fast("hold", int(at.timestamp() * 1000))
+    row = {"id": hid, "idempotency_key": key, "content_hash": content, "debit_code": debit, "credit_code": credit,
+           "amount_fen": amount_fen, "currency": currency, "status": "pending", "posted_fen": 0,
+           "posted_entry_id": None, "description": description, "created_at": at,
+           "expires_at": at + dt.timedelta(seconds=timeout_s), "resolved_at": None}
+    conn.execute(holds.insert(), [row])
+    _write_deltas(conn, {debit: [0, 0, amount_fen, 0], credit: [0, 0, 0, amount_fen]})
+    return Hold(hid, debit, credit, amount_fen, currency, "pending", 0, None, row["expires_at"])
+
+
+def get_hold(conn: Connection, hold_id: str) -> Hold:
+    row = conn.execute(select(holds).where(holds.c.id == hold_id)).first()
+    if row is None:
+        raise LedgerError(f"no hold {hold_id}", param="hold_id", code="unknown_hold")
+    return _hold_of(row)
+
+
+def _hold_of(row: Any) -> Hold:
+    return Hold(row.id, row.debit_code, row.credit_code, row.amount_fen, row.currency, row.status,
+                row.posted_fen, row.posted_entry_id, row.expires_at)
+
+
+def _lock_hold(conn: Connection, hold_id: str) -> Any:
+    q = select(holds).where(holds.c.id == hold_id)
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update()
+    row = conn.execute(q).first()
+    if row is None:
+        raise LedgerError(f"no hold {hold_id}", param="hold_id", code="unknown_hold")
+    return row
+
+
+def post_hold(conn: Connection, hold_id: str, amount_fen: int | None = None, *,
+              at: dt.datetime | None = None, description: str = "") -> PostedEntry:
+    """Post a pending hold, fully or in part; the rest of the reservation is released."""
+    at = at or _clock.now()
+    row = _lock_hold(conn, hold_id)
+    amount = row.amount_fen if amount_fen is None else amount_fen
+    if row.status == "posted" and row.posted_fen == amount:
+        return PostedEntry(row.posted_entry_id, f"hold:{hold_id}:post", True)
+    if row.status != "pending":
+        raise HoldNotPending(f"hold {hold_id} is {row.status}, not pending", param="hold_id")
+    if row.expires_at <= at:
+        raise HoldExpired(f"hold {hold_id} expired at {row.expires_at.isoformat()}", param="hold_id")
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise InvalidLegAmount(f"amount to post must be a positive integer of fen, got {amount!r}", param="amount_fen")
+    if amount > row.amount_fen:
+        raise HoldExceeded(f"cannot post {amount} fen of a {row.amount_fen} fen hold", param="amount_fen")
+    _write_deltas(conn, {row.debit_code: [0, 0, -row.amount_fen, 0], row.credit_code: [0, 0, 0, -row.amount_fen]})
+    req = EntryRequest(f"hold:{hold_id}:post", (Leg(row.debit_code, "D", amount, row.currency),
+                                                 Leg(row.credit_code, "C", amount, row.currency)),
+                       description or row.description)
+    posted = post_entries(conn, [req], at=at, hold_ids=[hold_id])[0]
+    conn.execute(update(holds).where(holds.c.id == hold_id).values(
+        status="posted", posted_fen=amount, posted_entry_id=posted.id, resolved_at=at))
+    return posted
+
+
+def void_hold(conn: Connection, hold_id: str, *, at: dt.datetime | None = None) -> None:
+    """Release a pending hold; voiding a voided hold again is a no-op."""
+    at = at or _clock.now()
+    row = _lock_hold(conn, hold_id)
+    if row.status == "voided":
+        return
+    if row.status != "pending":
+        raise HoldNotPending(f"hold {hold_id} is {row.status}, not pending", param="hold_id")
+    if row.expires_at <= at:
+        raise HoldExpired(f"hold {hold_id} expired at {row.expires_at.isoformat()}", param="hold_id")
+    _release(conn, row, "voided", at)
+
+
+def _release(conn: Connection, row: Any, status: str, at: dt.datetime) -> None:
+    _write_deltas(conn, {row.debit_code: [0, 0, -row.amount_fen, 0], row.credit_code: [0, 0, 0, -row.amount_fen]})
+    conn.execute(update(holds).where(holds.c.id == row.id).values(status=status, resolved_at=at))
+
+
+def expire_holds(conn: Connection, *, at: dt.datetime | None = None, limit: int = 1000) -> list[str]:
+    """Expire pending holds past their deadline, releasing what they reserved."""
+    at = at or _clock.now()
+    q = (select(holds).where(and_(holds.c.status == "pending", holds.c.expires_at <= at))
+         .order_by(holds.c.expires_at).limit(limit))
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True)
+    expired = []
+    for row in conn.execute(q).all():
+        _release(conn, row, "expired", at)
+        expired.append(row.id)
+    return expired
+
+
+# ---------------------------------------------------------------- verification
+
+
+def verify(conn: Connection) -> list[Violation]:
+    """Recompute the book from its postings and holds; every difference is a violation."""
+    out: list[Violation] = []
+    sums: dict[str, list[int]] = {}
+    for code, side, total in conn.execute(
+        select(postings.c.account_code, postings.c.side, func.sum(postings.c.amount_fen))
+        .group_by(postings.c.account_code, postings.c.side)
+    ):
+        sums.setdefault(code, [0, 0])[0 if side == "D" else 1] = int(total)
+    pend: dict[str, list[int]] = {}
+    for code, total in conn.execute(select(holds.c.debit_code, func.sum(holds.c.amount_fen))
+                                    .where(holds.c.status == "pending").group_by(holds.c.debit_code)):
+        pend.setdefault(code, [0, 0])[0] = int(total)
+    for code, total in conn.execute(select(holds.c.credit_code, func.sum(holds.c.amount_fen))
+                                    .where(holds.c.status == "pending").group_by(holds.c.credit_code)):
+        pend.setdefault(code, [0, 0])[1] = int(total)
+    for acc in conn.execute(select(accounts)).mappings():
+        code = acc["code"]
+        want = sums.get(code, [0, 0])
+        if [acc["posted_dr_fen"], acc["posted_cr_fen"]] != want:
+            out.append(Violation("stored_balance", code, f"stored debits/credits {acc['posted_dr_fen']}/"
+                                 f"{acc['posted_cr_fen']} but postings sum to {want[0]}/{want[1]}"))
+        want_p = pend.get(code, [0, 0])
+        if [acc["pending_dr_fen"], acc["pending_cr_fen"]] != want_p:
+            out.append(Violation("stored_pending", code, f"stored pending {acc['pending_dr_fen']}/"
+                                 f"{acc['pending_cr_fen']} but pending holds sum to {want_p[0]}/{want_p[1]}"))
+        recomputed = dict(acc)
+        recomputed.update(posted_dr_fen=want[0], posted_cr_fen=want[1], pending_dr_fen=want_p[0],
+                          pending_cr_fen=want_p[1])
+        if acc["no_overdraft"] and _available(recomputed) < 0:
+            out.append(Violation("overdraft", code, f"no_overdraft account stands at {_available(recomputed)} fen"))
+        if acc["status"] == "closed" and (want[0] != want[1] or any(want_p)):
+            out.append(Violation("closed_not_empty", code, "closed account has a balance or holds"))
+    debit_sum = func.coalesce(func.sum(postings.c.amount_fen).filter(postings.c.side == "D"), 0)
+    credit_sum = func.coalesce(func.sum(postings.c.amount_fen).filter(postings.c.side == "C"), 0)
+    for eid, cur, d, c, n in conn.execute(
+        select(postings.c.entry_id, postings.c.currency, debit_sum, credit_sum, func.count())
+        .group_by(postings.c.entry_id, postings.c.currency)
+        .having((debit_sum != credit_sum) | (func.count() < 2))
+    ):
+        out.append(Violation("unbalanced_entry", eid, f"{cur}: debits {d} ≠ credits {c} over {n} postings"))
+    for cur, d, c in conn.execute(select(postings.c.currency, debit_sum, credit_sum).group_by(postings.c.currency)):
+        if int(d) != int(c):
+            out.append(Violation("trial_balance", cur, f"Σ debits {d} ≠ Σ credits {c}"))
+    for row in conn.execute(
+        select(postings.c.id, postings.c.account_code, postings.c.currency, accounts.c.currency)
+        .join(accounts, accounts.c.code == postings.c.account_code)
+        .where(postings.c.currency != accounts.c.currency).limit(100)
+    ):
+        out.append(Violation("currency", row[1], f"posting {row[0]} in {row[2]} on a {row[3]} account"))
+    for h in conn.execute(select(holds).where(holds.c.status == "posted")).all():
+        if h.posted_entry_id is None:
+            out.append(Violation("hold", h.id, "posted hold without its entry"))
+            continue
+        got = conn.execute(select(func.sum(postings.c.amount_fen)).where(
+            postings.c.entry_id == h.posted_entry_id, postings.c.side == "D")).scalar()
+        if int(got or 0) != h.posted_fen:
+            out.append(Violation("hold", h.id, f"posted {h.posted_fen} fen but its entry moves {got}"))
+    return out

@@ -1,0 +1,89 @@
+"""Fixtures shared by the suite: a database on each backend, and a clock tests can move."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from zhifu.core import clock as clock_mod
+from zhifu.core.clock import FixedClock
+from zhifu.db import Database
+from zhifu.db.engine import normalise_url
+from zhifu.db.schema import metadata
+
+PG_URL = os.environ.get("ZHIFU_TEST_PG_URL")
+PG_SKIP_REASON = "PostgreSQL tests need ZHIFU_TEST_PG_URL, e.g. postgresql://postgres@127.0.0.1:5432/test"
+
+
+def _pg_admin_url() -> str:
+    assert PG_URL
+    return normalise_url(PG_URL)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A database of its own on the PostgreSQL server, made for this test process and dropped after."""
+    if not PG_URL:
+        pytest.skip(PG_SKIP_REASON)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"zhifu_test_{worker}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base, _, _ = _pg_admin_url().rpartition("/")
+    url = f"{base}/{name}"
+    engine = create_engine(url)
+    metadata.create_all(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def truncate_all(database: Database) -> None:
+    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    with database.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+def fresh_database(backend: str, tmp_dir: str, request: pytest.FixtureRequest) -> Database:
+    if backend == "sqlite":
+        database = Database(f"sqlite:///{tmp_dir}/zhifu-{uuid.uuid4().hex[:8]}.db")
+        metadata.create_all(database.engine)
+        return database
+    database = Database(request.getfixturevalue("pg_url"))
+    truncate_all(database)
+    return database
+
+
+@pytest.fixture(params=["sqlite", pytest.param("pg", marks=pytest.mark.pg)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def db(backend: str, tmp_path, request: pytest.FixtureRequest) -> Iterator[Database]:
+    """A fresh, empty database on SQLite and on PostgreSQL: every database test runs on both."""
+    database = fresh_database(backend, str(tmp_path), request)
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+@pytest.fixture
+def fixed_clock() -> Iterator[FixedClock]:
+    fc = FixedClock(dt.datetime(2022, 6, 15, 2, 0, tzinfo=dt.UTC))
+    old = clock_mod.set_clock(fc)
+    try:
+        yield fc
+    finally:
+        clock_mod.set_clock(old)
