@@ -1,0 +1,191 @@
+"""`zhifu qr …` commands: decode and encode EMV QR payloads, write sticker files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+
+from zhifu.core.errors import InvalidRequest
+from zhifu.qr.decode import decode as decode_payload
+from zhifu.qr.encode import encode as encode_payload
+from zhifu.qr.errors import FieldInvalid, QRDecodeError, QREncodeError
+from zhifu.qr.model import AdditionalData, LanguageTemplate, MerchantAccount, MerchantPresentedQR
+from zhifu.qr.rules import decimal_to_minor
+from zhifu.qr.sticker import DEFAULT_METHODS, StickerInfo, render_pdf, render_png, render_svg
+from zhifu.qr.tlv import DataObject
+
+app = typer.Typer(no_args_is_help=True, help="EMV merchant-presented QR codes and printable stickers.")
+
+STICKER_FORMATS = ("pdf", "png", "svg")
+_TEMPLATE_TAGS = {"62", "64", *(str(n) for n in range(26, 52)), *(str(n) for n in range(80, 100))}
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _object_json(obj: DataObject, *, template: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"tag": obj.tag, "length": len(obj.value), "value": obj.value}
+    if template:
+        nested = obj.tag == "62"
+        out["children"] = [
+            _object_json(child, template=nested and int(child.tag) >= 50) for child in obj.children()
+        ]
+    return out
+
+
+def qr_json(qr: MerchantPresentedQR) -> dict[str, Any]:
+    """A decoded payload as JSON-ready data: the tags in order (templates opened) and the typed fields."""
+    return {
+        "tags": [_object_json(obj, template=obj.tag in _TEMPLATE_TAGS) for obj in qr.tags],
+        "fields": {
+            "initiation": {"11": "static", "12": "dynamic"}.get(qr.initiation or "", None),
+            "merchant_accounts": [
+                {"tag": acc.tag, "gui": acc.gui, "value": acc.value} for acc in qr.merchant_accounts
+            ],
+            "mcc": qr.mcc,
+            "currency": qr.currency,
+            "amount": qr.amount_text,
+            "amount_minor": qr.amount_minor,
+            "amount_fen": qr.amount_fen,
+            "country": qr.country,
+            "merchant_name": qr.merchant_name,
+            "merchant_city": qr.merchant_city,
+            "postal_code": qr.postal_code,
+            "language": None if qr.language is None else qr.language.language,
+            "alternate_name": None if qr.language is None else qr.language.name,
+            "alternate_city": None if qr.language is None else qr.language.city,
+            "crc": qr.crc,
+        },
+    }
+
+
+@app.command("decode")
+def decode_command(
+    payload: str = typer.Argument(..., help="The payload text, e.g. 000201…6304A13A."),
+) -> None:
+    """Validate a payload and print its tags as JSON; exits 1 naming the bad tag and its offset."""
+    try:
+        qr = decode_payload(payload)
+    except QRDecodeError as exc:
+        _fail(f"{exc.message} (tag={exc.tag} offset={exc.offset})")
+    typer.echo(json.dumps(qr_json(qr), ensure_ascii=False, indent=2))
+
+
+def _pairs(items: list[str], option: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidRequest(f"{option} expects KEY=VALUE, got {item!r}", param=option)
+        pairs.append((key, value))
+    return pairs
+
+
+def _accounts(accounts: list[str], templates: list[str], fields: list[str]) -> list[MerchantAccount]:
+    result = [MerchantAccount(tag, value) for tag, value in _pairs(accounts, "--account")]
+    extra: dict[str, list[DataObject]] = {}
+    for key, value in _pairs(fields, "--field"):
+        tag, _, sub = key.partition(".")
+        extra.setdefault(tag, []).append(DataObject(sub, value))
+    for tag, gui in _pairs(templates, "--template"):
+        result.append(MerchantAccount.template(tag, gui, extra.pop(tag, [])))
+    if extra:
+        raise InvalidRequest(f"--field for tags {sorted(extra)} without a --template", param="--field")
+    return result
+
+
+@app.command("encode")
+def encode_command(
+    mcc: str = typer.Option(..., help="Merchant category code, 4 digits."),
+    name: str = typer.Option(..., help="Merchant name (tag 59, ≤ 25 characters)."),
+    city: str = typer.Option(..., help="Merchant city (tag 60, ≤ 15 characters)."),
+    account: list[str] = typer.Option([], help="Primitive account TAG=VALUE, e.g. 15=… for UnionPay."),
+    template: list[str] = typer.Option([], help="Account template TAG=GUI (tags 26–51)."),
+    field: list[str] = typer.Option([], help="Template sub-tag TAG.SUB=VALUE, e.g. 26.01=…"),
+    dynamic: bool = typer.Option(False, "--dynamic/--static", help="Point of initiation 12 or 11."),
+    currency: str = typer.Option("156", help="ISO 4217 numeric currency."),
+    country: str = typer.Option("CN", help="ISO 3166 alpha-2 country."),
+    amount: str | None = typer.Option(
+        None, help="Amount as a decimal, e.g. 23.72; leave out to let the payer type it."
+    ),
+    postal_code: str | None = typer.Option(None, help="Postal code (tag 61)."),
+    bill_number: str | None = typer.Option(None, help="62.01 bill number."),
+    store_label: str | None = typer.Option(None, help="62.03 store label."),
+    reference_label: str | None = typer.Option(None, help="62.05 reference label."),
+    terminal_label: str | None = typer.Option(None, help="62.07 terminal label."),
+    purpose: str | None = typer.Option(None, help="62.08 purpose of transaction."),
+    language: str | None = typer.Option(None, help="64.00 language of the alternate name, e.g. ZH."),
+    alt_name: str | None = typer.Option(None, help="64.01 merchant name in that language."),
+    alt_city: str | None = typer.Option(None, help="64.02 merchant city in that language."),
+) -> None:
+    """Build a payload from the given fields and print it (CRC included)."""
+    try:
+        amount_minor = None if amount is None else decimal_to_minor(amount, currency, "amount")
+        extra = AdditionalData.build(
+            bill_number=bill_number,
+            store_label=store_label,
+            reference_label=reference_label,
+            terminal_label=terminal_label,
+            purpose=purpose,
+        )
+        alternate = None
+        if language is not None or alt_name is not None:
+            alternate = LanguageTemplate.build(language=language or "ZH", name=alt_name or "", city=alt_city)
+        payload = encode_payload(
+            merchant_accounts=_accounts(account, template, field),
+            mcc=mcc,
+            name=name,
+            city=city,
+            dynamic=dynamic,
+            currency=currency,
+            country=country,
+            amount_fen=amount_minor,
+            postal_code=postal_code,
+            additional_data=extra if extra.fields else None,
+            language=alternate,
+        )
+    except FieldInvalid as exc:
+        _fail(f"tag 54: {exc.reason}")
+    except (QREncodeError, InvalidRequest) as exc:
+        _fail(exc.message)
+    typer.echo(payload)
+
+
+def write_sticker(info: StickerInfo, fmt: str, out: Path) -> Path:
+    """Render `info` as pdf, png or svg into `out` and return the path written."""
+    fmt = fmt.lower()
+    if fmt == "pdf":
+        out.write_bytes(render_pdf(info))
+    elif fmt == "png":
+        out.write_bytes(render_png(info))
+    elif fmt == "svg":
+        out.write_text(render_svg(info), encoding="utf-8")
+    else:
+        raise InvalidRequest(
+            f"sticker format must be one of {', '.join(STICKER_FORMATS)}, not {fmt!r}", param="format"
+        )
+    return out
+
+
+@app.command("sticker-file")
+def sticker_file_command(
+    short_name: str = typer.Option(..., help="Shop name printed on the sticker (≤ 25 characters)."),
+    merchant_id: str = typer.Option(..., help="Merchant id printed under the code."),
+    url: str = typer.Option(..., help="What the code carries: the cashier URL or an EMV payload."),
+    fmt: str = typer.Option("pdf", "--format", help="pdf, png or svg."),
+    out: Path = typer.Option(..., help="File to write."),
+    method: list[str] = typer.Option([], help="Accepted method, repeatable; default: the usual five."),
+) -> None:
+    """Write one sticker from explicit fields (the merchant lookup lives in `zhifu qr sticker`)."""
+    try:
+        methods = list(method) if method else list(DEFAULT_METHODS)
+        info = StickerInfo(short_name=short_name, merchant_id=merchant_id, code_url=url, methods=methods)
+        written = write_sticker(info, fmt, out)
+    except InvalidRequest as exc:
+        _fail(exc.message)
+    typer.echo(str(written))
