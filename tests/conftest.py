@@ -87,3 +87,15 @@ def fixed_clock() -> Iterator[FixedClock]:
         yield fc
     finally:
         clock_mod.set_clock(old)
+
+
+@pytest.fixture
+def platform(db: Database):  # type: ignore[no-untyped-def]
+    """The HTTP API on a fresh database (both backends), with an operator key."""
+    from tests.factories import Platform
+
+    p = Platform(db)
+    try:
+        yield p
+    finally:
+        p.close()

@@ -1,21 +1,63 @@
-"""The FastAPI application factory."""
+"""The FastAPI application factory: routers, the error shape, the body limit, and background work."""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.middleware.base import BaseHTTPMiddleware
 
 from zhifu.core.config import get_settings
 from zhifu.core.errors import ZhifuError
 from zhifu.db import Database
 
+BODY_MAX_BYTES = 64 * 1024  # no API request needs more; uploads have their own routes and limits
 
-def create_app(db: Database | None = None) -> FastAPI:
+
+def _error(status: int, code: str, message: str, param: str | None = None,
+           type_: str = "invalid_request_error") -> JSONResponse:
+    return JSONResponse({"error": {"type": type_, "code": code, "message": message, "param": param}},
+                        status_code=status)
+
+
+class BodyLimit(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next):  # type: ignore[no-untyped-def]
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > BODY_MAX_BYTES):
+            return _error(413, "body_too_large", f"request body is over {BODY_MAX_BYTES} bytes")
+        return await call_next(request)
+
+
+def create_app(db: Database | None = None, *, background: bool = False) -> FastAPI:
     settings = get_settings()
-    app = FastAPI(title="Zhifu 智付 API", version="1", docs_url="/docs", openapi_url="/openapi.json")
-    app.state.db = db or Database(settings.database_url)
+    database = db or Database(settings.database_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from zhifu.payments import ensure_platform_accounts
+        from zhifu.workers import Workers
+
+        with database.tx() as conn:
+            ensure_platform_accounts(conn)
+        workers = Workers(database) if background else None
+        if workers:
+            workers.start()
+        try:
+            yield
+        finally:
+            if workers:
+                workers.stop()
+
+    app = FastAPI(title="Zhifu 智付 API", version="1", docs_url="/docs", openapi_url="/openapi.json",
+                  lifespan=lifespan,
+                  description="One API for every payment method of a county's acquiring bank. Amounts are integer "
+                              "fen; errors are `{\"error\": {type, code, message, param}}`.")
+    app.state.db = database
     app.state.settings = settings
+    app.add_middleware(BodyLimit)
 
     @app.exception_handler(ZhifuError)
     async def _zhifu_error(_req: Request, exc: ZhifuError) -> JSONResponse:
@@ -23,14 +65,28 @@ def create_app(db: Database | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_req: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
-        return JSONResponse({"error": {"type": "invalid_request_error", "code": "parameter_invalid",
-                                       "message": f"{'.'.join(loc) or 'request'}: {first.get('msg', 'invalid')}",
-                                       "param": ".".join(loc) or None}}, status_code=400)
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        kind = first.get("type", "")
+        if kind == "json_invalid":
+            return _error(400, "invalid_json", "the body is not valid JSON")
+        if kind == "extra_forbidden":
+            return _error(400, "unknown_parameter", f"unknown parameter {'.'.join(loc)}", ".".join(loc))
+        if kind == "missing":
+            return _error(400, "parameter_missing", f"missing parameter {'.'.join(loc)}", ".".join(loc) or None)
+        msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+        return _error(400, "parameter_invalid", f"{'.'.join(loc) or 'request'}: {msg}", ".".join(loc) or None)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    from zhifu.channels.routes import router as channel_router
+    from zhifu.merchants.routes import router as merchant_router
+    from zhifu.payments.routes import router as payment_router
+    from zhifu.webhooks.routes import router as webhook_router
+
+    for r in (payment_router, merchant_router, webhook_router, channel_router):
+        app.include_router(r)
     return app

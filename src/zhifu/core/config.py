@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     port: int = 8000
     payment_expires_in_s: int = 900
     sim_notify_delay_ms: int = 0
+    county_profile: str = "yiyuan"
+    micro_daily_cap_fen: int = 1_000_000  # 10,000 yuan a day for a micro merchant unless set per merchant
+    micro_monthly_cap_fen: int = 10_000_000  # 100,000 yuan a month
     sweeper_interval_s: float = 5.0
     webhook_dispatch_interval_s: float = 1.0
 

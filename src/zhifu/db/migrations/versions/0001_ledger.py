@@ -1,13 +1,13 @@
 """ledger
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-24 07:16:07.478653
 """
-from alembic import op
 import sqlalchemy as sa
-import zhifu.db.meta
+from alembic import op
 
+import zhifu.db.meta
 
 revision = '0001'
 down_revision = None

@@ -1,0 +1,79 @@
+"""What every API route needs: the database, the caller, the raw body, and idempotent execution."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+
+from zhifu.api import idempotency
+from zhifu.core.errors import PermissionDenied, ZhifuError
+from zhifu.db import Database
+from zhifu.merchants import Principal, authenticate
+from zhifu.webhooks import to_json
+
+
+def get_db(request: Request) -> Database:
+    return request.app.state.db
+
+
+def principal(request: Request) -> Principal:
+    db: Database = request.app.state.db
+    with db.engine.connect() as conn:
+        return authenticate(conn, request.headers.get("authorization"))
+
+
+def merchant_principal(request: Request) -> Principal:
+    p = principal(request)
+    if p.role != "merchant" or p.merchant_id is None:
+        raise PermissionDenied("this route needs a merchant's key", param="authorization")
+    return p
+
+
+def operator_principal(request: Request) -> Principal:
+    p = principal(request)
+    if p.role != "operator":
+        raise PermissionDenied("this route needs an operator's key", param="authorization")
+    return p
+
+
+async def raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+def json_response(doc: Any, status: int = 200) -> Response:
+    return Response(to_json(doc), status_code=status, media_type="application/json")
+
+
+def run_idempotent(request: Request, p: Principal, body: bytes, fn: Callable[[], Any], status: int = 200) -> Response:
+    """Run fn once per Idempotency-Key; errors raised by fn are stored and replayed like successes."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return json_response(fn(), status)
+    db: Database = request.app.state.db
+    scope = p.merchant_id or p.key_id
+    stored = idempotency.begin(db, scope, key, idempotency.request_hash(request.method, request.url.path, body))
+    if stored is not None:
+        return Response(stored.body, status_code=stored.status, media_type="application/json",
+                        headers={"Idempotent-Replayed": "true"})
+    try:
+        doc, code = fn(), status
+    except ZhifuError as exc:
+        doc, code = {"error": exc.to_dict()}, exc.http_status
+    except BaseException:
+        idempotency.release(db, scope, key)
+        raise
+    text = to_json(doc)
+    idempotency.finish(db, scope, key, code, text)
+    return Response(text, status_code=code, media_type="application/json")
+
+
+def error_response(exc: ZhifuError) -> JSONResponse:
+    return JSONResponse({"error": exc.to_dict()}, status_code=exc.http_status)
+
+
+def loads(body: bytes) -> Any:
+    return json.loads(body)

@@ -1,0 +1,79 @@
+"""Idempotency-Key with Stripe's semantics: the same key and body replay the stored response (errors too, once
+execution started); another body is a 422; a request still in flight is a 409; keys live at least 24 hours."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+
+from sqlalchemy import and_, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from zhifu.core import clock
+from zhifu.core.errors import ConflictError, InvalidRequest, UnprocessableError
+from zhifu.db import Database
+from zhifu.payments.models import idempotency_keys
+
+KEY_LENGTH_MAX = 255
+KEEP_S = 48 * 3600  # at least the 24 hours promised, with room
+IN_FLIGHT_STALE_S = 60  # a request that died mid-way frees its key after this long
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Stored:
+    status: int
+    body: str
+
+
+def request_hash(method: str, path: str, body: bytes) -> str:
+    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
+
+
+def begin(db: Database, scope: str, key: str, req_hash: str) -> Stored | None:
+    """Claim a key for this request; return the stored response when it is a replay."""
+    if not key or len(key) > KEY_LENGTH_MAX:
+        raise InvalidRequest(f"Idempotency-Key must be 1–{KEY_LENGTH_MAX} characters", param="Idempotency-Key")
+    now = clock.now()
+    with db.tx() as conn:
+        ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(idempotency_keys)
+        res = conn.execute(ins.values(scope=scope, key=key, request_hash=req_hash, status="in_flight",
+                                      created_at=now, locked_at=now).on_conflict_do_nothing()
+                           .returning(idempotency_keys.c.key))
+        if res.first() is not None:
+            return None
+        row = conn.execute(select(idempotency_keys).where(and_(idempotency_keys.c.scope == scope,
+                                                               idempotency_keys.c.key == key))).one()
+        if row.request_hash != req_hash:
+            raise UnprocessableError("Idempotency-Key was used with a different request", param="Idempotency-Key",
+                                     code="idempotency_key_reused")
+        if row.status == "done":
+            return Stored(row.response_status, row.response_body)
+        if row.locked_at > now - dt.timedelta(seconds=IN_FLIGHT_STALE_S):
+            raise ConflictError("a request with this Idempotency-Key is still in flight", param="Idempotency-Key",
+                                code="idempotency_in_flight")
+        conn.execute(update(idempotency_keys).where(and_(idempotency_keys.c.scope == scope,
+                                                         idempotency_keys.c.key == key)).values(locked_at=now))
+        return None
+
+
+def finish(db: Database, scope: str, key: str, status: int, body: str) -> None:
+    with db.tx() as conn:
+        conn.execute(update(idempotency_keys).where(and_(idempotency_keys.c.scope == scope,
+                                                         idempotency_keys.c.key == key))
+                     .values(status="done", response_status=status, response_body=body))
+
+
+def release(db: Database, scope: str, key: str) -> None:
+    """Forget a claim whose request failed before it could answer (an unexpected error), so a retry runs."""
+    with db.tx() as conn:
+        conn.execute(delete(idempotency_keys).where(and_(idempotency_keys.c.scope == scope,
+                                                         idempotency_keys.c.key == key,
+                                                         idempotency_keys.c.status == "in_flight")))
+
+
+def purge(db: Database, *, at: dt.datetime | None = None) -> int:
+    at = at or clock.now()
+    with db.tx() as conn:
+        return conn.execute(delete(idempotency_keys).where(
+            idempotency_keys.c.created_at < at - dt.timedelta(seconds=KEEP_S))).rowcount

@@ -1,0 +1,32 @@
+"""Payments and refunds through every channel, with their ledger entries and events."""
+
+from zhifu.payments.models import PaymentStatus, payments, refunds
+from zhifu.payments.service import (
+    PLATFORM_ACCOUNTS,
+    CreatePayment,
+    CreateRefund,
+    apply_channel_result,
+    close_payment,
+    create_payment,
+    create_refund,
+    ensure_platform_accounts,
+    expire_due,
+    get_payment,
+    get_refund,
+    handle_notification,
+    list_payments,
+    list_refunds,
+    merchant_balance,
+    public,
+    pump_notifications,
+    receivable_account,
+    sim_pay,
+    sweep_processing,
+)
+
+__all__ = [
+    "PLATFORM_ACCOUNTS", "CreatePayment", "CreateRefund", "PaymentStatus", "apply_channel_result", "close_payment",
+    "create_payment", "create_refund", "ensure_platform_accounts", "expire_due", "get_payment", "get_refund",
+    "handle_notification", "list_payments", "list_refunds", "merchant_balance", "payments", "public",
+    "pump_notifications", "receivable_account", "refunds", "sim_pay", "sweep_processing",
+]

@@ -1,0 +1,78 @@
+"""HTTP routes of payments, refunds and the balance."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from zhifu.api.deps import get_db, json_response, merchant_principal, raw_body, run_idempotent
+from zhifu.db import Database
+from zhifu.merchants import Principal
+from zhifu.payments import service
+from zhifu.payments.service import CreatePayment, CreateRefund
+
+router = APIRouter(prefix="/v1", tags=["payments"])
+
+
+@router.post("/payments", summary="Create a payment")
+def create_payment(req: CreatePayment, request: Request, p: Principal = Depends(merchant_principal),
+                   body: bytes = Depends(raw_body), db: Database = Depends(get_db)) -> Response:
+    return run_idempotent(request, p, body, lambda: db.run(
+        lambda c: service.create_payment(c, p.merchant_id, req)))
+
+
+@router.get("/payments", summary="List payments, newest first")
+def list_payments(p: Principal = Depends(merchant_principal), db: Database = Depends(get_db),
+                  status: str | None = None, merchant_order_no: str | None = None, channel: str | None = None,
+                  created_gte: dt.datetime | None = None, created_lt: dt.datetime | None = None,
+                  limit: int = Query(20, ge=1, le=100), starting_after: str | None = None) -> Response:
+    with db.tx() as c:
+        rows, more = service.list_payments(c, p.merchant_id, status=status, created_gte=created_gte,
+                                           created_lt=created_lt, merchant_order_no=merchant_order_no,
+                                           channel=channel, limit=limit, starting_after=starting_after)
+    return json_response({"object": "list", "data": rows, "has_more": more})
+
+
+@router.get("/payments/{payment_id}", summary="Retrieve a payment")
+def get_payment(payment_id: str, p: Principal = Depends(merchant_principal),
+                db: Database = Depends(get_db)) -> Response:
+    with db.tx() as c:
+        return json_response(service.get_payment(c, p.merchant_id, payment_id))
+
+
+@router.post("/payments/{payment_id}/close", summary="Close an unpaid payment")
+def close_payment(payment_id: str, request: Request, p: Principal = Depends(merchant_principal),
+                  body: bytes = Depends(raw_body), db: Database = Depends(get_db)) -> Response:
+    return run_idempotent(request, p, body, lambda: db.run(
+        lambda c: service.close_payment(c, p.merchant_id, payment_id)))
+
+
+@router.post("/payments/{payment_id}/refunds", summary="Refund all or part of a payment")
+def create_refund(payment_id: str, request: Request, req: CreateRefund | None = None,
+                  p: Principal = Depends(merchant_principal), body: bytes = Depends(raw_body),
+                  db: Database = Depends(get_db)) -> Response:
+    req = req or CreateRefund()
+    return run_idempotent(request, p, body, lambda: db.run(
+        lambda c: service.create_refund(c, p.merchant_id, payment_id, req)))
+
+
+@router.get("/payments/{payment_id}/refunds", summary="List a payment's refunds")
+def list_refunds(payment_id: str, p: Principal = Depends(merchant_principal),
+                 db: Database = Depends(get_db)) -> Response:
+    with db.tx() as c:
+        return json_response({"object": "list", "data": service.list_refunds(c, p.merchant_id, payment_id),
+                              "has_more": False})
+
+
+@router.get("/refunds/{refund_id}", summary="Retrieve a refund")
+def get_refund(refund_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
+    with db.tx() as c:
+        return json_response(service.get_refund(c, p.merchant_id, refund_id))
+
+
+@router.get("/balance", summary="What the acquirer owes the merchant")
+def balance(p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
+    with db.tx() as c:
+        return json_response(service.merchant_balance(c, p.merchant_id))

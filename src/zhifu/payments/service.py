@@ -1,0 +1,514 @@
+"""Payments and refunds: create, pay through a channel, notifications, close, expiry, sweeping, and the ledger
+entries that go with each success and refund, in the same transaction as the state change."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from zhifu import ledger, webhooks
+from zhifu.channels import (
+    CHANNELS,
+    ChannelResult,
+    Notification,
+    PaymentOrder,
+    channel_for_auth_code,
+    get_channel,
+)
+from zhifu.core import clock
+from zhifu.core.clock import SHANGHAI
+from zhifu.core.config import get_settings
+from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
+from zhifu.core.ids import new_id_fast
+from zhifu.core.money import check_fen, fen_to_yuan_str
+from zhifu.db import Database
+from zhifu.fees import refund_fee_share
+from zhifu.merchants import MerchantStatus, merchant_row, payable_account
+from zhifu.payments.models import OPEN_STATUSES, PaymentStatus, channel_notifications, payments, refunds
+from zhifu.settlement.calendar import business_date
+
+PAGE_MAX = 100
+METADATA_KEYS_MAX = 20
+TERMINAL_CHANNELS = frozenset({"unionpay_card", "nfc", "face", "sscard"})
+FEE_INCOME = "fee_income"
+CHANNEL_COST = "channel_cost"
+_ORDER_NO_RE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+
+
+def receivable_account(channel: str) -> str:
+    return f"channel_receivable:{channel}"
+
+
+PLATFORM_ACCOUNTS: list[tuple[str, str, str, bool]] = [
+    *((receivable_account(c), "asset", "CNY", False) for c in CHANNELS),
+    (FEE_INCOME, "income", "CNY", False),
+    (CHANNEL_COST, "expense", "CNY", False),
+    ("bank", "asset", "CNY", False),
+    ("settlement_in_transit", "liability", "CNY", False),
+    ("suspense", "liability", "CNY", False),
+]
+
+
+def ensure_platform_accounts(conn: Connection) -> None:
+    """Open the acquirer's own accounts (idempotent)."""
+    ledger.open_accounts(conn, PLATFORM_ACCOUNTS)
+
+
+class CreatePayment(BaseModel):
+    """The body of POST /v1/payments."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount_fen: StrictInt
+    currency: Literal["CNY"] = "CNY"
+    merchant_order_no: str = Field(min_length=1, max_length=64)
+    channel: str | None = None
+    auth_code: str | None = Field(default=None, max_length=32)
+    description: str = Field(default="", max_length=128)
+    notify_url: str | None = Field(default=None, max_length=512)
+    expires_in_s: StrictInt = Field(default=900, ge=60, le=86_400)
+    metadata: dict[str, str] | None = None
+    store_id: str | None = Field(default=None, max_length=32)
+
+    @field_validator("merchant_order_no")
+    @classmethod
+    def _order_no(cls, v: str) -> str:
+        if not _ORDER_NO_RE.fullmatch(v):
+            raise ValueError("merchant_order_no may hold letters, digits, _ and - only")
+        return v
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, v: dict[str, str] | None) -> dict[str, str] | None:
+        if v is not None:
+            if len(v) > METADATA_KEYS_MAX:
+                raise ValueError(f"metadata holds at most {METADATA_KEYS_MAX} keys")
+            for k, val in v.items():
+                if not 1 <= len(k) <= 40 or len(val) > 500:
+                    raise ValueError("metadata keys are 1–40 characters and values at most 500")
+        return v
+
+    @model_validator(mode="after")
+    def _one_way_to_pay(self) -> CreatePayment:
+        if (self.channel is None) == (self.auth_code is None):
+            raise ValueError("give exactly one of channel (a code to scan or a terminal) or auth_code (the payer's "
+                             "pay code)")
+        return self
+
+
+# ---------------------------------------------------------------- reading
+
+
+def public(row: Any) -> dict[str, Any]:
+    """A payment as the API shows it."""
+    failure = {"code": row.failure_code, "message": row.failure_message} if row.failure_code else None
+    return {
+        "id": row.id, "object": "payment", "merchant_id": row.merchant_id,
+        "merchant_order_no": row.merchant_order_no, "amount_fen": row.amount_fen, "discount_fen": row.discount_fen,
+        "payable_fen": row.amount_fen - row.discount_fen, "currency": row.currency, "channel": row.channel,
+        "flow": row.flow, "status": row.status, "description": row.description, "code_url": row.code_url,
+        "channel_ref": row.channel_ref, "fee_fen": row.fee_fen, "refunded_fen": row.refunded_fen,
+        "payer": {"card_issuer": row.card_issuer, "card_type": row.card_type} if row.card_type else None,
+        "failure": failure, "metadata": row.metadata or {}, "notify_url": row.notify_url,
+        "business_date": row.business_date.isoformat() if row.business_date else None,
+        "created_at": row.created_at, "expires_at": row.expires_at, "succeeded_at": row.succeeded_at,
+    }
+
+
+def _load(conn: Connection, payment_id: str, *, merchant_id: str | None = None, lock: bool = False) -> Any:
+    q = select(payments).where(payments.c.id == payment_id)
+    if merchant_id is not None:
+        q = q.where(payments.c.merchant_id == merchant_id)
+    if lock and conn.dialect.name == "postgresql":
+        q = q.with_for_update()
+    row = conn.execute(q).first()
+    if row is None:
+        raise NotFound(f"no payment {payment_id}", param="id")
+    return row
+
+
+def get_payment(conn: Connection, merchant_id: str | None, payment_id: str) -> dict[str, Any]:
+    """A merchant sees only its own payments: another's id is simply not found."""
+    return public(_load(conn, payment_id, merchant_id=merchant_id))
+
+
+def list_payments(conn: Connection, merchant_id: str | None, *, status: str | None = None,
+                  created_gte: dt.datetime | None = None, created_lt: dt.datetime | None = None,
+                  merchant_order_no: str | None = None, channel: str | None = None, limit: int = 20,
+                  starting_after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
+    limit = max(1, min(limit, PAGE_MAX))
+    q = select(payments).order_by(payments.c.id.desc()).limit(limit + 1)
+    if merchant_id is not None:
+        q = q.where(payments.c.merchant_id == merchant_id)
+    if status:
+        q = q.where(payments.c.status == status)
+    if channel:
+        q = q.where(payments.c.channel == channel)
+    if created_gte:
+        q = q.where(payments.c.created_at >= created_gte)
+    if created_lt:
+        q = q.where(payments.c.created_at < created_lt)
+    if merchant_order_no:
+        q = q.where(payments.c.merchant_order_no == merchant_order_no)
+    if starting_after:
+        q = q.where(payments.c.id < starting_after)
+    rows = conn.execute(q).all()
+    return [public(r) for r in rows[:limit]], len(rows) > limit
+
+
+# ---------------------------------------------------------------- creating
+
+
+def _check_caps(conn: Connection, m: Any, amount_fen: int, at: dt.datetime) -> None:
+    """Micro merchants' daily and monthly caps count what succeeded and what is still open."""
+    if not (m.daily_cap_fen or m.monthly_cap_fen):
+        return
+    local = at.astimezone(SHANGHAI)
+    day0 = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    month0 = day0.replace(day=1)
+    live = payments.c.status.in_((PaymentStatus.SUCCEEDED, PaymentStatus.CREATED, PaymentStatus.PROCESSING))
+    for cap, since, label in ((m.daily_cap_fen, day0, "daily"), (m.monthly_cap_fen, month0, "monthly")):
+        if not cap:
+            continue
+        used = conn.execute(select(func.coalesce(func.sum(payments.c.amount_fen), 0)).where(and_(
+            payments.c.merchant_id == m.id, payments.c.created_at >= since, live))).scalar_one()
+        if int(used) + amount_fen > cap:
+            raise InvalidRequest(f"超出商户{'日' if label == 'daily' else '月'}收款限额 / this payment would exceed the "
+                                 f"merchant's {label} cap of {fen_to_yuan_str(cap)} yuan",
+                                 param="amount_fen", code="merchant_limit_exceeded")
+
+
+def create_payment(conn: Connection, merchant_id: str, req: CreatePayment, *, at: dt.datetime | None = None,
+                   flow: str | None = None, discount_fen: int = 0) -> dict[str, Any]:
+    """Create a payment and ask its channel to collect it; a pay code may succeed at once."""
+    at = at or clock.now()
+    settings = get_settings()
+    check_fen(req.amount_fen, max_fen=settings.max_payment_fen, param="amount_fen")
+    if req.auth_code is not None:
+        if not req.auth_code.isdigit():
+            raise InvalidRequest("auth_code must be digits only", param="auth_code", code="invalid_auth_code")
+        channel_name = channel_for_auth_code(req.auth_code)
+        flow = "pay_code"
+    else:
+        channel_name = req.channel or ""
+        get_channel(channel_name)
+        flow = flow or ("terminal" if channel_name in TERMINAL_CHANNELS else "dynamic_code")
+    m = merchant_row(conn, merchant_id)
+    if m.status != MerchantStatus.ACTIVE:
+        raise ConflictError(f"merchant {merchant_id} is {m.status} and cannot take payments", code="merchant_not_active")
+    _check_caps(conn, m, req.amount_fen, at)
+    taken = conn.execute(select(payments.c.id).where(and_(payments.c.merchant_id == merchant_id,
+                                                          payments.c.merchant_order_no == req.merchant_order_no))).first()
+    if taken is not None:
+        raise ConflictError(f"merchant_order_no {req.merchant_order_no} was already used by {taken.id}",
+                            param="merchant_order_no", code="order_no_taken")
+    pid = new_id_fast("pay", int(at.timestamp() * 1000))
+    expires_at = at + dt.timedelta(seconds=req.expires_in_s)
+    channel = get_channel(channel_name)
+    result = channel.create(conn, PaymentOrder(pid, merchant_id, req.amount_fen - discount_fen, req.description,
+                                               expires_at, req.auth_code), at=at)
+    status = {"awaiting": PaymentStatus.CREATED, "processing": PaymentStatus.PROCESSING,
+              "failed": PaymentStatus.FAILED, "succeeded": PaymentStatus.PROCESSING}[result.status]
+    row = {"id": pid, "merchant_id": merchant_id, "merchant_order_no": req.merchant_order_no,
+           "amount_fen": req.amount_fen, "discount_fen": discount_fen, "currency": req.currency,
+           "channel": channel_name, "flow": flow, "status": status, "description": req.description,
+           "notify_url": req.notify_url, "metadata": req.metadata, "code_url": result.code_url,
+           "channel_ref": result.channel_ref, "payer_ref": result.payer_ref, "card_issuer": result.card_issuer,
+           "card_type": result.card_type, "fee_fen": 0, "cost_fen": 0, "refunded_fen": 0, "fee_refunded_fen": 0,
+           "failure_code": result.failure_code, "failure_message": result.failure_message,
+           "business_date": None, "store_id": req.store_id, "campaign_ref": None, "created_at": at,
+           "updated_at": at, "expires_at": expires_at, "succeeded_at": None}
+    try:
+        conn.execute(insert(payments), [row])
+    except IntegrityError as exc:  # a concurrent create took the order number between our check and insert
+        raise ConflictError(f"merchant_order_no {req.merchant_order_no} was already used",
+                            param="merchant_order_no", code="order_no_taken") from exc
+    if result.status == "succeeded":
+        _succeed(conn, _load(conn, pid), result, at)
+    elif result.status == "failed":
+        _fail(conn, _load(conn, pid), result.failure_code, result.failure_message, at)
+    return public(_load(conn, pid))
+
+
+# ---------------------------------------------------------------- state changes
+
+
+def compute_fee(merchant_id: str, channel: str, card_type: str | None, amount_fen: int, at: dt.datetime) -> int:
+    """The merchant's fee on a payment; a flat configured rate until fee plans apply."""
+    from zhifu.core.money import ppm_of
+
+    return ppm_of(amount_fen, get_settings().flat_fee_ppm)
+
+
+def _succeed(conn: Connection, p: Any, result: ChannelResult | Notification, at: dt.datetime) -> None:
+    card_type = result.card_type or p.card_type
+    fee = compute_fee(p.merchant_id, p.channel, card_type, p.amount_fen, at)
+    payable = p.amount_fen - p.discount_fen
+    legs = [ledger.dr(receivable_account(p.channel), payable),
+            ledger.cr(payable_account(p.merchant_id), p.amount_fen - fee)]
+    if fee:
+        legs.append(ledger.cr(FEE_INCOME, fee))
+    if p.discount_fen:
+        legs.append(ledger.dr(f"campaign_budget:{p.campaign_ref}", p.discount_fen))
+    ledger.post_entry(conn, ledger.EntryRequest(f"pay:{p.id}:success", tuple(legs), f"payment {p.id}"), at=at)
+    conn.execute(update(payments).where(payments.c.id == p.id).values(
+        status=PaymentStatus.SUCCEEDED, channel_ref=result.channel_ref or p.channel_ref, fee_fen=fee,
+        payer_ref=result.payer_ref or p.payer_ref, card_issuer=result.card_issuer or p.card_issuer,
+        card_type=card_type, failure_code=None, failure_message=None, succeeded_at=at, updated_at=at,
+        business_date=business_date(at)))
+    webhooks.emit(conn, p.merchant_id, "payment.succeeded", public(_load(conn, p.id)), at=at)
+
+
+def _fail(conn: Connection, p: Any, code: str | None, message: str | None, at: dt.datetime) -> None:
+    conn.execute(update(payments).where(payments.c.id == p.id).values(
+        status=PaymentStatus.FAILED, failure_code=code or "declined", failure_message=message, updated_at=at))
+    webhooks.emit(conn, p.merchant_id, "payment.failed", public(_load(conn, p.id)), at=at)
+
+
+def _finish(conn: Connection, p: Any, status: PaymentStatus, at: dt.datetime) -> None:
+    conn.execute(update(payments).where(payments.c.id == p.id).values(status=status, updated_at=at))
+    event = "payment.closed" if status == PaymentStatus.CLOSED else "payment.expired"
+    webhooks.emit(conn, p.merchant_id, event, public(_load(conn, p.id)), at=at)
+
+
+def apply_channel_result(conn: Connection, payment_id: str, result: ChannelResult | Notification,
+                         at: dt.datetime) -> str:
+    """Move a payment by what its channel says; final states never move back."""
+    p = _load(conn, payment_id, lock=True)
+    outcome = result.outcome if isinstance(result, Notification) else result.status
+    if isinstance(result, Notification) and result.amount_fen != p.amount_fen - p.discount_fen:
+        raise InvalidRequest(f"notification amount {result.amount_fen} does not match payment {payment_id} "
+                             f"({p.amount_fen - p.discount_fen})", param="amount", code="amount_mismatch")
+    if outcome == "succeeded" and p.status != PaymentStatus.SUCCEEDED:
+        # The channel holds the money: even a closed or expired order that the payer paid becomes succeeded.
+        _succeed(conn, p, result, at)
+        return "succeeded"
+    if outcome == "failed" and p.status in OPEN_STATUSES:
+        _fail(conn, p, result.failure_code, getattr(result, "failure_message", None), at)
+        return "failed"
+    if outcome == "processing" and p.status == PaymentStatus.CREATED:
+        conn.execute(update(payments).where(payments.c.id == p.id).values(status=PaymentStatus.PROCESSING,
+                                                                           updated_at=at))
+        return "processing"
+    return "unchanged"
+
+
+def handle_notification(conn: Connection, channel_name: str, body: bytes, headers: dict[str, str], *,
+                        at: dt.datetime | None = None) -> str:
+    """Verify and apply a channel notification; duplicates and stale ones change nothing."""
+    at = at or clock.now()
+    channel = get_channel(channel_name)
+    n = channel.parse_notification(body, headers)
+    seen = conn.execute(select(channel_notifications.c.outcome).where(and_(
+        channel_notifications.c.channel == channel_name, channel_notifications.c.notify_id == n.notify_id))).first()
+    if seen is not None:
+        return "duplicate"
+    if n.kind == "refund":
+        outcome = _apply_refund_result(conn, n, at)
+    else:
+        outcome = apply_channel_result(conn, n.payment_id, n, at)
+    conn.execute(channel_notifications.insert(), [{"channel": channel_name, "notify_id": n.notify_id,
+                                                   "payment_id": n.payment_id, "outcome": outcome, "received_at": at}])
+    return outcome
+
+
+def close_payment(conn: Connection, merchant_id: str, payment_id: str, *, at: dt.datetime | None = None) -> dict:
+    """Close an unpaid payment. If the payer paid first, the payment comes back succeeded."""
+    at = at or clock.now()
+    p = _load(conn, payment_id, merchant_id=merchant_id, lock=True)
+    if p.status not in OPEN_STATUSES:
+        raise ConflictError(f"payment {payment_id} is {p.status}; only created or processing payments can be closed",
+                            code="payment_not_open")
+    channel = get_channel(p.channel)
+    if channel.close(conn, payment_id, at=at):
+        _finish(conn, p, PaymentStatus.CLOSED, at)
+    else:
+        apply_channel_result(conn, payment_id, channel.query(conn, payment_id, at=at), at)
+    return public(_load(conn, payment_id))
+
+
+def expire_due(conn: Connection, *, at: dt.datetime | None = None, limit: int = 500) -> list[str]:
+    """Expire open payments past their deadline (the sweeper calls this)."""
+    at = at or clock.now()
+    rows = conn.execute(select(payments.c.id).where(and_(payments.c.status.in_(OPEN_STATUSES),
+                                                         payments.c.expires_at <= at)).limit(limit)).all()
+    done = []
+    for (pid,) in rows:
+        p = _load(conn, pid, lock=True)
+        if p.status not in OPEN_STATUSES:
+            continue
+        channel = get_channel(p.channel)
+        if channel.close(conn, pid, at=at):
+            _finish(conn, p, PaymentStatus.EXPIRED, at)
+        else:
+            apply_channel_result(conn, pid, channel.query(conn, pid, at=at), at)
+        done.append(pid)
+    return done
+
+
+def sweep_processing(conn: Connection, *, at: dt.datetime | None = None, older_than_s: int = 5,
+                     limit: int = 500) -> dict[str, int]:
+    """Ask the channel about payments stuck in processing (lost notifications, timeouts)."""
+    at = at or clock.now()
+    rows = conn.execute(select(payments.c.id).where(and_(
+        payments.c.status == PaymentStatus.PROCESSING,
+        payments.c.updated_at <= at - dt.timedelta(seconds=older_than_s))).limit(limit)).all()
+    stats: dict[str, int] = {}
+    for (pid,) in rows:
+        p = _load(conn, pid)
+        out = apply_channel_result(conn, pid, get_channel(p.channel).query(conn, pid, at=at), at)
+        stats[out] = stats.get(out, 0) + 1
+    return stats
+
+
+# ---------------------------------------------------------------- refunds
+
+
+class CreateRefund(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount_fen: StrictInt | None = None
+    reason: str = Field(default="", max_length=200)
+
+
+def refund_public(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "object": "refund", "payment_id": row.payment_id, "merchant_id": row.merchant_id,
+            "amount_fen": row.amount_fen, "fee_refunded_fen": row.fee_refunded_fen, "status": row.status,
+            "reason": row.reason, "channel_ref": row.channel_ref, "failure_code": row.failure_code,
+            "created_at": row.created_at, "updated_at": row.updated_at}
+
+
+def create_refund(conn: Connection, merchant_id: str, payment_id: str, req: CreateRefund, *,
+                  at: dt.datetime | None = None) -> dict[str, Any]:
+    """Refund all or part of a succeeded payment, never beyond what is left."""
+    at = at or clock.now()
+    p = _load(conn, payment_id, merchant_id=merchant_id, lock=True)
+    if p.status != PaymentStatus.SUCCEEDED:
+        raise ConflictError(f"payment {payment_id} is {p.status}; only a succeeded payment can be refunded",
+                            code="payment_not_refundable")
+    left = p.amount_fen - p.refunded_fen
+    amount = left if req.amount_fen is None else req.amount_fen
+    check_fen(amount, param="amount_fen")
+    if amount > left:
+        raise InvalidRequest(f"refund of {fen_to_yuan_str(amount)} exceeds what is left to refund "
+                             f"({fen_to_yuan_str(left)})", param="amount_fen", code="refund_exceeds_payment")
+    fee_back = refund_fee_share(p.fee_fen, p.amount_fen, p.refunded_fen, amount)
+    rid = new_id_fast("re", int(at.timestamp() * 1000))
+    # reserve the amount on the payment now, so concurrent refunds cannot pass the total
+    res = conn.execute(update(payments).where(and_(payments.c.id == payment_id,
+                                                   payments.c.refunded_fen == p.refunded_fen)).values(
+        refunded_fen=p.refunded_fen + amount, fee_refunded_fen=p.fee_refunded_fen + fee_back, updated_at=at))
+    if res.rowcount != 1:
+        raise ConflictError("another refund of this payment is in progress; retry", code="concurrent_refund")
+    result = get_channel(p.channel).refund(conn, payment_id, rid, amount, at=at)
+    conn.execute(refunds.insert(), [{"id": rid, "merchant_id": merchant_id, "payment_id": payment_id,
+                                     "amount_fen": amount, "fee_refunded_fen": fee_back, "status": "pending",
+                                     "reason": req.reason, "channel_ref": result.channel_ref, "failure_code": None,
+                                     "business_date": None, "created_at": at, "updated_at": at}])
+    if result.status == "failed":
+        _refund_failed(conn, rid, result.failure_code, at)
+    return refund_public(conn.execute(select(refunds).where(refunds.c.id == rid)).one())
+
+
+def _apply_refund_result(conn: Connection, n: Notification, at: dt.datetime) -> str:
+    q = select(refunds).where(refunds.c.id == (n.refund_id or ""))
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update()
+    r = conn.execute(q).first()
+    if r is None:
+        raise NotFound(f"no refund {n.refund_id}", param="refund")
+    if r.status != "pending":
+        return "unchanged"
+    if n.amount_fen != r.amount_fen:
+        raise InvalidRequest(f"refund notification amount {n.amount_fen} ≠ {r.amount_fen}", param="amount",
+                             code="amount_mismatch")
+    if n.outcome != "succeeded":
+        _refund_failed(conn, r.id, n.failure_code, at)
+        return "failed"
+    p = _load(conn, r.payment_id)
+    legs = [ledger.cr(receivable_account(p.channel), r.amount_fen)]
+    if r.amount_fen - r.fee_refunded_fen:
+        legs.append(ledger.dr(payable_account(r.merchant_id), r.amount_fen - r.fee_refunded_fen))
+    if r.fee_refunded_fen:
+        legs.append(ledger.dr(FEE_INCOME, r.fee_refunded_fen))
+    ledger.post_entry(conn, ledger.EntryRequest(f"refund:{r.id}:success", tuple(legs), f"refund {r.id}"), at=at)
+    conn.execute(update(refunds).where(refunds.c.id == r.id).values(
+        status="succeeded", channel_ref=n.channel_ref or r.channel_ref, updated_at=at, business_date=business_date(at)))
+    webhooks.emit(conn, r.merchant_id, "refund.succeeded",
+                  refund_public(conn.execute(select(refunds).where(refunds.c.id == r.id)).one()), at=at)
+    return "succeeded"
+
+
+def _refund_failed(conn: Connection, refund_id: str, code: str | None, at: dt.datetime) -> None:
+    r = conn.execute(select(refunds).where(refunds.c.id == refund_id)).one()
+    conn.execute(update(refunds).where(refunds.c.id == refund_id).values(status="failed",
+                                                                          failure_code=code or "refund_failed",
+                                                                          updated_at=at))
+    conn.execute(update(payments).where(payments.c.id == r.payment_id).values(
+        refunded_fen=payments.c.refunded_fen - r.amount_fen,
+        fee_refunded_fen=payments.c.fee_refunded_fen - r.fee_refunded_fen, updated_at=at))
+    webhooks.emit(conn, r.merchant_id, "refund.failed",
+                  refund_public(conn.execute(select(refunds).where(refunds.c.id == refund_id)).one()), at=at)
+
+
+def get_refund(conn: Connection, merchant_id: str | None, refund_id: str) -> dict[str, Any]:
+    q = select(refunds).where(refunds.c.id == refund_id)
+    if merchant_id is not None:
+        q = q.where(refunds.c.merchant_id == merchant_id)
+    row = conn.execute(q).first()
+    if row is None:
+        raise NotFound(f"no refund {refund_id}", param="id")
+    return refund_public(row)
+
+
+def list_refunds(conn: Connection, merchant_id: str, payment_id: str) -> list[dict[str, Any]]:
+    _load(conn, payment_id, merchant_id=merchant_id)
+    return [refund_public(r) for r in conn.execute(select(refunds).where(refunds.c.payment_id == payment_id)
+                                                   .order_by(refunds.c.id.desc()))]
+
+
+def merchant_balance(conn: Connection, merchant_id: str) -> dict[str, Any]:
+    b = ledger.get_balance(conn, payable_account(merchant_id))
+    return {"object": "balance", "merchant_id": merchant_id, "currency": "CNY", "available_fen": b.available_fen,
+            "posted_fen": b.posted_fen, "pending_fen": b.pending_debits_fen}
+
+
+# ---------------------------------------------------------------- the rails' side, and background work
+
+
+def pump_notifications(db: Database, *, at: dt.datetime | None = None) -> dict[str, int]:
+    """Deliver the simulated rails' due notifications to our own notification handler."""
+    from zhifu.channels import REGISTRY
+
+    at = at or clock.now()
+    stats: dict[str, int] = {}
+    for name, channel in REGISTRY.items():
+        with db.tx() as conn:
+            due = channel.due_notifications(conn, at)
+        for body, headers in due:
+            out = db.run(lambda c, b=body, h=headers, n=name: handle_notification(c, n, b, h, at=at))
+            stats[out] = stats.get(out, 0) + 1
+    return stats
+
+
+def sim_pay(db: Database, payment_id: str, *, outcome: str | None, payer: Any,
+            merchant_id: str | None = None) -> dict[str, Any]:
+    """The simulated payer completes a payment at its rail; due notifications are delivered at once."""
+    at = clock.now()
+    with db.tx() as conn:
+        p = _load(conn, payment_id, merchant_id=merchant_id)
+        if p.status not in OPEN_STATUSES:
+            raise ConflictError(f"payment {payment_id} is {p.status}", code="payment_not_open")
+        if p.expires_at <= at:
+            raise ConflictError(f"payment {payment_id} expired at {p.expires_at.isoformat()}", code="payment_expired")
+        get_channel(p.channel).pay(conn, payment_id, outcome=outcome, payer=payer, at=at)
+        if p.status == PaymentStatus.CREATED:
+            apply_channel_result(conn, payment_id, ChannelResult("processing"), at)
+    pump_notifications(db, at=at)
+    with db.tx() as conn:
+        return public(_load(conn, payment_id))

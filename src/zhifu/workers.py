@@ -1,0 +1,61 @@
+"""Background work inside `zhifu serve`: rail notifications, expiry, sweeping stuck payments, ledger holds,
+webhook delivery. Every step is safe to run twice and safe to interrupt."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from zhifu import ledger
+from zhifu.api import idempotency
+from zhifu.core.config import get_settings
+from zhifu.db import Database
+from zhifu.payments import expire_due, pump_notifications, sweep_processing
+from zhifu.webhooks import dispatch_due
+
+log = logging.getLogger("zhifu.workers")
+
+
+def run_once(db: Database) -> None:
+    """One pass of every background duty."""
+    pump_notifications(db)
+    db.run(lambda c: expire_due(c))
+    db.run(lambda c: sweep_processing(c))
+    db.run(lambda c: ledger.expire_holds(c))
+    dispatch_due(db)
+
+
+class Workers:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        s = get_settings()
+        self._spawn("sweeper", s.sweeper_interval_s, self._sweep)
+        self._spawn("webhooks", s.webhook_dispatch_interval_s, lambda: dispatch_due(self.db))
+
+    def _sweep(self) -> None:
+        pump_notifications(self.db)
+        self.db.run(lambda c: expire_due(c))
+        self.db.run(lambda c: sweep_processing(c))
+        self.db.run(lambda c: ledger.expire_holds(c))
+        idempotency.purge(self.db)
+
+    def _spawn(self, name: str, every_s: float, fn) -> None:  # type: ignore[no-untyped-def]
+        def loop() -> None:
+            while not self._stop.wait(every_s):
+                try:
+                    fn()
+                except Exception:  # keep the loop alive; the next pass retries
+                    log.exception("background %s failed", name)
+
+        t = threading.Thread(target=loop, name=f"zhifu-{name}", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=5)
