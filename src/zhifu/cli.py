@@ -41,6 +41,23 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
     console.print(f"database at revision {revision}")
 
 
+@db_app.command("revision")
+def db_revision(message: str = typer.Option(..., "-m", help="What the migration does.")) -> None:
+    """Write the next numbered migration from the difference between the code's tables and the head schema."""
+    import tempfile
+
+    from alembic import command
+
+    from zhifu.db.migrate import _HERE, alembic_config, upgrade
+
+    versions = sorted(p.name for p in (_HERE / "migrations" / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+    rev = f"{int(versions[-1][:4]) + 1:04d}" if versions else "0001"
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/head.db"
+        upgrade(url)
+        command.revision(alembic_config(url), message=message, autogenerate=True, rev_id=rev)
+
+
 @ledger_app.command("verify")
 def ledger_verify() -> None:
     """Recompute every balance from its postings; exit 1 and name each violation if any."""
@@ -85,7 +102,53 @@ def serve(host: str = typer.Option(None), port: int = typer.Option(None)) -> Non
     from zhifu.api.app import create_app
 
     s = get_settings()
-    uvicorn.run(create_app(), host=host or s.host, port=port or s.port, log_level="info")
+    uvicorn.run(create_app(background=True), host=host or s.host, port=port or s.port, log_level="info")
+
+
+@app.command("demo")
+def demo(db_file: str = typer.Option("zhifu-demo.db", help="The demo's SQLite file; it is made afresh."),
+         port: int = typer.Option(8000)) -> None:
+    """Start afresh on SQLite: migrate, bootstrap an operator key, and serve; prints where to open it."""
+    import os
+    from pathlib import Path
+
+    import uvicorn
+
+    from zhifu.api.app import create_app
+    from zhifu.db import Database
+    from zhifu.db.migrate import upgrade
+    from zhifu.merchants import create_key
+    from zhifu.payments import ensure_platform_accounts
+
+    for suffix in ("", "-wal", "-shm"):
+        Path(db_file + suffix).unlink(missing_ok=True)
+    url = f"sqlite:///{Path(db_file).resolve()}"
+    os.environ["ZHIFU_DATABASE_URL"] = url
+    get_settings.cache_clear()
+    upgrade(url)
+    db = Database(url)
+    with db.tx() as conn:
+        ensure_platform_accounts(conn)
+        _, secret = create_key(conn, merchant_id=None, role="operator", label="demo")
+    base = f"http://127.0.0.1:{port}"
+    console.print(f"[bold]Zhifu 智付[/bold] demo on {url}")
+    console.print(f"  API docs:     {base}/docs")
+    console.print(f"  operator key: {secret}")
+    console.print("  Ctrl-C stops it; running it again starts afresh.")
+    uvicorn.run(create_app(db, background=True), host="127.0.0.1", port=port, log_level="warning")
+
+
+def _mount_capabilities() -> None:
+    """Mount each capability's `zhifu.<cap>.cli.app` under its NAME (default: the package name)."""
+    from zhifu.plugins import modules
+
+    for mod in modules("cli"):
+        sub = getattr(mod, "app", None)
+        if sub is not None:
+            app.add_typer(sub, name=getattr(mod, "NAME", mod.__name__.split(".")[1]))
+
+
+_mount_capabilities()
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m zhifu`

@@ -82,11 +82,8 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    from zhifu.channels.routes import router as channel_router
-    from zhifu.merchants.routes import router as merchant_router
-    from zhifu.payments.routes import router as payment_router
-    from zhifu.webhooks.routes import router as webhook_router
+    from zhifu.plugins import modules
 
-    for r in (payment_router, merchant_router, webhook_router, channel_router):
-        app.include_router(r)
+    for mod in modules("routes"):  # each capability's zhifu.<cap>.routes.router
+        app.include_router(mod.router)
     return app

@@ -1,0 +1,1 @@
+"""Administration: bootstrap keys and users."""
