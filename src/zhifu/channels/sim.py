@@ -236,11 +236,15 @@ class SimulatedRail:
             return "timeout"
         return "success"
 
-    def due_notifications(self, conn: Connection, at: dt.datetime, limit: int = 500) -> list[tuple[bytes, dict]]:
-        """Notifications whose delay has passed; marks them sent (the caller delivers them after commit)."""
-        rows = conn.execute(select(sim_txns).where(and_(
+    def due_notifications(self, conn: Connection, at: dt.datetime, limit: int = 500, *,
+                          payment_id: str | None = None) -> list[tuple[bytes, dict]]:
+        """Notifications whose delay has passed (of one payment, if given); marks them sent."""
+        q = select(sim_txns).where(and_(
             sim_txns.c.channel == self.name, sim_txns.c.notified.is_(False), sim_txns.c.notify_due_at <= at,
-            sim_txns.c.status.in_(("succeeded", "failed")))).limit(limit)).all()
+            sim_txns.c.status.in_(("succeeded", "failed"))))
+        if payment_id is not None:
+            q = q.where(sim_txns.c.payment_id == payment_id)
+        rows = conn.execute(q.limit(limit)).all()
         out = []
         for t in rows:
             conn.execute(update(sim_txns).where(and_(sim_txns.c.channel == self.name, sim_txns.c.ref == t.ref))

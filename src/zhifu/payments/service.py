@@ -498,17 +498,22 @@ def pump_notifications(db: Database, *, at: dt.datetime | None = None) -> dict[s
 
 def sim_pay(db: Database, payment_id: str, *, outcome: str | None, payer: Any,
             merchant_id: str | None = None) -> dict[str, Any]:
-    """The simulated payer completes a payment at its rail; due notifications are delivered at once."""
+    """The simulated payer completes a payment at its rail; with no notification delay configured, the rail's
+    notification is delivered in the same transaction."""
     at = clock.now()
-    with db.tx() as conn:
-        p = _load(conn, payment_id, merchant_id=merchant_id)
+
+    def go(conn: Connection) -> dict[str, Any]:
+        p = _load(conn, payment_id, merchant_id=merchant_id, lock=True)
         if p.status not in OPEN_STATUSES:
             raise ConflictError(f"payment {payment_id} is {p.status}", code="payment_not_open")
         if p.expires_at <= at:
             raise ConflictError(f"payment {payment_id} expired at {p.expires_at.isoformat()}", code="payment_expired")
-        get_channel(p.channel).pay(conn, payment_id, outcome=outcome, payer=payer, at=at)
+        channel = get_channel(p.channel)
+        channel.pay(conn, payment_id, outcome=outcome, payer=payer, at=at)
         if p.status == PaymentStatus.CREATED:
             apply_channel_result(conn, payment_id, ChannelResult("processing"), at)
-    pump_notifications(db, at=at)
-    with db.tx() as conn:
+        for body, headers in channel.due_notifications(conn, at, payment_id=payment_id):
+            handle_notification(conn, p.channel, body, headers, at=at)
         return public(_load(conn, payment_id))
+
+    return db.run(go)
