@@ -29,6 +29,8 @@ def _pg_admin_url() -> str:
 def pg_url() -> Iterator[str]:
     """A database of its own on the PostgreSQL server, made for this test process and dropped after."""
     if not PG_URL:
+        if os.environ.get("ZHIFU_REQUIRE_PG"):
+            pytest.fail("ZHIFU_REQUIRE_PG is set but ZHIFU_TEST_PG_URL is not: the PostgreSQL tests must run here")
         pytest.skip(PG_SKIP_REASON)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     name = f"zhifu_test_{worker}_{uuid.uuid4().hex[:8]}"
