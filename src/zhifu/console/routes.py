@@ -355,7 +355,7 @@ async def merchant_stream(request: Request, cursor: str = "", user: User = Depen
     async def events() -> AsyncIterator[str]:
         after, waited, idle = start, 0.0, 0.0
         yield ": connected\n\n"
-        while waited < STREAM_LIFETIME_S and not await request.is_disconnected():
+        while not await request.is_disconnected():
             rows, takings = await asyncio.to_thread(fetch, after)
             for ev in rows:
                 pay = dict(ev["data"]["object"])
@@ -367,7 +367,7 @@ async def merchant_stream(request: Request, cursor: str = "", user: User = Depen
                 after, idle = ev["id"], 0.0
             if takings is not None:
                 yield _sse("takings", env.get_template("console/_takings.html").render(lang=lang, takings=takings))
-            if STREAM_LIFETIME_S <= 0:
+            if waited >= STREAM_LIFETIME_S:
                 break
             await asyncio.sleep(STREAM_POLL_S)
             waited += STREAM_POLL_S
