@@ -74,6 +74,7 @@ def seed(db_url: str) -> str:
     """A database with the schema, the platform's accounts, one active merchant with a key and a webhook."""
     sys.path.insert(0, str(ROOT))
     from tests.factories import application
+
     from zhifu import merchants, webhooks
     from zhifu.db import Database
     from zhifu.db.migrate import upgrade
