@@ -212,3 +212,6 @@ def _check_references(p: CountyProfile) -> None:
         for code in mix:
             if not is_known_mcc(code):
                 raise _fail(f"mcc_mix.{area}.{code}", f"unknown MCC {code!r}")
+
+
+from zhifu.county import tables as _tables  # noqa: E402,F401  (the reference tables join the metadata)

@@ -1,0 +1,329 @@
+"""Record many payments and refunds of many merchants in one transaction, already in their final state.
+
+The rows, fees and ledger entries are exactly those the one-by-one path leaves behind (create_payment, the
+payer paying at the rail, the rail's notification; create_refund and its notification), so settlement,
+reconciliation and rollups read them like any other. What the batch path leaves out: webhook events and
+notification receipts (nothing was delivered, so nothing is announced or deduplicated).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import inspect
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from zhifu import ledger
+from zhifu.channels import REGISTRY, sim_txns
+from zhifu.channels._families import AlipayFamily, WeChatFamily
+from zhifu.channels.sim import DECLINES, SimulatedRail
+from zhifu.core.clock import SHANGHAI
+from zhifu.core.config import get_settings
+from zhifu.core.errors import ConflictError, InvalidRequest
+from zhifu.core.ids import new_id_fast
+from zhifu.core.money import check_fen, fen_to_yuan_str
+from zhifu.fees import refund_fee_share
+from zhifu.merchants import MerchantStatus, merchants, payable_account
+from zhifu.payments.models import PaymentStatus, payments, refunds
+from zhifu.payments.service import _ORDER_NO_RE, FEE_INCOME, compute_fee, receivable_account
+from zhifu.settlement.calendar import business_date
+
+BATCH_MAX = ledger.service.BATCH_MAX  # one ledger entry per payment: the ledger's batch bound applies
+IN_CHUNK = 500
+FLOWS = frozenset({"static_code", "dynamic_code", "terminal"})
+_CARD_CODES = frozenset({"debit", "credit", "wallet"})
+_LEDGER_TAKES_TIMES = "ats" in inspect.signature(ledger.post_entries).parameters
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PaymentSpec:
+    """One payment as it happened: created at the merchant, then paid (or declined) by the payer."""
+
+    merchant_id: str
+    merchant_order_no: str
+    amount_fen: int
+    channel: str
+    flow: str
+    created_at: dt.datetime
+    paid_at: dt.datetime
+    payer_ref: str
+    card_issuer: str | None
+    card_type: str
+    outcome: str = "success"  # success | decline_<code>
+    description: str = ""
+    expires_in_s: int = 900
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Recorded:
+    id: str
+    merchant_id: str
+    channel: str
+    status: str
+    amount_fen: int
+    fee_fen: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RefundSpec:
+    merchant_id: str
+    payment_id: str
+    amount_fen: int
+    at: dt.datetime
+    reason: str = ""
+
+
+def _bad(i: int, field: str, message: str, code: str = "parameter_invalid") -> InvalidRequest:
+    return InvalidRequest(f"payments.{i}.{field}: {message}", param=f"payments.{i}.{field}", code=code)
+
+
+def _as_notified(ch: SimulatedRail, payer_ref: str, issuer: str | None, card_type: str) -> tuple[Any, Any, Any]:
+    """Payer, issuer and card type as the rail's notification reports them (what the one-by-one path stores)."""
+    if isinstance(ch, AlipayFamily):
+        return payer_ref or None, None, card_type if card_type in _CARD_CODES else "wallet"
+    if isinstance(ch, WeChatFamily):
+        return payer_ref or None, None if (issuer or "OTHERS") == "OTHERS" else issuer, card_type or "wallet"
+    return payer_ref or None, issuer or None, card_type if card_type in _CARD_CODES else "debit"
+
+
+def _declined_code(ch: SimulatedRail, code: str) -> str:
+    return "declined" if isinstance(ch, AlipayFamily) else code
+
+
+def _check(i: int, s: PaymentSpec, max_fen: int) -> SimulatedRail:
+    check_fen(s.amount_fen, max_fen=max_fen, param=f"payments.{i}.amount_fen")
+    ch = REGISTRY.get(s.channel)
+    if ch is None:
+        raise _bad(i, "channel", f"unknown channel {s.channel!r}")
+    if s.flow not in FLOWS:
+        raise _bad(i, "flow", f"one of {', '.join(sorted(FLOWS))}")
+    if s.card_type not in ch.card_types:
+        raise _bad(i, "card_type", f"{s.channel} takes {', '.join(ch.card_types)}")
+    if s.outcome != "success" and s.outcome.removeprefix("decline_") not in DECLINES:
+        raise _bad(i, "outcome", "success or decline_" + "|".join(DECLINES))
+    if not _ORDER_NO_RE.fullmatch(s.merchant_order_no):
+        raise _bad(i, "merchant_order_no", "letters, digits, _ and - only, 1–64 characters")
+    if s.created_at.tzinfo is None or s.paid_at.tzinfo is None:
+        raise _bad(i, "created_at", "times must be timezone-aware")
+    if not s.created_at <= s.paid_at < s.created_at + dt.timedelta(seconds=s.expires_in_s):
+        raise _bad(i, "paid_at", "must fall between the payment's creation and its expiry")
+    return ch
+
+
+def _merchant_rows(conn: Connection, ids: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for start in range(0, len(ids), IN_CHUNK):
+        q = select(merchants.c.id, merchants.c.status, merchants.c.daily_cap_fen, merchants.c.monthly_cap_fen) \
+            .where(merchants.c.id.in_(ids[start:start + IN_CHUNK]))
+        out.update({r.id: r for r in conn.execute(q)})
+    return out
+
+
+def _check_caps(conn: Connection, specs: Sequence[PaymentSpec], capped: dict[str, Any]) -> None:
+    """The micro-merchant caps of the one-by-one path, applied in order over the stored and batched sums."""
+    live = payments.c.status.in_((PaymentStatus.SUCCEEDED, PaymentStatus.CREATED, PaymentStatus.PROCESSING))
+    days: dict[dt.date, list[int]] = defaultdict(list)
+    for i, s in enumerate(specs):
+        if s.merchant_id in capped:
+            days[s.created_at.astimezone(SHANGHAI).date()].append(i)
+    if not days:
+        return
+    used_day: dict[tuple[str, dt.date], int] = {}
+    used_month: dict[tuple[str, dt.date], int] = {}
+    for day in sorted(days):
+        day0 = dt.datetime.combine(day, dt.time(), SHANGHAI)
+        month0 = day0.replace(day=1)
+        mids = sorted({specs[i].merchant_id for i in days[day]})
+        for since, used, key in ((day0, used_day, day), (month0, used_month, month0.date())):
+            for start in range(0, len(mids), IN_CHUNK):
+                q = select(payments.c.merchant_id, func.sum(payments.c.amount_fen)).where(and_(
+                    payments.c.merchant_id.in_(mids[start:start + IN_CHUNK]), payments.c.created_at >= since,
+                    live)).group_by(payments.c.merchant_id)
+                for mid, total in conn.execute(q):
+                    used[(mid, key)] = max(used.get((mid, key), 0), int(total))
+    for day in sorted(days):
+        month = day.replace(day=1)
+        for i in days[day]:
+            s = specs[i]
+            m = capped[s.merchant_id]
+            d = used_day.get((s.merchant_id, day), 0) + s.amount_fen
+            mo = used_month.get((s.merchant_id, month), 0) + s.amount_fen
+            for cap, total, label in ((m.daily_cap_fen, d, "daily"), (m.monthly_cap_fen, mo, "monthly")):
+                if cap and total > cap:
+                    raise _bad(i, "amount_fen", f"would exceed the merchant's {label} cap of "
+                               f"{fen_to_yuan_str(cap)} yuan", code="merchant_limit_exceeded")
+            if s.outcome == "success":  # a declined payment stops counting once it fails
+                used_day[(s.merchant_id, day)] = d
+                used_month[(s.merchant_id, month)] = mo
+
+
+def _post(conn: Connection, reqs: list[ledger.EntryRequest], ats: list[dt.datetime]) -> None:
+    """Post entries in ledger-sized batches, each at its own time."""
+    if _LEDGER_TAKES_TIMES:
+        for start in range(0, len(reqs), BATCH_MAX):
+            ledger.post_entries(conn, reqs[start:start + BATCH_MAX], ats=ats[start:start + BATCH_MAX])
+        return
+    start = 0
+    while start < len(reqs):  # without per-entry times, one call per run of equal times
+        end = start + 1
+        while end < len(reqs) and ats[end] == ats[start] and end - start < BATCH_MAX:
+            end += 1
+        ledger.post_entries(conn, reqs[start:end], at=ats[start])
+        start = end
+
+
+def record_payments(conn: Connection, specs: Sequence[PaymentSpec], *, rng: random.Random) -> list[Recorded]:
+    """Record finished payments in the caller's transaction, all or nothing; `rng` draws the rails' references."""
+    if len(specs) > BATCH_MAX:
+        raise InvalidRequest(f"a batch holds at most {BATCH_MAX} payments", param="payments", code="batch_too_large")
+    if not specs:
+        return []
+    settings = get_settings()
+    rails = [_check(i, s, settings.max_payment_fen) for i, s in enumerate(specs)]
+    seen: set[tuple[str, str]] = set()
+    for i, s in enumerate(specs):
+        key = (s.merchant_id, s.merchant_order_no)
+        if key in seen:
+            raise ConflictError(f"payments.{i}.merchant_order_no {s.merchant_order_no} repeats in the batch",
+                                param=f"payments.{i}.merchant_order_no", code="order_no_taken")
+        seen.add(key)
+    mrows = _merchant_rows(conn, sorted({s.merchant_id for s in specs}))
+    for i, s in enumerate(specs):
+        m = mrows.get(s.merchant_id)
+        if m is None or m.status != MerchantStatus.ACTIVE:
+            raise ConflictError(f"payments.{i}: merchant {s.merchant_id} is {m.status if m else 'unknown'} and "
+                                "cannot take payments", param=f"payments.{i}.merchant_id", code="merchant_not_active")
+    _check_caps(conn, specs, {mid: m for mid, m in mrows.items() if m.daily_cap_fen or m.monthly_cap_fen})
+
+    delay = dt.timedelta(milliseconds=settings.sim_notify_delay_ms)
+    pay_rows: list[dict[str, Any]] = []
+    txn_rows: list[dict[str, Any]] = []
+    reqs: list[ledger.EntryRequest] = []
+    ats: list[dt.datetime] = []
+    out: list[Recorded] = []
+    bdates: dict[tuple[dt.date, int], dt.date] = {}
+    for s, ch in zip(specs, rails, strict=True):
+        pid = new_id_fast("pay", int(s.created_at.timestamp() * 1000))
+        ref = ch.new_ref(s.created_at, rng)
+        trace = f"{rng.randrange(1_000_000):06d}"
+        txn_issuer = s.card_issuer or ch.default_issuer
+        ok = s.outcome == "success"
+        decline = None if ok else s.outcome.removeprefix("decline_")
+        txn_rows.append({"channel": ch.name, "ref": ref, "kind": "payment", "payment_id": pid, "refund_id": None,
+                         "merchant_id": s.merchant_id, "amount_fen": s.amount_fen,
+                         "status": "succeeded" if ok else "failed", "trace_no": trace, "auth_code": None,
+                         "payer_ref": s.payer_ref, "card_issuer": txn_issuer, "card_type": s.card_type,
+                         "failure_code": decline, "notified": True, "lost_notification": False,
+                         "created_at": s.created_at, "finished_at": s.paid_at, "notify_due_at": s.paid_at + delay})
+        row = {"id": pid, "merchant_id": s.merchant_id, "merchant_order_no": s.merchant_order_no,
+               "amount_fen": s.amount_fen, "discount_fen": 0, "currency": "CNY", "channel": ch.name, "flow": s.flow,
+               "description": s.description, "notify_url": None, "metadata": None, "code_url": ch.code_url(ref),
+               "channel_ref": ref, "cost_fen": 0, "refunded_fen": 0, "fee_refunded_fen": 0, "store_id": None,
+               "campaign_ref": None, "created_at": s.created_at, "updated_at": s.paid_at,
+               "expires_at": s.created_at + dt.timedelta(seconds=s.expires_in_s)}
+        if ok:
+            payer, issuer, card_type = _as_notified(ch, s.payer_ref, txn_issuer, s.card_type)
+            fee = compute_fee(s.merchant_id, ch.name, card_type, s.amount_fen, s.paid_at)
+            local = s.paid_at.astimezone(SHANGHAI)
+            bkey = (local.date(), local.hour)
+            bd = bdates.get(bkey)
+            if bd is None:
+                bd = bdates[bkey] = business_date(s.paid_at)
+            row.update(status=PaymentStatus.SUCCEEDED, payer_ref=payer, card_issuer=issuer, card_type=card_type,
+                       fee_fen=fee, failure_code=None, failure_message=None, business_date=bd,
+                       succeeded_at=s.paid_at)
+            legs = [ledger.dr(receivable_account(ch.name), s.amount_fen),
+                    ledger.cr(payable_account(s.merchant_id), s.amount_fen - fee)]
+            if fee:
+                legs.append(ledger.cr(FEE_INCOME, fee))
+            reqs.append(ledger.EntryRequest(f"pay:{pid}:success", tuple(legs), f"payment {pid}"))
+            ats.append(s.paid_at)
+        else:
+            fee = 0
+            row.update(status=PaymentStatus.FAILED, payer_ref=None, card_issuer=None, card_type=None, fee_fen=0,
+                       failure_code=_declined_code(ch, decline or ""), failure_message=None, business_date=None,
+                       succeeded_at=None)
+        pay_rows.append(row)
+        out.append(Recorded(pid, s.merchant_id, ch.name, row["status"], s.amount_fen, fee))
+    try:
+        conn.execute(insert(payments), pay_rows)
+    except IntegrityError as exc:
+        raise ConflictError("a merchant_order_no in the batch was already used", param="merchant_order_no",
+                            code="order_no_taken") from exc
+    conn.execute(insert(sim_txns), txn_rows)
+    _post(conn, reqs, ats)
+    return out
+
+
+def record_refunds(conn: Connection, specs: Sequence[RefundSpec], *, rng: random.Random) -> list[str]:
+    """Record succeeded refunds of succeeded payments, in order, never beyond what is left of each payment."""
+    if len(specs) > BATCH_MAX:
+        raise InvalidRequest(f"a batch holds at most {BATCH_MAX} refunds", param="refunds", code="batch_too_large")
+    if not specs:
+        return []
+    ids = sorted({s.payment_id for s in specs})
+    pays: dict[str, Any] = {}
+    txns: dict[str, Any] = {}
+    for start in range(0, len(ids), IN_CHUNK):
+        chunk = ids[start:start + IN_CHUNK]
+        pays.update({r.id: r for r in conn.execute(select(
+            payments.c.id, payments.c.merchant_id, payments.c.channel, payments.c.status, payments.c.amount_fen,
+            payments.c.fee_fen, payments.c.refunded_fen, payments.c.fee_refunded_fen).where(payments.c.id.in_(chunk)))})
+        txns.update({r.payment_id: r for r in conn.execute(select(
+            sim_txns.c.payment_id, sim_txns.c.payer_ref, sim_txns.c.card_issuer, sim_txns.c.card_type).where(and_(
+                sim_txns.c.payment_id.in_(chunk), sim_txns.c.kind == "payment")))})
+    refunded = {pid: [p.refunded_fen, p.fee_refunded_fen, None] for pid, p in pays.items()}
+    delay = dt.timedelta(milliseconds=get_settings().sim_notify_delay_ms)
+    ref_rows, txn_rows, reqs, ats, out = [], [], [], [], []
+    for i, s in enumerate(specs):
+        p = pays.get(s.payment_id)
+        if p is None or p.merchant_id != s.merchant_id:
+            raise InvalidRequest(f"refunds.{i}: no payment {s.payment_id}", param=f"refunds.{i}.payment_id",
+                                 code="resource_missing")
+        if p.status != PaymentStatus.SUCCEEDED:
+            raise ConflictError(f"refunds.{i}: payment {s.payment_id} is {p.status}", code="payment_not_refundable")
+        state = refunded[s.payment_id]
+        check_fen(s.amount_fen, param=f"refunds.{i}.amount_fen")
+        if s.amount_fen > p.amount_fen - state[0]:
+            raise InvalidRequest(f"refunds.{i}.amount_fen: {fen_to_yuan_str(s.amount_fen)} exceeds what is left "
+                                 f"({fen_to_yuan_str(p.amount_fen - state[0])})", param=f"refunds.{i}.amount_fen",
+                                 code="refund_exceeds_payment")
+        fee_back = refund_fee_share(p.fee_fen, p.amount_fen, state[0], s.amount_fen)
+        state[0] += s.amount_fen
+        state[1] += fee_back
+        state[2] = s.at
+        ch = REGISTRY[p.channel]
+        rid = new_id_fast("re", int(s.at.timestamp() * 1000))
+        ref = ch.new_ref(s.at, rng)
+        t = txns[s.payment_id]
+        ref_rows.append({"id": rid, "merchant_id": s.merchant_id, "payment_id": s.payment_id,
+                         "amount_fen": s.amount_fen, "fee_refunded_fen": fee_back, "status": "succeeded",
+                         "reason": s.reason, "channel_ref": ref, "failure_code": None,
+                         "business_date": business_date(s.at), "created_at": s.at, "updated_at": s.at})
+        txn_rows.append({"channel": ch.name, "ref": ref, "kind": "refund", "payment_id": s.payment_id,
+                         "refund_id": rid, "merchant_id": s.merchant_id, "amount_fen": s.amount_fen,
+                         "status": "succeeded", "trace_no": f"{rng.randrange(1_000_000):06d}", "auth_code": None,
+                         "payer_ref": t.payer_ref, "card_issuer": t.card_issuer, "card_type": t.card_type,
+                         "failure_code": None, "notified": True, "lost_notification": False, "created_at": s.at,
+                         "finished_at": s.at, "notify_due_at": s.at + delay})
+        legs = [ledger.cr(receivable_account(ch.name), s.amount_fen)]
+        if s.amount_fen - fee_back:
+            legs.append(ledger.dr(payable_account(s.merchant_id), s.amount_fen - fee_back))
+        if fee_back:
+            legs.append(ledger.dr(FEE_INCOME, fee_back))
+        reqs.append(ledger.EntryRequest(f"refund:{rid}:success", tuple(legs), f"refund {rid}"))
+        ats.append(s.at)
+        out.append(rid)
+    conn.execute(insert(refunds), ref_rows)
+    conn.execute(insert(sim_txns), txn_rows)
+    changed = [{"pid": pid, "r": st[0], "f": st[1], "u": st[2]} for pid, st in refunded.items() if st[2] is not None]
+    conn.execute(update(payments).where(payments.c.id == bindparam("pid")).values(
+        refunded_fen=bindparam("r"), fee_refunded_fen=bindparam("f"), updated_at=bindparam("u")), changed)
+    _post(conn, reqs, ats)
+    return out

@@ -1,0 +1,178 @@
+"""The batch path leaves exactly the rows, fees and ledger entries of the one-by-one path."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.factories import application
+from zhifu import ledger
+from zhifu.channels import Payer, sim_txns
+from zhifu.core.clock import FixedClock
+from zhifu.core.errors import ConflictError, InvalidRequest
+from zhifu.db import Database
+from zhifu.ledger.models import entries, postings
+from zhifu.merchants import MerchantApplication, apply, review
+from zhifu.payments import (
+    CreatePayment,
+    CreateRefund,
+    create_payment,
+    create_refund,
+    ensure_platform_accounts,
+    payments,
+    pump_notifications,
+    refunds,
+    sim_pay,
+)
+from zhifu.payments.batch import PaymentSpec, RefundSpec, record_payments, record_refunds
+
+T0 = dt.datetime(2022, 6, 15, 2, 0, tzinfo=dt.UTC)
+CASES = [  # channel, flow, card type, issuer, outcome, amount
+    ("unionpay_qr", "static_code", "debit", "yiyuan_rcb", "success", 1250),
+    ("unionpay_qr", "dynamic_code", "credit", None, "success", 49_999),
+    ("wechat", "static_code", "wallet", None, "success", 800),
+    ("wechat", "static_code", "debit", "psbc", "success", 3),
+    ("alipay", "dynamic_code", "wallet", "icbc", "success", 12_345),
+    ("bank_app", "static_code", "debit", "abc", "success", 2_000),
+    ("unionpay_card", "terminal", "credit", "boc", "success", 350_000),
+    ("nfc", "terminal", "debit", "ccb", "success", 999),
+    ("face", "terminal", "debit", "yiyuan_rcb", "success", 4_200),
+    ("sscard", "terminal", "debit", "yiyuan_rcb", "success", 15_000),
+    ("wechat", "static_code", "wallet", None, "decline_insufficient_funds", 500),
+    ("alipay", "static_code", "wallet", None, "decline_card_blocked", 700),
+    ("unionpay_qr", "dynamic_code", "debit", "psbc", "decline_limit_exceeded", 900),
+]
+
+
+def _specs(mid: str) -> list[PaymentSpec]:
+    out = []
+    for i, (channel, flow, card, issuer, outcome, amount) in enumerate(CASES):
+        created = T0 + dt.timedelta(minutes=7 * i, milliseconds=123 * i)
+        out.append(PaymentSpec(mid, f"ord-{i}", amount, channel, flow, created,
+                               created + dt.timedelta(seconds=5 + i), f"payer-{i % 4}", issuer, card, outcome,
+                               f"case {i}"))
+    return out
+
+
+def _refunds(mid: str, ids: dict[str, str]) -> list[RefundSpec]:
+    at = T0 + dt.timedelta(days=1, hours=3)
+    return [RefundSpec(mid, ids["ord-0"], 1250, at), RefundSpec(mid, ids["ord-1"], 333, at + dt.timedelta(seconds=1)),
+            RefundSpec(mid, ids["ord-1"], 10_001, at + dt.timedelta(seconds=2)),
+            RefundSpec(mid, ids["ord-4"], 7, at + dt.timedelta(minutes=3)),
+            RefundSpec(mid, ids["ord-6"], 350_000, at + dt.timedelta(hours=20))]
+
+
+def _merchant(db: Database, n: int) -> str:
+    with db.tx() as c:
+        m = apply(c, MerchantApplication(**application(legal_name=f"沂源县南麻测试店{n}")), at=T0)
+        review(c, m["id"], "approve", at=T0)
+    return m["id"]
+
+
+def _one_by_one(db: Database, clock: FixedClock, mid: str) -> None:
+    ids = {}
+    for s in _specs(mid):
+        clock.set(s.created_at)
+        with db.tx() as c:
+            p = create_payment(c, mid, CreatePayment(amount_fen=s.amount_fen, merchant_order_no=s.merchant_order_no,
+                                                     channel=s.channel, description=s.description), flow=s.flow)
+        clock.set(s.paid_at)
+        sim_pay(db, p["id"], outcome=s.outcome, payer=Payer(s.payer_ref, s.card_issuer, s.card_type))
+        ids[s.merchant_order_no] = p["id"]
+    for r in _refunds(mid, ids):
+        clock.set(r.at)
+        with db.tx() as c:
+            create_refund(c, mid, r.payment_id, CreateRefund(amount_fen=r.amount_fen))
+        pump_notifications(db, at=r.at)
+
+
+def _batch(db: Database, mid: str) -> None:
+    rng = random.Random(3)
+    with db.tx() as c:
+        done = record_payments(c, _specs(mid), rng=rng)
+    ids = {f"ord-{i}": r.id for i, r in enumerate(done)}
+    with db.tx() as c:
+        record_refunds(c, _refunds(mid, ids), rng=rng)
+
+
+def _snapshot(db: Database, mid: str) -> dict[str, Any]:
+    """Everything the merchant's payments left, with ids and rail references taken out."""
+    with db.tx() as c:
+        pays = {r.id: dict(r._mapping) for r in c.execute(select(payments).where(payments.c.merchant_id == mid))}
+        order = {pid: p["merchant_order_no"] for pid, p in pays.items()}
+        refs = [dict(r._mapping) for r in c.execute(select(refunds).where(refunds.c.merchant_id == mid))]
+        txns = [dict(r._mapping) for r in c.execute(select(sim_txns).where(sim_txns.c.merchant_id == mid))]
+        keyed: dict[str, str] = {f"pay:{pid}:success": f"pay:{order[pid]}" for pid in pays}
+        for r in refs:
+            keyed[f"refund:{r['id']}:success"] = f"refund:{order[r['payment_id']]}:{r['amount_fen']}"
+        ents = {}
+        for e in c.execute(select(entries).where(entries.c.idempotency_key.in_(list(keyed)))):
+            legs = sorted((p.account_code.replace(mid, "M"), p.side, p.amount_fen, p.created_at)
+                          for p in c.execute(select(postings).where(postings.c.entry_id == e.id)))
+            ents[keyed[e.idempotency_key]] = (e.created_at, legs)
+        balance = ledger.get_balance(c, f"merchant_payable:{mid}").posted_fen
+
+    def strip(row: dict[str, Any], *drop: str) -> dict[str, Any]:
+        return {k: v for k, v in row.items() if k not in drop}
+
+    for p in pays.values():
+        assert p["channel_ref"] and p["code_url"] and p["channel_ref"][-10:] in p["code_url"] + p["channel_ref"]
+    return {
+        "payments": sorted((p["merchant_order_no"], strip(p, "id", "merchant_id", "channel_ref", "code_url"))
+                           for p in pays.values()),
+        "refunds": sorted((order[r["payment_id"]], r["amount_fen"], strip(r, "id", "payment_id", "merchant_id",
+                                                                          "channel_ref")) for r in refs),
+        "rail": sorted((order[t["payment_id"]], t["kind"], t["amount_fen"],
+                        strip(t, "ref", "payment_id", "refund_id", "merchant_id", "trace_no")) for t in txns),
+        "entries": ents, "balance": balance,
+    }
+
+
+def test_batch_equals_one_by_one(db: Database, fixed_clock: FixedClock) -> None:
+    with db.tx() as c:
+        ensure_platform_accounts(c)
+    a, b = _merchant(db, 1), _merchant(db, 2)
+    _one_by_one(db, fixed_clock, a)
+    _batch(db, b)
+    one, batch = _snapshot(db, a), _snapshot(db, b)
+    assert len(one["payments"]) == len(CASES) and len(one["refunds"]) == 5 and len(one["entries"]) == 15
+    for part in ("payments", "refunds", "rail", "entries", "balance"):
+        assert batch[part] == one[part], part
+    with db.tx() as c:
+        assert ledger.verify(c) == []
+
+
+def test_batch_rejects_bad_input_and_writes_nothing(db: Database, fixed_clock: FixedClock) -> None:
+    with db.tx() as c:
+        ensure_platform_accounts(c)
+    mid = _merchant(db, 1)
+    good = _specs(mid)
+    bad = [
+        (dict(amount_fen=0), InvalidRequest, "payments.3.amount_fen"),
+        (dict(channel="cash"), InvalidRequest, "payments.3.channel"),
+        (dict(card_type="wallet", channel="nfc"), InvalidRequest, "payments.3.card_type"),
+        (dict(paid_at=T0 - dt.timedelta(days=1)), InvalidRequest, "payments.3.paid_at"),
+        (dict(merchant_order_no="ord-0"), ConflictError, "payments.3.merchant_order_no"),
+        (dict(merchant_id="mch_nobody"), ConflictError, "payments.3.merchant_id"),
+    ]
+    for change, error, param in bad:
+        specs = list(good)
+        fields = {f: getattr(specs[3], f) for f in PaymentSpec.__slots__}
+        specs[3] = PaymentSpec(**{**fields, **change})
+        with pytest.raises(error) as info, db.tx() as c:
+            record_payments(c, specs, rng=random.Random(1))
+        assert info.value.param == param
+    with db.tx() as c:
+        assert c.execute(select(payments)).first() is None
+        assert c.execute(select(entries)).first() is None
+        done = record_payments(c, good, rng=random.Random(1))
+    with pytest.raises(InvalidRequest) as info, db.tx() as c:
+        record_refunds(c, [RefundSpec(mid, done[0].id, 1000, T0 + dt.timedelta(days=1)),
+                           RefundSpec(mid, done[0].id, 251, T0 + dt.timedelta(days=1))], rng=random.Random(1))
+    assert info.value.code == "refund_exceeds_payment"
+    with db.tx() as c:
+        assert c.execute(select(refunds)).first() is None
