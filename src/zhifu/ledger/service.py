@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, select, update
+from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy.exc import StatementError
 
 from zhifu.core import clock as _clock
 from zhifu.core.ids import new_id_fast
@@ -188,8 +191,10 @@ def post_entries(
         raise LedgerError(f"a batch holds at most {BATCH_MAX} entries", param="entries", code="batch_too_large")
     at = at or _clock.now()
     hashes = [_check_entry(r) for r in requests]
+    sql = _hot_sql(conn)
 
-    existing = _existing_entries(conn, [r.idempotency_key for r in requests])
+    existing = _existing_entries(conn, sql, [r.idempotency_key for r in requests])
+    ids = _entry_ids(int(at.timestamp() * 1000), len(requests))
     results: list[PostedEntry | None] = [None] * len(requests)
     fresh: list[int] = []
     seen: dict[str, int] = {}
@@ -204,8 +209,7 @@ def post_entries(
                                           param="idempotency_key")
             results[i] = PostedEntry(prior[0], key, True)
             continue
-        ms = int(at.timestamp() * 1000)
-        results[i] = PostedEntry(new_id_fast("je", ms), key, False)
+        results[i] = PostedEntry(ids[i], key, False)
         seen[key] = i
         fresh.append(i)
     if not fresh:
@@ -214,26 +218,31 @@ def post_entries(
     deltas: dict[str, list[int]] = {}
     for i in fresh:
         for leg in requests[i].legs:
-            d = deltas.setdefault(leg.account, [0, 0, 0, 0])
+            d = deltas.get(leg.account)
+            if d is None:
+                d = deltas[leg.account] = [0, 0, 0, 0]
             d[0 if leg.side == "D" else 1] += leg.amount_fen
-    accs = _load_accounts(conn, deltas.keys(), lock=True)
+    accs = _lock_posting_accounts(conn, sql, deltas.keys())
     _check_accounts(accs, (requests[i] for i in fresh))
     _check_overdraft_in_order(accs, [requests[i] for i in fresh])
 
-    entry_rows = []
-    posting_rows = []
+    try:
+        stamp = _driver_value(conn, entries.c.created_at, at)
+    except ValueError as exc:  # the column refuses `at` (a naive time): fail as a Core insert would
+        message = f"({type(exc).__module__}.{type(exc).__name__}) {exc}"
+        raise StatementError(message, sql.insert_entry, None, exc) from exc
+    entry_rows: list[tuple[Any, ...]] = []
+    posting_rows: list[tuple[Any, ...]] = []
     for i in fresh:
         r = requests[i]
-        eid = results[i].id  # type: ignore[union-attr]
-        entry_rows.append({"id": eid, "idempotency_key": r.idempotency_key, "content_hash": hashes[i],
-                           "description": r.description, "created_at": at,
-                           "hold_id": hold_ids[i] if hold_ids else None})
+        eid = ids[i]
+        entry_rows.append((eid, r.idempotency_key, hashes[i], r.description, hold_ids[i] if hold_ids else None,
+                           stamp))
         for leg in r.legs:
-            posting_rows.append({"entry_id": eid, "account_code": leg.account, "side": leg.side,
-                                 "amount_fen": leg.amount_fen, "currency": leg.currency, "created_at": at})
-    conn.execute(entries.insert(), entry_rows)
-    conn.execute(postings.insert(), posting_rows)
-    _write_deltas(conn, deltas)
+            posting_rows.append((eid, leg.account, leg.side, leg.amount_fen, leg.currency, stamp))
+    conn.exec_driver_sql(sql.insert_entry, entry_rows)
+    conn.exec_driver_sql(sql.insert_posting, posting_rows)
+    _write_deltas(conn, deltas, sql)
     return results  # type: ignore[return-value]
 
 
@@ -259,14 +268,14 @@ def _check_entry(r: EntryRequest) -> str:
     return hashlib.sha256(canon.encode()).hexdigest()
 
 
-def _existing_entries(conn: Connection, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
+def _existing_entries(conn: Connection, sql: _HotSql, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Entries already posted under these keys: key -> (entry id, content hash)."""
     out: dict[str, tuple[str, str]] = {}
     uniq = list(dict.fromkeys(keys))
     for start in range(0, len(uniq), IN_CHUNK):
         chunk = uniq[start:start + IN_CHUNK]
-        for row in conn.execute(select(entries.c.idempotency_key, entries.c.id, entries.c.content_hash)
-                                .where(entries.c.idempotency_key.in_(chunk))):
-            out[row[0]] = (row[1], row[2])
+        for key, eid, content in conn.exec_driver_sql(sql.existing_entries(len(chunk)), tuple(chunk)):
+            out[key] = (eid, content)
     return out
 
 
@@ -280,6 +289,18 @@ def _load_accounts(conn: Connection, codes: Iterable[str], *, lock: bool) -> dic
             q = q.with_for_update()
         for row in conn.execute(q):
             out[row.code] = dict(row._mapping)
+    return out
+
+
+def _lock_posting_accounts(conn: Connection, sql: _HotSql, codes: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The columns posting needs of these accounts, locked in code order like _load_accounts(lock=True)."""
+    ordered = sorted(set(codes))
+    out: dict[str, dict[str, Any]] = {}
+    names = _POSTING_ACCOUNT_COLUMNS
+    for start in range(0, len(ordered), IN_CHUNK):
+        chunk = ordered[start:start + IN_CHUNK]
+        for row in conn.exec_driver_sql(sql.posting_accounts(len(chunk)), tuple(chunk)):
+            out[row[0]] = dict(zip(names, row, strict=True))
     return out
 
 
@@ -319,20 +340,105 @@ def _check_overdraft_in_order(accs: dict[str, Any], reqs: Sequence[EntryRequest]
                                 f"(available after it: {_available(acc)} fen)", param="account")
 
 
-def _write_deltas(conn: Connection, deltas: dict[str, list[int]]) -> None:
+def _write_deltas(conn: Connection, deltas: dict[str, list[int]], sql: _HotSql | None = None) -> None:
     """Add posted and pending deltas to the stored balance rows, in code order."""
-    rows = [{"c": code, "pd": d[0], "pc": d[1], "hd": d[2], "hc": d[3]} for code, d in sorted(deltas.items())]
-    stmt = (
-        update(accounts)
-        .where(accounts.c.code == bindparam("c"))
-        .values(
-            posted_dr_fen=accounts.c.posted_dr_fen + bindparam("pd"),
-            posted_cr_fen=accounts.c.posted_cr_fen + bindparam("pc"),
-            pending_dr_fen=accounts.c.pending_dr_fen + bindparam("hd"),
-            pending_cr_fen=accounts.c.pending_cr_fen + bindparam("hc"),
-        )
+    rows = [(d[0], d[1], d[2], d[3], code) for code, d in sorted(deltas.items())]
+    conn.exec_driver_sql((sql or _hot_sql(conn)).add_to_balances, rows)
+
+
+# ---------------------------------------------------------------- the posting path's SQL, written for the driver
+# Posting runs a handful of statements per call. They are written out once per dialect and run through
+# exec_driver_sql with positional parameters, which skips building and caching a Core statement per call;
+# the PostgreSQL text carries the same casts SQLAlchemy renders there.
+
+_POSTING_ACCOUNT_COLUMNS = ("code", "type", "currency", "no_overdraft", "status", "posted_dr_fen", "posted_cr_fen",
+                            "pending_dr_fen", "pending_cr_fen")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _HotSql:
+    text: str  # a string parameter: the driver's positional marker, with its cast where the dialect renders one
+    lock: str  # the row-locking suffix, empty where the whole database is locked instead
+    insert_entry: str
+    insert_posting: str
+    add_to_balances: str
+
+    def existing_entries(self, n: int) -> str:
+        """Entries by idempotency key, for `n` keys."""
+        return _existing_entries_sql(self.text, n)
+
+    def posting_accounts(self, n: int) -> str:
+        """What posting reads of `n` accounts, locked in code order."""
+        return _posting_accounts_sql(self.text, self.lock, n)
+
+
+@functools.cache
+def _hot_sql_for(dialect_name: str, paramstyle: str) -> _HotSql:
+    if paramstyle == "qmark":
+        mark = "?"
+    elif paramstyle in ("format", "pyformat"):
+        mark = "%s"
+    else:
+        raise LedgerError(f"the ledger does not support the {paramstyle!r} parameter style", code="unsupported_driver")
+    pg = dialect_name == "postgresql"
+    text, big, time = (f"{mark}::VARCHAR", f"{mark}::BIGINT", f"{mark}::TIMESTAMP WITH TIME ZONE") if pg else (mark,) * 3
+    a = accounts.name
+    return _HotSql(
+        text=text, lock=" FOR UPDATE" if pg else "",
+        insert_entry=(f"INSERT INTO {entries.name} (id, idempotency_key, content_hash, description, hold_id, "
+                      f"created_at) VALUES ({text}, {text}, {text}, {text}, {text}, {time})"),
+        insert_posting=(f"INSERT INTO {postings.name} (entry_id, account_code, side, amount_fen, currency, "
+                        f"created_at) VALUES ({text}, {text}, {text}, {big}, {text}, {time})"),
+        add_to_balances=(f"UPDATE {a} SET posted_dr_fen=({a}.posted_dr_fen + {big}), "
+                         f"posted_cr_fen=({a}.posted_cr_fen + {big}), pending_dr_fen=({a}.pending_dr_fen + {big}), "
+                         f"pending_cr_fen=({a}.pending_cr_fen + {big}) WHERE {a}.code = {text}"),
     )
-    conn.execute(stmt, rows)
+
+
+def _hot_sql(conn: Connection) -> _HotSql:
+    return _hot_sql_for(conn.dialect.name, conn.dialect.paramstyle)
+
+
+@functools.lru_cache(maxsize=256)
+def _existing_entries_sql(param: str, n: int) -> str:
+    return (f"SELECT idempotency_key, id, content_hash FROM {entries.name} "
+            f"WHERE idempotency_key IN ({', '.join([param] * n)})")
+
+
+@functools.lru_cache(maxsize=256)
+def _posting_accounts_sql(param: str, lock: str, n: int) -> str:
+    return (f"SELECT {', '.join(_POSTING_ACCOUNT_COLUMNS)} FROM {accounts.name} "
+            f"WHERE code IN ({', '.join([param] * n)}) ORDER BY code{lock}")
+
+
+def _driver_value(conn: Connection, column: Any, value: Any) -> Any:
+    """`value` as SQLAlchemy hands it to the driver for `column` (its type's own bind processing)."""
+    process = _bind_processor(column.type, conn.dialect)
+    return process(value) if process is not None else value
+
+
+@functools.lru_cache(maxsize=32)
+def _bind_processor(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
+    processor: Callable[[Any], Any] | None = type_.dialect_impl(dialect).bind_processor(dialect)
+    return processor
+
+
+# Each random byte picks one of the 32 Crockford base32 digits by its low five bits (256 = 8 × 32, so every
+# digit is equally likely): 16 such digits carry the same 80 random bits new_id_fast draws.
+_RANDOM_DIGIT = bytes(b"0123456789ABCDEFGHJKMNPQRSTVWXYZ"[b & 31] for b in range(256))
+
+
+@functools.lru_cache(maxsize=16)
+def _entry_id_head(ms: int) -> str:
+    """ "je_" and the ten characters of the 48-bit time, which new_id_fast derives from `ms` alone."""
+    return new_id_fast("je", ms)[:13]
+
+
+def _entry_ids(ms: int, n: int) -> list[str]:
+    """`n` entry ids of new_id_fast's shape for time `ms`, with the random bits for all of them drawn at once."""
+    head = _entry_id_head(ms)
+    tails = os.urandom(16 * n).translate(_RANDOM_DIGIT).decode("ascii")
+    return [head + tails[k:k + 16] for k in range(0, 16 * n, 16)]
 
 
 # ---------------------------------------------------------------- holds (two-phase transfers)
