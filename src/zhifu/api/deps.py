@@ -22,7 +22,7 @@ def get_db(request: Request) -> Database:
 
 def principal(request: Request) -> Principal:
     db: Database = request.app.state.db
-    with db.engine.connect() as conn:
+    with db.read() as conn:
         return authenticate(conn, request.headers.get("authorization"))
 
 

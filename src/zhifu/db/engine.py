@@ -27,11 +27,13 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
-                                                              "check_same_thread": False})
+        # Every use goes through begin(), which ends in COMMIT or ROLLBACK: no reset needed on return.
+        engine = create_engine(url, echo=echo, pool_reset_on_return=None,
+                               connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # No pre-ping (a round trip per transaction); stale connections are recycled and failures retried instead.
+    return create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_recycle=1800)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -48,8 +50,9 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # type: ignore[no-untyped-def]
-        # Writers take the lock at BEGIN, so two writers never deadlock half-way through.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the lock at BEGIN, so two writers never deadlock half-way through; readers don't need it.
+        read_only = conn.get_execution_options().get("zhifu_read_only", False)
+        conn.connection.dbapi_connection.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -81,6 +84,12 @@ class Database:
     def tx(self) -> Iterator[Connection]:
         """One transaction: commits on success, rolls back on error."""
         with self.engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction: on SQLite it does not take the write lock."""
+        with self.engine.connect().execution_options(zhifu_read_only=True) as conn, conn.begin():
             yield conn
 
     def run(self, fn: Callable[[Connection], T], *, retries: int = RETRIES_MAX) -> T:

@@ -43,7 +43,7 @@ def apply(req: MerchantApplication, request: Request, p: Principal = Depends(ope
 def list_merchants(p: Principal = Depends(operator_principal), db: Database = Depends(get_db),
                    status: str | None = None, town_code: str | None = None,
                    limit: int = Query(20, ge=1, le=100), starting_after: str | None = None) -> Response:
-    with db.tx() as c:
+    with db.read() as c:
         rows, more = service.list_merchants(c, status=status, town_code=town_code, limit=limit,
                                             starting_after=starting_after)
     return json_response({"object": "list", "data": rows, "has_more": more})
@@ -52,7 +52,7 @@ def list_merchants(p: Principal = Depends(operator_principal), db: Database = De
 @router.get("/merchants/{merchant_id}", summary="Retrieve a merchant (operator)")
 def get_merchant(merchant_id: str, p: Principal = Depends(operator_principal),
                  db: Database = Depends(get_db)) -> Response:
-    with db.tx() as c:
+    with db.read() as c:
         return json_response(service.get_merchant(c, merchant_id))
 
 
@@ -70,13 +70,13 @@ def create_key(merchant_id: str, request: Request, req: KeyBody | None = None,
 
 @router.get("/merchant", summary="The calling merchant's own profile")
 def me(p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
-    with db.tx() as c:
+    with db.read() as c:
         return json_response(service.get_merchant(c, p.merchant_id))
 
 
 @router.get("/keys", summary="The calling merchant's API keys")
 def my_keys(p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
-    with db.tx() as c:
+    with db.read() as c:
         return json_response({"object": "list", "data": service.list_keys(c, p.merchant_id), "has_more": False})
 
 

@@ -28,7 +28,7 @@ def list_payments(p: Principal = Depends(merchant_principal), db: Database = Dep
                   status: str | None = None, merchant_order_no: str | None = None, channel: str | None = None,
                   created_gte: dt.datetime | None = None, created_lt: dt.datetime | None = None,
                   limit: int = Query(20, ge=1, le=100), starting_after: str | None = None) -> Response:
-    with db.tx() as c:
+    with db.read() as c:
         rows, more = service.list_payments(c, p.merchant_id, status=status, created_gte=created_gte,
                                            created_lt=created_lt, merchant_order_no=merchant_order_no,
                                            channel=channel, limit=limit, starting_after=starting_after)
@@ -38,7 +38,7 @@ def list_payments(p: Principal = Depends(merchant_principal), db: Database = Dep
 @router.get("/payments/{payment_id}", summary="Retrieve a payment")
 def get_payment(payment_id: str, p: Principal = Depends(merchant_principal),
                 db: Database = Depends(get_db)) -> Response:
-    with db.tx() as c:
+    with db.read() as c:
         return json_response(service.get_payment(c, p.merchant_id, payment_id))
 
 
@@ -61,18 +61,18 @@ def create_refund(payment_id: str, request: Request, req: CreateRefund | None = 
 @router.get("/payments/{payment_id}/refunds", summary="List a payment's refunds")
 def list_refunds(payment_id: str, p: Principal = Depends(merchant_principal),
                  db: Database = Depends(get_db)) -> Response:
-    with db.tx() as c:
+    with db.read() as c:
         return json_response({"object": "list", "data": service.list_refunds(c, p.merchant_id, payment_id),
                               "has_more": False})
 
 
 @router.get("/refunds/{refund_id}", summary="Retrieve a refund")
 def get_refund(refund_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
-    with db.tx() as c:
+    with db.read() as c:
         return json_response(service.get_refund(c, p.merchant_id, refund_id))
 
 
 @router.get("/balance", summary="What the acquirer owes the merchant")
 def balance(p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
-    with db.tx() as c:
+    with db.read() as c:
         return json_response(service.merchant_balance(c, p.merchant_id))

@@ -35,7 +35,7 @@ def create_endpoint(req: EndpointBody, p: Principal = Depends(merchant_principal
 
 @router.get("/webhook_endpoints", summary="List webhook endpoints")
 def list_endpoints(p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
-    with db.tx() as c:
+    with db.read() as c:
         return json_response({"object": "list", "data": service.list_endpoints(c, p.merchant_id), "has_more": False})
 
 
@@ -49,7 +49,7 @@ def delete_endpoint(endpoint_id: str, p: Principal = Depends(merchant_principal)
 def list_events(p: Principal = Depends(merchant_principal), db: Database = Depends(get_db),
                 type: str | None = None, limit: int = Query(20, ge=1, le=100),
                 starting_after: str | None = None) -> Response:
-    with db.tx() as c:
+    with db.read() as c:
         rows, more = service.list_events(c, p.merchant_id, type_=type, limit=limit, starting_after=starting_after)
     return json_response({"object": "list", "data": rows, "has_more": more})
 
@@ -68,7 +68,7 @@ async def stream(request: Request, p: Principal = Depends(merchant_principal), d
     last = request.headers.get("last-event-id") or since
 
     def fetch(cursor: str | None) -> list[dict]:
-        with db.tx() as c:
+        with db.read() as c:
             if cursor is None:
                 rows, _ = service.list_events(c, merchant_id, type_="payment.succeeded", limit=1)
                 return [{"cursor_only": True, **rows[0]}] if rows else []
