@@ -159,6 +159,7 @@ cases = Table(
     Column("diff_fen", BigInteger, nullable=False),  # channel − ours, in receivable terms
     Column("fee_fen", BigInteger, nullable=False),  # the fee at stake when the whole item is one-sided
     Column("fee_diff_fen", BigInteger, nullable=False),  # channel fee − our fee
+    Column("cost_fen", BigInteger, nullable=False),  # our channel cost, when the whole item is one-sided
     Column("suggested_action", String(30), nullable=False),
     Column("status", String(10), nullable=False),  # open | proposed | resolved
     Column("action", String(30), nullable=True),

@@ -25,6 +25,7 @@ from zhifu.payments import apply_channel_result, payments, receivable_account, r
 from zhifu.recon.formats import (
     STATEMENT_SCHEMA,
     StatementFormatError,
+    StatementLine,
     file_sha256,
     format_of,
     parse_payout_results,
@@ -53,6 +54,7 @@ MOVED = frozenset({"succeeded"})  # our statuses in which money moved
 LINE_MOVED = frozenset({"succeeded", "refunded"})
 SUSPENSE = "suspense"
 FEE_INCOME = "fee_income"
+CHANNEL_COST = "channel_cost"
 
 ACTIONS = ("refund_payer", "credit_merchant", "write_off_suspense", "accept_channel_record", "accept_ours")
 SUGGESTED = {
@@ -127,6 +129,18 @@ def _check_new_file(conn: Connection, sha: str, kind: str, channel: str, day: dt
     return None
 
 
+_TIME_FIELD = {"zm": "trans_time", "wechat": "交易时间", "alipay": "完成时间"}
+
+
+def _check_file_date(lines: Sequence[StatementLine], fmt: str, day: dt.date) -> None:
+    """A file for D carries D's transactions and may carry late ones of D-1 (cross-day); a file whose every line
+    belongs to an earlier date is another date's file."""
+    if lines and all(business_date_of(x.txn_time) < day for x in lines):
+        first = lines[0]
+        raise StatementFormatError(f"every line belongs to {business_date_of(first.txn_time)} or before: this is "
+                                   f"not the file for {day}", line_no=first.line_no, field=_TIME_FIELD[fmt])
+
+
 def import_statement(conn: Connection, channel: str, business_date: dt.date, data: bytes, *, filename: str = "",
                      by: str = "", at: dt.datetime | None = None) -> dict[str, Any]:
     """Parse a channel's file strictly and store it with its lines; the same bytes twice are recognised and skipped.
@@ -143,6 +157,7 @@ def import_statement(conn: Connection, channel: str, business_date: dt.date, dat
     if dup is not None:
         return dup
     lines = parse_statement(channel, data, business_date)
+    _check_file_date(lines, fmt, business_date)
     file_id = _file_id("statement", channel, business_date, sha)
     row = {"id": file_id, "sha256": sha, "kind": "statement", "channel": channel, "business_date": business_date, "format": fmt,
            "filename": filename[-255:], "size_bytes": len(data), "line_count": len(lines),
@@ -202,7 +217,7 @@ def _payment_row(p: Any) -> dict[str, Any]:
             "txn_type": "payment", "amount_fen": p.amount_fen - p.discount_fen,
             # our fee is on the gross amount; with an instant discount the rail's (on the net) is not comparable
             "fee_fen": p.fee_fen if p.discount_fen == 0 else None, "status": p.status,
-            "_fee": p.fee_fen, "_discount": p.discount_fen}
+            "_fee": p.fee_fen, "_cost": p.cost_fen if moved else 0}
 
 
 def _refund_row(r: Any) -> dict[str, Any]:
@@ -211,7 +226,7 @@ def _refund_row(r: Any) -> dict[str, Any]:
             "merchant_id": r.merchant_id, "created_at": r.updated_at if moved else r.created_at,
             "business_date": r.business_date if moved and r.business_date else business_date_of(r.created_at),
             "txn_type": "refund", "amount_fen": r.amount_fen, "fee_fen": -r.fee_refunded_fen,
-            "status": {"pending": "processing"}.get(r.status, r.status), "_fee": r.fee_refunded_fen, "_discount": 0}
+            "status": {"pending": "processing"}.get(r.status, r.status), "_fee": r.fee_refunded_fen, "_cost": 0}
 
 
 def _our_items(conn: Connection, channel: str, day: dt.date, stmt: pl.DataFrame) -> dict[str, dict[str, Any]]:
@@ -340,15 +355,17 @@ def _run_one(conn: Connection, channel: str, day: dt.date, file_id: str, pending
             answer = rail.query(conn, r["payment_id"], at=at)
             if answer.status == "succeeded" and apply_channel_result(conn, r["payment_id"], answer, at) == "succeeded":
                 row["resolution"] = "auto_resolved"
+                items[r["payment_id"]] = _payment_row(conn.execute(
+                    select(payments).where(payments.c.id == r["payment_id"])).one())
                 auto += 1
         items_out.append(row)
 
     checked = [row for row in items_out if row["recon_class"] in _LEDGER_CHECKED or row["resolution"]]
     booked = _booked(conn, channel, [_entry_key(items[row["item_id"]]) for row in checked])
     ledger_bad = 0
-    for row in checked:
+    for row in checked:  # the receivable an entry books is what the channel collected, less our channel cost
         line = line_by_no.get(row["line_no"])
-        want = line["amount_fen"] if line is not None else row["amount_fen"]
+        want = (line["amount_fen"] if line is not None else row["amount_fen"]) - items[row["item_id"]]["_cost"]
         got = booked.get(_entry_key(items[row["item_id"]]))
         d, c = got if got is not None else (0, 0)
         have = d - c if row["txn_type"] == "payment" else c - d
@@ -422,18 +439,22 @@ def _open_cases(conn: Connection, channel: str, day: dt.date, batch_id: str, lin
             mid = items[r["payment_id"]]["merchant_id"]
         chan = sign(r["txn_type"]) * r["amount_fen"]
         new.append(_case(batch_id, channel, day, cls, r["payment_id"] if cls == "duplicate" else None, r["line_no"],
-                         mid, 0, chan, abs(r["fee_fen"]), 0, at))
+                         mid, 0, chan, abs(r["fee_fen"]), 0, 0, at))
     for row in items_out:
         cls, item = row["recon_class"], items[row["item_id"]]
         line = line_by_no.get(row["line_no"]) if row["line_no"] is not None else None
         s = sign(row["txn_type"])
-        ours = s * item["amount_fen"] if item["status"] in MOVED else 0
-        chan = s * line["amount_fen"] if line is not None and line["status"] in LINE_MOVED else 0
+        cost = item["_cost"]  # ours, booked as channel_cost; the receivable is net of it
+        ours = s * item["amount_fen"] - cost if item["status"] in MOVED else 0
+        chan = s * line["amount_fen"] - cost if line is not None and line["status"] in LINE_MOVED else 0
         fee, fee_diff = 0, 0
         if row["ledger_check"] not in (None, "ok"):  # the three-way check: the file and ours agree, the book not
             d, c = booked.get(_entry_key(item), (0, 0))
             cls, ours = "ledger_mismatch", s * (d - c if s > 0 else c - d)
-            fee = item["_fee"] if row["ledger_check"] == "missing" else 0
+            if row["ledger_check"] == "missing":
+                fee = item["_fee"]
+            else:
+                cost = 0
         elif row["resolution"] == "auto_resolved":
             continue
         elif cls == "fee_mismatch":
@@ -449,8 +470,9 @@ def _open_cases(conn: Connection, channel: str, day: dt.date, batch_id: str, lin
         if chan == ours and fee_diff == 0:
             continue
         row["resolution"] = "case"
+        one_sided = ours == 0 or chan == 0
         new.append(_case(batch_id, channel, day, cls, row["item_id"], row["line_no"], item["merchant_id"], ours,
-                         chan, fee, fee_diff, at))
+                         chan, fee, fee_diff, cost if one_sided else 0, at))
     if new:
         conn.execute(insert(cases), new)
         conn.execute(insert(case_events), [{"case_id": c["id"], "event": "opened", "actor": "recon",
@@ -460,7 +482,8 @@ def _open_cases(conn: Connection, channel: str, day: dt.date, batch_id: str, lin
 
 
 def _case(batch_id: str, channel: str, day: dt.date, kind: str, item_id: str | None, line_no: int | None,
-          merchant_id: str | None, ours: int, chan: int, fee: int, fee_diff: int, at: dt.datetime) -> dict[str, Any]:
+          merchant_id: str | None, ours: int, chan: int, fee: int, fee_diff: int, cost: int,
+          at: dt.datetime) -> dict[str, Any]:
     diff = chan - ours
     suggested = SUGGESTED[kind]
     if suggested in ("credit_merchant", "refund_payer") and diff <= 0:
@@ -470,6 +493,7 @@ def _case(batch_id: str, channel: str, day: dt.date, kind: str, item_id: str | N
     return {"id": new_id_fast("case", int(at.timestamp() * 1000)), "batch_id": batch_id, "channel": channel,
             "business_date": day, "kind": kind, "item_id": item_id, "line_no": line_no, "merchant_id": merchant_id,
             "ours_fen": ours, "channel_fen": chan, "diff_fen": diff, "fee_fen": fee, "fee_diff_fen": fee_diff,
+            "cost_fen": cost,
             "suggested_action": suggested, "status": "open", "action": None, "proposed_by": None,
             "approved_by": None, "entry_key": None, "created_at": at, "resolved_at": None}
 
@@ -507,11 +531,15 @@ def adjustment_legs(case: Any, action: str) -> list[ledger.Leg]:
         return [ledger.dr(pay, fd), ledger.cr(FEE_INCOME, fd)] if fd > 0 else \
             [ledger.dr(FEE_INCOME, -fd), ledger.cr(pay, -fd)]
     one_sided = case.ours_fen == 0 or case.channel_fen == 0
-    fee = fee if one_sided and 0 < fee < abs(diff) else 0
+    cost = case.cost_fen if one_sided else 0  # the channel cost booked with (or missing from) the item's entry
+    gross = abs(diff) + cost
+    fee = fee if one_sided and 0 < fee < gross else 0
     if diff > 0:
-        legs = [ledger.dr(rec, diff), ledger.cr(pay, diff - fee)]
+        legs = [ledger.dr(rec, diff), ledger.cr(pay, gross - fee)]
+        legs += [ledger.dr(CHANNEL_COST, cost)] if cost else []
         return legs + ([ledger.cr(FEE_INCOME, fee)] if fee else [])
-    legs = [ledger.dr(pay, -diff - fee), ledger.cr(rec, -diff)]
+    legs = [ledger.dr(pay, gross - fee), ledger.cr(rec, -diff)]
+    legs += [ledger.cr(CHANNEL_COST, cost)] if cost else []
     return legs + ([ledger.dr(FEE_INCOME, fee)] if fee else [])
 
 
@@ -521,7 +549,7 @@ def case_public(conn: Connection, row: Any, *, events: bool = False) -> dict[str
         "business_date": row.business_date.isoformat(), "kind": row.kind, "item_id": row.item_id,
         "line_no": row.line_no, "merchant_id": row.merchant_id, "ours_fen": row.ours_fen,
         "channel_fen": row.channel_fen, "diff_fen": row.diff_fen, "fee_fen": row.fee_fen,
-        "fee_diff_fen": row.fee_diff_fen, "suggested_action": row.suggested_action,
+        "fee_diff_fen": row.fee_diff_fen, "cost_fen": row.cost_fen, "suggested_action": row.suggested_action,
         "allowed_actions": allowed_actions(row), "status": row.status, "action": row.action,
         "proposed_by": row.proposed_by, "approved_by": row.approved_by, "entry_key": row.entry_key,
         "created_at": row.created_at, "resolved_at": row.resolved_at}
@@ -630,13 +658,15 @@ def payout_table() -> Any:
 
     for name in ("payouts", "settlement_payouts"):
         table = metadata.tables.get(name)
-        if table is not None and {"id", "amount_fen", "status"} <= set(table.c.keys()):
+        if table is not None and {"id", "merchant_id", "amount_fen", "status"} <= set(table.c.keys()):
             return table
     return None
 
 
 def reconcile_payouts(conn: Connection, business_date: dt.date) -> dict[str, Any]:
-    """Match the bank's payout result lines of a date to our payouts by payout id and amount."""
+    """Match the bank's payout result lines of a date to our payouts by payout id and amount: matched,
+    missing_ours, amount_mismatch, awaiting_confirmation, status_mismatch_ours_<status>; and count our payouts of
+    the same bank batches the file leaves out (missing_bank)."""
     table = payout_table()
     rows = conn.execute(select(payout_lines).where(payout_lines.c.business_date == business_date)
                         .order_by(payout_lines.c.line_no)).all()
@@ -655,15 +685,21 @@ def reconcile_payouts(conn: Connection, business_date: dt.date) -> dict[str, Any
         p = ours.get(r.payout_id)
         if p is None:
             cls = "missing_ours"
-        elif p.amount_fen != r.amount_fen:
+        elif p.amount_fen != r.amount_fen or p.merchant_id != r.merchant_id:
             cls = "amount_mismatch"
-        elif (r.status == "paid") != (p.status in ("paid", "succeeded", "settled", "confirmed")):
-            cls = "status_mismatch"
+        elif p.status == "in_transit":
+            cls = "awaiting_confirmation"  # settlement has not applied this result yet
+        elif p.status != r.status:
+            cls = f"status_mismatch_ours_{p.status}"
         else:
             cls = "matched"
         counts[cls] = counts.get(cls, 0) + 1
         conn.execute(update(payout_lines).where(and_(payout_lines.c.file_id == r.file_id,
                                                      payout_lines.c.line_no == r.line_no)).values(recon_class=cls))
+    if "batch_no" in table.c:  # our payouts of the same bank batches that the file does not mention
+        for (pid,) in conn.execute(select(table.c.id).where(table.c.batch_no.in_(sorted({r.batch_no for r in rows})))):
+            if pid not in ours:
+                counts["missing_bank"] = counts.get("missing_bank", 0) + 1
     return {"object": "recon.payouts", "business_date": business_date.isoformat(), "lines": len(rows),
             "classes": counts}
 

@@ -18,6 +18,7 @@ from zhifu.core.errors import InvalidRequest
 from zhifu.core.money import ppm_of
 from zhifu.fees import refund_fee_share
 from zhifu.merchants.models import merchants
+from zhifu.payments.models import payments, refunds
 from zhifu.recon.formats import (
     StatementFormatError,
     StatementLine,
@@ -88,14 +89,17 @@ def rail_lines(conn: Connection, channel: str, business_date: dt.date) -> list[S
                 refunds_of.setdefault(t.payment_id, []).append(t)
     names = dict(conn.execute(select(merchants.c.id, merchants.c.short_name).where(
         merchants.c.id.in_(sorted({r.merchant_id for r in rows})))).all())
+    booked_fee = _booked_fees(conn, pay_ids, [r.refund_id for r in rows if r.refund_id])
     rate_ppm = get_settings().flat_fee_ppm
     zm = format_of(channel) == "zm"
     out = []
     for n, t in enumerate(rows, start=1):
         parent = parents[t.payment_id]
-        parent_fee = ppm_of(parent.amount_fen, rate_ppm)
+        parent_fee = booked_fee.get(t.payment_id, ppm_of(parent.amount_fen, rate_ppm))
         if t.kind == "payment":
             fee = parent_fee
+        elif t.refund_id in booked_fee:
+            fee = -booked_fee[t.refund_id]
         else:
             before = sum(r.amount_fen for r in refunds_of.get(t.payment_id, [])
                          if (r.created_at, r.ref) < (t.created_at, t.ref))
@@ -109,6 +113,19 @@ def rail_lines(conn: Connection, channel: str, business_date: dt.date) -> list[S
             amount_fen=t.amount_fen, fee_fen=fee, status="succeeded",
             original_ref=parent.ref if t.kind == "refund" else None,
             card_type=t.card_type if t.card_type in CARD_TYPES else None, extra={k: v for k, v in extra.items() if v}))
+    return out
+
+
+def _booked_fees(conn: Connection, payment_ids: list[str], refund_ids: list[str]) -> dict[str, int]:
+    """The merchant fee of each payment and refund as the acquirer set it: the rail applies the rate the acquirer
+    registered with it, so the simulator reads the result instead of keeping its own copy of every fee plan."""
+    out: dict[str, int] = {}
+    for i in range(0, len(payment_ids), 500):
+        out.update(conn.execute(select(payments.c.id, payments.c.fee_fen).where(and_(
+            payments.c.id.in_(payment_ids[i:i + 500]), payments.c.status == "succeeded"))).all())
+    for i in range(0, len(refund_ids), 500):
+        out.update(conn.execute(select(refunds.c.id, refunds.c.fee_refunded_fen).where(
+            refunds.c.id.in_(refund_ids[i:i + 500]))).all())
     return out
 
 

@@ -126,6 +126,7 @@ def upgrade() -> None:
     sa.Column('diff_fen', sa.BigInteger(), nullable=False),
     sa.Column('fee_fen', sa.BigInteger(), nullable=False),
     sa.Column('fee_diff_fen', sa.BigInteger(), nullable=False),
+    sa.Column('cost_fen', sa.BigInteger(), nullable=False),
     sa.Column('suggested_action', sa.String(length=30), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('action', sa.String(length=30), nullable=True),
