@@ -32,7 +32,7 @@ class DecisionBody(BaseModel):
 def list_batches(p: Principal = Depends(operator_principal), db: Database = Depends(get_db),
                  date: dt.date | None = None, channel: str | None = None,
                  limit: int = Query(20, ge=1, le=service.PAGE_MAX), starting_after: str | None = None) -> Response:
-    with db.tx() as c:
+    with db.read() as c:
         rows, more = service.list_batches(c, business_date=date, channel=channel, limit=limit,
                                           starting_after=starting_after)
     return json_response({"object": "list", "data": rows, "has_more": more})
@@ -42,7 +42,7 @@ def list_batches(p: Principal = Depends(operator_principal), db: Database = Depe
                                            "(operator)")
 def get_batch(batch_id: str, p: Principal = Depends(operator_principal), db: Database = Depends(get_db),
               expand: Literal["lines", "items"] | None = None) -> Response:
-    with db.tx() as c:
+    with db.read() as c:
         doc = service.get_batch(c, batch_id)
         if expand == "lines":
             doc["line_results"] = service.batch_lines(c, batch_id)
@@ -54,7 +54,7 @@ def get_batch(batch_id: str, p: Principal = Depends(operator_principal), db: Dat
 @router.get("/report.csv", summary="The per channel, per day report as CSV (operator)")
 def report_csv(p: Principal = Depends(operator_principal), db: Database = Depends(get_db),
                date: dt.date | None = None, channel: str | None = None) -> Response:
-    with db.tx() as c:
+    with db.read() as c:
         data = service.report_csv(service.report_rows(c, business_date=date, channel=channel))
     return Response(data, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="recon-{date or "all"}.csv"'})
@@ -63,7 +63,7 @@ def report_csv(p: Principal = Depends(operator_principal), db: Database = Depend
 @router.get("/report.xlsx", summary="The per channel, per day report and its cases as an Excel workbook (operator)")
 def report_xlsx(p: Principal = Depends(operator_principal), db: Database = Depends(get_db),
                 date: dt.date | None = None, channel: str | None = None) -> Response:
-    with db.tx() as c:
+    with db.read() as c:
         rows = service.report_rows(c, business_date=date, channel=channel)
         case_rows = service.list_cases(c, business_date=date, channel=channel, limit=10_000)
     return Response(service.report_xlsx(rows, case_rows),
@@ -76,7 +76,7 @@ def list_cases(p: Principal = Depends(operator_principal), db: Database = Depend
                status: Literal["open", "proposed", "resolved"] | None = None, date: dt.date | None = None,
                channel: str | None = None, batch_id: str | None = None,
                limit: int = Query(100, ge=1, le=1000)) -> Response:
-    with db.tx() as c:
+    with db.read() as c:
         rows = service.list_cases(c, status=status, business_date=date, channel=channel, batch_id=batch_id,
                                   limit=limit)
     return json_response({"object": "list", "data": rows, "has_more": len(rows) == limit})
@@ -84,7 +84,7 @@ def list_cases(p: Principal = Depends(operator_principal), db: Database = Depend
 
 @router.get("/cases/{case_id}", summary="A case with its audit trail (operator)")
 def get_case(case_id: str, p: Principal = Depends(operator_principal), db: Database = Depends(get_db)) -> Response:
-    with db.tx() as c:
+    with db.read() as c:
         return json_response(service.get_case(c, case_id))
 
 
