@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
+import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -56,13 +58,12 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, DBAPIError) and exc.orig is not None:
-        sqlstate = getattr(exc.orig, "sqlstate", None)
-        if sqlstate in ("40P01", "40001"):  # deadlock_detected, serialization_failure
-            return True
-        if isinstance(exc, OperationalError) and "database is locked" in str(exc.orig):
-            return True
-    return False
+    """Deadlocks, serialisation failures and a locked SQLite file, whether SQLAlchemy wrapped them or the driver
+    raised them directly (the ledger's posting path uses driver cursors)."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if getattr(orig, "sqlstate", None) in ("40P01", "40001"):  # deadlock_detected, serialization_failure
+        return True
+    return isinstance(orig, sqlite3.OperationalError) and "database is locked" in str(orig)
 
 
 class Database:
@@ -99,7 +100,7 @@ class Database:
             try:
                 with self.engine.begin() as conn:
                     return fn(conn)
-            except DBAPIError as exc:
+            except (DBAPIError, sqlite3.Error, psycopg.Error) as exc:
                 attempt += 1
                 if attempt > retries or not _retryable(exc):
                     raise

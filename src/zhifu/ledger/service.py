@@ -184,9 +184,12 @@ def transfer(conn: Connection, key: str, debit: str, credit: str, amount_fen: in
 
 
 def post_entries(
-    conn: Connection, requests: Sequence[EntryRequest], *, at: dt.datetime | None = None, hold_ids: Sequence[str | None] | None = None
+    conn: Connection, requests: Sequence[EntryRequest], *, at: dt.datetime | None = None, hold_ids: Sequence[str | None] | None = None,
+    ats: Sequence[dt.datetime] | None = None,
 ) -> list[PostedEntry]:
-    """Post many entries in the caller's transaction, all or nothing, in the given order."""
+    """Post many entries in the caller's transaction, all or nothing, in the given order.
+
+    `ats` gives each entry its own time (bulk recording of what happened at different moments)."""
     if len(requests) > BATCH_MAX:
         raise LedgerError(f"a batch holds at most {BATCH_MAX} entries", param="entries", code="batch_too_large")
     at = at or _clock.now()
@@ -194,7 +197,10 @@ def post_entries(
     sql = _hot_sql(conn)
 
     existing = _existing_entries(conn, sql, [r.idempotency_key for r in requests])
-    ids = _entry_ids(int(at.timestamp() * 1000), len(requests))
+    if ats is not None and len(ats) != len(requests):
+        raise LedgerError("ats needs one time per entry", param="ats")
+    ids = (_entry_ids(int(at.timestamp() * 1000), len(requests)) if ats is None
+           else [_entry_ids(int(t.timestamp() * 1000), 1)[0] for t in ats])
     results: list[PostedEntry | None] = [None] * len(requests)
     fresh: list[int] = []
     seen: dict[str, int] = {}
@@ -228,6 +234,7 @@ def post_entries(
 
     try:
         stamp = _driver_value(conn, entries.c.created_at, at)
+        stamps = None if ats is None else [_driver_value(conn, entries.c.created_at, t) for t in ats]
     except ValueError as exc:  # the column refuses `at` (a naive time): fail as a Core insert would
         message = f"({type(exc).__module__}.{type(exc).__name__}) {exc}"
         raise StatementError(message, sql.insert_entry, None, exc) from exc
@@ -236,12 +243,15 @@ def post_entries(
     for i in fresh:
         r = requests[i]
         eid = ids[i]
+        if stamps is not None:
+            stamp = stamps[i]
         entry_rows.append((eid, r.idempotency_key, hashes[i], r.description, hold_ids[i] if hold_ids else None,
                            stamp))
         for leg in r.legs:
             posting_rows.append((eid, leg.account, leg.side, leg.amount_fen, leg.currency, stamp))
-    conn.exec_driver_sql(sql.insert_entry, entry_rows)
-    conn.exec_driver_sql(sql.insert_posting, posting_rows)
+    cur = _cursor(conn)
+    cur.executemany(sql.insert_entry, entry_rows)
+    cur.executemany(sql.insert_posting, posting_rows)
     _write_deltas(conn, deltas, sql)
     return results  # type: ignore[return-value]
 
@@ -274,7 +284,7 @@ def _existing_entries(conn: Connection, sql: _HotSql, keys: Sequence[str]) -> di
     uniq = list(dict.fromkeys(keys))
     for start in range(0, len(uniq), IN_CHUNK):
         chunk = uniq[start:start + IN_CHUNK]
-        for key, eid, content in conn.exec_driver_sql(sql.existing_entries(len(chunk)), tuple(chunk)):
+        for key, eid, content in _cursor(conn).execute(sql.existing_entries(len(chunk)), tuple(chunk)).fetchall():
             out[key] = (eid, content)
     return out
 
@@ -299,7 +309,7 @@ def _lock_posting_accounts(conn: Connection, sql: _HotSql, codes: Iterable[str])
     names = _POSTING_ACCOUNT_COLUMNS
     for start in range(0, len(ordered), IN_CHUNK):
         chunk = ordered[start:start + IN_CHUNK]
-        for row in conn.exec_driver_sql(sql.posting_accounts(len(chunk)), tuple(chunk)):
+        for row in _cursor(conn).execute(sql.posting_accounts(len(chunk)), tuple(chunk)).fetchall():
             out[row[0]] = dict(zip(names, row, strict=True))
     return out
 
@@ -343,7 +353,14 @@ def _check_overdraft_in_order(accs: dict[str, Any], reqs: Sequence[EntryRequest]
 def _write_deltas(conn: Connection, deltas: dict[str, list[int]], sql: _HotSql | None = None) -> None:
     """Add posted and pending deltas to the stored balance rows, in code order."""
     rows = [(d[0], d[1], d[2], d[3], code) for code, d in sorted(deltas.items())]
-    conn.exec_driver_sql((sql or _hot_sql(conn)).add_to_balances, rows)
+    _cursor(conn).executemany((sql or _hot_sql(conn)).add_to_balances, rows)
+
+
+def _cursor(conn: Connection) -> Any:
+    """A driver cursor inside the connection's open transaction: the posting path's statements are fixed and
+    few, so they skip SQLAlchemy's per-statement work. Driver errors are retried by Database.run like wrapped
+    ones."""
+    return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
 
 # ---------------------------------------------------------------- the posting path's SQL, written for the driver
