@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from zhifu import ledger
@@ -26,12 +26,14 @@ from zhifu.channels.sim import DECLINES, SimulatedRail
 from zhifu.core.clock import SHANGHAI
 from zhifu.core.config import get_settings
 from zhifu.core.errors import ConflictError, InvalidRequest
+from zhifu.core.ids import _encode as _encode_id
 from zhifu.core.ids import new_id_fast
 from zhifu.core.money import check_fen, fen_to_yuan_str
+from zhifu.db.meta import UTCDateTime
 from zhifu.fees import refund_fee_share
 from zhifu.merchants import MerchantStatus, merchants, payable_account
 from zhifu.payments.models import PaymentStatus, payments, refunds
-from zhifu.payments.service import _ORDER_NO_RE, FEE_INCOME, compute_fee, receivable_account
+from zhifu.payments.service import _ORDER_NO_RE, CHANNEL_COST, FEE_INCOME, compute_fee, receivable_account
 from zhifu.settlement.calendar import business_date
 
 BATCH_MAX = ledger.service.BATCH_MAX  # one ledger entry per payment: the ledger's batch bound applies
@@ -39,6 +41,10 @@ IN_CHUNK = 500
 FLOWS = frozenset({"static_code", "dynamic_code", "terminal"})
 _CARD_CODES = frozenset({"debit", "credit", "wallet"})
 _LEDGER_TAKES_TIMES = "ats" in inspect.signature(ledger.post_entries).parameters
+# Fee plans and channel costs: the payment service books them on success once the fees capability provides them.
+_FEE_PLANS = "conn" in inspect.signature(compute_fee).parameters
+if _FEE_PLANS:
+    from zhifu.fees.service import payment_cost as _payment_cost
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -77,6 +83,64 @@ class RefundSpec:
     amount_fen: int
     at: dt.datetime
     reason: str = ""
+
+
+_PAYMENT_COLUMNS = ("id", "merchant_id", "merchant_order_no", "amount_fen", "discount_fen", "currency", "channel",
+                    "flow", "status", "description", "notify_url", "metadata", "code_url", "channel_ref", "payer_ref",
+                    "card_issuer", "card_type", "fee_fen", "cost_fen", "refunded_fen", "fee_refunded_fen",
+                    "failure_code", "failure_message", "business_date", "store_id", "campaign_ref", "created_at",
+                    "updated_at", "expires_at", "succeeded_at")
+_TXN_COLUMNS = ("channel", "ref", "kind", "payment_id", "refund_id", "merchant_id", "amount_fen", "status",
+                "trace_no", "auth_code", "payer_ref", "card_issuer", "card_type", "failure_code", "notified",
+                "lost_notification", "created_at", "finished_at", "notify_due_at")
+_INSERTS: dict[tuple[str, str], tuple[str, list[tuple[int, Any]]]] = {}
+
+
+class _FastDigits(random.Random):
+    """Draws the rails' reference digits quickly; seeded from the caller's generator, so still reproducible."""
+
+    def choice(self, seq: Any) -> Any:
+        return seq[int(self.random() * len(seq))]
+
+
+def _insert(conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """executemany straight to the driver, converting values with each column's own bind processor: the same
+    stored values as a Core insert, without its per-row bookkeeping (the hot path of bulk recording)."""
+    dialect = conn.dialect
+    key = (dialect.name, table.name)
+    prepared = _INSERTS.get(key)
+    if prepared is None:
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+        procs = [(i, p) for i, c in enumerate(columns) if (p := _processor(table.c[c].type, dialect)) is not None]
+        prepared = _INSERTS[key] = (sql, procs)
+    sql, procs = prepared
+    if procs:
+        converted = []
+        for row in rows:
+            values = list(row)
+            for i, proc in procs:
+                values[i] = proc(values[i])
+            converted.append(tuple(values))
+        rows = converted
+    if rows:
+        conn.exec_driver_sql(sql, rows)
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    """UTCDateTime's conversion without the TypeDecorator call chain (the driver then stores it as usual)."""
+    if value is None or value.tzinfo is dt.UTC:
+        return value
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value.astimezone(dt.UTC)
+
+
+def _processor(type_: Any, dialect: Any) -> Any:
+    """The column's bind processor; for UTC times on SQLite, the same conversion done directly."""
+    if dialect.name == "sqlite" and isinstance(type_, UTCDateTime) and type_.bind_processor(dialect) is not None:
+        return _utc
+    return type_.bind_processor(dialect)
 
 
 def _bad(i: int, field: str, message: str, code: str = "parameter_invalid") -> InvalidRequest:
@@ -142,9 +206,11 @@ def _check_caps(conn: Connection, specs: Sequence[PaymentSpec], capped: dict[str
         mids = sorted({specs[i].merchant_id for i in days[day]})
         for since, used, key in ((day0, used_day, day), (month0, used_month, month0.date())):
             for start in range(0, len(mids), IN_CHUNK):
+                # ids lead with their creation time in ms: an id range is a created_at range on the
+                # (merchant_id, id) index
                 q = select(payments.c.merchant_id, func.sum(payments.c.amount_fen)).where(and_(
-                    payments.c.merchant_id.in_(mids[start:start + IN_CHUNK]), payments.c.created_at >= since,
-                    live)).group_by(payments.c.merchant_id)
+                    payments.c.merchant_id.in_(mids[start:start + IN_CHUNK]),
+                    payments.c.id >= _first_id_at(since), live)).group_by(payments.c.merchant_id)
                 for mid, total in conn.execute(q):
                     used[(mid, key)] = max(used.get((mid, key), 0), int(total))
     for day in sorted(days):
@@ -161,6 +227,21 @@ def _check_caps(conn: Connection, specs: Sequence[PaymentSpec], capped: dict[str
             if s.outcome == "success":  # a declined payment stops counting once it fails
                 used_day[(s.merchant_id, day)] = d
                 used_month[(s.merchant_id, month)] = mo
+
+
+def _fee_and_cost(conn: Connection, merchant_id: str, channel: str, card_type: str | None, amount_fen: int,
+                  at: dt.datetime) -> tuple[int, int]:
+    """The fee and the channel's cost exactly as the payment service books them on success."""
+    if _FEE_PLANS:
+        fee = compute_fee(merchant_id, channel, card_type, amount_fen, at, conn=conn)  # type: ignore[call-arg]
+        cost = min(_payment_cost(conn, channel, card_type, amount_fen).total_fen, amount_fen)
+        return fee, cost
+    return compute_fee(merchant_id, channel, card_type, amount_fen, at), 0
+
+
+def _first_id_at(at: dt.datetime) -> str:
+    """The smallest payment id created at or after `at` (ids are the ms timestamp, then random bits)."""
+    return "pay_" + _encode_id(int(at.timestamp() * 1000) << 80)
 
 
 def _post(conn: Connection, reqs: list[ledger.EntryRequest], ats: list[dt.datetime]) -> None:
@@ -202,61 +283,58 @@ def record_payments(conn: Connection, specs: Sequence[PaymentSpec], *, rng: rand
     _check_caps(conn, specs, {mid: m for mid, m in mrows.items() if m.daily_cap_fen or m.monthly_cap_fen})
 
     delay = dt.timedelta(milliseconds=settings.sim_notify_delay_ms)
-    pay_rows: list[dict[str, Any]] = []
-    txn_rows: list[dict[str, Any]] = []
+    pay_rows: list[tuple[Any, ...]] = []
+    txn_rows: list[tuple[Any, ...]] = []
     reqs: list[ledger.EntryRequest] = []
     ats: list[dt.datetime] = []
     out: list[Recorded] = []
     bdates: dict[tuple[dt.date, int], dt.date] = {}
+    fast = _FastDigits(rng.random())
     for s, ch in zip(specs, rails, strict=True):
         pid = new_id_fast("pay", int(s.created_at.timestamp() * 1000))
-        ref = ch.new_ref(s.created_at, rng)
-        trace = f"{rng.randrange(1_000_000):06d}"
+        ref = ch.new_ref(s.created_at, fast)
         txn_issuer = s.card_issuer or ch.default_issuer
         ok = s.outcome == "success"
         decline = None if ok else s.outcome.removeprefix("decline_")
-        txn_rows.append({"channel": ch.name, "ref": ref, "kind": "payment", "payment_id": pid, "refund_id": None,
-                         "merchant_id": s.merchant_id, "amount_fen": s.amount_fen,
-                         "status": "succeeded" if ok else "failed", "trace_no": trace, "auth_code": None,
-                         "payer_ref": s.payer_ref, "card_issuer": txn_issuer, "card_type": s.card_type,
-                         "failure_code": decline, "notified": True, "lost_notification": False,
-                         "created_at": s.created_at, "finished_at": s.paid_at, "notify_due_at": s.paid_at + delay})
-        row = {"id": pid, "merchant_id": s.merchant_id, "merchant_order_no": s.merchant_order_no,
-               "amount_fen": s.amount_fen, "discount_fen": 0, "currency": "CNY", "channel": ch.name, "flow": s.flow,
-               "description": s.description, "notify_url": None, "metadata": None, "code_url": ch.code_url(ref),
-               "channel_ref": ref, "cost_fen": 0, "refunded_fen": 0, "fee_refunded_fen": 0, "store_id": None,
-               "campaign_ref": None, "created_at": s.created_at, "updated_at": s.paid_at,
-               "expires_at": s.created_at + dt.timedelta(seconds=s.expires_in_s)}
+        # columns in _TXN_COLUMNS order
+        txn_rows.append((ch.name, ref, "payment", pid, None, s.merchant_id, s.amount_fen,
+                         "succeeded" if ok else "failed", f"{fast.randrange(1_000_000):06d}", None, s.payer_ref,
+                         txn_issuer, s.card_type, decline, True, False, s.created_at, s.paid_at, s.paid_at + delay))
         if ok:
             payer, issuer, card_type = _as_notified(ch, s.payer_ref, txn_issuer, s.card_type)
-            fee = compute_fee(s.merchant_id, ch.name, card_type, s.amount_fen, s.paid_at)
+            fee, cost = _fee_and_cost(conn, s.merchant_id, ch.name, card_type, s.amount_fen, s.paid_at)
             local = s.paid_at.astimezone(SHANGHAI)
             bkey = (local.date(), local.hour)
             bd = bdates.get(bkey)
             if bd is None:
                 bd = bdates[bkey] = business_date(s.paid_at)
-            row.update(status=PaymentStatus.SUCCEEDED, payer_ref=payer, card_issuer=issuer, card_type=card_type,
-                       fee_fen=fee, failure_code=None, failure_message=None, business_date=bd,
-                       succeeded_at=s.paid_at)
-            legs = [ledger.dr(receivable_account(ch.name), s.amount_fen),
+            status, failure, succeeded_at = PaymentStatus.SUCCEEDED.value, None, s.paid_at
+            legs = [ledger.dr(receivable_account(ch.name), s.amount_fen - cost),
                     ledger.cr(payable_account(s.merchant_id), s.amount_fen - fee)]
+            if s.amount_fen == cost:
+                legs.pop(0)
+            if cost:
+                legs.append(ledger.dr(CHANNEL_COST, cost))
             if fee:
                 legs.append(ledger.cr(FEE_INCOME, fee))
             reqs.append(ledger.EntryRequest(f"pay:{pid}:success", tuple(legs), f"payment {pid}"))
             ats.append(s.paid_at)
         else:
-            fee = 0
-            row.update(status=PaymentStatus.FAILED, payer_ref=None, card_issuer=None, card_type=None, fee_fen=0,
-                       failure_code=_declined_code(ch, decline or ""), failure_message=None, business_date=None,
-                       succeeded_at=None)
-        pay_rows.append(row)
-        out.append(Recorded(pid, s.merchant_id, ch.name, row["status"], s.amount_fen, fee))
+            payer = issuer = card_type = bd = succeeded_at = None
+            fee = cost = 0
+            status, failure = PaymentStatus.FAILED.value, _declined_code(ch, decline or "")
+        # columns in _PAYMENT_COLUMNS order
+        pay_rows.append((pid, s.merchant_id, s.merchant_order_no, s.amount_fen, 0, "CNY", ch.name, s.flow, status,
+                         s.description, None, None, ch.code_url(ref), ref, payer, issuer, card_type, fee, cost, 0, 0,
+                         failure, None, bd, None, None, s.created_at, s.paid_at,
+                         s.created_at + dt.timedelta(seconds=s.expires_in_s), succeeded_at))
+        out.append(Recorded(pid, s.merchant_id, ch.name, status, s.amount_fen, fee))
     try:
-        conn.execute(insert(payments), pay_rows)
+        _insert(conn, payments, _PAYMENT_COLUMNS, pay_rows)
     except IntegrityError as exc:
         raise ConflictError("a merchant_order_no in the batch was already used", param="merchant_order_no",
                             code="order_no_taken") from exc
-    conn.execute(insert(sim_txns), txn_rows)
+    _insert(conn, sim_txns, _TXN_COLUMNS, txn_rows)
     _post(conn, reqs, ats)
     return out
 
