@@ -28,7 +28,7 @@ from zhifu.merchants import merchants
 from zhifu.payments import payments, refunds
 from zhifu.reference import account_name_ok
 from zhifu.sim import SimParams, simulate
-from zhifu.sim.engine import DYNAMIC_LIMIT_FEN, STATIC_LIMIT_FEN
+from zhifu.sim.engine import DYNAMIC_LIMIT_FEN, STATIC_LIMIT_FEN, Simulation
 from zhifu.sim.live import run_live
 from zhifu.sim.world import build
 
@@ -68,6 +68,13 @@ def test_same_seed_same_totals(simulated: tuple[Database, Any], db: Database) ->
     assert again.totals() == first.totals()
     assert _db_totals(db) == _db_totals(first_db) == (first.succeeded, first.amount_fen, first.merchants, first.refunds)
     assert first.payments > 1_000 and first.merchants > 10 and first.refunds > 0 and first.failed > 0
+
+
+def test_dry_run_models_the_same_county_without_a_database(simulated: tuple[Database, Any]) -> None:
+    dry = Simulation(None, PARAMS, load_profile("demo_small"), dry_run=True).run(progress=False)
+    first = simulated[1]
+    assert (dry.payments, dry.succeeded, dry.amount_fen, dry.merchants, dry.refunds) == \
+        (first.payments, first.succeeded, first.amount_fen, first.merchants, first.refunds)
 
 
 def test_another_seed_another_county(simulated: tuple[Database, Any], tmp_path: Path) -> None:

@@ -79,7 +79,7 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
     console.print(f"  console:      {base}/login")
     console.print(f"  API docs:     {base}/docs")
     for role, username, password in logins:
-        console.print(f"  {role + ' login:':<14}{username} / {password}")
+        console.print(f"  {role + ' login:':<17}{username} / {password}")
     if not logins:
         console.print("  (console users are not available in this build: use the operator key)")
     console.print(f"  operator key: {op_secret}")

@@ -150,8 +150,14 @@ def _local(day: dt.date, seconds: float = 0.0) -> dt.datetime:
 class Simulation:
     """One run; `run()` drives it. Kept as an object so hooks and tests can look inside."""
 
-    def __init__(self, db: Database, params: SimParams, profile: CountyProfile, hooks: Sequence[Hook] = ()) -> None:
+    def __init__(self, db: Database | None, params: SimParams, profile: CountyProfile, hooks: Sequence[Hook] = (),
+                 *, dry_run: bool = False) -> None:
+        """`dry_run` runs the model without a database (db may be None): benchmarks measure the model alone."""
+        if db is None and not dry_run:
+            raise InvalidRequest("a database is needed unless dry_run", param="db")
         self.db, self.params, self.profile, self.hooks = db, params, profile, list(hooks)
+        self.dry_run = dry_run
+        self._fake_ids = 0
         self.rng = random.Random(params.seed)
         self.ref_rng = random.Random(params.seed * 7_919 + 1)  # the rails' references: apart from the model
         self.result = SimResult(profile.id, params.days)
@@ -170,15 +176,17 @@ class Simulation:
     def run(self, *, progress: bool = True, console: Console | None = None) -> SimResult:
         started = time.perf_counter()
         p = self.params
-        if self.db.is_sqlite:
-            _larger_cache(self.db)
-        with self.db.tx() as conn:
-            _refuse_second_run(conn, self.profile)
+        if self.db is not None and not self.dry_run:
+            if self.db.is_sqlite:
+                _larger_cache(self.db)
+            with self.db.tx() as conn:
+                _refuse_second_run(conn, self.profile)
         with _county_settings(p.profile), _sim_clock(_local(p.start)) as clock:
             self.clock = clock
-            with self.db.tx() as conn:
-                load_county(conn, self.profile, source=p.profile)
-                ensure_platform_accounts(conn)
+            if self.db is not None and not self.dry_run:
+                with self.db.tx() as conn:
+                    load_county(conn, self.profile, source=p.profile)
+                    ensure_platform_accounts(conn)
             self.world = world = build(self.profile, start=p.start, days=p.days, scale=p.scale, rng=self.rng)
             self.result.consumers = len(world.consumers)
             registering: dict[int, list[Business]] = {}
@@ -219,10 +227,12 @@ class Simulation:
         rows = [{"credit_code": b.credit_code, "town_code": towns[b.town].code, "village_code": b.village,
                  "kind": b.kind, "name": b.name, "mcc": b.mcc, "generated": True,
                  "registered_on": self.params.start + dt.timedelta(days=b.registered_day)} for b in batch]
+        self.result.registered_businesses += len(rows)
+        if self.db is None or self.dry_run:
+            return
         with self.db.tx() as conn:
             for start in range(0, len(rows), 20_000):
                 register_businesses(conn, rows[start:start + 20_000])
-        self.result.registered_businesses += len(rows)
 
     def _application(self, b: Business) -> merchant_service.MerchantApplication:
         rng = self.rng
@@ -247,6 +257,24 @@ class Simulation:
         if not joiners:
             return
         links = []
+        if self.db is None or self.dry_run:
+            for b in joiners:
+                self.rng.randrange(8 * 3600)  # the same draws as a real run: the time, then the application
+                self._application(b)
+                self._fake_ids += 1
+                b.merchant_id = f"mch_dry{self._fake_ids:08d}"
+                self.mcc_of[b.merchant_id] = b.mcc
+        else:
+            self._onboard_db(day, joiners, links)
+        self.active.extend(joiners)
+        total = self.cum[-1] if self.cum else 0.0
+        for b in joiners:
+            total += b.size
+            self.cum.append(total)
+        self.result.merchants += len(joiners)
+
+    def _onboard_db(self, day: dt.date, joiners: list[Business], links: list[tuple[str, str]]) -> None:
+        assert self.db is not None
         with self.db.tx() as conn:
             for b in joiners:
                 at = _local(day, 9 * 3600 + self.rng.randrange(8 * 3600))
@@ -258,12 +286,6 @@ class Simulation:
                 if b.credit_code is not None:
                     links.append((b.credit_code, m["id"]))
             link_merchants(conn, links)
-        self.active.extend(joiners)
-        total = self.cum[-1] if self.cum else 0.0
-        for b in joiners:
-            total += b.size
-            self.cum.append(total)
-        self.result.merchants += len(joiners)
 
     # ------------------------------------------------------------ consumers
 
@@ -311,8 +333,12 @@ class Simulation:
         size = self.params.batch_size
         for start in range(0, len(specs), size):
             chunk = specs[start:start + size]
-            with self.db.tx() as conn:
-                done = record_payments(conn, chunk, rng=self.ref_rng)
+            if self.db is None or self.dry_run:
+                done = [Recorded(f"pay_dry{i}", s.merchant_id, s.channel, "succeeded" if s.outcome == "success"
+                                 else "failed", s.amount_fen, 0) for i, s in enumerate(chunk, start)]
+            else:
+                with self.db.tx() as conn:
+                    done = record_payments(conn, chunk, rng=self.ref_rng)
             self._account(chunk, done)
 
     def _specs(self, d: int, day: dt.date, picks: list[Business]) -> list[PaymentSpec]:
@@ -416,8 +442,9 @@ class Simulation:
         due = sorted(self.refunds_due.pop(d, []), key=lambda r: r.at)
         for start in range(0, len(due), self.params.batch_size):
             chunk = due[start:start + self.params.batch_size]
-            with self.db.tx() as conn:
-                record_refunds(conn, chunk, rng=self.ref_rng)
+            if self.db is not None and not self.dry_run:
+                with self.db.tx() as conn:
+                    record_refunds(conn, chunk, rng=self.ref_rng)
             self.result.refunds += len(chunk)
             self.result.refunded_fen += sum(r.amount_fen for r in chunk)
 
