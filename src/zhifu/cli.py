@@ -131,6 +131,8 @@ def _mount_capabilities() -> None:
         sub = getattr(mod, "app", None)
         if sub is not None:
             app.add_typer(sub, name=getattr(mod, "NAME", mod.__name__.split(".")[1]))
+        for name, command in getattr(mod, "COMMANDS", {}).items():  # further top-level commands of the capability
+            app.command(name)(command)
 
 
 _mount_capabilities()

@@ -35,6 +35,9 @@ class Workers:
         s = get_settings()
         self._spawn("sweeper", s.sweeper_interval_s, self._sweep)
         self._spawn("webhooks", s.webhook_dispatch_interval_s, lambda: dispatch_due(self.db))
+        from zhifu import kpi  # the dashboard's rollups, brought up to date by an incremental job
+
+        self._spawn("kpi", kpi.REFRESH_INTERVAL_S, lambda: self.db.run(kpi.refresh))
 
     def _sweep(self) -> None:
         pump_notifications(self.db)
@@ -42,6 +45,9 @@ class Workers:
         self.db.run(lambda c: sweep_processing(c))
         self.db.run(lambda c: ledger.expire_holds(c))
         idempotency.purge(self.db)
+        from zhifu.settlement.service import scheduled_run
+
+        scheduled_run(self.db)  # settles each business date once it is cut off (ZHIFU_SETTLEMENT_SCHEDULED=0: off)
 
     def _spawn(self, name: str, every_s: float, fn) -> None:  # type: ignore[no-untyped-def]
         def loop() -> None:

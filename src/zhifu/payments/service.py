@@ -238,26 +238,40 @@ def create_payment(conn: Connection, merchant_id: str, req: CreatePayment, *, at
 # ---------------------------------------------------------------- state changes
 
 
-def compute_fee(merchant_id: str, channel: str, card_type: str | None, amount_fen: int, at: dt.datetime) -> int:
-    """The merchant's fee on a payment; a flat configured rate until fee plans apply."""
-    from zhifu.core.money import ppm_of
+def compute_fee(merchant_id: str, channel: str, card_type: str | None, amount_fen: int, at: dt.datetime, *,
+                conn: Connection | None = None) -> int:
+    """The merchant's fee on a payment: the fee plan in force on its business date (rate by channel × card type ×
+    merchant class, min, cap, waivers); without a connection, the flat configured rate."""
+    if conn is None:
+        from zhifu.core.money import ppm_of
 
-    return ppm_of(amount_fen, get_settings().flat_fee_ppm)
+        return ppm_of(amount_fen, get_settings().flat_fee_ppm)
+    from zhifu.fees.service import merchant_fee
+
+    return merchant_fee(conn, merchant_id, channel, card_type, amount_fen, at)
 
 
 def _succeed(conn: Connection, p: Any, result: ChannelResult | Notification, at: dt.datetime) -> None:
     card_type = result.card_type or p.card_type
-    fee = compute_fee(p.merchant_id, p.channel, card_type, p.amount_fen, at)
+    fee = compute_fee(p.merchant_id, p.channel, card_type, p.amount_fen, at, conn=conn)
     payable = p.amount_fen - p.discount_fen
-    legs = [ledger.dr(receivable_account(p.channel), payable),
+    from zhifu.fees.service import payment_cost
+
+    # the channel remits the payment net of its cost (issuer + network fees): book that cost as an expense
+    cost = min(payment_cost(conn, p.channel, card_type, payable).total_fen, payable)
+    legs = [ledger.dr(receivable_account(p.channel), payable - cost),
             ledger.cr(payable_account(p.merchant_id), p.amount_fen - fee)]
+    if payable - cost == 0:
+        legs.pop(0)
+    if cost:
+        legs.append(ledger.dr(CHANNEL_COST, cost))
     if fee:
         legs.append(ledger.cr(FEE_INCOME, fee))
     if p.discount_fen:
         legs.append(ledger.dr(f"campaign_budget:{p.campaign_ref}", p.discount_fen))
     ledger.post_entry(conn, ledger.EntryRequest(f"pay:{p.id}:success", tuple(legs), f"payment {p.id}"), at=at)
     conn.execute(update(payments).where(payments.c.id == p.id).values(
-        status=PaymentStatus.SUCCEEDED, channel_ref=result.channel_ref or p.channel_ref, fee_fen=fee,
+        status=PaymentStatus.SUCCEEDED, channel_ref=result.channel_ref or p.channel_ref, fee_fen=fee, cost_fen=cost,
         payer_ref=result.payer_ref or p.payer_ref, card_issuer=result.card_issuer or p.card_issuer,
         card_type=card_type, failure_code=None, failure_message=None, succeeded_at=at, updated_at=at,
         business_date=business_date(at)))
