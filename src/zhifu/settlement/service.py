@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import Connection, and_, case, func, insert, literal, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from zhifu import ledger
@@ -419,19 +419,19 @@ def _apply_results(conn: Connection, rows: list[Any], sha: str, filename: str, a
     step = ledger.service.BATCH_MAX
     for start in range(0, len(reqs), step):
         ledger.post_entries(conn, reqs[start:start + step], at=at)
-    by_status: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
-    for r, p in todo:
-        by_status[r.status].append((p.merchant_id, p.id, p.settlement_id))
-    for status, items in by_status.items():
-        reason = {p.id: r.reason for r, p in todo}
-        for mid, pid, sid in items:
-            conn.execute(update(settlement_payouts).where(and_(settlement_payouts.c.merchant_id == mid,
-                                                               settlement_payouts.c.id == pid))
-                         .values(status=status, reason=reason[pid] or None, resolved_at=at))
-            conn.execute(update(settlements).where(and_(settlements.c.merchant_id == mid, settlements.c.id == sid))
-                         .values(status=status))
-    paid = len(by_status.get("paid", ()))
-    failed = len(by_status.get("failed", ()))
+    if todo:
+        conn.execute(update(settlement_payouts).where(and_(settlement_payouts.c.merchant_id == bindparam("m"),
+                                                           settlement_payouts.c.id == bindparam("p")))
+                     .values(status=bindparam("s"), reason=bindparam("r"), resolved_at=at),
+                     [{"m": p.merchant_id, "p": p.id, "s": r.status, "r": r.reason or None} for r, p in todo])
+        conn.execute(update(settlements).where(and_(settlements.c.merchant_id == bindparam("m"),
+                                                    settlements.c.id == bindparam("i")))
+                     .values(status=bindparam("s")),
+                     [{"m": p.merchant_id, "i": p.settlement_id, "s": r.status} for r, p in todo])
+    by_status: dict[str, int] = defaultdict(int)
+    for r, _ in todo:
+        by_status[r.status] += 1
+    paid, failed = by_status["paid"], by_status["failed"]
     conn.execute(insert(settlement_result_files), [{"sha256": sha, "batch_no": batch_no, "filename": filename[:200],
                                                     "line_count": len(rows), "paid_count": paid,
                                                     "failed_count": failed, "imported_at": at}])
