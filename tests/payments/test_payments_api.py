@@ -39,9 +39,14 @@ def test_golden_path_every_channel(platform, channel: str) -> None:  # type: ign
     assert r.json()["status"] == "succeeded", r.text
     got = platform.client.get(f"/v1/payments/{p['id']}", headers=mh).json()
     assert got["status"] == "succeeded" and got["fee_fen"] == 38 and got["channel_ref"]
+    with platform.db.tx() as c:
+        cost = c.execute(select(payments.c.cost_fen).where(payments.c.id == p["id"])).scalar_one()
+    assert 0 < cost < 100  # the channel's own cost to the acquirer, within the 557号 caps
     assert platform.client.get("/v1/balance", headers=mh).json()["available_fen"] == 9_962
     with platform.db.tx() as c:
-        assert ledger.get_balance(c, f"channel_receivable:{channel}").posted_fen == 10_000
+        # the channel remits the payment net of its cost, which the acquirer books as an expense
+        assert ledger.get_balance(c, f"channel_receivable:{channel}").posted_fen == 10_000 - cost
+        assert ledger.get_balance(c, "channel_cost").posted_fen == cost
         assert ledger.get_balance(c, "fee_income").posted_fen == 38
     events = platform.client.get("/v1/events", headers=mh).json()["data"]
     assert [e["type"] for e in events] == ["payment.succeeded"]
