@@ -189,3 +189,86 @@ def sticker_file_command(
     except InvalidRequest as exc:
         _fail(exc.message)
     typer.echo(str(written))
+
+
+def _merchant_sticker(conn: Any, merchant_id: str, payload: str) -> StickerInfo:
+    """The sticker of a merchant: its short name, id and active static code (the URL, or the EMV payload)."""
+    from zhifu.codes import static_code_for
+    from zhifu.merchants import get_merchant
+
+    merchant = get_merchant(conn, merchant_id)
+    code = static_code_for(conn, merchant_id)
+    if code is None:
+        raise InvalidRequest(f"merchant {merchant_id} has no active static code; issue one with "
+                             f"`zhifu code issue {merchant_id}`", param="merchant")
+    carried = code["url"] if payload == "url" else code["emv_payload"]
+    return StickerInfo(short_name=merchant["short_name"], merchant_id=merchant_id, code_url=carried)
+
+
+def _payload_kind(payload: str) -> str:
+    if payload not in ("url", "emv"):
+        raise InvalidRequest("--payload must be url (the cashier link) or emv (the standard QR payload)",
+                             param="payload")
+    return payload
+
+
+@app.command("sticker")
+def sticker_command(
+    merchant_id: str = typer.Argument(..., help="The merchant whose static code is printed."),
+    fmt: str = typer.Option("pdf", "--format", help="pdf, png or svg."),
+    out: Path = typer.Option(..., help="File to write."),
+    payload: str = typer.Option("url", help="url: the cashier link every app opens; emv: the EMV payload."),
+) -> None:
+    """Write a merchant's sticker from its record and its active static code."""
+    from zhifu.cli import database
+    from zhifu.core.errors import ZhifuError
+
+    try:
+        kind = _payload_kind(payload)
+        with database().tx() as conn:
+            info = _merchant_sticker(conn, merchant_id, kind)
+        written = write_sticker(info, fmt, out)
+    except ZhifuError as exc:
+        _fail(exc.message)
+    typer.echo(str(written))
+
+
+@app.command("sheet")
+def sheet_command(
+    merchant_ids: list[str] = typer.Argument(None, help="Merchants to print; none: every active one."),
+    town: str | None = typer.Option(None, help="Only merchants of this town code (with no ids given)."),
+    out: Path = typer.Option(..., help="PDF file to write."),
+    payload: str = typer.Option("url", help="url or emv, as for `zhifu qr sticker`."),
+    skip_missing: bool = typer.Option(False, help="Leave out merchants without a static code instead of failing."),
+) -> None:
+    """An A4 sheet of stickers (2 × 3 a page, merchant id under each) for field staff to cut and hand out."""
+    from zhifu.cli import database
+    from zhifu.core.errors import ZhifuError
+    from zhifu.merchants import list_merchants
+    from zhifu.qr.sticker import render_sheet_pdf
+    from zhifu.qr.sticker.pdf import SHEET_STICKERS_MAX
+
+    try:
+        kind = _payload_kind(payload)
+        infos: list[StickerInfo] = []
+        with database().tx() as conn:
+            ids = list(merchant_ids or [])
+            if not ids:
+                after = None
+                while len(ids) <= SHEET_STICKERS_MAX:
+                    page, more = list_merchants(conn, status="active", town_code=town, limit=100,
+                                                starting_after=after)
+                    ids += [m["id"] for m in page]
+                    if not more or not page:
+                        break
+                    after = page[-1]["id"]
+            for mid in ids:
+                try:
+                    infos.append(_merchant_sticker(conn, mid, kind))
+                except InvalidRequest:
+                    if not skip_missing:
+                        raise
+        out.write_bytes(render_sheet_pdf(infos))
+    except ZhifuError as exc:
+        _fail(exc.message)
+    typer.echo(f"{out} ({len(infos)} stickers)")
