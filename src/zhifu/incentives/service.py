@@ -573,7 +573,7 @@ def _accrue(conn: Connection, p: Any, *, payer_ref: str | None, issuer: str | No
             accrued = True
             cost = 0
             if rules.cost_refund:
-                cost = cost_fen if cost_fen is not None else _channel_cost(p, card_type)
+                cost = cost_fen if cost_fen is not None else _channel_cost(conn, p, card_type)
             want_sub = ppm_of(p.amount_fen, rules.subsidy_ppm)
             _lock_campaign(conn, c.id)
             grant, _ = _grant(conn, c.id, rules, cost + want_sub, payer_key=payer_key, merchant_id=m.id, day=day,
@@ -592,9 +592,18 @@ def _accrue(conn: Connection, p: Any, *, payer_ref: str | None, issuer: str | No
     return waived, cost_refund, subsidy
 
 
-def _channel_cost(p: Any, card_type: str | None) -> int:
+def _channel_cost(conn: Connection, p: Any, card_type: str | None) -> int:
+    """The acquirer's cost of the payment as the success entry books it: the fee plans' cost table on what the
+    payer paid through the rail, never more than that."""
+    payable = p.amount_fen - p.discount_fen
     try:
-        return channel_cost(p.amount_fen - p.discount_fen, p.channel, card_type or "debit").total_fen
+        from zhifu.fees.service import payment_cost
+    except ImportError:  # fee plans not installed: the built-in 557 table
+        payment_cost = None
+    try:
+        if payment_cost is not None:
+            return min(payment_cost(conn, p.channel, card_type, payable).total_fen, payable)
+        return min(channel_cost(payable, p.channel, card_type or "debit").total_fen, payable)
     except InvalidRequest:
         return 0
 
@@ -689,7 +698,7 @@ def pay_out_accruals(conn: Connection, *, at: dt.datetime | None = None) -> list
     to settlement in transit, one entry per acquirer per Asia/Shanghai day. Returns what was paid out."""
     at = at or clock.now()
     out = []
-    acquirers = conn.execute(select(distinct(campaign_awards.c.acquirer_id)).where(
+    acquirers = conn.execute(select(campaign_awards.c.acquirer_id).distinct().where(
         campaign_awards.c.kind.in_(("cost_refund", "subsidy")))).scalars().all()
     for acq in sorted(acquirers):
         acc = incentive_payable_account(acq)
@@ -760,7 +769,7 @@ def effect(conn: Connection, campaign_id: str, *, days: int = 14) -> dict[str, A
     start = rules_of(first).starts_at.astimezone(SHANGHAI).date()
     before = ((start - dt.timedelta(days=days)).isoformat(), start.isoformat())
     after = (start.isoformat(), (start + dt.timedelta(days=days)).isoformat())
-    ours = set(conn.execute(select(distinct(campaign_awards.c.merchant_id)).where(
+    ours = set(conn.execute(select(campaign_awards.c.merchant_id).distinct().where(
         campaign_awards.c.campaign_id == campaign_id)).scalars())
     totals: dict[tuple[bool, str], list[int]] = {}
     merchants: dict[bool, set[str]] = {True: set(), False: set()}

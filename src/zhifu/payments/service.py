@@ -28,6 +28,7 @@ from zhifu.core.ids import new_id_fast
 from zhifu.core.money import check_fen, fen_to_yuan_str
 from zhifu.db import Database
 from zhifu.fees import refund_fee_share
+from zhifu.incentives import service as incentives
 from zhifu.merchants import MerchantStatus, merchant_row, payable_account
 from zhifu.payments.models import OPEN_STATUSES, PaymentStatus, channel_notifications, payments, refunds
 from zhifu.settlement.calendar import business_date
@@ -74,6 +75,7 @@ class CreatePayment(BaseModel):
     expires_in_s: StrictInt = Field(default=900, ge=60, le=86_400)
     metadata: dict[str, str] | None = None
     store_id: str | None = Field(default=None, max_length=32)
+    payer: incentives.PayerHint | None = None  # what the cashier knows of the payer: prices campaign discounts
 
     @field_validator("merchant_order_no")
     @classmethod
@@ -210,6 +212,12 @@ def create_payment(conn: Connection, merchant_id: str, req: CreatePayment, *, at
     pid = new_id_fast("pay", int(at.timestamp() * 1000))
     expires_at = at + dt.timedelta(seconds=req.expires_in_s)
     channel = get_channel(channel_name)
+    if not discount_fen:  # a campaign's instant discount, held on its budget until the payment ends
+        pricing = incentives.price_payment(conn, m, req.amount_fen, channel_name, req.payer, at, payment_id=pid,
+                                           expires_at=expires_at)
+        discount_fen, campaign_ref = pricing.discount_fen, pricing.campaign_ref
+    else:
+        campaign_ref = None
     result = channel.create(conn, PaymentOrder(pid, merchant_id, req.amount_fen - discount_fen, req.description,
                                                expires_at, req.auth_code), at=at)
     status = {"awaiting": PaymentStatus.CREATED, "processing": PaymentStatus.PROCESSING,
@@ -221,7 +229,7 @@ def create_payment(conn: Connection, merchant_id: str, req: CreatePayment, *, at
            "channel_ref": result.channel_ref, "payer_ref": result.payer_ref, "card_issuer": result.card_issuer,
            "card_type": result.card_type, "fee_fen": 0, "cost_fen": 0, "refunded_fen": 0, "fee_refunded_fen": 0,
            "failure_code": result.failure_code, "failure_message": result.failure_message,
-           "business_date": None, "store_id": req.store_id, "campaign_ref": None, "created_at": at,
+           "business_date": None, "store_id": req.store_id, "campaign_ref": campaign_ref, "created_at": at,
            "updated_at": at, "expires_at": expires_at, "succeeded_at": None}
     try:
         conn.execute(insert(payments), [row])
@@ -253,7 +261,10 @@ def compute_fee(merchant_id: str, channel: str, card_type: str | None, amount_fe
 
 def _succeed(conn: Connection, p: Any, result: ChannelResult | Notification, at: dt.datetime) -> None:
     card_type = result.card_type or p.card_type
-    fee = compute_fee(p.merchant_id, p.channel, card_type, p.amount_fen, at, conn=conn)
+    # campaigns first: they post the discount's hold and accrue cost refunds and subsidies, and may waive the fee
+    benefits = incentives.on_success(conn, p, payer_ref=result.payer_ref or p.payer_ref,
+                                     issuer=result.card_issuer or p.card_issuer, card_type=card_type, at=at)
+    fee = 0 if benefits.fee_waived else compute_fee(p.merchant_id, p.channel, card_type, p.amount_fen, at, conn=conn)
     payable = p.amount_fen - p.discount_fen
     from zhifu.fees.service import payment_cost
 
@@ -267,8 +278,7 @@ def _succeed(conn: Connection, p: Any, result: ChannelResult | Notification, at:
         legs.append(ledger.dr(CHANNEL_COST, cost))
     if fee:
         legs.append(ledger.cr(FEE_INCOME, fee))
-    if p.discount_fen:
-        legs.append(ledger.dr(f"campaign_budget:{p.campaign_ref}", p.discount_fen))
+    legs.extend(benefits.legs)  # the discount, from the campaign's clearing account
     ledger.post_entry(conn, ledger.EntryRequest(f"pay:{p.id}:success", tuple(legs), f"payment {p.id}"), at=at)
     conn.execute(update(payments).where(payments.c.id == p.id).values(
         status=PaymentStatus.SUCCEEDED, channel_ref=result.channel_ref or p.channel_ref, fee_fen=fee, cost_fen=cost,
@@ -279,12 +289,14 @@ def _succeed(conn: Connection, p: Any, result: ChannelResult | Notification, at:
 
 
 def _fail(conn: Connection, p: Any, code: str | None, message: str | None, at: dt.datetime) -> None:
+    incentives.on_release(conn, p, at)
     conn.execute(update(payments).where(payments.c.id == p.id).values(
         status=PaymentStatus.FAILED, failure_code=code or "declined", failure_message=message, updated_at=at))
     webhooks.emit(conn, p.merchant_id, "payment.failed", public(_load(conn, p.id)), at=at)
 
 
 def _finish(conn: Connection, p: Any, status: PaymentStatus, at: dt.datetime) -> None:
+    incentives.on_release(conn, p, at)
     conn.execute(update(payments).where(payments.c.id == p.id).values(status=status, updated_at=at))
     event = "payment.closed" if status == PaymentStatus.CLOSED else "payment.expired"
     webhooks.emit(conn, p.merchant_id, event, public(_load(conn, p.id)), at=at)
@@ -413,13 +425,14 @@ def create_refund(conn: Connection, merchant_id: str, payment_id: str, req: Crea
                              f"({fen_to_yuan_str(left)})", param="amount_fen", code="refund_exceeds_payment")
     fee_back = refund_fee_share(p.fee_fen, p.amount_fen, p.refunded_fen, amount)
     rid = new_id_fast("re", int(at.timestamp() * 1000))
+    discount_back = incentives.refund_clawback(conn, p, rid, amount, at=at)  # to the campaign, not the payer
     # reserve the amount on the payment now, so concurrent refunds cannot pass the total
     res = conn.execute(update(payments).where(and_(payments.c.id == payment_id,
                                                    payments.c.refunded_fen == p.refunded_fen)).values(
         refunded_fen=p.refunded_fen + amount, fee_refunded_fen=p.fee_refunded_fen + fee_back, updated_at=at))
     if res.rowcount != 1:
         raise ConflictError("another refund of this payment is in progress; retry", code="concurrent_refund")
-    result = get_channel(p.channel).refund(conn, payment_id, rid, amount, at=at)
+    result = get_channel(p.channel).refund(conn, payment_id, rid, amount - discount_back, at=at)
     conn.execute(refunds.insert(), [{"id": rid, "merchant_id": merchant_id, "payment_id": payment_id,
                                      "amount_fen": amount, "fee_refunded_fen": fee_back, "status": "pending",
                                      "reason": req.reason, "channel_ref": result.channel_ref, "failure_code": None,
@@ -438,14 +451,15 @@ def _apply_refund_result(conn: Connection, n: Notification, at: dt.datetime) -> 
         raise NotFound(f"no refund {n.refund_id}", param="refund")
     if r.status != "pending":
         return "unchanged"
-    if n.amount_fen != r.amount_fen:
-        raise InvalidRequest(f"refund notification amount {n.amount_fen} ≠ {r.amount_fen}", param="amount",
+    to_payer = r.amount_fen - incentives.clawback_fen(conn, r.id)  # a discount's share goes back to its campaign
+    if n.amount_fen != to_payer:
+        raise InvalidRequest(f"refund notification amount {n.amount_fen} ≠ {to_payer}", param="amount",
                              code="amount_mismatch")
     if n.outcome != "succeeded":
         _refund_failed(conn, r.id, n.failure_code, at)
         return "failed"
     p = _load(conn, r.payment_id)
-    legs = [ledger.cr(receivable_account(p.channel), r.amount_fen)]
+    legs = [ledger.cr(receivable_account(p.channel), to_payer), *incentives.clawback_legs(conn, r.id, at)]
     if r.amount_fen - r.fee_refunded_fen:
         legs.append(ledger.dr(payable_account(r.merchant_id), r.amount_fen - r.fee_refunded_fen))
     if r.fee_refunded_fen:
@@ -460,6 +474,7 @@ def _apply_refund_result(conn: Connection, n: Notification, at: dt.datetime) -> 
 
 def _refund_failed(conn: Connection, refund_id: str, code: str | None, at: dt.datetime) -> None:
     r = conn.execute(select(refunds).where(refunds.c.id == refund_id)).one()
+    incentives.on_refund_failed(conn, refund_id)
     conn.execute(update(refunds).where(refunds.c.id == refund_id).values(status="failed",
                                                                           failure_code=code or "refund_failed",
                                                                           updated_at=at))
