@@ -1,0 +1,229 @@
+"""Rollup maintenance: `refresh` (incremental, by id watermark) and `rebuild` (from scratch) of the kpi tables.
+
+A day's rollup rows are a pure function of the payments and refunds whose business date is that day, so the
+job recomputes whole days: those touched by payments and refunds created since the watermark (less a lookback
+that covers payments still in flight and transactions that commit late). Both the one-by-one and the batch
+payment paths write ordinary rows, so both are covered without hooks in the payment code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import Connection, bindparam, case, delete, func, insert, literal, select, text
+
+from zhifu.channels import REGISTRY
+from zhifu.core import clock
+from zhifu.core.ids import _encode
+from zhifu.kpi.models import kpi_active_users, kpi_daily, kpi_payer_days, kpi_payer_first, kpi_state
+from zhifu.merchants import merchants
+from zhifu.payments.models import payments, refunds
+
+EPOCH = dt.date(1970, 1, 1)
+WINDOW_DAYS = 30  # active users: at least one successful mobile payment in the 30 days ending that day
+LOOKBACK_MS = 2 * 86_400_000  # a payment may succeed up to its expiry, a refund's notice may come late, and a
+# transaction may commit after one with a newer id: two days covers all three with room to spare
+ACTIVE_CHUNK_DAYS = 90  # active-user recomputation reads at most this many days (+ the window) at once
+MOBILE_CHANNELS = tuple(sorted(n for n, r in REGISTRY.items() if r.mobile))
+UNIONPAY_CHANNEL = "unionpay_qr"
+_WATERMARKS = {"payments": (payments, "pay"), "refunds": (refunds, "re")}
+
+
+def day_no(d: dt.date) -> int:
+    return (d - EPOCH).days
+
+
+def from_day_no(n: int) -> dt.date:
+    return EPOCH + dt.timedelta(days=n)
+
+
+def id_floor(prefix: str, ms: int) -> str:
+    """The smallest id with this prefix stamped at `ms` (ids sort by their time stamp)."""
+    return f"{prefix}_{_encode(max(0, ms) << 80)}"
+
+
+def id_ms(value: str) -> int:
+    """The millisecond time stamp inside a time-sortable id."""
+    body = value.partition("_")[2]
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    n = 0
+    for ch in body:
+        n = n * 32 + alphabet.index(ch)
+    return n >> 80
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def rebuild(conn: Connection) -> dict[str, int]:
+    """Empty every rollup and recompute it from the payments and refunds."""
+    for table in (kpi_daily, kpi_payer_days, kpi_payer_first, kpi_active_users, kpi_state):
+        conn.execute(delete(table))
+    days = set(conn.execute(select(payments.c.business_date).where(
+        payments.c.status == "succeeded", payments.c.business_date.is_not(None)).distinct()).scalars())
+    days |= set(conn.execute(select(refunds.c.business_date).where(
+        refunds.c.status == "succeeded", refunds.c.business_date.is_not(None)).distinct()).scalars())
+    _recompute(conn, sorted(days), rebuilding=True)
+    _save_watermarks(conn)
+    return {"days": len(days)}
+
+
+def refresh(conn: Connection) -> dict[str, int]:
+    """Bring the rollups up to date with what committed since the last run (a rebuild on the first run)."""
+    marks = dict(conn.execute(select(kpi_state.c.name, kpi_state.c.value)).all())
+    if not marks.get("payments") and not marks.get("refunds"):
+        return rebuild(conn)
+    days: set[dt.date] = set()
+    for name, (table, prefix) in _WATERMARKS.items():
+        mark = marks.get(name) or ""
+        floor = id_floor(prefix, id_ms(mark) - LOOKBACK_MS) if mark else ""
+        days |= set(conn.execute(select(table.c.business_date).where(
+            table.c.id >= floor, table.c.status == "succeeded", table.c.business_date.is_not(None)).distinct())
+            .scalars())
+    _recompute(conn, sorted(days), rebuilding=False)
+    _save_watermarks(conn)
+    return {"days": len(days)}
+
+
+def _save_watermarks(conn: Connection) -> None:
+    now = clock.now()
+    for name, (table, _) in _WATERMARKS.items():
+        newest = conn.execute(select(func.max(table.c.id))).scalar_one_or_none() or ""
+        conn.execute(delete(kpi_state).where(kpi_state.c.name == name))
+        conn.execute(insert(kpi_state).values(name=name, value=newest, updated_at=now))
+
+
+# ---------------------------------------------------------------- recomputation
+
+
+def _recompute(conn: Connection, days: Sequence[dt.date], *, rebuilding: bool) -> None:
+    if not days:
+        return
+    for d in days:
+        _daily(conn, d)
+        _payer_days(conn, d)
+    if not rebuilding:
+        _first_days(conn, [day_no(d) for d in days])
+    else:
+        _first_days_all(conn)
+    last = conn.execute(select(func.max(kpi_payer_days.c.day_no))).scalar_one_or_none()
+    if last is not None:
+        _active(conn, day_no(days[0]), max(last, day_no(days[-1])))
+
+
+def _daily(conn: Connection, d: dt.date) -> None:
+    conn.execute(delete(kpi_daily).where(kpi_daily.c.day == d))
+    p, r, m = payments, refunds, merchants
+    pay = select(m.c.town_code, p.c.channel, m.c.acquirer_id, m.c.mcc, literal(1).label("n"),
+                 p.c.amount_fen.label("amt"), literal(0).label("rn"), literal(0).label("ramt")) \
+        .select_from(p.join(m, m.c.id == p.c.merchant_id)) \
+        .where(p.c.business_date == d, p.c.status == "succeeded")
+    ref = select(m.c.town_code, p.c.channel, m.c.acquirer_id, m.c.mcc, literal(0), literal(0), literal(1),
+                 r.c.amount_fen) \
+        .select_from(r.join(p, p.c.id == r.c.payment_id).join(m, m.c.id == r.c.merchant_id)) \
+        .where(r.c.business_date == d, r.c.status == "succeeded")
+    u = pay.union_all(ref).subquery()
+    q = select(literal(d, kpi_daily.c.day.type), u.c.town_code, u.c.channel, u.c.acquirer_id, u.c.mcc,
+               func.sum(u.c.n), func.sum(u.c.amt), func.sum(u.c.rn), func.sum(u.c.ramt)) \
+        .group_by(u.c.town_code, u.c.channel, u.c.acquirer_id, u.c.mcc)
+    conn.execute(insert(kpi_daily).from_select(
+        ["day", "town_code", "channel", "acquirer_id", "mcc", "payments", "amount_fen", "refunds", "refund_fen"], q))
+
+
+def _payer_days(conn: Connection, d: dt.date) -> None:
+    n = day_no(d)
+    conn.execute(delete(kpi_payer_days).where(kpi_payer_days.c.day_no == n))
+    p, m = payments, merchants
+    issuer = func.coalesce(p.c.card_issuer, "")
+    unionpay = func.max(case((p.c.channel == UNIONPAY_CHANNEL, 1), else_=0)) == 1
+    q = select(literal(n), p.c.payer_ref, m.c.town_code, issuer, unionpay) \
+        .select_from(p.join(m, m.c.id == p.c.merchant_id)) \
+        .where(p.c.business_date == d, p.c.status == "succeeded", p.c.channel.in_(MOBILE_CHANNELS),
+               p.c.payer_ref.is_not(None), p.c.payer_ref != "") \
+        .group_by(p.c.payer_ref, m.c.town_code, issuer)
+    conn.execute(insert(kpi_payer_days).from_select(["day_no", "payer_ref", "town_code", "issuer", "unionpay"], q))
+
+
+def _first_days_all(conn: Connection) -> None:
+    pd = kpi_payer_days
+    conn.execute(delete(kpi_payer_first))
+    for kind, cond in (("mobile", None), ("unionpay", pd.c.unionpay.is_(True))):
+        q = select(pd.c.payer_ref, literal(kind), func.min(pd.c.day_no)).group_by(pd.c.payer_ref)
+        if cond is not None:
+            q = q.where(cond)
+        conn.execute(insert(kpi_payer_first).from_select(["payer_ref", "kind", "day_no"], q))
+
+
+def _first_days(conn: Connection, day_nos: Iterable[int]) -> None:
+    """Recompute first days of the payers seen on these days (their rows elsewhere are read by index)."""
+    pd, pf = kpi_payer_days, kpi_payer_first
+    touched = select(pd.c.payer_ref).where(pd.c.day_no.in_(list(day_nos))).distinct().scalar_subquery()
+    conn.execute(delete(pf).where(pf.c.payer_ref.in_(touched)))
+    for kind, cond in (("mobile", None), ("unionpay", pd.c.unionpay.is_(True))):
+        q = select(pd.c.payer_ref, literal(kind), func.min(pd.c.day_no)).where(pd.c.payer_ref.in_(touched)) \
+            .group_by(pd.c.payer_ref)
+        if cond is not None:
+            q = q.where(cond)
+        conn.execute(insert(pf).from_select(["payer_ref", "kind", "day_no"], q))
+
+
+# Each dimension of active users: (dim, the key column, an extra condition).
+_DIMS = (("county", "''", ""), ("town", "town_code", ""), ("issuer", "issuer", " AND issuer <> ''"),
+         ("unionpay", "''", " AND unionpay = :yes"))
+
+# A payer's row on day t keeps them active through t+29. Counting each payer once per day: a row adds
+# coverage from max(t, previous row's day + 30) to t+29, so active(d) = #rows with start <= d < t + 30.
+_EVENTS_SQL = """
+WITH d AS (SELECT DISTINCT {key} AS k, payer_ref, day_no FROM kpi_payer_days
+           WHERE day_no >= :lo AND day_no <= :hi{extra}),
+w AS (SELECT k, day_no, LAG(day_no) OVER (PARTITION BY k, payer_ref ORDER BY day_no) AS prev FROM d)
+SELECT k, CASE WHEN prev IS NULL OR prev + :win <= day_no THEN day_no ELSE prev + :win END AS s,
+       day_no + :win AS e, COUNT(*) FROM w GROUP BY 1, 2, 3
+"""
+
+
+def _active(conn: Connection, first: int, last: int) -> None:
+    """Recompute active users for days first..last (day numbers), every dimension."""
+    conn.execute(delete(kpi_active_users).where(
+        kpi_active_users.c.day >= from_day_no(first), kpi_active_users.c.day <= from_day_no(last)))
+    start = first
+    while start <= last:
+        end = min(last, start + ACTIVE_CHUNK_DAYS - 1)
+        rows = []
+        for dim, key, extra in _DIMS:
+            # Rows from lo = start - window are enough: an earlier row cannot cover a day >= start, and a row's
+            # predecessor within the window is always inside the range read.
+            params = {"lo": start - WINDOW_DAYS, "hi": end, "win": WINDOW_DAYS}
+            stmt = text(_EVENTS_SQL.format(key=key, extra=extra))
+            if "yes" in extra:
+                stmt = stmt.bindparams(bindparam("yes", value=True))
+            delta: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+            for k, s, e, n in conn.execute(stmt, params):
+                if s < e:
+                    delta[k][int(s)] += int(n)
+                    delta[k][int(e)] -= int(n)
+            for k, changes in delta.items():
+                running = 0
+                points = sorted(changes)
+                i = 0
+                for day in range(min(points[0], start), end + 1):
+                    while i < len(points) and points[i] <= day:
+                        running += changes[points[i]]
+                        i += 1
+                    if day >= start and running:
+                        rows.append({"day": from_day_no(day), "dim": dim, "key": k, "users": running})
+        if rows:
+            conn.execute(insert(kpi_active_users), rows)
+        start = end + 1
+
+
+def rollup_days(conn: Connection) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last business dates in the rollups."""
+    lo, hi = conn.execute(select(func.min(kpi_daily.c.day), func.max(kpi_daily.c.day))).one()
+    return lo, hi
+
+
+__all__ = ["MOBILE_CHANNELS", "UNIONPAY_CHANNEL", "WINDOW_DAYS", "day_no", "from_day_no", "rebuild", "refresh",
+           "rollup_days"]

@@ -1,0 +1,160 @@
+"""Every metric against an independent SQL computation over the raw tables of a small simulated county, and the
+incremental rollups against a rebuild from scratch."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from zhifu.db import Database
+from zhifu.kpi import rollup, service
+from zhifu.kpi.models import kpi_active_users, kpi_daily, kpi_payer_days, kpi_payer_first
+
+from .conftest import SIM_DAYS, SIM_START
+
+END = SIM_START + dt.timedelta(days=SIM_DAYS - 1)
+MOBILE = "('unionpay_qr','nfc','bank_app','face','sscard','wechat','alipay')"
+STANDARD = "('unionpay_qr','nfc','bank_app','face','sscard')"
+
+
+def q(db: Database, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    with db.read() as c:
+        return [tuple(r) for r in c.execute(text(sql), params)]
+
+
+def test_channel_sets_follow_the_registry() -> None:
+    assert service.SMART_PAY == tuple(sorted(("unionpay_qr", "nfc", "bank_app", "face", "sscard", "wechat", "alipay")))
+    assert service.BANK_STANDARD == tuple(sorted(("unionpay_qr", "nfc", "bank_app", "face", "sscard")))
+    assert "unionpay_card" not in service.SMART_PAY
+
+
+def test_totals_channels_towns_institutions(county: Database) -> None:
+    start, end = SIM_START + dt.timedelta(days=5), END - dt.timedelta(days=3)
+    raw = q(county, "SELECT count(*), coalesce(sum(amount_fen),0) FROM payments WHERE status='succeeded' "
+                    "AND business_date BETWEEN :a AND :b", a=start, b=end)[0]
+    refunds = q(county, "SELECT count(*), coalesce(sum(amount_fen),0) FROM refunds WHERE status='succeeded' "
+                        "AND business_date BETWEEN :a AND :b", a=start, b=end)[0]
+    by_channel = dict((ch, (n, a)) for ch, n, a in q(county, "SELECT channel, count(*), sum(amount_fen) FROM payments "
+                      "WHERE status='succeeded' AND business_date BETWEEN :a AND :b GROUP BY channel", a=start, b=end))
+    by_town = {t: (n, a, u) for t, n, a, u in q(county, "SELECT m.town_code, count(*), sum(p.amount_fen), "
+               "sum(CASE WHEN p.channel='unionpay_qr' THEN 1 ELSE 0 END) FROM payments p JOIN merchants m "
+               "ON m.id=p.merchant_id WHERE p.status='succeeded' AND p.business_date BETWEEN :a AND :b "
+               "GROUP BY m.town_code", a=start, b=end)}
+    by_acq = {i: (n, a) for i, n, a in q(county, "SELECT m.acquirer_id, count(*), sum(p.amount_fen) FROM payments p "
+              "JOIN merchants m ON m.id=p.merchant_id WHERE p.status='succeeded' AND p.business_date "
+              "BETWEEN :a AND :b GROUP BY m.acquirer_id", a=start, b=end)}
+    assert raw[0] > 1000 and refunds[0] > 0
+    with county.read() as c:
+        f = service.Filters(start, end)
+        assert service.totals(c, f) == {"count": raw[0], "amount_fen": raw[1], "refunds": refunds[0],
+                                        "refund_fen": refunds[1]}
+        assert {r["channel"]: (r["count"], r["amount_fen"]) for r in service.by_channel(c, f)} == by_channel
+        assert {k: (v["count"], v["amount_fen"], v["unionpay_count"]) for k, v in service.by_town(c, f).items()} \
+            == by_town
+        assert {r["institution"]: (r["count"], r["amount_fen"]) for r in service.by_institution(c, f)} == by_acq
+        town = sorted(by_town)[1]
+        assert service.totals(c, service.Filters(start, end, town=town))["count"] == by_town[town][0]
+
+
+def test_unionpay_and_share(county: Database) -> None:
+    up = q(county, "SELECT count(*), sum(amount_fen) FROM payments WHERE status='succeeded' AND "
+                   "channel='unionpay_qr' AND business_date BETWEEN :a AND :b", a=SIM_START, b=END)[0]
+    std = q(county, f"SELECT count(*), sum(amount_fen) FROM payments WHERE status='succeeded' AND channel IN {STANDARD} "
+                    "AND business_date BETWEEN :a AND :b", a=SIM_START, b=END)[0]
+    smart = q(county, f"SELECT count(*), sum(amount_fen) FROM payments WHERE status='succeeded' AND channel IN {MOBILE} "
+                      "AND business_date BETWEEN :a AND :b", a=SIM_START, b=END)[0]
+    with county.read() as c:
+        f = service.Filters(SIM_START, END)
+        u = service.unionpay(c, f)
+        assert (u["count"], u["amount_fen"]) == up and up[0] > 0
+        assert u["prior_count"] == 0 and u["count_growth_ppm"] is None  # no data a year earlier
+        s = service.share(c, f)
+        assert (s["standard_count"], s["standard_amount_fen"], s["smart_count"], s["smart_amount_fen"]) == \
+            (std[0], std[1], smart[0], smart[1])
+        assert s["count_share_ppm"] == (std[0] * 1_000_000 * 2 + smart[0]) // (2 * smart[0])
+        assert 0 < s["count_share_ppm"] < 1_000_000
+
+
+@pytest.mark.parametrize("offset", [1, 17, 29, 30, 44])
+def test_active_users_match_distinct_payers(county: Database, offset: int) -> None:
+    day = SIM_START + dt.timedelta(days=offset)
+    lo = day - dt.timedelta(days=29)
+    base = (f"FROM payments p JOIN merchants m ON m.id=p.merchant_id WHERE p.status='succeeded' AND "
+            f"p.channel IN {MOBILE} AND p.payer_ref IS NOT NULL AND p.business_date BETWEEN :a AND :b")
+    total = q(county, f"SELECT count(DISTINCT p.payer_ref) {base}", a=lo, b=day)[0][0]
+    towns = dict(q(county, f"SELECT m.town_code, count(DISTINCT p.payer_ref) {base} GROUP BY m.town_code", a=lo, b=day))
+    issuers = dict(q(county, f"SELECT p.card_issuer, count(DISTINCT p.payer_ref) {base} AND p.card_issuer IS NOT NULL "
+                             "GROUP BY p.card_issuer", a=lo, b=day))
+    unionpay = q(county, f"SELECT count(DISTINCT p.payer_ref) {base} AND p.channel='unionpay_qr'", a=lo, b=day)[0][0]
+    with county.read() as c:
+        assert service.active_users(c, day) == total
+        assert total > 0
+        for town, n in towns.items():
+            assert service.active_users(c, day, dim="town", key=town) == n
+        for issuer, n in issuers.items():
+            assert service.active_users(c, day, dim="issuer", key=issuer) == n
+        assert service.active_users(c, day, dim="unionpay") == unionpay
+
+
+def test_new_unionpay_users(county: Database) -> None:
+    a, b = SIM_START + dt.timedelta(days=10), SIM_START + dt.timedelta(days=30)
+    expected = q(county, "SELECT count(*) FROM (SELECT payer_ref, min(business_date) AS first FROM payments WHERE "
+                         "status='succeeded' AND channel='unionpay_qr' AND payer_ref IS NOT NULL GROUP BY payer_ref) x "
+                         "WHERE first BETWEEN :a AND :b", a=a, b=b)[0][0]
+    with county.read() as c:
+        assert service.new_users(c, a, b) == expected
+
+
+def test_coverage_by_town_village_and_area(county: Database) -> None:
+    rows = q(county, "SELECT b.town_code, count(*), sum(CASE WHEN m.status='active' THEN 1 ELSE 0 END) FROM "
+                     "county_businesses b LEFT JOIN merchants m ON m.id=b.merchant_id WHERE b.registered_on <= :d "
+                     "GROUP BY b.town_code", d=END)
+    areas = dict(q(county, "SELECT code, area_type FROM county_towns"))
+    with county.read() as c:
+        cov = service.coverage(c, END)
+        got = {r["town_code"]: (r["registered"], r["covered"]) for r in cov["towns"] if r["registered"]}
+        assert got == {t: (n, int(k or 0)) for t, n, k in rows}
+        urban = [(n, int(k or 0)) for t, n, k in rows if areas[t] == "urban"]
+        assert (cov["areas"]["urban"]["registered"], cov["areas"]["urban"]["covered"]) == \
+            (sum(x[0] for x in urban), sum(x[1] for x in urban))
+        town = max(got, key=lambda t: got[t][0])
+        villages = service.coverage(c, END, town=town)["villages"]
+        assert sum(v["registered"] for v in villages) == got[town][0]
+        assert sum(v["covered"] for v in villages) == got[town][1]
+        shops = service.coverage_merchants(c, town=town)
+        assert len(shops) == min(got[town][0], service.MERCHANTS_PAGE_MAX)
+        assert sum(1 for s in shops if s["merchant_status"] == "active") == got[town][1]
+
+
+def test_targets_and_pilot(county: Database) -> None:
+    merchants_rcb = q(county, "SELECT count(*) FROM merchants WHERE status='active' AND acquirer_id='hechuan_rcb'")[0][0]
+    with county.read() as c:
+        rows = {r["id"]: r for r in service.targets(c, END)}
+        pilot = service.pilot(c, service.Filters(SIM_START, END))
+    assert rows, "demo_small has targets"
+    for r in rows.values():
+        if r["metric"] == "aggregated_payment_merchants" and r["institution"] == "hechuan_rcb":
+            assert r["value"] == merchants_rcb
+        if r["metric"] == "commerce_circles":
+            assert r["value"] == q(county, "SELECT count(*) FROM county_commerce_circles")[0][0]
+    assert pilot and all(p["count"] > 0 for p in pilot)
+
+
+def _dump(db: Database) -> dict[str, list[tuple[Any, ...]]]:
+    out = {}
+    with db.read() as c:
+        for t in (kpi_daily, kpi_payer_days, kpi_payer_first, kpi_active_users):
+            out[t.name] = sorted(tuple(r) for r in c.execute(t.select()))
+    return out
+
+
+def test_rebuild_equals_incremental(county: Database) -> None:
+    incremental = _dump(county)
+    assert all(incremental.values())
+    county.run(rollup.rebuild)
+    assert _dump(county) == incremental
+    county.run(rollup.refresh)  # nothing new: the same again
+    assert _dump(county) == incremental
