@@ -222,3 +222,19 @@ def test_pay_code_with_discount_succeeds_at_once(platform, fixed_clock, issuer: 
     assert (p["status"], p["discount_fen"], p["payable_fen"], p["fee_fen"]) == ("succeeded", 50, 9_950, 0)
     assert _budget(platform, cid)[1] == 0
     _verify(platform)
+
+
+def test_paused_and_ended_campaigns_give_nothing(platform, fixed_clock) -> None:  # type: ignore[no-untyped-def]
+    mid, mh = platform.merchant()
+    cid = _campaign(platform, discount_campaign())
+    platform.client.post(f"/v1/campaigns/{cid}/pause", headers=platform.op)
+    assert _pay(platform, mh, "p1", 5_000, payer={"id": "u1"})["discount_fen"] == 0
+    platform.client.post(f"/v1/campaigns/{cid}/resume", headers=platform.op)
+    held = _pay(platform, mh, "p2", 5_000, payer={"id": "u1"})
+    assert held["discount_fen"] == 100
+    ended = platform.client.post(f"/v1/campaigns/{cid}/end", headers=platform.op).json()
+    assert ended["remaining_fen"] == 0 and ended["reserved_fen"] == 100  # the pending hold stays reserved
+    assert _pay(platform, mh, "p3", 5_000, payer={"id": "u2"})["discount_fen"] == 0
+    assert _sim(platform, held["id"])["status"] == "succeeded"  # a discount already given is honoured
+    assert _balance(platform, f"merchant_payable:{mid}") == 5_000 - 19
+    _verify(platform)

@@ -302,11 +302,15 @@ def _lock_campaign(conn: Connection, campaign_id: str) -> Any:
 
 def _counter_keys(campaign_id: str, rules: Rules, payer_key: str | None, merchant_id: str,
                   day: str) -> list[tuple[str, str, str, int | None, int | None]]:
+    """The counters the rules cap; scopes without a cap keep no counter (a cap added by a later version counts
+    from then on)."""
     keys: list[tuple[str, str, str, int | None, int | None]] = []
-    if payer_key:
+    if payer_key and (rules.per_payer_day_fen is not None or rules.per_payer_day_count is not None):
         keys.append(("payer_day", payer_key, day, rules.per_payer_day_fen, rules.per_payer_day_count))
+    if payer_key and rules.per_payer_campaign_fen is not None:
         keys.append(("payer_campaign", payer_key, "*", rules.per_payer_campaign_fen, None))
-    keys.append(("merchant_day", merchant_id, day, rules.per_merchant_day_fen, None))
+    if rules.per_merchant_day_fen is not None:
+        keys.append(("merchant_day", merchant_id, day, rules.per_merchant_day_fen, None))
     return keys
 
 
@@ -319,6 +323,8 @@ def _grant(conn: Connection, campaign_id: str, rules: Rules, want_fen: int, *, p
     left = ledger.get_balance(conn, budget_account(campaign_id)).available_fen
     grant = max(0, min(want_fen, left))
     keys = _counter_keys(campaign_id, rules, payer_key, merchant_id, day)
+    if not keys:
+        return grant, False
     _upsert_ignore(conn, campaign_counters, [{"campaign_id": campaign_id, "scope": s, "subject": subj, "day": d,
                                               "used_fen": 0, "hits": 0} for s, subj, d, _, _ in keys])
     capped = False
@@ -413,14 +419,16 @@ class Pricing:
 NO_DISCOUNT = Pricing()
 
 
-def _merchant_ctx(conn: Connection, m: Any) -> tuple[str, str, frozenset[str]]:
-    circles = frozenset(conn.execute(select(circle_merchants.c.circle_id).where(
-        circle_merchants.c.merchant_id == m.id)).scalars())
+def _merchant_ctx(conn: Connection, m: Any, candidates: Sequence[Rules]) -> tuple[str, str, frozenset[str]]:
+    circles: frozenset[str] = frozenset()
+    if any(r.circles for r in candidates):  # only read memberships when a rule names circles
+        circles = frozenset(conn.execute(select(circle_merchants.c.circle_id).where(
+            circle_merchants.c.merchant_id == m.id)).scalars())
     return m.mcc, m.town_code, circles
 
 
-def _is_new_payer(conn: Connection, payer_key: str | None) -> bool | None:
-    if payer_key is None:
+def _is_new_payer(conn: Connection, payer_key: str | None, candidates: Sequence[Rules]) -> bool | None:
+    if payer_key is None or not any(r.new_payers_only for r in candidates):
         return None
     return conn.execute(select(incentive_payers.c.payer_key).where(
         incentive_payers.c.payer_key == payer_key)).first() is None
@@ -437,13 +445,16 @@ def price_payment(conn: Connection, m: Any, amount_fen: int, channel: str, payer
     if not active:
         return NO_DISCOUNT
     payer = payer or PayerHint()
-    mcc, town, circles = _merchant_ctx(conn, m)
+    candidates = [(c, r) for c in active if (r := _rules(conn, c.id, c.version)).discount is not None]
+    if not candidates:
+        return NO_DISCOUNT
+    wanted = [r for _, r in candidates]
+    mcc, town, circles = _merchant_ctx(conn, m, wanted)
     ctx = Context(m.id, mcc, town, circles, channel, amount_fen, at, payer.id, payer.issuer, payer.card_type,
-                  _is_new_payer(conn, payer.id))
+                  _is_new_payer(conn, payer.id, wanted))
     rural = _county_rural()
-    for c in active:
-        rules = _rules(conn, c.id, c.version)
-        if rules.discount is None or matches(rules, ctx, rural) is not None:
+    for c, rules in candidates:
+        if matches(rules, ctx, rural) is not None:
             continue
         drawn = draw_discount(rules.discount, c.seed, payment_id, amount_fen)
         if drawn <= 0:
@@ -544,23 +555,25 @@ def _accrue(conn: Connection, p: Any, *, payer_ref: str | None, issuer: str | No
         return False, 0, 0
     from zhifu.merchants import merchant_row
 
+    candidates = []
+    for c in active:
+        found = _version_at(conn, c.id, p.created_at)
+        if found is not None and (found[1].fee_waiver or found[1].cost_refund or found[1].subsidy_ppm):
+            candidates.append((c, *found))
+    if not candidates:
+        return False, 0, 0
+    wanted = [r for _, _, r in candidates]
     m = merchant_row(conn, p.merchant_id)
-    mcc, town, circles = _merchant_ctx(conn, m)
+    mcc, town, circles = _merchant_ctx(conn, m, wanted)
     payer_key = payer_ref
     ctx = Context(m.id, mcc, town, circles, p.channel, p.amount_fen, p.created_at, payer_key, issuer, card_type,
-                  _is_new_payer(conn, payer_key))
+                  _is_new_payer(conn, payer_key, wanted))
     rural = _county_rural()
     waived = False
     cost_refund = subsidy = 0
     accrued = False
     day = _day(at)
-    for c in active:
-        found = _version_at(conn, c.id, p.created_at)
-        if found is None:
-            continue
-        version, rules = found
-        if not (rules.fee_waiver or rules.cost_refund or rules.subsidy_ppm):
-            continue
+    for c, version, rules in candidates:
         if matches(rules, ctx, rural) is not None:
             continue
         base = {"merchant_id": m.id, "payment_id": p.id, "campaign_id": c.id, "version": version,
