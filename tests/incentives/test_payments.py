@@ -238,3 +238,26 @@ def test_paused_and_ended_campaigns_give_nothing(platform, fixed_clock) -> None:
     assert _sim(platform, held["id"])["status"] == "succeeded"  # a discount already given is honoured
     assert _balance(platform, f"merchant_payable:{mid}") == 5_000 - 19
     _verify(platform)
+
+
+def test_late_success_after_the_hold_lapsed_is_still_honoured(platform, fixed_clock) -> None:  # type: ignore[no-untyped-def]
+    from zhifu.workers import run_once
+
+    mid, mh = platform.merchant()
+    cid = _campaign(platform, discount_campaign(budget_fen=100))
+    p = _pay(platform, mh, "late", 10_000, payer={"id": "u1"}, expires_in_s=60)
+    assert p["discount_fen"] == 100
+    r = platform.client.post(f"/sim/payments/{p['id']}/pay", json={"outcome": "timeout"})  # paid, notice lost
+    assert r.status_code == 200 and r.json()["status"] == "processing"
+    fixed_clock.advance(days=2)
+    with platform.db.tx() as c:
+        ledger.expire_holds(c)  # the hold lapses first: its 100 fen are free again
+    taker = _pay(platform, mh, "taker", 10_000, payer={"id": "u2"})
+    assert taker["discount_fen"] == 100  # and another payment takes them
+    run_once(platform.db)  # the sweeper finds the rail paid the first one
+    got = platform.client.get(f"/v1/payments/{p['id']}", headers=mh).json()
+    assert got["status"] == "succeeded" and got["discount_fen"] == 100
+    assert _balance(platform, f"merchant_payable:{mid}") == 10_000 - 38  # the merchant still gets the full price
+    assert _balance(platform, "campaign_shortfall") == 100  # the budget could not cover it: the acquirer's cost
+    assert _budget(platform, cid) == (0, 100)
+    _verify(platform)
