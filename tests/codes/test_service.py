@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 
 import pytest
@@ -24,7 +23,6 @@ from zhifu.codes import (
     list_codes,
     new_page_token,
     open_code,
-    quote_discount,
     revoke,
     scan_and_pay,
     start_payment,
@@ -274,10 +272,20 @@ def test_suspended_merchant_and_bad_input(db, fixed_clock) -> None:  # type: ign
     assert _payments(db) == 0
 
 
-def test_discount_seam_grants_nothing_until_campaigns_fill_it(db, fixed_clock) -> None:  # type: ignore[no-untyped-def]
+def test_cashier_shows_a_campaigns_instant_discount(db, fixed_clock) -> None:  # type: ignore[no-untyped-def]
+    from tests.incentives.helpers import discount_campaign
+    from zhifu.incentives import CreateCampaign, create_campaign
+
+    mid = make_merchant(db)
     with db.tx() as c:
-        d = quote_discount(c, "mch_x", "unionpay_qr", 10_000, "u1", dt.datetime.now(dt.UTC))
-    assert (d.discount_fen, d.campaign_ref) == (0, None)
+        code = issue_static(c, mid)
+        create_campaign(c, CreateCampaign.model_validate(discount_campaign()))
+    paid = scan_and_pay(db, code["url"], app="unionpay", payer_ref="u9", amount_fen=1_000)
+    p = paid["payment"]
+    assert (p["amount_fen"], p["discount_fen"], p["payable_fen"]) == (1_000, 100, 900)
+    assert paid["status"] == "succeeded"
+    _credited_once(db, mid, p)
+    _verify(db)
 
 
 @pytest.mark.parametrize("channel", ["unionpay_qr", "wechat", "alipay"])

@@ -7,7 +7,6 @@ from zhifu.codes.service import (
     APPS,
     CashierPage,
     CodeUnavailable,
-    Discount,
     PageToken,
     app_channel,
     cashier_payment,
@@ -23,7 +22,6 @@ from zhifu.codes.service import (
     open_code,
     page_started,
     payer_spent_today,
-    quote_discount,
     resolve,
     revoke,
     scan_and_pay,
@@ -32,9 +30,9 @@ from zhifu.codes.service import (
 )
 
 __all__ = [
-    "APPS", "APP_CHANNELS", "CashierPage", "CodeKind", "CodeStatus", "CodeUnavailable", "Discount", "PageToken",
+    "APPS", "APP_CHANNELS", "CashierPage", "CodeKind", "CodeStatus", "CodeUnavailable", "PageToken",
     "app_channel", "cashier_payment", "cashier_payments", "code_id_from_scan", "code_url", "confirm_payment",
     "create_dynamic", "detect_app", "generate_paycode", "get_code", "issue_static", "list_codes",
-    "new_page_token", "open_code", "page_started", "payer_spent_today", "payment_codes", "quote_discount", "resolve", "revoke",
+    "new_page_token", "open_code", "page_started", "payer_spent_today", "payment_codes", "resolve", "revoke",
     "scan_and_pay", "start_payment", "static_code_for",
 ]

@@ -24,6 +24,7 @@ from zhifu.core.errors import ConflictError, InvalidRequest, NotFound, Unprocess
 from zhifu.core.ids import new_id, parse_id
 from zhifu.core.money import check_fen, fen_to_yuan_str
 from zhifu.db import Database
+from zhifu.incentives import PayerHint
 from zhifu.merchants import MerchantStatus, county, merchant_row
 from zhifu.merchants.models import stores
 from zhifu.payments import CreatePayment, PaymentStatus
@@ -354,23 +355,6 @@ def _order_no(token: str) -> str:
     return f"cs{token}"
 
 
-# ---------------------------------------------------------------- discounts (filled by the incentives capability)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Discount:
-    discount_fen: int = 0
-    campaign_ref: str | None = None
-    label: str = ""
-
-
-def quote_discount(conn: Connection, merchant_id: str, channel: str, amount_fen: int, payer_ref: str,
-                   at: dt.datetime) -> Discount:
-    """The instant discount a campaign grants on this payment. No campaign engine is connected yet, so none
-    applies; the incentives capability replaces this seam, and the cashier shows whatever it returns."""
-    return Discount()
-
-
 # ---------------------------------------------------------------- the cashier
 
 
@@ -502,10 +486,8 @@ def start_payment(conn: Connection, code_id: str, page: PageToken, *, app: str, 
     m = merchant_row(conn, code.merchant_id)
     if m.status != MerchantStatus.ACTIVE:
         raise ConflictError("该商户暂停收款 / this merchant cannot take payments now", code="merchant_not_active")
-    discount = quote_discount(conn, code.merchant_id, channel, amount_fen, payer_ref, at)
-    if not 0 <= discount.discount_fen < amount_fen:
-        raise AssertionError(f"a discount of {discount.discount_fen} on {amount_fen} fen")  # the seam's contract
-    _check_rules(conn, code, m, amount_fen - discount.discount_fen, payer_ref, scene, at)
+    # the barcode limit is checked on the full amount: a campaign's discount is only drawn when the payment is made
+    _check_rules(conn, code, m, amount_fen, payer_ref, scene, at)
     if code.kind == CodeKind.DYNAMIC:
         expires_in_s = max(PAYMENT_EXPIRES_IN_S_MIN, int((code.expires_at - at).total_seconds()))
     else:
@@ -513,13 +495,14 @@ def start_payment(conn: Connection, code_id: str, page: PageToken, *, app: str, 
     req = CreatePayment(amount_fen=amount_fen, merchant_order_no=_order_no(page.token), channel=channel,
                         description=(code.description or m.short_name)[:DESCRIPTION_CHARS_MAX],
                         expires_in_s=expires_in_s, store_id=code.store_id,
-                        metadata={"code_id": code.id, "app": channel_app(channel), "scene": scene})
+                        metadata={"code_id": code.id, "app": channel_app(channel), "scene": scene},
+                        payer=PayerHint(id=payer_ref))  # campaigns price their instant discount on it
     flow = "static_code" if code.kind == CodeKind.STATIC else "dynamic_code"
-    p = payments.create_payment(conn, code.merchant_id, req, at=at, flow=flow, discount_fen=discount.discount_fen)
+    p = payments.create_payment(conn, code.merchant_id, req, at=at, flow=flow)
     conn.execute(cashier_payments.insert(), [{
         "merchant_id": code.merchant_id, "token": page.token, "code_id": code.id, "code_kind": code.kind,
         "payment_id": p["id"], "app": channel_app(channel), "channel": channel, "payer_ref": payer_ref,
-        "scene": scene, "amount_fen": amount_fen, "discount_fen": discount.discount_fen, "status": p["status"],
+        "scene": scene, "amount_fen": amount_fen, "discount_fen": p["discount_fen"], "status": p["status"],
         "local_date": at.astimezone(SHANGHAI).date(), "created_at": at}])
     return cashier_payment(conn, code_id, page)
 

@@ -682,6 +682,17 @@ def clawback_fen(conn: Connection, refund_id: str) -> int:
     return int(v or 0)
 
 
+def clawbacks_for(conn: Connection, refund_ids: Sequence[str]) -> dict[str, int]:
+    """The discount share of each of these refunds that has one (what the rail did not refund to the payer)."""
+    out: dict[str, int] = {}
+    ids = list(refund_ids)
+    for start in range(0, len(ids), 500):
+        for rid, amount in conn.execute(select(campaign_clawbacks.c.refund_id, campaign_clawbacks.c.amount_fen)
+                                        .where(campaign_clawbacks.c.refund_id.in_(ids[start:start + 500]))):
+            out[rid] = int(amount)
+    return out
+
+
 def clawback_legs(conn: Connection, refund_id: str, at: dt.datetime) -> list[ledger.Leg]:
     """The leg a refund's success entry carries to return the discount share to the budget."""
     cb = conn.execute(select(campaign_clawbacks).where(campaign_clawbacks.c.refund_id == refund_id)).first()

@@ -13,7 +13,7 @@ import polars as pl
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
-from zhifu import ledger
+from zhifu import incentives, ledger
 from zhifu.channels import get_channel
 from zhifu.core import clock
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound, PermissionDenied
@@ -220,12 +220,13 @@ def _payment_row(p: Any) -> dict[str, Any]:
             "_fee": p.fee_fen, "_cost": p.cost_fen if moved else 0}
 
 
-def _refund_row(r: Any) -> dict[str, Any]:
+def _refund_row(r: Any, clawback_fen: int = 0) -> dict[str, Any]:
+    """A refund as the rail sees it: what went back to the payer, without a campaign discount's share."""
     moved = r.status == "succeeded"
     return {"payment_id": r.id, "channel_ref": r.channel_ref, "merchant_order_no": r.id,
             "merchant_id": r.merchant_id, "created_at": r.updated_at if moved else r.created_at,
             "business_date": r.business_date if moved and r.business_date else business_date_of(r.created_at),
-            "txn_type": "refund", "amount_fen": r.amount_fen, "fee_fen": -r.fee_refunded_fen,
+            "txn_type": "refund", "amount_fen": r.amount_fen - clawback_fen, "fee_fen": -r.fee_refunded_fen,
             "status": {"pending": "processing"}.get(r.status, r.status), "_fee": r.fee_refunded_fen, "_cost": 0}
 
 
@@ -254,9 +255,10 @@ def _our_items(conn: Connection, channel: str, day: dt.date, stmt: pl.DataFrame)
                        refunds.c.created_at < end)]
     re_filters += [and_(ref_channel, refunds.c.id.in_(c)) for c in _chunks(waiting + order_nos)]
     re_filters += [and_(ref_channel, refunds.c.channel_ref.in_(c)) for c in _chunks(refs)]
-    for f in re_filters:
-        for r in conn.execute(select(refunds).select_from(joined).where(f)):
-            out[r.id] = _refund_row(r)
+    found = {r.id: r for f in re_filters for r in conn.execute(select(refunds).select_from(joined).where(f))}
+    clawbacks = incentives.clawbacks_for(conn, list(found))
+    for rid, r in found.items():
+        out[rid] = _refund_row(r, clawbacks.get(rid, 0))
     return out
 
 
