@@ -133,6 +133,8 @@ def _mount_capabilities() -> None:
             app.add_typer(sub, name=getattr(mod, "NAME", mod.__name__.split(".")[1]))
         for name, command in getattr(mod, "COMMANDS", {}).items():  # further top-level commands of the capability
             app.command(name)(command)
+        for name, group in getattr(mod, "GROUPS", {}).items():  # further command groups of the capability
+            app.add_typer(group, name=name)
 
 
 _mount_capabilities()

@@ -299,3 +299,20 @@ def test_paycodes_route_to_their_channel_and_outcome(channel: str, outcome: str)
         assert code.isdigit() and channel_for_auth_code(code) == channel
         expected = {"decline": "decline_insufficient_funds"}.get(outcome, outcome)
         assert paycode_outcome(code) == expected
+
+
+@pytest.mark.parametrize(("channel", "outcome"), [("unionpay_qr", "success"), ("wechat", "userpaying"),
+                                                  ("alipay", "decline")])
+def test_sim_paycode_command_prints_a_code_its_channel_accepts(channel: str, outcome: str) -> None:
+    from typer.testing import CliRunner
+
+    from zhifu.channels import paycode_outcome
+    from zhifu.cli import app
+
+    r = CliRunner().invoke(app, ["sim", "paycode", "--channel", channel, "--outcome", outcome, "--seed", "5"])
+    assert r.exit_code == 0, r.output
+    code = r.output.strip()
+    assert channel_for_auth_code(code) == channel
+    assert paycode_outcome(code) == {"decline": "decline_insufficient_funds"}.get(outcome, outcome)
+    bad = CliRunner().invoke(app, ["sim", "paycode", "--channel", "bogus"])
+    assert bad.exit_code != 0 and "channel" in bad.output

@@ -46,6 +46,11 @@ def paycode(
         _fail(f"--{exc.param}: {exc.message}")
 
 
+sim_app = typer.Typer(no_args_is_help=True, help="The payer's side of the simulator.")
+sim_app.command("paycode")(paycode)
+GROUPS = {"sim": sim_app}  # `zhifu sim paycode --channel unionpay_qr`
+
+
 @app.command("issue")
 def issue(merchant_id: str, store_id: str | None = typer.Option(None, "--store", help="A store's own code."),
           replace: bool = typer.Option(False, help="Revoke the active code and issue a new one.")) -> None:
