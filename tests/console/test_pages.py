@@ -200,11 +200,11 @@ def test_placeholders_show_an_empty_state(world, path: str) -> None:  # type: ig
     assert r.status_code == 200 and 'class="empty"' in r.text
 
 
-def test_codes_and_settlements_say_they_are_coming(world) -> None:  # type: ignore[no-untyped-def]
+def test_codes_say_they_are_coming_and_settlements_are_empty(world) -> None:  # type: ignore[no-untyped-def]
     b = world.login("shop-a")
     assert "收款码即将开通" in b.get("/console/merchant/codes").text
     assert b.get("/console/merchant/sticker.pdf").status_code == 404
-    assert "首次结算完成后" in b.get("/console/merchant/settlements").text
+    assert "暂无结算记录" in b.get("/console/merchant/settlements").text
 
 
 def test_live_stream_sends_new_payments_and_totals(world, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
@@ -223,3 +223,20 @@ def test_refund_rows_belong_to_the_merchant(world) -> None:  # type: ignore[no-u
         assert c.execute(select(refunds.c.merchant_id).where(refunds.c.id == world.refund_a)).scalar() == world.mch_a
     assert world.refund_a not in world.login("shop-b").get("/console/merchant/refunds").text
     assert world.pay_a in world.login("shop-a").get("/console/merchant/refunds").text
+
+
+def test_sticker_and_statement_downloads(world) -> None:  # type: ignore[no-untyped-def]
+    from zhifu.codes import issue_static
+
+    b = world.login("shop-a")
+    with world.db.tx() as c:
+        code = issue_static(c, world.mch_a)
+    page = b.get("/console/merchant/codes").text
+    assert f"/c/{code['id']}" in page
+    pdf = b.get("/console/merchant/sticker.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF") and pdf.headers["content-type"] == "application/pdf"
+    assert world.login("shop-b").get("/console/merchant/sticker.pdf").status_code == 404  # B has no code
+    csv = b.get("/console/merchant/statement", params={"month": "2026-11", "format": "csv"})
+    assert csv.status_code == 200 and csv.headers["content-disposition"].startswith(f'attachment; filename="{world.mch_a}')
+    assert b.get("/console/merchant/statement", params={"month": "11/2026"}).status_code == 400
+    assert b.get("/console/merchant/statement", params={"month": "2026-11", "format": "exe"}).status_code == 400

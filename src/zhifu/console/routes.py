@@ -128,7 +128,7 @@ def _db(request: Request) -> Database:
 def _auth(request: Request) -> tuple[User, Session]:
     found = getattr(request.state, "console_auth", None)
     if found is None:
-        with _db(request).tx() as c:
+        with _db(request).read() as c:
             found = service.session_user(c, request.cookies.get(SESSION_COOKIE))
         if found is None:
             raise LoginRequired
@@ -280,6 +280,11 @@ def _login_page(request: Request, *, error: str | None = None, username: str = "
     return response
 
 
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    return Response(status_code=204, headers={"Cache-Control": "max-age=86400"})
+
+
 @router.get("/login")
 def login_form(request: Request, next: str = "") -> Response:
     try:
@@ -323,7 +328,7 @@ _merchant = _role("merchant")
 
 @router.get("/console/merchant")
 def merchant_home(request: Request, user: User = Depends(_merchant)) -> Response:
-    with _db(request).tx() as c:
+    with _db(request).read() as c:
         takings = service.takings_today(c, user)
     return _page(request, "console/merchant_home.html", {"takings": takings, "charts": False})
 
@@ -348,7 +353,7 @@ async def merchant_stream(request: Request, cursor: str = "", user: User = Depen
     lang = request_language(request)
 
     def fetch(after: str) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        with db.tx() as c:
+        with db.read() as c:
             rows = service.payments_since(c, user, after)
             return rows, (service.takings_today(c, user) if rows else None)
 
@@ -382,7 +387,7 @@ async def merchant_stream(request: Request, cursor: str = "", user: User = Depen
 
 def _payments_page(request: Request, user: User, base: str, q: str, status: str, channel: str,
                    starting_after: str) -> Response:
-    with _db(request).tx() as c:
+    with _db(request).read() as c:
         rows, more = service.search_payments(c, user, q=q, status=status, channel=channel,
                                              starting_after=starting_after)
     return _page(request, "console/payments.html", {
@@ -392,7 +397,7 @@ def _payments_page(request: Request, user: User, base: str, q: str, status: str,
 
 def _payment_page(request: Request, user: User, base: str, payment_id: str, *, error: str | None = None,
                   status: int = 200, done: str = "") -> Response:
-    with _db(request).tx() as c:
+    with _db(request).read() as c:
         pay = service.payment_detail(c, user, payment_id)
     return _page(request, "console/payment.html", {"p": pay, "base": base, "error": error, "done": done,
                                                    "can_refund": user.role == "merchant"},
@@ -420,7 +425,7 @@ def merchant_refund(request: Request, payment_id: str, amount: str = Form(""), r
     except ZhifuError as exc:
         return _payment_page(request, user, base, payment_id, error=exc.message, status=400)
     if confirm != "yes":
-        with _db(request).tx() as c:
+        with _db(request).read() as c:
             pay = service.payment_detail(c, user, payment_id)
         if pay["refundable_fen"] <= 0:
             return _payment_page(request, user, base, payment_id, status=409,
@@ -437,28 +442,41 @@ def merchant_refund(request: Request, payment_id: str, amount: str = Form(""), r
 
 @router.get("/console/merchant/refunds")
 def merchant_refunds(request: Request, user: User = Depends(_merchant)) -> Response:
-    with _db(request).tx() as c:
+    with _db(request).read() as c:
         rows = service.list_refunds(c, user)
     return _page(request, "console/refunds.html", {"rows": rows})
 
 
 @router.get("/console/merchant/settlements")
 def merchant_settlements(request: Request, user: User = Depends(_merchant)) -> Response:
-    with _db(request).tx() as c:
+    with _db(request).read() as c:
         rows = service.settlements(c, user)
-    return _page(request, "console/settlements.html", {"rows": rows})
+    month = service.clock.now().astimezone(service.SHANGHAI).strftime("%Y-%m")
+    return _page(request, "console/settlements.html", {"rows": rows, "month": month})
+
+
+@router.get("/console/merchant/statement")
+def merchant_statement(request: Request, month: str = "", format: str = "csv",
+                       user: User = Depends(_merchant)) -> Response:
+    with _db(request).read() as c:
+        made = service.statement(c, user, month, format)
+    if made is None:
+        raise NotFound("statements are not available yet", param="month")
+    data, name = made
+    return _finish(request, Response(data, media_type=service.STATEMENT_FORMATS[format], headers={
+        "Content-Disposition": f'attachment; filename="{name}"'}))
 
 
 @router.get("/console/merchant/codes")
 def merchant_codes(request: Request, user: User = Depends(_merchant)) -> Response:
-    with _db(request).tx() as c:
+    with _db(request).read() as c:
         code = service.merchant_code(c, user)
     return _page(request, "console/codes.html", {"code": code})
 
 
 @router.get("/console/merchant/sticker.pdf")
 def merchant_sticker(request: Request, user: User = Depends(_merchant)) -> Response:
-    with _db(request).tx() as c:
+    with _db(request).read() as c:
         pdf = service.sticker_pdf(c, user)
     if pdf is None:
         raise NotFound("no payment code yet", param="code")
@@ -468,7 +486,7 @@ def merchant_sticker(request: Request, user: User = Depends(_merchant)) -> Respo
 
 def _keys_page(request: Request, user: User, *, secret: str | None = None, error: str | None = None,
                status: int = 200) -> Response:
-    with _db(request).tx() as c:
+    with _db(request).read() as c:
         keys = service.list_keys(c, user)
     return _page(request, "console/keys.html", {"keys": keys, "secret": secret, "error": error}, status=status,
                  active="/console/merchant/keys")
@@ -496,7 +514,7 @@ def merchant_key_revoke(request: Request, key_id: str, user: User = Depends(_mer
 
 def _webhooks_page(request: Request, user: User, *, secret: str | None = None, error: str | None = None,
                    url: str = "", status: int = 200) -> Response:
-    with _db(request).tx() as c:
+    with _db(request).read() as c:
         rows = service.list_endpoints(c, user)
     return _page(request, "console/webhooks.html", {"rows": rows, "secret": secret, "error": error, "url": url,
                                                     "event_types": EVENT_TYPES}, status=status,
@@ -526,7 +544,7 @@ def merchant_webhook_delete(request: Request, endpoint_id: str, user: User = Dep
 
 @router.get("/console/merchant/profile")
 def merchant_profile(request: Request, user: User = Depends(_merchant)) -> Response:
-    with _db(request).tx() as c:
+    with _db(request).read() as c:
         m = service.profile(c, user)
     return _page(request, "console/profile.html", {"m": m})
 
@@ -538,14 +556,14 @@ _operator = _role("operator")
 
 @router.get("/console/operator")
 def operator_queue(request: Request, user: User = Depends(_operator)) -> Response:
-    with _db(request).tx() as c:
+    with _db(request).read() as c:
         rows = service.review_queue(c, user)
     return _page(request, "console/operator_queue.html", {"rows": rows})
 
 
 def _review_page(request: Request, user: User, merchant_id: str, *, error: str | None = None,
                  status: int = 200, reason: str = "") -> Response:
-    with _db(request).tx() as c:
+    with _db(request).read() as c:
         m = service.merchant_review(c, user, merchant_id)
     return _page(request, "console/merchant_review.html", {"m": m, "error": error, "reason": reason},
                  status=status, active="/console/operator")
@@ -568,7 +586,7 @@ def operator_review(request: Request, merchant_id: str, action: str = Form(""), 
 
 
 def _merchants_page(request: Request, user: User, base: str, status: str, town: str, starting_after: str) -> Response:
-    with _db(request).tx() as c:
+    with _db(request).read() as c:
         rows, more = service.list_merchants(c, user, status=status, town_code=town, starting_after=starting_after)
     from zhifu.merchants import MerchantStatus, county
 
@@ -604,12 +622,12 @@ _regulator = _role("regulator")
 def regulator_dashboard(request: Request, user: User = Depends(_regulator)) -> Response:
     lang = request_language(request)
     _ = translator(lang)
-    with _db(request).tx() as c:
+    with _db(request).read() as c:
         figures = service.programme_figures(c, user)
     chart = {
         "tooltip": {"trigger": "axis"},
-        "legend": {"data": [_("Count"), _("Amount (yuan)")]},
-        "grid": {"left": 48, "right": 48, "bottom": 64},
+        "legend": {"top": 0, "data": [_("Count"), _("Amount (yuan)")]},
+        "grid": {"left": 48, "right": 56, "top": 48, "bottom": 24, "containLabel": True},
         "xAxis": {"type": "category", "axisLabel": {"rotate": 30},
                   "data": [service.channel_label(c["channel"], lang) for c in figures["channels"]]},
         "yAxis": [{"type": "value", "name": _("Count")}, {"type": "value", "name": _("Amount (yuan)")}],
@@ -652,3 +670,18 @@ def _placeholder(path: str, role: str, title: str, text: str) -> None:
 for _path, (_who, _title, _text) in PLACEHOLDERS.items():
     _placeholder(_path, _who, _title, _text)
 
+
+
+# The names other capabilities use to add their own console pages: the same route class, CSRF guard,
+# role dependency, page rendering and menu as the console's pages.
+csrf_guard = _csrf_guard
+role = _role
+page = _page
+error_page = _error_page
+
+
+def add_nav(role_name: str, entries: tuple[tuple[str, str], ...], *, after: int = 1) -> None:
+    """Insert (href, msgid) entries into a role's menu after its first `after` entries, once."""
+    current = NAV[role_name]
+    fresh = tuple(e for e in entries if e[0] not in dict(current))
+    NAV[role_name] = current[:after] + fresh + current[after:]  # type: ignore[index]

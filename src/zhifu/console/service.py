@@ -434,24 +434,33 @@ def settlements(conn: Connection, user: User) -> list[dict[str, Any]] | None:
 
 
 def merchant_code(conn: Connection, user: User) -> dict[str, Any] | None:
-    """The merchant's static code once codes are built: {"code", "url"}; None means "coming"."""
-    from zhifu.core.config import get_settings
-
+    """The merchant's active static code once codes are issued: {"code", "url"}; None means "coming"."""
     mid = _own_merchant(user)
     mod = _optional("zhifu.codes")
-    fn = getattr(mod, "list_codes", None) if mod else None
+    fn = getattr(mod, "static_code_for", None) if mod else None
     if fn is None:
         return None
-    try:
-        rows = fn(conn, mid)
-    except TypeError:
+    row = fn(conn, mid)
+    return None if row is None else {"code": row["code"], "url": row["url"]}
+
+
+STATEMENT_FORMATS: Final = {"csv": "text/csv; charset=utf-8",
+                            "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def statement(conn: Connection, user: User, month: str, fmt: str) -> tuple[bytes, str] | None:
+    """The merchant's statement for a month (YYYY-MM) as CSV or Excel; None while settlement is not there."""
+    mid = _own_merchant(user)
+    if fmt not in STATEMENT_FORMATS:
+        raise InvalidRequest("format is csv or xlsx", param="format")
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}", month):
+        raise InvalidRequest("month is written YYYY-MM", param="month")
+    mod = _optional("zhifu.settlement.statements")
+    if mod is None or not hasattr(mod, "statement"):
         return None
-    rows = rows[0] if isinstance(rows, tuple) else rows
-    for row in rows:
-        code = row.get("code") if isinstance(row, dict) else None
-        if code and row.get("status", "active") == "active":
-            return {"code": code, "url": f"{get_settings().public_base_url.rstrip('/')}/c/{code}"}
-    return None
+    doc = mod.statement(conn, mid, month=month)
+    data = mod.to_csv(doc) if fmt == "csv" else mod.to_xlsx(doc)
+    return data, f"{mid}-{doc.get('period', month)}.{fmt}"
 
 
 def sticker_pdf(conn: Connection, user: User) -> bytes | None:

@@ -30,6 +30,9 @@ STATUS_LABELS: Final[dict[str, str]] = {
     "unsettled": N_("Unsettled"),
     "matched": N_("Matched"),
     "mismatched": N_("Mismatched"),
+    "pending_review": N_("Pending review"),
+    "changes_requested": N_("Changes requested"),
+    "terminated": N_("Terminated"),
 }
 
 # Sections of the console, keyed the way routes and nav_items name them.
