@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import re
 import weakref
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
@@ -99,6 +100,25 @@ def merchant_class(conn: Connection, merchant_id: str) -> str:
     return cls
 
 
+def prefetch(conn: Connection, merchant_ids: Sequence[str]) -> None:
+    """Load the fee classes and waivers of many merchants in a few queries (the batch path prices thousands)."""
+    book = _book(conn)
+    todo = [m for m in dict.fromkeys(merchant_ids) if m not in book.classes]
+    for start in range(0, len(todo), 500):
+        chunk = todo[start:start + 500]
+        for mid, type_, cls in conn.execute(
+                select(merchants.c.id, merchants.c.type, fee_merchant_classes.c.merchant_class)
+                .select_from(merchants.outerjoin(fee_merchant_classes,
+                                                 fee_merchant_classes.c.merchant_id == merchants.c.id))
+                .where(merchants.c.id.in_(chunk))):
+            book.classes[mid] = cls or type_
+        found: dict[str, list[tuple[str, dt.date, dt.date | None]]] = {m: [] for m in chunk}
+        for w in conn.execute(select(fee_waivers.c.merchant_id, fee_waivers.c.channel, fee_waivers.c.effective_from,
+                                     fee_waivers.c.effective_to).where(fee_waivers.c.merchant_id.in_(chunk))):
+            found[w.merchant_id].append((w.channel, w.effective_from, w.effective_to))
+        book.waivers.update(found)
+
+
 def _waived(conn: Connection, merchant_id: str, channel: str, on: dt.date) -> bool:
     book = _book(conn)
     ws = book.waivers.get(merchant_id)
@@ -116,12 +136,17 @@ def rule_for(conn: Connection, merchant_id: str, channel: str, card_type: str | 
                        default=default_rule())
 
 
+def fee_terms(conn: Connection, merchant_id: str, channel: str, card_type: str | None,
+              on: dt.date) -> tuple[FeeRule, bool]:
+    """The rule in force and whether the fee is waived, for payments of this kind on business date `on`."""
+    return rule_for(conn, merchant_id, channel, card_type, on), _waived(conn, merchant_id, channel, on)
+
+
 def merchant_fee(conn: Connection, merchant_id: str, channel: str, card_type: str | None, amount_fen: int,
                  at: dt.datetime) -> int:
     """The merchant's fee on a payment succeeding at `at`: the plan of its business date, or 0 if waived."""
-    on = business_date(at)
-    rule = rule_for(conn, merchant_id, channel, card_type, on)
-    return compute_fee(amount_fen, rule, waived=_waived(conn, merchant_id, channel, on))
+    rule, waived = fee_terms(conn, merchant_id, channel, card_type, business_date(at))
+    return compute_fee(amount_fen, rule, waived=waived)
 
 
 def payment_cost(conn: Connection, channel: str, card_type: str | None, amount_fen: int) -> ChannelCost:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import inspect
 import random
 from collections import defaultdict
 from collections.abc import Sequence
@@ -30,21 +29,18 @@ from zhifu.core.ids import _encode as _encode_id
 from zhifu.core.ids import new_id_fast
 from zhifu.core.money import check_fen, fen_to_yuan_str
 from zhifu.db.meta import UTCDateTime
+from zhifu.fees import compute_fee as _compute_fee
 from zhifu.fees import refund_fee_share
+from zhifu.fees.service import fee_terms, payment_cost, prefetch
 from zhifu.merchants import MerchantStatus, merchants, payable_account
 from zhifu.payments.models import PaymentStatus, payments, refunds
-from zhifu.payments.service import _ORDER_NO_RE, CHANNEL_COST, FEE_INCOME, compute_fee, receivable_account
+from zhifu.payments.service import _ORDER_NO_RE, CHANNEL_COST, FEE_INCOME, receivable_account
 from zhifu.settlement.calendar import business_date
 
 BATCH_MAX = ledger.service.BATCH_MAX  # one ledger entry per payment: the ledger's batch bound applies
 IN_CHUNK = 500
 FLOWS = frozenset({"static_code", "dynamic_code", "terminal"})
 _CARD_CODES = frozenset({"debit", "credit", "wallet"})
-_LEDGER_TAKES_TIMES = "ats" in inspect.signature(ledger.post_entries).parameters
-# Fee plans and channel costs: the payment service books them on success once the fees capability provides them.
-_FEE_PLANS = "conn" in inspect.signature(compute_fee).parameters
-if _FEE_PLANS:
-    from zhifu.fees.service import payment_cost as _payment_cost
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -229,14 +225,17 @@ def _check_caps(conn: Connection, specs: Sequence[PaymentSpec], capped: dict[str
                 used_month[(s.merchant_id, month)] = mo
 
 
-def _fee_and_cost(conn: Connection, merchant_id: str, channel: str, card_type: str | None, amount_fen: int,
-                  at: dt.datetime) -> tuple[int, int]:
-    """The fee and the channel's cost exactly as the payment service books them on success."""
-    if _FEE_PLANS:
-        fee = compute_fee(merchant_id, channel, card_type, amount_fen, at, conn=conn)  # type: ignore[call-arg]
-        cost = min(_payment_cost(conn, channel, card_type, amount_fen).total_fen, amount_fen)
-        return fee, cost
-    return compute_fee(merchant_id, channel, card_type, amount_fen, at), 0
+def _fee_and_cost(conn: Connection, terms: dict[tuple[Any, ...], tuple[Any, bool]], merchant_id: str, channel: str,
+                  card_type: str | None, amount_fen: int, on: dt.date) -> tuple[int, int]:
+    """The fee and the channel's cost exactly as the payment service books them on success; the fee terms are
+    looked up once per merchant, channel, card type and business date of the batch."""
+    key = (merchant_id, channel, card_type, on)
+    found = terms.get(key)
+    if found is None:
+        found = terms[key] = fee_terms(conn, merchant_id, channel, card_type, on)
+    fee = _compute_fee(amount_fen, found[0], waived=found[1])
+    cost = min(payment_cost(conn, channel, card_type, amount_fen).total_fen, amount_fen)
+    return fee, cost
 
 
 def _first_id_at(at: dt.datetime) -> str:
@@ -246,17 +245,8 @@ def _first_id_at(at: dt.datetime) -> str:
 
 def _post(conn: Connection, reqs: list[ledger.EntryRequest], ats: list[dt.datetime]) -> None:
     """Post entries in ledger-sized batches, each at its own time."""
-    if _LEDGER_TAKES_TIMES:
-        for start in range(0, len(reqs), BATCH_MAX):
-            ledger.post_entries(conn, reqs[start:start + BATCH_MAX], ats=ats[start:start + BATCH_MAX])
-        return
-    start = 0
-    while start < len(reqs):  # without per-entry times, one call per run of equal times
-        end = start + 1
-        while end < len(reqs) and ats[end] == ats[start] and end - start < BATCH_MAX:
-            end += 1
-        ledger.post_entries(conn, reqs[start:end], at=ats[start])
-        start = end
+    for start in range(0, len(reqs), BATCH_MAX):
+        ledger.post_entries(conn, reqs[start:start + BATCH_MAX], ats=ats[start:start + BATCH_MAX])
 
 
 def record_payments(conn: Connection, specs: Sequence[PaymentSpec], *, rng: random.Random) -> list[Recorded]:
@@ -281,6 +271,7 @@ def record_payments(conn: Connection, specs: Sequence[PaymentSpec], *, rng: rand
             raise ConflictError(f"payments.{i}: merchant {s.merchant_id} is {m.status if m else 'unknown'} and "
                                 "cannot take payments", param=f"payments.{i}.merchant_id", code="merchant_not_active")
     _check_caps(conn, specs, {mid: m for mid, m in mrows.items() if m.daily_cap_fen or m.monthly_cap_fen})
+    prefetch(conn, list(mrows))
 
     delay = dt.timedelta(milliseconds=settings.sim_notify_delay_ms)
     pay_rows: list[tuple[Any, ...]] = []
@@ -289,6 +280,7 @@ def record_payments(conn: Connection, specs: Sequence[PaymentSpec], *, rng: rand
     ats: list[dt.datetime] = []
     out: list[Recorded] = []
     bdates: dict[tuple[dt.date, int], dt.date] = {}
+    terms: dict[tuple[Any, ...], tuple[Any, bool]] = {}
     fast = _FastDigits(rng.random())
     for s, ch in zip(specs, rails, strict=True):
         pid = new_id_fast("pay", int(s.created_at.timestamp() * 1000))
@@ -302,12 +294,12 @@ def record_payments(conn: Connection, specs: Sequence[PaymentSpec], *, rng: rand
                          txn_issuer, s.card_type, decline, True, False, s.created_at, s.paid_at, s.paid_at + delay))
         if ok:
             payer, issuer, card_type = _as_notified(ch, s.payer_ref, txn_issuer, s.card_type)
-            fee, cost = _fee_and_cost(conn, s.merchant_id, ch.name, card_type, s.amount_fen, s.paid_at)
             local = s.paid_at.astimezone(SHANGHAI)
             bkey = (local.date(), local.hour)
             bd = bdates.get(bkey)
             if bd is None:
                 bd = bdates[bkey] = business_date(s.paid_at)
+            fee, cost = _fee_and_cost(conn, terms, s.merchant_id, ch.name, card_type, s.amount_fen, bd)
             status, failure, succeeded_at = PaymentStatus.SUCCEEDED.value, None, s.paid_at
             legs = [ledger.dr(receivable_account(ch.name), s.amount_fen - cost),
                     ledger.cr(payable_account(s.merchant_id), s.amount_fen - fee)]
