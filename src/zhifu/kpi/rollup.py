@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, delete, func, insert, literal, select, text
 
@@ -25,10 +26,17 @@ EPOCH = dt.date(1970, 1, 1)
 WINDOW_DAYS = 30  # active users: at least one successful mobile payment in the 30 days ending that day
 LOOKBACK_MS = 2 * 86_400_000  # a payment may succeed up to its expiry, a refund's notice may come late, and a
 # transaction may commit after one with a newer id: two days covers all three with room to spare
+IN_CHUNK = 500  # payers per IN (...) list
 ACTIVE_CHUNK_DAYS = 90  # active-user recomputation reads at most this many days (+ the window) at once
 MOBILE_CHANNELS = tuple(sorted(n for n, r in REGISTRY.items() if r.mobile))
 UNIONPAY_CHANNEL = "unionpay_qr"
 _WATERMARKS = {"payments": (payments, "pay"), "refunds": (refunds, "re")}
+
+
+def _succeeded(column: Any) -> Any:
+    """status = 'succeeded', written so that no planner uses the status index for it: without statistics SQLite
+    would pick ix_payments_status_expires (every successful payment) over the business-date or id range."""
+    return column.concat("") == "succeeded"
 
 
 def day_no(d: dt.date) -> int:
@@ -79,9 +87,9 @@ def refresh(conn: Connection) -> dict[str, int]:
     for name, (table, prefix) in _WATERMARKS.items():
         mark = marks.get(name) or ""
         floor = id_floor(prefix, id_ms(mark) - LOOKBACK_MS) if mark else ""
-        days |= set(conn.execute(select(table.c.business_date).where(
-            table.c.id >= floor, table.c.status == "succeeded", table.c.business_date.is_not(None)).distinct())
-            .scalars())
+        # Only the id range may drive this query (DISTINCT or a NULL test would tempt SQLite to the date index).
+        days |= {d for d in conn.execute(select(table.c.business_date).where(
+            table.c.id >= floor, _succeeded(table.c.status))).scalars() if d is not None}
     _recompute(conn, sorted(days), rebuilding=False)
     _save_watermarks(conn)
     return {"days": len(days)}
@@ -119,7 +127,7 @@ def _daily(conn: Connection, d: dt.date) -> None:
     pay = select(m.c.town_code, p.c.channel, m.c.acquirer_id, m.c.mcc, literal(1).label("n"),
                  p.c.amount_fen.label("amt"), literal(0).label("rn"), literal(0).label("ramt")) \
         .select_from(p.join(m, m.c.id == p.c.merchant_id)) \
-        .where(p.c.business_date == d, p.c.status == "succeeded")
+        .where(p.c.business_date == d, _succeeded(p.c.status))
     ref = select(m.c.town_code, p.c.channel, m.c.acquirer_id, m.c.mcc, literal(0), literal(0), literal(1),
                  r.c.amount_fen) \
         .select_from(r.join(p, p.c.id == r.c.payment_id).join(m, m.c.id == r.c.merchant_id)) \
@@ -140,7 +148,7 @@ def _payer_days(conn: Connection, d: dt.date) -> None:
     unionpay = func.max(case((p.c.channel == UNIONPAY_CHANNEL, 1), else_=0)) == 1
     q = select(literal(n), p.c.payer_ref, m.c.town_code, issuer, unionpay) \
         .select_from(p.join(m, m.c.id == p.c.merchant_id)) \
-        .where(p.c.business_date == d, p.c.status == "succeeded", p.c.channel.in_(MOBILE_CHANNELS),
+        .where(p.c.business_date == d, _succeeded(p.c.status), p.c.channel.in_(MOBILE_CHANNELS),
                p.c.payer_ref.is_not(None), p.c.payer_ref != "") \
         .group_by(p.c.payer_ref, m.c.town_code, issuer)
     conn.execute(insert(kpi_payer_days).from_select(["day_no", "payer_ref", "town_code", "issuer", "unionpay"], q))
@@ -157,16 +165,29 @@ def _first_days_all(conn: Connection) -> None:
 
 
 def _first_days(conn: Connection, day_nos: Iterable[int]) -> None:
-    """Recompute first days of the payers seen on these days (their rows elsewhere are read by index)."""
+    """Lower the first days of the payers seen on these days where those days come earlier. Rows of
+    kpi_payer_days are only ever added (a successful payment stays successful), so the minimum over the
+    recomputed days and the stored first day is the minimum over all days — what a rebuild computes."""
     pd, pf = kpi_payer_days, kpi_payer_first
-    touched = select(pd.c.payer_ref).where(pd.c.day_no.in_(list(day_nos))).distinct().scalar_subquery()
-    conn.execute(delete(pf).where(pf.c.payer_ref.in_(touched)))
-    for kind, cond in (("mobile", None), ("unionpay", pd.c.unionpay.is_(True))):
-        q = select(pd.c.payer_ref, literal(kind), func.min(pd.c.day_no)).where(pd.c.payer_ref.in_(touched)) \
-            .group_by(pd.c.payer_ref)
-        if cond is not None:
-            q = q.where(cond)
-        conn.execute(insert(pf).from_select(["payer_ref", "kind", "day_no"], q))
+    first_unionpay = func.min(case((pd.c.unionpay.is_(True), pd.c.day_no), else_=None))
+    seen: dict[tuple[str, str], int] = {}
+    for payer, mobile, unionpay in conn.execute(select(pd.c.payer_ref, func.min(pd.c.day_no), first_unionpay)
+                                                .where(pd.c.day_no.in_(list(day_nos))).group_by(pd.c.payer_ref)):
+        seen[(payer, "mobile")] = int(mobile)
+        if unionpay is not None:
+            seen[(payer, "unionpay")] = int(unionpay)
+    payers = sorted({p for p, _ in seen})
+    for i in range(0, len(payers), IN_CHUNK):
+        chunk = payers[i:i + IN_CHUNK]
+        stored = {(p, k): d for p, k, d in conn.execute(select(pf.c.payer_ref, pf.c.kind, pf.c.day_no).where(
+            pf.c.payer_ref.in_(chunk)))}
+        lower = [{"payer_ref": p, "kind": k, "day_no": seen[(p, k)]} for p in chunk for k in ("mobile", "unionpay")
+                 if (p, k) in seen and ((p, k) not in stored or seen[(p, k)] < stored[(p, k)])]
+        replaced = [(r["payer_ref"], r["kind"]) for r in lower if (r["payer_ref"], r["kind"]) in stored]
+        for p, k in replaced:
+            conn.execute(delete(pf).where(pf.c.payer_ref == p, pf.c.kind == k))
+        if lower:
+            conn.execute(insert(pf), lower)
 
 
 # Each dimension of active users: (dim, the key column, an extra condition).

@@ -26,8 +26,10 @@ def _offered(cap: str, figure: str) -> Callable[..., Any] | None:
     return getattr(mod, f"kpi_{figure}", None)
 
 
-def _table(name: str) -> Table | None:
-    return metadata.tables.get(name)
+def _table(conn: Connection, name: str) -> Table | None:
+    """The table when the code defines it and this database has it (an older schema may not)."""
+    t = metadata.tables.get(name)
+    return t if t is not None and conn.dialect.has_table(conn, name) else None
 
 
 def _ratio(part: int, whole: int) -> int | None:
@@ -40,7 +42,7 @@ def subsidy_spend(conn: Connection, start: dt.date, end: dt.date) -> dict[str, A
     fn = _offered("incentives", "subsidy_spend")
     if fn is not None:
         return fn(conn, start, end)
-    t = _table("campaign_awards")
+    t = _table(conn, "campaign_awards")
     if t is None:
         return None
     q = select(t.c.kind, func.count(), func.coalesce(func.sum(t.c.amount_fen - t.c.clawed_back_fen), 0)).where(
@@ -54,7 +56,7 @@ def settlement_timeliness(conn: Connection, start: dt.date, end: dt.date) -> dic
     fn = _offered("settlement", "settlement_timeliness")
     if fn is not None:
         return fn(conn, start, end)
-    t = _table("settlement_payouts")
+    t = _table(conn, "settlement_payouts")
     if t is None:
         return None
     due = on_time = 0
@@ -71,7 +73,7 @@ def recon_exceptions(conn: Connection, start: dt.date, end: dt.date) -> dict[str
     fn = _offered("recon", "recon_exceptions")
     if fn is not None:
         return fn(conn, start, end)
-    b, c, i = _table("recon_batches"), _table("recon_cases"), _table("recon_item_results")
+    b, c, i = _table(conn, "recon_batches"), _table(conn, "recon_cases"), _table(conn, "recon_item_results")
     if b is None or c is None or i is None:
         return None
     items = conn.execute(select(func.count()).select_from(i.join(b, b.c.id == i.c.batch_id)).where(
@@ -93,7 +95,7 @@ def complaints_within_sla(conn: Connection, start: dt.date, end: dt.date) -> dic
 
 def circle_merchant_counts(conn: Connection) -> dict[str, int]:
     """Merchants designated to each commerce circle (by incentives), when that capability keeps the list."""
-    t = _table("campaign_circle_merchants")
+    t = _table(conn, "campaign_circle_merchants")
     if t is None:
         return {}
     return {k: int(n) for k, n in conn.execute(select(t.c.circle_id, func.count()).group_by(t.c.circle_id))}
