@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import datetime as dt
 import hashlib
@@ -87,7 +88,7 @@ def _key(channel: str) -> bytes:
     return hashlib.sha256(f"sim-rail:{channel}:{get_settings().secret_key}".encode()).digest()
 
 
-class SimulatedRail:
+class SimulatedRail(abc.ABC):
     """Shared mechanics of a simulated rail; a channel module sets its names and its message format."""
 
     name = ""
@@ -114,11 +115,13 @@ class SimulatedRail:
     def code_url(self, ref: str) -> str:
         return f"https://sim.{self.name}.example/qr/{ref}"
 
+    @abc.abstractmethod
     def encode_notification(self, txn: Any) -> tuple[bytes, dict[str, str]]:
-        raise NotImplementedError
+        """The rail's notification of a finished transaction, in its own format."""
 
+    @abc.abstractmethod
     def decode_notification(self, body: bytes) -> Notification:
-        raise NotImplementedError
+        """Our terms for a notification in the rail's format (its signature already checked)."""
 
     # -- signing
     def sign(self, body: bytes) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import threading
 from zoneinfo import ZoneInfo
@@ -10,9 +11,10 @@ UTC = dt.UTC
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-class Clock:
-    def now(self) -> dt.datetime:  # always timezone-aware UTC
-        raise NotImplementedError
+class Clock(abc.ABC):
+    @abc.abstractmethod
+    def now(self) -> dt.datetime:
+        """The current instant, timezone-aware, in UTC."""
 
 
 class SystemClock(Clock):
