@@ -92,17 +92,6 @@ NAV: Final[dict[str, tuple[tuple[str, str], ...]]] = {
 # Sections other parts of the programme fill in; until then they show an empty state.
 PLACEHOLDERS: Final[dict[str, tuple[str, str, str]]] = {
     # path: (role, title, what will be here)
-    "/console/operator/settlement-runs": ("operator", N_("Settlement runs"),
-                                          N_("Daily settlement runs and payouts will be listed here.")),
-    "/console/operator/reconciliation": ("operator", N_("Reconciliation"),
-                                         N_("Reconciliation results against each channel's statement will be "
-                                            "listed here.")),
-    "/console/operator/cases": ("operator", N_("Cases"),
-                                N_("Reconciliation differences and exceptions to resolve will be listed here.")),
-    "/console/operator/campaigns": ("operator", N_("Campaigns"),
-                                    N_("Incentive campaigns and their budgets will be listed here.")),
-    "/console/operator/fee-plans": ("operator", N_("Fee plans"),
-                                    N_("Fee plans and the merchants on each will be listed here.")),
     "/console/regulator/risk": ("regulator", N_("Risk alerts"), N_("A summary of risk alerts will be shown here.")),
     "/console/regulator/complaints": ("regulator", N_("Complaints"),
                                       N_("A summary of complaints and how fast they are handled will be shown "
@@ -611,6 +600,95 @@ def operator_payments(request: Request, q: str = "", status: str = "", channel: 
 @router.get("/console/operator/payments/{payment_id}")
 def operator_payment(request: Request, payment_id: str, user: User = Depends(_operator)) -> Response:
     return _payment_page(request, user, "/console/operator/payments", payment_id)
+
+
+# Codes of settlement runs, reconciliation cases and campaigns as the operator's lists show them.
+CODE_LABELS: Final[dict[str, str]] = {
+    "posted": N_("Posted"), "filed": N_("Files written"),
+    "open": N_("Open"), "proposed": N_("Proposed"), "resolved": N_("Resolved"),
+    "paused": N_("Paused"), "ended": N_("Ended"),
+    "missing_ours": N_("Missing on our side"), "missing_channel": N_("Missing on the channel's side"),
+    "amount_mismatch": N_("Amount differs"),
+    "status_mismatch_ours_succeeded": N_("Succeeded here, not at the channel"),
+    "status_mismatch_channel_succeeded": N_("Succeeded at the channel, not here"),
+    "fee_mismatch": N_("Fee differs"), "duplicate": N_("Duplicate"), "refund_mismatch": N_("Refund differs"),
+    "ledger_mismatch": N_("Ledger differs"),
+    "refund_payer": N_("Refund the payer"), "credit_merchant": N_("Credit the merchant"),
+    "write_off_suspense": N_("Write off to suspense"), "accept_channel_record": N_("Accept the channel's record"),
+    "accept_ours": N_("Accept our record"),
+}
+
+
+def _ops_page(request: Request, template: str, context: dict[str, Any]) -> Response:
+    _ = translator(request_language(request))
+
+    def label(code: str | None) -> str:
+        return "" if code is None else _.gettext(CODE_LABELS[code]) if code in CODE_LABELS else code
+
+    return _page(request, template, {**context, "label": label, "percent": _percent})
+
+
+def _percent(ppm: int) -> str:
+    """Parts per million as a percentage without floats: 3800 → "0.38%", 6000 → "0.60%", 1250 → "0.125%"."""
+    whole, frac = divmod(ppm, 10_000)
+    digits = f"{frac:04d}".rstrip("0").ljust(2, "0")
+    return f"{whole}.{digits}%"
+
+
+def _date_param(value: str, param: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidRequest(f"{param} must be a date (YYYY-MM-DD)", param=param) from exc
+
+
+@router.get("/console/operator/settlement-runs")
+def operator_settlement_runs(request: Request, before: str = "", user: User = Depends(_operator)) -> Response:
+    from zhifu.settlement import service as settlement
+
+    with _db(request).read() as c:
+        rows, more = settlement.list_batches(c, limit=30, before=_date_param(before, "before"))
+    return _ops_page(request, "console/settlement_runs.html", {"rows": rows, "more": more})
+
+
+@router.get("/console/operator/reconciliation")
+def operator_reconciliation(request: Request, starting_after: str = "", user: User = Depends(_operator)) -> Response:
+    from zhifu.recon import service as recon
+
+    with _db(request).read() as c:
+        rows, more = recon.list_batches(c, limit=50, starting_after=starting_after or None)
+    return _ops_page(request, "console/reconciliation.html", {"rows": rows, "more": more})
+
+
+@router.get("/console/operator/cases")
+def operator_cases(request: Request, status: str = "open", user: User = Depends(_operator)) -> Response:
+    from zhifu.recon import service as recon
+
+    if status not in ("open", "proposed", "resolved"):
+        status = "open"
+    with _db(request).read() as c:
+        rows = recon.list_cases(c, status=status, limit=200)
+    return _ops_page(request, "console/cases.html", {"rows": rows, "status": status})
+
+
+@router.get("/console/operator/campaigns")
+def operator_campaigns(request: Request, starting_after: str = "", user: User = Depends(_operator)) -> Response:
+    from zhifu.incentives import service as incentives
+
+    with _db(request).read() as c:
+        rows, more = incentives.list_campaigns(c, limit=50, starting_after=starting_after or None)
+    return _ops_page(request, "console/campaigns.html", {"rows": rows, "more": more})
+
+
+@router.get("/console/operator/fee-plans")
+def operator_fee_plans(request: Request, user: User = Depends(_operator)) -> Response:
+    from zhifu.fees import service as fees
+
+    with _db(request).read() as c:
+        rows = fees.list_rules(c)
+    return _ops_page(request, "console/fee_plans.html", {"rows": rows})
 
 
 # ---------------------------------------------------------------- regulator

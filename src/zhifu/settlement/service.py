@@ -491,6 +491,17 @@ def list_settlements(conn: Connection, merchant_id: str | None, *, business_date
     return [public(r) for r in rows[:limit]], len(rows) > limit
 
 
+def list_batches(conn: Connection, *, limit: int = 20,
+                 before: dt.date | None = None) -> tuple[list[dict[str, Any]], bool]:
+    """Settlement runs, newest business date first; `before` pages on."""
+    limit = max(1, min(limit, PAGE_MAX))
+    q = select(settlement_batches).order_by(settlement_batches.c.business_date.desc()).limit(limit + 1)
+    if before is not None:
+        q = q.where(settlement_batches.c.business_date < before)
+    rows = conn.execute(q).all()
+    return [_batch_doc(r) for r in rows[:limit]], len(rows) > limit
+
+
 def get_batch(conn: Connection, business_date: dt.date) -> dict[str, Any]:
     row = conn.execute(select(settlement_batches).where(settlement_batches.c.business_date == business_date)).first()
     if row is None:
