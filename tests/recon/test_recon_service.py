@@ -278,3 +278,23 @@ def test_payout_results_are_stored_and_matched_when_payouts_exist(platform, fixe
     else:
         res = db.run(lambda c: service.reconcile_payouts(c, D))
         assert res["classes"] == {"missing_ours": 1}
+
+
+def test_discounted_payments_and_their_refunds_match(platform, fixed_clock) -> None:  # type: ignore[no-untyped-def]
+    """With an instant discount the rail moves what the payer paid, and a refund only the payer's share."""
+    from tests.incentives.helpers import discount_campaign
+
+    from zhifu.incentives import CreateCampaign, create_campaign
+
+    mid, _ = platform.merchant()
+    platform.db.run(lambda c: create_campaign(c, CreateCampaign.model_validate(discount_campaign())))
+    day = build_day(platform.db, fixed_clock, mid)
+    with platform.db.tx() as c:
+        discounts = c.execute(select(payments.c.discount_fen).where(payments.c.id.in_(day.paid))).scalars().all()
+    assert discounts and all(d == 100 for d in discounts)
+    produced, batch = _produce_import_run(platform.db, CH, D)
+    assert batch["discrepancies"] == {} and batch["ledger_discrepancies"] == 0
+    lines, items = stored_classes(platform.db, batch["id"])
+    assert all(items[r] == "matched" for r in day.refunds)
+    assert all(items[p] == "matched" for p in day.paid)
+    _verify(platform.db)
