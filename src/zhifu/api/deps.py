@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from zhifu.api import idempotency
 from zhifu.core.errors import PermissionDenied, ZhifuError
@@ -69,10 +69,6 @@ def run_idempotent(request: Request, p: Principal, body: bytes, fn: Callable[[],
     text = to_json(doc)
     idempotency.finish(db, scope, key, code, text)
     return Response(text, status_code=code, media_type="application/json")
-
-
-def error_response(exc: ZhifuError) -> JSONResponse:
-    return JSONResponse({"error": exc.to_dict()}, status_code=exc.http_status)
 
 
 def loads(body: bytes) -> Any:

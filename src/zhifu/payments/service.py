@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from zhifu import ledger, webhooks
 from zhifu.channels import (
     CHANNELS,
+    REGISTRY,
     ChannelResult,
     Notification,
     PaymentOrder,
@@ -28,6 +29,7 @@ from zhifu.core.ids import new_id_fast
 from zhifu.core.money import check_fen, fen_to_yuan_str
 from zhifu.db import Database
 from zhifu.fees import refund_fee_share
+from zhifu.fees.service import merchant_fee, payment_cost
 from zhifu.incentives import service as incentives
 from zhifu.merchants import MerchantStatus, merchant_row, payable_account
 from zhifu.payments.models import OPEN_STATUSES, PaymentStatus, channel_notifications, payments, refunds
@@ -246,28 +248,13 @@ def create_payment(conn: Connection, merchant_id: str, req: CreatePayment, *, at
 # ---------------------------------------------------------------- state changes
 
 
-def compute_fee(merchant_id: str, channel: str, card_type: str | None, amount_fen: int, at: dt.datetime, *,
-                conn: Connection | None = None) -> int:
-    """The merchant's fee on a payment: the fee plan in force on its business date (rate by channel × card type ×
-    merchant class, min, cap, waivers); without a connection, the flat configured rate."""
-    if conn is None:
-        from zhifu.core.money import ppm_of
-
-        return ppm_of(amount_fen, get_settings().flat_fee_ppm)
-    from zhifu.fees.service import merchant_fee
-
-    return merchant_fee(conn, merchant_id, channel, card_type, amount_fen, at)
-
-
 def _succeed(conn: Connection, p: Any, result: ChannelResult | Notification, at: dt.datetime) -> None:
     card_type = result.card_type or p.card_type
     # campaigns first: they post the discount's hold and accrue cost refunds and subsidies, and may waive the fee
     benefits = incentives.on_success(conn, p, payer_ref=result.payer_ref or p.payer_ref,
                                      issuer=result.card_issuer or p.card_issuer, card_type=card_type, at=at)
-    fee = 0 if benefits.fee_waived else compute_fee(p.merchant_id, p.channel, card_type, p.amount_fen, at, conn=conn)
+    fee = 0 if benefits.fee_waived else merchant_fee(conn, p.merchant_id, p.channel, card_type, p.amount_fen, at)
     payable = p.amount_fen - p.discount_fen
-    from zhifu.fees.service import payment_cost
-
     # the channel remits the payment net of its cost (issuer + network fees): book that cost as an expense
     cost = min(payment_cost(conn, p.channel, card_type, payable).total_fen, payable)
     legs = [ledger.dr(receivable_account(p.channel), payable - cost),
@@ -512,8 +499,6 @@ def merchant_balance(conn: Connection, merchant_id: str) -> dict[str, Any]:
 
 def pump_notifications(db: Database, *, at: dt.datetime | None = None) -> dict[str, int]:
     """Deliver the simulated rails' due notifications to our own notification handler."""
-    from zhifu.channels import REGISTRY
-
     at = at or clock.now()
     stats: dict[str, int] = {}
     for name, channel in REGISTRY.items():
