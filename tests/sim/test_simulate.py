@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from typer.testing import CliRunner
 
 from zhifu import ledger
@@ -26,6 +26,7 @@ from zhifu.db import Database
 from zhifu.db.schema import metadata
 from zhifu.merchants import merchants
 from zhifu.payments import payments, refunds
+from zhifu.payments.batch import DEFERRED_INDEXES, bulk_load
 from zhifu.reference import account_name_ok
 from zhifu.sim import SimParams, simulate
 from zhifu.sim.engine import DYNAMIC_LIMIT_FEN, STATIC_LIMIT_FEN, Simulation
@@ -206,3 +207,32 @@ def test_live_mode_payments_read_back_through_the_api(platform: Any) -> None:
         assert got["status"] == "succeeded" and got["description"] == "live" and got["fee_fen"] >= 0
     with platform.db.tx() as c:
         assert ledger.verify(c) == []
+
+
+def _index_names(database: Database) -> set[str]:
+    with database.read() as c:
+        return {ix["name"] for t in ("payments", "sim_rail_txns", "ledger_entries", "ledger_postings")
+                for ix in inspect(c).get_indexes(t)}
+
+
+def test_a_simulation_leaves_every_index_of_the_schema(simulated: tuple[Database, Any], tmp_path: Path) -> None:
+    expected = _index_names(_sqlite(tmp_path))
+    assert DEFERRED_INDEXES <= expected
+    assert _index_names(simulated[0]) == expected
+
+
+def test_indexes_are_rebuilt_when_a_bulk_load_fails(tmp_path: Path) -> None:
+    database = _sqlite(tmp_path)
+    expected = _index_names(database)
+    with pytest.raises(RuntimeError), bulk_load(database):
+        assert not DEFERRED_INDEXES & _index_names(database)  # dropped while loading
+        raise RuntimeError("the load stops half-way")
+    assert _index_names(database) == expected
+
+
+def test_credit_codes_stay_unique_at_full_scale() -> None:
+    """Eight random digits collide among the full county's tens of thousands of registered businesses."""
+    world = build(load_profile("yiyuan"), start=START, days=30, scale=1.0, rng=random.Random(7))
+    codes = [b.credit_code for b in world.businesses if b.credit_code is not None]
+    assert len(codes) > 20_000
+    assert len(set(codes)) == len(codes)

@@ -65,7 +65,7 @@ class WeChatFamily(SimulatedRail):
     ref_digits = 28
 
     def new_ref(self, at: dt.datetime, rng: random.Random) -> str:
-        return "42000" + at.strftime("%Y%m%d") + "".join(rng.choice("0123456789") for _ in range(15))
+        return f"42000{at:%Y%m%d}{rng.randrange(10**15):015d}"
 
     def code_url(self, ref: str) -> str:
         return f"weixin://wxpay/bizpayurl?pr={ref[-10:]}"
@@ -110,7 +110,7 @@ class AlipayFamily(SimulatedRail):
     ref_digits = 28
 
     def new_ref(self, at: dt.datetime, rng: random.Random) -> str:
-        return at.strftime("%Y%m%d") + "2200" + "".join(rng.choice("0123456789") for _ in range(16))
+        return f"{at:%Y%m%d}2200{rng.randrange(10**16):016d}"
 
     def code_url(self, ref: str) -> str:
         return f"https://qr.alipay.com/bax{ref[-12:]}"

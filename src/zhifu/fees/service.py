@@ -51,6 +51,7 @@ class _Book:
     costs: dict[tuple[str, str], CostRate]
     classes: dict[str, str] = dataclasses.field(default_factory=dict)
     waivers: dict[str, list[tuple[str, dt.date, dt.date | None]]] = dataclasses.field(default_factory=dict)
+    picked: dict[tuple[str, str, str, dt.date], FeeRule] = dataclasses.field(default_factory=dict)
 
 
 _BOOKS: weakref.WeakKeyDictionary[Connection, _Book] = weakref.WeakKeyDictionary()
@@ -132,8 +133,12 @@ def _waived(conn: Connection, merchant_id: str, channel: str, on: dt.date) -> bo
 
 def rule_for(conn: Connection, merchant_id: str, channel: str, card_type: str | None, on: dt.date) -> FeeRule:
     """The rule in force for this merchant, channel and card type on business date `on`."""
-    return select_rule(_book(conn).rules, channel, card_type or ANY, merchant_class(conn, merchant_id), on,
-                       default=default_rule())
+    book = _book(conn)
+    key = (merchant_class(conn, merchant_id), channel, card_type or ANY, on)
+    rule = book.picked.get(key)
+    if rule is None:
+        rule = book.picked[key] = select_rule(book.rules, channel, key[2], key[0], on, default=default_rule())
+    return rule
 
 
 def fee_terms(conn: Connection, merchant_id: str, channel: str, card_type: str | None,

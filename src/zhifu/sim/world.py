@@ -101,6 +101,7 @@ def build(profile: CountyProfile, *, start: dt.date, days: int, scale: float, rn
     acq_ids, acq_w = _acquirer_weights(profile)
     circles = {c.town: c.lead_acquirer for c in profile.commerce_circles}
     businesses: list[Business] = []
+    taken: set[str] = set()  # credit codes are unique: eight random digits collide among tens of thousands
     for ti, town in enumerate(profile.towns):
         area = town.area_type
         mix = profile.mcc_mix[area]
@@ -111,7 +112,7 @@ def build(profile: CountyProfile, *, start: dt.date, days: int, scale: float, rn
             for _ in range(n):
                 businesses.append(_business(rng, profile, ti, town, kind, mccs, mcc_w, acq_ids, acq_w,
                                             circles.get(town.code), villages.get(town.code, []), adoption,
-                                            start, days, len(businesses)))
+                                            start, days, len(businesses), taken))
     consumers = _consumers(profile, scale, rng)
     return World(profile, start, days, businesses, consumers, [t.code in pilots for t in profile.towns])
 
@@ -127,7 +128,7 @@ def _town_counts(town: Town, scale: float) -> list[tuple[str, int]]:
 def _business(rng: random.Random, profile: CountyProfile, ti: int, town: Town, kind: str, mccs: list[str],
               mcc_w: list[float], acq_ids: list[str], acq_w: list[float], circle_acquirer: str | None,
               village_codes: list[str], adoption: tuple[float, float, float], start: dt.date, days: int,
-              key: int) -> Business:
+              key: int, taken: set[str]) -> Business:
     mcc = "0763" if kind == "cooperative" else _weighted(rng, mccs, mcc_w)
     owner = person_name(rng)
     village = rng.choice(village_codes) if village_codes and rng.random() < 0.7 else None
@@ -136,6 +137,9 @@ def _business(rng: random.Random, profile: CountyProfile, ti: int, town: Town, k
     if kind != "micro":
         org_type = {"enterprise": "1", "individual_business": "2", "cooperative": "3"}[kind]
         credit = generate_credit_code(rng, area_code=profile.area_code, org_type=org_type)
+        while credit in taken:
+            credit = generate_credit_code(rng, area_code=profile.area_code, org_type=org_type)
+        taken.add(credit)
     name, short = business_name(rng, kind, profile.name, place, mcc, owner)
     if rng.random() < NEW_BUSINESSES_PPM_A_YEAR / 1_000_000 * days / 365:
         registered = rng.randrange(days)  # registers during the run
