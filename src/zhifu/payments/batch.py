@@ -31,10 +31,10 @@ from zhifu.core.ids import new_id_fast
 from zhifu.core.money import check_fen, fen_to_yuan_str
 from zhifu.db import Database
 from zhifu.db.meta import UTCDateTime
-from zhifu.ledger.models import entries, postings
 from zhifu.fees import compute_fee as _compute_fee
 from zhifu.fees import refund_fee_share
 from zhifu.fees.service import fee_terms, payment_cost, prefetch
+from zhifu.ledger.models import entries, postings
 from zhifu.merchants import MerchantStatus, merchants, payable_account
 from zhifu.payments.models import PaymentStatus, payments, refunds
 from zhifu.payments.service import _ORDER_NO_RE, CHANNEL_COST, FEE_INCOME, receivable_account
