@@ -8,6 +8,7 @@ import random
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -236,3 +237,17 @@ def test_credit_codes_stay_unique_at_full_scale() -> None:
     codes = [b.credit_code for b in world.businesses if b.credit_code is not None]
     assert len(codes) > 20_000
     assert len(set(codes)) == len(codes)
+
+
+def test_a_payment_over_a_micro_cap_is_never_made_even_one_that_would_be_declined() -> None:
+    """The platform refuses to create it (the batch path checks every payment, as creation does); only
+    successes count towards the cap."""
+    sim = Simulation(None, PARAMS, load_profile("demo_small"), dry_run=True)
+    shop = SimpleNamespace(merchant_id="mch_micro", kind="micro")
+    daily, _ = sim.micro_caps
+    assert sim._within_caps(shop, START, daily - 100)
+    assert not sim._within_caps(shop, START, 101, counts=False)  # over the cap: not made, decline or not
+    assert sim._within_caps(shop, START, 100, counts=False)  # a decline within the cap is made and not counted
+    assert sim._within_caps(shop, START, 100)
+    assert not sim._within_caps(shop, START, 1)
+    assert sim._within_caps(shop, START + dt.timedelta(days=1), 1)  # a new day

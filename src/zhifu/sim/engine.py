@@ -412,7 +412,9 @@ class Simulation:
                 outcome = "decline_insufficient_funds"
             elif r < (DECLINE_PPM + LIMIT_DECLINE_PPM) / 1e6:
                 outcome = "decline_limit_exceeded"
-            if b.kind == "micro" and outcome == "success" and not self._within_caps(b, day, amount):
+            # the platform refuses to create a payment over a micro merchant's cap, whatever the payer's bank
+            # would then say; only successes count towards the cap
+            if b.kind == "micro" and not self._within_caps(b, day, amount, counts=outcome == "success"):
                 self.result.skipped_over_cap += 1  # the payer pays cash instead
                 continue
             paid = created + dt.timedelta(seconds=3 + int(rnd() * 40))
@@ -420,7 +422,7 @@ class Simulation:
                                    payer_ref(idx), issuer, card, outcome))
         return out
 
-    def _within_caps(self, b: Business, day: dt.date, amount: int) -> bool:
+    def _within_caps(self, b: Business, day: dt.date, amount: int, *, counts: bool = True) -> bool:
         daily_cap, monthly_cap = self.micro_caps
         used = self._cap_used.get(b.merchant_id or "")
         if used is None or used[0] != day.toordinal():
@@ -429,8 +431,9 @@ class Simulation:
             self._cap_used[b.merchant_id or ""] = used
         if used[1] + amount > daily_cap or used[3] + amount > monthly_cap:
             return False
-        used[1] += amount
-        used[3] += amount
+        if counts:
+            used[1] += amount
+            used[3] += amount
         return True
 
     def _account(self, specs: list[PaymentSpec], done: list[Recorded]) -> None:
