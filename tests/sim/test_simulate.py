@@ -30,6 +30,7 @@ from zhifu.payments import payments, refunds
 from zhifu.payments.batch import DEFERRED_INDEXES, bulk_load
 from zhifu.reference import account_name_ok
 from zhifu.sim import SimParams, simulate
+from zhifu.sim.demo import demo_campaigns
 from zhifu.sim.engine import DYNAMIC_LIMIT_FEN, STATIC_LIMIT_FEN, Simulation
 from zhifu.sim.live import run_live
 from zhifu.sim.world import build
@@ -251,3 +252,22 @@ def test_a_payment_over_a_micro_cap_is_never_made_even_one_that_would_be_decline
     assert sim._within_caps(shop, START, 100)
     assert not sim._within_caps(shop, START, 1)
     assert sim._within_caps(shop, START + dt.timedelta(days=1), 1)  # a new day
+
+
+def test_the_demo_runs_the_programmes_campaigns_and_live_traffic_meets_them(platform: Any) -> None:
+    from zhifu.incentives.models import campaign_awards
+
+    yiyuan = load_profile("yiyuan")
+    platform.merchant(town_code=yiyuan.pilot_towns[0])
+    made = demo_campaigns(platform.db, yiyuan, dt.datetime.now(SHANGHAI).date())
+    assert [(c["funder"], c["status"], c["funded_fen"], c["remaining_fen"]) for c in made] == [
+        ("county_finance", "active", 20_000_000, 20_000_000), ("yiyuan_rcb", "active", 5_000_000, 5_000_000)]
+    assert made[0]["rules"]["towns"] == yiyuan.pilot_towns and made[0]["rules"]["channels"] == ["unionpay_qr"]
+    stats = run_live(platform.client, platform.operator_secret, tps=500, seed=5, payments_max=100)
+    assert stats.errors == 0 and stats.succeeded > 90
+    with platform.db.read() as c:
+        kinds = {k for k, in c.execute(select(campaign_awards.c.kind).distinct())}
+        discounted = c.execute(select(func.count()).select_from(payments).where(payments.c.discount_fen > 0)).scalar()
+    assert {"discount", "fee_waiver", "cost_refund"} <= kinds and discounted > 0
+    with platform.db.tx() as c:
+        assert ledger.verify(c) == []

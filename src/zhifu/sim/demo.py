@@ -46,6 +46,30 @@ def _users(db: Any, merchant_id: str | None) -> list[tuple[str, str, str]]:
     return out
 
 
+def demo_campaigns(db: Any, county: Any, today: dt.date) -> list[dict[str, Any]]:
+    """The programme's two usual campaigns, running from today for a quarter, so the live traffic is priced by
+    them and the incentive pages and the subsidy figures move: a 云闪付 instant discount under 500 yuan in the
+    pilot towns, funded by the county's finance bureau, and fee waiver plus the acquirer's channel cost refunded
+    for the county's rural-bank cards, funded by the leading acquirer."""
+    try:
+        from zhifu.incentives import CreateCampaign, Discount, Rules, create_campaign
+    except ImportError:
+        return []
+    start = dt.datetime.combine(today, dt.time(), SHANGHAI)
+    window = {"starts_at": start, "ends_at": start + dt.timedelta(days=91)}
+    lead = next((i.id for i in county.institutions if "acquirer" in i.roles), None)
+    wanted = [CreateCampaign(
+        name="云闪付 乡村振兴 随机立减", funder="county_finance", budget_fen=20_000_000, rules=Rules(
+            **window, channels=["unionpay_qr"], towns=list(county.pilot_towns), amount_below_fen=50_000,
+            discount=Discount(probability_ppm=300_000, min_fen=50, max_fen=500), per_payer_day_count=2))]
+    if lead is not None:
+        wanted.append(CreateCampaign(
+            name="农商行卡 手续费减免 与 通道成本补贴", funder=lead, budget_fen=5_000_000, rules=Rules(
+                **window, county_rural_issuers=True, fee_waiver=True, cost_refund=True, per_merchant_day_fen=2_000)))
+    with db.tx() as conn:
+        return [create_campaign(conn, c) for c in wanted]
+
+
 def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, seed: int, console: Console) -> None:
     import httpx
     import uvicorn
@@ -74,6 +98,7 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
         _, op_secret = create_key(conn, merchant_id=None, role="operator", label="demo")
         rows, _ = list_merchants(conn, status="active", limit=1)
     logins = _users(db, rows[0]["id"] if rows else None)
+    campaigns = demo_campaigns(db, county, today)
     base = f"http://127.0.0.1:{port}"
     console.print(f"[bold]Zhifu 智付[/bold] demo: {county.name} · {days} days of history · {url}")
     console.print(f"  console:      {base}/login")
@@ -83,6 +108,8 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
     if not logins:
         console.print("  (console users are not available in this build: use the operator key)")
     console.print(f"  operator key: {op_secret}")
+    for c in campaigns:
+        console.print(f"  campaign:     {c['name']} ({c['id']})")
     console.print(f"  live traffic: {tps:g} payments a second. Ctrl-C stops everything; running it again starts afresh.")
 
     server = uvicorn.Server(uvicorn.Config(create_app(db, background=True), host="127.0.0.1", port=port,

@@ -87,8 +87,13 @@ def _one(client: httpx.Client, rng: random.Random, keys: list[tuple[str, str, st
     amount = max(1, min(50_000, int(cat.median_fen * math.exp(rng.gauss(0.0, cat.spread)))))
     channel = rng.choice(APP_CHANNELS)
     auth = {"Authorization": f"Bearer {secret}"}
+    wallet = channel in ("wechat", "alipay") and rng.random() < 0.55
+    payer = {"id": payer_ref(rng.randrange(10_000_000)), "issuer": None if wallet else rng.choice(ISSUERS),
+             "card_type": "wallet" if wallet else "debit"}
     body: dict[str, Any] = {"amount_fen": amount, "merchant_order_no": f"L{uuid.uuid4().hex[:20]}",
                             "channel": channel, "description": "live"}
+    if channel == "unionpay_qr":  # the 云闪付 app names its user as it scans: campaign discounts are priced on it
+        body["payer"] = {"id": payer["id"]}
     r = client.post("/v1/payments", json=body, headers={**auth, "Idempotency-Key": uuid.uuid4().hex})
     if r.status_code != 200:
         stats.errors += 1
@@ -96,9 +101,6 @@ def _one(client: httpx.Client, rng: random.Random, keys: list[tuple[str, str, st
         return
     pid = r.json()["id"]
     stats.created += 1
-    wallet = channel in ("wechat", "alipay") and rng.random() < 0.55
-    payer = {"id": payer_ref(rng.randrange(10_000_000)), "issuer": None if wallet else rng.choice(ISSUERS),
-             "card_type": "wallet" if wallet else "debit"}
     outcome = "decline_insufficient_funds" if rng.random() < 0.01 else "success"
     r = client.post(f"/sim/payments/{pid}/pay", json={"outcome": outcome, "payer": payer})
     if r.status_code == 200 and r.json()["status"] == "succeeded":
