@@ -261,3 +261,38 @@ def test_late_success_after_the_hold_lapsed_is_still_honoured(platform, fixed_cl
     assert _balance(platform, "campaign_shortfall") == 100  # the budget could not cover it: the acquirer's cost
     assert _budget(platform, cid) == (0, 100)
     _verify(platform)
+
+
+def test_refunds_take_back_cost_refund_and_subsidy_even_after_payout(platform, fixed_clock) -> None:  # type: ignore[no-untyped-def]
+    from zhifu.fees import refund_fee_share
+    from zhifu.payments import pump_notifications
+
+    mid, mh = platform.merchant()
+    cid = _campaign(platform, seed_rule(merchant_ids=[mid]))
+    cost = channel_cost(49_999, "unionpay_qr", "debit").total_fen
+    accrued = cost + 100  # cost refunded + 0.2 % subsidy
+    p = _pay(platform, mh, "a1", 49_999)
+    _sim(platform, p["id"])
+    assert _balance(platform, "incentive_payable:yiyuan_rcb") == accrued
+
+    def refund(amount: int) -> None:
+        r = platform.client.post(f"/v1/payments/{p['id']}/refunds", json={"amount_fen": amount}, headers=mh)
+        assert r.status_code == 200, r.text
+        pump_notifications(platform.db)
+
+    refund(16_666)  # a third: a third of each accrual comes back to the budget
+    first = refund_fee_share(cost, 49_999, 0, 16_666) + refund_fee_share(100, 49_999, 0, 16_666)
+    assert 0 < first < accrued
+    assert _budget(platform, cid) == (1_000_000 - accrued + first, 0)
+    assert _balance(platform, "incentive_payable:yiyuan_rcb") == accrued - first
+    with platform.db.tx() as c:  # the settlement run pays out what is still owed
+        assert incentives.pay_out_accruals(c) == [{"acquirer_id": "yiyuan_rcb", "amount_fen": accrued - first}]
+    refund(33_333)  # the rest: every fen of the accruals is back, the acquirer now owes what it was paid
+    assert _budget(platform, cid) == (1_000_000, 0)
+    assert _balance(platform, "incentive_payable:yiyuan_rcb") == -(accrued - first)
+    with platform.db.tx() as c:
+        assert incentives.pay_out_accruals(c) == []  # nothing owed: the next payout is net of the debt
+    rep = platform.client.get(f"/v1/campaigns/{cid}/report", headers=platform.op).json()
+    assert rep["spent_fen"] == 0
+    assert {r["key"]: r["spent_fen"] for r in rep["by_kind"]} == {"cost_refund": 0, "subsidy": 0, "fee_waiver": 0}
+    _verify(platform)

@@ -9,6 +9,7 @@ from zhifu.incentives.service import (
     Pricing,
     budget_account,
     change_rules,
+    claw_back_accruals,
     clawback_fen,
     clawback_legs,
     clawbacks_for,
@@ -27,7 +28,7 @@ from zhifu.incentives.service import (
 
 __all__ = [
     "Benefits", "CreateCampaign", "Discount", "PayerHint", "Pricing", "Rules", "Tier", "budget_account",
-    "change_rules", "clawback_fen", "clawback_legs", "clawbacks_for", "create_campaign", "draw_discount", "fund_campaign",
-    "get_campaign", "on_refund_failed", "on_release", "on_success", "pay_out_accruals", "price_payment",
+    "change_rules", "claw_back_accruals", "clawback_fen", "clawback_legs", "clawbacks_for", "create_campaign",
+    "draw_discount", "fund_campaign", "get_campaign", "on_refund_failed", "on_release", "on_success", "pay_out_accruals", "price_payment",
     "refund_clawback", "report", "set_status",
 ]

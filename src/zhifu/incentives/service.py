@@ -708,6 +708,34 @@ def clawback_legs(conn: Connection, refund_id: str, at: dt.datetime) -> list[led
     return [ledger.cr(budget_account(cb.campaign_id), cb.amount_fen)]
 
 
+def claw_back_accruals(conn: Connection, p: Any, refund_id: str, refunded_fen: int, *, at: dt.datetime) -> int:
+    """A refund succeeded: return the payment's cost refund and subsidy to their campaign in proportion to what
+    has been refunded so far (`refunded_fen`, this refund included). Cumulative, like the fee share: over any
+    sequence of refunds the clawbacks sum to the accrual. What the programme owes the acquirer falls by it; an
+    accrual already paid out leaves the acquirer's incentive account in debit, and the next payout is net of it.
+    Returns the fen clawed back."""
+    awards = conn.execute(select(campaign_awards).where(and_(
+        campaign_awards.c.merchant_id == p.merchant_id, campaign_awards.c.payment_id == p.id,
+        campaign_awards.c.kind.in_(("cost_refund", "subsidy")), campaign_awards.c.status == "posted"))
+        .order_by(campaign_awards.c.campaign_id, campaign_awards.c.kind)).all()
+    total = 0
+    for a in awards:
+        target = refund_fee_share(a.amount_fen, p.amount_fen, 0, min(refunded_fen, p.amount_fen))
+        back = target - a.clawed_back_fen
+        if back <= 0:
+            continue
+        _lock_campaign(conn, a.campaign_id)
+        ledger.transfer(conn, f"cmp:{refund_id}:clawback:{a.campaign_id}:{a.kind}",
+                        incentive_payable_account(a.acquirer_id), budget_account(a.campaign_id), back,
+                        f"{a.kind} on {p.id} returned by refund {refund_id}", at=at)
+        conn.execute(update(campaign_awards).where(and_(
+            campaign_awards.c.merchant_id == a.merchant_id, campaign_awards.c.payment_id == a.payment_id,
+            campaign_awards.c.campaign_id == a.campaign_id, campaign_awards.c.kind == a.kind)).values(
+            clawed_back_fen=target, updated_at=at))
+        total += back
+    return total
+
+
 def on_refund_failed(conn: Connection, refund_id: str) -> None:
     conn.execute(update(campaign_clawbacks).where(and_(campaign_clawbacks.c.refund_id == refund_id,
                                                        campaign_clawbacks.c.status == "pending"))

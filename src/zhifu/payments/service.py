@@ -454,6 +454,9 @@ def _apply_refund_result(conn: Connection, n: Notification, at: dt.datetime) -> 
     ledger.post_entry(conn, ledger.EntryRequest(f"refund:{r.id}:success", tuple(legs), f"refund {r.id}"), at=at)
     conn.execute(update(refunds).where(refunds.c.id == r.id).values(
         status="succeeded", channel_ref=n.channel_ref or r.channel_ref, updated_at=at, business_date=business_date(at)))
+    done = conn.execute(select(func.coalesce(func.sum(refunds.c.amount_fen), 0)).where(and_(
+        refunds.c.payment_id == p.id, refunds.c.status == "succeeded"))).scalar_one()
+    incentives.claw_back_accruals(conn, p, r.id, int(done), at=at)  # cost refund and subsidy, in proportion
     webhooks.emit(conn, r.merchant_id, "refund.succeeded",
                   refund_public(conn.execute(select(refunds).where(refunds.c.id == r.id)).one()), at=at)
     return "succeeded"
