@@ -215,6 +215,8 @@ class Simulation:
                     r = self.result
                     bar.update(task, advance=1, status=f"{day} · merchants {r.merchants:,} · payments "
                                                         f"{r.payments:,}")
+                if self.db is not None and not self.dry_run:
+                    bar.update(task, status=f"建立索引 / building indexes · payments {self.result.payments:,}")
         self.result.elapsed_s = time.perf_counter() - started
         return self.result
 
