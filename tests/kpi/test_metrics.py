@@ -11,7 +11,14 @@ from sqlalchemy import text
 
 from zhifu.db import Database
 from zhifu.kpi import rollup, service
-from zhifu.kpi.models import kpi_active_users, kpi_daily, kpi_payer_days, kpi_payer_first
+from zhifu.kpi.models import (
+    kpi_active_users,
+    kpi_daily,
+    kpi_daily_sum,
+    kpi_monthly,
+    kpi_payer_days,
+    kpi_payer_first,
+)
 
 from .conftest import SIM_DAYS, SIM_START
 
@@ -57,6 +64,28 @@ def test_totals_channels_towns_institutions(county: Database) -> None:
         assert {r["institution"]: (r["count"], r["amount_fen"]) for r in service.by_institution(c, f)} == by_acq
         town = sorted(by_town)[1]
         assert service.totals(c, service.Filters(start, end, town=town))["count"] == by_town[town][0]
+
+
+@pytest.mark.parametrize("start, end", [
+    (dt.date(2021, 12, 1), END),  # an empty whole month, a whole month, then days
+    (dt.date(2022, 1, 1), dt.date(2022, 1, 31)),  # exactly one month
+    (dt.date(2022, 1, 31), dt.date(2022, 2, 1)),  # two days across a month's end
+    (dt.date(2022, 1, 1), dt.date(2022, 2, 28)),  # whole months only
+    (SIM_START, SIM_START), (dt.date(2022, 2, 10), dt.date(2022, 2, 9))])  # one day; an empty range
+def test_whole_months_and_their_edges_sum_like_the_payments(county: Database, start: dt.date, end: dt.date) -> None:
+    """The dashboard reads whole months from the monthly rollup and the rest by day: any range still sums to
+    exactly what the payments say."""
+    raw = q(county, "SELECT count(*), coalesce(sum(amount_fen),0) FROM payments WHERE status='succeeded' "
+                    "AND business_date BETWEEN :a AND :b", a=start, b=end)[0]
+    by_channel = {ch: (n, a) for ch, n, a in q(county, "SELECT channel, count(*), sum(amount_fen) FROM payments "
+                  "WHERE status='succeeded' AND business_date BETWEEN :a AND :b GROUP BY channel", a=start, b=end)}
+    with county.read() as c:
+        f = service.Filters(start, end)
+        got = service.totals(c, f)
+        assert (got["count"], got["amount_fen"]) == raw
+        assert {r["channel"]: (r["count"], r["amount_fen"]) for r in service.by_channel(c, f)} == by_channel
+    if start <= SIM_START and end >= dt.date(2022, 1, 31):
+        assert raw[0] > 0
 
 
 def test_unionpay_and_share(county: Database) -> None:
@@ -146,7 +175,7 @@ def test_targets_and_pilot(county: Database) -> None:
 def _dump(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     out = {}
     with db.read() as c:
-        for t in (kpi_daily, kpi_payer_days, kpi_payer_first, kpi_active_users):
+        for t in (kpi_daily, kpi_daily_sum, kpi_monthly, kpi_payer_days, kpi_payer_first, kpi_active_users):
             out[t.name] = sorted(tuple(r) for r in c.execute(t.select()))
     return out
 

@@ -24,6 +24,36 @@ kpi_daily = Table(
     Index("ix_kpi_daily_channel_day", "channel", "day"),
 )
 
+# kpi_daily without the MCC (kpi_daily_sum), and the same per month (kpi_monthly, keyed by the month's first day):
+# what the dashboard reads. A year of a county is a few thousand monthly rows instead of hundreds of thousands
+# of daily ones; a range's whole months come from kpi_monthly and its partial months from kpi_daily_sum. Both
+# are derived from kpi_daily whenever its days are recomputed.
+kpi_daily_sum = Table(
+    "kpi_daily_sum",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("town_code", String(12), primary_key=True),
+    Column("channel", String(20), primary_key=True),
+    Column("acquirer_id", String(40), primary_key=True),
+    Column("payments", BigInteger, nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("refunds", BigInteger, nullable=False),
+    Column("refund_fen", BigInteger, nullable=False),
+)
+
+kpi_monthly = Table(
+    "kpi_monthly",
+    metadata,
+    Column("month", Date, primary_key=True),
+    Column("town_code", String(12), primary_key=True),
+    Column("channel", String(20), primary_key=True),
+    Column("acquirer_id", String(40), primary_key=True),
+    Column("payments", BigInteger, nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("refunds", BigInteger, nullable=False),
+    Column("refund_fen", BigInteger, nullable=False),
+)
+
 # One row per payer, day (as a day number: days since 1970-01-01, so window arithmetic is plain integer
 # arithmetic on both backends), town and card issuer, for payers with a successful mobile payment that day.
 # Distinct users over 30 days cannot be summed from daily counts; this table is what they are counted from.

@@ -18,7 +18,15 @@ from sqlalchemy import Connection, bindparam, case, delete, func, insert, litera
 from zhifu.channels import REGISTRY
 from zhifu.core import clock
 from zhifu.core.ids import _encode
-from zhifu.kpi.models import kpi_active_users, kpi_daily, kpi_payer_days, kpi_payer_first, kpi_state
+from zhifu.kpi.models import (
+    kpi_active_users,
+    kpi_daily,
+    kpi_daily_sum,
+    kpi_monthly,
+    kpi_payer_days,
+    kpi_payer_first,
+    kpi_state,
+)
 from zhifu.merchants import merchants
 from zhifu.payments.models import payments, refunds
 
@@ -67,7 +75,8 @@ def id_ms(value: str) -> int:
 
 def rebuild(conn: Connection) -> dict[str, int]:
     """Empty every rollup and recompute it from the payments and refunds."""
-    for table in (kpi_daily, kpi_payer_days, kpi_payer_first, kpi_active_users, kpi_state):
+    for table in (kpi_daily, kpi_daily_sum, kpi_monthly, kpi_payer_days, kpi_payer_first, kpi_active_users,
+                  kpi_state):
         conn.execute(delete(table))
     days = set(conn.execute(select(payments.c.business_date).where(
         payments.c.status == "succeeded", payments.c.business_date.is_not(None)).distinct()).scalars())
@@ -112,6 +121,7 @@ def _recompute(conn: Connection, days: Sequence[dt.date], *, rebuilding: bool) -
     for d in days:
         _daily(conn, d)
         _payer_days(conn, d)
+    derive(conn, days)
     if not rebuilding:
         _first_days(conn, [day_no(d) for d in days])
     else:
@@ -138,6 +148,30 @@ def _daily(conn: Connection, d: dt.date) -> None:
         .group_by(u.c.town_code, u.c.channel, u.c.acquirer_id, u.c.mcc)
     conn.execute(insert(kpi_daily).from_select(
         ["day", "town_code", "channel", "acquirer_id", "mcc", "payments", "amount_fen", "refunds", "refund_fen"], q))
+
+
+_SUMS = ("payments", "amount_fen", "refunds", "refund_fen")
+_CUBE_DIMS = ("town_code", "channel", "acquirer_id")
+
+
+def _next_month(m: dt.date) -> dt.date:
+    return dt.date(m.year + 1, 1, 1) if m.month == 12 else dt.date(m.year, m.month + 1, 1)
+
+
+def derive(conn: Connection, days: Iterable[dt.date]) -> None:
+    """Recompute kpi_daily_sum for these days and kpi_monthly for their months from kpi_daily."""
+    days = sorted(set(days))
+    k, d = kpi_daily.c, kpi_daily_sum.c
+    for day in days:
+        conn.execute(delete(kpi_daily_sum).where(d.day == day))
+        conn.execute(insert(kpi_daily_sum).from_select(["day", *_CUBE_DIMS, *_SUMS], select(
+            literal(day, d.day.type), *(k[c] for c in _CUBE_DIMS), *(func.sum(k[c]) for c in _SUMS))
+            .where(k.day == day).group_by(*(k[c] for c in _CUBE_DIMS))))
+    for month in sorted({day.replace(day=1) for day in days}):
+        conn.execute(delete(kpi_monthly).where(kpi_monthly.c.month == month))
+        conn.execute(insert(kpi_monthly).from_select(["month", *_CUBE_DIMS, *_SUMS], select(
+            literal(month, kpi_monthly.c.month.type), *(d[c] for c in _CUBE_DIMS), *(func.sum(d[c]) for c in _SUMS))
+            .where(d.day >= month, d.day < _next_month(month)).group_by(*(d[c] for c in _CUBE_DIMS))))
 
 
 def _payer_days(conn: Connection, d: dt.date) -> None:

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, insert, select
+from sqlalchemy import Connection, and_, case, func, insert, select, union_all
 
 from zhifu.channels import REGISTRY
 from zhifu.core import clock
@@ -28,7 +28,7 @@ from zhifu.county.tables import (
     county_villages,
 )
 from zhifu.kpi import sources
-from zhifu.kpi.models import kpi_active_users, kpi_daily, kpi_payer_first, kpi_submissions
+from zhifu.kpi.models import kpi_active_users, kpi_daily_sum, kpi_monthly, kpi_payer_first, kpi_submissions
 from zhifu.kpi.rollup import UNIONPAY_CHANNEL, day_no, rebuild, refresh, rollup_days
 from zhifu.merchants import merchants
 
@@ -114,26 +114,51 @@ def ratio_ppm(part: int, whole: int) -> int | None:
 # ---------------------------------------------------------------- payments from the daily rollup
 
 
-def _daily_where(f: Filters, start: dt.date, end: dt.date, channels: Sequence[str] | None = None) -> Any:
-    k = kpi_daily.c
-    cond = [k.day >= start, k.day <= end]
-    if f.town:
-        cond.append(k.town_code == f.town)
-    if f.institution:
-        cond.append(k.acquirer_id == f.institution)
-    if channels is not None:
-        cond.append(k.channel.in_(channels))
-    elif f.channel:
-        cond.append(k.channel == f.channel)
-    return and_(*cond)
+def _month_end(d: dt.date) -> dt.date:
+    return (dt.date(d.year + 1, 1, 1) if d.month == 12 else dt.date(d.year, d.month + 1, 1)) - dt.timedelta(days=1)
+
+
+def _cube(f: Filters, start: dt.date, end: dt.date, channels: Sequence[str] | None = None) -> Any:
+    """The payments rollup for start..end under the filters, as rows (day, town_code, channel, acquirer_id,
+    payments, amount_fen, refunds, refund_fen): whole months from kpi_monthly (day = the month's first day),
+    the partial months at either end from kpi_daily_sum."""
+
+    def where(t: Any, day: Any, lo: dt.date, hi: dt.date) -> Any:
+        cond = [day >= lo, day <= hi]
+        if f.town:
+            cond.append(t.town_code == f.town)
+        if f.institution:
+            cond.append(t.acquirer_id == f.institution)
+        if channels is not None:
+            cond.append(t.channel.in_(channels))
+        elif f.channel:
+            cond.append(t.channel == f.channel)
+        return and_(*cond)
+
+    def rows(table: Any, day: Any, lo: dt.date, hi: dt.date) -> Any:
+        t = table.c
+        return select(day.label("day"), t.town_code, t.channel, t.acquirer_id, t.payments, t.amount_fen,
+                      t.refunds, t.refund_fen).where(where(t, day, lo, hi))
+
+    first_full = start if start.day == 1 else _month_end(start) + dt.timedelta(days=1)
+    last_full = end if end == _month_end(end) else end.replace(day=1) - dt.timedelta(days=1)
+    parts = []
+    if first_full <= last_full:
+        parts.append(rows(kpi_monthly, kpi_monthly.c.month, first_full, last_full.replace(day=1)))
+        edges = [(start, first_full - dt.timedelta(days=1)), (last_full + dt.timedelta(days=1), end)]
+    else:
+        edges = [(start, end)]
+    parts += [rows(kpi_daily_sum, kpi_daily_sum.c.day, lo, hi) for lo, hi in edges if lo <= hi]
+    if not parts:
+        parts.append(rows(kpi_daily_sum, kpi_daily_sum.c.day, start, end))  # an empty range: no rows
+    return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
 
 
 def totals(conn: Connection, f: Filters, *, start: dt.date | None = None, end: dt.date | None = None,
            channels: Sequence[str] | None = None) -> dict[str, int]:
-    k = kpi_daily.c
+    k = _cube(f, start or f.start, end or f.end, channels).c
     row = conn.execute(select(func.coalesce(func.sum(k.payments), 0), func.coalesce(func.sum(k.amount_fen), 0),
-                              func.coalesce(func.sum(k.refunds), 0), func.coalesce(func.sum(k.refund_fen), 0))
-                       .where(_daily_where(f, start or f.start, end or f.end, channels))).one()
+                              func.coalesce(func.sum(k.refunds), 0), func.coalesce(func.sum(k.refund_fen), 0))).one()
     return {"count": int(row[0]), "amount_fen": int(row[1]), "refunds": int(row[2]), "refund_fen": int(row[3])}
 
 
@@ -147,10 +172,9 @@ def _months(start: dt.date, end: dt.date) -> list[str]:
 
 def _by_month(conn: Connection, f: Filters, start: dt.date, end: dt.date,
               channels: Sequence[str] | None, group_channel: bool = False) -> dict[Any, list[int]]:
-    k = kpi_daily.c
+    k = _cube(f, start, end, channels).c
     cols = [k.day] + ([k.channel] if group_channel else [])
-    q = select(*cols, func.sum(k.payments), func.sum(k.amount_fen)).where(
-        _daily_where(f, start, end, channels)).group_by(*cols)
+    q = select(*cols, func.sum(k.payments), func.sum(k.amount_fen)).group_by(*cols)
     out: dict[Any, list[int]] = defaultdict(lambda: [0, 0])
     for row in conn.execute(q):
         key = row[0].strftime("%Y-%m") if not group_channel else (row[0].strftime("%Y-%m"), row[1])
@@ -205,24 +229,22 @@ def share(conn: Connection, f: Filters) -> dict[str, Any]:
 
 
 def by_channel(conn: Connection, f: Filters) -> list[dict[str, Any]]:
-    k = kpi_daily.c
-    q = select(k.channel, func.sum(k.payments), func.sum(k.amount_fen)).where(
-        _daily_where(f, f.start, f.end)).group_by(k.channel).order_by(k.channel)
+    k = _cube(f, f.start, f.end).c
+    q = select(k.channel, func.sum(k.payments), func.sum(k.amount_fen)).group_by(k.channel).order_by(k.channel)
     return [{"channel": ch, "count": int(n), "amount_fen": int(a)} for ch, n, a in conn.execute(q)]
 
 
 def by_town(conn: Connection, f: Filters) -> dict[str, dict[str, int]]:
-    k = kpi_daily.c
+    k = _cube(f, f.start, f.end).c
     q = select(k.town_code, func.sum(k.payments), func.sum(k.amount_fen),
-               func.sum(case((k.channel == UNIONPAY_CHANNEL, k.payments), else_=0))).where(
-        _daily_where(f, f.start, f.end)).group_by(k.town_code)
+               func.sum(case((k.channel == UNIONPAY_CHANNEL, k.payments), else_=0))).group_by(k.town_code)
     return {t: {"count": int(n), "amount_fen": int(a), "unionpay_count": int(u)} for t, n, a, u in conn.execute(q)}
 
 
 def by_institution(conn: Connection, f: Filters) -> list[dict[str, Any]]:
-    k = kpi_daily.c
-    q = select(k.acquirer_id, func.sum(k.payments), func.sum(k.amount_fen)).where(
-        _daily_where(f, f.start, f.end)).group_by(k.acquirer_id).order_by(k.acquirer_id)
+    k = _cube(f, f.start, f.end).c
+    q = select(k.acquirer_id, func.sum(k.payments), func.sum(k.amount_fen)).group_by(k.acquirer_id) \
+        .order_by(k.acquirer_id)
     names = _institution_names(conn)
     return [{"institution": i, "name": names.get(i, i), "count": int(n), "amount_fen": int(a)}
             for i, n, a in conn.execute(q)]
