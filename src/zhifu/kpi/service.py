@@ -520,10 +520,18 @@ def _ytd(conn: Connection, as_of: dt.date) -> Filters:
     return Filters(dt.date(as_of.year, 1, 1), as_of)
 
 
-def metric_value(conn: Connection, t: Any, as_of: dt.date) -> int | None:
-    """The current value of a target's metric, measured at min(as_of, deadline); None when no source exists."""
+def metric_value(conn: Connection, t: Any, as_of: dt.date, memo: dict[Any, Any] | None = None) -> int | None:
+    """The current value of a target's metric, measured at min(as_of, deadline); None when no source exists.
+    `memo` shares the panels several targets read on the same day (coverage, 云闪付 trend, share)."""
     at = min(as_of, t.deadline) if t.deadline else as_of
     metric = t.metric
+    memo = {} if memo is None else memo
+
+    def once(name: str, fn: Any, *args: Any) -> Any:
+        if (name, at) not in memo:
+            memo[(name, at)] = fn(conn, *args)
+        return memo[(name, at)]
+
     if metric == "county_rural_cards_issued":
         return issued(conn, at.strftime("%Y-%m"), rural_only=True)["cards_issued"]
     if metric == "mobile_payment_active_users":
@@ -535,12 +543,12 @@ def metric_value(conn: Connection, t: Any, as_of: dt.date) -> int | None:
     if metric == "unionpay_app_new_users":
         return new_users(conn, at - dt.timedelta(days=PILOT_DAYS - 1), at)
     if metric in ("unionpay_app_txn_count_growth", "unionpay_app_txn_amount_growth"):
-        tr = unionpay(conn, _ytd(conn, at))
+        tr = once("unionpay", unionpay, _ytd(conn, at))
         return tr["count_growth_ppm" if "count" in metric else "amount_growth_ppm"]
     if metric == "bank_standard_market_share":
-        return share(conn, _ytd(conn, at))["count_share_ppm"]
+        return once("share", share, _ytd(conn, at))["count_share_ppm"]
     if metric == "merchant_coverage":
-        cov = coverage(conn, at)
+        cov = once("coverage", coverage, at)
         key = {"urban": "urban", "towns": "rural"}.get(t.scope)
         return (cov["areas"][key] if key else cov["county"])["coverage_ppm"]
     if metric == "aggregated_payment_merchants":
@@ -553,8 +561,9 @@ def metric_value(conn: Connection, t: Any, as_of: dt.date) -> int | None:
 def targets(conn: Connection, as_of: dt.date) -> list[dict[str, Any]]:
     """Every target of the loaded county with its value at min(as_of, deadline) and the progress towards it."""
     out = []
+    memo: dict[Any, Any] = {}
     for t in conn.execute(select(county_targets).order_by(county_targets.c.metric, county_targets.c.period)):
-        value = metric_value(conn, t, as_of)
+        value = metric_value(conn, t, as_of, memo)
         progress = ratio_ppm(value, t.value) if value is not None and t.value else None
         out.append({"id": t.id, "metric": t.metric, "label_zh": t.label_zh, "label_en": t.label_en,
                     "period": t.period, "deadline": t.deadline, "target": t.value, "unit": t.unit, "scope": t.scope,
