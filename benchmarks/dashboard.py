@@ -87,7 +87,8 @@ def main() -> None:
     print(f"refresh (nothing new; recomputes the lookback's {r['days']} days): {time.perf_counter() - t0:.2f} s")
     with db.read() as c:
         rows = {name: c.execute(text(f"SELECT count(*) FROM {name}")).scalar_one()
-                for name in ("kpi_daily", "kpi_payer_days", "kpi_active_users", "kpi_payer_first")}
+                for name in ("kpi_daily", "kpi_daily_sum", "kpi_monthly", "kpi_payer_days", "kpi_active_users",
+                             "kpi_payer_first")}
         last = rollup.rollup_days(c)[1]
         insts = [i for i, in c.execute(text("SELECT DISTINCT acquirer_id FROM kpi_daily"))]
     print("rollup rows: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()))
