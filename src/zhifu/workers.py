@@ -37,7 +37,7 @@ class Workers:
         self._spawn("webhooks", s.webhook_dispatch_interval_s, lambda: dispatch_due(self.db))
         from zhifu import kpi  # the dashboard's rollups, brought up to date by an incremental job
 
-        self._spawn("kpi", kpi.REFRESH_INTERVAL_S, lambda: self.db.run(kpi.refresh))
+        self._spawn("kpi", kpi.REFRESH_INTERVAL_S, lambda: kpi.refresh_db(self.db))
 
     def _sweep(self) -> None:
         pump_notifications(self.db)

@@ -187,3 +187,18 @@ def test_rebuild_equals_incremental(county: Database) -> None:
     assert _dump(county) == incremental
     county.run(rollup.refresh)  # nothing new: the same again
     assert _dump(county) == incremental
+
+
+def test_the_background_job_reads_outside_the_write_lock_and_gets_the_same(county: Database) -> None:
+    """refresh_db recomputes the active-user windows in a read transaction and writes them after: the same rows."""
+    county.run(rollup.rebuild)
+    expected = _dump(county)
+    since = dt.datetime.combine(END - dt.timedelta(days=8), dt.time(), dt.UTC)
+    with county.tx() as c:  # lose the last days' active users and move the watermarks back over them
+        c.execute(kpi_active_users.delete().where(kpi_active_users.c.day > END - dt.timedelta(days=10)))
+        for name, (_, prefix) in rollup._WATERMARKS.items():
+            c.execute(text("UPDATE kpi_state SET value = :v WHERE name = :n"),
+                      {"v": rollup.id_floor(prefix, int(since.timestamp() * 1000)), "n": name})
+    assert _dump(county) != expected
+    assert rollup.refresh_db(county)["days"] >= 8
+    assert _dump(county) == expected

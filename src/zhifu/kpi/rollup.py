@@ -18,6 +18,7 @@ from sqlalchemy import Connection, bindparam, case, delete, func, insert, litera
 from zhifu.channels import REGISTRY
 from zhifu.core import clock
 from zhifu.core.ids import _encode
+from zhifu.db import Database
 from zhifu.kpi.models import (
     kpi_active_users,
     kpi_daily,
@@ -89,9 +90,26 @@ def rebuild(conn: Connection) -> dict[str, int]:
 
 def refresh(conn: Connection) -> dict[str, int]:
     """Bring the rollups up to date with what committed since the last run (a rebuild on the first run)."""
+    return _refresh(conn, windows=True)[0]
+
+
+def refresh_db(db: Database) -> dict[str, int]:
+    """`refresh` for the background job, holding the write lock only to write: the days' rows in one short
+    transaction, the active-user windows (most of the work on a large county) read in a read transaction, then
+    written in another. On SQLite, payments wait for the job's writes only, not its reads."""
+    out, span = db.run(lambda c: _refresh(c, windows=False))
+    if span is not None:
+        with db.read() as c:
+            rows = _active_rows(c, *span)
+        db.run(lambda c: _write_active(c, *span, rows))
+    return out
+
+
+def _refresh(conn: Connection, *, windows: bool) -> tuple[dict[str, int], tuple[int, int] | None]:
+    """The refresh; with windows=False the active users are left to the caller, given the day span returned."""
     marks = dict(conn.execute(select(kpi_state.c.name, kpi_state.c.value)).all())
     if not marks.get("payments") and not marks.get("refunds"):
-        return rebuild(conn)
+        return rebuild(conn), None
     days: set[dt.date] = set()
     for name, (table, prefix) in _WATERMARKS.items():
         mark = marks.get(name) or ""
@@ -99,9 +117,9 @@ def refresh(conn: Connection) -> dict[str, int]:
         # Only the id range may drive this query (DISTINCT or a NULL test would tempt SQLite to the date index).
         days |= {d for d in conn.execute(select(table.c.business_date).where(
             table.c.id >= floor, _succeeded(table.c.status))).scalars() if d is not None}
-    _recompute(conn, sorted(days), rebuilding=False)
+    span = _recompute(conn, sorted(days), rebuilding=False, windows=windows)
     _save_watermarks(conn)
-    return {"days": len(days)}
+    return {"days": len(days)}, span
 
 
 def _save_watermarks(conn: Connection) -> None:
@@ -115,9 +133,12 @@ def _save_watermarks(conn: Connection) -> None:
 # ---------------------------------------------------------------- recomputation
 
 
-def _recompute(conn: Connection, days: Sequence[dt.date], *, rebuilding: bool) -> None:
+def _recompute(conn: Connection, days: Sequence[dt.date], *, rebuilding: bool,
+               windows: bool = True) -> tuple[int, int] | None:
+    """Recompute these days; the active users from the first of them on, unless windows=False, when the span
+    of days whose active users are due is returned instead."""
     if not days:
-        return
+        return None
     for d in days:
         _daily(conn, d)
         _payer_days(conn, d)
@@ -127,8 +148,13 @@ def _recompute(conn: Connection, days: Sequence[dt.date], *, rebuilding: bool) -
     else:
         _first_days_all(conn)
     last = conn.execute(select(func.max(kpi_payer_days.c.day_no))).scalar_one_or_none()
-    if last is not None:
-        _active(conn, day_no(days[0]), max(last, day_no(days[-1])))
+    if last is None:
+        return None
+    span = (day_no(days[0]), max(last, day_no(days[-1])))
+    if windows:
+        _active(conn, *span)
+        return None
+    return span
 
 
 def _daily(conn: Connection, d: dt.date) -> None:
@@ -241,12 +267,23 @@ SELECT k, CASE WHEN prev IS NULL OR prev + :win <= day_no THEN day_no ELSE prev 
 
 def _active(conn: Connection, first: int, last: int) -> None:
     """Recompute active users for days first..last (day numbers), every dimension."""
+    _write_active(conn, first, last, _active_rows(conn, first, last))
+
+
+def _write_active(conn: Connection, first: int, last: int, rows: list[dict[str, Any]]) -> None:
     conn.execute(delete(kpi_active_users).where(
         kpi_active_users.c.day >= from_day_no(first), kpi_active_users.c.day <= from_day_no(last)))
+    for start in range(0, len(rows), 5_000):
+        conn.execute(insert(kpi_active_users), rows[start:start + 5_000])
+
+
+def _active_rows(conn: Connection, first: int, last: int) -> list[dict[str, Any]]:
+    """Active users for days first..last (day numbers), every dimension, as rows of kpi_active_users (reads
+    only)."""
+    out: list[dict[str, Any]] = []
     start = first
     while start <= last:
         end = min(last, start + ACTIVE_CHUNK_DAYS - 1)
-        rows = []
         for dim, key, extra in _DIMS:
             # Rows from lo = start - window are enough: an earlier row cannot cover a day >= start, and a row's
             # predecessor within the window is always inside the range read.
@@ -268,10 +305,9 @@ def _active(conn: Connection, first: int, last: int) -> None:
                         running += changes[points[i]]
                         i += 1
                     if day >= start and running:
-                        rows.append({"day": from_day_no(day), "dim": dim, "key": k, "users": running})
-        if rows:
-            conn.execute(insert(kpi_active_users), rows)
+                        out.append({"day": from_day_no(day), "dim": dim, "key": k, "users": running})
         start = end + 1
+    return out
 
 
 def rollup_days(conn: Connection) -> tuple[dt.date | None, dt.date | None]:
@@ -281,4 +317,4 @@ def rollup_days(conn: Connection) -> tuple[dt.date | None, dt.date | None]:
 
 
 __all__ = ["MOBILE_CHANNELS", "UNIONPAY_CHANNEL", "WINDOW_DAYS", "day_no", "from_day_no", "rebuild", "refresh",
-           "rollup_days"]
+           "refresh_db", "rollup_days"]
