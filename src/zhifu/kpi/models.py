@@ -28,31 +28,19 @@ kpi_daily = Table(
 # what the dashboard reads. A year of a county is a few thousand monthly rows instead of hundreds of thousands
 # of daily ones; a range's whole months come from kpi_monthly and its partial months from kpi_daily_sum. Both
 # are derived from kpi_daily whenever its days are recomputed.
-kpi_daily_sum = Table(
-    "kpi_daily_sum",
-    metadata,
-    Column("day", Date, primary_key=True),
-    Column("town_code", String(12), primary_key=True),
-    Column("channel", String(20), primary_key=True),
-    Column("acquirer_id", String(40), primary_key=True),
-    Column("payments", BigInteger, nullable=False),
-    Column("amount_fen", BigInteger, nullable=False),
-    Column("refunds", BigInteger, nullable=False),
-    Column("refund_fen", BigInteger, nullable=False),
-)
+CUBE_DIMS = ("town_code", "channel", "acquirer_id")
+CUBE_SUMS = ("payments", "amount_fen", "refunds", "refund_fen")
 
-kpi_monthly = Table(
-    "kpi_monthly",
-    metadata,
-    Column("month", Date, primary_key=True),
-    Column("town_code", String(12), primary_key=True),
-    Column("channel", String(20), primary_key=True),
-    Column("acquirer_id", String(40), primary_key=True),
-    Column("payments", BigInteger, nullable=False),
-    Column("amount_fen", BigInteger, nullable=False),
-    Column("refunds", BigInteger, nullable=False),
-    Column("refund_fen", BigInteger, nullable=False),
-)
+
+def _cube_table(name: str, period: str) -> Table:
+    return Table(name, metadata, Column(period, Date, primary_key=True),
+                 Column("town_code", String(12), primary_key=True), Column("channel", String(20), primary_key=True),
+                 Column("acquirer_id", String(40), primary_key=True),
+                 *(Column(c, BigInteger, nullable=False) for c in CUBE_SUMS))
+
+
+kpi_daily_sum = _cube_table("kpi_daily_sum", "day")
+kpi_monthly = _cube_table("kpi_monthly", "month")
 
 # One row per payer, day (as a day number: days since 1970-01-01, so window arithmetic is plain integer
 # arithmetic on both backends), town and card issuer, for payers with a successful mobile payment that day.

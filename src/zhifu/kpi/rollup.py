@@ -20,6 +20,8 @@ from zhifu.core import clock
 from zhifu.core.ids import _encode
 from zhifu.db import Database
 from zhifu.kpi.models import (
+    CUBE_DIMS,
+    CUBE_SUMS,
     kpi_active_users,
     kpi_daily,
     kpi_daily_sum,
@@ -176,12 +178,9 @@ def _daily(conn: Connection, d: dt.date) -> None:
         ["day", "town_code", "channel", "acquirer_id", "mcc", "payments", "amount_fen", "refunds", "refund_fen"], q))
 
 
-_SUMS = ("payments", "amount_fen", "refunds", "refund_fen")
-_CUBE_DIMS = ("town_code", "channel", "acquirer_id")
-
-
-def _next_month(m: dt.date) -> dt.date:
-    return dt.date(m.year + 1, 1, 1) if m.month == 12 else dt.date(m.year, m.month + 1, 1)
+def month_after(d: dt.date) -> dt.date:
+    """The first day of the month after d's."""
+    return dt.date(d.year + 1, 1, 1) if d.month == 12 else dt.date(d.year, d.month + 1, 1)
 
 
 def derive(conn: Connection, days: Iterable[dt.date]) -> None:
@@ -190,14 +189,14 @@ def derive(conn: Connection, days: Iterable[dt.date]) -> None:
     k, d = kpi_daily.c, kpi_daily_sum.c
     for day in days:
         conn.execute(delete(kpi_daily_sum).where(d.day == day))
-        conn.execute(insert(kpi_daily_sum).from_select(["day", *_CUBE_DIMS, *_SUMS], select(
-            literal(day, d.day.type), *(k[c] for c in _CUBE_DIMS), *(func.sum(k[c]) for c in _SUMS))
-            .where(k.day == day).group_by(*(k[c] for c in _CUBE_DIMS))))
+        conn.execute(insert(kpi_daily_sum).from_select(["day", *CUBE_DIMS, *CUBE_SUMS], select(
+            literal(day, d.day.type), *(k[c] for c in CUBE_DIMS), *(func.sum(k[c]) for c in CUBE_SUMS))
+            .where(k.day == day).group_by(*(k[c] for c in CUBE_DIMS))))
     for month in sorted({day.replace(day=1) for day in days}):
         conn.execute(delete(kpi_monthly).where(kpi_monthly.c.month == month))
-        conn.execute(insert(kpi_monthly).from_select(["month", *_CUBE_DIMS, *_SUMS], select(
-            literal(month, kpi_monthly.c.month.type), *(d[c] for c in _CUBE_DIMS), *(func.sum(d[c]) for c in _SUMS))
-            .where(d.day >= month, d.day < _next_month(month)).group_by(*(d[c] for c in _CUBE_DIMS))))
+        conn.execute(insert(kpi_monthly).from_select(["month", *CUBE_DIMS, *CUBE_SUMS], select(
+            literal(month, kpi_monthly.c.month.type), *(d[c] for c in CUBE_DIMS), *(func.sum(d[c]) for c in CUBE_SUMS))
+            .where(d.day >= month, d.day < month_after(month)).group_by(*(d[c] for c in CUBE_DIMS))))
 
 
 def _payer_days(conn: Connection, d: dt.date) -> None:

@@ -29,7 +29,7 @@ from zhifu.county.tables import (
 )
 from zhifu.kpi import sources
 from zhifu.kpi.models import kpi_active_users, kpi_daily_sum, kpi_monthly, kpi_payer_first, kpi_submissions
-from zhifu.kpi.rollup import UNIONPAY_CHANNEL, day_no, rebuild, refresh, rollup_days
+from zhifu.kpi.rollup import UNIONPAY_CHANNEL, day_no, month_after, rebuild, refresh, rollup_days
 from zhifu.merchants import merchants
 
 PPM = 1_000_000
@@ -115,7 +115,7 @@ def ratio_ppm(part: int, whole: int) -> int | None:
 
 
 def _month_end(d: dt.date) -> dt.date:
-    return (dt.date(d.year + 1, 1, 1) if d.month == 12 else dt.date(d.year, d.month + 1, 1)) - dt.timedelta(days=1)
+    return month_after(d) - dt.timedelta(days=1)
 
 
 def _cube(f: Filters, start: dt.date, end: dt.date, channels: Sequence[str] | None = None) -> Any:
