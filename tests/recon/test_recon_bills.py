@@ -15,7 +15,7 @@ from zhifu.recon import (
     write_payout_results,
     write_statement,
 )
-from zhifu.recon.formats.model import SHANGHAI, StatementLine
+from zhifu.channels.statement import SHANGHAI, StatementLine
 
 D = dt.date(2023, 1, 1)
 

@@ -16,7 +16,7 @@ from zhifu.core.config import get_settings
 from zhifu.merchants import create_key
 from zhifu.recon import service
 from zhifu.recon.formats import StatementFormatError
-from zhifu.recon.formats.zm import LAYOUT, OFFSETS, RECORD_BYTES
+from zhifu.channels.unionpay.statement import LAYOUT, OFFSETS, RECORD_BYTES
 from zhifu.recon.models import batches
 from zhifu.recon.statements import produce_statement
 

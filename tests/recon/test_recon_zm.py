@@ -16,8 +16,8 @@ from zhifu.recon import (
     write_statement,
 )
 from zhifu.recon.formats.inject import sample_ours
-from zhifu.recon.formats.model import SHANGHAI, StatementLine
-from zhifu.recon.formats.zm import LAYOUT, LINE_BYTES, OFFSETS, RECORD_BYTES
+from zhifu.channels.statement import SHANGHAI, StatementLine
+from zhifu.channels.unionpay.statement import LAYOUT, LINE_BYTES, OFFSETS, RECORD_BYTES
 
 D = dt.date(2023, 1, 1)
 
@@ -196,7 +196,7 @@ def test_unknown_channel_is_refused_by_the_writer() -> None:
 
 
 def test_frame_parser_reads_gbk_order_numbers_and_many_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    from zhifu.recon.formats import zm
+    from zhifu.channels.unionpay import statement as zm
 
     monkeypatch.setattr(zm, "CHUNK_LINES", 7)
     lines = _lines(40)

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     port: int = 8000
     payment_expires_in_s: int = 900
     sim_notify_delay_ms: int = 0
+    simulator: bool = False  # ZHIFU_SIMULATOR=1: the payer's /sim routes and the fake rails; never in production
+    rails_config: str = "./.zhifu-rails/rails.json"  # base URLs, ids and key files of the rails, per family
+    rail_timeout_s: float = 5.0  # one call to a rail; past it the outcome is unknown and the sweeper asks
     county_profile: str = "yiyuan"
     micro_daily_cap_fen: int = 1_000_000  # 10,000 yuan a day for a micro merchant unless set per merchant
     micro_monthly_cap_fen: int = 10_000_000  # 100,000 yuan a month

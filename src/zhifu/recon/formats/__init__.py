@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 
 import polars as pl
 
-from zhifu.recon.formats.alipay import parse_alipay, write_alipay
-from zhifu.recon.formats.frame import STATEMENT_SCHEMA, lines_to_frame
-from zhifu.recon.formats.model import (
+from zhifu.channels.alipay.statement import parse_alipay, write_alipay
+from zhifu.channels.statement_frame import STATEMENT_SCHEMA, lines_to_frame
+from zhifu.channels.statement import (
     CUTOFF_HOUR,
     STATUSES,
     TXN_TYPES,
@@ -19,8 +19,8 @@ from zhifu.recon.formats.model import (
     business_date_of,
 )
 from zhifu.recon.formats.payout import PayoutResult, parse_payout_results, write_payout_results
-from zhifu.recon.formats.wechat import parse_wechat, write_wechat
-from zhifu.recon.formats.zm import parse_zm, parse_zm_frame, write_zm
+from zhifu.channels.wechat.statement import parse_wechat, write_wechat
+from zhifu.channels.unionpay.statement import parse_zm, parse_zm_frame, write_zm
 
 __all__ = [
     "CHANNEL_FORMATS",

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
-from zhifu.recon.formats.model import SHANGHAI, StatementLine, business_date_of
+from zhifu.channels.statement import SHANGHAI, StatementLine, business_date_of
 
 KINDS: tuple[str, ...] = (
     "missing_ours",

@@ -8,8 +8,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from zhifu.recon.formats.model import LINES_MAX, StatementFormatError
-from zhifu.recon.formats.text import check_columns, decode
+from zhifu.channels.statement import LINES_MAX, StatementFormatError
+from zhifu.channels.statement_text import check_columns, decode
 
 COLUMNS: tuple[str, ...] = (
     "batch_no",

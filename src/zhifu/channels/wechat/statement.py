@@ -12,14 +12,14 @@ import datetime as dt
 import io
 from collections.abc import Sequence
 
-from zhifu.recon.formats.model import (
+from zhifu.channels.statement import (
     LINES_MAX,
     SHANGHAI,
     StatementFormatError,
     StatementLine,
     check_local_date,
 )
-from zhifu.recon.formats.text import check_columns, decode, fen_to_yuan, yuan_to_fen
+from zhifu.channels.statement_text import check_columns, decode, fen_to_yuan, yuan_to_fen
 
 COLUMNS: tuple[str, ...] = (
     "交易时间",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from zhifu.recon.formats.model import StatementFormatError
+from zhifu.channels.statement import StatementFormatError
 
 _YUAN_RE = re.compile(r"(-?)(0|[1-9][0-9]{0,12})\.([0-9]{2})")
 

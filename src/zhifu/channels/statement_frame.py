@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from zhifu.recon.formats.model import StatementLine
+from zhifu.channels.statement import StatementLine
 
 STATEMENT_SCHEMA: dict[str, pl.DataType] = {
     "channel": pl.String(),

@@ -13,14 +13,14 @@ import io
 import re
 from collections.abc import Sequence
 
-from zhifu.recon.formats.model import (
+from zhifu.channels.statement import (
     LINES_MAX,
     SHANGHAI,
     StatementFormatError,
     StatementLine,
     check_local_date,
 )
-from zhifu.recon.formats.text import check_columns, decode, fen_to_yuan, yuan_to_fen
+from zhifu.channels.statement_text import check_columns, decode, fen_to_yuan, yuan_to_fen
 
 COLUMNS: tuple[str, ...] = (
     "支付宝交易号",

@@ -19,14 +19,14 @@ from typing import NamedTuple
 
 import polars as pl
 
-from zhifu.recon.formats.frame import STATEMENT_SCHEMA, empty_statement_frame
-from zhifu.recon.formats.model import (
+from zhifu.channels.statement import (
     LINES_MAX,
     SHANGHAI,
     StatementFormatError,
     StatementLine,
     check_local_date,
 )
+from zhifu.channels.statement_frame import STATEMENT_SCHEMA, empty_statement_frame
 
 
 class ZmField(NamedTuple):
