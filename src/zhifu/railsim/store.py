@@ -208,10 +208,11 @@ class RailStore:
                      notify_url: str | None, trade_type: str, at: dt.datetime, expires_at: dt.datetime | None = None,
                      auth_code: str | None = None, card_types: tuple[str, ...] = ("debit",),
                      default_issuer: str | None = None, ref_prefix: str = "", ref_width: int = 28,
-                     extra: dict[str, Any] | None = None) -> tuple[Txn, str]:
+                     extra: dict[str, Any] | None = None, ref: str | None = None) -> tuple[Txn, str]:
         """Place an order; with a pay code the payer's app answers at once. Returns the order and the outcome
         (`awaiting`, `userpaying`, `success`, `timeout`, `decline_*`); a repeated out_trade_no with the same
-        amount returns the existing order (`duplicate`), with another amount raises ValueError."""
+        amount returns the existing order (`duplicate`), with another amount raises ValueError. `ref` is the rail's
+        own reference when its layout is not a prefix, the time and a counter (Alipay's trade_no)."""
         with self._tx() as db:
             old = db.execute("SELECT * FROM txns WHERE rail = ? AND kind = 'payment' AND out_trade_no = ?",
                              (rail, out_trade_no)).fetchone()
@@ -220,7 +221,7 @@ class RailStore:
                 if t.amount_fen != amount_fen or t.merchant_code != merchant_code:
                     raise ValueError("out_trade_no already used with another amount or merchant")
                 return t, "duplicate"
-            t = Txn(rail=rail, ref=self.new_ref(rail, at, ref_prefix, ref_width), kind="payment",
+            t = Txn(rail=rail, ref=ref or self.new_ref(rail, at, ref_prefix, ref_width), kind="payment",
                     out_trade_no=out_trade_no, out_refund_no=None, merchant_code=merchant_code,
                     amount_fen=amount_fen, total_fen=amount_fen, status="awaiting",
                     trace_no=f"{self.rng.randrange(1_000_000):06d}", auth_code=auth_code, payer_ref=None,
@@ -268,7 +269,7 @@ class RailStore:
             return t
 
     def refund(self, rail: str, *, out_trade_no: str, out_refund_no: str, amount_fen: int, at: dt.datetime,
-               ref_prefix: str = "", ref_width: int = 28) -> Txn:
+               ref_prefix: str = "", ref_width: int = 28, ref: str | None = None) -> Txn:
         """Refund part or all of a paid order; the same out_refund_no again returns the same refund. KeyError if
         the order is unknown; ValueError (with the rail's reason) if it is not paid or the amount is too much."""
         with self._tx() as db:
@@ -285,7 +286,7 @@ class RailStore:
             done = sum(r.amount_fen for r in self.refunds_of(rail, out_trade_no) if r.status != "failed")
             if done + amount_fen > t.amount_fen:
                 raise ValueError("refund_exceeds_payment")
-            r = dataclasses.replace(t, ref=self.new_ref(rail, at, ref_prefix, ref_width), kind="refund",
+            r = dataclasses.replace(t, ref=ref or self.new_ref(rail, at, ref_prefix, ref_width), kind="refund",
                                     out_refund_no=out_refund_no, amount_fen=amount_fen, total_fen=t.amount_fen,
                                     status="succeeded", trace_no=f"{self.rng.randrange(1_000_000):06d}",
                                     auth_code=None, failure_code=None, created_at=at, finished_at=at,
