@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
+import httpx
 import pytest
+import uvicorn
 from sqlalchemy import create_engine, text
 
 from zhifu.core import clock as clock_mod
@@ -16,6 +22,7 @@ from zhifu.db import Database
 from zhifu.db.engine import normalise_url
 from zhifu.db.schema import metadata
 
+os.environ["ZHIFU_SIMULATOR"] = "1"  # the tests drive the simulated payer and the fake rails
 PG_URL = os.environ.get("ZHIFU_TEST_PG_URL")
 PG_SKIP_REASON = "PostgreSQL tests need ZHIFU_TEST_PG_URL, e.g. postgresql://postgres@127.0.0.1:5432/test"
 
@@ -101,3 +108,41 @@ def platform(db: Database):  # type: ignore[no-untyped-def]
         yield p
     finally:
         p.close()
+
+
+# ---------------------------------------------------------------- the fake rails
+
+
+from tests.rails_support import FORWARD  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fake_rails(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One fake-rails server for the test process, on a free loopback port; connectors reach it over HTTP."""
+    from zhifu import channels
+    from zhifu.railsim.server import FakeRails
+    from zhifu.railsim.store import Behaviour
+
+    folder = tmp_path_factory.mktemp("rails")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sim = FakeRails(folder, f"http://127.0.0.1:{port}", behaviour=Behaviour(hang_s=1.2),
+                    deliver=httpx.Client(transport=FORWARD))
+    server = uvicorn.Server(uvicorn.Config(sim.app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    config = {**sim.client_config}
+    for fam in ("wechat", "alipay", "unionpay"):
+        config[fam] = {**config[fam], "notify_url_base": "http://testserver", "timeout_s": 1.0}
+    channels.configure(config)
+    try:
+        yield sim
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        channels.configure(None)
+        sim.stop()

@@ -37,12 +37,19 @@ class Platform:
         self.app = create_app(db)
         self.client = TestClient(self.app)
         self.client.__enter__()
+        from tests.rails_support import FORWARD
+
+        FORWARD.client = self.client  # the fake rails' notifications reach this app
         with db.tx() as c:
             ensure_platform_accounts(c)
             _, self.operator_secret = merchants.create_key(c, merchant_id=None, role="operator")
         self.op = {"Authorization": f"Bearer {self.operator_secret}"}
 
     def close(self) -> None:
+        from tests.rails_support import FORWARD
+
+        if FORWARD.client is self.client:
+            FORWARD.client = None
         self.client.__exit__(None, None, None)
 
     def merchant(self, **overrides: Any) -> tuple[str, dict[str, str]]:

@@ -10,7 +10,7 @@ from zhifu import ledger
 from zhifu.api import idempotency
 from zhifu.core.config import get_settings
 from zhifu.db import Database
-from zhifu.payments import expire_due, pump_notifications, sweep_processing
+from zhifu.payments.service import expire_due, park_unresolved, sweep_processing, sweep_refunds
 from zhifu.webhooks import dispatch_due
 
 log = logging.getLogger("zhifu.workers")
@@ -18,11 +18,18 @@ log = logging.getLogger("zhifu.workers")
 
 def run_once(db: Database) -> None:
     """One pass of every background duty."""
-    pump_notifications(db)
-    db.run(lambda c: expire_due(c))
-    db.run(lambda c: sweep_processing(c))
+    sweep_payments(db)
     db.run(lambda c: ledger.expire_holds(c))
     dispatch_due(db)
+
+
+def sweep_payments(db: Database) -> None:
+    """Everything the rails left in between: expiry (closed at the rail), payments and refunds without a final
+    answer (asked again), and those too old (listed for the operator)."""
+    expire_due(db)
+    sweep_processing(db)
+    sweep_refunds(db)
+    park_unresolved(db)
 
 
 class Workers:
@@ -40,9 +47,7 @@ class Workers:
         self._spawn("kpi", kpi.REFRESH_INTERVAL_S, lambda: kpi.refresh_db(self.db))
 
     def _sweep(self) -> None:
-        pump_notifications(self.db)
-        self.db.run(lambda c: expire_due(c))
-        self.db.run(lambda c: sweep_processing(c))
+        sweep_payments(self.db)
         self.db.run(lambda c: ledger.expire_holds(c))
         idempotency.purge(self.db)
         from zhifu.settlement.service import scheduled_run

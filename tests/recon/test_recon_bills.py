@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from zhifu.channels.statement import SHANGHAI, StatementLine
 from zhifu.recon import (
     PayoutResult,
     StatementFormatError,
@@ -15,7 +16,6 @@ from zhifu.recon import (
     write_payout_results,
     write_statement,
 )
-from zhifu.channels.statement import SHANGHAI, StatementLine
 
 D = dt.date(2023, 1, 1)
 

@@ -11,12 +11,12 @@ from sqlalchemy import select
 from tests.recon.platform_data import D, build_day, table_counts
 from typer.testing import CliRunner
 
+from zhifu.channels.unionpay.statement import LAYOUT, OFFSETS, RECORD_BYTES
 from zhifu.cli import app, console
 from zhifu.core.config import get_settings
 from zhifu.merchants import create_key
 from zhifu.recon import service
 from zhifu.recon.formats import StatementFormatError
-from zhifu.channels.unionpay.statement import LAYOUT, OFFSETS, RECORD_BYTES
 from zhifu.recon.models import batches
 from zhifu.recon.statements import produce_statement
 

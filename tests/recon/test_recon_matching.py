@@ -7,10 +7,10 @@ import datetime as dt
 import polars as pl
 import pytest
 
+from zhifu.channels.statement import SHANGHAI, StatementLine, business_date_of
 from zhifu.core.errors import InvalidRequest
 from zhifu.recon import CLASSES, lines_to_frame, match, parse_statement_frame, write_statement
 from zhifu.recon.formats.inject import KINDS, Injection, inject, payments_frame, sample_ours
-from zhifu.channels.statement import SHANGHAI, StatementLine, business_date_of
 
 D = dt.date(2023, 3, 15)
 OURS = sample_ours(400, seed=21, business_date=D)

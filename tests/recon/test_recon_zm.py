@@ -6,6 +6,8 @@ import datetime as dt
 
 import pytest
 
+from zhifu.channels.statement import SHANGHAI, StatementLine
+from zhifu.channels.unionpay.statement import LAYOUT, LINE_BYTES, OFFSETS, RECORD_BYTES
 from zhifu.core.errors import InvalidRequest
 from zhifu.recon import (
     StatementFormatError,
@@ -16,8 +18,6 @@ from zhifu.recon import (
     write_statement,
 )
 from zhifu.recon.formats.inject import sample_ours
-from zhifu.channels.statement import SHANGHAI, StatementLine
-from zhifu.channels.unionpay.statement import LAYOUT, LINE_BYTES, OFFSETS, RECORD_BYTES
 
 D = dt.date(2023, 1, 1)
 

@@ -85,5 +85,7 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
     from zhifu.plugins import modules
 
     for mod in modules("routes"):  # each capability's zhifu.<cap>.routes.router
+        if getattr(mod, "SIMULATOR_ONLY", False) and not settings.simulator:
+            continue  # the simulated payer's routes exist only when the simulator is switched on
         app.include_router(mod.router)
     return app

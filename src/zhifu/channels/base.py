@@ -43,6 +43,8 @@ class RailFacts:
     # network ppm, network cap fen or None) -- the default of fee_channel_costs, which operators can override
     costs: Mapping[str, tuple[int, int | None, int, int | None]] = dataclasses.field(default_factory=dict)
     paycode_pattern: str | None = None  # a regex the consumer's pay code of this rail fully matches
+    reports_card_issuer: bool = True  # wallets do not tell the acquirer which bank funded a payment
+    ref_digits: int = 28  # the length of the rail's transaction ids
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

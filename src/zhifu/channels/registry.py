@@ -46,9 +46,9 @@ def configure(config: Mapping[str, Any] | None, *, transport: httpx.BaseTranspor
     global _config, _transport
     with _lock:
         for c in _connectors.values():
-            close = getattr(c, "close", None)
-            if close:
-                close()
+            http = getattr(c, "http", None)  # a connector's close() closes an order at its rail, not its client
+            if http is not None:
+                http.close()
         _connectors.clear()
         _config = dict(config) if config is not None else None
         _transport = transport
@@ -75,6 +75,8 @@ def get_channel(name: str) -> Channel:
             if not cfg:
                 raise RailNotConfigured(f"渠道 {f.label_zh} 未配置 / rail {name} ({f.family}) is not configured",
                                         param="channel")
+            # the rail posts its notifications to our public URL unless the configuration names another
+            cfg = {**cfg, "notify_url_base": cfg.get("notify_url_base") or get_settings().public_base_url}
             http = RailHttp(name, cfg["base_url"], transport=_transport,
                             timeout_s=float(cfg.get("timeout_s", get_settings().rail_timeout_s)))
             conn = _connectors[name] = FAMILIES[f.family].connector(f, cfg, http)

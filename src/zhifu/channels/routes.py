@@ -1,44 +1,38 @@
-"""Channel notifications (signed by the rail) and the simulator's payer-side routes."""
+"""The rails' asynchronous notifications: verified by the rail's connector, applied in the transaction that records
+them, answered in the rail's own words. A refused notification moves no money and is kept for the operator."""
 
 from __future__ import annotations
 
-from typing import Literal
+import logging
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
 
-from zhifu.api.deps import get_db, json_response, raw_body
-from zhifu.channels import Payer
+from zhifu.api.deps import get_db, raw_body
+from zhifu.channels import facts, get_channel
+from zhifu.channels.exceptions import record_exception
+from zhifu.core.errors import ZhifuError
 from zhifu.db import Database
 from zhifu.payments import service as payments
 
+log = logging.getLogger("zhifu.channels")
 router = APIRouter(tags=["channels"])
 
 
-@router.post("/notify/{channel}", summary="A rail's asynchronous notification (signed by the rail)")
+@router.post("/notify/{channel}", summary="A rail's asynchronous notification (signed by the rail)",
+             responses={400: {"description": "refused: bad signature, unknown order, another merchant's, "
+                                             "another amount"}})
 def notify(channel: str, request: Request, body: bytes = Depends(raw_body), db: Database = Depends(get_db)) -> Response:
-    outcome = db.run(lambda c: payments.handle_notification(c, channel, body, dict(request.headers)))
-    return json_response({"received": True, "outcome": outcome})
-
-
-class PayerBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    id: str = Field(default="payer_sim", max_length=64)
-    issuer: str | None = Field(default=None, max_length=40)
-    card_type: Literal["debit", "credit", "wallet"] | None = None
-
-
-class SimPayBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    outcome: Literal["success", "timeout", "decline_insufficient_funds", "decline_limit_exceeded",
-                     "decline_card_blocked"] | None = None
-    payer: PayerBody | None = None
-
-
-@router.post("/sim/payments/{payment_id}/pay", summary="Simulator: the payer completes a payment at its rail")
-def sim_pay(payment_id: str, req: SimPayBody | None = None, db: Database = Depends(get_db)) -> Response:
-    req = req or SimPayBody()
-    payer = req.payer or PayerBody()
-    return json_response(payments.sim_pay(db, payment_id, outcome=req.outcome,
-                                          payer=Payer(payer.id, payer.issuer, payer.card_type)))
+    facts(channel)
+    connector = get_channel(channel)
+    try:
+        outcome = db.run(lambda c: payments.handle_notification(c, channel, body, dict(request.headers)))
+    except ZhifuError as exc:
+        code, message = exc.code, exc.message
+        log.warning("notification of %s refused: %s", channel, message)
+        db.run(lambda c: record_exception(c, channel, code, message, body))
+        ack = connector.notification_ack(False)
+        return Response(ack.body, status_code=ack.status_code, media_type=ack.media_type)
+    log.info("notification of %s: %s", channel, outcome)
+    ack = connector.notification_ack(True)
+    return Response(ack.body, status_code=ack.status_code, media_type=ack.media_type)

@@ -87,3 +87,9 @@ def check_local_date(local: dt.datetime, business_date: dt.date, *, line_no: int
             line_no=line_no,
             field=field,
         )
+
+
+def window(business_date: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """The UTC instants [start, end) of a business date: 23:00 Beijing the evening before to 23:00 that day."""
+    end = dt.datetime.combine(business_date, dt.time(CUTOFF_HOUR), SHANGHAI)
+    return (end - dt.timedelta(days=1)).astimezone(UTC), end.astimezone(UTC)

@@ -1,4 +1,4 @@
-"""The cashier pages (`/c/{code}`), the simulator's `POST /sim/scan`, and the code API of merchants and operators."""
+"""The cashier pages (`/c/{code}`) and the code API of merchants and operators."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from zhifu.api.deps import (
     raw_body,
     run_idempotent,
 )
-from zhifu.channels import get_channel
+from zhifu.channels import facts
 from zhifu.codes import service
 from zhifu.codes.service import APPS, CodeUnavailable, PageToken
 from zhifu.core import clock
@@ -94,7 +94,7 @@ def _scene(value: str | None) -> str:
 
 
 def _channel_label(request: Request, channel: str) -> str:
-    c = get_channel(channel)
+    c = facts(channel)
     return c.label_zh if request_language(request) == "zh" else c.label_en
 
 
@@ -210,24 +210,6 @@ def cashier_confirm(code_id: str, token: str, request: Request, s: str = Form(""
 
 
 # ---------------------------------------------------------------- the simulator's payer
-
-
-class ScanBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    code_url: str = Field(min_length=1, max_length=512)
-    app: str = Field(min_length=1, max_length=20)
-    amount_fen: StrictInt | None = None
-    payer: str = Field(default="payer_sim", min_length=1, max_length=64)
-    scene: Literal["on_site", "remote"] = "on_site"
-    outcome: Literal["success", "timeout", "decline_insufficient_funds", "decline_limit_exceeded",
-                     "decline_card_blocked"] = "success"
-
-
-@router.post("/sim/scan", tags=["simulator"], summary="Simulator: an app scans a code and pays it")
-def sim_scan(req: ScanBody, db: Database = Depends(get_db)) -> Response:
-    view = service.scan_and_pay(db, req.code_url, app=req.app, payer_ref=req.payer, amount_fen=req.amount_fen,
-                                scene=req.scene, outcome=req.outcome)
-    return json_response(view)
 
 
 # ---------------------------------------------------------------- the code API

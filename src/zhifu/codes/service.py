@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, select, update
 
 from zhifu import payments
-from zhifu.channels import Payer, get_channel
+from zhifu.channels import facts
 from zhifu.codes.config import codes_settings
 from zhifu.codes.models import CodeKind, CodeStatus, cashier_payments, payment_codes
 from zhifu.core import clock
@@ -446,9 +446,9 @@ def _free_dynamic(conn: Connection, code: Any, token: str) -> None:
         cashier_payments.c.token != token, cashier_payments.c.status.not_in(NOT_COUNTED)))).all()
     for r in others:
         status = _refresh(conn, r)
-        if status == PaymentStatus.CREATED:
-            status = payments.close_payment(conn, r.merchant_id, r.payment_id)["status"]
-            _refresh(conn, r)
+        if status == PaymentStatus.CREATED:  # closed at its rail once this transaction commits
+            payments.request_close(conn, r.payment_id)
+            continue
         if status == PaymentStatus.SUCCEEDED:
             raise CodeUnavailable("code_used", f"code {code.id} has already been paid")
         if status == PaymentStatus.PROCESSING:
@@ -516,7 +516,7 @@ def cashier_payment(conn: Connection, code_id: str, page: PageToken) -> dict[str
     _refresh(conn, row)
     p = payments.get_payment(conn, row.merchant_id, row.payment_id)
     m = merchant_row(conn, row.merchant_id)
-    channel = get_channel(row.channel)
+    channel = facts(row.channel)
     shown = p["status"]
     if shown == PaymentStatus.CREATED and p["expires_at"] <= clock.now():
         shown = PaymentStatus.EXPIRED  # the sweeper will expire it; the payer can no longer pay it
@@ -533,10 +533,12 @@ def confirm_payment(db: Database, code_id: str, page: PageToken, *, outcome: str
         view = cashier_payment(conn, code_id, page)
         row = _cashier_row(conn, code_id, page.token)
     p = view["payment"]
-    if p["status"] == PaymentStatus.CREATED:
+    if p["status"] == PaymentStatus.CREATED and get_settings().simulator:  # a real app pays at its real rail
+        from zhifu.railsim.payer import Payer, sim_pay
+
         try:
-            payments.sim_pay(db, p["id"], outcome=outcome, payer=Payer(ref=payer_ref or row.payer_ref),
-                             merchant_id=row.merchant_id)
+            sim_pay(db, p["id"], outcome=outcome, payer=Payer(ref=payer_ref or row.payer_ref),
+                    merchant_id=row.merchant_id)
         except ConflictError as exc:  # paid, declined or expired meanwhile: show what happened
             if exc.code not in ("payment_not_open", "payment_expired", "rail_order_final"):
                 raise

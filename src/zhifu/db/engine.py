@@ -67,6 +67,39 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(orig, sqlite3.OperationalError) and "database is locked" in str(orig)
 
 
+_DB_KEY = "zhifu_db"
+_HOOKS_KEY = "zhifu_after_commit"
+
+
+_Hook = tuple["Database", Callable[["Database"], None]]
+
+
+def after_commit(conn: Connection, fn: Callable[[Database], None]) -> None:
+    """Run fn(database) once this connection's transaction has committed, outside it (no network call inside a
+    database transaction). If the transaction rolls back, fn never runs."""
+    hooks = conn.info.get(_HOOKS_KEY)
+    if hooks is None:
+        raise RuntimeError("after_commit needs a transaction begun by Database.tx or Database.run")
+    hooks.append((conn.info[_DB_KEY], fn))
+
+
+def _begin(db: Database, conn: Connection) -> list[_Hook]:
+    conn.info[_DB_KEY] = db
+    conn.info[_HOOKS_KEY] = hooks = []
+    return hooks
+
+
+def _end(conn: Connection) -> None:
+    conn.info.pop(_DB_KEY, None)
+    conn.info.pop(_HOOKS_KEY, None)
+
+
+def _run_hooks(hooks: list[_Hook]) -> None:
+    while hooks:
+        db, fn = hooks.pop(0)
+        fn(db)
+
+
 class Database:
     """An engine plus the one way to run work in a transaction."""
 
@@ -87,9 +120,15 @@ class Database:
 
     @contextlib.contextmanager
     def tx(self) -> Iterator[Connection]:
-        """One transaction: commits on success, rolls back on error."""
+        """One transaction: commits on success, rolls back on error; then runs what the work asked to run after
+        its commit (calls to the rails), outside the transaction and the write lock."""
         with self._writer, self.engine.begin() as conn:
-            yield conn
+            hooks = _begin(self, conn)
+            try:
+                yield conn
+            finally:
+                _end(conn)
+        _run_hooks(hooks)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
@@ -103,7 +142,13 @@ class Database:
         while True:
             try:
                 with self._writer, self.engine.begin() as conn:
-                    return fn(conn)
+                    hooks = _begin(self, conn)
+                    try:
+                        result = fn(conn)
+                    finally:
+                        _end(conn)
+                _run_hooks(hooks)
+                return result
             except (DBAPIError, sqlite3.Error, psycopg.Error) as exc:
                 attempt += 1
                 if attempt > retries or not _retryable(exc):

@@ -140,15 +140,16 @@ class ChannelCost:
 
 CostTable = Mapping[tuple[str, str], CostRate]
 
-# 发改价格〔2016〕557号 caps for bank-card rails (UnionPay QR, cards, NFC, bank apps): issuer debit
-# 0.35 % capped at 13 yuan, credit 0.45 % uncapped; network 0.0325 % capped at 3.25 yuan.
-# Wallets: not covered by 557; 0.2 % is an assumed wholesale cost to the acquirer, no network fee.
-DEFAULT_COST_TABLE: dict[tuple[str, str], CostRate] = {
-    (ANY, "debit"): CostRate(3_500, 1_300, 325, 325),
-    (ANY, "credit"): CostRate(4_500, None, 325, 325),
-    ("wechat", ANY): CostRate(2_000, None, 0, None),
-    ("alipay", ANY): CostRate(2_000, None, 0, None),
-}
+# The default costs are each rail's own facts (channels/<rail>): 发改价格〔2016〕557号 caps for bank-card rails
+# (issuer debit 0.35 % capped at 13 yuan, credit 0.45 % uncapped; network 0.0325 % capped at 3.25 yuan); wallets
+# an assumed 0.2 % wholesale cost to the acquirer, no network fee. Operators override them in fee_channel_costs.
+def _default_costs() -> dict[tuple[str, str], CostRate]:
+    from zhifu.channels.registry import FACTS
+
+    return {(f.name, card_type): CostRate(*rate) for f in FACTS.values() for card_type, rate in f.costs.items()}
+
+
+DEFAULT_COST_TABLE: dict[tuple[str, str], CostRate] = _default_costs()
 
 
 def _capped(amount_fen: int, rate_ppm: int, cap_fen: int | None) -> int:

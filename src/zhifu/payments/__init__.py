@@ -18,15 +18,16 @@ from zhifu.payments.service import (
     list_refunds,
     merchant_balance,
     public,
-    pump_notifications,
     receivable_account,
-    sim_pay,
+    record_rail_answer,
+    request_close,
     sweep_processing,
+    sweep_refunds,
 )
 
 __all__ = [
     "PLATFORM_ACCOUNTS", "CreatePayment", "CreateRefund", "PaymentStatus", "apply_channel_result", "close_payment",
     "create_payment", "create_refund", "ensure_platform_accounts", "expire_due", "get_payment", "get_refund",
     "handle_notification", "list_payments", "list_refunds", "merchant_balance", "payments", "public",
-    "pump_notifications", "receivable_account", "refunds", "sim_pay", "sweep_processing",
+    "receivable_account", "record_rail_answer", "refunds", "request_close", "sweep_processing", "sweep_refunds",
 ]

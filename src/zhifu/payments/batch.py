@@ -16,13 +16,11 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Index, Table, and_, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import Connection, Index, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from zhifu import ledger
-from zhifu.channels import REGISTRY, sim_txns
-from zhifu.channels._families import AlipayFamily, WeChatFamily
-from zhifu.channels.sim import DECLINES, SimulatedRail
+from zhifu.channels import FACTS, RailFacts
 from zhifu.core.clock import SHANGHAI
 from zhifu.core.config import get_settings
 from zhifu.core.errors import ConflictError, InvalidRequest
@@ -89,19 +87,17 @@ _PAYMENT_COLUMNS = ("id", "merchant_id", "merchant_order_no", "amount_fen", "dis
                     "card_issuer", "card_type", "fee_fen", "cost_fen", "refunded_fen", "fee_refunded_fen",
                     "failure_code", "failure_message", "business_date", "store_id", "campaign_ref", "created_at",
                     "updated_at", "expires_at", "succeeded_at")
-_TXN_COLUMNS = ("channel", "ref", "kind", "payment_id", "refund_id", "merchant_id", "amount_fen", "status",
-                "trace_no", "auth_code", "payer_ref", "card_issuer", "card_type", "failure_code", "notified",
-                "lost_notification", "created_at", "finished_at", "notify_due_at")
+DECLINES = ("insufficient_funds", "limit_exceeded", "card_blocked")  # what a simulated payer's bank answers
 _INSERTS: dict[tuple[str, str], tuple[str, list[tuple[int, Any]]]] = {}
 # Secondary indexes that recording never reads: a bulk load builds them once at the end (see bulk_load).
 DEFERRED_INDEXES = frozenset({
     "ix_payments_status_expires", "ix_payments_channel_ref", "ix_payments_business_date",
-    "ix_sim_rail_txns_payment", "ix_sim_rail_txns_due", "ix_ledger_entries_created_at",
+    "ix_ledger_entries_created_at",
     "ix_ledger_postings_account_id", "ix_ledger_postings_entry"})
 
 
 def _deferred_indexes() -> list[Index]:
-    return sorted((ix for t in (payments, sim_txns, entries, postings) for ix in t.indexes
+    return sorted((ix for t in (payments, entries, postings) for ix in t.indexes
                    if ix.name in DEFERRED_INDEXES), key=lambda ix: str(ix.name))
 
 
@@ -167,22 +163,22 @@ def _bad(i: int, field: str, message: str, code: str = "parameter_invalid") -> I
     return InvalidRequest(f"payments.{i}.{field}: {message}", param=f"payments.{i}.{field}", code=code)
 
 
-def _as_notified(ch: SimulatedRail, payer_ref: str, issuer: str | None, card_type: str) -> tuple[Any, Any, Any]:
-    """Payer, issuer and card type as the rail's notification reports them (what the one-by-one path stores)."""
-    if isinstance(ch, AlipayFamily):
-        return payer_ref or None, None, card_type if card_type in _CARD_CODES else "wallet"
-    if isinstance(ch, WeChatFamily):
-        return payer_ref or None, None if (issuer or "OTHERS") == "OTHERS" else issuer, card_type or "wallet"
-    return payer_ref or None, issuer or None, card_type if card_type in _CARD_CODES else "debit"
+def _as_notified(ch: RailFacts, payer_ref: str, issuer: str | None, card_type: str) -> tuple[Any, Any, Any]:
+    """Payer, issuer and card type as the rail reports them (what the one-by-one path stores)."""
+    return (payer_ref or None, issuer if ch.reports_card_issuer else None,
+            card_type if card_type in _CARD_CODES else ch.card_types[0])
 
 
-def _declined_code(ch: SimulatedRail, code: str) -> str:
-    return "declined" if isinstance(ch, AlipayFamily) else code
+def rail_ref(ch: RailFacts, at: dt.datetime, rng: random.Random) -> str:
+    """A reference in the rail's length: the second it happened in Beijing time, then random digits."""
+    head = at.astimezone(SHANGHAI).strftime("%Y%m%d%H%M%S")
+    digits = ch.ref_digits - len(head)
+    return f"{head}{rng.randrange(10**digits):0{digits}d}"
 
 
-def _check(i: int, s: PaymentSpec, max_fen: int) -> SimulatedRail:
+def _check(i: int, s: PaymentSpec, max_fen: int) -> RailFacts:
     check_fen(s.amount_fen, max_fen=max_fen, param=f"payments.{i}.amount_fen")
-    ch = REGISTRY.get(s.channel)
+    ch = FACTS.get(s.channel)
     if ch is None:
         raise _bad(i, "channel", f"unknown channel {s.channel!r}")
     if s.flow not in FLOWS:
@@ -279,8 +275,10 @@ def _post(conn: Connection, reqs: list[ledger.EntryRequest], ats: list[dt.dateti
         ledger.post_entries(conn, reqs[start:start + BATCH_MAX], ats=ats[start:start + BATCH_MAX])
 
 
-def record_payments(conn: Connection, specs: Sequence[PaymentSpec], *, rng: random.Random) -> list[Recorded]:
-    """Record finished payments in the caller's transaction, all or nothing; `rng` draws the rails' references."""
+def record_payments(conn: Connection, specs: Sequence[PaymentSpec], *, rng: random.Random,
+                    rail_txns: list[dict[str, Any]] | None = None) -> list[Recorded]:
+    """Record finished payments in the caller's transaction, all or nothing; `rng` draws the rails' references.
+    The rails' side of each payment is appended to `rail_txns`, for the simulator to hand to its fake rails."""
     if len(specs) > BATCH_MAX:
         raise InvalidRequest(f"a batch holds at most {BATCH_MAX} payments", param="payments", code="batch_too_large")
     if not specs:
@@ -303,9 +301,8 @@ def record_payments(conn: Connection, specs: Sequence[PaymentSpec], *, rng: rand
     _check_caps(conn, specs, {mid: m for mid, m in mrows.items() if m.daily_cap_fen or m.monthly_cap_fen})
     prefetch(conn, list(mrows))
 
-    delay = dt.timedelta(milliseconds=settings.sim_notify_delay_ms)
     pay_rows: list[tuple[Any, ...]] = []
-    txn_rows: list[tuple[Any, ...]] = []
+    txn_rows: list[dict[str, Any]] = []
     reqs: list[ledger.EntryRequest] = []
     ats: list[dt.datetime] = []
     out: list[Recorded] = []
@@ -315,14 +312,16 @@ def record_payments(conn: Connection, specs: Sequence[PaymentSpec], *, rng: rand
     fast = random.Random(rng.random())  # the rails' digits: reproducible from the caller's generator
     for s, ch in zip(specs, rails, strict=True):
         pid = new_id_fast("pay", int(s.created_at.timestamp() * 1000))
-        ref = ch.new_ref(s.created_at, fast)
-        txn_issuer = s.card_issuer or ch.default_issuer
+        ref = rail_ref(ch, s.created_at, fast)
+        txn_issuer = s.card_issuer
         ok = s.outcome == "success"
         decline = None if ok else s.outcome.removeprefix("decline_")
-        # columns in _TXN_COLUMNS order
-        txn_rows.append((ch.name, ref, "payment", pid, None, s.merchant_id, s.amount_fen,
-                         "succeeded" if ok else "failed", f"{fast.randrange(1_000_000):06d}", None, s.payer_ref,
-                         txn_issuer, s.card_type, decline, True, False, s.created_at, s.paid_at, s.paid_at + delay))
+        txn_rows.append({"rail": ch.name, "ref": ref, "kind": "payment", "out_trade_no": pid, "out_refund_no": None,
+                         "merchant_id": s.merchant_id, "amount_fen": s.amount_fen,
+                         "status": "succeeded" if ok else "failed", "trace_no": f"{fast.randrange(1_000_000):06d}",
+                         "payer_ref": s.payer_ref, "card_issuer": txn_issuer, "card_type": s.card_type,
+                         "failure_code": decline, "trade_type": s.flow, "created_at": s.created_at,
+                         "finished_at": s.paid_at})
         if ok:
             payer, issuer, card_type = _as_notified(ch, s.payer_ref, txn_issuer, s.card_type)
             local = s.paid_at.astimezone(SHANGHAI)
@@ -345,10 +344,10 @@ def record_payments(conn: Connection, specs: Sequence[PaymentSpec], *, rng: rand
         else:
             payer = issuer = card_type = bd = succeeded_at = None
             fee = cost = 0
-            status, failure = PaymentStatus.FAILED.value, _declined_code(ch, decline or "")
+            status, failure = PaymentStatus.FAILED.value, decline
         # columns in _PAYMENT_COLUMNS order
         pay_rows.append((pid, s.merchant_id, s.merchant_order_no, s.amount_fen, 0, "CNY", ch.name, s.flow, status,
-                         s.description, None, None, ch.code_url(ref), ref, payer, issuer, card_type, fee, cost, 0, 0,
+                         s.description, None, None, None, ref, payer, issuer, card_type, fee, cost, 0, 0,
                          failure, None, bd, None, None, s.created_at, s.paid_at,
                          s.created_at + dt.timedelta(seconds=s.expires_in_s), succeeded_at))
         out.append(Recorded(pid, s.merchant_id, ch.name, status, s.amount_fen, fee))
@@ -357,36 +356,36 @@ def record_payments(conn: Connection, specs: Sequence[PaymentSpec], *, rng: rand
     except IntegrityError as exc:
         raise ConflictError("a merchant_order_no in the batch was already used", param="merchant_order_no",
                             code="order_no_taken") from exc
-    _insert(conn, sim_txns, _TXN_COLUMNS, txn_rows)
+    if rail_txns is not None:
+        rail_txns.extend(txn_rows)
     _post(conn, reqs, ats)
     return out
 
 
-def record_refunds(conn: Connection, specs: Sequence[RefundSpec], *, rng: random.Random) -> list[str]:
-    """Record succeeded refunds of succeeded payments, in order, never beyond what is left of each payment."""
+def record_refunds(conn: Connection, specs: Sequence[RefundSpec], *, rng: random.Random,
+                   rail_txns: list[dict[str, Any]] | None = None) -> list[str]:
+    """Record succeeded refunds of succeeded payments, in order, never beyond what is left of each payment; the
+    rails' side of each is appended to `rail_txns`."""
     if len(specs) > BATCH_MAX:
         raise InvalidRequest(f"a batch holds at most {BATCH_MAX} refunds", param="refunds", code="batch_too_large")
     if not specs:
         return []
     ids = sorted({s.payment_id for s in specs})
     pays: dict[str, Any] = {}
-    txns: dict[str, Any] = {}
     for start in range(0, len(ids), IN_CHUNK):
         chunk = ids[start:start + IN_CHUNK]
         found = {r.id: r for r in conn.execute(select(
             payments.c.id, payments.c.merchant_id, payments.c.channel, payments.c.channel_ref, payments.c.status,
-            payments.c.amount_fen, payments.c.fee_fen, payments.c.refunded_fen, payments.c.fee_refunded_fen)
+            payments.c.amount_fen, payments.c.fee_fen, payments.c.refunded_fen, payments.c.fee_refunded_fen,
+            payments.c.payer_ref, payments.c.card_issuer, payments.c.card_type)
             .where(payments.c.id.in_(chunk)))}
         pays.update(found)
-        # the rail's row by its primary key (channel, reference): no secondary index needed while bulk loading
-        keys = [(r.channel, r.channel_ref) for r in found.values() if r.channel_ref is not None]
-        if keys:
-            txns.update({r.payment_id: r for r in conn.execute(select(
-                sim_txns.c.payment_id, sim_txns.c.payer_ref, sim_txns.c.card_issuer, sim_txns.c.card_type).where(and_(
-                    tuple_(sim_txns.c.channel, sim_txns.c.ref).in_(keys), sim_txns.c.kind == "payment")))})
     refunded = {pid: [p.refunded_fen, p.fee_refunded_fen, None] for pid, p in pays.items()}
-    delay = dt.timedelta(milliseconds=get_settings().sim_notify_delay_ms)
-    ref_rows, txn_rows, reqs, ats, out = [], [], [], [], []
+    ref_rows: list[dict[str, Any]] = []
+    txn_rows: list[dict[str, Any]] = []
+    reqs: list[ledger.EntryRequest] = []
+    ats: list[dt.datetime] = []
+    out: list[str] = []
     for i, s in enumerate(specs):
         p = pays.get(s.payment_id)
         if p is None or p.merchant_id != s.merchant_id:
@@ -404,20 +403,20 @@ def record_refunds(conn: Connection, specs: Sequence[RefundSpec], *, rng: random
         state[0] += s.amount_fen
         state[1] += fee_back
         state[2] = s.at
-        ch = REGISTRY[p.channel]
+        ch = FACTS[p.channel]
         rid = new_id_fast("re", int(s.at.timestamp() * 1000))
-        ref = ch.new_ref(s.at, rng)
-        t = txns[s.payment_id]
+        ref = rail_ref(ch, s.at, rng)
         ref_rows.append({"id": rid, "merchant_id": s.merchant_id, "payment_id": s.payment_id,
                          "amount_fen": s.amount_fen, "fee_refunded_fen": fee_back, "status": "succeeded",
                          "reason": s.reason, "channel_ref": ref, "failure_code": None,
                          "business_date": business_date(s.at), "created_at": s.at, "updated_at": s.at})
-        txn_rows.append({"channel": ch.name, "ref": ref, "kind": "refund", "payment_id": s.payment_id,
-                         "refund_id": rid, "merchant_id": s.merchant_id, "amount_fen": s.amount_fen,
-                         "status": "succeeded", "trace_no": f"{rng.randrange(1_000_000):06d}", "auth_code": None,
-                         "payer_ref": t.payer_ref, "card_issuer": t.card_issuer, "card_type": t.card_type,
-                         "failure_code": None, "notified": True, "lost_notification": False, "created_at": s.at,
-                         "finished_at": s.at, "notify_due_at": s.at + delay})
+        txn_rows.append({"rail": ch.name, "ref": ref, "kind": "refund", "out_trade_no": s.payment_id,
+                         "out_refund_no": rid, "merchant_id": s.merchant_id, "amount_fen": s.amount_fen,
+                         "total_fen": p.amount_fen, "status": "succeeded",
+                         "trace_no": f"{rng.randrange(1_000_000):06d}", "payer_ref": p.payer_ref,
+                         "card_issuer": p.card_issuer, "card_type": p.card_type, "failure_code": None,
+                         "trade_type": "refund", "created_at": s.at, "finished_at": s.at,
+                         "original_ref": p.channel_ref})
         legs = [ledger.cr(receivable_account(ch.name), s.amount_fen)]
         if s.amount_fen - fee_back:
             legs.append(ledger.dr(payable_account(s.merchant_id), s.amount_fen - fee_back))
@@ -427,7 +426,8 @@ def record_refunds(conn: Connection, specs: Sequence[RefundSpec], *, rng: random
         ats.append(s.at)
         out.append(rid)
     conn.execute(insert(refunds), ref_rows)
-    conn.execute(insert(sim_txns), txn_rows)
+    if rail_txns is not None:
+        rail_txns.extend(txn_rows)
     changed = [{"pid": pid, "r": st[0], "f": st[1], "u": st[2]} for pid, st in refunded.items() if st[2] is not None]
     conn.execute(update(payments).where(payments.c.id == bindparam("pid")).values(
         refunded_fen=bindparam("r"), fee_refunded_fen=bindparam("f"), updated_at=bindparam("u")), changed)

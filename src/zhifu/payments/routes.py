@@ -19,8 +19,12 @@ router = APIRouter(prefix="/v1", tags=["payments"])
 @router.post("/payments", summary="Create a payment")
 def create_payment(req: CreatePayment, request: Request, p: Principal = Depends(merchant_principal),
                    body: bytes = Depends(raw_body), db: Database = Depends(get_db)) -> Response:
-    return run_idempotent(request, p, body, lambda: db.run(
-        lambda c: service.create_payment(c, p.merchant_id, req)))
+    def go() -> dict:
+        made = db.run(lambda c: service.create_payment(c, p.merchant_id, req))  # the rail is called after commit
+        with db.read() as c:
+            return service.get_payment(c, p.merchant_id, made["id"])
+
+    return run_idempotent(request, p, body, go)
 
 
 @router.get("/payments", summary="List payments, newest first")
@@ -45,8 +49,7 @@ def get_payment(payment_id: str, p: Principal = Depends(merchant_principal),
 @router.post("/payments/{payment_id}/close", summary="Close an unpaid payment")
 def close_payment(payment_id: str, request: Request, p: Principal = Depends(merchant_principal),
                   body: bytes = Depends(raw_body), db: Database = Depends(get_db)) -> Response:
-    return run_idempotent(request, p, body, lambda: db.run(
-        lambda c: service.close_payment(c, p.merchant_id, payment_id)))
+    return run_idempotent(request, p, body, lambda: service.close_payment(db, p.merchant_id, payment_id))
 
 
 @router.post("/payments/{payment_id}/refunds", summary="Refund all or part of a payment")
@@ -54,8 +57,12 @@ def create_refund(payment_id: str, request: Request, req: CreateRefund | None = 
                   p: Principal = Depends(merchant_principal), body: bytes = Depends(raw_body),
                   db: Database = Depends(get_db)) -> Response:
     req = req or CreateRefund()
-    return run_idempotent(request, p, body, lambda: db.run(
-        lambda c: service.create_refund(c, p.merchant_id, payment_id, req)))
+    def go() -> dict:
+        made = db.run(lambda c: service.create_refund(c, p.merchant_id, payment_id, req))
+        with db.read() as c:
+            return service.get_refund(c, p.merchant_id, made["id"])
+
+    return run_idempotent(request, p, body, go)
 
 
 @router.get("/payments/{payment_id}/refunds", summary="List a payment's refunds")

@@ -14,13 +14,18 @@ from sqlalchemy.exc import IntegrityError
 from zhifu import ledger, webhooks
 from zhifu.channels import (
     CHANNELS,
-    REGISTRY,
+    TERMINAL_CHANNELS,
     ChannelResult,
     Notification,
     PaymentOrder,
+    RailError,
+    RailTimeout,
     channel_for_auth_code,
+    facts,
     get_channel,
+    merchant_code,
 )
+from zhifu.channels.exceptions import record_exception
 from zhifu.core import clock
 from zhifu.core.clock import SHANGHAI
 from zhifu.core.config import get_settings
@@ -28,6 +33,7 @@ from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id_fast
 from zhifu.core.money import check_fen, fen_to_yuan_str
 from zhifu.db import Database
+from zhifu.db.engine import after_commit
 from zhifu.fees import refund_fee_share
 from zhifu.fees.service import merchant_fee, payment_cost
 from zhifu.incentives import service as incentives
@@ -37,7 +43,9 @@ from zhifu.settlement.calendar import business_date
 
 PAGE_MAX = 100
 METADATA_KEYS_MAX = 20
-TERMINAL_CHANNELS = frozenset({"unionpay_card", "nfc", "face", "sscard"})
+RAIL_UNKNOWN_FAIL_S = 60  # an order the rail still does not know this long after we committed it never reached it
+SWEEP_AFTER_S = 5  # a payment or refund without a final answer this long is asked about
+UNRESOLVED_AGE_MAX_S = 3600  # still without a final answer after this long: on the operator's exception list
 FEE_INCOME = "fee_income"
 CHANNEL_COST = "channel_cost"
 _ORDER_NO_RE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
@@ -200,49 +208,85 @@ def create_payment(conn: Connection, merchant_id: str, req: CreatePayment, *, at
         flow = "pay_code"
     else:
         channel_name = req.channel or ""
-        get_channel(channel_name)
+        facts(channel_name)
         flow = flow or ("terminal" if channel_name in TERMINAL_CHANNELS else "dynamic_code")
     m = merchant_row(conn, merchant_id)
     if m.status != MerchantStatus.ACTIVE:
         raise ConflictError(f"merchant {merchant_id} is {m.status} and cannot take payments", code="merchant_not_active")
     _check_caps(conn, m, req.amount_fen, at)
-    taken = conn.execute(select(payments.c.id).where(and_(payments.c.merchant_id == merchant_id,
-                                                          payments.c.merchant_order_no == req.merchant_order_no))).first()
+    taken = conn.execute(select(payments).where(and_(payments.c.merchant_id == merchant_id,
+                                                     payments.c.merchant_order_no == req.merchant_order_no))).first()
     if taken is not None:
+        if (taken.amount_fen, taken.channel, taken.description) == (req.amount_fen, channel_name, req.description):
+            return public(taken)  # a retry of the same create (after a lost answer or a crash): the same payment
         raise ConflictError(f"merchant_order_no {req.merchant_order_no} was already used by {taken.id}",
                             param="merchant_order_no", code="order_no_taken")
     pid = new_id_fast("pay", int(at.timestamp() * 1000))
     expires_at = at + dt.timedelta(seconds=req.expires_in_s)
-    channel = get_channel(channel_name)
     if not discount_fen:  # a campaign's instant discount, held on its budget until the payment ends
         pricing = incentives.price_payment(conn, m, req.amount_fen, channel_name, req.payer, at, payment_id=pid,
                                            expires_at=expires_at)
         discount_fen, campaign_ref = pricing.discount_fen, pricing.campaign_ref
     else:
         campaign_ref = None
-    result = channel.create(conn, PaymentOrder(pid, merchant_id, req.amount_fen - discount_fen, req.description,
-                                               expires_at, req.auth_code), at=at)
-    status = {"awaiting": PaymentStatus.CREATED, "processing": PaymentStatus.PROCESSING,
-              "failed": PaymentStatus.FAILED, "succeeded": PaymentStatus.PROCESSING}[result.status]
     row = {"id": pid, "merchant_id": merchant_id, "merchant_order_no": req.merchant_order_no,
            "amount_fen": req.amount_fen, "discount_fen": discount_fen, "currency": req.currency,
-           "channel": channel_name, "flow": flow, "status": status, "description": req.description,
-           "notify_url": req.notify_url, "metadata": req.metadata, "code_url": result.code_url,
-           "channel_ref": result.channel_ref, "payer_ref": result.payer_ref, "card_issuer": result.card_issuer,
-           "card_type": result.card_type, "fee_fen": 0, "cost_fen": 0, "refunded_fen": 0, "fee_refunded_fen": 0,
-           "failure_code": result.failure_code, "failure_message": result.failure_message,
-           "business_date": None, "store_id": req.store_id, "campaign_ref": campaign_ref, "created_at": at,
-           "updated_at": at, "expires_at": expires_at, "succeeded_at": None}
+           "channel": channel_name, "flow": flow, "status": PaymentStatus.CREATED, "description": req.description,
+           "notify_url": req.notify_url, "metadata": req.metadata, "code_url": None, "channel_ref": None,
+           "payer_ref": None, "card_issuer": None, "card_type": None, "fee_fen": 0, "cost_fen": 0, "refunded_fen": 0,
+           "fee_refunded_fen": 0, "failure_code": None, "failure_message": None, "business_date": None,
+           "store_id": req.store_id, "campaign_ref": campaign_ref, "created_at": at, "updated_at": at,
+           "expires_at": expires_at, "succeeded_at": None}
     try:
-        conn.execute(insert(payments), [row])
+        with conn.begin_nested():
+            conn.execute(insert(payments), [row])
     except IntegrityError as exc:  # a concurrent create took the order number between our check and insert
         raise ConflictError(f"merchant_order_no {req.merchant_order_no} was already used",
                             param="merchant_order_no", code="order_no_taken") from exc
-    if result.status == "succeeded":
-        _succeed(conn, _load(conn, pid), result, at)
-    elif result.status == "failed":
-        _fail(conn, _load(conn, pid), result.failure_code, result.failure_message, at)
-    return public(_load(conn, pid))
+    # the intent is committed first; the rail is called after the commit, its answer recorded in a second
+    # transaction; a crash in between leaves a created payment that the sweeper asks the rail about
+    order = PaymentOrder(pid, merchant_id, req.amount_fen - discount_fen, req.description, expires_at, at,
+                         req.auth_code, flow)
+    after_commit(conn, lambda db: call_create(db, order))
+    return public(conn.execute(select(payments).where(payments.c.id == pid)).one())
+
+
+def _rail_call(fn: Any, rail: str) -> ChannelResult:
+    """A rail's answer; a timeout or a broken answer is `processing` with the reason (the sweeper asks again)."""
+    try:
+        return fn()
+    except RailTimeout:
+        return ChannelResult("processing", failure_code="rail_timeout",
+                             failure_message="渠道超时，结果待查询 / the rail did not answer in time; it will be asked")
+    except RailError as exc:
+        return ChannelResult("processing", failure_code="rail_error",
+                             failure_message=f"渠道异常，结果待查询 / the rail's answer was unusable ({exc.reason})")
+
+
+def call_create(db: Database, order: PaymentOrder) -> None:
+    """Ask the rail to collect a committed payment, then record its answer."""
+    channel = get_channel(_channel_of(db, order.payment_id))
+    result = _rail_call(lambda: channel.create(order), channel.facts.name)
+    db.run(lambda c: record_rail_answer(c, order.payment_id, result, clock.now()))
+
+
+def _channel_of(db: Database, payment_id: str) -> str:
+    with db.read() as c:
+        return str(c.execute(select(payments.c.channel).where(payments.c.id == payment_id)).scalar_one())
+
+
+def record_rail_answer(conn: Connection, payment_id: str, result: ChannelResult, at: dt.datetime) -> str:
+    """Keep what the rail told us of a payment (its reference, the code to scan, the payer) and move it."""
+    p = _load(conn, payment_id, lock=True)
+    values = {k: v for k, v in {"channel_ref": result.channel_ref, "code_url": result.code_url,
+                                "payer_ref": result.payer_ref, "card_issuer": result.card_issuer,
+                                "card_type": result.card_type}.items() if v and not getattr(p, k)}
+    if result.status == "processing" and p.status in OPEN_STATUSES:
+        values.update(failure_code=result.failure_code, failure_message=result.failure_message)
+    if values:
+        conn.execute(update(payments).where(payments.c.id == payment_id).values(**values, updated_at=at))
+        p = _load(conn, payment_id)
+    return apply_channel_result(conn, payment_id, result, at)
 
 
 # ---------------------------------------------------------------- state changes
@@ -304,6 +348,9 @@ def apply_channel_result(conn: Connection, payment_id: str, result: ChannelResul
     if outcome == "failed" and p.status in OPEN_STATUSES:
         _fail(conn, p, result.failure_code, getattr(result, "failure_message", None), at)
         return "failed"
+    if outcome == "closed" and p.status in OPEN_STATUSES:
+        _finish(conn, p, PaymentStatus.CLOSED, at)
+        return "closed"
     if outcome == "processing" and p.status == PaymentStatus.CREATED:
         conn.execute(update(payments).where(payments.c.id == p.id).values(status=PaymentStatus.PROCESSING,
                                                                            updated_at=at))
@@ -313,14 +360,18 @@ def apply_channel_result(conn: Connection, payment_id: str, result: ChannelResul
 
 def handle_notification(conn: Connection, channel_name: str, body: bytes, headers: dict[str, str], *,
                         at: dt.datetime | None = None) -> str:
-    """Verify and apply a channel notification; duplicates and stale ones change nothing."""
+    """Verify and apply a rail notification in one transaction; duplicates and stale ones change nothing; one for
+    another merchant's order or another amount is refused."""
     at = at or clock.now()
-    channel = get_channel(channel_name)
-    n = channel.parse_notification(body, headers)
+    n = get_channel(channel_name).parse_notification(body, headers)
     seen = conn.execute(select(channel_notifications.c.outcome).where(and_(
         channel_notifications.c.channel == channel_name, channel_notifications.c.notify_id == n.notify_id))).first()
     if seen is not None:
         return "duplicate"
+    p = _load(conn, n.payment_id)
+    if p.channel != channel_name or (n.merchant_code and n.merchant_code != merchant_code(p.merchant_id)):
+        raise InvalidRequest(f"通知的商户或渠道与订单不符 / the notification's merchant or rail does not match payment "
+                             f"{n.payment_id}", param="merchant", code="merchant_mismatch")
     if n.kind == "refund":
         outcome = _apply_refund_result(conn, n, at)
     else:
@@ -330,51 +381,76 @@ def handle_notification(conn: Connection, channel_name: str, body: bytes, header
     return outcome
 
 
-def close_payment(conn: Connection, merchant_id: str, payment_id: str, *, at: dt.datetime | None = None) -> dict:
-    """Close an unpaid payment. If the payer paid first, the payment comes back succeeded."""
-    at = at or clock.now()
-    p = _load(conn, payment_id, merchant_id=merchant_id, lock=True)
+def request_close(conn: Connection, payment_id: str) -> None:
+    """Close an open payment at its rail once this transaction commits (a newer attempt replaces it)."""
+    after_commit(conn, lambda db: _close_at_rail(db, payment_id, PaymentStatus.CLOSED))
+
+
+def _close_at_rail(db: Database, payment_id: str, status: PaymentStatus) -> str:
+    with db.read() as c:
+        p = _load(c, payment_id)
+    if p.status not in OPEN_STATUSES:
+        return "unchanged"
+    result = _rail_call(lambda: get_channel(p.channel).close(payment_id), p.channel)
+    if result.status == "processing":  # the rail could not be reached: the expiry sweep closes it later
+        return "unchanged"
+
+    def record(c: Connection) -> str:
+        q = _load(c, payment_id, lock=True)
+        if result.status in ("closed", "unknown", "awaiting", "failed") and q.status in OPEN_STATUSES:
+            _finish(c, q, status, clock.now())
+            return str(status)
+        return record_rail_answer(c, payment_id, result, clock.now())
+
+    return db.run(record)
+
+
+def close_payment(db: Database, merchant_id: str, payment_id: str) -> dict[str, Any]:
+    """Close an unpaid payment at its rail. If the payer paid first, the payment comes back succeeded."""
+    with db.read() as c:
+        p = _load(c, payment_id, merchant_id=merchant_id)
     if p.status not in OPEN_STATUSES:
         raise ConflictError(f"payment {payment_id} is {p.status}; only created or processing payments can be closed",
                             code="payment_not_open")
-    channel = get_channel(p.channel)
-    if channel.close(conn, payment_id, at=at):
-        _finish(conn, p, PaymentStatus.CLOSED, at)
-    else:
-        apply_channel_result(conn, payment_id, channel.query(conn, payment_id, at=at), at)
-    return public(_load(conn, payment_id))
+    _close_at_rail(db, payment_id, PaymentStatus.CLOSED)
+    with db.read() as c:
+        return public(_load(c, payment_id))
 
 
-def expire_due(conn: Connection, *, at: dt.datetime | None = None, limit: int = 500) -> list[str]:
-    """Expire open payments past their deadline (the sweeper calls this)."""
+def expire_due(db: Database, *, at: dt.datetime | None = None, limit: int = 500) -> list[str]:
+    """Close at the rail and expire open payments past their deadline (the sweeper calls this)."""
     at = at or clock.now()
-    rows = conn.execute(select(payments.c.id).where(and_(payments.c.status.in_(OPEN_STATUSES),
-                                                         payments.c.expires_at <= at)).limit(limit)).all()
+    with db.read() as c:
+        rows = c.execute(select(payments.c.id).where(and_(payments.c.status.in_(OPEN_STATUSES),
+                                                          payments.c.expires_at <= at)).limit(limit)).all()
     done = []
     for (pid,) in rows:
-        p = _load(conn, pid, lock=True)
-        if p.status not in OPEN_STATUSES:
-            continue
-        channel = get_channel(p.channel)
-        if channel.close(conn, pid, at=at):
-            _finish(conn, p, PaymentStatus.EXPIRED, at)
-        else:
-            apply_channel_result(conn, pid, channel.query(conn, pid, at=at), at)
+        _close_at_rail(db, pid, PaymentStatus.EXPIRED)
         done.append(pid)
     return done
 
 
-def sweep_processing(conn: Connection, *, at: dt.datetime | None = None, older_than_s: int = 5,
+def sweep_processing(db: Database, *, at: dt.datetime | None = None, older_than_s: int = SWEEP_AFTER_S,
                      limit: int = 500) -> dict[str, int]:
-    """Ask the channel about payments stuck in processing (lost notifications, timeouts)."""
+    """Ask the rail about payments without a final answer: processing (a PIN, a lost notification, a timeout) and
+    created ones the rail never answered (a crash between our commit and the call). One the rail never heard of
+    fails after RAIL_UNKNOWN_FAIL_S."""
     at = at or clock.now()
-    rows = conn.execute(select(payments.c.id).where(and_(
-        payments.c.status == PaymentStatus.PROCESSING,
-        payments.c.updated_at <= at - dt.timedelta(seconds=older_than_s))).limit(limit)).all()
+    with db.read() as c:
+        rows = c.execute(select(payments.c.id, payments.c.channel, payments.c.updated_at).where(and_(
+            payments.c.updated_at <= at - dt.timedelta(seconds=older_than_s),
+            (payments.c.status == PaymentStatus.PROCESSING)
+            | and_(payments.c.status == PaymentStatus.CREATED, payments.c.channel_ref.is_(None),
+                   payments.c.code_url.is_(None)))).limit(limit)).all()
     stats: dict[str, int] = {}
-    for (pid,) in rows:
-        p = _load(conn, pid)
-        out = apply_channel_result(conn, pid, get_channel(p.channel).query(conn, pid, at=at), at)
+    for pid, channel, updated_at in rows:
+        result = _rail_call(lambda p=pid, ch=channel: get_channel(ch).query(p), channel)
+        if result.status == "unknown":
+            if updated_at > at - dt.timedelta(seconds=RAIL_UNKNOWN_FAIL_S):
+                continue
+            result = ChannelResult("failed", failure_code="rail_never_reached",
+                                   failure_message="渠道无此订单 / the rail never received this payment")
+        out = db.run(lambda c, p=pid, r=result: record_rail_answer(c, p, r, clock.now()))
         stats[out] = stats.get(out, 0) + 1
     return stats
 
@@ -412,21 +488,72 @@ def create_refund(conn: Connection, merchant_id: str, payment_id: str, req: Crea
                              f"({fen_to_yuan_str(left)})", param="amount_fen", code="refund_exceeds_payment")
     fee_back = refund_fee_share(p.fee_fen, p.amount_fen, p.refunded_fen, amount)
     rid = new_id_fast("re", int(at.timestamp() * 1000))
-    discount_back = incentives.refund_clawback(conn, p, rid, amount, at=at)  # to the campaign, not the payer
+    incentives.refund_clawback(conn, p, rid, amount, at=at)  # to the campaign, not the payer
     # reserve the amount on the payment now, so concurrent refunds cannot pass the total
     res = conn.execute(update(payments).where(and_(payments.c.id == payment_id,
                                                    payments.c.refunded_fen == p.refunded_fen)).values(
         refunded_fen=p.refunded_fen + amount, fee_refunded_fen=p.fee_refunded_fen + fee_back, updated_at=at))
     if res.rowcount != 1:
         raise ConflictError("another refund of this payment is in progress; retry", code="concurrent_refund")
-    result = get_channel(p.channel).refund(conn, payment_id, rid, amount - discount_back, at=at)
     conn.execute(refunds.insert(), [{"id": rid, "merchant_id": merchant_id, "payment_id": payment_id,
                                      "amount_fen": amount, "fee_refunded_fen": fee_back, "status": "pending",
-                                     "reason": req.reason, "channel_ref": result.channel_ref, "failure_code": None,
+                                     "reason": req.reason, "channel_ref": None, "failure_code": None,
                                      "business_date": None, "created_at": at, "updated_at": at}])
-    if result.status == "failed":
-        _refund_failed(conn, rid, result.failure_code, at)
+    # the rail is asked after the commit; a pending refund it never answered is asked again by the sweeper
+    after_commit(conn, lambda db: call_refund(db, rid))
     return refund_public(conn.execute(select(refunds).where(refunds.c.id == rid)).one())
+
+
+def _refund_to_payer(conn: Connection, r: Any) -> int:
+    return int(r.amount_fen - incentives.clawback_fen(conn, r.id))  # a discount's share goes back to its campaign
+
+
+def call_refund(db: Database, refund_id: str, *, query: bool = False) -> str:
+    """Ask the rail to refund (or, with query, how a refund went), then record its answer."""
+    with db.read() as c:
+        r = c.execute(select(refunds).where(refunds.c.id == refund_id)).one()
+        p = _load(c, r.payment_id)
+        to_payer = _refund_to_payer(c, r)
+    if r.status != "pending":
+        return "unchanged"
+    channel = get_channel(p.channel)
+    if query:
+        result = _rail_call(lambda: channel.refund_query(p.id, refund_id), p.channel)
+    else:
+        result = _rail_call(lambda: channel.refund(p.id, refund_id, to_payer, p.amount_fen - p.discount_fen),
+                            p.channel)
+    if result.status in ("processing", "awaiting"):
+        if result.channel_ref:
+            db.run(lambda c: c.execute(update(refunds).where(and_(refunds.c.id == refund_id,
+                                                                  refunds.c.channel_ref.is_(None)))
+                                       .values(channel_ref=result.channel_ref)))
+        return "pending"
+    if result.status == "unknown":
+        if not query:
+            return "pending"
+        result = ChannelResult("failed", failure_code="rail_never_reached")
+    n = Notification(notify_id=f"answer:{refund_id}", kind="refund", payment_id=p.id,
+                     outcome="succeeded" if result.status == "succeeded" else "failed",
+                     channel_ref=result.channel_ref, amount_fen=result.amount_fen or to_payer, refund_id=refund_id,
+                     failure_code=result.failure_code)
+    return db.run(lambda c: _apply_refund_result(c, n, clock.now()))
+
+
+def sweep_refunds(db: Database, *, at: dt.datetime | None = None, older_than_s: int = SWEEP_AFTER_S,
+                  limit: int = 500) -> dict[str, int]:
+    """Ask the rail about pending refunds (a crash before the call, a timeout, a lost notification)."""
+    at = at or clock.now()
+    with db.read() as c:
+        rows = c.execute(select(refunds.c.id, refunds.c.channel_ref).where(and_(
+            refunds.c.status == "pending", refunds.c.updated_at <= at - dt.timedelta(seconds=older_than_s)))
+            .limit(limit)).all()
+    stats: dict[str, int] = {}
+    for rid, ref in rows:
+        # no rail reference yet (a crash before the call, a timeout): send it again, the rail keeps one refund per
+        # refund id; with a reference, ask how it went
+        out = call_refund(db, rid, query=ref is not None)
+        stats[out] = stats.get(out, 0) + 1
+    return stats
 
 
 def _apply_refund_result(conn: Connection, n: Notification, at: dt.datetime) -> str:
@@ -438,7 +565,7 @@ def _apply_refund_result(conn: Connection, n: Notification, at: dt.datetime) -> 
         raise NotFound(f"no refund {n.refund_id}", param="refund")
     if r.status != "pending":
         return "unchanged"
-    to_payer = r.amount_fen - incentives.clawback_fen(conn, r.id)  # a discount's share goes back to its campaign
+    to_payer = _refund_to_payer(conn, r)
     if n.amount_fen != to_payer:
         raise InvalidRequest(f"refund notification amount {n.amount_fen} ≠ {to_payer}", param="amount",
                              code="amount_mismatch")
@@ -497,40 +624,25 @@ def merchant_balance(conn: Connection, merchant_id: str) -> dict[str, Any]:
             "posted_fen": b.posted_fen, "pending_fen": b.pending_debits_fen}
 
 
-# ---------------------------------------------------------------- the rails' side, and background work
-
-
-def pump_notifications(db: Database, *, at: dt.datetime | None = None) -> dict[str, int]:
-    """Deliver the simulated rails' due notifications to our own notification handler."""
+def park_unresolved(db: Database, *, at: dt.datetime | None = None, limit: int = 500) -> int:
+    """Put payments and refunds that the rails have not settled within UNRESOLVED_AGE_MAX_S on the operator's
+    exception list (the sweeper keeps asking about them)."""
     at = at or clock.now()
-    stats: dict[str, int] = {}
-    for name, channel in REGISTRY.items():
-        with db.tx() as conn:
-            due = channel.due_notifications(conn, at)
-        for body, headers in due:
-            out = db.run(lambda c, b=body, h=headers, n=name: handle_notification(c, n, b, h, at=at))
-            stats[out] = stats.get(out, 0) + 1
-    return stats
+    cutoff = at - dt.timedelta(seconds=UNRESOLVED_AGE_MAX_S)
 
-
-def sim_pay(db: Database, payment_id: str, *, outcome: str | None, payer: Any,
-            merchant_id: str | None = None) -> dict[str, Any]:
-    """The simulated payer completes a payment at its rail; with no notification delay configured, the rail's
-    notification is delivered in the same transaction."""
-    at = clock.now()
-
-    def go(conn: Connection) -> dict[str, Any]:
-        p = _load(conn, payment_id, merchant_id=merchant_id, lock=True)
-        if p.status not in OPEN_STATUSES:
-            raise ConflictError(f"payment {payment_id} is {p.status}", code="payment_not_open")
-        if p.expires_at <= at:
-            raise ConflictError(f"payment {payment_id} expired at {p.expires_at.isoformat()}", code="payment_expired")
-        channel = get_channel(p.channel)
-        channel.pay(conn, payment_id, outcome=outcome, payer=payer, at=at)
-        if p.status == PaymentStatus.CREATED:
-            apply_channel_result(conn, payment_id, ChannelResult("processing"), at)
-        for body, headers in channel.due_notifications(conn, at, payment_id=payment_id):
-            handle_notification(conn, p.channel, body, headers, at=at)
-        return public(_load(conn, payment_id))
+    def go(conn: Connection) -> int:
+        n = 0
+        for pid, ch in conn.execute(select(payments.c.id, payments.c.channel).where(and_(
+                payments.c.status == PaymentStatus.PROCESSING, payments.c.created_at <= cutoff)).limit(limit)):
+            record_exception(conn, ch, "unresolved_payment", "渠道超过最长时限仍未给出结果 / the rail has not given a "
+                             "final answer within the maximum age", object_id=pid, at=at)
+            n += 1
+        for rid, ch in conn.execute(select(refunds.c.id, payments.c.channel).join(
+                payments, payments.c.id == refunds.c.payment_id).where(and_(
+                refunds.c.status == "pending", refunds.c.created_at <= cutoff)).limit(limit)):
+            record_exception(conn, ch, "unresolved_refund", "退款超过最长时限仍未完成 / the rail has not settled this "
+                             "refund within the maximum age", object_id=rid, at=at)
+            n += 1
+        return n
 
     return db.run(go)

@@ -51,6 +51,7 @@ class FakeRails:
             if fam.FAMILY not in server:
                 server[fam.FAMILY] = fam.make_server_keys(self.folder)
             client[fam.FAMILY] = fam.client_config(self.folder, self.base_url, server[fam.FAMILY])
+            client[fam.FAMILY].pop("notify_url_base", None)  # the platform's own public URL decides
         server_path.write_text(json.dumps(server, indent=1))
         server_path.chmod(0o600)
         (self.folder / RAILS_FILE).write_text(json.dumps(client, indent=1, ensure_ascii=False))

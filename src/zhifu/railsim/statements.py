@@ -5,22 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from zhifu.channels.base import RailFacts
-from zhifu.channels.statement import StatementLine
+from zhifu.channels.statement import StatementLine, window
 from zhifu.core.money import ppm_of
 from zhifu.railsim.store import RailStore, Txn
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-CUTOFF_HOUR = 23
 STATEMENT_CARD_TYPES = frozenset({"debit", "credit"})  # what every format can carry; wallets go blank
-
-
-def window(business_date: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """The UTC instants [start, end) of a business date: 23:00 Beijing the evening before to 23:00 that day."""
-    end = dt.datetime.combine(business_date, dt.time(CUTOFF_HOUR), SHANGHAI)
-    return (end - dt.timedelta(days=1)).astimezone(dt.UTC), end.astimezone(dt.UTC)
 
 
 def rail_fee_fen(facts: RailFacts, t: Txn) -> int:

@@ -117,8 +117,9 @@ class RailStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
-        # the family that encodes a finished transaction's notification: rail -> (txn -> (body, headers))
-        self.encoders: dict[str, Callable[[Txn], tuple[bytes, dict[str, str]]]] = {}
+        # the family that encodes a finished transaction's notification: rail -> (txn -> (body, headers), or None
+        # when the rail sends none for it)
+        self.encoders: dict[str, Callable[[Txn], tuple[bytes, dict[str, str]] | None]] = {}
         self.changed = threading.Condition()
 
     def close(self) -> None:
@@ -156,7 +157,7 @@ class RailStore:
 
     def _insert(self, db: sqlite3.Connection, t: Txn) -> None:
         db.execute(
-            "INSERT INTO txns (rail, ref, kind, out_trade_no, out_refund_no, merchant_code, amount_fen, total_fen,"
+            "INSERT OR IGNORE INTO txns (rail, ref, kind, out_trade_no, out_refund_no, merchant_code, amount_fen, total_fen,"
             " status, trace_no, auth_code, payer_ref, card_issuer, card_type, failure_code, description, notify_url,"
             " trade_type, created_at, finished_at, expires_at, extra) VALUES"
             " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -335,7 +336,10 @@ class RailStore:
             return
         if not lost and self.behaviour.lost_notification_ppm:
             lost = self.rng.randrange(1_000_000) < self.behaviour.lost_notification_ppm
-        body, headers = self.encoders[t.rail](t)
+        encoded = self.encoders[t.rail](t)
+        if encoded is None:  # the rail owes no notification for this one (WeChat: a failed payment)
+            return
+        body, headers = encoded
         due = at + dt.timedelta(milliseconds=self.behaviour.notify_delay_ms)
         db.execute("INSERT INTO outbox (rail, url, body, headers, due_at, state) VALUES (?,?,?,?,?,?)",
                    (t.rail, t.notify_url, body, json.dumps(headers), _ts(due), "lost" if lost else "due"))
@@ -385,6 +389,19 @@ class RailStore:
         with self._tx() as db:
             for t in txns:
                 self._insert(db, t)
+
+    def load_history(self, rows: list[dict[str, Any]]) -> None:
+        """The rails' side of payments and refunds the simulator recorded in bulk (payments.batch rows)."""
+        from zhifu.channels.base import merchant_code
+
+        self.bulk_insert([Txn(
+            rail=r["rail"], ref=r["ref"], kind=r["kind"], out_trade_no=r["out_trade_no"],
+            out_refund_no=r["out_refund_no"], merchant_code=merchant_code(r["merchant_id"]),
+            amount_fen=r["amount_fen"], total_fen=r.get("total_fen", r["amount_fen"]), status=r["status"],
+            trace_no=r["trace_no"], auth_code=None, payer_ref=r["payer_ref"], card_issuer=r["card_issuer"],
+            card_type=r["card_type"], failure_code=r["failure_code"], description="", notify_url=None,
+            trade_type=r["trade_type"], created_at=r["created_at"], finished_at=r["finished_at"], expires_at=None,
+            extra={"original_ref": r["original_ref"]} if r.get("original_ref") else {}) for r in rows])
 
     def move_finished(self, rail: str, ref: str, at: dt.datetime) -> None:
         """Simulator: the rail books a transaction on another day (a cross-day discrepancy)."""

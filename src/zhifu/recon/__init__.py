@@ -1,7 +1,6 @@
 """Reconciliation: channel statement files and matching them against our payments."""
 
 from zhifu.recon.formats import (
-    CHANNEL_FORMATS,
     STATEMENT_SCHEMA,
     PayoutResult,
     StatementFormatError,
@@ -18,7 +17,6 @@ from zhifu.recon.formats import (
 from zhifu.recon.matching import CLASSES, PAYMENT_COLUMNS, MatchResult, match
 
 __all__ = [
-    "CHANNEL_FORMATS",
     "CLASSES",
     "PAYMENT_COLUMNS",
     "STATEMENT_SCHEMA",

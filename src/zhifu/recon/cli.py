@@ -33,26 +33,22 @@ def _run(fn):  # type: ignore[no-untyped-def]
              f"{exc.param + ': ' if exc.param else ''}{exc.message}")
 
 
-@app.command("statement")
-def statement(channel: str = typer.Option(..., "--channel", help="The channel whose simulated rail writes it."),
-              date: str = typer.Option(..., "--date", help="Business date, YYYY-MM-DD."),
-              out: Path = typer.Option(..., "--out", help="Where to write the file."),
-              inject: str = typer.Option("", "--inject", help="Discrepancies, e.g. amount_mismatch=2,duplicate=1."),
-              seed: int = typer.Option(1, "--seed", help="Which payments the injections pick.")) -> None:
-    """Write a channel's statement file for a date from its simulator's book, in that rail's format."""
-    from zhifu.recon.statements import parse_inject, produce_statement
+@app.command("fetch")
+def fetch(channel: str = typer.Option(..., "--channel", help="The rail whose statement to download."),
+          date: str = typer.Option(..., "--date", help="Business date, YYYY-MM-DD."),
+          by: str = typer.Option("", "--by", help="Who fetches it.")) -> None:
+    """Download a rail's statement of a date through its connector and import it strictly."""
+    from zhifu.recon.statements import fetch_statement
 
     day = _date(date)
     try:
-        kinds = parse_inject(inject)
+        got = fetch_statement(database(), channel, day, by=by)
     except ZhifuError as exc:
-        fail(f"--inject: {exc.message}")
+        fail(f"{exc.param + ': ' if exc.param else ''}{exc.message}")
         return
-    produced = _run(lambda c: produce_statement(c, channel, day, kinds, seed=seed))
-    out.write_bytes(produced.data)
-    console.print(f"{channel} statement for {day}: {len(produced.lines)} lines written to {out}")
-    for kind, ids in produced.truth.items():
-        console.print(f"  injected {kind}: {len(ids)}")
+    state = "already imported" if got["duplicate"] else "imported"
+    console.print(f"{state} {got['line_count']} {channel} lines for {day}, net {format_fen(got['amount_fen'])}, "
+                  f"sha256 {got['sha256'][:12]}…")
 
 
 @app.command("import")
@@ -123,10 +119,14 @@ def run(date: str = typer.Option(..., "--date"), channel: str = typer.Option(Non
                                                                        "waits (default ZHIFU_RECON_PENDING_DAYS, 1)."),
         by: str = typer.Option("", "--by")) -> None:
     """Reconcile the date's imported files: payments ↔ file ↔ ledger. Re-running changes nothing."""
-    from zhifu.recon.service import run as run_recon
+    from zhifu.recon.statements import reconcile
 
     day = _date(date)
-    got = _run(lambda c: run_recon(c, day, channel=channel, pending_days=pending_days, by=by))
+    try:
+        got = reconcile(database(), day, channel=channel, pending_days=pending_days, by=by)
+    except ZhifuError as exc:
+        fail(f"{exc.param + ': ' if exc.param else ''}{exc.message}")
+        return
     if not got:
         console.print(f"no statement imported for {day}")
     for b in got:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -14,14 +14,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from zhifu import incentives, ledger
-from zhifu.channels import get_channel
+from zhifu.channels import ChannelResult, facts, merchant_code
+from zhifu.channels.statement import window
 from zhifu.core import clock
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound, PermissionDenied
 from zhifu.core.ids import new_id_fast
 from zhifu.ledger.models import entries, postings
 from zhifu.merchants import payable_account
 from zhifu.merchants.models import merchants
-from zhifu.payments import apply_channel_result, payments, receivable_account, refunds
+from zhifu.payments import payments, receivable_account, record_rail_answer, refunds
 from zhifu.recon.formats import (
     STATEMENT_SCHEMA,
     StatementFormatError,
@@ -43,7 +44,6 @@ from zhifu.recon.models import (
     statement_files,
     statement_lines,
 )
-from zhifu.recon.statements import channel_merchant_code, window
 from zhifu.settlement.calendar import business_date as business_date_of
 
 CHUNK = 500  # ids per IN (...) list: well inside every driver's parameter limit
@@ -308,20 +308,43 @@ def _summary(lines_out: pl.DataFrame, items_out: list[dict[str, Any]], extra: di
             "items": by_class((r["recon_class"], r["amount_fen"]) for r in items_out), **extra}
 
 
+def _files(conn: Connection, business_date: dt.date, channel: str | None) -> list[Any]:
+    q = select(statement_files).where(and_(statement_files.c.kind == "statement",
+                                           statement_files.c.business_date == business_date))
+    if channel is not None:
+        facts(channel)
+        q = q.where(statement_files.c.channel == channel)
+    return list(conn.execute(q.order_by(statement_files.c.channel)).all())
+
+
+def paid_at_rail_only(conn: Connection, business_date: dt.date, *, channel: str | None = None) -> list[tuple[str, str]]:
+    """Payments of not-yet-reconciled files that the rail shows paid and we do not: (payment id, channel) to ask the
+    rail about before reconciling (no network call inside the reconciling transaction)."""
+    out: list[tuple[str, str]] = []
+    days = default_pending_days()
+    for f in _files(conn, business_date, channel):
+        if conn.execute(select(batches.c.id).where(and_(batches.c.channel == f.channel,
+                                                        batches.c.business_date == business_date))).first():
+            continue
+        stmt = _statement_frame(conn, f.id)
+        result = match(_items_frame(_our_items(conn, f.channel, business_date, stmt)), stmt,
+                       business_date=business_date, pending_days=days)
+        out.extend((r["payment_id"], f.channel) for r in result.payments.iter_rows(named=True)
+                   if r["recon_class"] == "status_mismatch_channel_succeeded" and r["txn_type"] == "payment")
+    return out
+
+
 def run(conn: Connection, business_date: dt.date, *, channel: str | None = None, pending_days: int | None = None,
-        by: str = "", at: dt.datetime | None = None) -> list[dict[str, Any]]:
+        by: str = "", at: dt.datetime | None = None,
+        answers: Mapping[str, ChannelResult] | None = None) -> list[dict[str, Any]]:
     """Reconcile every channel with a file for the date (or one channel). A channel-day already reconciled is
-    returned as it stands: re-runs change nothing."""
+    returned as it stands: re-runs change nothing. `answers` are the rails' answers about payments they show paid
+    and we do not, asked before this transaction (recon.statements.reconcile does)."""
     at = at or clock.now()
     days = default_pending_days() if pending_days is None else pending_days
     if days < 0:
         raise InvalidRequest("pending_days must not be negative", param="pending_days")
-    q = select(statement_files).where(and_(statement_files.c.kind == "statement",
-                                           statement_files.c.business_date == business_date))
-    if channel is not None:
-        get_channel(channel)
-        q = q.where(statement_files.c.channel == channel)
-    files = conn.execute(q.order_by(statement_files.c.channel)).all()
+    files = _files(conn, business_date, channel)
     if channel is not None and not files:
         raise NotFound(f"no {channel} statement imported for {business_date}; import it first", param="channel",
                        code="statement_missing")
@@ -330,7 +353,7 @@ def run(conn: Connection, business_date: dt.date, *, channel: str | None = None,
         done = conn.execute(select(batches).where(and_(batches.c.channel == f.channel,
                                                        batches.c.business_date == business_date))).first()
         if done is None:
-            batch_id = _run_one(conn, f.channel, business_date, f.id, days, by, at)
+            batch_id = _run_one(conn, f.channel, business_date, f.id, days, by, at, answers or {})
             out.append({**get_batch(conn, batch_id), "rerun": False})
         else:
             out.append({**get_batch(conn, done.id), "rerun": True})
@@ -338,14 +361,12 @@ def run(conn: Connection, business_date: dt.date, *, channel: str | None = None,
 
 
 def _run_one(conn: Connection, channel: str, day: dt.date, file_id: str, pending_days: int, by: str,
-             at: dt.datetime) -> str:
+             at: dt.datetime, answers: Mapping[str, ChannelResult]) -> str:
     stmt = _statement_frame(conn, file_id)
     items = _our_items(conn, channel, day, stmt)
     result = match(_items_frame(items), stmt, business_date=day, pending_days=pending_days)
     batch_id = new_id_fast("rcb", int(at.timestamp() * 1000))
     line_by_no = {r["line_no"]: r for r in stmt.iter_rows(named=True)}
-    rail = get_channel(channel)
-
     items_out: list[dict[str, Any]] = []
     auto = 0
     for r in result.payments.iter_rows(named=True):
@@ -354,8 +375,9 @@ def _run_one(conn: Connection, channel: str, day: dt.date, file_id: str, pending
                "amount_fen": r["amount_fen"], "recon_class": r["recon_class"], "resolution": None,
                "ledger_check": None}
         if r["recon_class"] == "status_mismatch_channel_succeeded" and r["txn_type"] == "payment":
-            answer = rail.query(conn, r["payment_id"], at=at)
-            if answer.status == "succeeded" and apply_channel_result(conn, r["payment_id"], answer, at) == "succeeded":
+            answer = answers.get(r["payment_id"])
+            if answer is not None and answer.status == "succeeded" and \
+                    record_rail_answer(conn, r["payment_id"], answer, at) == "succeeded":
                 row["resolution"] = "auto_resolved"
                 items[r["payment_id"]] = _payment_row(conn.execute(
                     select(payments).where(payments.c.id == r["payment_id"])).one())
@@ -416,7 +438,7 @@ def _update_pool(conn: Connection, channel: str, day: dt.date, batch_id: str, it
 
 
 def _merchant_codes(conn: Connection) -> dict[str, str]:
-    return {channel_merchant_code(mid): mid for (mid,) in conn.execute(select(merchants.c.id))}
+    return {merchant_code(mid): mid for (mid,) in conn.execute(select(merchants.c.id))}
 
 
 def _open_cases(conn: Connection, channel: str, day: dt.date, batch_id: str, lines_out: pl.DataFrame,

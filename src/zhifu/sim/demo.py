@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
+import shutil
 import threading
 from pathlib import Path
 from typing import Any
@@ -18,14 +19,39 @@ from zhifu.core.config import get_settings
 DEMO_PROFILE = "yiyuan"
 
 
-def _fresh(db_file: str) -> str:
+def _fresh(db_file: str, port: int) -> tuple[str, Path]:
+    """A fresh database file and a fresh folder for the fake rails beside it; the simulator switched on."""
     for suffix in ("", "-wal", "-shm"):
         Path(db_file + suffix).unlink(missing_ok=True)
+    rails = Path(db_file).resolve().with_suffix(".rails")
+    shutil.rmtree(rails, ignore_errors=True)
     url = f"sqlite:///{Path(db_file).resolve()}"
     os.environ["ZHIFU_DATABASE_URL"] = url
     os.environ["ZHIFU_COUNTY_PROFILE"] = DEMO_PROFILE
+    os.environ["ZHIFU_SIMULATOR"] = "1"
+    os.environ["ZHIFU_RAILS_CONFIG"] = str(rails / "rails.json")
+    os.environ["ZHIFU_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
     get_settings.cache_clear()
-    return url
+    return url, rails
+
+
+def start_fake_rails(folder: Path, port: int) -> tuple[Any, Any, threading.Thread]:
+    """The fake rails on their own port, in a thread of this process: our connectors reach them over HTTP."""
+    import uvicorn
+
+    from zhifu import channels
+    from zhifu.railsim.server import FakeRails
+
+    sim = FakeRails(folder, f"http://127.0.0.1:{port}")
+    sim.start()
+    server = uvicorn.Server(uvicorn.Config(sim.app, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="off"))
+    thread = threading.Thread(target=server.run, name="zhifu-fake-rails", daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        threading.Event().wait(0.05)
+    channels.configure(None)  # read the rails.json the fake rails just wrote
+    return sim, server, thread
 
 
 def _users(db: Any, merchant_id: str | None) -> list[tuple[str, str, str]]:
@@ -86,11 +112,14 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
     today = dt.datetime.now(SHANGHAI).date()
     params = SimParams(DEMO_PROFILE, today - dt.timedelta(days=days), days, seed, scale)
     county = check_params(params)
-    url = _fresh(db_file)
+    url, rails_folder = _fresh(db_file, port)
     upgrade(url)
+    rails, rails_server, rails_thread = start_fake_rails(rails_folder, port + 1)
     history = Database(url)
     try:
-        print_result(Simulation(history, params, county).run(progress=True, console=console))
+        sim = Simulation(history, params, county)
+        sim.rail_store = rails.store  # the rails keep their side of the simulated year
+        print_result(sim.run(progress=True, console=console))
     finally:
         history.dispose()
     db = Database(url)
@@ -103,6 +132,8 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
     console.print(f"[bold]Zhifu 智付[/bold] demo: {county.name} · {days} days of history · {url}")
     console.print(f"  console:      {base}/login")
     console.print(f"  API docs:     {base}/docs")
+    console.print(f"  fake rails:   http://127.0.0.1:{port + 1} (WeChat Pay v3, Alipay OpenAPI, UnionPay gateway; "
+                  f"keys in {rails_folder})")
     for role, username, password in logins:
         console.print(f"  {role + ' login:':<17}{username} / {password}")
     if not logins:
@@ -134,4 +165,7 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
     finally:
         stop.set()
         thread.join(timeout=5)
+        rails_server.should_exit = True
+        rails_thread.join(timeout=5)
+        rails.stop()
         db.dispose()

@@ -170,6 +170,7 @@ class Simulation:
         settings = get_settings()
         self.micro_caps = (settings.micro_daily_cap_fen, settings.micro_monthly_cap_fen)
         self._cap_used: dict[str, list[int]] = {}
+        self.rail_store: Any = None  # the fake rails' store: given one, the rails' side of history is written too
 
     # ------------------------------------------------------------ the run
 
@@ -354,10 +355,13 @@ class Simulation:
                                       for i, s in enumerate(chunk, start)])
             return
         # a day's batches commit together: one commit rewrites each touched page once, not once per batch
+        rail_txns: list[dict[str, Any]] = []
         with self.db.tx() as conn:
             for start in range(0, len(specs), size):
                 chunk = specs[start:start + size]
-                self._account(chunk, record_payments(conn, chunk, rng=self.ref_rng))
+                self._account(chunk, record_payments(conn, chunk, rng=self.ref_rng, rail_txns=rail_txns))
+        if self.rail_store is not None:
+            self.rail_store.load_history(rail_txns)
 
     def _specs(self, d: int, day: dt.date, picks: list[Business]) -> list[PaymentSpec]:
         rng, world = self.rng, self.world
@@ -464,8 +468,11 @@ class Simulation:
         for start in range(0, len(due), self.params.batch_size):
             chunk = due[start:start + self.params.batch_size]
             if self.db is not None and not self.dry_run:
+                rail_txns: list[dict[str, Any]] = []
                 with self.db.tx() as conn:
-                    record_refunds(conn, chunk, rng=self.ref_rng)
+                    record_refunds(conn, chunk, rng=self.ref_rng, rail_txns=rail_txns)
+                if self.rail_store is not None:
+                    self.rail_store.load_history(rail_txns)
             self.result.refunds += len(chunk)
             self.result.refunded_fen += sum(r.amount_fen for r in chunk)
 
