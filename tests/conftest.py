@@ -135,6 +135,7 @@ def fake_rails(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
+    sim.store.clock = clock_mod.now  # the rails' days are the tests' days (fixed clocks included)
     config = {**sim.client_config}
     for fam in ("wechat", "alipay", "unionpay"):
         config[fam] = {**config[fam], "notify_url_base": "http://testserver", "timeout_s": 1.0}

@@ -64,6 +64,10 @@ class FakeRails:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def now(self) -> dt.datetime:
+        """The rails' clock: the wall clock, or a test's clock (store.clock) so their days are the platform's."""
+        return self.store.clock()
+
     @property
     def rails_file(self) -> Path:
         return self.folder / RAILS_FILE
@@ -79,7 +83,7 @@ class FakeRails:
     # -- notifications
     def deliver_due(self, at: dt.datetime | None = None) -> int:
         """Post every notification whose time has come; returns how many the receiver accepted."""
-        at = at or dt.datetime.now(dt.UTC)
+        at = at or self.now()
         ok_count = 0
         for oid, url, body, headers in self.store.due_notifications(at):
             try:
@@ -88,7 +92,7 @@ class FakeRails:
             except httpx.HTTPError as exc:
                 log.info("notification %s to %s failed: %s", oid, url, type(exc).__name__)
                 ok = False
-            self.store.notification_sent(oid, ok=ok, at=dt.datetime.now(dt.UTC))
+            self.store.notification_sent(oid, ok=ok, at=self.now())
             ok_count += ok
         return ok_count
 
@@ -147,7 +151,7 @@ def _control(sim: FakeRails) -> APIRouter:
         try:
             t = sim.store.pay(req.rail, req.out_trade_no, outcome=req.outcome, payer_ref=req.payer_ref,
                               card_issuer=req.card_issuer, card_type=req.card_type or facts.card_types[0],
-                              at=dt.datetime.now(dt.UTC))
+                              at=sim.now())
         except KeyError:
             raise HTTPException(404, f"{req.rail} knows no order {req.out_trade_no}") from None
         except ValueError as exc:

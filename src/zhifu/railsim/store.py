@@ -121,6 +121,7 @@ class RailStore:
         # when the rail sends none for it)
         self.encoders: dict[str, Callable[[Txn], tuple[bytes, dict[str, str]] | None]] = {}
         self.changed = threading.Condition()
+        self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
 
     def close(self) -> None:
         with self._lock:
@@ -251,7 +252,7 @@ class RailStore:
             try:
                 self.pay(t.rail, t.out_trade_no, outcome="success", payer_ref=t.payer_ref,
                          card_issuer=t.card_issuer, card_type=t.card_type,
-                         at=dt.datetime.now(dt.UTC))
+                         at=self.clock())
             except (ValueError, sqlite3.ProgrammingError):
                 pass  # closed meanwhile, or the store was closed
 
