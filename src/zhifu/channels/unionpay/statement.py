@@ -1,13 +1,22 @@
-"""UnionPay merchant statement (ZM file): GBK, 40 fixed-width fields one space apart, CRLF lines.
+"""UnionPay merchant statement (ZM file): GBK, 40 fixed-width fields one space apart, CRLF lines, as in UnionPay's
+file interface specification (交易代码 … 交易介质, then the reserved area 保留使用).
 
 Our fields map onto ZM fields as follows (everything else travels in `extra` under the field name):
-trade_code "S22" purchase / "S30" refund; txn_type "01" purchase / "04" refund (must agree);
-trans_time MMDDhhmmss Beijing time, the year taken from the business date; query_id = channel_ref;
-order_no = merchant_order_no; amount = amount_fen; merchant_fee = fee_fen (signed: a refund may
-return the fee); settle_amount = ±amount − fee (checked); card_type 01 debit / 02 credit /
-03 quasi-credit / 04 prepaid / blank; orig_query_id = original_ref; merchant_code; txn_subtype
-carries the status (00 succeeded, 01 failed, 02 refunded, 03 processing, 04 closed) — real files
-list cleared transactions only, so a file from the rail carries 00 throughout.
+trade_code "S22" purchase / "S30" refund / "S31" consume undo (read as a refund); txn_type "01" purchase /
+"04" refund / "31" undo (must agree with the trade code); txn_subtype is the transaction sub-type (交易子类), not a
+status: for a purchase 01 self-service (the terminal rails), 02 order, 03 instalment, 06 pay-code purchase
+(the merchant scans the consumer's code), 07 consumer-scanned QR; 00 for a refund or an undo. A purchase's
+sub-type travels in `extra["txn_subtype"]` unless it is 01, the default. trans_time MMDDhhmmss Beijing time,
+the year taken from the business date; query_id = channel_ref; order_no = merchant_order_no; amount =
+amount_fen; merchant_fee = fee_fen (signed: a refund may return the fee); settle_amount = ±amount − fee
+(checked); card_type 01 debit / 02 credit / 03 quasi-credit / 04 prepaid / blank; orig_query_id =
+original_ref; merchant_code. (The 32-byte field named `reserved` is the merchant-defined field 商户自定义域.)
+
+A ZM file lists cleared transactions only, so every line is `succeeded`. After the last field a record may
+carry the reserved area (保留使用, 131 bytes in the published layout, blank in files from UnionPay): it is
+accepted whatever its length (up to RESERVED_BYTES_MAX) as long as a space separates it from the last field.
+This platform's writer uses it for one thing only: a line whose status is not `succeeded` (a discrepancy the
+fake rail plants, which a real file would show by omission) carries `zhifu_status=<status>` there.
 """
 
 from __future__ import annotations
@@ -22,11 +31,12 @@ import polars as pl
 from zhifu.channels.statement import (
     LINES_MAX,
     SHANGHAI,
+    STATUSES,
     StatementFormatError,
     StatementLine,
     check_local_date,
 )
-from zhifu.channels.statement_frame import STATEMENT_SCHEMA, empty_statement_frame
+from zhifu.channels.statement_frame import STATEMENT_SCHEMA, empty_statement_frame, lines_to_frame
 
 
 class ZmField(NamedTuple):
@@ -87,15 +97,22 @@ _pos = 0
 for _f in LAYOUT:
     OFFSETS[_f.name] = _pos
     _pos += _f.width + 1
-LINE_BYTES = _pos - 1  # without CRLF
+LINE_BYTES = _pos - 1  # without CRLF, without the reserved area
 RECORD_BYTES = LINE_BYTES + 2
+RESERVED_BYTES = 131  # the reserved area 保留使用 after the last field, in the published layout
+RESERVED_BYTES_MAX = 512
 
 TRADE_CODES = {"payment": "S22", "refund": "S30"}
 TXN_TYPE_CODES = {"payment": "01", "refund": "04"}
-STATUS_CODES = {"succeeded": "00", "failed": "01", "refunded": "02", "processing": "03", "closed": "04"}
+_TXN_BY_TRADE = {"S22": "payment", "S30": "refund", "S31": "refund"}
+_TXN_TYPE_BY_TRADE = {"S22": "01", "S30": "04", "S31": "31"}
+# 交易子类 by trade code: consume 01 self-service, 02 order, 03 instalment, 06 pay code, 07 consumer-scanned QR
+SUBTYPES = {"S22": frozenset({"01", "02", "03", "06", "07"}), "S30": frozenset({"00"}), "S31": frozenset({"00"})}
+DEFAULT_SUBTYPE = {"payment": "01", "refund": "00"}
+SUBTYPE_NAMES = {"01": "self-service 自助消费", "02": "order 订购", "03": "instalment 分期付款",
+                 "06": "pay-code purchase 付款码消费", "07": "consumer-scanned QR 主扫消费"}
+_STATUS_RE = re.compile(r"zhifu_status=([a-z]+)")
 CARD_TYPE_CODES = {"debit": "01", "credit": "02", "quasi_credit": "03", "prepaid": "04"}
-_TXN_BY_TRADE = {v: k for k, v in TRADE_CODES.items()}
-_STATUS_BY_CODE = {v: k for k, v in STATUS_CODES.items()}
 _CARD_BY_CODE = {v: k for k, v in CARD_TYPE_CODES.items()}
 _MAPPED = frozenset(
     {
@@ -113,6 +130,7 @@ _MAPPED = frozenset(
         "merchant_code",
     }
 )
+
 EXTRA_FIELDS: tuple[str, ...] = tuple(f.name for f in LAYOUT if f.name not in _MAPPED)
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _DIGITS_RE = re.compile(rb"[0-9]+")
@@ -169,6 +187,11 @@ def encode_line(line: StatementLine, business_date: dt.date) -> bytes:
     if line.card_type is not None and line.card_type not in CARD_TYPE_CODES:
         raise StatementFormatError(f"unknown card type {line.card_type!r}", line_no=n, field="card_type")
     sign = 1 if line.txn_type == "payment" else -1
+    subtype = DEFAULT_SUBTYPE[line.txn_type]
+    if line.txn_type == "payment":
+        subtype = line.extra.get("txn_subtype") or line.extra.get("trade_type") or subtype
+        if subtype not in SUBTYPES["S22"]:
+            raise StatementFormatError(f"unknown purchase sub-type {subtype!r}", line_no=n, field="txn_subtype")
     values = {
         "trade_code": TRADE_CODES[line.txn_type],
         "trans_time": local.strftime("%m%d%H%M%S"),
@@ -179,7 +202,7 @@ def encode_line(line: StatementLine, business_date: dt.date) -> bytes:
         "merchant_fee": str(line.fee_fen),
         "settle_amount": str(sign * line.amount_fen - line.fee_fen),
         "txn_type": TXN_TYPE_CODES[line.txn_type],
-        "txn_subtype": STATUS_CODES[line.status],
+        "txn_subtype": subtype,
         "orig_query_id": line.original_ref or "",
         "merchant_code": line.merchant_code,
     }
@@ -189,6 +212,8 @@ def encode_line(line: StatementLine, business_date: dt.date) -> bytes:
         if value is None:
             value = line.extra.get(field.name) or _default_extra(field, n)
         parts.append(_pad(field, value, n))
+    if line.status != "succeeded":  # a real ZM file never lists it; see the module's note
+        parts.append(f"zhifu_status={line.status}".ljust(RESERVED_BYTES).encode("ascii"))
     return b" ".join(parts) + b"\r\n"
 
 
@@ -225,12 +250,17 @@ def decode_line(raw: bytes, line_no: int, business_date: dt.date, channel: str) 
         raise StatementFormatError(
             f"line is {len(raw)} bytes, expected {LINE_BYTES}: too short", line_no=line_no, field=cut.name
         )
+    status = "succeeded"
     if len(raw) > LINE_BYTES:
-        raise StatementFormatError(
-            f"line is {len(raw)} bytes, expected {LINE_BYTES}: too long after the last field",
-            line_no=line_no,
-            field=LAYOUT[-1].name,
-        )
+        if raw[LINE_BYTES : LINE_BYTES + 1] != b" " or len(raw) > LINE_BYTES + 1 + RESERVED_BYTES_MAX:
+            raise StatementFormatError(
+                f"line is {len(raw)} bytes, expected {LINE_BYTES} (and a reserved area after a space): "
+                f"too long after the last field",
+                line_no=line_no,
+                field=LAYOUT[-1].name,
+            )
+        status = _reserved_status(raw[LINE_BYTES + 1 :], line_no)
+        raw = raw[:LINE_BYTES]
     texts: dict[str, str] = {}
     for field in LAYOUT:
         start = OFFSETS[field.name]
@@ -259,25 +289,46 @@ def decode_line(raw: bytes, line_no: int, business_date: dt.date, channel: str) 
                     f"{text!r} is not a zero-padded number", line_no=line_no, field=field.name
                 )
             texts[field.name] = text
-    return _build_line(texts, line_no, business_date, channel)
+    return _build_line(texts, line_no, business_date, channel, status)
 
 
-def _build_line(texts: dict[str, str], line_no: int, business_date: dt.date, channel: str) -> StatementLine:
+def _reserved_status(area: bytes, line_no: int) -> str:
+    """The status a reserved area names (`succeeded` when blank, as in every file from UnionPay)."""
+    try:
+        text = area.decode("gbk")
+    except UnicodeDecodeError as exc:
+        raise StatementFormatError(
+            f"bytes {area[exc.start : exc.end]!r} are not valid GBK", line_no=line_no, field="reserved_area"
+        ) from exc
+    if _CONTROL_RE.search(text):
+        raise StatementFormatError("control character in the reserved area", line_no=line_no, field="reserved_area")
+    m = _STATUS_RE.search(text)
+    if m is None:
+        return "succeeded"
+    if m.group(1) not in STATUSES:
+        raise StatementFormatError(f"unknown status {m.group(1)!r}", line_no=line_no, field="reserved_area")
+    return m.group(1)
+
+
+def _build_line(
+    texts: dict[str, str], line_no: int, business_date: dt.date, channel: str, status: str = "succeeded"
+) -> StatementLine:
     txn_type = _TXN_BY_TRADE.get(texts["trade_code"])
     if txn_type is None:
         raise StatementFormatError(
             f"unknown trade code {texts['trade_code']!r}", line_no=line_no, field="trade_code"
         )
-    if texts["txn_type"] != TXN_TYPE_CODES[txn_type]:
+    if texts["txn_type"] != _TXN_TYPE_BY_TRADE[texts["trade_code"]]:
         raise StatementFormatError(
             f"txn type {texts['txn_type']!r} disagrees with trade code {texts['trade_code']}",
             line_no=line_no,
             field="txn_type",
         )
-    status = _STATUS_BY_CODE.get(texts["txn_subtype"])
-    if status is None:
+    if texts["txn_subtype"] not in SUBTYPES[texts["trade_code"]]:
         raise StatementFormatError(
-            f"unknown status code {texts['txn_subtype']!r}", line_no=line_no, field="txn_subtype"
+            f"unknown sub-type {texts['txn_subtype']!r} for trade code {texts['trade_code']}",
+            line_no=line_no,
+            field="txn_subtype",
         )
     card_type = None
     if texts["card_type"]:
@@ -313,6 +364,8 @@ def _build_line(texts: dict[str, str], line_no: int, business_date: dt.date, cha
         value = texts[name]
         if value and value != _default_extra(_BY_NAME[name], line_no):
             extra[name] = value
+    if txn_type == "payment" and texts["txn_subtype"] != DEFAULT_SUBTYPE["payment"]:
+        extra["txn_subtype"] = texts["txn_subtype"]
     return StatementLine(
         channel=channel,
         line_no=line_no,
@@ -418,7 +471,13 @@ def _chunk_frame(
         .then(pl.lit(str(prev.year)))
     )
     trade = _slice("trade_code")
-    txn_type = pl.when(trade == "S22").then(pl.lit("payment")).when(trade == "S30").then(pl.lit("refund"))
+    txn_type = (
+        pl.when(trade == "S22").then(pl.lit("payment")).when(trade.is_in(["S30", "S31"])).then(pl.lit("refund"))
+    )
+    subtype = _slice("txn_subtype")
+    subtype_ok = pl.lit(False)
+    for code, allowed in SUBTYPES.items():
+        subtype_ok = subtype_ok | ((trade == code) & subtype.is_in(sorted(allowed)))
     card = _slice("card_type").str.strip_chars_end(" ")
     frame = lines.select(
         pl.col("l").str.contains(_LINE_RE).alias("_ok_shape"),
@@ -434,15 +493,13 @@ def _chunk_frame(
         .dt.convert_time_zone("UTC")
         .alias("txn_time"),
         txn_type.alias("txn_type"),
-        (_slice("txn_type") == pl.when(trade == "S22").then(pl.lit("01")).otherwise(pl.lit("04"))).alias(
-            "_ok_tt"
-        ),
+        (_slice("txn_type") == trade.replace_strict(_TXN_TYPE_BY_TRADE, default=None, return_dtype=pl.String))
+        .alias("_ok_tt"),
+        subtype_ok.alias("_ok_subtype"),
         _slice("amount").str.to_integer(strict=False).alias("amount_fen"),
         _slice("merchant_fee").str.to_integer(strict=False).alias("fee_fen"),
         _slice("settle_amount").str.to_integer(strict=False).alias("_settle"),
-        _slice("txn_subtype")
-        .replace_strict(_STATUS_BY_CODE, default=None, return_dtype=pl.String)
-        .alias("status"),
+        pl.lit("succeeded").alias("status"),  # an aligned file has no reserved area: cleared lines only
         _slice("orig_query_id").str.strip_chars_end(" ").alias("original_ref"),
         pl.when(card == "")
         .then(None)
@@ -458,7 +515,7 @@ def _chunk_frame(
         pl.col("_ok_shape")
         & pl.col("_ok_tt").fill_null(False)
         & pl.col("txn_type").is_not_null()
-        & pl.col("status").is_not_null()
+        & pl.col("_ok_subtype")
         & pl.col("txn_time").is_not_null()
         & (pl.col("amount_fen") > 0).fill_null(False)
         & (pl.col("_settle") == sign * pl.col("amount_fen") - pl.col("fee_fen")).fill_null(False)
@@ -520,8 +577,8 @@ def parse_zm_frame(data: bytes, business_date: dt.date, channel: str) -> pl.Data
         and data[LINE_BYTES + 1 :: RECORD_BYTES] == b"\n" * n
     )
     if not aligned or n > LINES_MAX:
-        parse_zm(data, business_date, channel)
-        raise StatementFormatError("malformed ZM file")  # parse_zm names the line; this is a backstop
+        # records of other lengths: a reserved area after the last field, or a bad file (parse_zm names the line)
+        return lines_to_frame(parse_zm(data, business_date, channel)).cast(STATEMENT_SCHEMA)
     frames = []
     step = CHUNK_LINES * RECORD_BYTES
     for start in range(0, len(data), step):
