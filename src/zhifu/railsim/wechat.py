@@ -20,6 +20,7 @@ import secrets
 import threading
 import time
 import uuid
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,6 +144,9 @@ class WechatRail:
         self.merchant_serial: str = k["merchant_serial_no"]
         self.merchant_key = sign.load_public_key(k["merchant_cert_path"])
         self.apiv3_key = Path(k["apiv3_key_path"]).read_bytes().strip()
+        # what signs notifications: the platform public key (a merchant in public-key mode) or the platform
+        # certificate (a merchant that has not switched); a test may change it
+        self.notify_mode = "public_key"
         self.bills: dict[str, tuple[bytes, float]] = {}
         self.lock = threading.Lock()
 
@@ -246,7 +250,8 @@ class WechatRail:
                "resource": {"original_type": kind,
                             **sign.aes_gcm_encrypt(self.apiv3_key, json.dumps(resource, ensure_ascii=False), kind)}}
         body = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-        headers = sign.signed_headers(body, serial=self.public_key_id, key=self.platform_key)
+        serial = self.public_key_id if self.notify_mode == "public_key" else self.cert_serial
+        headers = sign.signed_headers(body, serial=serial, key=self.platform_key)
         headers["Content-Type"] = "application/json"
         return body.encode(), headers
 
@@ -286,8 +291,16 @@ def _order_fields(doc: dict[str, Any]) -> tuple[str, int, str]:
     return out_trade_no, total, description
 
 
+_RAILS: weakref.WeakKeyDictionary[FakeRails, WechatRail] = weakref.WeakKeyDictionary()
+
+
+def rail_of(sim: FakeRails) -> WechatRail:
+    """The fake WeChat Pay mounted on a FakeRails (its keys, its notification mode)."""
+    return _RAILS[sim]
+
+
 def router(sim: FakeRails) -> APIRouter:
-    rail = WechatRail(sim)
+    rail = _RAILS[sim] = WechatRail(sim)
     store = sim.store
     store.encoders[RAIL] = rail.notification
     r = APIRouter(tags=["fake WeChat Pay"])
