@@ -343,3 +343,23 @@ def test_facts_and_registry_shape() -> None:
     assert re.fullmatch(f.paycode_pattern or "", "2812345678901234")
     assert not re.fullmatch(f.paycode_pattern or "", "134567890123456789")
     assert dataclasses.asdict(f)["costs"] == {"*": (2000, None, 0, None)}
+
+
+def test_trade_numbers_never_repeat_and_keys_survive_a_restart(tmp_path: Any) -> None:
+    from unittest import mock
+
+    from zhifu.railsim import alipay as fake_alipay
+    from zhifu.railsim import server as server_mod
+    from zhifu.railsim.alipay import FakeAlipay
+
+    now = dt.datetime.now(dt.UTC)
+    with mock.patch.object(server_mod, "_families", lambda: [fake_alipay]):
+        first = FakeRails(tmp_path, "http://127.0.0.1:1")
+        before = {FakeAlipay(first)._trade_no(now) for _ in range(3)}
+        keys = dict(first.server_keys["alipay"])
+        first.stop()
+        second = FakeRails(tmp_path, "http://127.0.0.1:1")
+        after = FakeAlipay(second)._trade_no(now)
+        second.stop()
+    assert after not in before and TRADE_NO.fullmatch(after)
+    assert second.server_keys["alipay"] == keys
