@@ -27,6 +27,7 @@ _lock = threading.Lock()
 _config: dict[str, Any] | None = None
 _transport: httpx.BaseTransport | None = None
 _connectors: dict[str, Channel] = {}
+_clients: list[RailHttp] = []
 
 
 class RailNotConfigured(InvalidRequest):
@@ -79,5 +80,6 @@ def get_channel(name: str) -> Channel:
             cfg = {**cfg, "notify_url_base": cfg.get("notify_url_base") or get_settings().public_base_url}
             http = RailHttp(name, cfg["base_url"], transport=_transport,
                             timeout_s=float(cfg.get("timeout_s", get_settings().rail_timeout_s)))
+            _clients.append(http)
             conn = _connectors[name] = FAMILIES[f.family].connector(f, cfg, http)
         return conn
