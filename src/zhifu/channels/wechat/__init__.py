@@ -23,7 +23,7 @@ REF_WIDTH = 28
 
 
 def connector(facts: RailFacts, config: Mapping[str, Any], http: RailHttp) -> Channel:
-    from zhifu.channels.wechat.connector import WechatConnector
+    from zhifu.channels.wechat.client import WechatConnector
 
     return WechatConnector(facts, config, http)
 
