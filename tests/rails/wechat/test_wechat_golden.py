@@ -190,3 +190,22 @@ def test_statement_fetch_and_parse_equals_the_store(conn, sim: FakeRails) -> Non
 
 def test_statement_of_a_day_without_transactions_is_empty(conn) -> None:
     assert conn.parse_statement(conn.fetch_statement(dt.date(2020, 1, 2)), dt.date(2020, 1, 2)) == []
+
+
+def test_partner_calls_need_the_sub_merchant(conn, sim: FakeRails) -> None:
+    """WeChat's partner API names the sub-merchant on every call: a connector that did not create the order (a
+    restarted process) must be told the merchant, else the rail refuses the query as a parameter error."""
+    from zhifu.channels import wechat
+    from zhifu.channels.base import RailError
+    from zhifu.channels.http import RailHttp
+
+    from .conftest import NOTIFY_BASE
+
+    p = pid()
+    conn.create(order(p))
+    cfg = {**sim.client_config["wechat"], "notify_url_base": NOTIFY_BASE}
+    fresh = wechat.connector(wechat.RAILS[0], cfg, RailHttp("wechat", cfg["base_url"], timeout_s=2))
+    with pytest.raises(RailError, match="PARAM_ERROR"):
+        fresh.query(p)
+    assert fresh.query(p, merchant_id=MERCHANT).status == "awaiting"
+    assert fresh.query(p).status == "awaiting"  # remembered once told
