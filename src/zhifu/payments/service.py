@@ -391,7 +391,7 @@ def _close_at_rail(db: Database, payment_id: str, status: PaymentStatus) -> str:
         p = _load(c, payment_id)
     if p.status not in OPEN_STATUSES:
         return "unchanged"
-    result = _rail_call(lambda: get_channel(p.channel).close(payment_id), p.channel)
+    result = _rail_call(lambda: get_channel(p.channel).close(payment_id, merchant_id=p.merchant_id), p.channel)
     if result.status == "processing":  # the rail could not be reached: the expiry sweep closes it later
         return "unchanged"
 
@@ -437,14 +437,15 @@ def sweep_processing(db: Database, *, at: dt.datetime | None = None, older_than_
     fails after RAIL_UNKNOWN_FAIL_S."""
     at = at or clock.now()
     with db.read() as c:
-        rows = c.execute(select(payments.c.id, payments.c.channel, payments.c.updated_at).where(and_(
+        rows = c.execute(select(payments.c.id, payments.c.channel, payments.c.updated_at,
+                                payments.c.merchant_id).where(and_(
             payments.c.updated_at <= at - dt.timedelta(seconds=older_than_s),
             (payments.c.status == PaymentStatus.PROCESSING)
             | and_(payments.c.status == PaymentStatus.CREATED, payments.c.channel_ref.is_(None),
                    payments.c.code_url.is_(None)))).limit(limit)).all()
     stats: dict[str, int] = {}
-    for pid, channel, updated_at in rows:
-        result = _rail_call(lambda p=pid, ch=channel: get_channel(ch).query(p), channel)
+    for pid, channel, updated_at, mid in rows:
+        result = _rail_call(lambda p=pid, ch=channel, m=mid: get_channel(ch).query(p, merchant_id=m), channel)
         if result.status == "unknown":
             if updated_at > at - dt.timedelta(seconds=RAIL_UNKNOWN_FAIL_S):
                 continue
@@ -518,10 +519,10 @@ def call_refund(db: Database, refund_id: str, *, query: bool = False) -> str:
         return "unchanged"
     channel = get_channel(p.channel)
     if query:
-        result = _rail_call(lambda: channel.refund_query(p.id, refund_id), p.channel)
+        result = _rail_call(lambda: channel.refund_query(p.id, refund_id, merchant_id=p.merchant_id), p.channel)
     else:
-        result = _rail_call(lambda: channel.refund(p.id, refund_id, to_payer, p.amount_fen - p.discount_fen),
-                            p.channel)
+        result = _rail_call(lambda: channel.refund(p.id, refund_id, to_payer, p.amount_fen - p.discount_fen,
+                                                   merchant_id=p.merchant_id), p.channel)
     if result.status in ("processing", "awaiting"):
         if result.channel_ref:
             db.run(lambda c: c.execute(update(refunds).where(and_(refunds.c.id == refund_id,

@@ -61,7 +61,7 @@ def sim_pay(db: Database, payment_id: str, *, outcome: str | None, payer: Payer,
         raise ConflictError(f"payment {payment_id} expired at {p['expires_at'].isoformat()}", code="payment_expired")
     pay_at_rail(p["channel"], payment_id, outcome=outcome, payer=payer)
     if outcome != "timeout":
-        result = get_channel(p["channel"]).query(payment_id)
+        result = get_channel(p["channel"]).query(payment_id, merchant_id=p["merchant_id"])
         db.run(lambda c: payments.record_rail_answer(c, payment_id, result, clock.now()))
     with db.read() as c:
         return payments.get_payment(c, merchant_id, payment_id)

@@ -242,23 +242,8 @@ class RailStore:
                 t = dataclasses.replace(t, status="failed", failure_code=outcome[len("decline_"):], finished_at=at)
             else:  # success, or timeout: the rail takes the money either way
                 t = dataclasses.replace(t, status="succeeded", finished_at=at)
-            self._insert(db, t)
-            if outcome == "userpaying":  # the payer enters the PIN a moment later
-                self._schedule_pin(t)
+            self._insert(db, t)  # userpaying: the simulated payer enters the PIN (pay) or gives up
             return t, outcome
-
-    def _schedule_pin(self, t: Txn) -> None:
-        def later() -> None:
-            try:
-                self.pay(t.rail, t.out_trade_no, outcome="success", payer_ref=t.payer_ref,
-                         card_issuer=t.card_issuer, card_type=t.card_type,
-                         at=self.clock())
-            except (ValueError, sqlite3.ProgrammingError):
-                pass  # closed meanwhile, or the store was closed
-
-        timer = threading.Timer(self.behaviour.notify_delay_ms / 1000 + 0.05, later)
-        timer.daemon = True
-        timer.start()
 
     def close_order(self, rail: str, out_trade_no: str, at: dt.datetime) -> Txn:
         """Close an unpaid order; a paid one stays paid (the caller reports it). KeyError if unknown."""

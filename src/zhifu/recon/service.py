@@ -317,10 +317,11 @@ def _files(conn: Connection, business_date: dt.date, channel: str | None) -> lis
     return list(conn.execute(q.order_by(statement_files.c.channel)).all())
 
 
-def paid_at_rail_only(conn: Connection, business_date: dt.date, *, channel: str | None = None) -> list[tuple[str, str]]:
+def paid_at_rail_only(conn: Connection, business_date: dt.date, *,
+                      channel: str | None = None) -> list[tuple[str, str, str]]:
     """Payments of not-yet-reconciled files that the rail shows paid and we do not: (payment id, channel) to ask the
     rail about before reconciling (no network call inside the reconciling transaction)."""
-    out: list[tuple[str, str]] = []
+    out: list[tuple[str, str, str]] = []
     days = default_pending_days()
     for f in _files(conn, business_date, channel):
         if conn.execute(select(batches.c.id).where(and_(batches.c.channel == f.channel,
@@ -329,7 +330,7 @@ def paid_at_rail_only(conn: Connection, business_date: dt.date, *, channel: str 
         stmt = _statement_frame(conn, f.id)
         result = match(_items_frame(_our_items(conn, f.channel, business_date, stmt)), stmt,
                        business_date=business_date, pending_days=days)
-        out.extend((r["payment_id"], f.channel) for r in result.payments.iter_rows(named=True)
+        out.extend((r["payment_id"], f.channel, r["merchant_id"]) for r in result.payments.iter_rows(named=True)
                    if r["recon_class"] == "status_mismatch_channel_succeeded" and r["txn_type"] == "payment")
     return out
 

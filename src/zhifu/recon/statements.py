@@ -51,9 +51,9 @@ def reconcile(db: Database, business_date: dt.date, *, channel: str | None = Non
     with db.read() as c:
         ask = paid_at_rail_only(c, business_date, channel=channel)
     answers: dict[str, ChannelResult] = {}
-    for pid, ch in ask[:RAIL_ANSWERS_MAX]:
+    for pid, ch, mid in ask[:RAIL_ANSWERS_MAX]:
         try:
-            answers[pid] = get_channel(ch).query(pid)
+            answers[pid] = get_channel(ch).query(pid, merchant_id=mid)
         except RailError:
             continue  # unanswered: the line stays a case for a person
     return db.run(lambda c: run(c, business_date, channel=channel, pending_days=pending_days, by=by,

@@ -170,7 +170,7 @@ class AlipayConnector:
                                  failure_message=doc.get("sub_msg"))
         raise self._business_error("alipay.trade.pay", doc)
 
-    def query(self, payment_id: str) -> ChannelResult:
+    def query(self, payment_id: str, merchant_id: str | None = None) -> ChannelResult:
         doc = self.call("alipay.trade.query", {"out_trade_no": payment_id})
         if doc["code"] == "40004" and doc.get("sub_code") == "ACQ.TRADE_NOT_EXIST":
             return ChannelResult("unknown", failure_code="ACQ.TRADE_NOT_EXIST", failure_message=doc.get("sub_msg"))
@@ -190,11 +190,8 @@ class AlipayConnector:
             return ChannelResult("closed", ref, failure_code="TRADE_CLOSED")
         raise RailError(self.facts.name, f"alipay.trade.query: unknown trade_status {status!r}")
 
-    def close(self, payment_id: str | None = None) -> ChannelResult | None:  # type: ignore[override]
-        """Close an unpaid trade. Without a payment id (the registry dropping its connectors), close the client."""
-        if payment_id is None:
-            self.http.close()
-            return None
+    def close(self, payment_id: str, merchant_id: str | None = None) -> ChannelResult:
+        """Close an unpaid trade."""
         doc = self.call("alipay.trade.close", {"out_trade_no": payment_id})
         if doc["code"] == "10000":
             return ChannelResult("closed", doc.get("trade_no"))
@@ -208,7 +205,8 @@ class AlipayConnector:
         raise self._business_error("alipay.trade.close", doc)
 
     # -- refunds
-    def refund(self, payment_id: str, refund_id: str, amount_fen: int, total_fen: int) -> ChannelResult:
+    def refund(self, payment_id: str, refund_id: str, amount_fen: int, total_fen: int,
+               merchant_id: str | None = None) -> ChannelResult:
         doc = self.call("alipay.trade.refund", {"out_trade_no": payment_id, "out_request_no": refund_id,
                                                 "refund_amount": fen_to_yuan_str(amount_fen)})
         if doc["code"] == "10000":  # synchronous: the refund is done when Alipay answers Success
@@ -220,7 +218,7 @@ class AlipayConnector:
             return ChannelResult("failed", failure_code=sub, failure_message=doc.get("sub_msg"))
         raise self._business_error("alipay.trade.refund", doc)
 
-    def refund_query(self, payment_id: str, refund_id: str) -> ChannelResult:
+    def refund_query(self, payment_id: str, refund_id: str, merchant_id: str | None = None) -> ChannelResult:
         doc = self.call("alipay.trade.fastpay.refund.query", {"out_trade_no": payment_id,
                                                               "out_request_no": refund_id})
         sub = doc.get("sub_code")

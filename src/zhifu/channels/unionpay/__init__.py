@@ -13,6 +13,7 @@ import polars as pl
 from zhifu.channels.base import Channel, RailFacts
 from zhifu.channels.http import RailHttp
 from zhifu.channels.statement import StatementLine
+from zhifu.channels.unionpay.connector import UnionPayConnector
 from zhifu.channels.unionpay.statement import parse_zm, parse_zm_frame, write_zm
 
 FAMILY = "unionpay"
@@ -20,14 +21,15 @@ STATEMENT_FORMAT = "zm"
 DEFAULT_ISSUER = "yiyuan_rcb"
 REF_WIDTH = 21  # queryId
 TRACE_WIDTH = 6
-_COSTS = {"debit": (3500, 1300, 325, 325), "credit": (4500, None, 325, 325)}
+_COSTS: dict[str, tuple[int, int | None, int, int | None]] = {
+    "debit": (3500, 1300, 325, 325), "credit": (4500, None, 325, 325)}
 
 
 def _rail(name: str, zh: str, en: str, *, mobile: bool, terminal: bool,
           cards: tuple[str, ...] = ("debit", "credit"), paycode: str | None = None) -> RailFacts:
     return RailFacts(name=name, label_zh=zh, label_en=en, family=FAMILY, terminal=terminal, bank_standard=True,
                      mobile=mobile, card_types=cards, statement_format=STATEMENT_FORMAT, costs=_COSTS,
-                     paycode_pattern=paycode)
+                     paycode_pattern=paycode, ref_digits=REF_WIDTH)
 
 
 RAILS: tuple[RailFacts, ...] = (
@@ -42,8 +44,6 @@ RAILS: tuple[RailFacts, ...] = (
 
 
 def connector(facts: RailFacts, config: Mapping[str, Any], http: RailHttp) -> Channel:
-    from zhifu.channels.unionpay.connector import UnionPayConnector
-
     return UnionPayConnector(facts, config, http)
 
 

@@ -141,15 +141,11 @@ class UnionPayConnector:
             return ChannelResult("closed", channel_ref=ref)
         return self._failed(orig, answer)
 
-    def query(self, payment_id: str) -> ChannelResult:
+    def query(self, payment_id: str, merchant_id: str | None = None) -> ChannelResult:
         return self._query_result(self._query(payment_id, payment_id), awaiting_ok=True)
 
-    def close(self, payment_id: str | None = None) -> ChannelResult | None:  # type: ignore[override]
-        """Consume undo (txnType 31) of an unpaid order closes it; a paid one stays paid (refund it instead).
-        Without a payment id (the registry replacing its connectors) it closes the HTTP client."""
-        if payment_id is None:
-            self.http.close()
-            return None
+    def close(self, payment_id: str, merchant_id: str | None = None) -> ChannelResult:
+        """Consume undo (txnType 31) of an unpaid order closes it; a paid one stays paid (refund it instead)."""
         now = dt.datetime.now(dt.UTC)
         q = self.query(payment_id)
         if q.status in ("succeeded", "failed", "closed", "unknown"):
@@ -168,7 +164,8 @@ class UnionPayConnector:
             return ChannelResult("processing", channel_ref=q.channel_ref)
         raise RailError(self.facts.name, f"consume undo answered respCode {code}")
 
-    def refund(self, payment_id: str, refund_id: str, amount_fen: int, total_fen: int) -> ChannelResult:
+    def refund(self, payment_id: str, refund_id: str, amount_fen: int, total_fen: int,
+               merchant_id: str | None = None) -> ChannelResult:
         """Refund (txnType 04) against the original's queryId, asked of the gateway first. The gateway accepts
         (respCode 00) and answers the outcome by notification or query."""
         q = self._query(payment_id, payment_id)
@@ -190,7 +187,7 @@ class UnionPayConnector:
                              failure_code=wire.DECLINE_BY_CODE.get(code, f"unionpay_{code}"),
                              failure_message=answer.get("respMsg"))
 
-    def refund_query(self, payment_id: str, refund_id: str) -> ChannelResult:
+    def refund_query(self, payment_id: str, refund_id: str, merchant_id: str | None = None) -> ChannelResult:
         return self._query_result(self._query(refund_id, payment_id), awaiting_ok=False)
 
     # -- notifications
