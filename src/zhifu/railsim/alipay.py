@@ -248,7 +248,7 @@ class FakeAlipay:
         subject = _text(biz, "subject", max_len=256)
         sub = biz.get("sub_merchant")
         code = (sub.get("merchant_id") if isinstance(sub, dict) else None) or biz.get("store_id") or self.pid
-        now = dt.datetime.now(dt.UTC)
+        now = self.sim.now()
         expires = None
         if biz.get("time_expire"):
             try:
@@ -319,7 +319,7 @@ class FakeAlipay:
         t = self._find(biz)
         if t.status not in ("awaiting", "paying"):
             raise BizError("ACQ.TRADE_STATUS_ERROR", "交易状态不合法")
-        t = self.store.close_order(RAIL, t.out_trade_no, dt.datetime.now(dt.UTC))
+        t = self.store.close_order(RAIL, t.out_trade_no, self.sim.now())
         if t.status != "closed":  # paid meanwhile
             raise BizError("ACQ.TRADE_STATUS_ERROR", "交易状态不合法")
         return _ok(trade_no=t.ref, out_trade_no=t.out_trade_no)
@@ -332,7 +332,7 @@ class FakeAlipay:
         again = self.store.refund_of(RAIL, out_request_no)
         try:
             r = self.store.refund(RAIL, out_trade_no=t.out_trade_no, out_refund_no=out_request_no, amount_fen=amount,
-                                  at=dt.datetime.now(dt.UTC), ref=out_request_no)
+                                  at=self.sim.now(), ref=out_request_no)
         except KeyError:
             raise BizError("ACQ.TRADE_NOT_EXIST", "交易不存在") from None
         except ValueError as exc:
@@ -367,7 +367,7 @@ class FakeAlipay:
             day = dt.date.fromisoformat(str(biz.get("bill_date", "")))
         except ValueError:
             raise BizError("ACQ.INVALID_PARAMETER", "参数无效: bill_date 应为 yyyy-MM-dd") from None
-        if day > business_date_of(dt.datetime.now(dt.UTC)):
+        if day > business_date_of(self.sim.now()):
             raise BizError("isp.bill_not_exist", "账单不存在")
         return _ok(bill_download_url=self.download_url(day, int(time.time()) + BILL_URL_TTL_S))
 
@@ -402,7 +402,7 @@ class FakeAlipay:
         uid = buyer_user_id(order.payer_ref)
         amount = fen_to_yuan_str(order.amount_fen)
         fields: dict[str, str] = {
-            "notify_time": _beijing(dt.datetime.now(dt.UTC)), "notify_type": "trade_status_sync",
+            "notify_time": _beijing(self.sim.now()), "notify_type": "trade_status_sync",
             "notify_id": hashlib.sha256(f"{t.rail}|{t.ref}|{t.kind}|{t.status}".encode()).hexdigest()[:34],
             "app_id": self.app_id, "auth_app_id": self.app_id, "charset": "utf-8", "version": "1.0",
             "trade_no": order.ref, "out_trade_no": order.out_trade_no, "seller_id": self.pid,

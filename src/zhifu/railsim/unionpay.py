@@ -172,7 +172,7 @@ class _Gateway:
                 return self._bad(req, field)
         assert rail is not None
         facts = FACTS[rail]
-        now = dt.datetime.now(dt.UTC)
+        now = self.sim.now()
         try:
             t, outcome = self.store.create_order(
                 rail, out_trade_no=req["orderId"], merchant_code=req["merId"], amount_fen=int(req["txnAmt"]),
@@ -218,7 +218,7 @@ class _Gateway:
         if orig.status == "succeeded":
             return self.answer(req, respCode=wire.PAID_ALREADY, respMsg="原交易已成功，请退货 / paid: refund it")
         if orig.status in ("awaiting", "paying"):
-            self.store.close_order(orig.rail, orig.out_trade_no, dt.datetime.now(dt.UTC))
+            self.store.close_order(orig.rail, orig.out_trade_no, self.sim.now())
             return self.answer(req, respCode=wire.OK, respMsg="成功[0000000]", origQryId=orig.ref)
         return self.answer(req, respCode=wire.ORIG_BAD_STATE, respMsg="原交易状态不正确 / original not undoable")
 
@@ -235,7 +235,7 @@ class _Gateway:
             return self.answer(req, respCode=wire.ORIG_BAD_STATE, respMsg="原交易不存在 / no original transaction")
         try:
             r = self.store.refund(orig.rail, out_trade_no=orig.out_trade_no, out_refund_no=req["orderId"],
-                                  amount_fen=int(req["txnAmt"]), at=dt.datetime.now(dt.UTC), ref_width=REF_WIDTH)
+                                  amount_fen=int(req["txnAmt"]), at=self.sim.now(), ref_width=REF_WIDTH)
         except (KeyError, ValueError) as exc:
             code = "33" if "exceeds" in str(exc) else wire.ORIG_BAD_STATE
             return self.answer(req, respCode=code, respMsg=f"退货失败 / refund refused: {exc}")
@@ -250,7 +250,7 @@ class _Gateway:
             return self.answer(req, respCode="98", respMsg="文件不存在 / no file for this merchant")
         if len(settle) != 4 or not settle.isdigit():
             return self._bad(req, "settleDate")
-        day = _settle_day(settle)
+        day = _settle_day(settle, self.sim.now().astimezone(wire.SHANGHAI).date())
         if day is None:
             return self.answer(req, respCode="98", respMsg="文件不存在 / no such settlement date")
         name = wire.zm_file_name(day, req["merId"])
@@ -260,9 +260,8 @@ class _Gateway:
                            fileName=f"{name}.zip", fileContent=content)
 
 
-def _settle_day(mmdd: str) -> dt.date | None:
+def _settle_day(mmdd: str, today: dt.date) -> dt.date | None:
     """The latest date with this MMDD that is not in the future (Beijing)."""
-    today = dt.datetime.now(wire.SHANGHAI).date()
     for year in (today.year, today.year - 1):
         try:
             day = dt.date(year, int(mmdd[:2]), int(mmdd[2:]))

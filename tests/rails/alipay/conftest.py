@@ -92,4 +92,4 @@ def conn(config: dict[str, Any]) -> Iterator[AlipayConnector]:
     c = alipay.connector(FACTS, config, RailHttp("alipay", config["base_url"], timeout_s=TIMEOUT_S))
     assert isinstance(c, AlipayConnector)
     yield c
-    c.close()
+    c.http.close()

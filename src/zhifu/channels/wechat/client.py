@@ -148,7 +148,7 @@ class WechatConnector:
                 return ChannelResult("failed", failure_code=decline or str(data.get("code", "")).lower() or None,
                                      failure_message=str(data.get("message", ""))[:200] or None)
             raise self._unexpected("codepay", status, data)
-        if order.flow not in ("dynamic_code", "jsapi"):
+        if order.flow not in ("dynamic_code", "static_code", "jsapi"):  # a shop's code opens a Native order
             raise InvalidRequest(f"微信支付不支持 {order.flow} / WeChat Pay takes pay codes, Native and JSAPI orders",
                                  param="flow")
         doc |= {"time_expire": wire.rfc3339(order.expires_at), "notify_url": self.notify_url}
