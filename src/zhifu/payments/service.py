@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, m
 from sqlalchemy import Connection, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from zhifu import ledger, webhooks
+from zhifu import ledger, risk, webhooks
+from zhifu.bills import hooks as bill_hooks
 from zhifu.channels import (
     CHANNELS,
     REGISTRY,
@@ -206,6 +207,7 @@ def create_payment(conn: Connection, merchant_id: str, req: CreatePayment, *, at
     if m.status != MerchantStatus.ACTIVE:
         raise ConflictError(f"merchant {merchant_id} is {m.status} and cannot take payments", code="merchant_not_active")
     _check_caps(conn, m, req.amount_fen, at)
+    risk.authorise(conn, m, req, flow, at)  # limits at authorisation and pre-auth rules (risk control)
     taken = conn.execute(select(payments.c.id).where(and_(payments.c.merchant_id == merchant_id,
                                                           payments.c.merchant_order_no == req.merchant_order_no))).first()
     if taken is not None:
@@ -272,11 +274,13 @@ def _succeed(conn: Connection, p: Any, result: ChannelResult | Notification, at:
         payer_ref=result.payer_ref or p.payer_ref, card_issuer=result.card_issuer or p.card_issuer,
         card_type=card_type, failure_code=None, failure_message=None, succeeded_at=at, updated_at=at,
         business_date=business_date(at)))
+    bill_hooks.payment_succeeded(conn, p, at)  # a bill payment: its bill, receipt and the biller's payable
     webhooks.emit(conn, p.merchant_id, "payment.succeeded", public(_load(conn, p.id)), at=at)
 
 
 def _fail(conn: Connection, p: Any, code: str | None, message: str | None, at: dt.datetime) -> None:
     incentives.on_release(conn, p, at)
+    risk.release(conn, p, at)  # give back what the payment took from its limits
     conn.execute(update(payments).where(payments.c.id == p.id).values(
         status=PaymentStatus.FAILED, failure_code=code or "declined", failure_message=message, updated_at=at))
     webhooks.emit(conn, p.merchant_id, "payment.failed", public(_load(conn, p.id)), at=at)
@@ -284,6 +288,7 @@ def _fail(conn: Connection, p: Any, code: str | None, message: str | None, at: d
 
 def _finish(conn: Connection, p: Any, status: PaymentStatus, at: dt.datetime) -> None:
     incentives.on_release(conn, p, at)
+    risk.release(conn, p, at)  # give back what the payment took from its limits
     conn.execute(update(payments).where(payments.c.id == p.id).values(status=status, updated_at=at))
     event = "payment.closed" if status == PaymentStatus.CLOSED else "payment.expired"
     webhooks.emit(conn, p.merchant_id, event, public(_load(conn, p.id)), at=at)
