@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -79,8 +80,12 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
         return _error(400, "parameter_invalid", f"{'.'.join(loc) or 'request'}: {msg}", ".".join(loc) or None)
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def healthz() -> dict[str, Any]:
+        from zhifu.calendar import status as calendar_status
+
+        with database.read() as conn:
+            cal = calendar_status(conn)
+        return {"status": "ok", "calendar": cal.to_dict(), "warnings": [w for w in (cal.warning,) if w]}
 
     from zhifu.plugins import modules
 

@@ -220,6 +220,7 @@ def import_csv(conn: Connection, data: bytes, *, filename: str = "", at: dt.date
     The file is checked before anything is written: a bad line refuses the whole file."""
     rows = parse_csv(data)
     years = {d.year for d, _, _ in rows}
+    load(conn)  # a table never read yet gets its seed first, so an import never hides the seed's years
     replaced = sorted(set(conn.execute(select(calendar_years.c.year).where(calendar_years.c.year.in_(years)))
                           .scalars()))
     conn.execute(delete(calendar_days).where(calendar_days.c.year.in_(years)))
