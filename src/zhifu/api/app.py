@@ -16,6 +16,8 @@ from zhifu.core.errors import ZhifuError
 from zhifu.db import Database
 
 BODY_MAX_BYTES = 64 * 1024  # no API request needs more; uploads have their own routes and limits
+UPLOAD_BYTES_MAX = 17 * 1024 * 1024  # billers' bill and return files (16 MB, zhifu.bills.importer) with their form
+UPLOAD_PATH_ENDS = ("/bills", "/returns")  # /v1/billers/{id}/bills|returns and /console/biller/bills|returns
 
 
 def _error(status: int, code: str, message: str, param: str | None = None,
@@ -27,8 +29,9 @@ def _error(status: int, code: str, message: str, param: str | None = None,
 class BodyLimit(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next):  # type: ignore[no-untyped-def]
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > BODY_MAX_BYTES):
-            return _error(413, "body_too_large", f"request body is over {BODY_MAX_BYTES} bytes")
+        limit = UPLOAD_BYTES_MAX if request.url.path.endswith(UPLOAD_PATH_ENDS) else BODY_MAX_BYTES
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return _error(413, "body_too_large", f"request body is over {limit} bytes")
         return await call_next(request)
 
 

@@ -69,7 +69,7 @@ def pdf(receipt: dict[str, Any]) -> bytes:
     from zhifu.assets.fonts import cjk_font_path
 
     b = receipt["body"]
-    doc = FPDF(unit="mm", format="A5")
+    doc = FPDF(unit="mm", format=(148, 210))
     doc.add_font("cjk", fname=str(cjk_font_path()))
     doc.add_page()
     doc.set_font("cjk", size=15)
