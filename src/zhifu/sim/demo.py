@@ -79,6 +79,7 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
     from zhifu.db.migrate import upgrade
     from zhifu.merchants import create_key, list_merchants
     from zhifu.sim import SimParams, check_params
+    from zhifu.sim.bills import demo_life as demo_bill_life
     from zhifu.sim.cli import print_result
     from zhifu.sim.engine import Simulation
     from zhifu.sim.live import run_live
@@ -99,6 +100,7 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
         rows, _ = list_merchants(conn, status="active", limit=1)
     logins = _users(db, rows[0]["id"] if rows else None)
     campaigns = demo_campaigns(db, county, today)
+    logins += demo_bill_life(db, county, today, seed)  # billers, a month of bills, households paying them
     base = f"http://127.0.0.1:{port}"
     console.print(f"[bold]Zhifu 智付[/bold] demo: {county.name} · {days} days of history · {url}")
     console.print(f"  console:      {base}/login")
