@@ -25,10 +25,12 @@ def _fresh_caches() -> Any:
     limits.forget_cache()
     service.forget_ruleset()
     service.reset_monitor()
+    service.forget_lists()
     yield
     limits.forget_cache()
     service.forget_ruleset()
     service.reset_monitor()
+    service.forget_lists()
 
 
 def make_merchant(db: Database, **overrides: Any) -> str:

@@ -155,29 +155,25 @@ def _decline(d: LimitDef, limit: int, used: int, amount_fen: int) -> LimitExceed
                          param="amount_fen", code=d.key)
 
 
-def _upsert_zero(conn: Connection, key: str, subject: str, period: str) -> None:
+def _take(conn: Connection, d: LimitDef, limit: int, subject: str, amount_fen: int, at: dt.datetime) -> dict[str, Any]:
+    """One statement: create the counter with this amount, or add to it only while it stays within the limit."""
+    period = _period(d.kind, at)
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    conn.execute(dialect_insert(risk_counters).on_conflict_do_nothing(),
-                 [{"key": key, "subject": subject, "period": period, "used_fen": 0, "payments": 0}])
-
-
-def _take(conn: Connection, d: LimitDef, limit: int, subject: str, amount_fen: int, at: dt.datetime,
-          merchant_id: str, order_no: str) -> None:
-    period = _period(d.kind, at)
-    _upsert_zero(conn, d.key, subject, period)
-    where = and_(risk_counters.c.key == d.key, risk_counters.c.subject == subject, risk_counters.c.period == period)
-    res = conn.execute(update(risk_counters).where(and_(where, risk_counters.c.used_fen + amount_fen <= limit))
-                       .values(used_fen=risk_counters.c.used_fen + amount_fen,
-                               payments=risk_counters.c.payments + 1))
-    if res.rowcount != 1:
-        used = conn.execute(select(risk_counters.c.used_fen).where(where)).scalar_one()
-        raise _decline(d, limit, int(used), amount_fen)
-    conn.execute(insert(risk_usages), [{"merchant_id": merchant_id, "merchant_order_no": order_no, "key": d.key,
-                                        "subject": subject, "period": period, "amount_fen": amount_fen,
-                                        "released": "N", "created_at": at}])
+    stmt = dialect_insert(risk_counters).values(key=d.key, subject=subject, period=period, used_fen=amount_fen,
+                                                payments=1)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[risk_counters.c.key, risk_counters.c.subject, risk_counters.c.period],
+        set_={"used_fen": risk_counters.c.used_fen + amount_fen, "payments": risk_counters.c.payments + 1},
+        where=risk_counters.c.used_fen + amount_fen <= limit).returning(risk_counters.c.used_fen)
+    if conn.execute(stmt).first() is None:  # the row exists and the condition refused the addition
+        used_now = conn.execute(select(risk_counters.c.used_fen).where(and_(
+            risk_counters.c.key == d.key, risk_counters.c.subject == subject,
+            risk_counters.c.period == period))).scalar_one()
+        raise _decline(d, limit, int(used_now), amount_fen)
+    return {"key": d.key, "subject": subject, "period": period, "amount_fen": amount_fen}
 
 
 def authorise_limits(conn: Connection, m: Any, amount_fen: int, flow: str, payer_id: str | None, scene: str | None,
@@ -199,8 +195,11 @@ def authorise_limits(conn: Connection, m: Any, amount_fen: int, flow: str, payer
     for d, limit, _subject in takes:
         if amount_fen > limit:  # no counter needed to know it cannot pass
             raise _decline(d, limit, 0, amount_fen)
-    for d, limit, subject in takes:
-        _take(conn, d, limit, subject, amount_fen, at, m.id, order_no)
+    if not takes:
+        return
+    usages = [_take(conn, d, limit, subject, amount_fen, at) for d, limit, subject in takes]
+    conn.execute(insert(risk_usages), [{**u, "merchant_id": m.id, "merchant_order_no": order_no, "released": "N",
+                                        "created_at": at} for u in usages])
 
 
 def release_limits(conn: Connection, merchant_id: str, order_no: str) -> int:

@@ -130,12 +130,14 @@ def add_to_list(conn: Connection, list_name: str, value: str, *, by: str, reason
                                                        risk_list_entries.c.value == value)))
     conn.execute(insert(risk_list_entries), [{"list_name": list_name, "value": value, "reason": reason[:200],
                                               "created_by": by[:64], "created_at": at, "expires_at": expires_at}])
+    forget_lists()
     return {"list": list_name, "value": value, "expires_at": expires_at, "reason": reason}
 
 
 def remove_from_list(conn: Connection, list_name: str, value: str) -> bool:
     res = conn.execute(risk_list_entries.delete().where(and_(risk_list_entries.c.list_name == list_name,
                                                              risk_list_entries.c.value == value)))
+    forget_lists()
     return res.rowcount > 0
 
 
@@ -147,12 +149,34 @@ def list_entries(conn: Connection, at: dt.datetime) -> list[dict[str, Any]]:
                 .order_by(risk_list_entries.c.list_name, risk_list_entries.c.value))]
 
 
+LIST_CACHE_S: Final = 2.0  # a list change made in another process is enforced within this long
+_list_cache: dict[str, Any] = {"at": 0.0, "entries": None}
+
+
+def _list_entries(conn: Connection) -> dict[tuple[str, str], dt.datetime | None]:
+    now = time.monotonic()
+    entries = _list_cache["entries"]
+    if entries is None or now - _list_cache["at"] >= LIST_CACHE_S:
+        entries = {(r.list_name, r.value): r.expires_at for r in conn.execute(
+            select(risk_list_entries.c.list_name, risk_list_entries.c.value, risk_list_entries.c.expires_at))}
+        _list_cache["entries"], _list_cache["at"] = entries, now
+    return entries
+
+
+def forget_lists() -> None:
+    _list_cache["entries"] = None
+
+
 def _listed(conn: Connection, rs: RuleSet, list_name: str, value: str, at: dt.datetime) -> bool:
-    names = rs.expand(list_name)
-    return conn.execute(select(risk_list_entries.c.value).where(and_(
-        risk_list_entries.c.list_name.in_(names), risk_list_entries.c.value == value,
-        or_(risk_list_entries.c.expires_at.is_(None), risk_list_entries.c.expires_at > at))).limit(1)).first() \
-        is not None
+    entries = _list_entries(conn)
+    if not entries:
+        return False
+    for name in rs.expand(list_name):
+        if (name, value) in entries:
+            exp = entries[(name, value)]
+            if exp is None or exp > at:
+                return True
+    return False
 
 
 # ---------------------------------------------------------------- the payment path
@@ -198,12 +222,15 @@ def merchant_infos(conn: Connection, ids: list[str] | None = None) -> dict[str, 
     q = select(merchants_table.c.id, merchants_table.c.mcc, merchants_table.c.town_code, merchants_table.c.type,
                merchants_table.c.settle_bank, merchants_table.c.settle_account_masked,
                merchants_table.c.settle_account_name, merchants_table.c.legal_name,
-               merchants_table.c.legal_person_name)
+               merchants_table.c.legal_person_name_enc)
     if ids is not None:
         q = q.where(merchants_table.c.id.in_(ids))
+    from zhifu.privacy import keyring  # the legal person's name is personal data, stored encrypted
+
+    ring = keyring(conn)
     return {r.id: MerchantInfo(r.mcc, r.town_code, r.type,
                                f"{r.settle_bank}|{r.settle_account_masked}|{r.settle_account_name}",
-                               r.settle_account_name not in (r.legal_name, r.legal_person_name))
+                               r.settle_account_name not in (r.legal_name, ring.decrypt(r.legal_person_name_enc)))
             for r in conn.execute(q)}
 
 
