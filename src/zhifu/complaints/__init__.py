@@ -2,6 +2,7 @@
 
 from zhifu.complaints.models import CATEGORIES, OUTCOMES, SOURCES, Status, complaints
 from zhifu.complaints.service import (
+    CLOCK_INTERVAL_S,
     FileComplaint,
     Rules,
     add_attachment,
@@ -35,7 +36,7 @@ from zhifu.complaints.service import (
 from zhifu.complaints.sms import LogSender, MemorySender, SmsSender, sender, set_sender
 
 __all__ = [
-    "CATEGORIES", "OUTCOMES", "SOURCES", "FileComplaint", "LogSender", "MemorySender", "Rules", "SmsSender", "Status",
+    "CLOCK_INTERVAL_S", "CATEGORIES", "OUTCOMES", "SOURCES", "FileComplaint", "LogSender", "MemorySender", "Rules", "SmsSender", "Status",
     "add_attachment", "approve_refund", "assign", "complaints", "decide", "deliver_messages", "escalate",
     "export_csv", "extend", "file_complaint", "file_verified", "get_complaint", "get_rules", "import_referrals",
     "kpi_complaints_within_sla", "list_complaints", "merchant_signals", "propose_refund", "rate", "reject_refund",

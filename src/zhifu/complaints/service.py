@@ -56,6 +56,7 @@ OTP_TTL_S: Final = 600  # a code is good for ten minutes …
 OTP_ATTEMPTS_MAX: Final = 5  # … and five guesses
 OTP_PER_HOUR_MAX: Final = 5  # codes sent to one phone an hour: an SMS costs money and annoys
 MESSAGE_ATTEMPTS_MAX: Final = 5
+CLOCK_INTERVAL_S: Final = 60.0  # the clocks count days: a minute is prompt enough for reminders and texts
 PAGE_MAX: Final = 200
 NOTIFICATIONS_SCAN_MAX: Final = 500  # a merchant's events after the payment read to find its own
 IMPORT_ROWS_MAX: Final = 5000  # a month of 12363 referrals for a county is tens
@@ -990,7 +991,7 @@ def export_csv(conn: Connection, start: dt.date, end: dt.date) -> bytes:
 
 
 __all__ = [
-    "ATTACHMENT_BYTES_MAX", "CATEGORY_LABELS", "FileComplaint", "ROUTES", "Rules", "add_attachment",
+    "ATTACHMENT_BYTES_MAX", "CLOCK_INTERVAL_S", "CATEGORY_LABELS", "FileComplaint", "ROUTES", "Rules", "add_attachment",
     "approve_refund", "assign", "decide", "deliver_messages", "escalate", "export_csv", "extend", "file_complaint",
     "file_verified", "get_attachment", "get_complaint", "get_rules", "import_referrals", "kpi_complaints_within_sla",
     "list_complaints", "merchant_signals", "outcome_for_token", "parse_referrals", "payment_history",

@@ -100,6 +100,9 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
         rows, _ = list_merchants(conn, status="active", limit=1)
     logins = _users(db, rows[0]["id"] if rows else None)
     campaigns = demo_campaigns(db, county, today)
+    from zhifu.sim.complaints import demo_complaints
+
+    logins += demo_complaints(db, today, seed)  # complaints about the history's payments, worked by two handlers
     logins += demo_bill_life(db, county, today, seed)  # billers, a month of bills, households paying them
     base = f"http://127.0.0.1:{port}"
     console.print(f"[bold]Zhifu 智付[/bold] demo: {county.name} · {days} days of history · {url}")
