@@ -38,6 +38,9 @@ class Workers:
         from zhifu import kpi  # the dashboard's rollups, brought up to date by an incremental job
 
         self._spawn("kpi", kpi.REFRESH_INTERVAL_S, lambda: kpi.refresh_db(self.db))
+        from zhifu import risk  # the monitor: every success evaluated by the rule set, once, in order
+
+        self._spawn("risk", s.sweeper_interval_s, lambda: risk.scan(self.db))
         from zhifu.complaints import CLOCK_INTERVAL_S, run_clocks  # reminders, escalation on breach, texts
 
         self._spawn("complaints", CLOCK_INTERVAL_S, lambda: run_clocks(self.db))

@@ -83,6 +83,7 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
     from zhifu.sim.cli import print_result
     from zhifu.sim.engine import Simulation
     from zhifu.sim.live import run_live
+    from zhifu.sim.risk import risk_hook
 
     today = dt.datetime.now(SHANGHAI).date()
     params = SimParams(DEMO_PROFILE, today - dt.timedelta(days=days), days, seed, scale)
@@ -91,7 +92,8 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
     upgrade(url)
     history = Database(url)
     try:
-        print_result(Simulation(history, params, county).run(progress=True, console=console))
+        print_result(Simulation(history, params, county, [risk_hook(history, seed, days)])  # labelled fraud actors
+                     .run(progress=True, console=console))
     finally:
         history.dispose()
     db = Database(url)

@@ -176,14 +176,15 @@ class RiskActors:
         for s in sorted(specs, key=lambda x: (x.merchant_order_no.startswith("R"), x.created_at)):
             if s.merchant_id in silent and s.merchant_order_no.startswith("S"):
                 continue
-            if s.merchant_id in micro and s.outcome == "success":
+            if s.merchant_id in micro:  # the batch refuses even a payment that would be declined over the cap
                 m_used = self.month_used.get(s.merchant_id, (month, 0))
                 m_total = m_used[1] if m_used[0] == month else 0
                 d_total = used_day.get(s.merchant_id, 0)
                 if d_total + s.amount_fen > self.caps[0] or m_total + s.amount_fen > self.caps[1]:
                     continue
-                used_day[s.merchant_id] = d_total + s.amount_fen
-                self.month_used[s.merchant_id] = (month, m_total + s.amount_fen)
+                if s.outcome == "success":
+                    used_day[s.merchant_id] = d_total + s.amount_fen
+                    self.month_used[s.merchant_id] = (month, m_total + s.amount_fen)
             out.append(s)
         return out
 
