@@ -202,3 +202,45 @@ def test_stats_signals_and_export_with_consent_only(world) -> None:  # type: ign
     narratives = [r[4] for r in rows[1:]]
     assert "私密经过0" in narratives and "私密经过1" not in narratives and "私密经过2" not in narratives
     assert not any(PHONE in ",".join(r) or "1390000000" in ",".join(r) for r in rows)
+
+
+def test_cli_rules_import_stats_and_sweep(world, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from zhifu import cli as zcli
+    from zhifu.cli import app
+
+    monkeypatch.setattr(zcli, "database", lambda: world.db)
+    import zhifu.complaints.cli as ccli
+
+    monkeypatch.setattr(ccli, "database", lambda: world.db)
+    run = CliRunner().invoke
+    r = run(app, ["complaints", "rules", "--decide-basis", "lunar"])
+    assert r.exit_code != 0 and "decide_basis" in r.output
+    assert run(app, ["complaints", "rules", "--decide-basis", "working"]).exit_code == 0
+    f = tmp_path / "r.csv"
+    f.write_text("ref_no,received_at,phone,category,narrative\nR-9,2024-02-09T09:00:00,13700000009,fees,收费\n")
+    r = run(app, ["complaints", "import-12363", str(f)])
+    assert r.exit_code == 0 and "decide by 2024-03-07" in r.output, r.output
+    r = run(app, ["complaints", "stats", "--start", "2024-02-01", "--end", "2024-02-29"])
+    assert "received 1" in r.output
+    assert "escalated 0" in run(app, ["complaints", "sweep"]).output
+
+
+def test_one_time_code_allows_five_guesses_and_five_codes_an_hour(world) -> None:  # type: ignore[no-untyped-def]
+    req = svc.FileComplaint(phone=PHONE, category="fees", narrative="收费")
+    code = world.db.run(lambda c: svc.request_code(c, PHONE))
+    wrong = "000000" if code != "000000" else "111111"
+    for _ in range(service.OTP_ATTEMPTS_MAX):
+        with pytest.raises(InvalidRequest):
+            service.file_verified(world.db, req, wrong)
+    with pytest.raises(InvalidRequest):  # the right code no longer works after five wrong guesses
+        service.file_verified(world.db, req, code)
+    for _ in range(service.OTP_PER_HOUR_MAX - 1):
+        world.db.run(lambda c: svc.request_code(c, PHONE))
+    with pytest.raises(ConflictError):
+        world.db.run(lambda c: svc.request_code(c, PHONE))
+    fresh_phone = "13600000000"
+    good = world.db.run(lambda c: svc.request_code(c, fresh_phone))
+    doc = service.file_verified(world.db, req.model_copy(update={"phone": fresh_phone}), good)
+    assert doc["source"] == "public_page" and _state(world)[0] == 1
