@@ -268,15 +268,16 @@ def _post_run(conn: Connection, d: dt.date, at: dt.datetime, min_payout_fen: int
 
 
 def _instructions(conn: Connection, batch_no: str) -> list[PayoutInstruction]:
-    from zhifu.privacy import decrypt
+    from zhifu.privacy import keyring
 
     rows = conn.execute(select(settlement_payouts).where(settlement_payouts.c.batch_no == batch_no)
                         .order_by(settlement_payouts.c.merchant_id)).all()
+    ring = keyring(conn)
     accounts_of: dict[str, str] = {}
     for chunk in _chunks([r.merchant_id for r in rows]):
         for mid, enc in conn.execute(select(merchants.c.id, merchants.c.settle_account_enc)
                                      .where(merchants.c.id.in_(chunk))):
-            accounts_of[mid] = decrypt(enc)
+            accounts_of[mid] = ring.decrypt(enc)
     return [PayoutInstruction(batch_no, r.id, r.merchant_id, r.bank, accounts_of[r.merchant_id], r.account_name,
                               r.amount_fen, r.settle_date, r.advanced, r.business_date) for r in rows]
 

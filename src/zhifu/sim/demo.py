@@ -24,6 +24,7 @@ def _fresh(db_file: str) -> str:
     url = f"sqlite:///{Path(db_file).resolve()}"
     os.environ["ZHIFU_DATABASE_URL"] = url
     os.environ["ZHIFU_COUNTY_PROFILE"] = DEMO_PROFILE
+    os.environ["ZHIFU_SIMULATOR"] = "1"  # simulated rails and payer on the simulator's built-in secret
     get_settings.cache_clear()
     return url
 
