@@ -38,6 +38,9 @@ class Workers:
         from zhifu import kpi  # the dashboard's rollups, brought up to date by an incremental job
 
         self._spawn("kpi", kpi.REFRESH_INTERVAL_S, lambda: kpi.refresh_db(self.db))
+        from zhifu import audit  # audit entries into the SM3 Merkle tree, and a signed checkpoint
+
+        self._spawn("audit", audit.INTEGRATE_INTERVAL_S, lambda: audit.integrate_db(self.db))
         from zhifu import risk  # the monitor: every success evaluated by the rule set, once, in order
 
         self._spawn("risk", s.sweeper_interval_s, lambda: risk.scan(self.db))

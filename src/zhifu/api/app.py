@@ -63,6 +63,9 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
     app.state.db = database
     app.state.settings = settings
     app.add_middleware(BodyLimit)
+    from zhifu.audit import RequestScope  # names who is acting in the audit log's entries
+
+    app.add_middleware(RequestScope)
 
     @app.exception_handler(ZhifuError)
     async def _zhifu_error(_req: Request, exc: ZhifuError) -> JSONResponse:
