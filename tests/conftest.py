@@ -16,11 +16,13 @@ import pytest
 import uvicorn
 from sqlalchemy import create_engine, text
 
-from zhifu.core import clock as clock_mod
-from zhifu.core.clock import FixedClock
-from zhifu.db import Database
-from zhifu.db.engine import normalise_url
-from zhifu.db.schema import metadata
+os.environ.setdefault("ZHIFU_SIMULATOR", "1")  # the simulated rails and payer, on the simulator's built-in secret
+
+from zhifu.core import clock as clock_mod  # noqa: E402
+from zhifu.core.clock import FixedClock  # noqa: E402
+from zhifu.db import Database  # noqa: E402
+from zhifu.db.engine import normalise_url  # noqa: E402
+from zhifu.db.schema import metadata  # noqa: E402
 
 os.environ["ZHIFU_SIMULATOR"] = "1"  # the tests drive the simulated payer and the fake rails
 PG_URL = os.environ.get("ZHIFU_TEST_PG_URL")

@@ -100,7 +100,16 @@ def serve(host: str = typer.Option(None), port: int = typer.Option(None)) -> Non
     import uvicorn
 
     from zhifu.api.app import create_app
+    from zhifu.core.config import check_secret_for_serving
 
+    try:
+        check_secret_for_serving()
+        from zhifu.privacy import check_keys
+
+        with database().read() as conn:
+            check_keys(conn)  # the secret opens this database's field keys
+    except ZhifuError as exc:
+        fail(exc.message)
     s = get_settings()
     uvicorn.run(create_app(background=True), host=host or s.host, port=port or s.port, log_level="info")
 

@@ -45,6 +45,15 @@ class Workers:
         from zhifu import kpi  # the dashboard's rollups, brought up to date by an incremental job
 
         self._spawn("kpi", kpi.REFRESH_INTERVAL_S, lambda: kpi.refresh_db(self.db))
+        from zhifu import audit  # audit entries into the SM3 Merkle tree, and a signed checkpoint
+
+        self._spawn("audit", audit.INTEGRATE_INTERVAL_S, lambda: audit.integrate_db(self.db))
+        from zhifu import risk  # the monitor: every success evaluated by the rule set, once, in order
+
+        self._spawn("risk", s.sweeper_interval_s, lambda: risk.scan(self.db))
+        from zhifu.complaints import CLOCK_INTERVAL_S, run_clocks  # reminders, escalation on breach, texts
+
+        self._spawn("complaints", CLOCK_INTERVAL_S, lambda: run_clocks(self.db))
 
     def _sweep(self) -> None:
         sweep_payments(self.db)

@@ -41,6 +41,11 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("POST", "/login"): "login",
     ("POST", "/logout"): "ends the caller's own session",
     ("GET", "/favicon.ico"): "the browser asks for it on every site",
+    ("GET", "/complain"): "the public complaint page (the phone is proven by a one-time code)",
+    ("POST", "/complain/code"): "the public complaint page (the phone is proven by a one-time code)",
+    ("POST", "/complain"): "the public complaint page (the phone is proven by a one-time code)",
+    ("GET", "/complain/rate/{token}"): "the complainant's rating link (its token is the credential)",
+    ("POST", "/complain/rate/{token}"): "the complainant's rating link (its token is the credential)",
 }
 
 # Console pages and the roles that may open them (checked against each route's own role dependency).

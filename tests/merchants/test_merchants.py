@@ -57,7 +57,7 @@ def test_lifecycle_and_masking(platform) -> None:  # type: ignore[no-untyped-def
 
         resubmit(c, m["id"], MerchantApplication.model_validate(app))
         row = c.execute(select(merchants).where(merchants.c.id == m["id"])).one()
-    assert privacy.decrypt(row.legal_person_id_enc) == app["legal_person_id"]
+        assert privacy.decrypt(row.legal_person_id_enc, c) == app["legal_person_id"]
     assert app["legal_person_id"] not in row.legal_person_id_enc
     assert platform.client.post(f"/v1/merchants/{m['id']}/approve", headers=platform.op).json()["status"] == "active"
     key = platform.client.post(f"/v1/merchants/{m['id']}/keys", headers=platform.op).json()

@@ -6,8 +6,25 @@ import datetime as dt
 
 import pytest
 
+from zhifu.calendar.service import WorkingCalendar, seed_rows
 from zhifu.core.errors import InvalidRequest
-from zhifu.settlement.calendar import business_date, is_working_day, next_working_day, settle_date
+from zhifu.settlement import calendar as sc
+from zhifu.settlement.calendar import business_date
+
+_ROWS = seed_rows()[1]
+CAL = WorkingCalendar.of({d.year for d, _, _ in _ROWS}, _ROWS)  # the chinesecalendar seed, as a fresh table holds it
+
+
+def is_working_day(d: dt.date) -> bool:
+    return sc.is_working_day(d, CAL)
+
+
+def next_working_day(d: dt.date) -> dt.date:
+    return sc.next_working_day(d, CAL)
+
+
+def settle_date(d: dt.date, cycle: str) -> sc.SettleDate:
+    return sc.settle_date(d, cycle, CAL)
 
 D = dt.date
 UTC = dt.UTC
@@ -109,7 +126,7 @@ def test_dates_outside_the_calendar_data_raise_a_clear_error() -> None:
     with pytest.raises(InvalidRequest) as exc:
         is_working_day(D(2031, 1, 6))
     assert exc.value.code == "calendar_out_of_range"
-    assert "2004" in exc.value.message and "chinesecalendar" in exc.value.message
+    assert "2004–2026" in exc.value.message and "zhifu calendar import" in exc.value.message
     with pytest.raises(InvalidRequest):
         settle_date(D(2003, 6, 2), "T+1")
 

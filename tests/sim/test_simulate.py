@@ -28,6 +28,7 @@ from zhifu.db.schema import metadata
 from zhifu.merchants import merchants
 from zhifu.payments import payments, refunds
 from zhifu.payments.batch import DEFERRED_INDEXES, bulk_load
+from zhifu.privacy import keyring
 from zhifu.reference import account_name_ok
 from zhifu.sim import SimParams, simulate
 from zhifu.sim.demo import demo_campaigns
@@ -95,6 +96,7 @@ def test_a_simulated_county_keeps_every_invariant(simulated: tuple[Database, Any
         refs = c.execute(select(refunds)).all()
         shops = c.execute(select(merchants)).all()
         towns = coverage(c)
+        ring = keyring(c)
     assert len(pays) == result.payments
     first, last = dt.datetime.combine(START, dt.time(), SHANGHAI), \
         dt.datetime.combine(START + dt.timedelta(days=DAYS), dt.time(), SHANGHAI)
@@ -127,7 +129,7 @@ def test_a_simulated_county_keeps_every_invariant(simulated: tuple[Database, Any
             caps[key] = caps.get(key, 0) + p.amount_fen
     for m in shops:
         assert m.status == "active"
-        assert account_name_ok(m.type, m.legal_name, m.legal_person_name, m.settle_account_name)
+        assert account_name_ok(m.type, m.legal_name, ring.decrypt(m.legal_person_name_enc), m.settle_account_name)
         if m.daily_cap_fen:
             assert all(v <= m.daily_cap_fen for (mid, _), v in caps.items() if mid == m.id)
     assert sum(t["covered"] for t in towns) > 0

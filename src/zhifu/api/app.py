@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,6 +16,9 @@ from zhifu.core.errors import ZhifuError
 from zhifu.db import Database
 
 BODY_MAX_BYTES = 64 * 1024  # no API request needs more; uploads have their own routes and limits
+UPLOAD_BYTES_MAX = 17 * 1024 * 1024  # billers' bill and return files (16 MB, zhifu.bills.importer) with their form
+UPLOAD_PATH_ENDS = ("/bills", "/returns",  # /v1/billers/{id}/bills|returns and /console/biller/bills|returns
+                    "/complain")  # the public complaint form with its evidence (5 files of 2 MB, zhifu.complaints)
 
 
 def _error(status: int, code: str, message: str, param: str | None = None,
@@ -26,8 +30,9 @@ def _error(status: int, code: str, message: str, param: str | None = None,
 class BodyLimit(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next):  # type: ignore[no-untyped-def]
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > BODY_MAX_BYTES):
-            return _error(413, "body_too_large", f"request body is over {BODY_MAX_BYTES} bytes")
+        limit = UPLOAD_BYTES_MAX if request.url.path.endswith(UPLOAD_PATH_ENDS) else BODY_MAX_BYTES
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return _error(413, "body_too_large", f"request body is over {limit} bytes")
         return await call_next(request)
 
 
@@ -58,6 +63,9 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
     app.state.db = database
     app.state.settings = settings
     app.add_middleware(BodyLimit)
+    from zhifu.audit import RequestScope  # names who is acting in the audit log's entries
+
+    app.add_middleware(RequestScope)
 
     @app.exception_handler(ZhifuError)
     async def _zhifu_error(_req: Request, exc: ZhifuError) -> JSONResponse:
@@ -79,8 +87,12 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
         return _error(400, "parameter_invalid", f"{'.'.join(loc) or 'request'}: {msg}", ".".join(loc) or None)
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def healthz() -> dict[str, Any]:
+        from zhifu.calendar import status as calendar_status
+
+        with database.read() as conn:
+            cal = calendar_status(conn)
+        return {"status": "ok", "calendar": cal.to_dict(), "warnings": [w for w in (cal.warning,) if w]}
 
     from zhifu.plugins import modules
 

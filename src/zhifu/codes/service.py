@@ -19,7 +19,7 @@ from zhifu.codes.config import codes_settings
 from zhifu.codes.models import CodeKind, CodeStatus, cashier_payments, payment_codes
 from zhifu.core import clock
 from zhifu.core.clock import SHANGHAI
-from zhifu.core.config import get_settings
+from zhifu.core.config import get_settings, secret
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound, UnprocessableError, ZhifuError
 from zhifu.core.ids import new_id, parse_id
 from zhifu.core.money import check_fen, fen_to_yuan_str
@@ -328,7 +328,7 @@ class PageToken:
 
 
 def _sign(code_id: str, token: str) -> str:
-    key = hashlib.sha256(f"cashier:{get_settings().secret_key}".encode()).digest()
+    key = hashlib.sha256(f"cashier:{secret()}".encode()).digest()
     return hmac.new(key, f"{code_id}|{token}".encode(), hashlib.sha256).hexdigest()[:_SIG_CHARS]
 
 

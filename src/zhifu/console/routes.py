@@ -92,13 +92,7 @@ NAV: Final[dict[str, tuple[tuple[str, str], ...]]] = {
 # Sections other parts of the programme fill in; until then they show an empty state.
 PLACEHOLDERS: Final[dict[str, tuple[str, str, str]]] = {
     # path: (role, title, what will be here)
-    "/console/regulator/risk": ("regulator", N_("Risk alerts"), N_("A summary of risk alerts will be shown here.")),
-    "/console/regulator/complaints": ("regulator", N_("Complaints"),
-                                      N_("A summary of complaints and how fast they are handled will be shown "
-                                         "here.")),
     "/console/biller": ("biller", N_("Bills"), N_("Your bills, payment files and settlements will be shown here.")),
-    "/console/complaints": ("complaints", N_("Complaints"),
-                            N_("Complaints to acknowledge and handle within 15 days will be listed here.")),
 }
 
 
@@ -181,6 +175,10 @@ def _page(request: Request, template: str, context: dict[str, Any] | None = None
         "nav_items": _nav(user, active or request.url.path), "path": request.url.path,
         "channels": CHANNELS, "channel_label": lambda c: service.channel_label(c, request_language(request)),
     }
+    if user is not None and user.role == "operator":
+        from zhifu.calendar.routes import banner  # the working-day calendar's end, within 30 days of it
+
+        ctx["calendar_warning"] = banner(_db(request))
     ctx.update(context or {})
     response = get_templates().TemplateResponse(request, template, ctx, status_code=status)
     return _finish(request, response)

@@ -264,8 +264,7 @@ def _own_merchant(user: User) -> str:
 def _shown_merchant(user: User, m: dict[str, Any]) -> dict[str, Any]:
     """Personal data as this user may see it: masked already; the regulator also gets names masked."""
     if user.masks_personal_data:
-        m = {**m, "legal_person_name": mask(m["legal_person_name"]),
-             "settle_account_name": mask(m["settle_account_name"])}
+        m = {**m, "settle_account_name": mask(m["settle_account_name"])}  # the legal person's is masked for all
     return m
 
 
@@ -507,9 +506,10 @@ def _check(label: str, fn: Any) -> dict[str, Any]:
     return {"label": label, "ok": True, "message": ""}
 
 
-def application_checks(row: Any) -> list[dict[str, Any]]:
+def application_checks(row: Any, conn: Connection | None = None) -> list[dict[str, Any]]:
     """Each onboarding check run on its own, so the reviewer sees every problem, not only the first."""
     profile = merchants_svc.county()
+    ring = privacy.keyring(conn) if conn is not None else privacy.KeyRing(None)
 
     def credit() -> None:
         if row.type == "micro":
@@ -521,7 +521,7 @@ def application_checks(row: Any) -> list[dict[str, Any]]:
             check_credit_code(row.credit_code)
 
     def phone() -> None:
-        if not re.fullmatch(r"1[3-9][0-9]{9}", privacy.decrypt(row.phone_enc)):
+        if not re.fullmatch(r"1[3-9][0-9]{9}", ring.decrypt(row.phone_enc)):
             raise InvalidRequest("not an 11-digit mobile number")
 
     def town() -> None:
@@ -534,12 +534,13 @@ def application_checks(row: Any) -> list[dict[str, Any]]:
 
     return [
         _check(N_("Unified social credit code"), credit),
-        _check(N_("Resident ID number"), lambda: check_resident_id(privacy.decrypt(row.legal_person_id_enc))),
+        _check(N_("Resident ID number"), lambda: check_resident_id(ring.decrypt(row.legal_person_id_enc))),
         _check(N_("Mobile number"), phone),
         _check(N_("Merchant category (MCC)"), lambda: get_mcc(row.mcc)),
         _check(N_("Town"), town),
         _check(N_("Acquirer"), acquirer),
-        _check(N_("Settlement account name"), lambda: account_name_ok(row.type, row.legal_name, row.legal_person_name,
+        _check(N_("Settlement account name"), lambda: account_name_ok(row.type, row.legal_name,
+                                                                  ring.decrypt(row.legal_person_name_enc),
                                                                   row.settle_account_name)),
     ]
 
@@ -548,7 +549,7 @@ def merchant_review(conn: Connection, user: User, merchant_id: str) -> dict[str,
     """A merchant as its operator reviews it: the (masked) application and the result of every check."""
     require(user, "operator")
     row = _visible(conn, user, _check_length(merchant_id, SEARCH_CHARS_MAX, "merchant"))
-    return {**merchants_svc.get_merchant(conn, row.id), "checks": application_checks(row),
+    return {**merchants_svc.get_merchant(conn, row.id), "checks": application_checks(row, conn),
             "reviewable": row.status == MerchantStatus.PENDING_REVIEW}
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 from sqlalchemy import Connection, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from zhifu import audit
 from zhifu.channels import CHANNELS
 from zhifu.core import clock
 from zhifu.core.config import get_settings
@@ -229,6 +230,7 @@ def create_rule(conn: Connection, req: RuleIn, *, at: dt.datetime | None = None)
                             f"{req.merchant_class} from {req.effective_from} exists; end it or start another day",
                             param="effective_from", code="fee_rule_exists") from exc
     _forget(conn)
+    audit.record(conn, None, "fee_rule.created", "fee_rule", rid, req.model_dump(mode="json"))
     return _rule_public(conn.execute(select(fee_rules).where(fee_rules.c.id == rid)).one())
 
 
@@ -240,6 +242,7 @@ def end_rule(conn: Connection, rule_id: str, effective_to: dt.date) -> dict[str,
     if effective_to <= row.effective_from:
         raise InvalidRequest("effective_to must be after effective_from", param="effective_to")
     conn.execute(update(fee_rules).where(fee_rules.c.id == rule_id).values(effective_to=effective_to))
+    audit.record(conn, None, "fee_rule.ended", "fee_rule", rule_id, {"effective_to": str(effective_to), "was": str(row.effective_to)})
     _forget(conn)
     return _rule_public(conn.execute(select(fee_rules).where(fee_rules.c.id == rule_id)).one())
 
@@ -280,6 +283,7 @@ def create_waiver(conn: Connection, merchant_id: str, req: WaiverIn, *,
         raise InvalidRequest("effective_to must be after effective_from", param="effective_to")
     wid = new_id("fee")
     conn.execute(insert(fee_waivers), [{**req.model_dump(), "merchant_id": merchant_id, "id": wid, "created_at": at}])
+    audit.record(conn, None, "fee_waiver.created", "fee_waiver", wid, req.model_dump(mode="json"), merchant_id=merchant_id)
     _forget(conn)
     return _waiver_public(conn.execute(select(fee_waivers).where(and_(
         fee_waivers.c.merchant_id == merchant_id, fee_waivers.c.id == wid))).one())

@@ -108,7 +108,16 @@ def _summary_rows(doc: dict[str, Any]) -> list[list[str]]:
         ["补贴支出（元）", format_fen(sub["amount_fen"]) if sub else "暂无数据"],
         ["结算及时率", _pct(st["on_time_ppm"]) if st else "暂无数据"],
         ["对账差错率", _pct(rc["exception_ppm"]) if rc else "暂无数据"],
+        *_complaint_rows(ops.get("complaints")),
     ]
+
+
+def _complaint_rows(cp: dict[str, Any] | None) -> list[list[str]]:
+    """The complaints section: received, decided, on time (within 15 days or a lawful extension), overdue."""
+    if not cp:
+        return [["投诉按时办结率", "暂无数据"]]
+    return [["投诉受理件数 / 已办结 / 逾期未办结", f"{cp['received']:,} / {cp['decided']:,} / {cp['overdue']:,}"],
+            ["投诉按时办结率", _pct(cp["timely_ppm"])]]
 
 
 TARGET_HEAD = ["指标", "期限", "目标值", "当前值", "完成进度", "状态"]

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, select, update
 
-from zhifu import ledger, privacy
+from zhifu import audit, ledger, privacy
 from zhifu.core import clock
 from zhifu.core.config import get_settings
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound, Unauthenticated
@@ -66,8 +66,9 @@ def county() -> CountyProfile:
     return _profile(get_settings().county_profile)
 
 
-def validate_application(app: MerchantApplication) -> dict[str, Any]:
-    """Every check of an application, in field order; the first failure raises naming its field."""
+def validate_application(app: MerchantApplication, conn: Connection | None = None) -> dict[str, Any]:
+    """Every check of an application, in field order; the first failure raises naming its field. With the
+    transaction's connection, personal data is encrypted under the key ring's active key."""
     if app.type in (MerchantType.ENTERPRISE, MerchantType.INDIVIDUAL_BUSINESS):
         if not app.credit_code:
             raise InvalidRequest("企业和个体工商户须提供统一社会信用代码 / credit_code is required for this type",
@@ -111,11 +112,12 @@ def validate_application(app: MerchantApplication) -> dict[str, Any]:
         raise InvalidRequest("日限额不能高于月限额 / daily_cap_fen exceeds monthly_cap_fen", param="daily_cap_fen")
     return {
         "type": app.type, "legal_name": app.legal_name, "short_name": app.short_name, "credit_code": credit,
-        "legal_person_name": app.legal_person_name,
-        "legal_person_id_enc": privacy.encrypt(id_number), "legal_person_id_masked": privacy.mask_id(id_number),
-        "phone_enc": privacy.encrypt(app.phone), "phone_masked": privacy.mask_phone(app.phone),
+        "legal_person_name_enc": privacy.encrypt(app.legal_person_name, conn),
+        "legal_person_name_masked": privacy.mask_name(app.legal_person_name),
+        "legal_person_id_enc": privacy.encrypt(id_number, conn), "legal_person_id_masked": privacy.mask_id(id_number),
+        "phone_enc": privacy.encrypt(app.phone, conn), "phone_masked": privacy.mask_phone(app.phone),
         "mcc": app.mcc, "town_code": app.town_code, "village_code": app.village_code, "address": app.address,
-        "settle_bank": app.settle_bank, "settle_account_enc": privacy.encrypt(account_no),
+        "settle_bank": app.settle_bank, "settle_account_enc": privacy.encrypt(account_no, conn),
         "settle_account_masked": privacy.mask_account(account_no), "settle_account_name": app.settle_account_name,
         "acquirer_id": app.acquirer_id, "settlement_cycle": app.settlement_cycle,
         "daily_cap_fen": daily, "monthly_cap_fen": monthly,
@@ -124,7 +126,7 @@ def validate_application(app: MerchantApplication) -> dict[str, Any]:
 
 def apply(conn: Connection, app: MerchantApplication, *, at: dt.datetime | None = None) -> dict[str, Any]:
     """Submit an application; it waits for an operator's review."""
-    row = validate_application(app)
+    row = validate_application(app, conn)
     at = at or clock.now()
     mid = new_id("mch", at_ms=int(at.timestamp() * 1000))
     row.update(id=mid, status=MerchantStatus.PENDING_REVIEW, created_at=at, updated_at=at, frozen="N")
@@ -138,7 +140,7 @@ def resubmit(conn: Connection, merchant_id: str, app: MerchantApplication) -> di
     if current.status != MerchantStatus.CHANGES_REQUESTED:
         raise ConflictError(f"merchant {merchant_id} is {current.status}; only one sent back for changes can be "
                             "resubmitted", code="merchant_state")
-    row = validate_application(app)
+    row = validate_application(app, conn)
     row.update(status=MerchantStatus.PENDING_REVIEW, updated_at=clock.now())
     conn.execute(update(merchants).where(merchants.c.id == merchant_id).values(**row))
     return get_merchant(conn, merchant_id)
@@ -173,6 +175,7 @@ def review(conn: Connection, merchant_id: str, action: str, *, reason: str | Non
         values["activated_at"] = at
         ledger.open_account(conn, payable_account(merchant_id), "liability")
     conn.execute(update(merchants).where(merchants.c.id == merchant_id).values(**values))
+    audit.record(conn, None, f"merchant.{action}", "merchant", merchant_id, {"from": current.status, "to": target, "reason": reason}, merchant_id=merchant_id)
     return get_merchant(conn, merchant_id)
 
 
@@ -196,7 +199,7 @@ def _row(conn: Connection, merchant_id: str, *, lock: bool = False) -> Any:
     return row
 
 
-PUBLIC_FIELDS = ("id", "status", "type", "legal_name", "short_name", "credit_code", "legal_person_name",
+PUBLIC_FIELDS = ("id", "status", "type", "legal_name", "short_name", "credit_code", "legal_person_name_masked",
                  "legal_person_id_masked", "phone_masked", "mcc", "town_code", "village_code", "address",
                  "settle_bank", "settle_account_masked", "settle_account_name", "acquirer_id", "settlement_cycle",
                  "daily_cap_fen", "monthly_cap_fen", "review_note", "created_at", "updated_at", "activated_at")

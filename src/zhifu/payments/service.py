@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, m
 from sqlalchemy import Connection, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from zhifu import ledger, webhooks
+from zhifu import ledger, risk, webhooks
+from zhifu.bills import hooks as bill_hooks
 from zhifu.channels import (
     CHANNELS,
     TERMINAL_CHANNELS,
@@ -221,6 +222,7 @@ def create_payment(conn: Connection, merchant_id: str, req: CreatePayment, *, at
             return public(taken)  # a retry of the same create (after a lost answer or a crash): the same payment
         raise ConflictError(f"merchant_order_no {req.merchant_order_no} was already used by {taken.id}",
                             param="merchant_order_no", code="order_no_taken")
+    risk.authorise(conn, m, req, flow, at)  # limits at authorisation and pre-auth rules (risk control)
     pid = new_id_fast("pay", int(at.timestamp() * 1000))
     expires_at = at + dt.timedelta(seconds=req.expires_in_s)
     if not discount_fen:  # a campaign's instant discount, held on its budget until the payment ends
@@ -316,11 +318,13 @@ def _succeed(conn: Connection, p: Any, result: ChannelResult | Notification, at:
         payer_ref=result.payer_ref or p.payer_ref, card_issuer=result.card_issuer or p.card_issuer,
         card_type=card_type, failure_code=None, failure_message=None, succeeded_at=at, updated_at=at,
         business_date=business_date(at)))
+    bill_hooks.payment_succeeded(conn, p, at)  # a bill payment: its bill, receipt and the biller's payable
     webhooks.emit(conn, p.merchant_id, "payment.succeeded", public(_load(conn, p.id)), at=at)
 
 
 def _fail(conn: Connection, p: Any, code: str | None, message: str | None, at: dt.datetime) -> None:
     incentives.on_release(conn, p, at)
+    risk.release(conn, p, at)  # give back what the payment took from its limits
     conn.execute(update(payments).where(payments.c.id == p.id).values(
         status=PaymentStatus.FAILED, failure_code=code or "declined", failure_message=message, updated_at=at))
     webhooks.emit(conn, p.merchant_id, "payment.failed", public(_load(conn, p.id)), at=at)
@@ -328,6 +332,7 @@ def _fail(conn: Connection, p: Any, code: str | None, message: str | None, at: d
 
 def _finish(conn: Connection, p: Any, status: PaymentStatus, at: dt.datetime) -> None:
     incentives.on_release(conn, p, at)
+    risk.release(conn, p, at)  # give back what the payment took from its limits
     conn.execute(update(payments).where(payments.c.id == p.id).values(status=status, updated_at=at))
     event = "payment.closed" if status == PaymentStatus.CLOSED else "payment.expired"
     webhooks.emit(conn, p.merchant_id, event, public(_load(conn, p.id)), at=at)

@@ -13,7 +13,7 @@ import polars as pl
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
-from zhifu import incentives, ledger
+from zhifu import audit, incentives, ledger
 from zhifu.channels import ChannelResult, facts, merchant_code
 from zhifu.channels.statement import window
 from zhifu.core import clock
@@ -659,6 +659,7 @@ def approve(conn: Connection, case_id: str, checker: str, *, note: str = "",
                                                                    entry_key=key, resolved_at=at))
     conn.execute(insert(case_events), [{"case_id": case_id, "event": "approved", "actor": checker,
                                         "action": row.action, "note": note[:1000], "at": at}])
+    audit.record(conn, checker, "recon.case_approved", "recon_case", case_id, {"action": row.action, "entry_key": key, "proposed_by": row.proposed_by})
     return get_case(conn, case_id)
 
 

@@ -1,4 +1,5 @@
-"""Business dates (23:00 Beijing cut-off) and settlement dates on the official working-day calendar."""
+"""Business dates (23:00 Beijing cut-off) and settlement dates on the operator's working-day calendar
+(`zhifu.calendar`, loaded from its tables)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,13 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-import chinese_calendar
-
+from zhifu.calendar.service import WorkingCalendar
 from zhifu.core.clock import SHANGHAI
 from zhifu.core.errors import InvalidRequest
 
 UNIONPAY_CUTOFF = dt.time(23, 0)  # UnionPay's day ends at 23:00 Beijing time
 CYCLE_DAYS_MAX = 30  # no real settlement cycle is longer; a bigger number is a typo
 _CYCLE_RE = re.compile(r"([TD])\+([0-9]{1,2})")
-_FIRST_YEAR = min(chinese_calendar.holidays).year
-_LAST_YEAR = max(chinese_calendar.holidays).year
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,31 +37,19 @@ def business_date(at: dt.datetime, cutoff: dt.time = UNIONPAY_CUTOFF) -> dt.date
     return local.date()
 
 
-def is_working_day(d: dt.date) -> bool:
+def is_working_day(d: dt.date, cal: WorkingCalendar) -> bool:
     """True on official working days, including make-up working days (调休) that fall on weekends."""
-    if isinstance(d, dt.datetime) or not isinstance(d, dt.date):
-        raise InvalidRequest("d must be a date, not a datetime", param="date")
-    if not _FIRST_YEAR <= d.year <= _LAST_YEAR:
-        raise InvalidRequest(
-            f"工作日历只覆盖 {_FIRST_YEAR}–{_LAST_YEAR} 年，{d} 超出范围，请升级 chinesecalendar / "
-            f"the working-day calendar covers {_FIRST_YEAR}–{_LAST_YEAR} only; {d} is outside it "
-            "(upgrade the chinesecalendar package)",
-            param="date",
-            code="calendar_out_of_range",
-        )
-    return bool(chinese_calendar.is_workday(d))
+    return cal.is_working_day(d)
 
 
-def next_working_day(d: dt.date) -> dt.date:
+def next_working_day(d: dt.date, cal: WorkingCalendar) -> dt.date:
     """The first working day strictly after `d`."""
-    nxt = d + dt.timedelta(days=1)
-    while not is_working_day(nxt):
-        nxt += dt.timedelta(days=1)
-    return nxt
+    return cal.next_working_day(d)
 
 
-def settle_date(business_date: dt.date, cycle: str) -> SettleDate:
-    """Pay date for a cycle: "T+n" counts working days, "D+n" calendar days (D+0 is the same day).
+def settle_date(business_date: dt.date, cycle: str, cal: WorkingCalendar) -> SettleDate:
+    """Pay date for a cycle on the operator's calendar: "T+n" counts working days, "D+n" calendar days (D+0 is
+    the same day). A date the calendar cannot count raises `calendar_out_of_range`.
 
     Any date before the business date's T+1 is flagged `advanced`: the acquirer pays from its own funds.
     """
@@ -74,11 +60,11 @@ def settle_date(business_date: dt.date, cycle: str) -> SettleDate:
             param="cycle",
         )
     kind, n = m.group(1), int(m.group(2))
-    funded_on = next_working_day(business_date)
+    funded_on = cal.next_working_day(business_date)
     if kind == "D":
         paid = business_date + dt.timedelta(days=n)
         return SettleDate(date=paid, advanced=paid < funded_on)
     paid = business_date
     for _ in range(n):
-        paid = next_working_day(paid)
+        paid = cal.next_working_day(paid)
     return SettleDate(date=paid, advanced=False)

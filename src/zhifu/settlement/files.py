@@ -139,6 +139,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".part")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
+        os.fchmod(f.fileno(), 0o600)  # a leftover .part file keeps its old mode through O_CREAT
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
@@ -149,6 +150,7 @@ def write_batch_files(directory: Path, batch_no: str, business_date: dt.date, cr
                       rows: Sequence[PayoutInstruction], summary: dict[str, Any]) -> dict[str, str]:
     """Write the CSV, the GBK bank file and the summary; returns their paths by kind."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    directory.chmod(0o700)  # the files carry full account numbers: owner only, even in an older directory
     bank, lossy = write_bank_batch(batch_no, business_date, created_at, rows)
     summary = {**summary, "gbk_replaced_payouts": lossy}
     paths = {"csv": directory / f"{batch_no}.csv", "bank": directory / f"{batch_no}.gbk.txt",

@@ -16,7 +16,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Connection, and_, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from zhifu import calendar as working_calendar
 from zhifu import ledger
+from zhifu.calendar import WorkingCalendar
 from zhifu.core import clock
 from zhifu.core.clock import SHANGHAI
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
@@ -155,16 +157,17 @@ def _merchant_info(conn: Connection, ids: Sequence[str]) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=256)
-def _settle_date(d: dt.date, cycle: str) -> Any:
-    return settle_date(d, cycle)
+def _settle_date(d: dt.date, cycle: str, cal: WorkingCalendar) -> Any:
+    return settle_date(d, cycle, cal)
 
 
 def _line(mid: str, m: Any, d: dt.date, posted: int, available: int, other: int, after: int,
-          pay: tuple[int, int, int], ref: tuple[int, int, int], min_payout_fen: int) -> dict[str, Any]:
+          pay: tuple[int, int, int], ref: tuple[int, int, int], min_payout_fen: int,
+          cal: WorkingCalendar) -> dict[str, Any]:
     net = posted - after
     trading = pay[1] - pay[2] - ref[1] + ref[2]  # what payments and refunds of the date put on the payable
     cycle = (m.settlement_cycle if m is not None else None) or "T+1"
-    when = _settle_date(d, cycle)
+    when = _settle_date(d, cycle, cal)
     if net <= 0:
         status, reason, payout = "carried", "negative" if net < 0 else "nothing_due", 0
     elif m is None:
@@ -183,6 +186,8 @@ def _line(mid: str, m: Any, d: dt.date, posted: int, available: int, other: int,
 
 
 def _compute(conn: Connection, d: dt.date, min_payout_fen: int) -> list[dict[str, Any]]:
+    cal = working_calendar.load(conn)
+    cal.next_working_day(d)  # a date the calendar cannot count is refused before anything is posted
     balances = _payable_balances(conn)
     other, after = _other_movement(conn, d)
     pays, refs = _trading(conn, d)
@@ -191,7 +196,7 @@ def _compute(conn: Connection, d: dt.date, min_payout_fen: int) -> list[dict[str
                   | {m for m, v in other.items() if v} | set(pays) | set(refs))
     info = _merchant_info(conn, mids)
     return [_line(mid, info.get(mid), d, *balances.get(mid, (0, 0)), other.get(mid, 0), after.get(mid, 0),
-                  pays.get(mid, none), refs.get(mid, none), min_payout_fen) for mid in mids]
+                  pays.get(mid, none), refs.get(mid, none), min_payout_fen, cal) for mid in mids]
 
 
 def _post_payouts(conn: Connection, batch_no: str, d: dt.date, lines: list[dict[str, Any]], info: dict[str, Any],
@@ -263,15 +268,16 @@ def _post_run(conn: Connection, d: dt.date, at: dt.datetime, min_payout_fen: int
 
 
 def _instructions(conn: Connection, batch_no: str) -> list[PayoutInstruction]:
-    from zhifu.privacy import decrypt
+    from zhifu.privacy import keyring
 
     rows = conn.execute(select(settlement_payouts).where(settlement_payouts.c.batch_no == batch_no)
                         .order_by(settlement_payouts.c.merchant_id)).all()
+    ring = keyring(conn)
     accounts_of: dict[str, str] = {}
     for chunk in _chunks([r.merchant_id for r in rows]):
         for mid, enc in conn.execute(select(merchants.c.id, merchants.c.settle_account_enc)
                                      .where(merchants.c.id.in_(chunk))):
-            accounts_of[mid] = decrypt(enc)
+            accounts_of[mid] = ring.decrypt(enc)
     return [PayoutInstruction(batch_no, r.id, r.merchant_id, r.bank, accounts_of[r.merchant_id], r.account_name,
                               r.amount_fen, r.settle_date, r.advanced, r.business_date) for r in rows]
 
@@ -356,9 +362,24 @@ def scheduled_run(db: Database, *, at: dt.datetime | None = None) -> list[dict[s
     days = sorted(set(unfiled) | {first + dt.timedelta(days=i) for i in range((latest - first).days + 1)})
     done = []
     for d in days:
-        done.append(run_settlement(db, d, at=at))
+        try:
+            done.append(run_settlement(db, d, at=at))
+        except InvalidRequest as exc:
+            if exc.code != "calendar_out_of_range":
+                raise
+            _log_once(exc.message)  # every sweeper pass meets it until the operator imports the new year
+            break
         log.info("settled %s: %s payouts", d, done[-1]["payout_count"])
     return done
+
+
+_logged: set[str] = set()
+
+
+def _log_once(message: str) -> None:
+    if message not in _logged:
+        _logged.add(message)
+        log.error("settlement stopped: %s", message)
 
 
 # ---------------------------------------------------------------- the bank's result file

@@ -28,7 +28,7 @@ def _fresh(db_file: str, port: int) -> tuple[str, Path]:
     url = f"sqlite:///{Path(db_file).resolve()}"
     os.environ["ZHIFU_DATABASE_URL"] = url
     os.environ["ZHIFU_COUNTY_PROFILE"] = DEMO_PROFILE
-    os.environ["ZHIFU_SIMULATOR"] = "1"
+    os.environ["ZHIFU_SIMULATOR"] = "1"  # simulated rails and payer, on the simulator's built-in secret
     os.environ["ZHIFU_RAILS_CONFIG"] = str(rails / "rails.json")
     os.environ["ZHIFU_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
     get_settings.cache_clear()
@@ -105,9 +105,11 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
     from zhifu.db.migrate import upgrade
     from zhifu.merchants import create_key, list_merchants
     from zhifu.sim import SimParams, check_params
+    from zhifu.sim.bills import demo_life as demo_bill_life
     from zhifu.sim.cli import print_result
     from zhifu.sim.engine import Simulation
     from zhifu.sim.live import run_live
+    from zhifu.sim.risk import risk_hook
 
     today = dt.datetime.now(SHANGHAI).date()
     params = SimParams(DEMO_PROFILE, today - dt.timedelta(days=days), days, seed, scale)
@@ -117,7 +119,7 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
     rails, rails_server, rails_thread = start_fake_rails(rails_folder, port + 1)
     history = Database(url)
     try:
-        sim = Simulation(history, params, county)
+        sim = Simulation(history, params, county, [risk_hook(history, seed, days)])  # labelled fraud actors
         sim.rail_store = rails.store  # the rails keep their side of the simulated year
         print_result(sim.run(progress=True, console=console))
     finally:
@@ -128,6 +130,10 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
         rows, _ = list_merchants(conn, status="active", limit=1)
     logins = _users(db, rows[0]["id"] if rows else None)
     campaigns = demo_campaigns(db, county, today)
+    from zhifu.sim.complaints import demo_complaints
+
+    logins += demo_complaints(db, today, seed)  # complaints about the history's payments, worked by two handlers
+    logins += demo_bill_life(db, county, today, seed)  # billers, a month of bills, households paying them
     base = f"http://127.0.0.1:{port}"
     console.print(f"[bold]Zhifu 智付[/bold] demo: {county.name} · {days} days of history · {url}")
     console.print(f"  console:      {base}/login")

@@ -1,0 +1,117 @@
+"""`zhifu bills import BILLER FILE`, `zhifu bills show BILLER ACCOUNT`, `zhifu bills payment-file BILLER --date D`,
+`zhifu bills settle BILLER --date D`, `zhifu bills returns BILLER FILE --date D`, `zhifu bills figures`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import typer
+
+from zhifu.bills.importer import FILE_BYTES_MAX, BillFileRefused
+from zhifu.cli import console, database, fail
+from zhifu.core.errors import ZhifuError
+from zhifu.core.money import format_fen
+
+NAME = "bills"
+app = typer.Typer(help="Public-service payments (公共事业缴费): bill files, presentment, payment files, settlement.")
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        fail(f"--date: {text!r} is not a date like 2022-06-15")
+        raise
+
+
+def _read(path: Path) -> bytes:
+    if not path.is_file():
+        fail(f"FILE: {path} does not exist")
+    if path.stat().st_size > FILE_BYTES_MAX:
+        fail(f"FILE: {path} is over {FILE_BYTES_MAX // 1024 // 1024} MB; split it by period or town")
+    return path.read_bytes()
+
+
+def _call(fn):  # type: ignore[no-untyped-def]
+    try:
+        return fn()
+    except BillFileRefused as exc:
+        for f in exc.faults:
+            console.print(f"  {f.text()}")
+        fail(f"{exc.total} fault(s); nothing was imported")
+    except ZhifuError as exc:
+        fail(f"{exc.param + ': ' if exc.param else ''}{exc.message}")
+
+
+@app.command("import")
+def import_(biller_id: str, file: Path) -> None:
+    """Import a bill file (CSV in UTF-8 or GBK, or XLSX): all of it, or nothing with every faulty line named."""
+    from zhifu.bills import service
+
+    data = _read(file)
+    db = database()
+    out = _call(lambda: db.run(lambda c: service.import_bills(c, biller_id, data, filename=file.name)))
+    console.print(f"已导入 {out['accepted']} 张账单 / imported {out['accepted']} bills, "
+                  f"{format_fen(out['total_fen'])}, {out['encoding']}, import {out['id']}")
+
+
+@app.command("show")
+def show(biller_id: str, account_no: str) -> None:
+    """What a payer sees for an account number."""
+    from zhifu.bills import service
+
+    db = database()
+    with db.read() as c:
+        out = _call(lambda: service.present(c, biller_id, account_no))
+    for b in out["bills"]:
+        console.print(f"{b['period']}  {b['bill_no']}  {format_fen(b['outstanding_fen'])}  due {b['due_date']}  "
+                      f"{b['status']}")
+    if not out["bills"]:
+        console.print("没有待缴账单 / nothing to pay")
+
+
+@app.command("payment-file")
+def payment_file(biller_id: str, date: str = typer.Option(..., "--date"),
+                 fmt: str = typer.Option("csv", "--format", help="csv or fixed (GBK fixed width)"),
+                 out: Path = typer.Option(Path("."), "--out")) -> None:
+    """Write the biller's daily payment file."""
+    from zhifu.bills import service
+
+    db = database()
+    with db.read() as c:
+        data, name = _call(lambda: service.payment_file(c, biller_id, _date(date), fmt))
+    (out / name).write_bytes(data)
+    console.print(str(out / name))
+
+
+@app.command("settle")
+def settle(biller_id: str, date: str = typer.Option(..., "--date")) -> None:
+    """Settle a business date to the biller."""
+    from zhifu.bills import service
+
+    db = database()
+    s = _call(lambda: db.run(lambda c: service.settle(c, biller_id, _date(date))))
+    console.print(f"{s['biller_id']} {s['business_date']}: {s['payments']} payments, {format_fen(s['amount_fen'])}")
+
+
+@app.command("returns")
+def returns(biller_id: str, file: Path, date: str = typer.Option(..., "--date")) -> None:
+    """Reconcile the biller's return file for a date; differences become cases."""
+    from zhifu.bills import service
+
+    data = _read(file)
+    db = database()
+    out = _call(lambda: db.run(lambda c: service.import_return_file(c, biller_id, _date(date), data)))
+    console.print(json.dumps(out, default=str, ensure_ascii=False))
+
+
+@app.command("figures")
+def figures() -> None:
+    """Public-service payments by category, town and channel."""
+    from zhifu.bills import service
+
+    db = database()
+    with db.read() as c:
+        console.print_json(json.dumps(service.public_service_figures(c), default=str, ensure_ascii=False))

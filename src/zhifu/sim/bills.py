@@ -1,0 +1,130 @@
+"""The simulator's public-service payments: the county's billers (one per unit in the profile), a month of
+bills for the metered utilities and a term's fees for the school, and households paying them on the phone (QR)
+and at the counter (pay code), early, partially and two phones at once. `demo_bills(db, county, today, seed)` is
+the one call that gives them life in `make demo`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+from zhifu.bills import service as bills
+from zhifu.core.errors import ZhifuError
+from zhifu.db import Database
+from zhifu.railsim.payer import Payer, sim_pay
+from zhifu.reference import generate_credit_code, generate_resident_id
+
+ACCOUNTS_PER_BILLER = 120
+PAY_SHARE_PCT = 70  # of the month's bills paid in the demo's first minute; the rest wait for payers
+KIND_CATEGORY = {"school": "tuition", "bus": "other", "scenic": "other"}
+PAY_CODES = ("6212345678901234561", "134567890123456781", "281234567890123451")  # 云闪付, WeChat, Alipay
+PHONE_CHANNELS = ("unionpay_qr", "wechat", "alipay", "bank_app")
+
+
+def _rule(category: str) -> dict[str, Any]:
+    if category == "power":
+        return {"adhoc": True, "check_digit": "none"}  # prepaid power: any amount, no bill
+    if category in ("heating", "tuition"):
+        return {"partial_allowed": True, "check_digit": "luhn"}
+    if category == "gas":
+        return {"overpay_allowed": True, "check_digit": "luhn"}
+    return {"check_digit": "luhn"}
+
+
+def _account(rng: random.Random, biller_no: int, i: int, luhn: bool) -> str:
+    body = f"{biller_no:02d}{i:07d}"
+    return bills.luhn_complete(body) if luhn else body + "0"
+
+
+def demo_bills(db: Database, county: Any, today: dt.date, seed: int) -> dict[str, Any]:
+    """Register the county's billers, import their bills, and pay most of them; returns what it made."""
+    rng = random.Random(seed * 18 + 1)
+    acquirer = next(i.id for i in county.institutions if "acquirer" in i.roles)
+    made: dict[str, Any] = {"billers": [], "bills": 0, "paid": 0, "partial": 0, "raced": 0}
+    for no, b in enumerate(county.billers, start=1):
+        category = KIND_CATEGORY.get(b.kind, b.kind)
+        rule = _rule(category)
+        req = bills.BillerIn(
+            id=b.id, name=b.name, category=category, town_code=b.town, acquirer_id=acquirer,
+            credit_code=generate_credit_code(rng), legal_person_name="王主任", legal_person_id=generate_resident_id(rng),
+            phone="13800000000", address=f"{b.name}营业厅", settle_bank=b.settlement_institution,
+            settle_account_no=f"62310000{no:08d}", settle_account_name=b.name, mcc=b.mcc,
+            account_len_min=10, account_len_max=10, multiple_payments=True, **rule)
+        try:
+            db.run(lambda c, r=req: bills.register_biller(c, r))
+        except ZhifuError:
+            continue
+        made["billers"].append(b.id)
+        if rule.get("adhoc"):
+            for i in range(ACCOUNTS_PER_BILLER // 4):
+                _pay(db, rng, b.id, _account(rng, no, i, False), made, amount_fen=rng.choice((5_000, 10_000, 20_000)))
+            continue
+        luhn = rule.get("check_digit") == "luhn"
+        amount = {"tuition": 120_000, "heating": 180_000}.get(category, 0)
+        lines = ["bill_no,account_no,payer_name,period,amount_due,min_due,due_date,late_fee_ppm_per_day"]
+        period = f"{today:%Y-%m}" if not amount else f"{today:%Y}"
+        for i in range(ACCOUNTS_PER_BILLER):
+            due = amount or rng.randrange(1_500, 25_000)
+            minimum = due // 4 if rule.get("partial_allowed") else due
+            lines.append(f"{b.id.upper()}{today:%Y%m}{i:05d},{_account(rng, no, i, luhn)},"
+                         f"{rng.choice('张王李赵刘陈杨黄')}{rng.choice('建国秀英志强海燕玉兰')},{period},"
+                         f"{due // 100}.{due % 100:02d},{minimum // 100}.{minimum % 100:02d},"
+                         f"{today + dt.timedelta(days=20)},500")
+        out = db.run(lambda c, data="\n".join(lines).encode(), bid=b.id, name=f"{b.id}_{period}.csv":
+                     bills.import_bills(c, bid, data, filename=name))
+        made["bills"] += out["accepted"]
+        for i in range(ACCOUNTS_PER_BILLER * PAY_SHARE_PCT // 100):
+            acc = _account(rng, no, i, luhn)
+            if rule.get("partial_allowed") and i % 3 == 0:
+                _pay(db, rng, b.id, acc, made, amount_fen=(amount or 10_000) // 2)
+                made["partial"] += 1
+            else:
+                _pay(db, rng, b.id, acc, made)
+        made["raced"] += _two_phones(db, b.id, _account(rng, no, ACCOUNTS_PER_BILLER - 1, luhn))
+    return made
+
+
+def _pay(db: Database, rng: random.Random, biller_id: str, acc: str, made: dict[str, Any], *,
+         amount_fen: int | None = None) -> None:
+    counter = rng.random() < 0.35  # the cashier scans the payer's code; else the payer scans on the phone
+    kw: dict[str, Any] = ({"auth_code": rng.choice(PAY_CODES), "via": "counter"} if counter
+                          else {"channel": rng.choice(PHONE_CHANNELS), "via": "qr"})
+    try:
+        out = db.run(lambda c: bills.pay_bill(c, bills.PayBillIn(biller_id=biller_id, account_no=acc,
+                                                                 amount_fen=amount_fen, **kw)))
+        if out["payment"]["status"] in ("created", "processing"):
+            sim_pay(db, out["payment"]["id"], outcome="success", payer=Payer(f"hh_{acc}", None, "debit"))
+        made["paid"] += 1
+    except ZhifuError:
+        pass  # a declined pay code or a rule the household did not meet: it tries again another day
+
+
+def _two_phones(db: Database, biller_id: str, acc: str) -> int:
+    """Two family members pay the same bill at once: the second is refused while the first is open."""
+    try:
+        first = db.run(lambda c: bills.pay_bill(c, bills.PayBillIn(biller_id=biller_id, account_no=acc,
+                                                                   channel="wechat")))
+    except ZhifuError:
+        return 0
+    try:
+        db.run(lambda c: bills.pay_bill(c, bills.PayBillIn(biller_id=biller_id, account_no=acc, channel="alipay")))
+    except ZhifuError:
+        pass
+    sim_pay(db, first["payment"]["id"], outcome="success", payer=Payer("hh_race", None, "debit"))
+    return 1
+
+
+def demo_life(db: Database, county: Any, today: dt.date, seed: int) -> list[tuple[str, str, str]]:
+    """`make demo`'s one call: the billers and their month, and a console login for the first biller."""
+    import secrets
+
+    from zhifu.console import create_user
+
+    made = demo_bills(db, county, today, seed)
+    if not made["billers"]:
+        return []
+    password = secrets.token_urlsafe(9)
+    with db.tx() as conn:
+        create_user(conn, "biller", "biller", password, biller_id=made["billers"][0], display_name="演示 缴费单位")
+    return [("biller", "biller", password)]
