@@ -115,6 +115,7 @@ def platform(db: Database):  # type: ignore[no-untyped-def]
 # ---------------------------------------------------------------- the fake rails
 
 
+from tests import rails_support  # noqa: E402
 from tests.rails_support import FORWARD  # noqa: E402
 
 
@@ -142,6 +143,7 @@ def fake_rails(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     for fam in ("wechat", "alipay", "unionpay"):
         config[fam] = {**config[fam], "notify_url_base": "http://testserver", "timeout_s": 1.0}
     channels.configure(config)
+    rails_support.SIM = sim
     try:
         yield sim
     finally:
@@ -149,3 +151,9 @@ def fake_rails(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         thread.join(timeout=5)
         channels.configure(None)
         sim.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rails(fake_rails: Any) -> None:
+    """Each test sees rails with nothing on their books (one fake-rails server serves the whole process)."""
+    fake_rails.store.forget()

@@ -8,9 +8,11 @@ import io
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
+from tests.rails_support import produce_statement
 from tests.recon.platform_data import D, build_day, table_counts
 from typer.testing import CliRunner
 
+from zhifu.channels import get_channel
 from zhifu.channels.unionpay.statement import LAYOUT, OFFSETS, RECORD_BYTES
 from zhifu.cli import app, console
 from zhifu.core.config import get_settings
@@ -18,7 +20,7 @@ from zhifu.merchants import create_key
 from zhifu.recon import service
 from zhifu.recon.formats import StatementFormatError
 from zhifu.recon.models import batches
-from zhifu.recon.statements import produce_statement
+from zhifu.recon.statements import reconcile
 
 CH = "unionpay_qr"
 
@@ -39,8 +41,8 @@ def test_bad_files_are_refused_whole_and_write_nothing(platform, fixed_clock) ->
     mid, _ = platform.merchant()
     build_day(db, fixed_clock, mid, paid=5, unpaid=0, refunds=0)
     build_day(db, fixed_clock, mid, channel="wechat", paid=2, unpaid=0, refunds=0)
-    zm = db.run(lambda c: produce_statement(c, CH, D)).data
-    wx = db.run(lambda c: produce_statement(c, "wechat", D)).data
+    zm = produce_statement(CH, D).data
+    wx = produce_statement("wechat", D).data
     assert "张记早餐".encode("gbk") in zm  # the merchant's Chinese name travels in GBK
     _, end2 = _record(zm, 2)
     _, end3 = _record(zm, 3)
@@ -89,11 +91,13 @@ def test_cli_end_to_end(platform, fixed_clock, monkeypatch, tmp_path) -> None:  
     build_day(db, fixed_clock, mid, paid=8, unpaid=1, refunds=1)
     runner = _cli(db, monkeypatch)
     try:
-        f = tmp_path / "zm.txt"
-        r = runner.invoke(app, ["recon", "statement", "--channel", CH, "--date", str(D), "--out", str(f),
+        r = runner.invoke(app, ["sim", "inject", "--channel", CH, "--date", str(D),
                                 "--inject", "amount_mismatch=1,duplicate=1"])
-        assert r.exit_code == 0, r.output
-        assert "injected amount_mismatch: 1" in _out(r)
+        assert r.exit_code == 0 and "amount_mismatch" in _out(r), r.output
+        r = runner.invoke(app, ["sim", "inject", "--channel", CH, "--date", str(D), "--inject", "typo=1"])
+        assert r.exit_code == 1 and "typo" in _out(r)
+        f = tmp_path / "zm.txt"
+        f.write_bytes(get_channel(CH).fetch_statement(D))  # the file as the operator downloads it
         bad = tmp_path / "bad.txt"
         bad.write_bytes(_put(f.read_bytes(), 2, "amount", b"0000000x0000"))
         r = runner.invoke(app, ["recon", "import", str(bad), "--channel", CH, "--date", str(D)])
@@ -104,7 +108,7 @@ def test_cli_end_to_end(platform, fixed_clock, monkeypatch, tmp_path) -> None:  
         assert r.exit_code == 1 and "--date" in _out(r)
         with db.tx() as c:
             assert c.execute(select(batches)).first() is None
-        r = runner.invoke(app, ["recon", "import", str(f), "--channel", CH, "--date", str(D), "--by", "usr_ops"])
+        r = runner.invoke(app, ["recon", "fetch", "--channel", CH, "--date", str(D), "--by", "usr_ops"])
         assert r.exit_code == 0 and "imported 10" in _out(r), r.output
         r = runner.invoke(app, ["recon", "import", str(f), "--channel", CH, "--date", str(D)])
         assert r.exit_code == 0 and "not imported again" in _out(r)
@@ -146,9 +150,9 @@ def test_api_batches_cases_and_reports(platform, fixed_clock) -> None:  # type: 
     db = platform.db
     mid, mh = platform.merchant()
     build_day(db, fixed_clock, mid, paid=6, unpaid=0, refunds=0)
-    produced = db.run(lambda c: produce_statement(c, CH, D, {"missing_ours": 1}))
+    produced = produce_statement(CH, D, {"missing_ours": 1})
     db.run(lambda c: service.import_statement(c, CH, D, produced.data))
-    (run,) = db.run(lambda c: service.run(c, D))
+    (run,) = reconcile(db, D)
     cl = platform.client
     assert cl.get("/v1/recon/batches", headers=mh).status_code == 403
     r = cl.get("/v1/recon/batches", params={"date": str(D)}, headers=platform.op)
@@ -172,13 +176,13 @@ def test_api_batches_cases_and_reports(platform, fixed_clock) -> None:  # type: 
     assert r.status_code == 403 and r.json()["error"]["code"] == "maker_is_checker"
     with db.tx() as c:
         _, secret = create_key(c, merchant_id=None, role="operator")
+    before = cl.get("/v1/balance", headers=mh).json()["available_fen"]
     r = cl.post(f"/v1/recon/cases/{case['id']}/approve", json={"note": "slip checked"},
                 headers={"Authorization": f"Bearer {secret}"})
     assert r.status_code == 200 and r.json()["status"] == "resolved", r.text
     balance = cl.get("/v1/balance", headers=mh).json()["available_fen"]
     missing = produced.lines[-1]
-    paid = sum(x.amount_fen - x.fee_fen for x in produced.lines[:-1])
-    assert balance == paid + missing.amount_fen - missing.fee_fen
+    assert balance == before + missing.amount_fen - missing.fee_fen  # the rail's record, credited
     r = cl.get("/v1/recon/report.csv", params={"date": str(D)}, headers=platform.op)
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     line = next(x for x in rows if x["side"] == "lines" and x["class"] == "missing_ours")

@@ -7,6 +7,8 @@ import datetime as dt
 
 import pytest
 from sqlalchemy import select, update
+from tests import rails_support
+from tests.rails_support import produce_statement
 from tests.recon.platform_data import D, at_local, build_day, stored_classes, table_counts
 
 from zhifu import ledger
@@ -15,7 +17,7 @@ from zhifu.core.money import ppm_of
 from zhifu.payments import payments
 from zhifu.recon import models, service
 from zhifu.recon.formats.inject import KINDS
-from zhifu.recon.statements import parse_inject, produce_statement
+from zhifu.recon.statements import parse_inject, reconcile
 
 CH = "unionpay_qr"
 D1 = D + dt.timedelta(days=1)
@@ -23,10 +25,10 @@ D2 = D + dt.timedelta(days=2)
 
 
 def _produce_import_run(db, channel: str, day: dt.date, kinds=None, *, seed: int = 5, pending_days=None):  # type: ignore[no-untyped-def]
-    produced = db.run(lambda c: produce_statement(c, channel, day, kinds, seed=seed))
+    produced = produce_statement(channel, day, kinds, seed=seed)
     got = db.run(lambda c: service.import_statement(c, channel, day, produced.data, filename="f", by="ops"))
     assert got["imported"] and got["line_count"] == len(produced.lines)
-    batches = db.run(lambda c: service.run(c, day, channel=channel, pending_days=pending_days, by="ops"))
+    batches = reconcile(db, day, channel=channel, pending_days=pending_days, by="ops")
     assert len(batches) == 1 and not batches[0]["rerun"]
     return produced, batches[0]
 
@@ -121,10 +123,10 @@ def test_all_kinds_together_then_the_next_days(platform, fixed_clock) -> None:  
     # re-runs change nothing
     before = table_counts(db)
     for day_ in (D, D1):
-        again = db.run(lambda c, d=day_: service.run(c, d))
+        again = reconcile(db, day_)
         assert [b["rerun"] for b in again] == [True]
     assert table_counts(db) == before
-    assert db.run(lambda c: service.run(c, D, channel=CH))[0]["id"] == batch["id"]
+    assert reconcile(db, D, channel=CH)[0]["id"] == batch["id"]
 
     # every open case resolved by its suggested action: a maker proposes, another person approves
     with db.tx() as c:
@@ -140,7 +142,8 @@ def test_all_kinds_together_then_the_next_days(platform, fixed_clock) -> None:  
         rec_after = ledger.get_balance(c, f"channel_receivable:{CH}").posted_fen
         assert service.list_cases(c, status="open") == []
     # every case moved the receivable by exactly its difference (accept_ours excepted: none suggested here)
-    assert rec_after - rec_before == sum(c["diff_fen"] for c in open_cases)
+    # and a fee difference by the cost the rail kept beyond ours (it remits that much less)
+    assert rec_after - rec_before == sum(c["diff_fen"] - c["fee_diff_fen"] for c in open_cases)
     _verify(db)
     b = db.run(lambda c: service.get_batch(c, batch["id"]))
     assert b["cases"]["resolved"] == 8 and b["cases"]["open"] == 0
@@ -166,13 +169,12 @@ def test_ledger_leg_of_the_three_way_match(platform, fixed_clock) -> None:  # ty
     mid, _ = platform.merchant()
     day = build_day(db, fixed_clock, mid, paid=3, unpaid=1, refunds=0)
     broken = day.unpaid[0]
-    with db.tx() as c:  # the rail took the money; our row says succeeded; no entry was ever posted
-        from zhifu.channels import sim_txns
-
-        c.execute(update(sim_txns).where(sim_txns.c.payment_id == broken).values(
-            status="succeeded", finished_at=at_local(D, 12)))
+    # the rail took the money (its notification never came); our row says succeeded; no entry was ever posted
+    rails_support.SIM.store.paid_unnoticed(rails_support.SIM.store.order(CH, broken), at_local(D, 12), "debit")
+    with db.tx() as c:
         c.execute(update(payments).where(payments.c.id == broken).values(
-            status="succeeded", business_date=D, succeeded_at=at_local(D, 12), fee_fen=ppm_of(1_111, 3_800)))
+            status="succeeded", business_date=D, succeeded_at=at_local(D, 12), fee_fen=ppm_of(1_111, 3_800),
+            cost_fen=ppm_of(1_111, 3_500) + ppm_of(1_111, 325), card_type="debit"))
     _, batch = _produce_import_run(db, CH, D)
     assert batch["ledger_discrepancies"] == 1
     with db.tx() as c:
@@ -185,7 +187,7 @@ def test_ledger_leg_of_the_three_way_match(platform, fixed_clock) -> None:  # ty
     db.run(lambda c: service.approve(c, case["id"], "usr_b"))
     with db.tx() as c:
         bal = ledger.get_balance(c, f"merchant_payable:{mid}").posted_fen
-    assert case["diff_fen"] == 1_111 and case["fee_fen"] == 4
+    assert case["diff_fen"] == 1_107 and case["fee_fen"] == 4  # the receivable: what the rail remits, net of its cost
     # the merchant is owed the three paid payments and now the fourth, each less its fee
     assert bal == sum(a - ppm_of(a, 3_800) for a in (1_000, 1_037, 1_074, 1_111))
     _verify(db)
@@ -230,18 +232,18 @@ def test_duplicate_import_and_a_second_file(platform, fixed_clock) -> None:  # t
     db = platform.db
     mid, _ = platform.merchant()
     build_day(db, fixed_clock, mid, paid=3, unpaid=0, refunds=0)
-    produced = db.run(lambda c: produce_statement(c, CH, D))
+    produced = produce_statement(CH, D)
     first = db.run(lambda c: service.import_statement(c, CH, D, produced.data))
     before = table_counts(db)
     again = db.run(lambda c: service.import_statement(c, CH, D, produced.data))
     assert (again["imported"], again["duplicate"], again["sha256"]) == (False, True, first["sha256"])
-    other = db.run(lambda c: produce_statement(c, CH, D, {"fee_mismatch": 1}))
+    other = produce_statement(CH, D, {"fee_mismatch": 1})
     with pytest.raises(ConflictError) as e:
         db.run(lambda c: service.import_statement(c, CH, D, other.data))
     assert e.value.code == "statement_already_imported"
     assert table_counts(db) == before
     with pytest.raises(NotFound):
-        db.run(lambda c: service.run(c, D, channel="wechat"))
+        reconcile(db, D, channel="wechat")
 
 
 @pytest.mark.parametrize("channel", ["wechat", "alipay"])

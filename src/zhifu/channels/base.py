@@ -60,6 +60,7 @@ class PaymentOrder:
     auth_code: str | None = None  # the consumer's pay code, when the merchant scans it
     flow: str = "dynamic_code"  # pay_code | dynamic_code | jsapi | terminal
     payer_openid: str | None = None  # JSAPI: the payer's id at the rail
+    merchant_name: str = ""  # the shop's short name, as the rail shows it to the payer and on its statement
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

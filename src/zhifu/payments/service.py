@@ -248,7 +248,7 @@ def create_payment(conn: Connection, merchant_id: str, req: CreatePayment, *, at
     # the intent is committed first; the rail is called after the commit, its answer recorded in a second
     # transaction; a crash in between leaves a created payment that the sweeper asks the rail about
     order = PaymentOrder(pid, merchant_id, req.amount_fen - discount_fen, req.description, expires_at, at,
-                         req.auth_code, flow)
+                         req.auth_code, flow, merchant_name=m.short_name or "")
     after_commit(conn, lambda db: call_create(db, order))
     return public(conn.execute(select(payments).where(payments.c.id == pid)).one())
 

@@ -171,8 +171,17 @@ def _control(sim: FakeRails) -> APIRouter:
 
     @r.post("/statements/{rail}/{business_date}/inject")
     def inject(rail: str, business_date: dt.date, req: InjectBody) -> dict[str, Any]:
-        sim.store.set_injection(rail, business_date, req.spec, req.seed)
-        return {"rail": rail, "business_date": business_date.isoformat(), "spec": req.spec}
+        from zhifu.railsim.statements import plant
+
+        facts = FACTS.get(rail)
+        if facts is None:
+            raise HTTPException(404, f"unknown rail {rail}")
+        try:
+            got = plant(sim.store, facts, business_date, req.spec, seed=req.seed)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return {"rail": rail, "business_date": business_date.isoformat(), "lines": len(got.lines),
+                "truth": got.truth}
 
     @r.post("/notifications/deliver")
     def deliver() -> dict[str, int]:

@@ -42,8 +42,8 @@ CREATE TABLE IF NOT EXISTS outbox (
   headers TEXT NOT NULL, due_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS ix_outbox_due ON outbox (state, due_at);
 CREATE TABLE IF NOT EXISTS seq (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS injections (rail TEXT NOT NULL, business_date TEXT NOT NULL, spec TEXT NOT NULL,
-  seed INTEGER NOT NULL, PRIMARY KEY (rail, business_date));
+CREATE TABLE IF NOT EXISTS statements (rail TEXT NOT NULL, business_date TEXT NOT NULL, lines TEXT NOT NULL,
+  PRIMARY KEY (rail, business_date));
 """
 
 
@@ -126,6 +126,13 @@ class RailStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def forget(self) -> None:
+        """Drop every order, refund, notification and fixed statement (tests start each case afresh); the
+        reference counters stay, so references never repeat."""
+        with self._tx() as db:
+            for table in ("txns", "outbox", "statements"):
+                db.execute(f"DELETE FROM {table}")
 
     # -- plumbing
     def _tx(self) -> _Tx:
@@ -358,17 +365,33 @@ class RailStore:
         return None
 
     # -- statements
-    def set_injection(self, rail: str, business_date: dt.date, spec: dict[str, int], seed: int = 1) -> None:
+    def set_statement(self, rail: str, business_date: dt.date, lines: list[dict[str, Any]]) -> None:
+        """The file a rail will serve for a date, fixed (with the discrepancies the simulator planted in it)."""
         with self._tx() as db:
-            db.execute("INSERT INTO injections (rail, business_date, spec, seed) VALUES (?,?,?,?) "
-                       "ON CONFLICT (rail, business_date) DO UPDATE SET spec = excluded.spec, seed = excluded.seed",
-                       (rail, business_date.isoformat(), json.dumps(spec), seed))
+            db.execute("INSERT INTO statements (rail, business_date, lines) VALUES (?,?,?) "
+                       "ON CONFLICT (rail, business_date) DO UPDATE SET lines = excluded.lines",
+                       (rail, business_date.isoformat(), json.dumps(lines, ensure_ascii=False)))
 
-    def injection(self, rail: str, business_date: dt.date) -> tuple[dict[str, int], int] | None:
+    def statement(self, rail: str, business_date: dt.date) -> list[dict[str, Any]] | None:
         with self._lock:
-            r = self._db.execute("SELECT spec, seed FROM injections WHERE rail = ? AND business_date = ?",
+            r = self._db.execute("SELECT lines FROM statements WHERE rail = ? AND business_date = ?",
                                  (rail, business_date.isoformat())).fetchone()
-        return (json.loads(r["spec"]), r["seed"]) if r else None
+        return json.loads(r["lines"]) if r else None
+
+    def unpaid_between(self, rail: str, start: dt.datetime, end: dt.datetime, n: int) -> list[Txn]:
+        """Orders created in [start, end) that the payer never paid (awaiting, paying or closed), oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM txns WHERE rail = ? AND kind = 'payment' AND status IN ('awaiting', 'paying', 'closed')"
+                " AND created_at >= ? AND created_at < ? ORDER BY created_at, ref LIMIT ?",
+                (rail, _ts(start), _ts(end), n)).fetchall()
+        return [self._row(r) for r in rows]
+
+    def paid_unnoticed(self, t: Txn, at: dt.datetime, card_type: str) -> None:
+        """Simulator: the payer paid an order but the rail's notification never reached the merchant."""
+        with self._tx() as db:
+            self._update(db, t, status="succeeded", finished_at=at, payer_ref=t.payer_ref or "payer_sim",
+                         card_type=t.card_type or card_type)
 
     def bulk_insert(self, txns: list[Txn]) -> None:
         """History written by the simulator's batch path: the rails' side of a simulated past."""

@@ -178,7 +178,8 @@ class _Gateway:
                 rail, out_trade_no=req["orderId"], merchant_code=req["merId"], amount_fen=int(req["txnAmt"]),
                 description="", notify_url=req["backUrl"], trade_type=sub or "", at=now,
                 auth_code=req.get("qrNo") if sub == wire.SUB_PAY_CODE else None, card_types=facts.card_types,
-                default_issuer=DEFAULT_ISSUER, ref_width=REF_WIDTH, extra={"txn_time": req["txnTime"]})
+                default_issuer=DEFAULT_ISSUER, ref_width=REF_WIDTH,
+                extra={"txn_time": req["txnTime"], "sub_merchant_name": req.get("subMerAbbr", "")})
         except ValueError:
             return self.answer(req, respCode="12", respMsg="重复交易 / orderId already used")
         if outcome == "duplicate":

@@ -215,8 +215,8 @@ def _payment_row(p: Any) -> dict[str, Any]:
             "merchant_id": p.merchant_id, "created_at": at,
             "business_date": p.business_date if moved and p.business_date else business_date_of(p.created_at),
             "txn_type": "payment", "amount_fen": p.amount_fen - p.discount_fen,
-            # our fee is on the gross amount; with an instant discount the rail's (on the net) is not comparable
-            "fee_fen": p.fee_fen if p.discount_fen == 0 else None, "status": p.status,
+            # the rail's fee is what it keeps of the payment: our channel cost, on the amount it collected
+            "fee_fen": p.cost_fen if moved else 0, "status": p.status,
             "_fee": p.fee_fen, "_cost": p.cost_fen if moved else 0}
 
 
@@ -226,7 +226,8 @@ def _refund_row(r: Any, clawback_fen: int = 0) -> dict[str, Any]:
     return {"payment_id": r.id, "channel_ref": r.channel_ref, "merchant_order_no": r.id,
             "merchant_id": r.merchant_id, "created_at": r.updated_at if moved else r.created_at,
             "business_date": r.business_date if moved and r.business_date else business_date_of(r.created_at),
-            "txn_type": "refund", "amount_fen": r.amount_fen - clawback_fen, "fee_fen": -r.fee_refunded_fen,
+            # the rails keep their cost on a refund, as our book does: no fee comes back
+            "txn_type": "refund", "amount_fen": r.amount_fen - clawback_fen, "fee_fen": 0,
             "status": {"pending": "processing"}.get(r.status, r.status), "_fee": r.fee_refunded_fen, "_cost": 0}
 
 
@@ -551,10 +552,10 @@ def adjustment_legs(case: Any, action: str) -> list[ledger.Leg]:
         return [ledger.dr(rec, diff), ledger.cr(SUSPENSE, diff)] if diff > 0 else \
             [ledger.dr(SUSPENSE, -diff), ledger.cr(rec, -diff)]
     pay = payable_account(case.merchant_id)
-    if diff == 0:  # fees only: the merchant pays (or gets back) what the channel's fee says
+    if diff == 0:  # fees only: the rail kept more (or less) than the cost we booked; the acquirer bears it
         fd = case.fee_diff_fen
-        return [ledger.dr(pay, fd), ledger.cr(FEE_INCOME, fd)] if fd > 0 else \
-            [ledger.dr(FEE_INCOME, -fd), ledger.cr(pay, -fd)]
+        return [ledger.dr(CHANNEL_COST, fd), ledger.cr(rec, fd)] if fd > 0 else \
+            [ledger.dr(rec, -fd), ledger.cr(CHANNEL_COST, -fd)]
     one_sided = case.ours_fen == 0 or case.channel_fen == 0
     cost = case.cost_fen if one_sided else 0  # the channel cost booked with (or missing from) the item's entry
     gross = abs(diff) + cost

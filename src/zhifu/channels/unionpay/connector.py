@@ -99,6 +99,8 @@ class UnionPayConnector:
         fields.update(txnAmt=str(order.amount_fen), currencyCode=wire.CURRENCY_CNY, backUrl=self.notify_url,
                       payTimeout=wire.beijing_stamp(order.expires_at),
                       reqReserved=wire.reserved(self.facts.name, order.payment_id))
+        if order.merchant_name:  # acquirer access: the sub-merchant's short name shown to the payer and on ZM
+            fields["subMerAbbr"] = order.merchant_name[:20]
         if sub == wire.SUB_PAY_CODE:
             fields["qrNo"] = order.auth_code or ""
         if sub == wire.SUB_SELF_SERVICE:
