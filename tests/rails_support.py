@@ -42,3 +42,12 @@ def produce_statement(channel: str, day, kinds=None, *, seed: int = 1):  # type:
     physical = {seq.line_no: line.line_no for seq, line in zip(got.lines, parsed, strict=True)}
     return types.SimpleNamespace(data=data, lines=parsed, truth=got.truth, item_classes=got.item_classes,
                                  line_classes={physical[n]: cls for n, cls in got.line_classes.items()})
+
+
+def pump(db, *, at=None) -> None:  # type: ignore[no-untyped-def]
+    """What the rails' notifications would tell us, learnt at once by asking them: payments still processing or
+    created and refunds still pending."""
+    from zhifu.payments import sweep_processing, sweep_refunds
+
+    sweep_processing(db, at=at, older_than_s=0)
+    sweep_refunds(db, at=at, older_than_s=0)

@@ -7,10 +7,10 @@ import random
 from typing import Any
 
 from zhifu.bills import service as bills
-from zhifu.channels import Payer
 from zhifu.core.clock import SHANGHAI
 from zhifu.db import Database
-from zhifu.payments import ensure_platform_accounts, sim_pay
+from zhifu.payments import ensure_platform_accounts
+from zhifu.railsim.payer import Payer, sim_pay
 from zhifu.reference import generate_credit_code, generate_resident_id
 
 _rng = random.Random(18)

@@ -291,7 +291,7 @@ def test_cashier_shows_a_campaigns_instant_discount(db, fixed_clock) -> None:  #
 @pytest.mark.parametrize("channel", ["unionpay_qr", "wechat", "alipay"])
 @pytest.mark.parametrize("outcome", ["success", "userpaying", "decline", "timeout"])
 def test_paycodes_route_to_their_channel_and_outcome(channel: str, outcome: str) -> None:
-    from zhifu.channels import paycode_outcome
+    from zhifu.railsim.store import paycode_outcome
 
     rng = random.Random(3)
     for _ in range(50):
@@ -306,8 +306,8 @@ def test_paycodes_route_to_their_channel_and_outcome(channel: str, outcome: str)
 def test_sim_paycode_command_prints_a_code_its_channel_accepts(channel: str, outcome: str) -> None:
     from typer.testing import CliRunner
 
-    from zhifu.channels import paycode_outcome
     from zhifu.cli import app
+    from zhifu.railsim.store import paycode_outcome
 
     r = CliRunner().invoke(app, ["sim", "paycode", "--channel", channel, "--outcome", outcome, "--seed", "5"])
     assert r.exit_code == 0, r.output

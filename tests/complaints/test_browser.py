@@ -59,10 +59,10 @@ class Site:
 
 def _seed(db: Database) -> tuple[str, str]:
     from tests.factories import application
-    from zhifu.channels import Payer
     from zhifu.console import service as console
     from zhifu.merchants import MerchantApplication, apply, review
-    from zhifu.payments import CreatePayment, create_payment, ensure_platform_accounts, sim_pay
+    from zhifu.payments import CreatePayment, create_payment, ensure_platform_accounts
+    from zhifu.railsim.payer import Payer, sim_pay
 
     with db.tx() as c:
         ensure_platform_accounts(c)

@@ -13,13 +13,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from tests.complaints.conftest import PHONE, sh
+from tests.rails_support import pump as pump_notifications
 from zhifu import ledger
 from zhifu.complaints import deliver_messages
 from zhifu.complaints.models import complaints
 from zhifu.console import service as console_service
 from zhifu.kpi import report
 from zhifu.kpi import service as kpi
-from zhifu.payments import pump_notifications
 
 PASSWORD = "correct horse battery"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.complaints.conftest import PHONE, sh
+from tests.rails_support import pump as pump_notifications
 from zhifu import complaints as svc
 from zhifu import ledger
 from zhifu.complaints import service
 from zhifu.complaints.models import complaint_events, complaint_refunds, complaints
 from zhifu.core.errors import ConflictError, InvalidRequest, PermissionDenied
-from zhifu.payments import pump_notifications
 
 
 def _file(world, **kw: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
+from tests.rails_support import pump as pump_notifications
 from zhifu import ledger
 from zhifu.complaints import stats
 from zhifu.complaints.models import complaint_payments, complaint_refunds, complaints
@@ -15,7 +16,7 @@ from zhifu.core import clock as clock_mod
 from zhifu.core.clock import SHANGHAI, FixedClock
 from zhifu.core.config import get_settings
 from zhifu.db import Database
-from zhifu.payments import payments, pump_notifications
+from zhifu.payments import payments
 from zhifu.sim import SimParams, simulate
 from zhifu.sim.complaints import demo_complaints
 

@@ -80,10 +80,10 @@ def _free_port() -> int:
 def _seed(db: Database) -> tuple[str, str, str]:
     """A county in miniature, built through the service layer."""
     from tests.factories import application
-    from zhifu.channels import Payer
     from zhifu.console import service as console
     from zhifu.merchants import MerchantApplication, apply, review
-    from zhifu.payments import CreatePayment, create_payment, ensure_platform_accounts, sim_pay
+    from zhifu.payments import CreatePayment, create_payment, ensure_platform_accounts
+    from zhifu.railsim.payer import Payer, sim_pay
 
     with db.tx() as c:
         ensure_platform_accounts(c)
@@ -165,8 +165,8 @@ class Tab:
 def test_merchant_sees_takings_live_and_refunds_a_payment(chromium: Any, site: Site) -> None:
     from playwright.sync_api import expect
 
-    from zhifu.channels import Payer
-    from zhifu.payments import CreatePayment, create_payment, sim_pay
+    from zhifu.payments import CreatePayment, create_payment
+    from zhifu.railsim.payer import Payer, sim_pay
 
     tab = Tab(chromium, site, PHONE)
     page = tab.page

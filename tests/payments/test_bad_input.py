@@ -89,6 +89,9 @@ def test_refund_bad_input(platform) -> None:  # type: ignore[no-untyped-def]
 
 def test_duplicate_order_number(platform) -> None:  # type: ignore[no-untyped-def]
     mid, mh = platform.merchant()
-    assert platform.client.post("/v1/payments", json=BASE, headers=mh).status_code == 200
-    r = platform.client.post("/v1/payments", json=BASE, headers=mh)
+    first = platform.client.post("/v1/payments", json=BASE, headers=mh)
+    assert first.status_code == 200
+    retry = platform.client.post("/v1/payments", json=BASE, headers=mh)  # the same create again: the same payment
+    assert retry.status_code == 200 and retry.json()["id"] == first.json()["id"]
+    r = platform.client.post("/v1/payments", json={**BASE, "amount_fen": BASE["amount_fen"] + 1}, headers=mh)
     assert r.status_code == 409 and r.json()["error"]["param"] == "merchant_order_no"

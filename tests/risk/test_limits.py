@@ -67,7 +67,7 @@ def test_release_gives_the_limit_back_once(db, fixed_clock) -> None:  # type: ig
     p = pay(db, m, 50_000, at=fixed_clock.now())
     with pytest.raises(LimitExceeded):
         pay(db, m, 100, at=fixed_clock.now())
-    db.run(lambda c: close_payment(c, m, p["id"]))
+    close_payment(db, m, p["id"])
     with db.tx() as c:
         assert limits.used(c, "barcode_d_payer_day", "p1", fixed_clock.now()) == 0
         assert limits.release_limits(c, m, "nope") == 0
@@ -116,7 +116,7 @@ def test_property_counter_equals_open_and_succeeded_usage(db, amounts, closes) -
             continue
         live += amount
         if close:
-            db.run(lambda c, pid=p["id"]: close_payment(c, m, pid, at=AT))
+            close_payment(db, m, p["id"])
             live -= amount
         with db.tx() as c:
             assert limits.used(c, "barcode_d_payer_day", payer, AT) == live <= 50_000

@@ -13,7 +13,7 @@ from tests.risk.conftest import AT, make_merchant, pay
 from zhifu import ledger
 from zhifu.core.errors import ConflictError, InvalidRequest, PermissionDenied
 from zhifu.merchants import payable_account
-from zhifu.payments import sim_pay
+from zhifu.railsim.payer import sim_pay
 from zhifu.risk import RiskBlocked, service
 from zhifu.risk.features import Event, FeatureEngine, parse_feature
 from zhifu.risk.rules import RuleSetError, default_source, parse_ruleset
@@ -89,7 +89,7 @@ def test_deny_list_blocks_at_authorisation_and_expires(db) -> None:  # type: ign
 
 
 def _succeed(db, mid: str, amount: int, payer: str, fixed_clock) -> str:  # type: ignore[no-untyped-def]
-    from zhifu.channels.sim import Payer
+    from zhifu.railsim.payer import Payer
 
     p = pay(db, mid, amount, payer=payer, flow="dynamic_code", at=fixed_clock.now())
     sim_pay(db, p["id"], outcome="success", payer=Payer(ref=payer))

@@ -8,8 +8,8 @@ import itertools
 from sqlalchemy import select, update
 
 from tests.factories import application
+from tests.rails_support import pump as pump_notifications
 from zhifu import ledger
-from zhifu.channels import Payer
 from zhifu.core.clock import SHANGHAI, FixedClock
 from zhifu.db import Database
 from zhifu.merchants import MerchantApplication, apply, review
@@ -19,9 +19,8 @@ from zhifu.payments import (
     CreateRefund,
     create_payment,
     create_refund,
-    pump_notifications,
-    sim_pay,
 )
+from zhifu.railsim.payer import Payer, sim_pay
 from zhifu.recon.formats import PayoutResult, write_payout_results
 from zhifu.settlement.models import settlement_payouts
 

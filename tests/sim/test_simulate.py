@@ -215,7 +215,7 @@ def test_live_mode_payments_read_back_through_the_api(platform: Any) -> None:
 
 def _index_names(database: Database) -> set[str]:
     with database.read() as c:
-        return {ix["name"] for t in ("payments", "sim_rail_txns", "ledger_entries", "ledger_postings")
+        return {ix["name"] for t in ("payments", "ledger_entries", "ledger_postings")
                 for ix in inspect(c).get_indexes(t)}
 
 

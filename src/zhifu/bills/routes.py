@@ -102,7 +102,7 @@ def present(biller_id: str, account_no: str, p: Principal = Depends(principal),
 @api.post("/bill_payments", summary="Pay a bill (or a direct-pay biller) through the payment service")
 def pay_bill(req: service.PayBillIn, request: Request, p: Principal = Depends(principal),
              body: bytes = Depends(raw_body), db: Database = Depends(get_db)) -> Response:
-    return run_idempotent(request, p, body, lambda: db.run(lambda c: service.pay_bill(c, req)))
+    return run_idempotent(request, p, body, lambda: service.pay(db, req))
 
 
 @api.get("/billers/{biller_id}/payment-file", summary="The daily payment file (csv, or fixed-width GBK)")
@@ -193,9 +193,9 @@ def payer_pay(request: Request, biller: str = Form(...), account: str = Form(...
     db: Database = request.app.state.db
     try:
         amount_fen = parse_yuan(amount, param="amount_fen") if amount else None
-        out = db.run(lambda c: service.pay_bill(c, service.PayBillIn(
+        out = service.pay(db, service.PayBillIn(
             biller_id=biller, account_no=account, bill_id=bill_id or None, amount_fen=amount_fen, channel=channel,
-            payer_phone=phone or None, via="phone")))
+            payer_phone=phone or None, via="phone"))
     except ZhifuError as exc:
         with db.read() as c:
             found = None

@@ -46,6 +46,7 @@ from zhifu.core.clock import SHANGHAI
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id_fast
 from zhifu.core.money import check_fen, fen_to_yuan_str, ppm_of
+from zhifu.db import Database
 from zhifu.merchants import service as merchants
 from zhifu.payments import CreatePayment, PaymentStatus
 from zhifu.reference import mask_account, mask_phone
@@ -476,6 +477,26 @@ def pay_bill(conn: Connection, req: PayBillIn, *, at: dt.datetime | None = None)
     line = conn.execute(select(bill_lines).where(line_key)).one()
     return {"object": "bill_payment", "payment": p, "line": line_public(line),
             "bill": bill_public(_bill(conn, b, bill.id), b, at=at) if bill is not None else None}
+
+
+def pay(db: Database, req: PayBillIn, *, at: dt.datetime | None = None) -> dict[str, Any]:
+    """Pay a bill in its own transaction; the rail is asked after that commit, so the answer shown is the payment
+    as the rail left it, and a refused pay code gives its reservation back at once."""
+    out = db.run(lambda c: pay_bill(c, req, at=at))
+
+    def settle(conn: Connection) -> dict[str, Any]:
+        b = _biller(conn, req.biller_id)
+        line_key = and_(bill_lines.c.merchant_id == b.merchant_id, bill_lines.c.payment_id == out["payment"]["id"])
+        line = conn.execute(select(bill_lines).where(line_key)).one()
+        p = payments_api.get_payment(conn, b.merchant_id, line.payment_id)
+        if p["status"] in FINAL_UNPAID and line.status == LineStatus.PENDING:
+            _release(conn, line, clock.now())
+            line = conn.execute(select(bill_lines).where(line_key)).one()
+        bill = _bill(conn, b, line.bill_id) if line.bill_id is not None else None
+        return {"object": "bill_payment", "payment": p, "line": line_public(line),
+                "bill": bill_public(bill, b, at=clock.now()) if bill is not None else None}
+
+    return db.run(settle)
 
 
 def _open_bill(conn: Connection, b: Any, acc: str, bill_id: str | None, at: dt.datetime) -> Any:

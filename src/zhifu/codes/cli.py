@@ -46,9 +46,6 @@ def paycode(
         _fail(f"--{exc.param}: {exc.message}")
 
 
-sim_app = typer.Typer(no_args_is_help=True, help="The payer's side of the simulator.")
-sim_app.command("paycode")(paycode)
-GROUPS = {"sim": sim_app}  # `zhifu sim paycode --channel unionpay_qr`
 
 
 @app.command("issue")

@@ -8,9 +8,11 @@ from pathlib import Path
 import typer
 
 from zhifu.cli import console, fail
+from zhifu.codes.cli import paycode
 
 NAME = "sim"
-app = typer.Typer(no_args_is_help=True, help="模拟器 / the simulator's fake rails.")
+app = typer.Typer(no_args_is_help=True, help="模拟器 / the simulator: fake rails and the payer's side.")
+app.command("paycode")(paycode)  # `zhifu sim paycode --channel unionpay_qr`
 
 
 @app.command("rails")

@@ -91,8 +91,8 @@ def _pay(db: Database, rng: random.Random, biller_id: str, acc: str, made: dict[
     kw: dict[str, Any] = ({"auth_code": rng.choice(PAY_CODES), "via": "counter"} if counter
                           else {"channel": rng.choice(PHONE_CHANNELS), "via": "qr"})
     try:
-        out = db.run(lambda c: bills.pay_bill(c, bills.PayBillIn(biller_id=biller_id, account_no=acc,
-                                                                 amount_fen=amount_fen, **kw)))
+        out = bills.pay(db, bills.PayBillIn(biller_id=biller_id, account_no=acc,
+                                                                 amount_fen=amount_fen, **kw))
         if out["payment"]["status"] in ("created", "processing"):
             sim_pay(db, out["payment"]["id"], outcome="success", payer=Payer(f"hh_{acc}", None, "debit"))
         made["paid"] += 1
@@ -103,12 +103,12 @@ def _pay(db: Database, rng: random.Random, biller_id: str, acc: str, made: dict[
 def _two_phones(db: Database, biller_id: str, acc: str) -> int:
     """Two family members pay the same bill at once: the second is refused while the first is open."""
     try:
-        first = db.run(lambda c: bills.pay_bill(c, bills.PayBillIn(biller_id=biller_id, account_no=acc,
-                                                                   channel="wechat")))
+        first = bills.pay(db, bills.PayBillIn(biller_id=biller_id, account_no=acc,
+                                                                   channel="wechat"))
     except ZhifuError:
         return 0
     try:
-        db.run(lambda c: bills.pay_bill(c, bills.PayBillIn(biller_id=biller_id, account_no=acc, channel="alipay")))
+        bills.pay(db, bills.PayBillIn(biller_id=biller_id, account_no=acc, channel="alipay"))
     except ZhifuError:
         pass
     sim_pay(db, first["payment"]["id"], outcome="success", payer=Payer("hh_race", None, "debit"))
