@@ -34,7 +34,7 @@ class Workers:
     def start(self) -> None:
         s = get_settings()
         self._spawn("sweeper", s.sweeper_interval_s, self._sweep)
-        self._spawn("webhooks", s.webhook_dispatch_interval_s, lambda: dispatch_due(self.db))
+        self._spawn("webhooks", s.webhook_dispatch_interval_s, lambda: dispatch_due(self.db, wait=False))
         from zhifu import kpi  # the dashboard's rollups, brought up to date by an incremental job
 
         self._spawn("kpi", kpi.REFRESH_INTERVAL_S, lambda: kpi.refresh_db(self.db))
