@@ -99,3 +99,15 @@ def circle_merchant_counts(conn: Connection) -> dict[str, int]:
     if t is None:
         return {}
     return {k: int(n) for k, n in conn.execute(select(t.c.circle_id, func.count()).group_by(t.c.circle_id))}
+
+
+def programme_office(conn: Connection, start: dt.date, end: dt.date) -> dict[str, Any] | None:
+    """Work-item progress, circles and streets, training beside adoption, credit on payment data (the office)."""
+    fn = _offered("office", "programme_office")
+    return fn(conn, start, end) if fn is not None else None
+
+
+def commerce_circles_launched(conn: Connection, as_of: dt.date) -> int | None:
+    """Circles launched by as_of, when the office keeps launch dates; None otherwise."""
+    fn = _offered("office", "commerce_circles")
+    return fn(conn, as_of) if fn is not None else None

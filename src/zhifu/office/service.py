@@ -1076,8 +1076,11 @@ def sme_figures(conn: Connection) -> dict[str, Any]:
 # ---------------------------------------------------------------- the dashboard's figures
 
 
-def kpi_commerce_circles(conn: Connection, as_of: dt.date) -> int:
-    """Commerce circles (streets included) launched by as_of: the §二.7 target's measure."""
+def kpi_commerce_circles(conn: Connection, as_of: dt.date) -> int | None:
+    """Commerce circles (streets included) launched by as_of: the §二.7 target's measure; None before the office
+    has its circles."""
+    if conn.execute(select(func.count()).select_from(office_circles)).scalar_one() == 0:
+        return None
     return circle_counts(conn, as_of)["circles"]
 
 
@@ -1090,7 +1093,7 @@ def kpi_programme_office(conn: Connection, start: dt.date, end: dt.date) -> dict
     counts = circle_counts(conn, end)
     deadline = pilot_deadline(conn)
     by_deadline = circle_counts(conn, deadline) if deadline else counts
-    return {"items": [{"number": i["number"], "title": i["title"], "lead_name": i["lead_name"], "due": i["due"],
+    return {"work_items": [{"number": i["number"], "title": i["title"], "lead_name": i["lead_name"], "due": i["due"],
                        "status": i["status"], "progress_ppm": i["progress_ppm"], "late_names": i["late_names"]}
                       for i in its],
             "items_done": sum(i["status"] == "done" for i in its), "items_late": sum(bool(i["late"]) for i in its),
