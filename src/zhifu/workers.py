@@ -47,6 +47,12 @@ class Workers:
         from zhifu.complaints import CLOCK_INTERVAL_S, run_clocks  # reminders, escalation on breach, texts
 
         self._spawn("complaints", CLOCK_INTERVAL_S, lambda: run_clocks(self.db))
+        from zhifu.transit.service import (  # fares charged nightly, holds, passes
+            BACKGROUND_INTERVAL_S,
+            background,
+        )
+
+        self._spawn("transit", BACKGROUND_INTERVAL_S, lambda: background(self.db))
 
     def _sweep(self) -> None:
         pump_notifications(self.db)

@@ -630,7 +630,8 @@ def operations(conn: Connection, f: Filters) -> dict[str, Any]:
             "reconciliation": sources.recon_exceptions(conn, f.start, f.end),
             "risk": sources.risk_alerts(conn, f.start, f.end),
             "complaints": sources.complaints_within_sla(conn, f.start, f.end),
-            "office": sources.programme_office(conn, f.start, f.end)}
+            "office": sources.programme_office(conn, f.start, f.end),
+            "transit": sources.transit_usage(conn, f.start, f.end)}
 
 
 def overview(conn: Connection, f: Filters) -> dict[str, Any]:

@@ -93,6 +93,11 @@ def complaints_within_sla(conn: Connection, start: dt.date, end: dt.date) -> dic
     return fn(conn, start, end) if fn is not None else None
 
 
+def transit_usage(conn: Connection, start: dt.date, end: dt.date) -> dict[str, Any] | None:
+    fn = _offered("transit", "transit_usage")
+    return fn(conn, start, end) if fn is not None else None
+
+
 def circle_merchant_counts(conn: Connection) -> dict[str, int]:
     """Merchants designated to each commerce circle (by incentives), when that capability keeps the list."""
     t = _table(conn, "campaign_circle_merchants")

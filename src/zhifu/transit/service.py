@@ -1050,3 +1050,27 @@ def kpi_transit_usage(conn: Connection, start: dt.date, end: dt.date) -> dict[st
     doc["journeys"] = int(conn.execute(select(func.coalesce(func.sum(transit_fare_days.c.journeys), 0)).where(and_(
         transit_fare_days.c.day >= start, transit_fare_days.c.day <= end))).scalar_one())
     return doc
+
+
+# ---------------------------------------------------------------- background work
+
+BACKGROUND_INTERVAL_S = 30.0
+CHARGE_HOUR = 2  # the nightly run charges yesterday's fares after 02:00 Beijing time, when buses are in depots
+_charged_through: dict[str, dt.date] = {}  # per database: a restart simply runs again (the run is idempotent)
+
+
+def background(db: Database, *, at: dt.datetime | None = None) -> dict[str, Any]:
+    """One pass: the nightly fare run once a day, pending charges and passes brought to their payments'
+    outcomes, scenic holds confirmed or released."""
+    from zhifu.transit import scenic
+
+    at = at or clock.now()
+    out: dict[str, Any] = {"charges": None}
+    yesterday = local_day(at) - dt.timedelta(days=1)
+    if at.astimezone(SHANGHAI).hour >= CHARGE_HOUR and _charged_through.get(db.url) != yesterday:
+        out["charges"] = charge_due(db, through=yesterday, at=at)
+        _charged_through[db.url] = yesterday
+    out["pending"] = finish_pending(db, at=at, older_than_s=5)
+    out["passes"] = confirm_pending_passes(db, at=at)
+    out["scenic"] = scenic.sweep(db, at=at)
+    return out
