@@ -548,6 +548,8 @@ def merchant_action(request: Request, action: str, lender: str = Form(""), agree
 
     db, mid = _db(request), user.merchant_id or ""
     names = {i.id: i.name for i in county().institutions}
+    if action not in ("grant", "withdraw", "evidence.pdf"):
+        raise NotFound(f"no action {action}", param="action")
     try:
         lender_id = service._lender(lender)  # noqa: SLF001  (the same check the evidence uses)
         if action == "grant":
@@ -560,14 +562,10 @@ def merchant_action(request: Request, action: str, lender: str = Form(""), agree
             db.run(lambda c: grant(c, req))
         elif action == "withdraw":
             db.run(lambda c: withdraw(c, "merchant", mid, "credit_sharing", recipient=lender_id))
-        elif action == "evidence.pdf":
+        else:
             return console._finish(request, _evidence_pdf(db, mid, lender_id, service.EVIDENCE_MONTHS_DEFAULT,  # noqa: SLF001
                                                           user.username))
-        else:
-            raise NotFound(f"no action {action}", param="action")
     except NotFound as exc:
-        if exc.param == "action":
-            raise
         return _merchant_page(request, user, error=exc.message, field=exc.param, code=exc.http_status)
     except ZhifuError as exc:
         return _merchant_page(request, user, error=exc.message, field=exc.param, code=exc.http_status)
