@@ -40,9 +40,9 @@ pages = APIRouter(route_class=console.ConsoleRoute, include_in_schema=False,
 _merchant_user = console.role("merchant")
 _operator_user = console.role("operator")
 _regulator_user = console.role("regulator")
-console.add_nav("merchant", (("/console/merchant/transit", N_("Transit & tickets")),), after=5)
-console.add_nav("operator", (("/console/operator/transit", N_("Transit & scenic")),), after=4)
-console.add_nav("regulator", (("/console/regulator/transit", N_("Transit & scenic")),), after=3)
+console.add_nav("merchant", (("/console/merchant/transit", N_("公交与景区 / Transit")),), after=5)
+console.add_nav("operator", (("/console/operator/transit", N_("公交与景区 / Transit")),), after=4)
+console.add_nav("regulator", (("/console/regulator/transit", N_("公交与景区 / Transit")),), after=3)
 
 
 def _mid(p: Principal) -> str:
