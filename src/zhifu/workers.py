@@ -41,7 +41,7 @@ class Workers:
     def start(self) -> None:
         s = get_settings()
         self._spawn("sweeper", s.sweeper_interval_s, self._sweep)
-        self._spawn("webhooks", s.webhook_dispatch_interval_s, lambda: dispatch_due(self.db))
+        self._spawn("webhooks", s.webhook_dispatch_interval_s, lambda: dispatch_due(self.db, wait=False))
         from zhifu import kpi  # the dashboard's rollups, brought up to date by an incremental job
 
         self._spawn("kpi", kpi.REFRESH_INTERVAL_S, lambda: kpi.refresh_db(self.db))
@@ -54,6 +54,12 @@ class Workers:
         from zhifu.complaints import CLOCK_INTERVAL_S, run_clocks  # reminders, escalation on breach, texts
 
         self._spawn("complaints", CLOCK_INTERVAL_S, lambda: run_clocks(self.db))
+        from zhifu.transit.service import (  # fares charged nightly, holds, passes
+            BACKGROUND_INTERVAL_S,
+            background,
+        )
+
+        self._spawn("transit", BACKGROUND_INTERVAL_S, lambda: background(self.db))
 
     def _sweep(self) -> None:
         sweep_payments(self.db)

@@ -159,3 +159,11 @@ def test_sm3_fallback_agrees_with_openssl() -> None:
     assert offline._sm3_gmssl(b"abc") == offline._sm3_hashlib(b"abc")
     assert offline._sm3_gmssl(b"abcd" * 16).hex() == \
         "debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcba39c0c5732"
+
+
+def test_the_docs_script_is_the_offline_verifier() -> None:
+    """docs/audit_verify.py is what a regulator copies: it must be exactly the verifier the tests exercise."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    assert (root / "docs" / "audit_verify.py").read_text() == (root / "src/zhifu/audit/offline.py").read_text()

@@ -32,6 +32,8 @@ def test_operator_imports_next_years_calendar(chromium: Any, site: Site) -> None
         page.fill("textarea[name=csv_text]", "date,type,name\n2027-02-30,holiday,春节\n")
         page.click("main form button[type=submit]")
         assert "第 2 行" in page.inner_text("[data-import-error]")
+        assert any("400" in e for e in tab.errors)  # the refused file is answered 400, with the form again
+        tab.errors.clear()
         page.fill("textarea[name=csv_text]", NOTICE_2027.decode())
         page.click("main form button[type=submit]")
         page.wait_for_selector("[data-import-done]")

@@ -9,7 +9,19 @@ import json
 import socket
 import threading
 
+import pytest
+
+from zhifu.core.config import get_settings
 from zhifu.webhooks import RETRY_SCHEDULE_S, dispatch_due
+
+
+@pytest.fixture(autouse=True)
+def local_receivers(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """These receivers listen on 127.0.0.1, which the platform refuses unless the operator allows it."""
+    monkeypatch.setenv("ZHIFU_WEBHOOK_ALLOW_PRIVATE", "1")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 def verify(secret: str, header: str, body: bytes) -> bool:  # the five-line verifier of docs/api.md

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zhifu.core.config import get_settings
 from zhifu.core.errors import ZhifuError
@@ -27,13 +29,64 @@ def _error(status: int, code: str, message: str, param: str | None = None,
                         status_code=status)
 
 
-class BodyLimit(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next):  # type: ignore[no-untyped-def]
-        length = request.headers.get("content-length")
-        limit = UPLOAD_BYTES_MAX if request.url.path.endswith(UPLOAD_PATH_ENDS) else BODY_MAX_BYTES
+_ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")  # \u0000 in JSON, not a literal backslash before it
+_NUL_MESSAGE = "文本中不能含 NUL 字符 / text may not contain a NUL character (\\u0000)"
+
+
+class BodyLimit:
+    """Reads the whole body, bounded, before any route, dependency or authentication sees the request: a declared
+    Content-Length over the limit and a chunked body that grows past it are both a 413. A NUL character in the
+    path, the query, a JSON or a form body is a 400 on both backends (PostgreSQL text cannot hold it)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        if "\x00" in path or b"%00" in scope.get("query_string", b"") or b"%00" in scope.get("raw_path", b""):
+            await _error(400, "nul_character", _NUL_MESSAGE)(scope, receive, send)
+            return
+        headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        limit = UPLOAD_BYTES_MAX if path.endswith(UPLOAD_PATH_ENDS) else BODY_MAX_BYTES
+        length = headers.get(b"content-length")
+        too_large = _error(413, "body_too_large", f"request body is over {limit} bytes")
         if length is not None and (not length.isdigit() or int(length) > limit):
-            return _error(413, "body_too_large", f"request body is over {limit} bytes")
-        return await call_next(request)
+            await too_large(scope, receive, send)
+            return
+        body, more = bytearray(), True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > limit:
+                await too_large(scope, receive, send)
+                return
+        kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if kind.endswith(b"json"):
+            try:
+                bytes(body).decode("utf-8")
+            except UnicodeDecodeError:
+                await _error(400, "invalid_utf8", "请求体不是 UTF-8 / the body is not valid UTF-8")(scope, receive, send)
+                return
+        if (kind.endswith(b"json") and (b"\x00" in body or _ESCAPED_NUL.search(body))) or (
+                kind == b"application/x-www-form-urlencoded" and b"%00" in body):
+            await _error(400, "nul_character", _NUL_MESSAGE)(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()  # after the body: the disconnect, for streaming responses
+
+        await self.app(scope, replay, send)
 
 
 def create_app(db: Database | None = None, *, background: bool = False) -> FastAPI:
@@ -71,6 +124,20 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
     async def _zhifu_error(_req: Request, exc: ZhifuError) -> JSONResponse:
         return JSONResponse({"error": exc.to_dict()}, status_code=exc.http_status)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(req: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return _error(404, "route_missing", f"没有这个地址 / no route {req.method} {req.url.path}")
+        if exc.status_code == 405:
+            return _error(405, "method_not_allowed", f"{req.method} is not allowed on {req.url.path}")
+        if exc.status_code == 400:  # the framework could not parse the body (UTF-8 is checked before: JSON)
+            return _error(400, "invalid_json", f"请求体不是合法 JSON / the body is not valid JSON ({exc.detail})")
+        return _error(exc.status_code, f"http_{exc.status_code}", str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _server_error(_req: Request, exc: Exception) -> JSONResponse:
+        return _error(500, "internal_error", "内部错误，请稍后重试 / internal error; retry later", type_="api_error")
+
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_req: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
@@ -79,6 +146,8 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
         kind = first.get("type", "")
         if kind == "json_invalid":
             return _error(400, "invalid_json", "the body is not valid JSON")
+        if kind in ("string_unicode", "unicode_error") or "utf-8" in str(first.get("msg", "")).lower():
+            return _error(400, "invalid_utf8", "the body is not valid UTF-8")
         if kind == "extra_forbidden":
             return _error(400, "unknown_parameter", f"unknown parameter {'.'.join(loc)}", ".".join(loc))
         if kind == "missing":
@@ -100,4 +169,38 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
         if getattr(mod, "SIMULATOR_ONLY", False) and not settings.simulator:
             continue  # the simulated payer's routes exist only when the simulator is switched on
         app.include_router(mod.router)
+    _document_errors(app)
     return app
+
+
+# What any route may answer besides its success, all with the one error shape (see _error).
+ERROR_STATUSES = {"400": "Bad request: a parameter is missing or invalid, the body is not JSON or not UTF-8, or a "
+                         "text holds a NUL character", "401": "No valid API key", "403": "The key may not do this",
+                  "404": "No such object, or no such route", "409": "Conflicts with the object's state",
+                  "413": "The body is over the limit", "422": "The Idempotency-Key was used with another body"}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Every operation in the OpenAPI document lists the error responses with the error object's schema."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        doc = build()
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Error"] = {"type": "object", "required": ["error"], "properties": {"error": {
+            "type": "object", "required": ["type", "code", "message", "param"], "properties": {
+                "type": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"},
+                "param": {"type": ["string", "null"]}}}}}
+        ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        for ops in doc.get("paths", {}).values():
+            for op in ops.values():
+                if not isinstance(op, dict) or "responses" not in op:
+                    continue
+                for status, text in ERROR_STATUSES.items():
+                    op["responses"][status] = {"description": text, **ref}
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]

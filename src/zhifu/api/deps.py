@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from zhifu.api import idempotency
-from zhifu.core.errors import PermissionDenied, ZhifuError
+from zhifu.core.errors import InvalidRequest, PermissionDenied, ZhifuError
 from zhifu.db import Database
 from zhifu.merchants import Principal, authenticate
 from zhifu.webhooks import to_json
@@ -72,4 +72,10 @@ def run_idempotent(request: Request, p: Principal, body: bytes, fn: Callable[[],
 
 
 def loads(body: bytes) -> Any:
-    return json.loads(body)
+    """The JSON body; not UTF-8, not JSON or nested past the parser's depth is a 400 with the error object."""
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest("请求体不是 UTF-8 / the body is not valid UTF-8", code="invalid_utf8") from exc
+    except (ValueError, RecursionError) as exc:
+        raise InvalidRequest("请求体不是合法 JSON / the body is not valid JSON", code="invalid_json") from exc

@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     micro_monthly_cap_fen: int = 10_000_000  # 100,000 yuan a month
     sweeper_interval_s: float = 5.0
     webhook_dispatch_interval_s: float = 1.0
+    webhook_allow_private: bool = False  # ZHIFU_WEBHOOK_ALLOW_PRIVATE=1: endpoints on loopback/private addresses
 
     @model_validator(mode="after")
     def _resolve_secret(self) -> Settings:

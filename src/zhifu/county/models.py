@@ -105,6 +105,56 @@ class Target(_Model):
     note: str = ""
 
 
+class ProgrammeUnit(_Model):
+    """A member unit of the leadership group (§三.1); one of them hosts the group's office."""
+
+    id: Slug
+    name: str
+    hosts_office: bool = False
+
+
+class Milestone(_Model):
+    title: str = Field(min_length=1, max_length=200)
+    due: dt.date
+
+
+class WorkItem(_Model):
+    """One of the plan's work items with its lead unit (listed first in the plan) and co-responsible units."""
+
+    number: Annotated[int, Field(ge=1, le=99)]  # `no` would read as false in YAML 1.1
+    section: str
+    title: str = Field(min_length=1, max_length=100)
+    text: str = Field(min_length=1, max_length=4000)
+    lead: Slug
+    co: list[Slug] = []
+    due: dt.date
+    milestones: list[Milestone] = []
+
+
+class Programme(_Model):
+    """The programme's organisation: the document, the leadership group's units and the work items."""
+
+    document: str
+    units: list[ProgrammeUnit] = Field(min_length=1)
+    work_items: list[WorkItem] = []
+
+    @model_validator(mode="after")
+    def _refs(self) -> Programme:
+        _unique([u.id for u in self.units], "programme.units.id")
+        _unique([str(w.number) for w in self.work_items], "programme.work_items.number")
+        if sum(u.hosts_office for u in self.units) != 1:
+            raise _fail("programme.units", "exactly one unit hosts the office")
+        ids = {u.id for u in self.units}
+        for i, w in enumerate(self.work_items):
+            for j, unit in enumerate([w.lead, *w.co]):
+                if unit not in ids:
+                    where = "lead" if j == 0 else f"co.{j - 1}"
+                    raise _fail(f"programme.work_items.{i}.{where}", f"unknown unit {unit!r}")
+            if w.lead in w.co:
+                raise _fail(f"programme.work_items.{i}.co", f"{w.lead!r} is the lead unit already")
+        return self
+
+
 class CountyProfile(_Model):
     id: Slug
     name: str
@@ -121,6 +171,7 @@ class CountyProfile(_Model):
     billers: list[Biller] = []
     commerce_circles: list[CommerceCircle] = []
     targets: list[Target] = []
+    programme: Programme | None = None
     mcc_mix: dict[AreaType, dict[MccCode, Annotated[int, Field(gt=0)]]]
 
     @model_validator(mode="after")

@@ -554,6 +554,9 @@ def metric_value(conn: Connection, t: Any, as_of: dt.date, memo: dict[Any, Any] 
     if metric == "aggregated_payment_merchants":
         return active_merchants(conn, at, acquirer=t.institution)
     if metric == "commerce_circles":
+        launched = sources.commerce_circles_launched(conn, at)  # launched by then, when the office tracks launches
+        if launched is not None:
+            return launched
         return int(conn.execute(select(func.count()).select_from(county_circles)).scalar_one())
     return None  # harvest cards and anything newer: no source yet
 
@@ -626,7 +629,9 @@ def operations(conn: Connection, f: Filters) -> dict[str, Any]:
             "settlement": sources.settlement_timeliness(conn, f.start, f.end),
             "reconciliation": sources.recon_exceptions(conn, f.start, f.end),
             "risk": sources.risk_alerts(conn, f.start, f.end),
-            "complaints": sources.complaints_within_sla(conn, f.start, f.end)}
+            "complaints": sources.complaints_within_sla(conn, f.start, f.end),
+            "office": sources.programme_office(conn, f.start, f.end),
+            "transit": sources.transit_usage(conn, f.start, f.end)}
 
 
 def overview(conn: Connection, f: Filters) -> dict[str, Any]:

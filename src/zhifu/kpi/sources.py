@@ -93,9 +93,26 @@ def complaints_within_sla(conn: Connection, start: dt.date, end: dt.date) -> dic
     return fn(conn, start, end) if fn is not None else None
 
 
+def transit_usage(conn: Connection, start: dt.date, end: dt.date) -> dict[str, Any] | None:
+    fn = _offered("transit", "transit_usage")
+    return fn(conn, start, end) if fn is not None else None
+
+
 def circle_merchant_counts(conn: Connection) -> dict[str, int]:
     """Merchants designated to each commerce circle (by incentives), when that capability keeps the list."""
     t = _table(conn, "campaign_circle_merchants")
     if t is None:
         return {}
     return {k: int(n) for k, n in conn.execute(select(t.c.circle_id, func.count()).group_by(t.c.circle_id))}
+
+
+def programme_office(conn: Connection, start: dt.date, end: dt.date) -> dict[str, Any] | None:
+    """Work-item progress, circles and streets, training beside adoption, credit on payment data (the office)."""
+    fn = _offered("office", "programme_office")
+    return fn(conn, start, end) if fn is not None else None
+
+
+def commerce_circles_launched(conn: Connection, as_of: dt.date) -> int | None:
+    """Circles launched by as_of, when the office keeps launch dates; None otherwise."""
+    fn = _offered("office", "commerce_circles")
+    return fn(conn, as_of) if fn is not None else None

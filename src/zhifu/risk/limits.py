@@ -126,6 +126,10 @@ def set_limit(conn: Connection, key: str, value: int, effective_on: dt.date, *, 
     conn.execute(insert(risk_limits), [{"key": key, "value": value, "effective_at": effective_at, "note": note,
                                         "created_by": by[:64], "created_at": at}])
     forget_cache()
+    from zhifu import audit  # a limit change is an action that matters: it joins the audit log
+
+    audit.record(conn, by[:64], "risk_limit.set", "risk_limit", key,
+                 {"value": value, "effective_at": effective_at.isoformat(), "note": note}, role="operator", at=at)
     return {"key": key, "value": value, "effective_at": effective_at, "created_by": by, "note": note}
 
 

@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
-from zhifu import ledger
+from zhifu import audit, ledger
 from zhifu.core.clock import SHANGHAI
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound, PermissionDenied, UnprocessableError
 from zhifu.core.ids import new_id_fast
@@ -98,6 +98,8 @@ def load_rules(conn: Connection, source: str, *, by: str, at: dt.datetime) -> di
     conn.execute(insert(risk_rulesets), [{"version": version, "sha256": rs.sha256, "source": source,
                                           "loaded_by": by[:64], "loaded_at": at}])
     forget_ruleset()
+    audit.record(conn, by[:64], "risk_rules.load", "risk_ruleset", str(version), {"sha256": rs.sha256},
+                 role="operator", at=at)
     return {"version": version, "sha256": rs.sha256, "rules": len(rs.rules), "loaded_by": by, "loaded_at": at}
 
 
@@ -423,6 +425,9 @@ def _event(conn: Connection, merchant_id: str, case_id: str, actor: str, action:
     conn.execute(insert(risk_case_events), [{"merchant_id": merchant_id, "case_id": case_id, "seq": int(seq) + 1,
                                              "actor": actor[:64], "action": action, "note": note[:NOTE_CHARS_MAX],
                                              "detail": detail, "at": at}])
+    if actor != "monitor":  # people's steps on a case go to the tamper-evident audit log too
+        audit.record(conn, actor[:64], f"risk_case.{action}", "risk_case", case_id,
+                     {"note": note[:NOTE_CHARS_MAX], **(detail or {})}, role="operator", merchant_id=merchant_id, at=at)
 
 
 def _alert_public(r: Any) -> dict[str, Any]:

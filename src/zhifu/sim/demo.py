@@ -134,6 +134,12 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
 
     logins += demo_complaints(db, today, seed)  # complaints about the history's payments, worked by two handlers
     logins += demo_bill_life(db, county, today, seed)  # billers, a month of bills, households paying them
+    from zhifu.sim.transit import demo_transit
+
+    logins += demo_transit(db, county, today, seed)  # buses charged with caps, school passes, a scenic holiday rush
+    from zhifu.sim.office import demo_office
+
+    logins += demo_office(db, county, today, seed)  # the programme office: items, 会商, training, circles, credit
     base = f"http://127.0.0.1:{port}"
     console.print(f"[bold]Zhifu 智付[/bold] demo: {county.name} · {days} days of history · {url}")
     console.print(f"  console:      {base}/login")

@@ -168,6 +168,8 @@ class RiskActors:
         silent = {a.merchant_id for a in self.actors if a.kind == "dormant" and a.merchant_id
                   and a.start <= day.index < a.start + 60}
         micro = {a.merchant_id for a in self.actors if a.merchant_id and a.kind in MICRO_KINDS}
+        # every micro merchant's month counts, from before an actor is bound to it too
+        micro |= {b.merchant_id for b in day.active if b.kind == "micro" and b.merchant_id}
         if not silent and not micro:
             return specs
         month = (day.date.year, day.date.month)

@@ -1,0 +1,17 @@
+"""同意管理 / Consent (PIPL arts. 14–16, 23, 29) enforced where data is used, and the data subject's export."""
+
+from zhifu.consent.service import (
+    ConsentRequired,
+    GrantIn,
+    enforce,
+    grant,
+    list_for,
+    live,
+    subject_export,
+    subject_key,
+    turnover_evidence,
+    withdraw,
+)
+
+__all__ = ["ConsentRequired", "GrantIn", "enforce", "grant", "list_for", "live", "subject_export", "subject_key",
+           "turnover_evidence", "withdraw"]
