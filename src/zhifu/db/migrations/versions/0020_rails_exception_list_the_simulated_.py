@@ -1,7 +1,7 @@
 """Rails exception list; the simulated rails' table leaves our database
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-06 12:00:46.692580
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import zhifu.db.meta
 
 
-revision = '0017'
-down_revision = '0016'
+revision = '0020'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 
