@@ -83,11 +83,8 @@ def upload(db: Database, mid: str, vid: str, taps: list[dict[str, Any]], *, at: 
 
 def complete(db: Database, payment_id: str, outcome: str = "success") -> dict:
     """The simulated payer pays an open payment at its rail."""
-    try:
-        from zhifu.railsim.payer import Payer, sim_pay
-    except ImportError:  # the rails' simulator before it moved to its own package
-        from zhifu.channels import Payer  # type: ignore[no-redef]
-        from zhifu.payments import sim_pay  # type: ignore[no-redef]
+    from zhifu.railsim.payer import Payer, sim_pay
+
     return sim_pay(db, payment_id, outcome=outcome, payer=Payer("parent", None, "debit"))
 
 

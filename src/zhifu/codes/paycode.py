@@ -13,7 +13,7 @@ PAYCODE_SHAPES: dict[str, tuple[tuple[str, ...], int]] = {
     "wechat": (tuple(str(n) for n in range(10, 16)), 18),
     "alipay": (tuple(str(n) for n in range(25, 31)), 18),
 }
-# The simulated rails read the last digit (channels.sim.paycode_outcome): 7 asks for the PIN, 8 declines,
+# The simulated rails read the last digit (railsim.store.paycode_outcome): 7 asks for the PIN, 8 declines,
 # 9 times out; anything else succeeds.
 LAST_DIGITS: dict[str, str] = {"success": "0123456", "userpaying": "7", "decline": "8", "timeout": "9"}
 

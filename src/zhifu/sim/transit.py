@@ -59,11 +59,8 @@ def _merchant(db: Database, county: Any, biller_id: str, name: str, mcc: str, to
 
 
 def _pay(db: Database, payment_id: str, who: str) -> None:
-    try:
-        from zhifu.railsim.payer import Payer, sim_pay
-    except ImportError:  # the rails' simulator before it moved to its own package
-        from zhifu.channels import Payer  # type: ignore[no-redef]
-        from zhifu.payments import sim_pay  # type: ignore[no-redef]
+    from zhifu.railsim.payer import Payer, sim_pay
+
     sim_pay(db, payment_id, outcome="success", payer=Payer(who, None, "debit"))
 
 
