@@ -46,6 +46,12 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("POST", "/complain"): "the public complaint page (the phone is proven by a one-time code)",
     ("GET", "/complain/rate/{token}"): "the complainant's rating link (its token is the credential)",
     ("POST", "/complain/rate/{token}"): "the complainant's rating link (its token is the credential)",
+    ("GET", "/pay/bills"): "the payer's bill page: shows a bill by biller and account, masked; paying goes to the rail",
+    ("POST", "/pay/bills"): "the payer's bill page: starts a payment the payer completes at the rail",
+    ("GET", "/receipts/{receipt_no}"): "an e-receipt anyone holding its number can verify",
+    ("GET", "/receipts/{receipt_no}/pdf"): "an e-receipt anyone holding its number can verify",
+    ("GET", "/v1/receipts/public-key"): "the key that verifies e-receipts offline",
+    ("GET", "/v1/receipts/{receipt_no}/verify"): "an e-receipt anyone holding its number can verify",
 }
 
 # Console pages and the roles that may open them (checked against each route's own role dependency).

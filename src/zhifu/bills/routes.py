@@ -229,20 +229,6 @@ def receipt_pdf(receipt_no: str, request: Request) -> Response:
                     headers={"Content-Disposition": f'inline; filename="{receipt_no}.pdf"'})
 
 
-@public.get("/pay/bills/history")
-def payer_history(request: Request, phone: str = "") -> Response:
-    db: Database = request.app.state.db
-    ctx: dict[str, Any] = {"phone": phone, "rows": [], "households": [], "error": None}
-    if phone:
-        with db.read() as c:
-            if len(phone) != 11 or not phone.isdigit():
-                ctx["error"] = "手机号须为 11 位 / phone must be an 11-digit mobile number"
-            else:
-                ctx["rows"] = service.history(c, phone)
-                ctx["households"] = service.households(c, phone)
-    return _public_page(request, "bills/history.html", ctx)
-
-
 # ---------------------------------------------------------------- the biller's console
 
 

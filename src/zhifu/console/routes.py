@@ -92,7 +92,6 @@ NAV: Final[dict[str, tuple[tuple[str, str], ...]]] = {
 # Sections other parts of the programme fill in; until then they show an empty state.
 PLACEHOLDERS: Final[dict[str, tuple[str, str, str]]] = {
     # path: (role, title, what will be here)
-    "/console/biller": ("biller", N_("Bills"), N_("Your bills, payment files and settlements will be shown here.")),
 }
 
 
