@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +14,7 @@ from zhifu.api import idempotency
 from zhifu.core.errors import InvalidRequest, PermissionDenied, ZhifuError
 from zhifu.db import Database
 from zhifu.merchants import Principal, authenticate
+from zhifu.payments import recovery
 from zhifu.webhooks import to_json
 
 
@@ -48,23 +50,38 @@ def json_response(doc: Any, status: int = 200) -> Response:
     return Response(to_json(doc), status_code=status, media_type="application/json")
 
 
-def run_idempotent(request: Request, p: Principal, body: bytes, fn: Callable[[], Any], status: int = 200) -> Response:
-    """Run fn once per Idempotency-Key; errors raised by fn are stored and replayed like successes."""
+def run_idempotent(request: Request, p: Principal, body: bytes, fn: Callable[[], Any], status: int = 200, *,
+                   resource: str | None = None, resume: Callable[[str], Any] | None = None) -> Response:
+    """Run fn once per Idempotency-Key; errors raised by fn are stored and replayed like successes.
+
+    A route whose work records a recovery point names the kind of object it makes (`resource`) and how to answer
+    with one (`resume`, which also finishes a rail call a crash cut short): a retry after a crash between the work
+    and the stored answer gets that object instead of a second run of the work."""
     key = request.headers.get("idempotency-key")
     if key is None:
         return json_response(fn(), status)
     db: Database = request.app.state.db
     scope = p.merchant_id or p.key_id
-    stored = idempotency.begin(db, scope, key, idempotency.request_hash(request.method, request.url.path, body))
-    if stored is not None:
-        return Response(stored.body, status_code=stored.status, media_type="application/json",
+    kind = resource if resume is not None else None
+    got = idempotency.begin(db, scope, key, idempotency.request_hash(request.method, request.url.path, body),
+                            kind=kind)
+    if isinstance(got, idempotency.Stored):
+        return Response(got.body, status_code=got.status, media_type="application/json",
                         headers={"Idempotent-Replayed": "true"})
+    claim = recovery.Claim(scope, key, kind) if kind is not None else None
+    work = fn
+    if isinstance(got, idempotency.Recover) and claim is not None and resume is not None:
+        claim.resource_id = got.resource_id
+        work = lambda: resume(got.resource_id)  # noqa: E731
     try:
-        doc, code = fn(), status
+        with recovery.claimed(claim) if claim is not None else contextlib.nullcontext():
+            doc, code = work(), status
     except ZhifuError as exc:
+        if claim is not None and (claim.resource_id is not None or exc.code == "idempotency_in_flight"):
+            raise  # after the work committed, or another attempt did it: not this key's answer; a retry gets it
         doc, code = {"error": exc.to_dict()}, exc.http_status
     except BaseException:
-        idempotency.release(db, scope, key)
+        idempotency.release(db, scope, key)  # keeps the key when the work committed (its recovery point)
         raise
     text = to_json(doc)
     idempotency.finish(db, scope, key, code, text)

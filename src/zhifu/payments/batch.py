@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from zhifu import ledger
 from zhifu.channels import FACTS, RailFacts
+from zhifu.core.business_day import business_date
 from zhifu.core.clock import SHANGHAI
 from zhifu.core.config import get_settings
 from zhifu.core.errors import ConflictError, InvalidRequest
@@ -36,7 +37,6 @@ from zhifu.ledger.models import entries, postings
 from zhifu.merchants import MerchantStatus, merchants, payable_account
 from zhifu.payments.models import PaymentStatus, payments, refunds
 from zhifu.payments.service import _ORDER_NO_RE, CHANNEL_COST, FEE_INCOME, receivable_account
-from zhifu.settlement.calendar import business_date
 
 BATCH_MAX = ledger.service.BATCH_MAX  # one ledger entry per payment: the ledger's batch bound applies
 IN_CHUNK = 500
@@ -408,7 +408,7 @@ def record_refunds(conn: Connection, specs: Sequence[RefundSpec], *, rng: random
         ref = rail_ref(ch, s.at, rng)
         ref_rows.append({"id": rid, "merchant_id": s.merchant_id, "payment_id": s.payment_id,
                          "amount_fen": s.amount_fen, "fee_refunded_fen": fee_back, "status": "succeeded",
-                         "reason": s.reason, "channel_ref": ref, "failure_code": None,
+                         "merchant_refund_no": rid, "reason": s.reason, "channel_ref": ref, "failure_code": None,
                          "business_date": business_date(s.at), "created_at": s.at, "updated_at": s.at})
         txn_rows.append({"rail": ch.name, "ref": ref, "kind": "refund", "out_trade_no": s.payment_id,
                          "out_refund_no": rid, "merchant_id": s.merchant_id, "amount_fen": s.amount_fen,

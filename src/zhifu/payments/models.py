@@ -86,6 +86,7 @@ refunds = Table(
     Column("amount_fen", BigInteger, nullable=False),
     Column("fee_refunded_fen", BigInteger, nullable=False, server_default="0"),
     Column("status", String(10), nullable=False),
+    Column("merchant_refund_no", String(64), nullable=False),  # 商户退款单号: one refund per number per payment
     Column("reason", String(200), nullable=False, server_default=""),
     Column("channel_ref", String(40), nullable=True),
     Column("failure_code", String(40), nullable=True),
@@ -94,6 +95,7 @@ refunds = Table(
     utcnow_column("updated_at"),
     CheckConstraint("amount_fen > 0", name="amount_positive"),
     CheckConstraint("status in ('pending','succeeded','failed')", name="status"),
+    UniqueConstraint("merchant_id", "payment_id", "merchant_refund_no"),
     Index("ix_refunds_payment", "payment_id"),
     Index("ix_refunds_merchant_id", "merchant_id", "id"),
 )
@@ -107,6 +109,10 @@ idempotency_keys = Table(
     Column("status", String(10), nullable=False),
     Column("response_status", Integer, nullable=True),
     Column("response_body", Text, nullable=True),
+    # the recovery point: the object the request's work created, written in the work's own transaction, so a
+    # retry after a crash answers with that object instead of doing the work again
+    Column("resource_kind", String(20), nullable=True),
+    Column("resource_id", String(32), nullable=True),
     utcnow_column("created_at"),
     utcnow_column("locked_at"),
     Index("ix_idempotency_keys_created", "created_at"),

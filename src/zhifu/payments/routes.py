@@ -24,7 +24,9 @@ def create_payment(req: CreatePayment, request: Request, p: Principal = Depends(
         with db.read() as c:
             return service.get_payment(c, p.merchant_id, made["id"])
 
-    return run_idempotent(request, p, body, go)
+    # a retry after a crash runs the create again: the same merchant_order_no and body return that payment and
+    # finish its rail call if a crash cut it short
+    return run_idempotent(request, p, body, go, resource="payment", resume=lambda _pid: go())
 
 
 @router.get("/payments", summary="List payments, newest first")
@@ -62,7 +64,8 @@ def create_refund(payment_id: str, request: Request, req: CreateRefund | None = 
         with db.read() as c:
             return service.get_refund(c, p.merchant_id, made["id"])
 
-    return run_idempotent(request, p, body, go)
+    return run_idempotent(request, p, body, go, resource="refund",
+                          resume=lambda rid: service.resume_refund(db, p.merchant_id, rid))
 
 
 @router.get("/payments/{payment_id}/refunds", summary="List a payment's refunds")

@@ -28,6 +28,7 @@ from zhifu.channels import (
 )
 from zhifu.channels.exceptions import record_exception
 from zhifu.core import clock
+from zhifu.core.business_day import business_date
 from zhifu.core.clock import SHANGHAI
 from zhifu.core.config import get_settings
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
@@ -40,7 +41,7 @@ from zhifu.fees.service import merchant_fee, payment_cost
 from zhifu.incentives import service as incentives
 from zhifu.merchants import MerchantStatus, merchant_row, payable_account
 from zhifu.payments.models import OPEN_STATUSES, PaymentStatus, channel_notifications, payments, refunds
-from zhifu.settlement.calendar import business_date
+from zhifu.payments.recovery import recovery_point
 
 PAGE_MAX = 100
 METADATA_KEYS_MAX = 20
@@ -212,16 +213,16 @@ def create_payment(conn: Connection, merchant_id: str, req: CreatePayment, *, at
         facts(channel_name)
         flow = flow or ("terminal" if channel_name in TERMINAL_CHANNELS else "dynamic_code")
     m = merchant_row(conn, merchant_id)
+    taken = conn.execute(select(payments).where(and_(payments.c.merchant_id == merchant_id,
+                                                     payments.c.merchant_order_no == req.merchant_order_no))).first()
+    if taken is not None:  # before the caps, which count this very payment
+        if (taken.amount_fen, taken.channel, taken.description) == (req.amount_fen, channel_name, req.description):
+            return _created_again(conn, taken, m, req.auth_code)
+        raise ConflictError(f"merchant_order_no {req.merchant_order_no} was already used by {taken.id}",
+                            param="merchant_order_no", code="order_no_taken")
     if m.status != MerchantStatus.ACTIVE:
         raise ConflictError(f"merchant {merchant_id} is {m.status} and cannot take payments", code="merchant_not_active")
     _check_caps(conn, m, req.amount_fen, at)
-    taken = conn.execute(select(payments).where(and_(payments.c.merchant_id == merchant_id,
-                                                     payments.c.merchant_order_no == req.merchant_order_no))).first()
-    if taken is not None:
-        if (taken.amount_fen, taken.channel, taken.description) == (req.amount_fen, channel_name, req.description):
-            return public(taken)  # a retry of the same create (after a lost answer or a crash): the same payment
-        raise ConflictError(f"merchant_order_no {req.merchant_order_no} was already used by {taken.id}",
-                            param="merchant_order_no", code="order_no_taken")
     risk.authorise(conn, m, req, flow, at)  # limits at authorisation and pre-auth rules (risk control)
     pid = new_id_fast("pay", int(at.timestamp() * 1000))
     expires_at = at + dt.timedelta(seconds=req.expires_in_s)
@@ -245,12 +246,29 @@ def create_payment(conn: Connection, merchant_id: str, req: CreatePayment, *, at
     except IntegrityError as exc:  # a concurrent create took the order number between our check and insert
         raise ConflictError(f"merchant_order_no {req.merchant_order_no} was already used",
                             param="merchant_order_no", code="order_no_taken") from exc
+    recovery_point(conn, "payment", pid)  # with an Idempotency-Key: a retry after a crash finds this payment
     # the intent is committed first; the rail is called after the commit, its answer recorded in a second
     # transaction; a crash in between leaves a created payment that the sweeper asks the rail about
-    order = PaymentOrder(pid, merchant_id, req.amount_fen - discount_fen, req.description, expires_at, at,
-                         req.auth_code, flow, merchant_name=m.short_name or "")
+    created = conn.execute(select(payments).where(payments.c.id == pid)).one()
+    order = _order(created, m, req.auth_code)
     after_commit(conn, lambda db: call_create(db, order))
-    return public(conn.execute(select(payments).where(payments.c.id == pid)).one())
+    return public(created)
+
+
+def _order(p: Any, m: Any, auth_code: str | None) -> PaymentOrder:
+    return PaymentOrder(p.id, p.merchant_id, p.amount_fen - p.discount_fen, p.description, p.expires_at,
+                        p.created_at, auth_code, p.flow, merchant_name=m.short_name or "")
+
+
+def _created_again(conn: Connection, p: Any, m: Any, auth_code: str | None) -> dict[str, Any]:
+    """A retry of the same create (a lost answer, a crash): the same payment; if the rail never answered it (a
+    crash between our commit and the call), it is asked again after this commit (the rail keeps one order per
+    out_trade_no, so a second call is safe)."""
+    recovery_point(conn, "payment", p.id)
+    if p.status == PaymentStatus.CREATED and p.channel_ref is None and p.code_url is None:
+        order = _order(p, m, auth_code)
+        after_commit(conn, lambda db: call_create(db, order))
+    return public(p)
 
 
 def _rail_call(fn: Any, rail: str) -> ChannelResult:
@@ -469,20 +487,36 @@ class CreateRefund(BaseModel):
 
     amount_fen: StrictInt | None = None
     reason: str = Field(default="", max_length=200)
+    # 商户退款单号: the merchant's number for this refund, unique per payment; sending it again returns that refund
+    merchant_refund_no: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @field_validator("merchant_refund_no")
+    @classmethod
+    def _refund_no(cls, v: str | None) -> str | None:
+        if v is not None and not _ORDER_NO_RE.fullmatch(v):
+            raise ValueError("merchant_refund_no may hold letters, digits, _ and - only")
+        return v
 
 
 def refund_public(row: Any) -> dict[str, Any]:
     return {"id": row.id, "object": "refund", "payment_id": row.payment_id, "merchant_id": row.merchant_id,
-            "amount_fen": row.amount_fen, "fee_refunded_fen": row.fee_refunded_fen, "status": row.status,
+            "merchant_refund_no": row.merchant_refund_no, "amount_fen": row.amount_fen, "fee_refunded_fen": row.fee_refunded_fen, "status": row.status,
             "reason": row.reason, "channel_ref": row.channel_ref, "failure_code": row.failure_code,
             "created_at": row.created_at, "updated_at": row.updated_at}
 
 
 def create_refund(conn: Connection, merchant_id: str, payment_id: str, req: CreateRefund, *,
                   at: dt.datetime | None = None) -> dict[str, Any]:
-    """Refund all or part of a succeeded payment, never beyond what is left."""
+    """Refund all or part of a succeeded payment, never beyond what is left. The same merchant_refund_no again is
+    the same refund (another amount is a 409)."""
     at = at or clock.now()
     p = _load(conn, payment_id, merchant_id=merchant_id, lock=True)
+    if req.merchant_refund_no is not None:
+        same = conn.execute(select(refunds).where(and_(refunds.c.merchant_id == merchant_id,
+                                                       refunds.c.payment_id == payment_id,
+                                                       refunds.c.merchant_refund_no == req.merchant_refund_no))).first()
+        if same is not None:
+            return _refund_again(conn, same, req)
     if p.status != PaymentStatus.SUCCEEDED:
         raise ConflictError(f"payment {payment_id} is {p.status}; only a succeeded payment can be refunded",
                             code="payment_not_refundable")
@@ -503,11 +537,41 @@ def create_refund(conn: Connection, merchant_id: str, payment_id: str, req: Crea
         raise ConflictError("another refund of this payment is in progress; retry", code="concurrent_refund")
     conn.execute(refunds.insert(), [{"id": rid, "merchant_id": merchant_id, "payment_id": payment_id,
                                      "amount_fen": amount, "fee_refunded_fen": fee_back, "status": "pending",
+                                     "merchant_refund_no": req.merchant_refund_no or rid,
                                      "reason": req.reason, "channel_ref": None, "failure_code": None,
                                      "business_date": None, "created_at": at, "updated_at": at}])
+    recovery_point(conn, "refund", rid)  # with an Idempotency-Key: a retry after a crash finds this refund
     # the rail is asked after the commit; a pending refund it never answered is asked again by the sweeper
     after_commit(conn, lambda db: call_refund(db, rid))
     return refund_public(conn.execute(select(refunds).where(refunds.c.id == rid)).one())
+
+
+def _refund_again(conn: Connection, r: Any, req: CreateRefund) -> dict[str, Any]:
+    """The same merchant_refund_no again: that refund, never a second one; its rail call is finished after this
+    commit if a crash cut it short (the rail keeps one refund per out_refund_no)."""
+    if req.amount_fen is not None and req.amount_fen != r.amount_fen:
+        raise ConflictError(f"merchant_refund_no {r.merchant_refund_no} was already used by {r.id} for "
+                            f"{fen_to_yuan_str(r.amount_fen)} yuan", param="merchant_refund_no",
+                            code="refund_no_taken")
+    recovery_point(conn, "refund", r.id)
+    if r.status == "pending":
+        rid, query = r.id, r.channel_ref is not None
+        after_commit(conn, lambda db: call_refund(db, rid, query=query))
+    return refund_public(r)
+
+
+def resume_refund(db: Database, merchant_id: str, refund_id: str) -> dict[str, Any]:
+    """A refund whose request died after its work committed: finish its rail call if it is still pending (sent
+    again without a rail reference, asked about with one), then answer with it as it is now."""
+    with db.read() as c:
+        r = c.execute(select(refunds).where(and_(refunds.c.id == refund_id,
+                                                 refunds.c.merchant_id == merchant_id))).first()
+    if r is None:
+        raise NotFound(f"no refund {refund_id}", param="id")
+    if r.status == "pending":
+        call_refund(db, refund_id, query=r.channel_ref is not None)
+    with db.read() as c:
+        return get_refund(c, merchant_id, refund_id)
 
 
 def _refund_to_payer(conn: Connection, r: Any) -> int:
