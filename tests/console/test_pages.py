@@ -240,3 +240,14 @@ def test_sticker_and_statement_downloads(world) -> None:  # type: ignore[no-unty
     assert csv.status_code == 200 and csv.headers["content-disposition"].startswith(f'attachment; filename="{world.mch_a}')
     assert b.get("/console/merchant/statement", params={"month": "11/2026"}).status_code == 400
     assert b.get("/console/merchant/statement", params={"month": "2026-11", "format": "exe"}).status_code == 400
+
+
+def test_operator_sees_the_rails_exception_list(world) -> None:  # type: ignore[no-untyped-def]
+    from zhifu.channels.exceptions import record_exception
+
+    with world.db.tx() as c:
+        record_exception(c, "wechat", "bad_signature", "微信支付通知签名无效 / the signature does not verify", b"{}")
+    page = world.login("op-rcb").get("/console/operator/rail-exceptions")
+    assert page.status_code == 200 and "渠道异常" in page.text
+    assert "微信支付" in page.text and "签名无效" in page.text and 'data-kind="bad_signature"' in page.text
+    assert world.login("shop-a").get("/console/operator/rail-exceptions").status_code in (403, 404)

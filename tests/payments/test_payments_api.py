@@ -157,6 +157,9 @@ def test_notifications_late_duplicate_forged(platform, fake_rails) -> None:  # t
         entries = c.execute(select(func.count()).select_from(ledger.models.entries)).scalar_one()
     assert kinds == ["bad_notification"] or kinds == ["bad_signature"]
     assert entries == 1
+    listed = platform.client.get("/v1/rail_exceptions", headers=platform.op).json()["data"]
+    assert [(x["channel"], x["kind"]) for x in listed] == [("alipay", kinds[0])] and "签名" in listed[0]["reason"]
+    assert platform.client.get("/v1/rail_exceptions", headers=mh).status_code == 403
     _verify(platform)
 
 

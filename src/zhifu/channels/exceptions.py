@@ -12,6 +12,15 @@ from zhifu.channels.models import rail_exceptions
 from zhifu.core import clock
 
 EXCERPT_CHARS_MAX = 500
+EXCEPTION_KINDS = {  # kind -> how the operator's list names it
+    "bad_notification": "通知无效 / notification refused",
+    "bad_signature": "签名无效 / bad signature",
+    "merchant_mismatch": "他人订单 / another merchant's order",
+    "amount_mismatch": "金额不符 / amount differs",
+    "resource_missing": "订单不存在 / no such order",
+    "unresolved_payment": "支付无最终结果 / payment without a final answer",
+    "unresolved_refund": "退款无最终结果 / refund without a final answer",
+}
 PAGE_MAX = 100
 
 

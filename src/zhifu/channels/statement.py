@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
+# The business-day rule is core's (one cut-off for every capability); re-exported for the statement formats.
+from zhifu.core import business_day
+from zhifu.core.business_day import CUTOFF_HOUR as CUTOFF_HOUR
+from zhifu.core.business_day import window as window
+from zhifu.core.clock import SHANGHAI as SHANGHAI
+from zhifu.core.clock import UTC as UTC
 from zhifu.core.errors import InvalidRequest
 
-UTC = dt.UTC
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-CUTOFF_HOUR = 23  # UnionPay's day closes at 23:00 Beijing time: 23:00:00 belongs to the next date
+business_date_of = business_day.business_date
 TXN_TYPES = frozenset({"payment", "refund"})
 STATUSES = frozenset({"succeeded", "failed", "refunded", "processing", "closed"})
 LINES_MAX = 5_000_000  # one channel-day of one county stays far below this; more is a wrong file
@@ -73,12 +76,6 @@ class StatementLine:
             raise ValueError("amount_fen must be positive")
 
 
-def business_date_of(at: dt.datetime) -> dt.date:
-    """The business date of an aware instant: Beijing calendar date, rolled forward from 23:00."""
-    local = at.astimezone(SHANGHAI)
-    return (local + dt.timedelta(hours=24 - CUTOFF_HOUR)).date()
-
-
 def check_local_date(local: dt.datetime, business_date: dt.date, *, line_no: int, field: str) -> None:
     """A file for date D carries transactions of local dates D-1 (late or cross-day) and D only."""
     if local.date() not in (business_date, business_date - dt.timedelta(days=1)):
@@ -87,9 +84,3 @@ def check_local_date(local: dt.datetime, business_date: dt.date, *, line_no: int
             line_no=line_no,
             field=field,
         )
-
-
-def window(business_date: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """The UTC instants [start, end) of a business date: 23:00 Beijing the evening before to 23:00 that day."""
-    end = dt.datetime.combine(business_date, dt.time(CUTOFF_HOUR), SHANGHAI)
-    return (end - dt.timedelta(days=1)).astimezone(UTC), end.astimezone(UTC)
