@@ -1,33 +1,42 @@
-"""Payments per second end to end over HTTP against the real app on SQLite, beside a bare FastAPI endpoint
-that validates the same JSON body and returns it (the ceiling of a Python web stack here), same load generator.
+"""Payments per second end to end over HTTP: `zhifu serve` (a subprocess) against the fake rails (another
+process), driven by `wrk` (a C load generator), beside the ceiling measured in the same run: a bare FastAPI
+endpoint that validates the same JSON body and returns it, served the same way by the same load generator.
 
-    python benchmarks/payments_http.py [--quick] [--concurrency 16]
+    python benchmarks/payments_http.py [--quick] [--seconds 10] [--connections 16] [--no-pg]
 
-One payment = POST /v1/payments with a consumer pay code: the simulated rail answers, the success and its
-journal entry commit with the webhook event queued in the outbox — one request, end to end. The QR flow
-(create, then the payer pays: two requests) is measured too.
+A pay-code payment is one POST /v1/payments with a consumer's pay code and a unique merchant_order_no: the
+payment commits, the rail is called over HTTP after the commit, and its answer (the success, the journal entry,
+the webhook event in the outbox) commits in a second transaction before the answer goes back. A QR payment is
+two requests: the create (the rail hands back a code to scan), then the payer pays it (/sim/payments/{id}/pay).
+Each is measured at the maximum rate (closed loop, all connections busy) and at half of it (each connection
+waits a random pause between requests, so the offered load is about half the maximum); p50/p99 are wrk's,
+per request. wrk is Debian's package `wrk`; the script installs it with apt-get when it is missing.
+The last line is the SQLite ratio: pay-code payments per second ÷ echo requests per second.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import itertools
 import json
 import os
+import secrets
+import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-_COUNTER = itertools.count()
+sys.path.insert(0, str(ROOT))
+PG_URL = os.environ.get("ZHIFU_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+LOAD_VS_ECHO_MIN = 3.0  # the load generator is shown not to be the bottleneck when the echo runs this much faster
+START_TIMEOUT_S = 60
 
 CEILING_APP = textwrap.dedent('''
     from fastapi import FastAPI
@@ -37,14 +46,121 @@ CEILING_APP = textwrap.dedent('''
     @app.post("/v1/payments")
     def echo(req: CreatePayment) -> dict:
         return req.model_dump()
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        return {"ok": True}
 ''')
 
-SERVER_APP = textwrap.dedent('''
-    import os
-    from zhifu.api.app import create_app
-    from zhifu.db import Database
-    app = create_app(Database(os.environ["ZHIFU_DATABASE_URL"]))
-''')
+# One Lua state per wrk thread. Each request carries a unique merchant_order_no (run tag, thread, counter) and,
+# for a pay code, a UnionPay code ending in 1 (the fake rail's "succeeds"). In the QR mode a create's answer
+# queues its payment id and the thread's next request pays it; `paid` counts the payer's successes.
+WRK_SCRIPT = r'''
+local threads = {}
+function setup(thread)
+  thread:set("id", #threads + 1)
+  table.insert(threads, thread)
+end
+
+paid = 0  -- a global: done() reads it from each thread
+local counter, queue, mode, tag, pause_ms, auth = 0, {}, "paycode", "x", 0, nil
+function init(args)
+  mode, tag, pause_ms, auth = args[1], args[2], tonumber(args[3]), args[4]
+  math.randomseed(id * 7919 + os.time())
+end
+
+function request()
+  local hdr = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. auth}
+  if mode == "qr" and #queue > 0 then
+    local pid = table.remove(queue, 1)
+    return wrk.format("POST", "/sim/payments/" .. pid .. "/pay", hdr, "{}")
+  end
+  counter = counter + 1
+  local order = string.format("%s-%d-%d", tag, id, counter)
+  local body
+  if mode == "qr" then
+    body = string.format('{"amount_fen":%d,"merchant_order_no":"%s","channel":"unionpay_qr"}',
+                         1000 + counter % 5000, order)
+  else
+    body = string.format('{"amount_fen":%d,"merchant_order_no":"%s","auth_code":"62%08d%08d1"}',
+                         1000 + counter % 5000, order, id, counter % 100000000)
+  end
+  return wrk.format("POST", "/v1/payments", hdr, body)
+end
+
+function delay()
+  if pause_ms <= 0 then return 0 end
+  return math.random() * 2 * pause_ms
+end
+
+function response(status, headers, body)
+  if mode ~= "qr" or status ~= 200 then return end
+  if string.find(body, '"status":"succeeded"', 1, true) then
+    paid = paid + 1
+  else
+    local pid = string.match(body, '"id":"(pay_[^"]+)"')
+    if pid then table.insert(queue, pid) end
+  end
+end
+
+function done(summary, latency, requests)
+  local total_paid = 0
+  for _, t in ipairs(threads) do total_paid = total_paid + (t:get("paid") or 0) end
+  local e = summary.errors
+  io.write(string.format('WRKJSON {"requests":%d,"duration_us":%d,"status_errors":%d,"socket_errors":%d,' ..
+    '"p50_us":%d,"p99_us":%d,"paid":%d}\n', summary.requests, summary.duration, e.status,
+    e.connect + e.read + e.write + e.timeout, latency:percentile(50), latency:percentile(99), total_paid))
+end
+'''
+
+
+@dataclass
+class Run:
+    rate: float  # completed units per second (requests, or paid QR payments)
+    requests: int
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    cpu_ms: dict[str, float]  # CPU time per unit (payment or request) of each process, wrk included
+
+
+def ensure_wrk() -> str:
+    path = shutil.which("wrk")
+    if path:
+        return path
+    print("wrk is missing: installing Debian's package wrk with apt-get", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], env=env, capture_output=True).returncode:
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], env=env, check=True, capture_output=True)
+    path = shutil.which("wrk")
+    if not path:
+        raise SystemExit("wrk could not be installed: apt-get install wrk")
+    return path
+
+
+def summarise_profile(path: Path, top: int = 25) -> None:
+    """py-spy's collapsed stacks: the share of the server's busy samples spent in (and under) each of our
+    functions, and in SQLAlchemy, the sqlite3/psycopg drivers and httpx (the rail calls)."""
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        frames = stack.split(";")
+        if frames[-1].startswith(("wait (threading", "select (selectors", "_worker (concurrent", "get (queue")):
+            continue  # a thread waiting for work
+        total += int(n)
+        seen = set()
+        for f in frames:
+            name = f.rsplit(":", 1)[0] + ")" if f.endswith(")") and ":" in f else f
+            if "zhifu/" in name or name.startswith(("execute (", "Connection.execute", "Client.send")):
+                key = name.replace("(zhifu/", "(").replace(" (", " ")
+                if key not in seen:
+                    seen.add(key)
+                    inclusive[key] = inclusive.get(key, 0) + int(n)
+    print(f"  profile of zhifu serve ({total} busy samples; inclusive share, our functions):")
+    for key, n in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"    {n / max(1, total):6.1%}  {key}")
 
 
 def free_port() -> int:
@@ -55,24 +171,64 @@ def free_port() -> int:
     return port
 
 
-def start_server(module_dir: Path, module: str, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", f"{module}:app", "--port", str(port), "--log-level",
-                             "warning", "--no-access-log"], cwd=module_dir, env={**os.environ, **env})
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
+def wait_http(url: str, proc: subprocess.Popen, what: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited with {proc.returncode}")
         try:
-            httpx.get(base + "/openapi.json", timeout=1)
-            return proc, base
+            httpx.get(url, timeout=1)
+            return
         except httpx.HTTPError:
-            time.sleep(0.05)
+            time.sleep(0.1)
     proc.kill()
-    raise SystemExit("server did not start")
+    raise SystemExit(f"{what} did not start")
+
+
+def _family(pid: int) -> list[int]:
+    """A process and its children (a multi-process server's whole family)."""
+    try:
+        return [pid, *(int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    except OSError:
+        return [pid]
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process and its children have used so far."""
+    total = 0
+    for p in _family(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+        except OSError:
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (a multi-process server's whole footprint)."""
+    total = 0
+    for p in _family(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def seed(db_url: str) -> str:
     """A database with the schema, the platform's accounts, one active merchant with a key and a webhook."""
-    sys.path.insert(0, str(ROOT))
     from tests.factories import application
 
     from zhifu import merchants, webhooks
@@ -92,90 +248,221 @@ def seed(db_url: str) -> str:
     return secret
 
 
-async def load(base: str, secret: str, seconds: float, concurrency: int, flow: str) -> tuple[int, list[float]]:
-    headers = {"Authorization": f"Bearer {secret}"}
-    latencies: list[float] = []
-    done = 0
-    stop_at = time.perf_counter() + seconds
+class Bench:
+    def __init__(self, wrk: str, tmp: Path, seconds: float, connections: int, threads: int) -> None:
+        self.wrk, self.tmp, self.seconds = wrk, tmp, seconds
+        self.connections, self.threads = connections, threads
+        self.script = tmp / "payments.lua"
+        self.script.write_text(WRK_SCRIPT)
+        self.runs = 0
+        self.watch: dict[str, int] = {}  # processes whose CPU time is counted: name -> pid
+        self.profile: Path | None = None  # py-spy's collapsed stacks of the first pay-code run, when asked
 
-    async def worker(client: httpx.AsyncClient, w: int) -> None:
-        nonlocal done
-        while time.perf_counter() < stop_at:
-            n = next(_COUNTER)
-            body = {"amount_fen": 1000 + n % 5000, "merchant_order_no": f"b{w}-{n}"}
-            if flow == "qr":
-                body["channel"] = "unionpay_qr"
-            else:
-                body["auth_code"] = f"62{n % 10**16:016d}1"  # the simulator reads the last digit: 1 succeeds
-            t0 = time.perf_counter()
-            r = await client.post("/v1/payments", json=body, headers=headers)
-            if r.status_code != 200:
-                raise SystemExit(f"unexpected {r.status_code}: {r.text[:200]}")
-            if flow == "qr":
-                r = await client.post(f"/sim/payments/{r.json()['id']}/pay", json={})
-                assert r.json().get("status") == "succeeded", r.text[:600]
-            elif flow == "paycode":
-                assert r.json().get("status") == "succeeded", r.text[:200]
-            latencies.append(time.perf_counter() - t0)
-            done += 1
+    def wrk_run(self, base: str, mode: str, secret: str, seconds: float, pause_ms: float = 0) -> Run:
+        self.runs += 1
+        tag = f"r{self.runs}{secrets.token_hex(3)}"
+        before = {name: cpu_s(pid) for name, pid in self.watch.items()}
+        proc = subprocess.Popen([self.wrk, "-t", str(self.threads), "-c", str(self.connections), "-d",
+                                 f"{max(1, round(seconds))}s", "--timeout", "30s", "-s", str(self.script), base, "--",
+                                 mode, tag, f"{pause_ms:.3f}", secret], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode:
+            raise SystemExit(f"wrk failed ({proc.returncode}): {out[-500:]}")
+        spent = {name: cpu_s(pid) - before[name] for name, pid in self.watch.items()}
+        spent["wrk"] = usage.ru_utime + usage.ru_stime
+        line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
+        d = json.loads(line[len("WRKJSON "):])
+        elapsed = d["duration_us"] / 1e6
+        units = d["paid"] if mode == "qr" else d["requests"]
+        return Run(units / elapsed, d["requests"], d["p50_us"] / 1000, d["p99_us"] / 1000,
+                   d["status_errors"] + d["socket_errors"],
+                   {name: 1000 * v / max(1, units) for name, v in spent.items()})
 
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        await asyncio.gather(*(worker(client, w) for w in range(concurrency)))
-    return done, latencies
+    def measure(self, label: str, base: str, mode: str, secret: str, *, half: bool = True) -> Run:
+        self.wrk_run(base, mode, secret, max(1.0, self.seconds / 5))  # warm up
+        spy = None
+        if self.profile and mode == "paycode" and "zhifu" in self.watch:
+            spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p",
+                                    str(self.watch["zhifu"]), "-d", str(max(1, round(self.seconds))), "-r", "200",
+                                    "-f", "raw", "-o", str(self.profile), "--nonblocking", "--threads"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        top = self.wrk_run(base, mode, secret, self.seconds)
+        if spy is not None:
+            spy.wait()
+            summarise_profile(self.profile)
+            self.profile = None  # once, on the first backend
+        self.show(label + " at the maximum", top, mode)
+        if half:
+            # each connection pauses so that together they offer about half the maximum request rate
+            req_rate = top.requests / self.seconds
+            pause_ms = self.connections * 1000 / (req_rate / 2)
+            low = self.wrk_run(base, mode, secret, self.seconds, pause_ms)
+            self.show(label + f" at half ({low.rate / top.rate:.0%})", low, mode)
+        return top
+
+    @staticmethod
+    def show(label: str, r: Run, mode: str) -> None:
+        unit = "payments" if mode != "echo" else "requests"
+        err = f"   {r.errors} errors" if r.errors else ""
+        cpu = ", ".join(f"{k} {v:.1f}" for k, v in r.cpu_ms.items())
+        print(f"  {label:<50} {r.rate:8.0f} {unit}/s   p50 {r.p50_ms:6.1f} ms   p99 {r.p99_ms:6.1f} ms{err}\n"
+              f"  {'':<50} CPU ms per {unit[:-1]}: {cpu}", flush=True)
 
 
-def measure(label: str, base: str, secret: str, seconds: float, concurrency: int, flow: str) -> float:
-    asyncio.run(load(base, secret, min(1.0, seconds / 4), concurrency, flow))  # warm up
-    t0 = time.perf_counter()
-    n, lat = asyncio.run(load(base, secret, seconds, concurrency, flow))
-    elapsed = time.perf_counter() - t0
-    lat.sort()
-    p50 = statistics.median(lat) * 1000
-    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
-    rate = n / elapsed
-    print(f"{label:<44} {rate:9.0f}/s   p50 {p50:6.1f} ms   p99 {p99:6.1f} ms   ({n} in {elapsed:.1f} s)")
-    return rate
+def start_rails(tmp: Path) -> tuple[subprocess.Popen, Path]:
+    port = free_port()
+    folder = tmp / "rails"
+    proc = subprocess.Popen([sys.executable, "-m", "zhifu", "sim", "rails", "--port", str(port), "--dir",
+                             str(folder)], stdout=subprocess.DEVNULL, env=os.environ.copy())
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not (folder / "rails.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    wait_http(f"http://127.0.0.1:{port}/", proc, "the fake rails")
+    return proc, folder / "rails.json"
+
+
+def start_zhifu(db_url: str, extra: list[str]) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "ZHIFU_DATABASE_URL": db_url, "ZHIFU_PUBLIC_BASE_URL": base}
+    proc = subprocess.Popen([sys.executable, "-m", "zhifu", "serve", "--port", str(port), *extra], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_http(base + "/healthz", proc, "zhifu serve")
+    return proc, base
+
+
+def start_echo(tmp: Path) -> tuple[subprocess.Popen, str]:
+    """The ceiling: served by the same uvicorn settings as `zhifu serve` (zhifu.serving)."""
+    (tmp / "ceiling_app.py").write_text(CEILING_APP)
+    port = free_port()
+    code = f"from zhifu.serving import run; run('ceiling_app:app', host='127.0.0.1', port={port})"
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp, env={**os.environ, "PYTHONPATH": str(tmp)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    wait_http(base + "/healthz", proc, "the echo server")
+    return proc, base
+
+
+def verify(db_url: str) -> str:
+    from zhifu.db import Database
+    from zhifu.ledger import verify as ledger_verify
+
+    db = Database(db_url)
+    with db.read() as c:
+        problems = ledger_verify(c)
+    db.dispose()
+    return "ok" if not problems else json.dumps([str(p) for p in problems][:5])
+
+
+def backend(bench: Bench, name: str, db_url: str, serve_args: list[str], qr: bool = True,
+            worker: bool = False) -> Run:
+    secret = seed(db_url)
+    proc, base = start_zhifu(db_url, serve_args)
+    bench.watch["zhifu"] = proc.pid
+    background = None
+    if worker:  # the background work in its own process
+        background = subprocess.Popen([sys.executable, "-m", "zhifu", "worker"], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, env={**os.environ, "ZHIFU_DATABASE_URL": db_url})
+        bench.watch["worker"] = background.pid
+    try:
+        rss0 = rss_mb(proc.pid)
+        print(f"{name}: zhifu serve {' '.join(serve_args)}".rstrip(), flush=True)
+        paycode = bench.measure("pay-code payments", base, "paycode", secret)
+        if qr:
+            bench.measure("QR payments (create + payer pays)", base, "qr", secret)
+        print(f"  server RSS {rss0:.0f} MB at start, {rss_mb(proc.pid):.0f} MB at the end", flush=True)
+    finally:
+        stop(proc)
+        if background is not None:
+            del bench.watch["worker"]
+            stop(background)
+    print(f"  ledger verify after the run: {verify(db_url)}", flush=True)
+    return paycode
+
+
+def pg_database() -> str | None:
+    import psycopg
+
+    name = f"zhifu_bench_http_{secrets.token_hex(4)}"
+    try:
+        with psycopg.connect(PG_URL, autocommit=True, connect_timeout=3) as c:
+            c.execute(f"CREATE DATABASE {name}")
+    except psycopg.Error as exc:
+        print(f"PostgreSQL at {PG_URL} not reachable ({exc}); skipped")
+        return None
+    return PG_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_pg(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_URL, autocommit=True) as c:
+        c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="about 30 s in all")
+    ap.add_argument("--quick", action="store_true", help="5 s per measurement")
     ap.add_argument("--seconds", type=float, default=None)
-    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--threads", type=int, default=1, help="wrk threads (1 leaves the second core to the servers)")
+    ap.add_argument("--no-pg", action="store_true")
+    ap.add_argument("--profile", type=Path, default=None,
+                    help="record the SQLite server with py-spy during the pay-code run (collapsed stacks here)")
+    ap.add_argument("--pg-workers", type=int, default=2, help="web processes for the multi-process PostgreSQL line")
     args = ap.parse_args()
-    seconds = args.seconds or (5.0 if args.quick else 20.0)
-    with tempfile.TemporaryDirectory() as tmp:
-        tmpdir = Path(tmp)
-        (tmpdir / "ceiling_app.py").write_text(CEILING_APP)
-        (tmpdir / "server_app.py").write_text(SERVER_APP)
-        db_url = f"sqlite:///{tmpdir}/bench.db"
-        secret = seed(db_url)
-        print(f"load: {args.concurrency} concurrent clients, {seconds:.0f} s per measurement, one uvicorn worker each")
-        proc, base = start_server(tmpdir, "ceiling_app", {})
+    seconds = args.seconds or (5.0 if args.quick else 10.0)
+    wrk = ensure_wrk()
+    os.environ["ZHIFU_SIMULATOR"] = "1"  # the fake rails and the simulated payer, on the built-in secret
+    os.environ.setdefault("ZHIFU_SETTLEMENT_SCHEDULED", "0")
+    os.environ["ZHIFU_WEBHOOK_ALLOW_PRIVATE"] = "1"  # the merchant's webhook endpoint is on this machine
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        rails, rails_json = start_rails(tmp)
+        os.environ["ZHIFU_RAILS_CONFIG"] = str(rails_json)
+        bench = Bench(wrk, tmp, seconds, args.connections, args.threads)
+        bench.profile = args.profile
         try:
-            ceiling = measure("ceiling: bare FastAPI validate + echo", base, secret, seconds, args.concurrency, "echo")
+            print(f"wrk {args.threads} thread(s), {args.connections} connections, {seconds:.0f} s per measurement; "
+                  f"{os.cpu_count()} cores shared by wrk, the fake rails and the servers", flush=True)
+            bench.watch["rails"] = rails.pid
+            proc, base = start_echo(tmp)
+            bench.watch["echo"] = proc.pid
+            try:
+                print("ceiling: bare FastAPI validate + echo, one process", flush=True)
+                echo = bench.measure("echo requests", base, "echo", "x", half=False)
+            finally:
+                stop(proc)
+                del bench.watch["echo"]
+            sqlite = backend(bench, "SQLite", f"sqlite:///{tmp}/bench.db", [])
+            pg_rates: list[tuple[str, float]] = []
+            if not args.no_pg and (url := pg_database()):
+                try:
+                    pg_rates.append(("1 web process", backend(bench, "PostgreSQL", url, []).rate))
+                finally:
+                    drop_pg(url)
+                if args.pg_workers > 1 and (url := pg_database()):
+                    try:
+                        r = backend(bench, f"PostgreSQL, {args.pg_workers} web processes + 1 worker", url,
+                                    ["--workers", str(args.pg_workers)], qr=False, worker=True)
+                        pg_rates.append((f"{args.pg_workers} web processes", r.rate))
+                    finally:
+                        drop_pg(url)
         finally:
-            proc.terminate()
-            proc.wait()
-        proc, base = start_server(tmpdir, "server_app", {"ZHIFU_DATABASE_URL": db_url})
-        try:
-            ours = measure("zhifu: pay-code payment end to end", base, secret, seconds, args.concurrency, "paycode")
-            qr = measure("zhifu: QR payment (create + payer pays)", base, secret, seconds, args.concurrency, "qr")
-        finally:
-            proc.terminate()
-            proc.wait()
-        from zhifu.db import Database
-        from zhifu.ledger import verify
-
-        db = Database(db_url)
-        with db.tx() as c:
-            problems = verify(c)
-        db.dispose()
-    print(f"ratio pay-code payments ÷ ceiling requests: {ours / ceiling:.0%}  (target ≥ 25 %)")
-    print(f"ratio QR payments ÷ ceiling requests:       {qr / ceiling:.0%}  (two requests per payment)")
-    print(f"ledger verify after the run: {'ok' if not problems else json.dumps([str(p) for p in problems][:5])}")
-    print(f"payments per second (pay code, end to end): {ours:.0f}")
+            stop(rails)
+    print(f"load generator: echo {echo.rate:.0f}/s = {echo.rate / sqlite.rate:.1f}× the SQLite pay-code rate "
+          f"({'≥' if echo.rate >= LOAD_VS_ECHO_MIN * sqlite.rate else '<'} {LOAD_VS_ECHO_MIN:.0f}×: wrk "
+          f"{'is not' if echo.rate >= LOAD_VS_ECHO_MIN * sqlite.rate else 'may be'} the bottleneck)")
+    for label, rate in pg_rates:
+        print(f"PostgreSQL pay-code payments, {label}: {rate:.0f}/s ({rate / echo.rate:.0%} of the echo)")
+    if len(pg_rates) == 2:
+        print(f"PostgreSQL {pg_rates[1][0]} ÷ 1 web process: {pg_rates[1][1] / pg_rates[0][1]:.2f}×")
+    print(f"SQLite ratio: pay-code payments ÷ echo requests = {sqlite.rate:.0f} ÷ {echo.rate:.0f} = "
+          f"{sqlite.rate / echo.rate:.0%}")
 
 
 if __name__ == "__main__":

@@ -95,11 +95,13 @@ def ledger_balance(account: str) -> None:
 
 
 @app.command("serve")
-def serve(host: str = typer.Option(None), port: int = typer.Option(None)) -> None:
+def serve(host: str = typer.Option(None), port: int = typer.Option(None),
+          workers: int = typer.Option(1, "--workers", help="Web processes (more than one needs PostgreSQL)."),
+          background: bool = typer.Option(None, "--background/--no-background",
+                                          help="Run background work in this process (default: with one process; "
+                                               "with several, `zhifu worker` does it).")) -> None:
     """Run the web process: API, cashier, console and background workers."""
-    import uvicorn
-
-    from zhifu.api.app import create_app
+    from zhifu import serving
     from zhifu.core.config import check_secret_for_serving
 
     try:
@@ -111,7 +113,13 @@ def serve(host: str = typer.Option(None), port: int = typer.Option(None)) -> Non
     except ZhifuError as exc:
         fail(exc.message)
     s = get_settings()
-    uvicorn.run(create_app(background=True), host=host or s.host, port=port or s.port, log_level="info")
+    if not 1 <= workers <= serving.WORKERS_MAX:
+        fail(f"--workers: {workers} is not between 1 and {serving.WORKERS_MAX}")
+    if workers > 1 and s.database_url.startswith("sqlite"):
+        fail("--workers: several web processes need PostgreSQL (SQLite has one writer: run one process)")
+    with_background = workers == 1 if background is None else background
+    app_ref = "zhifu.serving:web_app_with_background" if with_background else "zhifu.serving:web_app"
+    serving.run(app_ref, factory=True, host=host or s.host, port=port or s.port, workers=workers)
 
 
 DEMO_SCALE = 0.005  # a county of about 2,750 people: a year of history builds in under a minute
