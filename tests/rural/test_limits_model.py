@@ -107,7 +107,7 @@ def test_sixteen_workers_cannot_pass_the_day_limit(db: Database) -> None:
         gate.wait()
         for j in range(5):
             try:
-                db.run(lambda c: ea.pay_merchant(c, aid, mid, 30_000, f"w{w}-{j}", at=at))
+                db.run(lambda c, j=j: ea.pay_merchant(c, aid, mid, 30_000, f"w{w}-{j}", at=at))
                 out = "ok"
             except ZhifuError as exc:
                 out = exc.code

@@ -558,7 +558,9 @@ def metric_value(conn: Connection, t: Any, as_of: dt.date, memo: dict[Any, Any] 
         if launched is not None:
             return launched
         return int(conn.execute(select(func.count()).select_from(county_circles)).scalar_one())
-    return None  # harvest cards and anything newer: no source yet
+    if metric == "harvest_cards_issued":
+        return sources.harvest_cards(conn, at)  # None until the rural capability is present
+    return None  # anything newer: no source yet
 
 
 def targets(conn: Connection, as_of: dt.date) -> list[dict[str, Any]]:
@@ -631,7 +633,9 @@ def operations(conn: Connection, f: Filters) -> dict[str, Any]:
             "risk": sources.risk_alerts(conn, f.start, f.end),
             "complaints": sources.complaints_within_sla(conn, f.start, f.end),
             "office": sources.programme_office(conn, f.start, f.end),
-            "transit": sources.transit_usage(conn, f.start, f.end)}
+            "transit": sources.transit_usage(conn, f.start, f.end),
+            "rural": sources.rural(conn, f.start, f.end),
+            "public_services": sources.public_services(conn, f.start, f.end)}
 
 
 def overview(conn: Connection, f: Filters) -> dict[str, Any]:

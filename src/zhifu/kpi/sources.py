@@ -98,6 +98,12 @@ def transit_usage(conn: Connection, start: dt.date, end: dt.date) -> dict[str, A
     return fn(conn, start, end) if fn is not None else None
 
 
+def public_services(conn: Connection, start: dt.date, end: dt.date) -> dict[str, Any] | None:
+    """Public-service payments (water, power, tuition, social insurance...) by category, town and channel."""
+    fn = _offered("bills", "public_services")
+    return fn(conn, start, end) if fn is not None else None
+
+
 def circle_merchant_counts(conn: Connection) -> dict[str, int]:
     """Merchants designated to each commerce circle (by incentives), when that capability keeps the list."""
     t = _table(conn, "campaign_circle_merchants")
@@ -116,3 +122,15 @@ def commerce_circles_launched(conn: Connection, as_of: dt.date) -> int | None:
     """Circles launched by as_of, when the office keeps launch dates; None otherwise."""
     fn = _offered("office", "commerce_circles")
     return fn(conn, as_of) if fn is not None else None
+
+
+def harvest_cards(conn: Connection, as_of: dt.date) -> int | None:
+    """Farmers' harvest cards issued by as_of (the rural capability's register)."""
+    fn = _offered("rural", "harvest_cards")
+    return fn(conn, as_of) if fn is not None else None
+
+
+def rural(conn: Connection, start: dt.date, end: dt.date) -> dict[str, Any] | None:
+    """E-accounts, harvest cards, village service-point coverage, purchase payouts and online agri sales."""
+    fn = _offered("rural", "rural")
+    return fn(conn, start, end) if fn is not None else None
