@@ -20,6 +20,7 @@ EXCEPTION_KINDS = {  # kind -> how the operator's list names it
     "resource_missing": "订单不存在 / no such order",
     "unresolved_payment": "支付无最终结果 / payment without a final answer",
     "unresolved_refund": "退款无最终结果 / refund without a final answer",
+    "unclosed_payment": "过期未能关单 / expired order the rail has not closed",
 }
 PAGE_MAX = 100
 

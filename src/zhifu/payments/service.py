@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from zhifu import ledger, risk, webhooks
@@ -134,13 +135,16 @@ def public(row: Any) -> dict[str, Any]:
     }
 
 
+# The hot path's loads of one payment, built once (a statement built per call costs more than running it).
+_BY_ID = select(payments).where(payments.c.id == bindparam("pid"))
+_LOADS = {(False, False): _BY_ID, (False, True): _BY_ID.with_for_update(),
+          (True, False): _BY_ID.where(payments.c.merchant_id == bindparam("mid")),
+          (True, True): _BY_ID.where(payments.c.merchant_id == bindparam("mid")).with_for_update()}
+
+
 def _load(conn: Connection, payment_id: str, *, merchant_id: str | None = None, lock: bool = False) -> Any:
-    q = select(payments).where(payments.c.id == payment_id)
-    if merchant_id is not None:
-        q = q.where(payments.c.merchant_id == merchant_id)
-    if lock and conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    row = conn.execute(q).first()
+    q = _LOADS[(merchant_id is not None, lock and conn.dialect.name == "postgresql")]
+    row = conn.execute(q, {"pid": payment_id, "mid": merchant_id}).first()
     if row is None:
         raise NotFound(f"no payment {payment_id}", param="id")
     return row
@@ -241,8 +245,11 @@ def create_payment(conn: Connection, merchant_id: str, req: CreatePayment, *, at
            "store_id": req.store_id, "campaign_ref": campaign_ref, "created_at": at, "updated_at": at,
            "expires_at": expires_at, "succeeded_at": None}
     try:
-        with conn.begin_nested():
+        if conn.dialect.name == "sqlite":  # writers hold the write lock from BEGIN: no one can take the number now
             conn.execute(insert(payments), [row])
+        else:
+            with conn.begin_nested():
+                conn.execute(insert(payments), [row])
     except IntegrityError as exc:  # a concurrent create took the order number between our check and insert
         raise ConflictError(f"merchant_order_no {req.merchant_order_no} was already used",
                             param="merchant_order_no", code="order_no_taken") from exc
@@ -251,7 +258,7 @@ def create_payment(conn: Connection, merchant_id: str, req: CreatePayment, *, at
     # transaction; a crash in between leaves a created payment that the sweeper asks the rail about
     created = conn.execute(select(payments).where(payments.c.id == pid)).one()
     order = _order(created, m, req.auth_code)
-    after_commit(conn, lambda db: call_create(db, order))
+    after_commit(conn, lambda db: call_create(db, order, channel_name))
     return public(created)
 
 
@@ -267,7 +274,7 @@ def _created_again(conn: Connection, p: Any, m: Any, auth_code: str | None) -> d
     recovery_point(conn, "payment", p.id)
     if p.status == PaymentStatus.CREATED and p.channel_ref is None and p.code_url is None:
         order = _order(p, m, auth_code)
-        after_commit(conn, lambda db: call_create(db, order))
+        after_commit(conn, lambda db: call_create(db, order, p.channel))
     return public(p)
 
 
@@ -283,9 +290,9 @@ def _rail_call(fn: Any, rail: str) -> ChannelResult:
                              failure_message=f"渠道异常，结果待查询 / the rail's answer was unusable ({exc.reason})")
 
 
-def call_create(db: Database, order: PaymentOrder) -> None:
+def call_create(db: Database, order: PaymentOrder, channel_name: str | None = None) -> None:
     """Ask the rail to collect a committed payment, then record its answer."""
-    channel = get_channel(_channel_of(db, order.payment_id))
+    channel = get_channel(channel_name or _channel_of(db, order.payment_id))
     result = _rail_call(lambda: channel.create(order), channel.facts.name)
     db.run(lambda c: record_rail_answer(c, order.payment_id, result, clock.now()))
 
@@ -306,7 +313,7 @@ def record_rail_answer(conn: Connection, payment_id: str, result: ChannelResult,
     if values:
         conn.execute(update(payments).where(payments.c.id == payment_id).values(**values, updated_at=at))
         p = _load(conn, payment_id)
-    return apply_channel_result(conn, payment_id, result, at)
+    return apply_channel_result(conn, payment_id, result, at, loaded=p)
 
 
 # ---------------------------------------------------------------- state changes
@@ -331,13 +338,15 @@ def _succeed(conn: Connection, p: Any, result: ChannelResult | Notification, at:
         legs.append(ledger.cr(FEE_INCOME, fee))
     legs.extend(benefits.legs)  # the discount, from the campaign's clearing account
     ledger.post_entry(conn, ledger.EntryRequest(f"pay:{p.id}:success", tuple(legs), f"payment {p.id}"), at=at)
-    conn.execute(update(payments).where(payments.c.id == p.id).values(
-        status=PaymentStatus.SUCCEEDED, channel_ref=result.channel_ref or p.channel_ref, fee_fen=fee, cost_fen=cost,
-        payer_ref=result.payer_ref or p.payer_ref, card_issuer=result.card_issuer or p.card_issuer,
-        card_type=card_type, failure_code=None, failure_message=None, succeeded_at=at, updated_at=at,
-        business_date=business_date(at)))
+    now = at.astimezone(dt.UTC)  # as the database gives it back
+    values = {"status": str(PaymentStatus.SUCCEEDED), "channel_ref": result.channel_ref or p.channel_ref,
+              "fee_fen": fee, "cost_fen": cost, "payer_ref": result.payer_ref or p.payer_ref,
+              "card_issuer": result.card_issuer or p.card_issuer, "card_type": card_type, "failure_code": None,
+              "failure_message": None, "succeeded_at": now, "updated_at": now, "business_date": business_date(at)}
+    conn.execute(update(payments).where(payments.c.id == p.id).values(**values))
     bill_hooks.payment_succeeded(conn, p, at)  # a bill payment: its bill, receipt and the biller's payable
-    webhooks.emit(conn, p.merchant_id, "payment.succeeded", public(_load(conn, p.id)), at=at)
+    # the row as it now stands, without reading it again
+    webhooks.emit(conn, p.merchant_id, "payment.succeeded", public(SimpleNamespace(**{**p._mapping, **values})), at=at)
 
 
 def _fail(conn: Connection, p: Any, code: str | None, message: str | None, at: dt.datetime) -> None:
@@ -357,9 +366,10 @@ def _finish(conn: Connection, p: Any, status: PaymentStatus, at: dt.datetime) ->
 
 
 def apply_channel_result(conn: Connection, payment_id: str, result: ChannelResult | Notification,
-                         at: dt.datetime) -> str:
-    """Move a payment by what its channel says; final states never move back."""
-    p = _load(conn, payment_id, lock=True)
+                         at: dt.datetime, *, loaded: Any = None) -> str:
+    """Move a payment by what its channel says; final states never move back. `loaded`: the payment as this
+    transaction last read it, locked (saves reading it again)."""
+    p = loaded if loaded is not None else _load(conn, payment_id, lock=True)
     outcome = result.outcome if isinstance(result, Notification) else result.status
     if isinstance(result, Notification) and result.amount_fen != p.amount_fen - p.discount_fen:
         raise InvalidRequest(f"notification amount {result.amount_fen} does not match payment {payment_id} "
@@ -695,13 +705,19 @@ def merchant_balance(conn: Connection, merchant_id: str) -> dict[str, Any]:
 
 
 def park_unresolved(db: Database, *, at: dt.datetime | None = None, limit: int = 500) -> int:
-    """Put payments and refunds that the rails have not settled within UNRESOLVED_AGE_MAX_S on the operator's
-    exception list (the sweeper keeps asking about them)."""
+    """Put what the rails have not settled on the operator's exception list (the sweeper keeps asking about it):
+    payments still processing and refunds still pending UNRESOLVED_AGE_MAX_S after their creation, and created
+    payments still open UNRESOLVED_AGE_MAX_S after their deadline (the rail could not be reached to close them)."""
     at = at or clock.now()
     cutoff = at - dt.timedelta(seconds=UNRESOLVED_AGE_MAX_S)
 
     def go(conn: Connection) -> int:
         n = 0
+        for pid, ch in conn.execute(select(payments.c.id, payments.c.channel).where(and_(
+                payments.c.status == PaymentStatus.CREATED, payments.c.expires_at <= cutoff)).limit(limit)):
+            record_exception(conn, ch, "unclosed_payment", "订单过期超过最长时限仍未能在渠道关单 / the rail could not "
+                             "be reached to close this expired order within the maximum age", object_id=pid, at=at)
+            n += 1
         for pid, ch in conn.execute(select(payments.c.id, payments.c.channel).where(and_(
                 payments.c.status == PaymentStatus.PROCESSING, payments.c.created_at <= cutoff)).limit(limit)):
             record_exception(conn, ch, "unresolved_payment", "渠道超过最长时限仍未给出结果 / the rail has not given a "
