@@ -42,6 +42,7 @@ from zhifu.bills.models import (
     bills,
 )
 from zhifu.core import clock
+from zhifu.core.business_day import business_date
 from zhifu.core.clock import SHANGHAI
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id_fast
@@ -50,7 +51,6 @@ from zhifu.db import Database
 from zhifu.merchants import service as merchants
 from zhifu.payments import CreatePayment, PaymentStatus
 from zhifu.reference import mask_account, mask_phone
-from zhifu.settlement.calendar import business_date
 
 PAGE_MAX = 100
 INSERT_CHUNK = 2_000

@@ -24,7 +24,7 @@ from zhifu.console import service
 from zhifu.console.service import Session, User
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound, PermissionDenied, ZhifuError
 from zhifu.db import Database
-from zhifu.payments.models import PaymentStatus
+from zhifu.payments import PaymentStatus
 from zhifu.web.i18n import translator
 from zhifu.web.templating import STATIC_DIR, get_templates, remember_language, request_language
 from zhifu.web.vocabulary import N_

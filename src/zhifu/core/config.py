@@ -38,7 +38,6 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     secret_key: str = ""  # no default: see the module's docstring
     secret_key_file: str = ""
-    simulator: bool = False  # ZHIFU_SIMULATOR=1: the simulated rails and payer, and a built-in secret
     host: str = "127.0.0.1"
     port: int = 8000
     payment_expires_in_s: int = 900

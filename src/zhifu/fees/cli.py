@@ -101,8 +101,8 @@ def quote(merchant_id: str, channel: str = typer.Option(...), card_type: str = t
           amount: str = typer.Option(..., help="Yuan, e.g. 100.00"), on: str = typer.Option(None)) -> None:
     """Fee, channel cost and the acquirer's margin of a would-be payment."""
     from zhifu.core import clock
+    from zhifu.core.business_day import business_date
     from zhifu.fees.service import quote as do_quote
-    from zhifu.settlement.calendar import business_date
 
     try:
         fen = parse_yuan(amount, param="--amount")

@@ -10,11 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from zhifu.api.deps import get_db, json_response, operator_principal, raw_body, run_idempotent
 from zhifu.core import clock
+from zhifu.core.business_day import business_date
 from zhifu.db import Database
 from zhifu.fees import service
 from zhifu.fees.service import CLASS_RE, CostIn, RuleIn, WaiverIn
 from zhifu.merchants import Principal
-from zhifu.settlement.calendar import business_date
 
 router = APIRouter(prefix="/v1", tags=["fees"])
 

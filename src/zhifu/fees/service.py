@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from zhifu import audit
 from zhifu.channels import CHANNELS
 from zhifu.core import clock
+from zhifu.core.business_day import business_date
 from zhifu.core.config import get_settings
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id
@@ -33,7 +34,6 @@ from zhifu.fees.calc import (
 )
 from zhifu.fees.models import fee_channel_costs, fee_merchant_classes, fee_rules, fee_waivers
 from zhifu.merchants.models import merchants
-from zhifu.settlement.calendar import business_date
 
 WALLET_CHANNELS = frozenset({"wechat", "alipay"})  # not bank-card rails: 557's caps do not bind them
 # 发改价格〔2016〕557号 ceilings for bank-card rails; a configured cost above them is a typo or a breach

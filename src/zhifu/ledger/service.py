@@ -489,13 +489,14 @@ def hold(
         if _available(c_acc) - amount_fen < 0:
             raise Overdraft(f"hold {key} would overdraw {credit} (available {_available(c_acc)} fen)", param="account")
     hid = new_id_fast("hold", int(at.timestamp() * 1000))
+    expires_at = at + dt.timedelta(seconds=timeout_s)
     row = {"id": hid, "idempotency_key": key, "content_hash": content, "debit_code": debit, "credit_code": credit,
            "amount_fen": amount_fen, "currency": currency, "status": "pending", "posted_fen": 0,
            "posted_entry_id": None, "description": description, "created_at": at,
-           "expires_at": at + dt.timedelta(seconds=timeout_s), "resolved_at": None}
+           "expires_at": expires_at, "resolved_at": None}
     conn.execute(holds.insert(), [row])
     _write_deltas(conn, {debit: [0, 0, amount_fen, 0], credit: [0, 0, 0, amount_fen]})
-    return Hold(hid, debit, credit, amount_fen, currency, "pending", 0, None, row["expires_at"])
+    return Hold(hid, debit, credit, amount_fen, currency, "pending", 0, None, expires_at)
 
 
 def get_hold(conn: Connection, hold_id: str) -> Hold:

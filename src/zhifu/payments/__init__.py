@@ -1,6 +1,6 @@
 """Payments and refunds through every channel, with their ledger entries and events."""
 
-from zhifu.payments.models import PaymentStatus, payments, refunds
+from zhifu.payments.models import OPEN_STATUSES, PaymentStatus, payments, refunds
 from zhifu.payments.service import (
     PLATFORM_ACCOUNTS,
     CreatePayment,
@@ -26,7 +26,7 @@ from zhifu.payments.service import (
 )
 
 __all__ = [
-    "PLATFORM_ACCOUNTS", "CreatePayment", "CreateRefund", "PaymentStatus", "apply_channel_result", "close_payment",
+    "OPEN_STATUSES", "PLATFORM_ACCOUNTS", "CreatePayment", "CreateRefund", "PaymentStatus", "apply_channel_result", "close_payment",
     "create_payment", "create_refund", "ensure_platform_accounts", "expire_due", "get_payment", "get_refund",
     "handle_notification", "list_payments", "list_refunds", "merchant_balance", "payments", "public",
     "receivable_account", "record_rail_answer", "refunds", "request_close", "sweep_processing", "sweep_refunds",

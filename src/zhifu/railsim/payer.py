@@ -13,8 +13,8 @@ from zhifu.channels.registry import rail_config
 from zhifu.core import clock
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.db import Database
+from zhifu.payments import OPEN_STATUSES
 from zhifu.payments import service as payments
-from zhifu.payments.models import OPEN_STATUSES
 
 SIM_TIMEOUT_S = 10.0
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from zhifu.channels.statement import CUTOFF_HOUR
 from zhifu.channels.statement_frame import STATEMENT_SCHEMA, lines_to_frame
+from zhifu.core.business_day import CUTOFF_HOUR
 from zhifu.core.errors import InvalidRequest
 
 __all__ = ["CLASSES", "PAYMENT_COLUMNS", "MatchResult", "business_date_expr", "lines_to_frame", "match"]

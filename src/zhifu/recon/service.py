@@ -17,6 +17,7 @@ from zhifu import audit, incentives, ledger
 from zhifu.channels import ChannelResult, facts, merchant_code
 from zhifu.channels.statement import window
 from zhifu.core import clock
+from zhifu.core.business_day import business_date as business_date_of
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound, PermissionDenied
 from zhifu.core.ids import new_id_fast
 from zhifu.ledger.models import entries, postings
@@ -44,7 +45,6 @@ from zhifu.recon.models import (
     statement_files,
     statement_lines,
 )
-from zhifu.settlement.calendar import business_date as business_date_of
 
 CHUNK = 500  # ids per IN (...) list: well inside every driver's parameter limit
 PAGE_MAX = 100

@@ -1,5 +1,5 @@
-"""Business dates (23:00 Beijing cut-off) and settlement dates on the operator's working-day calendar
-(`zhifu.calendar`, loaded from its tables)."""
+"""Settlement dates on the operator's working-day calendar (`zhifu.calendar`, loaded from its tables).
+Business dates (the 23:00 Beijing cut-off) live in `zhifu.core.business_day`, re-exported here."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import re
 from dataclasses import dataclass
 
 from zhifu.calendar.service import WorkingCalendar
-from zhifu.core.clock import SHANGHAI
+from zhifu.core.business_day import business_date
 from zhifu.core.errors import InvalidRequest
 
-UNIONPAY_CUTOFF = dt.time(23, 0)  # UnionPay's day ends at 23:00 Beijing time
 CYCLE_DAYS_MAX = 30  # no real settlement cycle is longer; a bigger number is a typo
 _CYCLE_RE = re.compile(r"([TD])\+([0-9]{1,2})")
+
+__all__ = ["CYCLE_DAYS_MAX", "SettleDate", "business_date", "is_working_day", "next_working_day", "settle_date"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,19 +23,6 @@ class SettleDate:
 
     date: dt.date
     advanced: bool
-
-
-def business_date(at: dt.datetime, cutoff: dt.time = UNIONPAY_CUTOFF) -> dt.date:
-    """The business date of a moment: its Shanghai date, or the next date at or after `cutoff`.
-
-    cutoff=time(0, 0) means no cut-off: the Shanghai calendar date.
-    """
-    if not isinstance(at, dt.datetime) or at.tzinfo is None:
-        raise InvalidRequest("at must be a timezone-aware datetime", param="at")
-    local = at.astimezone(SHANGHAI)
-    if cutoff != dt.time(0, 0) and local.time() >= cutoff:
-        return local.date() + dt.timedelta(days=1)
-    return local.date()
 
 
 def is_working_day(d: dt.date, cal: WorkingCalendar) -> bool:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ def _date(text: str, option: str = "--date") -> dt.date:
         raise
 
 
-def _call(fn):  # type: ignore[no-untyped-def]
+def _call(fn: Callable[..., Any]) -> Any:
     try:
         return fn()
     except ZhifuError as exc:

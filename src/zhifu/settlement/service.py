@@ -20,6 +20,7 @@ from zhifu import calendar as working_calendar
 from zhifu import ledger
 from zhifu.calendar import WorkingCalendar
 from zhifu.core import clock
+from zhifu.core.business_day import business_date, day_end
 from zhifu.core.clock import SHANGHAI
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id_fast
@@ -28,7 +29,7 @@ from zhifu.ledger.models import accounts, entries, postings
 from zhifu.merchants.models import merchants
 from zhifu.payments.models import payments, refunds
 from zhifu.recon.formats import StatementFormatError, parse_payout_results
-from zhifu.settlement.calendar import UNIONPAY_CUTOFF, business_date, settle_date
+from zhifu.settlement.calendar import settle_date
 from zhifu.settlement.files import PayoutInstruction, write_batch_files
 from zhifu.settlement.models import (
     settlement_batches,
@@ -61,11 +62,6 @@ class SettlementSettings(BaseSettings):
 
 def settings() -> SettlementSettings:
     return SettlementSettings()
-
-
-def day_end(d: dt.date) -> dt.datetime:
-    """The instant business date `d` is cut off: 23:00 Beijing time on `d`."""
-    return dt.datetime.combine(d, UNIONPAY_CUTOFF, SHANGHAI)
 
 
 def batch_no_of(d: dt.date) -> str:
@@ -168,6 +164,7 @@ def _line(mid: str, m: Any, d: dt.date, posted: int, available: int, other: int,
     trading = pay[1] - pay[2] - ref[1] + ref[2]  # what payments and refunds of the date put on the payable
     cycle = (m.settlement_cycle if m is not None else None) or "T+1"
     when = _settle_date(d, cycle, cal)
+    reason: str | None
     if net <= 0:
         status, reason, payout = "carried", "negative" if net < 0 else "nothing_due", 0
     elif m is None:

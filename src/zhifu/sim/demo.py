@@ -140,6 +140,9 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
     from zhifu.sim.office import demo_office
 
     logins += demo_office(db, county, today, seed)  # the programme office: items, 会商, training, circles, credit
+    from zhifu.sim.rural import demo_rural
+
+    logins += demo_rural(db, county, today, seed)  # harvest cards, e-accounts, a harvest's payouts, points, agri shop
     base = f"http://127.0.0.1:{port}"
     console.print(f"[bold]Zhifu 智付[/bold] demo: {county.name} · {days} days of history · {url}")
     console.print(f"  console:      {base}/login")

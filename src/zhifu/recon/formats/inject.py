@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 import polars as pl
 
 from zhifu.channels.statement import SHANGHAI, StatementLine, business_date_of
+from zhifu.core.business_day import day_end
 
 KINDS: tuple[str, ...] = (
     "missing_ours",
@@ -247,7 +248,7 @@ def sample_ours(
 ) -> list[StatementLine]:
     """`n` of our payments for one business date: mostly succeeded payments, some refunds and failures."""
     rng = random.Random(seed)
-    start = dt.datetime.combine(business_date - dt.timedelta(days=1), dt.time(23), SHANGHAI)
+    start = day_end(business_date - dt.timedelta(days=1))
     out = []
     for k in range(n):
         shop = k % 600
