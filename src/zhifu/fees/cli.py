@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 import typer
 from pydantic import ValidationError
@@ -16,7 +18,7 @@ NAME = "fees"
 app = typer.Typer(no_args_is_help=True, help="Fee plans (费率): rules by channel × card type × merchant class.")
 
 
-def _call(fn):  # type: ignore[no-untyped-def]
+def _call(fn: Callable[..., Any]) -> Any:
     try:
         return database().run(fn)
     except ZhifuError as exc:
@@ -26,6 +28,10 @@ def _call(fn):  # type: ignore[no-untyped-def]
 def _date(text: str | None, option: str) -> dt.date | None:
     if text is None:
         return None
+    return _required_date(text, option)
+
+
+def _required_date(text: str, option: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
@@ -47,7 +53,7 @@ def add_rule(rate_ppm: int = typer.Option(..., help="Parts per million: 3800 is 
 
     try:
         req = RuleIn(channel=channel, card_type=card_type, merchant_class=merchant_class, rate_ppm=rate_ppm,
-                     min_fen=min_fen, cap_fen=cap_fen, effective_from=_date(effective_from, "--from"),
+                     min_fen=min_fen, cap_fen=cap_fen, effective_from=_required_date(effective_from, "--from"),
                      effective_to=_date(effective_to, "--to"), note=note)
     except ValidationError as exc:
         e = exc.errors()[0]
@@ -81,7 +87,7 @@ def waive(merchant_id: str, effective_from: str = typer.Option(..., "--from"),
     """Set a merchant's fee to 0 for business dates [from, to)."""
     from zhifu.fees.service import WaiverIn, create_waiver
 
-    req = WaiverIn(channel=channel, effective_from=_date(effective_from, "--from"),
+    req = WaiverIn(channel=channel, effective_from=_required_date(effective_from, "--from"),
                    effective_to=_date(effective_to, "--to"), campaign_ref=campaign, reason=reason)
     w = _call(lambda c: create_waiver(c, merchant_id, req))
     console.print(f"waiver {w['id']} for {merchant_id} from {w['effective_from']} to {w['effective_to'] or '—'}")
