@@ -680,7 +680,7 @@ def _book(conn: Connection, b: Any, p: Any, line: Any, at: dt.datetime) -> int:
         legs.append(ledger.cr(FEE_INCOME, fee_delta))
     elif fee_delta < 0:
         legs.append(ledger.dr(FEE_INCOME, -fee_delta))
-    ledger.post_entry(conn, ledger.EntryRequest(f"bill:{p.id}:success", tuple(legs), f"bill payment {p.id}"), at=at)
+    ledger.post_entry(conn, ledger.EntryRequest(ledger.keys.bill_success(p.id), tuple(legs), f"bill payment {p.id}"), at=at)
     return biller_fen
 
 
@@ -781,7 +781,7 @@ def refund_line(conn: Connection, biller_id: str, payment_id: str, *, reason: st
         legs.append(ledger.dr(FEE_INCOME, delta))
     elif delta < 0:
         legs.append(ledger.cr(FEE_INCOME, -delta))
-    ledger.post_entry(conn, ledger.EntryRequest(f"bill:{payment_id}:refund", tuple(legs),
+    ledger.post_entry(conn, ledger.EntryRequest(ledger.keys.bill_refund(payment_id), tuple(legs),
                                                 f"bill payment {payment_id} refunded"), at=at)
     refund = payments_api.create_refund(conn, b.merchant_id, payment_id,
                                         payments_api.CreateRefund(reason=reason[:200]), at=at)
@@ -943,7 +943,7 @@ def settle(conn: Connection, biller_id: str, d: dt.date, *, at: dt.datetime | No
     sid = new_id_fast("bst", int(at.timestamp() * 1000))
     if amount:
         ledger.post_entry(conn, ledger.EntryRequest(
-            f"bsettle:{b.id}:{d.isoformat()}", (ledger.dr(payable_account(b.id), amount), ledger.cr(IN_TRANSIT, amount)),
+            ledger.keys.biller_settlement(b.id, d), (ledger.dr(payable_account(b.id), amount), ledger.cr(IN_TRANSIT, amount)),
             f"biller settlement {b.id} {d}"), at=at)
     m = merchants.merchant_row(conn, b.merchant_id)
     name = f"{b.id}_{d:%Y%m%d}_payout.csv"

@@ -779,6 +779,7 @@ def get_complaint(conn: Connection, complaint_id: str, *, merchant_id: str | Non
 
 def payment_history(conn: Connection, complaint_id: str) -> list[dict[str, Any]]:
     """Each linked payment with its refunds, its ledger entries and the notifications sent to the merchant."""
+    from zhifu.ledger import keys as ledger_keys
     from zhifu.ledger.models import entries, postings
     from zhifu.webhooks.models import events
 
@@ -786,7 +787,7 @@ def payment_history(conn: Connection, complaint_id: str) -> list[dict[str, Any]]
     for link in conn.execute(select(complaint_payments).where(complaint_payments.c.complaint_id == complaint_id)):
         p = payments.get_payment(conn, link.merchant_id, link.payment_id)
         refunds = payments.list_refunds(conn, link.merchant_id, link.payment_id)
-        keys = [f"pay:{p['id']}:success", *(f"refund:{r['id']}:success" for r in refunds)]
+        keys = [ledger_keys.payment_success(p["id"]), *(ledger_keys.refund_success(r["id"]) for r in refunds)]
         legs = conn.execute(select(entries.c.id, entries.c.description, entries.c.created_at, postings.c.account_code,
                                    postings.c.side, postings.c.amount_fen)
                             .join(postings, postings.c.entry_id == entries.c.id)

@@ -160,7 +160,7 @@ def create_campaign(conn: Connection, req: CreateCampaign, *, at: dt.datetime | 
 def _fund(conn: Connection, c: Any, amount_fen: int, at: dt.datetime) -> None:
     # The funder commits the money (DR what the funder owes us, CR the budget); its transfer clears the
     # funder account against `bank` outside this module.
-    key = f"cmp:{c.id}:fund:{c.funded_fen}:{amount_fen}"
+    key = ledger.keys.campaign_funding(c.id, c.funded_fen, amount_fen)
     ledger.transfer(conn, key, funder_account(c.funder), budget_account(c.id), amount_fen,
                     f"campaign {c.id} funded by {c.funder}", at=at)
     conn.execute(update(campaigns).where(campaigns.c.id == c.id).values(
@@ -205,7 +205,7 @@ def set_status(conn: Connection, campaign_id: str, action: Literal["pause", "res
     if action == "end":
         left = ledger.get_balance(conn, budget_account(c.id)).available_fen
         if left > 0:
-            ledger.transfer(conn, f"cmp:{c.id}:return", budget_account(c.id), funder_account(c.funder), left,
+            ledger.transfer(conn, ledger.keys.campaign_return(c.id), budget_account(c.id), funder_account(c.funder), left,
                             f"campaign {c.id} ended: budget returned", at=at)
     conn.execute(update(campaigns).where(campaigns.c.id == c.id).values(status=status, updated_at=at))
     return public(conn, _row(conn, campaign_id))
@@ -471,7 +471,7 @@ def price_payment(conn: Connection, m: Any, amount_fen: int, channel: str, payer
         if payer.id:
             _check_split(conn, c.id, payer.id, m.id, day, at)
         timeout_s = int((expires_at - at).total_seconds()) + HOLD_MARGIN_S
-        h = ledger.hold(conn, f"cmp:{payment_id}:discount", budget_account(c.id), clearing_account(c.id), grant,
+        h = ledger.hold(conn, ledger.keys.campaign_discount(payment_id), budget_account(c.id), clearing_account(c.id), grant,
                         timeout_s=timeout_s, description=f"instant discount on {payment_id}", at=at)
         conn.execute(campaign_awards.insert(), [{
             "merchant_id": m.id, "payment_id": payment_id, "campaign_id": c.id, "kind": "discount",
@@ -540,7 +540,7 @@ def _discount_clearing(conn: Connection, p: Any, award: Any, at: dt.datetime) ->
         if p.discount_fen - take:
             ledger.open_account(conn, SHORTFALL, "expense")
             legs.append(ledger.dr(SHORTFALL, p.discount_fen - take))
-        ledger.post_entry(conn, ledger.EntryRequest(f"cmp:{p.id}:discount:late", tuple(legs),
+        ledger.post_entry(conn, ledger.EntryRequest(ledger.keys.campaign_late_discount(p.id), tuple(legs),
                                                     f"instant discount on {p.id} (hold lapsed)"), at=at)
     conn.execute(update(campaign_awards).where(and_(
         campaign_awards.c.merchant_id == p.merchant_id, campaign_awards.c.payment_id == p.id,
@@ -596,7 +596,7 @@ def _accrue(conn: Connection, p: Any, *, payer_ref: str | None, issuer: str | No
             if grant:
                 acc = incentive_payable_account(m.acquirer_id)
                 ledger.open_account(conn, acc, "liability")
-                ledger.transfer(conn, f"cmp:{p.id}:accrual:{c.id}", budget_account(c.id), acc, grant,
+                ledger.transfer(conn, ledger.keys.campaign_accrual(p.id, c.id), budget_account(c.id), acc, grant,
                                 f"cost refund {cost_refund} + subsidy {subsidy} on {p.id}", at=at)
             rows = [{**base, "kind": kind, "amount_fen": amt}
                     for kind, amt in (("cost_refund", cost_refund), ("subsidy", subsidy)) if amt]
@@ -725,7 +725,7 @@ def claw_back_accruals(conn: Connection, p: Any, refund_id: str, refunded_fen: i
         if back <= 0:
             continue
         _lock_campaign(conn, a.campaign_id)
-        ledger.transfer(conn, f"cmp:{refund_id}:clawback:{a.campaign_id}:{a.kind}",
+        ledger.transfer(conn, ledger.keys.campaign_clawback(refund_id, a.campaign_id, a.kind),
                         incentive_payable_account(a.acquirer_id), budget_account(a.campaign_id), back,
                         f"{a.kind} on {p.id} returned by refund {refund_id}", at=at)
         conn.execute(update(campaign_awards).where(and_(

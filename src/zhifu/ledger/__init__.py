@@ -1,5 +1,6 @@
 """The acquirer's double-entry book: accounts, balanced entries, two-phase holds and verification."""
 
+from zhifu.ledger import keys
 from zhifu.ledger.errors import (
     AccountClosed,
     CurrencyMismatch,
@@ -36,6 +37,7 @@ from zhifu.ledger.service import (
 )
 
 __all__ = [
+    "keys",
     "AccountClosed", "AccountType", "Balance", "CurrencyMismatch", "EntryRequest", "Hold", "HoldExceeded",
     "HoldExpired", "HoldNotPending", "IdempotencyConflict", "InvalidLegAmount", "Leg", "LedgerError", "Overdraft",
     "PostedEntry", "UnbalancedEntry", "UnknownAccount", "Violation", "balance_as_of", "close_account", "cr", "dr",

@@ -339,7 +339,7 @@ def record_payments(conn: Connection, specs: Sequence[PaymentSpec], *, rng: rand
                 legs.append(ledger.dr(CHANNEL_COST, cost))
             if fee:
                 legs.append(ledger.cr(FEE_INCOME, fee))
-            reqs.append(ledger.EntryRequest(f"pay:{pid}:success", tuple(legs), f"payment {pid}"))
+            reqs.append(ledger.EntryRequest(ledger.keys.payment_success(pid), tuple(legs), f"payment {pid}"))
             ats.append(s.paid_at)
         else:
             payer = issuer = card_type = bd = succeeded_at = None
@@ -422,7 +422,7 @@ def record_refunds(conn: Connection, specs: Sequence[RefundSpec], *, rng: random
             legs.append(ledger.dr(payable_account(s.merchant_id), s.amount_fen - fee_back))
         if fee_back:
             legs.append(ledger.dr(FEE_INCOME, fee_back))
-        reqs.append(ledger.EntryRequest(f"refund:{rid}:success", tuple(legs), f"refund {rid}"))
+        reqs.append(ledger.EntryRequest(ledger.keys.refund_success(rid), tuple(legs), f"refund {rid}"))
         ats.append(s.at)
         out.append(rid)
     conn.execute(insert(refunds), ref_rows)

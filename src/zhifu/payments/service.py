@@ -337,7 +337,7 @@ def _succeed(conn: Connection, p: Any, result: ChannelResult | Notification, at:
     if fee:
         legs.append(ledger.cr(FEE_INCOME, fee))
     legs.extend(benefits.legs)  # the discount, from the campaign's clearing account
-    ledger.post_entry(conn, ledger.EntryRequest(f"pay:{p.id}:success", tuple(legs), f"payment {p.id}"), at=at)
+    ledger.post_entry(conn, ledger.EntryRequest(ledger.keys.payment_success(p.id), tuple(legs), f"payment {p.id}"), at=at)
     now = at.astimezone(dt.UTC)  # as the database gives it back
     values = {"status": str(PaymentStatus.SUCCEEDED), "channel_ref": result.channel_ref or p.channel_ref,
               "fee_fen": fee, "cost_fen": cost, "payer_ref": result.payer_ref or p.payer_ref,
@@ -658,7 +658,7 @@ def _apply_refund_result(conn: Connection, n: Notification, at: dt.datetime) -> 
         legs.append(ledger.dr(payable_account(r.merchant_id), r.amount_fen - r.fee_refunded_fen))
     if r.fee_refunded_fen:
         legs.append(ledger.dr(FEE_INCOME, r.fee_refunded_fen))
-    ledger.post_entry(conn, ledger.EntryRequest(f"refund:{r.id}:success", tuple(legs), f"refund {r.id}"), at=at)
+    ledger.post_entry(conn, ledger.EntryRequest(ledger.keys.refund_success(r.id), tuple(legs), f"refund {r.id}"), at=at)
     conn.execute(update(refunds).where(refunds.c.id == r.id).values(
         status="succeeded", channel_ref=n.channel_ref or r.channel_ref, updated_at=at, business_date=business_date(at)))
     done = conn.execute(select(func.coalesce(func.sum(refunds.c.amount_fen), 0)).where(and_(

@@ -288,8 +288,9 @@ def _booked(conn: Connection, channel: str, keys: Sequence[str]) -> dict[str, tu
 
 
 def _entry_key(item: dict[str, Any]) -> str:
-    return f"pay:{item['payment_id']}:success" if item["txn_type"] == "payment" else \
-        f"refund:{item['payment_id']}:success"
+    if item["txn_type"] == "payment":
+        return ledger.keys.payment_success(item["payment_id"])
+    return ledger.keys.refund_success(item["payment_id"])
 
 
 # ---------------------------------------------------------------- run
@@ -653,7 +654,7 @@ def approve(conn: Connection, case_id: str, checker: str, *, note: str = "",
     legs = adjustment_legs(row, row.action)
     key = None
     if legs:
-        key = f"recon:{case_id}:{row.action}"
+        key = ledger.keys.recon_adjustment(case_id, row.action)
         ledger.post_entry(conn, ledger.EntryRequest(key, tuple(legs), f"reconciliation {row.kind} {case_id} "
                                                                       f"({row.action})"), at=at)
     conn.execute(update(cases).where(cases.c.id == case_id).values(status="resolved", approved_by=checker,

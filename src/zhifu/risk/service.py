@@ -591,7 +591,7 @@ def _carry_out(conn: Connection, r: Any, action: str, by: str, note: str, at: dt
         ledger.open_accounts(conn, [(FROZEN_ACCOUNT, "liability", "CNY", False)])
         available = ledger.get_balance(conn, payable_account(r.merchant_id)).available_fen
         if available > 0:
-            h = ledger.hold(conn, f"risk:{r.id}:freeze", payable_account(r.merchant_id), FROZEN_ACCOUNT, available,
+            h = ledger.hold(conn, ledger.keys.risk_freeze(r.id), payable_account(r.merchant_id), FROZEN_ACCOUNT, available,
                             timeout_s=FREEZE_TIMEOUT_S, description=f"risk case {r.id}", at=at)
             values["hold_id"] = h.id
         values.update(frozen_fen=max(available, 0), status="frozen")

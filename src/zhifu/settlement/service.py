@@ -44,7 +44,7 @@ PAYABLE = "merchant_payable:"
 _PAYABLE_END = "merchant_payable;"  # ';' sorts right after ':' — a range scan over every merchant's payable
 IN_TRANSIT = "settlement_in_transit"
 BANK = "bank"
-KEY_PREFIX = "settle:"  # every entry the settlement posts; the run tells them apart from trading by this prefix
+KEY_PREFIX = ledger.keys.SETTLEMENT_PREFIX  # every entry the settlement posts; told apart from trading by it
 IN_CHUNK = 500
 PAGE_MAX = 100
 
@@ -112,7 +112,7 @@ def _other_movement(conn: Connection, d: dt.date) -> tuple[dict[str, int], dict[
     window = (select(entries.c.id, entries.c.created_at)
               .where(and_(entries.c.created_at >= start, ~key.startswith(KEY_PREFIX),
                           or_(entries.c.created_at >= end,
-                              and_(~key.startswith("pay:"), ~key.startswith("refund:")))))
+                              and_(*(~key.startswith(k) for k in ledger.keys.TRADING_PREFIXES)))))
               .cte("settle_window").prefix_with("MATERIALIZED"))
     code = postings.c.account_code + literal("")  # not a reason to start from the account index
     signed = _signed()
@@ -214,7 +214,7 @@ def _post_payouts(conn: Connection, batch_no: str, d: dt.date, lines: list[dict[
                                 "account_name": m.settle_account_name, "status": "in_transit", "reason": None,
                                 "created_at": at, "resolved_at": None})
             reqs.append(ledger.EntryRequest(
-                f"{KEY_PREFIX}{d.isoformat()}:{line['merchant_id']}",
+                ledger.keys.settlement_payout(d, line["merchant_id"]),
                 (ledger.dr(PAYABLE + line["merchant_id"], line["payout_fen"]), ledger.cr(IN_TRANSIT, line["payout_fen"])),
                 f"settlement {batch_no} payout {pid}"))
     if lines:
@@ -433,7 +433,7 @@ def _apply_results(conn: Connection, rows: list[Any], sha: str, filename: str, a
             legs = (ledger.dr(IN_TRANSIT, p.amount_fen), ledger.cr(BANK, p.amount_fen))
         else:
             legs = (ledger.dr(IN_TRANSIT, p.amount_fen), ledger.cr(PAYABLE + p.merchant_id, p.amount_fen))
-        reqs.append(ledger.EntryRequest(f"{KEY_PREFIX}{r.status}:{p.id}", legs, f"payout {p.id} {r.status}"))
+        reqs.append(ledger.EntryRequest(ledger.keys.settlement_result(r.status, p.id), legs, f"payout {p.id} {r.status}"))
     step = ledger.service.BATCH_MAX
     for start in range(0, len(reqs), step):
         ledger.post_entries(conn, reqs[start:start + step], at=at)

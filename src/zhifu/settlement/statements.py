@@ -18,6 +18,7 @@ from zhifu.core import clock
 from zhifu.core.clock import SHANGHAI
 from zhifu.core.errors import InvalidRequest, NotFound
 from zhifu.core.money import fen_to_yuan_str
+from zhifu.ledger import keys as ledger_keys
 from zhifu.ledger.models import entries, postings
 from zhifu.merchants.models import merchants
 from zhifu.payments.models import payments, refunds
@@ -96,7 +97,8 @@ def statement(conn: Connection, merchant_id: str, *, month: str | None = None, d
                                  postings.c.amount_fen)
                           .select_from(postings.join(entries, entries.c.id == postings.c.entry_id))
                           .where(and_(postings.c.account_code == PAYABLE + merchant_id, entries.c.created_at >= start,
-                                      entries.c.created_at < end, ~key.startswith("pay:"), ~key.startswith("refund:"),
+                                      entries.c.created_at < end,
+                                      *(~key.startswith(k) for k in ledger_keys.TRADING_PREFIXES),
                                       ~key.startswith(KEY_PREFIX)))):
         signed = e.amount_fen if e.side == "C" else -e.amount_fen
         lines.append({"date": business_date(e.created_at), "at": e.created_at, "kind": "adjustment", "ref": e.id,
