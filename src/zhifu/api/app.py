@@ -20,7 +20,8 @@ from zhifu.db import Database
 BODY_MAX_BYTES = 64 * 1024  # no API request needs more; uploads have their own routes and limits
 UPLOAD_BYTES_MAX = 17 * 1024 * 1024  # billers' bill and return files (16 MB, zhifu.bills.importer) with their form
 UPLOAD_PATH_ENDS = ("/bills", "/returns",  # /v1/billers/{id}/bills|returns and /console/biller/bills|returns
-                    "/complain")  # the public complaint form with its evidence (5 files of 2 MB, zhifu.complaints)
+                    "/complain",  # the public complaint form with its evidence (5 files of 2 MB, zhifu.complaints)
+                    "/statement-upload", "/payout-results")  # the operator's rail statement and bank result files
 
 
 def _error(status: int, code: str, message: str, param: str | None = None,

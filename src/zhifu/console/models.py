@@ -48,3 +48,14 @@ login_failures = Table(
     utcnow_column("at"),
     Index("ix_console_login_failures_who", "username", "ip", "at"),
 )
+
+# One row per console form submitted: a form carries a one-time token, and the action and this row commit
+# together, so a double click or a resent POST acts once and shows the first submission's result.
+console_form_tokens = Table(
+    "console_form_tokens",
+    metadata,
+    Column("token", String(64), primary_key=True),
+    Column("user_id", String(32), nullable=False),
+    Column("result_url", String(300), nullable=False, server_default=""),
+    utcnow_column("created_at", index=True),
+)

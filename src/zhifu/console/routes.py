@@ -35,6 +35,7 @@ LOGIN_CSRF_COOKIE: Final = "zhifu_login_csrf"  # double-submit token for the log
 CSRF_HEADER: Final = "x-csrf-token"
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 FORM_FIELDS_MAX: Final = 40  # no console form has more; a form with thousands of fields is refused
+FORM_FILES_MAX: Final = 1  # the operator's statement and bank result uploads carry one file
 STREAM_POLL_S: Final = 1.0
 STREAM_PING_S: Final = 15.0
 STREAM_LIFETIME_S: Final = 300.0  # the browser reconnects with Last-Event-ID; a stale session ends here
@@ -136,7 +137,7 @@ async def _csrf_guard(request: Request) -> None:
         return
     sent = request.headers.get(CSRF_HEADER)
     if sent is None:
-        form = await request.form(max_fields=FORM_FIELDS_MAX, max_files=0)
+        form = await request.form(max_fields=FORM_FIELDS_MAX, max_files=FORM_FILES_MAX)
         value = form.get("csrf_token")
         sent = value if isinstance(value, str) else None
     if request.url.path == "/login":
@@ -549,9 +550,13 @@ def operator_queue(request: Request, user: User = Depends(_operator)) -> Respons
 
 def _review_page(request: Request, user: User, merchant_id: str, *, error: str | None = None,
                  status: int = 200, reason: str = "") -> Response:
+    from zhifu.console import operations
+
     with _db(request).read() as c:
         m = service.merchant_review(c, user, merchant_id)
-    return _page(request, "console/merchant_review.html", {"m": m, "error": error, "reason": reason},
+        code = operations.merchant_code(c, user, merchant_id)
+    return _page(request, "console/merchant_review.html", {"m": m, "error": error, "reason": reason, "code": code,
+                                                           "form_token": operations.new_form_token()},
                  status=status, active="/console/operator")
 
 
@@ -613,16 +618,25 @@ CODE_LABELS: Final[dict[str, str]] = {
     "refund_payer": N_("Refund the payer"), "credit_merchant": N_("Credit the merchant"),
     "write_off_suspense": N_("Write off to suspense"), "accept_channel_record": N_("Accept the channel's record"),
     "accept_ours": N_("Accept our record"),
+    "debit": N_("Debit card"), "credit": N_("Credit card"), "wallet": N_("Wallet balance"),
+    "county_finance": N_("County finance bureau"), "commerce_bureau": N_("Commerce bureau"),
+    "government": N_("Government"), "approved": N_("Approved"), "rejected": N_("Sent back"),
 }
 
 
-def _ops_page(request: Request, template: str, context: dict[str, Any]) -> Response:
+def _ops_page(request: Request, template: str, context: dict[str, Any], **kw: Any) -> Response:
     _ = translator(request_language(request))
 
     def label(code: str | None) -> str:
-        return "" if code is None else _.gettext(CODE_LABELS[code]) if code in CODE_LABELS else code
+        if code is None:
+            return ""
+        if code in CODE_LABELS:
+            return _.gettext(CODE_LABELS[code])
+        from zhifu.console.operations import institution_name
 
-    return _page(request, template, {**context, "label": label, "percent": _percent})
+        return institution_name(code)  # an institution's name; any other code as it is
+
+    return _page(request, template, {**context, "label": label, "percent": _percent}, **kw)
 
 
 def _percent(ppm: int) -> str:
@@ -639,53 +653,6 @@ def _date_param(value: str, param: str) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError as exc:
         raise InvalidRequest(f"{param} must be a date (YYYY-MM-DD)", param=param) from exc
-
-
-@router.get("/console/operator/settlement-runs")
-def operator_settlement_runs(request: Request, before: str = "", user: User = Depends(_operator)) -> Response:
-    from zhifu.settlement import service as settlement
-
-    with _db(request).read() as c:
-        rows, more = settlement.list_batches(c, limit=30, before=_date_param(before, "before"))
-    return _ops_page(request, "console/settlement_runs.html", {"rows": rows, "more": more})
-
-
-@router.get("/console/operator/reconciliation")
-def operator_reconciliation(request: Request, starting_after: str = "", user: User = Depends(_operator)) -> Response:
-    from zhifu.recon import service as recon
-
-    with _db(request).read() as c:
-        rows, more = recon.list_batches(c, limit=50, starting_after=starting_after or None)
-    return _ops_page(request, "console/reconciliation.html", {"rows": rows, "more": more})
-
-
-@router.get("/console/operator/cases")
-def operator_cases(request: Request, status: str = "open", user: User = Depends(_operator)) -> Response:
-    from zhifu.recon import service as recon
-
-    if status not in ("open", "proposed", "resolved"):
-        status = "open"
-    with _db(request).read() as c:
-        rows = recon.list_cases(c, status=status, limit=200)
-    return _ops_page(request, "console/cases.html", {"rows": rows, "status": status})
-
-
-@router.get("/console/operator/campaigns")
-def operator_campaigns(request: Request, starting_after: str = "", user: User = Depends(_operator)) -> Response:
-    from zhifu.incentives import service as incentives
-
-    with _db(request).read() as c:
-        rows, more = incentives.list_campaigns(c, limit=50, starting_after=starting_after or None)
-    return _ops_page(request, "console/campaigns.html", {"rows": rows, "more": more})
-
-
-@router.get("/console/operator/fee-plans")
-def operator_fee_plans(request: Request, user: User = Depends(_operator)) -> Response:
-    from zhifu.fees import service as fees
-
-    with _db(request).read() as c:
-        rows = fees.list_rules(c)
-    return _ops_page(request, "console/fee_plans.html", {"rows": rows})
 
 
 # ---------------------------------------------------------------- regulator
@@ -760,3 +727,9 @@ def add_nav(role_name: str, entries: tuple[tuple[str, str], ...], *, after: int 
     current = NAV[role_name]
     fresh = tuple(e for e in entries if e[0] not in dict(current))
     NAV[role_name] = current[:after] + fresh + current[after:]  # type: ignore[index]
+
+
+# The operator's action pages live beside this module and share its route class, guard and rendering.
+from zhifu.console import operator_routes as _operator_routes  # noqa: E402
+
+router.include_router(_operator_routes.router)
