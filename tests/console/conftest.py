@@ -104,9 +104,6 @@ def world(platform) -> Iterator[World]:  # type: ignore[no-untyped-def]
                                                                      "events": ["*"]}, headers=headers_a).json()["id"]
     users = {"merchant_a": "shop-a", "merchant_b": "shop-b", "operator_a": "op-rcb", "operator_b": "op-psbc",
              "regulator": "pboc", "biller": "water", "complaints": "desk"}
-    from tests.bills.helpers import make_biller
-
-    make_biller(platform.db, "water")  # the biller the biller login works for
     with platform.db.tx() as c:
         service.create_user(c, "shop-a", "merchant", PASSWORD, merchant_id=mch_a, display_name="张老板")
         service.create_user(c, "shop-b", "merchant", PASSWORD, merchant_id=mch_b)

@@ -202,6 +202,15 @@ FORM = {"amount": "1.00", "reason": "r", "confirm": "yes", "label": "x", "url": 
         "action": "approve"}
 
 
+@pytest.fixture
+def water(world) -> None:  # type: ignore[no-untyped-def]
+    """The biller the `water` login works for (its own pages need it registered)."""
+    from tests.bills.helpers import make_biller
+
+    make_biller(world.db, "water")
+
+
+@pytest.mark.usefixtures("water")
 def test_console_routes_refuse_the_wrong_role_and_anonymous_callers(world, console_routes: dict) -> None:  # type: ignore[no-untyped-def,type-arg]
     before = _state(world)
     browsers = {role: world.login(user) for role, user in ROLE_USERS.items()}
