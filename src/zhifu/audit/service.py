@@ -25,7 +25,7 @@ from sqlalchemy import Connection, delete, func, insert, select, text, update
 from zhifu.audit import merkle
 from zhifu.audit.context import current_actor
 from zhifu.audit.models import audit_checkpoints, audit_keys, audit_log, audit_queue, audit_state, audit_tiles
-from zhifu.audit.offline import Checkpoint, VerifyError, key_id, leaf_hash, sm2_sign, sm2_verify, sm3
+from zhifu.audit.offline import Checkpoint, VerifyError, key_id, leaf_hash, sm2_sign, sm3
 from zhifu.core import clock
 from zhifu.core.config import get_settings, secret
 from zhifu.core.errors import InvalidRequest, NotFound
@@ -552,11 +552,3 @@ def status(conn: Connection) -> dict[str, Any]:
             "checkpoint": cp.text() if cp else None, "verified_at": st["verified_at"],
             "verified_size": st["verified_size"], "verified_ok": st["verified_ok"] == "Y" if st["verified_ok"] else None,
             "verified_problem": st["verified_problem"]}
-
-
-def check_signature(text: str, public_key_hex: str) -> bool:
-    try:
-        cp = Checkpoint.parse(text)
-    except VerifyError:
-        return False
-    return sm2_verify(public_key_hex, cp.body().encode(), cp.signature)

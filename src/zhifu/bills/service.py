@@ -47,12 +47,12 @@ from zhifu.core.clock import SHANGHAI
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id_fast
 from zhifu.core.money import check_fen, fen_to_yuan_str, ppm_of
+from zhifu.core.paging import PAGE_MAX, page_limit
 from zhifu.db import Database
 from zhifu.merchants import service as merchants
 from zhifu.payments import CreatePayment, PaymentStatus
 from zhifu.reference import mask_account, mask_phone
 
-PAGE_MAX = 100
 INSERT_CHUNK = 2_000
 IN_CHUNK = 500
 SUGGESTIONS_MAX = 3
@@ -347,7 +347,7 @@ def _credits(conn: Connection, merchant_id: str, accounts: list[str]) -> dict[st
 def list_bills(conn: Connection, biller_id: str, *, status: str | None = None, account_no: str | None = None,
                limit: int = 50, starting_after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
     b = _biller(conn, biller_id)
-    limit = max(1, min(limit, PAGE_MAX))
+    limit = page_limit(limit)
     q = select(bills).where(bills.c.merchant_id == b.merchant_id).order_by(bills.c.id.desc()).limit(limit + 1)
     if status:
         q = q.where(bills.c.status == status)

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, and_, select
 
 from zhifu.channels.models import rail_exceptions
 from zhifu.core import clock
+from zhifu.core.paging import page_limit
 
 EXCERPT_CHARS_MAX = 500
 EXCEPTION_KINDS = {  # kind -> how the operator's list names it
@@ -22,7 +23,6 @@ EXCEPTION_KINDS = {  # kind -> how the operator's list names it
     "unresolved_refund": "退款无最终结果 / refund without a final answer",
     "unclosed_payment": "过期未能关单 / expired order the rail has not closed",
 }
-PAGE_MAX = 100
 
 
 def record_exception(conn: Connection, channel: str, kind: str, reason: str, body: bytes | None = None, *,
@@ -40,5 +40,5 @@ def record_exception(conn: Connection, channel: str, kind: str, reason: str, bod
 
 def list_exceptions(conn: Connection, *, limit: int = 50) -> list[dict[str, Any]]:
     rows = conn.execute(select(rail_exceptions).order_by(rail_exceptions.c.id.desc())
-                        .limit(max(1, min(limit, PAGE_MAX)))).all()
+                        .limit(page_limit(limit))).all()
     return [dict(r._mapping) for r in rows]

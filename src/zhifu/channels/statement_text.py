@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 
 from zhifu.channels.statement import StatementFormatError
+from zhifu.core.money import fen_to_yuan_str
+
+fen_to_yuan = fen_to_yuan_str  # the statement formats write amounts as core writes yuan text
 
 _YUAN_RE = re.compile(r"(-?)(0|[1-9][0-9]{0,12})\.([0-9]{2})")
 
@@ -18,12 +21,6 @@ def yuan_to_fen(text: str, *, line_no: int, field: str) -> int:
         )
     fen = int(m.group(2)) * 100 + int(m.group(3))
     return -fen if m.group(1) else fen
-
-
-def fen_to_yuan(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    yuan, cents = divmod(abs(fen), 100)
-    return f"{sign}{yuan}.{cents:02d}"
 
 
 def decode(data: bytes, encoding: str, columns: tuple[str, ...] = ()) -> str:

@@ -23,6 +23,7 @@ from zhifu.core.config import get_settings, secret
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound, UnprocessableError, ZhifuError
 from zhifu.core.ids import new_id, parse_id
 from zhifu.core.money import check_fen, fen_to_yuan_str
+from zhifu.core.paging import PAGE_MAX, page_limit
 from zhifu.db import Database
 from zhifu.incentives import PayerHint
 from zhifu.merchants import MerchantStatus, county, merchant_row
@@ -31,7 +32,6 @@ from zhifu.payments import CreatePayment, PaymentStatus
 from zhifu.qr import LanguageTemplate, MerchantAccount
 from zhifu.qr import encode as encode_emv
 
-PAGE_MAX = 100
 DESCRIPTION_CHARS_MAX = 128
 REASON_CHARS_MAX = 200
 DYNAMIC_EXPIRES_IN_S_MIN = 60  # a payer needs a minute to scan and confirm
@@ -261,7 +261,7 @@ def list_codes(conn: Connection, merchant_id: str, *, kind: str | None = None, s
     """A merchant's codes, newest first (static codes of the console's sticker page among them)."""
     m = merchant_row(conn, merchant_id)
     q = (select(payment_codes).where(payment_codes.c.merchant_id == merchant_id)
-         .order_by(payment_codes.c.id.desc()).limit(max(1, min(limit, PAGE_MAX))))
+         .order_by(payment_codes.c.id.desc()).limit(page_limit(limit)))
     if kind is not None:
         q = q.where(payment_codes.c.kind == kind)
     at = clock.now()

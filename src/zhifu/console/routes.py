@@ -446,10 +446,7 @@ def merchant_settlements(request: Request, user: User = Depends(_merchant)) -> R
 def merchant_statement(request: Request, month: str = "", format: str = "csv",
                        user: User = Depends(_merchant)) -> Response:
     with _db(request).read() as c:
-        made = service.statement(c, user, month, format)
-    if made is None:
-        raise NotFound("statements are not available yet", param="month")
-    data, name = made
+        data, name = service.statement(c, user, month, format)
     return _finish(request, Response(data, media_type=service.STATEMENT_FORMATS[format], headers={
         "Content-Disposition": f'attachment; filename="{name}"'}))
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import importlib
-import importlib.util
 import re
 import secrets
 from dataclasses import dataclass
@@ -20,9 +18,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import ColumnElement, Connection, and_, delete, false, func, or_, select, true, update
 from ulid import ULID
 
+from zhifu import codes, privacy, webhooks
 from zhifu import merchants as merchants_svc
 from zhifu import payments as payments_svc
-from zhifu import privacy, webhooks
 from zhifu.channels import REGISTRY
 from zhifu.console.models import console_sessions, console_users, login_failures
 from zhifu.core import clock
@@ -34,6 +32,8 @@ from zhifu.merchants.models import MerchantStatus, merchants
 from zhifu.payments.models import payments, refunds
 from zhifu.payments.service import refund_public
 from zhifu.reference import account_name_ok, check_credit_code, check_resident_id, get_mcc
+from zhifu.settlement import service as settlement_service
+from zhifu.settlement import statements as settlement_statements
 from zhifu.web.filters import mask
 from zhifu.web.vocabulary import N_
 
@@ -407,39 +407,15 @@ def delete_endpoint(conn: Connection, user: User, endpoint_id: str) -> dict[str,
     return webhooks.delete_endpoint(conn, _own_merchant(user), _check_length(endpoint_id, SEARCH_CHARS_MAX, "id"))
 
 
-def _optional(module: str) -> Any:
-    """A capability another part of the programme adds later, or None while it is not there."""
-    try:
-        if importlib.util.find_spec(module) is None:
-            return None
-    except ModuleNotFoundError:
-        return None
-    return importlib.import_module(module)
-
-
-def settlements(conn: Connection, user: User) -> list[dict[str, Any]] | None:
-    """The merchant's settlements once settlement is built; None means "not yet available"."""
-    mid = _own_merchant(user)
-    mod = _optional("zhifu.settlement.service")
-    fn = getattr(mod, "list_settlements", None) if mod else None
-    if fn is None:
-        return None
-    try:
-        rows = fn(conn, mid)
-    except TypeError:
-        return None
-    rows = rows[0] if isinstance(rows, tuple) else rows
+def settlements(conn: Connection, user: User) -> list[dict[str, Any]]:
+    """The merchant's latest settlements (the first page, newest first)."""
+    rows, _more = settlement_service.list_settlements(conn, _own_merchant(user))
     return [dict(r) for r in rows]
 
 
 def merchant_code(conn: Connection, user: User) -> dict[str, Any] | None:
-    """The merchant's active static code once codes are issued: {"code", "url"}; None means "coming"."""
-    mid = _own_merchant(user)
-    mod = _optional("zhifu.codes")
-    fn = getattr(mod, "static_code_for", None) if mod else None
-    if fn is None:
-        return None
-    row = fn(conn, mid)
+    """The merchant's active static code: {"code", "url"}; None while none is issued."""
+    row = codes.static_code_for(conn, _own_merchant(user))
     return None if row is None else {"code": row["code"], "url": row["url"]}
 
 
@@ -447,18 +423,15 @@ STATEMENT_FORMATS: Final = {"csv": "text/csv; charset=utf-8",
                             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
-def statement(conn: Connection, user: User, month: str, fmt: str) -> tuple[bytes, str] | None:
-    """The merchant's statement for a month (YYYY-MM) as CSV or Excel; None while settlement is not there."""
+def statement(conn: Connection, user: User, month: str, fmt: str) -> tuple[bytes, str]:
+    """The merchant's statement for a month (YYYY-MM) as CSV or Excel."""
     mid = _own_merchant(user)
     if fmt not in STATEMENT_FORMATS:
         raise InvalidRequest("format is csv or xlsx", param="format")
     if not re.fullmatch(r"[0-9]{4}-[0-9]{2}", month):
         raise InvalidRequest("month is written YYYY-MM", param="month")
-    mod = _optional("zhifu.settlement.statements")
-    if mod is None or not hasattr(mod, "statement"):
-        return None
-    doc = mod.statement(conn, mid, month=month)
-    data = mod.to_csv(doc) if fmt == "csv" else mod.to_xlsx(doc)
+    doc = settlement_statements.statement(conn, mid, month=month)
+    data = settlement_statements.to_csv(doc) if fmt == "csv" else settlement_statements.to_xlsx(doc)
     return data, f"{mid}-{doc.get('period', month)}.{fmt}"
 
 

@@ -40,8 +40,6 @@ class Settings(BaseSettings):
     secret_key_file: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
-    payment_expires_in_s: int = 900
-    sim_notify_delay_ms: int = 0
     simulator: bool = False  # ZHIFU_SIMULATOR=1: the payer's /sim routes and the fake rails; never in production
     rails_config: str = "./.zhifu-rails/rails.json"  # base URLs, ids and key files of the rails, per family
     rail_timeout_s: float = 5.0  # one call to a rail; past it the outcome is unknown and the sweeper asks

@@ -18,7 +18,9 @@ from zhifu.core.clock import SHANGHAI
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id
 from zhifu.core.money import check_fen, ppm_of
-from zhifu.fees import channel_cost, refund_fee_share
+from zhifu.core.paging import page_limit
+from zhifu.fees import refund_fee_share
+from zhifu.fees.service import payment_cost
 from zhifu.incentives.models import (
     campaign_awards,
     campaign_clawbacks,
@@ -43,7 +45,6 @@ from zhifu.incentives.rules import (
 from zhifu.merchants.service import county
 
 BUDGET_MAX_FEN = 10_000_000_000  # 100 million yuan: more than any county programme funds in one campaign
-PAGE_MAX = 100
 REPORT_ROWS_MAX = 1_000  # rows per report breakdown
 HOLD_MARGIN_S = 24 * 3600  # a discount hold outlives its payment by a day, for late rail notifications
 SETTLEMENT_IN_TRANSIT = "settlement_in_transit"
@@ -217,7 +218,7 @@ def get_campaign(conn: Connection, campaign_id: str) -> dict[str, Any]:
 
 def list_campaigns(conn: Connection, *, status: str | None = None, limit: int = 20,
                    starting_after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
-    limit = max(1, min(limit, PAGE_MAX))
+    limit = page_limit(limit)
     q = select(campaigns).order_by(campaigns.c.id.desc()).limit(limit + 1)
     if status:
         q = q.where(campaigns.c.status == status)
@@ -610,13 +611,7 @@ def _channel_cost(conn: Connection, p: Any, card_type: str | None) -> int:
     payer paid through the rail, never more than that."""
     payable = p.amount_fen - p.discount_fen
     try:
-        from zhifu.fees.service import payment_cost
-    except ImportError:  # fee plans not installed: the built-in 557 table
-        payment_cost = None
-    try:
-        if payment_cost is not None:
-            return min(payment_cost(conn, p.channel, card_type, payable).total_fen, payable)
-        return min(channel_cost(payable, p.channel, card_type or "debit").total_fen, payable)
+        return min(payment_cost(conn, p.channel, card_type, payable).total_fen, payable)
     except InvalidRequest:
         return 0
 
@@ -847,7 +842,7 @@ def effect(conn: Connection, campaign_id: str, *, days: int = 14) -> dict[str, A
 
 def list_flags(conn: Connection, campaign_id: str | None = None, *, limit: int = 50) -> list[dict[str, Any]]:
     """Abuse flags for the risk monitor, newest first."""
-    q = select(campaign_flags).order_by(campaign_flags.c.id.desc()).limit(max(1, min(limit, PAGE_MAX)))
+    q = select(campaign_flags).order_by(campaign_flags.c.id.desc()).limit(page_limit(limit))
     if campaign_id:
         q = q.where(campaign_flags.c.campaign_id == campaign_id)
     return [{"campaign_id": f.campaign_id, "kind": f.kind, "payer_key": f.payer_key, "merchant_id": f.merchant_id,

@@ -2,7 +2,7 @@
 
 Each capability may offer `kpi_<figure>(conn, start, end)` in its service module, which is used when present.
 Until it does, a small read-only query of its tables stands in here — the one place kpi reads another
-capability's tables — and None is returned while the capability is absent.
+capability's tables (a debt: those queries belong to their owners as `kpi_<figure>`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from zhifu.db.meta import metadata
 
 
 def _offered(cap: str, figure: str) -> Callable[..., Any] | None:
-    try:
-        mod = importlib.import_module(f"zhifu.{cap}.service")
-    except Exception:  # an absent or half-built capability offers nothing yet
-        return None
+    """The capability's own `kpi_<figure>`, or None where it offers none (its module must import: every
+    capability named here exists, so an import error is a real one)."""
+    mod = importlib.import_module(f"zhifu.{cap}.service")  # by name: the office imports kpi itself
     return getattr(mod, f"kpi_{figure}", None)
 
 

@@ -17,6 +17,7 @@ from zhifu.core import clock
 from zhifu.core.config import get_settings
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound, Unauthenticated
 from zhifu.core.ids import new_id
+from zhifu.core.paging import page_limit
 from zhifu.county import CountyProfile, load_profile
 from zhifu.merchants.models import MerchantStatus, api_keys, merchants, stores, terminals
 from zhifu.reference import (
@@ -27,7 +28,6 @@ from zhifu.reference import (
     get_mcc,
 )
 
-PAGE_MAX = 100
 _PHONE_RE = re.compile(r"1[3-9][0-9]{9}")
 _ACCOUNT_RE = re.compile(r"[0-9]{8,30}")
 
@@ -224,7 +224,7 @@ def merchant_row(conn: Connection, merchant_id: str) -> Any:
 def list_merchants(conn: Connection, *, status: str | None = None, town_code: str | None = None,
                    acquirer_id: str | None = None, limit: int = 20,
                    starting_after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
-    limit = max(1, min(limit, PAGE_MAX))
+    limit = page_limit(limit)
     q = select(merchants).order_by(merchants.c.id.desc()).limit(limit + 1)
     if status:
         q = q.where(merchants.c.status == status)

@@ -35,6 +35,7 @@ from zhifu.core.config import get_settings
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id_fast
 from zhifu.core.money import check_fen, fen_to_yuan_str
+from zhifu.core.paging import page_limit
 from zhifu.db import Database
 from zhifu.db.engine import after_commit
 from zhifu.fees import refund_fee_share
@@ -44,7 +45,6 @@ from zhifu.merchants import MerchantStatus, merchant_row, payable_account
 from zhifu.payments.models import OPEN_STATUSES, PaymentStatus, channel_notifications, payments, refunds
 from zhifu.payments.recovery import recovery_point
 
-PAGE_MAX = 100
 METADATA_KEYS_MAX = 20
 RAIL_UNKNOWN_FAIL_S = 60  # an order the rail still does not know this long after we committed it never reached it
 SWEEP_AFTER_S = 5  # a payment or refund without a final answer this long is asked about
@@ -159,7 +159,7 @@ def list_payments(conn: Connection, merchant_id: str | None, *, status: str | No
                   created_gte: dt.datetime | None = None, created_lt: dt.datetime | None = None,
                   merchant_order_no: str | None = None, channel: str | None = None, limit: int = 20,
                   starting_after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
-    limit = max(1, min(limit, PAGE_MAX))
+    limit = page_limit(limit)
     q = select(payments).order_by(payments.c.id.desc()).limit(limit + 1)
     if merchant_id is not None:
         q = q.where(payments.c.merchant_id == merchant_id)

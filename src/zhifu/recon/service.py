@@ -20,6 +20,7 @@ from zhifu.core import clock
 from zhifu.core.business_day import business_date as business_date_of
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound, PermissionDenied
 from zhifu.core.ids import new_id_fast
+from zhifu.core.paging import PAGE_MAX
 from zhifu.ledger.models import entries, postings
 from zhifu.merchants import payable_account
 from zhifu.merchants.models import merchants
@@ -47,7 +48,6 @@ from zhifu.recon.models import (
 )
 
 CHUNK = 500  # ids per IN (...) list: well inside every driver's parameter limit
-PAGE_MAX = 100
 ACTOR_MAX = 64
 IMPORT_BYTES_MAX = 512 * 1024 * 1024  # a county's channel-day is a few MB; anything near this is a wrong file
 MOVED = frozenset({"succeeded"})  # our statuses in which money moved

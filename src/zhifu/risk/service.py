@@ -24,6 +24,7 @@ from zhifu import audit, ledger
 from zhifu.core.clock import SHANGHAI
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound, PermissionDenied, UnprocessableError
 from zhifu.core.ids import new_id_fast
+from zhifu.core.paging import page_limit
 from zhifu.db import Database
 from zhifu.merchants import merchants as merchants_table
 from zhifu.merchants import payable_account, set_frozen
@@ -47,7 +48,6 @@ WARM_DAYS: Final = 31  # the monitor replays this much history before its cursor
 FROZEN_ACCOUNT: Final = "risk_frozen"
 FREEZE_TIMEOUT_S: Final = 30 * 86_400  # the ledger's longest hold: a frozen case is decided within a month
 AUTO_BLOCK_S: Final = 86_400  # a success-stage `block` puts its subject on the auto-block list for a day
-PAGE_MAX: Final = 100
 NOTE_CHARS_MAX: Final = 500
 DECISIONS: Final = ("dismiss", "monitor", "freeze", "unfreeze", "suspend", "terminate", "report")
 MAKER_CHECKER: Final = frozenset({"freeze", "terminate", "report"})
@@ -441,7 +441,7 @@ def _alert_public(r: Any) -> dict[str, Any]:
 def list_alerts(conn: Connection, *, town: str | None = None, typology: str | None = None,
                 shadow: bool | None = None, case_id: str | None = None, limit: int = 50,
                 starting_after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
-    limit = max(1, min(limit, PAGE_MAX))
+    limit = page_limit(limit)
     q = select(risk_alerts).order_by(risk_alerts.c.id.desc()).limit(limit + 1)
     if town:
         q = q.where(risk_alerts.c.town_code == town)
@@ -468,7 +468,7 @@ def _case_public(r: Any) -> dict[str, Any]:
 def list_cases(conn: Connection, *, status: str | None = None, town: str | None = None,
                typology: str | None = None, limit: int = 50,
                starting_after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
-    limit = max(1, min(limit, PAGE_MAX))
+    limit = page_limit(limit)
     q = select(risk_cases).order_by(risk_cases.c.id.desc()).limit(limit + 1)
     if status == "active":
         q = q.where(risk_cases.c.status != "closed")

@@ -24,6 +24,7 @@ from zhifu.core.business_day import business_date, day_end
 from zhifu.core.clock import SHANGHAI
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id_fast
+from zhifu.core.paging import page_limit
 from zhifu.db import Database
 from zhifu.ledger.models import accounts, entries, postings
 from zhifu.merchants.models import merchants
@@ -46,7 +47,6 @@ IN_TRANSIT = "settlement_in_transit"
 BANK = "bank"
 KEY_PREFIX = ledger.keys.SETTLEMENT_PREFIX  # every entry the settlement posts; told apart from trading by it
 IN_CHUNK = 500
-PAGE_MAX = 100
 
 
 class SettlementSettings(BaseSettings):
@@ -495,7 +495,7 @@ def get_settlement(conn: Connection, merchant_id: str | None, settlement_id: str
 def list_settlements(conn: Connection, merchant_id: str | None, *, business_date: dt.date | None = None,
                      status: str | None = None, limit: int = 20,
                      starting_after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
-    limit = max(1, min(limit, PAGE_MAX))
+    limit = page_limit(limit)
     q = select(settlements).order_by(settlements.c.id.desc()).limit(limit + 1)
     if merchant_id is not None:
         q = q.where(settlements.c.merchant_id == merchant_id)
@@ -512,7 +512,7 @@ def list_settlements(conn: Connection, merchant_id: str | None, *, business_date
 def list_batches(conn: Connection, *, limit: int = 20,
                  before: dt.date | None = None) -> tuple[list[dict[str, Any]], bool]:
     """Settlement runs, newest business date first; `before` pages on."""
-    limit = max(1, min(limit, PAGE_MAX))
+    limit = page_limit(limit)
     q = select(settlement_batches).order_by(settlement_batches.c.business_date.desc()).limit(limit + 1)
     if before is not None:
         q = q.where(settlement_batches.c.business_date < before)

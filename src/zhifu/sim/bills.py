@@ -11,6 +11,7 @@ from typing import Any
 
 from zhifu.bills import service as bills
 from zhifu.core.errors import ZhifuError
+from zhifu.core.money import fen_to_yuan_str
 from zhifu.db import Database
 from zhifu.railsim.payer import Payer, sim_pay
 from zhifu.reference import generate_credit_code, generate_resident_id
@@ -69,7 +70,7 @@ def demo_bills(db: Database, county: Any, today: dt.date, seed: int) -> dict[str
             minimum = due // 4 if rule.get("partial_allowed") else due
             lines.append(f"{b.id.upper()}{today:%Y%m}{i:05d},{_account(rng, no, i, luhn)},"
                          f"{rng.choice('张王李赵刘陈杨黄')}{rng.choice('建国秀英志强海燕玉兰')},{period},"
-                         f"{due // 100}.{due % 100:02d},{minimum // 100}.{minimum % 100:02d},"
+                         f"{fen_to_yuan_str(due)},{fen_to_yuan_str(minimum)},"
                          f"{today + dt.timedelta(days=20)},500")
         out = db.run(lambda c, data="\n".join(lines).encode(), bid=b.id, name=f"{b.id}_{period}.csv":
                      bills.import_bills(c, bid, data, filename=name))

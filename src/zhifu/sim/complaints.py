@@ -12,6 +12,7 @@ from typing import Any
 
 from zhifu.core import clock
 from zhifu.core.clock import SHANGHAI
+from zhifu.core.money import fen_to_yuan_str
 
 COMPLAINTS_PER_DAY = 1.2  # a county of 550,000 people sends a complaint or two a day about payments
 HISTORY_DAYS = 40
@@ -57,7 +58,7 @@ def _life(db: Any, cid: str, filed: dt.datetime, now: dt.datetime, rng: random.R
             db.run(lambda c: svc.propose_refund(c, cid, payment["id"], left, actor=MAKERS[0],
                                                 note="核实属实", at=decide_at - dt.timedelta(hours=3)))
             db.run(lambda c: svc.approve_refund(c, cid, 1, actor=MAKERS[1], at=decide_at - dt.timedelta(hours=1)))
-            db.run(lambda c: svc.decide(c, cid, "monetary_relief", f"经核实，已退回 {left / 100:.2f} 元。",
+            db.run(lambda c: svc.decide(c, cid, "monetary_relief", f"经核实，已退回 {fen_to_yuan_str(left)} 元。",
                                         actor=MAKERS[1], at=decide_at))
             return "refunded"
     db.run(lambda c: svc.decide(c, cid, "explanation", "经核实，交易正常，已向您说明情况。", actor=MAKERS[1],

@@ -55,11 +55,9 @@ def start_fake_rails(folder: Path, port: int) -> tuple[Any, Any, threading.Threa
 
 
 def _users(db: Any, merchant_id: str | None) -> list[tuple[str, str, str]]:
-    """Console logins for each role, when the console offers users; otherwise none."""
-    try:
-        from zhifu.console import create_user
-    except ImportError:
-        return []
+    """Console logins for each role."""
+    from zhifu.console import create_user
+
     out = []
     wanted = [("regulator", "regulator", {}), ("operator", "operator", {"institution_id": "yiyuan_rcb"})]
     if merchant_id:
@@ -77,10 +75,8 @@ def demo_campaigns(db: Any, county: Any, today: dt.date) -> list[dict[str, Any]]
     them and the incentive pages and the subsidy figures move: a 云闪付 instant discount under 500 yuan in the
     pilot towns, funded by the county's finance bureau, and fee waiver plus the acquirer's channel cost refunded
     for the county's rural-bank cards, funded by the leading acquirer."""
-    try:
-        from zhifu.incentives import CreateCampaign, Discount, Rules, create_campaign
-    except ImportError:
-        return []
+    from zhifu.incentives import CreateCampaign, Discount, Rules, create_campaign
+
     start = dt.datetime.combine(today, dt.time(), SHANGHAI)
     window = {"starts_at": start, "ends_at": start + dt.timedelta(days=91)}
     lead = next((i.id for i in county.institutions if "acquirer" in i.roles), None)
