@@ -120,7 +120,6 @@ class RailStore:
         # the family that encodes a finished transaction's notification: rail -> (txn -> (body, headers), or None
         # when the rail sends none for it)
         self.encoders: dict[str, Callable[[Txn], tuple[bytes, dict[str, str]] | None]] = {}
-        self.changed = threading.Condition()
         self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
 
     def close(self) -> None:
