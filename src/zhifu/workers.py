@@ -8,6 +8,7 @@ import threading
 
 from zhifu import ledger
 from zhifu.api import idempotency
+from zhifu.bills.service import sweep as release_bill_reservations
 from zhifu.core.config import get_settings
 from zhifu.db import Database
 from zhifu.payments.service import expire_due, park_unresolved, sweep_processing, sweep_refunds
@@ -30,6 +31,7 @@ def sweep_payments(db: Database) -> None:
     sweep_processing(db)
     sweep_refunds(db)
     park_unresolved(db)
+    db.run(lambda c: release_bill_reservations(c))  # bills held by payments that ended unpaid are open again
 
 
 class Workers:

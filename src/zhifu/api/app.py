@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -134,6 +135,14 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
         if exc.status_code == 400:  # the framework could not parse the body (UTF-8 is checked before: JSON)
             return _error(400, "invalid_json", f"请求体不是合法 JSON / the body is not valid JSON ({exc.detail})")
         return _error(exc.status_code, f"http_{exc.status_code}", str(exc.detail))
+
+    @app.exception_handler(ValidationError)
+    async def _model_error(_req: Request, exc: ValidationError) -> JSONResponse:
+        # a model a service builds from the request's fields (a biller's merchant application) refused one of them
+        first = exc.errors()[0] if exc.errors() else {}
+        loc = ".".join(str(p) for p in first.get("loc", ()))
+        msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+        return _error(400, "parameter_invalid", f"{loc or 'request'}: {msg}", loc or None)
 
     @app.exception_handler(Exception)
     async def _server_error(_req: Request, exc: Exception) -> JSONResponse:

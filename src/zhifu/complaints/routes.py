@@ -130,7 +130,9 @@ def signals(p: Principal = Depends(operator_principal), db: Database = Depends(g
         return json_response({"object": "list", "data": service.merchant_signals(c)})
 
 
-@api.get("/complaints/export", summary="CFPB-style CSV; narratives only with consent (operator)")
+@api.get("/complaints/export", summary="CFPB-style CSV; narratives only with consent (operator)",
+         responses={200: {"description": "The complaints of the period as CSV",
+                          "content": {"text/csv": {"schema": {"type": "string"}}}}})
 def export(p: Principal = Depends(operator_principal), db: Database = Depends(get_db), start: dt.date = Query(...),
            end: dt.date = Query(...)) -> Response:
     with db.read() as c:

@@ -11,12 +11,13 @@ from zhifu.api.deps import get_db, json_response, merchant_principal, raw_body, 
 from zhifu.db import Database
 from zhifu.merchants import Principal
 from zhifu.payments import service
+from zhifu.payments.schemas import BalanceOut, PaymentListOut, PaymentOut, RefundListOut, RefundOut, ok
 from zhifu.payments.service import CreatePayment, CreateRefund
 
 router = APIRouter(prefix="/v1", tags=["payments"])
 
 
-@router.post("/payments", summary="Create a payment")
+@router.post("/payments", summary="Create a payment", responses=ok(PaymentOut, "The payment"))
 def create_payment(req: CreatePayment, request: Request, p: Principal = Depends(merchant_principal),
                    body: bytes = Depends(raw_body), db: Database = Depends(get_db)) -> Response:
     def go() -> dict:
@@ -29,7 +30,8 @@ def create_payment(req: CreatePayment, request: Request, p: Principal = Depends(
     return run_idempotent(request, p, body, go, resource="payment", resume=lambda _pid: go())
 
 
-@router.get("/payments", summary="List payments, newest first")
+@router.get("/payments", summary="List payments, newest first",
+            responses=ok(PaymentListOut, "A page of payments"))
 def list_payments(p: Principal = Depends(merchant_principal), db: Database = Depends(get_db),
                   status: str | None = None, merchant_order_no: str | None = None, channel: str | None = None,
                   created_gte: dt.datetime | None = None, created_lt: dt.datetime | None = None,
@@ -41,20 +43,22 @@ def list_payments(p: Principal = Depends(merchant_principal), db: Database = Dep
     return json_response({"object": "list", "data": rows, "has_more": more})
 
 
-@router.get("/payments/{payment_id}", summary="Retrieve a payment")
+@router.get("/payments/{payment_id}", summary="Retrieve a payment", responses=ok(PaymentOut, "The payment"))
 def get_payment(payment_id: str, p: Principal = Depends(merchant_principal),
                 db: Database = Depends(get_db)) -> Response:
     with db.read() as c:
         return json_response(service.get_payment(c, p.merchant_id, payment_id))
 
 
-@router.post("/payments/{payment_id}/close", summary="Close an unpaid payment")
+@router.post("/payments/{payment_id}/close", summary="Close an unpaid payment",
+             responses=ok(PaymentOut, "The payment, closed (or succeeded if the payer paid first)"))
 def close_payment(payment_id: str, request: Request, p: Principal = Depends(merchant_principal),
                   body: bytes = Depends(raw_body), db: Database = Depends(get_db)) -> Response:
     return run_idempotent(request, p, body, lambda: service.close_payment(db, p.merchant_id, payment_id))
 
 
-@router.post("/payments/{payment_id}/refunds", summary="Refund all or part of a payment")
+@router.post("/payments/{payment_id}/refunds", summary="Refund all or part of a payment",
+             responses=ok(RefundOut, "The refund"))
 def create_refund(payment_id: str, request: Request, req: CreateRefund | None = None,
                   p: Principal = Depends(merchant_principal), body: bytes = Depends(raw_body),
                   db: Database = Depends(get_db)) -> Response:
@@ -68,7 +72,8 @@ def create_refund(payment_id: str, request: Request, req: CreateRefund | None = 
                           resume=lambda rid: service.resume_refund(db, p.merchant_id, rid))
 
 
-@router.get("/payments/{payment_id}/refunds", summary="List a payment's refunds")
+@router.get("/payments/{payment_id}/refunds", summary="List a payment's refunds",
+            responses=ok(RefundListOut, "The payment's refunds, newest first"))
 def list_refunds(payment_id: str, p: Principal = Depends(merchant_principal),
                  db: Database = Depends(get_db)) -> Response:
     with db.read() as c:
@@ -76,13 +81,14 @@ def list_refunds(payment_id: str, p: Principal = Depends(merchant_principal),
                               "has_more": False})
 
 
-@router.get("/refunds/{refund_id}", summary="Retrieve a refund")
+@router.get("/refunds/{refund_id}", summary="Retrieve a refund", responses=ok(RefundOut, "The refund"))
 def get_refund(refund_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
     with db.read() as c:
         return json_response(service.get_refund(c, p.merchant_id, refund_id))
 
 
-@router.get("/balance", summary="What the acquirer owes the merchant")
+@router.get("/balance", summary="What the acquirer owes the merchant",
+            responses=ok(BalanceOut, "The merchant's balance"))
 def balance(p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
     with db.read() as c:
         return json_response(service.merchant_balance(c, p.merchant_id))

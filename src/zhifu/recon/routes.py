@@ -51,7 +51,9 @@ def get_batch(batch_id: str, p: Principal = Depends(operator_principal), db: Dat
     return json_response(doc)
 
 
-@router.get("/report.csv", summary="The per channel, per day report as CSV (operator)")
+@router.get("/report.csv", summary="The per channel, per day report as CSV (operator)",
+            responses={200: {"description": "The report, UTF-8 with a byte-order mark",
+                             "content": {"text/csv": {"schema": {"type": "string"}}}}})
 def report_csv(p: Principal = Depends(operator_principal), db: Database = Depends(get_db),
                date: dt.date | None = None, channel: str | None = None) -> Response:
     with db.read() as c:
@@ -60,7 +62,10 @@ def report_csv(p: Principal = Depends(operator_principal), db: Database = Depend
                     headers={"Content-Disposition": f'attachment; filename="recon-{date or "all"}.csv"'})
 
 
-@router.get("/report.xlsx", summary="The per channel, per day report and its cases as an Excel workbook (operator)")
+@router.get("/report.xlsx", summary="The per channel, per day report and its cases as an Excel workbook (operator)",
+            responses={200: {"description": "The workbook", "content": {
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                    "schema": {"type": "string", "format": "binary"}}}}})
 def report_xlsx(p: Principal = Depends(operator_principal), db: Database = Depends(get_db),
                 date: dt.date | None = None, channel: str | None = None) -> Response:
     with db.read() as c:
