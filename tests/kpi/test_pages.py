@@ -109,7 +109,7 @@ def test_monthly_report_files(county: Database, tmp_path: Path) -> None:
         xlsx = report.to_xlsx(doc)
         pdf = report.to_pdf(doc)
     wb = load_workbook(io.BytesIO(xlsx))
-    assert wb.sheetnames == ["概览", "目标进度", "分乡镇", "分机构", "趋势", "占比"]
+    assert wb.sheetnames == ["概览", "目标进度", "分乡镇", "分机构", "趋势", "占比", "公共事业缴费"]
     assert wb["概览"]["A1"].value.endswith(f"（{END.year}年{END.month}月）")
     assert wb["分乡镇"].max_row == 1 + len(doc["towns"])
     assert wb["概览"]["B4"].value == f"{doc['totals']['count']:,}"

@@ -26,6 +26,10 @@ from zhifu.db.meta import metadata, utcnow_column
 
 CATEGORIES = ("water", "power", "gas", "heating", "tuition", "social_insurance", "housing_fund", "tax", "medical",
               "other")
+CATEGORY_LABELS = {"water": "水费 Water", "power": "电费 Power", "gas": "燃气 Gas", "heating": "供暖 Heating",
+                   "tuition": "学费 Tuition", "social_insurance": "社保 Social insurance",
+                   "housing_fund": "公积金 Housing fund", "tax": "税费及非税收入 Tax and non-tax revenue",
+                   "medical": "医疗 Medical", "other": "其他 Other"}
 
 
 class BillStatus(enum.StrEnum):

@@ -28,6 +28,8 @@ pages = APIRouter(route_class=console.ConsoleRoute, include_in_schema=False,
 _biller_user = console.role("biller")
 _operator = console.role("operator")
 console.add_nav("operator", (("/console/operator/billers", N_("Billers")),), after=3)
+console.add_nav("regulator", (("/console/regulator/public-services", N_("公共事业缴费 / Public services")),), after=3)
+_regulator = console.role("regulator")
 CSV = "text/csv; charset=utf-8"
 
 
@@ -320,6 +322,34 @@ def operator_settle(request: Request, biller_id: str, date: str = Form(...), use
     db: Database = request.app.state.db
     out = db.run(lambda c: service.settle(c, biller_id, _date(date)))
     return console.page(request, "bills/settled.html", {"s": out})
+
+
+# ---------------------------------------------------------------- the regulator's page
+
+
+@pages.get("/console/regulator/public-services")
+def regulator_figures(request: Request, start: str = "", end: str = "",
+                      user: User = Depends(_regulator)) -> Response:
+    """Public-service payments by category, town and channel, over business dates (default: this month)."""
+    from zhifu.core import clock
+    from zhifu.merchants import county
+
+    today = service.business_date(clock.now())
+    error = None
+    try:
+        lo = _date(start, "start") if start else today.replace(day=1)
+        hi = _date(end, "end") if end else today
+        if lo > hi:
+            raise InvalidRequest("起始日期晚于截止日期 / start must not be after end", param="start")
+    except InvalidRequest as exc:
+        lo, hi, error = today.replace(day=1), today, exc.message
+    db: Database = request.app.state.db
+    with db.read() as c:
+        figs = service.kpi_public_services(c, lo, hi)
+    towns = {t.code: t.name for t in county().towns}
+    return console.page(request, "bills/regulator.html", {"f": figs, "start": lo, "end": hi, "towns": towns,
+                                                          "error": error},
+                        status=400 if error else 200, active="/console/regulator/public-services")
 
 
 router.include_router(api)

@@ -29,6 +29,7 @@ from zhifu import payments as payments_api
 from zhifu.bills import importer, receipts
 from zhifu.bills.hooks import BILL_KEY
 from zhifu.bills.models import (
+    CATEGORY_LABELS,
     BillStatus,
     LineStatus,
     bill_credits,
@@ -1068,9 +1069,16 @@ def public_service_figures(conn: Connection, *, start: dt.date | None = None,
         col = getattr(bill_lines.c, dim)
         out[f"by_{dim.removesuffix('_code')}"] = [
             {dim.removesuffix("_code"): k, "count": int(n), "amount_fen": int(a)}
+            | ({"label": CATEGORY_LABELS.get(k, k)} if dim == "category" else {})
             for k, n, a in conn.execute(select(col, func.count(), func.sum(bill_lines.c.amount_fen))
-                                        .where(and_(*cond)).group_by(col).order_by(func.count().desc()))]
+                                        .where(and_(*cond)).group_by(col).order_by(func.count().desc(), col))]
     return out
+
+
+def kpi_public_services(conn: Connection, start: dt.date, end: dt.date) -> dict[str, Any]:
+    """The dashboard's and the monthly report's figure: public-service payments paid on business dates
+    start..end, by category, town and channel (the same query as the bills' own figures)."""
+    return public_service_figures(conn, start=start, end=end)
 
 
 def biller_overview(conn: Connection, biller_id: str, *, at: dt.datetime | None = None) -> dict[str, Any]:

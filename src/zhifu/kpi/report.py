@@ -109,6 +109,7 @@ def _summary_rows(doc: dict[str, Any]) -> list[list[str]]:
         ["结算及时率", _pct(st["on_time_ppm"]) if st else "暂无数据"],
         ["对账差错率", _pct(rc["exception_ppm"]) if rc else "暂无数据"],
         *_complaint_rows(ops.get("complaints")),
+        *_public_service_summary(ops.get("public_services")),
     ]
 
 
@@ -120,6 +121,27 @@ def _complaint_rows(cp: dict[str, Any] | None) -> list[list[str]]:
             ["投诉按时办结率", _pct(cp["timely_ppm"])]]
 
 
+def _public_service_summary(ps: dict[str, Any] | None) -> list[list[str]]:
+    if not ps:
+        return [["公共事业缴费", "暂无数据"]]
+    return [["公共事业缴费笔数", f"{ps['count']:,}"], ["公共事业缴费金额（元）", format_fen(ps["amount_fen"])]]
+
+
+def _public_service_rows(doc: dict[str, Any]) -> list[list[str]]:
+    """Public-service payments by category, town and channel: one row per group, its dimension first."""
+    ps = doc["operations"].get("public_services")
+    if not ps:
+        return []
+    names = doc["town_names"]
+    rows = [["类别", r["label"], f"{r['count']:,}", format_fen(r["amount_fen"])] for r in ps["by_category"]]
+    rows += [["乡镇", names.get(r["town"], r["town"]), f"{r['count']:,}", format_fen(r["amount_fen"])]
+             for r in ps["by_town"]]
+    rows += [["渠道", REGISTRY[r["channel"]].label_zh if r["channel"] in REGISTRY else r["channel"],
+              f"{r['count']:,}", format_fen(r["amount_fen"])] for r in ps["by_channel"]]
+    return rows
+
+
+PUBLIC_SERVICE_HEAD = ["维度", "项目", "笔数", "金额（元）"]
 TARGET_HEAD = ["指标", "期限", "目标值", "当前值", "完成进度", "状态"]
 TOWN_HEAD = ["乡镇（街道）", "类型", "交易笔数", "交易金额（元）", "云闪付笔数", "活跃用户", "覆盖商户/登记主体",
              "覆盖率"]
@@ -187,6 +209,7 @@ def to_xlsx(doc: dict[str, Any]) -> bytes:
     line.add_data(Reference(sh, min_col=4, min_row=1, max_row=len(doc["share"]["months"]) + 1),
                   titles_from_data=True)
     sh.add_chart(line, "F2")
+    sheet("公共事业缴费", PUBLIC_SERVICE_HEAD, _public_service_rows(doc))
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -226,6 +249,8 @@ def to_pdf(doc: dict[str, Any]) -> bytes:
     _table(pdf, ["支付方式", "笔数", "金额（元）"],
            [[REGISTRY[c["channel"]].label_zh if c["channel"] in REGISTRY else c["channel"], f"{c['count']:,}",
              format_fen(c["amount_fen"])] for c in doc["channels"]], [80, 50, 50])
+    _heading(pdf, "八、公共事业缴费（按类别、乡镇、渠道）")
+    _table(pdf, PUBLIC_SERVICE_HEAD, _public_service_rows(doc), [30, 70, 40, 40])
     return bytes(pdf.output())
 
 
