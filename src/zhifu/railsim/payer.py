@@ -17,6 +17,7 @@ from zhifu.payments import OPEN_STATUSES
 from zhifu.payments import service as payments
 
 SIM_TIMEOUT_S = 10.0
+_CLIENT = httpx.Client(timeout=SIM_TIMEOUT_S)  # one pool for every payment (a client per call builds TLS contexts)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -34,7 +35,7 @@ def _simulator_url() -> str:
 
 
 def pay_at_rail(rail: str, out_trade_no: str, *, outcome: str | None, payer: Payer) -> dict[str, Any]:
-    r = httpx.post(f"{_simulator_url()}/_sim/pay", timeout=SIM_TIMEOUT_S, json={
+    r = _CLIENT.post(f"{_simulator_url()}/_sim/pay", json={
         "rail": rail, "out_trade_no": out_trade_no, "outcome": outcome, "payer_ref": payer.ref,
         "card_issuer": payer.issuer, "card_type": payer.card_type})
     if r.status_code == 409:
