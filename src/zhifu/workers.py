@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from zhifu import ledger
 from zhifu.api import idempotency
 from zhifu.bills.service import sweep as release_bill_reservations
 from zhifu.core.config import get_settings
 from zhifu.db import Database
+from zhifu.jobs import run_leased
 from zhifu.payments.service import expire_due, park_unresolved, sweep_processing, sweep_refunds
 from zhifu.webhooks import dispatch_due
 
@@ -40,28 +42,33 @@ class Workers:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
-    def start(self) -> None:
+    def duties(self) -> list[tuple[str, float, Callable[[], object]]]:
+        """Every background duty: its job name (its lease), how often it runs, and one pass of it."""
         s = get_settings()
-        self._spawn("sweeper", s.sweeper_interval_s, self._sweep)
-        self._spawn("webhooks", s.webhook_dispatch_interval_s, lambda: dispatch_due(self.db, wait=False))
-        from zhifu import kpi  # the dashboard's rollups, brought up to date by an incremental job
-
-        self._spawn("kpi", kpi.REFRESH_INTERVAL_S, lambda: kpi.refresh_db(self.db))
-        from zhifu import audit  # audit entries into the SM3 Merkle tree, and a signed checkpoint
-
-        self._spawn("audit", audit.INTEGRATE_INTERVAL_S, lambda: audit.integrate_db(self.db))
-        from zhifu import risk  # the monitor: every success evaluated by the rule set, once, in order
-
-        self._spawn("risk", s.sweeper_interval_s, lambda: risk.scan(self.db))
+        from zhifu import audit, kpi, risk  # rollups; the audit tree and its checkpoint; the risk monitor
         from zhifu.complaints import CLOCK_INTERVAL_S, run_clocks  # reminders, escalation on breach, texts
-
-        self._spawn("complaints", CLOCK_INTERVAL_S, lambda: run_clocks(self.db))
         from zhifu.transit.service import (  # fares charged nightly, holds, passes
             BACKGROUND_INTERVAL_S,
             background,
         )
 
-        self._spawn("transit", BACKGROUND_INTERVAL_S, lambda: background(self.db))
+        return [
+            ("sweeper", s.sweeper_interval_s, self._sweep),
+            ("webhooks", s.webhook_dispatch_interval_s, lambda: dispatch_due(self.db, wait=False)),
+            ("kpi", kpi.REFRESH_INTERVAL_S, lambda: kpi.refresh_db(self.db)),
+            ("audit", audit.INTEGRATE_INTERVAL_S, lambda: audit.integrate_db(self.db)),
+            ("risk", s.sweeper_interval_s, lambda: risk.scan(self.db)),  # every success evaluated once, in order
+            ("complaints", CLOCK_INTERVAL_S, lambda: run_clocks(self.db)),
+            ("transit", BACKGROUND_INTERVAL_S, lambda: background(self.db)),
+        ]
+
+    def start(self) -> None:
+        for name, every_s, fn in self.duties():
+            self._spawn(name, every_s, fn)
+
+    def run_once(self) -> list[str]:
+        """One pass of every duty whose lease this process gets; the names of those it ran."""
+        return [name for name, _, fn in self.duties() if run_leased(self.db, name, fn)[0]]
 
     def _sweep(self) -> None:
         sweep_payments(self.db)
@@ -75,7 +82,7 @@ class Workers:
         def loop() -> None:
             while not self._stop.wait(every_s):
                 try:
-                    fn()
+                    run_leased(self.db, name, fn)  # skipped while another worker process runs this duty
                 except Exception:  # keep the loop alive; the next pass retries
                     log.exception("background %s failed", name)
 
