@@ -86,6 +86,9 @@ def opsite(chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     assert rails_support.SIM is not None
     rails_support.SIM.store.forget()
     mch_a = _seed(db, day)
+    # The rail's file of that day, with one amount planted wrong (the rails forget their books between tests).
+    (folder / "zm.txt").write_bytes(rails_support.produce_statement("unionpay_qr", day, {"amount_mismatch": 1},
+                                                                    seed=7).data)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(db), host="127.0.0.1", port=port, log_level="warning",
                                            lifespan="on"))
@@ -111,7 +114,7 @@ def opsite(chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def _close(tab: Tab) -> None:
     """Close, allowing the browser's own log line for a page answered 4xx on purpose (a refused form, a 404)."""
     tab.errors = [e for e in tab.errors if "the server responded with a status of 4" not in e]
-    _close(tab)
+    tab.close()
 
 
 def _count(db: Database, table: Any, *where: Any) -> int:
@@ -208,12 +211,9 @@ def test_operator_settles_a_date_downloads_the_payout_file_and_imports_the_resul
 
 
 def test_operator_reconciles_a_rail_day_and_two_people_resolve_a_case(chromium: Any, opsite: OpSite) -> None:  # noqa: F811
-    from tests.rails_support import produce_statement
     from zhifu.recon import models as recon_models
 
-    produced = produce_statement("unionpay_qr", opsite.day, {"amount_mismatch": 1}, seed=7)
     statement = opsite.folder / "zm.txt"
-    statement.write_bytes(produced.data)
     tab = Tab(chromium, opsite, DESK)  # type: ignore[arg-type]
     page = tab.page
     tab.login("op-rcb")
