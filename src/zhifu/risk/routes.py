@@ -18,6 +18,7 @@ from zhifu.core import clock
 from zhifu.core.errors import ZhifuError
 from zhifu.db import Database
 from zhifu.merchants import Principal
+from zhifu.merchants import service as merchants
 from zhifu.risk import limits, service
 from zhifu.web.vocabulary import N_
 
@@ -177,8 +178,9 @@ def _ops_page(request: Request, user: User, *, case_id: str = "", error: str | N
         cases, _ = service.list_cases(c, status="active", limit=100)
         case = service.get_case(c, case_id) if case_id else None
         lim = limits.list_limits(c, clock.now())
+        shop = merchants.get_merchant(c, case["subject"]) if case and case["subject_kind"] == "merchant" else None
     return console.page(request, "console/risk.html", {
-        "summary": None, "alerts": case["alerts_list"] if case else [], "cases": cases, "case": case,
+        "summary": None, "alerts": case["alerts_list"] if case else [], "cases": cases, "case": case, "shop": shop,
         "towns": _towns(request), "town": "", "typology": "", "base": OPS, "can_act": True, "error": error,
         "limits": lim, "decisions": service.DECISIONS, "me": user.username}, status=status, active=OPS)
 
