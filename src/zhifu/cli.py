@@ -64,7 +64,7 @@ def ledger_verify() -> None:
     from zhifu.ledger import verify
 
     db = database()
-    with db.tx() as conn:
+    with db.read() as conn:  # a read snapshot: payments go on while it runs (on SQLite it takes no write lock)
         violations = verify(conn)
     if violations:
         for v in violations:
@@ -81,7 +81,7 @@ def ledger_balance(account: str) -> None:
 
     db = database()
     try:
-        with db.tx() as conn:
+        with db.read() as conn:
             b = get_balance(conn, account)
     except ZhifuError as exc:
         fail(exc.message)
