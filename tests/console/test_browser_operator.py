@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from tests.console.test_browser import DESK, PASSWORD, Tab, _free_port, chromium  # noqa: F401  (fixture)
 
+from tests.console.test_browser import DESK, PASSWORD, Tab, _free_port, chromium  # noqa: F401  (fixture)
 from zhifu.db import Database
 from zhifu.db.schema import metadata
 

@@ -41,6 +41,7 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("POST", "/login"): "login",
     ("POST", "/logout"): "ends the caller's own session",
     ("GET", "/favicon.ico"): "the browser asks for it on every site",
+    ("GET", "/fonts/{name}"): "the bundled CJK font; the login page renders Chinese with it",
     ("GET", "/complain"): "the public complaint page (the phone is proven by a one-time code)",
     ("POST", "/complain/code"): "the public complaint page (the phone is proven by a one-time code)",
     ("POST", "/complain"): "the public complaint page (the phone is proven by a one-time code)",

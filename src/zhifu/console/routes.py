@@ -267,6 +267,22 @@ def _login_page(request: Request, *, error: str | None = None, username: str = "
     return response
 
 
+FONT_CACHE_S: Final = 365 * 24 * 3600  # the font file never changes under its name
+
+
+@router.get("/fonts/{name}")
+def bundled_font(name: str) -> Response:
+    """The bundled CJK font the stylesheets name last in their font stack (public: the login page needs it)."""
+    from fastapi.responses import FileResponse
+
+    from zhifu.assets.fonts import CJK_FONT_FILE, cjk_font_path
+
+    if name != CJK_FONT_FILE:
+        raise NotFound(f"no font {name}", param="name")
+    return FileResponse(cjk_font_path(), media_type="font/otf",
+                        headers={"Cache-Control": f"public, max-age={FONT_CACHE_S}, immutable"})
+
+
 @router.get("/favicon.ico")
 def favicon() -> Response:
     return Response(status_code=204, headers={"Cache-Control": "max-age=86400"})
