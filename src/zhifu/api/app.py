@@ -111,7 +111,7 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
             if workers:
                 workers.stop()
 
-    app = FastAPI(title="Zhifu 智付 API", version="1", docs_url="/docs", openapi_url="/openapi.json",
+    app = FastAPI(title="Zhifu 智付 API", version="1", docs_url=None, redoc_url=None, openapi_url="/openapi.json",
                   lifespan=lifespan,
                   description="One API for every payment method of a county's acquiring bank. Amounts are integer "
                               "fen; errors are `{\"error\": {type, code, message, param}}`.")
@@ -179,6 +179,9 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
         if getattr(mod, "SIMULATOR_ONLY", False) and not settings.simulator:
             continue  # the simulated payer's routes exist only when the simulator is switched on
         app.include_router(mod.router)
+    from zhifu.api.docs import router as docs_router  # /docs and /redoc from vendored files: they work offline
+
+    app.include_router(docs_router)
     _document_errors(app)
     return app
 
