@@ -134,8 +134,9 @@ def _snapshot(db: Database, mid: str) -> dict[str, Any]:
     return {
         # history recorded in bulk has no code left to scan
         "payments": sorted((p["merchant_order_no"], strip(p, *rail_words)) for p in pays.values()),
-        "refunds": sorted((order[r["payment_id"]], r["amount_fen"], strip(r, "id", "payment_id", "merchant_id",
-                                                                          "channel_ref")) for r in refs),
+        "refunds": sorted((order[r["payment_id"]], r["amount_fen"], r["merchant_refund_no"] == r["id"],
+                           strip(r, "id", "payment_id", "merchant_id", "channel_ref", "merchant_refund_no"))
+                          for r in refs),  # without a merchant refund number, the refund's own id stands for it
         "rail": sorted((order[t["out_trade_no"]], t["kind"], t["amount_fen"], t["status"], t["card_type"],
                         t["finished_at"]) for t in txns),
         "entries": ents, "balance": balance,
