@@ -17,8 +17,31 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 ledger_app = typer.Typer(no_args_is_help=True, help="The acquirer's book.")
 app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=not sys.stdout.isatty())  # piped output keeps ids and paths on one line
+err_console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())
+
+
+# Commands that make their database or need none; every other command first checks there is a Zhifu schema.
+NO_SCHEMA_NEEDED = frozenset({"db", "demo", "sim", "simulate", "restore", "qr"})
+
+
+@app.callback()
+def _global_options(ctx: typer.Context, db: str = typer.Option(
+        None, "--db", envvar="ZHIFU_DATABASE_URL", show_envvar=True,
+        help="The database: a URL or a SQLite file path (the demo's is zhifu-demo.db).")) -> None:
+    """Zhifu (智付) — the county smart-payment platform."""
+    import os
+
+    from zhifu.db.presence import schema_problem, url_of
+
+    if db:
+        os.environ["ZHIFU_DATABASE_URL"] = url_of(db)
+        get_settings.cache_clear()
+    if ctx.invoked_subcommand in NO_SCHEMA_NEEDED or ctx.resilient_parsing or "--help" in sys.argv[1:]:
+        return
+    problem = schema_problem(get_settings().database_url)
+    if problem:
+        fail(problem, 2)
 
 
 def database():  # type: ignore[no-untyped-def]

@@ -19,6 +19,20 @@ from zhifu.core.config import get_settings
 DEMO_PROFILE = "yiyuan"
 
 
+def check_ports(port: int) -> None:
+    """The server's port and the fake rails' (the next one) must be free before a minute goes into building."""
+    import socket
+
+    from zhifu.core.errors import InvalidRequest
+
+    for p in (port, port + 1):
+        try:
+            socket.create_server(("127.0.0.1", p)).close()
+        except OSError as exc:
+            raise InvalidRequest(f"端口 {p} 已被占用 / port {p} is in use ({exc.strerror}); choose another with "
+                                 f"--port (make demo PORT=8010)", param="port") from exc
+
+
 def _fresh(db_file: str, port: int) -> tuple[str, Path]:
     """A fresh database file and a fresh folder for the fake rails beside it; the simulator switched on."""
     for suffix in ("", "-wal", "-shm"):
@@ -107,6 +121,7 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
     from zhifu.sim.live import run_live
     from zhifu.sim.risk import risk_hook
 
+    check_ports(port)
     today = dt.datetime.now(SHANGHAI).date()
     params = SimParams(DEMO_PROFILE, today - dt.timedelta(days=days), days, seed, scale)
     county = check_params(params)
