@@ -1,10 +1,30 @@
-"""分页 / Pages of lists: one bound on the rows a list call answers, and the clamp every list applies."""
+"""分页 / Pages of lists: one bound on the rows a list call answers, the clamp every list applies, and the cursor
+page (newest id first, `starting_after`, `has_more`) that Stripe-style list calls answer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Connection, Table, select
+
 PAGE_MAX = 100  # rows one list call answers at most (as Stripe's lists): more is the next page, never one huge answer
+
+T = TypeVar("T")
 
 
 def page_limit(limit: int, page_max: int = PAGE_MAX) -> int:
     """The rows a list call answers: `limit` kept within 1..page_max."""
     return max(1, min(limit, page_max))
+
+
+def cursor_page(conn: Connection, table: Table, where: Sequence[ColumnElement[bool]], *, limit: int,
+                starting_after: str | None, public: Callable[[Any], T]) -> tuple[list[T], bool]:
+    """One page of `table`'s rows matching `where`, newest id first, after the id `starting_after` when given;
+    with whether more rows follow (one row past the page is read to know)."""
+    limit = page_limit(limit)
+    q = select(table).where(*where).order_by(table.c.id.desc()).limit(limit + 1)
+    if starting_after:
+        q = q.where(table.c.id < starting_after)
+    rows = conn.execute(q).all()
+    return [public(r) for r in rows[:limit]], len(rows) > limit

@@ -17,7 +17,7 @@ from zhifu.core import clock
 from zhifu.core.config import get_settings
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound, Unauthenticated
 from zhifu.core.ids import new_id
-from zhifu.core.paging import page_limit
+from zhifu.core.paging import cursor_page
 from zhifu.county import CountyProfile, load_profile
 from zhifu.merchants.models import MerchantStatus, api_keys, merchants, stores, terminals
 from zhifu.reference import (
@@ -224,18 +224,14 @@ def merchant_row(conn: Connection, merchant_id: str) -> Any:
 def list_merchants(conn: Connection, *, status: str | None = None, town_code: str | None = None,
                    acquirer_id: str | None = None, limit: int = 20,
                    starting_after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
-    limit = page_limit(limit)
-    q = select(merchants).order_by(merchants.c.id.desc()).limit(limit + 1)
+    where = []
     if status:
-        q = q.where(merchants.c.status == status)
+        where.append(merchants.c.status == status)
     if town_code:
-        q = q.where(merchants.c.town_code == town_code)
+        where.append(merchants.c.town_code == town_code)
     if acquirer_id:
-        q = q.where(merchants.c.acquirer_id == acquirer_id)
-    if starting_after:
-        q = q.where(merchants.c.id < starting_after)
-    rows = conn.execute(q).all()
-    return [_public(r) for r in rows[:limit]], len(rows) > limit
+        where.append(merchants.c.acquirer_id == acquirer_id)
+    return cursor_page(conn, merchants, where, limit=limit, starting_after=starting_after, public=_public)
 
 
 def add_store(conn: Connection, merchant_id: str, name: str, address: str = "") -> dict[str, Any]:

@@ -35,7 +35,7 @@ from zhifu.core.config import get_settings
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id_fast
 from zhifu.core.money import check_fen, fen_to_yuan_str
-from zhifu.core.paging import page_limit
+from zhifu.core.paging import cursor_page
 from zhifu.db import Database
 from zhifu.db.engine import after_commit
 from zhifu.fees import refund_fee_share
@@ -159,24 +159,20 @@ def list_payments(conn: Connection, merchant_id: str | None, *, status: str | No
                   created_gte: dt.datetime | None = None, created_lt: dt.datetime | None = None,
                   merchant_order_no: str | None = None, channel: str | None = None, limit: int = 20,
                   starting_after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
-    limit = page_limit(limit)
-    q = select(payments).order_by(payments.c.id.desc()).limit(limit + 1)
+    where = []
     if merchant_id is not None:
-        q = q.where(payments.c.merchant_id == merchant_id)
+        where.append(payments.c.merchant_id == merchant_id)
     if status:
-        q = q.where(payments.c.status == status)
+        where.append(payments.c.status == status)
     if channel:
-        q = q.where(payments.c.channel == channel)
+        where.append(payments.c.channel == channel)
     if created_gte:
-        q = q.where(payments.c.created_at >= created_gte)
+        where.append(payments.c.created_at >= created_gte)
     if created_lt:
-        q = q.where(payments.c.created_at < created_lt)
+        where.append(payments.c.created_at < created_lt)
     if merchant_order_no:
-        q = q.where(payments.c.merchant_order_no == merchant_order_no)
-    if starting_after:
-        q = q.where(payments.c.id < starting_after)
-    rows = conn.execute(q).all()
-    return [public(r) for r in rows[:limit]], len(rows) > limit
+        where.append(payments.c.merchant_order_no == merchant_order_no)
+    return cursor_page(conn, payments, where, limit=limit, starting_after=starting_after, public=public)
 
 
 # ---------------------------------------------------------------- creating

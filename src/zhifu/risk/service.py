@@ -24,7 +24,7 @@ from zhifu import audit, ledger
 from zhifu.core.clock import SHANGHAI
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound, PermissionDenied, UnprocessableError
 from zhifu.core.ids import new_id_fast
-from zhifu.core.paging import page_limit
+from zhifu.core.paging import cursor_page, page_limit
 from zhifu.db import Database
 from zhifu.merchants import merchants as merchants_table
 from zhifu.merchants import payable_account, set_frozen
@@ -468,20 +468,16 @@ def _case_public(r: Any) -> dict[str, Any]:
 def list_cases(conn: Connection, *, status: str | None = None, town: str | None = None,
                typology: str | None = None, limit: int = 50,
                starting_after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
-    limit = page_limit(limit)
-    q = select(risk_cases).order_by(risk_cases.c.id.desc()).limit(limit + 1)
+    where = []
     if status == "active":
-        q = q.where(risk_cases.c.status != "closed")
+        where.append(risk_cases.c.status != "closed")
     elif status:
-        q = q.where(risk_cases.c.status == status)
+        where.append(risk_cases.c.status == status)
     if town:
-        q = q.where(risk_cases.c.town_code == town)
+        where.append(risk_cases.c.town_code == town)
     if typology:
-        q = q.where(risk_cases.c.typology == typology)
-    if starting_after:
-        q = q.where(risk_cases.c.id < starting_after)
-    rows = conn.execute(q).all()
-    return [_case_public(r) for r in rows[:limit]], len(rows) > limit
+        where.append(risk_cases.c.typology == typology)
+    return cursor_page(conn, risk_cases, where, limit=limit, starting_after=starting_after, public=_case_public)
 
 
 def _case_row(conn: Connection, case_id: str, *, lock: bool = False) -> Any:

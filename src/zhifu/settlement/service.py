@@ -24,7 +24,7 @@ from zhifu.core.business_day import business_date, day_end
 from zhifu.core.clock import SHANGHAI
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id_fast
-from zhifu.core.paging import page_limit
+from zhifu.core.paging import cursor_page, page_limit
 from zhifu.db import Database
 from zhifu.ledger.models import accounts, entries, postings
 from zhifu.merchants.models import merchants
@@ -495,18 +495,14 @@ def get_settlement(conn: Connection, merchant_id: str | None, settlement_id: str
 def list_settlements(conn: Connection, merchant_id: str | None, *, business_date: dt.date | None = None,
                      status: str | None = None, limit: int = 20,
                      starting_after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
-    limit = page_limit(limit)
-    q = select(settlements).order_by(settlements.c.id.desc()).limit(limit + 1)
+    where = []
     if merchant_id is not None:
-        q = q.where(settlements.c.merchant_id == merchant_id)
+        where.append(settlements.c.merchant_id == merchant_id)
     if business_date is not None:
-        q = q.where(settlements.c.business_date == business_date)
+        where.append(settlements.c.business_date == business_date)
     if status:
-        q = q.where(settlements.c.status == status)
-    if starting_after:
-        q = q.where(settlements.c.id < starting_after)
-    rows = conn.execute(q).all()
-    return [public(r) for r in rows[:limit]], len(rows) > limit
+        where.append(settlements.c.status == status)
+    return cursor_page(conn, settlements, where, limit=limit, starting_after=starting_after, public=public)
 
 
 def list_batches(conn: Connection, *, limit: int = 20,
