@@ -8,7 +8,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.exc import SQLAlchemyError
 
-SCHEMA_MARKER = "alembic_version"  # written by `zhifu db upgrade`
+# written by `zhifu db upgrade`; the book's accounts table stands for a schema made from the metadata directly
+SCHEMA_MARKERS = ("alembic_version", "ledger_accounts")
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -38,7 +39,8 @@ def schema_problem(url: str) -> str | None:
         engine = create_engine(normalise_url(url))
         try:
             with engine.connect() as conn:
-                has = inspect(conn).has_table(SCHEMA_MARKER)
+                found = inspect(conn)
+                has = any(found.has_table(t) for t in SCHEMA_MARKERS)
         finally:
             engine.dispose()
     except SQLAlchemyError as exc:
