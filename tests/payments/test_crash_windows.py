@@ -102,6 +102,36 @@ def test_payment_create_dies_between_the_answer_and_the_stored_response(
     _verify(platform.db)
 
 
+@pytest.mark.parametrize("flow", ["pay_code", "dynamic_code"])
+def test_payment_create_dies_after_the_rail_took_it_before_its_answer_was_kept(
+        platform, fake_rails, monkeypatch, dead_on_release, flow: str) -> None:  # type: ignore[no-untyped-def]
+    """The rail has the order (the payer's code charged) but we never kept its answer: the retry asks the rail
+    before sending it again (UnionPay refuses an order number twice, 12 重复交易, which must not fail it)."""
+    mid, mh = platform.merchant()
+    h = {**mh, "Idempotency-Key": f"pay-crash-{flow}"}
+    how = {"auth_code": PAY_CODE_OK} if flow == "pay_code" else {"channel": "unionpay_qr"}
+    body = {"amount_fen": 2_500, "merchant_order_no": f"crash-{flow}", **how}
+    _crash_once(monkeypatch, service, "record_rail_answer")
+    with pytest.raises(Crash):
+        platform.client.post("/v1/payments", json=body, headers=h)
+    with platform.db.read() as c:
+        made = c.execute(select(payments)).one()
+    assert made.status == "created" and fake_rails.store.order("unionpay_qr", made.id) is not None
+    again = platform.client.post("/v1/payments", json=body, headers=h)
+    assert again.status_code == 200 and again.json()["id"] == made.id, again.text
+    got = again.json()
+    if flow == "pay_code":
+        assert got["status"] == "succeeded" and got["failure"] is None, got
+        assert _count(platform.db, entries) == 1
+        assert _balance(platform, mh) == 2_500 - got["fee_fen"]
+    else:  # the rail holds the order awaiting its payer; it is not failed, and the payer can still pay it
+        assert got["status"] == "created" and got["channel_ref"] and got["failure"] is None, got
+        fake_rails.store.pay("unionpay_qr", made.id, outcome="success", at=clock.now())
+        fake_rails.deliver_due()
+        assert platform.client.get(f"/v1/payments/{made.id}", headers=mh).json()["status"] == "succeeded"
+    _verify(platform.db)
+
+
 @pytest.mark.parametrize("where", ["before_the_rail", "after_the_rail"])
 def test_refund_dies_between_its_work_and_the_response(platform, fake_rails, monkeypatch, dead_on_release,
                                                        where: str) -> None:  # type: ignore[no-untyped-def]

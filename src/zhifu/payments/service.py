@@ -265,13 +265,24 @@ def _order(p: Any, m: Any, auth_code: str | None) -> PaymentOrder:
 
 def _created_again(conn: Connection, p: Any, m: Any, auth_code: str | None) -> dict[str, Any]:
     """A retry of the same create (a lost answer, a crash): the same payment; if the rail never answered it (a
-    crash between our commit and the call), it is asked again after this commit (the rail keeps one order per
-    out_trade_no, so a second call is safe)."""
+    crash between our commit and the call, or during it), its call is finished after this commit."""
     recovery_point(conn, "payment", p.id)
     if p.status == PaymentStatus.CREATED and p.channel_ref is None and p.code_url is None:
         order = _order(p, m, auth_code)
-        after_commit(conn, lambda db: call_create(db, order, p.channel))
+        after_commit(conn, lambda db: finish_create(db, order, p.channel))
     return public(p)
+
+
+def finish_create(db: Database, order: PaymentOrder, channel_name: str) -> None:
+    """A create whose call a crash may have cut short: ask the rail first and keep what it knows (a rail refuses
+    an order number it has already seen: UnionPay answers 12 重复交易, which is no decline); send the create only
+    if the rail has never heard of the order."""
+    channel = get_channel(channel_name)
+    known = _rail_call(lambda: channel.query(order.payment_id, merchant_id=order.merchant_id), channel.facts.name)
+    if known.status == "unknown":
+        call_create(db, order, channel_name)
+    else:
+        db.run(lambda c: record_rail_answer(c, order.payment_id, known, clock.now()))
 
 
 def _rail_call(fn: Any, rail: str) -> ChannelResult:
