@@ -10,6 +10,7 @@ from zhifu.audit.service import (
     checkpoints,
     digest,
     entries_about,
+    exported,
     integrate,
     integrate_db,
     latest_checkpoint,
@@ -26,7 +27,7 @@ from zhifu.audit.service import (
 
 __all__ = [
     "INTEGRATE_INTERVAL_S", "Checkpoint", "Report", "RequestScope", "VerifyError", "acting", "canonical",
-    "check_bundle", "checkpoints", "current_actor", "digest", "entries_about", "integrate", "integrate_db",
+    "check_bundle", "checkpoints", "current_actor", "digest", "entries_about", "exported", "integrate", "integrate_db",
     "latest_checkpoint", "list_entries", "prove", "prove_consistency", "public_key", "record", "rotate_key",
     "status", "verify", "verify_db",
 ]

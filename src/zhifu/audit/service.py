@@ -88,6 +88,13 @@ def record(conn: Connection, actor: str | None, action: str, object_type: str, o
                                   "merchant_id": merchant_id, "at": at}])
 
 
+def exported(db: Database, what: str, object_id: str, details: dict[str, Any] | None = None, *,
+             merchant_id: str | None = None) -> None:
+    """Record a download of data (a report, a statement, a reconciliation file) by whoever is acting, in its
+    own transaction: the file was built from a read, and the entry says who took it away."""
+    db.run(lambda c: record(c, None, f"export.{what}", "export", object_id[:64], details, merchant_id=merchant_id))
+
+
 # ---------------------------------------------------------------- keys
 
 

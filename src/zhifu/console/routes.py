@@ -19,6 +19,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
+from zhifu import audit
 from zhifu.channels import CHANNELS
 from zhifu.console import service
 from zhifu.console.service import Session, User
@@ -463,6 +464,7 @@ def merchant_statement(request: Request, month: str = "", format: str = "csv",
                        user: User = Depends(_merchant)) -> Response:
     with _db(request).read() as c:
         data, name = service.statement(c, user, month, format)
+    audit.exported(_db(request), "statement", name, {"format": format}, merchant_id=user.merchant_id)
     return _finish(request, Response(data, media_type=service.STATEMENT_FORMATS[format], headers={
         "Content-Disposition": f'attachment; filename="{name}"'}))
 

@@ -18,7 +18,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import ColumnElement, Connection, and_, delete, false, func, or_, select, true, update
 from ulid import ULID
 
-from zhifu import codes, privacy, webhooks
+from zhifu import audit, codes, privacy, webhooks
 from zhifu import merchants as merchants_svc
 from zhifu import payments as payments_svc
 from zhifu.channels import REGISTRY
@@ -204,6 +204,7 @@ def login(conn: Connection, username: str, password: str, ip: str, *, at: dt.dat
     conn.execute(console_sessions.insert(), [{"token_hash": session.token_hash, "user_id": row.id,
                                               "csrf_token": session.csrf_token, "ip": ip, "created_at": at,
                                               "expires_at": session.expires_at}])
+    audit.record(conn, row.username, "console.login", "console_user", str(row.id), {"ip": ip}, role=row.role, at=at)
     return LoginResult(_user(row), token, session)
 
 

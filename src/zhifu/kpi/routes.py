@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
+from zhifu import audit
 from zhifu.api.deps import get_db, json_response, loads, operator_principal, raw_body, run_idempotent
 from zhifu.channels import REGISTRY
 from zhifu.console import routes as console
@@ -159,6 +160,7 @@ def kpi_report(p: Principal = Depends(operator_principal), db: Database = Depend
                month: str = Query(...), format: Literal["xlsx", "pdf"] = "xlsx") -> Response:
     with db.read() as c:
         data = report.render(c, month, format)
+    audit.exported(db, "kpi_report", month, {"format": format})
     return Response(data, media_type=MEDIA[format],
                     headers={"Content-Disposition": f'attachment; filename="zhifu-report-{month}.{format}"'})
 
@@ -289,6 +291,7 @@ def report_download(request: Request, month: str = "", format: str = "xlsx",
             data = report.render(c, month, format)
     except InvalidRequest as exc:
         return console._error_page(request, "server_error", 400, exc.message)  # noqa: SLF001
+    audit.exported(db, "kpi_report", month, {"format": format})
     return Response(data, media_type=MEDIA[format],
                     headers={"Content-Disposition": f'attachment; filename="zhifu-report-{month}.{format}"'})
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, m
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from zhifu import ledger, risk, webhooks
+from zhifu import audit, ledger, risk, webhooks
 from zhifu.bills import hooks as bill_hooks
 from zhifu.channels import (
     CHANNELS,
@@ -557,6 +557,7 @@ def create_refund(conn: Connection, merchant_id: str, payment_id: str, req: Crea
                                      "merchant_refund_no": req.merchant_refund_no or rid,
                                      "reason": req.reason, "channel_ref": None, "failure_code": None,
                                      "business_date": None, "created_at": at, "updated_at": at}])
+    audit.record(conn, None, "refund.created", "refund", rid, {"payment_id": payment_id, "amount_fen": amount, "fee_refunded_fen": fee_back}, merchant_id=merchant_id, at=at)
     recovery_point(conn, "refund", rid)  # with an Idempotency-Key: a retry after a crash finds this refund
     # the rail is asked after the commit; a pending refund it never answered is asked again by the sweeper
     after_commit(conn, lambda db: call_refund(db, rid))

@@ -1,8 +1,9 @@
-"""`zhifu keys rotate`, `zhifu keys status` and `zhifu keys new-secret`."""
+"""`zhifu keys rotate`, `zhifu keys status`, `zhifu keys new-secret` and `zhifu keys scan`."""
 
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -64,3 +65,26 @@ def rotate_cmd(batch: int = typer.Option(500, "--batch", min=1, max=10_000,
     if r.still_used:
         fail("still in use, not retired: " + ", ".join(f"v{v} ({n} values)" for v, n in r.still_used.items())
              + " — run it again")
+
+
+@app.command("scan")
+def scan_cmd(values: list[str] = typer.Argument(..., help="Known personal values (ID numbers, phones, account "
+                                                          "numbers) to look for."),
+             files: list[Path] = typer.Option([], "--file", help="A log file or a database file to read as "
+                                                                  "bytes too (repeatable).")) -> None:
+    """Look for personal values in plaintext in every text column of the database and in the given files; exits
+    1 and names each place (never the value) when one is found."""
+    from zhifu.privacy.scan import scan_files, scan_tables
+
+    try:
+        with database().read() as conn:
+            hits = scan_tables(conn, values)
+        hits += scan_files(files, values)
+    except ValueError as exc:
+        fail(f"values: {exc}")
+        return
+    for h in hits:
+        console.print(f"明文 / plaintext {h.value_masked} in {h.where}")
+    if hits:
+        fail(f"{len(hits)} plaintext hit(s) / 发现 {len(hits)} 处明文")
+    console.print(f"0 hits for {len(values)} value(s) in the database and {len(files)} file(s) / 未发现明文")

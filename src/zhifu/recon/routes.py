@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from zhifu import audit
 from zhifu.api.deps import get_db, json_response, operator_principal, raw_body, run_idempotent
 from zhifu.db import Database
 from zhifu.merchants import Principal
@@ -58,6 +59,7 @@ def report_csv(p: Principal = Depends(operator_principal), db: Database = Depend
                date: dt.date | None = None, channel: str | None = None) -> Response:
     with db.read() as c:
         data = service.report_csv(service.report_rows(c, business_date=date, channel=channel))
+    audit.exported(db, "recon_report", f"recon-{date or 'all'}", {"format": "csv", "channel": channel})
     return Response(data, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="recon-{date or "all"}.csv"'})
 
@@ -71,6 +73,7 @@ def report_xlsx(p: Principal = Depends(operator_principal), db: Database = Depen
     with db.read() as c:
         rows = service.report_rows(c, business_date=date, channel=channel)
         case_rows = service.list_cases(c, business_date=date, channel=channel, limit=10_000)
+    audit.exported(db, "recon_report", f"recon-{date or 'all'}", {"format": "xlsx", "channel": channel})
     return Response(service.report_xlsx(rows, case_rows),
                     media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                     headers={"Content-Disposition": f'attachment; filename="recon-{date or "all"}.xlsx"'})

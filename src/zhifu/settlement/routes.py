@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
+from zhifu import audit
 from zhifu.api.deps import get_db, json_response, operator_principal, principal, raw_body, run_idempotent
 from zhifu.core.errors import InvalidRequest
 from zhifu.db import Database
@@ -54,6 +55,7 @@ def get_statement(p: Principal = Depends(principal), db: Database = Depends(get_
     with db.tx() as c:
         doc = statements.statement(c, mid, month=month, day=date)
     data = statements.to_csv(doc) if format == "csv" else statements.to_xlsx(doc)
+    audit.exported(db, "statement", f"{mid}-{doc['period']}", {"format": format}, merchant_id=mid)
     name = f"{mid}-{doc['period']}.{format}"
     return Response(data, media_type=_MEDIA[format], headers={"Content-Disposition": f'attachment; filename="{name}"'})
 

@@ -16,8 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Connection, and_, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from zhifu import audit, ledger
 from zhifu import calendar as working_calendar
-from zhifu import ledger
 from zhifu.calendar import WorkingCalendar
 from zhifu.core import clock
 from zhifu.core.business_day import business_date, day_end
@@ -260,6 +260,7 @@ def _post_run(conn: Connection, d: dt.date, at: dt.datetime, min_payout_fen: int
     except IntegrityError as exc:
         raise ConflictError(f"settlement of {d} is running already", param="date", code="settlement_running") from exc
     _post_payouts(conn, batch_no, d, lines, info, at)
+    audit.record(conn, None, "settlement.run", "settlement_batch", batch_no, {"business_date": d.isoformat(), "merchants": len(lines), "payouts": len(paying), "payout_fen": sum(ln["payout_fen"] for ln in paying), "held": len(held)}, at=at)
     row = conn.execute(select(settlement_batches).where(settlement_batches.c.batch_no == batch_no)).one()
     return _batch_doc(row), True
 
@@ -308,6 +309,7 @@ def _write_files(db: Database, batch: dict[str, Any], out_dir: Path, at: dt.date
     def mark(conn: Connection) -> dict[str, Any]:
         conn.execute(update(settlement_batches).where(settlement_batches.c.batch_no == batch["batch_no"])
                      .values(status="filed", file_dir=str(directory), filed_at=at))
+        audit.record(conn, None, "settlement.payout_files", "settlement_batch", batch["batch_no"], {"sha256": {k: hashlib.sha256(Path(v).read_bytes()).hexdigest() for k, v in paths.items()}}, at=at)
         return _batch_doc(conn.execute(select(settlement_batches)
                                        .where(settlement_batches.c.batch_no == batch["batch_no"])).one())
 
@@ -450,6 +452,7 @@ def _apply_results(conn: Connection, rows: list[Any], sha: str, filename: str, a
     for r, _ in todo:
         by_status[r.status] += 1
     paid, failed = by_status["paid"], by_status["failed"]
+    audit.record(conn, None, "settlement.payout_results", "settlement_batch", batch_no, {"sha256": sha, "lines": len(rows), "paid": paid, "failed": failed}, at=at)
     conn.execute(insert(settlement_result_files), [{"sha256": sha, "batch_no": batch_no, "filename": filename[:200],
                                                     "line_count": len(rows), "paid_count": paid,
                                                     "failed_count": failed, "imported_at": at}])
