@@ -179,7 +179,9 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
         if getattr(mod, "SIMULATOR_ONLY", False) and not settings.simulator:
             continue  # the simulated payer's routes exist only when the simulator is switched on
         app.include_router(mod.router)
-    from zhifu.api.docs import router as docs_router  # /docs and /redoc from vendored files: they work offline
+    from zhifu.api.docs import (
+        router as docs_router,  # /docs and /redoc from vendored files: they work offline
+    )
 
     app.include_router(docs_router)
     _document_errors(app)
