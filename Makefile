@@ -41,10 +41,14 @@ lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy $(addprefix -p ,$(MYPY_PACKAGES))
 
+# PNGs of every main page of every demo login at 1366 px, the API reference and the cashier at phone size.
+screenshots: $(STAMP)
+	$(BIN)/python benchmarks/screenshots.py --out screenshots
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ledger.py --quick
 
 # What the demo made: its database, the fake rails' folder beside it, the payout files and the screenshots.
 clean:
 	rm -rf $(VENV) zhifu.db zhifu.db-wal zhifu.db-shm $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm \
-	  $(basename $(DEMO_DB)).rails .zhifu-rails settlement screenshots
+	  $(basename $(DEMO_DB)).rails $(basename $(DEMO_DB)).payouts .zhifu-rails settlement screenshots

@@ -152,7 +152,8 @@ DEMO_SCALE = 0.005  # a county of about 2,750 people: a year of history builds i
 def demo(db_file: str = typer.Option("zhifu-demo.db", help="The demo's SQLite file; it is made afresh."),
          port: int = typer.Option(8000), days: int = typer.Option(365, help="Days of history before today."),
          scale: float = typer.Option(DEMO_SCALE, help="The county's size relative to Yiyuan."),
-         tps: float = typer.Option(3.0, help="Live payments a second once the server runs."),
+         tps: float = typer.Option(0.0, help="Live payments a second once the server runs; 0 follows the "
+                                              "county's own rhythm at the live hour (the history's model)."),
          seed: int = typer.Option(7)) -> None:
     """Start afresh on SQLite: the Yiyuan county with a year of history, then the server with live traffic."""
     from zhifu.sim.demo import run_demo

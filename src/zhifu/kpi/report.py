@@ -39,8 +39,12 @@ def _fmt(value: int | None, unit: str) -> str:
 
 
 def collect(conn: Connection, month: str) -> dict[str, Any]:
-    """Every figure the report shows, for one calendar month."""
+    """Every figure the report shows, for one calendar month (a month still running: as of today, so its targets,
+    tables and summary are all measured on the same day)."""
+    from zhifu.core.clock import now, to_shanghai
+
     start, end = month_range(month)
+    end = max(start, min(end, to_shanghai(now()).date()))
     f = service.Filters(start, end)
     towns = service.by_town(conn, f)
     cov = service.coverage(conn, end)

@@ -42,6 +42,17 @@ def _line_of(doc: dict[str, Any]) -> StatementLine:
     return StatementLine(**{**doc, "txn_time": dt.datetime.fromisoformat(doc["txn_time"])})
 
 
+# History the simulator books straight into the rails carries the platform's flow name; a ZM file writes the
+# UnionPay 交易子类 for it (consumer-scanned QR 07, pay code 06, terminal 01).
+_ZM_SUBTYPE_OF_FLOW = {"static_code": "07", "dynamic_code": "07", "jsapi": "07", "pay_code": "06", "terminal": "01"}
+
+
+def _trade_type(facts: RailFacts, trade_type: str) -> str:
+    if facts.statement_format == "zm":
+        return _ZM_SUBTYPE_OF_FLOW.get(trade_type, trade_type)
+    return trade_type
+
+
 def book_lines(store: RailStore, facts: RailFacts, business_date: dt.date) -> list[StatementLine]:
     """The rail's succeeded payments and refunds of a business date as its own book shows them."""
     start, end = window(business_date)
@@ -55,7 +66,7 @@ def book_lines(store: RailStore, facts: RailFacts, business_date: dt.date) -> li
             amount_fen=t.amount_fen, fee_fen=-fee if t.kind == "refund" else fee, status="succeeded",
             original_ref=t.extra.get("original_ref") if t.kind == "refund" else None,
             card_type=t.card_type if t.card_type in STATEMENT_CARD_TYPES else None,
-            extra={k: v for k, v in {"trace_no": t.trace_no, "trade_type": t.trade_type,
+            extra={k: v for k, v in {"trace_no": t.trace_no, "trade_type": _trade_type(facts, t.trade_type),
                                      "sub_merchant_name": _gbk_prefix(t.extra.get("sub_merchant_name", ""),
                                                                       ZM_NAME_BYTES)}.items() if v}))
     return out

@@ -39,12 +39,15 @@ def _fresh(db_file: str, port: int) -> tuple[str, Path]:
         Path(db_file + suffix).unlink(missing_ok=True)
     rails = Path(db_file).resolve().with_suffix(".rails")
     shutil.rmtree(rails, ignore_errors=True)
+    shutil.rmtree(rails.with_suffix(".payouts"), ignore_errors=True)
     url = f"sqlite:///{Path(db_file).resolve()}"
     os.environ["ZHIFU_DATABASE_URL"] = url
     os.environ["ZHIFU_COUNTY_PROFILE"] = DEMO_PROFILE
     os.environ["ZHIFU_SIMULATOR"] = "1"  # simulated rails and payer, on the simulator's built-in secret
     os.environ["ZHIFU_RAILS_CONFIG"] = str(rails / "rails.json")
     os.environ["ZHIFU_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
+    os.environ["ZHIFU_SETTLEMENT_SCHEDULED"] = "0"  # the demo's back office closes each day in order (sim.coherence)
+    os.environ["ZHIFU_SETTLEMENT_DIR"] = str(rails.with_suffix(".payouts"))
     get_settings.cache_clear()
     return url, rails
 
@@ -124,7 +127,9 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
     check_ports(port)
     today = dt.datetime.now(SHANGHAI).date()
     params = SimParams(DEMO_PROFILE, today - dt.timedelta(days=days), days, seed, scale)
-    county = check_params(params)
+    from zhifu.sim.coherence import demo_profile
+
+    county = demo_profile(check_params(params), params.start, today - dt.timedelta(days=1), scale)
     url, rails_folder = _fresh(db_file, port)
     upgrade(url)
     rails, rails_server, rails_thread = start_fake_rails(rails_folder, port + 1)
@@ -133,9 +138,15 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
         sim = Simulation(history, params, county, [risk_hook(history, seed, days)])  # labelled fraud actors
         sim.rail_store = rails.store  # the rails keep their side of the simulated year
         print_result(sim.run(progress=True, console=console))
+        active_weight = sim.cum[-1] if sim.cum else 0.0
+        consumers = len(sim.world.consumers) if sim.world is not None else None
     finally:
         history.dispose()
     db = Database(url)
+    from zhifu.sim.coherence import close_days, expected_today, issue_static_codes, live_rate
+
+    console.print(f"  static codes: {issue_static_codes(db)} merchants have their code")
+    daily = expected_today(active_weight, days, today)
     with db.tx() as conn:
         _, op_secret = create_key(conn, merchant_id=None, role="operator", label="demo")
         rows, _ = list_merchants(conn, status="active", limit=1)
@@ -167,7 +178,14 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
     console.print(f"  operator key: {op_secret}")
     for c in campaigns:
         console.print(f"  campaign:     {c['name']} ({c['id']})")
-    console.print(f"  live traffic: {tps:g} payments a second. Ctrl-C stops everything; running it again starts afresh.")
+    if tps > 0:
+        console.print(f"  live traffic: {tps:g} payments a second. Ctrl-C stops everything; running it again starts "
+                      f"afresh.")
+    else:
+        console.print(f"  live traffic: the county's rhythm, about {daily:,.0f} payments today by the history's model "
+                      f"(now {live_rate(daily, dt.datetime.now(SHANGHAI)) * 3600:,.0f} an hour). Ctrl-C stops "
+                      f"everything; running it again starts afresh.")
+    console.print("  back office:  the history is being reconciled and settled day by day behind the server")
 
     server = uvicorn.Server(uvicorn.Config(create_app(db, background=True), host="127.0.0.1", port=port,
                                            log_level="warning"))
@@ -180,17 +198,42 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
             return
         with httpx.Client(base_url=base, timeout=10) as client:
             try:
-                run_live(client, op_secret, tps=tps, seed=seed, stop=stop)
+                if tps > 0:
+                    run_live(client, op_secret, tps=tps, seed=seed, stop=stop, payers=consumers)
+                else:
+                    run_live(client, op_secret, tps=1.0, seed=seed, stop=stop, payers=consumers,
+                             rate_at=lambda: live_rate(daily, dt.datetime.now(SHANGHAI)))
             except Exception as exc:  # the demo keeps serving even if traffic cannot start
                 console.print(f"[yellow]live traffic stopped:[/yellow] {exc}")
 
     thread = threading.Thread(target=traffic, name="zhifu-live", daemon=True)
     thread.start()
+    history_days = [params.start + dt.timedelta(days=i) for i in range(days)]
+
+    def back_office() -> None:
+        while not server.started and not stop.wait(0.2):
+            pass
+        try:
+            done = close_days(db, history_days, rail_store=rails.store, seed=seed, stop=stop)
+            console.print(f"  back office:  {done['days']} days reconciled and settled "
+                          f"({done['statements']} statements, {done['planted']} with planted discrepancies)")
+            closed = history_days[-1] if history_days else today - dt.timedelta(days=1)
+            while not stop.wait(60):  # then each day as it ends, while the demo runs
+                yesterday = dt.datetime.now(SHANGHAI).date() - dt.timedelta(days=1)
+                if yesterday > closed:
+                    close_days(db, [yesterday], rail_store=rails.store, seed=seed, stop=stop)
+                    closed = yesterday
+        except Exception as exc:  # the demo keeps serving even if the back office cannot finish
+            console.print(f"[yellow]back office stopped:[/yellow] {exc}")
+
+    office = threading.Thread(target=back_office, name="zhifu-back-office", daemon=True)
+    office.start()
     try:
         server.run()
     finally:
         stop.set()
         thread.join(timeout=5)
+        office.join(timeout=30)
         rails_server.should_exit = True
         rails_thread.join(timeout=5)
         rails.stop()

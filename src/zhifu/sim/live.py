@@ -9,6 +9,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from zhifu.sim.world import payer_ref
 
 TPS_MAX = 500.0  # one process pacing requests; beyond this use several
 MERCHANTS_MAX = 100  # keys issued for live traffic
+RATE_RECHECK_S = 60.0  # with a rate that follows the hour, a long quiet gap is re-drawn at least this often
 APP_CHANNELS = ("wechat", "wechat", "wechat", "alipay", "alipay", "unionpay_qr", "unionpay_qr", "bank_app")
 ISSUERS = ("yiyuan_rcb", "psbc", "icbc", "abc", "boc", "ccb")
 
@@ -52,8 +54,11 @@ def _merchant_keys(client: httpx.Client, op: dict[str, str], limit: int) -> list
 
 def run_live(client: httpx.Client, operator_key: str, *, tps: float, seed: int = 7, duration_s: float | None = None,
              payments_max: int | None = None, stop: threading.Event | None = None,
-             merchants_max: int = MERCHANTS_MAX) -> LiveStats:
-    """Create and pay payments at `tps` a second until stopped, `duration_s` passes or `payments_max` are made."""
+             merchants_max: int = MERCHANTS_MAX, rate_at: Callable[[], float] | None = None,
+             payers: int | None = None) -> LiveStats:
+    """Create and pay payments at `tps` a second until stopped, `duration_s` passes or `payments_max` are made.
+    With `rate_at`, arrivals are random at the rate it gives now (the county's rhythm) instead of steady; with
+    `payers`, the payers are the simulated county's own consumers (payer_ref 0 … payers-1)."""
     if not (math.isfinite(tps) and 0 < tps <= TPS_MAX):
         raise InvalidRequest(f"--tps must be in (0, {TPS_MAX:g}]", param="tps")
     rng = random.Random(seed)
@@ -68,27 +73,34 @@ def run_live(client: httpx.Client, operator_key: str, *, tps: float, seed: int =
             break
         if payments_max is not None and n >= payments_max:
             break
-        due = started + n / tps
-        wait = due - time.monotonic()
+        if rate_at is not None:
+            wait = rng.expovariate(max(rate_at(), 1e-6))  # a Poisson process at the model's rate for this hour
+            if wait > RATE_RECHECK_S:  # memoryless: waiting part of it and drawing again keeps the rate exact
+                if stop.wait(RATE_RECHECK_S):
+                    break
+                continue
+        else:
+            wait = started + n / tps - time.monotonic()
         if wait > 0 and stop.wait(wait):
             break
         n += 1
         try:
-            _one(client, rng, keys, stats, n)
+            _one(client, rng, keys, stats, n, payers)
         except httpx.HTTPError as exc:  # the server going away ends nothing: count it and carry on
             stats.errors += 1
             stats.last_error = f"{type(exc).__name__}: {exc}"
     return stats
 
 
-def _one(client: httpx.Client, rng: random.Random, keys: list[tuple[str, str, str]], stats: LiveStats, n: int) -> None:
+def _one(client: httpx.Client, rng: random.Random, keys: list[tuple[str, str, str]], stats: LiveStats, n: int,
+         payers: int | None = None) -> None:
     mid, mcc, secret = rng.choice(keys)
     cat = category(mcc)
     amount = max(1, min(50_000, int(cat.median_fen * math.exp(rng.gauss(0.0, cat.spread)))))
     channel = rng.choice(APP_CHANNELS)
     auth = {"Authorization": f"Bearer {secret}"}
     wallet = channel in ("wechat", "alipay") and rng.random() < 0.55
-    payer = {"id": payer_ref(rng.randrange(10_000_000)), "issuer": None if wallet else rng.choice(ISSUERS),
+    payer = {"id": payer_ref(rng.randrange(payers or 10_000_000)), "issuer": None if wallet else rng.choice(ISSUERS),
              "card_type": "wallet" if wallet else "debit"}
     body: dict[str, Any] = {"amount_fen": amount, "merchant_order_no": f"L{uuid.uuid4().hex[:20]}",
                             "channel": channel, "description": "live"}
