@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -126,8 +126,19 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
     async def _zhifu_error(_req: Request, exc: ZhifuError) -> JSONResponse:
         return JSONResponse({"error": exc.to_dict()}, status_code=exc.http_status)
 
+    def _browser_page(req: Request, code: str, status: int) -> Response | None:
+        """A person's browser gets a page in its language, not JSON; API clients keep the error object."""
+        if req.url.path.startswith(("/v1/", "/sim/", "/openapi")) or "text/html" not in req.headers.get("accept", ""):
+            return None
+        from zhifu.console.routes import error_page
+
+        return error_page(req, code, status)
+
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(req: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(req: Request, exc: StarletteHTTPException) -> Response:
+        page = _browser_page(req, "not_found" if exc.status_code == 404 else "bad_request", exc.status_code)
+        if page is not None and exc.status_code in (404, 405):
+            return page
         if exc.status_code == 404:
             return _error(404, "route_missing", f"没有这个地址 / no route {req.method} {req.url.path}")
         if exc.status_code == 405:
@@ -145,7 +156,10 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
         return _error(400, "parameter_invalid", f"{loc or 'request'}: {msg}", loc or None)
 
     @app.exception_handler(Exception)
-    async def _server_error(_req: Request, exc: Exception) -> JSONResponse:
+    async def _server_error(_req: Request, exc: Exception) -> Response:
+        page = _browser_page(_req, "server_error", 500)
+        if page is not None:
+            return page
         return _error(500, "internal_error", "内部错误，请稍后重试 / internal error; retry later", type_="api_error")
 
     @app.exception_handler(RequestValidationError)

@@ -41,7 +41,7 @@ FIELD_LABELS: Final[dict[str, str]] = {
     "address": N_("Address"), "settle_bank": N_("Settlement bank"), "settle_account_no": N_("Settlement account no."),
     "settle_account_name": N_("Settlement account name"), "account_name": N_("Settlement account name"),
     "acquirer_id": N_("Acquirer"), "settlement_cycle": N_("Settlement cycle"),
-    "business_date": N_("Business date"), "date": N_("Business date"), "channel": N_("Channel"),
+    "business_date": N_("Business date"), "date": N_("Business date"), "before": N_("Business date"), "channel": N_("Channel"),
     "file": N_("File"), "reason": N_("Reason"), "action": N_("Action"), "note": N_("Note"),
     "checker": N_("Checker"), "maker": N_("Maker"), "case": N_("Case"), "merchant": N_("Merchant"),
     "name": N_("Campaign name"), "funder": N_("Funder"), "budget": N_("Budget"), "budget_fen": N_("Budget"),

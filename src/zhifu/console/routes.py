@@ -221,6 +221,11 @@ class ConsoleRoute(APIRoute):
             except service.LoginThrottled:
                 return _error_page(request, "rate_limited", 429)
             except ZhifuError as exc:
+                if 400 <= exc.http_status < 500:  # bad input (a typo'd date): say which field, in the page's language
+                    from zhifu.console.operations import explain
+
+                    return _error_page(request, "bad_request", exc.http_status,
+                                       explain(exc, request_language(request)))
                 return _error_page(request, "server_error", exc.http_status, exc.message)
             except RequestValidationError:
                 return _error_page(request, "server_error", 400,
@@ -667,7 +672,7 @@ def _date_param(value: str, param: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError as exc:
-        raise InvalidRequest(f"{param} must be a date (YYYY-MM-DD)", param=param) from exc
+        raise InvalidRequest(f"日期格式应为 YYYY-MM-DD / {param} must be a date (YYYY-MM-DD)", param=param) from exc
 
 
 # ---------------------------------------------------------------- regulator

@@ -72,6 +72,7 @@ ERROR_TEXTS: Final[dict[str, tuple[str, str]]] = {
     "session_expired": (N_("Please log in again"), N_("Your session has ended.")),
     "csrf_failed": (N_("This form has expired"), N_("Reload the page and try again.")),
     "rate_limited": (N_("Too many requests"), N_("Please wait a moment and try again.")),
+    "bad_request": (N_("Please check what you entered"), N_("Part of the request is not right.")),
     "server_error": (
         N_("Something went wrong"),
         N_("Please try again in a moment. If it keeps happening, contact your bank."),
