@@ -24,7 +24,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 DESK = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
-LOGIN_LINE = re.compile(r"^\s+(.+?) login:\s+(\S+) / (\S+)\s*$")
+LOGIN_LINE = re.compile(r"^\s+(.+?) login:\s*(\S+) / (\S+)\s*$")
 START_TIMEOUT_S = 600  # a loaded machine builds the history slowly
 
 

@@ -109,6 +109,65 @@ def demo_campaigns(db: Any, county: Any, today: dt.date) -> list[dict[str, Any]]
         return [create_campaign(conn, c) for c in wanted]
 
 
+BUILDING_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><meta http-equiv="refresh" content="3">
+<title>正在生成县域数据… · Zhifu 智付</title><link rel="stylesheet" href="/static/zhifu.css"></head>
+<body><main class="page"><section class="card"><h1>正在生成县域数据…</h1><p>Building the county's data…</p>
+<p data-step>{step}</p><p>已用时 {elapsed} 秒 / {elapsed} s so far. 本页每 3 秒刷新 / this page reloads every 3 s.</p>
+{failed}</section></main></body></html>"""
+
+
+class BuildingSwitch:
+    """The demo's ASGI app: a "building" page (503 with Retry-After) until the platform is built, then the platform
+    itself. It answers within seconds of `make demo`, however long the history takes on a busy machine."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.inner: Any = None
+        self.workers: Any = None
+        self.step = "准备数据库 / preparing the database"
+        self.failed: str | None = None
+        self.started = time.monotonic()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":  # the platform's background work is started by the builder
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if self.inner is not None:
+            await self.inner(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        if scope["path"].startswith("/static/"):
+            from starlette.staticfiles import StaticFiles
+
+            from zhifu.web.templating import STATIC_DIR
+
+            await StaticFiles(directory=STATIC_DIR)({**scope, "path": scope["path"][len("/static"):],
+                                                     "root_path": ""}, receive, send)
+            return
+        import html
+        import time
+
+        failed = f'<p class="alert alert--bad">生成失败 / the build failed: {html.escape(self.failed)}</p>' \
+            if self.failed else ""
+        body = BUILDING_PAGE.format(step=html.escape(self.step), elapsed=int(time.monotonic() - self.started),
+                                    failed=failed).encode()
+        await send({"type": "http.response.start", "status": 503, "headers": [
+            (b"content-type", b"text/html; charset=utf-8"), (b"retry-after", b"3"), (b"cache-control", b"no-store")]})
+        await send({"type": "http.response.body", "body": body})
+
+    def stop(self) -> None:
+        if self.workers is not None:
+            self.workers.stop()
+
+
 def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, seed: int, console: Console) -> None:
     import httpx
     import uvicorn
@@ -133,108 +192,125 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
     url, rails_folder = _fresh(db_file, port)
     upgrade(url)
     rails, rails_server, rails_thread = start_fake_rails(rails_folder, port + 1)
-    history = Database(url)
-    try:
-        sim = Simulation(history, params, county, [risk_hook(history, seed, days)])  # labelled fraud actors
-        sim.rail_store = rails.store  # the rails keep their side of the simulated year
-        print_result(sim.run(progress=True, console=console))
-        active_weight = sim.cum[-1] if sim.cum else 0.0
-        consumers = len(sim.world.consumers) if sim.world is not None else None
-    finally:
-        history.dispose()
-    db = Database(url)
-    from zhifu.sim.coherence import close_days, expected_today, issue_static_codes, live_rate
-
-    console.print(f"  static codes: {issue_static_codes(db)} merchants have their code")
-    daily = expected_today(active_weight, days, today)
-    with db.tx() as conn:
-        _, op_secret = create_key(conn, merchant_id=None, role="operator", label="demo")
-        rows, _ = list_merchants(conn, status="active", limit=1)
-    logins = _users(db, rows[0]["id"] if rows else None)
-    campaigns = demo_campaigns(db, county, today)
-    from zhifu.sim.complaints import demo_complaints
-
-    logins += demo_complaints(db, today, seed)  # complaints about the history's payments, worked by two handlers
-    logins += demo_bill_life(db, county, today, seed)  # billers, a month of bills, households paying them
-    from zhifu.sim.transit import demo_transit
-
-    logins += demo_transit(db, county, today, seed)  # buses charged with caps, school passes, a scenic holiday rush
-    from zhifu.sim.office import demo_office
-
-    logins += demo_office(db, county, today, seed)  # the programme office: items, 会商, training, circles, credit
-    from zhifu.sim.rural import demo_rural
-
-    logins += demo_rural(db, county, today, seed)  # harvest cards, e-accounts, a harvest's payouts, points, agri shop
     base = f"http://127.0.0.1:{port}"
-    console.print(f"[bold]Zhifu 智付[/bold] demo: {county.name} · {days} days of history · {url}")
-    console.print(f"  console:      {base}/login")
-    console.print(f"  API docs:     {base}/docs")
-    console.print(f"  fake rails:   http://127.0.0.1:{port + 1} (WeChat Pay v3, Alipay OpenAPI, UnionPay gateway; "
-                  f"keys in {rails_folder})")
-    for role, username, password in logins:
-        console.print(f"  {role + ' login:':<17}{username} / {password}")
-    if not logins:
-        console.print("  (console users are not available in this build: use the operator key)")
-    console.print(f"  operator key: {op_secret}")
-    for c in campaigns:
-        console.print(f"  campaign:     {c['name']} ({c['id']})")
-    if tps > 0:
-        console.print(f"  live traffic: {tps:g} payments a second. Ctrl-C stops everything; running it again starts "
-                      f"afresh.")
-    else:
-        console.print(f"  live traffic: the county's rhythm, about {daily:,.0f} payments today by the history's model "
-                      f"(now {live_rate(daily, dt.datetime.now(SHANGHAI)) * 3600:,.0f} an hour). Ctrl-C stops "
-                      f"everything; running it again starts afresh.")
-    console.print("  back office:  the history is being reconciled and settled day by day behind the server")
-
-    server = uvicorn.Server(uvicorn.Config(create_app(db, background=True), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    switch = BuildingSwitch()
+    server = uvicorn.Server(uvicorn.Config(switch, host="127.0.0.1", port=port, log_level="warning"))
     stop = threading.Event()
+    console.print(f"[bold]Zhifu 智付[/bold] demo answers now at {base}/login — 正在生成县域数据… / building the county's "
+                  f"data; the page says when it is ready")
 
-    def traffic() -> None:
-        while not server.started and not stop.wait(0.2):
-            pass
-        if stop.is_set():
-            return
-        with httpx.Client(base_url=base, timeout=10) as client:
-            try:
-                if tps > 0:
-                    run_live(client, op_secret, tps=tps, seed=seed, stop=stop, payers=consumers)
-                else:
-                    run_live(client, op_secret, tps=1.0, seed=seed, stop=stop, payers=consumers,
-                             rate_at=lambda: live_rate(daily, dt.datetime.now(SHANGHAI)))
-            except Exception as exc:  # the demo keeps serving even if traffic cannot start
-                console.print(f"[yellow]live traffic stopped:[/yellow] {exc}")
-
-    thread = threading.Thread(target=traffic, name="zhifu-live", daemon=True)
-    thread.start()
-    history_days = [params.start + dt.timedelta(days=i) for i in range(days)]
-
-    def back_office() -> None:
-        while not server.started and not stop.wait(0.2):
-            pass
+    def build() -> None:
+        """Everything the demo shows, built while the server already answers; then the real app takes over."""
+        nonlocal db
         try:
-            done = close_days(db, history_days, rail_store=rails.store, seed=seed, stop=stop)
-            console.print(f"  back office:  {done['days']} days reconciled and settled "
-                          f"({done['statements']} statements, {done['planted']} with planted discrepancies)")
-            closed = history_days[-1] if history_days else today - dt.timedelta(days=1)
-            while not stop.wait(60):  # then each day as it ends, while the demo runs
-                yesterday = dt.datetime.now(SHANGHAI).date() - dt.timedelta(days=1)
-                if yesterday > closed:
-                    close_days(db, [yesterday], rail_store=rails.store, seed=seed, stop=stop)
-                    closed = yesterday
-        except Exception as exc:  # the demo keeps serving even if the back office cannot finish
-            console.print(f"[yellow]back office stopped:[/yellow] {exc}")
+            switch.step = "模拟一年的交易 / simulating the county's year of payments"
+            history = Database(url)
+            try:
+                sim = Simulation(history, params, county, [risk_hook(history, seed, days)])  # labelled fraud actors
+                sim.rail_store = rails.store  # the rails keep their side of the simulated year
+                print_result(sim.run(progress=True, console=console))
+                active_weight = sim.cum[-1] if sim.cum else 0.0
+                consumers = len(sim.world.consumers) if sim.world is not None else None
+            finally:
+                history.dispose()
+            db = Database(url)
+            from zhifu.sim.coherence import close_days, expected_today, issue_static_codes, live_rate
 
-    office = threading.Thread(target=back_office, name="zhifu-back-office", daemon=True)
-    office.start()
+            console.print(f"  static codes: {issue_static_codes(db)} merchants have their code")
+            daily = expected_today(active_weight, days, today)
+            with db.tx() as conn:
+                _, op_secret = create_key(conn, merchant_id=None, role="operator", label="demo")
+                rows, _ = list_merchants(conn, status="active", limit=1)
+            logins = _users(db, rows[0]["id"] if rows else None)
+            campaigns = demo_campaigns(db, county, today)
+            from zhifu.sim.complaints import demo_complaints
+
+            logins += demo_complaints(db, today, seed)  # complaints about the history's payments, two handlers
+            logins += demo_bill_life(db, county, today, seed)  # billers, a month of bills, households paying them
+            from zhifu.sim.transit import demo_transit
+
+            logins += demo_transit(db, county, today, seed)  # buses with caps, school passes, a scenic holiday rush
+            from zhifu.sim.office import demo_office
+
+            logins += demo_office(db, county, today, seed)  # the office: items, 会商, training, circles, credit
+            from zhifu.sim.rural import demo_rural
+
+            logins += demo_rural(db, county, today, seed)  # harvest cards, e-accounts, payouts, points, agri shop
+            from zhifu.payments import ensure_platform_accounts
+            from zhifu.workers import Workers
+
+            with db.tx() as conn:
+                ensure_platform_accounts(conn)
+            switch.workers = Workers(db)
+            switch.workers.start()
+            switch.inner = create_app(db)  # from here every request reaches the platform
+            console.print(f"[bold]Zhifu 智付[/bold] demo: {county.name} · {days} days of history · {url}")
+            console.print(f"  console:      {base}/login")
+            console.print(f"  API docs:     {base}/docs")
+            console.print(f"  fake rails:   http://127.0.0.1:{port + 1} (WeChat Pay v3, Alipay OpenAPI, UnionPay "
+                          f"gateway; keys in {rails_folder})")
+            for role, username, password in logins:
+                console.print(f"  {role + ' login:':<16} {username} / {password}")
+            if not logins:
+                console.print("  (console users are not available in this build: use the operator key)")
+            console.print(f"  operator key: {op_secret}")
+            for c in campaigns:
+                console.print(f"  campaign:     {c['name']} ({c['id']})")
+            if tps > 0:
+                console.print(f"  live traffic: {tps:g} payments a second. Ctrl-C stops everything; running it "
+                              f"again starts afresh.")
+            else:
+                console.print(f"  live traffic: the county's rhythm, about {daily:,.0f} payments today by the history's "
+                              f"model (now {live_rate(daily, dt.datetime.now(SHANGHAI)) * 3600:,.0f} an hour). Ctrl-C "
+                              f"stops everything; running it again starts afresh.")
+            console.print("  back office:  the history is being reconciled and settled day by day behind the server")
+
+            def traffic() -> None:
+                if stop.is_set():
+                    return
+                with httpx.Client(base_url=base, timeout=10) as client:
+                    try:
+                        if tps > 0:
+                            run_live(client, op_secret, tps=tps, seed=seed, stop=stop, payers=consumers)
+                        else:
+                            run_live(client, op_secret, tps=1.0, seed=seed, stop=stop, payers=consumers,
+                                     rate_at=lambda: live_rate(daily, dt.datetime.now(SHANGHAI)))
+                    except Exception as exc:  # the demo keeps serving even if traffic cannot start
+                        console.print(f"[yellow]live traffic stopped:[/yellow] {exc}")
+
+            threading.Thread(target=traffic, name="zhifu-live", daemon=True).start()
+            history_days = [params.start + dt.timedelta(days=i) for i in range(days)]
+
+            def back_office() -> None:
+                try:
+                    done = close_days(db, history_days, rail_store=rails.store, seed=seed, stop=stop)
+                    console.print(f"  back office:  {done['days']} days reconciled and settled "
+                                  f"({done['statements']} statements, {done['planted']} with planted discrepancies)")
+                    closed = history_days[-1] if history_days else today - dt.timedelta(days=1)
+                    while not stop.wait(60):  # then each day as it ends, while the demo runs
+                        yesterday = dt.datetime.now(SHANGHAI).date() - dt.timedelta(days=1)
+                        if yesterday > closed:
+                            close_days(db, [yesterday], rail_store=rails.store, seed=seed, stop=stop)
+                            closed = yesterday
+                except Exception as exc:  # the demo keeps serving even if the back office cannot finish
+                    console.print(f"[yellow]back office stopped:[/yellow] {exc}")
+
+            office = threading.Thread(target=back_office, name="zhifu-back-office", daemon=True)
+            office.start()
+        except Exception as exc:  # shown on the page and here; the server keeps answering
+            switch.failed = f"{type(exc).__name__}: {exc}"
+            console.print(f"[red]the demo could not be built:[/red] {switch.failed}")
+
+    db: Any = None
+    builder = threading.Thread(target=build, name="zhifu-demo-build", daemon=True)
+    builder.start()
     try:
         server.run()
     finally:
         stop.set()
-        thread.join(timeout=5)
-        office.join(timeout=30)
+        switch.stop()
         rails_server.should_exit = True
         rails_thread.join(timeout=5)
         rails.stop()
-        db.dispose()
+        if db is not None:
+            db.dispose()
