@@ -216,7 +216,6 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
             db = Database(url)
             from zhifu.sim.coherence import close_days, expected_today, issue_static_codes, live_rate
 
-            console.print(f"  static codes: {issue_static_codes(db)} merchants have their code")
             daily = expected_today(active_weight, days, today)
             with db.tx() as conn:
                 _, op_secret = create_key(conn, merchant_id=None, role="operator", label="demo")
@@ -236,8 +235,14 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
             from zhifu.sim.rural import demo_rural
 
             logins += demo_rural(db, county, today, seed)  # harvest cards, e-accounts, payouts, points, agri shop
+            console.print(f"  static codes: {issue_static_codes(db)} merchants have their code")  # every one,
+            # the billers', the bus company's and the office's shops included
+            from zhifu.kpi import refresh_db
             from zhifu.payments import ensure_platform_accounts
             from zhifu.workers import Workers
+
+            switch.step = "汇总监管看板数据 / rolling up the regulator's figures"
+            refresh_db(db)  # the dashboard's figures are there the moment the console opens
 
             with db.tx() as conn:
                 ensure_platform_accounts(conn)
