@@ -129,3 +129,22 @@ def test_unanswered_payments_and_refunds_reach_the_exception_list(platform, fixe
         with platform.db.read() as c:
             assert c.execute(select(refunds.c.status)).scalar_one() == "succeeded"
     _verify(platform.db)
+
+
+def test_a_paid_order_whose_notification_was_lost_is_found_by_asking(platform, fake_rails,
+                                                                      fixed_clock) -> None:  # type: ignore[no-untyped-def]
+    """Our process was down while the rail delivered the payer's payment, and the rail gave up: the sweeper asks
+    about orders awaiting their payer, so the payment succeeds long before its deadline."""
+    mid, mh = platform.merchant()
+    p = platform.client.post("/v1/payments", json={"amount_fen": 1_200, "merchant_order_no": "sw-lost",
+                                                   "channel": "unionpay_qr"}, headers=mh).json()
+    fake_rails.store.pay("unionpay_qr", p["id"], outcome="timeout", at=fixed_clock.now())  # notification lost
+    fixed_clock.advance(seconds=service.SWEEP_AFTER_S + 1)
+    sweep_payments(platform.db)
+    assert platform.client.get(f"/v1/payments/{p['id']}", headers=mh).json()["status"] == "created"
+    fixed_clock.advance(seconds=service.AWAITING_ASK_AFTER_S)
+    sweep_payments(platform.db)
+    got = platform.client.get(f"/v1/payments/{p['id']}", headers=mh).json()
+    assert got["status"] == "succeeded"
+    assert dt.datetime.fromisoformat(got["expires_at"].replace("Z", "+00:00")) > fixed_clock.now()  # before it
+    _verify(platform.db)

@@ -48,6 +48,9 @@ from zhifu.payments.recovery import recovery_point
 METADATA_KEYS_MAX = 20
 RAIL_UNKNOWN_FAIL_S = 60  # an order the rail still does not know this long after we committed it never reached it
 SWEEP_AFTER_S = 5  # a payment or refund without a final answer this long is asked about
+# an order awaiting its payer (a code shown) is asked about from this age on, every sweep, until it ends: its payer
+# may have paid and the notification been lost (our process down while the rail delivered it, the rail gave up)
+AWAITING_ASK_AFTER_S = 30
 UNRESOLVED_AGE_MAX_S = 3600  # still without a final answer after this long: on the operator's exception list
 FEE_INCOME = "fee_income"
 CHANNEL_COST = "channel_cost"
@@ -472,20 +475,27 @@ def expire_due(db: Database, *, at: dt.datetime | None = None, limit: int = 500)
 
 def sweep_processing(db: Database, *, at: dt.datetime | None = None, older_than_s: int = SWEEP_AFTER_S,
                      limit: int = 500) -> dict[str, int]:
-    """Ask the rail about payments without a final answer: processing (a PIN, a lost notification, a timeout) and
-    created ones the rail never answered (a crash between our commit and the call). One the rail never heard of
+    """Ask the rail about payments without a final answer: processing (a PIN, a lost notification, a timeout),
+    created ones the rail never answered (a crash between our commit and the call), and created ones awaiting
+    their payer for AWAITING_ASK_AFTER_S (a payment whose notification was lost). One the rail never heard of
     fails after RAIL_UNKNOWN_FAIL_S."""
     at = at or clock.now()
+    awaiting_s = max(older_than_s, AWAITING_ASK_AFTER_S)
     with db.read() as c:
         rows = c.execute(select(payments.c.id, payments.c.channel, payments.c.updated_at,
                                 payments.c.merchant_id).where(and_(
             payments.c.updated_at <= at - dt.timedelta(seconds=older_than_s),
             (payments.c.status == PaymentStatus.PROCESSING)
             | and_(payments.c.status == PaymentStatus.CREATED, payments.c.channel_ref.is_(None),
-                   payments.c.code_url.is_(None)))).limit(limit)).all()
+                   payments.c.code_url.is_(None))
+            | and_(payments.c.status == PaymentStatus.CREATED,
+                   payments.c.updated_at <= at - dt.timedelta(seconds=awaiting_s)))).limit(limit)).all()
     stats: dict[str, int] = {}
     for pid, channel, updated_at, mid in rows:
         result = _rail_call(lambda p=pid, ch=channel, m=mid: get_channel(ch).query(p, merchant_id=m), channel)
+        if result.failure_code in ("rail_timeout", "rail_error"):  # the rail could not say: nothing learnt
+            stats["unreachable"] = stats.get("unreachable", 0) + 1
+            continue
         if result.status == "unknown":
             if updated_at > at - dt.timedelta(seconds=RAIL_UNKNOWN_FAIL_S):
                 continue
