@@ -22,9 +22,6 @@ err_console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())
 
 
 # Commands that make their database or need none; every other command first checks there is a Zhifu schema.
-NO_SCHEMA_NEEDED = frozenset({"db", "demo", "sim", "simulate", "restore", "qr"})
-
-
 @app.callback()
 def _global_options(ctx: typer.Context, db: str = typer.Option(
         None, "--db", envvar="ZHIFU_DATABASE_URL", show_envvar=True,
@@ -32,21 +29,22 @@ def _global_options(ctx: typer.Context, db: str = typer.Option(
     """Zhifu (智付) — the county smart-payment platform."""
     import os
 
-    from zhifu.db.presence import schema_problem, url_of
+    from zhifu.db.presence import url_of
 
     if db:
         os.environ["ZHIFU_DATABASE_URL"] = url_of(db)
         get_settings.cache_clear()
-    if ctx.invoked_subcommand in NO_SCHEMA_NEEDED or ctx.resilient_parsing or "--help" in sys.argv[1:]:
-        return
-    problem = schema_problem(get_settings().database_url)
-    if problem:
-        fail(problem, 2)
 
 
 def database():  # type: ignore[no-untyped-def]
+    """The database a command works on; a missing or empty one is one line naming it, not a traceback (asked
+    here, so commands that need no database — pay codes, new secrets, the fake rails — never ask)."""
     from zhifu.db import Database
+    from zhifu.db.presence import schema_problem
 
+    problem = schema_problem(get_settings().database_url)
+    if problem:
+        fail(problem, 2)
     return Database(get_settings().database_url)
 
 
