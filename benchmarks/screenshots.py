@@ -26,6 +26,7 @@ DESK = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 LOGIN_LINE = re.compile(r"^\s+(.+?) login:\s*(\S+) / (\S+)\s*$")
 START_TIMEOUT_S = 600  # a loaded machine builds the history slowly
+FONT_SWAP_MS = 700  # after the font is loaded, the time Chromium takes to lay every text run out again with it
 
 
 def _slug(path: str) -> str:
@@ -59,7 +60,9 @@ def _start_demo(root: Path, out: Path, days: int, port: int) -> tuple[subprocess
 
 def _settle(page) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_load_state("networkidle")
-    page.evaluate("document.fonts.ready.then(() => true)")  # the bundled CJK font, when the system has none
+    # the bundled CJK font, when the system has none: load it, let every text run swap to it, then shoot
+    page.evaluate("document.fonts.load('1em \"Zhifu CJK\"', '智付').then(() => document.fonts.ready).then(() => true)")
+    page.wait_for_timeout(FONT_SWAP_MS)
 
 
 def main() -> None:
