@@ -8,6 +8,7 @@ field in the page's language, and reaches only the operator's own acquirer's mer
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -34,6 +35,17 @@ from zhifu.web.templating import request_language
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False, dependencies=[Depends(_csrf_guard)])
 _operator = _role("operator")
 FORM_ERRORS = (InvalidRequest, ConflictError, PermissionDenied)  # shown inline; 404s stay pages
+
+
+async def _act_once(request: Request, user: User, values: dict[str, str], lang: str, act: Callable[[Any], str],
+                    refused: Callable[[Any], Response]) -> Response:
+    """Run a form's action once (its token), then go where it says; bad input shows the form again with why."""
+    try:
+        url = await run_in_threadpool(ops.once, _db(request), user, values.get("form_token", ""), lang, act)
+    except FORM_ERRORS as exc:
+        return refused(exc)
+    return _redirect(request, url)
+
 
 
 async def _form(request: Request) -> tuple[dict[str, str], UploadFile | None]:
@@ -105,12 +117,8 @@ async def onboard_submit(request: Request, user: User = Depends(_operator)) -> R
         m = ops.onboard(c, user, values, lang)
         return f"/console/operator/merchants/{quote(m['id'])}"
 
-    try:
-        url = await run_in_threadpool(ops.once, _db(request), user, values.get("form_token", ""), lang, act)
-    except FORM_ERRORS as exc:
-        return _onboard_page(request, user, values, ops.explain(exc, lang), getattr(exc, "field", exc.param),
-                             status=_fail(exc))
-    return _redirect(request, url)
+    return await _act_once(request, user, values, lang, act, lambda exc: _onboard_page(request, user, values, ops.explain(exc, lang), getattr(exc, "field", exc.param),
+                             status=_fail(exc)))
 
 
 # ---------------------------------------------------------------- codes and stickers
@@ -294,11 +302,7 @@ async def case_decision(request: Request, case_id: str, decision: str, user: Use
         ops.case_decision(c, user, case_id, decision, values.get("action", ""), values.get("note", ""), lang)
         return f"/console/operator/cases/{quote(case_id)}"
 
-    try:
-        url = await run_in_threadpool(ops.once, _db(request), user, values.get("form_token", ""), lang, act)
-    except FORM_ERRORS as exc:
-        return _case_page(request, user, case_id, error=ops.explain(exc, lang), status=_fail(exc), values=values)
-    return _redirect(request, url)
+    return await _act_once(request, user, values, lang, act, lambda exc: _case_page(request, user, case_id, error=ops.explain(exc, lang), status=_fail(exc), values=values))
 
 
 # ---------------------------------------------------------------- campaigns
@@ -336,12 +340,8 @@ async def campaign_create(request: Request, user: User = Depends(_operator)) -> 
         ops.create_campaign(c, user, values, lang)
         return "/console/operator/campaigns"
 
-    try:
-        url = await run_in_threadpool(ops.once, _db(request), user, values.get("form_token", ""), lang, act)
-    except FORM_ERRORS as exc:
-        return _campaigns_page(request, user, error=ops.explain(exc, lang), field=getattr(exc, "field", exc.param),
-                               values=values, status=_fail(exc))
-    return _redirect(request, url)
+    return await _act_once(request, user, values, lang, act, lambda exc: _campaigns_page(request, user, error=ops.explain(exc, lang), field=getattr(exc, "field", exc.param),
+                               values=values, status=_fail(exc)))
 
 
 @router.post("/console/operator/campaigns/{campaign_id}/{action}")
@@ -354,11 +354,7 @@ async def campaign_action(request: Request, campaign_id: str, action: str,
         ops.campaign_status(c, user, campaign_id, action, lang)
         return "/console/operator/campaigns"
 
-    try:
-        url = await run_in_threadpool(ops.once, _db(request), user, values.get("form_token", ""), lang, act)
-    except FORM_ERRORS as exc:
-        return _campaigns_page(request, user, error=ops.explain(exc, lang), status=_fail(exc))
-    return _redirect(request, url)
+    return await _act_once(request, user, values, lang, act, lambda exc: _campaigns_page(request, user, error=ops.explain(exc, lang), status=_fail(exc)))
 
 
 # ---------------------------------------------------------------- fee plans
@@ -395,12 +391,8 @@ async def fee_plan_create(request: Request, user: User = Depends(_operator)) -> 
         ops.create_fee_rule(c, user, values, lang)
         return "/console/operator/fee-plans"
 
-    try:
-        url = await run_in_threadpool(ops.once, _db(request), user, values.get("form_token", ""), lang, act)
-    except FORM_ERRORS as exc:
-        return _fees_page(request, user, error=ops.explain(exc, lang), field=getattr(exc, "field", exc.param),
-                          values=values, status=_fail(exc))
-    return _redirect(request, url)
+    return await _act_once(request, user, values, lang, act, lambda exc: _fees_page(request, user, error=ops.explain(exc, lang), field=getattr(exc, "field", exc.param),
+                          values=values, status=_fail(exc)))
 
 
 @router.post("/console/operator/fee-plans/{rule_id}/end")
@@ -412,8 +404,4 @@ async def fee_plan_end(request: Request, rule_id: str, user: User = Depends(_ope
         ops.end_fee_rule(c, user, rule_id, values.get("effective_to", ""), lang)
         return "/console/operator/fee-plans"
 
-    try:
-        url = await run_in_threadpool(ops.once, _db(request), user, values.get("form_token", ""), lang, act)
-    except FORM_ERRORS as exc:
-        return _fees_page(request, user, error=ops.explain(exc, lang), field="effective_to", status=_fail(exc))
-    return _redirect(request, url)
+    return await _act_once(request, user, values, lang, act, lambda exc: _fees_page(request, user, error=ops.explain(exc, lang), field="effective_to", status=_fail(exc)))
