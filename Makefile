@@ -38,6 +38,7 @@ MYPY_PACKAGES := zhifu.core zhifu.ledger zhifu.fees zhifu.settlement
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy $(addprefix -p ,$(MYPY_PACKAGES))
 

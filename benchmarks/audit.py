@@ -71,19 +71,40 @@ def bench_appends(db, n: int) -> dict:  # type: ignore[no-untyped-def,type-arg]
     from zhifu import audit
 
     md = MetaData()
-    plain = Table("bench_plain", md, Column("id", Integer, primary_key=True, autoincrement=True),
-                  Column("body", Text), Column("action", String(64)), Column("object_type", String(32)),
-                  Column("object_id", String(64)), Column("actor", String(64)), Column("role", String(16)),
-                  Column("merchant_id", String(32)))
+    plain = Table(
+        "bench_plain",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("body", Text),
+        Column("action", String(64)),
+        Column("object_type", String(32)),
+        Column("object_id", String(64)),
+        Column("actor", String(64)),
+        Column("role", String(16)),
+        Column("merchant_id", String(32)),
+    )
     md.create_all(db.engine)
     details = {"from": "pending_review", "to": "active", "reason": None}
     body = audit.canonical({"v": 1, "actor": "op-rcb", "details": details})
     stmt = insert(plain)
     t0 = time.perf_counter()
     for i in range(n):
-        db.run(lambda c, i=i: c.execute(stmt, [{"body": body, "action": "merchant.approve", "object_type": "merchant",
-                                                "object_id": f"mch_{i}", "actor": "op-rcb", "role": "operator",
-                                                "merchant_id": f"mch_{i}"}]))
+        db.run(
+            lambda c, i=i: c.execute(
+                stmt,
+                [
+                    {
+                        "body": body,
+                        "action": "merchant.approve",
+                        "object_type": "merchant",
+                        "object_id": f"mch_{i}",
+                        "actor": "op-rcb",
+                        "role": "operator",
+                        "merchant_id": f"mch_{i}",
+                    }
+                ],
+            )
+        )
     plain_s = time.perf_counter() - t0
 
     stop = threading.Event()
@@ -98,15 +119,29 @@ def bench_appends(db, n: int) -> dict:  # type: ignore[no-untyped-def,type-arg]
     th.start()
     t0 = time.perf_counter()
     for i in range(n):
-        db.run(lambda c, i=i: audit.record(c, "op-rcb", "merchant.approve", "merchant", f"mch_{i}", details,
-                                           role="operator", merchant_id=f"mch_{i}"))
+        db.run(
+            lambda c, i=i: audit.record(
+                c,
+                "op-rcb",
+                "merchant.approve",
+                "merchant",
+                f"mch_{i}",
+                details,
+                role="operator",
+                merchant_id=f"mch_{i}",
+            )
+        )
     append_s = time.perf_counter() - t0
     stop.set()
     th.join()
     size = audit.integrate_db(db)
     assert size == n, size
-    return {"appends": n, "appends_per_s": round(n / append_s), "plain_inserts_per_s": round(n / plain_s),
-            "integrations_during_run": signed[0]}
+    return {
+        "appends": n,
+        "appends_per_s": round(n / append_s),
+        "plain_inserts_per_s": round(n / plain_s),
+        "integrations_during_run": signed[0],
+    }
 
 
 def bench_proof_latency(db) -> dict:  # type: ignore[no-untyped-def,type-arg]
@@ -145,8 +180,11 @@ def bench_proof_latency(db) -> dict:  # type: ignore[no-untyped-def,type-arg]
     stop.set()
     th.join()
     waits.sort()
-    return {"proof_after_commit_s_p50": round(waits[len(waits) // 2], 3), "proof_after_commit_s_max": round(waits[-1], 3),
-            "prove_ms_max": round(max(proves) * 1000, 1)}
+    return {
+        "proof_after_commit_s_p50": round(waits[len(waits) // 2], 3),
+        "proof_after_commit_s_max": round(waits[-1], 3),
+        "prove_ms_max": round(max(proves) * 1000, 1),
+    }
 
 
 def bench_verify(db, n: int) -> dict:  # type: ignore[no-untyped-def,type-arg]
@@ -166,13 +204,30 @@ def bench_verify(db, n: int) -> dict:  # type: ignore[no-untyped-def,type-arg]
         k = min(BULK_BATCH, n - done)
         rows = []
         for i in range(done, done + k):
-            body = audit.canonical({"v": 1, "at": "2026-01-01T00:00:00.000Z", "actor": "sim", "role": "system",
-                                    "action": "payment.refund", "object": {"type": "refund", "id": f"re_{i:012d}"},
-                                    "merchant": f"mch_{i % 5000:06d}", "details": {"amount_fen": i % 100000,
-                                                                                  "digest": f"{i:064x}"}})
-            rows.append({"body": body, "action": "payment.refund", "object_type": "refund",
-                         "object_id": f"re_{i:012d}", "actor": "sim", "role": "system",
-                         "merchant_id": f"mch_{i % 5000:06d}", "at": at})
+            body = audit.canonical(
+                {
+                    "v": 1,
+                    "at": "2026-01-01T00:00:00.000Z",
+                    "actor": "sim",
+                    "role": "system",
+                    "action": "payment.refund",
+                    "object": {"type": "refund", "id": f"re_{i:012d}"},
+                    "merchant": f"mch_{i % 5000:06d}",
+                    "details": {"amount_fen": i % 100000, "digest": f"{i:064x}"},
+                }
+            )
+            rows.append(
+                {
+                    "body": body,
+                    "action": "payment.refund",
+                    "object_type": "refund",
+                    "object_id": f"re_{i:012d}",
+                    "actor": "sim",
+                    "role": "system",
+                    "merchant_id": f"mch_{i % 5000:06d}",
+                    "at": at,
+                }
+            )
         db.run(lambda c, rows=rows: c.execute(insert(audit_queue), rows))
         while True:
             r = db.run(lambda c: service.integrate(c, batch_max=INTEGRATE_BATCH))
@@ -185,8 +240,13 @@ def bench_verify(db, n: int) -> dict:  # type: ignore[no-untyped-def,type-arg]
     build_s = time.perf_counter() - t0
     rep = audit.verify_db(db)
     assert rep.ok, rep.problems
-    return {"verify_entries": rep.entries, "verify_s": rep.seconds, "verify_entries_per_s": round(rep.entries / rep.seconds),
-            "build_s": round(build_s, 1), "checkpoints_kept": rep.checkpoints}
+    return {
+        "verify_entries": rep.entries,
+        "verify_s": rep.seconds,
+        "verify_entries_per_s": round(rep.entries / rep.seconds),
+        "build_s": round(build_s, 1),
+        "checkpoints_kept": rep.checkpoints,
+    }
 
 
 def main() -> None:
@@ -200,15 +260,22 @@ def main() -> None:
         try:
             out = {"backend": db.dialect}
             out.update(bench_appends(db, args.appends))
-            print(f"appends: {out['appends_per_s']:,}/s with the integrator signing checkpoints; baseline plain "
-                  f"inserts of the same rows: {out['plain_inserts_per_s']:,}/s ({db.dialect}, one per transaction)",
-                  flush=True)
+            print(
+                f"appends: {out['appends_per_s']:,}/s with the integrator signing checkpoints; baseline plain "
+                f"inserts of the same rows: {out['plain_inserts_per_s']:,}/s ({db.dialect}, one per transaction)",
+                flush=True,
+            )
             out.update(bench_proof_latency(db))
-            print(f"inclusion proof after commit: p50 {out['proof_after_commit_s_p50']} s, max "
-                  f"{out['proof_after_commit_s_max']} s; prove() itself ≤ {out['prove_ms_max']} ms", flush=True)
+            print(
+                f"inclusion proof after commit: p50 {out['proof_after_commit_s_p50']} s, max "
+                f"{out['proof_after_commit_s_max']} s; prove() itself ≤ {out['prove_ms_max']} ms",
+                flush=True,
+            )
             out.update(bench_verify(db, args.verify_entries))
-            print(f"verify over {out['verify_entries']:,} entries: {out['verify_s']} s "
-                  f"({out['verify_entries_per_s']:,} entries/s; building the log took {out['build_s']} s)")
+            print(
+                f"verify over {out['verify_entries']:,} entries: {out['verify_s']} s "
+                f"({out['verify_entries_per_s']:,} entries/s; building the log took {out['build_s']} s)"
+            )
             print(json.dumps(out))
         finally:
             db.dispose()

@@ -46,31 +46,42 @@ def main(n: int, pay_n: int) -> None:
         out = service.import_bills(c, "water", data, filename="june.csv")
     t_import = time.perf_counter() - t0
     assert out["accepted"] == n
-    print(f"import: {t_import:.2f} s ({n / t_import:,.0f} bills/s), peak memory so far {peak_rss_mb():.0f} MB")
+    print(
+        f"import: {t_import:.2f} s ({n / t_import:,.0f} bills/s), peak memory so far {peak_rss_mb():.0f} MB"
+    )
     baseline_n = min(2_000, n)
     t0 = time.perf_counter()
     for i in range(baseline_n):
         with db.tx() as c:
-            create_payment(c, b["merchant_id"], CreatePayment(amount_fen=4560, merchant_order_no=f"base{i}",
-                                                              auth_code="6212345678901234561"))
+            create_payment(
+                c,
+                b["merchant_id"],
+                CreatePayment(amount_fen=4560, merchant_order_no=f"base{i}", auth_code="6212345678901234561"),
+            )
     t_base = (time.perf_counter() - t0) / baseline_n
     t0 = time.perf_counter()
     for i in range(1, pay_n + 1):
         with db.tx() as c:
-            p = service.pay_bill(c, service.PayBillIn(biller_id="water", account_no=account(i),
-                                                      auth_code="6212345678901234561"))
+            p = service.pay_bill(
+                c,
+                service.PayBillIn(biller_id="water", account_no=account(i), auth_code="6212345678901234561"),
+            )
         assert p["line"]["status"] == "succeeded"
         if i % 20_000 == 0:
             print(f"  paid {i}")
     t_pay = time.perf_counter() - t0
-    print(f"pay {pay_n}: {t_pay:.1f} s ({pay_n / t_pay:,.0f} bill payments/s, {t_pay / pay_n * 1000:.2f} ms each; a plain pay-code "
-          f"payment in the same run: {t_base * 1000:.2f} ms)")
+    print(
+        f"pay {pay_n}: {t_pay:.1f} s ({pay_n / t_pay:,.0f} bill payments/s, {t_pay / pay_n * 1000:.2f} ms each; a plain pay-code "
+        f"payment in the same run: {t_base * 1000:.2f} ms)"
+    )
     with db.read() as c:
         payable = ledger.get_balance(c, "biller_payable:water").posted_fen
         paid = service.biller_overview(c, "water")["by_status"]
     assert paid["paid"] == (pay_n, pay_n * 4560), paid
     assert payable == pay_n * 4560, payable  # fee_ppm 0, the biller pays: it is owed every bill in full
-    print(f"biller payable {payable / 100:,.2f} yuan = {pay_n} bills × 45.60; peak memory {peak_rss_mb():.0f} MB")
+    print(
+        f"biller payable {payable / 100:,.2f} yuan = {pay_n} bills × 45.60; peak memory {peak_rss_mb():.0f} MB"
+    )
 
 
 if __name__ == "__main__":

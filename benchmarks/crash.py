@@ -72,11 +72,17 @@ class GaveUp(Exception):
 @dataclass
 class Tally:
     lock: threading.Lock = field(default_factory=threading.Lock)
-    pay_ids: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))  # order -> ids seen
+    pay_ids: dict[tuple[str, str], set[str]] = field(
+        default_factory=lambda: defaultdict(set)
+    )  # order -> ids seen
     pay_refused: int = 0
     payer_paid: set[str] = field(default_factory=set)  # the payer was told the payment succeeded
-    refund_ids: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # request key -> ids seen
-    refunds_asked: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # payment id -> requests made
+    refund_ids: dict[str, set[str]] = field(
+        default_factory=lambda: defaultdict(set)
+    )  # request key -> ids seen
+    refunds_asked: dict[str, int] = field(
+        default_factory=lambda: defaultdict(int)
+    )  # payment id -> requests made
     refund_refused: int = 0
     five_xx_late: int = 0
     five_xx_grace: int = 0
@@ -90,9 +96,15 @@ class Server:
     def __init__(self, db_url: str, rails_json: Path, log: Path) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "ZHIFU_DATABASE_URL": db_url, "ZHIFU_SIMULATOR": "1",
-                    "ZHIFU_RAILS_CONFIG": str(rails_json), "ZHIFU_PUBLIC_BASE_URL": self.base,
-                    "ZHIFU_SWEEPER_INTERVAL_S": "1", "ZHIFU_SETTLEMENT_SCHEDULED": "0"}
+        self.env = {
+            **os.environ,
+            "ZHIFU_DATABASE_URL": db_url,
+            "ZHIFU_SIMULATOR": "1",
+            "ZHIFU_RAILS_CONFIG": str(rails_json),
+            "ZHIFU_PUBLIC_BASE_URL": self.base,
+            "ZHIFU_SWEEPER_INTERVAL_S": "1",
+            "ZHIFU_SETTLEMENT_SCHEDULED": "0",
+        }
         self.log = log
         self.proc: subprocess.Popen | None = None
         self.ready_at = 0.0
@@ -100,8 +112,12 @@ class Server:
 
     def start(self) -> None:
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "zhifu", "serve", "--host", "127.0.0.1", "--port",
-                                          str(self.port)], env=self.env, stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "zhifu", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         wait_http(self.base + "/healthz", self.proc, "zhifu serve")
         self.ready_at = time.monotonic()
 
@@ -148,9 +164,12 @@ def start_rails(tmp: Path, log: Path) -> tuple[subprocess.Popen, Path]:
     port = free_port()
     folder = tmp / "rails"
     with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "zhifu", "sim", "rails", "--port", str(port), "--dir",
-                                 str(folder)], stdout=out, stderr=subprocess.STDOUT,
-                                env={**os.environ, "ZHIFU_SIMULATOR": "1"})
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "zhifu", "sim", "rails", "--port", str(port), "--dir", str(folder)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "ZHIFU_SIMULATOR": "1"},
+        )
     deadline = time.monotonic() + START_TIMEOUT_S
     while not (folder / "rails.json").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -173,8 +192,12 @@ def seed(db_url: str) -> list[tuple[str, str]]:
     with db.tx() as c:
         ensure_platform_accounts(c)
         for i in range(MERCHANTS):
-            m = merchants.apply(c, merchants.MerchantApplication.model_validate(application(
-                legal_name=f"沂源县崩溃测试商户{i}", short_name=f"崩溃{i}")))
+            m = merchants.apply(
+                c,
+                merchants.MerchantApplication.model_validate(
+                    application(legal_name=f"沂源县崩溃测试商户{i}", short_name=f"崩溃{i}")
+                ),
+            )
             merchants.review(c, m["id"], "approve")
             _, secret = merchants.create_key(c, merchant_id=m["id"])
             out.append((m["id"], secret))
@@ -185,14 +208,23 @@ def seed(db_url: str) -> list[tuple[str, str]]:
 class Client:
     """One client thread: stories of a payment, the payer and refunds, every request retried until final."""
 
-    def __init__(self, n: int, server: Server, keys: list[tuple[str, str]], tally: Tally, stop: threading.Event,
-                 seed_: int) -> None:
+    def __init__(
+        self,
+        n: int,
+        server: Server,
+        keys: list[tuple[str, str]],
+        tally: Tally,
+        stop: threading.Event,
+        seed_: int,
+    ) -> None:
         self.n, self.server, self.keys, self.tally, self.stop = n, server, keys, tally, stop
         self.rng = random.Random(seed_ * 1000 + n)
         self.http = httpx.Client(timeout=HTTP_TIMEOUT_S)
         self.count = 0
 
-    def final(self, method: str, path: str, body: dict[str, Any] | None, headers: dict[str, str]) -> httpx.Response:
+    def final(
+        self, method: str, path: str, body: dict[str, Any] | None, headers: dict[str, str]
+    ) -> httpx.Response:
         """The request, sent again (same key, same body) until a final answer."""
         deadline = time.monotonic() + REQUEST_DEADLINE_S
         for attempt in range(RETRIES_MAX):
@@ -235,10 +267,17 @@ class Client:
         order = f"c{self.n}-{self.count}-{secrets.token_hex(3)}"
         amount = self.rng.randrange(100, 50_000)
         if self.rng.random() < 0.5:
-            body: dict[str, Any] = {"amount_fen": amount, "merchant_order_no": order, "channel": "unionpay_qr"}
+            body: dict[str, Any] = {
+                "amount_fen": amount,
+                "merchant_order_no": order,
+                "channel": "unionpay_qr",
+            }
         else:  # a UnionPay pay code ending in 1: the fake rail charges it at once
-            body = {"amount_fen": amount, "merchant_order_no": order,
-                    "auth_code": f"62{self.n:08d}{self.count % 10**8:08d}1"}
+            body = {
+                "amount_fen": amount,
+                "merchant_order_no": order,
+                "auth_code": f"62{self.n:08d}{self.count % 10**8:08d}1",
+            }
         r = self.final("POST", "/v1/payments", body, {**auth, "Idempotency-Key": f"pay-{order}"})
         if r.status_code != 200:
             with self.tally.lock:
@@ -265,7 +304,9 @@ class Client:
             key = f"refund-{order}-{i}"
             with self.tally.lock:
                 self.tally.refunds_asked[p["id"]] += 1
-            rr = self.final("POST", f"/v1/payments/{p['id']}/refunds", rbody, {**auth, "Idempotency-Key": key})
+            rr = self.final(
+                "POST", f"/v1/payments/{p['id']}/refunds", rbody, {**auth, "Idempotency-Key": key}
+            )
             with self.tally.lock:
                 if rr.status_code == 200:
                     self.tally.refund_ids[key].add(rr.json()["id"])
@@ -297,7 +338,9 @@ def rail_book(folder: Path) -> list[sqlite3.Row]:
     conn = sqlite3.connect(f"file:{folder / 'rails.db'}?mode=ro", uri=True, timeout=10)
     conn.row_factory = sqlite3.Row
     try:
-        return conn.execute("SELECT kind, out_trade_no, out_refund_no, status, amount_fen FROM txns").fetchall()
+        return conn.execute(
+            "SELECT kind, out_trade_no, out_refund_no, status, amount_fen FROM txns"
+        ).fetchall()
     finally:
         conn.close()
 
@@ -327,30 +370,49 @@ def unsettled(db_url: str, rails: Path) -> int:
     pays, refs, _ = our_book(db_url)
     n = sum(1 for r in refs.values() if r.status == "pending")
     n += sum(1 for p in pays.values() if p.status == "processing")
-    n += sum(1 for t in rail_book(rails) if t["kind"] == "payment" and t["status"] == "succeeded"
-             and (t["out_trade_no"] not in pays or pays[t["out_trade_no"]].status != "succeeded"))
-    n += sum(1 for t in rail_book(rails) if t["kind"] == "refund" and t["status"] == "succeeded"
-             and (t["out_refund_no"] not in refs or refs[t["out_refund_no"]].status != "succeeded"))
+    n += sum(
+        1
+        for t in rail_book(rails)
+        if t["kind"] == "payment"
+        and t["status"] == "succeeded"
+        and (t["out_trade_no"] not in pays or pays[t["out_trade_no"]].status != "succeeded")
+    )
+    n += sum(
+        1
+        for t in rail_book(rails)
+        if t["kind"] == "refund"
+        and t["status"] == "succeeded"
+        and (t["out_refund_no"] not in refs or refs[t["out_refund_no"]].status != "succeeded")
+    )
     return n
 
 
-def verdict(name: str, tally: Tally, db_url: str, rails: Path, server: Server, verify: tuple[int, str],
-            settle_s: float) -> bool:
+def verdict(
+    name: str,
+    tally: Tally,
+    db_url: str,
+    rails: Path,
+    server: Server,
+    verify: tuple[int, str],
+    settle_s: float,
+) -> bool:
     pays, refs, balances = our_book(db_url)
     book = rail_book(rails)
     acked = {pid for ids in tally.pay_ids.values() for pid in ids}
     charged = [t for t in book if t["kind"] == "payment" and t["status"] == "succeeded"]
     lost = sum(1 for pid in acked if pid not in pays)
-    lost += sum(1 for t in charged if t["out_trade_no"] not in pays
-                or pays[t["out_trade_no"]].status != "succeeded")
+    lost += sum(
+        1 for t in charged if t["out_trade_no"] not in pays or pays[t["out_trade_no"]].status != "succeeded"
+    )
     lost += sum(1 for pid in tally.payer_paid if pid not in pays or pays[pid].status != "succeeded")
     by_order: dict[tuple[str, str], int] = defaultdict(int)
     for t in charged:
         p = pays.get(t["out_trade_no"])
         if p is not None:
             by_order[(p.merchant_id, p.merchant_order_no)] += 1
-    doubled = sum(1 for ids in tally.pay_ids.values() if len(ids) > 1) + sum(n - 1 for n in by_order.values()
-                                                                             if n > 1)
+    doubled = sum(1 for ids in tally.pay_ids.values() if len(ids) > 1) + sum(
+        n - 1 for n in by_order.values() if n > 1
+    )
     r_acked = {rid for ids in tally.refund_ids.values() for rid in ids}
     r_doubled = sum(1 for ids in tally.refund_ids.values() if len(ids) > 1)
     ours: dict[str, int] = defaultdict(int)
@@ -364,8 +426,13 @@ def verdict(name: str, tally: Tally, db_url: str, rails: Path, server: Server, v
     r_doubled += sum(max(0, ours[pid] - n) for pid, n in tally.refunds_asked.items())
     r_doubled += sum(max(0, theirs[pid] - tally.refunds_asked.get(pid, 0)) for pid in theirs)
     stuck = sum(1 for r in refs.values() if r.status == "pending")
-    stuck += sum(1 for t in book if t["kind"] == "refund" and t["status"] == "succeeded"
-                 and (t["out_refund_no"] not in refs or refs[t["out_refund_no"]].status != "succeeded"))
+    stuck += sum(
+        1
+        for t in book
+        if t["kind"] == "refund"
+        and t["status"] == "succeeded"
+        and (t["out_refund_no"] not in refs or refs[t["out_refund_no"]].status != "succeeded")
+    )
     expected: dict[str, int] = defaultdict(int)
     for p in pays.values():
         if p.status == "succeeded":
@@ -377,26 +444,54 @@ def verdict(name: str, tally: Tally, db_url: str, rails: Path, server: Server, v
     states: dict[str, int] = defaultdict(int)
     for p in pays.values():
         states[p.status] += 1
-    print(f"{name}: {server.kills} kills (SIGKILL at a random moment of each life), {tally.retried} requests "
-          f"sent again, {tally.gave_up} given up; the sweeper settled the rest in {settle_s:.0f} s", flush=True)
-    print(f"  payments  acknowledged {len(acked)}  lost {lost}  doubled {doubled}   (refused {tally.pay_refused}; "
-          f"at the end {dict(sorted(states.items()))}; charged at the rail {len(charged)})")
-    print(f"  refunds   acknowledged {len(r_acked)}  doubled {r_doubled}  stuck {stuck}   (refused "
-          f"{tally.refund_refused}; succeeded here {sum(1 for r in refs.values() if r.status == 'succeeded')}, at "
-          f"the rail {sum(theirs.values())})")
-    print(f"  5xx after the first second of a restart: {tally.five_xx_late}   (in the first second: "
-          f"{tally.five_xx_grace})")
+    print(
+        f"{name}: {server.kills} kills (SIGKILL at a random moment of each life), {tally.retried} requests "
+        f"sent again, {tally.gave_up} given up; the sweeper settled the rest in {settle_s:.0f} s",
+        flush=True,
+    )
+    print(
+        f"  payments  acknowledged {len(acked)}  lost {lost}  doubled {doubled}   (refused {tally.pay_refused}; "
+        f"at the end {dict(sorted(states.items()))}; charged at the rail {len(charged)})"
+    )
+    print(
+        f"  refunds   acknowledged {len(r_acked)}  doubled {r_doubled}  stuck {stuck}   (refused "
+        f"{tally.refund_refused}; succeeded here {sum(1 for r in refs.values() if r.status == 'succeeded')}, at "
+        f"the rail {sum(theirs.values())})"
+    )
+    print(
+        f"  5xx after the first second of a restart: {tally.five_xx_late}   (in the first second: "
+        f"{tally.five_xx_grace})"
+    )
     print(f"  zhifu ledger verify: {'green' if verify[0] == 0 else 'RED'} ({verify[1]})")
-    print(f"  merchant balances equal to succeeded payments net of fees and refunds: {equal} of {len(balances)}"
-          + "".join(f"\n    {mid}: balance {balances[mid]} fen, expected {expected[mid]} fen" for mid in balances
-                    if balances[mid] != expected[mid]), flush=True)
-    return lost == 0 and doubled == 0 and r_doubled == 0 and stuck == 0 and tally.five_xx_late == 0 \
-        and verify[0] == 0 and equal == len(balances) and tally.gave_up == 0
+    print(
+        f"  merchant balances equal to succeeded payments net of fees and refunds: {equal} of {len(balances)}"
+        + "".join(
+            f"\n    {mid}: balance {balances[mid]} fen, expected {expected[mid]} fen"
+            for mid in balances
+            if balances[mid] != expected[mid]
+        ),
+        flush=True,
+    )
+    return (
+        lost == 0
+        and doubled == 0
+        and r_doubled == 0
+        and stuck == 0
+        and tally.five_xx_late == 0
+        and verify[0] == 0
+        and equal == len(balances)
+        and tally.gave_up == 0
+    )
 
 
 def ledger_verify(db_url: str) -> tuple[int, str]:
-    r = subprocess.run([sys.executable, "-m", "zhifu", "ledger", "verify"], capture_output=True, text=True,
-                       env={**os.environ, "ZHIFU_DATABASE_URL": db_url, "COLUMNS": "200"}, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "zhifu", "ledger", "verify"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ZHIFU_DATABASE_URL": db_url, "COLUMNS": "200"},
+        timeout=300,
+    )
     lines = (r.stdout + r.stderr).strip().splitlines()
     return r.returncode, lines[-1] if lines else ""
 
@@ -414,14 +509,17 @@ def run_backend(name: str, db_url: str, args: argparse.Namespace, tmp: Path) -> 
         threads = [threading.Thread(target=c.run, name=f"client-{c.n}", daemon=True) for c in clients]
         for t in threads:
             t.start()
-        kt = threading.Thread(target=killer, args=(server, args.kills, random.Random(args.seed), failed),
-                              daemon=True)
+        kt = threading.Thread(
+            target=killer, args=(server, args.kills, random.Random(args.seed), failed), daemon=True
+        )
         kt.start()
         kt.join()
         stop.set()
         if failed:
-            raise SystemExit(f"{name}: the server did not come back after kill {server.kills}: {failed[0]} "
-                             f"(see {folder}/serve.log)")
+            raise SystemExit(
+                f"{name}: the server did not come back after kill {server.kills}: {failed[0]} "
+                f"(see {folder}/serve.log)"
+            )
         for t in threads:
             t.join(timeout=REQUEST_DEADLINE_S * 3)
         started = time.monotonic()
@@ -466,7 +564,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-pg", action="store_true")
     ap.add_argument("--no-sqlite", action="store_true")
-    ap.add_argument("--keep", action="store_true", help="keep the databases, rails and logs in the temp folder")
+    ap.add_argument(
+        "--keep", action="store_true", help="keep the databases, rails and logs in the temp folder"
+    )
     args = ap.parse_args()
     if not 1 <= args.kills <= 1000 or not 1 <= args.clients <= 32:
         raise SystemExit("--kills is 1–1000 and --clients 1–32")

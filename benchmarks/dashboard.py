@@ -51,7 +51,9 @@ def _time(db: Database, fn: Callable[..., object], repeat: int) -> list[float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--db", help="an existing simulated database URL (default: simulate into a temporary SQLite)")
+    ap.add_argument(
+        "--db", help="an existing simulated database URL (default: simulate into a temporary SQLite)"
+    )
     ap.add_argument("--profile", default="demo_small")
     ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--scale", type=float, default=0.05)
@@ -67,7 +69,9 @@ def main() -> None:
         metadata.create_all(db.engine)
         t0 = time.perf_counter()
         simulate(db, SimParams(args.profile, dt.date(2021, 1, 1), args.days, scale=args.scale))
-        print(f"simulated {args.profile} {args.days} days at scale {args.scale} in {time.perf_counter() - t0:.0f} s")
+        print(
+            f"simulated {args.profile} {args.days} days at scale {args.scale} in {time.perf_counter() - t0:.0f} s"
+        )
     else:
         db = Database(url)
         metadata.create_all(db.engine, tables=[t for n, t in metadata.tables.items() if n.startswith("kpi_")])
@@ -84,42 +88,72 @@ def main() -> None:
         print(f"rebuild: {r['days']} business days in {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
     r = db.run(rollup.refresh)
-    print(f"refresh (nothing new; recomputes the lookback's {r['days']} days): {time.perf_counter() - t0:.2f} s")
+    print(
+        f"refresh (nothing new; recomputes the lookback's {r['days']} days): {time.perf_counter() - t0:.2f} s"
+    )
     with db.read() as c:
-        rows = {name: c.execute(text(f"SELECT count(*) FROM {name}")).scalar_one()
-                for name in ("kpi_daily", "kpi_daily_sum", "kpi_monthly", "kpi_payer_days", "kpi_active_users",
-                             "kpi_payer_first")}
+        rows = {
+            name: c.execute(text(f"SELECT count(*) FROM {name}")).scalar_one()
+            for name in (
+                "kpi_daily",
+                "kpi_daily_sum",
+                "kpi_monthly",
+                "kpi_payer_days",
+                "kpi_active_users",
+                "kpi_payer_first",
+            )
+        }
         last = rollup.rollup_days(c)[1]
-        insts = [i for i, in c.execute(text("SELECT DISTINCT acquirer_id FROM kpi_daily"))]
+        insts = [i for (i,) in c.execute(text("SELECT DISTINCT acquirer_id FROM kpi_daily"))]
     print("rollup rows: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()))
     assert last is not None
     rng = random.Random(7)
 
     def filters() -> service.Filters:
         end = last - dt.timedelta(days=rng.randrange(0, 30))
-        start = dt.date(end.year, 1, 1) if rng.random() < 0.5 else end - dt.timedelta(days=rng.choice((30, 90, 365)))
-        return service.Filters(start, end, town=rng.choice([None, None, *towns]),
-                               institution=rng.choice([None, None, *insts]),
-                               channel=rng.choice([None, None, "unionpay_qr", "wechat"]))
+        start = (
+            dt.date(end.year, 1, 1)
+            if rng.random() < 0.5
+            else end - dt.timedelta(days=rng.choice((30, 90, 365)))
+        )
+        return service.Filters(
+            start,
+            end,
+            town=rng.choice([None, None, *towns]),
+            institution=rng.choice([None, None, *insts]),
+            channel=rng.choice([None, None, "unionpay_qr", "wechat"]),
+        )
 
     queries: dict[str, Callable[..., object]] = {
-        "overview (targets, totals, 云闪付 YoY, share, channels, institutions, pilot, operations)":
-            lambda c: service.overview(c, filters()),
+        "overview (targets, totals, 云闪付 YoY, share, channels, institutions, pilot, operations)": lambda c: (
+            service.overview(c, filters())
+        ),
         "trend with YoY": lambda c: service.trend(c, filters()),
         "active users series": lambda c: service.active_series(c, filters()),
         "coverage by town": lambda c: service.coverage(c, last),
         "coverage by village (one town)": lambda c: service.coverage(c, last, town=rng.choice(towns)),
-        "headline totals from rollups": lambda c: service.totals(c, service.Filters(dt.date(last.year, 1, 1), last)),
+        "headline totals from rollups": lambda c: service.totals(
+            c, service.Filters(dt.date(last.year, 1, 1), last)
+        ),
     }
 
     def raw_totals(c) -> object:  # type: ignore[no-untyped-def]
-        return c.execute(text("SELECT count(*), sum(amount_fen) FROM payments WHERE status='succeeded' AND "
-                              "business_date BETWEEN :a AND :b"), {"a": dt.date(last.year, 1, 1), "b": last}).one()
+        return c.execute(
+            text(
+                "SELECT count(*), sum(amount_fen) FROM payments WHERE status='succeeded' AND "
+                "business_date BETWEEN :a AND :b"
+            ),
+            {"a": dt.date(last.year, 1, 1), "b": last},
+        ).one()
 
     def raw_active(c) -> object:  # type: ignore[no-untyped-def]
-        return c.execute(text("SELECT count(DISTINCT payer_ref) FROM payments WHERE status='succeeded' AND channel "
-                              "<> 'unionpay_card' AND business_date BETWEEN :a AND :b"),
-                         {"a": last - dt.timedelta(days=29), "b": last}).one()
+        return c.execute(
+            text(
+                "SELECT count(DISTINCT payer_ref) FROM payments WHERE status='succeeded' AND channel "
+                "<> 'unionpay_card' AND business_date BETWEEN :a AND :b"
+            ),
+            {"a": last - dt.timedelta(days=29), "b": last},
+        ).one()
 
     print(f"\n{'query':<88} {'p50 ms':>8} {'p95 ms':>8}")
     worst = 0.0
@@ -132,7 +166,9 @@ def main() -> None:
         ms = _time(db, fn, max(3, args.repeat // 10))
         print(f"{name:<88} {statistics.median(ms):>8.1f} {_p(ms, 0.95):>8.1f}")
     verdict = "within" if worst < TARGET_P95_MS else "over"
-    print(f"\nworst dashboard p95 {worst:.1f} ms at {n_pay:,} payments: {verdict} the {TARGET_P95_MS:.0f} ms target")
+    print(
+        f"\nworst dashboard p95 {worst:.1f} ms at {n_pay:,} payments: {verdict} the {TARGET_P95_MS:.0f} ms target"
+    )
     db.dispose()
 
 

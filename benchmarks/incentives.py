@@ -45,8 +45,12 @@ def _run(db, mid: str, n: int) -> None:  # type: ignore[no-untyped-def]
     from zhifu.payments import service as payments
 
     for i in range(n):
-        req = payments.CreatePayment(amount_fen=1_000 + i % 40_000, merchant_order_no=f"b{i}", channel="unionpay_qr",
-                                     payer=PayerHint(id=f"u{i % 500}", issuer="yiyuan_rcb", card_type="debit"))
+        req = payments.CreatePayment(
+            amount_fen=1_000 + i % 40_000,
+            merchant_order_no=f"b{i}",
+            channel="unionpay_qr",
+            payer=PayerHint(id=f"u{i % 500}", issuer="yiyuan_rcb", card_type="debit"),
+        )
         p = db.run(lambda c, req=req: payments.create_payment(c, mid, req))
         payments.sim_pay(db, p["id"], outcome="success", payer=Payer(f"u{i % 500}", "yiyuan_rcb", "debit"))
 
@@ -63,13 +67,27 @@ def main() -> None:
     window = {"starts_at": "2022-06-01T00:00:00+08:00", "ends_at": "2022-12-31T00:00:00+08:00"}
     cases = {
         "no campaign (baseline)": None,
-        "random instant discount": {"name": "立减", "funder": "yiyuan_rcb", "budget_fen": 10**9, "seed": "b",
-                                    "rules": {**window, "discount": {"probability_ppm": 500_000, "min_fen": 10,
-                                                                     "max_fen": 500}}},
+        "random instant discount": {
+            "name": "立减",
+            "funder": "yiyuan_rcb",
+            "budget_fen": 10**9,
+            "seed": "b",
+            "rules": {**window, "discount": {"probability_ppm": 500_000, "min_fen": 10, "max_fen": 500}},
+        },
         "seed rule (cost refund + 0.2 % + fee waiver)": {
-            "name": "补贴", "funder": "government", "budget_fen": 10**9,
-            "rules": {**window, "channels": ["unionpay_qr"], "county_rural_issuers": True,
-                      "amount_below_fen": 50_000, "cost_refund": True, "subsidy_ppm": 2_000, "fee_waiver": True}},
+            "name": "补贴",
+            "funder": "government",
+            "budget_fen": 10**9,
+            "rules": {
+                **window,
+                "channels": ["unionpay_qr"],
+                "county_rural_issuers": True,
+                "amount_below_fen": 50_000,
+                "cost_refund": True,
+                "subsidy_ppm": 2_000,
+                "fee_waiver": True,
+            },
+        },
     }
     base = None
     print(f"{n} QR payments created and paid, one transaction each for create and pay, SQLite")

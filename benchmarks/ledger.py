@@ -58,10 +58,24 @@ class Sizes:
     rounds: int  # best of this many rounds for ours, raw and the SQLAlchemy floor
 
 
-QUICK = Sizes(batched=40_000, single=5_000, pg_batched=30_000, pg_single=1_500, hordak_batched=3_000,
-              hordak_single=600, rounds=1)
-FULL = Sizes(batched=200_000, single=30_000, pg_batched=100_000, pg_single=4_000, hordak_batched=20_000,
-             hordak_single=3_000, rounds=3)
+QUICK = Sizes(
+    batched=40_000,
+    single=5_000,
+    pg_batched=30_000,
+    pg_single=1_500,
+    hordak_batched=3_000,
+    hordak_single=600,
+    rounds=1,
+)
+FULL = Sizes(
+    batched=200_000,
+    single=30_000,
+    pg_batched=100_000,
+    pg_single=4_000,
+    hordak_batched=20_000,
+    hordak_single=3_000,
+    rounds=3,
+)
 
 Transfer = tuple[str, str, str, int]  # idempotency key, debit account, credit account, amount in fen
 
@@ -83,7 +97,7 @@ def make_transfers(n: int, tag: str, seed: int) -> list[Transfer]:
 
 def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 # ---------------------------------------------------------------- ours
@@ -134,8 +148,10 @@ def check_book(db: Any, expected_entries: int) -> None:
         n_entries = conn.execute(select(func.count()).select_from(entries)).scalar_one()
         n_postings = conn.execute(select(func.count()).select_from(postings)).scalar_one()
     if problems or n_entries != expected_entries or n_postings != 2 * expected_entries:
-        raise SystemExit(f"book check failed: {n_entries} entries, {n_postings} postings, "
-                         f"violations {[str(p) for p in problems[:5]]}")
+        raise SystemExit(
+            f"book check failed: {n_entries} entries, {n_postings} postings, "
+            f"violations {[str(p) for p in problems[:5]]}"
+        )
 
 
 # ---------------------------------------------------------------- raw driver rows, prepared before timing
@@ -166,21 +182,28 @@ def raw_rows(transfers: Sequence[Transfer], created_at: Any, per: int) -> list[R
             posting_rows.append((eid, c, "C", a, "CNY", created_at))
             deltas.setdefault(d, [0, 0])[0] += a
             deltas.setdefault(c, [0, 0])[1] += a
-        out.append(RawBatch(entry_rows, posting_rows,
-                            [(dr, cr, 0, 0, code) for code, (dr, cr) in sorted(deltas.items())]))
+        out.append(
+            RawBatch(
+                entry_rows, posting_rows, [(dr, cr, 0, 0, code) for code, (dr, cr) in sorted(deltas.items())]
+            )
+        )
     return out
 
 
 ENTRY_COLUMNS = "id, idempotency_key, content_hash, description, hold_id, created_at"
 POSTING_COLUMNS = "entry_id, account_code, side, amount_fen, currency, created_at"
-BALANCE_SET = ("posted_dr_fen = posted_dr_fen + {p}, posted_cr_fen = posted_cr_fen + {p}, "
-               "pending_dr_fen = pending_dr_fen + {p}, pending_cr_fen = pending_cr_fen + {p}")
+BALANCE_SET = (
+    "posted_dr_fen = posted_dr_fen + {p}, posted_cr_fen = posted_cr_fen + {p}, "
+    "pending_dr_fen = pending_dr_fen + {p}, pending_cr_fen = pending_cr_fen + {p}"
+)
 
 
 def _raw_sql(mark: str) -> tuple[str, str, str]:
-    return (f"INSERT INTO ledger_entries ({ENTRY_COLUMNS}) VALUES ({', '.join([mark] * 6)})",
-            f"INSERT INTO ledger_postings ({POSTING_COLUMNS}) VALUES ({', '.join([mark] * 6)})",
-            f"UPDATE ledger_accounts SET {BALANCE_SET.format(p=mark)} WHERE code = {mark}")
+    return (
+        f"INSERT INTO ledger_entries ({ENTRY_COLUMNS}) VALUES ({', '.join([mark] * 6)})",
+        f"INSERT INTO ledger_postings ({POSTING_COLUMNS}) VALUES ({', '.join([mark] * 6)})",
+        f"UPDATE ledger_accounts SET {BALANCE_SET.format(p=mark)} WHERE code = {mark}",
+    )
 
 
 def raw_sqlite(path: Path, work: list[RawBatch]) -> float:
@@ -243,12 +266,17 @@ def sqlalchemy_floor(db: Any, work: list[RawBatch]) -> float:
             keys = tuple(e[1] for e in b.entries)
             codes = tuple(d[4] for d in b.deltas)
             with db.tx() as conn:
-                conn.exec_driver_sql("SELECT idempotency_key, id, content_hash FROM ledger_entries "
-                                     f"WHERE idempotency_key IN ({marks(len(keys))})", keys).all()
-                conn.exec_driver_sql("SELECT code, type, currency, no_overdraft, status, posted_dr_fen, "
-                                     "posted_cr_fen, pending_dr_fen, pending_cr_fen FROM ledger_accounts "
-                                     f"WHERE code IN ({marks(len(codes))}) ORDER BY code"
-                                     + (" FOR UPDATE" if pg else ""), codes).all()
+                conn.exec_driver_sql(
+                    "SELECT idempotency_key, id, content_hash FROM ledger_entries "
+                    f"WHERE idempotency_key IN ({marks(len(keys))})",
+                    keys,
+                ).all()
+                conn.exec_driver_sql(
+                    "SELECT code, type, currency, no_overdraft, status, posted_dr_fen, "
+                    "posted_cr_fen, pending_dr_fen, pending_cr_fen FROM ledger_accounts "
+                    f"WHERE code IN ({marks(len(codes))}) ORDER BY code" + (" FOR UPDATE" if pg else ""),
+                    codes,
+                ).all()
                 conn.exec_driver_sql(ins_entry, b.entries)
                 conn.exec_driver_sql(ins_posting, b.postings)
                 conn.exec_driver_sql(upd, b.deltas)
@@ -309,8 +337,10 @@ class PostgresStore:
 
         db = Database(self.url)
         with db.tx() as conn:
-            conn.exec_driver_sql("TRUNCATE ledger_postings, ledger_entries, ledger_holds, ledger_accounts "
-                                 "RESTART IDENTITY CASCADE")
+            conn.exec_driver_sql(
+                "TRUNCATE ledger_postings, ledger_entries, ledger_holds, ledger_accounts "
+                "RESTART IDENTITY CASCADE"
+            )
         _open_bench_accounts(db)
         with psycopg.connect(self.url, autocommit=True) as admin:
             admin.execute("VACUUM ANALYZE")
@@ -415,9 +445,14 @@ def run_hordak_child(url: str, sizes: Sizes) -> dict[str, Any]:
 
     parts = urlsplit(url)
     folder = Path(tempfile.mkdtemp(prefix="zhifu-hordak-"))
-    (folder / "hordak_bench_settings.py").write_text(HORDAK_SETTINGS.format(
-        name=parts.path.lstrip("/"), user=parts.username or "", host=parts.hostname or "",
-        port=str(parts.port or 5432)))
+    (folder / "hordak_bench_settings.py").write_text(
+        HORDAK_SETTINGS.format(
+            name=parts.path.lstrip("/"),
+            user=parts.username or "",
+            host=parts.hostname or "",
+            port=str(parts.port or 5432),
+        )
+    )
     sys.path.insert(0, str(folder))
     os.environ["DJANGO_SETTINGS_MODULE"] = "hordak_bench_settings"
 
@@ -453,7 +488,9 @@ def run_hordak_child(url: str, sizes: Sizes) -> dict[str, Any]:
         def run() -> None:
             for chunk in batches(transfers, BATCH):
                 with transaction.atomic():
-                    txs = Transaction.objects.bulk_create([Transaction(description=k) for k, _, _, _ in chunk])
+                    txs = Transaction.objects.bulk_create(
+                        [Transaction(description=k) for k, _, _, _ in chunk]
+                    )
                     legs = []
                     for tx, (_, d, c, a) in zip(txs, chunk, strict=True):
                         legs.append(Leg(transaction=tx, account=by_name[c], credit=money(a)))
@@ -512,16 +549,23 @@ def report_store(label: str, driver: str, figures: dict[str, Figures]) -> None:
         print(f"{label}, {what}:")
         print(f"  zhifu                          {f.ours:9,.0f} transfers/s")
         print(f"  raw {driver:26s} {f.raw:9,.0f} transfers/s  (the ceiling: same rows, values prepared)")
-        print(f"  same SQL through SQLAlchemy    {f.floor:9,.0f} transfers/s  (plus the two reads; values prepared)")
-        print(f"  zhifu ÷ raw {ratio:4.2f} ({verdict(ratio, TARGET_OF_RAW)}); "
-              f"zhifu ÷ SQLAlchemy floor {f.ours / f.floor:4.2f}")
+        print(
+            f"  same SQL through SQLAlchemy    {f.floor:9,.0f} transfers/s  (plus the two reads; values prepared)"
+        )
+        print(
+            f"  zhifu ÷ raw {ratio:4.2f} ({verdict(ratio, TARGET_OF_RAW)}); "
+            f"zhifu ÷ SQLAlchemy floor {f.ours / f.floor:4.2f}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller runs, one round, within a minute")
-    parser.add_argument("--pg-url", default=os.environ.get("ZHIFU_BENCH_PG_URL", DEFAULT_PG_URL),
-                        help="a PostgreSQL database to connect to; the benchmark creates and drops its own beside it")
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("ZHIFU_BENCH_PG_URL", DEFAULT_PG_URL),
+        help="a PostgreSQL database to connect to; the benchmark creates and drops its own beside it",
+    )
     parser.add_argument("--hordak-child", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
@@ -532,18 +576,26 @@ def main() -> None:
     import psycopg
     import sqlalchemy
 
-    print(f"ledger benchmark ({'quick' if args.quick else 'full'}): {ACCOUNTS:,} accounts, seed {SEED}, "
-          f"best of {sizes.rounds} round(s); Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, "
-          f"SQLAlchemy {sqlalchemy.__version__}, psycopg {psycopg.__version__}")
-    print(f"transfers timed: SQLite {sizes.batched:,} batched, {sizes.single:,} single; "
-          f"PostgreSQL {sizes.pg_batched:,} batched, {sizes.pg_single:,} single; django-hordak "
-          f"{sizes.hordak_batched:,} batched, {sizes.hordak_single:,} single")
+    print(
+        f"ledger benchmark ({'quick' if args.quick else 'full'}): {ACCOUNTS:,} accounts, seed {SEED}, "
+        f"best of {sizes.rounds} round(s); Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, "
+        f"SQLAlchemy {sqlalchemy.__version__}, psycopg {psycopg.__version__}"
+    )
+    print(
+        f"transfers timed: SQLite {sizes.batched:,} batched, {sizes.single:,} single; "
+        f"PostgreSQL {sizes.pg_batched:,} batched, {sizes.pg_single:,} single; django-hordak "
+        f"{sizes.hordak_batched:,} batched, {sizes.hordak_single:,} single"
+    )
 
-    hordak = measure_hordak(args.pg_url, args.quick)  # first, while this process is small (see run_hordak_child)
+    hordak = measure_hordak(
+        args.pg_url, args.quick
+    )  # first, while this process is small (see run_hordak_child)
     with tempfile.TemporaryDirectory(prefix="zhifu-ledger-bench-") as tmp:
         store = SqliteStore(Path(tmp))
-        sqlite_figures = {"single": measure(store, "single", sizes.single, sizes.rounds),
-                          "batched": measure(store, "batched", sizes.batched, sizes.rounds)}
+        sqlite_figures = {
+            "single": measure(store, "single", sizes.single, sizes.rounds),
+            "batched": measure(store, "batched", sizes.batched, sizes.rounds),
+        }
 
     pg_figures: dict[str, Figures] | str
     server = "?"
@@ -558,8 +610,10 @@ def main() -> None:
                 server = str(conn.exec_driver_sql("SHOW server_version").scalar_one()).split()[0]
             setup.dispose()
             pg = PostgresStore(url)
-            pg_figures = {"single": measure(pg, "single", sizes.pg_single, sizes.rounds),
-                          "batched": measure(pg, "batched", sizes.pg_batched, sizes.rounds)}
+            pg_figures = {
+                "single": measure(pg, "single", sizes.pg_single, sizes.rounds),
+                "batched": measure(pg, "batched", sizes.pg_batched, sizes.rounds),
+            }
     except psycopg.OperationalError as exc:
         pg_figures = f"PostgreSQL unavailable at {args.pg_url}: {str(exc).strip().splitlines()[0]}"
 
@@ -573,19 +627,29 @@ def main() -> None:
         print(f"django-hordak: no figures — {hordak}")
     elif not isinstance(pg_figures, str):
         django_v, hordak_v = hordak_versions()  # type: ignore[misc]
-        print(f"django-hordak {hordak_v} (Django {django_v}) on pg {server}, in its own process and temporary "
-              f"database (peak {hordak['peak_rss_mb']:.0f} MB):")
-        print(f"  batches of {BATCH:,} per transaction, Account.transfer_to "
-              f"{hordak['batched_transfer_to']:9,.0f} transfers/s")
-        print(f"  batches of {BATCH:,} per transaction, bulk_create     "
-              f"{hordak['batched_bulk_create']:9,.0f} transfers/s  (Transaction + Leg rows without Leg.save)")
-        print(f"  one transfer per transaction, Account.transfer_to "
-              f"{hordak['single_transfer_to']:9,.0f} transfers/s")
+        print(
+            f"django-hordak {hordak_v} (Django {django_v}) on pg {server}, in its own process and temporary "
+            f"database (peak {hordak['peak_rss_mb']:.0f} MB):"
+        )
+        print(
+            f"  batches of {BATCH:,} per transaction, Account.transfer_to "
+            f"{hordak['batched_transfer_to']:9,.0f} transfers/s"
+        )
+        print(
+            f"  batches of {BATCH:,} per transaction, bulk_create     "
+            f"{hordak['batched_bulk_create']:9,.0f} transfers/s  (Transaction + Leg rows without Leg.save)"
+        )
+        print(
+            f"  one transfer per transaction, Account.transfer_to "
+            f"{hordak['single_transfer_to']:9,.0f} transfers/s"
+        )
         over_b = pg_figures["batched"].ours / hordak["batched_transfer_to"]
         over_bulk = pg_figures["batched"].ours / hordak["batched_bulk_create"]
         over_s = pg_figures["single"].ours / hordak["single_transfer_to"]
-        print(f"  pg batched zhifu ÷ hordak transfer_to {over_b:5.1f}x ({verdict(over_b, TARGET_OVER_HORDAK)}); "
-              f"÷ hordak bulk_create {over_bulk:4.1f}x")
+        print(
+            f"  pg batched zhifu ÷ hordak transfer_to {over_b:5.1f}x ({verdict(over_b, TARGET_OVER_HORDAK)}); "
+            f"÷ hordak bulk_create {over_bulk:4.1f}x"
+        )
         print(f"  pg single  zhifu ÷ hordak transfer_to {over_s:5.1f}x")
     print_peak("this process")
     print(f"sqlite batched: {sqlite_figures['batched'].ours:.0f} transfers/s")

@@ -1,6 +1,6 @@
 """Console pages' server time (p50/p95) on a demo-sized county, beside /healthz as the same-run baseline.
 
-    .venv/bin/python benchmarks/pages.py [--days 30] [--scale 0.1] [--requests 40]
+.venv/bin/python benchmarks/pages.py [--days 30] [--scale 0.1] [--requests 40]
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ def build(db: Database, days: int, scale: float) -> None:
 
     today = clock.now().astimezone(SHANGHAI).date()
     result = simulate(db, SimParams("yiyuan", today - dt.timedelta(days=days - 1), days, seed=7, scale=scale))
-    print(f"county: {result.merchants} merchants, {result.payments} payments over {days} days (scale {scale})")
+    print(
+        f"county: {result.merchants} merchants, {result.payments} payments over {days} days (scale {scale})"
+    )
 
 
 def users(db: Database) -> tuple[str, str]:
@@ -47,9 +49,12 @@ def users(db: Database) -> tuple[str, str]:
             select(payments.c.merchant_id, merchants.c.acquirer_id)
             .join(merchants, merchants.c.id == payments.c.merchant_id)
             .group_by(payments.c.merchant_id, merchants.c.acquirer_id)
-            .order_by(func.count().desc()).limit(1)).one()
-        pid = c.execute(select(payments.c.id).where(payments.c.merchant_id == mid)
-                        .order_by(payments.c.id.desc()).limit(1)).scalar_one()
+            .order_by(func.count().desc())
+            .limit(1)
+        ).one()
+        pid = c.execute(
+            select(payments.c.id).where(payments.c.merchant_id == mid).order_by(payments.c.id.desc()).limit(1)
+        ).scalar_one()
         console.create_user(c, "bench-shop", "merchant", PASSWORD, merchant_id=mid)
         console.create_user(c, "bench-op", "operator", PASSWORD, institution_id=acquirer)
         console.create_user(c, "bench-pboc", "regulator", PASSWORD)
@@ -59,8 +64,11 @@ def users(db: Database) -> tuple[str, str]:
 def login(app, username: str) -> TestClient:  # type: ignore[no-untyped-def]
     client = TestClient(app)
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)  # type: ignore[union-attr]
-    r = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token},
-                    follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"username": username, "password": PASSWORD, "csrf_token": token},
+        follow_redirects=False,
+    )
     assert r.status_code == 303, r.text
     return client
 
@@ -122,7 +130,9 @@ def main() -> None:
                 worst = max(worst, p95) if label != "baseline /healthz" else worst
                 flag = "" if p95 < TARGET_MS else "  OVER"
                 print(f"{label:32} {p50:8.1f} {p95:8.1f}{flag}")
-            print(f"\nworst page p95: {worst:.1f} ms ({'meets' if worst < TARGET_MS else 'misses'} the target)")
+            print(
+                f"\nworst page p95: {worst:.1f} ms ({'meets' if worst < TARGET_MS else 'misses'} the target)"
+            )
         db.dispose()
 
 

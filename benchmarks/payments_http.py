@@ -35,10 +35,12 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PG_URL = os.environ.get("ZHIFU_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-LOAD_VS_ECHO_MIN = 3.0  # the load generator is shown not to be the bottleneck when the echo runs this much faster
+LOAD_VS_ECHO_MIN = (
+    3.0  # the load generator is shown not to be the bottleneck when the echo runs this much faster
+)
 START_TIMEOUT_S = 60
 
-CEILING_APP = textwrap.dedent('''
+CEILING_APP = textwrap.dedent("""
     from fastapi import FastAPI
     from zhifu.payments.service import CreatePayment
     app = FastAPI()
@@ -50,12 +52,12 @@ CEILING_APP = textwrap.dedent('''
     @app.get("/healthz")
     def healthz() -> dict:
         return {"ok": True}
-''')
+""")
 
 # One Lua state per wrk thread. Each request carries a unique merchant_order_no (run tag, thread, counter) and,
 # for a pay code, a UnionPay code ending in 1 (the fake rail's "succeeds"). In the QR mode a create's answer
 # queues its payment id and the thread's next request pays it; `paid` counts the payer's successes.
-WRK_SCRIPT = r'''
+WRK_SCRIPT = r"""
 local threads = {}
 function setup(thread)
   thread:set("id", #threads + 1)
@@ -111,7 +113,7 @@ function done(summary, latency, requests)
     '"p50_us":%d,"p99_us":%d,"paid":%d}\n', summary.requests, summary.duration, e.status,
     e.connect + e.read + e.write + e.timeout, latency:percentile(50), latency:percentile(99), total_paid))
 end
-'''
+"""
 
 
 @dataclass
@@ -147,7 +149,9 @@ def summarise_profile(path: Path, top: int = 25) -> None:
     for line in path.read_text().splitlines():
         stack, _, n = line.rpartition(" ")
         frames = stack.split(";")
-        if frames[-1].startswith(("wait (threading", "select (selectors", "_worker (concurrent", "get (queue")):
+        if frames[-1].startswith(
+            ("wait (threading", "select (selectors", "_worker (concurrent", "get (queue")
+        ):
             continue  # a thread waiting for work
         total += int(n)
         seen = set()
@@ -262,9 +266,29 @@ class Bench:
         self.runs += 1
         tag = f"r{self.runs}{secrets.token_hex(3)}"
         before = {name: cpu_s(pid) for name, pid in self.watch.items()}
-        proc = subprocess.Popen([self.wrk, "-t", str(self.threads), "-c", str(self.connections), "-d",
-                                 f"{max(1, round(seconds))}s", "--timeout", "30s", "-s", str(self.script), base, "--",
-                                 mode, tag, f"{pause_ms:.3f}", secret], stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [
+                self.wrk,
+                "-t",
+                str(self.threads),
+                "-c",
+                str(self.connections),
+                "-d",
+                f"{max(1, round(seconds))}s",
+                "--timeout",
+                "30s",
+                "-s",
+                str(self.script),
+                base,
+                "--",
+                mode,
+                tag,
+                f"{pause_ms:.3f}",
+                secret,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout is not None
         out = proc.stdout.read()
         _, status, usage = os.wait4(proc.pid, 0)
@@ -274,21 +298,42 @@ class Bench:
         spent = {name: cpu_s(pid) - before[name] for name, pid in self.watch.items()}
         spent["wrk"] = usage.ru_utime + usage.ru_stime
         line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
-        d = json.loads(line[len("WRKJSON "):])
+        d = json.loads(line[len("WRKJSON ") :])
         elapsed = d["duration_us"] / 1e6
         units = d["paid"] if mode == "qr" else d["requests"]
-        return Run(units / elapsed, d["requests"], d["p50_us"] / 1000, d["p99_us"] / 1000,
-                   d["status_errors"] + d["socket_errors"],
-                   {name: 1000 * v / max(1, units) for name, v in spent.items()})
+        return Run(
+            units / elapsed,
+            d["requests"],
+            d["p50_us"] / 1000,
+            d["p99_us"] / 1000,
+            d["status_errors"] + d["socket_errors"],
+            {name: 1000 * v / max(1, units) for name, v in spent.items()},
+        )
 
     def measure(self, label: str, base: str, mode: str, secret: str, *, half: bool = True) -> Run:
         self.wrk_run(base, mode, secret, max(1.0, self.seconds / 5))  # warm up
         spy = None
         if self.profile and mode == "paycode" and "zhifu" in self.watch:
-            spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-p",
-                                    str(self.watch["zhifu"]), "-d", str(max(1, round(self.seconds))), "-r", "200",
-                                    "-f", "raw", "-o", str(self.profile), "--nonblocking", "--threads"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            spy = subprocess.Popen(
+                [
+                    str(Path(sys.executable).parent / "py-spy"),
+                    "record",
+                    "-p",
+                    str(self.watch["zhifu"]),
+                    "-d",
+                    str(max(1, round(self.seconds))),
+                    "-r",
+                    "200",
+                    "-f",
+                    "raw",
+                    "-o",
+                    str(self.profile),
+                    "--nonblocking",
+                    "--threads",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         top = self.wrk_run(base, mode, secret, self.seconds)
         if spy is not None:
             spy.wait()
@@ -308,15 +353,21 @@ class Bench:
         unit = "payments" if mode != "echo" else "requests"
         err = f"   {r.errors} errors" if r.errors else ""
         cpu = ", ".join(f"{k} {v:.1f}" for k, v in r.cpu_ms.items())
-        print(f"  {label:<50} {r.rate:8.0f} {unit}/s   p50 {r.p50_ms:6.1f} ms   p99 {r.p99_ms:6.1f} ms{err}\n"
-              f"  {'':<50} CPU ms per {unit[:-1]}: {cpu}", flush=True)
+        print(
+            f"  {label:<50} {r.rate:8.0f} {unit}/s   p50 {r.p50_ms:6.1f} ms   p99 {r.p99_ms:6.1f} ms{err}\n"
+            f"  {'':<50} CPU ms per {unit[:-1]}: {cpu}",
+            flush=True,
+        )
 
 
 def start_rails(tmp: Path) -> tuple[subprocess.Popen, Path]:
     port = free_port()
     folder = tmp / "rails"
-    proc = subprocess.Popen([sys.executable, "-m", "zhifu", "sim", "rails", "--port", str(port), "--dir",
-                             str(folder)], stdout=subprocess.DEVNULL, env=os.environ.copy())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zhifu", "sim", "rails", "--port", str(port), "--dir", str(folder)],
+        stdout=subprocess.DEVNULL,
+        env=os.environ.copy(),
+    )
     deadline = time.monotonic() + START_TIMEOUT_S
     while not (folder / "rails.json").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -328,8 +379,12 @@ def start_zhifu(db_url: str, extra: list[str]) -> tuple[subprocess.Popen, str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "ZHIFU_DATABASE_URL": db_url, "ZHIFU_PUBLIC_BASE_URL": base}
-    proc = subprocess.Popen([sys.executable, "-m", "zhifu", "serve", "--port", str(port), *extra], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zhifu", "serve", "--port", str(port), *extra],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait_http(base + "/healthz", proc, "zhifu serve")
     return proc, base
 
@@ -339,8 +394,13 @@ def start_echo(tmp: Path) -> tuple[subprocess.Popen, str]:
     (tmp / "ceiling_app.py").write_text(CEILING_APP)
     port = free_port()
     code = f"from zhifu.serving import run; run('ceiling_app:app', host='127.0.0.1', port={port})"
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=tmp, env={**os.environ, "PYTHONPATH": str(tmp)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=tmp,
+        env={**os.environ, "PYTHONPATH": str(tmp)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     wait_http(base + "/healthz", proc, "the echo server")
     return proc, base
@@ -357,15 +417,20 @@ def verify(db_url: str) -> str:
     return "ok" if not problems else json.dumps([str(p) for p in problems][:5])
 
 
-def backend(bench: Bench, name: str, db_url: str, serve_args: list[str], qr: bool = True,
-            worker: bool = False) -> Run:
+def backend(
+    bench: Bench, name: str, db_url: str, serve_args: list[str], qr: bool = True, worker: bool = False
+) -> Run:
     secret = seed(db_url)
     proc, base = start_zhifu(db_url, serve_args)
     bench.watch["zhifu"] = proc.pid
     background = None
     if worker:  # the background work in its own process
-        background = subprocess.Popen([sys.executable, "-m", "zhifu", "worker"], stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL, env={**os.environ, "ZHIFU_DATABASE_URL": db_url})
+        background = subprocess.Popen(
+            [sys.executable, "-m", "zhifu", "worker"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "ZHIFU_DATABASE_URL": db_url},
+        )
         bench.watch["worker"] = background.pid
     try:
         rss0 = rss_mb(proc.pid)
@@ -409,11 +474,19 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="5 s per measurement")
     ap.add_argument("--seconds", type=float, default=None)
     ap.add_argument("--connections", type=int, default=16)
-    ap.add_argument("--threads", type=int, default=1, help="wrk threads (1 leaves the second core to the servers)")
+    ap.add_argument(
+        "--threads", type=int, default=1, help="wrk threads (1 leaves the second core to the servers)"
+    )
     ap.add_argument("--no-pg", action="store_true")
-    ap.add_argument("--profile", type=Path, default=None,
-                    help="record the SQLite server with py-spy during the pay-code run (collapsed stacks here)")
-    ap.add_argument("--pg-workers", type=int, default=2, help="web processes for the multi-process PostgreSQL line")
+    ap.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="record the SQLite server with py-spy during the pay-code run (collapsed stacks here)",
+    )
+    ap.add_argument(
+        "--pg-workers", type=int, default=2, help="web processes for the multi-process PostgreSQL line"
+    )
     args = ap.parse_args()
     seconds = args.seconds or (5.0 if args.quick else 10.0)
     wrk = ensure_wrk()
@@ -427,8 +500,11 @@ def main() -> None:
         bench = Bench(wrk, tmp, seconds, args.connections, args.threads)
         bench.profile = args.profile
         try:
-            print(f"wrk {args.threads} thread(s), {args.connections} connections, {seconds:.0f} s per measurement; "
-                  f"{os.cpu_count()} cores shared by wrk, the fake rails and the servers", flush=True)
+            print(
+                f"wrk {args.threads} thread(s), {args.connections} connections, {seconds:.0f} s per measurement; "
+                f"{os.cpu_count()} cores shared by wrk, the fake rails and the servers",
+                flush=True,
+            )
             bench.watch["rails"] = rails.pid
             proc, base = start_echo(tmp)
             bench.watch["echo"] = proc.pid
@@ -447,22 +523,32 @@ def main() -> None:
                     drop_pg(url)
                 if args.pg_workers > 1 and (url := pg_database()):
                     try:
-                        r = backend(bench, f"PostgreSQL, {args.pg_workers} web processes + 1 worker", url,
-                                    ["--workers", str(args.pg_workers)], qr=False, worker=True)
+                        r = backend(
+                            bench,
+                            f"PostgreSQL, {args.pg_workers} web processes + 1 worker",
+                            url,
+                            ["--workers", str(args.pg_workers)],
+                            qr=False,
+                            worker=True,
+                        )
                         pg_rates.append((f"{args.pg_workers} web processes", r.rate))
                     finally:
                         drop_pg(url)
         finally:
             stop(rails)
-    print(f"load generator: echo {echo.rate:.0f}/s = {echo.rate / sqlite.rate:.1f}× the SQLite pay-code rate "
-          f"({'≥' if echo.rate >= LOAD_VS_ECHO_MIN * sqlite.rate else '<'} {LOAD_VS_ECHO_MIN:.0f}×: wrk "
-          f"{'is not' if echo.rate >= LOAD_VS_ECHO_MIN * sqlite.rate else 'may be'} the bottleneck)")
+    print(
+        f"load generator: echo {echo.rate:.0f}/s = {echo.rate / sqlite.rate:.1f}× the SQLite pay-code rate "
+        f"({'≥' if echo.rate >= LOAD_VS_ECHO_MIN * sqlite.rate else '<'} {LOAD_VS_ECHO_MIN:.0f}×: wrk "
+        f"{'is not' if echo.rate >= LOAD_VS_ECHO_MIN * sqlite.rate else 'may be'} the bottleneck)"
+    )
     for label, rate in pg_rates:
         print(f"PostgreSQL pay-code payments, {label}: {rate:.0f}/s ({rate / echo.rate:.0%} of the echo)")
     if len(pg_rates) == 2:
         print(f"PostgreSQL {pg_rates[1][0]} ÷ 1 web process: {pg_rates[1][1] / pg_rates[0][1]:.2f}×")
-    print(f"SQLite ratio: pay-code payments ÷ echo requests = {sqlite.rate:.0f} ÷ {echo.rate:.0f} = "
-          f"{sqlite.rate / echo.rate:.0%}")
+    print(
+        f"SQLite ratio: pay-code payments ÷ echo requests = {sqlite.rate:.0f} ÷ {echo.rate:.0f} = "
+        f"{sqlite.rate / echo.rate:.0%}"
+    )
 
 
 if __name__ == "__main__":

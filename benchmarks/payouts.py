@@ -40,12 +40,23 @@ def _farmers(db: Database, n: int) -> list[str]:
         no = closed if i % 10_000 == 9_999 else base[:-7] + f"{i:06d}" + base[-1]
         fid = f"far_bench{i:08d}"
         ids.append(fid)
-        rows.append({"id": fid, "name_masked": "*农", "name_enc": "x", "town_code": "370323101",
-                     "village_code": "370323101001", "card_index": blind_index(no), "card_enc": "x",
-                     "card_masked": mask_account(no), "eaccount_id": None, "created_at": at})
+        rows.append(
+            {
+                "id": fid,
+                "name_masked": "*农",
+                "name_enc": "x",
+                "town_code": "370323101",
+                "village_code": "370323101001",
+                "card_index": blind_index(no),
+                "card_enc": "x",
+                "card_masked": mask_account(no),
+                "eaccount_id": None,
+                "created_at": at,
+            }
+        )
     with db.tx() as c:
         for s in range(0, n, 10_000):
-            c.execute(farmers.insert(), rows[s:s + 10_000])
+            c.execute(farmers.insert(), rows[s : s + 10_000])
     return ids
 
 
@@ -57,8 +68,12 @@ def main(n: int) -> None:
     mid = buyer(db, funds_fen=n * 100_000)
     fids = _farmers(db, n)
     head = "farmer_id,product,grade,weight_g,price_fen_per_kg,deductions_fen\n"
-    data = (head + "".join(f"{f},苹果,一级,{50_000 + i % 997},{300 + i % 50},{i % 3 * 100}\n"
-                           for i, f in enumerate(fids))).encode()
+    data = (
+        head
+        + "".join(
+            f"{f},苹果,一级,{50_000 + i % 997},{300 + i % 50},{i % 3 * 100}\n" for i, f in enumerate(fids)
+        )
+    ).encode()
     t0 = time.perf_counter()
     db.run(lambda c: payouts.import_purchases(c, mid, data))
     t_import = time.perf_counter() - t0
@@ -75,19 +90,29 @@ def main(n: int) -> None:
     t0 = time.perf_counter()
     with db.tx() as c:
         for s in range(0, n, payouts.CHUNK):
-            ledger.post_entries(c, [ledger.EntryRequest(f"bench:{i}", (ledger.dr("bench_a", 100 + i),
-                                                                        ledger.cr("bench_b", 100 + i)))
-                                    for i in range(s, min(n, s + payouts.CHUNK))])
+            ledger.post_entries(
+                c,
+                [
+                    ledger.EntryRequest(
+                        f"bench:{i}", (ledger.dr("bench_a", 100 + i), ledger.cr("bench_b", 100 + i))
+                    )
+                    for i in range(s, min(n, s + payouts.CHUNK))
+                ],
+            )
     t_base = time.perf_counter() - t0
     with db.read() as c:
         problems = ledger.verify(c)
     print(f"payout batch of {n:,} farmers on {db.engine.dialect.name}:")
     print(f"  import {n:,} purchases:  {t_import:6.2f} s  ({n / t_import:,.0f} lines/s)")
-    print(f"  pay the batch:          {t_pay:6.2f} s  ({n / t_pay:,.0f} farmers/s)  "
-          f"paid {b['by_status']['paid']['lines']:,}, failed {b['by_status'].get('failed', {'lines': 0})['lines']}, "
-          f"total {b['total_fen'] / 100:,.2f} yuan")
+    print(
+        f"  pay the batch:          {t_pay:6.2f} s  ({n / t_pay:,.0f} farmers/s)  "
+        f"paid {b['by_status']['paid']['lines']:,}, failed {b['by_status'].get('failed', {'lines': 0})['lines']}, "
+        f"total {b['total_fen'] / 100:,.2f} yuan"
+    )
     print(f"  baseline: {n:,} plain ledger entries: {t_base:6.2f} s  ({n / t_base:,.0f} entries/s)")
-    print(f"  peak Python memory during the batch: {traced_peak / 2**20:.0f} MB; process peak RSS {peak_rss_mb():.0f} MB")
+    print(
+        f"  peak Python memory during the batch: {traced_peak / 2**20:.0f} MB; process peak RSS {peak_rss_mb():.0f} MB"
+    )
     print(f"  ledger verify: {'ok' if not problems else problems[:3]}")
 
 

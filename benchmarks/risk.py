@@ -59,11 +59,21 @@ def latency(db, n: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
     rng = random.Random(5)
     at = dt.datetime.combine(START + dt.timedelta(days=400), dt.time(10), SHANGHAI).astimezone(dt.UTC)
     with db.tx() as c:
-        app = MerchantApplication(type="micro", legal_name="测速", short_name="测速摊", legal_person_name="测速",
-                                  legal_person_id=generate_resident_id(rng), phone="13900000000", mcc="5499",
-                                  town_code="370323002", address="南麻", settle_bank="沂源农商银行",
-                                  settle_account_no="6231000099990000", settle_account_name="测速",
-                                  acquirer_id="yiyuan_rcb")
+        app = MerchantApplication(
+            type="micro",
+            legal_name="测速",
+            short_name="测速摊",
+            legal_person_name="测速",
+            legal_person_id=generate_resident_id(rng),
+            phone="13900000000",
+            mcc="5499",
+            town_code="370323002",
+            address="南麻",
+            settle_bank="沂源农商银行",
+            settle_account_no="6231000099990000",
+            settle_account_name="测速",
+            acquirer_id="yiyuan_rcb",
+        )
         mid = merchants.apply(c, app, at=at)["id"]
         merchants.review(c, mid, "approve", at=at)
         merchants.set_frozen(c, mid, False)
@@ -72,8 +82,12 @@ def latency(db, n: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
     off: list[float] = []
     alone: list[float] = []
     for i in range(n):
-        req = CreatePayment(amount_fen=100 + i % 50, merchant_order_no=f"L{i}", channel="wechat",
-                            payer=PayerHint(id=f"lat{i}"))
+        req = CreatePayment(
+            amount_fen=100 + i % 50,
+            merchant_order_no=f"L{i}",
+            channel="wechat",
+            payer=PayerHint(id=f"lat{i}"),
+        )
         risk_on = i % 2 == 0
         payments_service.risk.authorise = real if risk_on else (lambda *a, **k: None)  # type: ignore[attr-defined]
         try:
@@ -84,8 +98,9 @@ def latency(db, n: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
             payments_service.risk.authorise = real  # type: ignore[attr-defined]
         with db.tx() as c:
             m = merchants.merchant_row(c, mid)
-            req2 = CreatePayment(amount_fen=100, merchant_order_no=f"A{i}", channel="wechat",
-                                 payer=PayerHint(id=f"alone{i}"))
+            req2 = CreatePayment(
+                amount_fen=100, merchant_order_no=f"A{i}", channel="wechat", payer=PayerHint(id=f"alone{i}")
+            )
             t0 = time.perf_counter()
             risk.authorise(c, m, req2, "pay_code", at)
             alone.append(time.perf_counter() - t0)
@@ -94,8 +109,14 @@ def latency(db, n: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
     def q(xs: list[float], p: float) -> float:
         return statistics.quantiles(xs, n=100)[int(p) - 1] * 1000 if len(xs) > 2 else 0.0
 
-    return {"on_p50_ms": q(on, 50), "on_p99_ms": q(on, 99), "off_p50_ms": q(off, 50), "off_p99_ms": q(off, 99),
-            "authorise_p50_ms": q(alone, 50), "authorise_p99_ms": q(alone, 99)}
+    return {
+        "on_p50_ms": q(on, 50),
+        "on_p99_ms": q(on, 99),
+        "off_p50_ms": q(off, 50),
+        "off_p99_ms": q(off, 99),
+        "authorise_p50_ms": q(alone, 50),
+        "authorise_p99_ms": q(alone, 99),
+    }
 
 
 def main() -> None:
@@ -116,26 +137,40 @@ def main() -> None:
         sim_s = time.perf_counter() - t0
         bt = backtest.run(db, parse_ruleset(default_source()))
         held = "held-out" if args.seed != TUNED_SEED else "TUNING seed (not held out)"
-        print(f"risk benchmark: Yiyuan scale {args.scale}, {args.days} days from {START}, seed {args.seed} ({held})")
-        print(f"  simulated {result.payments:,} payments in {sim_s:.1f} s; replayed {bt.payments:,} successes through "
-              f"the rules in {bt.elapsed_s:.1f} s ({bt.payments / max(bt.elapsed_s, 1e-9):,.0f}/s)")
-        print(f"  alerts (rule × subject × day): {bt.live_alerts:,} live, {bt.alerts - bt.live_alerts:,} shadow; "
-              f"{bt.alerts_per_10k:.1f} live alerts per 10,000 payments")
+        print(
+            f"risk benchmark: Yiyuan scale {args.scale}, {args.days} days from {START}, seed {args.seed} ({held})"
+        )
+        print(
+            f"  simulated {result.payments:,} payments in {sim_s:.1f} s; replayed {bt.payments:,} successes through "
+            f"the rules in {bt.elapsed_s:.1f} s ({bt.payments / max(bt.elapsed_s, 1e-9):,.0f}/s)"
+        )
+        print(
+            f"  alerts (rule × subject × day): {bt.live_alerts:,} live, {bt.alerts - bt.live_alerts:,} shadow; "
+            f"{bt.alerts_per_10k:.1f} live alerts per 10,000 payments"
+        )
         print(f"  {'typology':<20}{'labelled':>9}{'flagged':>9}{'true':>6}{'precision':>11}{'recall':>9}")
         for typ, s in sorted(bt.by_typology.items()):
-            print(f"  {typ:<20}{s.positives:>9}{len(s.flagged):>9}{s.true_pos:>6}"
-                  f"{backtest.pct(s.precision_ppm):>11}{backtest.pct(s.recall_ppm):>9}")
+            print(
+                f"  {typ:<20}{s.positives:>9}{len(s.flagged):>9}{s.true_pos:>6}"
+                f"{backtest.pct(s.precision_ppm):>11}{backtest.pct(s.recall_ppm):>9}"
+            )
         print("  per rule:")
         for row in backtest.table(bt):
-            print(f"    {row['rule']:<28}{'shadow' if row['shadow'] else '':<7}hits {row['hits']:>6}  subjects "
-                  f"{row['subjects']:>5}  precision {row['precision']:>7}  recall {row['recall']:>7}")
+            print(
+                f"    {row['rule']:<28}{'shadow' if row['shadow'] else '':<7}hits {row['hits']:>6}  subjects "
+                f"{row['subjects']:>5}  precision {row['precision']:>7}  recall {row['recall']:>7}"
+            )
         print(f"  honest look-alikes flagged: {bt.camouflage_flagged or 'none'}")
         lat = latency(db, LATENCY_PAYMENTS)
-        print(f"  create_payment latency over {LATENCY_PAYMENTS:,} payments (half with risk, half without, "
-              f"interleaved, SQLite): risk on p50 {lat['on_p50_ms']:.2f} ms p99 {lat['on_p99_ms']:.2f} ms; "
-              f"risk off p50 {lat['off_p50_ms']:.2f} ms p99 {lat['off_p99_ms']:.2f} ms")
-        print(f"  risk.authorise alone (limits + pre-auth rules, in process): p50 {lat['authorise_p50_ms']:.3f} ms, "
-              f"p99 {lat['authorise_p99_ms']:.3f} ms (goal ≤ 1 ms)")
+        print(
+            f"  create_payment latency over {LATENCY_PAYMENTS:,} payments (half with risk, half without, "
+            f"interleaved, SQLite): risk on p50 {lat['on_p50_ms']:.2f} ms p99 {lat['on_p99_ms']:.2f} ms; "
+            f"risk off p50 {lat['off_p50_ms']:.2f} ms p99 {lat['off_p99_ms']:.2f} ms"
+        )
+        print(
+            f"  risk.authorise alone (limits + pre-auth rules, in process): p50 {lat['authorise_p50_ms']:.3f} ms, "
+            f"p99 {lat['authorise_p99_ms']:.3f} ms (goal ≤ 1 ms)"
+        )
         db.dispose()
 
 

@@ -21,23 +21,43 @@ from pathlib import Path
 from urllib.request import urlopen
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+]
 DESK = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 LOGIN_LINE = re.compile(r"^\s+(.+?) login:\s*(\S+) / (\S+)\s*$")
 START_TIMEOUT_S = 600  # a loaded machine builds the history slowly
-FONT_SWAP_MS = 700  # after the font is loaded, the time Chromium takes to lay every text run out again with it
+FONT_SWAP_MS = (
+    700  # after the font is loaded, the time Chromium takes to lay every text run out again with it
+)
 
 
 def _slug(path: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "home"
 
 
-def _start_demo(root: Path, out: Path, days: int, port: int) -> tuple[subprocess.Popen[str], list[tuple[str, str, str]]]:
+def _start_demo(
+    root: Path, out: Path, days: int, port: int
+) -> tuple[subprocess.Popen[str], list[tuple[str, str, str]]]:
     db = out / "demo.db"
-    cmd = [str(root / ".venv/bin/zhifu"), "demo", "--days", str(days), "--port", str(port), "--db-file", str(db)]
-    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    cmd = [
+        str(root / ".venv/bin/zhifu"),
+        "demo",
+        "--days",
+        str(days),
+        "--port",
+        str(port),
+        "--db-file",
+        str(db),
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     logins: list[tuple[str, str, str]] = []
     deadline = time.monotonic() + START_TIMEOUT_S
     assert proc.stdout is not None
@@ -47,7 +67,9 @@ def _start_demo(root: Path, out: Path, days: int, port: int) -> tuple[subprocess
             logins.append(found.groups())  # type: ignore[arg-type]
         if "live traffic:" in line or time.monotonic() > deadline:
             break
-    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # never let the pipe fill
+    threading.Thread(
+        target=lambda: [None for _ in proc.stdout], daemon=True
+    ).start()  # never let the pipe fill
     while time.monotonic() < deadline:
         try:
             with urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as r:
@@ -61,7 +83,9 @@ def _start_demo(root: Path, out: Path, days: int, port: int) -> tuple[subprocess
 def _settle(page) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_load_state("networkidle")
     # the bundled CJK font, when the system has none: load it, let every text run swap to it, then shoot
-    page.evaluate("document.fonts.load('1em \"Zhifu CJK\"', '智付').then(() => document.fonts.ready).then(() => true)")
+    page.evaluate(
+        "document.fonts.load('1em \"Zhifu CJK\"', '智付').then(() => document.fonts.ready).then(() => true)"
+    )
     page.wait_for_timeout(FONT_SWAP_MS)
 
 
@@ -99,8 +123,13 @@ def main() -> None:
                 page.fill("input[name=password]", password)
                 page.click("main button[type=submit]")
                 page.wait_for_load_state("networkidle")
-                hrefs = [h for h in page.eval_on_selector_all("nav.topnav a", "els => els.map(e => e.getAttribute('href'))")
-                         if h and h.startswith("/")]
+                hrefs = [
+                    h
+                    for h in page.eval_on_selector_all(
+                        "nav.topnav a", "els => els.map(e => e.getAttribute('href'))"
+                    )
+                    if h and h.startswith("/")
+                ]
                 for href in dict.fromkeys(hrefs):
                     page.goto(base + href)
                     _settle(page)
@@ -110,12 +139,20 @@ def main() -> None:
                 ctx.close()
                 print(f"{role}: {len(hrefs)} pages", flush=True)
             con = sqlite3.connect(out / "demo.db")
-            code = con.execute("select id from payment_codes where kind='static' and status='active' limit 1").fetchone()
+            code = con.execute(
+                "select id from payment_codes where kind='static' and status='active' limit 1"
+            ).fetchone()
             con.close()
             if code:
-                ctx = browser.new_context(viewport=PHONE, locale="zh-CN", is_mobile=True, user_agent=(
-                    "Mozilla/5.0 (Linux; Android 13) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Mobile "
-                    "Safari/537.36 MicroMessenger/8.0.40"))
+                ctx = browser.new_context(
+                    viewport=PHONE,
+                    locale="zh-CN",
+                    is_mobile=True,
+                    user_agent=(
+                        "Mozilla/5.0 (Linux; Android 13) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Mobile "
+                        "Safari/537.36 MicroMessenger/8.0.40"
+                    ),
+                )
                 page = ctx.new_page()
                 page.goto(f"{base}/c/{code[0]}")
                 _settle(page)

@@ -41,18 +41,32 @@ def _throughput(folder: str, scale: float, days: int) -> dict[str, float]:
     url = f"sqlite:///{folder}/sim.db"
     upgrade(url)
     db = Database(url)
-    result = Simulation(db, SimParams("yiyuan", START, days, 7, scale), load_profile("yiyuan")).run(progress=False)
+    result = Simulation(db, SimParams("yiyuan", START, days, 7, scale), load_profile("yiyuan")).run(
+        progress=False
+    )
     db.dispose()
-    return {"payments": result.payments, "refunds": result.refunds, "merchants": result.merchants,
-            "payments_s": result.payments_s, "elapsed_s": result.elapsed_s,
-            "per_s": result.payments / result.payments_s, "peak_mb": _peak_mb()}
+    return {
+        "payments": result.payments,
+        "refunds": result.refunds,
+        "merchants": result.merchants,
+        "payments_s": result.payments_s,
+        "elapsed_s": result.elapsed_s,
+        "per_s": result.payments / result.payments_s,
+        "peak_mb": _peak_mb(),
+    }
 
 
 WRITTEN = ("payments", "sim_rail_txns", "ledger_entries", "ledger_postings")  # what the batch path writes
 
 
-def _raw_load(folder: str, name: str, tables: dict[str, tuple[list[str], list[tuple[object, ...]]]], n_batches: int,
-              *, defer: bool) -> float:
+def _raw_load(
+    folder: str,
+    name: str,
+    tables: dict[str, tuple[list[str], list[tuple[object, ...]]]],
+    n_batches: int,
+    *,
+    defer: bool,
+) -> float:
     """Seconds for raw sqlite3 to write these rows into empty copies of the tables, a batch per transaction,
     every table's share of a batch together; with `defer`, the secondary indexes are built after the load."""
     dst = sqlite3.connect(f"{folder}/{name}.db", isolation_level=None)
@@ -70,7 +84,7 @@ def _raw_load(folder: str, name: str, tables: dict[str, tuple[list[str], list[tu
         dst.execute("BEGIN")
         for table, (_, rows) in tables.items():
             share = len(rows) // n_batches + 1
-            part = rows[k * share:(k + 1) * share]
+            part = rows[k * share : (k + 1) * share]
             if part:
                 dst.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(part[0]))})", part)
         dst.execute("COMMIT")
@@ -89,8 +103,13 @@ def _baseline(folder: str) -> dict[str, float]:
     src = sqlite3.connect(f"{folder}/sim.db")
     tables = {}
     for t in WRITTEN:
-        ddl = [r[0] for r in src.execute("SELECT sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL "
-                                         "ORDER BY type DESC", (t,))]  # the table before its indexes
+        ddl = [
+            r[0]
+            for r in src.execute(
+                "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL ORDER BY type DESC",
+                (t,),
+            )
+        ]  # the table before its indexes
         tables[t] = (ddl, src.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall())
     src.close()
     n = len(tables["payments"][1])
@@ -98,8 +117,13 @@ def _baseline(folder: str) -> dict[str, float]:
     only = _raw_load(folder, "raw_payments", {"payments": tables["payments"]}, batches, defer=False)
     every = _raw_load(folder, "raw_every", tables, batches, defer=False)
     deferred = _raw_load(folder, "raw_deferred", tables, batches, defer=True)
-    return {"rows": n, "per_s": n / only, "every_per_s": n / every, "deferred_per_s": n / deferred,
-            "rows_per_payment": sum(len(rows) for _, rows in tables.values()) / n}
+    return {
+        "rows": n,
+        "per_s": n / only,
+        "every_per_s": n / every,
+        "deferred_per_s": n / deferred,
+        "rows_per_payment": sum(len(rows) for _, rows in tables.values()) / n,
+    }
 
 
 def _model_memory(days: int) -> dict[str, float]:
@@ -108,10 +132,16 @@ def _model_memory(days: int) -> dict[str, float]:
     from zhifu.sim import SimParams
     from zhifu.sim.engine import Simulation
 
-    result = Simulation(None, SimParams("yiyuan", START, days, 7, 1.0), load_profile("yiyuan"),
-                        dry_run=True).run(progress=False)
-    return {"payments": result.payments, "merchants": result.merchants, "consumers": result.consumers,
-            "elapsed_s": result.elapsed_s, "peak_mb": _peak_mb()}
+    result = Simulation(
+        None, SimParams("yiyuan", START, days, 7, 1.0), load_profile("yiyuan"), dry_run=True
+    ).run(progress=False)
+    return {
+        "payments": result.payments,
+        "merchants": result.merchants,
+        "consumers": result.consumers,
+        "elapsed_s": result.elapsed_s,
+        "peak_mb": _peak_mb(),
+    }
 
 
 def _rss_mb(pid: int) -> float:
@@ -136,8 +166,9 @@ def _serve_idle(folder: str) -> dict[str, float]:
     port = _free_port()
     zhifu = str(Path(sys.executable).with_name("zhifu"))
     env = {**os.environ, "ZHIFU_DATABASE_URL": url}
-    proc = subprocess.Popen([zhifu, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [zhifu, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     bare = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         deadline = time.monotonic() + 30
@@ -172,7 +203,9 @@ def _run(child: str, folder: str, **extra: object) -> dict[str, float]:
     cmd = [sys.executable, __file__, "--child", child, "--folder", folder]
     for k, v in extra.items():
         cmd += [f"--{k}", str(v)]
-    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    return json.loads(
+        subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    )
 
 
 def main() -> None:
@@ -192,21 +225,33 @@ def main() -> None:
         b = _run("baseline", folder)
         m = _run("model", folder, days=model_days)
         s = _run("serve", folder)
-    print(f"simulate yiyuan scale {scale} for {days} days: {t['payments']:,} payments, {t['refunds']:,} refunds, "
-          f"{t['merchants']:,} merchants onboarded through the merchant service")
-    print(f"  batch service (generate + commit payments, rail rows, ledger): {t['per_s']:,.0f} payments/s "
-          f"(target ≥ 20,000/s); whole run {t['elapsed_s']:.1f} s; peak memory {t['peak_mb']:.0f} MB")
-    print(f"  baseline, raw sqlite3 executemany of the same {b['rows']:,} payment rows (payments table only): "
-          f"{b['per_s']:,.0f} rows/s")
-    print(f"  floor, raw sqlite3 writing every row the batch path wrote ({b['rows_per_payment']:.1f} rows a payment: "
-          f"payment, rail row, ledger entry, postings): {b['every_per_s']:,.0f} payments/s with the indexes kept "
-          f"up row by row; {b['deferred_per_s']:,.0f} payments/s with the deferred indexes built at the end")
+    print(
+        f"simulate yiyuan scale {scale} for {days} days: {t['payments']:,} payments, {t['refunds']:,} refunds, "
+        f"{t['merchants']:,} merchants onboarded through the merchant service"
+    )
+    print(
+        f"  batch service (generate + commit payments, rail rows, ledger): {t['per_s']:,.0f} payments/s "
+        f"(target ≥ 20,000/s); whole run {t['elapsed_s']:.1f} s; peak memory {t['peak_mb']:.0f} MB"
+    )
+    print(
+        f"  baseline, raw sqlite3 executemany of the same {b['rows']:,} payment rows (payments table only): "
+        f"{b['per_s']:,.0f} rows/s"
+    )
+    print(
+        f"  floor, raw sqlite3 writing every row the batch path wrote ({b['rows_per_payment']:.1f} rows a payment: "
+        f"payment, rail row, ledger entry, postings): {b['every_per_s']:,.0f} payments/s with the indexes kept "
+        f"up row by row; {b['deferred_per_s']:,.0f} payments/s with the deferred indexes built at the end"
+    )
     print(f"  ours against that floor: {t['per_s'] / b['deferred_per_s']:.0%}")
     label = "a full-scale Yiyuan year" if model_days == 365 else f"full-scale Yiyuan, {model_days} days"
-    print(f"model of {label} (no database): {m['payments']:,} payments, {m['merchants']:,} merchants, "
-          f"{m['consumers']:,} consumers in {m['elapsed_s']:.1f} s; peak memory {m['peak_mb']:.0f} MB (limit 2,048 MB)")
-    print(f"zhifu serve idle RSS: {s['serve_mb']:.0f} MB (limit 300 MB); a bare Python interpreter: "
-          f"{s['bare_python_mb']:.0f} MB")
+    print(
+        f"model of {label} (no database): {m['payments']:,} payments, {m['merchants']:,} merchants, "
+        f"{m['consumers']:,} consumers in {m['elapsed_s']:.1f} s; peak memory {m['peak_mb']:.0f} MB (limit 2,048 MB)"
+    )
+    print(
+        f"zhifu serve idle RSS: {s['serve_mb']:.0f} MB (limit 300 MB); a bare Python interpreter: "
+        f"{s['bare_python_mb']:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

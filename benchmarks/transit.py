@@ -76,25 +76,41 @@ def main(riders: int, taps_per_rider: int) -> None:
         t0 = time.perf_counter()
         with db.read() as c:
             c.execute(transit_riders.select().where(transit_riders.c.id == rid)).first()
-            c.execute(transit_deny.select().where(transit_deny.c.merchant_id == mid, transit_deny.c.rider_id == rid,
-                                                  transit_deny.c.status == "active")).first()
+            c.execute(
+                transit_deny.select().where(
+                    transit_deny.c.merchant_id == mid,
+                    transit_deny.c.rider_id == rid,
+                    transit_deny.c.status == "active",
+                )
+            ).first()
         online.append((time.perf_counter() - t0) * 1000)
-    print(f"validator decision (local, offline): p50 {statistics.median(local):.3f} ms, p99 {pct(local, 0.99):.3f} ms, "
-          f"max {max(local):.3f} ms over {len(local)} decisions; goal ≤ {DECISION_BUDGET_MS} ms")
-    print(f"baseline, the same question online (a read of the platform's database, no network): "
-          f"p50 {statistics.median(online):.3f} ms, p99 {pct(online, 0.99):.3f} ms")
+    print(
+        f"validator decision (local, offline): p50 {statistics.median(local):.3f} ms, p99 {pct(local, 0.99):.3f} ms, "
+        f"max {max(local):.3f} ms over {len(local)} decisions; goal ≤ {DECISION_BUDGET_MS} ms"
+    )
+    print(
+        f"baseline, the same question online (a read of the platform's database, no network): "
+        f"p50 {statistics.median(online):.3f} ms, p99 {pct(online, 0.99):.3f} ms"
+    )
 
     taps = []
     for i, rid in enumerate(ids):
         for k in range(taps_per_rider):
             at = day + dt.timedelta(hours=1 + 3 * k, seconds=i)
-            taps.append({"id": f"{i}-{k}", "credential": tokens.ride_token(rid, int(at.timestamp()),
-                                                                           int(at.timestamp()) + 300),
-                         "tapped_at": at, "decision": "accept"})
+            taps.append(
+                {
+                    "id": f"{i}-{k}",
+                    "credential": tokens.ride_token(rid, int(at.timestamp()), int(at.timestamp()) + 300),
+                    "tapped_at": at,
+                    "decision": "accept",
+                }
+            )
     fc.set(h.sh(2022, 6, 16, 3))
     t0 = time.perf_counter()
     for i in range(0, len(taps), BATCH):
-        batch = service.TapBatch(validator_time=clock.now(), taps=[service.TapIn(**t) for t in taps[i:i + BATCH]])
+        batch = service.TapBatch(
+            validator_time=clock.now(), taps=[service.TapIn(**t) for t in taps[i : i + BATCH]]
+        )
         db.run(lambda c, b=batch: service.upload_taps(c, mid, "v1", b))
     t_upload = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -107,14 +123,20 @@ def main(riders: int, taps_per_rider: int) -> None:
     t0 = time.perf_counter()
     for i in range(base_n):
         with db.tx() as c:
-            create_payment(c, mid, CreatePayment(amount_fen=400, merchant_order_no=f"base{i}", auth_code=h.GOOD_PAYCODE))
+            create_payment(
+                c, mid, CreatePayment(amount_fen=400, merchant_order_no=f"base{i}", auth_code=h.GOOD_PAYCODE)
+            )
     t_base = (time.perf_counter() - t0) / base_n
     total = t_upload + t_charge
-    print(f"taps settled: {len(taps)} taps in {total:.2f} s = {len(taps) / total:,.0f} taps/s (upload and fares "
-          f"{t_upload:.2f} s = {len(taps) / t_upload:,.0f} taps/s; {stats['charges']} capped charges {t_charge:.2f} s = "
-          f"{stats['charges'] / t_charge:,.0f} charges/s)")
-    print(f"baseline, plain pay-code payments in the same run: {1 / t_base:,.0f} payments/s; peak memory "
-          f"{peak_rss_mb():.0f} MB")
+    print(
+        f"taps settled: {len(taps)} taps in {total:.2f} s = {len(taps) / total:,.0f} taps/s (upload and fares "
+        f"{t_upload:.2f} s = {len(taps) / t_upload:,.0f} taps/s; {stats['charges']} capped charges {t_charge:.2f} s = "
+        f"{stats['charges'] / t_charge:,.0f} charges/s)"
+    )
+    print(
+        f"baseline, plain pay-code payments in the same run: {1 / t_base:,.0f} payments/s; peak memory "
+        f"{peak_rss_mb():.0f} MB"
+    )
 
 
 if __name__ == "__main__":

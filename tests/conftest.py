@@ -16,7 +16,9 @@ import pytest
 import uvicorn
 from sqlalchemy import create_engine, text
 
-os.environ.setdefault("ZHIFU_SIMULATOR", "1")  # the simulated rails and payer, on the simulator's built-in secret
+os.environ.setdefault(
+    "ZHIFU_SIMULATOR", "1"
+)  # the simulated rails and payer, on the simulator's built-in secret
 
 from zhifu.core import clock as clock_mod  # noqa: E402
 from zhifu.core.clock import FixedClock  # noqa: E402
@@ -39,7 +41,9 @@ def pg_url() -> Iterator[str]:
     """A database of its own on the PostgreSQL server, made for this test process and dropped after."""
     if not PG_URL:
         if os.environ.get("ZHIFU_REQUIRE_PG"):
-            pytest.fail("ZHIFU_REQUIRE_PG is set but ZHIFU_TEST_PG_URL is not: the PostgreSQL tests must run here")
+            pytest.fail(
+                "ZHIFU_REQUIRE_PG is set but ZHIFU_TEST_PG_URL is not: the PostgreSQL tests must run here"
+            )
         pytest.skip(PG_SKIP_REASON)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     name = f"zhifu_test_{worker}_{uuid.uuid4().hex[:8]}"
@@ -130,8 +134,12 @@ def fake_rails(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    sim = FakeRails(folder, f"http://127.0.0.1:{port}", behaviour=Behaviour(hang_s=1.2),
-                    deliver=httpx.Client(transport=FORWARD))
+    sim = FakeRails(
+        folder,
+        f"http://127.0.0.1:{port}",
+        behaviour=Behaviour(hang_s=1.2),
+        deliver=httpx.Client(transport=FORWARD),
+    )
     server = uvicorn.Server(uvicorn.Config(sim.app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

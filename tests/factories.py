@@ -19,11 +19,20 @@ _rng = random.Random(42)
 def application(**overrides: Any) -> dict[str, Any]:
     """A valid individual-business application in 南麻街道; override any field."""
     doc = {
-        "type": "individual_business", "legal_name": "沂源县南麻张记早餐店", "short_name": "张记早餐",
-        "credit_code": generate_credit_code(_rng), "legal_person_name": "张三",
-        "legal_person_id": generate_resident_id(_rng), "phone": "13800138000", "mcc": "5812",
-        "town_code": "370323002", "address": "南麻街道振兴路 8 号", "settle_bank": "沂源农商银行",
-        "settle_account_no": "6231000012345678", "settle_account_name": "张三", "acquirer_id": "yiyuan_rcb",
+        "type": "individual_business",
+        "legal_name": "沂源县南麻张记早餐店",
+        "short_name": "张记早餐",
+        "credit_code": generate_credit_code(_rng),
+        "legal_person_name": "张三",
+        "legal_person_id": generate_resident_id(_rng),
+        "phone": "13800138000",
+        "mcc": "5812",
+        "town_code": "370323002",
+        "address": "南麻街道振兴路 8 号",
+        "settle_bank": "沂源农商银行",
+        "settle_account_no": "6231000012345678",
+        "settle_account_name": "张三",
+        "acquirer_id": "yiyuan_rcb",
     }
     doc.update(overrides)
     return {k: v for k, v in doc.items() if v is not None}

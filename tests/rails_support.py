@@ -14,8 +14,9 @@ class _ForwardToApp(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if self.client is None:
             return httpx.Response(503, text="no app")
-        r = self.client.request(request.method, request.url.path, content=request.read(),
-                                headers=dict(request.headers))
+        r = self.client.request(
+            request.method, request.url.path, content=request.read(), headers=dict(request.headers)
+        )
         return httpx.Response(r.status_code, content=r.content, headers=r.headers)
 
 
@@ -40,8 +41,13 @@ def produce_statement(channel: str, day, kinds=None, *, seed: int = 1):  # type:
     data = get_channel(channel).fetch_statement(day)
     parsed = parse_statement(channel, data, day)
     physical = {seq.line_no: line.line_no for seq, line in zip(got.lines, parsed, strict=True)}
-    return types.SimpleNamespace(data=data, lines=parsed, truth=got.truth, item_classes=got.item_classes,
-                                 line_classes={physical[n]: cls for n, cls in got.line_classes.items()})
+    return types.SimpleNamespace(
+        data=data,
+        lines=parsed,
+        truth=got.truth,
+        item_classes=got.item_classes,
+        line_classes={physical[n]: cls for n, cls in got.line_classes.items()},
+    )
 
 
 def pump(db, *, at=None) -> None:  # type: ignore[no-untyped-def]

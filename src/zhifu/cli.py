@@ -23,9 +23,16 @@ err_console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())
 
 # Commands that make their database or need none; every other command first checks there is a Zhifu schema.
 @app.callback()
-def _global_options(ctx: typer.Context, db: str = typer.Option(
-        None, "--db", envvar="ZHIFU_DATABASE_URL", show_envvar=True,
-        help="The database: a URL or a SQLite file path (the demo's is zhifu-demo.db).")) -> None:
+def _global_options(
+    ctx: typer.Context,
+    db: str = typer.Option(
+        None,
+        "--db",
+        envvar="ZHIFU_DATABASE_URL",
+        show_envvar=True,
+        help="The database: a URL or a SQLite file path (the demo's is zhifu-demo.db).",
+    ),
+) -> None:
     """Zhifu (智付) — the county smart-payment platform."""
     import os
 
@@ -85,7 +92,9 @@ def ledger_verify() -> None:
     from zhifu.ledger import verify
 
     db = database()
-    with db.read() as conn:  # a read snapshot: payments go on while it runs (on SQLite it takes no write lock)
+    with (
+        db.read() as conn
+    ):  # a read snapshot: payments go on while it runs (on SQLite it takes no write lock)
         violations = verify(conn)
     if violations:
         for v in violations:
@@ -110,17 +119,28 @@ def ledger_balance(account: str) -> None:
     t = Table(title=account)
     for col in ("type", "posted", "pending debits", "pending credits", "available"):
         t.add_column(col)
-    t.add_row(b.type.value, format_fen(b.posted_fen), format_fen(b.pending_debits_fen),
-              format_fen(b.pending_credits_fen), format_fen(b.available_fen))
+    t.add_row(
+        b.type.value,
+        format_fen(b.posted_fen),
+        format_fen(b.pending_debits_fen),
+        format_fen(b.pending_credits_fen),
+        format_fen(b.available_fen),
+    )
     console.print(t)
 
 
 @app.command("serve")
-def serve(host: str = typer.Option(None), port: int = typer.Option(None),
-          workers: int = typer.Option(1, "--workers", help="Web processes (more than one needs PostgreSQL)."),
-          background: bool = typer.Option(None, "--background/--no-background",
-                                          help="Run background work in this process (default: with one process; "
-                                               "with several, `zhifu worker` does it).")) -> None:
+def serve(
+    host: str = typer.Option(None),
+    port: int = typer.Option(None),
+    workers: int = typer.Option(1, "--workers", help="Web processes (more than one needs PostgreSQL)."),
+    background: bool = typer.Option(
+        None,
+        "--background/--no-background",
+        help="Run background work in this process (default: with one process; "
+        "with several, `zhifu worker` does it).",
+    ),
+) -> None:
     """Run the web process: API, cashier, console and background workers."""
     from zhifu import serving
     from zhifu.core.config import check_secret_for_serving
@@ -147,12 +167,18 @@ DEMO_SCALE = 0.005  # a county of about 2,750 people: a year of history builds i
 
 
 @app.command("demo")
-def demo(db_file: str = typer.Option("zhifu-demo.db", help="The demo's SQLite file; it is made afresh."),
-         port: int = typer.Option(8000), days: int = typer.Option(365, help="Days of history before today."),
-         scale: float = typer.Option(DEMO_SCALE, help="The county's size relative to Yiyuan."),
-         tps: float = typer.Option(0.0, help="Live payments a second once the server runs; 0 follows the "
-                                              "county's own rhythm at the live hour (the history's model)."),
-         seed: int = typer.Option(7)) -> None:
+def demo(
+    db_file: str = typer.Option("zhifu-demo.db", help="The demo's SQLite file; it is made afresh."),
+    port: int = typer.Option(8000),
+    days: int = typer.Option(365, help="Days of history before today."),
+    scale: float = typer.Option(DEMO_SCALE, help="The county's size relative to Yiyuan."),
+    tps: float = typer.Option(
+        0.0,
+        help="Live payments a second once the server runs; 0 follows the "
+        "county's own rhythm at the live hour (the history's model).",
+    ),
+    seed: int = typer.Option(7),
+) -> None:
     """Start afresh on SQLite: the Yiyuan county with a year of history, then the server with live traffic."""
     from zhifu.sim.demo import run_demo
 
@@ -170,7 +196,9 @@ def _mount_capabilities() -> None:
         sub = getattr(mod, "app", None)
         if sub is not None:
             app.add_typer(sub, name=getattr(mod, "NAME", mod.__name__.split(".")[1]))
-        for name, command in getattr(mod, "COMMANDS", {}).items():  # further top-level commands of the capability
+        for name, command in getattr(
+            mod, "COMMANDS", {}
+        ).items():  # further top-level commands of the capability
             app.command(name)(command)
         for name, group in getattr(mod, "GROUPS", {}).items():  # further command groups of the capability
             app.add_typer(group, name=name)

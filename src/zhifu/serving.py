@@ -15,11 +15,19 @@ def options(*, host: str, port: int, workers: int = 1, access_log: bool = True) 
     """The uvicorn settings every Zhifu web process runs with."""
     if not 1 <= workers <= WORKERS_MAX:
         raise ValueError(f"workers must be between 1 and {WORKERS_MAX}")
-    return {"host": host, "port": port, "workers": workers, "log_level": LOG_LEVEL, "access_log": access_log,
-            "timeout_graceful_shutdown": 10}
+    return {
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "log_level": LOG_LEVEL,
+        "access_log": access_log,
+        "timeout_graceful_shutdown": 10,
+    }
 
 
-def run(app: Any, *, host: str, port: int, workers: int = 1, factory: bool = False, access_log: bool = True) -> None:
+def run(
+    app: Any, *, host: str, port: int, workers: int = 1, factory: bool = False, access_log: bool = True
+) -> None:
     """Serve `app` (an ASGI app, or an import string, which more than one worker needs) until stopped."""
     uvicorn.run(app, factory=factory, **options(host=host, port=port, workers=workers, access_log=access_log))
 

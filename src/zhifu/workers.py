@@ -57,7 +57,11 @@ class Workers:
             ("webhooks", s.webhook_dispatch_interval_s, lambda: dispatch_due(self.db, wait=False)),
             ("kpi", kpi.REFRESH_INTERVAL_S, lambda: kpi.refresh_db(self.db)),
             ("audit", audit.INTEGRATE_INTERVAL_S, lambda: audit.integrate_db(self.db)),
-            ("risk", s.sweeper_interval_s, lambda: risk.scan(self.db)),  # every success evaluated once, in order
+            (
+                "risk",
+                s.sweeper_interval_s,
+                lambda: risk.scan(self.db),
+            ),  # every success evaluated once, in order
             ("complaints", CLOCK_INTERVAL_S, lambda: run_clocks(self.db)),
             ("transit", BACKGROUND_INTERVAL_S, lambda: background(self.db)),
         ]
@@ -76,7 +80,9 @@ class Workers:
         idempotency.purge(self.db)
         from zhifu.settlement.service import scheduled_run
 
-        scheduled_run(self.db)  # settles each business date once it is cut off (ZHIFU_SETTLEMENT_SCHEDULED=0: off)
+        scheduled_run(
+            self.db
+        )  # settles each business date once it is cut off (ZHIFU_SETTLEMENT_SCHEDULED=0: off)
 
     def _spawn(self, name: str, every_s: float, fn) -> None:  # type: ignore[no-untyped-def]
         def loop() -> None:

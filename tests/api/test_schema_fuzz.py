@@ -26,8 +26,11 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 def test_every_operation_answers_within_its_documented_responses(platform, capsys) -> None:  # type: ignore[no-untyped-def]
     mid, mh = platform.merchant()
     # something to list: a payment and its refund, so list routes answer bodies with items to check
-    paid = platform.client.post("/v1/payments", json={"amount_fen": 5_000, "merchant_order_no": "fuzz-1",
-                                                      "auth_code": "6212345678901234561"}, headers=mh).json()
+    paid = platform.client.post(
+        "/v1/payments",
+        json={"amount_fen": 5_000, "merchant_order_no": "fuzz-1", "auth_code": "6212345678901234561"},
+        headers=mh,
+    ).json()
     platform.client.post(f"/v1/payments/{paid['id']}/refunds", json={"amount_fen": 100}, headers=mh)
     keys = [mh, mh, platform.op, platform.op, {}]  # a merchant, the operator, and (less often) nobody
     app = platform.app
@@ -42,9 +45,14 @@ def test_every_operation_answers_within_its_documented_responses(platform, capsy
             continue
         operations += 1
 
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
-                  phases=[Phase.explicit, Phase.generate],
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=op.as_strategy())
         def run(case) -> None:  # type: ignore[no-untyped-def]
             headers = rng.choice(keys)
@@ -59,8 +67,10 @@ def test_every_operation_answers_within_its_documented_responses(platform, capsy
 
         run()
     with capsys.disabled():
-        print(f"\nschemathesis: {operations} operations, {sum(calls.values())} requests, by status "
-              f"{json.dumps(dict(sorted(calls.items())))}, {len(failures)} failures")
+        print(
+            f"\nschemathesis: {operations} operations, {sum(calls.values())} requests, by status "
+            f"{json.dumps(dict(sorted(calls.items())))}, {len(failures)} failures"
+        )
     assert operations >= 150
     assert not failures, "\n".join(failures[:40])
 

@@ -24,8 +24,12 @@ def _entries(db, action: str) -> list[dict]:  # type: ignore[no-untyped-def]
         return audit.list_entries(c, action=action, limit=200)["data"]
 
 
-def test_refunds_settlement_logins_and_downloads_are_audited(platform, fixed_clock: FixedClock,  # type: ignore[no-untyped-def]
-                                                             tmp_path: Path, monkeypatch) -> None:
+def test_refunds_settlement_logins_and_downloads_are_audited(
+    platform,
+    fixed_clock: FixedClock,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    monkeypatch,
+) -> None:
     from argon2 import PasswordHasher
 
     monkeypatch.setattr(console, "hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
@@ -42,37 +46,53 @@ def test_refunds_settlement_logins_and_downloads_are_audited(platform, fixed_clo
     assert too_much.status_code == 400
     refunds = _entries(db, "refund.created")
     assert [(e["object_id"], e["actor"], e["role"], e["merchant_id"]) for e in refunds] == [
-        (rid, f"key:{key_id}", "merchant", mid)]
-    assert refunds[0]["details"] == {"payment_id": pid, "amount_fen": 345, "fee_refunded_fen":
-                                     refunds[0]["details"]["fee_refunded_fen"]}
+        (rid, f"key:{key_id}", "merchant", mid)
+    ]
+    assert refunds[0]["details"] == {
+        "payment_id": pid,
+        "amount_fen": 345,
+        "fee_refunded_fen": refunds[0]["details"]["fee_refunded_fen"],
+    }
 
     # a settlement run, its payout files and the bank's result file
     fixed_clock.set(sh(2022, 6, 15, 2))
     with audit.acting("ops-night", "operator"):
         batch = settlement.run_settlement(db, sh(2022, 6, 14).date(), out_dir=tmp_path)
-        settlement.import_result(db, result_file(db, batch["batch_no"]), filename="result.csv",
-                                 at=sh(2022, 6, 15, 10))
+        settlement.import_result(
+            db, result_file(db, batch["batch_no"]), filename="result.csv", at=sh(2022, 6, 15, 10)
+        )
     (run,) = _entries(db, "settlement.run")
     assert (run["object_id"], run["actor"], run["role"]) == (batch["batch_no"], "ops-night", "operator")
     assert run["details"]["payouts"] == 1 and run["details"]["payout_fen"] == batch["payout_fen"]
     (files,) = _entries(db, "settlement.payout_files")
-    assert files["details"]["sha256"] == {k: hashlib.sha256(Path(v).read_bytes()).hexdigest()
-                                          for k, v in batch["files"].items()}
+    assert files["details"]["sha256"] == {
+        k: hashlib.sha256(Path(v).read_bytes()).hexdigest() for k, v in batch["files"].items()
+    }
     (results,) = _entries(db, "settlement.payout_results")
     assert (results["details"]["paid"], results["details"]["failed"]) == (1, 0)
 
     # downloads: the monthly report (operator key), a statement (merchant key), the reconciliation report
-    assert platform.client.get("/v1/kpi/report", params={"month": "2022-06", "format": "xlsx"},
-                               headers=platform.op).status_code == 200
-    assert platform.client.get("/v1/statements", params={"month": "2022-06", "format": "csv"},
-                               headers=mh).status_code == 200
+    assert (
+        platform.client.get(
+            "/v1/kpi/report", params={"month": "2022-06", "format": "xlsx"}, headers=platform.op
+        ).status_code
+        == 200
+    )
+    assert (
+        platform.client.get(
+            "/v1/statements", params={"month": "2022-06", "format": "csv"}, headers=mh
+        ).status_code
+        == 200
+    )
     assert platform.client.get("/v1/recon/report.csv", headers=platform.op).status_code == 200
     bad = platform.client.get("/v1/statements", params={"month": "2022-13", "format": "csv"}, headers=mh)
     assert bad.status_code == 400  # nothing was exported, nothing is recorded
     exports = {(e["action"], e["object_id"], e["role"]) for e in _entries_like(db, "export.")}
-    assert exports == {("export.kpi_report", "2022-06", "operator"),
-                       ("export.statement", f"{mid}-2022-06", "merchant"),
-                       ("export.recon_report", "recon-all", "operator")}
+    assert exports == {
+        ("export.kpi_report", "2022-06", "operator"),
+        ("export.statement", f"{mid}-2022-06", "merchant"),
+        ("export.recon_report", "recon-all", "operator"),
+    }
 
     # a console login, and a statement downloaded from the console, name the person
     with db.tx() as c:
@@ -80,11 +100,17 @@ def test_refunds_settlement_logins_and_downloads_are_audited(platform, fixed_clo
     browser = TestClient(platform.app)
     page = browser.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-    wrong = browser.post("/login", data={"username": "shop-a", "password": "wrong horse battery",
-                                         "csrf_token": token}, follow_redirects=False)
+    wrong = browser.post(
+        "/login",
+        data={"username": "shop-a", "password": "wrong horse battery", "csrf_token": token},
+        follow_redirects=False,
+    )
     assert wrong.status_code != 303
-    ok = browser.post("/login", data={"username": "shop-a", "password": "correct horse battery",
-                                      "csrf_token": token}, follow_redirects=False)
+    ok = browser.post(
+        "/login",
+        data={"username": "shop-a", "password": "correct horse battery", "csrf_token": token},
+        follow_redirects=False,
+    )
     assert ok.status_code == 303
     (login,) = _entries(db, "console.login")
     assert (login["actor"], login["role"], login["object_type"]) == ("shop-a", "merchant", "console_user")

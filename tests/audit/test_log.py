@@ -19,8 +19,17 @@ from zhifu.db import Database
 def _fill(db: Database, n: int, *, start: int = 0) -> None:
     def go(c):  # type: ignore[no-untyped-def]
         for i in range(start, start + n):
-            audit.record(c, "tester", "test.action", "thing", f"t{i}", {"i": i}, role="operator",
-                         merchant_id="mch_A" if i % 2 else None)
+            audit.record(
+                c,
+                "tester",
+                "test.action",
+                "thing",
+                f"t{i}",
+                {"i": i},
+                role="operator",
+                merchant_id="mch_A" if i % 2 else None,
+            )
+
     db.run(go)
 
 
@@ -47,9 +56,11 @@ def test_entries_integrate_into_a_tree_with_the_reference_root(db: Database) -> 
 
 def test_an_entry_is_logged_only_if_its_transaction_commits(db: Database) -> None:
     with pytest.raises(RuntimeError):
+
         def go(c):  # type: ignore[no-untyped-def]
             audit.record(c, "x", "test.action", "thing", "t", {})
             raise RuntimeError("the action failed")
+
         db.run(go)
     assert audit.integrate_db(db) == 0
 
@@ -100,8 +111,11 @@ def test_verify_passes_on_a_good_log(db: Database) -> None:
 
 def _tamper_cases():  # type: ignore[no-untyped-def]
     def edit(c):  # type: ignore[no-untyped-def]
-        c.execute(update(audit_log).where(audit_log.c.leaf_index == 40).values(
-            body=text("replace(body, 't40', 't4x')")))
+        c.execute(
+            update(audit_log)
+            .where(audit_log.c.leaf_index == 40)
+            .values(body=text("replace(body, 't40', 't4x')"))
+        )
 
     def delete_one(c):  # type: ignore[no-untyped-def]
         c.execute(delete(audit_log).where(audit_log.c.leaf_index == 40))
@@ -128,9 +142,14 @@ def _tamper_cases():  # type: ignore[no-untyped-def]
         t.append(0, [offline.leaf_hash(b.encode()) for b in rows])
         t.flush()
 
-    return [("edit", edit, 40, "changed"), ("delete", delete_one, 40, "missing"),
-            ("delete_last", delete_last, 299, "deleted"), ("insert", insert_end, 300, "inserted"),
-            ("reorder", reorder, 40, "changed"), ("rewrite", rewrite_all, 0, "recomputed root")]
+    return [
+        ("edit", edit, 40, "changed"),
+        ("delete", delete_one, 40, "missing"),
+        ("delete_last", delete_last, 299, "deleted"),
+        ("insert", insert_end, 300, "inserted"),
+        ("reorder", reorder, 40, "changed"),
+        ("rewrite", rewrite_all, 0, "recomputed root"),
+    ]
 
 
 @pytest.mark.parametrize("case", _tamper_cases(), ids=lambda c: c[0])
@@ -155,8 +174,12 @@ def test_verify_reports_a_forged_or_inconsistent_checkpoint(db: Database) -> Non
         row = c.execute(select(audit_checkpoints).where(audit_checkpoints.c.size == 50)).one()
         cp = offline.Checkpoint.parse(row.text)
         cp.root = b"\x02" * 32  # a new root under the old signature
-        c.execute(update(audit_checkpoints).where(audit_checkpoints.c.size == 50).values(
-            text=cp.text(), root=cp.root.hex()))
+        c.execute(
+            update(audit_checkpoints)
+            .where(audit_checkpoints.c.size == 50)
+            .values(text=cp.text(), root=cp.root.hex())
+        )
+
     db.run(forge)
     rep = audit.verify_db(db)
     assert not rep.ok and any("checkpoint of size 50" in p and "signature" in p for p in rep.problems)
@@ -165,8 +188,12 @@ def test_verify_reports_a_forged_or_inconsistent_checkpoint(db: Database) -> Non
         """Validly signed, but not consistent with the entries (a split view)."""
         priv, pub = service._keypair(service.secret(), 1)
         cp = service._sign_with(priv, pub, 50, b"\x03" * 32)
-        c.execute(update(audit_checkpoints).where(audit_checkpoints.c.size == 50).values(
-            text=cp.text(), root=cp.root.hex()))
+        c.execute(
+            update(audit_checkpoints)
+            .where(audit_checkpoints.c.size == 50)
+            .values(text=cp.text(), root=cp.root.hex())
+        )
+
     db.run(resign)
     rep = audit.verify_db(db)
     assert not rep.ok and rep.first_bad == 0 and any("recomputed root differs" in p for p in rep.problems)
@@ -217,8 +244,27 @@ def test_checkpoint_signature_verifies_with_openssl(tmp_path) -> None:  # type: 
     seq = der_int(cp.signature[:32]) + der_int(cp.signature[32:])
     (tmp_path / "sig.der").write_bytes(b"\x30" + bytes([len(seq)]) + seq)
     (tmp_path / "msg").write_bytes(cp.body().encode())
-    out = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey",
-                          str(tmp_path / "pub.der"), "-in", str(tmp_path / "msg"), "-rawin", "-digest", "sm3",
-                          "-pkeyopt", "distid:1234567812345678", "-sigfile", str(tmp_path / "sig.der")],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            "openssl",
+            "pkeyutl",
+            "-verify",
+            "-pubin",
+            "-keyform",
+            "DER",
+            "-inkey",
+            str(tmp_path / "pub.der"),
+            "-in",
+            str(tmp_path / "msg"),
+            "-rawin",
+            "-digest",
+            "sm3",
+            "-pkeyopt",
+            "distid:1234567812345678",
+            "-sigfile",
+            str(tmp_path / "sig.der"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert "Signature Verified Successfully" in out.stdout, out.stdout + out.stderr

@@ -19,43 +19,100 @@ def dh(s: str) -> bytes:
     return bytes.fromhex(s)
 
 
-LEAVES = [dh(x) for x in ("", "00", "10", "2021", "3031", "40414243", "5051525354555657",
-                           "606162636465666768696a6b6c6d6e6f")]
-ROOTS = [dh(x) for x in (
-    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-    "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-    "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
-    "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
-    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-    "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
-    "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
-    "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
-    "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328")]
+LEAVES = [
+    dh(x)
+    for x in (
+        "",
+        "00",
+        "10",
+        "2021",
+        "3031",
+        "40414243",
+        "5051525354555657",
+        "606162636465666768696a6b6c6d6e6f",
+    )
+]
+ROOTS = [
+    dh(x)
+    for x in (
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+        "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+        "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+        "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+        "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+        "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+    )
+]
 # (leaf index, tree size, path) and (size1, size2, path): the published RFC 6962 vectors
 INCLUSION = [
-    (0, 8, ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+    (
+        0,
+        8,
+        [
+            "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
             "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"]),
-    (5, 8, ["bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+        ],
+    ),
+    (
+        5,
+        8,
+        [
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
             "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"]),
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        ],
+    ),
     (2, 3, ["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"]),
-    (1, 5, ["6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+    (
+        1,
+        5,
+        [
+            "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
             "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"]),
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+        ],
+    ),
 ]
 CONSISTENCY = [
-    (1, 8, ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+    (
+        1,
+        8,
+        [
+            "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
             "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"]),
-    (6, 8, ["0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+        ],
+    ),
+    (
+        6,
+        8,
+        [
+            "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
             "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"]),
-    (2, 5, ["5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"]),
-    (6, 7, ["0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        ],
+    ),
+    (
+        2,
+        5,
+        [
+            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+        ],
+    ),
+    (
+        6,
+        7,
+        [
+            "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
             "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
-            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"]),
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        ],
+    ),
 ]
 SOME_HASH = dh("abacaba000000000000000000000000000000000000000000060061e00123456")
 
@@ -85,13 +142,21 @@ def test_inclusion_vectors_are_built_and_verified(index: int, size: int, path: l
     leaf = offline.leaf_hash(LEAVES[index], sha256)
     offline.verify_inclusion(index, size, leaf, proof, ROOTS[size], sha256)
     # the published corruptions: wrong index, size, leaf, root; garbage before and after; a flipped bit; cut
-    probes = [(index - 1, size, leaf, proof, ROOTS[size]), (index + 1, size, leaf, proof, ROOTS[size]),
-              (index ^ 2, size, leaf, proof, ROOTS[size]), (index, size * 2, leaf, proof, ROOTS[size]),
-              (index, size // 2, leaf, proof, ROOTS[size]), (index, size, b"WrongLeaf", proof, ROOTS[size]),
-              (index, size, leaf, proof, ROOTS[0]), (index, size, leaf, proof, SOME_HASH),
-              (index, size, leaf, [*proof, b""], ROOTS[size]), (index, size, leaf, [*proof, ROOTS[size]], ROOTS[size]),
-              (index, size, leaf, [b"", *proof], ROOTS[size]), (index, size, leaf, [ROOTS[size], *proof], ROOTS[size]),
-              (index, size, leaf, proof[:-1], ROOTS[size])]
+    probes = [
+        (index - 1, size, leaf, proof, ROOTS[size]),
+        (index + 1, size, leaf, proof, ROOTS[size]),
+        (index ^ 2, size, leaf, proof, ROOTS[size]),
+        (index, size * 2, leaf, proof, ROOTS[size]),
+        (index, size // 2, leaf, proof, ROOTS[size]),
+        (index, size, b"WrongLeaf", proof, ROOTS[size]),
+        (index, size, leaf, proof, ROOTS[0]),
+        (index, size, leaf, proof, SOME_HASH),
+        (index, size, leaf, [*proof, b""], ROOTS[size]),
+        (index, size, leaf, [*proof, ROOTS[size]], ROOTS[size]),
+        (index, size, leaf, [b"", *proof], ROOTS[size]),
+        (index, size, leaf, [ROOTS[size], *proof], ROOTS[size]),
+        (index, size, leaf, proof[:-1], ROOTS[size]),
+    ]
     for i in range(len(proof)):
         bad = list(proof)
         bad[i] = bytes([bad[i][0] ^ 8]) + bad[i][1:]
@@ -112,14 +177,25 @@ def test_consistency_vectors_are_built_and_verified(size1: int, size2: int, path
     assert proof == [dh(p) for p in path]
     r1, r2 = ROOTS[size1], ROOTS[size2]
     offline.verify_consistency(size1, size2, proof, r1, r2, sha256)
-    probes = [(size1 - 1, size2, proof, r1, r2), (size1 + 1, size2, proof, r1, r2), (size1 ^ 2, size2, proof, r1, r2),
-              (size1, size2 * 2, proof, r1, r2), (size1, size2 // 2, proof, r1, r2),
-              (size1, size2, proof, b"WrongRoot", r2), (size1, size2, proof, r1, b"WrongRoot"),
-              (size1, size2, proof, r2, r1), (size1, size2, [], r1, r2), (size1, size2, [*proof, b""], r1, r2),
-              (size1, size2, [*proof, r1], r1, r2), (size1, size2, [*proof, r2], r1, r2),
-              (size1, size2, [b"", *proof], r1, r2), (size1, size2, [r1, *proof], r1, r2),
-              (size1, size2, [r2, *proof], r1, r2), (size1, size2, [proof[0], *proof], r1, r2),
-              (size1, size2, proof[:-1], r1, r2)]
+    probes = [
+        (size1 - 1, size2, proof, r1, r2),
+        (size1 + 1, size2, proof, r1, r2),
+        (size1 ^ 2, size2, proof, r1, r2),
+        (size1, size2 * 2, proof, r1, r2),
+        (size1, size2 // 2, proof, r1, r2),
+        (size1, size2, proof, b"WrongRoot", r2),
+        (size1, size2, proof, r1, b"WrongRoot"),
+        (size1, size2, proof, r2, r1),
+        (size1, size2, [], r1, r2),
+        (size1, size2, [*proof, b""], r1, r2),
+        (size1, size2, [*proof, r1], r1, r2),
+        (size1, size2, [*proof, r2], r1, r2),
+        (size1, size2, [b"", *proof], r1, r2),
+        (size1, size2, [r1, *proof], r1, r2),
+        (size1, size2, [r2, *proof], r1, r2),
+        (size1, size2, [proof[0], *proof], r1, r2),
+        (size1, size2, proof[:-1], r1, r2),
+    ]
     for i in range(len(proof)):
         bad = list(proof)
         bad[i] = bytes([bad[i][0] ^ 16]) + bad[i][1:]
@@ -132,8 +208,12 @@ def test_consistency_vectors_are_built_and_verified(size1: int, size2: int, path
 def test_edge_cases_of_consistency() -> None:
     offline.verify_consistency(0, 5, [], ROOTS[0], ROOTS[5], sha256)
     offline.verify_consistency(3, 3, [], ROOTS[3], ROOTS[3], sha256)
-    for bad in [(1, 0, [], ROOTS[1], ROOTS[0]), (3, 3, [], ROOTS[3], ROOTS[4]), (1, 2, [], ROOTS[1], ROOTS[2]),
-                (0, 1, [ROOTS[0]], ROOTS[0], ROOTS[1])]:
+    for bad in [
+        (1, 0, [], ROOTS[1], ROOTS[0]),
+        (3, 3, [], ROOTS[3], ROOTS[4]),
+        (1, 2, [], ROOTS[1], ROOTS[2]),
+        (0, 1, [ROOTS[0]], ROOTS[0], ROOTS[1]),
+    ]:
         with pytest.raises(VerifyError):
             offline.verify_consistency(*bad, h=sha256)
     with pytest.raises(VerifyError):
@@ -157,8 +237,10 @@ def test_every_shape_with_sm3() -> None:
 def test_sm3_fallback_agrees_with_openssl() -> None:
     """GB/T 32905 example 1 through both implementations."""
     assert offline._sm3_gmssl(b"abc") == offline._sm3_hashlib(b"abc")
-    assert offline._sm3_gmssl(b"abcd" * 16).hex() == \
-        "debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcba39c0c5732"
+    assert (
+        offline._sm3_gmssl(b"abcd" * 16).hex()
+        == "debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcba39c0c5732"
+    )
 
 
 def test_the_docs_script_is_the_offline_verifier() -> None:
@@ -166,4 +248,6 @@ def test_the_docs_script_is_the_offline_verifier() -> None:
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    assert (root / "docs" / "audit_verify.py").read_text() == (root / "src/zhifu/audit/offline.py").read_text()
+    assert (root / "docs" / "audit_verify.py").read_text() == (
+        root / "src/zhifu/audit/offline.py"
+    ).read_text()

@@ -19,8 +19,17 @@ def test_actions_that_matter_are_logged_with_their_actor(world: World) -> None:
     assert page.status_code == 200
     r = op.post(f"/console/operator/merchants/{world.pending_a}/review", {"action": "approve", "reason": ""})
     assert r.status_code in (200, 303), r.text
-    r = api.client.post("/v1/fee_rules", json={"channel": "wechat", "card_type": "*", "merchant_class": "*",
-                                               "rate_ppm": 3000, "effective_from": "2030-01-01"}, headers=api.op)
+    r = api.client.post(
+        "/v1/fee_rules",
+        json={
+            "channel": "wechat",
+            "card_type": "*",
+            "merchant_class": "*",
+            "rate_ppm": 3000,
+            "effective_from": "2030-01-01",
+        },
+        headers=api.op,
+    )
     assert r.status_code == 200, r.text
     audit.integrate_db(world.db)
     with world.db.read() as c:
@@ -48,7 +57,9 @@ def test_api_proofs_check_offline_and_merchants_see_only_their_own(world: World)
     assert mine and all(e["merchant_id"] == world.mch_a for e in mine)
     other = api.client.get("/v1/audit/entries", params={"merchant": world.mch_b}, headers=world.headers_a)
     assert other.status_code == 404 and other.json()["error"]["param"] == "merchant"
-    theirs = api.client.get("/v1/audit/entries", params={"merchant": world.mch_b}, headers=api.op).json()["data"]
+    theirs = api.client.get("/v1/audit/entries", params={"merchant": world.mch_b}, headers=api.op).json()[
+        "data"
+    ]
     r = api.client.get(f"/v1/audit/entries/{theirs[0]['index']}/proof", headers=world.headers_a)
     assert r.status_code == 404
     assert api.client.get("/v1/audit/checkpoint").status_code == 401

@@ -37,7 +37,9 @@ def _count(db: Database) -> int:
         return int(c.execute(select(func.count()).select_from(payments)).scalar_one())
 
 
-def test_sqlite_backup_online_and_restore_verified(db: Database, fixed_clock: FixedClock, tmp_path: Path) -> None:
+def test_sqlite_backup_online_and_restore_verified(
+    db: Database, fixed_clock: FixedClock, tmp_path: Path
+) -> None:
     if not db.is_sqlite:
         pytest.skip("the PostgreSQL case is below")
     mid = _world(db, fixed_clock)
@@ -69,14 +71,17 @@ def test_sqlite_backup_online_and_restore_verified(db: Database, fixed_clock: Fi
     copy.dispose()
 
 
-def test_a_damaged_backup_is_refused_and_the_database_kept(db: Database, fixed_clock: FixedClock,
-                                                           tmp_path: Path) -> None:
+def test_a_damaged_backup_is_refused_and_the_database_kept(
+    db: Database, fixed_clock: FixedClock, tmp_path: Path
+) -> None:
     if not db.is_sqlite:
         pytest.skip("SQLite files only")
     _world(db, fixed_clock, 2)
     backup(db.url, tmp_path / "b.db")
     raw = sqlite3.connect(tmp_path / "b.db")
-    raw.execute("UPDATE ledger_accounts SET posted_cr_fen = posted_cr_fen + 1 WHERE code LIKE 'merchant_payable:%'")
+    raw.execute(
+        "UPDATE ledger_accounts SET posted_cr_fen = posted_cr_fen + 1 WHERE code LIKE 'merchant_payable:%'"
+    )
     raw.commit()
     raw.close()
     target = tmp_path / "live.db"
@@ -88,8 +93,9 @@ def test_a_damaged_backup_is_refused_and_the_database_kept(db: Database, fixed_c
     assert target.read_bytes() == b""  # not replaced
 
 
-def test_cli_backup_and_restore(db: Database, fixed_clock: FixedClock, tmp_path: Path,
-                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_backup_and_restore(
+    db: Database, fixed_clock: FixedClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from zhifu.cli import app
 
     _world(db, fixed_clock, 3)
@@ -113,7 +119,9 @@ def test_cli_backup_and_restore(db: Database, fixed_clock: FixedClock, tmp_path:
             monkeypatch.setenv("ZHIFU_DATABASE_URL", f"{base}/{name}")
         get_settings.cache_clear()
         r = runner.invoke(app, ["restore", str(out)])
-        assert r.exit_code == 0 and "ledger verified on the copy" in r.output and "payments 3" in r.output, r.output
+        assert r.exit_code == 0 and "ledger verified on the copy" in r.output and "payments 3" in r.output, (
+            r.output
+        )
         r = runner.invoke(app, ["restore", str(out)])
         assert r.exit_code == 1 and "--force" in r.output
         if not db.is_sqlite:

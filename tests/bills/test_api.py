@@ -20,8 +20,11 @@ def test_bill_api_end_to_end(platform, fixed_clock) -> None:  # type: ignore[no-
     bad = month_of_bills(3).replace(b"45.60", b"45.6x", 1)
     r = platform.client.post("/v1/billers/water/bills?filename=june.csv", content=bad, headers=bh)
     assert r.status_code == 400 and r.json()["error"]["code"] == "bill_file_refused"
-    assert r.json()["error"]["errors"][0] == {"line": 2, "field": "amount_due", "message":
-                                              r.json()["error"]["errors"][0]["message"]}
+    assert r.json()["error"]["errors"][0] == {
+        "line": 2,
+        "field": "amount_due",
+        "message": r.json()["error"]["errors"][0]["message"],
+    }
     big = {**bh, "content-length": str(100 * 1024 * 1024)}
     r = platform.client.post("/v1/billers/water/bills", content=b"x", headers=big)
     assert r.status_code == 413
@@ -35,15 +38,23 @@ def test_bill_api_end_to_end(platform, fixed_clock) -> None:  # type: ignore[no-
     assert r.status_code == 400 and r.json()["error"]["param"] == "account_no"
     paid = []
     for i, channel in ((7, "wechat"), (8, "unionpay_qr")):
-        r = platform.client.post("/v1/bill_payments", json={"biller_id": "water", "account_no": account(i),
-                                                            "channel": channel}, headers=platform.op)
+        r = platform.client.post(
+            "/v1/bill_payments",
+            json={"biller_id": "water", "account_no": account(i), "channel": channel},
+            headers=platform.op,
+        )
         assert r.status_code == 200, r.text
         pid = r.json()["payment"]["id"]
-        r = platform.client.post(f"/sim/payments/{pid}/pay", json={"payer": {"id": "u1", "card_type": "debit"}})
+        r = platform.client.post(
+            f"/sim/payments/{pid}/pay", json={"payer": {"id": "u1", "card_type": "debit"}}
+        )
         assert r.json()["status"] == "succeeded", r.text
         paid.append(pid)
-    r = platform.client.post("/v1/bill_payments", json={"biller_id": "water", "account_no": account(7),
-                                                        "channel": "alipay"}, headers=platform.op)
+    r = platform.client.post(
+        "/v1/bill_payments",
+        json={"biller_id": "water", "account_no": account(7), "channel": "alipay"},
+        headers=platform.op,
+    )
     assert r.status_code == 409 and r.json()["error"]["code"] == "bill_already_paid"
     lines = platform.client.get("/v1/billers/water/bills?status=paid", headers=bh).json()["data"]
     assert len(lines) == 2
@@ -71,5 +82,7 @@ def test_bill_api_end_to_end(platform, fixed_clock) -> None:  # type: ignore[no-
     assert platform.client.get("/v1/billers/water/bills", headers=gh).status_code == 404
     pay_page = platform.client.get("/pay/bills", params={"biller": "water", "account": account(9)})
     assert pay_page.status_code == 200 and "45.60" in pay_page.text
-    r = platform.client.post("/pay/bills", data={"biller": "water", "account": account(9), "channel": "wechat"})
+    r = platform.client.post(
+        "/pay/bills", data={"biller": "water", "account": account(9), "channel": "wechat"}
+    )
     assert r.status_code == 200 and "data-payment-id" in r.text

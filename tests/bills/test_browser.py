@@ -51,7 +51,11 @@ def site(chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
         db.dispose()
 
 
-def test_biller_uploads_a_month_of_bills_and_a_payer_verifies_a_receipt(chromium: Any, site, tmp_path) -> None:  # noqa: F811
+def test_biller_uploads_a_month_of_bills_and_a_payer_verifies_a_receipt(
+    chromium: Any,
+    site,
+    tmp_path,
+) -> None:
     url, db = site
     ctx = chromium.new_context(viewport=DESK, locale="zh-CN")
     page = ctx.new_page()

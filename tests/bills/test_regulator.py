@@ -31,8 +31,11 @@ def _login(app, db, username: str, role: str, **scope: str) -> TestClient:  # ty
     client = TestClient(app)
     client.get("/login")
     token = client.cookies.get("zhifu_login_csrf")
-    r = client.post("/login", data={"username": username, "password": "correct horse battery", "csrf_token": token},
-                    follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"username": username, "password": "correct horse battery", "csrf_token": token},
+        follow_redirects=False,
+    )
     assert r.status_code == 303, r.text
     return client
 
@@ -46,8 +49,15 @@ def _pay(db, biller: str, acc: str, channel: str, **kw) -> str:  # type: ignore[
 def _paid_county(db) -> None:  # type: ignore[no-untyped-def]
     """Water bills in one town paid on three channels, power bought ad hoc in another town."""
     make_biller(db)
-    make_biller(db, "power", name="国网沂源县供电公司", category="power", adhoc=True, check_digit="none",
-                town_code="370323101")
+    make_biller(
+        db,
+        "power",
+        name="国网沂源县供电公司",
+        category="power",
+        adhoc=True,
+        check_digit="none",
+        town_code="370323101",
+    )
     with db.tx() as c:
         bills.import_bills(c, "water", month_of_bills(4), filename="june.csv")
     for i, channel in ((1, "wechat"), (2, "wechat"), (3, "alipay"), (4, "unionpay_qr")):
@@ -58,8 +68,10 @@ def _paid_county(db) -> None:  # type: ignore[no-untyped-def]
 
 def _rows(html: str, table: str) -> dict[str, tuple[int, int]]:
     body = html.split(f'id="{table}"', 1)[1].split("</table>", 1)[0]
-    return {k: (int(n), int(a)) for k, n, a in re.findall(
-        r'data-key="([^"]*)" data-count="(\d+)" data-amount-fen="(\d+)"', body)}
+    return {
+        k: (int(n), int(a))
+        for k, n, a in re.findall(r'data-key="([^"]*)" data-count="(\d+)" data-amount-fen="(\d+)"', body)
+    }
 
 
 def test_regulator_page_dashboard_and_report_show_the_bills_figures(db, fixed_clock) -> None:  # type: ignore[no-untyped-def]
@@ -69,12 +81,16 @@ def test_regulator_page_dashboard_and_report_show_the_bills_figures(db, fixed_cl
     assert (own["count"], own["amount_fen"]) == (6, 4 * 4560 + 10_000 + 5_050)
     app = create_app(db)
     reg = _login(app, db, "pboc", "regulator")
-    r = reg.get("/console/regulator/public-services", params={"start": DAY.isoformat(), "end": DAY.isoformat()})
+    r = reg.get(
+        "/console/regulator/public-services", params={"start": DAY.isoformat(), "end": DAY.isoformat()}
+    )
     assert r.status_code == 200, r.text
     total = re.search(r'id="ps-total" data-count="(\d+)" data-amount-fen="(\d+)"', r.text)
     assert total is not None and (int(total[1]), int(total[2])) == (own["count"], own["amount_fen"])
     for table, key in (("by-category", "category"), ("by-town", "town"), ("by-channel", "channel")):
-        assert _rows(r.text, table) == {x[key]: (x["count"], x["amount_fen"]) for x in own[f"by_{key}"]}, table
+        assert _rows(r.text, table) == {x[key]: (x["count"], x["amount_fen"]) for x in own[f"by_{key}"]}, (
+            table
+        )
     assert _rows(r.text, "by-category")["power"] == (2, 15_050)
     assert _rows(r.text, "by-channel")["wechat"] == (2, 2 * 4560)
     assert "水费" in r.text and "电费" in r.text
@@ -100,7 +116,9 @@ def test_regulator_page_dashboard_and_report_show_the_bills_figures(db, fixed_cl
         # the report of a month still running is measured as of today
         today = clock.now().astimezone(SHANGHAI).date()
         assert doc["operations"]["public_services"]["end"] == min(today, sh(2022, 6, 30).date())
-        month = bills.public_service_figures(c, start=sh(2022, 6, 1).date(), end=min(today, sh(2022, 6, 30).date()))
+        month = bills.public_service_figures(
+            c, start=sh(2022, 6, 1).date(), end=min(today, sh(2022, 6, 30).date())
+        )
         pdf = report.to_pdf(doc)
     assert doc["operations"]["public_services"] == month
     wb = load_workbook(io.BytesIO(report.to_xlsx(doc)))

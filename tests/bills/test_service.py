@@ -61,12 +61,32 @@ def test_account_numbers_are_checked_and_near_misses_suggested(db, fixed_clock) 
 
 def test_import_is_whole_or_nothing_naming_line_and_field(db, fixed_clock) -> None:  # type: ignore[no-untyped-def]
     make_biller(db)
-    rows = [{"bill_no": "B1", "account_no": account(1), "payer_name": "王五", "period": "2022-06",
-             "amount_due": "30.00", "due_date": "2022-06-30"},
-            {"bill_no": "B2", "account_no": account(2), "payer_name": "赵六", "period": "2022-06",
-             "amount_due": "30.001", "due_date": "2022-06-30"},
-            {"bill_no": "B1", "account_no": account(3), "payer_name": "钱七", "period": "2022-06",
-             "amount_due": "12.00", "due_date": "2022-13-01"}]
+    rows = [
+        {
+            "bill_no": "B1",
+            "account_no": account(1),
+            "payer_name": "王五",
+            "period": "2022-06",
+            "amount_due": "30.00",
+            "due_date": "2022-06-30",
+        },
+        {
+            "bill_no": "B2",
+            "account_no": account(2),
+            "payer_name": "赵六",
+            "period": "2022-06",
+            "amount_due": "30.001",
+            "due_date": "2022-06-30",
+        },
+        {
+            "bill_no": "B1",
+            "account_no": account(3),
+            "payer_name": "钱七",
+            "period": "2022-06",
+            "amount_due": "12.00",
+            "due_date": "2022-13-01",
+        },
+    ]
     with pytest.raises(BillFileRefused) as e:
         _import(db, bill_csv(rows))
     faults = [(f.line, f.field) for f in e.value.faults]
@@ -138,7 +158,9 @@ def test_exact_bill_paid_once_with_receipt_and_biller_booking(db, fixed_clock) -
         _pay(db, acc)
     assert e.value.code == "bill_already_paid"
     with db.read() as c:
-        assert ledger.get_balance(c, "biller_payable:water").posted_fen == 4560 - 9  # 0.2 % of 45.60 to the biller
+        assert (
+            ledger.get_balance(c, "biller_payable:water").posted_fen == 4560 - 9
+        )  # 0.2 % of 45.60 to the biller
         assert ledger.get_balance(c, f"merchant_payable:{b['merchant_id']}").posted_fen == 0
         line = bills.history(c, "13700001111")[0]
         rec = bills.verify_receipt(c, line["receipt_no"])
@@ -157,7 +179,12 @@ def test_receipts_detect_alteration_and_are_reissued_on_refund(db, fixed_clock) 
         r = bills.get_receipt(c, no)
         altered = {**r["body"], "amount_fen": 1}
         assert bills.verify_receipt(c, no, body=altered)["reason"] == "altered"
-        assert bills.verify_receipt(c, no, signature=("B" if r["signature"][0] != "B" else "C") + r["signature"][1:])["genuine"] is False
+        assert (
+            bills.verify_receipt(
+                c, no, signature=("B" if r["signature"][0] != "B" else "C") + r["signature"][1:]
+            )["genuine"]
+            is False
+        )
         assert bills.verify_receipt(c, "Rnope")["reason"] == "unknown_receipt"
     with db.tx() as c:
         out = bills.refund_line(c, "water", p["payment"]["id"], reason="户号已销户 / account closed")
@@ -166,7 +193,11 @@ def test_receipts_detect_alteration_and_are_reissued_on_refund(db, fixed_clock) 
         new = bills.verify_receipt(c, out["receipt_no"])
         again = bills.present(c, "water", account(1))
     assert old["genuine"] and old["replaced_by"] == out["receipt_no"]
-    assert new["genuine"] and new["receipt"]["body"]["replaces"] == no and new["receipt"]["body"]["refunded_fen"] == 4560
+    assert (
+        new["genuine"]
+        and new["receipt"]["body"]["replaces"] == no
+        and new["receipt"]["body"]["refunded_fen"] == 4560
+    )
     assert again["bills"][0]["status"] == "unpaid"
     from tests.rails_support import pump as pump_notifications
 
@@ -177,9 +208,20 @@ def test_receipts_detect_alteration_and_are_reissued_on_refund(db, fixed_clock) 
 
 
 def test_partial_payments_with_a_minimum(db, fixed_clock) -> None:  # type: ignore[no-untyped-def]
-    make_biller(db, "heating", name="沂源县热力公司", category="heating", partial_allowed=True, check_digit="none")
-    rows = [{"bill_no": "H1", "account_no": "1234567890", "payer_name": "吴十", "period": "2022", "amount_due": "2000.00",
-             "min_due": "500.00", "due_date": "2022-11-15"}]
+    make_biller(
+        db, "heating", name="沂源县热力公司", category="heating", partial_allowed=True, check_digit="none"
+    )
+    rows = [
+        {
+            "bill_no": "H1",
+            "account_no": "1234567890",
+            "payer_name": "吴十",
+            "period": "2022",
+            "amount_due": "2000.00",
+            "min_due": "500.00",
+            "due_date": "2022-11-15",
+        }
+    ]
     _import(db, bill_csv(rows), biller="heating")
     with pytest.raises(InvalidRequest) as e:
         _pay(db, "1234567890", biller="heating", amount_fen=40_000)
@@ -188,14 +230,22 @@ def test_partial_payments_with_a_minimum(db, fixed_clock) -> None:  # type: igno
         _pay(db, "1234567890", biller="heating", amount_fen=300_000)
     assert e.value.code == "amount_above_due"
     a = _pay(db, "1234567890", biller="heating", amount_fen=50_000)
-    b = _pay(db, "1234567890", biller="heating", amount_fen=100_000, channel="alipay")  # two at once, within due
+    b = _pay(
+        db, "1234567890", biller="heating", amount_fen=100_000, channel="alipay"
+    )  # two at once, within due
     with pytest.raises(InvalidRequest):  # 500 + 1000 reserved: 600 more would pass the 2000 due
         _pay(db, "1234567890", biller="heating", amount_fen=60_000)
     complete(db, a["payment"]["id"])
     complete(db, b["payment"]["id"])
     shown = _present(db, "1234567890", "heating")["bills"][0]
-    assert (shown["status"], shown["paid_fen"], shown["outstanding_fen"]) == ("partially_paid", 150_000, 50_000)
-    c = _pay(db, "1234567890", biller="heating", amount_fen=1_000)  # once the minimum is met, any part above 1 yuan
+    assert (shown["status"], shown["paid_fen"], shown["outstanding_fen"]) == (
+        "partially_paid",
+        150_000,
+        50_000,
+    )
+    c = _pay(
+        db, "1234567890", biller="heating", amount_fen=1_000
+    )  # once the minimum is met, any part above 1 yuan
     complete(db, c["payment"]["id"])
     c = _pay(db, "1234567890", biller="heating")  # the rest
     complete(db, c["payment"]["id"])
@@ -204,15 +254,43 @@ def test_partial_payments_with_a_minimum(db, fixed_clock) -> None:  # type: igno
 
 def test_overpayment_becomes_credit_on_the_next_bill(db, fixed_clock) -> None:  # type: ignore[no-untyped-def]
     make_biller(db, "gas", name="沂源县燃气公司", category="gas", overpay_allowed=True, check_digit="none")
-    _import(db, bill_csv([{"bill_no": "G1", "account_no": "5550000001", "payer_name": "郑一", "period": "2022-06",
-                           "amount_due": "80.00", "due_date": "2022-06-30"}]), biller="gas")
+    _import(
+        db,
+        bill_csv(
+            [
+                {
+                    "bill_no": "G1",
+                    "account_no": "5550000001",
+                    "payer_name": "郑一",
+                    "period": "2022-06",
+                    "amount_due": "80.00",
+                    "due_date": "2022-06-30",
+                }
+            ]
+        ),
+        biller="gas",
+    )
     p = _pay(db, "5550000001", biller="gas", amount_fen=10_000)
     complete(db, p["payment"]["id"])
     shown = _present(db, "5550000001", "gas")
     assert shown["credit_fen"] == 2_000 and shown["bills"] == []
-    report = _import(db, bill_csv([{"bill_no": "G2", "account_no": "5550000001", "payer_name": "郑一",
-                                    "period": "2022-07", "amount_due": "50.00", "due_date": "2022-07-31"}]),
-                     biller="gas", name="july.csv")
+    report = _import(
+        db,
+        bill_csv(
+            [
+                {
+                    "bill_no": "G2",
+                    "account_no": "5550000001",
+                    "payer_name": "郑一",
+                    "period": "2022-07",
+                    "amount_due": "50.00",
+                    "due_date": "2022-07-31",
+                }
+            ]
+        ),
+        biller="gas",
+        name="july.csv",
+    )
     assert report["credit_applied_fen"] == 2_000
     shown = _present(db, "5550000001", "gas")
     assert shown["bills"][0]["outstanding_fen"] == 3_000 and shown["credit_fen"] == 0
@@ -265,8 +343,11 @@ def test_files_settlement_and_return_reconciliation(db, fixed_clock) -> None:  #
     with db.read() as c:
         assert s["amount_fen"] == 3 * 4560 and s["payments"] == 3
         assert ledger.get_balance(c, "biller_payable:water").posted_fen == 0
-    ret = "payment_id,bill_no,amount_fen,result\n" + "\n".join(
-        f"{pid},x,{4560 if k else 4500},applied" for k, pid in enumerate(ids[:2])) + "\npay_unknown,Z,100,rejected\n"
+    ret = (
+        "payment_id,bill_no,amount_fen,result\n"
+        + "\n".join(f"{pid},x,{4560 if k else 4500},applied" for k, pid in enumerate(ids[:2]))
+        + "\npay_unknown,Z,100,rejected\n"
+    )
     with db.tx() as c:
         out = bills.import_return_file(c, "water", day, ret.encode())
         cases = bills.list_cases(c, "water")
@@ -289,8 +370,14 @@ def test_two_phones_race_on_one_bill(db, fixed_clock, backend) -> None:  # type:
 
     def attempt(k: int) -> str:
         try:
-            r = db.run(lambda c: bills.pay_bill(c, bills.PayBillIn(
-                biller_id="water", account_no=account(1), channel=["unionpay_qr", "wechat"][k % 2])))
+            r = db.run(
+                lambda c: bills.pay_bill(
+                    c,
+                    bills.PayBillIn(
+                        biller_id="water", account_no=account(1), channel=["unionpay_qr", "wechat"][k % 2]
+                    ),
+                )
+            )
             return r["payment"]["id"]
         except ConflictError as exc:
             return exc.code

@@ -70,7 +70,13 @@ def test_settle_date_of_2026_12_31_refuses_until_2027_is_imported(db: Database) 
     assert exc.value.code == "calendar_out_of_range"
     assert "2027" in exc.value.message and "zhifu calendar import" in exc.value.message
     r = db.run(lambda c: import_csv(c, NOTICE_2027, filename="2027.csv"))
-    assert r == {"object": "calendar_import", "years": [2027], "replaced_years": [], "holidays": 12, "workdays": 3}
+    assert r == {
+        "object": "calendar_import",
+        "years": [2027],
+        "replaced_years": [],
+        "holidays": 12,
+        "workdays": 3,
+    }
     cal = _cal(db)
     assert settle_date(D(2026, 12, 31), "T+1", cal).date == D(2027, 1, 4)  # over the New Year holiday
     assert settle_date(D(2027, 2, 12), "T+1", cal).date == D(2027, 2, 14)  # a make-up Sunday
@@ -89,27 +95,39 @@ def test_a_year_with_no_data_is_refused_not_guessed(db: Database) -> None:
         settle_date(D(2027, 12, 31), "T+1", _cal(db))
 
 
-@pytest.mark.parametrize(("body", "line", "field", "words"), [
-    ("date,type,name\n2027-01-01,holiday,元旦\n2027-02-30,holiday,春节\n", 3, "date", "2027-02-30"),
-    ("date,type,name\n2027-01-01,holiday,元旦\n2027-01-02,holiday,元旦\n2027-01-01,holiday,元旦\n", 4, "date",
-     "line 2"),
-    ("date,type,name\n2027-01-01,vacation,元旦\n", 2, "type", "holiday or workday"),
-    ("date,type,name\n2027-02-16,workday,调休\n", 2, "type", "Saturday or Sunday"),  # a Tuesday
-    ("day,kind,name\n2027-01-01,holiday,元旦\n", 1, "header", "date,type,name"),
-    ("date,type,name\n2027-01-01,holiday\n", 2, "line", "3 columns"),
-    ("date,type,name\n", 2, "file", "no day"),
-    ("date,type,name\n27-1-1,holiday,元旦\n", 2, "date", "27-1-1"),
-])
-def test_bad_files_are_refused_whole_naming_the_line(db: Database, body: str, line: int, field: str,
-                                                     words: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "line", "field", "words"),
+    [
+        ("date,type,name\n2027-01-01,holiday,元旦\n2027-02-30,holiday,春节\n", 3, "date", "2027-02-30"),
+        (
+            "date,type,name\n2027-01-01,holiday,元旦\n2027-01-02,holiday,元旦\n2027-01-01,holiday,元旦\n",
+            4,
+            "date",
+            "line 2",
+        ),
+        ("date,type,name\n2027-01-01,vacation,元旦\n", 2, "type", "holiday or workday"),
+        ("date,type,name\n2027-02-16,workday,调休\n", 2, "type", "Saturday or Sunday"),  # a Tuesday
+        ("day,kind,name\n2027-01-01,holiday,元旦\n", 1, "header", "date,type,name"),
+        ("date,type,name\n2027-01-01,holiday\n", 2, "line", "3 columns"),
+        ("date,type,name\n", 2, "file", "no day"),
+        ("date,type,name\n27-1-1,holiday,元旦\n", 2, "date", "27-1-1"),
+    ],
+)
+def test_bad_files_are_refused_whole_naming_the_line(
+    db: Database, body: str, line: int, field: str, words: str
+) -> None:
     before = _cal(db).years
     with pytest.raises(InvalidRequest) as exc:
         db.run(lambda c: import_csv(c, body.encode()))
     assert exc.value.param == field and f"line {line}" in exc.value.message and words in exc.value.message
     assert _cal(db).years == before  # nothing was written
     with db.tx() as c:
-        assert c.execute(select(func.count()).select_from(calendar_days)
-                         .where(calendar_days.c.year == 2027)).scalar_one() == 0
+        assert (
+            c.execute(
+                select(func.count()).select_from(calendar_days).where(calendar_days.c.year == 2027)
+            ).scalar_one()
+            == 0
+        )
 
 
 def test_import_replaces_a_year_whole_and_reads_gbk(db: Database) -> None:
@@ -120,7 +138,8 @@ def test_import_replaces_a_year_whole_and_reads_gbk(db: Database) -> None:
     cal = _cal(db)
     assert cal.is_working_day(D(2027, 2, 8)) is True  # the old Spring Festival listing is gone with the year
     assert parse_csv("\ufeffdate,type,name\r\n2027-01-01,HOLIDAY,元旦\r\n".encode()) == [
-        (D(2027, 1, 1), "holiday", "元旦")]
+        (D(2027, 1, 1), "holiday", "元旦")
+    ]
 
 
 def test_warning_thirty_days_before_the_last_day(db: Database) -> None:
@@ -149,7 +168,8 @@ def test_healthz_says_when_the_calendar_runs_out(platform, fixed_clock: FixedClo
 
 
 def test_settlement_of_2026_12_31_refuses_and_pays_nothing_until_2027_is_imported(
-        db: Database, fixed_clock: FixedClock, tmp_path: Path) -> None:
+    db: Database, fixed_clock: FixedClock, tmp_path: Path
+) -> None:
     with db.tx() as c:
         ensure_platform_accounts(c)
     mid = merchant(db, 1, at=sh(2026, 12, 1))

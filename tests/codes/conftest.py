@@ -25,8 +25,14 @@ def make_merchant(db: Database, **overrides: Any) -> str:
 
 
 def micro_application() -> dict[str, Any]:
-    return {"type": "micro", "credit_code": None, "legal_name": "王五", "legal_person_name": "王五",
-            "settle_account_name": "王五", "short_name": "王五水果摊"}
+    return {
+        "type": "micro",
+        "credit_code": None,
+        "legal_name": "王五",
+        "legal_person_name": "王五",
+        "settle_account_name": "王五",
+        "short_name": "王五水果摊",
+    }
 
 
 @pytest.fixture(autouse=True)

@@ -26,23 +26,33 @@ from zhifu.payments import merchant_balance, payments
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PHONE = {"width": 390, "height": 844}
 SERVER_START_S_MAX = 10.0
 UAS = {
     "wechat": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-              "Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN",
+    "Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN",
     "alipay": "Mozilla/5.0 (Linux; Android 13; V2227A) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 "
-              "Mobile Safari/537.36 AlipayDefined(nt:WIFI,ws:360|0|3.0) AliApp(AP/10.5.76) AlipayClient/10.5.76",
+    "Mobile Safari/537.36 AlipayDefined(nt:WIFI,ws:360|0|3.0) AliApp(AP/10.5.76) AlipayClient/10.5.76",
     "unionpay": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-                "Mobile/15E148 (com.unionpay.chsp) (cordova 4.5.4) (updebug 0) (version 1010) UnionPay/1.0 CloudPay",
+    "Mobile/15E148 (com.unionpay.chsp) (cordova 4.5.4) (updebug 0) (version 1010) UnionPay/1.0 CloudPay",
     "bank": "Mozilla/5.0 (Linux; Android 12; M2012K11AC) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 "
-            "Mobile Safari/537.36 YiyuanRCB/3.2.0 BankApp",
+    "Mobile Safari/537.36 YiyuanRCB/3.2.0 BankApp",
 }
 CHANNEL = {"wechat": "wechat", "alipay": "alipay", "unionpay": "unionpay_qr", "bank": "bank_app"}
-PLAIN_UA = "Mozilla/5.0 (Linux; Android 13) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36"
+PLAIN_UA = (
+    "Mozilla/5.0 (Linux; Android 13) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36"
+)
 
 
 def _unavailable(reason: str) -> None:
@@ -136,8 +146,14 @@ def phone(browser: Any) -> Iterator[Any]:
     contexts: list[Any] = []
 
     def open_(ua: str) -> Any:
-        ctx = browser.new_context(user_agent=ua, viewport=PHONE, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True, locale="zh-CN")
+        ctx = browser.new_context(
+            user_agent=ua,
+            viewport=PHONE,
+            device_scale_factor=2,
+            is_mobile=True,
+            has_touch=True,
+            locale="zh-CN",
+        )
         ctx.set_default_timeout(10_000)
         contexts.append(ctx)
         return ctx.new_page()
@@ -190,7 +206,8 @@ def test_each_app_is_recognised_and_pays_through_its_channel(live: Live, shop, p
         _shot(page, "receipt-wechat")
     rows = _merchant_payments(live, mid)
     assert [(r.channel, r.amount_fen, r.status, r.flow) for r in rows] == [
-        (CHANNEL[app], 1250, "succeeded", "static_code")]
+        (CHANNEL[app], 1250, "succeeded", "static_code")
+    ]
     assert page.locator("[data-payment-id]").inner_text() == rows[0].id
     _credited(live, mid, rows[0])
 
@@ -202,7 +219,9 @@ def test_unknown_app_lets_the_payer_choose(live: Live, shop, phone) -> None:  # 
     assert page.locator('input[name="app"][type="radio"]').count() == 4
     _type_amount(page, "8")
     page.click("[data-pay]")
-    assert page.locator('[data-error="unknown_app"]').is_visible()  # nothing chosen: asked again, nothing made
+    assert page.locator(
+        '[data-error="unknown_app"]'
+    ).is_visible()  # nothing chosen: asked again, nothing made
     assert _merchant_payments(live, mid) == []
     _shot(page, "choose-app")
     page.check('input[name="app"][value="alipay"]')

@@ -98,16 +98,27 @@ def test_revoked_expired_unknown_and_used_codes_cannot_be_paid(db, fixed_clock) 
         assert list_codes(c, mid, kind="dynamic")[0]["status"] == "expired"
 
 
-@pytest.mark.parametrize(("ua", "app"), [
-    ("Mozilla/5.0 (iPhone) AppleWebKit Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI", "wechat"),
-    ("Mozilla/5.0 (Linux; Android 13) AlipayDefined(nt:WIFI) AliApp(AP/10.5.76) AlipayClient/10.5.76", "alipay"),
-    ("Mozilla/5.0 (iPhone) (com.unionpay.chsp) (cordova 4.5.4) (updebug 0) (version 1010) UnionPay/1.0 CloudPay",
-     "unionpay"),
-    ("Mozilla/5.0 (Linux; Android 12) Chrome/120 Mobile Safari/537.36 YiyuanRCB/3.2 BankApp", "bank"),
-    ("Mozilla/5.0 (X11; Linux x86_64) Chrome/120 Safari/537.36", None),
-    ("", None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    ("ua", "app"),
+    [
+        (
+            "Mozilla/5.0 (iPhone) AppleWebKit Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI",
+            "wechat",
+        ),
+        (
+            "Mozilla/5.0 (Linux; Android 13) AlipayDefined(nt:WIFI) AliApp(AP/10.5.76) AlipayClient/10.5.76",
+            "alipay",
+        ),
+        (
+            "Mozilla/5.0 (iPhone) (com.unionpay.chsp) (cordova 4.5.4) (updebug 0) (version 1010) UnionPay/1.0 CloudPay",
+            "unionpay",
+        ),
+        ("Mozilla/5.0 (Linux; Android 12) Chrome/120 Mobile Safari/537.36 YiyuanRCB/3.2 BankApp", "bank"),
+        ("Mozilla/5.0 (X11; Linux x86_64) Chrome/120 Safari/537.36", None),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_detect_app(ua: str | None, app: str | None) -> None:
     assert detect_app(ua) == app
 
@@ -117,12 +128,20 @@ def test_one_page_one_payment_double_submit_and_double_confirm(db, fixed_clock) 
     with db.tx() as c:
         code = issue_static(c, mid)
     page = new_page_token(code["id"])
-    first = db.run(lambda c: start_payment(c, code["id"], page, app="wechat", payer_ref="u1", amount_fen=1800))
-    again = db.run(lambda c: start_payment(c, code["id"], page, app="wechat", payer_ref="u1", amount_fen=9900))
+    first = db.run(
+        lambda c: start_payment(c, code["id"], page, app="wechat", payer_ref="u1", amount_fen=1800)
+    )
+    again = db.run(
+        lambda c: start_payment(c, code["id"], page, app="wechat", payer_ref="u1", amount_fen=9900)
+    )
     assert first["payment"]["id"] == again["payment"]["id"] and again["payment"]["amount_fen"] == 1800
     p = first["payment"]
     assert (p["flow"], p["channel"], p["status"], p["merchant_order_no"]) == (
-        "static_code", "wechat", "created", f"cs{page.token}")
+        "static_code",
+        "wechat",
+        "created",
+        f"cs{page.token}",
+    )
     done = confirm_payment(db, code["id"], page, outcome="success")
     twice = confirm_payment(db, code["id"], page, outcome="decline_insufficient_funds")
     assert done["status"] == twice["status"] == "succeeded"
@@ -134,10 +153,13 @@ def test_decline_charges_nothing_and_a_new_page_can_pay(db, fixed_clock) -> None
     mid = make_merchant(db)
     with db.tx() as c:
         code = issue_static(c, mid)
-    declined = scan_and_pay(db, code["url"], app="unionpay", payer_ref="u2", amount_fen=500,
-                            outcome="decline_insufficient_funds")
+    declined = scan_and_pay(
+        db, code["url"], app="unionpay", payer_ref="u2", amount_fen=500, outcome="decline_insufficient_funds"
+    )
     assert declined["status"] == "failed" and declined["payment"]["failure"]["code"] == "insufficient_funds"
-    retried = confirm_payment(db, code["id"], PageToken(declined["token"], _sig(code["id"], declined["token"])))
+    retried = confirm_payment(
+        db, code["id"], PageToken(declined["token"], _sig(code["id"], declined["token"]))
+    )
     assert retried["status"] == "failed"
     ok = scan_and_pay(db, code["url"], app="unionpay", payer_ref="u2", amount_fen=500)
     assert ok["status"] == "succeeded" and ok["payment"]["channel"] == "unionpay_qr"
@@ -201,16 +223,30 @@ def test_static_code_daily_limit_per_payer(db, fixed_clock, monkeypatch) -> None
     with db.tx() as c:
         code = issue_static(c, mid)
     scan_and_pay(db, code["url"], app="wechat", payer_ref="big", amount_fen=30_000)
-    declined = scan_and_pay(db, code["url"], app="wechat", payer_ref="big", amount_fen=15_000,
-                            outcome="decline_insufficient_funds")
+    declined = scan_and_pay(
+        db,
+        code["url"],
+        app="wechat",
+        payer_ref="big",
+        amount_fen=15_000,
+        outcome="decline_insufficient_funds",
+    )
     assert declined["status"] == "failed"  # a decline does not use up the limit
     with pytest.raises(UnprocessableError) as e:
         scan_and_pay(db, code["url"], app="alipay", payer_ref="big", amount_fen=20_001)
     assert e.value.code == "static_code_daily_limit" and e.value.param == "amount_fen"
-    assert scan_and_pay(db, code["url"], app="alipay", payer_ref="big", amount_fen=20_000)["status"] == "succeeded"
-    assert scan_and_pay(db, code["url"], app="alipay", payer_ref="small", amount_fen=50_000)["status"] == "succeeded"
+    assert (
+        scan_and_pay(db, code["url"], app="alipay", payer_ref="big", amount_fen=20_000)["status"]
+        == "succeeded"
+    )
+    assert (
+        scan_and_pay(db, code["url"], app="alipay", payer_ref="small", amount_fen=50_000)["status"]
+        == "succeeded"
+    )
     fixed_clock.advance(days=1)  # a new day in Beijing
-    assert scan_and_pay(db, code["url"], app="wechat", payer_ref="big", amount_fen=100)["status"] == "succeeded"
+    assert (
+        scan_and_pay(db, code["url"], app="wechat", payer_ref="big", amount_fen=100)["status"] == "succeeded"
+    )
     # dynamic codes are not held to the static limit
     with db.tx() as c:
         dyn = create_dynamic(c, mid, 80_000)
@@ -232,12 +268,21 @@ def test_micro_static_code_cannot_collect_remotely(db, fixed_clock) -> None:  # 
     with pytest.raises(UnprocessableError) as e:
         scan_and_pay(db, micro_code["url"], app="wechat", payer_ref="far", amount_fen=100, scene="remote")
     assert e.value.code == "remote_collection_forbidden"
-    assert scan_and_pay(db, micro_code["url"], app="wechat", payer_ref="near", amount_fen=100)["status"] == "succeeded"
-    assert scan_and_pay(db, shop_code["url"], app="wechat", payer_ref="far", amount_fen=100,
-                        scene="remote")["status"] == "succeeded"
+    assert (
+        scan_and_pay(db, micro_code["url"], app="wechat", payer_ref="near", amount_fen=100)["status"]
+        == "succeeded"
+    )
+    assert (
+        scan_and_pay(db, shop_code["url"], app="wechat", payer_ref="far", amount_fen=100, scene="remote")[
+            "status"
+        ]
+        == "succeeded"
+    )
     with db.tx() as c:
         dyn = create_dynamic(c, micro, 100)
-    assert scan_and_pay(db, dyn["url"], app="wechat", payer_ref="far", scene="remote")["status"] == "succeeded"
+    assert (
+        scan_and_pay(db, dyn["url"], app="wechat", payer_ref="far", scene="remote")["status"] == "succeeded"
+    )
 
 
 def test_suspended_merchant_and_bad_input(db, fixed_clock) -> None:  # type: ignore[no-untyped-def]
@@ -256,8 +301,13 @@ def test_suspended_merchant_and_bad_input(db, fixed_clock) -> None:  # type: ign
         with pytest.raises(InvalidRequest) as e:
             revoke(c, code["id"], reason="  ")
         assert e.value.param == "reason"
-    for kwargs, param in (({"app": "paypal"}, "app"), ({"payer_ref": "a b"}, "payer"), ({"scene": "moon"}, "scene"),
-                          ({"amount_fen": 0}, "amount_fen"), ({"amount_fen": None}, "amount_fen")):
+    for kwargs, param in (
+        ({"app": "paypal"}, "app"),
+        ({"payer_ref": "a b"}, "payer"),
+        ({"scene": "moon"}, "scene"),
+        ({"amount_fen": 0}, "amount_fen"),
+        ({"amount_fen": None}, "amount_fen"),
+    ):
         args = {"app": "wechat", "payer_ref": "u1", "amount_fen": 100, **kwargs}
         with pytest.raises(InvalidRequest) as e:
             scan_and_pay(db, code["url"], **args)  # type: ignore[arg-type]
@@ -301,8 +351,9 @@ def test_paycodes_route_to_their_channel_and_outcome(channel: str, outcome: str)
         assert paycode_outcome(code) == expected
 
 
-@pytest.mark.parametrize(("channel", "outcome"), [("unionpay_qr", "success"), ("wechat", "userpaying"),
-                                                  ("alipay", "decline")])
+@pytest.mark.parametrize(
+    ("channel", "outcome"), [("unionpay_qr", "success"), ("wechat", "userpaying"), ("alipay", "decline")]
+)
 def test_sim_paycode_command_prints_a_code_its_channel_accepts(channel: str, outcome: str) -> None:
     from typer.testing import CliRunner
 

@@ -52,8 +52,11 @@ class World:
         return self.platform.db
 
     def pay(self, amount_fen: int = 1234, order: str = "o1") -> dict[str, Any]:
-        r = self.platform.client.post("/v1/payments", headers=self.mh, json={
-            "amount_fen": amount_fen, "merchant_order_no": order, "auth_code": "6212345678901234561"})
+        r = self.platform.client.post(
+            "/v1/payments",
+            headers=self.mh,
+            json={"amount_fen": amount_fen, "merchant_order_no": order, "auth_code": "6212345678901234561"},
+        )
         assert r.status_code == 200 and r.json()["status"] == "succeeded", r.text
         return r.json()
 

@@ -70,7 +70,9 @@ def _seed(db: Database) -> tuple[str, str]:
         review(c, a, "approve")
         for name, role in (("desk1", "complaints"), ("desk2", "complaints"), ("pboc", "regulator")):
             console.create_user(c, name, role, PASSWORD)
-        pid = create_payment(c, a, CreatePayment(amount_fen=1234, merchant_order_no="B-1", channel="unionpay_qr"))["id"]
+        pid = create_payment(
+            c, a, CreatePayment(amount_fen=1234, merchant_order_no="B-1", channel="unionpay_qr")
+        )["id"]
     sim_pay(db, pid, outcome=None, payer=Payer("payer_sim", None, None))
     return a, pid
 
@@ -90,8 +92,11 @@ def site(chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Si
     metadata.create_all(db.engine)
     mch, pay = _seed(db)
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(db, background=True), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(db, background=True), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

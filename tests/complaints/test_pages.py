@@ -27,7 +27,9 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 @pytest.fixture(autouse=True)
 def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(console_service, "hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(
+        console_service, "hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
 
 
 def csrf_of(html: str) -> str:
@@ -42,13 +44,18 @@ class Browser:
         self.csrf = ""
         if username:
             page = self.client.get("/login")
-            r = self.client.post("/login", data={"username": username, "password": PASSWORD,
-                                                 "csrf_token": csrf_of(page.text)}, follow_redirects=False)
+            r = self.client.post(
+                "/login",
+                data={"username": username, "password": PASSWORD, "csrf_token": csrf_of(page.text)},
+                follow_redirects=False,
+            )
             assert r.status_code == 303, r.text
             self.csrf = csrf_of(self.client.get(r.headers["location"]).text)
 
     def post(self, url: str, data: dict | None = None, **kw):  # type: ignore[no-untyped-def]
-        return self.client.post(url, data={"csrf_token": self.csrf, **(data or {})}, follow_redirects=False, **kw)
+        return self.client.post(
+            url, data={"csrf_token": self.csrf, **(data or {})}, follow_redirects=False, **kw
+        )
 
 
 def _users(world) -> None:  # type: ignore[no-untyped-def]
@@ -73,17 +80,27 @@ def test_double_charge_from_the_public_page_to_the_regulators_report(world, cloc
     sent = public.client.post("/complain/code", data={"phone": PHONE, "csrf_token": token})
     assert sent.status_code == 200 and sent.json()["sent"], sent.text
     code = re.search(r"验证码为 (\d{6})", sms.last_to(PHONE) or "").group(1)  # type: ignore[union-attr]
-    form = {"csrf_token": token, "phone": PHONE, "category": "double_charge", "payment_id": p["id"],
-            "narrative": "早餐扣了两次 12.34 元", "consent": "yes"}
+    form = {
+        "csrf_token": token,
+        "phone": PHONE,
+        "category": "double_charge",
+        "payment_id": p["id"],
+        "narrative": "早餐扣了两次 12.34 元",
+        "consent": "yes",
+    }
     wrong = public.client.post("/complain", data={**form, "code": "000000" if code != "000000" else "111111"})
     assert wrong.status_code == 400 and 'data-error-field="code"' in wrong.text and _count(world) == 0
     nocontact = public.client.post("/complain", data={**form, "phone": "", "code": code})
     assert nocontact.status_code == 400 and _count(world) == 0
-    big = public.client.post("/complain", data={**form, "code": code},
-                             files={"attachments": ("r.png", PNG + b"\x00" * (2 * 1024 * 1024), "image/png")})
+    big = public.client.post(
+        "/complain",
+        data={**form, "code": code},
+        files={"attachments": ("r.png", PNG + b"\x00" * (2 * 1024 * 1024), "image/png")},
+    )
     assert big.status_code == 400 and "2 MB" in big.text and _count(world) == 0
-    filed = public.client.post("/complain", data={**form, "code": code},
-                               files={"attachments": ("receipt.png", PNG, "image/png")})
+    filed = public.client.post(
+        "/complain", data={**form, "code": code}, files={"attachments": ("receipt.png", PNG, "image/png")}
+    )
     assert filed.status_code == 200, filed.text
     cid = re.search(r'data-complaint-id="(cmpl_\w+)"', filed.text).group(1)  # type: ignore[union-attr]
     assert "2024-02-18" in filed.text and "2024-02-26" in filed.text  # acknowledge on the make-up Sunday
@@ -99,18 +116,28 @@ def test_double_charge_from_the_public_page_to_the_regulators_report(world, cloc
 
     clock.set(sh(2024, 2, 18, 9, 30))  # the make-up working day: acknowledged on time
     desk1, desk2 = Browser(app, "desk1"), Browser(app, "desk2")  # a session lasts a working day
-    assert desk1.post(f"/console/complaints/{cid}/respond", {"message": "已核实重复扣款，正在退款"}).status_code == 303
+    assert (
+        desk1.post(f"/console/complaints/{cid}/respond", {"message": "已核实重复扣款，正在退款"}).status_code
+        == 303
+    )
     bad = desk1.post(f"/console/complaints/{cid}/propose", {"payment_id": p["id"], "amount": "12.35"})
     assert bad.status_code == 400 and 'data-error-field="amount_fen"' in bad.text
-    assert desk1.post(f"/console/complaints/{cid}/propose", {"payment_id": p["id"], "amount": "12.34"}).status_code == 303
+    assert (
+        desk1.post(
+            f"/console/complaints/{cid}/propose", {"payment_id": p["id"], "amount": "12.34"}
+        ).status_code
+        == 303
+    )
     self_check = desk1.post(f"/console/complaints/{cid}/approve", {"seq": "1"})
     assert self_check.status_code == 403 and 'data-proposal-status="proposed"' in self_check.text
     assert desk2.post(f"/console/complaints/{cid}/approve", {"seq": "1"}).status_code == 303
     pump_notifications(world.db)  # the rail confirms the refund: the payments service posts it to the ledger
     clock.set(sh(2024, 2, 26, 16, 0))
     desk1, desk2 = Browser(app, "desk1"), Browser(app, "desk2")
-    r = desk2.post(f"/console/complaints/{cid}/decide", {"outcome": "monetary_relief",
-                                                         "decision": "确认重复扣款，已全额退回 12.34 元"})
+    r = desk2.post(
+        f"/console/complaints/{cid}/decide",
+        {"outcome": "monetary_relief", "decision": "确认重复扣款，已全额退回 12.34 元"},
+    )
     assert r.status_code == 303
     late = desk1.post(f"/console/complaints/{cid}/decide", {"outcome": "explanation", "decision": "again"})
     assert late.status_code == 409
@@ -128,8 +155,9 @@ def test_double_charge_from_the_public_page_to_the_regulators_report(world, cloc
     assert "已办结" in outcome and "12363" in outcome and link
     rate_page = public.client.get(f"/complain/rate/{link.group(1)}")
     assert "全额退回" in rate_page.text
-    rated = public.client.post(f"/complain/rate/{link.group(1)}", data={"rating": "5",
-                                                                        "csrf_token": csrf_of(rate_page.text)})
+    rated = public.client.post(
+        f"/complain/rate/{link.group(1)}", data={"rating": "5", "csrf_token": csrf_of(rate_page.text)}
+    )
     assert rated.status_code == 200 and 'data-rated="5"' in rated.text
 
     reg = Browser(app, "pboc")
@@ -152,13 +180,25 @@ def test_log_reassign_and_escalate_from_the_workbench(world, clock) -> None:  # 
     before = _count(world)
     missing = desk.post("/console/complaints", {"phone": "", "category": "fees", "narrative": "收费高"})
     assert missing.status_code == 400 and "联系电话" in missing.text and _count(world) == before
-    r = desk.post("/console/complaints", {"phone": "13800001111", "category": "merchant_refuses_smart_pay",
-                                          "merchant_id": world.mid, "narrative": "商户只收现金，拒收云闪付"})
+    r = desk.post(
+        "/console/complaints",
+        {
+            "phone": "13800001111",
+            "category": "merchant_refuses_smart_pay",
+            "merchant_id": world.mid,
+            "narrative": "商户只收现金，拒收云闪付",
+        },
+    )
     assert r.status_code == 303
     cid = r.headers["location"].split("/")[-1].split("?")[0]
     no_reason = desk.post(f"/console/complaints/{cid}/assign", {"org": "psbc", "reason": ""})
     assert no_reason.status_code == 400 and 'data-error-field="reason"' in no_reason.text
-    assert desk.post(f"/console/complaints/{cid}/assign", {"org": "psbc", "reason": "商户实际由邮储服务"}).status_code == 303
+    assert (
+        desk.post(
+            f"/console/complaints/{cid}/assign", {"org": "psbc", "reason": "商户实际由邮储服务"}
+        ).status_code
+        == 303
+    )
     no_reason = desk.post(f"/console/complaints/{cid}/extend", {"days": "5", "reason": ""})
     assert no_reason.status_code == 400
     assert desk.post(f"/console/complaints/{cid}/escalate", {"reason": "商户多次拒收"}).status_code == 303
@@ -171,17 +211,35 @@ def test_log_reassign_and_escalate_from_the_workbench(world, clock) -> None:  # 
 def test_api_files_acts_and_refuses_bad_input(world) -> None:  # type: ignore[no-untyped-def]
     client, op = world.platform.client, world.platform.op
     p = world.pay()
-    r = client.post("/v1/complaints", headers=world.mh, json={"phone": PHONE, "category": "refund_not_received",
-                                                              "payment_id": p["id"], "narrative": "退款没到"})
+    r = client.post(
+        "/v1/complaints",
+        headers=world.mh,
+        json={
+            "phone": PHONE,
+            "category": "refund_not_received",
+            "payment_id": p["id"],
+            "narrative": "退款没到",
+        },
+    )
     assert r.status_code == 200 and r.json()["source"] == "merchant_portal", r.text
     cid = r.json()["id"]
     bad = client.post("/v1/complaints", headers=op, json={"category": "fees", "narrative": "x"})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "phone"
-    assert client.post(f"/v1/complaints/{cid}/extend", headers=op, json={"days": 5}).json()["error"]["param"] == "reason"
-    assert client.post(f"/v1/complaints/{cid}/respond", headers=world.mh, json={"message": "x"}).status_code == 403
+    assert (
+        client.post(f"/v1/complaints/{cid}/extend", headers=op, json={"days": 5}).json()["error"]["param"]
+        == "reason"
+    )
+    assert (
+        client.post(f"/v1/complaints/{cid}/respond", headers=world.mh, json={"message": "x"}).status_code
+        == 403
+    )
     ok = client.post(f"/v1/complaints/{cid}/respond", headers=op, json={"message": "已受理"})
     assert ok.status_code == 200 and ok.json()["status"] == "responded"
     listed = client.get("/v1/complaints", headers=world.mh).json()["data"]
     assert [c["id"] for c in listed] == [cid]
-    assert client.get("/v1/complaints/stats?start=2024-02-01&end=2024-02-29", headers=op).json()[
-        "timeliness"]["received"] == 1
+    assert (
+        client.get("/v1/complaints/stats?start=2024-02-01&end=2024-02-29", headers=op).json()["timeliness"][
+            "received"
+        ]
+        == 1
+    )

@@ -22,23 +22,36 @@ from zhifu.core.errors import ConflictError, InvalidRequest, PermissionDenied
 
 def _file(world, **kw: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     body = {"phone": PHONE, "category": "double_charge", "narrative": "同一笔早餐扣了两次钱"} | kw
-    return world.db.run(lambda c: svc.file_complaint(c, svc.FileComplaint(**body), source="api", actor="key_x"))
+    return world.db.run(
+        lambda c: svc.file_complaint(c, svc.FileComplaint(**body), source="api", actor="key_x")
+    )
 
 
 def _state(world) -> tuple:  # type: ignore[no-untyped-def,type-arg]
     with world.db.read() as c:
-        return (c.execute(select(func.count()).select_from(complaints)).scalar_one(),
-                c.execute(select(func.count()).select_from(complaint_events)).scalar_one(),
-                c.execute(select(func.count()).select_from(complaint_refunds)).scalar_one(),
-                tuple(c.execute(select(complaints.c.status, complaints.c.decide_due_at, complaints.c.relief_fen)
-                                .order_by(complaints.c.id)).all()))
+        return (
+            c.execute(select(func.count()).select_from(complaints)).scalar_one(),
+            c.execute(select(func.count()).select_from(complaint_events)).scalar_one(),
+            c.execute(select(func.count()).select_from(complaint_refunds)).scalar_one(),
+            tuple(
+                c.execute(
+                    select(complaints.c.status, complaints.c.decide_due_at, complaints.c.relief_fen).order_by(
+                        complaints.c.id
+                    )
+                ).all()
+            ),
+        )
 
 
 def test_double_charge_routes_to_the_merchants_acquirer_with_spring_festival_clocks(world) -> None:  # type: ignore[no-untyped-def]
     p = world.pay()
     c = _file(world, payment_id=p["id"])
-    assert (c["assignee_kind"], c["assignee_org"], c["kind"], c["status"]) == ("acquirer", "yiyuan_rcb",
-                                                                              "transaction", "assigned")
+    assert (c["assignee_kind"], c["assignee_org"], c["kind"], c["status"]) == (
+        "acquirer",
+        "yiyuan_rcb",
+        "transaction",
+        "assigned",
+    )
     assert c["ack_due"] == "2024-02-18"  # the make-up Sunday after the holiday, not Monday Feb 12
     assert c["decide_due"] == "2024-02-26"  # 15 calendar days end on Saturday Feb 24 → Monday
     assert c["channel"] == "unionpay_qr" and c["merchant_id"] == world.mid and c["phone"] != PHONE
@@ -63,11 +76,18 @@ def test_second_complaint_about_a_payment_is_linked_not_duplicated(world) -> Non
         assert c.execute(select(func.count()).select_from(complaints)).scalar_one() == 1
 
 
-@pytest.mark.parametrize("body, param", [
-    ({"phone": None}, "phone"), ({"phone": "12345"}, "phone"), ({"category": "weather"}, "category"),
-    ({"narrative": "  "}, "narrative"), ({"payment_id": "pay_nope"}, "id"),
-    ({"category": "merchant_refuses_smart_pay"}, "merchant_id"), ({"claimed_fen": -5}, "claimed_fen"),
-])
+@pytest.mark.parametrize(
+    "body, param",
+    [
+        ({"phone": None}, "phone"),
+        ({"phone": "12345"}, "phone"),
+        ({"category": "weather"}, "category"),
+        ({"narrative": "  "}, "narrative"),
+        ({"payment_id": "pay_nope"}, "id"),
+        ({"category": "merchant_refuses_smart_pay"}, "merchant_id"),
+        ({"claimed_fen": -5}, "claimed_fen"),
+    ],
+)
 def test_bad_intake_changes_nothing(world, body: dict[str, Any], param: str) -> None:  # type: ignore[no-untyped-def]
     before = _state(world)
     with pytest.raises(Exception) as e:
@@ -82,11 +102,20 @@ def test_attachments_checked_by_size_type_and_bytes(world) -> None:  # type: ign
     ok = world.db.run(lambda x: svc.add_attachment(x, c["id"], "receipt.png", "image/png", png, actor="me"))
     assert ok["size_bytes"] == len(png)
     before = _state(world)
-    for name, ctype, data, code in [("big.pdf", "application/pdf", b"%PDF-" + b"0" * service.ATTACHMENT_BYTES_MAX,
-                                     "attachment_too_large"), ("x.exe", "application/x-msdownload", b"MZ", "attachment_type"),
-                                    ("fake.png", "image/png", b"%PDF-1.4", "attachment_type")]:
+    for name, ctype, data, code in [
+        (
+            "big.pdf",
+            "application/pdf",
+            b"%PDF-" + b"0" * service.ATTACHMENT_BYTES_MAX,
+            "attachment_too_large",
+        ),
+        ("x.exe", "application/x-msdownload", b"MZ", "attachment_type"),
+        ("fake.png", "image/png", b"%PDF-1.4", "attachment_type"),
+    ]:
         with pytest.raises(InvalidRequest) as e:
-            world.db.run(lambda x, n=name, t=ctype, d=data: svc.add_attachment(x, c["id"], n, t, d, actor="me"))
+            world.db.run(
+                lambda x, n=name, t=ctype, d=data: svc.add_attachment(x, c["id"], n, t, d, actor="me")
+            )
         assert e.value.code == code
     assert _state(world) == before
 
@@ -134,12 +163,16 @@ def test_extension_needs_a_reason_and_stops_at_sixty_days(world, sms) -> None:  
 
 def test_decision_after_closure_is_refused(world) -> None:  # type: ignore[no-untyped-def]
     c = _file(world, category="fees")
-    _, token = world.db.run(lambda x: svc.decide(x, c["id"], "explanation", "收费符合公示标准", actor="desk1"))
+    _, token = world.db.run(
+        lambda x: svc.decide(x, c["id"], "explanation", "收费符合公示标准", actor="desk1")
+    )
     before = _state(world)
-    for fn in (lambda x: svc.decide(x, c["id"], "explanation", "again", actor="d"),
-               lambda x: svc.respond(x, c["id"], "hello", actor="d"),
-               lambda x: svc.extend(x, c["id"], 3, "r", actor="d"),
-               lambda x: svc.escalate(x, c["id"], "r", actor="d")):
+    for fn in (
+        lambda x: svc.decide(x, c["id"], "explanation", "again", actor="d"),
+        lambda x: svc.respond(x, c["id"], "hello", actor="d"),
+        lambda x: svc.extend(x, c["id"], 3, "r", actor="d"),
+        lambda x: svc.escalate(x, c["id"], "r", actor="d"),
+    ):
         with pytest.raises(ConflictError) as e:
             world.db.run(fn)
         assert e.value.code == "complaint_closed"
@@ -169,9 +202,11 @@ def test_reminder_ack_overdue_and_escalation_on_breach(world, clock) -> None:  #
 
 
 def test_referrals_from_12363_import_whole_or_not_at_all(world) -> None:  # type: ignore[no-untyped-def]
-    good = ("ref_no,received_at,phone,category,narrative\n"
-            "R-2024-001,2024-02-08T15:00:00,13700000001,fees,收费过高\n"
-            "R-2024-002,2024-02-08T16:00:00,13700000002,other,态度差\n").encode()
+    good = (
+        "ref_no,received_at,phone,category,narrative\n"
+        "R-2024-001,2024-02-08T15:00:00,13700000001,fees,收费过高\n"
+        "R-2024-002,2024-02-08T16:00:00,13700000002,other,态度差\n"
+    ).encode()
     bad = good + b"R-2024-003,yesterday,13700000003,fees,x\n"
     before = _state(world)
     with pytest.raises(InvalidRequest) as e:
@@ -187,17 +222,29 @@ def test_referrals_from_12363_import_whole_or_not_at_all(world) -> None:  # type
 def test_stats_signals_and_export_with_consent_only(world) -> None:  # type: ignore[no-untyped-def]
     for i in range(3):
         p = world.pay(1_000 + i, order=f"s{i}")
-        _file(world, payment_id=p["id"], phone=f"1390000000{i}", narrative=f"私密经过{i}", narrative_consent=i == 0)
+        _file(
+            world,
+            payment_id=p["id"],
+            phone=f"1390000000{i}",
+            narrative=f"私密经过{i}",
+            narrative_consent=i == 0,
+        )
     _file(world, category="fees", phone="13900000000")
     with world.db.read() as x:
         s = svc.stats(x, sh(2024, 2, 1).date(), sh(2024, 2, 29).date())
         assert s["timeliness"]["received"] == 4 and s["repeat_complainants"] == 1
         assert {r["key"]: r["count"] for r in s["by_category"]} == {"double_charge": 3, "fees": 1}
         assert s["repeat_merchants"] == [{"merchant_id": world.mid, "count": 3}]
-        assert svc.merchant_signals(x) == [{"merchant_id": world.mid, "signal": "complaints:double_charge",
-                                            "count": 3, "window_days": 30}]
-        rows = list(csv.reader(io.StringIO(svc.export_csv(x, sh(2024, 2, 1).date(),
-                                                          sh(2024, 2, 29).date()).decode("utf-8-sig"))))
+        assert svc.merchant_signals(x) == [
+            {"merchant_id": world.mid, "signal": "complaints:double_charge", "count": 3, "window_days": 30}
+        ]
+        rows = list(
+            csv.reader(
+                io.StringIO(
+                    svc.export_csv(x, sh(2024, 2, 1).date(), sh(2024, 2, 29).date()).decode("utf-8-sig")
+                )
+            )
+        )
     assert len(rows) == 5 and rows[0][4] == "Consumer complaint narrative"
     narratives = [r[4] for r in rows[1:]]
     assert "私密经过0" in narratives and "私密经过1" not in narratives and "私密经过2" not in narratives
@@ -219,7 +266,9 @@ def test_cli_rules_import_stats_and_sweep(world, tmp_path, monkeypatch: pytest.M
     assert r.exit_code != 0 and "decide_basis" in r.output
     assert run(app, ["complaints", "rules", "--decide-basis", "working"]).exit_code == 0
     f = tmp_path / "r.csv"
-    f.write_text("ref_no,received_at,phone,category,narrative\nR-9,2024-02-09T09:00:00,13700000009,fees,收费\n")
+    f.write_text(
+        "ref_no,received_at,phone,category,narrative\nR-9,2024-02-09T09:00:00,13700000009,fees,收费\n"
+    )
     r = run(app, ["complaints", "import-12363", str(f)])
     assert r.exit_code == 0 and "decide by 2024-03-07" in r.output, r.output
     r = run(app, ["complaints", "stats", "--start", "2024-02-01", "--end", "2024-02-29"])

@@ -44,9 +44,14 @@ def test_demo_complaints_are_about_real_payments_and_alive(db: Database, county)
     assert [r for r, _, _ in logins] == ["complaints"]
     with db.read() as c:
         n = c.execute(select(func.count()).select_from(complaints)).scalar_one()
-        linked = c.execute(select(func.count()).select_from(complaint_payments.join(
-            payments, payments.c.id == complaint_payments.c.payment_id))).scalar_one()
-        approved = c.execute(select(func.count()).where(complaint_refunds.c.status == "approved")).scalar_one()
+        linked = c.execute(
+            select(func.count()).select_from(
+                complaint_payments.join(payments, payments.c.id == complaint_payments.c.payment_id)
+            )
+        ).scalar_one()
+        approved = c.execute(
+            select(func.count()).where(complaint_refunds.c.status == "approved")
+        ).scalar_one()
         s = stats(c, TODAY - dt.timedelta(days=40), TODAY)
         assert ledger.verify(c) == []
     assert 30 <= n <= 80 and linked >= n // 2 and approved >= 3

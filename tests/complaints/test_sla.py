@@ -22,7 +22,9 @@ W = sla.calendar_workday(CAL)
 def test_acknowledgement_waits_out_the_spring_festival_and_counts_the_make_up_sunday() -> None:
     assert sla.add_working_days(D(2024, 2, 9), 1, W) == D(2024, 2, 18)  # Sunday, a make-up working day
     assert sla.add_working_days(D(2024, 2, 3), 1, W) == D(2024, 2, 4)  # Saturday → the make-up Sunday before
-    assert sla.add_working_days(D(2024, 2, 9), 1, sla.weekdays) == D(2024, 2, 12)  # a naive clock would breach
+    assert sla.add_working_days(D(2024, 2, 9), 1, sla.weekdays) == D(
+        2024, 2, 12
+    )  # a naive clock would breach
 
 
 def test_working_day_decision_clock_pauses_over_the_holiday() -> None:
@@ -38,11 +40,19 @@ def test_calendar_deadline_on_a_rest_day_moves_to_the_next_working_day() -> None
 
 
 def test_deadlines_are_the_end_of_the_day_in_beijing() -> None:
-    d = sla.deadlines(dt.datetime(2024, 2, 9, 23, 30, tzinfo=sla.SHANGHAI), ack_working_days=1, decide_days=15,
-                      decide_basis="working", remind_working_days=2, is_workday=W)
+    d = sla.deadlines(
+        dt.datetime(2024, 2, 9, 23, 30, tzinfo=sla.SHANGHAI),
+        ack_working_days=1,
+        decide_days=15,
+        decide_basis="working",
+        remind_working_days=2,
+        is_workday=W,
+    )
     assert d.ack_due_at == dt.datetime(2024, 2, 18, 16, 0, tzinfo=dt.UTC)  # 2024-02-19 00:00 Beijing
     assert d.decide_due_at == dt.datetime(2024, 3, 7, 16, 0, tzinfo=dt.UTC)
-    assert d.remind_at == dt.datetime(2024, 3, 4, 16, 0, tzinfo=dt.UTC)  # start of Mar 5, two working days before
+    assert d.remind_at == dt.datetime(
+        2024, 3, 4, 16, 0, tzinfo=dt.UTC
+    )  # start of Mar 5, two working days before
 
 
 def test_extension_counts_from_the_current_deadline() -> None:
@@ -90,5 +100,7 @@ def test_calendar_deadline_is_the_first_working_day_on_or_after_n_days(start: dt
 @settings(max_examples=200, deadline=None)
 @given(days, st.integers(min_value=1, max_value=30), st.integers(min_value=1, max_value=30))
 def test_working_clocks_are_monotone_and_additive(start: dt.date, a: int, b: int) -> None:
-    assert sla.add_working_days(sla.add_working_days(start, a, W), b, W) == sla.add_working_days(start, a + b, W)
+    assert sla.add_working_days(sla.add_working_days(start, a, W), b, W) == sla.add_working_days(
+        start, a + b, W
+    )
     assert sla.add_working_days(start, a, W) <= sla.add_working_days(start, a + b, W)

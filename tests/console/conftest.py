@@ -64,8 +64,11 @@ class World:
     def login(self, username: str, password: str = PASSWORD) -> Browser:
         client = TestClient(self.platform.app)  # type: ignore[attr-defined]
         page = client.get("/login")
-        r = client.post("/login", data={"username": username, "password": password,
-                                         "csrf_token": csrf_of(page.text)}, follow_redirects=False)
+        r = client.post(
+            "/login",
+            data={"username": username, "password": password, "csrf_token": csrf_of(page.text)},
+            follow_redirects=False,
+        )
         assert r.status_code == 303, r.text
         home = client.get(r.headers["location"])
         assert home.status_code == 200, home.text
@@ -76,8 +79,16 @@ class World:
 
 
 def _pay(platform, headers: dict[str, str], order: str, amount_fen: int = 1250) -> str:  # type: ignore[no-untyped-def]
-    r = platform.client.post("/v1/payments", json={"amount_fen": amount_fen, "merchant_order_no": order,
-                                                   "channel": "wechat", "description": "豆浆油条"}, headers=headers)
+    r = platform.client.post(
+        "/v1/payments",
+        json={
+            "amount_fen": amount_fen,
+            "merchant_order_no": order,
+            "channel": "wechat",
+            "description": "豆浆油条",
+        },
+        headers=headers,
+    )
     assert r.status_code == 200, r.text
     pid = r.json()["id"]
     assert platform.client.post(f"/sim/payments/{pid}/pay", json={}).json()["status"] == "succeeded"
@@ -89,21 +100,37 @@ def world(platform) -> Iterator[World]:  # type: ignore[no-untyped-def]
     from tests.factories import application
 
     mch_a, headers_a = platform.merchant(short_name="张记早餐")
-    mch_b, headers_b = platform.merchant(short_name="邮储小店", acquirer_id="psbc", settle_account_name="张三")
+    mch_b, headers_b = platform.merchant(
+        short_name="邮储小店", acquirer_id="psbc", settle_account_name="张三"
+    )
     pend = []
     for acquirer in ("yiyuan_rcb", "psbc"):
-        r = platform.client.post("/v1/merchants", json=application(acquirer_id=acquirer, short_name="待审小店"),
-                                 headers=platform.op)
+        r = platform.client.post(
+            "/v1/merchants",
+            json=application(acquirer_id=acquirer, short_name="待审小店"),
+            headers=platform.op,
+        )
         pend.append(r.json()["id"])
     pay_a = _pay(platform, headers_a, "A-0001")
     pay_b = _pay(platform, headers_b, "B-0001", 3300)
-    refund_a = platform.client.post(f"/v1/payments/{pay_a}/refunds", json={"amount_fen": 100},
-                                    headers=headers_a).json()["id"]
+    refund_a = platform.client.post(
+        f"/v1/payments/{pay_a}/refunds", json={"amount_fen": 100}, headers=headers_a
+    ).json()["id"]
     key_a = platform.client.get("/v1/keys", headers=headers_a).json()["data"][0]["id"]
-    endpoint_a = platform.client.post("/v1/webhook_endpoints", json={"url": "https://shop-a.example/hook",
-                                                                     "events": ["*"]}, headers=headers_a).json()["id"]
-    users = {"merchant_a": "shop-a", "merchant_b": "shop-b", "operator_a": "op-rcb", "operator_b": "op-psbc",
-             "regulator": "pboc", "biller": "water", "complaints": "desk"}
+    endpoint_a = platform.client.post(
+        "/v1/webhook_endpoints",
+        json={"url": "https://shop-a.example/hook", "events": ["*"]},
+        headers=headers_a,
+    ).json()["id"]
+    users = {
+        "merchant_a": "shop-a",
+        "merchant_b": "shop-b",
+        "operator_a": "op-rcb",
+        "operator_b": "op-psbc",
+        "regulator": "pboc",
+        "biller": "water",
+        "complaints": "desk",
+    }
     with platform.db.tx() as c:
         service.create_user(c, "shop-a", "merchant", PASSWORD, merchant_id=mch_a, display_name="张老板")
         service.create_user(c, "shop-b", "merchant", PASSWORD, merchant_id=mch_b)
@@ -113,5 +140,19 @@ def world(platform) -> Iterator[World]:  # type: ignore[no-untyped-def]
         service.create_user(c, "water", "biller", PASSWORD, biller_id="water")
         service.create_user(c, "desk", "complaints", PASSWORD)
         assert merchants.get_merchant(c, pend[0])["status"] == "pending_review"
-    yield World(platform, platform.db, mch_a, mch_b, pend[0], pend[1], pay_a, pay_b, key_a, endpoint_a, refund_a,
-                headers_a, headers_b, users)
+    yield World(
+        platform,
+        platform.db,
+        mch_a,
+        mch_b,
+        pend[0],
+        pend[1],
+        pay_a,
+        pay_b,
+        key_a,
+        endpoint_a,
+        refund_a,
+        headers_a,
+        headers_b,
+        users,
+    )

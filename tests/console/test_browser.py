@@ -23,8 +23,16 @@ from zhifu.db.schema import metadata
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "correct horse battery"
 PHONE = {"width": 390, "height": 844}
@@ -89,16 +97,23 @@ def _seed(db: Database) -> tuple[str, str, str]:
         ensure_platform_accounts(c)
         a = apply(c, MerchantApplication(**application(short_name="张记早餐")))["id"]
         review(c, a, "approve")
-        pending = apply(c, MerchantApplication(**application(short_name="李家小卖部",
-                                                             legal_name="沂源县悦庄镇李家小卖部")))["id"]
+        pending = apply(
+            c,
+            MerchantApplication(**application(short_name="李家小卖部", legal_name="沂源县悦庄镇李家小卖部")),
+        )["id"]
         console.create_user(c, "shop-a", "merchant", PASSWORD, merchant_id=a, display_name="张老板")
         console.create_user(c, "op-rcb", "operator", PASSWORD, institution_id="yiyuan_rcb")
         console.create_user(c, "pboc", "regulator", PASSWORD)
     pays = []
     for i, (amount, channel) in enumerate(((1250, "wechat"), (3800, "unionpay_qr"), (990, "alipay"))):
         with db.tx() as c:
-            pid = create_payment(c, a, CreatePayment(amount_fen=amount, merchant_order_no=f"A-{i:04d}",
-                                                     channel=channel, description="豆浆油条"))["id"]
+            pid = create_payment(
+                c,
+                a,
+                CreatePayment(
+                    amount_fen=amount, merchant_order_no=f"A-{i:04d}", channel=channel, description="豆浆油条"
+                ),
+            )["id"]
         sim_pay(db, pid, outcome=None, payer=Payer("payer_sim", None, None))
         pays.append(pid)
     return a, pending, pays[0]
@@ -118,8 +133,11 @@ def site(chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Si
     metadata.create_all(db.engine)
     mch_a, pending, pay_a = _seed(db)
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(db, background=True), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(db, background=True), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -180,12 +198,18 @@ def test_merchant_sees_takings_live_and_refunds_a_payment(chromium: Any, site: S
     assert page.get_attribute("[data-speak-enable]", "aria-pressed") == "true"
     time.sleep(1.2)  # the stream is connected and has read its cursor
     with site.db.tx() as c:
-        pid = create_payment(c, site.mch_a, CreatePayment(amount_fen=520, merchant_order_no="LIVE-1",
-                                                          channel="wechat"))["id"]
+        pid = create_payment(
+            c, site.mch_a, CreatePayment(amount_fen=520, merchant_order_no="LIVE-1", channel="wechat")
+        )["id"]
     sim_pay(site.db, pid, outcome=None, payer=Payer("payer_sim", None, None))
     live = page.wait_for_selector(f'#feed [data-payment-id="{pid}"]')
-    assert live.get_attribute("data-speak") == "微信支付收款 5.20 元" and live.get_attribute("data-spoken") == "1"
-    expect(page.locator("#takings")).to_contain_text("¥65.60")  # polls without eval: the page's CSP forbids it
+    assert (
+        live.get_attribute("data-speak") == "微信支付收款 5.20 元"
+        and live.get_attribute("data-spoken") == "1"
+    )
+    expect(page.locator("#takings")).to_contain_text(
+        "¥65.60"
+    )  # polls without eval: the page's CSP forbids it
     tab.shot("merchant-today-zh")
 
     page.goto(f"{site.url}/console/merchant/payments/{site.pay_a}")
@@ -221,7 +245,9 @@ def test_operator_approves_a_merchant(chromium: Any, site: Site) -> None:
     page.wait_for_selector('[data-status="active"]')
     assert "通过" not in page.inner_text(".card:nth-of-type(2)")  # no decision buttons once decided
     page.goto(f"{site.url}/console/operator?lang=en")
-    assert page.inner_text("h1") == "Review queue" and "No applications are waiting" in page.inner_text("main")
+    assert page.inner_text("h1") == "Review queue" and "No applications are waiting" in page.inner_text(
+        "main"
+    )
     tab.shot("operator-queue-en")
     tab.close()
 

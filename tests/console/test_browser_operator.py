@@ -51,15 +51,26 @@ def _seed(db: Database, day: dt.date) -> str:
         for i in range(5):
             fixed.advance(minutes=7)
             with db.tx() as c:
-                pid = create_payment(c, a, CreatePayment(amount_fen=1_200 + 100 * i, merchant_order_no=f"OP-{i}",
-                                                         channel="unionpay_qr"))["id"]
+                pid = create_payment(
+                    c,
+                    a,
+                    CreatePayment(
+                        amount_fen=1_200 + 100 * i, merchant_order_no=f"OP-{i}", channel="unionpay_qr"
+                    ),
+                )["id"]
             sim_pay(db, pid, outcome="success", payer=Payer(card_type="debit"))
     finally:
         clock_mod.set_clock(old)
     with db.tx() as c:
-        console.create_user(c, "op-rcb", "operator", PASSWORD, institution_id="yiyuan_rcb", display_name="农商行经办")
-        console.create_user(c, "op-rcb-2", "operator", PASSWORD, institution_id="yiyuan_rcb", display_name="农商行复核")
-        console.create_user(c, "op-psbc", "operator", PASSWORD, institution_id="psbc", display_name="邮储经办")
+        console.create_user(
+            c, "op-rcb", "operator", PASSWORD, institution_id="yiyuan_rcb", display_name="农商行经办"
+        )
+        console.create_user(
+            c, "op-rcb-2", "operator", PASSWORD, institution_id="yiyuan_rcb", display_name="农商行复核"
+        )
+        console.create_user(
+            c, "op-psbc", "operator", PASSWORD, institution_id="psbc", display_name="邮储经办"
+        )
     return a
 
 
@@ -87,11 +98,13 @@ def opsite(chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     rails_support.SIM.store.forget()
     mch_a = _seed(db, day)
     # The rail's file of that day, with one amount planted wrong (the rails forget their books between tests).
-    (folder / "zm.txt").write_bytes(rails_support.produce_statement("unionpay_qr", day, {"amount_mismatch": 1},
-                                                                    seed=7).data)
+    (folder / "zm.txt").write_bytes(
+        rails_support.produce_statement("unionpay_qr", day, {"amount_mismatch": 1}, seed=7).data
+    )
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(db), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(db), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -122,7 +135,10 @@ def _count(db: Database, table: Any, *where: Any) -> int:
         return int(c.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
 
 
-def test_operator_onboards_with_live_checks_and_a_double_click_files_once(chromium: Any, opsite: OpSite) -> None:  # noqa: F811
+def test_operator_onboards_with_live_checks_and_a_double_click_files_once(
+    chromium: Any,
+    opsite: OpSite,
+) -> None:
     from playwright.sync_api import expect
 
     from tests.factories import application
@@ -137,15 +153,29 @@ def test_operator_onboards_with_live_checks_and_a_double_click_files_once(chromi
     page.wait_for_load_state("load")
     app = application(legal_name="沂源县南麻浏览器测试店", short_name="浏览器小店")
     page.select_option("select[name=type]", "individual_business")
-    page.fill("input[name=credit_code]", app["credit_code"][:17] + ("0" if app["credit_code"][17] != "0" else "1"))
-    expect(page.locator('[data-check-for="credit_code"] [data-check="bad"]')).to_contain_text("统一社会信用代码：")
+    page.fill(
+        "input[name=credit_code]", app["credit_code"][:17] + ("0" if app["credit_code"][17] != "0" else "1")
+    )
+    expect(page.locator('[data-check-for="credit_code"] [data-check="bad"]')).to_contain_text(
+        "统一社会信用代码："
+    )
     page.fill("input[name=credit_code]", app["credit_code"])
     expect(page.locator('[data-check-for="credit_code"] [data-check="ok"]')).to_be_visible()
-    for name in ("legal_name", "short_name", "legal_person_name", "legal_person_id", "phone", "address",
-                 "settle_bank", "settle_account_no"):
+    for name in (
+        "legal_name",
+        "short_name",
+        "legal_person_name",
+        "legal_person_id",
+        "phone",
+        "address",
+        "settle_bank",
+        "settle_account_no",
+    ):
         page.fill(f"input[name={name}]", app[name])
     page.fill("input[name=settle_account_name]", "王五")
-    expect(page.locator('[data-check-for="settle_account_name"] [data-check="bad"]')).to_contain_text("结算账户户名：")
+    expect(page.locator('[data-check-for="settle_account_name"] [data-check="bad"]')).to_contain_text(
+        "结算账户户名："
+    )
     tab.shot("operator-onboard-live-check-zh")
     page.fill("input[name=settle_account_name]", app["settle_account_name"])
     expect(page.locator('[data-check-for="settle_account_name"] [data-check="ok"]')).to_be_visible()
@@ -178,7 +208,10 @@ def test_operator_issues_a_code_and_prints_the_sticker(chromium: Any, opsite: Op
     _close(tab)
 
 
-def test_operator_settles_a_date_downloads_the_payout_file_and_imports_the_result(chromium: Any, opsite: OpSite) -> None:  # noqa: F811
+def test_operator_settles_a_date_downloads_the_payout_file_and_imports_the_result(
+    chromium: Any,
+    opsite: OpSite,
+) -> None:
     from tests.settlement.helpers import result_file
     from zhifu.settlement.models import settlement_batches, settlement_payouts
 
@@ -288,8 +321,11 @@ def test_another_acquirers_operator_reaches_none_of_it(chromium: Any, opsite: Op
     page = tab.page
     tab.login("op-psbc")
     page.wait_for_url("**/console/operator")
-    for path in ("/console/operator/settlement-runs", "/console/operator/reconciliation",
-                 "/console/operator/fee-plans"):
+    for path in (
+        "/console/operator/settlement-runs",
+        "/console/operator/reconciliation",
+        "/console/operator/fee-plans",
+    ):
         page.goto(opsite.url + path)
         assert page.locator("[data-readonly]").count() == 1, path
         assert page.locator("form[data-settle-form], form[data-recon-form], form[data-fee-form]").count() == 0

@@ -47,7 +47,10 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("POST", "/complain"): "the public complaint page (the phone is proven by a one-time code)",
     ("GET", "/complain/rate/{token}"): "the complainant's rating link (its token is the credential)",
     ("POST", "/complain/rate/{token}"): "the complainant's rating link (its token is the credential)",
-    ("GET", "/pay/bills"): "the payer's bill page: shows a bill by biller and account, masked; paying goes to the rail",
+    (
+        "GET",
+        "/pay/bills",
+    ): "the payer's bill page: shows a bill by biller and account, masked; paying goes to the rail",
     ("POST", "/pay/bills"): "the payer's bill page: starts a payment the payer completes at the rail",
     ("GET", "/receipts/{receipt_no}"): "an e-receipt anyone holding its number can verify",
     ("GET", "/receipts/{receipt_no}/pdf"): "an e-receipt anyone holding its number can verify",
@@ -114,7 +117,11 @@ def app_routes(app: FastAPI) -> dict[tuple[str, str], Any]:
     for route in app.routes:
         if type(route).__name__ == "_IncludedRouter":
             for ctx in route.effective_route_contexts():  # type: ignore[attr-defined]
-                add(ctx.original_route if isinstance(ctx.original_route, Mount) else ctx, ctx.path, ctx.methods)
+                add(
+                    ctx.original_route if isinstance(ctx.original_route, Mount) else ctx,
+                    ctx.path,
+                    ctx.methods,
+                )
         else:
             add(route, getattr(route, "path", ""), getattr(route, "methods", None))
     return out
@@ -160,7 +167,9 @@ def console_routes(routes: dict) -> dict[tuple[str, str], tuple[str, ...]]:  # t
 
 def test_every_route_checks_who_calls_it_or_is_listed_as_public(routes: dict) -> None:  # type: ignore[type-arg]
     unchecked = sorted(k for k, r in routes.items() if classify(k, r)[0] == "unchecked")
-    assert unchecked == [], "give these routes a key or console-role check, or list them in PUBLIC with a reason"
+    assert unchecked == [], (
+        "give these routes a key or console-role check, or list them in PUBLIC with a reason"
+    )
     for key, roles in CONSOLE.items():
         assert classify(key, routes[key]) == ("console", roles), key
     for key, route in routes.items():
@@ -175,9 +184,15 @@ KNOWN = {"payment_id", "key_id", "endpoint_id", "refund_id", "merchant_id", "act
 
 
 def _fill(path: str, world) -> str:  # type: ignore[no-untyped-def]
-    ids = {"payment_id": world.pay_a, "key_id": world.key_a, "endpoint_id": world.endpoint_a,
-           "refund_id": world.refund_a, "merchant_id": world.pending_a if "/console/" in path else world.mch_a,
-           "action": "approve", "channel": "wechat"}
+    ids = {
+        "payment_id": world.pay_a,
+        "key_id": world.key_a,
+        "endpoint_id": world.endpoint_a,
+        "refund_id": world.refund_a,
+        "merchant_id": world.pending_a if "/console/" in path else world.mch_a,
+        "action": "approve",
+        "channel": "wechat",
+    }
     return re.sub(r"\{(\w+)\}", lambda m: ids.get(m.group(1), "none_0"), path)
 
 
@@ -187,20 +202,38 @@ def _only_known_ids(path: str) -> bool:
 
 
 def _secrets_of_a(world) -> list[str]:  # type: ignore[no-untyped-def]
-    return [world.pay_a, "A-0001", world.refund_a, world.key_a, world.endpoint_a, "shop-a.example", world.mch_a,
-            world.pending_a]
+    return [
+        world.pay_a,
+        "A-0001",
+        world.refund_a,
+        world.key_a,
+        world.endpoint_a,
+        "shop-a.example",
+        world.mch_a,
+        world.pending_a,
+    ]
 
 
 def _state(world) -> tuple:  # type: ignore[no-untyped-def,type-arg]
     with world.db.tx() as c:
-        return (c.execute(select(payments.c.refunded_fen, payments.c.status).where(payments.c.id == world.pay_a)).one(),
-                c.execute(select(api_keys.c.status).where(api_keys.c.merchant_id == world.mch_a)).scalars().all(),
-                c.execute(select(endpoints.c.id).where(endpoints.c.merchant_id == world.mch_a)).scalars().all(),
-                c.execute(select(merchants.c.status).where(merchants.c.id == world.pending_a)).scalar())
+        return (
+            c.execute(
+                select(payments.c.refunded_fen, payments.c.status).where(payments.c.id == world.pay_a)
+            ).one(),
+            c.execute(select(api_keys.c.status).where(api_keys.c.merchant_id == world.mch_a)).scalars().all(),
+            c.execute(select(endpoints.c.id).where(endpoints.c.merchant_id == world.mch_a)).scalars().all(),
+            c.execute(select(merchants.c.status).where(merchants.c.id == world.pending_a)).scalar(),
+        )
 
 
-FORM = {"amount": "1.00", "reason": "r", "confirm": "yes", "label": "x", "url": "https://x.example/h",
-        "action": "approve"}
+FORM = {
+    "amount": "1.00",
+    "reason": "r",
+    "confirm": "yes",
+    "label": "x",
+    "url": "https://x.example/h",
+    "action": "approve",
+}
 
 
 @pytest.fixture
@@ -225,12 +258,16 @@ def test_console_routes_refuse_the_wrong_role_and_anonymous_callers(world, conso
             assert r.status_code in (403, 404), (role, method, url, r.status_code)
             assert not any(s in r.text for s in _secrets_of_a(world)), (role, url)
         r = anon.get(url) if method == "GET" else anon.client.post(url, data=FORM, follow_redirects=False)
-        assert (r.status_code, r.headers.get("location", "")[:6]) in ((303, "/login"), (401, "")), (url, r.status_code)
+        assert (r.status_code, r.headers.get("location", "")[:6]) in ((303, "/login"), (401, "")), (
+            url,
+            r.status_code,
+        )
     assert _state(world) == before
 
 
 def test_console_routes_refuse_another_merchant_and_another_institution(
-        world, console_routes: dict, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def,type-arg]
+    world, console_routes: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def,type-arg]
     from zhifu.console import routes as console_pages
 
     monkeypatch.setattr(console_pages, "STREAM_LIFETIME_S", 0.0)  # the live stream answers once and ends
@@ -260,11 +297,17 @@ def test_api_routes_refuse_the_wrong_key_and_another_merchant(world, routes: dic
         assert client.request(method, url).status_code == 401, (method, url)
         if role in (M, O):
             r = client.request(method, url, headers=op if role == M else shop_b)
-            assert r.status_code == 403 and r.json()["error"]["code"] == "permission_denied", (method, url, r.text)
+            assert r.status_code == 403 and r.json()["error"]["code"] == "permission_denied", (
+                method,
+                url,
+                r.text,
+            )
         if role in (M, "any") and _only_known_ids(path):
             r = client.request(method, url, headers=shop_b)
             assert r.status_code == 404, (method, url, r.status_code)
-            assert not any(s in r.text for s in _secrets_of_a(world) if s not in url), url  # an echoed id is no leak
+            assert not any(s in r.text for s in _secrets_of_a(world) if s not in url), (
+                url
+            )  # an echoed id is no leak
         if role == M and method == "GET" and "{" not in path:
             r = client.get(url, headers=shop_b)
             assert r.status_code in (200, 400) and not any(s in r.text for s in _secrets_of_a(world)), url

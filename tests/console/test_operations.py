@@ -28,7 +28,9 @@ def test_reconciliation_and_cases_pages_start_empty(world) -> None:  # type: ign
     recon = op.get("/console/operator/reconciliation")
     assert recon.status_code == 200 and "尚未对账" in recon.text
     cases = op.get("/console/operator/cases?status=resolved")
-    assert cases.status_code == 200 and "暂无差错单" in cases.text and 'value="resolved" selected' in cases.text
+    assert (
+        cases.status_code == 200 and "暂无差错单" in cases.text and 'value="resolved" selected' in cases.text
+    )
     assert op.get("/console/operator/reconciliation?starting_after=nope").status_code == 400
 
 
@@ -43,13 +45,28 @@ def test_campaigns_list_budget_and_version(world) -> None:  # type: ignore[no-un
 
 def test_fee_plans_show_rate_as_percent(world) -> None:  # type: ignore[no-untyped-def]
     with world.db.tx() as c:
-        create_rule(c, RuleIn(channel="unionpay_qr", card_type="debit", rate_ppm=3_800, min_fen=10, cap_fen=2_000,
-                              effective_from=dt.date(2021, 1, 1), note="借记卡封顶"))
+        create_rule(
+            c,
+            RuleIn(
+                channel="unionpay_qr",
+                card_type="debit",
+                rate_ppm=3_800,
+                min_fen=10,
+                cap_fen=2_000,
+                effective_from=dt.date(2021, 1, 1),
+                note="借记卡封顶",
+            ),
+        )
     page = world.login("op-rcb").get("/console/operator/fee-plans?lang=en")
     assert page.status_code == 200 and "0.38%" in page.text and "¥0.10" in page.text and "¥20.00" in page.text
     assert "2021-01-01" in page.text and "借记卡封顶" in page.text and "debit" in page.text
 
 
 def test_percent_has_no_float_rounding() -> None:
-    assert [_percent(p) for p in (3_800, 6_000, 1_250, 0, 1_000_000)] == ["0.38%", "0.60%", "0.125%", "0.00%",
-                                                                         "100.00%"]
+    assert [_percent(p) for p in (3_800, 6_000, 1_250, 0, 1_000_000)] == [
+        "0.38%",
+        "0.60%",
+        "0.125%",
+        "0.00%",
+        "100.00%",
+    ]

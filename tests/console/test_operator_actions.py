@@ -85,17 +85,27 @@ def test_onboarding_refuses_naming_the_field_acts_once_and_files_for_the_operato
 def test_live_checks_name_the_field(world) -> None:  # type: ignore[no-untyped-def]
     op = world.login("op-rcb")
     good = application()
-    r = op.get("/console/operator/onboard/check/credit_code", params={"type": "enterprise",
-                                                                     "credit_code": good["credit_code"]})
+    r = op.get(
+        "/console/operator/onboard/check/credit_code",
+        params={"type": "enterprise", "credit_code": good["credit_code"]},
+    )
     assert 'data-check="ok"' in r.text
-    r = op.get("/console/operator/onboard/check/credit_code", params={"type": "enterprise",
-                                                                     "credit_code": "91370323MA3C1234X0"})
+    r = op.get(
+        "/console/operator/onboard/check/credit_code",
+        params={"type": "enterprise", "credit_code": "91370323MA3C1234X0"},
+    )
     assert 'data-check="bad"' in r.text and "统一社会信用代码：" in r.text
     r = op.get("/console/operator/onboard/check/legal_person_id", params={"legal_person_id": "12345"})
     assert "身份证号码：" in r.text
-    r = op.get("/console/operator/onboard/check/settle_account_name", params={
-        "type": "enterprise", "legal_name": "沂源县某某有限公司", "legal_person_name": "张三",
-        "settle_account_name": "张三"})
+    r = op.get(
+        "/console/operator/onboard/check/settle_account_name",
+        params={
+            "type": "enterprise",
+            "legal_name": "沂源县某某有限公司",
+            "legal_person_name": "张三",
+            "settle_account_name": "张三",
+        },
+    )
     assert "结算账户户名：" in r.text and 'data-check="bad"' in r.text
     assert world.anonymous().get("/console/operator/onboard/check/phone?phone=1").status_code == 303
 
@@ -109,7 +119,10 @@ def test_codes_and_stickers_for_own_merchants_only(world) -> None:  # type: igno
     page = op.get(f"/console/operator/merchants/{world.mch_a}")
     token = _token(page.text, f"/console/operator/merchants/{world.mch_a}/code")
     for _ in range(2):
-        assert op.post(f"/console/operator/merchants/{world.mch_a}/code", {"form_token": token}).status_code == 303
+        assert (
+            op.post(f"/console/operator/merchants/{world.mch_a}/code", {"form_token": token}).status_code
+            == 303
+        )
     assert _count(world.db, payment_codes, payment_codes.c.merchant_id == world.mch_a) == 1
     page = op.get(f"/console/operator/merchants/{world.mch_a}")
     assert "data-code-url" in page.text
@@ -123,13 +136,26 @@ def test_campaigns_refuse_bad_input_act_once_and_pause_only_own(world) -> None: 
     page = op.get("/console/operator/campaigns")
     token = _token(page.text, "/console/operator/campaigns")
     today = dt.datetime.now(SHANGHAI).date()
-    form = {"name": "春节随机立减", "funder": "county_finance", "budget": "1000.00", "starts_at": today.isoformat(),
-            "ends_at": (today + dt.timedelta(days=30)).isoformat(), "channel": "unionpay_qr",
-            "amount_below": "500", "probability": "30", "discount_min": "0.50", "discount_max": "5.00",
-            "form_token": token}
-    for field, value, label in (("budget", "十块", "预算："), ("ends_at", today.isoformat(), "结束日期："),
-                                ("probability", "150", "立减概率："), ("discount_max", "0.10", "最大立减金额："),
-                                ("funder", "psbc", "出资方：")):
+    form = {
+        "name": "春节随机立减",
+        "funder": "county_finance",
+        "budget": "1000.00",
+        "starts_at": today.isoformat(),
+        "ends_at": (today + dt.timedelta(days=30)).isoformat(),
+        "channel": "unionpay_qr",
+        "amount_below": "500",
+        "probability": "30",
+        "discount_min": "0.50",
+        "discount_max": "5.00",
+        "form_token": token,
+    }
+    for field, value, label in (
+        ("budget", "十块", "预算："),
+        ("ends_at", today.isoformat(), "结束日期："),
+        ("probability", "150", "立减概率："),
+        ("discount_max", "0.10", "最大立减金额："),
+        ("funder", "psbc", "出资方："),
+    ):
         r = op.post("/console/operator/campaigns", {**form, field: value})
         assert r.status_code == 400, field
         assert _alert(r.text).startswith(label), (field, _alert(r.text))
@@ -142,8 +168,10 @@ def test_campaigns_refuse_bad_input_act_once_and_pause_only_own(world) -> None: 
     other = world.login("op-psbc")
     assert other.post(f"/console/operator/campaigns/{cid}/pause", {"form_token": "t" * 43}).status_code == 404
     page = op.get("/console/operator/campaigns")
-    r = op.post(f"/console/operator/campaigns/{cid}/pause",
-                {"form_token": _token(page.text, f"/console/operator/campaigns/{cid}/pause")})
+    r = op.post(
+        f"/console/operator/campaigns/{cid}/pause",
+        {"form_token": _token(page.text, f"/console/operator/campaigns/{cid}/pause")},
+    )
     assert r.status_code == 303
     with world.db.tx() as c:
         assert c.execute(select(campaigns.c.status)).scalar_one() == "paused"
@@ -154,11 +182,24 @@ def test_fee_plans_with_effective_dates(world) -> None:  # type: ignore[no-untyp
     page = op.get("/console/operator/fee-plans")
     token = _token(page.text, "/console/operator/fee-plans")
     today = dt.datetime.now(SHANGHAI).date()
-    form = {"channel": "unionpay_qr", "card_type": "*", "merchant_class": "*", "rate": "0.38", "min": "",
-            "cap": "", "effective_from": (today + dt.timedelta(days=1)).isoformat(), "effective_to": "",
-            "note": "新年费率", "form_token": token}
-    for field, value, label in (("rate", "abc", "费率："), ("effective_from", "2021-01-01", "生效日："),
-                                ("effective_from", "2026-13-01", "生效日："), ("cap", "-1", "封顶：")):
+    form = {
+        "channel": "unionpay_qr",
+        "card_type": "*",
+        "merchant_class": "*",
+        "rate": "0.38",
+        "min": "",
+        "cap": "",
+        "effective_from": (today + dt.timedelta(days=1)).isoformat(),
+        "effective_to": "",
+        "note": "新年费率",
+        "form_token": token,
+    }
+    for field, value, label in (
+        ("rate", "abc", "费率："),
+        ("effective_from", "2021-01-01", "生效日："),
+        ("effective_from", "2026-13-01", "生效日："),
+        ("cap", "-1", "封顶："),
+    ):
         r = op.post("/console/operator/fee-plans", {**form, field: value})
         assert r.status_code == 400, field
         assert _alert(r.text).startswith(label), (field, _alert(r.text))
@@ -171,18 +212,27 @@ def test_fee_plans_with_effective_dates(world) -> None:  # type: ignore[no-untyp
     page = op.get("/console/operator/fee-plans")
     assert "0.38%" in page.text
     end_action = f"/console/operator/fee-plans/{rule.id}/end"
-    r = op.post(end_action, {"effective_to": rule.effective_from.isoformat(),
-                             "form_token": _token(page.text, end_action)})
+    r = op.post(
+        end_action,
+        {"effective_to": rule.effective_from.isoformat(), "form_token": _token(page.text, end_action)},
+    )
     assert r.status_code == 400 and "失效日" in _alert(r.text)
-    r = op.post(end_action, {"effective_to": (today + dt.timedelta(days=60)).isoformat(),
-                             "form_token": _token(page.text, end_action)})
+    r = op.post(
+        end_action,
+        {
+            "effective_to": (today + dt.timedelta(days=60)).isoformat(),
+            "form_token": _token(page.text, end_action),
+        },
+    )
     assert r.status_code == 303
     with world.db.tx() as c:
         assert c.execute(select(fee_rules.c.effective_to)).scalar_one() == today + dt.timedelta(days=60)
     other = world.login("op-psbc")
     assert "data-fee-form" not in other.get("/console/operator/fee-plans").text
-    r = other.post("/console/operator/fee-plans", {**form, "form_token": "o" * 43,
-                                                   "effective_from": (today + dt.timedelta(days=2)).isoformat()})
+    r = other.post(
+        "/console/operator/fee-plans",
+        {**form, "form_token": "o" * 43, "effective_from": (today + dt.timedelta(days=2)).isoformat()},
+    )
     assert r.status_code == 403 and _count(world.db, fee_rules) == 1
 
 
@@ -196,12 +246,17 @@ def test_settlement_run_refuses_bad_dates_and_other_acquirers(world) -> None:  #
         assert r.status_code == 400, value
         assert "业务日期" in _alert(r.text) or "日" in _alert(r.text)
     other = world.login("op-psbc")
-    r = other.post("/console/operator/settlement-runs", {"business_date": (today - dt.timedelta(days=1)).isoformat(),
-                                                         "form_token": "p" * 43})
+    r = other.post(
+        "/console/operator/settlement-runs",
+        {"business_date": (today - dt.timedelta(days=1)).isoformat(), "form_token": "p" * 43},
+    )
     assert r.status_code == 403
     assert _count(world.db, settlement_batches) == 0
-    r = op.post("/console/operator/settlement-runs/payout-results", {"form_token": token},
-                files={"file": ("result.csv", b"not,a,result\n", "text/csv")})
+    r = op.post(
+        "/console/operator/settlement-runs/payout-results",
+        {"form_token": token},
+        files={"file": ("result.csv", b"not,a,result\n", "text/csv")},
+    )
     assert r.status_code == 400 and "文件" in _alert(r.text) or "行" in _alert(r.text)
 
 
@@ -228,61 +283,95 @@ def test_a_day_settled_paid_reconciled_and_a_case_resolved_by_two_people(settled
     token = _token(page.text, "/console/operator/settlement-runs")
     r = op.post("/console/operator/settlement-runs", {"business_date": d.isoformat(), "form_token": token})
     assert r.status_code == 303, r.text
-    assert op.post("/console/operator/settlement-runs", {"business_date": d.isoformat(),
-                                                         "form_token": token}).status_code == 303
+    assert (
+        op.post(
+            "/console/operator/settlement-runs", {"business_date": d.isoformat(), "form_token": token}
+        ).status_code
+        == 303
+    )
     with world.db.tx() as c:
         batch = c.execute(select(settlement_batches)).one()
     assert batch.status == "filed" and batch.payout_count == 1
     bank = op.get(f"/console/operator/settlement-runs/{d.isoformat()}/files/bank")
     csv = op.get(f"/console/operator/settlement-runs/{d.isoformat()}/files/csv")
     assert bank.status_code == csv.status_code == 200 and world.mch_a in csv.text
-    assert world.login("op-psbc").get(f"/console/operator/settlement-runs/{d.isoformat()}/files/csv").status_code == 403
-    rerun = op.post("/console/operator/settlement-runs", {"business_date": d.isoformat(), "form_token": "r" * 43})
-    assert rerun.status_code == 303 and _count(world.db, settlement_batches) == 1  # re-run: nothing posted twice
+    assert (
+        world.login("op-psbc").get(f"/console/operator/settlement-runs/{d.isoformat()}/files/csv").status_code
+        == 403
+    )
+    rerun = op.post(
+        "/console/operator/settlement-runs", {"business_date": d.isoformat(), "form_token": "r" * 43}
+    )
+    assert (
+        rerun.status_code == 303 and _count(world.db, settlement_batches) == 1
+    )  # re-run: nothing posted twice
     result = result_file(world.db, batch.batch_no)
     page = op.get("/console/operator/settlement-runs")
-    up = op.post("/console/operator/settlement-runs/payout-results",
-                 {"form_token": _token(page.text, "/console/operator/settlement-runs/payout-results")},
-                 files={"file": ("result.csv", result, "text/csv")})
+    up = op.post(
+        "/console/operator/settlement-runs/payout-results",
+        {"form_token": _token(page.text, "/console/operator/settlement-runs/payout-results")},
+        files={"file": ("result.csv", result, "text/csv")},
+    )
     assert up.status_code == 303 and up.headers["location"].endswith("%201/0")  # one paid, none failed
 
     produced = produce_statement("unionpay_qr", d, {"amount_mismatch": 1}, seed=3)
     page = op.get("/console/operator/reconciliation")
     token = _token(page.text, "/console/operator/reconciliation/statement-upload")
-    r = op.post("/console/operator/reconciliation/statement-upload",
-                {"channel": "nope", "business_date": d.isoformat(), "form_token": token})
+    r = op.post(
+        "/console/operator/reconciliation/statement-upload",
+        {"channel": "nope", "business_date": d.isoformat(), "form_token": token},
+    )
     assert r.status_code == 400 and _alert(r.text).startswith("渠道：")
-    r = op.post("/console/operator/reconciliation/statement-upload",
-                {"channel": "unionpay_qr", "business_date": d.isoformat(), "form_token": token},
-                files={"file": ("zm.txt", produced.data, "application/octet-stream")})
+    r = op.post(
+        "/console/operator/reconciliation/statement-upload",
+        {"channel": "unionpay_qr", "business_date": d.isoformat(), "form_token": token},
+        files={"file": ("zm.txt", produced.data, "application/octet-stream")},
+    )
     assert r.status_code == 303, r.text
     with world.db.tx() as c:
-        case_id = c.execute(select(recon_models.cases.c.id).where(recon_models.cases.c.status == "open")).scalar_one()
+        case_id = c.execute(
+            select(recon_models.cases.c.id).where(recon_models.cases.c.status == "open")
+        ).scalar_one()
     assert case_id in op.get("/console/operator/cases").text
     assert world.login("op-psbc").get(f"/console/operator/cases/{case_id}").status_code == 404
 
     page = op.get(f"/console/operator/cases/{case_id}")
     action = re.search(r'<option value="([a-z_]+)" selected', page.text).group(1)  # type: ignore[union-attr]
-    r = op.post(f"/console/operator/cases/{case_id}/propose",
-                {"action": action, "note": "按渠道金额处理",
-                 "form_token": _token(page.text, f"/console/operator/cases/{case_id}/propose")})
+    r = op.post(
+        f"/console/operator/cases/{case_id}/propose",
+        {
+            "action": action,
+            "note": "按渠道金额处理",
+            "form_token": _token(page.text, f"/console/operator/cases/{case_id}/propose"),
+        },
+    )
     assert r.status_code == 303
     page = op.get(f"/console/operator/cases/{case_id}")
     assert "data-own-proposal" in page.text
-    r = op.post(f"/console/operator/cases/{case_id}/approve",
-                {"form_token": _token(page.text, f"/console/operator/cases/{case_id}/approve")})
+    r = op.post(
+        f"/console/operator/cases/{case_id}/approve",
+        {"form_token": _token(page.text, f"/console/operator/cases/{case_id}/approve")},
+    )
     assert r.status_code == 403 and "另一" in _alert(r.text)
     checker = world.login("op-rcb-2")
     page = checker.get(f"/console/operator/cases/{case_id}")
-    r = checker.post(f"/console/operator/cases/{case_id}/reject",
-                     {"note": "", "form_token": _token(page.text, f"/console/operator/cases/{case_id}/reject")})
+    r = checker.post(
+        f"/console/operator/cases/{case_id}/reject",
+        {"note": "", "form_token": _token(page.text, f"/console/operator/cases/{case_id}/reject")},
+    )
     assert r.status_code == 400 and _alert(r.text).startswith("备注：")
-    r = checker.post(f"/console/operator/cases/{case_id}/approve",
-                     {"form_token": _token(page.text, f"/console/operator/cases/{case_id}/approve")})
+    r = checker.post(
+        f"/console/operator/cases/{case_id}/approve",
+        {"form_token": _token(page.text, f"/console/operator/cases/{case_id}/approve")},
+    )
     assert r.status_code == 303
     with world.db.tx() as c:
         row = c.execute(select(recon_models.cases).where(recon_models.cases.c.id == case_id)).one()
-    assert row.status == "resolved" and row.proposed_by == "console:op-rcb" and row.approved_by == "console:op-rcb-2"
+    assert (
+        row.status == "resolved"
+        and row.proposed_by == "console:op-rcb"
+        and row.approved_by == "console:op-rcb-2"
+    )
     with world.db.tx() as c:
         from zhifu import ledger
 

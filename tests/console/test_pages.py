@@ -22,9 +22,19 @@ def test_login_sets_a_safe_cookie_and_logout_ends_the_session(world) -> None:  #
     b = world.anonymous()
     assert b.get("/console/merchant").headers["location"] == "/login?next=/console/merchant"
     page = b.get("/login?lang=en")
-    assert "Username" in page.text and page.headers["content-security-policy"].startswith("default-src 'self'")
-    r = b.client.post("/login", data={"username": "shop-a", "password": PASSWORD, "csrf_token": csrf_of(page.text),
-                                      "next": "/console/merchant/refunds"}, follow_redirects=False)
+    assert "Username" in page.text and page.headers["content-security-policy"].startswith(
+        "default-src 'self'"
+    )
+    r = b.client.post(
+        "/login",
+        data={
+            "username": "shop-a",
+            "password": PASSWORD,
+            "csrf_token": csrf_of(page.text),
+            "next": "/console/merchant/refunds",
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and r.headers["location"] == "/console/merchant/refunds"
     cookie = r.headers["set-cookie"]
     assert "zhifu_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
@@ -36,12 +46,17 @@ def test_login_sets_a_safe_cookie_and_logout_ends_the_session(world) -> None:  #
     assert b.get("/console/merchant").status_code == 303
 
 
-@pytest.mark.parametrize("next_url", ["https://evil.example/", "//evil.example", "/console/operator", "/\\evil"])
+@pytest.mark.parametrize(
+    "next_url", ["https://evil.example/", "//evil.example", "/console/operator", "/\\evil"]
+)
 def test_login_never_redirects_off_the_users_section(world, next_url: str) -> None:  # type: ignore[no-untyped-def]
     b = world.anonymous()
     page = b.get("/login")
-    r = b.client.post("/login", data={"username": "shop-a", "password": PASSWORD, "csrf_token": csrf_of(page.text),
-                                      "next": next_url}, follow_redirects=False)
+    r = b.client.post(
+        "/login",
+        data={"username": "shop-a", "password": PASSWORD, "csrf_token": csrf_of(page.text), "next": next_url},
+        follow_redirects=False,
+    )
     assert r.headers["location"] == "/console/merchant"
 
 
@@ -50,8 +65,11 @@ def test_wrong_passwords_then_429(world) -> None:  # type: ignore[no-untyped-def
     token = csrf_of(b.get("/login").text)
     for _ in range(service.LOGIN_FAILURES_MAX):
         r = b.client.post("/login", data={"username": "shop-a", "password": "nope nope", "csrf_token": token})
-        assert r.status_code == 401 and "用户名或密码错误" in r.text and "zhifu_session" not in r.headers.get(
-            "set-cookie", "")
+        assert (
+            r.status_code == 401
+            and "用户名或密码错误" in r.text
+            and "zhifu_session" not in r.headers.get("set-cookie", "")
+        )
     r = b.client.post("/login", data={"username": "shop-a", "password": PASSWORD, "csrf_token": token})
     assert r.status_code == 429 and "请求过于频繁" in r.text and "zhifu_session" not in r.cookies
 
@@ -59,8 +77,11 @@ def test_wrong_passwords_then_429(world) -> None:  # type: ignore[no-untyped-def
 def test_login_form_needs_its_csrf_token(world) -> None:  # type: ignore[no-untyped-def]
     b = world.anonymous()
     b.get("/login")
-    r = b.client.post("/login", data={"username": "shop-a", "password": PASSWORD, "csrf_token": "forged"},
-                      follow_redirects=False)
+    r = b.client.post(
+        "/login",
+        data={"username": "shop-a", "password": PASSWORD, "csrf_token": "forged"},
+        follow_redirects=False,
+    )
     assert r.status_code == 403 and "zhifu_session" not in r.headers.get("set-cookie", "")
 
 
@@ -75,21 +96,29 @@ def test_merchant_refunds_with_confirmation(world) -> None:  # type: ignore[no-u
     b = world.login("shop-a")
     detail = b.get(f"/console/merchant/payments/{world.pay_a}")
     assert detail.status_code == 200 and "A-0001" in detail.text and "11.50" in detail.text  # left to refund
-    confirm = b.post(f"/console/merchant/payments/{world.pay_a}/refund", {"amount": "2.00", "reason": "少找零"})
+    confirm = b.post(
+        f"/console/merchant/payments/{world.pay_a}/refund", {"amount": "2.00", "reason": "少找零"}
+    )
     assert confirm.status_code == 200 and "确认退款" in confirm.text and "¥2.00" in confirm.text
     assert _refunded(world, world.pay_a) == 100  # nothing happens before the confirmation
-    done = b.post(f"/console/merchant/payments/{world.pay_a}/refund",
-                  {"amount": "2.00", "reason": "少找零", "confirm": "yes"})
+    done = b.post(
+        f"/console/merchant/payments/{world.pay_a}/refund",
+        {"amount": "2.00", "reason": "少找零", "confirm": "yes"},
+    )
     assert done.status_code == 303 and done.headers["location"].endswith("?done=refund")
     assert _refunded(world, world.pay_a) == 300
     page = b.get(done.headers["location"])
     assert "退款已提交" in page.text and "少找零" in page.text
-    too_much = b.post(f"/console/merchant/payments/{world.pay_a}/refund", {"amount": "50.00", "confirm": "yes"})
+    too_much = b.post(
+        f"/console/merchant/payments/{world.pay_a}/refund", {"amount": "50.00", "confirm": "yes"}
+    )
     assert too_much.status_code == 400 and "exceeds what is left" in too_much.text
     bad = b.post(f"/console/merchant/payments/{world.pay_a}/refund", {"amount": "1e3", "confirm": "yes"})
     assert bad.status_code == 400 and _refunded(world, world.pay_a) == 300
-    long_reason = b.post(f"/console/merchant/payments/{world.pay_a}/refund",
-                         {"amount": "1.00", "reason": "x" * 201, "confirm": "yes"})
+    long_reason = b.post(
+        f"/console/merchant/payments/{world.pay_a}/refund",
+        {"amount": "1.00", "reason": "x" * 201, "confirm": "yes"},
+    )
     assert long_reason.status_code == 400 and "reason is at most 200" in long_reason.text
     assert _refunded(world, world.pay_a) == 300
 
@@ -104,7 +133,9 @@ def test_forged_or_missing_csrf_changes_nothing(world) -> None:  # type: ignore[
     other = world.login("shop-b")  # a real token, but another session's
     assert b.client.post(url, data={**data, "csrf_token": other.csrf}).status_code == 403
     assert _refunded(world, world.pay_a) == 100
-    ok = b.client.post(url, data=data, headers={"X-CSRF-Token": b.csrf}, follow_redirects=False)  # as htmx sends it
+    ok = b.client.post(
+        url, data=data, headers={"X-CSRF-Token": b.csrf}, follow_redirects=False
+    )  # as htmx sends it
     assert ok.status_code == 303 and _refunded(world, world.pay_a) == 200
 
 
@@ -126,7 +157,10 @@ def test_script_in_text_fields_is_escaped_everywhere(world) -> None:  # type: ig
     assert evil not in b.post("/console/merchant/keys", {"label": evil}).text
     keys = b.get("/console/merchant/keys").text
     assert evil not in keys and "&lt;script&gt;" in keys
-    b.post(f"/console/merchant/payments/{world.pay_a}/refund", {"amount": "1.00", "reason": evil, "confirm": "yes"})
+    b.post(
+        f"/console/merchant/payments/{world.pay_a}/refund",
+        {"amount": "1.00", "reason": evil, "confirm": "yes"},
+    )
     for url in (f"/console/merchant/payments/{world.pay_a}", "/console/merchant/refunds"):
         page = b.get(url).text
         assert evil not in page and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
@@ -158,7 +192,9 @@ def test_webhooks_add_and_delete(world) -> None:  # type: ignore[no-untyped-def]
     b = world.login("shop-a")
     bad = b.post("/console/merchant/webhooks", {"url": "javascript:alert(1)"})
     assert bad.status_code == 400 and "absolute http(s) URL" in bad.text
-    made = b.post("/console/merchant/webhooks", {"url": "https://shop.example/h", "events": ["refund.succeeded"]})
+    made = b.post(
+        "/console/merchant/webhooks", {"url": "https://shop.example/h", "events": ["refund.succeeded"]}
+    )
     assert made.status_code == 200 and "whsec_" in made.text
     assert "https://shop.example/h" in b.get("/console/merchant/webhooks").text
     assert b.post(f"/console/merchant/webhooks/{world.endpoint_a}/delete").status_code == 303
@@ -171,17 +207,28 @@ def test_operator_reviews_with_checks_and_reasons(world) -> None:  # type: ignor
     assert world.pending_a in queue and world.pending_b not in queue
     page = op.get(f"/console/operator/merchants/{world.pending_a}").text
     assert page.count('data-check-ok="yes"') == 7 and "身份证号码" in page
-    no_reason = op.post(f"/console/operator/merchants/{world.pending_a}/review", {"action": "request_changes"})
+    no_reason = op.post(
+        f"/console/operator/merchants/{world.pending_a}/review", {"action": "request_changes"}
+    )
     assert no_reason.status_code == 400 and "needs a reason" in no_reason.text
     ok = op.post(f"/console/operator/merchants/{world.pending_a}/review", {"action": "approve"})
     assert ok.status_code == 303
     with world.db.tx() as c:
-        assert c.execute(select(merchants.c.status).where(merchants.c.id == world.pending_a)).scalar() == "active"
+        assert (
+            c.execute(select(merchants.c.status).where(merchants.c.id == world.pending_a)).scalar()
+            == "active"
+        )
     again = op.post(f"/console/operator/merchants/{world.pending_a}/review", {"action": "approve"})
     assert again.status_code == 409
-    assert op.post(f"/console/operator/merchants/{world.pending_b}/review", {"action": "approve"}).status_code == 404
+    assert (
+        op.post(f"/console/operator/merchants/{world.pending_b}/review", {"action": "approve"}).status_code
+        == 404
+    )
     with world.db.tx() as c:
-        assert c.execute(select(merchants.c.status).where(merchants.c.id == world.pending_b)).scalar() == "pending_review"
+        assert (
+            c.execute(select(merchants.c.status).where(merchants.c.id == world.pending_b)).scalar()
+            == "pending_review"
+        )
 
 
 def test_regulator_dashboard_in_both_languages(world) -> None:  # type: ignore[no-untyped-def]
@@ -220,7 +267,10 @@ def test_live_stream_sends_new_payments_and_totals(world, monkeypatch: pytest.Mo
 
 def test_refund_rows_belong_to_the_merchant(world) -> None:  # type: ignore[no-untyped-def]
     with world.db.tx() as c:
-        assert c.execute(select(refunds.c.merchant_id).where(refunds.c.id == world.refund_a)).scalar() == world.mch_a
+        assert (
+            c.execute(select(refunds.c.merchant_id).where(refunds.c.id == world.refund_a)).scalar()
+            == world.mch_a
+        )
     assert world.refund_a not in world.login("shop-b").get("/console/merchant/refunds").text
     assert world.pay_a in world.login("shop-a").get("/console/merchant/refunds").text
 
@@ -234,19 +284,29 @@ def test_sticker_and_statement_downloads(world) -> None:  # type: ignore[no-unty
     page = b.get("/console/merchant/codes").text
     assert f"/c/{code['id']}" in page
     pdf = b.get("/console/merchant/sticker.pdf")
-    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF") and pdf.headers["content-type"] == "application/pdf"
+    assert (
+        pdf.status_code == 200
+        and pdf.content.startswith(b"%PDF")
+        and pdf.headers["content-type"] == "application/pdf"
+    )
     assert world.login("shop-b").get("/console/merchant/sticker.pdf").status_code == 404  # B has no code
     csv = b.get("/console/merchant/statement", params={"month": "2026-11", "format": "csv"})
-    assert csv.status_code == 200 and csv.headers["content-disposition"].startswith(f'attachment; filename="{world.mch_a}')
+    assert csv.status_code == 200 and csv.headers["content-disposition"].startswith(
+        f'attachment; filename="{world.mch_a}'
+    )
     assert b.get("/console/merchant/statement", params={"month": "11/2026"}).status_code == 400
-    assert b.get("/console/merchant/statement", params={"month": "2026-11", "format": "exe"}).status_code == 400
+    assert (
+        b.get("/console/merchant/statement", params={"month": "2026-11", "format": "exe"}).status_code == 400
+    )
 
 
 def test_operator_sees_the_rails_exception_list(world) -> None:  # type: ignore[no-untyped-def]
     from zhifu.channels.exceptions import record_exception
 
     with world.db.tx() as c:
-        record_exception(c, "wechat", "bad_signature", "微信支付通知签名无效 / the signature does not verify", b"{}")
+        record_exception(
+            c, "wechat", "bad_signature", "微信支付通知签名无效 / the signature does not verify", b"{}"
+        )
     page = world.login("op-rcb").get("/console/operator/rail-exceptions")
     assert page.status_code == 200 and "渠道异常" in page.text
     assert "微信支付" in page.text and "签名无效" in page.text and 'data-kind="bad_signature"' in page.text

@@ -24,30 +24,40 @@ def _user(world, role_key: str) -> service.User:  # type: ignore[no-untyped-def]
 
 def test_password_is_stored_as_argon2id_and_never_in_clear(world) -> None:  # type: ignore[no-untyped-def]
     with world.db.tx() as c:
-        stored = c.execute(select(console_users.c.password_hash).where(console_users.c.username == "shop-a")).scalar()
+        stored = c.execute(
+            select(console_users.c.password_hash).where(console_users.c.username == "shop-a")
+        ).scalar()
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
 
 
-@pytest.mark.parametrize(("kwargs", "param"), [
-    ({"username": "AB", "role": "regulator"}, "username"),
-    ({"username": "x" * 65, "role": "regulator"}, "username"),
-    ({"username": "ok-name", "role": "root"}, "role"),
-    ({"username": "ok-name", "role": "regulator", "password": "short"}, "password"),
-    ({"username": "ok-name", "role": "regulator", "password": "p" * 257}, "password"),
-    ({"username": "ok-name", "role": "merchant"}, "merchant"),
-    ({"username": "ok-name", "role": "merchant", "merchant_id": "mch_nope"}, "merchant"),
-    ({"username": "ok-name", "role": "operator"}, "institution"),
-    ({"username": "ok-name", "role": "operator", "institution_id": "unionpay_sd"}, "institution"),  # not an acquirer
-    ({"username": "ok-name", "role": "regulator", "institution_id": "psbc"}, "institution"),
-    ({"username": "ok-name", "role": "biller"}, "biller"),
-    ({"username": "shop-a", "role": "regulator"}, "username"),  # taken
-])
+@pytest.mark.parametrize(
+    ("kwargs", "param"),
+    [
+        ({"username": "AB", "role": "regulator"}, "username"),
+        ({"username": "x" * 65, "role": "regulator"}, "username"),
+        ({"username": "ok-name", "role": "root"}, "role"),
+        ({"username": "ok-name", "role": "regulator", "password": "short"}, "password"),
+        ({"username": "ok-name", "role": "regulator", "password": "p" * 257}, "password"),
+        ({"username": "ok-name", "role": "merchant"}, "merchant"),
+        ({"username": "ok-name", "role": "merchant", "merchant_id": "mch_nope"}, "merchant"),
+        ({"username": "ok-name", "role": "operator"}, "institution"),
+        (
+            {"username": "ok-name", "role": "operator", "institution_id": "unionpay_sd"},
+            "institution",
+        ),  # not an acquirer
+        ({"username": "ok-name", "role": "regulator", "institution_id": "psbc"}, "institution"),
+        ({"username": "ok-name", "role": "biller"}, "biller"),
+        ({"username": "shop-a", "role": "regulator"}, "username"),  # taken
+    ],
+)
 def test_create_user_refuses_bad_input(world, kwargs: dict, param: str) -> None:  # type: ignore[no-untyped-def]
     kwargs = {"password": PASSWORD, **kwargs}
     with world.db.tx() as c:
         before = c.execute(select(func.count()).select_from(console_users)).scalar()
         with pytest.raises((InvalidRequest, NotFound)) as err:
-            service.create_user(c, kwargs.pop("username"), kwargs.pop("role"), kwargs.pop("password"), **kwargs)
+            service.create_user(
+                c, kwargs.pop("username"), kwargs.pop("role"), kwargs.pop("password"), **kwargs
+            )
         assert err.value.param == param
         assert c.execute(select(func.count()).select_from(console_users)).scalar() == before
 
@@ -141,7 +151,9 @@ def test_regulator_sees_personal_data_masked(world) -> None:  # type: ignore[no-
     with world.db.tx() as c:
         seen = service.list_merchants(c, reg)[0]
         own = service.list_merchants(c, op_a)[0]
-    assert seen and all(m["legal_person_name_masked"] == "*三" and m["settle_account_name"] == "*三" for m in seen)
+    assert seen and all(
+        m["legal_person_name_masked"] == "*三" and m["settle_account_name"] == "*三" for m in seen
+    )
     assert all("*" in m["phone_masked"] and "*" in m["legal_person_id_masked"] for m in seen)
     assert {m["acquirer_id"] for m in own} == {"yiyuan_rcb"} and own[0]["legal_person_name_masked"] == "*三"
 

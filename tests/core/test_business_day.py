@@ -29,7 +29,11 @@ def test_naive_moment_is_refused() -> None:
         business_date(dt.datetime(2026, 3, 1, 12, 0))
 
 
-@given(st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2099, 12, 31), timezones=st.just(UTC)))
+@given(
+    st.datetimes(
+        min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2099, 12, 31), timezones=st.just(UTC)
+    )
+)
 def test_every_reader_agrees_and_the_window_holds_the_moment(at: dt.datetime) -> None:
     d = business_date(at)
     assert business_date_of(at) == d

@@ -6,17 +6,28 @@ from zhifu.core.errors import MoneyError
 from zhifu.core.money import check_fen, fen_to_yuan_str, format_fen, parse_yuan, ppm_of
 
 
-@pytest.mark.parametrize(("text", "fen"), [("12.34", 1234), ("12", 1200), ("0.01", 1), ("1000000.00", 100_000_000),
-                                           ("0.5", 50)])
+@pytest.mark.parametrize(
+    ("text", "fen"), [("12.34", 1234), ("12", 1200), ("0.01", 1), ("1000000.00", 100_000_000), ("0.5", 50)]
+)
 def test_parse_valid(text: str, fen: int) -> None:
     assert parse_yuan(text) == fen
 
 
-@pytest.mark.parametrize(("text", "needle"), [("1.234", "more than two decimal"), ("-1", "negative"),
-                                              ("1e3", "not a plain decimal"), ("", "empty"),
-                                              ("NaN", "not a plain decimal"), (" 1", "not a plain decimal"),
-                                              ("1000000.01", "over the maximum"), ("0", "positive"),
-                                              ("0.00", "positive"), ("01", "not a plain decimal")])
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("1.234", "more than two decimal"),
+        ("-1", "negative"),
+        ("1e3", "not a plain decimal"),
+        ("", "empty"),
+        ("NaN", "not a plain decimal"),
+        (" 1", "not a plain decimal"),
+        ("1000000.01", "over the maximum"),
+        ("0", "positive"),
+        ("0.00", "positive"),
+        ("01", "not a plain decimal"),
+    ],
+)
 def test_parse_rejects(text: str, needle: str) -> None:
     with pytest.raises(MoneyError) as exc:
         parse_yuan(text)

@@ -23,14 +23,21 @@ def test_cursor_page_walks_newest_first(db: Database) -> None:
     with db.tx() as c:
         ledger.open_accounts(c, [("bank", "asset", "CNY", False), ("fee_income", "income", "CNY", False)])
         for k in range(5):
-            ledger.transfer(c, f"paging:{k}", "bank", "fee_income", 100 + k, f"entry {k}",
-                            at=at + dt.timedelta(seconds=k))
+            ledger.transfer(
+                c, f"paging:{k}", "bank", "fee_income", 100 + k, f"entry {k}", at=at + dt.timedelta(seconds=k)
+            )
     with db.read() as c:
         every = [r.id for r in c.execute(entries.select().order_by(entries.c.id.desc()))]
         first, more = cursor_page(c, entries, [], limit=2, starting_after=None, public=lambda r: r.id)
         assert (first, more) == (every[:2], True)
         rest, more = cursor_page(c, entries, [], limit=10, starting_after=first[-1], public=lambda r: r.id)
         assert (rest, more) == (every[2:], False)
-        one, more = cursor_page(c, entries, [entries.c.description == "entry 3"], limit=10, starting_after=None,
-                                public=lambda r: r.description)
+        one, more = cursor_page(
+            c,
+            entries,
+            [entries.c.description == "entry 3"],
+            limit=10,
+            starting_after=None,
+            public=lambda r: r.description,
+        )
         assert (one, more) == (["entry 3"], False)

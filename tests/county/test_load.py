@@ -46,8 +46,19 @@ def test_load_stores_the_profile_and_reloading_refreshes_it(db: Database) -> Non
 def test_another_county_needs_replace(db: Database) -> None:
     with db.tx() as c:
         load_county(c, load_profile("demo_small"), source="demo_small")
-        register_businesses(c, [{"credit_code": "92990101MA0000000X", "town_code": "990101101", "kind": "enterprise",
-                                 "name": "青石镇某商店", "mcc": "5411", "registered_on": dt.date(2021, 1, 1)}])
+        register_businesses(
+            c,
+            [
+                {
+                    "credit_code": "92990101MA0000000X",
+                    "town_code": "990101101",
+                    "kind": "enterprise",
+                    "name": "青石镇某商店",
+                    "mcc": "5411",
+                    "registered_on": dt.date(2021, 1, 1),
+                }
+            ],
+        )
     with pytest.raises(ConflictError) as info, db.tx() as c:
         load_county(c, load_profile("yiyuan"), source="yiyuan")
     assert info.value.code == "county_already_loaded"
@@ -61,8 +72,17 @@ def test_another_county_needs_replace(db: Database) -> None:
 def test_register_and_coverage(db: Database) -> None:
     with db.tx() as c:
         load_county(c, load_profile("demo_small"), source="demo_small")
-        rows = [{"credit_code": f"92990101MA00000{i:02d}X", "town_code": "990101101", "kind": "individual_business",
-                 "name": f"店{i}", "mcc": "5411", "registered_on": dt.date(2021, 1, 1)} for i in range(4)]
+        rows = [
+            {
+                "credit_code": f"92990101MA00000{i:02d}X",
+                "town_code": "990101101",
+                "kind": "individual_business",
+                "name": f"店{i}",
+                "mcc": "5411",
+                "registered_on": dt.date(2021, 1, 1),
+            }
+            for i in range(4)
+        ]
         register_businesses(c, rows)
         link_merchants(c, [(rows[0]["credit_code"], "mch_x")])
         with pytest.raises(InvalidRequest) as info:

@@ -12,7 +12,9 @@ from zhifu.core.config import get_settings
 
 @pytest.fixture(autouse=True)
 def _restore_env(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("ZHIFU_DATABASE_URL", "sqlite:///./zhifu.db")  # the callback rewrites it; put it back after
+    monkeypatch.setenv(
+        "ZHIFU_DATABASE_URL", "sqlite:///./zhifu.db"
+    )  # the callback rewrites it; put it back after
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

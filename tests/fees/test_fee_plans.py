@@ -28,12 +28,25 @@ def test_rule_of_the_business_date_class_and_waiver(db: Database, fixed_clock: F
     a, b = merchant(db, 1), merchant(db, 2)
     with db.tx() as c:
         create_rule(c, RuleIn(rate_ppm=6_000, min_fen=10, cap_fen=2_000, effective_from=dt.date(2021, 1, 1)))
-        create_rule(c, RuleIn(channel="unionpay_qr", card_type="debit", merchant_class="public_service",
-                              rate_ppm=1_000, effective_from=dt.date(2021, 1, 1)))
+        create_rule(
+            c,
+            RuleIn(
+                channel="unionpay_qr",
+                card_type="debit",
+                merchant_class="public_service",
+                rate_ppm=1_000,
+                effective_from=dt.date(2021, 1, 1),
+            ),
+        )
         create_rule(c, RuleIn(rate_ppm=5_000, effective_from=dt.date(2022, 1, 1), note="new year"))
         set_merchant_class(c, b, "public_service")
-        create_waiver(c, a, WaiverIn(effective_from=dt.date(2022, 2, 1), effective_to=dt.date(2022, 2, 2),
-                                     campaign_ref="spring"))
+        create_waiver(
+            c,
+            a,
+            WaiverIn(
+                effective_from=dt.date(2022, 2, 1), effective_to=dt.date(2022, 2, 2), campaign_ref="spring"
+            ),
+        )
     # 23:00 on New Year's Eve is already business date 2022-01-01: the new rule applies
     p1 = pay(db, fixed_clock, a, 10_000, sh(2021, 12, 31, 22, 59, 59))
     p2 = pay(db, fixed_clock, a, 10_000, sh(2021, 12, 31, 23, 0, 0))
@@ -64,26 +77,55 @@ def test_operator_api_for_fee_rules(platform) -> None:  # type: ignore[no-untype
     assert again.status_code == 409 and again.json()["error"]["code"] == "fee_rule_exists"
     bad = platform.client.post("/v1/fee_rules", json=body | {"card_type": "cash"}, headers=platform.op)
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "card_type"
-    bad = platform.client.post("/v1/fee_rules", json=body | {"min_fen": 50, "cap_fen": 10,
-                                                              "effective_from": "2021-07-01"}, headers=platform.op)
+    bad = platform.client.post(
+        "/v1/fee_rules",
+        json=body | {"min_fen": 50, "cap_fen": 10, "effective_from": "2021-07-01"},
+        headers=platform.op,
+    )
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "cap_fen"
-    over = platform.client.put("/v1/channel_costs", json={
-        "channel": "unionpay_qr", "card_type": "debit", "issuer_rate_ppm": 3_600, "issuer_cap_fen": 1_300,
-        "network_rate_ppm": 325, "network_cap_fen": 325}, headers=platform.op)
+    over = platform.client.put(
+        "/v1/channel_costs",
+        json={
+            "channel": "unionpay_qr",
+            "card_type": "debit",
+            "issuer_rate_ppm": 3_600,
+            "issuer_cap_fen": 1_300,
+            "network_rate_ppm": 325,
+            "network_cap_fen": 325,
+        },
+        headers=platform.op,
+    )
     assert over.status_code == 400 and "557" in over.json()["error"]["message"]
-    q = platform.client.get("/v1/fee_quote", params={"merchant_id": mid, "channel": "wechat", "card_type": "wallet",
-                                                     "amount_fen": 10_000, "on": "2021-06-02"}, headers=platform.op)
+    q = platform.client.get(
+        "/v1/fee_quote",
+        params={
+            "merchant_id": mid,
+            "channel": "wechat",
+            "card_type": "wallet",
+            "amount_fen": 10_000,
+            "on": "2021-06-02",
+        },
+        headers=platform.op,
+    )
     assert q.json()["fee_fen"] == 25 and q.json()["cost_fen"] == 20
-    missing = platform.client.get("/v1/fee_quote", params={"merchant_id": "mch_nope", "channel": "wechat",
-                                                           "card_type": "wallet", "amount_fen": 1},
-                                  headers=platform.op)
+    missing = platform.client.get(
+        "/v1/fee_quote",
+        params={"merchant_id": "mch_nope", "channel": "wechat", "card_type": "wallet", "amount_fen": 1},
+        headers=platform.op,
+    )
     assert missing.status_code == 404
 
 
-@given(amount=st.integers(1, 10**9), rate=st.integers(0, 1_000_000), min_fen=st.integers(0, 500),
-       cap_extra=st.none() | st.integers(0, 10**5), cuts=st.lists(st.floats(0.01, 0.99), max_size=8))
-def test_plan_fees_are_returned_exactly_by_any_refunds(amount: int, rate: int, min_fen: int, cap_extra: int | None,
-                                                       cuts: list[float]) -> None:
+@given(
+    amount=st.integers(1, 10**9),
+    rate=st.integers(0, 1_000_000),
+    min_fen=st.integers(0, 500),
+    cap_extra=st.none() | st.integers(0, 10**5),
+    cuts=st.lists(st.floats(0.01, 0.99), max_size=8),
+)
+def test_plan_fees_are_returned_exactly_by_any_refunds(
+    amount: int, rate: int, min_fen: int, cap_extra: int | None, cuts: list[float]
+) -> None:
     rule = FeeRule("*", "*", "*", rate, min_fen, None if cap_extra is None else min_fen + cap_extra)
     fee = compute_fee(amount, rule)
     points = sorted({0, amount, *(int(amount * c) for c in cuts)})

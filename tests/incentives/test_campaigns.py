@@ -14,9 +14,11 @@ from zhifu.incentives.models import campaign_versions, campaigns
 
 def _counts(platform) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
     with platform.db.tx() as c:
-        return (c.execute(select(func.count()).select_from(campaigns)).scalar_one(),
-                c.execute(select(func.count()).select_from(campaign_versions)).scalar_one(),
-                c.execute(select(func.count()).select_from(ledger.models.entries)).scalar_one())
+        return (
+            c.execute(select(func.count()).select_from(campaigns)).scalar_one(),
+            c.execute(select(func.count()).select_from(campaign_versions)).scalar_one(),
+            c.execute(select(func.count()).select_from(ledger.models.entries)).scalar_one(),
+        )
 
 
 def _with(rules: dict, **top) -> dict:  # type: ignore[type-arg]
@@ -32,12 +34,21 @@ BAD = [
     ("naive time", _with({"starts_at": "2022-06-01T00:00:00"}), "rules.starts_at"),
     ("zero budget", _with({}, budget_fen=0), "budget_fen"),
     ("negative budget", _with({}, budget_fen=-100), "budget_fen"),
-    ("max below min", _with({"discount": {"probability_ppm": 500_000, "min_fen": 500, "max_fen": 100}}),
-     "rules.discount.max_fen"),
-    ("probability above 1", _with({"discount": {"probability_ppm": 1_000_001, "min_fen": 1, "max_fen": 2}}),
-     "rules.discount.probability_ppm"),
-    ("probability below 0", _with({"discount": {"probability_ppm": -1, "min_fen": 1, "max_fen": 2}}),
-     "rules.discount.probability_ppm"),
+    (
+        "max below min",
+        _with({"discount": {"probability_ppm": 500_000, "min_fen": 500, "max_fen": 100}}),
+        "rules.discount.max_fen",
+    ),
+    (
+        "probability above 1",
+        _with({"discount": {"probability_ppm": 1_000_001, "min_fen": 1, "max_fen": 2}}),
+        "rules.discount.probability_ppm",
+    ),
+    (
+        "probability below 0",
+        _with({"discount": {"probability_ppm": -1, "min_fen": 1, "max_fen": 2}}),
+        "rules.discount.probability_ppm",
+    ),
     ("unknown issuer", _with({"issuers": ["no_such_bank"]}), "rules.issuers.0"),
     ("unknown town", _with({"towns": ["370323999"]}), "rules.towns.0"),
     ("unknown circle", _with({"circles": ["atlantis"]}), "rules.circles.0"),
@@ -46,8 +57,11 @@ BAD = [
     ("inverted day hours", _with({"daily_from": "18:00", "daily_to": "08:00"}), "rules.daily_to"),
     ("bad weekday", _with({"weekdays": [0]}), "rules.weekdays.0"),
     ("no benefit", _with({"cost_refund": False, "subsidy_ppm": 0, "fee_waiver": False}), "rules.discount"),
-    ("zero tier weight", _with({"discount": {"probability_ppm": 1, "tiers": [{"amount_fen": 5, "weight": 0}]}}),
-     "rules.discount.tiers.0.weight"),
+    (
+        "zero tier weight",
+        _with({"discount": {"probability_ppm": 1, "tiers": [{"amount_fen": 5, "weight": 0}]}}),
+        "rules.discount.tiers.0.weight",
+    ),
 ]
 
 
@@ -64,8 +78,12 @@ def test_create_fund_version_status(platform) -> None:  # type: ignore[no-untype
     r = platform.client.post("/v1/campaigns", json=seed_rule(), headers=platform.op)
     assert r.status_code == 200, r.text
     cmp = r.json()
-    assert (cmp["status"], cmp["version"], cmp["funded_fen"], cmp["remaining_fen"]) == ("active", 1, 1_000_000,
-                                                                                       1_000_000)
+    assert (cmp["status"], cmp["version"], cmp["funded_fen"], cmp["remaining_fen"]) == (
+        "active",
+        1,
+        1_000_000,
+        1_000_000,
+    )
     cid = cmp["id"]
     r = platform.client.post(f"/v1/campaigns/{cid}/fund", json={"amount_fen": 5_000}, headers=platform.op)
     assert r.json()["remaining_fen"] == 1_005_000
@@ -75,12 +93,19 @@ def test_create_fund_version_status(platform) -> None:  # type: ignore[no-untype
     r = platform.client.post(f"/v1/campaigns/{cid}/versions", json=new_rules, headers=platform.op)
     assert r.json()["version"] == 2 and r.json()["rules"]["subsidy_ppm"] == 3_000
     bad = {**new_rules, "towns": ["nowhere"]}
-    assert platform.client.post(f"/v1/campaigns/{cid}/versions", json=bad, headers=platform.op).status_code == 400
+    assert (
+        platform.client.post(f"/v1/campaigns/{cid}/versions", json=bad, headers=platform.op).status_code
+        == 400
+    )
     vs = platform.client.get(f"/v1/campaigns/{cid}/versions", headers=platform.op).json()["data"]
     assert [(v["version"], v["rules"]["subsidy_ppm"]) for v in vs] == [(1, 2_000), (2, 3_000)]
-    assert platform.client.post(f"/v1/campaigns/{cid}/pause", headers=platform.op).json()["status"] == "paused"
+    assert (
+        platform.client.post(f"/v1/campaigns/{cid}/pause", headers=platform.op).json()["status"] == "paused"
+    )
     assert platform.client.post(f"/v1/campaigns/{cid}/pause", headers=platform.op).status_code == 409
-    assert platform.client.post(f"/v1/campaigns/{cid}/resume", headers=platform.op).json()["status"] == "active"
+    assert (
+        platform.client.post(f"/v1/campaigns/{cid}/resume", headers=platform.op).json()["status"] == "active"
+    )
     ended = platform.client.post(f"/v1/campaigns/{cid}/end", headers=platform.op).json()
     assert ended["status"] == "ended" and ended["remaining_fen"] == 0
     with platform.db.tx() as c:

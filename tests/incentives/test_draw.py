@@ -11,10 +11,12 @@ N = 20_000
 
 def test_same_payment_same_draw() -> None:
     d = Discount(probability_ppm=500_000, min_fen=1, max_fen=1_000)
-    assert [draw_discount(d, "s", f"pay_{i}", 10_000) for i in range(50)] == \
-        [draw_discount(d, "s", f"pay_{i}", 10_000) for i in range(50)]
-    assert [draw_discount(d, "s", f"pay_{i}", 10_000) for i in range(50)] != \
-        [draw_discount(d, "t", f"pay_{i}", 10_000) for i in range(50)]
+    assert [draw_discount(d, "s", f"pay_{i}", 10_000) for i in range(50)] == [
+        draw_discount(d, "s", f"pay_{i}", 10_000) for i in range(50)
+    ]
+    assert [draw_discount(d, "s", f"pay_{i}", 10_000) for i in range(50)] != [
+        draw_discount(d, "t", f"pay_{i}", 10_000) for i in range(50)
+    ]
 
 
 def test_uniform_distribution_with_fixed_seed() -> None:
@@ -34,8 +36,14 @@ def test_uniform_distribution_with_fixed_seed() -> None:
 
 
 def test_weighted_tiers_with_fixed_seed() -> None:
-    d = Discount(probability_ppm=1_000_000, tiers=[Tier(amount_fen=88, weight=70), Tier(amount_fen=188, weight=25),
-                                                   Tier(amount_fen=888, weight=5)])
+    d = Discount(
+        probability_ppm=1_000_000,
+        tiers=[
+            Tier(amount_fen=88, weight=70),
+            Tier(amount_fen=188, weight=25),
+            Tier(amount_fen=888, weight=5),
+        ],
+    )
     counts = Counter(draw_discount(d, "fixed", f"pay_{i:06d}", 100_000) for i in range(N))
     assert set(counts) == {88, 188, 888}
     expected = {88: 0.70 * N, 188: 0.25 * N, 888: 0.05 * N}

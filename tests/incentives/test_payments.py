@@ -23,16 +23,27 @@ def _campaign(platform, doc) -> str:  # type: ignore[no-untyped-def]
 
 
 def _pay(platform, mh, order: str, amount_fen: int, channel: str = "unionpay_qr", **extra):  # type: ignore[no-untyped-def]
-    r = platform.client.post("/v1/payments", json={"amount_fen": amount_fen, "merchant_order_no": order,
-                                                   "channel": channel, **extra}, headers=mh)
+    r = platform.client.post(
+        "/v1/payments",
+        json={"amount_fen": amount_fen, "merchant_order_no": order, "channel": channel, **extra},
+        headers=mh,
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
 
-def _sim(platform, pid: str, issuer: str | None = "yiyuan_rcb", card_type: str = "debit", payer: str = "u1",
-         outcome: str = "success"):  # type: ignore[no-untyped-def]
-    r = platform.client.post(f"/sim/payments/{pid}/pay", json={
-        "outcome": outcome, "payer": {"id": payer, "issuer": issuer, "card_type": card_type}})
+def _sim(
+    platform,
+    pid: str,
+    issuer: str | None = "yiyuan_rcb",
+    card_type: str = "debit",
+    payer: str = "u1",
+    outcome: str = "success",
+):  # type: ignore[no-untyped-def]
+    r = platform.client.post(
+        f"/sim/payments/{pid}/pay",
+        json={"outcome": outcome, "payer": {"id": payer, "issuer": issuer, "card_type": card_type}},
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -68,10 +79,15 @@ def test_seed_rule_under_500_yuan(platform, fixed_clock) -> None:  # type: ignor
     assert _balance(platform, "incentive_payable:yiyuan_rcb") == cost + subsidy
     assert _budget(platform, cid) == (1_000_000 - cost - subsidy, 0)
     rep = platform.client.get(f"/v1/campaigns/{cid}/report", headers=platform.op).json()
-    assert {r["key"]: r["spent_fen"] for r in rep["by_kind"]} == {"cost_refund": cost, "subsidy": subsidy,
-                                                                  "fee_waiver": 0}
+    assert {r["key"]: r["spent_fen"] for r in rep["by_kind"]} == {
+        "cost_refund": cost,
+        "subsidy": subsidy,
+        "fee_waiver": 0,
+    }
     assert rep["spent_fen"] == cost + subsidy and rep["payers_reached"] == 1
-    assert [r["key"] for r in rep["by_merchant"]] == [mid] and [r["key"] for r in rep["by_town"]] == ["370323002"]
+    assert [r["key"] for r in rep["by_merchant"]] == [mid] and [r["key"] for r in rep["by_town"]] == [
+        "370323002"
+    ]
     assert rep["by_day"] == [{"key": "2022-06-15", "spent_fen": cost + subsidy, "payments": 1}]
     # the settlement run pays the accruals out to the acquirer
     with platform.db.tx() as c:
@@ -118,8 +134,9 @@ def test_instant_discount_held_posted_and_released(platform, fixed_clock) -> Non
 
 def test_refunds_claw_back_in_proportion(platform, fixed_clock) -> None:  # type: ignore[no-untyped-def]
     mid, mh = platform.merchant()
-    cid = _campaign(platform, discount_campaign(discount={"probability_ppm": 1_000_000, "min_fen": 333,
-                                                          "max_fen": 333}))
+    cid = _campaign(
+        platform, discount_campaign(discount={"probability_ppm": 1_000_000, "min_fen": 333, "max_fen": 333})
+    )
     p = _pay(platform, mh, "r1", 10_000, payer={"id": "u1"})
     _sim(platform, p["id"])
     assert _budget(platform, cid) == (100_000 - 333, 0)
@@ -138,7 +155,9 @@ def test_refunds_claw_back_in_proportion(platform, fixed_clock) -> None:  # type
 
 def test_too_small_refund_after_a_large_discount(platform, fixed_clock) -> None:  # type: ignore[no-untyped-def]
     mid, mh = platform.merchant()
-    _campaign(platform, discount_campaign(discount={"probability_ppm": 1_000_000, "min_fen": 900, "max_fen": 900}))
+    _campaign(
+        platform, discount_campaign(discount={"probability_ppm": 1_000_000, "min_fen": 900, "max_fen": 900})
+    )
     p = _pay(platform, mh, "r1", 1_000, payer={"id": "u1"})
     _sim(platform, p["id"])
     r = platform.client.post(f"/v1/payments/{p['id']}/refunds", json={"amount_fen": 1}, headers=mh)
@@ -154,9 +173,15 @@ def test_payments_keep_the_version_they_were_priced_with(platform, fixed_clock) 
     cid = _campaign(platform, doc)
     first = _pay(platform, mh, "v1", 10_000, payer={"id": "u1"})
     fixed_clock.advance(seconds=1)
-    new = {**doc["rules"], "subsidy_ppm": 5_000, "discount": {"probability_ppm": 1_000_000, "min_fen": 200,
-                                                              "max_fen": 200}}
-    assert platform.client.post(f"/v1/campaigns/{cid}/versions", json=new, headers=platform.op).json()["version"] == 2
+    new = {
+        **doc["rules"],
+        "subsidy_ppm": 5_000,
+        "discount": {"probability_ppm": 1_000_000, "min_fen": 200, "max_fen": 200},
+    }
+    assert (
+        platform.client.post(f"/v1/campaigns/{cid}/versions", json=new, headers=platform.op).json()["version"]
+        == 2
+    )
     fixed_clock.advance(seconds=1)
     second = _pay(platform, mh, "v2", 10_000, payer={"id": "u2"})
     assert first["discount_fen"] == 100 and second["discount_fen"] == 200
@@ -177,7 +202,9 @@ def test_payments_keep_the_version_they_were_priced_with(platform, fixed_clock) 
 
 def test_budget_and_caps_give_what_is_left_and_flag_splitting(platform, fixed_clock) -> None:  # type: ignore[no-untyped-def]
     mid, mh = platform.merchant()
-    cid = _campaign(platform, discount_campaign(budget_fen=1_000, per_payer_day_fen=250, per_payer_day_count=5))
+    cid = _campaign(
+        platform, discount_campaign(budget_fen=1_000, per_payer_day_fen=250, per_payer_day_count=5)
+    )
     got = [_pay(platform, mh, f"c{i}", 5_000, payer={"id": "splitter"})["discount_fen"] for i in range(4)]
     assert got == [100, 100, 50, 0]  # the payer's day cap of 250, the last fen of it given
     flags = platform.client.get(f"/v1/campaigns/flags?campaign_id={cid}", headers=platform.op).json()["data"]
@@ -206,19 +233,35 @@ def test_merchant_day_cap_and_new_payers_only(platform, fixed_clock) -> None:  #
 
 def test_payer_hint_is_validated(platform) -> None:  # type: ignore[no-untyped-def]
     mid, mh = platform.merchant()
-    r = platform.client.post("/v1/payments", json={"amount_fen": 100, "merchant_order_no": "h1",
-                                                   "channel": "unionpay_qr", "payer": {"card_type": "gold"}},
-                             headers=mh)
+    r = platform.client.post(
+        "/v1/payments",
+        json={
+            "amount_fen": 100,
+            "merchant_order_no": "h1",
+            "channel": "unionpay_qr",
+            "payer": {"card_type": "gold"},
+        },
+        headers=mh,
+    )
     assert r.status_code == 400 and r.json()["error"]["param"] == "payer.card_type"
 
 
 @pytest.mark.parametrize("issuer", ["yiyuan_rcb"])
 def test_pay_code_with_discount_succeeds_at_once(platform, fixed_clock, issuer: str) -> None:  # type: ignore[no-untyped-def]
     mid, mh = platform.merchant()
-    cid = _campaign(platform, seed_rule(discount={"probability_ppm": 1_000_000, "min_fen": 50, "max_fen": 50}))
-    p = platform.client.post("/v1/payments", json={"amount_fen": 10_000, "merchant_order_no": "pc1",
-                                                   "auth_code": "6212345678901234561",
-                                                   "payer": {"id": "u1", "issuer": issuer}}, headers=mh).json()
+    cid = _campaign(
+        platform, seed_rule(discount={"probability_ppm": 1_000_000, "min_fen": 50, "max_fen": 50})
+    )
+    p = platform.client.post(
+        "/v1/payments",
+        json={
+            "amount_fen": 10_000,
+            "merchant_order_no": "pc1",
+            "auth_code": "6212345678901234561",
+            "payer": {"id": "u1", "issuer": issuer},
+        },
+        headers=mh,
+    ).json()
     assert (p["status"], p["discount_fen"], p["payable_fen"], p["fee_fen"]) == ("succeeded", 50, 9_950, 0)
     assert _budget(platform, cid)[1] == 0
     _verify(platform)
@@ -257,8 +300,12 @@ def test_late_success_after_the_hold_lapsed_is_still_honoured(platform, fixed_cl
     run_once(platform.db)  # the sweeper finds the rail paid the first one
     got = platform.client.get(f"/v1/payments/{p['id']}", headers=mh).json()
     assert got["status"] == "succeeded" and got["discount_fen"] == 100
-    assert _balance(platform, f"merchant_payable:{mid}") == 10_000 - 38  # the merchant still gets the full price
-    assert _balance(platform, "campaign_shortfall") == 100  # the budget could not cover it: the acquirer's cost
+    assert (
+        _balance(platform, f"merchant_payable:{mid}") == 10_000 - 38
+    )  # the merchant still gets the full price
+    assert (
+        _balance(platform, "campaign_shortfall") == 100
+    )  # the budget could not cover it: the acquirer's cost
     assert _budget(platform, cid) == (0, 100)
     _verify(platform)
 
@@ -286,7 +333,9 @@ def test_refunds_take_back_cost_refund_and_subsidy_even_after_payout(platform, f
     assert _budget(platform, cid) == (1_000_000 - accrued + first, 0)
     assert _balance(platform, "incentive_payable:yiyuan_rcb") == accrued - first
     with platform.db.tx() as c:  # the settlement run pays out what is still owed
-        assert incentives.pay_out_accruals(c) == [{"acquirer_id": "yiyuan_rcb", "amount_fen": accrued - first}]
+        assert incentives.pay_out_accruals(c) == [
+            {"acquirer_id": "yiyuan_rcb", "amount_fen": accrued - first}
+        ]
     refund(33_333)  # the rest: every fen of the accruals is back, the acquirer now owes what it was paid
     assert _budget(platform, cid) == (1_000_000, 0)
     assert _balance(platform, "incentive_payable:yiyuan_rcb") == -(accrued - first)
@@ -294,5 +343,9 @@ def test_refunds_take_back_cost_refund_and_subsidy_even_after_payout(platform, f
         assert incentives.pay_out_accruals(c) == []  # nothing owed: the next payout is net of the debt
     rep = platform.client.get(f"/v1/campaigns/{cid}/report", headers=platform.op).json()
     assert rep["spent_fen"] == 0
-    assert {r["key"]: r["spent_fen"] for r in rep["by_kind"]} == {"cost_refund": 0, "subsidy": 0, "fee_waiver": 0}
+    assert {r["key"]: r["spent_fen"] for r in rep["by_kind"]} == {
+        "cost_refund": 0,
+        "subsidy": 0,
+        "fee_waiver": 0,
+    }
     _verify(platform)

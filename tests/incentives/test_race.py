@@ -27,8 +27,9 @@ def test_sixteen_workers_spend_exactly_what_was_left(pg_url: str, fixed_clock) -
     try:
         mid, _ = platform.merchant()
         # 70 fen per discount against 1,000 left: 14 full ones and a last one of 20, then nothing
-        doc = discount_campaign(budget_fen=1_000, discount={"probability_ppm": 1_000_000, "min_fen": 70,
-                                                            "max_fen": 70})
+        doc = discount_campaign(
+            budget_fen=1_000, discount={"probability_ppm": 1_000_000, "min_fen": 70, "max_fen": 70}
+        )
         with db.tx() as c:
             cid = create_campaign(c, CreateCampaign.model_validate(doc))["id"]
         results: list[dict] = []  # type: ignore[type-arg]
@@ -39,7 +40,9 @@ def test_sixteen_workers_spend_exactly_what_was_left(pg_url: str, fixed_clock) -
         def worker(w: int) -> None:
             start.wait()
             for i in range(PAYMENTS_PER_WORKER):
-                req = payments.CreatePayment(amount_fen=5_000, merchant_order_no=f"w{w}-{i}", channel="unionpay_qr")
+                req = payments.CreatePayment(
+                    amount_fen=5_000, merchant_order_no=f"w{w}-{i}", channel="unionpay_qr"
+                )
                 try:
                     p = db.run(lambda c, req=req: payments.create_payment(c, mid, req))
                 except BaseException as exc:  # noqa: BLE001 - any failure is what this test is about
@@ -80,8 +83,12 @@ def test_sixteen_workers_one_payer_never_pass_the_payer_cap(pg_url: str, fixed_c
     platform = Platform(db)
     try:
         mids = [platform.merchant()[0] for _ in range(2)]
-        doc = discount_campaign(budget_fen=100_000, per_payer_day_fen=500, per_merchant_day_fen=10_000,
-                                discount={"probability_ppm": 1_000_000, "min_fen": 30, "max_fen": 30})
+        doc = discount_campaign(
+            budget_fen=100_000,
+            per_payer_day_fen=500,
+            per_merchant_day_fen=10_000,
+            discount={"probability_ppm": 1_000_000, "min_fen": 30, "max_fen": 30},
+        )
         with db.tx() as c:
             create_campaign(c, CreateCampaign.model_validate(doc))
         got: list[int] = []
@@ -91,8 +98,12 @@ def test_sixteen_workers_one_payer_never_pass_the_payer_cap(pg_url: str, fixed_c
         def worker(w: int) -> None:
             start.wait()
             for i in range(PAYMENTS_PER_WORKER):
-                req = payments.CreatePayment(amount_fen=1_000, merchant_order_no=f"w{w}-{i}", channel="unionpay_qr",
-                                             payer=PayerHint(id="same-payer"))
+                req = payments.CreatePayment(
+                    amount_fen=1_000,
+                    merchant_order_no=f"w{w}-{i}",
+                    channel="unionpay_qr",
+                    payer=PayerHint(id="same-payer"),
+                )
                 p = db.run(lambda c, req=req, w=w: payments.create_payment(c, mids[w % 2], req))
                 with lock:
                     got.append(p["discount_fen"])

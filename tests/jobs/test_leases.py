@@ -27,7 +27,9 @@ def _second_process(db: Database) -> Database:
 def test_a_held_lease_keeps_a_second_worker_out_until_released_or_expired(db: Database) -> None:
     assert jobs.claim(db, "sweeper", holder="a", ttl_s=60, at=T0)
     assert not jobs.claim(db, "sweeper", holder="b", ttl_s=60, at=T0 + dt.timedelta(seconds=59))
-    assert jobs.claim(db, "sweeper", holder="a", ttl_s=60, at=T0 + dt.timedelta(seconds=30))  # renewal by its holder
+    assert jobs.claim(
+        db, "sweeper", holder="a", ttl_s=60, at=T0 + dt.timedelta(seconds=30)
+    )  # renewal by its holder
     assert jobs.claim(db, "webhooks", holder="b", ttl_s=60, at=T0)  # another job is free
     # the holder died: past its expiry the lease is free
     assert jobs.claim(db, "sweeper", holder="b", ttl_s=60, at=T0 + dt.timedelta(seconds=91))
@@ -59,7 +61,9 @@ def test_two_worker_processes_never_run_a_job_at_once(db: Database) -> None:
             if not jobs.run_leased(database, "kpi", lambda: one_pass(who), holder=who)[0]:
                 skipped[who] += 1
 
-    threads = [threading.Thread(target=worker, args=(d, w)) for d, w in ((db, "w1"), (other, "w2"), (db, "w3"))]
+    threads = [
+        threading.Thread(target=worker, args=(d, w)) for d, w in ((db, "w1"), (other, "w2"), (db, "w3"))
+    ]
     try:
         for t in threads:
             t.start()
@@ -110,8 +114,10 @@ def test_two_dispatchers_deliver_each_event_once(platform, private_hooks) -> Non
     client = httpx.Client(transport=httpx.MockTransport(receive))
     other = _second_process(db)
     try:
-        threads = [threading.Thread(target=webhooks.dispatch_due, args=(d,), kwargs={"client": client})
-                   for d in (db, other, db, other)]
+        threads = [
+            threading.Thread(target=webhooks.dispatch_due, args=(d,), kwargs={"client": client})
+            for d in (db, other, db, other)
+        ]
         for t in threads:
             t.start()
         for t in threads:

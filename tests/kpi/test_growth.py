@@ -13,7 +13,9 @@ from zhifu.kpi.models import kpi_daily
 
 def test_shift_year_maps_month_ends_and_leap_day() -> None:
     assert service.shift_year(dt.date(2024, 2, 29)) == dt.date(2023, 2, 28)
-    assert service.shift_year(dt.date(2025, 2, 28)) == dt.date(2024, 2, 29)  # a whole month against a whole month
+    assert service.shift_year(dt.date(2025, 2, 28)) == dt.date(
+        2024, 2, 29
+    )  # a whole month against a whole month
     assert service.shift_year(dt.date(2024, 2, 28)) == dt.date(2023, 2, 28)
     assert service.shift_year(dt.date(2024, 3, 1)) == dt.date(2023, 3, 1)
     assert service.shift_year(dt.date(2022, 6, 15)) == dt.date(2021, 6, 15)
@@ -27,8 +29,19 @@ def test_growth_rounding_and_missing_base() -> None:
 
 
 def _day(conn, day: dt.date, count: int, amount_fen: int, channel: str = "unionpay_qr") -> None:  # type: ignore[no-untyped-def]
-    conn.execute(insert(kpi_daily).values(day=day, town_code="990101001", channel=channel, acquirer_id="a",
-                                          mcc="5411", payments=count, amount_fen=amount_fen, refunds=0, refund_fen=0))
+    conn.execute(
+        insert(kpi_daily).values(
+            day=day,
+            town_code="990101001",
+            channel=channel,
+            acquirer_id="a",
+            mcc="5411",
+            payments=count,
+            amount_fen=amount_fen,
+            refunds=0,
+            refund_fen=0,
+        )
+    )
     rollup.derive(conn, [day])  # what the dashboard reads: the day without the MCC, and its month
 
 

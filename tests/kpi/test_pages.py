@@ -25,7 +25,9 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture
 def site(county: Database, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(console_service, "hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(
+        console_service, "hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
     with county.tx() as c:
         from sqlalchemy import text
 
@@ -43,16 +45,25 @@ def site(county: Database, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-
 def _login(client: TestClient, username: str) -> str:
     page = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-    r = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token},
-                    follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"username": username, "password": PASSWORD, "csrf_token": token},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     home = client.get(r.headers["location"])
-    return re.search(r'name="csrf_token" value="([^"]+)"', home.text).group(1) if "csrf_token" in home.text else ""  # type: ignore[union-attr]
+    return (
+        re.search(r'name="csrf_token" value="([^"]+)"', home.text).group(1)
+        if "csrf_token" in home.text
+        else ""
+    )  # type: ignore[union-attr]
 
 
 def test_json_overview_matches_the_service(site, county: Database) -> None:  # type: ignore[no-untyped-def]
     client, op = site
-    r = client.get("/v1/kpi/overview", params={"start": SIM_START.isoformat(), "end": END.isoformat()}, headers=op)
+    r = client.get(
+        "/v1/kpi/overview", params={"start": SIM_START.isoformat(), "end": END.isoformat()}, headers=op
+    )
     assert r.status_code == 200, r.text
     with county.read() as c:
         expected = service.totals(c, service.Filters(SIM_START, END))
@@ -61,7 +72,9 @@ def test_json_overview_matches_the_service(site, county: Database) -> None:  # t
     assert r.status_code == 200 and r.json()["villages"] and r.json()["merchants"]
     r = client.get("/v1/kpi/trend", params={"town": "nowhere"}, headers=op)
     assert r.status_code == 400 and r.json()["error"]["param"] == "town"
-    r = client.get("/v1/kpi/share", params={"start": END.isoformat(), "end": SIM_START.isoformat()}, headers=op)
+    r = client.get(
+        "/v1/kpi/share", params={"start": END.isoformat(), "end": SIM_START.isoformat()}, headers=op
+    )
     assert r.status_code == 400 and r.json()["error"]["param"] == "start"
     assert client.get("/v1/kpi/overview").status_code == 401
 
@@ -70,8 +83,10 @@ def test_regulator_pages(site) -> None:  # type: ignore[no-untyped-def]
     client, _ = site
     assert client.get("/console/regulator/kpi", follow_redirects=False).status_code == 303  # login first
     _login(client, "pboc")
-    r = client.get("/console/regulator/kpi", params={"start": SIM_START.isoformat(), "end": END.isoformat(),
-                                                     "channel": "unionpay_qr"})
+    r = client.get(
+        "/console/regulator/kpi",
+        params={"start": SIM_START.isoformat(), "end": END.isoformat(), "channel": "unionpay_qr"},
+    )
     assert r.status_code == 200, r.text
     assert 'id="targets"' in r.text and "chart-unionpay" in r.text and 'id="pilot"' in r.text
     assert "青石镇" in r.text and "/console/regulator/kpi/coverage" in r.text  # pilot town; menu entry

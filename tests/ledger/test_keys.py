@@ -28,7 +28,13 @@ def test_key_shapes_are_stable() -> None:
 def test_settlement_prefixes_tell_trading_and_payouts_apart() -> None:
     trading = [keys.payment_success("pay_1"), keys.refund_success("re_1")]
     payouts = [keys.settlement_payout(dt.date(2026, 3, 1), "mch_1"), keys.settlement_result("paid", "po_1")]
-    others = [keys.bill_success("pay_2"), keys.campaign_accrual("pay_3", "cmp_1"), keys.recon_adjustment("c", "a")]
+    others = [
+        keys.bill_success("pay_2"),
+        keys.campaign_accrual("pay_3", "cmp_1"),
+        keys.recon_adjustment("c", "a"),
+    ]
     assert all(k.startswith(keys.TRADING_PREFIXES) for k in trading)
-    assert all(k.startswith(keys.SETTLEMENT_PREFIX) and not k.startswith(keys.TRADING_PREFIXES) for k in payouts)
+    assert all(
+        k.startswith(keys.SETTLEMENT_PREFIX) and not k.startswith(keys.TRADING_PREFIXES) for k in payouts
+    )
     assert not any(k.startswith((*keys.TRADING_PREFIXES, keys.SETTLEMENT_PREFIX)) for k in others)

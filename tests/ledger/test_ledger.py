@@ -15,12 +15,15 @@ from zhifu.ledger.models import accounts, entries, postings
 
 def _setup(db: Database) -> None:
     with db.tx() as c:
-        ledger.open_accounts(c, [
-            ("bank", "asset", "CNY", False),
-            ("merchant_payable:m1", "liability", "CNY", True),
-            ("fee_income", "income", "CNY", False),
-            ("usd_cash", "asset", "USD", False),
-        ])
+        ledger.open_accounts(
+            c,
+            [
+                ("bank", "asset", "CNY", False),
+                ("merchant_payable:m1", "liability", "CNY", True),
+                ("fee_income", "income", "CNY", False),
+                ("usd_cash", "asset", "USD", False),
+            ],
+        )
 
 
 def _count(db: Database, table) -> int:  # type: ignore[no-untyped-def]
@@ -31,8 +34,10 @@ def _count(db: Database, table) -> int:  # type: ignore[no-untyped-def]
 def test_post_and_balances(db: Database, fixed_clock) -> None:  # type: ignore[no-untyped-def]
     _setup(db)
     with db.tx() as c:
-        e = ledger.post_entry(c, EntryRequest("k1", (dr("bank", 10_000), cr("merchant_payable:m1", 9_962),
-                                                     cr("fee_income", 38))))
+        e = ledger.post_entry(
+            c,
+            EntryRequest("k1", (dr("bank", 10_000), cr("merchant_payable:m1", 9_962), cr("fee_income", 38))),
+        )
     assert e.id.startswith("je_") and not e.replayed
     with db.tx() as c:
         assert ledger.get_balance(c, "bank").posted_fen == 10_000
@@ -60,9 +65,16 @@ BAD = [
     ("unknown", EntryRequest("b3", (dr("nope", 100), cr("fee_income", 100))), ledger.UnknownAccount),
     ("zero", EntryRequest("b4", (dr("bank", 0), cr("fee_income", 0))), ledger.InvalidLegAmount),
     ("negative", EntryRequest("b5", (dr("bank", -5), cr("fee_income", -5))), ledger.InvalidLegAmount),
-    ("mixed", EntryRequest("b6", (dr("usd_cash", 100, "USD"), cr("fee_income", 100, "USD"))), ledger.CurrencyMismatch),
-    ("unbalanced per currency", EntryRequest("b7", (dr("usd_cash", 100, "USD"), cr("fee_income", 100))),
-     ledger.UnbalancedEntry),
+    (
+        "mixed",
+        EntryRequest("b6", (dr("usd_cash", 100, "USD"), cr("fee_income", 100, "USD"))),
+        ledger.CurrencyMismatch,
+    ),
+    (
+        "unbalanced per currency",
+        EntryRequest("b7", (dr("usd_cash", 100, "USD"), cr("fee_income", 100))),
+        ledger.UnbalancedEntry,
+    ),
     ("overdraft", EntryRequest("b8", (dr("merchant_payable:m1", 1), cr("bank", 1))), ledger.Overdraft),
     ("float", EntryRequest("b9", (dr("bank", 1.5), cr("fee_income", 1.5))), ledger.InvalidLegAmount),  # type: ignore[arg-type]
 ]
@@ -75,7 +87,9 @@ def test_bad_entries_write_nothing(db: Database, name: str, req: EntryRequest, e
         ledger.post_entry(c, req)
     assert _count(db, entries) == 0 and _count(db, postings) == 0
     with db.tx() as c:
-        assert all(ledger.get_balance(c, a).posted_fen == 0 for a in ("bank", "fee_income", "merchant_payable:m1"))
+        assert all(
+            ledger.get_balance(c, a).posted_fen == 0 for a in ("bank", "fee_income", "merchant_payable:m1")
+        )
 
 
 def test_closed_account(db: Database) -> None:
@@ -167,8 +181,12 @@ def test_verify_detects_tampering(db: Database) -> None:
         ledger.transfer(c, "b", "merchant_payable:m1", "fee_income", 10)
     with db.tx() as c:  # behind the ledger's back
         c.execute(accounts.update().where(accounts.c.code == "fee_income").values(posted_cr_fen=99))
-        c.execute(text("UPDATE ledger_postings SET amount_fen = 999 WHERE side = 'D' AND entry_id = "
-                       "(SELECT id FROM ledger_entries WHERE idempotency_key = 'a')"))
+        c.execute(
+            text(
+                "UPDATE ledger_postings SET amount_fen = 999 WHERE side = 'D' AND entry_id = "
+                "(SELECT id FROM ledger_entries WHERE idempotency_key = 'a')"
+            )
+        )
     with db.tx() as c:
         kinds = {v.kind for v in ledger.verify(c)}
     assert {"stored_balance", "unbalanced_entry", "trial_balance"} <= kinds

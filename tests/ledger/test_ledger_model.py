@@ -71,14 +71,17 @@ def run_machine(make_db, fixed_clock: FixedClock, max_examples: int) -> None:  #
             legs_accounts = data.draw(st.lists(st.sampled_from(codes), min_size=n_legs, max_size=n_legs))
             amounts = data.draw(st.lists(st.integers(1, 500), min_size=n_legs - 1, max_size=n_legs - 1))
             legs = [Leg(legs_accounts[0], "C", sum(amounts))] + [
-                Leg(a, "D", x) for a, x in zip(legs_accounts[1:], amounts, strict=True)]
+                Leg(a, "D", x) for a, x in zip(legs_accounts[1:], amounts, strict=True)
+            ]
             self.n += 1
             key = f"e{self.n}"
             deltas: dict[str, list[int]] = {}
             for leg in legs:
                 deltas.setdefault(leg.account, [0, 0])[0 if leg.side == "D" else 1] += leg.amount_fen
-            would_fail = any(self.model[a].no_overdraft and self.model[a].available_after(d, c) < 0
-                             for a, (d, c) in deltas.items())
+            would_fail = any(
+                self.model[a].no_overdraft and self.model[a].available_after(d, c) < 0
+                for a, (d, c) in deltas.items()
+            )
             try:
                 with self.db.tx() as conn:
                     ledger.post_entry(conn, EntryRequest(key, tuple(legs)))
@@ -97,8 +100,11 @@ def run_machine(make_db, fixed_clock: FixedClock, max_examples: int) -> None:  #
             key = data.draw(st.sampled_from(sorted(self.posted)))
             legs = self.posted[key]
             if change:
-                legs = (Leg(legs[0].account, legs[0].side, legs[0].amount_fen + 1),
-                        *legs[1:-1], Leg(legs[-1].account, legs[-1].side, legs[-1].amount_fen + 1))
+                legs = (
+                    Leg(legs[0].account, legs[0].side, legs[0].amount_fen + 1),
+                    *legs[1:-1],
+                    Leg(legs[-1].account, legs[-1].side, legs[-1].amount_fen + 1),
+                )
                 if legs[0].side == legs[-1].side:
                     return
                 with pytest.raises(ledger.IdempotencyConflict), self.db.tx() as conn:
@@ -114,8 +120,11 @@ def run_machine(make_db, fixed_clock: FixedClock, max_examples: int) -> None:  #
             debit = data.draw(st.sampled_from(codes))
             credit = data.draw(st.sampled_from([c for c in codes if c != debit]))
             d, c = self.model[debit], self.model[credit]
-            fails = (d.no_overdraft and d.type not in ("asset", "expense") and d.available_after(0, 0, amount) < 0) or (
-                c.no_overdraft and c.type in ("asset", "expense") and c.available_after(0, 0, 0, amount) < 0)
+            fails = (
+                d.no_overdraft and d.type not in ("asset", "expense") and d.available_after(0, 0, amount) < 0
+            ) or (
+                c.no_overdraft and c.type in ("asset", "expense") and c.available_after(0, 0, 0, amount) < 0
+            )
             self.n += 1
             try:
                 with self.db.tx() as conn:
@@ -126,8 +135,14 @@ def run_machine(make_db, fixed_clock: FixedClock, max_examples: int) -> None:  #
             assert not fails
             d.pdr += amount
             c.pcr += amount
-            self.holds[f"h{self.n}"] = {"id": h.id, "debit": debit, "credit": credit, "amount": amount, "status": "pending",
-                                "expires": h.expires_at}
+            self.holds[f"h{self.n}"] = {
+                "id": h.id,
+                "debit": debit,
+                "credit": credit,
+                "amount": amount,
+                "status": "pending",
+                "expires": h.expires_at,
+            }
 
         def _pending(self) -> list[str]:
             return sorted(k for k, v in self.holds.items() if v["status"] == "pending")
@@ -188,7 +203,11 @@ def run_machine(make_db, fixed_clock: FixedClock, max_examples: int) -> None:  #
             with self.db.tx() as conn:
                 for code, m in self.model.items():
                     b = ledger.get_balance(conn, code)
-                    assert (b.posted_fen, b.pending_debits_fen, b.pending_credits_fen) == (m.posted, m.pdr, m.pcr)
+                    assert (b.posted_fen, b.pending_debits_fen, b.pending_credits_fen) == (
+                        m.posted,
+                        m.pdr,
+                        m.pcr,
+                    )
 
     original_teardown = LedgerMachine.teardown
 
@@ -200,8 +219,11 @@ def run_machine(make_db, fixed_clock: FixedClock, max_examples: int) -> None:  #
 
     LedgerMachine.teardown = teardown  # type: ignore[method-assign]
     LedgerMachine.TestCase.settings = settings(
-        max_examples=max_examples, stateful_step_count=30, deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+        max_examples=max_examples,
+        stateful_step_count=30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
     LedgerMachine.TestCase().runTest()
 
 

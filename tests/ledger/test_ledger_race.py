@@ -17,8 +17,14 @@ def test_race_eight_workers_exactly_1000_succeed(pg_url: str) -> None:
     db = Database(pg_url)
     truncate_all(db)
     with db.tx() as c:
-        ledger.open_accounts(c, [("source", "liability", "CNY", True), ("funding", "asset", "CNY", False),
-                                 ("sink", "liability", "CNY", False)])
+        ledger.open_accounts(
+            c,
+            [
+                ("source", "liability", "CNY", True),
+                ("funding", "asset", "CNY", False),
+                ("sink", "liability", "CNY", False),
+            ],
+        )
         ledger.transfer(c, "fund", "funding", "source", 1_000)
     ok = [0] * 8
     over = [0] * 8

@@ -21,8 +21,11 @@ BAD = [
     ("missing credit code", {"credit_code": None}, "credit_code"),
     ("micro with credit code", {"type": "micro"}, "credit_code"),
     ("account not own name", {"settle_account_name": "李四"}, "settle_account_name"),
-    ("enterprise account must be legal name", {"type": "enterprise", "settle_account_name": "张三"},
-     "settle_account_name"),
+    (
+        "enterprise account must be legal name",
+        {"type": "enterprise", "settle_account_name": "张三"},
+        "settle_account_name",
+    ),
     ("short name too long", {"short_name": "很" * 26}, "short_name"),
     ("unknown mcc", {"mcc": "0001"}, "mcc"),
     ("unknown town", {"town_code": "999999999"}, "town_code"),
@@ -48,8 +51,9 @@ def test_lifecycle_and_masking(platform) -> None:  # type: ignore[no-untyped-def
     assert m["phone_masked"] == "138****8000"
     r = platform.client.post(f"/v1/merchants/{m['id']}/reject", json={}, headers=platform.op)
     assert r.status_code == 400 and r.json()["error"]["param"] == "reason"
-    r = platform.client.post(f"/v1/merchants/{m['id']}/request_changes", json={"reason": "门头照片不清晰"},
-                             headers=platform.op)
+    r = platform.client.post(
+        f"/v1/merchants/{m['id']}/request_changes", json={"reason": "门头照片不清晰"}, headers=platform.op
+    )
     assert r.json()["status"] == "changes_requested" and r.json()["review_note"] == "门头照片不清晰"
     assert platform.client.post(f"/v1/merchants/{m['id']}/approve", headers=platform.op).status_code == 409
     with platform.db.tx() as c:
@@ -59,15 +63,21 @@ def test_lifecycle_and_masking(platform) -> None:  # type: ignore[no-untyped-def
         row = c.execute(select(merchants).where(merchants.c.id == m["id"])).one()
         assert privacy.decrypt(row.legal_person_id_enc, c) == app["legal_person_id"]
     assert app["legal_person_id"] not in row.legal_person_id_enc
-    assert platform.client.post(f"/v1/merchants/{m['id']}/approve", headers=platform.op).json()["status"] == "active"
+    assert (
+        platform.client.post(f"/v1/merchants/{m['id']}/approve", headers=platform.op).json()["status"]
+        == "active"
+    )
     key = platform.client.post(f"/v1/merchants/{m['id']}/keys", headers=platform.op).json()
     mh = {"Authorization": f"Bearer {key['secret']}"}
     assert platform.client.get("/v1/merchant", headers=mh).json()["id"] == m["id"]
     assert key["secret"] not in platform.client.get("/v1/keys", headers=mh).text
-    s = platform.client.post(f"/v1/merchants/{m['id']}/suspend", json={"reason": "风险核查"}, headers=platform.op)
+    s = platform.client.post(
+        f"/v1/merchants/{m['id']}/suspend", json={"reason": "风险核查"}, headers=platform.op
+    )
     assert s.json()["status"] == "suspended"
-    r = platform.client.post("/v1/payments", json={"amount_fen": 100, "merchant_order_no": "x", "channel": "wechat"},
-                             headers=mh)
+    r = platform.client.post(
+        "/v1/payments", json={"amount_fen": 100, "merchant_order_no": "x", "channel": "wechat"}, headers=mh
+    )
     assert r.status_code == 409 and r.json()["error"]["code"] == "merchant_not_active"
     rolled = platform.client.post(f"/v1/keys/{key['id']}/roll", headers=mh).json()
     assert platform.client.get("/v1/merchant", headers=mh).status_code == 401
@@ -78,23 +88,41 @@ def test_lifecycle_and_masking(platform) -> None:  # type: ignore[no-untyped-def
 
 
 def test_micro_merchant_daily_cap(platform) -> None:  # type: ignore[no-untyped-def]
-    mid, mh = platform.merchant(type="micro", credit_code=None, legal_name="王五", legal_person_name="王五",
-                                settle_account_name="王五", daily_cap_fen=50_000)
-    ok = platform.client.post("/v1/payments", json={"amount_fen": 40_000, "merchant_order_no": "m1",
-                                                    "auth_code": "6212345678901234561"}, headers=mh)
+    mid, mh = platform.merchant(
+        type="micro",
+        credit_code=None,
+        legal_name="王五",
+        legal_person_name="王五",
+        settle_account_name="王五",
+        daily_cap_fen=50_000,
+    )
+    ok = platform.client.post(
+        "/v1/payments",
+        json={"amount_fen": 40_000, "merchant_order_no": "m1", "auth_code": "6212345678901234561"},
+        headers=mh,
+    )
     assert ok.json()["status"] == "succeeded"
-    over = platform.client.post("/v1/payments", json={"amount_fen": 10_001, "merchant_order_no": "m2",
-                                                      "channel": "wechat"}, headers=mh)
+    over = platform.client.post(
+        "/v1/payments",
+        json={"amount_fen": 10_001, "merchant_order_no": "m2", "channel": "wechat"},
+        headers=mh,
+    )
     assert over.status_code == 400 and over.json()["error"]["code"] == "merchant_limit_exceeded"
-    fits = platform.client.post("/v1/payments", json={"amount_fen": 10_000, "merchant_order_no": "m3",
-                                                      "channel": "wechat"}, headers=mh)
+    fits = platform.client.post(
+        "/v1/payments",
+        json={"amount_fen": 10_000, "merchant_order_no": "m3", "channel": "wechat"},
+        headers=mh,
+    )
     assert fits.status_code == 200
 
 
 def test_operator_routes_need_operator(platform) -> None:  # type: ignore[no-untyped-def]
     mid, mh = platform.merchant()
     assert platform.client.get("/v1/merchants", headers=mh).status_code == 403
-    assert platform.client.post(f"/v1/merchants/{mid}/suspend", json={"reason": "x"}, headers=mh).status_code == 403
+    assert (
+        platform.client.post(f"/v1/merchants/{mid}/suspend", json={"reason": "x"}, headers=mh).status_code
+        == 403
+    )
     assert platform.client.get("/v1/merchants").status_code == 401
 
 

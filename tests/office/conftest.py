@@ -39,18 +39,28 @@ def world(platform: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
 
     monkeypatch.setattr(console, "hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     ensure_loaded(platform.db)
-    shiqiao, sh = platform.merchant(town_code=SHIQIAO, short_name="石桥小超市", legal_name="沂源县石桥镇王记超市",
-                                    address="石桥镇中心街 12 号")
+    shiqiao, sh = platform.merchant(
+        town_code=SHIQIAO,
+        short_name="石桥小超市",
+        legal_name="沂源县石桥镇王记超市",
+        address="石桥镇中心街 12 号",
+    )
     nanma, _ = platform.merchant()
     with platform.db.tx() as c:
         users = {}
-        for name, role, extra in (("pboc", "regulator", {}), ("commerce", "regulator", {}),
-                                  ("op-rcb", "operator", {"institution_id": "yiyuan_rcb"}),
-                                  ("shop", "merchant", {"merchant_id": shiqiao})):
+        for name, role, extra in (
+            ("pboc", "regulator", {}),
+            ("commerce", "regulator", {}),
+            ("op-rcb", "operator", {"institution_id": "yiyuan_rcb"}),
+            ("shop", "merchant", {"merchant_id": shiqiao}),
+        ):
             users[name] = console.create_user(c, name, role, PASSWORD, **extra).id
         service.set_member(c, users["commerce"], "commerce_bureau")
     with platform.db.read() as c:
-        office = service.actor_for(c, console.User(users["pboc"], "pboc", "regulator", None, None, None, "pboc"))
-        commerce = service.actor_for(c, console.User(users["commerce"], "commerce", "regulator", None, None, None,
-                                                     "commerce"))
+        office = service.actor_for(
+            c, console.User(users["pboc"], "pboc", "regulator", None, None, None, "pboc")
+        )
+        commerce = service.actor_for(
+            c, console.User(users["commerce"], "commerce", "regulator", None, None, None, "commerce")
+        )
     yield World(platform, office, commerce, shiqiao, sh, nanma, users)

@@ -16,8 +16,11 @@ class Tab:
         self.client = TestClient(app)
         page = self.client.get("/login")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-        r = self.client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": token},
-                             follow_redirects=True)
+        r = self.client.post(
+            "/login",
+            data={"username": username, "password": PASSWORD, "csrf_token": token},
+            follow_redirects=True,
+        )
         assert r.status_code == 200, r.text
         self.csrf = re.search(r'name="csrf-token" content="([^"]+)"', r.text).group(1)  # type: ignore[union-attr]
 
@@ -41,21 +44,42 @@ def test_office_and_unit_pages(world) -> None:  # type: ignore[no-untyped-def]
     unit = Tab(app, "commerce")
     page = unit.get("/console/regulator/office/items/3")
     assert "data-update-form" in page.text
-    r = unit.post("/console/regulator/office/items/3/updates", [("text", "农贸市场改造完成 60%"), ("status", "on_track"),
-                                                                ("progress", "60"), ("figures", "trainings")])
+    r = unit.post(
+        "/console/regulator/office/items/3/updates",
+        [
+            ("text", "农贸市场改造完成 60%"),
+            ("status", "on_track"),
+            ("progress", "60"),
+            ("figures", "trainings"),
+        ],
+    )
     assert r.status_code == 303, r.text
     assert "农贸市场改造完成 60%" in unit.get("/console/regulator/office/items/3").text
     assert "data-update-form" not in unit.get("/console/regulator/office/items/1").text
-    refused = unit.post("/console/regulator/office/items/1/updates", {"text": "越权", "status": "on_track",
-                                                                      "progress": "10"})
+    refused = unit.post(
+        "/console/regulator/office/items/1/updates", {"text": "越权", "status": "on_track", "progress": "10"}
+    )
     assert refused.status_code == 403 and "不由本单位" in refused.text
-    empty = unit.post("/console/regulator/office/items/3/updates", {"text": "", "status": "on_track", "progress": "10"})
+    empty = unit.post(
+        "/console/regulator/office/items/3/updates", {"text": "", "status": "on_track", "progress": "10"}
+    )
     assert empty.status_code == 400 and 'data-error-field="text"' in empty.text
     # a 会商 whose second decision names no owner: refused inline, nothing recorded
-    form = [("held_on", "2022-01-20"), ("title", "样板街推进会商"), ("units_present", "pboc_yiyuan"),
-            ("units_present", "commerce_bureau"), ("problems", "石桥镇商户受理意愿低"),
-            ("item_0", "7"), ("decision_0", "石桥镇样板街挂牌"), ("owner_0", "pboc_yiyuan"), ("due_0", "2022-02-28"),
-            ("item_1", "3"), ("decision_1", "摸排农贸市场商户"), ("owner_1", ""), ("due_1", "2022-02-15")]
+    form = [
+        ("held_on", "2022-01-20"),
+        ("title", "样板街推进会商"),
+        ("units_present", "pboc_yiyuan"),
+        ("units_present", "commerce_bureau"),
+        ("problems", "石桥镇商户受理意愿低"),
+        ("item_0", "7"),
+        ("decision_0", "石桥镇样板街挂牌"),
+        ("owner_0", "pboc_yiyuan"),
+        ("due_0", "2022-02-28"),
+        ("item_1", "3"),
+        ("decision_1", "摸排农贸市场商户"),
+        ("owner_1", ""),
+        ("due_1", "2022-02-15"),
+    ]
     bad = office.post("/console/regulator/office/meetings", form)
     assert bad.status_code == 400 and "未指定责任单位" in bad.text and "data-meeting=" not in bad.text
     assert unit.post("/console/regulator/office/meetings", form).status_code == 403
@@ -67,16 +91,34 @@ def test_office_and_unit_pages(world) -> None:  # type: ignore[no-untyped-def]
     pdf = office.get(f"/console/regulator/office/meetings/{mid}/minutes.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     # training in 石桥镇 with a shop from 南麻街道: refused, the line named
-    t = office.post("/console/regulator/office/training", {"held_on": "2022-01-15", "town_code": "370323109",
-                                                            "trainer": "psbc", "topic": "云闪付受理",
-                                                            "attendees": f"{world.shiqiao} 3\n{world.nanma} 1"})
+    t = office.post(
+        "/console/regulator/office/training",
+        {
+            "held_on": "2022-01-15",
+            "town_code": "370323109",
+            "trainer": "psbc",
+            "topic": "云闪付受理",
+            "attendees": f"{world.shiqiao} 3\n{world.nanma} 1",
+        },
+    )
     assert t.status_code == 400 and "不在本乡镇" in t.text
-    t = office.post("/console/regulator/office/training", {"held_on": "2022-01-15", "town_code": "370323109",
-                                                            "trainer": "psbc", "topic": "云闪付受理",
-                                                            "attendees": f"{world.shiqiao} 3"})
+    t = office.post(
+        "/console/regulator/office/training",
+        {
+            "held_on": "2022-01-15",
+            "town_code": "370323109",
+            "trainer": "psbc",
+            "topic": "云闪付受理",
+            "attendees": f"{world.shiqiao} 3",
+        },
+    )
     assert t.status_code == 303
     dash = office.get("/console/regulator/kpi")
-    assert dash.status_code == 200 and 'data-cashiers-trained="3"' in dash.text and 'data-dash-town="370323109"' in dash.text
+    assert (
+        dash.status_code == 200
+        and 'data-cashiers-trained="3"' in dash.text
+        and 'data-dash-town="370323109"' in dash.text
+    )
 
 
 def test_merchant_shares_and_withdraws_and_the_lender_sees_only_meanwhile(world) -> None:  # type: ignore[no-untyped-def]
@@ -87,7 +129,10 @@ def test_merchant_shares_and_withdraws_and_the_lender_sees_only_meanwhile(world)
     assert before.status_code == 403 and "data-evidence" not in before.text
     no_tick = shop.post("/console/merchant/credit/grant", {"lender": "yiyuan_rcb"})
     assert no_tick.status_code == 400 and 'data-error-field="agree"' in no_tick.text
-    assert shop.post("/console/merchant/credit/grant", {"lender": "yiyuan_rcb", "agree": "yes"}).status_code == 303
+    assert (
+        shop.post("/console/merchant/credit/grant", {"lender": "yiyuan_rcb", "agree": "yes"}).status_code
+        == 303
+    )
     seen = lender.post("/console/operator/credit/evidence", look)
     assert seen.status_code == 200 and "data-evidence=" in seen.text
     pdf = shop.post("/console/merchant/credit/evidence.pdf", {"lender": "yiyuan_rcb"})

@@ -46,7 +46,9 @@ def test_demo_office_fills_every_part(db: Database, county) -> None:  # type: ig
     assert [u for _, u, _ in logins] == ["commerce"]
     assert len(its) == 7 and all(i["progress_ppm"] > 0 and i["last_update_at"] for i in its)
     assert len(meetings) == 1 and len(meetings[0]["actions"]) == 2
-    assert figs is not None and figs["circles_launched"] == len(cs) - 2 and sum(c["merchants"] for c in cs) > 0
+    assert (
+        figs is not None and figs["circles_launched"] == len(cs) - 2 and sum(c["merchants"] for c in cs) > 0
+    )
     pilot = [t for t in figs["training"]["towns"] if t["town_code"] in county.pilot_towns]
     assert pilot and all(t["cashiers"] > 0 and t["before"] is not None for t in pilot)
     assert figs["credit"]["disclosures"] >= 1 and figs["sme"]["by_product"]

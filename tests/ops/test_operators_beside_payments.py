@@ -28,8 +28,9 @@ def cli_db(db: Database, monkeypatch: pytest.MonkeyPatch) -> Database:
     get_settings.cache_clear()
 
 
-def test_a_write_goes_through_while_ledger_verify_reads(cli_db: Database,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_write_goes_through_while_ledger_verify_reads(
+    cli_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     live = Database(cli_db.url)  # the web process: its own engine and pool
     waited: list[float] = []
     real_verify = ledger.verify

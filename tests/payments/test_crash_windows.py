@@ -51,8 +51,11 @@ def _verify(db) -> None:  # type: ignore[no-untyped-def]
 
 
 def _paid(platform, mh, order_no: str, amount_fen: int = 10_000) -> dict:  # type: ignore[no-untyped-def]
-    r = platform.client.post("/v1/payments", json={"amount_fen": amount_fen, "merchant_order_no": order_no,
-                                                   "auth_code": PAY_CODE_OK}, headers=mh)
+    r = platform.client.post(
+        "/v1/payments",
+        json={"amount_fen": amount_fen, "merchant_order_no": order_no, "auth_code": PAY_CODE_OK},
+        headers=mh,
+    )
     assert r.status_code == 200 and r.json()["status"] == "succeeded", r.text
     return r.json()
 
@@ -61,8 +64,7 @@ def _balance(platform, mh) -> int:  # type: ignore[no-untyped-def]
     return int(platform.client.get("/v1/balance", headers=mh).json()["available_fen"])
 
 
-def test_payment_create_dies_after_its_commit_before_the_rail(platform, monkeypatch,
-                                                               dead_on_release) -> None:  # type: ignore[no-untyped-def]
+def test_payment_create_dies_after_its_commit_before_the_rail(platform, monkeypatch, dead_on_release) -> None:  # type: ignore[no-untyped-def]
     mid, mh = platform.merchant()
     h = {**mh, "Idempotency-Key": "pay-crash-1"}
     body = {"amount_fen": 2_000, "merchant_order_no": "crash-1", "channel": "unionpay_qr"}
@@ -87,7 +89,8 @@ def test_payment_create_dies_after_its_commit_before_the_rail(platform, monkeypa
 
 
 def test_payment_create_dies_between_the_answer_and_the_stored_response(
-        platform, monkeypatch, dead_on_release) -> None:  # type: ignore[no-untyped-def]
+    platform, monkeypatch, dead_on_release
+) -> None:  # type: ignore[no-untyped-def]
     mid, mh = platform.merchant()
     h = {**mh, "Idempotency-Key": "pay-crash-2"}
     body = {"amount_fen": 3_000, "merchant_order_no": "crash-2", "auth_code": PAY_CODE_OK}
@@ -104,7 +107,8 @@ def test_payment_create_dies_between_the_answer_and_the_stored_response(
 
 @pytest.mark.parametrize("flow", ["pay_code", "dynamic_code"])
 def test_payment_create_dies_after_the_rail_took_it_before_its_answer_was_kept(
-        platform, fake_rails, monkeypatch, dead_on_release, flow: str) -> None:  # type: ignore[no-untyped-def]
+    platform, fake_rails, monkeypatch, dead_on_release, flow: str
+) -> None:  # type: ignore[no-untyped-def]
     """The rail has the order (the payer's code charged) but we never kept its answer: the retry asks the rail
     before sending it again (UnionPay refuses an order number twice, 12 重复交易, which must not fail it)."""
     mid, mh = platform.merchant()
@@ -133,8 +137,9 @@ def test_payment_create_dies_after_the_rail_took_it_before_its_answer_was_kept(
 
 
 @pytest.mark.parametrize("where", ["before_the_rail", "after_the_rail"])
-def test_refund_dies_between_its_work_and_the_response(platform, fake_rails, monkeypatch, dead_on_release,
-                                                       where: str) -> None:  # type: ignore[no-untyped-def]
+def test_refund_dies_between_its_work_and_the_response(
+    platform, fake_rails, monkeypatch, dead_on_release, where: str
+) -> None:  # type: ignore[no-untyped-def]
     mid, mh = platform.merchant()
     p = _paid(platform, mh, f"rf-{where}")
     h = {**mh, "Idempotency-Key": f"refund-{where}"}
@@ -147,7 +152,9 @@ def test_refund_dies_between_its_work_and_the_response(platform, fake_rails, mon
     with platform.db.read() as c:
         first = c.execute(select(refunds)).one()
     assert first.status == "pending"
-    assert len(fake_rails.store.refunds_of("unionpay_qr", p["id"])) == (0 if where == "before_the_rail" else 1)
+    assert len(fake_rails.store.refunds_of("unionpay_qr", p["id"])) == (
+        0 if where == "before_the_rail" else 1
+    )
     again = platform.client.post(f"/v1/payments/{p['id']}/refunds", json={"amount_fen": 4_000}, headers=h)
     assert again.status_code == 200, again.text
     assert again.json()["id"] == first.id
@@ -164,7 +171,8 @@ def test_refund_dies_between_its_work_and_the_response(platform, fake_rails, mon
 
 
 def test_a_claim_whose_work_never_committed_runs_once_after_the_limit(
-        platform, fixed_clock, monkeypatch, dead_on_release) -> None:  # type: ignore[no-untyped-def]
+    platform, fixed_clock, monkeypatch, dead_on_release
+) -> None:  # type: ignore[no-untyped-def]
     mid, mh = platform.merchant()
     p = _paid(platform, mh, "rf-takeover")
     h = {**mh, "Idempotency-Key": "refund-takeover"}
@@ -190,9 +198,13 @@ def test_a_slow_first_attempt_cannot_commit_after_the_retry_did(platform) -> Non
     scope = mid
     assert idempotency.begin(platform.db, scope, "k-cas", "h", kind="refund") is None
     with recovery.claimed(recovery.Claim(scope, "k-cas", "refund")):
-        platform.db.run(lambda c: service.create_refund(c, mid, p["id"], service.CreateRefund(amount_fen=500)))
+        platform.db.run(
+            lambda c: service.create_refund(c, mid, p["id"], service.CreateRefund(amount_fen=500))
+        )
     with recovery.claimed(recovery.Claim(scope, "k-cas", "refund")), pytest.raises(Exception) as exc:
-        platform.db.run(lambda c: service.create_refund(c, mid, p["id"], service.CreateRefund(amount_fen=500)))
+        platform.db.run(
+            lambda c: service.create_refund(c, mid, p["id"], service.CreateRefund(amount_fen=500))
+        )
     assert getattr(exc.value, "code", None) == "idempotency_in_flight"
     assert _count(platform.db, refunds) == 1
     with platform.db.read() as c:
@@ -218,12 +230,13 @@ def test_merchant_refund_no_makes_a_refund_idempotent_without_a_key(platform) ->
     assert plain["merchant_refund_no"] == plain["id"]  # without a number, the refund's own id stands for it
     assert _count(platform.db, refunds) == 3
     with platform.db.read() as c:
-        assert c.execute(select(payments.c.refunded_fen).where(payments.c.id == p["id"])).scalar_one() == 5_100
+        assert (
+            c.execute(select(payments.c.refunded_fen).where(payments.c.id == p["id"])).scalar_one() == 5_100
+        )
     _verify(platform.db)
 
 
-def test_a_pending_refund_retried_by_its_number_is_finished(platform, fake_rails,
-                                                            monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_pending_refund_retried_by_its_number_is_finished(platform, fake_rails, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """No key, a crash before the rail call: the merchant's retry with the same number sends it to the rail."""
     mid, mh = platform.merchant()
     p = _paid(platform, mh, "rf-pending")
@@ -236,15 +249,20 @@ def test_a_pending_refund_retried_by_its_number_is_finished(platform, fake_rails
     assert again.status_code == 200, again.text
     assert len(fake_rails.store.refunds_of("unionpay_qr", p["id"])) == 1
     fake_rails.deliver_due()
-    assert platform.client.get(f"/v1/refunds/{again.json()['id']}", headers=mh).json()["status"] == "succeeded"
+    assert (
+        platform.client.get(f"/v1/refunds/{again.json()['id']}", headers=mh).json()["status"] == "succeeded"
+    )
     assert _count(platform.db, refunds) == 1 and _count(platform.db, entries) == 2
     _verify(platform.db)
 
 
 def test_notification_dies_between_received_and_applied(platform, fake_rails) -> None:  # type: ignore[no-untyped-def]
     mid, mh = platform.merchant()
-    p = platform.client.post("/v1/payments", json={"amount_fen": 1_500, "merchant_order_no": "nt-1",
-                                                   "channel": "unionpay_qr"}, headers=mh).json()
+    p = platform.client.post(
+        "/v1/payments",
+        json={"amount_fen": 1_500, "merchant_order_no": "nt-1", "channel": "unionpay_qr"},
+        headers=mh,
+    ).json()
     fake_rails.store.pay("unionpay_qr", p["id"], outcome="success", at=clock.now())
     url, body, headers = fake_rails.store.last_notification("unionpay_qr", p["id"])
 

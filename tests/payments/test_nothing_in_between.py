@@ -31,6 +31,7 @@ class _Down:
     def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
         attr = getattr(self._real, name)
         if name in ("create", "query", "close", "refund", "refund_query"):
+
             def times_out(*_a, **_k):  # type: ignore[no-untyped-def]
                 raise RailTimeout(self._real.facts.name, "down")
 
@@ -42,7 +43,9 @@ class _Down:
 def rail_down(monkeypatch):  # type: ignore[no-untyped-def]
     real = service.get_channel
     state = {"down": True}
-    monkeypatch.setattr(service, "get_channel", lambda name: _Down(real(name)) if state["down"] else real(name))
+    monkeypatch.setattr(
+        service, "get_channel", lambda name: _Down(real(name)) if state["down"] else real(name)
+    )
     return state
 
 
@@ -56,11 +59,15 @@ def _verify(db) -> None:  # type: ignore[no-untyped-def]
         assert ledger.verify(c) == []
 
 
-def test_a_refund_the_rail_never_heard_of_is_sent_again_and_booked(platform, fake_rails, fixed_clock,
-                                                                    monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_refund_the_rail_never_heard_of_is_sent_again_and_booked(
+    platform, fake_rails, fixed_clock, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     mid, mh = platform.merchant()
-    p = platform.client.post("/v1/payments", json={"amount_fen": 8_000, "merchant_order_no": "sw-1",
-                                                   "auth_code": PAY_CODE_OK}, headers=mh).json()
+    p = platform.client.post(
+        "/v1/payments",
+        json={"amount_fen": 8_000, "merchant_order_no": "sw-1", "auth_code": PAY_CODE_OK},
+        headers=mh,
+    ).json()
     before = platform.client.get("/v1/balance", headers=mh).json()["available_fen"]
 
     def dies(*_a, **_k):  # type: ignore[no-untyped-def]
@@ -88,21 +95,30 @@ def test_a_refund_the_rail_never_heard_of_is_sent_again_and_booked(platform, fak
     _verify(platform.db)
 
 
-def test_unanswered_payments_and_refunds_reach_the_exception_list(platform, fixed_clock,
-                                                                   rail_down) -> None:  # type: ignore[no-untyped-def]
+def test_unanswered_payments_and_refunds_reach_the_exception_list(platform, fixed_clock, rail_down) -> None:  # type: ignore[no-untyped-def]
     mid, mh = platform.merchant()
     rail_down["down"] = False
-    paid = platform.client.post("/v1/payments", json={"amount_fen": 5_000, "merchant_order_no": "sw-2",
-                                                      "auth_code": PAY_CODE_OK}, headers=mh).json()
-    qr = platform.client.post("/v1/payments", json={"amount_fen": 700, "merchant_order_no": "sw-4",
-                                                    "channel": "unionpay_qr", "expires_in_s": 60},
-                              headers=mh).json()
+    paid = platform.client.post(
+        "/v1/payments",
+        json={"amount_fen": 5_000, "merchant_order_no": "sw-2", "auth_code": PAY_CODE_OK},
+        headers=mh,
+    ).json()
+    qr = platform.client.post(
+        "/v1/payments",
+        json={"amount_fen": 700, "merchant_order_no": "sw-4", "channel": "unionpay_qr", "expires_in_s": 60},
+        headers=mh,
+    ).json()
     assert qr["status"] == "created" and qr["code_url"]  # a code to scan; the rail goes down before its close
     rail_down["down"] = True
-    stuck = platform.client.post("/v1/payments", json={"amount_fen": 900, "merchant_order_no": "sw-3",
-                                                       "auth_code": PAY_CODE_OK}, headers=mh).json()
+    stuck = platform.client.post(
+        "/v1/payments",
+        json={"amount_fen": 900, "merchant_order_no": "sw-3", "auth_code": PAY_CODE_OK},
+        headers=mh,
+    ).json()
     assert stuck["status"] == "processing" and stuck["failure"]["code"] == "rail_timeout"
-    r = platform.client.post(f"/v1/payments/{paid['id']}/refunds", json={"amount_fen": 1_000}, headers=mh).json()
+    r = platform.client.post(
+        f"/v1/payments/{paid['id']}/refunds", json={"amount_fen": 1_000}, headers=mh
+    ).json()
     assert r["status"] == "pending"
     for _ in range(3):
         fixed_clock.advance(seconds=(service.UNRESOLVED_AGE_MAX_S - 1) / 3)
@@ -110,8 +126,11 @@ def test_unanswered_payments_and_refunds_reach_the_exception_list(platform, fixe
     assert _exceptions(platform.db) == {}  # not yet past the maximum age (the order: its deadline, 60 s, too)
     fixed_clock.advance(seconds=62)
     sweep_payments(platform.db)
-    assert _exceptions(platform.db) == {stuck["id"]: "unresolved_payment", r["id"]: "unresolved_refund",
-                                        qr["id"]: "unclosed_payment"}
+    assert _exceptions(platform.db) == {
+        stuck["id"]: "unresolved_payment",
+        r["id"]: "unresolved_refund",
+        qr["id"]: "unclosed_payment",
+    }
     sweep_payments(platform.db)
     assert len(_exceptions(platform.db)) == 3  # listed once
     rail_down["down"] = False  # the rail is back: the sweeper, still asking, settles all three
@@ -120,7 +139,9 @@ def test_unanswered_payments_and_refunds_reach_the_exception_list(platform, fixe
     with platform.db.read() as c:
         states = dict(c.execute(select(payments.c.id, payments.c.status)).all())
         refund = c.execute(select(refunds.c.status)).scalar_one()
-    assert states[stuck["id"]] == "expired"  # the rail never received it (the call timed out before): no charge
+    assert (
+        states[stuck["id"]] == "expired"
+    )  # the rail never received it (the call timed out before): no charge
     assert states[qr["id"]] == "expired"
     assert refund in ("pending", "succeeded")
     if refund == "pending":  # the rail took it and will notify; asking it again gives the answer
@@ -131,13 +152,17 @@ def test_unanswered_payments_and_refunds_reach_the_exception_list(platform, fixe
     _verify(platform.db)
 
 
-def test_a_paid_order_whose_notification_was_lost_is_found_by_asking(platform, fake_rails,
-                                                                      fixed_clock) -> None:  # type: ignore[no-untyped-def]
+def test_a_paid_order_whose_notification_was_lost_is_found_by_asking(
+    platform, fake_rails, fixed_clock
+) -> None:  # type: ignore[no-untyped-def]
     """Our process was down while the rail delivered the payer's payment, and the rail gave up: the sweeper asks
     about orders awaiting their payer, so the payment succeeds long before its deadline."""
     mid, mh = platform.merchant()
-    p = platform.client.post("/v1/payments", json={"amount_fen": 1_200, "merchant_order_no": "sw-lost",
-                                                   "channel": "unionpay_qr"}, headers=mh).json()
+    p = platform.client.post(
+        "/v1/payments",
+        json={"amount_fen": 1_200, "merchant_order_no": "sw-lost", "channel": "unionpay_qr"},
+        headers=mh,
+    ).json()
     fake_rails.store.pay("unionpay_qr", p["id"], outcome="timeout", at=fixed_clock.now())  # notification lost
     fixed_clock.advance(seconds=service.SWEEP_AFTER_S + 1)
     sweep_payments(platform.db)
@@ -146,5 +171,7 @@ def test_a_paid_order_whose_notification_was_lost_is_found_by_asking(platform, f
     sweep_payments(platform.db)
     got = platform.client.get(f"/v1/payments/{p['id']}", headers=mh).json()
     assert got["status"] == "succeeded"
-    assert dt.datetime.fromisoformat(got["expires_at"].replace("Z", "+00:00")) > fixed_clock.now()  # before it
+    assert (
+        dt.datetime.fromisoformat(got["expires_at"].replace("Z", "+00:00")) > fixed_clock.now()
+    )  # before it
     _verify(platform.db)

@@ -35,8 +35,10 @@ def test_golden_path_every_channel(platform, channel: str) -> None:  # type: ign
     assert p["status"] == "created" and p["payable_fen"] == 10_000 and p["channel"] == channel
     if channel in ("unionpay_qr", "wechat", "alipay", "bank_app"):
         assert p["code_url"]
-    r = platform.client.post(f"/sim/payments/{p['id']}/pay", json={"payer": {"id": "u1", "card_type":
-                                                                           facts(channel).card_types[0]}})
+    r = platform.client.post(
+        f"/sim/payments/{p['id']}/pay",
+        json={"payer": {"id": "u1", "card_type": facts(channel).card_types[0]}},
+    )
     assert r.json()["status"] == "succeeded", r.text
     got = platform.client.get(f"/v1/payments/{p['id']}", headers=mh).json()
     assert got["status"] == "succeeded" and got["fee_fen"] == 38 and got["channel_ref"]
@@ -158,7 +160,9 @@ def test_notifications_late_duplicate_forged(platform, fake_rails) -> None:  # t
     assert kinds == ["bad_notification"] or kinds == ["bad_signature"]
     assert entries == 1
     listed = platform.client.get("/v1/rail_exceptions", headers=platform.op).json()["data"]
-    assert [(x["channel"], x["kind"]) for x in listed] == [("alipay", kinds[0])] and "签名" in listed[0]["reason"]
+    assert [(x["channel"], x["kind"]) for x in listed] == [("alipay", kinds[0])] and "签名" in listed[0][
+        "reason"
+    ]
     assert platform.client.get("/v1/rail_exceptions", headers=mh).status_code == 403
     _verify(platform)
 

@@ -17,11 +17,15 @@ def simulator_off(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_plain_server_answers_404_on_the_simulator_routes(platform, simulator_off) -> None:  # type: ignore[no-untyped-def]
     mid, mh = platform.merchant()
-    p = platform.client.post("/v1/payments", json={"amount_fen": 500, "merchant_order_no": "s1",
-                                                   "channel": "wechat"}, headers=mh).json()
+    p = platform.client.post(
+        "/v1/payments", json={"amount_fen": 500, "merchant_order_no": "s1", "channel": "wechat"}, headers=mh
+    ).json()
     assert p["status"] == "created" and p["code_url"].startswith("weixin://")
     plain = TestClient(create_app(platform.db))
-    for path, body in ((f"/sim/payments/{p['id']}/pay", {}), ("/sim/scan", {"code_url": "x", "app": "wechat"})):
+    for path, body in (
+        (f"/sim/payments/{p['id']}/pay", {}),
+        ("/sim/scan", {"code_url": "x", "app": "wechat"}),
+    ):
         r = plain.post(path, json=body)
         assert r.status_code == 404 and r.json()["error"]["type"] == "invalid_request_error", (path, r.text)
     assert not any(getattr(r, "path", "").startswith("/sim/") for r in plain.app.routes)
@@ -35,7 +39,8 @@ def test_plain_server_answers_404_on_the_simulator_routes(platform, simulator_of
 
 def test_simulator_on_keeps_the_payer(platform) -> None:  # type: ignore[no-untyped-def]
     mid, mh = platform.merchant()
-    p = platform.client.post("/v1/payments", json={"amount_fen": 500, "merchant_order_no": "s2",
-                                                   "channel": "wechat"}, headers=mh).json()
+    p = platform.client.post(
+        "/v1/payments", json={"amount_fen": 500, "merchant_order_no": "s2", "channel": "wechat"}, headers=mh
+    ).json()
     r = platform.client.post(f"/sim/payments/{p['id']}/pay", json={})
     assert r.status_code == 200 and r.json()["status"] == "succeeded"

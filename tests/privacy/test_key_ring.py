@@ -37,7 +37,10 @@ def _versions(db: Database) -> set[int]:
 
 def test_a_ciphertext_names_its_key_and_the_name_is_masked(db: Database) -> None:
     with db.tx() as c:
-        m = apply(c, MerchantApplication(**application(legal_person_name="欧阳娜娜", settle_account_name="欧阳娜娜")))
+        m = apply(
+            c,
+            MerchantApplication(**application(legal_person_name="欧阳娜娜", settle_account_name="欧阳娜娜")),
+        )
         row = c.execute(select(merchants).where(merchants.c.id == m["id"])).one()
         assert row.legal_person_name_enc.startswith("k1:") and "欧阳" not in row.legal_person_name_enc
         assert privacy.decrypt(row.legal_person_name_enc, c) == "欧阳娜娜"
@@ -58,8 +61,11 @@ def test_rotation_with_payments_and_onboarding_in_flight(db: Database, fixed_clo
         ensure_platform_accounts(c)
     mids = [merchant(db, i, at=sh(2022, 6, 1)) for i in range(7)]
     with db.tx() as c:  # a value written without a connection (version 0) is moved onto the ring too
-        c.execute(merchants.update().where(merchants.c.id == mids[0])
-                  .values(phone_enc=privacy.encrypt("13900139000")))
+        c.execute(
+            merchants.update()
+            .where(merchants.c.id == mids[0])
+            .values(phone_enc=privacy.encrypt("13900139000"))
+        )
     before = _fields(db)
     assert _versions(db) == {0, 1}
     stop, errors, paid, onboarded = threading.Event(), [], [0], []
@@ -73,8 +79,18 @@ def test_rotation_with_payments_and_onboarding_in_flight(db: Database, fixed_clo
                 paid[0] += 1
                 if n % 3 == 0:
                     with db.tx() as c:
-                        onboarded.append(apply(c, MerchantApplication(**application(
-                            legal_name=f"沂源县南麻轮换测试店{n}", legal_person_name=f"李{n}", settle_account_name=f"李{n}")))["id"])
+                        onboarded.append(
+                            apply(
+                                c,
+                                MerchantApplication(
+                                    **application(
+                                        legal_name=f"沂源县南麻轮换测试店{n}",
+                                        legal_person_name=f"李{n}",
+                                        settle_account_name=f"李{n}",
+                                    )
+                                ),
+                            )["id"]
+                        )
             except Exception as exc:  # noqa: BLE001  (any failure of the traffic fails the test)
                 errors.append(exc)
                 return
@@ -83,8 +99,12 @@ def test_rotation_with_payments_and_onboarding_in_flight(db: Database, fixed_clo
     t.start()
     seen: list[tuple[int, int]] = []
     try:
-        result = rotate(db, rows_max=2, progress=lambda done, total: seen.append((done, total)),
-                        between_batches=lambda: stop.wait(0.02))
+        result = rotate(
+            db,
+            rows_max=2,
+            progress=lambda done, total: seen.append((done, total)),
+            between_batches=lambda: stop.wait(0.02),
+        )
     finally:
         stop.set()
         t.join(timeout=30)
@@ -151,8 +171,11 @@ def test_migration_encrypts_the_names_already_stored(tmp_path) -> None:  # type:
     meta.reflect(engine, only=["merchants"])
     table = meta.tables["merchants"]
     now = dt.datetime.now(dt.UTC)
-    row = {c.name: (now if c.name.endswith("_at") else "N" if c.name == "frozen" else "x")
-           for c in table.columns if not c.nullable}
+    row = {
+        c.name: (now if c.name.endswith("_at") else "N" if c.name == "frozen" else "x")
+        for c in table.columns
+        if not c.nullable
+    }
     row.update(id="mch_old", legal_person_name="张三丰", status="active", type="micro")
     with engine.begin() as c:
         c.execute(insert(table), [row])

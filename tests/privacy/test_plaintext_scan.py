@@ -47,31 +47,62 @@ def captured_log(tmp_path: Path):  # type: ignore[no-untyped-def]
 def _plant(platform) -> None:  # type: ignore[no-untyped-def]
     c, op = platform.client, platform.op
     # a merchant application, and one refused for its MCC carrying another person's ID and phone
-    doc = application(legal_person_id=IDS[0], phone=PHONES[0], settle_account_no=ACCOUNTS[0],
-                      credit_code=generate_credit_code(_rng))
+    doc = application(
+        legal_person_id=IDS[0],
+        phone=PHONES[0],
+        settle_account_no=ACCOUNTS[0],
+        credit_code=generate_credit_code(_rng),
+    )
     r = c.post("/v1/merchants", json=doc, headers=op)
     assert r.status_code == 200, r.text
     mid = r.json()["id"]
     assert c.post(f"/v1/merchants/{mid}/approve", headers=op).json()["status"] == "active"
-    refused = c.post("/v1/merchants", json=application(legal_person_id=IDS[1], phone=PHONES[1], mcc="0000"),
-                     headers=op)
+    refused = c.post(
+        "/v1/merchants", json=application(legal_person_id=IDS[1], phone=PHONES[1], mcc="0000"), headers=op
+    )
     assert refused.status_code == 400
     # a biller (its legal person and settlement account), a month of bills, a bill paid with the payer's phone
-    body = biller_in("water", legal_person_id=IDS[2], phone=PHONES[2], settle_account_no=ACCOUNTS[1]).model_dump()
+    body = biller_in(
+        "water", legal_person_id=IDS[2], phone=PHONES[2], settle_account_no=ACCOUNTS[1]
+    ).model_dump()
     r = c.post("/v1/billers", json=body, headers=op)
     assert r.status_code == 200, r.text
-    assert c.post("/v1/billers/water/bills?filename=june.csv", content=month_of_bills(2), headers=op).status_code == 200
-    r = c.post("/v1/bill_payments", json={"biller_id": "water", "account_no": account(1), "channel": "wechat",
-                                          "payer_phone": PHONES[3]}, headers=op)
+    assert (
+        c.post("/v1/billers/water/bills?filename=june.csv", content=month_of_bills(2), headers=op).status_code
+        == 200
+    )
+    r = c.post(
+        "/v1/bill_payments",
+        json={"biller_id": "water", "account_no": account(1), "channel": "wechat", "payer_phone": PHONES[3]},
+        headers=op,
+    )
     assert r.status_code == 200, r.text
     assert c.post(f"/sim/payments/{r.json()['payment']['id']}/pay", json={}).json()["status"] == "succeeded"
     # a payer's consent to marketing, and a complaint taken by phone
-    r = c.post("/v1/consents", headers=op, json={
-        "subject_type": "payer", "phone": PHONES[4], "purpose": "marketing", "scope": "接收沂源县消费券活动短信",
-        "data_categories": ["phone"], "method": "sms", "evidence": "sms-reply-Y"})
+    r = c.post(
+        "/v1/consents",
+        headers=op,
+        json={
+            "subject_type": "payer",
+            "phone": PHONES[4],
+            "purpose": "marketing",
+            "scope": "接收沂源县消费券活动短信",
+            "data_categories": ["phone"],
+            "method": "sms",
+            "evidence": "sms-reply-Y",
+        },
+    )
     assert r.status_code == 200, r.text
-    r = c.post("/v1/complaints?source=phone", headers=op, json={
-        "phone": PHONES[0], "category": "refund_not_received", "narrative": "退款一周未到账", "merchant_id": mid})
+    r = c.post(
+        "/v1/complaints?source=phone",
+        headers=op,
+        json={
+            "phone": PHONES[0],
+            "category": "refund_not_received",
+            "narrative": "退款一周未到账",
+            "merchant_id": mid,
+        },
+    )
     assert r.status_code == 200, r.text
     with platform.db.tx() as conn:
         audit.integrate(conn)  # the audit log's entries are in its tree, as zhifu serve would have them
@@ -88,7 +119,9 @@ def test_no_planted_value_is_stored_or_logged_in_plaintext(platform, captured_lo
     if db.engine.url.get_backend_name() == "sqlite":
         main = Path(str(db.engine.url.database))
         files += [main, Path(f"{main}-wal"), Path(f"{main}-journal")]
-        assert sum(f.stat().st_size for f in files[1:] if f.exists()) > 100_000  # the pages and the WAL were read
+        assert (
+            sum(f.stat().st_size for f in files[1:] if f.exists()) > 100_000
+        )  # the pages and the WAL were read
     assert captured_log.stat().st_size > 0  # the run did log
     assert scan_files(files, PLANTED) == []
 
@@ -113,8 +146,9 @@ def test_scan_command(platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     from zhifu.cli import app
     from zhifu.core.config import get_settings
 
-    r = platform.client.post("/v1/merchants", json=application(legal_person_id=IDS[0], phone=PHONES[0]),
-                             headers=platform.op)
+    r = platform.client.post(
+        "/v1/merchants", json=application(legal_person_id=IDS[0], phone=PHONES[0]), headers=platform.op
+    )
     assert r.status_code == 200, r.text
     log = tmp_path / "serve.log"
     log.write_text(f"2022-06-15 INFO zhifu.api login from {PHONES[1]}\n", encoding="utf-8")

@@ -47,7 +47,9 @@ def test_sticker_of_a_merchant_uses_its_static_code(cli_db: Database, tmp_path: 
     assert "张记早餐" in svg and mid in svg
     for fmt, magic in (("pdf", b"%PDF-"), ("png", b"\x89PNG")):
         path = tmp_path / f"s.{fmt}"
-        r = runner.invoke(app, ["qr", "sticker", mid, "--format", fmt, "--out", str(path), "--payload", "emv"])
+        r = runner.invoke(
+            app, ["qr", "sticker", mid, "--format", fmt, "--out", str(path), "--payload", "emv"]
+        )
         assert r.exit_code == 0, r.output
         assert path.read_bytes().startswith(magic)
     r = runner.invoke(app, ["qr", "sticker", mid, "--format", "gif", "--out", str(tmp_path / "x")])

@@ -33,8 +33,17 @@ def at_local(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour, minute), SHANGHAI)
 
 
-def build_day(db: Database, clock: FixedClock, merchant_id: str, *, channel: str = "unionpay_qr", day: dt.date = D,
-              paid: int = 12, unpaid: int = 3, refunds: int = 2) -> Day:
+def build_day(
+    db: Database,
+    clock: FixedClock,
+    merchant_id: str,
+    *,
+    channel: str = "unionpay_qr",
+    day: dt.date = D,
+    paid: int = 12,
+    unpaid: int = 3,
+    refunds: int = 2,
+) -> Day:
     """`paid` succeeded payments from 11:00 Beijing a minute apart, `unpaid` dynamic codes left unpaid, and
     `refunds` partial refunds of the first payments, all delivered."""
     clock.set(at_local(day, 11))
@@ -42,7 +51,9 @@ def build_day(db: Database, clock: FixedClock, merchant_id: str, *, channel: str
     out = Day(merchant_id, [], [], [])
     for i in range(paid + unpaid):
         clock.advance(minutes=1)
-        req = CreatePayment(amount_fen=1_000 + 37 * i, merchant_order_no=f"rc{next(_orders)}", channel=channel)
+        req = CreatePayment(
+            amount_fen=1_000 + 37 * i, merchant_order_no=f"rc{next(_orders)}", channel=channel
+        )
         p = db.run(lambda c, r=req: create_payment(c, merchant_id, r))
         if i < paid:
             got = sim_pay(db, p["id"], outcome="success", payer=Payer(card_type=card))
@@ -60,15 +71,34 @@ def build_day(db: Database, clock: FixedClock, merchant_id: str, *, channel: str
 
 def stored_classes(db: Database, batch_id: str) -> tuple[dict[int, str], dict[str, str]]:
     with db.tx() as c:
-        lines = dict(c.execute(select(models.line_results.c.line_no, models.line_results.c.recon_class)
-                               .where(models.line_results.c.batch_id == batch_id)).all())
-        items = dict(c.execute(select(models.item_results.c.item_id, models.item_results.c.recon_class)
-                               .where(models.item_results.c.batch_id == batch_id)).all())
+        lines = dict(
+            c.execute(
+                select(models.line_results.c.line_no, models.line_results.c.recon_class).where(
+                    models.line_results.c.batch_id == batch_id
+                )
+            ).all()
+        )
+        items = dict(
+            c.execute(
+                select(models.item_results.c.item_id, models.item_results.c.recon_class).where(
+                    models.item_results.c.batch_id == batch_id
+                )
+            ).all()
+        )
     return lines, items
 
 
 def table_counts(db: Database) -> dict[str, Any]:
-    tables = [models.statement_files, models.statement_lines, models.batches, models.line_results,
-              models.item_results, models.pending, models.cases, models.case_events, entries]
+    tables = [
+        models.statement_files,
+        models.statement_lines,
+        models.batches,
+        models.line_results,
+        models.item_results,
+        models.pending,
+        models.cases,
+        models.case_events,
+        entries,
+    ]
     with db.tx() as c:
         return {t.name: c.execute(select(func.count()).select_from(t)).scalar_one() for t in tables}

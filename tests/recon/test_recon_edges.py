@@ -33,7 +33,7 @@ def _record(data: bytes, line_no: int) -> tuple[int, int]:
 def _put(data: bytes, line_no: int, field: str, value: bytes) -> bytes:
     start, _ = _record(data, line_no)
     at = start + OFFSETS[field]
-    return data[:at] + value + data[at + len(value):]
+    return data[:at] + value + data[at + len(value) :]
 
 
 def test_bad_files_are_refused_whole_and_write_nothing(platform, fixed_clock) -> None:  # type: ignore[no-untyped-def]
@@ -49,7 +49,7 @@ def test_bad_files_are_refused_whole_and_write_nothing(platform, fixed_clock) ->
     cases = [
         ("not GBK", CH, _put(zm, 2, "sub_merchant_name", b"\xff\xfe"), D, 2, "sub_merchant_name"),
         ("UTF-8 bill in GBK", "wechat", wx.decode("utf-8").encode("gbk"), D, None, None),
-        ("short line", CH, zm[:end3 - 10] + zm[end3:], D, 3, {f.name for f in LAYOUT}),
+        ("short line", CH, zm[: end3 - 10] + zm[end3:], D, 3, {f.name for f in LAYOUT}),
         ("long line", CH, zm[:end2] + b"7" + zm[end2:], D, 2, "medium"),
         ("amount not a number", CH, _put(zm, 4, "amount", b"00000000a000"), D, 4, "amount"),
         ("unknown channel", "paypal", zm, D, None, "channel"),
@@ -91,8 +91,10 @@ def test_cli_end_to_end(platform, fixed_clock, monkeypatch, tmp_path) -> None:  
     build_day(db, fixed_clock, mid, paid=8, unpaid=1, refunds=1)
     runner = _cli(db, monkeypatch)
     try:
-        r = runner.invoke(app, ["sim", "inject", "--channel", CH, "--date", str(D),
-                                "--inject", "amount_mismatch=1,duplicate=1"])
+        r = runner.invoke(
+            app,
+            ["sim", "inject", "--channel", CH, "--date", str(D), "--inject", "amount_mismatch=1,duplicate=1"],
+        )
         assert r.exit_code == 0 and "amount_mismatch" in _out(r), r.output
         r = runner.invoke(app, ["sim", "inject", "--channel", CH, "--date", str(D), "--inject", "typo=1"])
         assert r.exit_code == 1 and "typo" in _out(r)
@@ -117,8 +119,9 @@ def test_cli_end_to_end(platform, fixed_clock, monkeypatch, tmp_path) -> None:  
         r = runner.invoke(app, ["recon", "run", "--date", str(D)])
         assert "already reconciled" in _out(r)
         csv_path, xlsx_path = tmp_path / "r.csv", tmp_path / "r.xlsx"
-        r = runner.invoke(app, ["recon", "report", "--date", str(D), "--csv", str(csv_path), "--xlsx",
-                                str(xlsx_path)])
+        r = runner.invoke(
+            app, ["recon", "report", "--date", str(D), "--csv", str(csv_path), "--xlsx", str(xlsx_path)]
+        )
         assert r.exit_code == 0, r.output
         rows = list(csv.DictReader(io.StringIO(csv_path.read_bytes().decode("utf-8-sig"))))
         got = {(x["side"], x["class"]): x for x in rows}
@@ -132,7 +135,9 @@ def test_cli_end_to_end(platform, fixed_clock, monkeypatch, tmp_path) -> None:  
         with db.tx() as c:
             case_ids = [x["id"] for x in service.list_cases(c, status="open")]
         for cid in case_ids:
-            r = runner.invoke(app, ["recon", "propose", cid, "--action", "write_off_suspense", "--by", "usr_a"])
+            r = runner.invoke(
+                app, ["recon", "propose", cid, "--action", "write_off_suspense", "--by", "usr_a"]
+            )
             assert r.exit_code == 0, r.output
             r = runner.invoke(app, ["recon", "approve", cid, "--by", "usr_a"])
             assert r.exit_code == 1 and "second person" in _out(r)
@@ -160,7 +165,9 @@ def test_api_batches_cases_and_reports(platform, fixed_clock) -> None:  # type: 
     (b,) = r.json()["data"]
     assert (b["id"], b["channel"], b["matched"]["count"]) == (run["id"], CH, 6)
     assert b["discrepancies"]["missing_ours"]["count"] == 1 and b["cases"]["open"] == 1
-    assert cl.get("/v1/recon/batches", params={"date": "2022-06-16"}, headers=platform.op).json()["data"] == []
+    assert (
+        cl.get("/v1/recon/batches", params={"date": "2022-06-16"}, headers=platform.op).json()["data"] == []
+    )
     r = cl.get("/v1/recon/batches", params={"date": "someday"}, headers=platform.op)
     assert r.status_code == 400 and r.json()["error"]["param"] == "date"
     r = cl.get(f"/v1/recon/batches/{b['id']}", params={"expand": "lines"}, headers=platform.op)
@@ -170,15 +177,20 @@ def test_api_batches_cases_and_reports(platform, fixed_clock) -> None:  # type: 
 
     (case,) = cl.get("/v1/recon/cases", params={"status": "open"}, headers=platform.op).json()["data"]
     assert case["suggested_action"] == "credit_merchant" and case["merchant_id"] == mid
-    r = cl.post(f"/v1/recon/cases/{case['id']}/propose", json={"action": "credit_merchant"}, headers=platform.op)
+    r = cl.post(
+        f"/v1/recon/cases/{case['id']}/propose", json={"action": "credit_merchant"}, headers=platform.op
+    )
     assert r.status_code == 200 and r.json()["status"] == "proposed"
     r = cl.post(f"/v1/recon/cases/{case['id']}/approve", headers=platform.op)
     assert r.status_code == 403 and r.json()["error"]["code"] == "maker_is_checker"
     with db.tx() as c:
         _, secret = create_key(c, merchant_id=None, role="operator")
     before = cl.get("/v1/balance", headers=mh).json()["available_fen"]
-    r = cl.post(f"/v1/recon/cases/{case['id']}/approve", json={"note": "slip checked"},
-                headers={"Authorization": f"Bearer {secret}"})
+    r = cl.post(
+        f"/v1/recon/cases/{case['id']}/approve",
+        json={"note": "slip checked"},
+        headers={"Authorization": f"Bearer {secret}"},
+    )
     assert r.status_code == 200 and r.json()["status"] == "resolved", r.text
     balance = cl.get("/v1/balance", headers=mh).json()["available_fen"]
     missing = produced.lines[-1]

@@ -70,8 +70,11 @@ def test_each_kind_alone(platform, fixed_clock, kind: str) -> None:  # type: ign
     produced, batch = _produce_import_run(platform.db, CH, D, {kind: n})
     assert len(produced.truth[kind]) == n
     items = _assert_classes(platform.db, produced, batch, day)
-    expected_here = {"missing_channel": "pending_cross_day", "cross_day": "pending_cross_day",
-                     "duplicate": "matched"}.get(kind, kind)
+    expected_here = {
+        "missing_channel": "pending_cross_day",
+        "cross_day": "pending_cross_day",
+        "duplicate": "matched",
+    }.get(kind, kind)
     for ident in produced.truth[kind]:
         if ident in items:
             assert items[ident] == expected_here
@@ -95,15 +98,23 @@ def test_all_kinds_together_then_the_next_days(platform, fixed_clock) -> None:  
         assert items[truth[k][0]] == "pending_cross_day"
     late = truth["status_mismatch_channel_succeeded"][0]
     with db.tx() as c:
-        row = c.execute(select(payments.c.status, payments.c.business_date).where(payments.c.id == late)).one()
+        row = c.execute(
+            select(payments.c.status, payments.c.business_date).where(payments.c.id == late)
+        ).one()
         assert tuple(row) == ("succeeded", D)  # the channel query fixed it, with its journal entry
         assert ledger.get_balance(c, f"channel_receivable:{CH}").posted_fen > 0
         pool = {r["item_id"] for r in service.pending_pool(c, CH)}
     assert pool == {truth["missing_channel"][0], truth["pending_cross_day"][0], truth["cross_day"][0]}
     assert batch["auto_resolved"] == 1 and batch["ledger_discrepancies"] == 0
     kinds_open = {k: v["open"] for k, v in batch["cases"]["by_kind"].items()}
-    assert kinds_open == {"missing_ours": 2, "amount_mismatch": 1, "status_mismatch_ours_succeeded": 1,
-                          "fee_mismatch": 1, "duplicate": 1, "refund_mismatch": 2}
+    assert kinds_open == {
+        "missing_ours": 2,
+        "amount_mismatch": 1,
+        "status_mismatch_ours_succeeded": 1,
+        "fee_mismatch": 1,
+        "duplicate": 1,
+        "refund_mismatch": 2,
+    }
     _verify(db)
 
     # the next day: the cross-day payment arrives, the two the channel never booked become discrepancies
@@ -117,8 +128,11 @@ def test_all_kinds_together_then_the_next_days(platform, fixed_clock) -> None:  
     with db.tx() as c:
         assert service.pending_pool(c, CH) == []
         statuses = dict(c.execute(select(models.pending.c.item_id, models.pending.c.status)).all())
-    assert statuses == {truth["cross_day"][0]: "matched", truth["missing_channel"][0]: "expired",
-                        truth["pending_cross_day"][0]: "expired"}
+    assert statuses == {
+        truth["cross_day"][0]: "matched",
+        truth["missing_channel"][0]: "expired",
+        truth["pending_cross_day"][0]: "expired",
+    }
 
     # re-runs change nothing
     before = table_counts(db)
@@ -170,24 +184,40 @@ def test_ledger_leg_of_the_three_way_match(platform, fixed_clock) -> None:  # ty
     day = build_day(db, fixed_clock, mid, paid=3, unpaid=1, refunds=0)
     broken = day.unpaid[0]
     # the rail took the money (its notification never came); our row says succeeded; no entry was ever posted
-    rails_support.SIM.store.paid_unnoticed(rails_support.SIM.store.order(CH, broken), at_local(D, 12), "debit")
+    rails_support.SIM.store.paid_unnoticed(
+        rails_support.SIM.store.order(CH, broken), at_local(D, 12), "debit"
+    )
     with db.tx() as c:
-        c.execute(update(payments).where(payments.c.id == broken).values(
-            status="succeeded", business_date=D, succeeded_at=at_local(D, 12), fee_fen=ppm_of(1_111, 3_800),
-            cost_fen=ppm_of(1_111, 3_500) + ppm_of(1_111, 325), card_type="debit"))
+        c.execute(
+            update(payments)
+            .where(payments.c.id == broken)
+            .values(
+                status="succeeded",
+                business_date=D,
+                succeeded_at=at_local(D, 12),
+                fee_fen=ppm_of(1_111, 3_800),
+                cost_fen=ppm_of(1_111, 3_500) + ppm_of(1_111, 325),
+                card_type="debit",
+            )
+        )
     _, batch = _produce_import_run(db, CH, D)
     assert batch["ledger_discrepancies"] == 1
     with db.tx() as c:
         (case,) = service.list_cases(c)
         item = next(r for r in service.batch_items(c, batch["id"]) if r["item_id"] == broken)
     assert item["recon_class"] == "matched" and item["ledger_check"] == "missing"
-    assert (case["kind"], case["ours_fen"], case["suggested_action"]) == ("ledger_mismatch", 0,
-                                                                          "accept_channel_record")
+    assert (case["kind"], case["ours_fen"], case["suggested_action"]) == (
+        "ledger_mismatch",
+        0,
+        "accept_channel_record",
+    )
     db.run(lambda c: service.propose(c, case["id"], "accept_channel_record", "usr_a"))
     db.run(lambda c: service.approve(c, case["id"], "usr_b"))
     with db.tx() as c:
         bal = ledger.get_balance(c, f"merchant_payable:{mid}").posted_fen
-    assert case["diff_fen"] == 1_107 and case["fee_fen"] == 4  # the receivable: what the rail remits, net of its cost
+    assert (
+        case["diff_fen"] == 1_107 and case["fee_fen"] == 4
+    )  # the receivable: what the rail remits, net of its cost
     # the merchant is owed the three paid payments and now the fourth, each less its fee
     assert bal == sum(a - ppm_of(a, 3_800) for a in (1_000, 1_037, 1_074, 1_111))
     _verify(db)
@@ -222,7 +252,9 @@ def test_maker_cannot_check_and_actions_must_fit(platform, fixed_clock) -> None:
     done = db.run(lambda c: service.approve(c, case["id"], "usr_a"))
     assert done["entry_key"] == f"recon:{case['id']}:write_off_suspense"
     with db.tx() as c:
-        assert ledger.get_balance(c, "suspense").posted_fen == case["diff_fen"]  # debit-side: the channel paid less
+        assert (
+            ledger.get_balance(c, "suspense").posted_fen == case["diff_fen"]
+        )  # debit-side: the channel paid less
     with pytest.raises(ConflictError):
         db.run(lambda c: service.approve(c, case["id"], "usr_c"))
     _verify(db)
@@ -250,16 +282,24 @@ def test_duplicate_import_and_a_second_file(platform, fixed_clock) -> None:  # t
 def test_other_rails_formats(platform, fixed_clock, channel: str) -> None:  # type: ignore[no-untyped-def]
     mid, _ = platform.merchant()
     day = build_day(platform.db, fixed_clock, mid, channel=channel, paid=8, unpaid=2)
-    produced, batch = _produce_import_run(platform.db, channel, D, {"amount_mismatch": 1, "duplicate": 1,
-                                                                    "status_mismatch_channel_succeeded": 1})
+    produced, batch = _produce_import_run(
+        platform.db,
+        channel,
+        D,
+        {"amount_mismatch": 1, "duplicate": 1, "status_mismatch_channel_succeeded": 1},
+    )
     _assert_classes(platform.db, produced, batch, day)
     assert batch["auto_resolved"] == 1
 
 
 def test_injection_spec_is_checked() -> None:
     assert parse_inject("amount_mismatch=2, duplicate=1") == {"amount_mismatch": 2, "duplicate": 1}
-    for bad, word in (("colour=1", "colour"), ("duplicate=0", "duplicate"), ("duplicate", "duplicate"),
-                      ("duplicate=x", "duplicate")):
+    for bad, word in (
+        ("colour=1", "colour"),
+        ("duplicate=0", "duplicate"),
+        ("duplicate", "duplicate"),
+        ("duplicate=x", "duplicate"),
+    ):
         with pytest.raises(InvalidRequest) as e:
             parse_inject(bad)
         assert word in e.value.message
@@ -269,7 +309,9 @@ def test_payout_results_are_stored_and_matched_when_payouts_exist(platform, fixe
     from zhifu.recon.formats import PayoutResult, write_payout_results
 
     db = platform.db
-    data = write_payout_results([PayoutResult("B1", "po_1", "mch_1", "6231000012345678", "张三", 9_962, "paid")])
+    data = write_payout_results(
+        [PayoutResult("B1", "po_1", "mch_1", "6231000012345678", "张三", 9_962, "paid")]
+    )
     got = db.run(lambda c: service.import_payout_results(c, D, data))
     assert got["line_count"] == 1 and got["amount_fen"] == 9_962
     assert db.run(lambda c: service.import_payout_results(c, D, data))["duplicate"]
@@ -292,7 +334,9 @@ def test_discounted_payments_and_their_refunds_match(platform, fixed_clock) -> N
     platform.db.run(lambda c: create_campaign(c, CreateCampaign.model_validate(discount_campaign())))
     day = build_day(platform.db, fixed_clock, mid)
     with platform.db.tx() as c:
-        discounts = c.execute(select(payments.c.discount_fen).where(payments.c.id.in_(day.paid))).scalars().all()
+        discounts = (
+            c.execute(select(payments.c.discount_fen).where(payments.c.id.in_(day.paid))).scalars().all()
+        )
     assert discounts and all(d == 100 for d in discounts)
     produced, batch = _produce_import_run(platform.db, CH, D)
     assert batch["discrepancies"] == {} and batch["ledger_discrepancies"] == 0

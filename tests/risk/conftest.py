@@ -43,13 +43,33 @@ def make_merchant(db: Database, **overrides: Any) -> str:
 
 
 def micro(**more: Any) -> dict[str, Any]:
-    return {"type": "micro", "credit_code": None, "legal_name": "王五", "legal_person_name": "王五",
-            "settle_account_name": "王五", "short_name": "王五水果摊", **more}
+    return {
+        "type": "micro",
+        "credit_code": None,
+        "legal_name": "王五",
+        "legal_person_name": "王五",
+        "settle_account_name": "王五",
+        "short_name": "王五水果摊",
+        **more,
+    }
 
 
-def pay(db: Database, mid: str, amount_fen: int, *, payer: str | None = "p1", flow: str = "static_code",
-        channel: str = "unionpay_qr", at: dt.datetime = AT, scene: str | None = None) -> dict[str, Any]:
-    req = CreatePayment(amount_fen=amount_fen, merchant_order_no=f"r{next(_orders)}", channel=channel,
-                        payer=PayerHint(id=payer) if payer else None,
-                        metadata={"scene": scene} if scene else None)
+def pay(
+    db: Database,
+    mid: str,
+    amount_fen: int,
+    *,
+    payer: str | None = "p1",
+    flow: str = "static_code",
+    channel: str = "unionpay_qr",
+    at: dt.datetime = AT,
+    scene: str | None = None,
+) -> dict[str, Any]:
+    req = CreatePayment(
+        amount_fen=amount_fen,
+        merchant_order_no=f"r{next(_orders)}",
+        channel=channel,
+        payer=PayerHint(id=payer) if payer else None,
+        metadata={"scene": scene} if scene else None,
+    )
     return db.run(lambda c: create_payment(c, mid, req, at=at, flow=flow))

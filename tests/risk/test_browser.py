@@ -62,9 +62,12 @@ def site(chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
     risk.forget_ruleset()
     for i, amount in enumerate(AMOUNTS_FEN):
         with db.tx() as c:
-            pid = create_payment(c, shop, CreatePayment(amount_fen=amount, merchant_order_no=f"N-{i}",
-                                                        channel="unionpay_qr"))["id"]
-        assert sim_pay(db, pid, outcome=None, payer=Payer(f"payer{i}", None, "debit"))["status"] == "succeeded"
+            pid = create_payment(
+                c, shop, CreatePayment(amount_fen=amount, merchant_order_no=f"N-{i}", channel="unionpay_qr")
+            )["id"]
+        assert (
+            sim_pay(db, pid, outcome=None, payer=Payer(f"payer{i}", None, "debit"))["status"] == "succeeded"
+        )
     assert risk.scan(db) == len(AMOUNTS_FEN)  # what zhifu serve's monitor does in the background
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(db), host="127.0.0.1", port=port, log_level="warning"))
@@ -123,7 +126,9 @@ def test_two_operators_freeze_a_merchant_and_the_regulator_sees_the_alert(chromi
     maker.click("button[name=verdict][value=approve]")  # the proposer cannot be the checker
     assert "提出人不能复核" in maker.inner_text("[data-error]")
     with db.read() as c:
-        assert merchants.get_merchant(c, shop)["frozen"] is False  # nothing happens until a second person approves
+        assert (
+            merchants.get_merchant(c, shop)["frozen"] is False
+        )  # nothing happens until a second person approves
 
     checker, checker_errors = _login(chromium, url, "op-psbc", "/console/operator")
     checker.goto(f"{url}/console/operator/risk/cases/{case_id}")
@@ -149,7 +154,9 @@ def test_two_operators_freeze_a_merchant_and_the_regulator_sees_the_alert(chromi
         live = risk.summary(c)["alerts"]
     assert live >= 1 and reg.inner_text("[data-alerts]") == str(live)
     assert reg.inner_text("[data-open-cases]") == "1"
-    assert "跑分" in reg.inner_text("[data-cells]") and "collect.many.payers" in reg.inner_text("[data-alerts-table]")
+    assert "跑分" in reg.inner_text("[data-cells]") and "collect.many.payers" in reg.inner_text(
+        "[data-alerts-table]"
+    )
     assert "frozen" in reg.inner_text("[data-cases-table]")
     assert reg.locator("[data-cases-table] a").count() == 0  # the regulator reads; it has no case actions
     reg.select_option("select[name=typology]", "cashout")

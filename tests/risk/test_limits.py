@@ -54,7 +54,9 @@ def test_micro_merchant_caps_and_remote_personal_code(db) -> None:  # type: igno
     assert exc.value.code == "personal_code_remote" and exc.value.param == "scene"
     for i in range(25):  # 25 payers × 400 yuan = the 10,000-yuan daily cap
         pay(db, m, 40_000, payer=f"q{i}")
-    with pytest.raises(ZhifuError) as exc:  # the merchant's own cap check or the atomic counter, whichever first
+    with pytest.raises(
+        ZhifuError
+    ) as exc:  # the merchant's own cap check or the atomic counter, whichever first
         pay(db, m, 100, payer="q99")
     assert exc.value.code in ("micro_merchant_day", "merchant_limit_exceeded")
     with db.tx() as c:
@@ -87,16 +89,21 @@ def test_limit_change_effective_dates(db) -> None:  # type: ignore[no-untyped-de
         pay(db, m, 20_001, at=tomorrow)
     pay(db, m, 20_000, at=tomorrow)
     with db.tx() as c:
-        for bad, param in ((("nope", 1), "key"), (("barcode_d_payer_day", -1), "value"),
-                           (("personal_code_remote", 2), "value")):
+        for bad, param in (
+            (("nope", 1), "key"),
+            (("barcode_d_payer_day", -1), "value"),
+            (("personal_code_remote", 2), "value"),
+        ):
             with pytest.raises(InvalidRequest) as e:
                 set_limit(c, *bad, dt.date(2022, 6, 16), by="ops", at=AT)
             assert e.value.param == param
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(amounts=st.lists(st.integers(min_value=1, max_value=30_000), min_size=1, max_size=12),
-       closes=st.lists(st.booleans(), min_size=12, max_size=12))
+@given(
+    amounts=st.lists(st.integers(min_value=1, max_value=30_000), min_size=1, max_size=12),
+    closes=st.lists(st.booleans(), min_size=12, max_size=12),
+)
 def test_property_counter_equals_open_and_succeeded_usage(db, amounts, closes) -> None:  # type: ignore[no-untyped-def]
     """Whatever sequence of payments and closes, the counter equals the sum of the live payments' amounts and
     never exceeds the limit."""
@@ -105,8 +112,11 @@ def test_property_counter_equals_open_and_succeeded_usage(db, amounts, closes) -
     payer = f"h{abs(hash((tuple(amounts), tuple(closes)))) % 10**9}"
     live = 0
     with db.tx() as c:
-        start = c.execute(select(func.coalesce(func.sum(risk_counters.c.used_fen), 0)).where(
-            risk_counters.c.subject == payer)).scalar_one()
+        start = c.execute(
+            select(func.coalesce(func.sum(risk_counters.c.used_fen), 0)).where(
+                risk_counters.c.subject == payer
+            )
+        ).scalar_one()
     assert start == 0
     for amount, close in zip(amounts, closes, strict=False):
         try:

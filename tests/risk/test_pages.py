@@ -45,10 +45,12 @@ def test_regulator_sees_alerts_and_operators_freeze(world) -> None:  # type: ign
     assert mine.status_code == 403 and "提出人不能复核" in mine.text  # the maker cannot check
     assert checker.post(f"{url}/approve", {"verdict": "approve"}).status_code == 303
     detail = checker.get(url)
-    assert 'data-status>frozen<' in detail.text and "op-psbc · approved" in detail.text
+    assert "data-status>frozen<" in detail.text and "op-psbc · approved" in detail.text
 
-    bad = maker.post("/console/operator/risk/limits", {"key": "barcode_d_payer_day", "value": "20000",
-                                                       "effective_on": "2000-01-01"})
+    bad = maker.post(
+        "/console/operator/risk/limits",
+        {"key": "barcode_d_payer_day", "value": "20000", "effective_on": "2000-01-01"},
+    )
     assert bad.status_code == 400 and "effective_on" in bad.text and "已过" in bad.text
 
 
@@ -56,10 +58,15 @@ def test_api_limits_rules_and_bad_input(platform) -> None:  # type: ignore[no-un
     service.forget_ruleset()
     r = platform.client.get("/v1/risk/limits", headers=platform.op)
     assert r.status_code == 200 and {x["key"] for x in r.json()["data"]} >= {"barcode_d_payer_day"}
-    r = platform.client.post("/v1/risk/limits", headers=platform.op, json={
-        "key": "barcode_d_payer_day", "value": 1, "effective_on": "2000-01-01"})
+    r = platform.client.post(
+        "/v1/risk/limits",
+        headers=platform.op,
+        json={"key": "barcode_d_payer_day", "value": 1, "effective_on": "2000-01-01"},
+    )
     assert r.status_code == 400 and r.json()["error"]["code"] == "effective_date_in_past"
-    r = platform.client.post("/v1/risk/rules", headers=platform.op, content=RULES.replace("score: 40", "score: x"))
+    r = platform.client.post(
+        "/v1/risk/rules", headers=platform.op, content=RULES.replace("score: 40", "score: x")
+    )
     assert r.status_code == 400 and r.json()["error"]["param"] == "line 9"
     r = platform.client.post("/v1/risk/rules", headers=platform.op, content=RULES)
     assert r.status_code == 200 and r.json()["version"] == 1

@@ -43,15 +43,28 @@ rules:
 """
 
 
-@pytest.mark.parametrize(("source", "line", "words"), [
-    ("rules:\n  - id: a\n    stage: [unclosed\n", 4, "YAML"),  # the parser names where it noticed
-    (GOOD.replace("count@merchant/1h", "velocity@merchant/1h"), 9, "unknown feature"),
-    (GOOD.replace("count@merchant/1h", "count@merchant/0m"), 9, "zero"),
-    (GOOD.replace("deny_payers: {subject: payer}", "deny_payers: {subject: payer, include: [b]}\n"
-                                                   "  b: {subject: payer, include: [deny_payers]}"), 3, "cycle"),
-    (GOOD.replace("outcome: block", "outcome: stop"), 22, "outcome"),
-    (GOOD.replace("stage: pre_auth", "stage: pre_auth\n    all: [\"count@payer/1d >= 1\"]"), 20, "pre_auth"),
-])
+@pytest.mark.parametrize(
+    ("source", "line", "words"),
+    [
+        ("rules:\n  - id: a\n    stage: [unclosed\n", 4, "YAML"),  # the parser names where it noticed
+        (GOOD.replace("count@merchant/1h", "velocity@merchant/1h"), 9, "unknown feature"),
+        (GOOD.replace("count@merchant/1h", "count@merchant/0m"), 9, "zero"),
+        (
+            GOOD.replace(
+                "deny_payers: {subject: payer}",
+                "deny_payers: {subject: payer, include: [b]}\n  b: {subject: payer, include: [deny_payers]}",
+            ),
+            3,
+            "cycle",
+        ),
+        (GOOD.replace("outcome: block", "outcome: stop"), 22, "outcome"),
+        (
+            GOOD.replace("stage: pre_auth", 'stage: pre_auth\n    all: ["count@payer/1d >= 1"]'),
+            20,
+            "pre_auth",
+        ),
+    ],
+)
 def test_bad_rule_files_name_the_line(source: str, line: int, words: str) -> None:
     with pytest.raises(RuleSetError) as exc:
         parse_ruleset(source)
@@ -61,7 +74,14 @@ def test_bad_rule_files_name_the_line(source: str, line: int, words: str) -> Non
 
 def test_the_packaged_pack_loads() -> None:
     rs = parse_ruleset(default_source())
-    assert {r.typology for r in rs.rules} >= {"cashout", "secondary_clearing", "paofen", "split", "dormant", "spike"}
+    assert {r.typology for r in rs.rules} >= {
+        "cashout",
+        "secondary_clearing",
+        "paofen",
+        "split",
+        "dormant",
+        "spike",
+    }
     assert rs.expand("deny_payers") == ["deny_payers", "auto_block_payers"]
 
 
@@ -135,8 +155,15 @@ def test_monitor_alerts_cases_freeze_and_release(db, fixed_clock, tmp_path) -> N
         assert doc["status"] == "monitoring" and doc["hold_id"] is None
         assert ledger.get_balance(c, payable_account(mid)).available_fen == payable.posted_fen
         actions = [(e["actor"], e["action"]) for e in service.get_case(c, case_id)["events"]]
-        assert actions == [("monitor", "opened"), ("wang", "assigned"), ("li", "note"), ("li", "proposed"),
-                           ("zhao", "approved"), ("zhao", "freeze"), ("li", "unfreeze")]
+        assert actions == [
+            ("monitor", "opened"),
+            ("wang", "assigned"),
+            ("li", "note"),
+            ("li", "proposed"),
+            ("zhao", "approved"),
+            ("zhao", "freeze"),
+            ("li", "unfreeze"),
+        ]
         service.decide(c, case_id, "report", by="li", at=fixed_clock.now())
         with pytest.raises(ConflictError):
             service.str_report(c, case_id)
@@ -151,17 +178,37 @@ def test_monitor_alerts_cases_freeze_and_release(db, fixed_clock, tmp_path) -> N
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 3 * 86_400), st.integers(1, 100_000), st.sampled_from("abc"),
-                          st.booleans()), min_size=1, max_size=60))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3 * 86_400), st.integers(1, 100_000), st.sampled_from("abc"), st.booleans()),
+        min_size=1,
+        max_size=60,
+    )
+)
 def test_property_windows_equal_a_brute_force_recount(events) -> None:  # type: ignore[no-untyped-def]
     """The incremental windows give the same count, sum, max and distinct payers as recounting from scratch."""
-    refs = [parse_feature(f) for f in ("count@merchant/1h", "sum_fen@merchant/1d", "max_fen@merchant/1h",
-                                       "distinct_payers@merchant/1d", "credit_share_ppm@merchant/1d")]
+    refs = [
+        parse_feature(f)
+        for f in (
+            "count@merchant/1h",
+            "sum_fen@merchant/1d",
+            "max_fen@merchant/1h",
+            "distinct_payers@merchant/1d",
+            "credit_share_ppm@merchant/1d",
+        )
+    ]
     eng = FeatureEngine(refs)
     t0 = dt.datetime(2022, 1, 1, tzinfo=dt.UTC)
     seen: list[tuple[int, int, str, bool]] = []
     for off, amount, payer, credit in sorted(events):
-        e = Event(f"p{len(seen)}", "m", payer, amount, "credit" if credit else "debit", t0 + dt.timedelta(seconds=off))
+        e = Event(
+            f"p{len(seen)}",
+            "m",
+            payer,
+            amount,
+            "credit" if credit else "debit",
+            t0 + dt.timedelta(seconds=off),
+        )
         eng.add(e)
         seen.append((off, amount, payer, credit))
         hour = [x for x in seen if x[0] > off - 3_600]

@@ -50,27 +50,53 @@ def merchant(db: Database, **overrides: Any) -> str:
     with db.tx() as c:
         ensure_platform_accounts(c)
         n = next(_seq)
-        m = merchants.apply(c, MerchantApplication(**application(
-            legal_name=f"沂源县鲁村合作社{n}", settle_account_name=f"沂源县鲁村合作社{n}", short_name="合作社",
-            town_code=TOWN, **overrides)))
+        m = merchants.apply(
+            c,
+            MerchantApplication(
+                **application(
+                    legal_name=f"沂源县鲁村合作社{n}",
+                    settle_account_name=f"沂源县鲁村合作社{n}",
+                    short_name="合作社",
+                    town_code=TOWN,
+                    **overrides,
+                )
+            ),
+        )
         merchants.review(c, m["id"], "approve")
         return str(m["id"])
 
 
-def open_account(db: Database, account_class: str = "II", *, card_no: str | None = None,
-                 id_no: str | None = None, at: dt.datetime | None = None) -> tuple[str, str]:
+def open_account(
+    db: Database,
+    account_class: str = "II",
+    *,
+    card_no: str | None = None,
+    id_no: str | None = None,
+    at: dt.datetime | None = None,
+) -> tuple[str, str]:
     card_no = card_no or card()
     with db.tx() as c:
-        a = ea.open_eaccount(c, ea.OpenEAccount(bank_id="yiyuan_rcb", account_class=account_class,  # type: ignore[arg-type]
-                                                name="李四", id_no=id_no or generate_resident_id(_rng),
-                                                phone="13912345678", card_no=card_no), at=at)
+        a = ea.open_eaccount(
+            c,
+            ea.OpenEAccount(
+                bank_id="yiyuan_rcb",
+                account_class=account_class,  # type: ignore[arg-type]
+                name="李四",
+                id_no=id_no or generate_resident_id(_rng),
+                phone="13912345678",
+                card_no=card_no,
+            ),
+            at=at,
+        )
     return a["id"], card_no
 
 
 def buyer(db: Database, funds_fen: int = 0) -> str:
     mid = merchant(db)
     with db.tx() as c:
-        payouts.register_buyer(c, payouts.BuyerIn(merchant_id=mid, kind="purchase_station", name="鲁村收购站"))
+        payouts.register_buyer(
+            c, payouts.BuyerIn(merchant_id=mid, kind="purchase_station", name="鲁村收购站")
+        )
         if funds_fen:
             payouts.fund(c, mid, funds_fen, "initial")
     return mid
@@ -78,6 +104,15 @@ def buyer(db: Database, funds_fen: int = 0) -> str:
 
 def farmer(db: Database, *, card_no: str | None = None, eaccount_id: str | None = None) -> str:
     with db.tx() as c:
-        return str(payouts.register_farmer(c, payouts.FarmerIn(
-            name="王五", town_code=TOWN, village_code=VILLAGE, card_no=card_no if eaccount_id else card_no or card(),
-            eaccount_id=eaccount_id))["id"])
+        return str(
+            payouts.register_farmer(
+                c,
+                payouts.FarmerIn(
+                    name="王五",
+                    town_code=TOWN,
+                    village_code=VILLAGE,
+                    card_no=card_no if eaccount_id else card_no or card(),
+                    eaccount_id=eaccount_id,
+                ),
+            )["id"]
+        )

@@ -46,8 +46,11 @@ def site(chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Si
         console.create_user(c, "bank", "operator", PASSWORD, institution_id="yiyuan_rcb")
         console.create_user(c, "station", "merchant", PASSWORD, merchant_id=mid)
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(db, background=False), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(db, background=False), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

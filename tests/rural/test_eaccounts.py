@@ -31,7 +31,9 @@ def test_open_top_up_pay_and_transfer_out(db: Database) -> None:
         acc = ea.get_eaccount(c, aid)
         assert acc["bound_card"].endswith(card_no[-4:]) and card_no not in str(acc)
         assert [t["kind"] for t in ea.statement(c, aid)] == ["transfer_out", "spend", "topup"]
-        assert ea.usage(c, aid, sh(2022, 6, 1, 13))["day_used_fen"] == 20_000  # spend + transfer out, not top-up
+        assert (
+            ea.usage(c, aid, sh(2022, 6, 1, 13))["day_used_fen"] == 20_000
+        )  # spend + transfer out, not top-up
         assert not ledger.verify(c)
 
 
@@ -73,7 +75,9 @@ def test_class_iii_balance_cap_and_day_limit(db: Database) -> None:
     assert _balance(db, aid) == 149_999
 
 
-def test_class_ii_year_limit_resets_on_1_january_beijing(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_class_ii_year_limit_resets_on_1_january_beijing(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ZHIFU_RURAL_CLASS2_OUT_YEAR_FEN", "3000000")  # a stricter bank: 30,000 a year
     aid, card_no = open_account(db, "II")
     mid = merchant(db)

@@ -20,9 +20,16 @@ from zhifu.db import Database
 from zhifu.rural import eaccounts as ea
 
 START = dt.datetime(2022, 12, 30, 9, 0, tzinfo=SHANGHAI)
-LIMITS = {"II": {"out_day": 1_000_000, "out_year": 20_000_000, "in_day": 1_000_000, "in_year": 20_000_000,
-                 "balance": None},
-          "III": {"out_day": 200_000, "out_year": 5_000_000, "in_day": None, "in_year": None, "balance": 200_000}}
+LIMITS = {
+    "II": {
+        "out_day": 1_000_000,
+        "out_year": 20_000_000,
+        "in_day": 1_000_000,
+        "in_year": 20_000_000,
+        "balance": None,
+    },
+    "III": {"out_day": 200_000, "out_year": 5_000_000, "in_day": None, "in_year": None, "balance": 200_000},
+}
 
 
 class Model:
@@ -56,8 +63,15 @@ class Model:
         return None
 
 
-ops = st.lists(st.tuples(st.sampled_from(["topup", "spend", "transfer_out", "payout_in"]),
-                         st.integers(1, 1_200_000), st.integers(0, 30 * 60)), min_size=1, max_size=25)
+ops = st.lists(
+    st.tuples(
+        st.sampled_from(["topup", "spend", "transfer_out", "payout_in"]),
+        st.integers(1, 1_200_000),
+        st.integers(0, 30 * 60),
+    ),
+    min_size=1,
+    max_size=25,
+)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
@@ -70,7 +84,9 @@ def test_limits_match_the_plain_model(db: Database, cls: str, steps: list[tuple[
     model = Model(cls)
     at = START
     for i, (kind, amount, minutes) in enumerate(steps):
-        at = at + dt.timedelta(minutes=minutes * 3)  # steps of up to 90 hours: days and the year end are crossed
+        at = at + dt.timedelta(
+            minutes=minutes * 3
+        )  # steps of up to 90 hours: days and the year end are crossed
         expected = model.apply(kind, amount, at)
         try:
             with db.tx() as c:
@@ -81,8 +97,15 @@ def test_limits_match_the_plain_model(db: Database, cls: str, steps: list[tuple[
                 elif kind == "transfer_out":
                     ea.transfer_out(c, aid, amount, f"r{i}", at=at)
                 else:
-                    ea.move(c, aid, kind="payout_in", amount_fen=amount, counter_leg="test_source",
-                            reference=f"r{i}", at=at)
+                    ea.move(
+                        c,
+                        aid,
+                        kind="payout_in",
+                        amount_fen=amount,
+                        counter_leg="test_source",
+                        reference=f"r{i}",
+                        at=at,
+                    )
             got = None
         except ZhifuError as exc:
             got = exc.code

@@ -15,11 +15,22 @@ from zhifu.rural import eaccounts as ea
 from zhifu.rural import harvest, payouts
 
 
-def _buy(db: Database, mid: str, fid: str, weight_g: int = 12_345, price: int = 286, deductions: int = 0) -> dict:
+def _buy(
+    db: Database, mid: str, fid: str, weight_g: int = 12_345, price: int = 286, deductions: int = 0
+) -> dict:
     with db.tx() as c:
-        return payouts.record_purchase(c, mid, payouts.PurchaseIn(farmer_id=fid, product="苹果", grade="一级",
-                                                                  weight_g=weight_g, price_fen_per_kg=price,
-                                                                  deductions_fen=deductions))
+        return payouts.record_purchase(
+            c,
+            mid,
+            payouts.PurchaseIn(
+                farmer_id=fid,
+                product="苹果",
+                grade="一级",
+                weight_g=weight_g,
+                price_fen_per_kg=price,
+                deductions_fen=deductions,
+            ),
+        )
 
 
 def test_amounts_round_half_up_once() -> None:
@@ -64,8 +75,9 @@ def test_a_station_pays_200_farmers_one_card_closed_then_retried(db: Database) -
         assert payouts.buyer(c, mid)["funds_fen"] == 5_000_000 - 199 * 3531
         st = payouts.farmer_statement(c, fids[199])
         assert st["owed_fen"] == 250_000 and st["purchases"][0]["batch_id"] is None  # unpaid again
-        assert "3531" not in payouts.buyer_statement_csv(c, mid, b["id"]) and "35.31" in \
-            payouts.buyer_statement_csv(c, mid, b["id"])
+        assert "3531" not in payouts.buyer_statement_csv(
+            c, mid, b["id"]
+        ) and "35.31" in payouts.buyer_statement_csv(c, mid, b["id"])
         assert not ledger.verify(c)
 
 
@@ -82,11 +94,19 @@ def test_a_batch_larger_than_the_funds_is_refused_whole(db: Database) -> None:
         assert payouts.list_batches(c, mid) == []
 
 
-@pytest.mark.parametrize(("field", "weight", "price", "deductions"), [
-    ("weight_g", -5, 100, 0), ("weight_g", 0, 100, 0), ("price_fen_per_kg", 1000, 0, 0),
-    ("deductions_fen", 1000, 100, -1), ("deductions_fen", 1000, 100, 101)])
-def test_bad_purchases_are_refused_naming_the_field(db: Database, field: str, weight: int, price: int,
-                                                     deductions: int) -> None:
+@pytest.mark.parametrize(
+    ("field", "weight", "price", "deductions"),
+    [
+        ("weight_g", -5, 100, 0),
+        ("weight_g", 0, 100, 0),
+        ("price_fen_per_kg", 1000, 0, 0),
+        ("deductions_fen", 1000, 100, -1),
+        ("deductions_fen", 1000, 100, 101),
+    ],
+)
+def test_bad_purchases_are_refused_naming_the_field(
+    db: Database, field: str, weight: int, price: int, deductions: int
+) -> None:
     mid = buyer(db)
     fid = farmer(db)
     with pytest.raises(InvalidRequest) as e:
@@ -118,9 +138,17 @@ def test_payout_to_a_harvest_card_activates_it(db: Database) -> None:
     mid = buyer(db, funds_fen=100_000)
     c_no = card()
     with db.tx() as c:
-        harvest.register_card(c, harvest.HarvestCardIn(issuer_id="yiyuan_rcb", card_no=c_no, holder="赵六",
-                                                       town_code="370323101", village_code="370323101001",
-                                                       issued_on="2022-03-01"))  # type: ignore[arg-type]
+        harvest.register_card(
+            c,
+            harvest.HarvestCardIn(
+                issuer_id="yiyuan_rcb",
+                card_no=c_no,
+                holder="赵六",
+                town_code="370323101",
+                village_code="370323101001",
+                issued_on="2022-03-01",
+            ),
+        )  # type: ignore[arg-type]
     _buy(db, mid, farmer(db, card_no=c_no))
     with db.tx() as c:
         payouts.pay_batch(c, mid)

@@ -41,18 +41,31 @@ def merchant(db: Database, n: int, *, cycle: str = "T+1", at: dt.datetime | None
     return m["id"]
 
 
-def pay(db: Database, clock: FixedClock, mid: str, amount_fen: int, at: dt.datetime, *,
-        channel: str = "unionpay_qr", card_type: str = "debit") -> str:
+def pay(
+    db: Database,
+    clock: FixedClock,
+    mid: str,
+    amount_fen: int,
+    at: dt.datetime,
+    *,
+    channel: str = "unionpay_qr",
+    card_type: str = "debit",
+) -> str:
     clock.set(at)
     with db.tx() as c:
-        p = create_payment(c, mid, CreatePayment(amount_fen=amount_fen, merchant_order_no=f"s{next(_orders)}",
-                                                 channel=channel))
+        p = create_payment(
+            c,
+            mid,
+            CreatePayment(amount_fen=amount_fen, merchant_order_no=f"s{next(_orders)}", channel=channel),
+        )
     done = sim_pay(db, p["id"], outcome="success", payer=Payer("u1", None, card_type))
     assert done["status"] == "succeeded", done
     return p["id"]
 
 
-def refund(db: Database, clock: FixedClock, mid: str, payment_id: str, amount_fen: int, at: dt.datetime) -> None:
+def refund(
+    db: Database, clock: FixedClock, mid: str, payment_id: str, amount_fen: int, at: dt.datetime
+) -> None:
     clock.set(at)
     with db.tx() as c:
         create_refund(c, mid, payment_id, CreateRefund(amount_fen=amount_fen))
@@ -72,9 +85,23 @@ def verify(db: Database) -> None:
 def result_file(db: Database, batch_no: str, failed: frozenset[str] = frozenset()) -> bytes:
     """The bank's answer for a batch: every payout paid except the merchants in `failed`."""
     with db.tx() as c:
-        rows = c.execute(select(settlement_payouts).where(settlement_payouts.c.batch_no == batch_no)
-                         .order_by(settlement_payouts.c.id)).all()
-    return write_payout_results([
-        PayoutResult(batch_no, r.id, r.merchant_id, "6231000012345678", r.account_name, r.amount_fen,
-                     "failed" if r.merchant_id in failed else "paid", "账户已销户" if r.merchant_id in failed else "")
-        for r in rows])
+        rows = c.execute(
+            select(settlement_payouts)
+            .where(settlement_payouts.c.batch_no == batch_no)
+            .order_by(settlement_payouts.c.id)
+        ).all()
+    return write_payout_results(
+        [
+            PayoutResult(
+                batch_no,
+                r.id,
+                r.merchant_id,
+                "6231000012345678",
+                r.account_name,
+                r.amount_fen,
+                "failed" if r.merchant_id in failed else "paid",
+                "账户已销户" if r.merchant_id in failed else "",
+            )
+            for r in rows
+        ]
+    )

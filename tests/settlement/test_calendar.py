@@ -12,7 +12,9 @@ from zhifu.settlement import calendar as sc
 from zhifu.settlement.calendar import business_date
 
 _ROWS = seed_rows()[1]
-CAL = WorkingCalendar.of({d.year for d, _, _ in _ROWS}, _ROWS)  # the chinesecalendar seed, as a fresh table holds it
+CAL = WorkingCalendar.of(
+    {d.year for d, _, _ in _ROWS}, _ROWS
+)  # the chinesecalendar seed, as a fresh table holds it
 
 
 def is_working_day(d: dt.date) -> bool:
@@ -25,6 +27,7 @@ def next_working_day(d: dt.date) -> dt.date:
 
 def settle_date(d: dt.date, cycle: str) -> sc.SettleDate:
     return sc.settle_date(d, cycle, CAL)
+
 
 D = dt.date
 UTC = dt.UTC

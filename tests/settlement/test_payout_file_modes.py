@@ -27,8 +27,12 @@ def test_payout_files_are_owner_only(db: Database, fixed_clock: FixedClock, tmp_
     stale.chmod(0o644)  # a leftover of a crash keeps no wider mode either
     old = os.umask(0o022)
     try:
-        r = service.run_settlement(db, dt.date(2022, 6, 14), at=service.day_end(dt.date(2022, 6, 14))
-                                   + dt.timedelta(hours=3), out_dir=out)
+        r = service.run_settlement(
+            db,
+            dt.date(2022, 6, 14),
+            at=service.day_end(dt.date(2022, 6, 14)) + dt.timedelta(hours=3),
+            out_dir=out,
+        )
     finally:
         os.umask(old)
     assert r["payout_count"] == 1

@@ -38,8 +38,10 @@ def setup(db: Database, fixed_clock: FixedClock) -> Database:
 
 def _lines(db: Database, d: dt.date) -> dict[str, dict]:
     with db.tx() as c:
-        return {r.merchant_id: dict(r._mapping) for r in c.execute(select(settlements).where(
-            settlements.c.business_date == d))}
+        return {
+            r.merchant_id: dict(r._mapping)
+            for r in c.execute(select(settlements).where(settlements.c.business_date == d))
+        }
 
 
 def _entry_count(db: Database) -> int:
@@ -54,8 +56,9 @@ def _run(db: Database, tmp_path: Path, d: dt.date, **kw: object) -> dict:
     return out
 
 
-def test_net_per_merchant_and_control_totals_equal_the_ledger(setup: Database, fixed_clock: FixedClock,
-                                                              tmp_path: Path) -> None:
+def test_net_per_merchant_and_control_totals_equal_the_ledger(
+    setup: Database, fixed_clock: FixedClock, tmp_path: Path
+) -> None:
     db = setup
     a, b = merchant(db, 1), merchant(db, 2)
     pay(db, fixed_clock, a, 5_000, sh(2022, 6, 13, 23, 0, 0))  # 23:00:00 the day before: belongs to D
@@ -75,7 +78,12 @@ def test_net_per_merchant_and_control_totals_equal_the_ledger(setup: Database, f
     la, lb = lines[a], lines[b]
     # fees at the default 0.38 %, half-up: 19 + 38 + 3 (2.9526) on a; 76 on b, 19 of it returned with the refund
     assert (la["sales_count"], la["sales_fen"], la["fee_fen"], la["net_fen"]) == (3, 15_777, 60, 15_717)
-    assert (lb["sales_fen"], lb["refund_fen"], lb["fee_fen"], lb["fee_returned_fen"]) == (20_000, 5_000, 76, 19)
+    assert (lb["sales_fen"], lb["refund_fen"], lb["fee_fen"], lb["fee_returned_fen"]) == (
+        20_000,
+        5_000,
+        76,
+        19,
+    )
     assert lb["net_fen"] == 20_000 - 76 - 5_000 + 19 == lb["payout_fen"]
     assert la["adjustments_fen"] == la["brought_forward_fen"] == 0
     assert la["status"] == lb["status"] == "in_transit" and la["settle_date"] == dt.date(2022, 6, 15)
@@ -101,8 +109,9 @@ def test_net_per_merchant_and_control_totals_equal_the_ledger(setup: Database, f
     assert _lines(db, D + dt.timedelta(days=1))[a]["sales_fen"] == 3_000 and nxt["payout_fen"] == 2_989
 
 
-def test_re_run_and_crash_between_steps_never_pay_twice(setup: Database, fixed_clock: FixedClock,
-                                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_re_run_and_crash_between_steps_never_pay_twice(
+    setup: Database, fixed_clock: FixedClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = setup
     a = merchant(db, 1)
     pay(db, fixed_clock, a, 10_000, sh(2022, 6, 14, 10))
@@ -140,8 +149,9 @@ def test_re_run_and_crash_between_steps_never_pay_twice(setup: Database, fixed_c
         assert c.execute(select(func.count()).select_from(settlement_payouts)).scalar_one() == 1
 
 
-def test_frozen_held_negative_and_small_nets_carried(setup: Database, fixed_clock: FixedClock,
-                                                    tmp_path: Path) -> None:
+def test_frozen_held_negative_and_small_nets_carried(
+    setup: Database, fixed_clock: FixedClock, tmp_path: Path
+) -> None:
     db = setup
     frozen, neg, small = merchant(db, 1), merchant(db, 2), merchant(db, 3)
     with db.tx() as c:
@@ -154,11 +164,18 @@ def test_frozen_held_negative_and_small_nets_carried(setup: Database, fixed_cloc
     pay(db, fixed_clock, small, 50, sh(2022, 6, 14, 12))
     out = _run(db, tmp_path, D)
     lines = _lines(db, D)
-    assert (lines[frozen]["status"], lines[frozen]["reason"], lines[frozen]["carried_fen"]) == ("held", "frozen", 9_962)
+    assert (lines[frozen]["status"], lines[frozen]["reason"], lines[frozen]["carried_fen"]) == (
+        "held",
+        "frozen",
+        9_962,
+    )
     assert lines[neg]["status"] == "carried" and lines[neg]["reason"] == "negative"
     assert lines[neg]["net_fen"] == 1_000 - 4 - 30_000 + 114 and lines[neg]["payout_fen"] == 0
-    assert (lines[small]["status"], lines[small]["reason"], lines[small]["carried_fen"]) == \
-        ("carried", "below_minimum", 50)
+    assert (lines[small]["status"], lines[small]["reason"], lines[small]["carried_fen"]) == (
+        "carried",
+        "below_minimum",
+        50,
+    )
     assert out["payout_count"] == 0 and out["held_fen"] == 9_962
     assert balance(db, "settlement_in_transit") == 50_000 - 190  # only the day before's payout
 
@@ -175,22 +192,31 @@ def test_frozen_held_negative_and_small_nets_carried(setup: Database, fixed_cloc
     assert lines[small]["payout_fen"] == 110 and lines[small]["sales_fen"] == 60
 
 
-def test_subsidy_posted_to_the_payable_is_settled_as_an_adjustment(setup: Database, fixed_clock: FixedClock,
-                                                                  tmp_path: Path) -> None:
+def test_subsidy_posted_to_the_payable_is_settled_as_an_adjustment(
+    setup: Database, fixed_clock: FixedClock, tmp_path: Path
+) -> None:
     db = setup
     a = merchant(db, 1)
     pay(db, fixed_clock, a, 10_000, sh(2022, 6, 14, 10))
     with db.tx() as c:
         ledger.open_accounts(c, [("subsidy_budget:test", "expense", "CNY", False)])
-        ledger.transfer(c, "subsidy:test:1", "subsidy_budget:test", f"merchant_payable:{a}", 500, "0.2 % subsidy",
-                        at=sh(2022, 6, 14, 18))
+        ledger.transfer(
+            c,
+            "subsidy:test:1",
+            "subsidy_budget:test",
+            f"merchant_payable:{a}",
+            500,
+            "0.2 % subsidy",
+            at=sh(2022, 6, 14, 18),
+        )
     _run(db, tmp_path, D)
     line = _lines(db, D)[a]
     assert line["adjustments_fen"] == 500 and line["payout_fen"] == 9_962 + 500
 
 
-def test_bank_result_paid_failed_retried_and_imported_twice(setup: Database, fixed_clock: FixedClock,
-                                                           tmp_path: Path) -> None:
+def test_bank_result_paid_failed_retried_and_imported_twice(
+    setup: Database, fixed_clock: FixedClock, tmp_path: Path
+) -> None:
     db = setup
     a, b = merchant(db, 1), merchant(db, 2)
     pay(db, fixed_clock, a, 10_000, sh(2022, 6, 14, 10))
@@ -216,8 +242,9 @@ def test_bank_result_paid_failed_retried_and_imported_twice(setup: Database, fix
     assert a not in _lines(db, D + dt.timedelta(days=1))
 
 
-def test_bad_result_files_are_refused_whole_naming_the_line(setup: Database, fixed_clock: FixedClock,
-                                                           tmp_path: Path) -> None:
+def test_bad_result_files_are_refused_whole_naming_the_line(
+    setup: Database, fixed_clock: FixedClock, tmp_path: Path
+) -> None:
     db = setup
     a, b = merchant(db, 1), merchant(db, 2)
     pay(db, fixed_clock, a, 10_000, sh(2022, 6, 14, 10))
@@ -227,11 +254,34 @@ def test_bad_result_files_are_refused_whole_naming_the_line(setup: Database, fix
     lines = good.split("\r\n")
     cases = {
         "unbalanced": ("\r\n".join([*lines[:-2], "TOTAL,2,1"]), 4, "amount_fen"),
-        "malformed": ("\r\n".join([lines[0], lines[1].replace(",paid,", ",maybe,"), *lines[2:]]), 2, "status"),
-        "wrong amount": ("\r\n".join([lines[0], lines[1], lines[2].replace(",19924,", ",19925,").replace(
-            ",9962,", ",9963,"), "TOTAL,2," + str(sum(int(x.split(",")[5]) for x in lines[1:2]) + int(
-                lines[2].replace(",19924,", ",19925,").replace(",9962,", ",9963,").split(",")[5]))]), 3, "amount_fen"),
-        "unknown payout": (good.replace(lines[2].split(",")[1], "po_01HX0000000000000000000000"), 3, "payout_id"),
+        "malformed": (
+            "\r\n".join([lines[0], lines[1].replace(",paid,", ",maybe,"), *lines[2:]]),
+            2,
+            "status",
+        ),
+        "wrong amount": (
+            "\r\n".join(
+                [
+                    lines[0],
+                    lines[1],
+                    lines[2].replace(",19924,", ",19925,").replace(",9962,", ",9963,"),
+                    "TOTAL,2,"
+                    + str(
+                        sum(int(x.split(",")[5]) for x in lines[1:2])
+                        + int(
+                            lines[2].replace(",19924,", ",19925,").replace(",9962,", ",9963,").split(",")[5]
+                        )
+                    ),
+                ]
+            ),
+            3,
+            "amount_fen",
+        ),
+        "unknown payout": (
+            good.replace(lines[2].split(",")[1], "po_01HX0000000000000000000000"),
+            3,
+            "payout_id",
+        ),
     }
     entries_before = _entry_count(db)
     for name, (text, line_no, field) in cases.items():
@@ -244,8 +294,9 @@ def test_bad_result_files_are_refused_whole_naming_the_line(setup: Database, fix
         assert set(c.execute(select(settlement_payouts.c.status)).scalars()) == {"in_transit"}
 
 
-def test_dates_run_in_order_and_bad_dates_are_refused(setup: Database, fixed_clock: FixedClock,
-                                                     tmp_path: Path) -> None:
+def test_dates_run_in_order_and_bad_dates_are_refused(
+    setup: Database, fixed_clock: FixedClock, tmp_path: Path
+) -> None:
     db = setup
     a = merchant(db, 1)
     pay(db, fixed_clock, a, 10_000, sh(2022, 6, 14, 10))
@@ -281,8 +332,9 @@ def test_national_day_week_settle_dates(setup: Database, fixed_clock: FixedClock
     assert balance(db, "settlement_in_transit") == 9_962 * 33
 
 
-def test_scheduled_run_settles_each_cut_off_date_once(setup: Database, fixed_clock: FixedClock,
-                                                      tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scheduled_run_settles_each_cut_off_date_once(
+    setup: Database, fixed_clock: FixedClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = setup
     monkeypatch.setenv("ZHIFU_SETTLEMENT_DIR", str(tmp_path))
     a = merchant(db, 1)

@@ -45,12 +45,16 @@ def test_settlements_api_scoped_to_the_merchant(platform, fixed_clock: FixedCloc
     theirs = platform.client.get("/v1/settlements", headers=platform.op, params={"merchant_id": other}).json()
     hidden = platform.client.get(f"/v1/settlements/{theirs['data'][0]['id']}", headers=mh)
     assert hidden.status_code == 404 and hidden.json()["error"]["code"] == "resource_missing"
-    everyone = platform.client.get("/v1/settlements", headers=platform.op, params={"business_date": "2022-06-14"})
+    everyone = platform.client.get(
+        "/v1/settlements", headers=platform.op, params={"business_date": "2022-06-14"}
+    )
     assert len(everyone.json()["data"]) == 2
     run = platform.client.get("/v1/settlement_runs/2022-06-14", headers=platform.op).json()
     assert run["payout_count"] == 2 and run["status"] == "filed"
     assert platform.client.get("/v1/settlement_runs/2022-06-14", headers=mh).status_code == 403
-    early = platform.client.post("/v1/settlement_runs", json={"business_date": "2022-06-15"}, headers=platform.op)
+    early = platform.client.post(
+        "/v1/settlement_runs", json={"business_date": "2022-06-15"}, headers=platform.op
+    )
     assert early.status_code == 400 and early.json()["error"]["code"] == "date_not_cut_off"
 
 
@@ -78,17 +82,26 @@ def test_statements_csv_and_excel(platform, fixed_clock: FixedClock, tmp_path: P
 
     day = platform.client.get("/v1/statements", params={"date": "2022-06-14", "format": "csv"}, headers=mh)
     assert day.status_code == 200 and len(list(csv.reader(io.StringIO(day.content.decode("utf-8-sig"))))) == 7
-    for params, status, param in (({"month": "2022-13"}, 400, "month"), ({"month": "2030-01"}, 400, "month"),
-                                  ({"month": "2022-06", "format": "pdf"}, 400, "format"), ({}, 400, "month")):
+    for params, status, param in (
+        ({"month": "2022-13"}, 400, "month"),
+        ({"month": "2030-01"}, 400, "month"),
+        ({"month": "2022-06", "format": "pdf"}, 400, "format"),
+        ({}, 400, "month"),
+    ):
         bad = platform.client.get("/v1/statements", params=params, headers=mh)
         assert bad.status_code == status and bad.json()["error"]["param"] == param, params
-    nobody = platform.client.get("/v1/statements", params={"month": "2022-06", "merchant_id": "mch_nobody"},
-                                 headers=platform.op)
+    nobody = platform.client.get(
+        "/v1/statements", params={"month": "2022-06", "merchant_id": "mch_nobody"}, headers=platform.op
+    )
     assert nobody.status_code == 404 and "mch_nobody" in nobody.json()["error"]["message"]
 
 
-def test_cli_settle_import_and_statement(platform, fixed_clock: FixedClock, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_settle_import_and_statement(
+    platform,
+    fixed_clock: FixedClock,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from zhifu.cli import app
 
     mid, _ = platform.merchant()

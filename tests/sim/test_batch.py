@@ -53,18 +53,34 @@ def _specs(mid: str) -> list[PaymentSpec]:
     out = []
     for i, (channel, flow, card, issuer, outcome, amount) in enumerate(CASES):
         created = T0 + dt.timedelta(minutes=7 * i, milliseconds=123 * i)
-        out.append(PaymentSpec(mid, f"ord-{i}", amount, channel, flow, created,
-                               created + dt.timedelta(seconds=5 + i), f"payer-{i % 4}", issuer, card, outcome,
-                               f"case {i}"))
+        out.append(
+            PaymentSpec(
+                mid,
+                f"ord-{i}",
+                amount,
+                channel,
+                flow,
+                created,
+                created + dt.timedelta(seconds=5 + i),
+                f"payer-{i % 4}",
+                issuer,
+                card,
+                outcome,
+                f"case {i}",
+            )
+        )
     return out
 
 
 def _refunds(mid: str, ids: dict[str, str]) -> list[RefundSpec]:
     at = T0 + dt.timedelta(days=1, hours=3)
-    return [RefundSpec(mid, ids["ord-0"], 1250, at), RefundSpec(mid, ids["ord-1"], 333, at + dt.timedelta(seconds=1)),
-            RefundSpec(mid, ids["ord-1"], 10_001, at + dt.timedelta(seconds=2)),
-            RefundSpec(mid, ids["ord-4"], 7, at + dt.timedelta(minutes=3)),
-            RefundSpec(mid, ids["ord-6"], 350_000, at + dt.timedelta(hours=20))]
+    return [
+        RefundSpec(mid, ids["ord-0"], 1250, at),
+        RefundSpec(mid, ids["ord-1"], 333, at + dt.timedelta(seconds=1)),
+        RefundSpec(mid, ids["ord-1"], 10_001, at + dt.timedelta(seconds=2)),
+        RefundSpec(mid, ids["ord-4"], 7, at + dt.timedelta(minutes=3)),
+        RefundSpec(mid, ids["ord-6"], 350_000, at + dt.timedelta(hours=20)),
+    ]
 
 
 def _merchant(db: Database, n: int) -> str:
@@ -79,8 +95,17 @@ def _one_by_one(db: Database, clock: FixedClock, mid: str) -> None:
     for s in _specs(mid):
         clock.set(s.created_at)
         with db.tx() as c:
-            p = create_payment(c, mid, CreatePayment(amount_fen=s.amount_fen, merchant_order_no=s.merchant_order_no,
-                                                     channel=s.channel, description=s.description), flow=s.flow)
+            p = create_payment(
+                c,
+                mid,
+                CreatePayment(
+                    amount_fen=s.amount_fen,
+                    merchant_order_no=s.merchant_order_no,
+                    channel=s.channel,
+                    description=s.description,
+                ),
+                flow=s.flow,
+            )
         clock.set(s.paid_at)
         sim_pay(db, p["id"], outcome=s.outcome, payer=Payer(s.payer_ref, s.card_issuer, s.card_type))
         ids[s.merchant_order_no] = p["id"]
@@ -105,7 +130,9 @@ def _batch(db: Database, mid: str) -> None:
 def _snapshot(db: Database, mid: str) -> dict[str, Any]:
     """Everything the merchant's payments left, with ids and rail references taken out."""
     with db.tx() as c:
-        pays = {r.id: dict(r._mapping) for r in c.execute(select(payments).where(payments.c.merchant_id == mid))}
+        pays = {
+            r.id: dict(r._mapping) for r in c.execute(select(payments).where(payments.c.merchant_id == mid))
+        }
         order = {pid: p["merchant_order_no"] for pid, p in pays.items()}
         refs = [dict(r._mapping) for r in c.execute(select(refunds).where(refunds.c.merchant_id == mid))]
         txns = [dataclasses.asdict(t) for pid in pays for t in _rail_txns(pays[pid]["channel"], pid)]
@@ -114,8 +141,10 @@ def _snapshot(db: Database, mid: str) -> dict[str, Any]:
             keyed[f"refund:{r['id']}:success"] = f"refund:{order[r['payment_id']]}:{r['amount_fen']}"
         ents = {}
         for e in c.execute(select(entries).where(entries.c.idempotency_key.in_(list(keyed)))):
-            legs = sorted((p.account_code.replace(mid, "M"), p.side, p.amount_fen, p.created_at)
-                          for p in c.execute(select(postings).where(postings.c.entry_id == e.id)))
+            legs = sorted(
+                (p.account_code.replace(mid, "M"), p.side, p.amount_fen, p.created_at)
+                for p in c.execute(select(postings).where(postings.c.entry_id == e.id))
+            )
             ents[keyed[e.idempotency_key]] = (e.created_at, legs)
         balance = ledger.get_balance(c, f"merchant_payable:{mid}").posted_fen
 
@@ -124,8 +153,17 @@ def _snapshot(db: Database, mid: str) -> dict[str, Any]:
 
     # What each rail says of the payer (its own payer id, the issuer, a decline's words) is the rail's business; the
     # money, the states and the book must be the same. A declined code is failed or closed by what the rail says.
-    rail_words = ("id", "merchant_id", "channel_ref", "code_url", "payer_ref", "card_issuer", "failure_code",
-                  "failure_message", "updated_at")
+    rail_words = (
+        "id",
+        "merchant_id",
+        "channel_ref",
+        "code_url",
+        "payer_ref",
+        "card_issuer",
+        "failure_code",
+        "failure_message",
+        "updated_at",
+    )
     for p in pays.values():
         if p["status"] in ("failed", "closed"):
             p.update(status="not_paid", card_type=None)
@@ -134,12 +172,28 @@ def _snapshot(db: Database, mid: str) -> dict[str, Any]:
     return {
         # history recorded in bulk has no code left to scan
         "payments": sorted((p["merchant_order_no"], strip(p, *rail_words)) for p in pays.values()),
-        "refunds": sorted((order[r["payment_id"]], r["amount_fen"], r["merchant_refund_no"] == r["id"],
-                           strip(r, "id", "payment_id", "merchant_id", "channel_ref", "merchant_refund_no"))
-                          for r in refs),  # without a merchant refund number, the refund's own id stands for it
-        "rail": sorted((order[t["out_trade_no"]], t["kind"], t["amount_fen"], t["status"], t["card_type"],
-                        t["finished_at"]) for t in txns),
-        "entries": ents, "balance": balance,
+        "refunds": sorted(
+            (
+                order[r["payment_id"]],
+                r["amount_fen"],
+                r["merchant_refund_no"] == r["id"],
+                strip(r, "id", "payment_id", "merchant_id", "channel_ref", "merchant_refund_no"),
+            )
+            for r in refs
+        ),  # without a merchant refund number, the refund's own id stands for it
+        "rail": sorted(
+            (
+                order[t["out_trade_no"]],
+                t["kind"],
+                t["amount_fen"],
+                t["status"],
+                t["card_type"],
+                t["finished_at"],
+            )
+            for t in txns
+        ),
+        "entries": ents,
+        "balance": balance,
     }
 
 
@@ -188,8 +242,14 @@ def test_batch_rejects_bad_input_and_writes_nothing(db: Database, fixed_clock: F
         assert c.execute(select(entries)).first() is None
         done = record_payments(c, good, rng=random.Random(1))
     with pytest.raises(InvalidRequest) as info, db.tx() as c:
-        record_refunds(c, [RefundSpec(mid, done[0].id, 1000, T0 + dt.timedelta(days=1)),
-                           RefundSpec(mid, done[0].id, 251, T0 + dt.timedelta(days=1))], rng=random.Random(1))
+        record_refunds(
+            c,
+            [
+                RefundSpec(mid, done[0].id, 1000, T0 + dt.timedelta(days=1)),
+                RefundSpec(mid, done[0].id, 251, T0 + dt.timedelta(days=1)),
+            ],
+            rng=random.Random(1),
+        )
     assert info.value.code == "refund_exceeds_payment"
     with db.tx() as c:
         assert c.execute(select(refunds)).first() is None

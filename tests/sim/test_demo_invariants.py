@@ -49,12 +49,23 @@ def demo(db, monkeypatch, tmp_path) -> dict[str, Any]:  # type: ignore[no-untype
     sim.run(progress=False)
     codes = issue_static_codes(db)
     days = [params.start + dt.timedelta(days=i) for i in range(DAYS)]
-    done = close_days(db, days, rail_store=rails_support.SIM.store,  # type: ignore[union-attr]
-                      plant_every_days=PLANT_EVERY)
+    done = close_days(
+        db,
+        days,
+        rail_store=rails_support.SIM.store,  # type: ignore[union-attr]
+        plant_every_days=PLANT_EVERY,
+    )
     with db.tx() as c:
         rebuild(c)
-    return {"sim": sim, "original": original, "start": params.start, "end": end, "days": days, "done": done,
-            "codes": codes}
+    return {
+        "sim": sim,
+        "original": original,
+        "start": params.start,
+        "end": end,
+        "days": days,
+        "done": done,
+        "codes": codes,
+    }
 
 
 def test_the_demo_agrees_with_itself(db, demo) -> None:  # type: ignore[no-untyped-def]
@@ -68,9 +79,14 @@ def test_the_demo_agrees_with_itself(db, demo) -> None:  # type: ignore[no-untyp
         # active mobile-payment users are people of the county: never more than its consumers
         assert 0 < kpi.active_users(c, end) <= consumers
         # every merchant has its static code
-        active = c.execute(select(func.count()).select_from(merchants).where(merchants.c.status == "active")).scalar_one()
-        coded = c.execute(select(func.count(func.distinct(payment_codes.c.merchant_id))).where(
-            payment_codes.c.kind == "static", payment_codes.c.status == "active")).scalar_one()
+        active = c.execute(
+            select(func.count()).select_from(merchants).where(merchants.c.status == "active")
+        ).scalar_one()
+        coded = c.execute(
+            select(func.count(func.distinct(payment_codes.c.merchant_id))).where(
+                payment_codes.c.kind == "static", payment_codes.c.status == "active"
+            )
+        ).scalar_one()
         assert active == coded == demo["codes"] > 0
         # targets on the demo's timeline, counts at the county's scale, shares as the programme states them
         by_id = {t.id: t for t in demo["original"].targets}
@@ -91,9 +107,16 @@ def test_the_demo_agrees_with_itself(db, demo) -> None:  # type: ignore[no-untyp
         assert planted and demo["done"]["planted"] == len(planted)
         for (d, ch), kinds in planted.items():
             assert (d, ch) in reconciled
-            cases = c.execute(select(func.count()).select_from(recon.cases).where(  # a line missing at the
-                recon.cases.c.business_date.between(d, d + dt.timedelta(days=2)),  # rail waits a day in the pool
-                recon.cases.c.channel == ch)).scalar_one()
+            cases = c.execute(
+                select(func.count())
+                .select_from(recon.cases)
+                .where(  # a line missing at the
+                    recon.cases.c.business_date.between(
+                        d, d + dt.timedelta(days=2)
+                    ),  # rail waits a day in the pool
+                    recon.cases.c.channel == ch,
+                )
+            ).scalar_one()
             assert cases >= 1, (d, ch, kinds)
         assert ledger.verify(c) == []
         # every target's current value comes from the same source as the report's own figures

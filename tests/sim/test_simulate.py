@@ -70,15 +70,24 @@ def test_same_seed_same_totals(simulated: tuple[Database, Any], db: Database) ->
     first_db, first = simulated
     again = simulate(db, PARAMS)  # the other run on each backend
     assert again.totals() == first.totals()
-    assert _db_totals(db) == _db_totals(first_db) == (first.succeeded, first.amount_fen, first.merchants, first.refunds)
+    assert (
+        _db_totals(db)
+        == _db_totals(first_db)
+        == (first.succeeded, first.amount_fen, first.merchants, first.refunds)
+    )
     assert first.payments > 1_000 and first.merchants > 10 and first.refunds > 0 and first.failed > 0
 
 
 def test_dry_run_models_the_same_county_without_a_database(simulated: tuple[Database, Any]) -> None:
     dry = Simulation(None, PARAMS, load_profile("demo_small"), dry_run=True).run(progress=False)
     first = simulated[1]
-    assert (dry.payments, dry.succeeded, dry.amount_fen, dry.merchants, dry.refunds) == \
-        (first.payments, first.succeeded, first.amount_fen, first.merchants, first.refunds)
+    assert (dry.payments, dry.succeeded, dry.amount_fen, dry.merchants, dry.refunds) == (
+        first.payments,
+        first.succeeded,
+        first.amount_fen,
+        first.merchants,
+        first.refunds,
+    )
 
 
 def test_another_seed_another_county(simulated: tuple[Database, Any], tmp_path: Path) -> None:
@@ -98,8 +107,10 @@ def test_a_simulated_county_keeps_every_invariant(simulated: tuple[Database, Any
         towns = coverage(c)
         ring = keyring(c)
     assert len(pays) == result.payments
-    first, last = dt.datetime.combine(START, dt.time(), SHANGHAI), \
-        dt.datetime.combine(START + dt.timedelta(days=DAYS), dt.time(), SHANGHAI)
+    first, last = (
+        dt.datetime.combine(START, dt.time(), SHANGHAI),
+        dt.datetime.combine(START + dt.timedelta(days=DAYS), dt.time(), SHANGHAI),
+    )
     static_per_payer_day: dict[tuple[str, dt.date], int] = {}
     for p in pays:
         assert 0 < p.amount_fen <= settings.max_payment_fen
@@ -129,7 +140,9 @@ def test_a_simulated_county_keeps_every_invariant(simulated: tuple[Database, Any
             caps[key] = caps.get(key, 0) + p.amount_fen
     for m in shops:
         assert m.status == "active"
-        assert account_name_ok(m.type, m.legal_name, ring.decrypt(m.legal_person_name_enc), m.settle_account_name)
+        assert account_name_ok(
+            m.type, m.legal_name, ring.decrypt(m.legal_person_name_enc), m.settle_account_name
+        )
         if m.daily_cap_fen:
             assert all(v <= m.daily_cap_fen for (mid, _), v in caps.items() if mid == m.id)
     assert sum(t["covered"] for t in towns) > 0
@@ -139,7 +152,9 @@ def test_a_simulated_county_keeps_every_invariant(simulated: tuple[Database, Any
 def test_spring_festival_eve_is_busier_than_new_years_day(simulated: tuple[Database, Any]) -> None:
     database, _ = simulated
     with database.tx() as c:
-        days = dict(c.execute(select(payments.c.business_date, func.count()).group_by(payments.c.business_date)).all())
+        days = dict(
+            c.execute(select(payments.c.business_date, func.count()).group_by(payments.c.business_date)).all()
+        )
     eve, new_year = days[dt.date(2022, 1, 31)], days[dt.date(2022, 2, 1)]
     assert eve > 2 * new_year
 
@@ -173,7 +188,9 @@ def _profile_file(tmp_path: Path, change: Any) -> str:
 
 def test_bad_input_is_refused_and_nothing_is_written(cli_env: Path, tmp_path: Path) -> None:
     def drop_town(d: dict) -> None:
-        d["towns"] = [t for t in d["towns"] if t["code"] != "990101101"]  # its villages now name a missing town
+        d["towns"] = [
+            t for t in d["towns"] if t["code"] != "990101101"
+        ]  # its villages now name a missing town
 
     def negative(d: dict) -> None:
         d["towns"][0]["population"] = -1
@@ -202,12 +219,15 @@ def test_live_mode_payments_read_back_through_the_api(platform: Any) -> None:
     stats = run_live(platform.client, platform.operator_secret, tps=500, seed=3, payments_max=12)
     assert stats.created == 12 and stats.errors == 0 and stats.succeeded + stats.failed == 12
     key = platform.client.post(f"/v1/merchants/{mid}/keys", headers=platform.op).json()["secret"]
-    listed = platform.client.get("/v1/payments", params={"limit": 100},
-                                 headers={"Authorization": f"Bearer {key}"}).json()["data"]
+    listed = platform.client.get(
+        "/v1/payments", params={"limit": 100}, headers={"Authorization": f"Bearer {key}"}
+    ).json()["data"]
     mine = [p for p in listed if p["id"] in stats.payment_ids]
     assert mine, "some live payments belong to the first merchant"
     for p in mine:
-        got = platform.client.get(f"/v1/payments/{p['id']}", headers={"Authorization": f"Bearer {key}"}).json()
+        got = platform.client.get(
+            f"/v1/payments/{p['id']}", headers={"Authorization": f"Bearer {key}"}
+        ).json()
         assert got["status"] == "succeeded" and got["description"] == "live" and got["fee_fen"] >= 0
     with platform.db.tx() as c:
         assert ledger.verify(c) == []
@@ -215,11 +235,16 @@ def test_live_mode_payments_read_back_through_the_api(platform: Any) -> None:
 
 def _index_names(database: Database) -> set[str]:
     with database.read() as c:
-        return {ix["name"] for t in ("payments", "ledger_entries", "ledger_postings")
-                for ix in inspect(c).get_indexes(t)}
+        return {
+            ix["name"]
+            for t in ("payments", "ledger_entries", "ledger_postings")
+            for ix in inspect(c).get_indexes(t)
+        }
 
 
-def test_a_simulation_leaves_every_index_of_the_schema(simulated: tuple[Database, Any], tmp_path: Path) -> None:
+def test_a_simulation_leaves_every_index_of_the_schema(
+    simulated: tuple[Database, Any], tmp_path: Path
+) -> None:
     expected = _index_names(_sqlite(tmp_path))
     assert DEFERRED_INDEXES <= expected
     assert _index_names(simulated[0]) == expected
@@ -250,7 +275,9 @@ def test_a_payment_over_a_micro_cap_is_never_made_even_one_that_would_be_decline
     daily, _ = sim.micro_caps
     assert sim._within_caps(shop, START, daily - 100)
     assert not sim._within_caps(shop, START, 101, counts=False)  # over the cap: not made, decline or not
-    assert sim._within_caps(shop, START, 100, counts=False)  # a decline within the cap is made and not counted
+    assert sim._within_caps(
+        shop, START, 100, counts=False
+    )  # a decline within the cap is made and not counted
     assert sim._within_caps(shop, START, 100)
     assert not sim._within_caps(shop, START, 1)
     assert sim._within_caps(shop, START + dt.timedelta(days=1), 1)  # a new day
@@ -263,13 +290,17 @@ def test_the_demo_runs_the_programmes_campaigns_and_live_traffic_meets_them(plat
     platform.merchant(town_code=yiyuan.pilot_towns[0])
     made = demo_campaigns(platform.db, yiyuan, dt.datetime.now(SHANGHAI).date())
     assert [(c["funder"], c["status"], c["funded_fen"], c["remaining_fen"]) for c in made] == [
-        ("county_finance", "active", 20_000_000, 20_000_000), ("yiyuan_rcb", "active", 5_000_000, 5_000_000)]
+        ("county_finance", "active", 20_000_000, 20_000_000),
+        ("yiyuan_rcb", "active", 5_000_000, 5_000_000),
+    ]
     assert made[0]["rules"]["towns"] == yiyuan.pilot_towns and made[0]["rules"]["channels"] == ["unionpay_qr"]
     stats = run_live(platform.client, platform.operator_secret, tps=500, seed=5, payments_max=100)
     assert stats.errors == 0 and stats.succeeded > 90
     with platform.db.read() as c:
-        kinds = {k for k, in c.execute(select(campaign_awards.c.kind).distinct())}
-        discounted = c.execute(select(func.count()).select_from(payments).where(payments.c.discount_fen > 0)).scalar()
+        kinds = {k for (k,) in c.execute(select(campaign_awards.c.kind).distinct())}
+        discounted = c.execute(
+            select(func.count()).select_from(payments).where(payments.c.discount_fen > 0)
+        ).scalar()
     assert {"discount", "fee_waiver", "cost_refund"} <= kinds and discounted > 0
     with platform.db.tx() as c:
         assert ledger.verify(c) == []

@@ -40,9 +40,15 @@ def site(chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
     h.line(db, bus["merchant_id"], "l1")
     h.validator(db, bus["merchant_id"], "v1", "l1")
     with db.tx() as c:
-        scenic.add_ticket_type(c, park["merchant_id"], scenic.TicketTypeIn(id="adult", name="成人票", price_fen=6_000))
-        console.create_user(c, "park", "merchant", PASSWORD, merchant_id=park["merchant_id"], display_name="景区售票")
-        console.create_user(c, "busco", "merchant", PASSWORD, merchant_id=bus["merchant_id"], display_name="公交调度")
+        scenic.add_ticket_type(
+            c, park["merchant_id"], scenic.TicketTypeIn(id="adult", name="成人票", price_fen=6_000)
+        )
+        console.create_user(
+            c, "park", "merchant", PASSWORD, merchant_id=park["merchant_id"], display_name="景区售票"
+        )
+        console.create_user(
+            c, "busco", "merchant", PASSWORD, merchant_id=bus["merchant_id"], display_name="公交调度"
+        )
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(db), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

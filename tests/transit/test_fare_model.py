@@ -38,8 +38,9 @@ def plain(taps: list[tuple[int, str, int]], discount_ppm: int, dcap: int | None,
     return sum(v if mcap is None else min(v, mcap) for v in by_month.values())
 
 
-tap_lists = st.lists(st.tuples(st.integers(0, 5 * 24 * 60), st.sampled_from(sorted(LINES)), st.integers(1, 2)),
-                     max_size=30)
+tap_lists = st.lists(
+    st.tuples(st.integers(0, 5 * 24 * 60), st.sampled_from(sorted(LINES)), st.integers(1, 2)), max_size=30
+)
 caps = st.one_of(st.none(), st.integers(100, 900))
 
 
@@ -55,16 +56,19 @@ def test_day_fares_and_month_caps_equal_the_plain_model(taps, discount, dcap, mc
     for day, ts in by_day.items():
         df = fares.day_fare(ts, lines, discount_ppm=discount, daily_cap_fen=dcap)
         assert df.capped_fen == sum(df.tap_fare.values()) <= df.fare_fen
-        assert df.capped_fen == fares.day_fare(list(reversed(ts)), lines, discount_ppm=discount,
-                                               daily_cap_fen=dcap).capped_fen
+        assert (
+            df.capped_fen
+            == fares.day_fare(list(reversed(ts)), lines, discount_ppm=discount, daily_cap_fen=dcap).capped_fen
+        )
         months[f"{day:%Y-%m}"].append(df.capped_fen)
     assert sum(fares.month_owed(v, mcap) for v in months.values()) == plain(taps, discount, dcap, mcap)
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(taps=tap_lists, order=st.randoms(use_true_random=False), dcap=caps, mcap=caps, runs=st.integers(0, 3))
-def test_uploads_in_any_order_charge_exactly_the_plain_model(db, fixed_clock, taps, order, dcap, mcap,
-                                                            runs) -> None:  # type: ignore[no-untyped-def]
+def test_uploads_in_any_order_charge_exactly_the_plain_model(
+    db, fixed_clock, taps, order, dcap, mcap, runs
+) -> None:  # type: ignore[no-untyped-def]
     if dcap is not None and mcap is not None and mcap < dcap:
         mcap = dcap
     fixed_clock.set(DAY0 - dt.timedelta(hours=1))
@@ -76,8 +80,10 @@ def test_uploads_in_any_order_charge_exactly_the_plain_model(db, fixed_clock, ta
         h.validator(db, mid, f"{name}2", name)
     r = h.rider(db)
     code = h.qr(db, r["id"], DAY0, ttl_s=7 * 86_400)
-    records = [(f"{line}{reader}", h.tap(f"{i}", code, DAY0 + dt.timedelta(minutes=m)))
-               for i, (m, line, reader) in enumerate(taps)]
+    records = [
+        (f"{line}{reader}", h.tap(f"{i}", code, DAY0 + dt.timedelta(minutes=m)))
+        for i, (m, line, reader) in enumerate(taps)
+    ]
     records += [records[i] for i in range(0, len(records), 3)]  # exact re-uploads of every third tap
     order.shuffle(records)
     end = DAY0 + dt.timedelta(days=6)
@@ -88,7 +94,10 @@ def test_uploads_in_any_order_charge_exactly_the_plain_model(db, fixed_clock, ta
             h.upload(db, mid, vid, [t], at=end + dt.timedelta(minutes=part))
         service.charge_due(db, through=end.date())
         with db.read() as c:
-            charged = sum(ch["amount_fen"] for ch in service.list_charges(c, mid, limit=200)
-                          if ch["status"] == "succeeded")
+            charged = sum(
+                ch["amount_fen"]
+                for ch in service.list_charges(c, mid, limit=200)
+                if ch["status"] == "succeeded"
+            )
         assert charged <= plain(taps, 0, dcap, mcap)
     assert charged == plain(taps, 0, dcap, mcap)

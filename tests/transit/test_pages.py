@@ -19,8 +19,11 @@ def _login(app, db, username: str, role: str, **scope: str) -> TestClient:  # ty
     client = TestClient(app)
     page = client.get("/login")
     token = page.cookies.get("zhifu_login_csrf") or client.cookies.get("zhifu_login_csrf")
-    r = client.post("/login", data={"username": username, "password": "correct horse battery", "csrf_token": token},
-                    follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"username": username, "password": "correct horse battery", "csrf_token": token},
+        follow_redirects=False,
+    )
     assert r.status_code == 303, r.text
     return client
 

@@ -19,7 +19,11 @@ from zhifu.transit.models import scenic_tickets
 
 def _buy(db: Database, mid: str, slot_id: str, n: int = 1, type_id: str = "adult", **pay: str) -> dict:
     pay = pay or {"auth_code": h.GOOD_PAYCODE}
-    o = db.run(lambda c: scenic.reserve(c, mid, scenic.ReserveIn(slot_id=slot_id, type_id=type_id, quantity=n, **pay)))
+    o = db.run(
+        lambda c: scenic.reserve(
+            c, mid, scenic.ReserveIn(slot_id=slot_id, type_id=type_id, quantity=n, **pay)
+        )
+    )
     return db.run(lambda c: scenic.confirm(c, mid, o["id"]))
 
 
@@ -30,8 +34,11 @@ def test_capacity_holds_and_one_time_gate(db, fixed_clock) -> None:
     assert first["capacity"] == 7  # 75 % of 10, rounded down: never above the limit
     paid = _buy(db, mid, first["id"], 2)
     assert paid["status"] == "paid" and len(paid["tickets"]) == 2 and paid["amount_fen"] == 12_000
-    held = db.run(lambda c: scenic.reserve(c, mid, scenic.ReserveIn(slot_id=first["id"], type_id="adult",
-                                                                     quantity=5, channel="wechat")))
+    held = db.run(
+        lambda c: scenic.reserve(
+            c, mid, scenic.ReserveIn(slot_id=first["id"], type_id="adult", quantity=5, channel="wechat")
+        )
+    )
     assert held["status"] == "held"
     with pytest.raises(ConflictError) as e:
         _buy(db, mid, first["id"], 1)
@@ -44,7 +51,9 @@ def test_capacity_holds_and_one_time_gate(db, fixed_clock) -> None:
         assert db.run(lambda c2: scenic.confirm(c2, mid, held["id"]))["status"] == "released"
     assert (s["sold"], s["held"], s["left"]) == (7, 0, 0)
     code = paid["tickets"][0]["code"]
-    assert db.run(lambda c: scenic.scan(c, mid, code))["reason"] == "wrong_slot"  # 07:06, the slot opens 08:30
+    assert (
+        db.run(lambda c: scenic.scan(c, mid, code))["reason"] == "wrong_slot"
+    )  # 07:06, the slot opens 08:30
     fixed_clock.set(h.sh(2022, 6, 15, 9, 5))
     ok = db.run(lambda c: scenic.scan(c, mid, code, gate="east"))
     second = db.run(lambda c: scenic.scan(c, mid, code, gate="west"))
@@ -90,8 +99,11 @@ def test_refund_before_use_and_group_tickets(db, fixed_clock) -> None:
 def test_a_payment_after_the_hold_is_honoured_while_places_are_left(db, fixed_clock) -> None:
     fixed_clock.set(h.sh(2022, 6, 15, 7))
     mid, slots = h.scenic_area(db, capacity=4, ppm=1_000_000)
-    o = db.run(lambda c: scenic.reserve(c, mid, scenic.ReserveIn(slot_id=slots[0]["id"], type_id="adult",
-                                                                  quantity=2, channel="alipay")))
+    o = db.run(
+        lambda c: scenic.reserve(
+            c, mid, scenic.ReserveIn(slot_id=slots[0]["id"], type_id="adult", quantity=2, channel="alipay")
+        )
+    )
     fixed_clock.set(h.sh(2022, 6, 15, 7, 4, 50))
     h.complete(db, o["payment_id"])  # paid ten seconds before the hold ends, confirmed after it
     fixed_clock.set(h.sh(2022, 6, 15, 7, 6))
@@ -102,7 +114,9 @@ def test_a_payment_after_the_hold_is_honoured_while_places_are_left(db, fixed_cl
 
 
 @pytest.mark.pg
-def test_a_burst_of_ten_times_capacity_sells_exactly_the_capacity_on_postgres(request, tmp_path, fixed_clock) -> None:
+def test_a_burst_of_ten_times_capacity_sells_exactly_the_capacity_on_postgres(
+    request, tmp_path, fixed_clock
+) -> None:
     from tests.conftest import fresh_database
 
     db = fresh_database("pg", str(tmp_path), request)
@@ -120,8 +134,13 @@ def test_a_burst_of_ten_times_capacity_sells_exactly_the_capacity_on_postgres(re
             for k in range(10):
                 try:
                     code = h.GOOD_PAYCODE[:-2] + f"{(i + k) % 7}1"
-                    o = db.run(lambda c, code=code: scenic.reserve(c, mid, scenic.ReserveIn(
-                        slot_id=slot, type_id="adult", quantity=1, auth_code=code)))
+                    o = db.run(
+                        lambda c, code=code: scenic.reserve(
+                            c,
+                            mid,
+                            scenic.ReserveIn(slot_id=slot, type_id="adult", quantity=1, auth_code=code),
+                        )
+                    )
                     o = db.run(lambda c, oid=o["id"]: scenic.confirm(c, mid, oid))
                     res = o["status"]
                 except ConflictError as exc:
@@ -136,8 +155,9 @@ def test_a_burst_of_ten_times_capacity_sells_exactly_the_capacity_on_postgres(re
             t.join()
         with db.read() as c:
             s = scenic.list_slots(c, mid, dt.date(2022, 6, 15))[0]
-            tickets = c.execute(select(func.count()).select_from(scenic_tickets).where(
-                scenic_tickets.c.merchant_id == mid)).scalar_one()
+            tickets = c.execute(
+                select(func.count()).select_from(scenic_tickets).where(scenic_tickets.c.merchant_id == mid)
+            ).scalar_one()
         assert len(outcomes) == buyers
         assert outcomes.count("paid") == 30 == s["sold"] == tickets and s["held"] == 0
         assert outcomes.count("sold_out") == buyers - 30

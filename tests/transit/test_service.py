@@ -37,10 +37,15 @@ def test_a_day_of_buses_charges_each_rider_exactly_the_capped_fares(db, fixed_cl
     a, b = h.rider(db), h.rider(db, token="134567890123456781", channel="wechat")
     qa, qb = h.qr(db, a["id"], day), h.qr(db, b["id"], day)
     # A rides l1 three times (6.00, capped at 4.00); B rides l2 once (1.50) and pays by a pay code on l1 once.
-    taps_v1 = [h.tap("1", qa, h.sh(2022, 6, 15, 7, 5)), h.tap("2", qa, h.sh(2022, 6, 15, 12)),
-               h.tap("3", h.GOOD_PAYCODE[:-1] + "2", h.sh(2022, 6, 15, 12, 30))]
-    taps_v2 = [h.tap("1", qa, h.sh(2022, 6, 15, 7, 5, 40)),  # the same boarding read by the second reader
-               h.tap("2", qa, h.sh(2022, 6, 15, 18))]
+    taps_v1 = [
+        h.tap("1", qa, h.sh(2022, 6, 15, 7, 5)),
+        h.tap("2", qa, h.sh(2022, 6, 15, 12)),
+        h.tap("3", h.GOOD_PAYCODE[:-1] + "2", h.sh(2022, 6, 15, 12, 30)),
+    ]
+    taps_v2 = [
+        h.tap("1", qa, h.sh(2022, 6, 15, 7, 5, 40)),  # the same boarding read by the second reader
+        h.tap("2", qa, h.sh(2022, 6, 15, 18)),
+    ]
     taps_v3 = [h.tap("1", qb, h.sh(2022, 6, 15, 9))]
     h.upload(db, mid, "v1", taps_v1[:2], at=h.sh(2022, 6, 15, 12, 1))
     h.upload(db, mid, "v1", taps_v1, at=h.sh(2022, 6, 15, 13))  # a retry after a lost answer: sent twice
@@ -55,8 +60,11 @@ def test_a_day_of_buses_charges_each_rider_exactly_the_capped_fares(db, fixed_cl
     with db.read() as c:
         acc_a = service.rider_account(c, mid, a["id"])
         acc_b = service.rider_account(c, mid, b["id"])
-        statuses = dict(c.execute(select(transit_taps.c.tap_id, transit_taps.c.status)
-                                  .where(transit_taps.c.merchant_id == mid)).all())
+        statuses = dict(
+            c.execute(
+                select(transit_taps.c.tap_id, transit_taps.c.status).where(transit_taps.c.merchant_id == mid)
+            ).all()
+        )
         paid = [get_payment(c, mid, ch["payment_id"]) for ch in acc_a["charges"] + acc_b["charges"]]
         payable = get_balance(c, payable_account(mid)).posted_fen
     assert [d["capped_fen"] for d in acc_a["days"]] == [400] and acc_a["days"][0]["fare_fen"] == 600
@@ -81,13 +89,29 @@ def test_bad_taps_are_refused_or_parked_with_the_reason_and_nothing_is_charged(d
     with pytest.raises(NotFound) as e:
         h.upload(db, mid, "nosuch", [h.tap("1", good, now)], at=now)
     assert e.value.code == "unknown_validator"
-    out = h.upload(db, mid, "v1", [
-        h.tap("1", forged, now), h.tap("2", "hello", now), h.tap("3", good, now + dt.timedelta(hours=2)),
-        h.tap("4", good, now - dt.timedelta(days=60)), h.tap("5", good, now, decision="refuse")], at=now)
+    out = h.upload(
+        db,
+        mid,
+        "v1",
+        [
+            h.tap("1", forged, now),
+            h.tap("2", "hello", now),
+            h.tap("3", good, now + dt.timedelta(hours=2)),
+            h.tap("4", good, now - dt.timedelta(days=60)),
+            h.tap("5", good, now, decision="refuse"),
+        ],
+        at=now,
+    )
     assert {x["id"]: x["reason"] for x in out["refused"]} == {
-        "1": "forged_token", "2": "unreadable", "3": "tap_in_future", "5": "refused_at_gate"}
+        "1": "forged_token",
+        "2": "unreadable",
+        "3": "tap_in_future",
+        "5": "refused_at_gate",
+    }
     assert out["parked"] == [{"id": "4", "reason": "tap_too_old"}]
-    skewed = h.upload(db, mid, "v1", [h.tap("6", good, now)], at=now, validator_time=now - dt.timedelta(hours=3))
+    skewed = h.upload(
+        db, mid, "v1", [h.tap("6", good, now)], at=now, validator_time=now - dt.timedelta(hours=3)
+    )
     assert skewed["parked"] == [{"id": "6", "reason": "validator_clock_skew"}]
     fixed_clock.set(now + dt.timedelta(days=1))
     assert service.charge_due(db)["charges"] == 0
@@ -104,8 +128,13 @@ def test_a_declined_fare_denies_the_rider_until_the_next_charge_succeeds(db, fix
     mid = _bus(db)
     fixed_clock.set(h.sh(2022, 6, 15, 8))
     r = h.rider(db, token=h.DECLINED_PAYCODE)
-    h.upload(db, mid, "v1", [h.tap("1", h.qr(db, r["id"], h.sh(2022, 6, 15, 8)), h.sh(2022, 6, 15, 8))],
-             at=h.sh(2022, 6, 15, 8, 1))
+    h.upload(
+        db,
+        mid,
+        "v1",
+        [h.tap("1", h.qr(db, r["id"], h.sh(2022, 6, 15, 8)), h.sh(2022, 6, 15, 8))],
+        at=h.sh(2022, 6, 15, 8, 1),
+    )
     fixed_clock.set(h.sh(2022, 6, 16, 3))
     assert service.charge_due(db)["failed"] == 1
     with db.tx() as c:
@@ -117,8 +146,11 @@ def test_a_declined_fare_denies_the_rider_until_the_next_charge_succeeds(db, fix
     assert (d.accept, d.reason) == (False, "denied")
     assert service.charge_due(db)["charges"] == 0  # not retried on every pass: next day's run, or on request
     with db.tx() as c:  # the rider binds a card that pays, and asks to settle the debt now
-        c.execute(service.transit_riders.update().where(service.transit_riders.c.id == r["id"])
-                  .values(method_token=h.GOOD_PAYCODE))
+        c.execute(
+            service.transit_riders.update()
+            .where(service.transit_riders.c.id == r["id"])
+            .values(method_token=h.GOOD_PAYCODE)
+        )
     assert service.charge_due(db, rider_id=r["id"], retry_now=True)["succeeded"] == 1
     with db.tx() as c:
         doc = service.sync(c, mid, "v1")
@@ -135,12 +167,17 @@ def test_distance_fares_concessions_and_the_monthly_cap(db, fixed_clock) -> None
     h.validator(db, mid, "v1", "rural")
     fixed_clock.set(h.sh(2022, 6, 1, 7))
     adult, student = h.rider(db), h.rider(db, category="student")
-    qa, qs = h.qr(db, adult["id"], h.sh(2022, 6, 1, 7), ttl_s=40 * 86_400), h.qr(db, student["id"], h.sh(2022, 6, 1, 7))
-    taps = [h.tap("1", qa, h.sh(2022, 6, 1, 7), stop_seq=1), h.tap("2", qa, h.sh(2022, 6, 1, 7, 30), stop_seq=3,
-                                                                      direction="off"),  # 12 km: 4.00
-            h.tap("3", qa, h.sh(2022, 6, 1, 17), stop_seq=2),  # never tapped off: the line's maximum, 6.00
-            h.tap("4", qs, h.sh(2022, 6, 1, 7, 2), stop_seq=1), h.tap("5", qs, h.sh(2022, 6, 1, 7, 9), stop_seq=2,
-                                                                      direction="off")]  # 3 km: 2.00, half
+    qa, qs = (
+        h.qr(db, adult["id"], h.sh(2022, 6, 1, 7), ttl_s=40 * 86_400),
+        h.qr(db, student["id"], h.sh(2022, 6, 1, 7)),
+    )
+    taps = [
+        h.tap("1", qa, h.sh(2022, 6, 1, 7), stop_seq=1),
+        h.tap("2", qa, h.sh(2022, 6, 1, 7, 30), stop_seq=3, direction="off"),  # 12 km: 4.00
+        h.tap("3", qa, h.sh(2022, 6, 1, 17), stop_seq=2),  # never tapped off: the line's maximum, 6.00
+        h.tap("4", qs, h.sh(2022, 6, 1, 7, 2), stop_seq=1),
+        h.tap("5", qs, h.sh(2022, 6, 1, 7, 9), stop_seq=2, direction="off"),
+    ]  # 3 km: 2.00, half
     h.upload(db, mid, "v1", taps, at=h.sh(2022, 6, 1, 19))
     h.upload(db, mid, "v1", [h.tap("6", qa, h.sh(2022, 6, 2, 7), stop_seq=1)], at=h.sh(2022, 6, 2, 9))
     fixed_clock.set(h.sh(2022, 6, 3, 3))
@@ -159,19 +196,39 @@ def test_school_bus_pass_rides_free_and_refunds_pro_rata(db, fixed_clock) -> Non
     h.validator(db, mid, "bus1", "school")
     fixed_clock.set(h.sh(2022, 6, 1, 8))
     with db.tx() as c:
-        service.add_pass_product(c, mid, service.PassProductIn(
-            id="jun", name="六月校车月票", kind="month", price_fen=9_000, valid_from=dt.date(2022, 6, 1),
-            valid_to=dt.date(2022, 6, 30), refund_fee_ppm=0))
+        service.add_pass_product(
+            c,
+            mid,
+            service.PassProductIn(
+                id="jun",
+                name="六月校车月票",
+                kind="month",
+                price_fen=9_000,
+                valid_from=dt.date(2022, 6, 1),
+                valid_to=dt.date(2022, 6, 30),
+                refund_fee_ppm=0,
+            ),
+        )
     kid = h.rider(db, category="student")
-    bought = db.run(lambda c: service.buy_pass(c, mid, service.BuyPassIn(product_id="jun", rider_id=kid["id"],
-                                                                          student_name="李小红", channel="wechat")))
+    bought = db.run(
+        lambda c: service.buy_pass(
+            c,
+            mid,
+            service.BuyPassIn(product_id="jun", rider_id=kid["id"], student_name="李小红", channel="wechat"),
+        )
+    )
     h.complete(db, bought["payment"]["id"])
     assert db.run(lambda c: service.confirm_pass(c, mid, bought["pass"]["id"]))["status"] == "active"
     with db.tx() as c:
         assert kid["id"] in service.sync(c, mid, "bus1")["passes"]
     q = h.qr(db, kid["id"], h.sh(2022, 6, 1, 7), ttl_s=30 * 86_400)
-    h.upload(db, mid, "bus1", [h.tap("1", q, h.sh(2022, 6, 1, 7)), h.tap("2", q, h.sh(2022, 6, 1, 16))],
-             at=h.sh(2022, 6, 1, 17))
+    h.upload(
+        db,
+        mid,
+        "bus1",
+        [h.tap("1", q, h.sh(2022, 6, 1, 7)), h.tap("2", q, h.sh(2022, 6, 1, 16))],
+        at=h.sh(2022, 6, 1, 17),
+    )
     fixed_clock.set(h.sh(2022, 6, 10, 12))
     assert service.charge_due(db)["charges"] == 0
     refunded = db.run(lambda c: service.refund_pass(c, mid, bought["pass"]["id"]))
@@ -179,9 +236,15 @@ def test_school_bus_pass_rides_free_and_refunds_pro_rata(db, fixed_clock) -> Non
     assert refunded["status"] == "refunded" and refunded["valid_to"] == dt.date(2022, 6, 10)
     with pytest.raises(ConflictError):
         db.run(lambda c: service.refund_pass(c, mid, bought["pass"]["id"]))
-    assert service.pass_refund_fen(9_000, dt.date(2022, 6, 1), dt.date(2022, 6, 30), dt.date(2022, 7, 1), 0) == 0
-    assert service.pass_refund_fen(10_000, dt.date(2022, 6, 1), dt.date(2022, 6, 3), dt.date(2022, 6, 2), 100_000) \
-        == 6_000  # two thirds, half-up 6,667, less a 10 % fee
+    assert (
+        service.pass_refund_fen(9_000, dt.date(2022, 6, 1), dt.date(2022, 6, 30), dt.date(2022, 7, 1), 0) == 0
+    )
+    assert (
+        service.pass_refund_fen(
+            10_000, dt.date(2022, 6, 1), dt.date(2022, 6, 3), dt.date(2022, 6, 2), 100_000
+        )
+        == 6_000
+    )  # two thirds, half-up 6,667, less a 10 % fee
 
 
 def test_registration_and_lines_refuse_bad_input(db) -> None:
@@ -189,7 +252,9 @@ def test_registration_and_lines_refuse_bad_input(db) -> None:
     mid = op["merchant_id"]
     with db.tx() as c:
         with pytest.raises(ConflictError):
-            service.register_operator(c, service.OperatorIn(id="again", name="x", kind="bus", merchant_id=mid))
+            service.register_operator(
+                c, service.OperatorIn(id="again", name="x", kind="bus", merchant_id=mid)
+            )
         with pytest.raises(InvalidRequest) as e:
             service.add_line(c, mid, service.LineIn(id="dd", name="d", fare_mode="distance"))
         assert e.value.param == "bands"

@@ -30,7 +30,9 @@ def test_demo_transit(db, monkeypatch, fixed_clock) -> None:  # type: ignore[no-
     with db.tx() as c:
         ensure_platform_accounts(c)
     try:
-        logins = sim_transit.demo_transit(db, load_profile("demo_small"), now.date(), seed=3, now=now, login=False)
+        logins = sim_transit.demo_transit(
+            db, load_profile("demo_small"), now.date(), seed=3, now=now, login=False
+        )
     finally:
         monkeypatch.delenv("ZHIFU_COUNTY_PROFILE")
         get_settings.cache_clear()

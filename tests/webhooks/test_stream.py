@@ -46,8 +46,11 @@ def _events(lines, n: int) -> list[dict]:  # type: ignore[no-untyped-def]
 def test_stream_announces_each_payment_and_resumes(platform) -> None:  # type: ignore[no-untyped-def]
     mid, mh = platform.merchant()
     other, oh = platform.merchant()
-    old = platform.client.post("/v1/payments", json={"amount_fen": 1, "merchant_order_no": "before",
-                                                     "auth_code": "6212345678901234561"}, headers=mh).json()
+    old = platform.client.post(
+        "/v1/payments",
+        json={"amount_fen": 1, "merchant_order_no": "before", "auth_code": "6212345678901234561"},
+        headers=mh,
+    ).json()
     server, thread, base = _serve(platform.app)
     try:
         with httpx.Client(base_url=base, timeout=10) as client:
@@ -55,17 +58,28 @@ def test_stream_announces_each_payment_and_resumes(platform) -> None:  # type: i
                 assert resp.headers["content-type"].startswith("text/event-stream")
                 lines = resp.iter_lines()
                 next(lines)  # ": connected" — the stream starts after what already happened
-                platform.client.post("/v1/payments", json={"amount_fen": 99, "merchant_order_no": "x",
-                                                           "auth_code": "6212345678901234561"}, headers=oh)
-                p1 = platform.client.post("/v1/payments", json={"amount_fen": 1234, "merchant_order_no": "a",
-                                                                "auth_code": "6212345678901234561"}, headers=mh).json()
-                p2 = platform.client.post("/v1/payments", json={"amount_fen": 500, "merchant_order_no": "b",
-                                                                "auth_code": "134567890123456781"}, headers=mh).json()
+                platform.client.post(
+                    "/v1/payments",
+                    json={"amount_fen": 99, "merchant_order_no": "x", "auth_code": "6212345678901234561"},
+                    headers=oh,
+                )
+                p1 = platform.client.post(
+                    "/v1/payments",
+                    json={"amount_fen": 1234, "merchant_order_no": "a", "auth_code": "6212345678901234561"},
+                    headers=mh,
+                ).json()
+                p2 = platform.client.post(
+                    "/v1/payments",
+                    json={"amount_fen": 500, "merchant_order_no": "b", "auth_code": "134567890123456781"},
+                    headers=mh,
+                ).json()
                 got = _events(lines, 2)
             assert [g["payment_id"] for g in got] == [p1["id"], p2["id"]]
             assert got[0]["text"] == "云闪付收款 12.34 元" and got[1]["text"] == "微信支付收款 5.00 元"
             assert old["id"] not in {g["payment_id"] for g in got}
-            with client.stream("GET", "/v1/stream", headers={**mh, "Last-Event-ID": got[0]["event_id"]}) as resp:
+            with client.stream(
+                "GET", "/v1/stream", headers={**mh, "Last-Event-ID": got[0]["event_id"]}
+            ) as resp:
                 again = _events(resp.iter_lines(), 1)
             assert again[0]["payment_id"] == p2["id"]
             assert client.get("/v1/stream").status_code == 401

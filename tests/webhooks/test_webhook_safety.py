@@ -14,11 +14,23 @@ from zhifu.webhooks import dispatch_due
 from zhifu.webhooks.service import check_address
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:8080/hook", "http://localhost/hook", "http://10.0.0.5/hook", "http://192.168.1.1/",
-    "http://172.16.3.4/", "http://169.254.169.254/latest/meta-data", "http://[::1]/hook", "http://[fe80::1]/",
-    "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/", "http://100.64.0.1/", "http://api.localhost/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/hook",
+        "http://10.0.0.5/hook",
+        "http://192.168.1.1/",
+        "http://172.16.3.4/",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/hook",
+        "http://[fe80::1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://0.0.0.0/",
+        "http://100.64.0.1/",
+        "http://api.localhost/",
+    ],
+)
 def test_private_addresses_are_refused(platform, url: str) -> None:  # type: ignore[no-untyped-def]
     mid, mh = platform.merchant()
     r = platform.client.post("/v1/webhook_endpoints", json={"url": url, "events": ["*"]}, headers=mh)
@@ -28,14 +40,18 @@ def test_private_addresses_are_refused(platform, url: str) -> None:  # type: ign
 
 def test_public_addresses_and_the_operator_switch(platform, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     mid, mh = platform.merchant()
-    ok = platform.client.post("/v1/webhook_endpoints", json={"url": "https://203.0.113.9/hook".replace(
-        "203.0.113.9", "8.8.8.8"), "events": ["*"]}, headers=mh)
+    ok = platform.client.post(
+        "/v1/webhook_endpoints",
+        json={"url": "https://203.0.113.9/hook".replace("203.0.113.9", "8.8.8.8"), "events": ["*"]},
+        headers=mh,
+    )
     assert ok.status_code == 200, ok.text
     monkeypatch.setenv("ZHIFU_WEBHOOK_ALLOW_PRIVATE", "1")
     get_settings.cache_clear()
     try:
-        r = platform.client.post("/v1/webhook_endpoints", json={"url": "http://127.0.0.1:9/h", "events": ["*"]},
-                                 headers=mh)
+        r = platform.client.post(
+            "/v1/webhook_endpoints", json={"url": "http://127.0.0.1:9/h", "events": ["*"]}, headers=mh
+        )
         assert r.status_code == 200
         check_address("http://10.1.1.1/", resolve=True)
     finally:
@@ -78,8 +94,11 @@ class _Server:
         self.server.server_close()
 
 
-def test_a_slow_endpoint_never_delays_another_merchant(platform, fixed_clock,  # type: ignore[no-untyped-def]
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_slow_endpoint_never_delays_another_merchant(
+    platform,
+    fixed_clock,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("ZHIFU_WEBHOOK_ALLOW_PRIVATE", "1")
     get_settings.cache_clear()
     slow, fast = _Server(delay_s=1.5), _Server(delay_s=0.0)
@@ -87,12 +106,17 @@ def test_a_slow_endpoint_never_delays_another_merchant(platform, fixed_clock,  #
         heads = []
         for server in (slow, fast):
             mid, mh = platform.merchant()
-            platform.client.post("/v1/webhook_endpoints", json={"url": server.url, "events": ["*"]}, headers=mh)
+            platform.client.post(
+                "/v1/webhook_endpoints", json={"url": server.url, "events": ["*"]}, headers=mh
+            )
             heads.append(mh)
         for mh in heads:
             for i in range(3):
-                p = platform.client.post("/v1/payments", json={"amount_fen": 100 + i, "merchant_order_no": f"o{i}",
-                                                               "channel": "wechat"}, headers=mh).json()
+                p = platform.client.post(
+                    "/v1/payments",
+                    json={"amount_fen": 100 + i, "merchant_order_no": f"o{i}", "channel": "wechat"},
+                    headers=mh,
+                ).json()
                 platform.client.post(f"/sim/payments/{p['id']}/pay", json={})
         start = time.monotonic()
         stats = dispatch_due(platform.db, wait=False)
@@ -102,7 +126,11 @@ def test_a_slow_endpoint_never_delays_another_merchant(platform, fixed_clock,  #
             time.sleep(0.02)
         assert len(fast.hits) == 3, "the fast endpoint waited for the slow one"
         assert fast.hits[-1] - start < 1.0 and slow.hits == []  # the slow one is still on its first
-        assert dispatch_due(platform.db) == {"delivered": 0, "retry": 0, "failed": 0}  # busy: not claimed twice
+        assert dispatch_due(platform.db) == {
+            "delivered": 0,
+            "retry": 0,
+            "failed": 0,
+        }  # busy: not claimed twice
         while len(slow.hits) < 3 and time.monotonic() < start + 10:
             time.sleep(0.05)
         assert len(slow.hits) == 3  # its own deliveries in order, one at a time

@@ -69,15 +69,20 @@ def _free_port() -> int:
 def test_down_then_up_receives_every_event_signed(platform, fixed_clock) -> None:  # type: ignore[no-untyped-def]
     mid, mh = platform.merchant()
     port = _free_port()
-    ep = platform.client.post("/v1/webhook_endpoints", json={"url": f"http://127.0.0.1:{port}/hook",
-                                                             "events": ["payment.succeeded", "refund.succeeded"]},
-                              headers=mh).json()
+    ep = platform.client.post(
+        "/v1/webhook_endpoints",
+        json={"url": f"http://127.0.0.1:{port}/hook", "events": ["payment.succeeded", "refund.succeeded"]},
+        headers=mh,
+    ).json()
     assert ep["secret"].startswith("whsec_")
     assert "secret" not in platform.client.get("/v1/webhook_endpoints", headers=mh).json()["data"][0]
     ids = []
     for i in range(3):
-        p = platform.client.post("/v1/payments", json={"amount_fen": 100 + i, "merchant_order_no": f"w{i}",
-                                                       "auth_code": "6212345678901234561"}, headers=mh).json()
+        p = platform.client.post(
+            "/v1/payments",
+            json={"amount_fen": 100 + i, "merchant_order_no": f"w{i}", "auth_code": "6212345678901234561"},
+            headers=mh,
+        ).json()
         assert p["status"] == "succeeded"
         ids.append(p["id"])
     stats = dispatch_due(platform.db)  # nobody listening yet
@@ -94,17 +99,23 @@ def test_down_then_up_receives_every_event_signed(platform, fixed_clock) -> None
         receiver.stop()
     assert receiver.bad_signatures == 0
     assert sorted(e["data"]["object"]["id"] for e in receiver.got) == sorted(ids)
-    assert len({e["id"] for e in receiver.got}) == 3 and all(e["type"] == "payment.succeeded" for e in receiver.got)
+    assert len({e["id"] for e in receiver.got}) == 3 and all(
+        e["type"] == "payment.succeeded" for e in receiver.got
+    )
 
 
 def test_gives_up_after_about_a_day_and_other_merchants_never_see_it(platform, fixed_clock) -> None:  # type: ignore[no-untyped-def]
     mid, mh = platform.merchant()
     other, oh = platform.merchant()
     port = _free_port()
-    platform.client.post("/v1/webhook_endpoints", json={"url": f"http://127.0.0.1:{port}/", "events": ["*"]},
-                         headers=mh)
-    platform.client.post("/v1/payments", json={"amount_fen": 100, "merchant_order_no": "g1",
-                                               "auth_code": "6212345678901234561"}, headers=mh)
+    platform.client.post(
+        "/v1/webhook_endpoints", json={"url": f"http://127.0.0.1:{port}/", "events": ["*"]}, headers=mh
+    )
+    platform.client.post(
+        "/v1/payments",
+        json={"amount_fen": 100, "merchant_order_no": "g1", "auth_code": "6212345678901234561"},
+        headers=mh,
+    )
     total = 0
     for wait in (0, *RETRY_SCHEDULE_S):
         fixed_clock.advance(seconds=wait + 1)
@@ -118,10 +129,12 @@ def test_gives_up_after_about_a_day_and_other_merchants_never_see_it(platform, f
 
 def test_endpoint_bad_input(platform) -> None:  # type: ignore[no-untyped-def]
     mid, mh = platform.merchant()
-    for body, param in (({"url": "ftp://x", "events": ["*"]}, "url"),
-                        ({"url": "https://x.example/h", "events": []}, "events"),
-                        ({"url": "https://x.example/h", "events": ["payment.bogus"]}, "events"),
-                        ({"url": "https://x.example/h", "events": ["*"], "extra": 1}, "extra")):
+    for body, param in (
+        ({"url": "ftp://x", "events": ["*"]}, "url"),
+        ({"url": "https://x.example/h", "events": []}, "events"),
+        ({"url": "https://x.example/h", "events": ["payment.bogus"]}, "events"),
+        ({"url": "https://x.example/h", "events": ["*"], "extra": 1}, "extra"),
+    ):
         r = platform.client.post("/v1/webhook_endpoints", json=body, headers=mh)
         assert r.status_code == 400 and r.json()["error"]["param"] == param, r.text
     assert platform.client.get("/v1/webhook_endpoints", headers=mh).json()["data"] == []

@@ -28,11 +28,15 @@ def create_key(label: str = typer.Option("operator", help="A name to recognise t
 def create_user(
     username: str = typer.Argument(..., help="Login name: 3–64 lower-case letters, digits, '.', '_' or '-'."),
     role: str = typer.Option(..., "--role", help="regulator, operator, merchant, biller or complaints."),
-    merchant: str | None = typer.Option(None, "--merchant", help="The merchant a merchant user belongs to (mch_…)."),
+    merchant: str | None = typer.Option(
+        None, "--merchant", help="The merchant a merchant user belongs to (mch_…)."
+    ),
     institution: str | None = typer.Option(None, "--institution", help="The acquirer an operator works for."),
     biller: str | None = typer.Option(None, "--biller", help="The biller a biller user belongs to."),
     name: str = typer.Option("", "--name", help="The name shown in the console."),
-    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from standard input."
+    ),
 ) -> None:
     """Create a console user; without --password-stdin the password is asked for twice."""
     import sys
@@ -47,8 +51,16 @@ def create_user(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         with database().tx() as conn:
-            user = _create(conn, username, role, password, merchant_id=merchant, institution_id=institution,
-                           biller_id=biller, display_name=name)
+            user = _create(
+                conn,
+                username,
+                role,
+                password,
+                merchant_id=merchant,
+                institution_id=institution,
+                biller_id=biller,
+                display_name=name,
+            )
     except ZhifuError as exc:
         fail(f"{exc.param or 'input'}: {exc.message}")
         return

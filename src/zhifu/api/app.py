@@ -19,16 +19,24 @@ from zhifu.core.errors import ZhifuError
 from zhifu.db import Database
 
 BODY_MAX_BYTES = 64 * 1024  # no API request needs more; uploads have their own routes and limits
-UPLOAD_BYTES_MAX = 17 * 1024 * 1024  # billers' bill and return files (16 MB, zhifu.bills.importer) with their form
-UPLOAD_PATH_ENDS = ("/bills", "/returns",  # /v1/billers/{id}/bills|returns and /console/biller/bills|returns
-                    "/complain",  # the public complaint form with its evidence (5 files of 2 MB, zhifu.complaints)
-                    "/statement-upload", "/payout-results")  # the operator's rail statement and bank result files
+UPLOAD_BYTES_MAX = (
+    17 * 1024 * 1024
+)  # billers' bill and return files (16 MB, zhifu.bills.importer) with their form
+UPLOAD_PATH_ENDS = (
+    "/bills",
+    "/returns",  # /v1/billers/{id}/bills|returns and /console/biller/bills|returns
+    "/complain",  # the public complaint form with its evidence (5 files of 2 MB, zhifu.complaints)
+    "/statement-upload",
+    "/payout-results",
+)  # the operator's rail statement and bank result files
 
 
-def _error(status: int, code: str, message: str, param: str | None = None,
-           type_: str = "invalid_request_error") -> JSONResponse:
-    return JSONResponse({"error": {"type": type_, "code": code, "message": message, "param": param}},
-                        status_code=status)
+def _error(
+    status: int, code: str, message: str, param: str | None = None, type_: str = "invalid_request_error"
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"type": type_, "code": code, "message": message, "param": param}}, status_code=status
+    )
 
 
 _ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")  # \u0000 in JSON, not a literal backslash before it
@@ -73,10 +81,13 @@ class BodyLimit:
             try:
                 bytes(body).decode("utf-8")
             except UnicodeDecodeError:
-                await _error(400, "invalid_utf8", "请求体不是 UTF-8 / the body is not valid UTF-8")(scope, receive, send)
+                await _error(400, "invalid_utf8", "请求体不是 UTF-8 / the body is not valid UTF-8")(
+                    scope, receive, send
+                )
                 return
         if (kind.endswith(b"json") and (b"\x00" in body or _ESCAPED_NUL.search(body))) or (
-                kind == b"application/x-www-form-urlencoded" and b"%00" in body):
+            kind == b"application/x-www-form-urlencoded" and b"%00" in body
+        ):
             await _error(400, "nul_character", _NUL_MESSAGE)(scope, receive, send)
             return
         replayed = False
@@ -111,10 +122,16 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
             if workers:
                 workers.stop()
 
-    app = FastAPI(title="Zhifu 智付 API", version="1", docs_url=None, redoc_url=None, openapi_url="/openapi.json",
-                  lifespan=lifespan,
-                  description="One API for every payment method of a county's acquiring bank. Amounts are integer "
-                              "fen; errors are `{\"error\": {type, code, message, param}}`.")
+    app = FastAPI(
+        title="Zhifu 智付 API",
+        version="1",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+        description="One API for every payment method of a county's acquiring bank. Amounts are integer "
+        'fen; errors are `{"error": {type, code, message, param}}`.',
+    )
     app.state.db = database
     app.state.settings = settings
     app.add_middleware(BodyLimit)
@@ -128,7 +145,9 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
 
     def _browser_page(req: Request, code: str, status: int) -> Response | None:
         """A person's browser gets a page in its language, not JSON; API clients keep the error object."""
-        if req.url.path.startswith(("/v1/", "/sim/", "/openapi")) or "text/html" not in req.headers.get("accept", ""):
+        if req.url.path.startswith(("/v1/", "/sim/", "/openapi")) or "text/html" not in req.headers.get(
+            "accept", ""
+        ):
             return None
         from zhifu.console.routes import error_page
 
@@ -144,7 +163,9 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
         if exc.status_code == 405:
             return _error(405, "method_not_allowed", f"{req.method} is not allowed on {req.url.path}")
         if exc.status_code == 400:  # the framework could not parse the body (UTF-8 is checked before: JSON)
-            return _error(400, "invalid_json", f"请求体不是合法 JSON / the body is not valid JSON ({exc.detail})")
+            return _error(
+                400, "invalid_json", f"请求体不是合法 JSON / the body is not valid JSON ({exc.detail})"
+            )
         return _error(exc.status_code, f"http_{exc.status_code}", str(exc.detail))
 
     @app.exception_handler(ValidationError)
@@ -160,7 +181,9 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
         page = _browser_page(_req, "server_error", 500)
         if page is not None:
             return page
-        return _error(500, "internal_error", "内部错误，请稍后重试 / internal error; retry later", type_="api_error")
+        return _error(
+            500, "internal_error", "内部错误，请稍后重试 / internal error; retry later", type_="api_error"
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_req: Request, exc: RequestValidationError) -> JSONResponse:
@@ -175,7 +198,9 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
         if kind == "extra_forbidden":
             return _error(400, "unknown_parameter", f"unknown parameter {'.'.join(loc)}", ".".join(loc))
         if kind == "missing":
-            return _error(400, "parameter_missing", f"missing parameter {'.'.join(loc)}", ".".join(loc) or None)
+            return _error(
+                400, "parameter_missing", f"missing parameter {'.'.join(loc)}", ".".join(loc) or None
+            )
         msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
         return _error(400, "parameter_invalid", f"{'.'.join(loc) or 'request'}: {msg}", ".".join(loc) or None)
 
@@ -203,10 +228,16 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
 
 
 # What any route may answer besides its success, all with the one error shape (see _error).
-ERROR_STATUSES = {"400": "Bad request: a parameter is missing or invalid, the body is not JSON or not UTF-8, or a "
-                         "text holds a NUL character", "401": "No valid API key", "403": "The key may not do this",
-                  "404": "No such object, or no such route", "409": "Conflicts with the object's state",
-                  "413": "The body is over the limit", "422": "The Idempotency-Key was used with another body"}
+ERROR_STATUSES = {
+    "400": "Bad request: a parameter is missing or invalid, the body is not JSON or not UTF-8, or a "
+    "text holds a NUL character",
+    "401": "No valid API key",
+    "403": "The key may not do this",
+    "404": "No such object, or no such route",
+    "409": "Conflicts with the object's state",
+    "413": "The body is over the limit",
+    "422": "The Idempotency-Key was used with another body",
+}
 
 
 def _document_errors(app: FastAPI) -> None:
@@ -218,10 +249,22 @@ def _document_errors(app: FastAPI) -> None:
             return app.openapi_schema
         doc = build()
         schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-        schemas["Error"] = {"type": "object", "required": ["error"], "properties": {"error": {
-            "type": "object", "required": ["type", "code", "message", "param"], "properties": {
-                "type": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"},
-                "param": {"type": ["string", "null"]}}}}}
+        schemas["Error"] = {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["type", "code", "message", "param"],
+                    "properties": {
+                        "type": {"type": "string"},
+                        "code": {"type": "string"},
+                        "message": {"type": "string"},
+                        "param": {"type": ["string", "null"]},
+                    },
+                }
+            },
+        }
         ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
         for ops in doc.get("paths", {}).values():
             for op in ops.values():

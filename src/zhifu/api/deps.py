@@ -50,8 +50,16 @@ def json_response(doc: Any, status: int = 200) -> Response:
     return Response(to_json(doc), status_code=status, media_type="application/json")
 
 
-def run_idempotent(request: Request, p: Principal, body: bytes, fn: Callable[[], Any], status: int = 200, *,
-                   resource: str | None = None, resume: Callable[[str], Any] | None = None) -> Response:
+def run_idempotent(
+    request: Request,
+    p: Principal,
+    body: bytes,
+    fn: Callable[[], Any],
+    status: int = 200,
+    *,
+    resource: str | None = None,
+    resume: Callable[[str], Any] | None = None,
+) -> Response:
     """Run fn once per Idempotency-Key; errors raised by fn are stored and replayed like successes.
 
     A route whose work records a recovery point names the kind of object it makes (`resource`) and how to answer
@@ -63,11 +71,16 @@ def run_idempotent(request: Request, p: Principal, body: bytes, fn: Callable[[],
     db: Database = request.app.state.db
     scope = p.merchant_id or p.key_id
     kind = resource if resume is not None else None
-    got = idempotency.begin(db, scope, key, idempotency.request_hash(request.method, request.url.path, body),
-                            kind=kind)
+    got = idempotency.begin(
+        db, scope, key, idempotency.request_hash(request.method, request.url.path, body), kind=kind
+    )
     if isinstance(got, idempotency.Stored):
-        return Response(got.body, status_code=got.status, media_type="application/json",
-                        headers={"Idempotent-Replayed": "true"})
+        return Response(
+            got.body,
+            status_code=got.status,
+            media_type="application/json",
+            headers={"Idempotent-Replayed": "true"},
+        )
     claim = recovery.Claim(scope, key, kind) if kind is not None else None
     work = fn
     if isinstance(got, idempotency.Recover) and claim is not None and resume is not None:

@@ -45,58 +45,92 @@ def request_hash(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
 
 
-def begin(db: Database, scope: str, key: str, req_hash: str, *, kind: str | None = None) -> Stored | Recover | None:
+def begin(
+    db: Database, scope: str, key: str, req_hash: str, *, kind: str | None = None
+) -> Stored | Recover | None:
     """Claim a key for this request; return the stored response when it is a replay, or what the work made when
     a request of a route with recovery points (`kind`) died after its work."""
     if not key or len(key) > KEY_LENGTH_MAX:
-        raise InvalidRequest(f"Idempotency-Key must be 1–{KEY_LENGTH_MAX} characters", param="Idempotency-Key")
+        raise InvalidRequest(
+            f"Idempotency-Key must be 1–{KEY_LENGTH_MAX} characters", param="Idempotency-Key"
+        )
     now = clock.now()
     with db.tx() as conn:
         ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(idempotency_keys)
-        res = conn.execute(ins.values(scope=scope, key=key, request_hash=req_hash, status="in_flight",
-                                      created_at=now, locked_at=now).on_conflict_do_nothing()
-                           .returning(idempotency_keys.c.key))
+        res = conn.execute(
+            ins.values(
+                scope=scope, key=key, request_hash=req_hash, status="in_flight", created_at=now, locked_at=now
+            )
+            .on_conflict_do_nothing()
+            .returning(idempotency_keys.c.key)
+        )
         if res.first() is not None:
             return None
-        row = conn.execute(select(idempotency_keys).where(and_(idempotency_keys.c.scope == scope,
-                                                               idempotency_keys.c.key == key))).one()
+        row = conn.execute(
+            select(idempotency_keys).where(
+                and_(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
+            )
+        ).one()
         if row.request_hash != req_hash:
-            raise UnprocessableError("Idempotency-Key was used with a different request", param="Idempotency-Key",
-                                     code="idempotency_key_reused")
+            raise UnprocessableError(
+                "Idempotency-Key was used with a different request",
+                param="Idempotency-Key",
+                code="idempotency_key_reused",
+            )
         if row.status == "done":
             return Stored(row.response_status, row.response_body)
         if kind is not None and row.resource_id is not None and row.resource_kind == kind:
             return Recover(row.resource_id)
         stale_s = WORK_COMMIT_MAX_S if kind is not None else IN_FLIGHT_STALE_S
         if row.locked_at > now - dt.timedelta(seconds=stale_s):
-            raise ConflictError("a request with this Idempotency-Key is still in flight", param="Idempotency-Key",
-                                code="idempotency_in_flight")
-        conn.execute(update(idempotency_keys).where(and_(idempotency_keys.c.scope == scope,
-                                                         idempotency_keys.c.key == key)).values(locked_at=now))
+            raise ConflictError(
+                "a request with this Idempotency-Key is still in flight",
+                param="Idempotency-Key",
+                code="idempotency_in_flight",
+            )
+        conn.execute(
+            update(idempotency_keys)
+            .where(and_(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key))
+            .values(locked_at=now)
+        )
         return None
 
 
 def finish(db: Database, scope: str, key: str, status: int, body: str) -> None:
     """Store the answer; the first stored answer of a key is the one replayed."""
     with db.tx() as conn:
-        conn.execute(update(idempotency_keys).where(and_(idempotency_keys.c.scope == scope,
-                                                         idempotency_keys.c.key == key,
-                                                         idempotency_keys.c.status == "in_flight"))
-                     .values(status="done", response_status=status, response_body=body))
+        conn.execute(
+            update(idempotency_keys)
+            .where(
+                and_(
+                    idempotency_keys.c.scope == scope,
+                    idempotency_keys.c.key == key,
+                    idempotency_keys.c.status == "in_flight",
+                )
+            )
+            .values(status="done", response_status=status, response_body=body)
+        )
 
 
 def release(db: Database, scope: str, key: str) -> None:
     """Forget a claim whose request failed before it could answer (an unexpected error), so a retry runs; a claim
     whose work committed keeps its recovery point, so the retry answers with what the work made."""
     with db.tx() as conn:
-        conn.execute(delete(idempotency_keys).where(and_(idempotency_keys.c.scope == scope,
-                                                         idempotency_keys.c.key == key,
-                                                         idempotency_keys.c.status == "in_flight",
-                                                         idempotency_keys.c.resource_id.is_(None))))
+        conn.execute(
+            delete(idempotency_keys).where(
+                and_(
+                    idempotency_keys.c.scope == scope,
+                    idempotency_keys.c.key == key,
+                    idempotency_keys.c.status == "in_flight",
+                    idempotency_keys.c.resource_id.is_(None),
+                )
+            )
+        )
 
 
 def purge(db: Database, *, at: dt.datetime | None = None) -> int:
     at = at or clock.now()
     with db.tx() as conn:
-        return conn.execute(delete(idempotency_keys).where(
-            idempotency_keys.c.created_at < at - dt.timedelta(seconds=KEEP_S))).rowcount
+        return conn.execute(
+            delete(idempotency_keys).where(idempotency_keys.c.created_at < at - dt.timedelta(seconds=KEEP_S))
+        ).rowcount

@@ -12,8 +12,10 @@ from zhifu.cli import console, database, fail
 from zhifu.core.errors import ZhifuError
 
 NAME = "audit"
-app = typer.Typer(no_args_is_help=True,
-                  help="审计日志 / Audit log: SM3 Merkle tree, SM2-signed checkpoints, proofs and verification.")
+app = typer.Typer(
+    no_args_is_help=True,
+    help="审计日志 / Audit log: SM3 Merkle tree, SM2-signed checkpoints, proofs and verification.",
+)
 
 
 def _out(doc: dict, path: Path | None) -> None:
@@ -49,22 +51,27 @@ def verify_cmd(as_json: bool = typer.Option(False, "--json", help="Print the rep
     if as_json:
         typer.echo(json.dumps(rep.to_dict(), ensure_ascii=False, default=str))
     elif rep.ok:
-        console.print(f"审计日志完好 / audit log OK: {rep.entries:,} entries, {rep.checkpoints} kept checkpoints, "
-                      f"{rep.signatures} signatures verified, {rep.queued} waiting, in {rep.seconds:.2f} s")
+        console.print(
+            f"审计日志完好 / audit log OK: {rep.entries:,} entries, {rep.checkpoints} kept checkpoints, "
+            f"{rep.signatures} signatures verified, {rep.queued} waiting, in {rep.seconds:.2f} s"
+        )
     else:
         for p in rep.problems:
             console.print(f"[red]✗[/red] {p}")
-        console.print(f"审计日志被篡改 / audit log TAMPERED: first bad entry {rep.first_bad}, "
-                      f"{rep.problems_total} problems")
+        console.print(
+            f"审计日志被篡改 / audit log TAMPERED: first bad entry {rep.first_bad}, "
+            f"{rep.problems_total} problems"
+        )
     if not rep.ok:
         raise typer.Exit(1)
 
 
 @app.command("prove")
-def prove_cmd(index: int = typer.Argument(..., help="The entry's leaf index."),
-              size: int = typer.Option(None, "--size", help="A kept checkpoint's size (default: the latest)."),
-              out: Path = typer.Option(None, "--out", help="Write the proof bundle here instead of printing it.")
-              ) -> None:
+def prove_cmd(
+    index: int = typer.Argument(..., help="The entry's leaf index."),
+    size: int = typer.Option(None, "--size", help="A kept checkpoint's size (default: the latest)."),
+    out: Path = typer.Option(None, "--out", help="Write the proof bundle here instead of printing it."),
+) -> None:
     """Print an inclusion proof of an entry against a signed checkpoint, for `zhifu audit check`."""
     from zhifu.audit import prove
 
@@ -78,9 +85,11 @@ def prove_cmd(index: int = typer.Argument(..., help="The entry's leaf index."),
 
 
 @app.command("consistency")
-def consistency_cmd(old: int = typer.Argument(..., help="The older checkpoint's size."),
-                    new: int = typer.Argument(None, help="The newer checkpoint's size (default: the latest)."),
-                    out: Path = typer.Option(None, "--out")) -> None:
+def consistency_cmd(
+    old: int = typer.Argument(..., help="The older checkpoint's size."),
+    new: int = typer.Argument(None, help="The newer checkpoint's size (default: the latest)."),
+    out: Path = typer.Option(None, "--out"),
+) -> None:
     """Print a consistency proof: the newer signed tree extends the older one."""
     from zhifu.audit import prove_consistency
 
@@ -94,9 +103,10 @@ def consistency_cmd(old: int = typer.Argument(..., help="The older checkpoint's 
 
 
 @app.command("check")
-def check_cmd(bundle: Path = typer.Argument(..., help="A proof bundle from prove or consistency."),
-              public_key: str = typer.Argument(..., help="The log's SM2 public key (hex) or a file holding it.")
-              ) -> None:
+def check_cmd(
+    bundle: Path = typer.Argument(..., help="A proof bundle from prove or consistency."),
+    public_key: str = typer.Argument(..., help="The log's SM2 public key (hex) or a file holding it."),
+) -> None:
     """Check a proof offline: no database, only the bundle and the public key (what a regulator runs)."""
     from zhifu.audit.offline import main
 
@@ -140,8 +150,12 @@ def rotate_key_cmd() -> None:
 
 
 @app.command("log")
-def log_cmd(action: str = typer.Option(None), object_id: str = typer.Option(None, "--object"),
-            merchant: str = typer.Option(None), limit: int = typer.Option(20)) -> None:
+def log_cmd(
+    action: str = typer.Option(None),
+    object_id: str = typer.Option(None, "--object"),
+    merchant: str = typer.Option(None),
+    limit: int = typer.Option(20),
+) -> None:
     """The newest entries, filtered."""
     from zhifu.audit import list_entries
 
@@ -149,6 +163,12 @@ def log_cmd(action: str = typer.Option(None), object_id: str = typer.Option(None
         page = list_entries(c, action=action, object_id=object_id, merchant_id=merchant, limit=limit)
     t = Table("#", "time (UTC)", "actor", "role", "action", "object")
     for e in page["data"]:
-        t.add_row(str(e["index"]), str(e["at"])[:19], e["actor"], e["role"], e["action"],
-                  f"{e['object_type']}:{e['object_id']}")
+        t.add_row(
+            str(e["index"]),
+            str(e["at"])[:19],
+            e["actor"],
+            e["role"],
+            e["action"],
+            f"{e['object_type']}:{e['object_id']}",
+        )
     console.print(t)

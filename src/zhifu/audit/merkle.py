@@ -100,7 +100,7 @@ class MemoryTree:
 
     def full(self, height: int, index: int) -> bytes:
         width = 1 << height
-        return hash_up(self.leaves[index * width:(index + 1) * width], self.h)
+        return hash_up(self.leaves[index * width : (index + 1) * width], self.h)
 
     def root(self, size: int | None = None) -> bytes:
         return root(len(self.leaves) if size is None else size, self.full, self.h)

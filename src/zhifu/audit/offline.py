@@ -82,14 +82,16 @@ def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[byte
     return r
 
 
-def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes,
-                     h: Hasher = sm3) -> None:
+def verify_inclusion(
+    index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes, h: Hasher = sm3
+) -> None:
     if root_from_inclusion(index, size, leaf, proof, h) != root:
         raise VerifyError(f"entry {index} is not in the tree of size {size} with this root")
 
 
-def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: bytes, root2: bytes,
-                       h: Hasher = sm3) -> None:
+def verify_consistency(
+    size1: int, size2: int, proof: Sequence[bytes], root1: bytes, root2: bytes, h: Hasher = sm3
+) -> None:
     """RFC 9162 §2.1.4.2: the tree of size2 and root2 extends the tree of size1 and root1."""
     if size1 < 0 or size2 < size1:
         raise VerifyError(f"size {size2} does not extend size {size1}")
@@ -194,12 +196,23 @@ def sm2_verify(public_key_hex: str, message: bytes, signature: bytes) -> bool:
 class Checkpoint:
     """origin / size / base64 root / `time …` / `key …`, a blank line, then `— origin base64(r||s)`."""
 
-    def __init__(self, origin: str, size: int, root: bytes, time: str, key: str, signature: bytes = b"") -> None:
-        self.origin, self.size, self.root, self.time, self.key, self.signature = origin, size, root, time, key, signature
+    def __init__(
+        self, origin: str, size: int, root: bytes, time: str, key: str, signature: bytes = b""
+    ) -> None:
+        self.origin, self.size, self.root, self.time, self.key, self.signature = (
+            origin,
+            size,
+            root,
+            time,
+            key,
+            signature,
+        )
 
     def body(self) -> str:
-        return (f"{self.origin}\n{self.size}\n{base64.b64encode(self.root).decode()}\n"
-                f"time {self.time}\nkey {self.key}\n")
+        return (
+            f"{self.origin}\n{self.size}\n{base64.b64encode(self.root).decode()}\n"
+            f"time {self.time}\nkey {self.key}\n"
+        )
 
     def text(self) -> str:
         return f"{self.body()}\n\u2014 {self.origin} {base64.b64encode(self.signature).decode()}\n"

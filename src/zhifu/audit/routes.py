@@ -20,8 +20,9 @@ from zhifu.merchants import Principal
 
 router = APIRouter()
 api = APIRouter(prefix="/v1/audit", tags=["audit"])
-pages = APIRouter(route_class=console.ConsoleRoute, include_in_schema=False,
-                  dependencies=[Depends(console.csrf_guard)])
+pages = APIRouter(
+    route_class=console.ConsoleRoute, include_in_schema=False, dependencies=[Depends(console.csrf_guard)]
+)
 ROLES = ("regulator", "operator")
 NAV_LABEL = "审计日志 / Audit log"
 for _r in ROLES:
@@ -45,8 +46,12 @@ def public_keys(p: Principal = Depends(principal), db: Database = Depends(get_db
 
 
 @api.get("/consistency", summary="A consistency proof between two checkpoints; any key")
-def consistency(old: int = Query(..., ge=0), new: int | None = Query(None, ge=0), p: Principal = Depends(principal),
-                db: Database = Depends(get_db)) -> Response:
+def consistency(
+    old: int = Query(..., ge=0),
+    new: int | None = Query(None, ge=0),
+    p: Principal = Depends(principal),
+    db: Database = Depends(get_db),
+) -> Response:
     with db.read() as c:
         return json_response(service.prove_consistency(c, old, new))
 
@@ -60,18 +65,35 @@ def _scope(p: Principal, merchant: str | None) -> str | None:
 
 
 @api.get("/entries", summary="Entries, newest first (operator; a merchant key sees its own)")
-def entries(action: str | None = Query(None, max_length=64), object_id: str | None = Query(None, max_length=64),
-            merchant: str | None = Query(None, max_length=32), before: int | None = Query(None, ge=0),
-            limit: int = Query(50, ge=1, le=service.PAGE_MAX), p: Principal = Depends(principal),
-            db: Database = Depends(get_db)) -> Response:
+def entries(
+    action: str | None = Query(None, max_length=64),
+    object_id: str | None = Query(None, max_length=64),
+    merchant: str | None = Query(None, max_length=32),
+    before: int | None = Query(None, ge=0),
+    limit: int = Query(50, ge=1, le=service.PAGE_MAX),
+    p: Principal = Depends(principal),
+    db: Database = Depends(get_db),
+) -> Response:
     with db.read() as c:
-        return json_response(service.list_entries(c, action=action, object_id=object_id,
-                                                  merchant_id=_scope(p, merchant), before=before, limit=limit))
+        return json_response(
+            service.list_entries(
+                c,
+                action=action,
+                object_id=object_id,
+                merchant_id=_scope(p, merchant),
+                before=before,
+                limit=limit,
+            )
+        )
 
 
 @api.get("/entries/{index}/proof", summary="An inclusion proof of one entry against the latest checkpoint")
-def entry_proof(index: int, size: int | None = Query(None, ge=1), p: Principal = Depends(principal),
-                db: Database = Depends(get_db)) -> Response:
+def entry_proof(
+    index: int,
+    size: int | None = Query(None, ge=1),
+    p: Principal = Depends(principal),
+    db: Database = Depends(get_db),
+) -> Response:
     with db.read() as c:
         if p.role == "merchant" and service.entry(c, index)["merchant_id"] != p.merchant_id:
             raise NotFound(f"没有第 {index} 条审计记录 / no audit entry {index}", param="index")
@@ -85,20 +107,46 @@ def _role_of(request: Request) -> str:
     return request.url.path.split("/")[2]
 
 
-def _log_page(request: Request, *, report: dict[str, Any] | None = None, action: str = "", object_id: str = "",
-              actor: str = "", merchant: str = "", before: int | None = None, error: str | None = None,
-              status: int = 200) -> Response:
+def _log_page(
+    request: Request,
+    *,
+    report: dict[str, Any] | None = None,
+    action: str = "",
+    object_id: str = "",
+    actor: str = "",
+    merchant: str = "",
+    before: int | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
     db: Database = request.app.state.db
     with db.read() as c:
         st = service.status(c)
-        page = service.list_entries(c, action=action or None, object_id=object_id or None, actor=actor or None,
-                                    merchant_id=merchant or None, before=before)
+        page = service.list_entries(
+            c,
+            action=action or None,
+            object_id=object_id or None,
+            actor=actor or None,
+            merchant_id=merchant or None,
+            before=before,
+        )
         cps = service.checkpoints(c, limit=20)
     base = f"/console/{_role_of(request)}/audit"
-    return console.page(request, "audit/log.html", {
-        "base": base, "st": st, "page": page, "cps": cps, "report": report, "error": error,
-        "filters": {"action": action, "object": object_id, "actor": actor, "merchant": merchant}},
-        status=status, active=base)
+    return console.page(
+        request,
+        "audit/log.html",
+        {
+            "base": base,
+            "st": st,
+            "page": page,
+            "cps": cps,
+            "report": report,
+            "error": error,
+            "filters": {"action": action, "object": object_id, "actor": actor, "merchant": merchant},
+        },
+        status=status,
+        active=base,
+    )
 
 
 def _pages_for(role_name: str) -> None:
@@ -106,15 +154,30 @@ def _pages_for(role_name: str) -> None:
     user_dep = console.role(role_name)
     base = f"/console/{role_name}/audit"
 
-    def log(request: Request, action: str = "", object: str = "", actor: str = "", merchant: str = "",
-            before: str = "", user: User = Depends(user_dep)) -> Response:
+    def log(
+        request: Request,
+        action: str = "",
+        object: str = "",
+        actor: str = "",
+        merchant: str = "",
+        before: str = "",
+        user: User = Depends(user_dep),
+    ) -> Response:
         cursor = None
         if before:
             if not before.isdigit():
-                return _log_page(request, error="「下一页」参数无效 / before: not an entry number", status=400)
+                return _log_page(
+                    request, error="「下一页」参数无效 / before: not an entry number", status=400
+                )
             cursor = int(before)
-        return _log_page(request, action=action[:64], object_id=object[:64], actor=actor[:64],
-                         merchant=merchant[:32], before=cursor)
+        return _log_page(
+            request,
+            action=action[:64],
+            object_id=object[:64],
+            actor=actor[:64],
+            merchant=merchant[:32],
+            before=cursor,
+        )
 
     def verify(request: Request, user: User = Depends(user_dep)) -> Response:
         rep = service.verify_db(request.app.state.db)
@@ -127,20 +190,29 @@ def _pages_for(role_name: str) -> None:
             doc = service.prove(c, int(index))
         return _download(doc, f"audit-proof-{index}.json")
 
-    def consistency(request: Request, old: int = Query(..., ge=0), user: User = Depends(user_dep)) -> Response:
+    def consistency(
+        request: Request, old: int = Query(..., ge=0), user: User = Depends(user_dep)
+    ) -> Response:
         with request.app.state.db.read() as c:
             doc = service.prove_consistency(c, old)
         return _download(doc, f"audit-consistency-{old}.json")
 
     pages.add_api_route(base, log, methods=["GET"], name=f"audit_log_{role_name}")
     pages.add_api_route(f"{base}/verify", verify, methods=["POST"], name=f"audit_verify_{role_name}")
-    pages.add_api_route(f"{base}/entries/{{index}}/proof", proof, methods=["GET"], name=f"audit_proof_{role_name}")
-    pages.add_api_route(f"{base}/consistency", consistency, methods=["GET"], name=f"audit_consistency_{role_name}")
+    pages.add_api_route(
+        f"{base}/entries/{{index}}/proof", proof, methods=["GET"], name=f"audit_proof_{role_name}"
+    )
+    pages.add_api_route(
+        f"{base}/consistency", consistency, methods=["GET"], name=f"audit_consistency_{role_name}"
+    )
 
 
 def _download(doc: dict[str, Any], filename: str) -> Response:
-    return Response(json.dumps(doc, ensure_ascii=False, indent=2), media_type="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        json.dumps(doc, ensure_ascii=False, indent=2),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 for _r in ROLES:

@@ -32,7 +32,9 @@ from zhifu.core.errors import InvalidRequest, NotFound
 from zhifu.db import Database
 
 ENTRY_BYTES_MAX: Final = 8192  # an entry names an action and digests, never a document; bigger is a mistake
-INTEGRATE_BATCH_MAX: Final = 5000  # entries per integration transaction: ~40 ms of hashing under the write lock
+INTEGRATE_BATCH_MAX: Final = (
+    5000  # entries per integration transaction: ~40 ms of hashing under the write lock
+)
 INTEGRATE_INTERVAL_S: Final = 0.5  # so an entry is provable within about a second of its commit
 KEEP_INTERVAL_S: Final = 60  # a checkpoint is kept for good at least this often while the log grows
 TILE_WIDTH: Final = 256
@@ -66,33 +68,76 @@ def _utc_text(at: dt.datetime) -> str:
 _insert_entry = insert(audit_queue)
 
 
-def record(conn: Connection, actor: str | None, action: str, object_type: str, object_id: str,
-           details: dict[str, Any] | None = None, *, role: str | None = None, merchant_id: str | None = None,
-           at: dt.datetime | None = None) -> None:
+def record(
+    conn: Connection,
+    actor: str | None,
+    action: str,
+    object_type: str,
+    object_id: str,
+    details: dict[str, Any] | None = None,
+    *,
+    role: str | None = None,
+    merchant_id: str | None = None,
+    at: dt.datetime | None = None,
+) -> None:
     """Append an entry in the caller's transaction: it is in the log if and only if the action committed.
     `actor=None` names whoever is acting (the console user, the API key, the command's user)."""
     if not action or len(action) > 64 or not object_type or len(object_type) > 32 or len(object_id) > 64:
-        raise InvalidRequest("审计条目的动作或对象无效 / audit entry action or object is invalid", param="action")
+        raise InvalidRequest(
+            "审计条目的动作或对象无效 / audit entry action or object is invalid", param="action"
+        )
     if actor is None or role is None:
         who, their_role = current_actor(conn)
         actor, role = actor or who, role or their_role
     at = at or clock.now()
-    body = canonical({"v": 1, "at": _utc_text(at), "actor": actor, "role": role, "action": action,
-                      "object": {"type": object_type, "id": object_id}, "merchant": merchant_id,
-                      "details": details or {}})
+    body = canonical(
+        {
+            "v": 1,
+            "at": _utc_text(at),
+            "actor": actor,
+            "role": role,
+            "action": action,
+            "object": {"type": object_type, "id": object_id},
+            "merchant": merchant_id,
+            "details": details or {},
+        }
+    )
     if len(body.encode()) > ENTRY_BYTES_MAX:
-        raise InvalidRequest(f"审计条目超过 {ENTRY_BYTES_MAX} 字节 / audit entry over {ENTRY_BYTES_MAX} bytes",
-                             param="details")
-    conn.execute(_insert_entry, [{"body": body, "action": action, "object_type": object_type,
-                                  "object_id": object_id, "actor": actor[:64], "role": role[:16],
-                                  "merchant_id": merchant_id, "at": at}])
+        raise InvalidRequest(
+            f"审计条目超过 {ENTRY_BYTES_MAX} 字节 / audit entry over {ENTRY_BYTES_MAX} bytes", param="details"
+        )
+    conn.execute(
+        _insert_entry,
+        [
+            {
+                "body": body,
+                "action": action,
+                "object_type": object_type,
+                "object_id": object_id,
+                "actor": actor[:64],
+                "role": role[:16],
+                "merchant_id": merchant_id,
+                "at": at,
+            }
+        ],
+    )
 
 
-def exported(db: Database, what: str, object_id: str, details: dict[str, Any] | None = None, *,
-             merchant_id: str | None = None) -> None:
+def exported(
+    db: Database,
+    what: str,
+    object_id: str,
+    details: dict[str, Any] | None = None,
+    *,
+    merchant_id: str | None = None,
+) -> None:
     """Record a download of data (a report, a statement, a reconciliation file) by whoever is acting, in its
     own transaction: the file was built from a read, and the entry says who took it away."""
-    db.run(lambda c: record(c, None, f"export.{what}", "export", object_id[:64], details, merchant_id=merchant_id))
+    db.run(
+        lambda c: record(
+            c, None, f"export.{what}", "export", object_id[:64], details, merchant_id=merchant_id
+        )
+    )
 
 
 # ---------------------------------------------------------------- keys
@@ -105,8 +150,9 @@ def origin() -> str:
 @functools.lru_cache(maxsize=8)
 def _keypair(secret_key: str, version: int) -> tuple[str, str]:
     """(private, public) hex of key `version`: a scalar derived from the secret key with HKDF-SM3."""
-    raw = HKDF(algorithm=hashes.SM3(), length=40, salt=b"zhifu-audit", info=f"sm2-checkpoint-v{version}".encode()
-               ).derive(secret_key.encode())
+    raw = HKDF(
+        algorithm=hashes.SM3(), length=40, salt=b"zhifu-audit", info=f"sm2-checkpoint-v{version}".encode()
+    ).derive(secret_key.encode())
     d = int.from_bytes(raw, "big") % (_N_SM2 - 2) + 1
     from gmssl import sm2
 
@@ -127,8 +173,10 @@ def _state(conn: Connection, *, lock: bool = False) -> dict[str, Any]:
     row = conn.execute(q).first()
     if row is None:
         _ensure_key(conn, 1)
-        conn.execute(insert(audit_state), [{"id": 1, "size": 0, "key_version": 1, "latest": None,
-                                            "updated_at": clock.now()}])
+        conn.execute(
+            insert(audit_state),
+            [{"id": 1, "size": 0, "key_version": 1, "latest": None, "updated_at": clock.now()}],
+        )
         row = conn.execute(q).one()
     return row._asdict()
 
@@ -136,8 +184,10 @@ def _state(conn: Connection, *, lock: bool = False) -> dict[str, Any]:
 def _ensure_key(conn: Connection, version: int) -> None:
     pub = _keypair(secret(), version)[1]
     if conn.execute(select(audit_keys.c.version).where(audit_keys.c.version == version)).first() is None:
-        conn.execute(insert(audit_keys), [{"version": version, "key_id": key_id(pub), "public_key": pub,
-                                           "created_at": clock.now()}])
+        conn.execute(
+            insert(audit_keys),
+            [{"version": version, "key_id": key_id(pub), "public_key": pub, "created_at": clock.now()}],
+        )
 
 
 def rotate_key(conn: Connection) -> dict[str, Any]:
@@ -145,7 +195,9 @@ def rotate_key(conn: Connection) -> dict[str, Any]:
     st = _state(conn, lock=True)
     new = st["key_version"] + 1
     _ensure_key(conn, new)
-    conn.execute(update(audit_keys).where(audit_keys.c.version == st["key_version"]).values(retired_at=clock.now()))
+    conn.execute(
+        update(audit_keys).where(audit_keys.c.version == st["key_version"]).values(retired_at=clock.now())
+    )
     conn.execute(update(audit_state).where(audit_state.c.id == 1).values(key_version=new))
     pub = public_key(new)
     record(conn, None, "audit.key_rotated", "audit_key", key_id(pub), {"version": new, "public_key": pub})
@@ -171,8 +223,9 @@ class Tiles:
     def get(self, level: int, idx: int) -> bytes:
         key = (level, idx)
         if key not in self._cache:
-            row = self.conn.execute(select(audit_tiles.c.hashes).where(
-                audit_tiles.c.level == level, audit_tiles.c.idx == idx)).first()
+            row = self.conn.execute(
+                select(audit_tiles.c.hashes).where(audit_tiles.c.level == level, audit_tiles.c.idx == idx)
+            ).first()
             self._cache[key] = bytes(row[0]) if row else b""
             if row:
                 self._stored.add(key)
@@ -188,10 +241,10 @@ class Tiles:
         tile = self.get(level, first >> TILE_BITS)
         off = (first & (TILE_WIDTH - 1)) * HASH_BYTES
         count = 1 << rest
-        chunk = tile[off:off + count * HASH_BYTES]
+        chunk = tile[off : off + count * HASH_BYTES]
         if len(chunk) != count * HASH_BYTES:
             raise VerifyError(f"tile {level}/{first >> TILE_BITS} is missing hashes")
-        return merkle.hash_up([chunk[i:i + HASH_BYTES] for i in range(0, len(chunk), HASH_BYTES)])
+        return merkle.hash_up([chunk[i : i + HASH_BYTES] for i in range(0, len(chunk), HASH_BYTES)])
 
     def append(self, size: int, leaves: Sequence[bytes]) -> None:
         """Add leaf hashes to a tree of `size` leaves, completing tiles and carrying their roots up a level."""
@@ -201,8 +254,10 @@ class Tiles:
             idx = count >> TILE_BITS
             tile = self.get(level, idx)
             if len(tile) != (count & (TILE_WIDTH - 1)) * HASH_BYTES:
-                raise VerifyError(f"tile {level}/{idx} holds {len(tile) // HASH_BYTES} hashes, not "
-                                  f"{count & (TILE_WIDTH - 1)}: run zhifu audit verify")
+                raise VerifyError(
+                    f"tile {level}/{idx} holds {len(tile) // HASH_BYTES} hashes, not "
+                    f"{count & (TILE_WIDTH - 1)}: run zhifu audit verify"
+                )
             parents: list[bytes] = []
             parts = [tile]
             filled = count & (TILE_WIDTH - 1)
@@ -212,7 +267,9 @@ class Tiles:
                 if filled == TILE_WIDTH:
                     full = b"".join(parts)
                     self._put(level, idx, full)
-                    parents.append(merkle.hash_up([full[i:i + HASH_BYTES] for i in range(0, len(full), HASH_BYTES)]))
+                    parents.append(
+                        merkle.hash_up([full[i : i + HASH_BYTES] for i in range(0, len(full), HASH_BYTES)])
+                    )
                     idx, parts, filled = idx + 1, [b""], 0
             rest = b"".join(parts)
             if rest:
@@ -224,8 +281,11 @@ class Tiles:
             level, idx = key
             data = self._cache[key]
             if key in self._stored:
-                self.conn.execute(update(audit_tiles).where(audit_tiles.c.level == level, audit_tiles.c.idx == idx)
-                                  .values(hashes=data))
+                self.conn.execute(
+                    update(audit_tiles)
+                    .where(audit_tiles.c.level == level, audit_tiles.c.idx == idx)
+                    .values(hashes=data)
+                )
             else:
                 self.conn.execute(insert(audit_tiles), [{"level": level, "idx": idx, "hashes": data}])
                 self._stored.add(key)
@@ -258,7 +318,9 @@ def _sign(conn: Connection, size: int, root: bytes, version: int, at: dt.datetim
     return _sign_with(priv, pub, size, root, at)
 
 
-def integrate(conn: Connection, *, batch_max: int = INTEGRATE_BATCH_MAX, force_keep: bool = False) -> Integration:
+def integrate(
+    conn: Connection, *, batch_max: int = INTEGRATE_BATCH_MAX, force_keep: bool = False
+) -> Integration:
     """Sequence up to batch_max queued entries, extend the tree, sign a checkpoint if it grew."""
     st = _state(conn, lock=True)
     size = st["size"]
@@ -267,14 +329,24 @@ def integrate(conn: Connection, *, batch_max: int = INTEGRATE_BATCH_MAX, force_k
     if rows:
         out, leaves = [], []
         for i, r in enumerate(rows):
-            out.append({"leaf_index": size + i, "body": r.body, "action": r.action, "object_type": r.object_type,
-                        "object_id": r.object_id, "actor": r.actor, "role": r.role, "merchant_id": r.merchant_id,
-                        "at": r.at})
+            out.append(
+                {
+                    "leaf_index": size + i,
+                    "body": r.body,
+                    "action": r.action,
+                    "object_type": r.object_type,
+                    "object_id": r.object_id,
+                    "actor": r.actor,
+                    "role": r.role,
+                    "merchant_id": r.merchant_id,
+                    "at": r.at,
+                }
+            )
             leaves.append(leaf_hash(r.body.encode()))
         conn.execute(insert(audit_log), out)
         ids = [r.id for r in rows]
         for i in range(0, len(ids), 1000):
-            conn.execute(delete(audit_queue).where(audit_queue.c.id.in_(ids[i:i + 1000])))
+            conn.execute(delete(audit_queue).where(audit_queue.c.id.in_(ids[i : i + 1000])))
         tiles.append(size, leaves)
         tiles.flush()
         size += len(rows)
@@ -284,13 +356,20 @@ def integrate(conn: Connection, *, batch_max: int = INTEGRATE_BATCH_MAX, force_k
     now = clock.now()
     cp = _sign(conn, size, merkle.root(size, tiles.full), st["key_version"], now)
     text = cp.text()
-    conn.execute(update(audit_state).where(audit_state.c.id == 1).values(size=size, latest=text, updated_at=now))
-    last_kept = conn.execute(select(audit_checkpoints.c.size, audit_checkpoints.c.at)
-                             .order_by(audit_checkpoints.c.size.desc()).limit(1)).first()
+    conn.execute(
+        update(audit_state).where(audit_state.c.id == 1).values(size=size, latest=text, updated_at=now)
+    )
+    last_kept = conn.execute(
+        select(audit_checkpoints.c.size, audit_checkpoints.c.at)
+        .order_by(audit_checkpoints.c.size.desc())
+        .limit(1)
+    ).first()
     keep = force_keep or last_kept is None or (now - last_kept.at).total_seconds() >= KEEP_INTERVAL_S
     if keep and (last_kept is None or last_kept.size < size):
-        conn.execute(insert(audit_checkpoints), [{"size": size, "root": cp.root.hex(), "text": text,
-                                                  "key_id": cp.key, "at": now}])
+        conn.execute(
+            insert(audit_checkpoints),
+            [{"size": size, "root": cp.root.hex(), "text": text, "key_id": cp.key, "at": now}],
+        )
     return Integration(len(rows), size, text, keep)
 
 
@@ -343,19 +422,28 @@ def prove(conn: Connection, index: int, *, size: int | None = None) -> dict[str,
     """An inclusion proof of entry `index` against a checkpoint (the latest unless `size` names a kept one)."""
     cp = _checkpoint_of(conn, size)
     if not 0 <= index < cp.size:
-        raise NotFound(f"第 {index} 条不在大小为 {cp.size} 的检查点中 / entry {index} is not in the checkpoint "
-                       f"of size {cp.size} (it is signed within a second of its commit)", param="index")
+        raise NotFound(
+            f"第 {index} 条不在大小为 {cp.size} 的检查点中 / entry {index} is not in the checkpoint "
+            f"of size {cp.size} (it is signed within a second of its commit)",
+            param="index",
+        )
     body = entry(conn, index)["body"]
     path = merkle.inclusion_path(index, cp.size, Tiles(conn).full)
-    return {"type": "inclusion", "index": index, "entry": body, "proof": [p.hex() for p in path],
-            "checkpoint": cp.text()}
+    return {
+        "type": "inclusion",
+        "index": index,
+        "entry": body,
+        "proof": [p.hex() for p in path],
+        "checkpoint": cp.text(),
+    }
 
 
 def prove_consistency(conn: Connection, old_size: int, new_size: int | None = None) -> dict[str, Any]:
     old, new = _checkpoint_of(conn, old_size), _checkpoint_of(conn, new_size)
     if old.size > new.size:
-        raise InvalidRequest("旧检查点必须不大于新检查点 / the old checkpoint must not be larger than the new one",
-                             param="old")
+        raise InvalidRequest(
+            "旧检查点必须不大于新检查点 / the old checkpoint must not be larger than the new one", param="old"
+        )
     path = merkle.consistency_path(old.size, new.size, Tiles(conn).full)
     return {"type": "consistency", "old": old.text(), "new": new.text(), "proof": [p.hex() for p in path]}
 
@@ -408,8 +496,10 @@ def verify(conn: Connection, *, progress: Callable[[int], None] | None = None) -
     rep.size = st["size"]
     rep.queued = conn.execute(select(func.count()).select_from(audit_queue)).scalar_one()
     pub_by_id = {r["key_id"]: r["public_key"] for r in keys(conn)}
-    kept = [(r.size, r.root, r.text, r.at) for r in conn.execute(
-        select(audit_checkpoints).order_by(audit_checkpoints.c.size))]
+    kept = [
+        (r.size, r.root, r.text, r.at)
+        for r in conn.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.size))
+    ]
     cps: list[tuple[int, bytes, str]] = []  # (size, signed root, where)
     last_time = ""
     for size, root_hex, cp_text, _at in kept:
@@ -445,8 +535,10 @@ def verify(conn: Connection, *, progress: Callable[[int], None] | None = None) -
             rep.bad(f"最新检查点无效 / latest checkpoint: {exc}")
     cps.sort(key=lambda c: c[0])
     if cps and cps[-1][0] > rep.size:
-        rep.bad(f"a checkpoint signs size {cps[-1][0]} but the log holds {rep.size}: entries were deleted",
-                rep.size)
+        rep.bad(
+            f"a checkpoint signs size {cps[-1][0]} but the log holds {rep.size}: entries were deleted",
+            rep.size,
+        )
 
     compact = merkle.Compact()
     next_cp = 0
@@ -460,7 +552,10 @@ def verify(conn: Connection, *, progress: Callable[[int], None] | None = None) -
         index, body = row[0], row[1]
         if index != expected:
             if index > expected:
-                rep.bad(f"第 {expected} 条缺失 / entry {expected} is missing (deleted); the next is {index}", expected)
+                rep.bad(
+                    f"第 {expected} 条缺失 / entry {expected} is missing (deleted); the next is {index}",
+                    expected,
+                )
             else:
                 rep.bad(f"第 {index} 条重复 / entry {index} appears twice (inserted)", index)
             break
@@ -468,24 +563,35 @@ def verify(conn: Connection, *, progress: Callable[[int], None] | None = None) -
         want_tile = index >> TILE_BITS
         if want_tile != tile_idx:
             if want_tile not in tile_buf:
-                tile_buf = {r[0]: bytes(r[1]) for r in conn.execute(
-                    select(audit_tiles.c.idx, audit_tiles.c.hashes).where(
-                        audit_tiles.c.level == 0, audit_tiles.c.idx >= want_tile,
-                        audit_tiles.c.idx < want_tile + TILES_PER_FETCH))}
+                tile_buf = {
+                    r[0]: bytes(r[1])
+                    for r in conn.execute(
+                        select(audit_tiles.c.idx, audit_tiles.c.hashes).where(
+                            audit_tiles.c.level == 0,
+                            audit_tiles.c.idx >= want_tile,
+                            audit_tiles.c.idx < want_tile + TILES_PER_FETCH,
+                        )
+                    )
+                }
             tile_idx, tile = want_tile, tile_buf.get(want_tile, b"")
         off = (index & (TILE_WIDTH - 1)) * HASH_BYTES
-        if index < rep.size and tile[off:off + HASH_BYTES] != leaf:
-            rep.bad(f"第 {index} 条被改动 / entry {index} was changed after it was sequenced "
-                    "(its content does not match its recorded hash)", index)
+        if index < rep.size and tile[off : off + HASH_BYTES] != leaf:
+            rep.bad(
+                f"第 {index} 条被改动 / entry {index} was changed after it was sequenced "
+                "(its content does not match its recorded hash)",
+                index,
+            )
         compact.append_hash(leaf)
         expected += 1
         while next_cp < len(cps) and cps[next_cp][0] == expected:
             size, signed_root, where = cps[next_cp]
             if compact.root() != signed_root:
                 # the entry-level checks above are precise when they fire; otherwise the signed roots bound it
-                rep.bad(f"{where}: 重算的根与签名的根不同 / the recomputed root differs from the signed root: "
-                        f"an entry in [{good_size}, {size}) was changed, inserted, deleted or reordered",
-                        good_size if rep.first_bad is None else None)
+                rep.bad(
+                    f"{where}: 重算的根与签名的根不同 / the recomputed root differs from the signed root: "
+                    f"an entry in [{good_size}, {size}) was changed, inserted, deleted or reordered",
+                    good_size if rep.first_bad is None else None,
+                )
             elif rep.first_bad is None:
                 good_size = size
             next_cp += 1
@@ -494,11 +600,17 @@ def verify(conn: Connection, *, progress: Callable[[int], None] | None = None) -
     rep.entries = expected
     if expected != rep.size and rep.problems_total == 0:
         if expected > rep.size:
-            rep.bad(f"第 {rep.size} 条不是排序器写入的 / entry {rep.size} and after were not sequenced by the "
-                    f"integrator (inserted): the tree has {rep.size} entries, the log {expected}", rep.size)
+            rep.bad(
+                f"第 {rep.size} 条不是排序器写入的 / entry {rep.size} and after were not sequenced by the "
+                f"integrator (inserted): the tree has {rep.size} entries, the log {expected}",
+                rep.size,
+            )
         else:
-            rep.bad(f"日志只有 {expected} 条，树有 {rep.size} 条 / the log holds {expected} entries, the tree "
-                    f"{rep.size}: entries at the end were deleted", expected)
+            rep.bad(
+                f"日志只有 {expected} 条，树有 {rep.size} 条 / the log holds {expected} entries, the tree "
+                f"{rep.size}: entries at the end were deleted",
+                expected,
+            )
     rep.seconds = round(time.perf_counter() - t0, 3)
     return rep
 
@@ -508,24 +620,48 @@ def verify_db(db: Database, *, progress: Callable[[int], None] | None = None) ->
     with db.read() as conn:
         rep = verify(conn, progress=progress)
     first = rep.problems[0][:500] if rep.problems else None
-    db.run(lambda c: (_state(c), c.execute(update(audit_state).where(audit_state.c.id == 1).values(
-        verified_at=clock.now(), verified_size=rep.entries, verified_ok="Y" if rep.ok else "N",
-        verified_problem=first))))
+    db.run(
+        lambda c: (
+            _state(c),
+            c.execute(
+                update(audit_state)
+                .where(audit_state.c.id == 1)
+                .values(
+                    verified_at=clock.now(),
+                    verified_size=rep.entries,
+                    verified_ok="Y" if rep.ok else "N",
+                    verified_problem=first,
+                )
+            ),
+        )
+    )
     return rep
 
 
 # ---------------------------------------------------------------- reading
 
 
-def list_entries(conn: Connection, *, action: str | None = None, object_type: str | None = None,
-                 object_id: str | None = None, actor: str | None = None, merchant_id: str | None = None,
-                 before: int | None = None, limit: int = 50) -> dict[str, Any]:
+def list_entries(
+    conn: Connection,
+    *,
+    action: str | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    actor: str | None = None,
+    merchant_id: str | None = None,
+    before: int | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
     """Newest first, filtered; `before` is the cursor (a leaf index)."""
     limit = max(1, min(limit, PAGE_MAX))
     q = select(audit_log).order_by(audit_log.c.leaf_index.desc()).limit(limit + 1)
-    for col, value in ((audit_log.c.action, action), (audit_log.c.object_type, object_type),
-                       (audit_log.c.object_id, object_id), (audit_log.c.actor, actor),
-                       (audit_log.c.merchant_id, merchant_id)):
+    for col, value in (
+        (audit_log.c.action, action),
+        (audit_log.c.object_type, object_type),
+        (audit_log.c.object_id, object_id),
+        (audit_log.c.actor, actor),
+        (audit_log.c.merchant_id, merchant_id),
+    ):
         if value:
             q = q.where(col == value)
     if before is not None:
@@ -537,12 +673,23 @@ def list_entries(conn: Connection, *, action: str | None = None, object_type: st
 
 def _entry_doc(r: Any) -> dict[str, Any]:
     body = json.loads(r.body)
-    return {"object": "audit_entry", "index": r.leaf_index, "at": r.at, "actor": r.actor, "role": r.role,
-            "action": r.action, "object_type": r.object_type, "object_id": r.object_id,
-            "merchant_id": r.merchant_id, "details": body.get("details", {})}
+    return {
+        "object": "audit_entry",
+        "index": r.leaf_index,
+        "at": r.at,
+        "actor": r.actor,
+        "role": r.role,
+        "action": r.action,
+        "object_type": r.object_type,
+        "object_id": r.object_id,
+        "merchant_id": r.merchant_id,
+        "details": body.get("details", {}),
+    }
 
 
-def entries_about(conn: Connection, object_type: str, object_id: str, *, limit: int = PAGE_MAX) -> list[dict[str, Any]]:
+def entries_about(
+    conn: Connection, object_type: str, object_id: str, *, limit: int = PAGE_MAX
+) -> list[dict[str, Any]]:
     """What the log says about one object (a data subject's export reads who saw their data here)."""
     return list_entries(conn, object_type=object_type, object_id=object_id, limit=limit)["data"]
 
@@ -553,9 +700,18 @@ def status(conn: Connection) -> dict[str, Any]:
     cp = Checkpoint.parse(st["latest"]) if st["latest"] else None
     queued = conn.execute(select(func.count()).select_from(audit_queue)).scalar_one()
     kept = conn.execute(select(func.count()).select_from(audit_checkpoints)).scalar_one()
-    return {"object": "audit_status", "size": st["size"], "queued": queued, "kept_checkpoints": kept,
-            "root": cp.root.hex() if cp else None, "checkpoint_time": cp.time if cp else None,
-            "key_id": cp.key if cp else None, "public_key": public_key(st["key_version"]),
-            "checkpoint": cp.text() if cp else None, "verified_at": st["verified_at"],
-            "verified_size": st["verified_size"], "verified_ok": st["verified_ok"] == "Y" if st["verified_ok"] else None,
-            "verified_problem": st["verified_problem"]}
+    return {
+        "object": "audit_status",
+        "size": st["size"],
+        "queued": queued,
+        "kept_checkpoints": kept,
+        "root": cp.root.hex() if cp else None,
+        "checkpoint_time": cp.time if cp else None,
+        "key_id": cp.key if cp else None,
+        "public_key": public_key(st["key_version"]),
+        "checkpoint": cp.text() if cp else None,
+        "verified_at": st["verified_at"],
+        "verified_size": st["verified_size"],
+        "verified_ok": st["verified_ok"] == "Y" if st["verified_ok"] else None,
+        "verified_problem": st["verified_problem"],
+    }

@@ -22,11 +22,15 @@ def _report(verb: str, r) -> None:  # type: ignore[no-untyped-def]
             console.print(f"[red]violation[/red] {v}")
         fail(f"{len(r.violations)} violation(s): the copy is not good")
     elif r.counts or r.revision:
-        console.print("  ledger verified on the copy: every entry balances and every balance matches its postings")
+        console.print(
+            "  ledger verified on the copy: every entry balances and every balance matches its postings"
+        )
 
 
-def backup_cmd(file: Path = typer.Argument(..., help="Where to write the backup (SQLite file or pg_dump archive)."),
-               force: bool = typer.Option(False, "--force", help="Overwrite FILE if it exists.")) -> None:
+def backup_cmd(
+    file: Path = typer.Argument(..., help="Where to write the backup (SQLite file or pg_dump archive)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite FILE if it exists."),
+) -> None:
     """Back up ZHIFU_DATABASE_URL while it runs: SQLite's online backup API, or pg_dump; the copy is verified."""
     from zhifu.backup.service import backup
 
@@ -38,8 +42,10 @@ def backup_cmd(file: Path = typer.Argument(..., help="Where to write the backup 
     _report("backed up to", r)
 
 
-def restore_cmd(file: Path = typer.Argument(..., help="A file written by `zhifu backup`."),
-                force: bool = typer.Option(False, "--force", help="Replace an existing database.")) -> None:
+def restore_cmd(
+    file: Path = typer.Argument(..., help="A file written by `zhifu backup`."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing database."),
+) -> None:
     """Restore a backup into ZHIFU_DATABASE_URL and run the ledger's verify on the restored copy."""
     from zhifu.backup.service import restore
 

@@ -26,7 +26,9 @@ from zhifu.db import Database
 from zhifu.db.engine import normalise_url
 
 PAGES_PER_STEP = 1024  # 4 MiB a step at the default page size: writers wait for one step at most
-PG_TIMEOUT_S = 6 * 3600  # a county's database dumps in minutes; a stuck dump must not hang a cron job for ever
+PG_TIMEOUT_S = (
+    6 * 3600
+)  # a county's database dumps in minutes; a stuck dump must not hang a cron job for ever
 COUNTED = ("merchants", "payments", "refunds", "ledger_entries", "settlement_batches")
 
 
@@ -48,7 +50,9 @@ class BackupResult:
 def _sqlite_path(url: str) -> Path:
     u = make_url(normalise_url(url))
     if not u.database or u.database == ":memory:":
-        raise InvalidRequest("a backup needs a database file, not an in-memory database", param="database_url")
+        raise InvalidRequest(
+            "a backup needs a database file, not an in-memory database", param="database_url"
+        )
     return Path(u.database)
 
 
@@ -74,8 +78,9 @@ def _run(cmd: list[str], env: dict[str, str]) -> None:
     try:
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=PG_TIMEOUT_S, check=False)
     except FileNotFoundError as exc:
-        raise InvalidRequest(f"{cmd[0]} is not installed (apt-get install postgresql-client)", param="database_url") \
-            from exc
+        raise InvalidRequest(
+            f"{cmd[0]} is not installed (apt-get install postgresql-client)", param="database_url"
+        ) from exc
     if done.returncode != 0:
         raise InvalidRequest(f"{cmd[0]} failed: {done.stderr.strip()[-2000:]}", param="database_url")
 
@@ -88,8 +93,11 @@ def verify_copy(url: str) -> tuple[dict[str, int], str | None, list[str]]:
     try:
         with db.read() as conn:
             tables = set(inspect(conn).get_table_names())
-            counts = {t: int(conn.execute(select(func.count()).select_from(_table(t))).scalar_one())
-                      for t in COUNTED if t in tables}
+            counts = {
+                t: int(conn.execute(select(func.count()).select_from(_table(t))).scalar_one())
+                for t in COUNTED
+                if t in tables
+            }
             revision = None
             if "alembic_version" in tables:
                 revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
@@ -162,11 +170,14 @@ def restore(backup_file: str | Path, url: str, *, force: bool = False) -> Backup
         target = _sqlite_path(url)
         with src.open("rb") as f:
             if f.read(16) != b"SQLite format 3\x00":
-                raise InvalidRequest(f"{src} is not a SQLite backup (a PostgreSQL dump restores into PostgreSQL)",
-                                     param="file")
+                raise InvalidRequest(
+                    f"{src} is not a SQLite backup (a PostgreSQL dump restores into PostgreSQL)", param="file"
+                )
         if target.exists() and not force:
-            raise ConflictError(f"{target} exists; pass --force to replace it (it is kept as "
-                                f"{target.name}.before-restore)", param="database_url")
+            raise ConflictError(
+                f"{target} exists; pass --force to replace it (it is kept as {target.name}.before-restore)",
+                param="database_url",
+            )
         fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".restoring")
         os.close(fd)
         tmp = Path(tmp_name)
@@ -182,13 +193,36 @@ def restore(backup_file: str | Path, url: str, *, force: bool = False) -> Backup
             os.replace(target, target.with_name(target.name + ".before-restore"))
         os.replace(tmp, target)  # the file just verified, renamed: nothing changed it in between
         seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
-        return BackupResult(str(target), src.stat().st_size, _sha256(src), seconds, counts, revision, violations)
+        return BackupResult(
+            str(target), src.stat().st_size, _sha256(src), seconds, counts, revision, violations
+        )
     else:
         if _pg_has_tables(url) and not force:
-            raise ConflictError("the target database has tables; pass --force to replace them", param="database_url")
+            raise ConflictError(
+                "the target database has tables; pass --force to replace them", param="database_url"
+            )
         libpq, env = _pg_env(url)
-        _run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction", "--dbname", libpq,
-              str(src)], env)
+        _run(
+            [
+                "pg_restore",
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                "--single-transaction",
+                "--dbname",
+                libpq,
+                str(src),
+            ],
+            env,
+        )
     counts, revision, violations = verify_copy(url)
     seconds = (dt.datetime.now(dt.UTC) - started).total_seconds()
-    return BackupResult(make_url(normalise_url(url)).render_as_string(hide_password=True), src.stat().st_size, _sha256(src), seconds, counts, revision, violations)
+    return BackupResult(
+        make_url(normalise_url(url)).render_as_string(hide_password=True),
+        src.stat().st_size,
+        _sha256(src),
+        seconds,
+        counts,
+        revision,
+        violations,
+    )

@@ -15,7 +15,9 @@ from zhifu.core.errors import ZhifuError
 from zhifu.core.money import format_fen
 
 NAME = "bills"
-app = typer.Typer(help="Public-service payments (公共事业缴费): bill files, presentment, payment files, settlement.")
+app = typer.Typer(
+    help="Public-service payments (公共事业缴费): bill files, presentment, payment files, settlement."
+)
 
 
 def _date(text: str) -> dt.date:
@@ -53,8 +55,10 @@ def import_(biller_id: str, file: Path) -> None:
     data = _read(file)
     db = database()
     out = _call(lambda: db.run(lambda c: service.import_bills(c, biller_id, data, filename=file.name)))
-    console.print(f"已导入 {out['accepted']} 张账单 / imported {out['accepted']} bills, "
-                  f"{format_fen(out['total_fen'])}, {out['encoding']}, import {out['id']}")
+    console.print(
+        f"已导入 {out['accepted']} 张账单 / imported {out['accepted']} bills, "
+        f"{format_fen(out['total_fen'])}, {out['encoding']}, import {out['id']}"
+    )
 
 
 @app.command("show")
@@ -66,16 +70,21 @@ def show(biller_id: str, account_no: str) -> None:
     with db.read() as c:
         out = _call(lambda: service.present(c, biller_id, account_no))
     for b in out["bills"]:
-        console.print(f"{b['period']}  {b['bill_no']}  {format_fen(b['outstanding_fen'])}  due {b['due_date']}  "
-                      f"{b['status']}")
+        console.print(
+            f"{b['period']}  {b['bill_no']}  {format_fen(b['outstanding_fen'])}  due {b['due_date']}  "
+            f"{b['status']}"
+        )
     if not out["bills"]:
         console.print("没有待缴账单 / nothing to pay")
 
 
 @app.command("payment-file")
-def payment_file(biller_id: str, date: str = typer.Option(..., "--date"),
-                 fmt: str = typer.Option("csv", "--format", help="csv or fixed (GBK fixed width)"),
-                 out: Path = typer.Option(Path("."), "--out")) -> None:
+def payment_file(
+    biller_id: str,
+    date: str = typer.Option(..., "--date"),
+    fmt: str = typer.Option("csv", "--format", help="csv or fixed (GBK fixed width)"),
+    out: Path = typer.Option(Path("."), "--out"),
+) -> None:
     """Write the biller's daily payment file."""
     from zhifu.bills import service
 
@@ -93,7 +102,9 @@ def settle(biller_id: str, date: str = typer.Option(..., "--date")) -> None:
 
     db = database()
     s = _call(lambda: db.run(lambda c: service.settle(c, biller_id, _date(date))))
-    console.print(f"{s['biller_id']} {s['business_date']}: {s['payments']} payments, {format_fen(s['amount_fen'])}")
+    console.print(
+        f"{s['biller_id']} {s['business_date']}: {s['payments']} payments, {format_fen(s['amount_fen'])}"
+    )
 
 
 @app.command("returns")

@@ -15,15 +15,24 @@ from typing import Any
 from zhifu.core.errors import InvalidRequest, MoneyError
 from zhifu.core.money import parse_yuan
 
-FILE_BYTES_MAX = 16 * 1024 * 1024  # ~200,000 lines of bills; a county biller's month is a few tens of thousands
+FILE_BYTES_MAX = (
+    16 * 1024 * 1024
+)  # ~200,000 lines of bills; a county biller's month is a few tens of thousands
 LINES_MAX = 200_000
 ERRORS_SHOWN_MAX = 50  # a file with more faults is usually one fault repeated: the first fifty say what it is
 LATE_FEE_PPM_PER_DAY_MAX = 10_000  # 1 % a day; beyond that it is a typo, not a tariff
 REQUIRED = ("bill_no", "account_no", "payer_name", "period", "amount_due", "due_date")
 OPTIONAL = ("min_due", "late_fee_ppm_per_day")
 ALIASES = {  # the Chinese headers billers' systems write
-    "账单号": "bill_no", "户号": "account_no", "缴费户号": "account_no", "户名": "payer_name", "账期": "period",
-    "应缴金额": "amount_due", "最低缴费": "min_due", "缴费截止日": "due_date", "滞纳金日费率ppm": "late_fee_ppm_per_day",
+    "账单号": "bill_no",
+    "户号": "account_no",
+    "缴费户号": "account_no",
+    "户名": "payer_name",
+    "账期": "period",
+    "应缴金额": "amount_due",
+    "最低缴费": "min_due",
+    "缴费截止日": "due_date",
+    "滞纳金日费率ppm": "late_fee_ppm_per_day",
 }
 _BILL_NO_RE = re.compile(r"[A-Za-z0-9_\-]{1,40}")
 _MOJIBAKE = ("锟斤拷", "\ufffd", "Ã", "Â")  # GBK read as UTF-8 or the reverse leaves these behind
@@ -36,7 +45,9 @@ class Fault:
     message: str
 
     def text(self) -> str:
-        return f"第 {self.line} 行 {self.field}：{self.message} / line {self.line}, {self.field}: {self.message}"
+        return (
+            f"第 {self.line} 行 {self.field}：{self.message} / line {self.line}, {self.field}: {self.message}"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,8 +72,11 @@ class BillFileRefused(InvalidRequest):
         shown = faults[:ERRORS_SHOWN_MAX]
         count = total if total is not None else len(faults)
         head = shown[0].text() if shown else ""
-        super().__init__(f"账单文件未导入，共 {count} 处错误 / the bill file was not imported: {count} fault(s); "
-                         f"first: {head}", param=f"line {shown[0].line}: {shown[0].field}" if shown else "file")
+        super().__init__(
+            f"账单文件未导入，共 {count} 处错误 / the bill file was not imported: {count} fault(s); "
+            f"first: {head}",
+            param=f"line {shown[0].line}: {shown[0].field}" if shown else "file",
+        )
         self.faults = shown
         self.total = count
 
@@ -84,8 +98,10 @@ def decode(data: bytes) -> tuple[str, str]:
     try:
         return data.decode("gb18030"), "gbk"
     except UnicodeDecodeError:
-        line = data[:utf8_error.start].count(b"\n") + 1
-        raise BillFileRefused([Fault(line, "file", "既不是 UTF-8 也不是 GBK 编码 / neither UTF-8 nor GBK text")]) from None
+        line = data[: utf8_error.start].count(b"\n") + 1
+        raise BillFileRefused(
+            [Fault(line, "file", "既不是 UTF-8 也不是 GBK 编码 / neither UTF-8 nor GBK text")]
+        ) from None
 
 
 def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
@@ -94,8 +110,9 @@ def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise BillFileRefused([Fault(1, "file", f"不是有效的 XLSX 文件 / not a readable XLSX file ({type(exc).__name__})")]) \
-            from None
+        raise BillFileRefused(
+            [Fault(1, "file", f"不是有效的 XLSX 文件 / not a readable XLSX file ({type(exc).__name__})")]
+        ) from None
     try:
         for row in wb.worksheets[0].iter_rows(values_only=True):
             yield [_cell(v) for v in row]
@@ -120,8 +137,16 @@ def _cell(v: Any) -> str:
 def read_rows(data: bytes, filename: str = "") -> tuple[list[list[str]], str]:
     """Every row of the file as strings (header first), and the encoding ("xlsx" for a workbook)."""
     if len(data) > FILE_BYTES_MAX:
-        raise BillFileRefused([Fault(1, "file", f"文件超过 {FILE_BYTES_MAX // 1024 // 1024} MB / the file is over "
-                                                f"{FILE_BYTES_MAX // 1024 // 1024} MB; split it by period or town")])
+        raise BillFileRefused(
+            [
+                Fault(
+                    1,
+                    "file",
+                    f"文件超过 {FILE_BYTES_MAX // 1024 // 1024} MB / the file is over "
+                    f"{FILE_BYTES_MAX // 1024 // 1024} MB; split it by period or town",
+                )
+            ]
+        )
     if not data.strip():
         raise BillFileRefused([Fault(1, "file", "文件为空 / the file is empty")])
     if data.startswith(b"PK\x03\x04") or filename.lower().endswith(".xlsx"):
@@ -140,7 +165,9 @@ def read_rows(data: bytes, filename: str = "") -> tuple[list[list[str]], str]:
     while rows and not any(rows[-1]):
         rows.pop()
     if len(rows) > LINES_MAX:
-        raise BillFileRefused([Fault(LINES_MAX + 2, "file", f"超过 {LINES_MAX} 行 / more than {LINES_MAX} bills in one file")])
+        raise BillFileRefused(
+            [Fault(LINES_MAX + 2, "file", f"超过 {LINES_MAX} 行 / more than {LINES_MAX} bills in one file")]
+        )
     return rows, encoding
 
 
@@ -149,14 +176,24 @@ def _header(row: list[str]) -> dict[str, int]:
     faults = []
     unknown = [n for n in names if n and n not in REQUIRED + OPTIONAL]
     if unknown:
-        faults.append(Fault(1, "header", f"未知列 {', '.join(unknown)} / unknown column(s) {', '.join(unknown)}; "
-                                         f"columns are {', '.join(REQUIRED + OPTIONAL)}"))
+        faults.append(
+            Fault(
+                1,
+                "header",
+                f"未知列 {', '.join(unknown)} / unknown column(s) {', '.join(unknown)}; "
+                f"columns are {', '.join(REQUIRED + OPTIONAL)}",
+            )
+        )
     missing = [n for n in REQUIRED if n not in names]
     if missing:
-        faults.append(Fault(1, "header", f"缺少列 {', '.join(missing)} / missing column(s) {', '.join(missing)}"))
+        faults.append(
+            Fault(1, "header", f"缺少列 {', '.join(missing)} / missing column(s) {', '.join(missing)}")
+        )
     dup = sorted({n for n in names if n and names.count(n) > 1})
     if dup:
-        faults.append(Fault(1, "header", f"重复列 {', '.join(dup)} / column(s) given twice: {', '.join(dup)}"))
+        faults.append(
+            Fault(1, "header", f"重复列 {', '.join(dup)} / column(s) given twice: {', '.join(dup)}")
+        )
     if faults:
         raise BillFileRefused(faults)
     return {n: i for i, n in enumerate(names) if n}
@@ -169,8 +206,9 @@ def _amount(text: str, field: str) -> int:
         raise ValueError(exc.message) from None
 
 
-def parse(rows: list[list[str]], check_account: Callable[[str], str], *, partial_allowed: bool,
-          default_min_fen: int) -> tuple[list[BillRow], list[Fault]]:
+def parse(
+    rows: list[list[str]], check_account: Callable[[str], str], *, partial_allowed: bool, default_min_fen: int
+) -> tuple[list[BillRow], list[Fault]]:
     """Check every line; return the good rows and every fault (the caller refuses the file if there is one)."""
     if not rows:
         raise BillFileRefused([Fault(1, "file", "文件为空 / the file is empty")])
@@ -183,18 +221,35 @@ def parse(rows: list[list[str]], check_account: Callable[[str], str], *, partial
         if not any(raw):
             continue  # blank lines inside a file are harmless
         if len(raw) > len(rows[0]):
-            faults.append(Fault(n, "line", f"有 {len(raw)} 列，表头只有 {len(rows[0])} 列 / {len(raw)} cells but the header "
-                                           f"has {len(rows[0])}"))
+            faults.append(
+                Fault(
+                    n,
+                    "line",
+                    f"有 {len(raw)} 列，表头只有 {len(rows[0])} 列 / {len(raw)} cells but the header "
+                    f"has {len(rows[0])}",
+                )
+            )
             continue
         get = {k: (raw[i] if i < len(raw) else "") for k, i in col.items()}
         row_faults: list[Fault] = []
 
-        def field(name: str, fn: Callable[[str], Any], _get: dict[str, str] = get, _f: list[Fault] = row_faults,
-                  _n: int = n) -> Any:
+        def field(
+            name: str,
+            fn: Callable[[str], Any],
+            _get: dict[str, str] = get,
+            _f: list[Fault] = row_faults,
+            _n: int = n,
+        ) -> Any:
             value = _get.get(name, "")
             if any(m in value for m in _MOJIBAKE):
-                _f.append(Fault(_n, name, "含乱码，文件编码可能不对（GBK/UTF-8）/ garbled text: the file's encoding is "
-                                          "probably wrong (GBK vs UTF-8)"))
+                _f.append(
+                    Fault(
+                        _n,
+                        name,
+                        "含乱码，文件编码可能不对（GBK/UTF-8）/ garbled text: the file's encoding is "
+                        "probably wrong (GBK vs UTF-8)",
+                    )
+                )
                 return None
             try:
                 return fn(value)
@@ -214,20 +269,38 @@ def parse(rows: list[list[str]], check_account: Callable[[str], str], *, partial
             if min_due > amount:
                 row_faults.append(Fault(n, "min_due", "最低缴费高于应缴金额 / min_due is above amount_due"))
             elif not partial_allowed and min_due != amount:
-                row_faults.append(Fault(n, "min_due", "该缴费单位不接受部分缴费，最低缴费须等于应缴金额 / this biller takes "
-                                                      "no partial payment: min_due must equal amount_due or be empty"))
+                row_faults.append(
+                    Fault(
+                        n,
+                        "min_due",
+                        "该缴费单位不接受部分缴费，最低缴费须等于应缴金额 / this biller takes "
+                        "no partial payment: min_due must equal amount_due or be empty",
+                    )
+                )
         if bill_no is not None:
             if bill_no in seen_no:
-                row_faults.append(Fault(n, "bill_no", f"账单号 {bill_no} 与第 {seen_no[bill_no]} 行重复 / bill_no "
-                                                      f"{bill_no} repeats line {seen_no[bill_no]}"))
+                row_faults.append(
+                    Fault(
+                        n,
+                        "bill_no",
+                        f"账单号 {bill_no} 与第 {seen_no[bill_no]} 行重复 / bill_no "
+                        f"{bill_no} repeats line {seen_no[bill_no]}",
+                    )
+                )
             else:
                 seen_no[bill_no] = n
         if account_no is not None and period is not None:
             key = (account_no, period)
             if key in seen_period:
-                row_faults.append(Fault(n, "period", f"户号 {account_no} 账期 {period} 与第 {seen_period[key]} 行重复 / "
-                                                     f"account {account_no} has period {period} on line "
-                                                     f"{seen_period[key]} already"))
+                row_faults.append(
+                    Fault(
+                        n,
+                        "period",
+                        f"户号 {account_no} 账期 {period} 与第 {seen_period[key]} 行重复 / "
+                        f"account {account_no} has period {period} on line "
+                        f"{seen_period[key]} already",
+                    )
+                )
             else:
                 seen_period[key] = n
         if row_faults:
@@ -243,7 +316,9 @@ def parse(rows: list[list[str]], check_account: Callable[[str], str], *, partial
 
 def _bill_no(v: str) -> str:
     if not _BILL_NO_RE.fullmatch(v):
-        raise ValueError("账单号须为 1–40 位字母、数字、_ 或 - / bill_no must be 1–40 letters, digits, _ or -")
+        raise ValueError(
+            "账单号须为 1–40 位字母、数字、_ 或 - / bill_no must be 1–40 letters, digits, _ or -"
+        )
     return v
 
 
@@ -263,7 +338,9 @@ def _date(v: str) -> dt.date:
     try:
         return dt.date.fromisoformat(v)
     except ValueError:
-        raise ValueError(f"日期须为 YYYY-MM-DD，收到 {v!r} / due_date must be YYYY-MM-DD, got {v!r}") from None
+        raise ValueError(
+            f"日期须为 YYYY-MM-DD，收到 {v!r} / due_date must be YYYY-MM-DD, got {v!r}"
+        ) from None
 
 
 def _late_fee(v: str) -> int:
@@ -274,5 +351,7 @@ def _late_fee(v: str) -> int:
     except InvalidOperation:
         raise ValueError(f"须为整数 ppm / must be an integer number of ppm, got {v!r}") from None
     if not 0 <= n <= LATE_FEE_PPM_PER_DAY_MAX:
-        raise ValueError(f"须在 0–{LATE_FEE_PPM_PER_DAY_MAX} 之间 / must be 0–{LATE_FEE_PPM_PER_DAY_MAX} ppm a day")
+        raise ValueError(
+            f"须在 0–{LATE_FEE_PPM_PER_DAY_MAX} 之间 / must be 0–{LATE_FEE_PPM_PER_DAY_MAX} ppm a day"
+        )
     return n

@@ -24,12 +24,30 @@ from sqlalchemy import (
 
 from zhifu.db.meta import metadata, utcnow_column
 
-CATEGORIES = ("water", "power", "gas", "heating", "tuition", "social_insurance", "housing_fund", "tax", "medical",
-              "other")
-CATEGORY_LABELS = {"water": "水费 Water", "power": "电费 Power", "gas": "燃气 Gas", "heating": "供暖 Heating",
-                   "tuition": "学费 Tuition", "social_insurance": "社保 Social insurance",
-                   "housing_fund": "公积金 Housing fund", "tax": "税费及非税收入 Tax and non-tax revenue",
-                   "medical": "医疗 Medical", "other": "其他 Other"}
+CATEGORIES = (
+    "water",
+    "power",
+    "gas",
+    "heating",
+    "tuition",
+    "social_insurance",
+    "housing_fund",
+    "tax",
+    "medical",
+    "other",
+)
+CATEGORY_LABELS = {
+    "water": "水费 Water",
+    "power": "电费 Power",
+    "gas": "燃气 Gas",
+    "heating": "供暖 Heating",
+    "tuition": "学费 Tuition",
+    "social_insurance": "社保 Social insurance",
+    "housing_fund": "公积金 Housing fund",
+    "tax": "税费及非税收入 Tax and non-tax revenue",
+    "medical": "医疗 Medical",
+    "other": "其他 Other",
+}
 
 
 class BillStatus(enum.StrEnum):
@@ -67,12 +85,17 @@ billers = Table(
     Column("check_digit", String(8), nullable=False, server_default="none"),  # none | luhn
     Column("status", String(10), nullable=False, server_default="active"),
     utcnow_column("created_at"),
-    CheckConstraint("category in ('water','power','gas','heating','tuition','social_insurance','housing_fund',"
-                    "'tax','medical','other')", name="category"),
+    CheckConstraint(
+        "category in ('water','power','gas','heating','tuition','social_insurance','housing_fund',"
+        "'tax','medical','other')",
+        name="category",
+    ),
     CheckConstraint("fee_payer in ('biller','payer','waived')", name="fee_payer"),
     CheckConstraint("fee_ppm >= 0 and fee_ppm <= 50000", name="fee_ppm"),
-    CheckConstraint("account_len_min >= 4 and account_len_min <= account_len_max and account_len_max <= 30",
-                    name="account_len"),
+    CheckConstraint(
+        "account_len_min >= 4 and account_len_min <= account_len_max and account_len_max <= 30",
+        name="account_len",
+    ),
     CheckConstraint("check_digit in ('none','luhn')", name="check_digit"),
     CheckConstraint("status in ('active','suspended')", name="status"),
 )
@@ -116,10 +139,14 @@ bills = Table(
     Column("import_id", String(32), nullable=True),
     utcnow_column("created_at"),
     utcnow_column("updated_at"),
-    CheckConstraint("amount_due_fen > 0 and min_due_fen > 0 and min_due_fen <= amount_due_fen", name="amounts"),
+    CheckConstraint(
+        "amount_due_fen > 0 and min_due_fen > 0 and min_due_fen <= amount_due_fen", name="amounts"
+    ),
     CheckConstraint("credit_applied_fen >= 0 and credit_applied_fen <= amount_due_fen", name="credit"),
-    CheckConstraint("paid_fen >= 0 and reserved_fen >= 0 and open_payments >= 0 and late_fee_fen >= 0",
-                    name="paid_reserved"),
+    CheckConstraint(
+        "paid_fen >= 0 and reserved_fen >= 0 and open_payments >= 0 and late_fee_fen >= 0",
+        name="paid_reserved",
+    ),
     CheckConstraint("status in ('unpaid','partially_paid','paid','cancelled','expired')", name="status"),
     UniqueConstraint("merchant_id", "biller_id", "bill_no"),
     Index("ix_bills_account", "merchant_id", "account_no", "status"),
@@ -135,9 +162,13 @@ bill_lines = Table(
     Column("bill_id", String(32), nullable=True),  # none for a direct (ad hoc) payment
     Column("account_no", String(30), nullable=False),
     Column("bill_fen", BigInteger, nullable=False),  # what the bill is credited with
-    Column("surcharge_fen", BigInteger, nullable=False, server_default="0"),  # the fee, when the payer pays it
+    Column(
+        "surcharge_fen", BigInteger, nullable=False, server_default="0"
+    ),  # the fee, when the payer pays it
     Column("late_fee_fen", BigInteger, nullable=False, server_default="0"),
-    Column("credit_fen", BigInteger, nullable=False, server_default="0"),  # overpayment carried to the next bill
+    Column(
+        "credit_fen", BigInteger, nullable=False, server_default="0"
+    ),  # overpayment carried to the next bill
     Column("amount_fen", BigInteger, nullable=False),  # the payment's amount: bill_fen + surcharge_fen
     Column("biller_fen", BigInteger, nullable=False, server_default="0"),  # what biller_payable was credited
     Column("channel", String(20), nullable=False),
@@ -151,8 +182,9 @@ bill_lines = Table(
     utcnow_column("created_at"),
     utcnow_column("updated_at"),
     utcnow_column("paid_at", nullable=True),
-    CheckConstraint("bill_fen > 0 and surcharge_fen >= 0 and late_fee_fen >= 0 and credit_fen >= 0",
-                    name="amounts"),
+    CheckConstraint(
+        "bill_fen > 0 and surcharge_fen >= 0 and late_fee_fen >= 0 and credit_fen >= 0", name="amounts"
+    ),
     CheckConstraint("status in ('pending','succeeded','released')", name="status"),
     Index("ix_bill_lines_payment", "merchant_id", "payment_id"),
     Index("ix_bill_lines_bill", "merchant_id", "bill_id", "status"),
@@ -227,7 +259,9 @@ bill_recon_cases = Table(
     Column("detail", String(200), nullable=False, server_default=""),
     Column("status", String(10), nullable=False, server_default="open"),
     utcnow_column("created_at"),
-    CheckConstraint("kind in ('rejected','missing_in_return','unknown_in_return','amount_mismatch')", name="kind"),
+    CheckConstraint(
+        "kind in ('rejected','missing_in_return','unknown_in_return','amount_mismatch')", name="kind"
+    ),
     CheckConstraint("status in ('open','resolved')", name="status"),
     UniqueConstraint("merchant_id", "business_date", "kind", "payment_id", "bill_no"),
 )

@@ -25,13 +25,18 @@ KEY_ID = "rcpt-ed25519-1"
 @functools.lru_cache(maxsize=4)
 def _private(secret: str) -> Ed25519PrivateKey:
     seed = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"zhifu-receipts", info=KEY_ID.encode()).derive(
-        secret.encode())
+        secret.encode()
+    )
     return Ed25519PrivateKey.from_private_bytes(seed)
 
 
 def public_key_pem() -> str:
-    return _private(get_settings().secret_key).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return (
+        _private(get_settings().secret_key)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 def canonical(body: dict[str, Any]) -> str:
@@ -75,11 +80,17 @@ def pdf(receipt: dict[str, Any]) -> bytes:
     doc.set_font("cjk", size=15)
     doc.cell(0, 10, "电子缴费凭证 / E-receipt", new_x="LMARGIN", new_y="NEXT", align="C")
     doc.set_font("cjk", size=10)
-    lines = [("凭证号 Receipt no.", b["receipt_no"]), ("缴费单位 Biller", b["biller_name"]),
-             ("户号 Account", b["account_masked"]), ("户名 Payer", b["payer_masked"]),
-             ("账期 Period", b.get("period") or "—"), ("金额 Amount", f"¥{fen_to_yuan_str(b['amount_fen'])}"),
-             ("缴费时间 Paid at", b["paid_at"]), ("支付渠道 Channel", b["channel"]),
-             ("支付单号 Payment id", b["payment_id"])]
+    lines = [
+        ("凭证号 Receipt no.", b["receipt_no"]),
+        ("缴费单位 Biller", b["biller_name"]),
+        ("户号 Account", b["account_masked"]),
+        ("户名 Payer", b["payer_masked"]),
+        ("账期 Period", b.get("period") or "—"),
+        ("金额 Amount", f"¥{fen_to_yuan_str(b['amount_fen'])}"),
+        ("缴费时间 Paid at", b["paid_at"]),
+        ("支付渠道 Channel", b["channel"]),
+        ("支付单号 Payment id", b["payment_id"]),
+    ]
     if b.get("refunded_fen"):
         lines.append(("已退款 Refunded", f"¥{fen_to_yuan_str(b['refunded_fen'])}"))
     if b.get("replaces"):

@@ -23,12 +23,15 @@ from zhifu.web.vocabulary import N_
 router = APIRouter()
 api = APIRouter(prefix="/v1", tags=["bills"])
 public = APIRouter(include_in_schema=False)  # the payer's pages: no session, nothing but their own bill
-pages = APIRouter(route_class=console.ConsoleRoute, include_in_schema=False,
-                  dependencies=[Depends(console.csrf_guard)])
+pages = APIRouter(
+    route_class=console.ConsoleRoute, include_in_schema=False, dependencies=[Depends(console.csrf_guard)]
+)
 _biller_user = console.role("biller")
 _operator = console.role("operator")
 console.add_nav("operator", (("/console/operator/billers", N_("Billers")),), after=3)
-console.add_nav("regulator", (("/console/regulator/public-services", N_("公共事业缴费 / Public services")),), after=3)
+console.add_nav(
+    "regulator", (("/console/regulator/public-services", N_("公共事业缴费 / Public services")),), after=3
+)
 _regulator = console.role("regulator")
 CSV = "text/csv; charset=utf-8"
 
@@ -45,28 +48,43 @@ def _date(value: str, param: str = "date") -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise InvalidRequest(f"{param} 须为 YYYY-MM-DD / {param} must be a date like 2022-06-15", param=param) from None
+        raise InvalidRequest(
+            f"{param} 须为 YYYY-MM-DD / {param} must be a date like 2022-06-15", param=param
+        ) from None
 
 
 # ---------------------------------------------------------------- JSON API
 
 
 @api.post("/billers", summary="Register a biller with its payment rule and account-number format (operator)")
-def register_biller(req: service.BillerIn, request: Request, p: Principal = Depends(operator_principal),
-                    body: bytes = Depends(raw_body), db: Database = Depends(get_db)) -> Response:
+def register_biller(
+    req: service.BillerIn,
+    request: Request,
+    p: Principal = Depends(operator_principal),
+    body: bytes = Depends(raw_body),
+    db: Database = Depends(get_db),
+) -> Response:
     return run_idempotent(request, p, body, lambda: db.run(lambda c: service.register_biller(c, req)))
 
 
 @api.get("/billers", summary="The biller registry")
-def list_billers(category: str | None = None, p: Principal = Depends(principal),
-                 db: Database = Depends(get_db)) -> Response:
+def list_billers(
+    category: str | None = None, p: Principal = Depends(principal), db: Database = Depends(get_db)
+) -> Response:
     with db.read() as c:
-        return json_response({"object": "list", "data": service.list_billers(c, category=category), "has_more": False})
+        return json_response(
+            {"object": "list", "data": service.list_billers(c, category=category), "has_more": False}
+        )
 
 
 @api.post("/billers/{biller_id}/bills", summary="Import a bill file (CSV or XLSX body): whole or not at all")
-async def import_bills(biller_id: str, request: Request, filename: str = Query("", max_length=200),
-                       p: Principal = Depends(principal), db: Database = Depends(get_db)) -> Response:
+async def import_bills(
+    biller_id: str,
+    request: Request,
+    filename: str = Query("", max_length=200),
+    p: Principal = Depends(principal),
+    db: Database = Depends(get_db),
+) -> Response:
     data = await _read_limited(request)
     with db.read() as c:
         _may_manage(p, c, biller_id)
@@ -78,38 +96,60 @@ async def _read_limited(request: Request) -> bytes:
     async for chunk in request.stream():
         data += chunk
         if len(data) > FILE_BYTES_MAX:
-            raise InvalidRequest(f"文件超过 {FILE_BYTES_MAX // 1024 // 1024} MB / the file is over "
-                                 f"{FILE_BYTES_MAX // 1024 // 1024} MB", param="file", code="file_too_large")
+            raise InvalidRequest(
+                f"文件超过 {FILE_BYTES_MAX // 1024 // 1024} MB / the file is over "
+                f"{FILE_BYTES_MAX // 1024 // 1024} MB",
+                param="file",
+                code="file_too_large",
+            )
     return data
 
 
 @api.get("/billers/{biller_id}/bills", summary="A biller's bills, newest first")
-def list_bills(biller_id: str, status: str | None = None, account_no: str | None = None,
-               limit: int = Query(50, ge=1, le=100), starting_after: str | None = None,
-               p: Principal = Depends(principal), db: Database = Depends(get_db)) -> Response:
+def list_bills(
+    biller_id: str,
+    status: str | None = None,
+    account_no: str | None = None,
+    limit: int = Query(50, ge=1, le=100),
+    starting_after: str | None = None,
+    p: Principal = Depends(principal),
+    db: Database = Depends(get_db),
+) -> Response:
     with db.read() as c:
         _may_manage(p, c, biller_id)
-        rows, more = service.list_bills(c, biller_id, status=status, account_no=account_no, limit=limit,
-                                        starting_after=starting_after)
+        rows, more = service.list_bills(
+            c, biller_id, status=status, account_no=account_no, limit=limit, starting_after=starting_after
+        )
     return json_response({"object": "list", "data": rows, "has_more": more})
 
 
 @api.get("/billers/{biller_id}/accounts/{account_no}", summary="Presentment: the open bills of an account")
-def present(biller_id: str, account_no: str, p: Principal = Depends(principal),
-            db: Database = Depends(get_db)) -> Response:
+def present(
+    biller_id: str, account_no: str, p: Principal = Depends(principal), db: Database = Depends(get_db)
+) -> Response:
     with db.read() as c:
         return json_response(service.present(c, biller_id, account_no))
 
 
 @api.post("/bill_payments", summary="Pay a bill (or a direct-pay biller) through the payment service")
-def pay_bill(req: service.PayBillIn, request: Request, p: Principal = Depends(principal),
-             body: bytes = Depends(raw_body), db: Database = Depends(get_db)) -> Response:
+def pay_bill(
+    req: service.PayBillIn,
+    request: Request,
+    p: Principal = Depends(principal),
+    body: bytes = Depends(raw_body),
+    db: Database = Depends(get_db),
+) -> Response:
     return run_idempotent(request, p, body, lambda: service.pay(db, req))
 
 
 @api.get("/billers/{biller_id}/payment-file", summary="The daily payment file (csv, or fixed-width GBK)")
-def payment_file(biller_id: str, date: str, format: str = "csv", p: Principal = Depends(principal),
-                 db: Database = Depends(get_db)) -> Response:
+def payment_file(
+    biller_id: str,
+    date: str,
+    format: str = "csv",
+    p: Principal = Depends(principal),
+    db: Database = Depends(get_db),
+) -> Response:
     with db.read() as c:
         _may_manage(p, c, biller_id)
         data, name = service.payment_file(c, biller_id, _date(date), format)
@@ -118,14 +158,26 @@ def payment_file(biller_id: str, date: str, format: str = "csv", p: Principal = 
 
 
 @api.post("/billers/{biller_id}/settlements", summary="Settle a business date to the biller (operator)")
-def settle(biller_id: str, date: str = Query(...), p: Principal = Depends(operator_principal),
-           db: Database = Depends(get_db)) -> Response:
+def settle(
+    biller_id: str,
+    date: str = Query(...),
+    p: Principal = Depends(operator_principal),
+    db: Database = Depends(get_db),
+) -> Response:
     return json_response(db.run(lambda c: service.settle(c, biller_id, _date(date))))
 
 
-@api.post("/billers/{biller_id}/returns", summary="Import the biller's return file for a date; differences become cases")
-async def import_return(biller_id: str, request: Request, date: str = Query(...), p: Principal = Depends(principal),
-                        db: Database = Depends(get_db)) -> Response:
+@api.post(
+    "/billers/{biller_id}/returns",
+    summary="Import the biller's return file for a date; differences become cases",
+)
+async def import_return(
+    biller_id: str,
+    request: Request,
+    date: str = Query(...),
+    p: Principal = Depends(principal),
+    db: Database = Depends(get_db),
+) -> Response:
     data = await _read_limited(request)
     with db.read() as c:
         _may_manage(p, c, biller_id)
@@ -140,8 +192,12 @@ def cases(biller_id: str, p: Principal = Depends(principal), db: Database = Depe
 
 
 @api.get("/public-services", summary="Public-service payments by category, town and channel (operator)")
-def figures(start: dt.date | None = None, end: dt.date | None = None, p: Principal = Depends(operator_principal),
-            db: Database = Depends(get_db)) -> Response:
+def figures(
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    p: Principal = Depends(operator_principal),
+    db: Database = Depends(get_db),
+) -> Response:
     with db.read() as c:
         return json_response(service.public_service_figures(c, start=start, end=end))
 
@@ -154,7 +210,9 @@ def verify_receipt(receipt_no: str, sig: str | None = None, db: Database = Depen
 
 @api.get("/receipts/public-key", summary="The platform's receipt-signing public key (Ed25519, PEM)")
 def receipt_key() -> Response:
-    return json_response({"object": "receipt_key", "key_id": receipts.KEY_ID, "pem": receipts.public_key_pem()})
+    return json_response(
+        {"object": "receipt_key", "key_id": receipts.KEY_ID, "pem": receipts.public_key_pem()}
+    )
 
 
 # ---------------------------------------------------------------- the payer's pages
@@ -165,8 +223,13 @@ def _public_page(request: Request, template: str, ctx: dict[str, Any], status: i
     from zhifu.web.templating import request_language
 
     lang = request_language(request)
-    base = {"csrf_token": "", "user": None, "nav_items": [], "path": request.url.path,
-            "channel_label": lambda c: channel_label(c, lang)}
+    base = {
+        "csrf_token": "",
+        "user": None,
+        "nav_items": [],
+        "path": request.url.path,
+        "channel_label": lambda c: channel_label(c, lang),
+    }
     response = get_templates().TemplateResponse(request, template, {**base, **ctx}, status_code=status)
     for name, value in console.SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
@@ -188,16 +251,32 @@ def payer_find(request: Request, biller: str = "", account: str = "") -> Respons
 
 
 @public.post("/pay/bills")
-def payer_pay(request: Request, biller: str = Form(...), account: str = Form(...), bill_id: str = Form(""),
-              amount: str = Form(""), channel: str = Form("unionpay_qr"), phone: str = Form("")) -> Response:
+def payer_pay(
+    request: Request,
+    biller: str = Form(...),
+    account: str = Form(...),
+    bill_id: str = Form(""),
+    amount: str = Form(""),
+    channel: str = Form("unionpay_qr"),
+    phone: str = Form(""),
+) -> Response:
     from zhifu.core.money import parse_yuan
 
     db: Database = request.app.state.db
     try:
         amount_fen = parse_yuan(amount, param="amount_fen") if amount else None
-        out = service.pay(db, service.PayBillIn(
-            biller_id=biller, account_no=account, bill_id=bill_id or None, amount_fen=amount_fen, channel=channel,
-            payer_phone=phone or None, via="phone"))
+        out = service.pay(
+            db,
+            service.PayBillIn(
+                biller_id=biller,
+                account_no=account,
+                bill_id=bill_id or None,
+                amount_fen=amount_fen,
+                channel=channel,
+                payer_phone=phone or None,
+                via="phone",
+            ),
+        )
     except ZhifuError as exc:
         with db.read() as c:
             found = None
@@ -206,11 +285,23 @@ def payer_pay(request: Request, biller: str = Form(...), account: str = Form(...
             except ZhifuError:
                 pass
             billers = service.list_billers(c)
-        return _public_page(request, "bills/pay.html", {"biller_id": biller, "account": account, "found": found,
-                                                        "error": exc.message, "param": exc.param,
-                                                        "billers": billers}, 400)
+        return _public_page(
+            request,
+            "bills/pay.html",
+            {
+                "biller_id": biller,
+                "account": account,
+                "found": found,
+                "error": exc.message,
+                "param": exc.param,
+                "billers": billers,
+            },
+            400,
+        )
     code_url = out["payment"]["code_url"]
-    return _public_page(request, "bills/paying.html", {"out": out, "qr": receipts.qr_svg(code_url) if code_url else ""})
+    return _public_page(
+        request, "bills/paying.html", {"out": out, "qr": receipts.qr_svg(code_url) if code_url else ""}
+    )
 
 
 @public.get("/receipts/{receipt_no}")
@@ -227,8 +318,11 @@ def receipt_pdf(receipt_no: str, request: Request) -> Response:
     db: Database = request.app.state.db
     with db.read() as c:
         r = service.get_receipt(c, receipt_no)
-    return Response(receipts.pdf(r), media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{receipt_no}.pdf"'})
+    return Response(
+        receipts.pdf(r),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{receipt_no}.pdf"'},
+    )
 
 
 # ---------------------------------------------------------------- the biller's console
@@ -252,10 +346,22 @@ def _biller_page(request: Request, user: User, **extra: Any) -> Response:
         sett = service.list_settlements(c, _own(user))[:10]
         open_cases = service.list_cases(c, _own(user))[:50]
         lines = service.find_lines(c, _own(user), q=extra.pop("q", ""), limit=20)
-    return console.page(request, "bills/biller_home.html", {"ov": ov, "settlements": sett, "cases": open_cases,
-                                                            "lines": lines, "report": None, "error": None,
-                                                            "faults": [], **extra},
-                        status=400 if extra.get("error") else 200, active="/console/biller")
+    return console.page(
+        request,
+        "bills/biller_home.html",
+        {
+            "ov": ov,
+            "settlements": sett,
+            "cases": open_cases,
+            "lines": lines,
+            "report": None,
+            "error": None,
+            "faults": [],
+            **extra,
+        },
+        status=400 if extra.get("error") else 200,
+        active="/console/biller",
+    )
 
 
 @pages.post("/console/biller/bills")
@@ -272,8 +378,9 @@ async def biller_upload(request: Request, file: UploadFile, user: User = Depends
 
 
 @pages.post("/console/biller/returns")
-async def biller_return(request: Request, file: UploadFile, date: str = Form(...),
-                        user: User = Depends(_biller_user)) -> Response:
+async def biller_return(
+    request: Request, file: UploadFile, date: str = Form(...), user: User = Depends(_biller_user)
+) -> Response:
     data = await file.read(FILE_BYTES_MAX + 1)
     db: Database = request.app.state.db
     try:
@@ -284,8 +391,9 @@ async def biller_return(request: Request, file: UploadFile, date: str = Form(...
 
 
 @pages.post("/console/biller/refunds")
-def biller_refund(request: Request, payment_id: str = Form(...), reason: str = Form(""),
-                  user: User = Depends(_biller_user)) -> Response:
+def biller_refund(
+    request: Request, payment_id: str = Form(...), reason: str = Form(""), user: User = Depends(_biller_user)
+) -> Response:
     db: Database = request.app.state.db
     try:
         out = db.run(lambda c: service.refund_line(c, _own(user), payment_id, reason=reason))
@@ -313,12 +421,17 @@ def operator_billers(request: Request, user: User = Depends(_operator), settled:
         rows = service.list_billers(c)
         figs = service.public_service_figures(c)
         open_cases = service.list_cases(c)[:50]
-    return console.page(request, "bills/operator_billers.html", {"rows": rows, "f": figs, "cases": open_cases,
-                                                                 "settled": settled})
+    return console.page(
+        request,
+        "bills/operator_billers.html",
+        {"rows": rows, "f": figs, "cases": open_cases, "settled": settled},
+    )
 
 
 @pages.post("/console/operator/billers/{biller_id}/settle")
-def operator_settle(request: Request, biller_id: str, date: str = Form(...), user: User = Depends(_operator)) -> Response:
+def operator_settle(
+    request: Request, biller_id: str, date: str = Form(...), user: User = Depends(_operator)
+) -> Response:
     db: Database = request.app.state.db
     out = db.run(lambda c: service.settle(c, biller_id, _date(date)))
     return console.page(request, "bills/settled.html", {"s": out})
@@ -328,8 +441,9 @@ def operator_settle(request: Request, biller_id: str, date: str = Form(...), use
 
 
 @pages.get("/console/regulator/public-services")
-def regulator_figures(request: Request, start: str = "", end: str = "",
-                      user: User = Depends(_regulator)) -> Response:
+def regulator_figures(
+    request: Request, start: str = "", end: str = "", user: User = Depends(_regulator)
+) -> Response:
     """Public-service payments by category, town and channel, over business dates (default: this month)."""
     from zhifu.core import clock
     from zhifu.merchants import county
@@ -347,9 +461,13 @@ def regulator_figures(request: Request, start: str = "", end: str = "",
     with db.read() as c:
         figs = service.kpi_public_services(c, lo, hi)
     towns = {t.code: t.name for t in county().towns}
-    return console.page(request, "bills/regulator.html", {"f": figs, "start": lo, "end": hi, "towns": towns,
-                                                          "error": error},
-                        status=400 if error else 200, active="/console/regulator/public-services")
+    return console.page(
+        request,
+        "bills/regulator.html",
+        {"f": figs, "start": lo, "end": hi, "towns": towns, "error": error},
+        status=400 if error else 200,
+        active="/console/regulator/public-services",
+    )
 
 
 router.include_router(api)

@@ -66,9 +66,18 @@ _SLUG_RE = re.compile(r"[a-z][a-z0-9_]{1,39}")
 _PHONE_RE = re.compile(r"1[3-9][0-9]{9}")
 # The county profile's kinds of unit and the categories the programme reports.
 PROFILE_KINDS = {"school": "tuition", "bus": "other", "scenic": "other"}
-CATEGORY_MCC = {"water": "4900", "power": "4900", "gas": "4900", "heating": "4900", "tuition": "8211",
-                "social_insurance": "9399", "housing_fund": "9399", "tax": "9311", "medical": "8062",
-                "other": "9399"}
+CATEGORY_MCC = {
+    "water": "4900",
+    "power": "4900",
+    "gas": "4900",
+    "heating": "4900",
+    "tuition": "8211",
+    "social_insurance": "9399",
+    "housing_fund": "9399",
+    "tax": "9311",
+    "medical": "8062",
+    "other": "9399",
+}
 
 
 def payable_account(biller_id: str) -> str:
@@ -86,8 +95,18 @@ class BillerIn(BaseModel):
     id: str = Field(min_length=2, max_length=40)
     name: str = Field(min_length=1, max_length=100)
     short_name: str | None = Field(default=None, max_length=25)
-    category: Literal["water", "power", "gas", "heating", "tuition", "social_insurance", "housing_fund", "tax",
-                      "medical", "other"]
+    category: Literal[
+        "water",
+        "power",
+        "gas",
+        "heating",
+        "tuition",
+        "social_insurance",
+        "housing_fund",
+        "tax",
+        "medical",
+        "other",
+    ]
     town_code: str
     acquirer_id: str
     credit_code: str
@@ -113,15 +132,31 @@ class BillerIn(BaseModel):
 
 
 def biller_public(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "object": "biller", "merchant_id": row.merchant_id, "name": row.name,
-            "category": row.category, "town_code": row.town_code, "acquirer_id": row.acquirer_id,
-            "fee_payer": row.fee_payer, "fee_ppm": row.fee_ppm,
-            "rule": {"partial_allowed": row.partial_allowed, "overpay_allowed": row.overpay_allowed,
-                     "adhoc": row.adhoc, "multiple_payments": row.multiple_payments,
-                     "min_payment_fen": row.min_payment_fen},
-            "account_format": {"length_min": row.account_len_min, "length_max": row.account_len_max,
-                               "check_digit": row.check_digit},
-            "status": row.status, "created_at": row.created_at}
+    return {
+        "id": row.id,
+        "object": "biller",
+        "merchant_id": row.merchant_id,
+        "name": row.name,
+        "category": row.category,
+        "town_code": row.town_code,
+        "acquirer_id": row.acquirer_id,
+        "fee_payer": row.fee_payer,
+        "fee_ppm": row.fee_ppm,
+        "rule": {
+            "partial_allowed": row.partial_allowed,
+            "overpay_allowed": row.overpay_allowed,
+            "adhoc": row.adhoc,
+            "multiple_payments": row.multiple_payments,
+            "min_payment_fen": row.min_payment_fen,
+        },
+        "account_format": {
+            "length_min": row.account_len_min,
+            "length_max": row.account_len_max,
+            "check_digit": row.check_digit,
+        },
+        "status": row.status,
+        "created_at": row.created_at,
+    }
 
 
 def register_biller(conn: Connection, req: BillerIn, *, at: dt.datetime | None = None) -> dict[str, Any]:
@@ -129,32 +164,67 @@ def register_biller(conn: Connection, req: BillerIn, *, at: dt.datetime | None =
     once: the operator registering it is the review."""
     at = at or clock.now()
     if not _SLUG_RE.fullmatch(req.id):
-        raise InvalidRequest("id 须为小写字母开头的 2–40 位字母、数字或 _ / id must be 2–40 lower-case letters, digits "
-                             "or _, starting with a letter", param="id")
+        raise InvalidRequest(
+            "id 须为小写字母开头的 2–40 位字母、数字或 _ / id must be 2–40 lower-case letters, digits "
+            "or _, starting with a letter",
+            param="id",
+        )
     if req.account_len_min > req.account_len_max:
-        raise InvalidRequest("户号最短长度大于最长长度 / account_len_min exceeds account_len_max", param="account_len_min")
+        raise InvalidRequest(
+            "户号最短长度大于最长长度 / account_len_min exceeds account_len_max", param="account_len_min"
+        )
     if req.partial_allowed and not req.multiple_payments:
-        raise InvalidRequest("允许部分缴费须允许多次缴费 / partial payments need multiple_payments", param="partial_allowed")
+        raise InvalidRequest(
+            "允许部分缴费须允许多次缴费 / partial payments need multiple_payments", param="partial_allowed"
+        )
     if req.adhoc and (req.partial_allowed or req.overpay_allowed):
-        raise InvalidRequest("直缴（任意金额）不与部分或超额缴费同设 / an ad hoc biller has no bills to pay partly or over",
-                             param="adhoc")
+        raise InvalidRequest(
+            "直缴（任意金额）不与部分或超额缴费同设 / an ad hoc biller has no bills to pay partly or over",
+            param="adhoc",
+        )
     if conn.execute(select(billers.c.id).where(billers.c.id == req.id)).first() is not None:
-        raise ConflictError(f"缴费单位 {req.id} 已存在 / biller {req.id} exists", param="id", code="biller_exists")
+        raise ConflictError(
+            f"缴费单位 {req.id} 已存在 / biller {req.id} exists", param="id", code="biller_exists"
+        )
     app = merchants.MerchantApplication(
-        type="enterprise", legal_name=req.name, short_name=(req.short_name or req.name)[:25],
-        credit_code=req.credit_code, legal_person_name=req.legal_person_name, legal_person_id=req.legal_person_id,
-        phone=req.phone, mcc=req.mcc or CATEGORY_MCC[req.category], town_code=req.town_code,
-        address=req.address, settle_bank=req.settle_bank, settle_account_no=req.settle_account_no,
-        settle_account_name=req.settle_account_name, acquirer_id=req.acquirer_id,
-        settlement_cycle=req.settlement_cycle)
+        type="enterprise",
+        legal_name=req.name,
+        short_name=(req.short_name or req.name)[:25],
+        credit_code=req.credit_code,
+        legal_person_name=req.legal_person_name,
+        legal_person_id=req.legal_person_id,
+        phone=req.phone,
+        mcc=req.mcc or CATEGORY_MCC[req.category],
+        town_code=req.town_code,
+        address=req.address,
+        settle_bank=req.settle_bank,
+        settle_account_no=req.settle_account_no,
+        settle_account_name=req.settle_account_name,
+        acquirer_id=req.acquirer_id,
+        settlement_cycle=req.settlement_cycle,
+    )
     m = merchants.apply(conn, app, at=at)
     merchants.review(conn, m["id"], "approve", at=at)
-    row = {"id": req.id, "merchant_id": m["id"], "name": req.name, "category": req.category,
-           "town_code": req.town_code, "acquirer_id": req.acquirer_id, "fee_payer": req.fee_payer,
-           "fee_ppm": req.fee_ppm, "partial_allowed": req.partial_allowed, "overpay_allowed": req.overpay_allowed,
-           "adhoc": req.adhoc, "multiple_payments": req.multiple_payments, "min_payment_fen": req.min_payment_fen,
-           "account_len_min": req.account_len_min, "account_len_max": req.account_len_max,
-           "check_digit": req.check_digit, "status": "active", "created_at": at}
+    row = {
+        "id": req.id,
+        "merchant_id": m["id"],
+        "name": req.name,
+        "category": req.category,
+        "town_code": req.town_code,
+        "acquirer_id": req.acquirer_id,
+        "fee_payer": req.fee_payer,
+        "fee_ppm": req.fee_ppm,
+        "partial_allowed": req.partial_allowed,
+        "overpay_allowed": req.overpay_allowed,
+        "adhoc": req.adhoc,
+        "multiple_payments": req.multiple_payments,
+        "min_payment_fen": req.min_payment_fen,
+        "account_len_min": req.account_len_min,
+        "account_len_max": req.account_len_max,
+        "check_digit": req.check_digit,
+        "status": "active",
+        "created_at": at,
+    }
     conn.execute(insert(billers), [row])
     ledger.open_account(conn, payable_account(req.id), "liability")
     return get_biller(conn, req.id)
@@ -204,25 +274,42 @@ def check_account(b: Any, account_no: str, *, param: str = "account_no") -> str:
     """A biller's account number, or an error saying what is wrong with it, before any money moves."""
     acc = account_no.replace(" ", "")
     if not acc.isdigit() or not acc.isascii():
-        raise InvalidRequest(f"户号只能是数字 / {param} must be digits only", param=param, code="invalid_account_no")
+        raise InvalidRequest(
+            f"户号只能是数字 / {param} must be digits only", param=param, code="invalid_account_no"
+        )
     if not b.account_len_min <= len(acc) <= b.account_len_max:
-        span = (str(b.account_len_min) if b.account_len_min == b.account_len_max
-                else f"{b.account_len_min}–{b.account_len_max}")
-        raise InvalidRequest(f"{b.name}的户号为 {span} 位，收到 {len(acc)} 位 / {param} has {span} digits at {b.id}, got "
-                             f"{len(acc)}", param=param, code="invalid_account_no")
+        span = (
+            str(b.account_len_min)
+            if b.account_len_min == b.account_len_max
+            else f"{b.account_len_min}–{b.account_len_max}"
+        )
+        raise InvalidRequest(
+            f"{b.name}的户号为 {span} 位，收到 {len(acc)} 位 / {param} has {span} digits at {b.id}, got "
+            f"{len(acc)}",
+            param=param,
+            code="invalid_account_no",
+        )
     if b.check_digit == "luhn" and not luhn_ok(acc):
-        raise InvalidRequest(f"户号校验位不对，请核对 / {param} fails its check digit: a digit is mistyped",
-                             param=param, code="invalid_account_no")
+        raise InvalidRequest(
+            f"户号校验位不对，请核对 / {param} fails its check digit: a digit is mistyped",
+            param=param,
+            code="invalid_account_no",
+        )
     return acc
 
 
 def _suggest(conn: Connection, b: Any, acc: str) -> list[str]:
     """Known account numbers that differ from `acc` by one digit."""
-    variants = [acc[:i] + d + acc[i + 1:] for i in range(len(acc)) for d in "0123456789" if d != acc[i]]
+    variants = [acc[:i] + d + acc[i + 1 :] for i in range(len(acc)) for d in "0123456789" if d != acc[i]]
     found: set[str] = set()
-    for chunk in (variants[i:i + IN_CHUNK] for i in range(0, len(variants), IN_CHUNK)):
-        found.update(conn.execute(select(bills.c.account_no).where(and_(
-            bills.c.merchant_id == b.merchant_id, bills.c.account_no.in_(chunk)))).scalars())
+    for chunk in (variants[i : i + IN_CHUNK] for i in range(0, len(variants), IN_CHUNK)):
+        found.update(
+            conn.execute(
+                select(bills.c.account_no).where(
+                    and_(bills.c.merchant_id == b.merchant_id, bills.c.account_no.in_(chunk))
+                )
+            ).scalars()
+        )
     return sorted(found)[:SUGGESTIONS_MAX]
 
 
@@ -233,13 +320,27 @@ def bill_public(row: Any, b: Any | None = None, *, at: dt.datetime | None = None
     late = _late_fee(row, at or clock.now())
     due = row.amount_due_fen + row.late_fee_fen - row.credit_applied_fen
     left = max(0, due - row.paid_fen)
-    doc = {"id": row.id, "object": "bill", "biller_id": row.biller_id, "bill_no": row.bill_no,
-           "account_no": row.account_no, "payer_name": row.payer_name_masked, "period": row.period,
-           "amount_due_fen": row.amount_due_fen, "min_due_fen": row.min_due_fen, "due_date": row.due_date,
-           "late_fee_ppm_per_day": row.late_fee_ppm_per_day, "late_fee_fen": row.late_fee_fen + late,
-           "credit_applied_fen": row.credit_applied_fen, "paid_fen": row.paid_fen, "reserved_fen": row.reserved_fen,
-           "outstanding_fen": left + late if row.status in OPEN else 0, "status": row.status,
-           "in_progress": row.open_payments > 0, "created_at": row.created_at}
+    doc = {
+        "id": row.id,
+        "object": "bill",
+        "biller_id": row.biller_id,
+        "bill_no": row.bill_no,
+        "account_no": row.account_no,
+        "payer_name": row.payer_name_masked,
+        "period": row.period,
+        "amount_due_fen": row.amount_due_fen,
+        "min_due_fen": row.min_due_fen,
+        "due_date": row.due_date,
+        "late_fee_ppm_per_day": row.late_fee_ppm_per_day,
+        "late_fee_fen": row.late_fee_fen + late,
+        "credit_applied_fen": row.credit_applied_fen,
+        "paid_fen": row.paid_fen,
+        "reserved_fen": row.reserved_fen,
+        "outstanding_fen": left + late if row.status in OPEN else 0,
+        "status": row.status,
+        "in_progress": row.open_payments > 0,
+        "created_at": row.created_at,
+    }
     if b is not None:
         doc["biller_name"] = b.name
     return doc
@@ -256,28 +357,47 @@ def _late_fee(row: Any, at: dt.datetime) -> int:
     return ppm_of(max(0, left), row.late_fee_ppm_per_day * days)
 
 
-def import_bills(conn: Connection, biller_id: str, data: bytes, *, filename: str = "",
-                 at: dt.datetime | None = None) -> dict[str, Any]:
+def import_bills(
+    conn: Connection, biller_id: str, data: bytes, *, filename: str = "", at: dt.datetime | None = None
+) -> dict[str, Any]:
     """Import a bill file whole or not at all: any fault refuses the file, naming every line and field (up to
     fifty), and nothing is written. A biller's month must match its own system, so half a file is worse than
     none. Credit carried on an account is applied to its new bill."""
     at = at or clock.now()
     b = _biller(conn, biller_id)
     if b.adhoc:
-        raise InvalidRequest(f"{b.name}为直缴单位，不需上传账单 / {biller_id} takes direct payments and has no bills",
-                             param="biller_id", code="biller_takes_no_bills")
+        raise InvalidRequest(
+            f"{b.name}为直缴单位，不需上传账单 / {biller_id} takes direct payments and has no bills",
+            param="biller_id",
+            code="biller_takes_no_bills",
+        )
     digest = hashlib.sha256(data).hexdigest()
-    done = conn.execute(select(bill_imports.c.id).where(and_(bill_imports.c.merchant_id == b.merchant_id,
-                                                             bill_imports.c.sha256 == digest))).scalar()
+    done = conn.execute(
+        select(bill_imports.c.id).where(
+            and_(bill_imports.c.merchant_id == b.merchant_id, bill_imports.c.sha256 == digest)
+        )
+    ).scalar()
     if done is not None:
-        raise ConflictError(f"同一文件已于导入 {done} 导入 / this file was imported already as {done}",
-                            param="file", code="bill_file_duplicate")
+        raise ConflictError(
+            f"同一文件已于导入 {done} 导入 / this file was imported already as {done}",
+            param="file",
+            code="bill_file_duplicate",
+        )
     rows, encoding = importer.read_rows(data, filename)
-    good, faults = importer.parse(rows, lambda v: check_account(b, v), partial_allowed=b.partial_allowed,
-                                  default_min_fen=b.min_payment_fen)
+    good, faults = importer.parse(
+        rows,
+        lambda v: check_account(b, v),
+        partial_allowed=b.partial_allowed,
+        default_min_fen=b.min_payment_fen,
+    )
     taken = _taken_bill_nos(conn, b, [r.bill_no for r in good])
-    faults.extend(importer.Fault(r.line, "bill_no", f"账单号 {r.bill_no} 已导入过 / bill_no {r.bill_no} was imported "
-                                                    f"before") for r in good if r.bill_no in taken)
+    faults.extend(
+        importer.Fault(
+            r.line, "bill_no", f"账单号 {r.bill_no} 已导入过 / bill_no {r.bill_no} was imported before"
+        )
+        for r in good
+        if r.bill_no in taken
+    )
     if faults:
         faults.sort(key=lambda f: f.line)
         raise importer.BillFileRefused(faults)
@@ -290,28 +410,68 @@ def import_bills(conn: Connection, biller_id: str, data: bytes, *, filename: str
         if credit:
             credits[r.account_no] -= credit
         bid = new_id_fast("bil", ms)
-        out.append({"merchant_id": b.merchant_id, "id": bid, "biller_id": b.id, "bill_no": r.bill_no,
-                    "account_no": r.account_no, "payer_name_enc": privacy.encrypt(r.payer_name),
-                    "payer_name_masked": mask_name(r.payer_name), "period": r.period,
-                    "amount_due_fen": r.amount_due_fen, "min_due_fen": r.min_due_fen, "due_date": r.due_date,
-                    "late_fee_ppm_per_day": r.late_fee_ppm_per_day, "credit_applied_fen": credit,
-                    "late_fee_fen": 0, "paid_fen": 0, "reserved_fen": 0, "open_payments": 0,
-                    "status": BillStatus.PAID if credit == r.amount_due_fen else BillStatus.UNPAID,
-                    "import_id": imp, "created_at": at, "updated_at": at})
+        out.append(
+            {
+                "merchant_id": b.merchant_id,
+                "id": bid,
+                "biller_id": b.id,
+                "bill_no": r.bill_no,
+                "account_no": r.account_no,
+                "payer_name_enc": privacy.encrypt(r.payer_name),
+                "payer_name_masked": mask_name(r.payer_name),
+                "period": r.period,
+                "amount_due_fen": r.amount_due_fen,
+                "min_due_fen": r.min_due_fen,
+                "due_date": r.due_date,
+                "late_fee_ppm_per_day": r.late_fee_ppm_per_day,
+                "credit_applied_fen": credit,
+                "late_fee_fen": 0,
+                "paid_fen": 0,
+                "reserved_fen": 0,
+                "open_payments": 0,
+                "status": BillStatus.PAID if credit == r.amount_due_fen else BillStatus.UNPAID,
+                "import_id": imp,
+                "created_at": at,
+                "updated_at": at,
+            }
+        )
         report.append({"line": r.line, "bill_no": r.bill_no, "bill_id": bid, "credit_applied_fen": credit})
     for i in range(0, len(out), INSERT_CHUNK):
-        conn.execute(insert(bills), out[i:i + INSERT_CHUNK])
+        conn.execute(insert(bills), out[i : i + INSERT_CHUNK])
     for acc, left in credits.items():
-        conn.execute(update(bill_credits).where(and_(bill_credits.c.merchant_id == b.merchant_id,
-                                                     bill_credits.c.account_no == acc))
-                     .values(balance_fen=left, updated_at=at))
+        conn.execute(
+            update(bill_credits)
+            .where(and_(bill_credits.c.merchant_id == b.merchant_id, bill_credits.c.account_no == acc))
+            .values(balance_fen=left, updated_at=at)
+        )
     total = sum(r.amount_due_fen for r in good)
-    conn.execute(insert(bill_imports), [{"merchant_id": b.merchant_id, "id": imp, "biller_id": b.id,
-                                         "filename": filename[:200], "sha256": digest, "encoding": encoding,
-                                         "lines": len(good), "total_fen": total, "created_at": at}])
-    return {"object": "bill_import", "id": imp, "biller_id": b.id, "encoding": encoding, "accepted": len(good),
-            "total_fen": total, "credit_applied_fen": sum(r["credit_applied_fen"] for r in report),
-            "lines": report if len(report) <= 1_000 else report[:1_000], "lines_truncated": len(report) > 1_000}
+    conn.execute(
+        insert(bill_imports),
+        [
+            {
+                "merchant_id": b.merchant_id,
+                "id": imp,
+                "biller_id": b.id,
+                "filename": filename[:200],
+                "sha256": digest,
+                "encoding": encoding,
+                "lines": len(good),
+                "total_fen": total,
+                "created_at": at,
+            }
+        ],
+    )
+    return {
+        "object": "bill_import",
+        "id": imp,
+        "biller_id": b.id,
+        "encoding": encoding,
+        "accepted": len(good),
+        "total_fen": total,
+        "credit_applied_fen": sum(r["credit_applied_fen"] for r in report),
+        "lines": report if len(report) <= 1_000 else report[:1_000],
+        "lines_truncated": len(report) > 1_000,
+    }
 
 
 def mask_name(name: str) -> str:
@@ -324,29 +484,56 @@ def mask_name(name: str) -> str:
 def _taken_bill_nos(conn: Connection, b: Any, nos: list[str]) -> set[str]:
     taken: set[str] = set()
     for i in range(0, len(nos), IN_CHUNK):
-        taken.update(conn.execute(select(bills.c.bill_no).where(and_(
-            bills.c.merchant_id == b.merchant_id, bills.c.biller_id == b.id,
-            bills.c.bill_no.in_(nos[i:i + IN_CHUNK])))).scalars())
+        taken.update(
+            conn.execute(
+                select(bills.c.bill_no).where(
+                    and_(
+                        bills.c.merchant_id == b.merchant_id,
+                        bills.c.biller_id == b.id,
+                        bills.c.bill_no.in_(nos[i : i + IN_CHUNK]),
+                    )
+                )
+            ).scalars()
+        )
     return taken
 
 
 def _credits(conn: Connection, merchant_id: str, accounts: list[str]) -> dict[str, int]:
     out: dict[str, int] = {}
-    has_any = conn.execute(select(bill_credits.c.account_no).where(and_(
-        bill_credits.c.merchant_id == merchant_id, bill_credits.c.balance_fen > 0)).limit(1)).first()
+    has_any = conn.execute(
+        select(bill_credits.c.account_no)
+        .where(and_(bill_credits.c.merchant_id == merchant_id, bill_credits.c.balance_fen > 0))
+        .limit(1)
+    ).first()
     if has_any is None:
         return out
     for i in range(0, len(accounts), IN_CHUNK):
-        out.update({a: int(v) for a, v in conn.execute(select(bill_credits.c.account_no, bill_credits.c.balance_fen)
-                                                      .where(and_(bill_credits.c.merchant_id == merchant_id,
-                                                                  bill_credits.c.account_no.in_(
-                                                                      accounts[i:i + IN_CHUNK]),
-                                                                  bill_credits.c.balance_fen > 0)))})
+        out.update(
+            {
+                a: int(v)
+                for a, v in conn.execute(
+                    select(bill_credits.c.account_no, bill_credits.c.balance_fen).where(
+                        and_(
+                            bill_credits.c.merchant_id == merchant_id,
+                            bill_credits.c.account_no.in_(accounts[i : i + IN_CHUNK]),
+                            bill_credits.c.balance_fen > 0,
+                        )
+                    )
+                )
+            }
+        )
     return out
 
 
-def list_bills(conn: Connection, biller_id: str, *, status: str | None = None, account_no: str | None = None,
-               limit: int = 50, starting_after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
+def list_bills(
+    conn: Connection,
+    biller_id: str,
+    *,
+    status: str | None = None,
+    account_no: str | None = None,
+    limit: int = 50,
+    starting_after: str | None = None,
+) -> tuple[list[dict[str, Any]], bool]:
     b = _biller(conn, biller_id)
     limit = page_limit(limit)
     q = select(bills).where(bills.c.merchant_id == b.merchant_id).order_by(bills.c.id.desc()).limit(limit + 1)
@@ -360,15 +547,23 @@ def list_bills(conn: Connection, biller_id: str, *, status: str | None = None, a
     return [bill_public(r, b) for r in rows[:limit]], len(rows) > limit
 
 
-def cancel_bill(conn: Connection, biller_id: str, bill_id: str, *, at: dt.datetime | None = None) -> dict[str, Any]:
+def cancel_bill(
+    conn: Connection, biller_id: str, bill_id: str, *, at: dt.datetime | None = None
+) -> dict[str, Any]:
     at = at or clock.now()
     b = _biller(conn, biller_id)
     row = _bill(conn, b, bill_id, lock=True)
     if row.status != BillStatus.UNPAID or row.open_payments:
-        raise ConflictError(f"账单状态为 {row.status}，只能撤销未缴的账单 / only an unpaid bill with no payment in progress "
-                            f"can be cancelled", code="bill_not_cancellable")
-    conn.execute(update(bills).where(and_(bills.c.merchant_id == b.merchant_id, bills.c.id == bill_id))
-                 .values(status=BillStatus.CANCELLED, updated_at=at))
+        raise ConflictError(
+            f"账单状态为 {row.status}，只能撤销未缴的账单 / only an unpaid bill with no payment in progress "
+            f"can be cancelled",
+            code="bill_not_cancellable",
+        )
+    conn.execute(
+        update(bills)
+        .where(and_(bills.c.merchant_id == b.merchant_id, bills.c.id == bill_id))
+        .values(status=BillStatus.CANCELLED, updated_at=at)
+    )
     return bill_public(_bill(conn, b, bill_id), b, at=at)
 
 
@@ -382,25 +577,44 @@ def _bill(conn: Connection, b: Any, bill_id: str, *, lock: bool = False) -> Any:
     return row
 
 
-def present(conn: Connection, biller_id: str, account_no: str, *, at: dt.datetime | None = None) -> dict[str, Any]:
+def present(
+    conn: Connection, biller_id: str, account_no: str, *, at: dt.datetime | None = None
+) -> dict[str, Any]:
     """What a payer sees after typing an account number: the open bills, oldest first, what each asks now, and
     the biller's rule; an unknown number comes back with near numbers that exist."""
     at = at or clock.now()
     b = _biller(conn, biller_id)
     acc = check_account(b, account_no)
-    rows = conn.execute(select(bills).where(and_(bills.c.merchant_id == b.merchant_id, bills.c.account_no == acc))
-                        .order_by(bills.c.due_date, bills.c.id)).all()
+    rows = conn.execute(
+        select(bills)
+        .where(and_(bills.c.merchant_id == b.merchant_id, bills.c.account_no == acc))
+        .order_by(bills.c.due_date, bills.c.id)
+    ).all()
     if not rows and not b.adhoc:
         near = _suggest(conn, b, acc)
         hint = f"；您是否要找 {'、'.join(near)}？/ did you mean {', '.join(near)}?" if near else ""
-        raise NotFound(f"{b.name}没有户号 {acc} 的账单{hint} / no bills for account {acc} at {b.id}", param="account_no")
-    credit = conn.execute(select(bill_credits.c.balance_fen).where(and_(
-        bill_credits.c.merchant_id == b.merchant_id, bill_credits.c.account_no == acc))).scalar() or 0
+        raise NotFound(
+            f"{b.name}没有户号 {acc} 的账单{hint} / no bills for account {acc} at {b.id}", param="account_no"
+        )
+    credit = (
+        conn.execute(
+            select(bill_credits.c.balance_fen).where(
+                and_(bill_credits.c.merchant_id == b.merchant_id, bill_credits.c.account_no == acc)
+            )
+        ).scalar()
+        or 0
+    )
     open_bills = [bill_public(r, b, at=at) for r in rows if r.status in OPEN]
     name = rows[-1].payer_name_masked if rows else None
-    return {"object": "presentment", "biller": biller_public(b), "account_no": acc, "payer_name": name,
-            "bills": open_bills, "paid_bills": sum(1 for r in rows if r.status == BillStatus.PAID),
-            "credit_fen": int(credit)}
+    return {
+        "object": "presentment",
+        "biller": biller_public(b),
+        "account_no": acc,
+        "payer_name": name,
+        "bills": open_bills,
+        "paid_bills": sum(1 for r in rows if r.status == BillStatus.PAID),
+        "credit_fen": int(credit),
+    }
 
 
 def bill_qr_url(biller_id: str, account_no: str) -> str:
@@ -438,46 +652,97 @@ def pay_bill(conn: Connection, req: PayBillIn, *, at: dt.datetime | None = None)
         raise ConflictError(f"{b.name}暂停收费 / biller {b.id} is suspended", code="biller_suspended")
     acc = check_account(b, req.account_no)
     if (req.channel is None) == (req.auth_code is None):
-        raise InvalidRequest("须给出 channel（扫码或终端）或 auth_code（付款码）之一 / give exactly one of channel or auth_code",
-                             param="channel")
+        raise InvalidRequest(
+            "须给出 channel（扫码或终端）或 auth_code（付款码）之一 / give exactly one of channel or auth_code",
+            param="channel",
+        )
     phone_index = None
     if req.payer_phone:
         if not _PHONE_RE.fullmatch(req.payer_phone):
-            raise InvalidRequest("手机号须为 11 位 / payer_phone must be an 11-digit mobile number", param="payer_phone")
+            raise InvalidRequest(
+                "手机号须为 11 位 / payer_phone must be an 11-digit mobile number", param="payer_phone"
+            )
         phone_index = privacy.blind_index(req.payer_phone)
     order_no = new_id_fast("bl", int(at.timestamp() * 1000))
     if b.adhoc:
         if req.amount_fen is None:
-            raise InvalidRequest("直缴须填写金额 / amount_fen is required for a direct payment", param="amount_fen")
+            raise InvalidRequest(
+                "直缴须填写金额 / amount_fen is required for a direct payment", param="amount_fen"
+            )
         check_fen(req.amount_fen, param="amount_fen")
         if req.amount_fen < b.min_payment_fen:
-            raise InvalidRequest(f"最低缴费 {fen_to_yuan_str(b.min_payment_fen)} 元 / amount_fen is below the minimum of "
-                                 f"{fen_to_yuan_str(b.min_payment_fen)} yuan", param="amount_fen",
-                                 code="amount_below_minimum")
+            raise InvalidRequest(
+                f"最低缴费 {fen_to_yuan_str(b.min_payment_fen)} 元 / amount_fen is below the minimum of "
+                f"{fen_to_yuan_str(b.min_payment_fen)} yuan",
+                param="amount_fen",
+                code="amount_below_minimum",
+            )
         bill, bill_fen, late = None, req.amount_fen, 0
     else:
         bill = _open_bill(conn, b, acc, req.bill_id, at)
         bill_fen, late = _reserve(conn, b, bill, req.amount_fen, at)
     surcharge = ppm_of(bill_fen, b.fee_ppm) if b.fee_payer == "payer" else 0
-    conn.execute(insert(bill_lines), [{
-        "merchant_id": b.merchant_id, "order_no": order_no, "payment_id": None, "biller_id": b.id,
-        "bill_id": bill.id if bill is not None else None, "account_no": acc, "bill_fen": bill_fen,
-        "surcharge_fen": surcharge, "late_fee_fen": late, "credit_fen": 0, "amount_fen": bill_fen + surcharge,
-        "biller_fen": 0, "channel": req.channel or "", "town_code": b.town_code, "category": b.category,
-        "payer_phone_index": phone_index, "status": LineStatus.PENDING, "refunded_fen": 0, "receipt_no": None,
-        "business_date": None, "created_at": at, "updated_at": at, "paid_at": None}])
+    conn.execute(
+        insert(bill_lines),
+        [
+            {
+                "merchant_id": b.merchant_id,
+                "order_no": order_no,
+                "payment_id": None,
+                "biller_id": b.id,
+                "bill_id": bill.id if bill is not None else None,
+                "account_no": acc,
+                "bill_fen": bill_fen,
+                "surcharge_fen": surcharge,
+                "late_fee_fen": late,
+                "credit_fen": 0,
+                "amount_fen": bill_fen + surcharge,
+                "biller_fen": 0,
+                "channel": req.channel or "",
+                "town_code": b.town_code,
+                "category": b.category,
+                "payer_phone_index": phone_index,
+                "status": LineStatus.PENDING,
+                "refunded_fen": 0,
+                "receipt_no": None,
+                "business_date": None,
+                "created_at": at,
+                "updated_at": at,
+                "paid_at": None,
+            }
+        ],
+    )
     period = f" {bill.period}" if bill is not None else ""
-    meta = {BILL_KEY: b.id, "account_no": acc, "bill_no": bill.bill_no if bill is not None else "", "via": req.via}
-    p = payments_api.create_payment(conn, b.merchant_id, CreatePayment(
-        amount_fen=bill_fen + surcharge, merchant_order_no=order_no, channel=req.channel, auth_code=req.auth_code,
-        description=f"{b.name}{period}"[:128], metadata=meta), at=at)
+    meta = {
+        BILL_KEY: b.id,
+        "account_no": acc,
+        "bill_no": bill.bill_no if bill is not None else "",
+        "via": req.via,
+    }
+    p = payments_api.create_payment(
+        conn,
+        b.merchant_id,
+        CreatePayment(
+            amount_fen=bill_fen + surcharge,
+            merchant_order_no=order_no,
+            channel=req.channel,
+            auth_code=req.auth_code,
+            description=f"{b.name}{period}"[:128],
+            metadata=meta,
+        ),
+        at=at,
+    )
     line_key = and_(bill_lines.c.merchant_id == b.merchant_id, bill_lines.c.order_no == order_no)
     conn.execute(update(bill_lines).where(line_key).values(payment_id=p["id"], channel=p["channel"]))
     if p["status"] in FINAL_UNPAID:
         _release(conn, conn.execute(select(bill_lines).where(line_key)).one(), at)
     line = conn.execute(select(bill_lines).where(line_key)).one()
-    return {"object": "bill_payment", "payment": p, "line": line_public(line),
-            "bill": bill_public(_bill(conn, b, bill.id), b, at=at) if bill is not None else None}
+    return {
+        "object": "bill_payment",
+        "payment": p,
+        "line": line_public(line),
+        "bill": bill_public(_bill(conn, b, bill.id), b, at=at) if bill is not None else None,
+    }
 
 
 def pay(db: Database, req: PayBillIn, *, at: dt.datetime | None = None) -> dict[str, Any]:
@@ -487,43 +752,73 @@ def pay(db: Database, req: PayBillIn, *, at: dt.datetime | None = None) -> dict[
 
     def settle(conn: Connection) -> dict[str, Any]:
         b = _biller(conn, req.biller_id)
-        line_key = and_(bill_lines.c.merchant_id == b.merchant_id, bill_lines.c.payment_id == out["payment"]["id"])
+        line_key = and_(
+            bill_lines.c.merchant_id == b.merchant_id, bill_lines.c.payment_id == out["payment"]["id"]
+        )
         line = conn.execute(select(bill_lines).where(line_key)).one()
         p = payments_api.get_payment(conn, b.merchant_id, line.payment_id)
         if p["status"] in FINAL_UNPAID and line.status == LineStatus.PENDING:
             _release(conn, line, clock.now())
             line = conn.execute(select(bill_lines).where(line_key)).one()
         bill = _bill(conn, b, line.bill_id) if line.bill_id is not None else None
-        return {"object": "bill_payment", "payment": p, "line": line_public(line),
-                "bill": bill_public(bill, b, at=clock.now()) if bill is not None else None}
+        return {
+            "object": "bill_payment",
+            "payment": p,
+            "line": line_public(line),
+            "bill": bill_public(bill, b, at=clock.now()) if bill is not None else None,
+        }
 
     return db.run(settle)
 
 
 def _open_bill(conn: Connection, b: Any, acc: str, bill_id: str | None, at: dt.datetime) -> Any:
     if bill_id is None:  # the oldest open bill of the account
-        bill_id = conn.execute(select(bills.c.id).where(and_(
-            bills.c.merchant_id == b.merchant_id, bills.c.account_no == acc, bills.c.status.in_(OPEN)))
-            .order_by(bills.c.due_date, bills.c.id).limit(1)).scalar()
+        bill_id = conn.execute(
+            select(bills.c.id)
+            .where(
+                and_(
+                    bills.c.merchant_id == b.merchant_id, bills.c.account_no == acc, bills.c.status.in_(OPEN)
+                )
+            )
+            .order_by(bills.c.due_date, bills.c.id)
+            .limit(1)
+        ).scalar()
         if bill_id is None:
-            known = conn.execute(select(bills.c.id).where(and_(bills.c.merchant_id == b.merchant_id,
-                                                               bills.c.account_no == acc)).limit(1)).first()
+            known = conn.execute(
+                select(bills.c.id)
+                .where(and_(bills.c.merchant_id == b.merchant_id, bills.c.account_no == acc))
+                .limit(1)
+            ).first()
             if known is not None:
-                raise ConflictError(f"户号 {acc} 没有待缴账单 / account {acc} has no unpaid bill", param="account_no",
-                                    code="bill_already_paid")
+                raise ConflictError(
+                    f"户号 {acc} 没有待缴账单 / account {acc} has no unpaid bill",
+                    param="account_no",
+                    code="bill_already_paid",
+                )
             near = _suggest(conn, b, acc)
             hint = f"；您是否要找 {'、'.join(near)}？/ did you mean {', '.join(near)}?" if near else ""
-            raise NotFound(f"{b.name}没有户号 {acc}{hint} / unknown account {acc} at {b.id}", param="account_no")
+            raise NotFound(
+                f"{b.name}没有户号 {acc}{hint} / unknown account {acc} at {b.id}", param="account_no"
+            )
     _release_finished(conn, b, bill_id, at)
     bill = _bill(conn, b, bill_id, lock=True)
     if bill.account_no != acc:
-        raise NotFound(f"账单 {bill_id} 不属于户号 {acc} / bill {bill_id} is not account {acc}'s", param="bill_id")
+        raise NotFound(
+            f"账单 {bill_id} 不属于户号 {acc} / bill {bill_id} is not account {acc}'s", param="bill_id"
+        )
     if bill.status == BillStatus.PAID:
-        raise ConflictError(f"账单 {bill.bill_no} 已缴清 / bill {bill.bill_no} is paid already", param="bill_id",
-                            code="bill_already_paid")
+        raise ConflictError(
+            f"账单 {bill.bill_no} 已缴清 / bill {bill.bill_no} is paid already",
+            param="bill_id",
+            code="bill_already_paid",
+        )
     if bill.status not in OPEN:
-        raise ConflictError(f"账单 {bill.bill_no} 已{ {'cancelled': '撤销', 'expired': '过期'}[bill.status] } / bill "
-                            f"{bill.bill_no} is {bill.status}", param="bill_id", code=f"bill_{bill.status}")
+        raise ConflictError(
+            f"账单 {bill.bill_no} 已{ {'cancelled': '撤销', 'expired': '过期'}[bill.status] } / bill "
+            f"{bill.bill_no} is {bill.status}",
+            param="bill_id",
+            code=f"bill_{bill.status}",
+        )
     return bill
 
 
@@ -531,64 +826,130 @@ def _reserve(conn: Connection, b: Any, bill: Any, amount_fen: int | None, at: dt
     """Check the amount against the biller's rule, counting payments in progress, and reserve it on the bill
     with a conditional update: it succeeds only if the bill is as read, so no race passes the rule."""
     late = _late_fee(bill, at)
-    left = bill.amount_due_fen + bill.late_fee_fen + late - bill.credit_applied_fen - bill.paid_fen - bill.reserved_fen
+    left = (
+        bill.amount_due_fen
+        + bill.late_fee_fen
+        + late
+        - bill.credit_applied_fen
+        - bill.paid_fen
+        - bill.reserved_fen
+    )
     if bill.open_payments and not b.multiple_payments:
-        raise ConflictError(f"账单 {bill.bill_no} 正在支付中，请稍后再试 / bill {bill.bill_no} has a payment in progress",
-                            param="bill_id", code="bill_payment_in_progress")
+        raise ConflictError(
+            f"账单 {bill.bill_no} 正在支付中，请稍后再试 / bill {bill.bill_no} has a payment in progress",
+            param="bill_id",
+            code="bill_payment_in_progress",
+        )
     if left <= 0 and not b.overpay_allowed:
         code = "bill_payment_in_progress" if bill.reserved_fen else "bill_already_paid"
-        raise ConflictError(f"账单 {bill.bill_no} 已缴清或正在支付 / bill {bill.bill_no} is paid or being paid",
-                            param="bill_id", code=code)
+        raise ConflictError(
+            f"账单 {bill.bill_no} 已缴清或正在支付 / bill {bill.bill_no} is paid or being paid",
+            param="bill_id",
+            code=code,
+        )
     amount = max(left, 0) if amount_fen is None else amount_fen
     check_fen(amount, param="amount_fen")
     if amount > left and not b.overpay_allowed:
-        raise InvalidRequest(f"金额 {fen_to_yuan_str(amount)} 超过应缴 {fen_to_yuan_str(left)} 元 / amount_fen is above what "
-                             f"is due ({fen_to_yuan_str(left)} yuan)", param="amount_fen", code="amount_above_due")
+        raise InvalidRequest(
+            f"金额 {fen_to_yuan_str(amount)} 超过应缴 {fen_to_yuan_str(left)} 元 / amount_fen is above what "
+            f"is due ({fen_to_yuan_str(left)} yuan)",
+            param="amount_fen",
+            code="amount_above_due",
+        )
     if amount < left:
         if not b.partial_allowed:
-            raise InvalidRequest(f"须足额缴纳 {fen_to_yuan_str(left)} 元 / this biller takes the exact amount "
-                                 f"({fen_to_yuan_str(left)} yuan)", param="amount_fen", code="amount_not_exact")
+            raise InvalidRequest(
+                f"须足额缴纳 {fen_to_yuan_str(left)} 元 / this biller takes the exact amount "
+                f"({fen_to_yuan_str(left)} yuan)",
+                param="amount_fen",
+                code="amount_not_exact",
+            )
         minimum = min(left, max(bill.min_due_fen - bill.paid_fen - bill.reserved_fen, b.min_payment_fen))
         if amount < minimum:
-            raise InvalidRequest(f"金额低于最低缴费 {fen_to_yuan_str(minimum)} 元 / amount_fen is below the minimum due "
-                                 f"({fen_to_yuan_str(minimum)} yuan)", param="amount_fen", code="amount_below_minimum")
-    res = conn.execute(update(bills).where(and_(
-        bills.c.merchant_id == bill.merchant_id, bills.c.id == bill.id, bills.c.status.in_(OPEN),
-        bills.c.paid_fen == bill.paid_fen, bills.c.reserved_fen == bill.reserved_fen,
-        bills.c.open_payments == bill.open_payments)).values(
-        reserved_fen=bills.c.reserved_fen + amount, open_payments=bills.c.open_payments + 1, updated_at=at))
+            raise InvalidRequest(
+                f"金额低于最低缴费 {fen_to_yuan_str(minimum)} 元 / amount_fen is below the minimum due "
+                f"({fen_to_yuan_str(minimum)} yuan)",
+                param="amount_fen",
+                code="amount_below_minimum",
+            )
+    res = conn.execute(
+        update(bills)
+        .where(
+            and_(
+                bills.c.merchant_id == bill.merchant_id,
+                bills.c.id == bill.id,
+                bills.c.status.in_(OPEN),
+                bills.c.paid_fen == bill.paid_fen,
+                bills.c.reserved_fen == bill.reserved_fen,
+                bills.c.open_payments == bill.open_payments,
+            )
+        )
+        .values(
+            reserved_fen=bills.c.reserved_fen + amount, open_payments=bills.c.open_payments + 1, updated_at=at
+        )
+    )
     if res.rowcount != 1:
-        raise ConflictError("账单刚被另一笔支付更新，请重试 / the bill changed under another payment; try again",
-                            param="bill_id", code="bill_changed")
+        raise ConflictError(
+            "账单刚被另一笔支付更新，请重试 / the bill changed under another payment; try again",
+            param="bill_id",
+            code="bill_changed",
+        )
     return amount, min(late, amount)
 
 
 def line_public(row: Any) -> dict[str, Any]:
-    return {"object": "bill_line", "payment_id": row.payment_id, "biller_id": row.biller_id, "bill_id": row.bill_id,
-            "account_no": row.account_no, "bill_fen": row.bill_fen, "surcharge_fen": row.surcharge_fen,
-            "late_fee_fen": row.late_fee_fen, "credit_fen": row.credit_fen, "amount_fen": row.amount_fen,
-            "biller_fen": row.biller_fen, "channel": row.channel, "status": row.status,
-            "refunded_fen": row.refunded_fen, "receipt_no": row.receipt_no,
-            "business_date": row.business_date, "paid_at": row.paid_at}
+    return {
+        "object": "bill_line",
+        "payment_id": row.payment_id,
+        "biller_id": row.biller_id,
+        "bill_id": row.bill_id,
+        "account_no": row.account_no,
+        "bill_fen": row.bill_fen,
+        "surcharge_fen": row.surcharge_fen,
+        "late_fee_fen": row.late_fee_fen,
+        "credit_fen": row.credit_fen,
+        "amount_fen": row.amount_fen,
+        "biller_fen": row.biller_fen,
+        "channel": row.channel,
+        "status": row.status,
+        "refunded_fen": row.refunded_fen,
+        "receipt_no": row.receipt_no,
+        "business_date": row.business_date,
+        "paid_at": row.paid_at,
+    }
 
 
 def _release(conn: Connection, line: Any, at: dt.datetime) -> None:
     if line.status != LineStatus.PENDING:
         return
-    conn.execute(update(bill_lines).where(and_(bill_lines.c.merchant_id == line.merchant_id,
-                                               bill_lines.c.order_no == line.order_no))
-                 .values(status=LineStatus.RELEASED, updated_at=at))
+    conn.execute(
+        update(bill_lines)
+        .where(and_(bill_lines.c.merchant_id == line.merchant_id, bill_lines.c.order_no == line.order_no))
+        .values(status=LineStatus.RELEASED, updated_at=at)
+    )
     if line.bill_id is not None:
-        conn.execute(update(bills).where(and_(bills.c.merchant_id == line.merchant_id, bills.c.id == line.bill_id))
-                     .values(reserved_fen=bills.c.reserved_fen - line.bill_fen,
-                             open_payments=bills.c.open_payments - 1, updated_at=at))
+        conn.execute(
+            update(bills)
+            .where(and_(bills.c.merchant_id == line.merchant_id, bills.c.id == line.bill_id))
+            .values(
+                reserved_fen=bills.c.reserved_fen - line.bill_fen,
+                open_payments=bills.c.open_payments - 1,
+                updated_at=at,
+            )
+        )
 
 
 def _release_finished(conn: Connection, b: Any, bill_id: str, at: dt.datetime) -> None:
     """Give back what payments that ended unpaid still hold on this bill."""
-    for line in conn.execute(select(bill_lines).where(and_(
-            bill_lines.c.merchant_id == b.merchant_id, bill_lines.c.bill_id == bill_id,
-            bill_lines.c.status == LineStatus.PENDING))).all():
+    for line in conn.execute(
+        select(bill_lines).where(
+            and_(
+                bill_lines.c.merchant_id == b.merchant_id,
+                bill_lines.c.bill_id == bill_id,
+                bill_lines.c.status == LineStatus.PENDING,
+            )
+        )
+    ).all():
         if line.payment_id is None:
             continue
         status = payments_api.get_payment(conn, b.merchant_id, line.payment_id)["status"]
@@ -600,8 +961,12 @@ def sweep(conn: Connection, *, at: dt.datetime | None = None, limit: int = SWEEP
     """Release the reservations of payments that ended failed, closed or expired (background work)."""
     at = at or clock.now()
     n = 0
-    for line in conn.execute(select(bill_lines).where(bill_lines.c.status == LineStatus.PENDING)
-                             .order_by(bill_lines.c.created_at).limit(limit)).all():
+    for line in conn.execute(
+        select(bill_lines)
+        .where(bill_lines.c.status == LineStatus.PENDING)
+        .order_by(bill_lines.c.created_at)
+        .limit(limit)
+    ).all():
         if line.payment_id is None:
             continue
         status = payments_api.get_payment(conn, line.merchant_id, line.payment_id)["status"]
@@ -631,21 +996,41 @@ def on_payment_succeeded(conn: Connection, merchant_id: str, order_no: str, at: 
         status = bill.status
         if bill.status in OPEN:
             status = BillStatus.PAID if paid >= due else BillStatus.PARTIALLY_PAID
-        conn.execute(update(bills).where(and_(bills.c.merchant_id == merchant_id, bills.c.id == bill.id)).values(
-            paid_fen=paid, late_fee_fen=bill.late_fee_fen + (line.late_fee_fen if applied else 0), status=status,
-            reserved_fen=bills.c.reserved_fen - (line.bill_fen if held else 0),
-            open_payments=bills.c.open_payments - (1 if held else 0), updated_at=at))
+        conn.execute(
+            update(bills)
+            .where(and_(bills.c.merchant_id == merchant_id, bills.c.id == bill.id))
+            .values(
+                paid_fen=paid,
+                late_fee_fen=bill.late_fee_fen + (line.late_fee_fen if applied else 0),
+                status=status,
+                reserved_fen=bills.c.reserved_fen - (line.bill_fen if held else 0),
+                open_payments=bills.c.open_payments - (1 if held else 0),
+                updated_at=at,
+            )
+        )
     if credit:
         _add_credit(conn, merchant_id, line.account_no, credit, at)
     biller_fen = _book(conn, b, p, line, at)
     receipt_no = _issue_receipt(conn, b, p, line, "payment", None, at)
-    conn.execute(update(bill_lines).where(key).values(
-        status=LineStatus.SUCCEEDED, payment_id=p.id, credit_fen=credit, biller_fen=biller_fen,
-        receipt_no=receipt_no, business_date=business_date(at), paid_at=at, updated_at=at))
+    conn.execute(
+        update(bill_lines)
+        .where(key)
+        .values(
+            status=LineStatus.SUCCEEDED,
+            payment_id=p.id,
+            credit_fen=credit,
+            biller_fen=biller_fen,
+            receipt_no=receipt_no,
+            business_date=business_date(at),
+            paid_at=at,
+            updated_at=at,
+        )
+    )
 
 
-def _payment(conn: Connection, merchant_id: str, *, order_no: str | None = None,
-             payment_id: str | None = None) -> SimpleNamespace:
+def _payment(
+    conn: Connection, merchant_id: str, *, order_no: str | None = None, payment_id: str | None = None
+) -> SimpleNamespace:
     """A payment as the payment service shows it, by order number or id."""
     if payment_id is not None:
         return SimpleNamespace(**payments_api.get_payment(conn, merchant_id, payment_id))
@@ -657,11 +1042,14 @@ def _payment(conn: Connection, merchant_id: str, *, order_no: str | None = None,
 
 def _add_credit(conn: Connection, merchant_id: str, account_no: str, fen: int, at: dt.datetime) -> None:
     key = and_(bill_credits.c.merchant_id == merchant_id, bill_credits.c.account_no == account_no)
-    res = conn.execute(update(bill_credits).where(key).values(balance_fen=bill_credits.c.balance_fen + fen,
-                                                              updated_at=at))
+    res = conn.execute(
+        update(bill_credits).where(key).values(balance_fen=bill_credits.c.balance_fen + fen, updated_at=at)
+    )
     if res.rowcount == 0:
-        conn.execute(insert(bill_credits), [{"merchant_id": merchant_id, "account_no": account_no,
-                                             "balance_fen": fen, "updated_at": at}])
+        conn.execute(
+            insert(bill_credits),
+            [{"merchant_id": merchant_id, "account_no": account_no, "balance_fen": fen, "updated_at": at}],
+        )
 
 
 def _book(conn: Connection, b: Any, p: Any, line: Any, at: dt.datetime) -> int:
@@ -672,7 +1060,9 @@ def _book(conn: Connection, b: Any, p: Any, line: Any, at: dt.datetime) -> int:
         biller_fen = line.bill_fen - ppm_of(line.bill_fen, b.fee_ppm)
     else:
         biller_fen = line.bill_fen
-    fee_delta = from_merchant - biller_fen  # > 0: more fee income than the plan took; < 0: the acquirer gives back
+    fee_delta = (
+        from_merchant - biller_fen
+    )  # > 0: more fee income than the plan took; < 0: the acquirer gives back
     assert biller_fen > 0 and from_merchant >= 0, (biller_fen, from_merchant)
     legs = [ledger.cr(payable_account(b.id), biller_fen)]
     if from_merchant:
@@ -681,42 +1071,86 @@ def _book(conn: Connection, b: Any, p: Any, line: Any, at: dt.datetime) -> int:
         legs.append(ledger.cr(FEE_INCOME, fee_delta))
     elif fee_delta < 0:
         legs.append(ledger.dr(FEE_INCOME, -fee_delta))
-    ledger.post_entry(conn, ledger.EntryRequest(ledger.keys.bill_success(p.id), tuple(legs), f"bill payment {p.id}"), at=at)
+    ledger.post_entry(
+        conn, ledger.EntryRequest(ledger.keys.bill_success(p.id), tuple(legs), f"bill payment {p.id}"), at=at
+    )
     return biller_fen
 
 
 # ---------------------------------------------------------------- receipts
 
 
-def _issue_receipt(conn: Connection, b: Any, p: Any, line: Any, kind: str, replaces: str | None,
-                   at: dt.datetime, refunded_fen: int = 0) -> str:
+def _issue_receipt(
+    conn: Connection,
+    b: Any,
+    p: Any,
+    line: Any,
+    kind: str,
+    replaces: str | None,
+    at: dt.datetime,
+    refunded_fen: int = 0,
+) -> str:
     receipt_no = new_id_fast("R", int(at.timestamp() * 1000)).replace("_", "")
     period = ""
     payer = ""
     if line.bill_id is not None:
         bill = _bill(conn, b, line.bill_id)
         period, payer = bill.period, bill.payer_name_masked
-    body = {"receipt_no": receipt_no, "kind": kind, "replaces": replaces, "biller_id": b.id,
-            "biller_name": b.name, "category": b.category, "account_masked": mask_account(line.account_no),
-            "payer_masked": payer, "period": period, "amount_fen": line.amount_fen, "refunded_fen": refunded_fen,
-            "paid_at": (line.paid_at or at).astimezone(SHANGHAI).isoformat(timespec="seconds"),
-            "payment_id": p.id, "channel": p.channel, "issued_at": at.astimezone(SHANGHAI).isoformat(timespec="seconds")}
+    body = {
+        "receipt_no": receipt_no,
+        "kind": kind,
+        "replaces": replaces,
+        "biller_id": b.id,
+        "biller_name": b.name,
+        "category": b.category,
+        "account_masked": mask_account(line.account_no),
+        "payer_masked": payer,
+        "period": period,
+        "amount_fen": line.amount_fen,
+        "refunded_fen": refunded_fen,
+        "paid_at": (line.paid_at or at).astimezone(SHANGHAI).isoformat(timespec="seconds"),
+        "payment_id": p.id,
+        "channel": p.channel,
+        "issued_at": at.astimezone(SHANGHAI).isoformat(timespec="seconds"),
+    }
     text = receipts.canonical(body)
-    conn.execute(insert(bill_receipts), [{"merchant_id": b.merchant_id, "receipt_no": receipt_no,
-                                          "payment_id": p.id, "kind": kind, "replaces": replaces, "body": text,
-                                          "signature": receipts.sign(text), "created_at": at}])
+    conn.execute(
+        insert(bill_receipts),
+        [
+            {
+                "merchant_id": b.merchant_id,
+                "receipt_no": receipt_no,
+                "payment_id": p.id,
+                "kind": kind,
+                "replaces": replaces,
+                "body": text,
+                "signature": receipts.sign(text),
+                "created_at": at,
+            }
+        ],
+    )
     return receipt_no
 
 
 def receipt_public(row: Any, conn: Connection | None = None) -> dict[str, Any]:
     import json
 
-    doc = {"object": "receipt", "receipt_no": row.receipt_no, "body": json.loads(row.body), "signature": row.signature,
-           "key_id": receipts.KEY_ID, "verify_url": receipts.verify_url(row.receipt_no, row.signature),
-           "replaced_by": None}
+    doc = {
+        "object": "receipt",
+        "receipt_no": row.receipt_no,
+        "body": json.loads(row.body),
+        "signature": row.signature,
+        "key_id": receipts.KEY_ID,
+        "verify_url": receipts.verify_url(row.receipt_no, row.signature),
+        "replaced_by": None,
+    }
     if conn is not None:
-        doc["replaced_by"] = conn.execute(select(bill_receipts.c.receipt_no).where(
-            and_(bill_receipts.c.merchant_id == row.merchant_id, bill_receipts.c.replaces == row.receipt_no))
+        doc["replaced_by"] = conn.execute(
+            select(bill_receipts.c.receipt_no).where(
+                and_(
+                    bill_receipts.c.merchant_id == row.merchant_id, bill_receipts.c.replaces == row.receipt_no
+                )
+            )
         ).scalar()
     return doc
 
@@ -728,14 +1162,19 @@ def get_receipt(conn: Connection, receipt_no: str) -> dict[str, Any]:
     return receipt_public(row, conn)
 
 
-def verify_receipt(conn: Connection, receipt_no: str, signature: str | None = None,
-                   body: dict[str, Any] | None = None) -> dict[str, Any]:
+def verify_receipt(
+    conn: Connection, receipt_no: str, signature: str | None = None, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Is this receipt ours and unaltered? The stored body must carry a valid signature; a signature or body the
     payer shows must be exactly the stored one. A replaced receipt verifies, and says what replaced it."""
     row = conn.execute(select(bill_receipts).where(bill_receipts.c.receipt_no == receipt_no)).first()
     if row is None:
-        return {"object": "receipt_verification", "receipt_no": receipt_no, "genuine": False,
-                "reason": "unknown_receipt"}
+        return {
+            "object": "receipt_verification",
+            "receipt_no": receipt_no,
+            "genuine": False,
+            "reason": "unknown_receipt",
+        }
     ok = receipts.verify(row.body, row.signature)
     reason = None if ok else "bad_signature"
     if ok and signature is not None and signature != row.signature:
@@ -743,35 +1182,54 @@ def verify_receipt(conn: Connection, receipt_no: str, signature: str | None = No
     if ok and body is not None and receipts.canonical(body) != row.body:
         ok, reason = False, "altered"
     doc = receipt_public(row, conn)
-    return {"object": "receipt_verification", "receipt_no": receipt_no, "genuine": ok, "reason": reason,
-            "receipt": doc if ok else None, "replaced_by": doc["replaced_by"]}
+    return {
+        "object": "receipt_verification",
+        "receipt_no": receipt_no,
+        "genuine": ok,
+        "reason": reason,
+        "receipt": doc if ok else None,
+        "replaced_by": doc["replaced_by"],
+    }
 
 
 # ---------------------------------------------------------------- refunds of rejected payments
 
 
-def refund_line(conn: Connection, biller_id: str, payment_id: str, *, reason: str,
-                at: dt.datetime | None = None) -> dict[str, Any]:
+def refund_line(
+    conn: Connection, biller_id: str, payment_id: str, *, reason: str, at: dt.datetime | None = None
+) -> dict[str, Any]:
     """Refund a bill payment the biller could not apply: the money goes back from the biller's payable to the
     merchant payable the payment service refunds from, the bill gives back what it was credited, and a new
     receipt replaces the old one (receipts are reissued, never edited)."""
     at = at or clock.now()
     b = _biller(conn, biller_id)
-    line = conn.execute(select(bill_lines).where(and_(bill_lines.c.merchant_id == b.merchant_id,
-                                                      bill_lines.c.payment_id == payment_id))).first()
+    line = conn.execute(
+        select(bill_lines).where(
+            and_(bill_lines.c.merchant_id == b.merchant_id, bill_lines.c.payment_id == payment_id)
+        )
+    ).first()
     if line is None:
         raise NotFound(f"没有缴费 {payment_id} / no bill payment {payment_id}", param="payment_id")
     if line.status != LineStatus.SUCCEEDED or line.refunded_fen:
-        raise ConflictError(f"缴费 {payment_id} 不能退款（{line.status}）/ payment {payment_id} cannot be refunded",
-                            code="bill_payment_not_refundable")
+        raise ConflictError(
+            f"缴费 {payment_id} 不能退款（{line.status}）/ payment {payment_id} cannot be refunded",
+            code="bill_payment_not_refundable",
+        )
     if not reason.strip():
         raise InvalidRequest("须填写退款原因 / a reason is required", param="reason")
-    settled = conn.execute(select(biller_settlements.c.id).where(and_(
-        biller_settlements.c.merchant_id == b.merchant_id,
-        biller_settlements.c.business_date == line.business_date))).scalar()
+    settled = conn.execute(
+        select(biller_settlements.c.id).where(
+            and_(
+                biller_settlements.c.merchant_id == b.merchant_id,
+                biller_settlements.c.business_date == line.business_date,
+            )
+        )
+    ).scalar()
     if settled is not None:
-        raise ConflictError(f"该日已结算给缴费单位（{settled}）/ this date is settled to the biller already",
-                            code="bill_payment_settled")
+        raise ConflictError(
+            f"该日已结算给缴费单位（{settled}）/ this date is settled to the biller already",
+            code="bill_payment_settled",
+        )
     p = _payment(conn, b.merchant_id, payment_id=payment_id)
     from_merchant = p.amount_fen - p.fee_fen
     legs = [ledger.dr(payable_account(b.id), line.biller_fen)]
@@ -782,72 +1240,135 @@ def refund_line(conn: Connection, biller_id: str, payment_id: str, *, reason: st
         legs.append(ledger.dr(FEE_INCOME, delta))
     elif delta < 0:
         legs.append(ledger.cr(FEE_INCOME, -delta))
-    ledger.post_entry(conn, ledger.EntryRequest(ledger.keys.bill_refund(payment_id), tuple(legs),
-                                                f"bill payment {payment_id} refunded"), at=at)
-    refund = payments_api.create_refund(conn, b.merchant_id, payment_id,
-                                        payments_api.CreateRefund(reason=reason[:200]), at=at)
+    ledger.post_entry(
+        conn,
+        ledger.EntryRequest(
+            ledger.keys.bill_refund(payment_id), tuple(legs), f"bill payment {payment_id} refunded"
+        ),
+        at=at,
+    )
+    refund = payments_api.create_refund(
+        conn, b.merchant_id, payment_id, payments_api.CreateRefund(reason=reason[:200]), at=at
+    )
     if line.bill_id is not None:
         back = line.bill_fen - line.credit_fen
         bill = _bill(conn, b, line.bill_id, lock=True)
         paid = bill.paid_fen - back
         status = BillStatus.UNPAID if paid == 0 else BillStatus.PARTIALLY_PAID
-        conn.execute(update(bills).where(and_(bills.c.merchant_id == b.merchant_id, bills.c.id == bill.id))
-                     .values(paid_fen=paid, status=status if bill.status in (*OPEN, BillStatus.PAID) else bill.status,
-                             late_fee_fen=bills.c.late_fee_fen - (line.late_fee_fen if back else 0), updated_at=at))
+        conn.execute(
+            update(bills)
+            .where(and_(bills.c.merchant_id == b.merchant_id, bills.c.id == bill.id))
+            .values(
+                paid_fen=paid,
+                status=status if bill.status in (*OPEN, BillStatus.PAID) else bill.status,
+                late_fee_fen=bills.c.late_fee_fen - (line.late_fee_fen if back else 0),
+                updated_at=at,
+            )
+        )
     if line.credit_fen:
-        conn.execute(update(bill_credits).where(and_(bill_credits.c.merchant_id == b.merchant_id,
-                                                     bill_credits.c.account_no == line.account_no))
-                     .values(balance_fen=func.max(bill_credits.c.balance_fen - line.credit_fen, 0)
-                             if conn.dialect.name == "sqlite"
-                             else func.greatest(bill_credits.c.balance_fen - line.credit_fen, 0), updated_at=at))
+        conn.execute(
+            update(bill_credits)
+            .where(
+                and_(
+                    bill_credits.c.merchant_id == b.merchant_id, bill_credits.c.account_no == line.account_no
+                )
+            )
+            .values(
+                balance_fen=func.max(bill_credits.c.balance_fen - line.credit_fen, 0)
+                if conn.dialect.name == "sqlite"
+                else func.greatest(bill_credits.c.balance_fen - line.credit_fen, 0),
+                updated_at=at,
+            )
+        )
     new_no = _issue_receipt(conn, b, p, line, "reissue", line.receipt_no, at, refunded_fen=line.amount_fen)
-    conn.execute(update(bill_lines).where(and_(bill_lines.c.merchant_id == b.merchant_id,
-                                               bill_lines.c.order_no == line.order_no))
-                 .values(refunded_fen=line.amount_fen, receipt_no=new_no, updated_at=at))
+    conn.execute(
+        update(bill_lines)
+        .where(and_(bill_lines.c.merchant_id == b.merchant_id, bill_lines.c.order_no == line.order_no))
+        .values(refunded_fen=line.amount_fen, receipt_no=new_no, updated_at=at)
+    )
     return {"object": "bill_refund", "refund": refund, "receipt_no": new_no}
 
 
 # ---------------------------------------------------------------- households and history
 
 
-def link_household(conn: Connection, phone: str, biller_id: str, account_no: str, label: str = "",
-                   *, at: dt.datetime | None = None) -> dict[str, Any]:
+def link_household(
+    conn: Connection,
+    phone: str,
+    biller_id: str,
+    account_no: str,
+    label: str = "",
+    *,
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
     """A payer saves an account (their parents' water, their own power) under their phone number."""
     if not _PHONE_RE.fullmatch(phone):
         raise InvalidRequest("手机号须为 11 位 / phone must be an 11-digit mobile number", param="phone")
     b = _biller(conn, biller_id)
     acc = check_account(b, account_no)
     idx = privacy.blind_index(phone)
-    key = and_(bill_households.c.phone_index == idx, bill_households.c.merchant_id == b.merchant_id,
-               bill_households.c.account_no == acc)
+    key = and_(
+        bill_households.c.phone_index == idx,
+        bill_households.c.merchant_id == b.merchant_id,
+        bill_households.c.account_no == acc,
+    )
     if conn.execute(select(bill_households.c.account_no).where(key)).first() is None:
-        conn.execute(insert(bill_households), [{"phone_index": idx, "merchant_id": b.merchant_id, "account_no": acc,
-                                                "biller_id": b.id, "label": label[:40], "created_at": at or clock.now()}])
-    return {"object": "household_account", "phone": mask_phone(phone), "biller_id": b.id, "account_no": acc,
-            "label": label[:40]}
+        conn.execute(
+            insert(bill_households),
+            [
+                {
+                    "phone_index": idx,
+                    "merchant_id": b.merchant_id,
+                    "account_no": acc,
+                    "biller_id": b.id,
+                    "label": label[:40],
+                    "created_at": at or clock.now(),
+                }
+            ],
+        )
+    return {
+        "object": "household_account",
+        "phone": mask_phone(phone),
+        "biller_id": b.id,
+        "account_no": acc,
+        "label": label[:40],
+    }
 
 
 def households(conn: Connection, phone: str, *, at: dt.datetime | None = None) -> list[dict[str, Any]]:
     """Each saved account with what it owes now."""
     idx = privacy.blind_index(phone)
     out = []
-    for h in conn.execute(select(bill_households).where(bill_households.c.phone_index == idx)
-                          .order_by(bill_households.c.created_at)).all():
+    for h in conn.execute(
+        select(bill_households)
+        .where(bill_households.c.phone_index == idx)
+        .order_by(bill_households.c.created_at)
+    ).all():
         try:
             pres = present(conn, h.biller_id, h.account_no, at=at)
         except NotFound:
             pres = {"bills": [], "credit_fen": 0}
-        out.append({"biller_id": h.biller_id, "account_no": h.account_no, "label": h.label,
-                    "outstanding_fen": sum(x["outstanding_fen"] for x in pres["bills"]), "bills": pres["bills"]})
+        out.append(
+            {
+                "biller_id": h.biller_id,
+                "account_no": h.account_no,
+                "label": h.label,
+                "outstanding_fen": sum(x["outstanding_fen"] for x in pres["bills"]),
+                "bills": pres["bills"],
+            }
+        )
     return out
 
 
 def history(conn: Connection, phone: str, *, limit: int = 50) -> list[dict[str, Any]]:
     """A payer's bill payments by the phone number they gave, newest first."""
     idx = privacy.blind_index(phone)
-    rows = conn.execute(select(bill_lines).where(and_(bill_lines.c.payer_phone_index == idx,
-                                                      bill_lines.c.status == LineStatus.SUCCEEDED))
-                        .order_by(bill_lines.c.paid_at.desc()).limit(min(limit, PAGE_MAX))).all()
+    rows = conn.execute(
+        select(bill_lines)
+        .where(and_(bill_lines.c.payer_phone_index == idx, bill_lines.c.status == LineStatus.SUCCEEDED))
+        .order_by(bill_lines.c.paid_at.desc())
+        .limit(min(limit, PAGE_MAX))
+    ).all()
     return [line_public(r) for r in rows]
 
 
@@ -857,25 +1378,57 @@ def history(conn: Connection, phone: str, *, limit: int = 50) -> list[dict[str, 
 def collections(conn: Connection, biller_id: str, *, days: int = 31) -> list[dict[str, Any]]:
     """Bill payments by business date and channel: count, amount, what the biller gets."""
     b = _biller(conn, biller_id)
-    q = (select(bill_lines.c.business_date, bill_lines.c.channel, func.count(), func.sum(bill_lines.c.amount_fen),
-                func.sum(bill_lines.c.biller_fen))
-         .where(and_(bill_lines.c.merchant_id == b.merchant_id, bill_lines.c.status == LineStatus.SUCCEEDED))
-         .group_by(bill_lines.c.business_date, bill_lines.c.channel)
-         .order_by(bill_lines.c.business_date.desc(), bill_lines.c.channel))
+    q = (
+        select(
+            bill_lines.c.business_date,
+            bill_lines.c.channel,
+            func.count(),
+            func.sum(bill_lines.c.amount_fen),
+            func.sum(bill_lines.c.biller_fen),
+        )
+        .where(and_(bill_lines.c.merchant_id == b.merchant_id, bill_lines.c.status == LineStatus.SUCCEEDED))
+        .group_by(bill_lines.c.business_date, bill_lines.c.channel)
+        .order_by(bill_lines.c.business_date.desc(), bill_lines.c.channel)
+    )
     rows = conn.execute(q).all()
     dates = sorted({r[0] for r in rows}, reverse=True)[:days]
-    return [{"business_date": r[0], "channel": r[1], "count": int(r[2]), "amount_fen": int(r[3]),
-             "biller_fen": int(r[4])} for r in rows if r[0] in dates]
+    return [
+        {
+            "business_date": r[0],
+            "channel": r[1],
+            "count": int(r[2]),
+            "amount_fen": int(r[3]),
+            "biller_fen": int(r[4]),
+        }
+        for r in rows
+        if r[0] in dates
+    ]
 
 
 def _day_lines(conn: Connection, b: Any, d: dt.date) -> list[Any]:
-    return conn.execute(select(bill_lines).where(and_(
-        bill_lines.c.merchant_id == b.merchant_id, bill_lines.c.business_date == d,
-        bill_lines.c.status == LineStatus.SUCCEEDED)).order_by(bill_lines.c.paid_at, bill_lines.c.order_no)).all()
+    return conn.execute(
+        select(bill_lines)
+        .where(
+            and_(
+                bill_lines.c.merchant_id == b.merchant_id,
+                bill_lines.c.business_date == d,
+                bill_lines.c.status == LineStatus.SUCCEEDED,
+            )
+        )
+        .order_by(bill_lines.c.paid_at, bill_lines.c.order_no)
+    ).all()
 
 
-FIXED_WIDTH = (("payment_id", 32), ("bill_no", 40), ("account_no", 30), ("amount_fen", 12), ("bill_fen", 12),
-               ("paid_at", 14), ("channel", 12), ("biller_name", 40))
+FIXED_WIDTH = (
+    ("payment_id", 32),
+    ("bill_no", 40),
+    ("account_no", 30),
+    ("amount_fen", 12),
+    ("bill_fen", 12),
+    ("paid_at", 14),
+    ("channel", 12),
+    ("biller_name", 40),
+)
 
 
 def payment_file(conn: Connection, biller_id: str, d: dt.date, fmt: str = "csv") -> tuple[bytes, str]:
@@ -884,10 +1437,20 @@ def payment_file(conn: Connection, biller_id: str, d: dt.date, fmt: str = "csv")
     b = _biller(conn, biller_id)
     lines = _day_lines(conn, b, d)
     nos = _bill_nos(conn, b, [x.bill_id for x in lines if x.bill_id])
-    rows = [{"payment_id": x.payment_id, "bill_no": nos.get(x.bill_id, ""), "account_no": x.account_no,
-             "amount_fen": x.amount_fen, "bill_fen": x.bill_fen, "refunded_fen": x.refunded_fen,
-             "paid_at": x.paid_at.astimezone(SHANGHAI).strftime("%Y%m%d%H%M%S"), "channel": x.channel,
-             "biller_name": b.name} for x in lines]
+    rows = [
+        {
+            "payment_id": x.payment_id,
+            "bill_no": nos.get(x.bill_id, ""),
+            "account_no": x.account_no,
+            "amount_fen": x.amount_fen,
+            "bill_fen": x.bill_fen,
+            "refunded_fen": x.refunded_fen,
+            "paid_at": x.paid_at.astimezone(SHANGHAI).strftime("%Y%m%d%H%M%S"),
+            "channel": x.channel,
+            "biller_name": b.name,
+        }
+        for x in lines
+    ]
     if fmt == "csv":
         out = io.StringIO()
         w = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["payment_id"], lineterminator="\r\n")
@@ -922,8 +1485,15 @@ def _gbk_cut(text: str, width: int) -> bytes:
 def _bill_nos(conn: Connection, b: Any, ids: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for i in range(0, len(ids), IN_CHUNK):
-        out.update(dict(conn.execute(select(bills.c.id, bills.c.bill_no).where(and_(
-            bills.c.merchant_id == b.merchant_id, bills.c.id.in_(ids[i:i + IN_CHUNK])))).all()))
+        out.update(
+            dict(
+                conn.execute(
+                    select(bills.c.id, bills.c.bill_no).where(
+                        and_(bills.c.merchant_id == b.merchant_id, bills.c.id.in_(ids[i : i + IN_CHUNK]))
+                    )
+                ).all()
+            )
+        )
     return out
 
 
@@ -933,49 +1503,87 @@ def settle(conn: Connection, biller_id: str, d: dt.date, *, at: dt.datetime | No
     at = at or clock.now()
     b = _biller(conn, biller_id)
     if at < dt.datetime.combine(d + dt.timedelta(days=1), dt.time(0), SHANGHAI):
-        raise InvalidRequest(f"业务日 {d} 尚未结束 / business date {d} is not over", param="date",
-                             code="date_not_cut_off")
-    done = conn.execute(select(biller_settlements).where(and_(biller_settlements.c.merchant_id == b.merchant_id,
-                                                              biller_settlements.c.business_date == d))).first()
+        raise InvalidRequest(
+            f"业务日 {d} 尚未结束 / business date {d} is not over", param="date", code="date_not_cut_off"
+        )
+    done = conn.execute(
+        select(biller_settlements).where(
+            and_(biller_settlements.c.merchant_id == b.merchant_id, biller_settlements.c.business_date == d)
+        )
+    ).first()
     if done is not None:
         return settlement_public(done)
     lines = _day_lines(conn, b, d)
     amount = sum(x.biller_fen for x in lines if not x.refunded_fen)
     sid = new_id_fast("bst", int(at.timestamp() * 1000))
     if amount:
-        ledger.post_entry(conn, ledger.EntryRequest(
-            ledger.keys.biller_settlement(b.id, d), (ledger.dr(payable_account(b.id), amount), ledger.cr(IN_TRANSIT, amount)),
-            f"biller settlement {b.id} {d}"), at=at)
+        ledger.post_entry(
+            conn,
+            ledger.EntryRequest(
+                ledger.keys.biller_settlement(b.id, d),
+                (ledger.dr(payable_account(b.id), amount), ledger.cr(IN_TRANSIT, amount)),
+                f"biller settlement {b.id} {d}",
+            ),
+            at=at,
+        )
     m = merchants.merchant_row(conn, b.merchant_id)
     name = f"{b.id}_{d:%Y%m%d}_payout.csv"
-    row = {"merchant_id": b.merchant_id, "id": sid, "biller_id": b.id, "business_date": d,
-           "payments": sum(1 for x in lines if not x.refunded_fen), "amount_fen": amount, "file_name": name,
-           "created_at": at}
+    row = {
+        "merchant_id": b.merchant_id,
+        "id": sid,
+        "biller_id": b.id,
+        "business_date": d,
+        "payments": sum(1 for x in lines if not x.refunded_fen),
+        "amount_fen": amount,
+        "file_name": name,
+        "created_at": at,
+    }
     conn.execute(insert(biller_settlements), [row])
-    doc = settlement_public(conn.execute(select(biller_settlements).where(and_(
-        biller_settlements.c.merchant_id == b.merchant_id, biller_settlements.c.id == sid))).one())
-    doc["payout_file"] = (f"batch_no,biller_id,account_name,account_masked,bank,amount_fen\r\n"
-                          f"{sid},{b.id},{m.settle_account_name},{m.settle_account_masked},{m.settle_bank},{amount}\r\n")
+    doc = settlement_public(
+        conn.execute(
+            select(biller_settlements).where(
+                and_(biller_settlements.c.merchant_id == b.merchant_id, biller_settlements.c.id == sid)
+            )
+        ).one()
+    )
+    doc["payout_file"] = (
+        f"batch_no,biller_id,account_name,account_masked,bank,amount_fen\r\n"
+        f"{sid},{b.id},{m.settle_account_name},{m.settle_account_masked},{m.settle_bank},{amount}\r\n"
+    )
     return doc
 
 
 def settlement_public(row: Any) -> dict[str, Any]:
-    return {"object": "biller_settlement", "id": row.id, "biller_id": row.biller_id,
-            "business_date": row.business_date, "payments": row.payments, "amount_fen": row.amount_fen,
-            "file_name": row.file_name, "created_at": row.created_at}
+    return {
+        "object": "biller_settlement",
+        "id": row.id,
+        "biller_id": row.biller_id,
+        "business_date": row.business_date,
+        "payments": row.payments,
+        "amount_fen": row.amount_fen,
+        "file_name": row.file_name,
+        "created_at": row.created_at,
+    }
 
 
 def list_settlements(conn: Connection, biller_id: str) -> list[dict[str, Any]]:
     b = _biller(conn, biller_id)
-    return [settlement_public(r) for r in conn.execute(select(biller_settlements).where(
-        biller_settlements.c.merchant_id == b.merchant_id).order_by(biller_settlements.c.business_date.desc()))]
+    return [
+        settlement_public(r)
+        for r in conn.execute(
+            select(biller_settlements)
+            .where(biller_settlements.c.merchant_id == b.merchant_id)
+            .order_by(biller_settlements.c.business_date.desc())
+        )
+    ]
 
 
 RETURN_COLUMNS = ("payment_id", "bill_no", "amount_fen", "result")
 
 
-def import_return_file(conn: Connection, biller_id: str, d: dt.date, data: bytes, *,
-                       at: dt.datetime | None = None) -> dict[str, Any]:
+def import_return_file(
+    conn: Connection, biller_id: str, d: dt.date, data: bytes, *, at: dt.datetime | None = None
+) -> dict[str, Any]:
     """The biller says which paid bills of date `d` it applied and which it rejected; every difference with our
     payment file becomes a case: rejected, missing in the return, unknown to us, amount differs."""
     at = at or clock.now()
@@ -983,16 +1591,33 @@ def import_return_file(conn: Connection, biller_id: str, d: dt.date, data: bytes
     text, _enc = importer.decode(data)
     reader = list(csv.reader(io.StringIO(text, newline="")))
     if not reader or [h.strip() for h in reader[0]] != list(RETURN_COLUMNS):
-        raise importer.BillFileRefused([importer.Fault(1, "header", f"表头须为 {','.join(RETURN_COLUMNS)} / the header "
-                                                                    f"must be {','.join(RETURN_COLUMNS)}")])
+        raise importer.BillFileRefused(
+            [
+                importer.Fault(
+                    1,
+                    "header",
+                    f"表头须为 {','.join(RETURN_COLUMNS)} / the header must be {','.join(RETURN_COLUMNS)}",
+                )
+            ]
+        )
     theirs: dict[str, tuple[int, str, str, int]] = {}
     faults = []
     for n, r in enumerate(reader[1:], start=2):
         if not any(r):
             continue
-        if len(r) != len(RETURN_COLUMNS) or not r[2].strip().isdigit() or r[3].strip() not in ("applied", "rejected"):
-            faults.append(importer.Fault(n, "line", "须为 payment_id,bill_no,金额(分),applied|rejected / expected "
-                                                    "payment_id,bill_no,amount_fen,applied|rejected"))
+        if (
+            len(r) != len(RETURN_COLUMNS)
+            or not r[2].strip().isdigit()
+            or r[3].strip() not in ("applied", "rejected")
+        ):
+            faults.append(
+                importer.Fault(
+                    n,
+                    "line",
+                    "须为 payment_id,bill_no,金额(分),applied|rejected / expected "
+                    "payment_id,bill_no,amount_fen,applied|rejected",
+                )
+            )
             continue
         theirs[r[0].strip()] = (int(r[2]), r[3].strip(), r[1].strip(), n)
     if faults:
@@ -1007,43 +1632,102 @@ def import_return_file(conn: Connection, biller_id: str, d: dt.date, data: bytes
         elif t[0] != x.amount_fen:
             cases.append(("amount_mismatch", pid, t[2], x.amount_fen, t[0], ""))
         elif t[1] == "rejected":
-            cases.append(("rejected", pid, t[2], x.amount_fen, t[0], "缴费单位拒绝入账 / the biller rejected it"))
+            cases.append(
+                ("rejected", pid, t[2], x.amount_fen, t[0], "缴费单位拒绝入账 / the biller rejected it")
+            )
     for pid, t in theirs.items():
         if pid not in ours:
             cases.append(("unknown_in_return", pid, t[2], None, t[0], f"line {t[3]}"))
     made = 0
     for kind, pid, bill_no, o, th, detail in cases:
-        exists = conn.execute(select(bill_recon_cases.c.id).where(and_(
-            bill_recon_cases.c.merchant_id == b.merchant_id, bill_recon_cases.c.business_date == d,
-            bill_recon_cases.c.kind == kind, bill_recon_cases.c.payment_id == pid))).first()
+        exists = conn.execute(
+            select(bill_recon_cases.c.id).where(
+                and_(
+                    bill_recon_cases.c.merchant_id == b.merchant_id,
+                    bill_recon_cases.c.business_date == d,
+                    bill_recon_cases.c.kind == kind,
+                    bill_recon_cases.c.payment_id == pid,
+                )
+            )
+        ).first()
         if exists is not None:
             continue
-        conn.execute(insert(bill_recon_cases), [{
-            "merchant_id": b.merchant_id, "id": new_id_fast("bcs", int(at.timestamp() * 1000)), "biller_id": b.id, "business_date": d, "kind": kind,
-            "payment_id": pid, "bill_no": bill_no, "ours_fen": o, "theirs_fen": th, "detail": detail,
-            "status": "open", "created_at": at}])
+        conn.execute(
+            insert(bill_recon_cases),
+            [
+                {
+                    "merchant_id": b.merchant_id,
+                    "id": new_id_fast("bcs", int(at.timestamp() * 1000)),
+                    "biller_id": b.id,
+                    "business_date": d,
+                    "kind": kind,
+                    "payment_id": pid,
+                    "bill_no": bill_no,
+                    "ours_fen": o,
+                    "theirs_fen": th,
+                    "detail": detail,
+                    "status": "open",
+                    "created_at": at,
+                }
+            ],
+        )
         made += 1
-    applied = sum(1 for pid, t in theirs.items() if t[1] == "applied" and pid in ours
-                  and t[0] == ours[pid].amount_fen)
-    return {"object": "bill_return_reconciliation", "biller_id": b.id, "business_date": d, "ours": len(ours),
-            "theirs": len(theirs), "matched": applied, "differences": len(cases), "new_cases": made}
+    applied = sum(
+        1 for pid, t in theirs.items() if t[1] == "applied" and pid in ours and t[0] == ours[pid].amount_fen
+    )
+    return {
+        "object": "bill_return_reconciliation",
+        "biller_id": b.id,
+        "business_date": d,
+        "ours": len(ours),
+        "theirs": len(theirs),
+        "matched": applied,
+        "differences": len(cases),
+        "new_cases": made,
+    }
 
 
-def list_cases(conn: Connection, biller_id: str | None = None, *, status: str = "open") -> list[dict[str, Any]]:
-    q = select(bill_recon_cases).where(bill_recon_cases.c.status == status).order_by(
-        bill_recon_cases.c.business_date.desc(), bill_recon_cases.c.id)
+def list_cases(
+    conn: Connection, biller_id: str | None = None, *, status: str = "open"
+) -> list[dict[str, Any]]:
+    q = (
+        select(bill_recon_cases)
+        .where(bill_recon_cases.c.status == status)
+        .order_by(bill_recon_cases.c.business_date.desc(), bill_recon_cases.c.id)
+    )
     if biller_id:
         q = q.where(bill_recon_cases.c.merchant_id == _biller(conn, biller_id).merchant_id)
-    return [{"object": "bill_case", "id": r.id, "biller_id": r.biller_id, "business_date": r.business_date,
-             "kind": r.kind, "payment_id": r.payment_id, "bill_no": r.bill_no, "ours_fen": r.ours_fen,
-             "theirs_fen": r.theirs_fen, "detail": r.detail, "status": r.status} for r in conn.execute(q)]
+    return [
+        {
+            "object": "bill_case",
+            "id": r.id,
+            "biller_id": r.biller_id,
+            "business_date": r.business_date,
+            "kind": r.kind,
+            "payment_id": r.payment_id,
+            "bill_no": r.bill_no,
+            "ours_fen": r.ours_fen,
+            "theirs_fen": r.theirs_fen,
+            "detail": r.detail,
+            "status": r.status,
+        }
+        for r in conn.execute(q)
+    ]
 
 
 def resolve_case(conn: Connection, biller_id: str, case_id: str) -> dict[str, Any]:
     b = _biller(conn, biller_id)
-    res = conn.execute(update(bill_recon_cases).where(and_(
-        bill_recon_cases.c.merchant_id == b.merchant_id, bill_recon_cases.c.id == case_id,
-        bill_recon_cases.c.status == "open")).values(status="resolved"))
+    res = conn.execute(
+        update(bill_recon_cases)
+        .where(
+            and_(
+                bill_recon_cases.c.merchant_id == b.merchant_id,
+                bill_recon_cases.c.id == case_id,
+                bill_recon_cases.c.status == "open",
+            )
+        )
+        .values(status="resolved")
+    )
     if res.rowcount != 1:
         raise NotFound(f"没有待处理差错 {case_id} / no open case {case_id}", param="case_id")
     return {"object": "bill_case", "id": case_id, "status": "resolved"}
@@ -1052,8 +1736,9 @@ def resolve_case(conn: Connection, biller_id: str, case_id: str) -> dict[str, An
 # ---------------------------------------------------------------- the programme's figures
 
 
-def public_service_figures(conn: Connection, *, start: dt.date | None = None,
-                           end: dt.date | None = None) -> dict[str, Any]:
+def public_service_figures(
+    conn: Connection, *, start: dt.date | None = None, end: dt.date | None = None
+) -> dict[str, Any]:
     """Public-service payments by category, town and channel (succeeded, refunds not netted), for the
     regulator: count and amount."""
     cond = [bill_lines.c.status == LineStatus.SUCCEEDED]
@@ -1062,16 +1747,22 @@ def public_service_figures(conn: Connection, *, start: dt.date | None = None,
     if end:
         cond.append(bill_lines.c.business_date <= end)
     out: dict[str, Any] = {"object": "public_service_figures", "start": start, "end": end}
-    total = conn.execute(select(func.count(), func.coalesce(func.sum(bill_lines.c.amount_fen), 0))
-                         .where(and_(*cond))).one()
+    total = conn.execute(
+        select(func.count(), func.coalesce(func.sum(bill_lines.c.amount_fen), 0)).where(and_(*cond))
+    ).one()
     out["count"], out["amount_fen"] = int(total[0]), int(total[1])
     for dim in ("category", "town_code", "channel"):
         col = getattr(bill_lines.c, dim)
         out[f"by_{dim.removesuffix('_code')}"] = [
             {dim.removesuffix("_code"): k, "count": int(n), "amount_fen": int(a)}
             | ({"label": CATEGORY_LABELS.get(k, k)} if dim == "category" else {})
-            for k, n, a in conn.execute(select(col, func.count(), func.sum(bill_lines.c.amount_fen))
-                                        .where(and_(*cond)).group_by(col).order_by(func.count().desc(), col))]
+            for k, n, a in conn.execute(
+                select(col, func.count(), func.sum(bill_lines.c.amount_fen))
+                .where(and_(*cond))
+                .group_by(col)
+                .order_by(func.count().desc(), col)
+            )
+        ]
     return out
 
 
@@ -1085,21 +1776,48 @@ def biller_overview(conn: Connection, biller_id: str, *, at: dt.datetime | None 
     """The biller's page: bills by status with amounts, today's collections, balance owed to it, open cases."""
     at = at or clock.now()
     b = _biller(conn, biller_id)
-    by_status = {s: (int(n), int(a)) for s, n, a in conn.execute(
-        select(bills.c.status, func.count(), func.sum(bills.c.amount_due_fen))
-        .where(bills.c.merchant_id == b.merchant_id).group_by(bills.c.status))}
-    paid_total = conn.execute(select(func.coalesce(func.sum(bills.c.paid_fen), 0))
-                              .where(bills.c.merchant_id == b.merchant_id)).scalar_one()
-    imports = [dict(r._mapping) for r in conn.execute(
-        select(bill_imports.c.id, bill_imports.c.filename, bill_imports.c.lines, bill_imports.c.total_fen,
-               bill_imports.c.encoding, bill_imports.c.created_at)
-        .where(bill_imports.c.merchant_id == b.merchant_id).order_by(bill_imports.c.id.desc()).limit(10))]
-    open_cases = conn.execute(select(func.count()).select_from(bill_recon_cases).where(and_(
-        bill_recon_cases.c.merchant_id == b.merchant_id, bill_recon_cases.c.status == "open"))).scalar_one()
-    return {"biller": biller_public(b), "by_status": by_status, "paid_fen": int(paid_total),
-            "payable_fen": ledger.get_balance(conn, payable_account(b.id)).posted_fen,
-            "imports": imports, "collections": collections(conn, biller_id, days=14), "open_cases": int(open_cases),
-            "today": business_date(at)}
+    by_status = {
+        s: (int(n), int(a))
+        for s, n, a in conn.execute(
+            select(bills.c.status, func.count(), func.sum(bills.c.amount_due_fen))
+            .where(bills.c.merchant_id == b.merchant_id)
+            .group_by(bills.c.status)
+        )
+    }
+    paid_total = conn.execute(
+        select(func.coalesce(func.sum(bills.c.paid_fen), 0)).where(bills.c.merchant_id == b.merchant_id)
+    ).scalar_one()
+    imports = [
+        dict(r._mapping)
+        for r in conn.execute(
+            select(
+                bill_imports.c.id,
+                bill_imports.c.filename,
+                bill_imports.c.lines,
+                bill_imports.c.total_fen,
+                bill_imports.c.encoding,
+                bill_imports.c.created_at,
+            )
+            .where(bill_imports.c.merchant_id == b.merchant_id)
+            .order_by(bill_imports.c.id.desc())
+            .limit(10)
+        )
+    ]
+    open_cases = conn.execute(
+        select(func.count())
+        .select_from(bill_recon_cases)
+        .where(and_(bill_recon_cases.c.merchant_id == b.merchant_id, bill_recon_cases.c.status == "open"))
+    ).scalar_one()
+    return {
+        "biller": biller_public(b),
+        "by_status": by_status,
+        "paid_fen": int(paid_total),
+        "payable_fen": ledger.get_balance(conn, payable_account(b.id)).posted_fen,
+        "imports": imports,
+        "collections": collections(conn, biller_id, days=14),
+        "open_cases": int(open_cases),
+        "today": business_date(at),
+    }
 
 
 def find_lines(conn: Connection, biller_id: str, *, q: str = "", limit: int = 50) -> list[dict[str, Any]]:
@@ -1107,6 +1825,10 @@ def find_lines(conn: Connection, biller_id: str, *, q: str = "", limit: int = 50
     cond = [bill_lines.c.merchant_id == b.merchant_id, bill_lines.c.status == LineStatus.SUCCEEDED]
     if q:
         cond.append(or_(bill_lines.c.payment_id == q, bill_lines.c.account_no == q))
-    rows = conn.execute(select(bill_lines).where(and_(*cond)).order_by(bill_lines.c.paid_at.desc())
-                        .limit(min(limit, PAGE_MAX))).all()
+    rows = conn.execute(
+        select(bill_lines)
+        .where(and_(*cond))
+        .order_by(bill_lines.c.paid_at.desc())
+        .limit(min(limit, PAGE_MAX))
+    ).all()
     return [line_public(r) for r in rows]

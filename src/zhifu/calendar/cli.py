@@ -12,12 +12,16 @@ from zhifu.cli import console, database, fail
 from zhifu.core.errors import ZhifuError
 
 NAME = "calendar"
-app = typer.Typer(no_args_is_help=True,
-                  help="Working-day calendar (工作日历): holidays and make-up working days that settlement counts.")
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Working-day calendar (工作日历): holidays and make-up working days that settlement counts.",
+)
 
 
 @app.command("import")
-def import_file(path: Path = typer.Argument(..., help="CSV with header date,type,name (type: holiday|workday).")) -> None:
+def import_file(
+    path: Path = typer.Argument(..., help="CSV with header date,type,name (type: holiday|workday)."),
+) -> None:
     """Import the State Council's holiday notice for one or several years; each year in the file is replaced whole.
     A bad line refuses the whole file, naming the line."""
     from zhifu.calendar.service import import_csv
@@ -30,15 +34,18 @@ def import_file(path: Path = typer.Argument(..., help="CSV with header date,type
     except ZhifuError as exc:
         fail(f"{path.name}: {exc.message}")
         return
-    console.print(f"imported {', '.join(map(str, r['years']))}: {r['holidays']} holidays, {r['workdays']} make-up "
-                  f"working days" + (f" (replaced {', '.join(map(str, r['replaced_years']))})"
-                                     if r["replaced_years"] else ""))
+    console.print(
+        f"imported {', '.join(map(str, r['years']))}: {r['holidays']} holidays, {r['workdays']} make-up "
+        f"working days"
+        + (f" (replaced {', '.join(map(str, r['replaced_years']))})" if r["replaced_years"] else "")
+    )
 
 
 @app.command("settle-date")
-def settle_date_cmd(date: str = typer.Argument(..., help="The business date, e.g. 2026-12-31."),
-                    cycle: str = typer.Option("T+1", "--cycle", help="T+n (working days) or D+n (calendar days).")
-                    ) -> None:
+def settle_date_cmd(
+    date: str = typer.Argument(..., help="The business date, e.g. 2026-12-31."),
+    cycle: str = typer.Option("T+1", "--cycle", help="T+n (working days) or D+n (calendar days)."),
+) -> None:
     """Print the settlement date of a business date on this calendar (ISO, on the last line)."""
     from zhifu.calendar.service import load
     from zhifu.settlement.calendar import settle_date
@@ -73,6 +80,8 @@ def show() -> None:
     for y in years:
         t.add_row(str(y["year"]), str(y["holidays"]), str(y["workdays"]), y["source"])
     console.print(t)
-    console.print(f"last day: {st.last_day or '—'} ({st.days_left if st.days_left is not None else '—'} days left)")
+    console.print(
+        f"last day: {st.last_day or '—'} ({st.days_left if st.days_left is not None else '—'} days left)"
+    )
     if st.warning:
         console.print(f"[yellow]{st.warning}[/yellow]")

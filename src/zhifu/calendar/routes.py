@@ -21,8 +21,9 @@ from zhifu.web.vocabulary import N_
 
 router = APIRouter()
 api = APIRouter(prefix="/v1", tags=["calendar"])
-pages = APIRouter(route_class=console.ConsoleRoute, include_in_schema=False,
-                  dependencies=[Depends(console.csrf_guard)])
+pages = APIRouter(
+    route_class=console.ConsoleRoute, include_in_schema=False, dependencies=[Depends(console.csrf_guard)]
+)
 _operator = console.role("operator")
 PAGE = "/console/operator/calendar"
 WARNING_CACHE_S = 60.0  # the banner is read on every operator page; the calendar changes a few times a year
@@ -30,7 +31,9 @@ WARNING_CACHE_S = 60.0  # the banner is read on every operator page; the calenda
 console.add_nav("operator", ((PAGE, N_("Working-day calendar")),), after=len(console.NAV["operator"]))
 
 
-@api.get("/calendar", summary="The covered years, the last day and the warning within 30 days of it (operator)")
+@api.get(
+    "/calendar", summary="The covered years, the last day and the warning within 30 days of it (operator)"
+)
 def calendar_status(p: Principal = Depends(operator_principal), db: Database = Depends(get_db)) -> Response:
     with db.read() as c:
         st = service.status(c)
@@ -38,16 +41,28 @@ def calendar_status(p: Principal = Depends(operator_principal), db: Database = D
     return json_response({"object": "calendar", **st.to_dict(), "data": years})
 
 
-@api.get("/calendar/settle-date", summary="The settlement date of a business date on this calendar (operator)")
-def calendar_settle_date(date: dt.date = Query(..., description="The business date, e.g. 2026-12-31"),
-                         cycle: str = Query("T+1", max_length=6, description="T+n or D+n"),
-                         p: Principal = Depends(operator_principal), db: Database = Depends(get_db)) -> Response:
+@api.get(
+    "/calendar/settle-date", summary="The settlement date of a business date on this calendar (operator)"
+)
+def calendar_settle_date(
+    date: dt.date = Query(..., description="The business date, e.g. 2026-12-31"),
+    cycle: str = Query("T+1", max_length=6, description="T+n or D+n"),
+    p: Principal = Depends(operator_principal),
+    db: Database = Depends(get_db),
+) -> Response:
     from zhifu.settlement.calendar import settle_date
 
     with db.read() as c:
         s = settle_date(date, cycle, service.load(c))
-    return json_response({"object": "settle_date", "business_date": date, "cycle": cycle, "settle_date": s.date,
-                          "advanced": s.advanced})
+    return json_response(
+        {
+            "object": "settle_date",
+            "business_date": date,
+            "cycle": cycle,
+            "settle_date": s.date,
+            "advanced": s.advanced,
+        }
+    )
 
 
 _warning_cache: dict[str, tuple[float, str | None]] = {}
@@ -65,14 +80,24 @@ def banner(db: Database) -> str | None:
     return warning
 
 
-def _page(request: Request, *, error: str | None = None, done: dict[str, Any] | None = None, text: str = "",
-          status: int = 200) -> Response:
+def _page(
+    request: Request,
+    *,
+    error: str | None = None,
+    done: dict[str, Any] | None = None,
+    text: str = "",
+    status: int = 200,
+) -> Response:
     db: Database = request.app.state.db
     with db.read() as c:
         st = service.status(c)
         years = service.year_summary(c)
-    return console.page(request, "console/calendar.html", {"status": st, "years": years, "error": error,
-                                                           "done": done, "text": text}, status=status)
+    return console.page(
+        request,
+        "console/calendar.html",
+        {"status": st, "years": years, "error": error, "done": done, "text": text},
+        status=status,
+    )
 
 
 @pages.get(PAGE)
@@ -86,7 +111,7 @@ def calendar_import(request: Request, csv_text: str = Form(""), user: User = Dep
     try:
         done = db.run(lambda c: service.import_csv(c, csv_text.encode(), filename="console"))
     except InvalidRequest as exc:
-        return _page(request, error=exc.message, text=csv_text[:service.IMPORT_BYTES_MAX], status=400)
+        return _page(request, error=exc.message, text=csv_text[: service.IMPORT_BYTES_MAX], status=400)
     _warning_cache.pop(db.url, None)
     return _page(request, done=done)
 

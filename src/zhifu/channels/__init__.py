@@ -29,11 +29,31 @@ def channel_for_auth_code(auth_code: str) -> str:
     for pattern, name in _PAYCODES:
         if pattern.fullmatch(auth_code):
             return name
-    raise InvalidRequest("付款码无法识别 / auth_code is not a pay code of UnionPay (19 digits from 62), WeChat (18 "
-                         "digits from 10–15) or Alipay (16–24 digits from 25–30)", param="auth_code",
-                         code="invalid_auth_code")
+    raise InvalidRequest(
+        "付款码无法识别 / auth_code is not a pay code of UnionPay (19 digits from 62), WeChat (18 "
+        "digits from 10–15) or Alipay (16–24 digits from 25–30)",
+        param="auth_code",
+        code="invalid_auth_code",
+    )
 
 
-__all__ = ["CHANNELS", "FACTS", "REGISTRY", "TERMINAL_CHANNELS", "BadNotification", "Channel", "ChannelResult",
-           "Notification", "NotificationAck", "PaymentOrder", "RailError", "RailFacts", "RailTimeout",
-           "channel_for_auth_code", "configure", "facts", "get_channel", "merchant_code"]
+__all__ = [
+    "CHANNELS",
+    "FACTS",
+    "REGISTRY",
+    "TERMINAL_CHANNELS",
+    "BadNotification",
+    "Channel",
+    "ChannelResult",
+    "Notification",
+    "NotificationAck",
+    "PaymentOrder",
+    "RailError",
+    "RailFacts",
+    "RailTimeout",
+    "channel_for_auth_code",
+    "configure",
+    "facts",
+    "get_channel",
+    "merchant_code",
+]

@@ -94,7 +94,9 @@ class Notification:
     card_issuer: str | None = None
     card_type: str | None = None
     failure_code: str | None = None
-    merchant_code: str | None = None  # the rail's number for the (sub-)merchant, checked against the payment's
+    merchant_code: str | None = (
+        None  # the rail's number for the (sub-)merchant, checked against the payment's
+    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -146,10 +148,13 @@ class Channel(Protocol):
         """`closed` when the order is closed (or never paid); `succeeded` when the payer paid first."""
         ...
 
-    def refund(self, payment_id: str, refund_id: str, amount_fen: int, total_fen: int,
-               merchant_id: str | None = None) -> ChannelResult: ...
+    def refund(
+        self, payment_id: str, refund_id: str, amount_fen: int, total_fen: int, merchant_id: str | None = None
+    ) -> ChannelResult: ...
 
-    def refund_query(self, payment_id: str, refund_id: str, merchant_id: str | None = None) -> ChannelResult: ...
+    def refund_query(
+        self, payment_id: str, refund_id: str, merchant_id: str | None = None
+    ) -> ChannelResult: ...
 
     def parse_notification(self, body: bytes, headers: Mapping[str, str]) -> Notification:
         """Verify the rail's signature (raise BadNotification) and map the notification to our terms."""

@@ -25,20 +25,44 @@ EXCEPTION_KINDS = {  # kind -> how the operator's list names it
 }
 
 
-def record_exception(conn: Connection, channel: str, kind: str, reason: str, body: bytes | None = None, *,
-                     object_id: str | None = None, at: dt.datetime | None = None) -> None:
+def record_exception(
+    conn: Connection,
+    channel: str,
+    kind: str,
+    reason: str,
+    body: bytes | None = None,
+    *,
+    object_id: str | None = None,
+    at: dt.datetime | None = None,
+) -> None:
     """Add one line to the exception list; the same object and kind are listed once."""
-    if object_id is not None and conn.execute(select(rail_exceptions.c.id).where(and_(
-            rail_exceptions.c.object_id == object_id, rail_exceptions.c.kind == kind))).first():
+    if (
+        object_id is not None
+        and conn.execute(
+            select(rail_exceptions.c.id).where(
+                and_(rail_exceptions.c.object_id == object_id, rail_exceptions.c.kind == kind)
+            )
+        ).first()
+    ):
         return
-    conn.execute(rail_exceptions.insert(), [{
-        "channel": channel[:20], "kind": kind[:40], "reason": reason[:500], "object_id": object_id,
-        "body_sha256": hashlib.sha256(body).hexdigest() if body is not None else None,
-        "excerpt": body.decode("utf-8", "replace")[:EXCERPT_CHARS_MAX] if body is not None else None,
-        "created_at": at or clock.now()}])
+    conn.execute(
+        rail_exceptions.insert(),
+        [
+            {
+                "channel": channel[:20],
+                "kind": kind[:40],
+                "reason": reason[:500],
+                "object_id": object_id,
+                "body_sha256": hashlib.sha256(body).hexdigest() if body is not None else None,
+                "excerpt": body.decode("utf-8", "replace")[:EXCERPT_CHARS_MAX] if body is not None else None,
+                "created_at": at or clock.now(),
+            }
+        ],
+    )
 
 
 def list_exceptions(conn: Connection, *, limit: int = 50) -> list[dict[str, Any]]:
-    rows = conn.execute(select(rail_exceptions).order_by(rail_exceptions.c.id.desc())
-                        .limit(page_limit(limit))).all()
+    rows = conn.execute(
+        select(rail_exceptions).order_by(rail_exceptions.c.id.desc()).limit(page_limit(limit))
+    ).all()
     return [dict(r._mapping) for r in rows]

@@ -25,16 +25,32 @@ class RailHttp:
     """A connector's HTTP client to one rail's base URL. `transport` lets tests (and an in-process fake rail)
     answer without a socket."""
 
-    def __init__(self, rail: str, base_url: str, *, timeout_s: float = RAIL_TIMEOUT_S,
-                 transport: httpx.BaseTransport | None = None, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        rail: str,
+        base_url: str,
+        *,
+        timeout_s: float = RAIL_TIMEOUT_S,
+        transport: httpx.BaseTransport | None = None,
+        client: httpx.Client | None = None,
+    ) -> None:
         self.rail = rail
         self.base_url = base_url.rstrip("/")
         self.client = client or httpx.Client(
-            base_url=self.base_url, transport=transport,
-            timeout=httpx.Timeout(timeout_s, connect=min(RAIL_CONNECT_TIMEOUT_S, timeout_s)))
+            base_url=self.base_url,
+            transport=transport,
+            timeout=httpx.Timeout(timeout_s, connect=min(RAIL_CONNECT_TIMEOUT_S, timeout_s)),
+        )
 
-    def request(self, method: str, path: str, *, content: bytes | str | None = None,
-                headers: Mapping[str, str] | None = None, params: Mapping[str, Any] | None = None) -> httpx.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> httpx.Response:
         """One call; a timeout is RailTimeout (the outcome is unknown), a refused connection or a 5xx RailError."""
         url = path if path.startswith("http") else f"{self.base_url}{path}"
         try:

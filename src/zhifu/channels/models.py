@@ -12,7 +12,9 @@ rail_exceptions = Table(
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("channel", String(20), nullable=False),
-    Column("kind", String(40), nullable=False),  # bad_signature, merchant_mismatch, amount_mismatch, stuck_payment, ...
+    Column(
+        "kind", String(40), nullable=False
+    ),  # bad_signature, merchant_mismatch, amount_mismatch, stuck_payment, ...
     Column("reason", String(500), nullable=False),
     Column("object_id", String(32), nullable=True),  # the payment or refund concerned, when known
     Column("body_sha256", String(64), nullable=True),

@@ -38,8 +38,9 @@ def facts(name: str) -> RailFacts:
     try:
         return FACTS[name]
     except KeyError:
-        raise InvalidRequest(f"未知渠道 {name!r} / unknown channel {name!r}; one of {', '.join(CHANNELS)}",
-                             param="channel") from None
+        raise InvalidRequest(
+            f"未知渠道 {name!r} / unknown channel {name!r}; one of {', '.join(CHANNELS)}", param="channel"
+        ) from None
 
 
 def configure(config: Mapping[str, Any] | None, *, transport: httpx.BaseTransport | None = None) -> None:
@@ -47,7 +48,9 @@ def configure(config: Mapping[str, Any] | None, *, transport: httpx.BaseTranspor
     global _config, _transport
     with _lock:
         for c in _connectors.values():
-            http = getattr(c, "http", None)  # a connector's close() closes an order at its rail, not its client
+            http = getattr(
+                c, "http", None
+            )  # a connector's close() closes an order at its rail, not its client
             if http is not None:
                 http.close()
         _connectors.clear()
@@ -60,8 +63,11 @@ def rail_config() -> dict[str, Any]:
     if _config is None:
         path = Path(get_settings().rails_config)
         if not path.exists():
-            raise RailNotConfigured(f"没有支付通道配置 {path} / no rail configuration at {path}: set ZHIFU_RAILS_CONFIG "
-                                    f"(the simulator writes one: zhifu sim rails)", param="channel")
+            raise RailNotConfigured(
+                f"没有支付通道配置 {path} / no rail configuration at {path}: set ZHIFU_RAILS_CONFIG "
+                f"(the simulator writes one: zhifu sim rails)",
+                param="channel",
+            )
         _config = json.loads(path.read_text())
     return _config
 
@@ -74,12 +80,17 @@ def get_channel(name: str) -> Channel:
         if conn is None:
             cfg = rail_config().get(f.family)
             if not cfg:
-                raise RailNotConfigured(f"渠道 {f.label_zh} 未配置 / rail {name} ({f.family}) is not configured",
-                                        param="channel")
+                raise RailNotConfigured(
+                    f"渠道 {f.label_zh} 未配置 / rail {name} ({f.family}) is not configured", param="channel"
+                )
             # the rail posts its notifications to our public URL unless the configuration names another
             cfg = {**cfg, "notify_url_base": cfg.get("notify_url_base") or get_settings().public_base_url}
-            http = RailHttp(name, cfg["base_url"], transport=_transport,
-                            timeout_s=float(cfg.get("timeout_s", get_settings().rail_timeout_s)))
+            http = RailHttp(
+                name,
+                cfg["base_url"],
+                transport=_transport,
+                timeout_s=float(cfg.get("timeout_s", get_settings().rail_timeout_s)),
+            )
             _clients.append(http)
             conn = _connectors[name] = FAMILIES[f.family].connector(f, cfg, http)
         return conn

@@ -22,14 +22,22 @@ from zhifu.web.vocabulary import N_
 
 log = logging.getLogger("zhifu.channels")
 router = APIRouter(tags=["channels"])
-pages = APIRouter(route_class=console.ConsoleRoute, include_in_schema=False, dependencies=[Depends(console.csrf_guard)])
+pages = APIRouter(
+    route_class=console.ConsoleRoute, include_in_schema=False, dependencies=[Depends(console.csrf_guard)]
+)
 console.add_nav("operator", (("/console/operator/rail-exceptions", N_("Rail exceptions")),), after=7)
 
 
-@router.post("/notify/{channel}", summary="A rail's asynchronous notification (signed by the rail)",
-             responses={400: {"description": "refused: bad signature, unknown order, another merchant's, "
-                                             "another amount"}})
-def notify(channel: str, request: Request, body: bytes = Depends(raw_body), db: Database = Depends(get_db)) -> Response:
+@router.post(
+    "/notify/{channel}",
+    summary="A rail's asynchronous notification (signed by the rail)",
+    responses={
+        400: {"description": "refused: bad signature, unknown order, another merchant's, another amount"}
+    },
+)
+def notify(
+    channel: str, request: Request, body: bytes = Depends(raw_body), db: Database = Depends(get_db)
+) -> Response:
     facts(channel)
     connector = get_channel(channel)
     try:
@@ -46,8 +54,9 @@ def notify(channel: str, request: Request, body: bytes = Depends(raw_body), db: 
 
 
 @router.get("/v1/rail_exceptions", summary="The rails' exception list, newest first (operator)")
-def rail_exceptions(limit: int = 50, p: Principal = Depends(operator_principal),
-                    db: Database = Depends(get_db)) -> Response:
+def rail_exceptions(
+    limit: int = 50, p: Principal = Depends(operator_principal), db: Database = Depends(get_db)
+) -> Response:
     with db.read() as c:
         return json_response({"object": "list", "data": list_exceptions(c, limit=limit), "has_more": False})
 
@@ -62,7 +71,9 @@ def rail_exceptions_page(request: Request, user: User = Depends(console.role("op
         r["channel_label"] = f.label_zh if f else r["channel"]
         r["kind_label"] = EXCEPTION_KINDS.get(r["kind"], r["kind"])
         r["created_at_local"] = r["created_at"].astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
-    return console.page(request, "channels/exceptions.html", {"rows": rows}, active="/console/operator/rail-exceptions")
+    return console.page(
+        request, "channels/exceptions.html", {"rows": rows}, active="/console/operator/rail-exceptions"
+    )
 
 
 router.include_router(pages)

@@ -15,7 +15,9 @@ from zhifu.core.money import parse_yuan
 from zhifu.webhooks import to_json
 
 NAME = "code"
-app = typer.Typer(no_args_is_help=True, help="Payment codes (码牌 and dynamic codes) and simulated pay codes.")
+app = typer.Typer(
+    no_args_is_help=True, help="Payment codes (码牌 and dynamic codes) and simulated pay codes."
+)
 
 
 def _fail(message: str) -> NoReturn:
@@ -46,11 +48,12 @@ def paycode(
         _fail(f"--{exc.param}: {exc.message}")
 
 
-
-
 @app.command("issue")
-def issue(merchant_id: str, store_id: str | None = typer.Option(None, "--store", help="A store's own code."),
-          replace: bool = typer.Option(False, help="Revoke the active code and issue a new one.")) -> None:
+def issue(
+    merchant_id: str,
+    store_id: str | None = typer.Option(None, "--store", help="A store's own code."),
+    replace: bool = typer.Option(False, help="Revoke the active code and issue a new one."),
+) -> None:
     """Issue the static code of a merchant or store (prints the existing one if it has one)."""
     try:
         _print(_db().run(lambda c: service.issue_static(c, merchant_id, store_id=store_id, replace=replace)))
@@ -59,14 +62,22 @@ def issue(merchant_id: str, store_id: str | None = typer.Option(None, "--store",
 
 
 @app.command("dynamic")
-def dynamic(merchant_id: str, amount: str = typer.Option(..., help="Yuan, e.g. 12.50."),
-            expires_in_s: int | None = typer.Option(None, help="Seconds until the code expires."),
-            description: str = typer.Option("", help="What the payer sees.")) -> None:
+def dynamic(
+    merchant_id: str,
+    amount: str = typer.Option(..., help="Yuan, e.g. 12.50."),
+    expires_in_s: int | None = typer.Option(None, help="Seconds until the code expires."),
+    description: str = typer.Option("", help="What the payer sees."),
+) -> None:
     """Create a dynamic code for one payment."""
     try:
         amount_fen = parse_yuan(amount, param="amount")
-        _print(_db().run(lambda c: service.create_dynamic(c, merchant_id, amount_fen, expires_in_s=expires_in_s,
-                                                          description=description)))
+        _print(
+            _db().run(
+                lambda c: service.create_dynamic(
+                    c, merchant_id, amount_fen, expires_in_s=expires_in_s, description=description
+                )
+            )
+        )
     except ZhifuError as exc:
         _fail(exc.message)
 

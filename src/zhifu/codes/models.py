@@ -41,20 +41,30 @@ payment_codes = Table(
     utcnow_column("revoked_at", nullable=True),
     CheckConstraint("kind in ('static','dynamic')", name="kind"),
     CheckConstraint("status in ('active','revoked','used')", name="status"),
-    CheckConstraint("(kind = 'static' and amount_fen is null and expires_at is null) or "
-                    "(kind = 'dynamic' and amount_fen > 0 and expires_at is not null)", name="kind_fields"),
+    CheckConstraint(
+        "(kind = 'static' and amount_fen is null and expires_at is null) or "
+        "(kind = 'dynamic' and amount_fen > 0 and expires_at is not null)",
+        name="kind_fields",
+    ),
     Index("ix_payment_codes_id", "id"),
     # one active static code per merchant or store
-    Index("uq_payment_codes_active_static", "merchant_id", "scope", unique=True,
-          sqlite_where=text("kind = 'static' and status = 'active'"),
-          postgresql_where=text("kind = 'static' and status = 'active'")),
+    Index(
+        "uq_payment_codes_active_static",
+        "merchant_id",
+        "scope",
+        unique=True,
+        sqlite_where=text("kind = 'static' and status = 'active'"),
+        postgresql_where=text("kind = 'static' and status = 'active'"),
+    ),
 )
 
 cashier_payments = Table(
     "cashier_payments",
     metadata,
     Column("merchant_id", String(32), primary_key=True),
-    Column("token", String(40), primary_key=True),  # the page-load token, also the payment's merchant_order_no
+    Column(
+        "token", String(40), primary_key=True
+    ),  # the page-load token, also the payment's merchant_order_no
     Column("code_id", String(32), nullable=False),
     Column("code_kind", String(8), nullable=False),
     Column("payment_id", String(32), nullable=False),

@@ -21,7 +21,9 @@ LAST_DIGITS: dict[str, str] = {"success": "0123456", "userpaying": "7", "decline
 def generate_paycode(channel: str, *, outcome: str = "success", rng: random.Random | None = None) -> str:
     """A pay code the channel's simulator accepts, ending in the digit that gives `outcome`."""
     if channel not in PAYCODE_SHAPES:
-        raise InvalidRequest(f"pay codes exist for {', '.join(PAYCODE_SHAPES)}, not {channel!r}", param="channel")
+        raise InvalidRequest(
+            f"pay codes exist for {', '.join(PAYCODE_SHAPES)}, not {channel!r}", param="channel"
+        )
     if outcome not in LAST_DIGITS:
         raise InvalidRequest(f"outcome must be one of {', '.join(LAST_DIGITS)}", param="outcome")
     rng = rng or random.Random()

@@ -50,8 +50,12 @@ _SIG_CHARS = 24
 # ---------------------------------------------------------------- apps and channels
 
 # The payer's app → the channel that collects from it.
-APP_CHANNELS: dict[str, str] = {"unionpay": "unionpay_qr", "bank": "bank_app", "wechat": "wechat",
-                                "alipay": "alipay"}
+APP_CHANNELS: dict[str, str] = {
+    "unionpay": "unionpay_qr",
+    "bank": "bank_app",
+    "wechat": "wechat",
+    "alipay": "alipay",
+}
 APPS = tuple(APP_CHANNELS)
 
 # User-Agent markers of each app, first match wins. Bank apps carry their own names; "BankApp" is the marker the
@@ -90,7 +94,9 @@ def app_channel(app: str) -> str:
         return APP_CHANNELS[app]
     if app in APP_CHANNELS.values():
         return app
-    raise InvalidRequest(f"app must be one of {', '.join(APPS)}, not {app!r}", param="app", code="unknown_app")
+    raise InvalidRequest(
+        f"app must be one of {', '.join(APPS)}, not {app!r}", param="app", code="unknown_app"
+    )
 
 
 def channel_app(channel: str) -> str:
@@ -136,18 +142,33 @@ def emv_payload(row: Any, merchant: Any) -> str:
     profile = county()
     return encode_emv(
         merchant_accounts=[MerchantAccount.template(EMV_TEMPLATE_TAG, EMV_GUI, {"01": row.id})],
-        mcc=merchant.mcc, name=merchant.short_name, city=profile.name_en[:15],
-        dynamic=row.kind == CodeKind.DYNAMIC, amount_fen=row.amount_fen,
-        language=LanguageTemplate.build(language="ZH", name=merchant.short_name, city=profile.name[:15]))
+        mcc=merchant.mcc,
+        name=merchant.short_name,
+        city=profile.name_en[:15],
+        dynamic=row.kind == CodeKind.DYNAMIC,
+        amount_fen=row.amount_fen,
+        language=LanguageTemplate.build(language="ZH", name=merchant.short_name, city=profile.name[:15]),
+    )
 
 
 def _public(row: Any, merchant: Any, at: dt.datetime) -> dict[str, Any]:
     return {
-        "id": row.id, "object": "payment_code", "code": row.id, "merchant_id": row.merchant_id,
-        "store_id": row.store_id, "kind": row.kind, "status": _status(row, at), "amount_fen": row.amount_fen,
-        "description": row.description, "url": code_url(row.id), "emv_payload": emv_payload(row, merchant),
-        "payment_id": row.payment_id, "created_at": row.created_at, "expires_at": row.expires_at,
-        "revoked_at": row.revoked_at, "revoke_reason": row.revoke_reason,
+        "id": row.id,
+        "object": "payment_code",
+        "code": row.id,
+        "merchant_id": row.merchant_id,
+        "store_id": row.store_id,
+        "kind": row.kind,
+        "status": _status(row, at),
+        "amount_fen": row.amount_fen,
+        "description": row.description,
+        "url": code_url(row.id),
+        "emv_payload": emv_payload(row, merchant),
+        "payment_id": row.payment_id,
+        "created_at": row.created_at,
+        "expires_at": row.expires_at,
+        "revoked_at": row.revoked_at,
+        "revoke_reason": row.revoke_reason,
     }
 
 
@@ -163,8 +184,11 @@ def _row(conn: Connection, code_id: str, *, merchant_id: str | None = None, lock
 def _active_merchant(conn: Connection, merchant_id: str) -> Any:
     m = merchant_row(conn, merchant_id)
     if m.status != MerchantStatus.ACTIVE:
-        raise ConflictError(f"merchant {merchant_id} is {m.status}; codes are issued to active merchants only",
-                            code="merchant_not_active", param="merchant")
+        raise ConflictError(
+            f"merchant {merchant_id} is {m.status}; codes are issued to active merchants only",
+            code="merchant_not_active",
+            param="merchant",
+        )
     return m
 
 
@@ -172,68 +196,133 @@ def _check_store(conn: Connection, merchant_id: str, store_id: str | None) -> No
     if store_id is None:
         return
     parse_id(store_id, "sto", param="store_id")
-    found = conn.execute(select(stores.c.id).where(and_(stores.c.merchant_id == merchant_id,
-                                                        stores.c.id == store_id))).first()
+    found = conn.execute(
+        select(stores.c.id).where(and_(stores.c.merchant_id == merchant_id, stores.c.id == store_id))
+    ).first()
     if found is None:
         raise NotFound(f"merchant {merchant_id} has no store {store_id}", param="store_id")
 
 
-def issue_static(conn: Connection, merchant_id: str, *, store_id: str | None = None, replace: bool = False,
-                 at: dt.datetime | None = None) -> dict[str, Any]:
+def issue_static(
+    conn: Connection,
+    merchant_id: str,
+    *,
+    store_id: str | None = None,
+    replace: bool = False,
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
     """The static code of a merchant (or of one of its stores): the active one if there is one, else a new one.
     `replace` revokes the active code and issues a new one (a lost or damaged sticker)."""
     at = at or clock.now()
     m = _active_merchant(conn, merchant_id)
     _check_store(conn, merchant_id, store_id)
     scope = store_id or ""
-    q = select(payment_codes).where(and_(payment_codes.c.merchant_id == merchant_id, payment_codes.c.scope == scope,
-                                         payment_codes.c.kind == CodeKind.STATIC,
-                                         payment_codes.c.status == CodeStatus.ACTIVE))
+    q = select(payment_codes).where(
+        and_(
+            payment_codes.c.merchant_id == merchant_id,
+            payment_codes.c.scope == scope,
+            payment_codes.c.kind == CodeKind.STATIC,
+            payment_codes.c.status == CodeStatus.ACTIVE,
+        )
+    )
     current = conn.execute(q).first()
     if current is not None and not replace:
         return _public(current, m, at)
     if current is not None:
         _revoke_row(conn, current, "replaced by a new static code", at)
     cid = new_id("code", at_ms=int(at.timestamp() * 1000))
-    conn.execute(payment_codes.insert(), [{
-        "merchant_id": merchant_id, "id": cid, "kind": CodeKind.STATIC, "scope": scope, "store_id": store_id,
-        "status": CodeStatus.ACTIVE, "amount_fen": None, "description": "", "payment_id": None,
-        "revoke_reason": None, "created_at": at, "expires_at": None, "revoked_at": None}])
+    conn.execute(
+        payment_codes.insert(),
+        [
+            {
+                "merchant_id": merchant_id,
+                "id": cid,
+                "kind": CodeKind.STATIC,
+                "scope": scope,
+                "store_id": store_id,
+                "status": CodeStatus.ACTIVE,
+                "amount_fen": None,
+                "description": "",
+                "payment_id": None,
+                "revoke_reason": None,
+                "created_at": at,
+                "expires_at": None,
+                "revoked_at": None,
+            }
+        ],
+    )
     return _public(_row(conn, cid), m, at)
 
 
-def create_dynamic(conn: Connection, merchant_id: str, amount_fen: int, *, expires_in_s: int | None = None,
-                   description: str = "", store_id: str | None = None,
-                   at: dt.datetime | None = None) -> dict[str, Any]:
+def create_dynamic(
+    conn: Connection,
+    merchant_id: str,
+    amount_fen: int,
+    *,
+    expires_in_s: int | None = None,
+    description: str = "",
+    store_id: str | None = None,
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
     """A code for one payment of `amount_fen`, payable by any app until it expires."""
     at = at or clock.now()
     check_fen(amount_fen, max_fen=get_settings().max_payment_fen, param="amount_fen")
     expires_in_s = codes_settings().dynamic_code_expires_in_s if expires_in_s is None else expires_in_s
-    if isinstance(expires_in_s, bool) or not isinstance(expires_in_s, int) or not (
-            DYNAMIC_EXPIRES_IN_S_MIN <= expires_in_s <= DYNAMIC_EXPIRES_IN_S_MAX):
-        raise InvalidRequest(f"expires_in_s must be {DYNAMIC_EXPIRES_IN_S_MIN}–{DYNAMIC_EXPIRES_IN_S_MAX} seconds",
-                             param="expires_in_s")
+    if (
+        isinstance(expires_in_s, bool)
+        or not isinstance(expires_in_s, int)
+        or not (DYNAMIC_EXPIRES_IN_S_MIN <= expires_in_s <= DYNAMIC_EXPIRES_IN_S_MAX)
+    ):
+        raise InvalidRequest(
+            f"expires_in_s must be {DYNAMIC_EXPIRES_IN_S_MIN}–{DYNAMIC_EXPIRES_IN_S_MAX} seconds",
+            param="expires_in_s",
+        )
     if len(description) > DESCRIPTION_CHARS_MAX:
-        raise InvalidRequest(f"description is at most {DESCRIPTION_CHARS_MAX} characters", param="description")
+        raise InvalidRequest(
+            f"description is at most {DESCRIPTION_CHARS_MAX} characters", param="description"
+        )
     m = _active_merchant(conn, merchant_id)
     _check_store(conn, merchant_id, store_id)
     cid = new_id("code", at_ms=int(at.timestamp() * 1000))
-    conn.execute(payment_codes.insert(), [{
-        "merchant_id": merchant_id, "id": cid, "kind": CodeKind.DYNAMIC, "scope": store_id or "",
-        "store_id": store_id, "status": CodeStatus.ACTIVE, "amount_fen": amount_fen, "description": description,
-        "payment_id": None, "revoke_reason": None, "created_at": at,
-        "expires_at": at + dt.timedelta(seconds=expires_in_s), "revoked_at": None}])
+    conn.execute(
+        payment_codes.insert(),
+        [
+            {
+                "merchant_id": merchant_id,
+                "id": cid,
+                "kind": CodeKind.DYNAMIC,
+                "scope": store_id or "",
+                "store_id": store_id,
+                "status": CodeStatus.ACTIVE,
+                "amount_fen": amount_fen,
+                "description": description,
+                "payment_id": None,
+                "revoke_reason": None,
+                "created_at": at,
+                "expires_at": at + dt.timedelta(seconds=expires_in_s),
+                "revoked_at": None,
+            }
+        ],
+    )
     return _public(_row(conn, cid), m, at)
 
 
 def _revoke_row(conn: Connection, row: Any, reason: str, at: dt.datetime) -> None:
-    conn.execute(update(payment_codes).where(and_(payment_codes.c.merchant_id == row.merchant_id,
-                                                  payment_codes.c.id == row.id))
-                 .values(status=CodeStatus.REVOKED, revoked_at=at, revoke_reason=reason))
+    conn.execute(
+        update(payment_codes)
+        .where(and_(payment_codes.c.merchant_id == row.merchant_id, payment_codes.c.id == row.id))
+        .values(status=CodeStatus.REVOKED, revoked_at=at, revoke_reason=reason)
+    )
 
 
-def revoke(conn: Connection, code_id: str, *, reason: str, merchant_id: str | None = None,
-           at: dt.datetime | None = None) -> dict[str, Any]:
+def revoke(
+    conn: Connection,
+    code_id: str,
+    *,
+    reason: str,
+    merchant_id: str | None = None,
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
     """Stop a code from taking payments; revoking a revoked code changes nothing."""
     at = at or clock.now()
     reason = reason.strip()
@@ -256,12 +345,22 @@ def get_code(conn: Connection, code_id: str, *, merchant_id: str | None = None) 
     return _public(row, merchant_row(conn, row.merchant_id), clock.now())
 
 
-def list_codes(conn: Connection, merchant_id: str, *, kind: str | None = None, status: str | None = None,
-               limit: int = PAGE_MAX) -> list[dict[str, Any]]:
+def list_codes(
+    conn: Connection,
+    merchant_id: str,
+    *,
+    kind: str | None = None,
+    status: str | None = None,
+    limit: int = PAGE_MAX,
+) -> list[dict[str, Any]]:
     """A merchant's codes, newest first (static codes of the console's sticker page among them)."""
     m = merchant_row(conn, merchant_id)
-    q = (select(payment_codes).where(payment_codes.c.merchant_id == merchant_id)
-         .order_by(payment_codes.c.id.desc()).limit(page_limit(limit)))
+    q = (
+        select(payment_codes)
+        .where(payment_codes.c.merchant_id == merchant_id)
+        .order_by(payment_codes.c.id.desc())
+        .limit(page_limit(limit))
+    )
     if kind is not None:
         q = q.where(payment_codes.c.kind == kind)
     at = clock.now()
@@ -269,11 +368,20 @@ def list_codes(conn: Connection, merchant_id: str, *, kind: str | None = None, s
     return [r for r in rows if status is None or r["status"] == status]
 
 
-def static_code_for(conn: Connection, merchant_id: str, *, store_id: str | None = None) -> dict[str, Any] | None:
+def static_code_for(
+    conn: Connection, merchant_id: str, *, store_id: str | None = None
+) -> dict[str, Any] | None:
     """The active static code of a merchant or store, or None."""
-    row = conn.execute(select(payment_codes).where(and_(
-        payment_codes.c.merchant_id == merchant_id, payment_codes.c.scope == (store_id or ""),
-        payment_codes.c.kind == CodeKind.STATIC, payment_codes.c.status == CodeStatus.ACTIVE))).first()
+    row = conn.execute(
+        select(payment_codes).where(
+            and_(
+                payment_codes.c.merchant_id == merchant_id,
+                payment_codes.c.scope == (store_id or ""),
+                payment_codes.c.kind == CodeKind.STATIC,
+                payment_codes.c.status == CodeStatus.ACTIVE,
+            )
+        )
+    ).first()
     return None if row is None else _public(row, merchant_row(conn, merchant_id), clock.now())
 
 
@@ -286,7 +394,9 @@ def code_id_from_scan(text: str) -> str:
         try:
             qr = decode(text)
         except QRDecodeError as exc:
-            raise InvalidRequest(f"code_url is not a valid EMV payload: {exc.message}", param="code_url") from None
+            raise InvalidRequest(
+                f"code_url is not a valid EMV payload: {exc.message}", param="code_url"
+            ) from None
         for acc in qr.merchant_accounts:
             if acc.gui == EMV_GUI:
                 found = next((f.value for f in acc.fields if f.tag == "01"), None)
@@ -340,10 +450,17 @@ def new_page_token(code_id: str, *, at: dt.datetime | None = None) -> PageToken:
 
 def check_page_token(code_id: str, token: str, sig: str) -> dt.datetime:
     """The time a token was issued, if we issued it for this code; else InvalidRequest."""
-    if not (isinstance(token, str) and _TOKEN_RE.fullmatch(token) and isinstance(sig, str)
-            and hmac.compare_digest(sig, _sign(code_id, token))):
-        raise InvalidRequest("this cashier page was not issued for this code; scan the code again",
-                             param="token", code="page_token_invalid")
+    if not (
+        isinstance(token, str)
+        and _TOKEN_RE.fullmatch(token)
+        and isinstance(sig, str)
+        and hmac.compare_digest(sig, _sign(code_id, token))
+    ):
+        raise InvalidRequest(
+            "this cashier page was not issued for this code; scan the code again",
+            param="token",
+            code="page_token_invalid",
+        )
     return dt.datetime.fromtimestamp(int(token[:8], 16), dt.UTC)
 
 
@@ -375,13 +492,17 @@ def open_code(conn: Connection, code_id: str, *, at: dt.datetime | None = None) 
     """The page of a scanned code; CodeUnavailable for unknown, revoked, used or expired codes."""
     row = resolve(conn, code_id, at=at)
     m = merchant_row(conn, row.merchant_id)
-    return CashierPage(row.id, row.kind, row.merchant_id, m.short_name, row.amount_fen, row.description,
-                       row.expires_at)
+    return CashierPage(
+        row.id, row.kind, row.merchant_id, m.short_name, row.amount_fen, row.description, row.expires_at
+    )
 
 
 def _cashier_row(conn: Connection, code_id: str, token: str) -> Any:
-    return conn.execute(select(cashier_payments).where(and_(cashier_payments.c.code_id == code_id,
-                                                            cashier_payments.c.token == token))).first()
+    return conn.execute(
+        select(cashier_payments).where(
+            and_(cashier_payments.c.code_id == code_id, cashier_payments.c.token == token)
+        )
+    ).first()
 
 
 def page_started(conn: Connection, code_id: str, page: PageToken) -> bool:
@@ -397,22 +518,40 @@ def _refresh(conn: Connection, row: Any) -> str:
     """The payment's current status, copied into the cashier's record when it moved."""
     status = payments.get_payment(conn, row.merchant_id, row.payment_id)["status"]
     if status != row.status:
-        conn.execute(update(cashier_payments).where(and_(cashier_payments.c.merchant_id == row.merchant_id,
-                                                         cashier_payments.c.token == row.token))
-                     .values(status=status))
+        conn.execute(
+            update(cashier_payments)
+            .where(
+                and_(cashier_payments.c.merchant_id == row.merchant_id, cashier_payments.c.token == row.token)
+            )
+            .values(status=status)
+        )
         if status == PaymentStatus.SUCCEEDED and row.code_kind == CodeKind.DYNAMIC:
-            conn.execute(update(payment_codes).where(and_(
-                payment_codes.c.merchant_id == row.merchant_id, payment_codes.c.id == row.code_id,
-                payment_codes.c.status == CodeStatus.ACTIVE)).values(status=CodeStatus.USED,
-                                                                     payment_id=row.payment_id))
+            conn.execute(
+                update(payment_codes)
+                .where(
+                    and_(
+                        payment_codes.c.merchant_id == row.merchant_id,
+                        payment_codes.c.id == row.code_id,
+                        payment_codes.c.status == CodeStatus.ACTIVE,
+                    )
+                )
+                .values(status=CodeStatus.USED, payment_id=row.payment_id)
+            )
     return str(status)
 
 
 def payer_spent_today(conn: Connection, payer_ref: str, at: dt.datetime) -> int:
     """What a payer has paid (or is paying) on static codes today, Beijing time, in fen."""
-    rows = conn.execute(select(cashier_payments).where(and_(
-        cashier_payments.c.payer_ref == payer_ref, cashier_payments.c.local_date == at.astimezone(SHANGHAI).date(),
-        cashier_payments.c.code_kind == CodeKind.STATIC, cashier_payments.c.status.not_in(NOT_COUNTED)))).all()
+    rows = conn.execute(
+        select(cashier_payments).where(
+            and_(
+                cashier_payments.c.payer_ref == payer_ref,
+                cashier_payments.c.local_date == at.astimezone(SHANGHAI).date(),
+                cashier_payments.c.code_kind == CodeKind.STATIC,
+                cashier_payments.c.status.not_in(NOT_COUNTED),
+            )
+        )
+    ).all()
     spent = 0
     for r in rows:
         status = _refresh(conn, r) if r.status in OPEN else r.status
@@ -421,29 +560,43 @@ def payer_spent_today(conn: Connection, payer_ref: str, at: dt.datetime) -> int:
     return spent
 
 
-def _check_rules(conn: Connection, code: Any, m: Any, payable_fen: int, payer_ref: str, scene: str,
-                 at: dt.datetime) -> None:
+def _check_rules(
+    conn: Connection, code: Any, m: Any, payable_fen: int, payer_ref: str, scene: str, at: dt.datetime
+) -> None:
     if code.kind != CodeKind.STATIC:
         return
     rules = codes_settings()
     if scene == "remote" and m.type == "micro" and not rules.micro_static_remote_allowed:
-        raise UnprocessableError("小微商户和个人收款码不能远程收款，请到店扫码 / a micro merchant's static code cannot "
-                                 "collect remotely (银发〔2021〕259号)", param="scene",
-                                 code="remote_collection_forbidden")
+        raise UnprocessableError(
+            "小微商户和个人收款码不能远程收款，请到店扫码 / a micro merchant's static code cannot "
+            "collect remotely (银发〔2021〕259号)",
+            param="scene",
+            code="remote_collection_forbidden",
+        )
     limit = rules.static_code_payer_daily_limit_fen
     spent = payer_spent_today(conn, payer_ref, at)
     if spent + payable_fen > limit:
-        raise UnprocessableError(f"静态码每人每日限额 {fen_to_yuan_str(limit)} 元，今日已付 {fen_to_yuan_str(spent)} 元 / "
-                                 f"static codes take at most {fen_to_yuan_str(limit)} yuan per payer per day; "
-                                 f"{fen_to_yuan_str(spent)} paid today", param="amount_fen",
-                                 code="static_code_daily_limit")
+        raise UnprocessableError(
+            f"静态码每人每日限额 {fen_to_yuan_str(limit)} 元，今日已付 {fen_to_yuan_str(spent)} 元 / "
+            f"static codes take at most {fen_to_yuan_str(limit)} yuan per payer per day; "
+            f"{fen_to_yuan_str(spent)} paid today",
+            param="amount_fen",
+            code="static_code_daily_limit",
+        )
 
 
 def _free_dynamic(conn: Connection, code: Any, token: str) -> None:
     """A dynamic code takes one payment: close another page's unconfirmed attempt; refuse while one is paying."""
-    others = conn.execute(select(cashier_payments).where(and_(
-        cashier_payments.c.merchant_id == code.merchant_id, cashier_payments.c.code_id == code.id,
-        cashier_payments.c.token != token, cashier_payments.c.status.not_in(NOT_COUNTED)))).all()
+    others = conn.execute(
+        select(cashier_payments).where(
+            and_(
+                cashier_payments.c.merchant_id == code.merchant_id,
+                cashier_payments.c.code_id == code.id,
+                cashier_payments.c.token != token,
+                cashier_payments.c.status.not_in(NOT_COUNTED),
+            )
+        )
+    ).all()
     for r in others:
         status = _refresh(conn, r)
         if status == PaymentStatus.CREATED:  # closed at its rail once this transaction commits
@@ -452,12 +605,22 @@ def _free_dynamic(conn: Connection, code: Any, token: str) -> None:
         if status == PaymentStatus.SUCCEEDED:
             raise CodeUnavailable("code_used", f"code {code.id} has already been paid")
         if status == PaymentStatus.PROCESSING:
-            raise ConflictError("这个码正在支付中 / this code is being paid in another app", code="code_in_progress")
+            raise ConflictError(
+                "这个码正在支付中 / this code is being paid in another app", code="code_in_progress"
+            )
 
 
-def start_payment(conn: Connection, code_id: str, page: PageToken, *, app: str, payer_ref: str,
-                  amount_fen: int | None = None, scene: str = "on_site",
-                  at: dt.datetime | None = None) -> dict[str, Any]:
+def start_payment(
+    conn: Connection,
+    code_id: str,
+    page: PageToken,
+    *,
+    app: str,
+    payer_ref: str,
+    amount_fen: int | None = None,
+    scene: str = "on_site",
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
     """The payer submits the cashier page: create the payment at the app's channel. The page's token is the
     payment's merchant order number, so a second submit of the same page returns the same payment."""
     at = at or clock.now()
@@ -466,8 +629,11 @@ def start_payment(conn: Connection, code_id: str, page: PageToken, *, app: str, 
     if done is not None:
         return cashier_payment(conn, code_id, page)
     if not page_fresh(issued, at):
-        raise InvalidRequest("收银页已过期，请重新扫码 / this cashier page has expired; scan the code again",
-                             param="token", code="page_expired")
+        raise InvalidRequest(
+            "收银页已过期，请重新扫码 / this cashier page has expired; scan the code again",
+            param="token",
+            code="page_expired",
+        )
     if scene not in SCENES:
         raise InvalidRequest(f"scene must be one of {', '.join(SCENES)}", param="scene")
     if not isinstance(payer_ref, str) or not re.fullmatch(r"[A-Za-z0-9_.:\-]{1,64}", payer_ref):
@@ -476,8 +642,11 @@ def start_payment(conn: Connection, code_id: str, page: PageToken, *, app: str, 
     code = resolve(conn, code_id, at=at, lock=True)
     if code.kind == CodeKind.DYNAMIC:
         if amount_fen is not None and amount_fen != code.amount_fen:
-            raise InvalidRequest(f"this code is for {fen_to_yuan_str(code.amount_fen)} yuan", param="amount_fen",
-                                 code="amount_fixed_by_code")
+            raise InvalidRequest(
+                f"this code is for {fen_to_yuan_str(code.amount_fen)} yuan",
+                param="amount_fen",
+                code="amount_fixed_by_code",
+            )
         amount_fen = code.amount_fen
         _free_dynamic(conn, code, page.token)
     elif amount_fen is None:
@@ -485,25 +654,48 @@ def start_payment(conn: Connection, code_id: str, page: PageToken, *, app: str, 
     check_fen(amount_fen, max_fen=get_settings().max_payment_fen, param="amount_fen")
     m = merchant_row(conn, code.merchant_id)
     if m.status != MerchantStatus.ACTIVE:
-        raise ConflictError("该商户暂停收款 / this merchant cannot take payments now", code="merchant_not_active")
+        raise ConflictError(
+            "该商户暂停收款 / this merchant cannot take payments now", code="merchant_not_active"
+        )
     # the barcode limit is checked on the full amount: a campaign's discount is only drawn when the payment is made
     _check_rules(conn, code, m, amount_fen, payer_ref, scene, at)
     if code.kind == CodeKind.DYNAMIC:
         expires_in_s = max(PAYMENT_EXPIRES_IN_S_MIN, int((code.expires_at - at).total_seconds()))
     else:
         expires_in_s = STATIC_PAYMENT_EXPIRES_IN_S
-    req = CreatePayment(amount_fen=amount_fen, merchant_order_no=_order_no(page.token), channel=channel,
-                        description=(code.description or m.short_name)[:DESCRIPTION_CHARS_MAX],
-                        expires_in_s=expires_in_s, store_id=code.store_id,
-                        metadata={"code_id": code.id, "app": channel_app(channel), "scene": scene},
-                        payer=PayerHint(id=payer_ref))  # campaigns price their instant discount on it
+    req = CreatePayment(
+        amount_fen=amount_fen,
+        merchant_order_no=_order_no(page.token),
+        channel=channel,
+        description=(code.description or m.short_name)[:DESCRIPTION_CHARS_MAX],
+        expires_in_s=expires_in_s,
+        store_id=code.store_id,
+        metadata={"code_id": code.id, "app": channel_app(channel), "scene": scene},
+        payer=PayerHint(id=payer_ref),
+    )  # campaigns price their instant discount on it
     flow = "static_code" if code.kind == CodeKind.STATIC else "dynamic_code"
     p = payments.create_payment(conn, code.merchant_id, req, at=at, flow=flow)
-    conn.execute(cashier_payments.insert(), [{
-        "merchant_id": code.merchant_id, "token": page.token, "code_id": code.id, "code_kind": code.kind,
-        "payment_id": p["id"], "app": channel_app(channel), "channel": channel, "payer_ref": payer_ref,
-        "scene": scene, "amount_fen": amount_fen, "discount_fen": p["discount_fen"], "status": p["status"],
-        "local_date": at.astimezone(SHANGHAI).date(), "created_at": at}])
+    conn.execute(
+        cashier_payments.insert(),
+        [
+            {
+                "merchant_id": code.merchant_id,
+                "token": page.token,
+                "code_id": code.id,
+                "code_kind": code.kind,
+                "payment_id": p["id"],
+                "app": channel_app(channel),
+                "channel": channel,
+                "payer_ref": payer_ref,
+                "scene": scene,
+                "amount_fen": amount_fen,
+                "discount_fen": p["discount_fen"],
+                "status": p["status"],
+                "local_date": at.astimezone(SHANGHAI).date(),
+                "created_at": at,
+            }
+        ],
+    )
     return cashier_payment(conn, code_id, page)
 
 
@@ -520,13 +712,28 @@ def cashier_payment(conn: Connection, code_id: str, page: PageToken) -> dict[str
     shown = p["status"]
     if shown == PaymentStatus.CREATED and p["expires_at"] <= clock.now():
         shown = PaymentStatus.EXPIRED  # the sweeper will expire it; the payer can no longer pay it
-    return {"object": "cashier_payment", "code_id": code_id, "token": page.token, "app": row.app, "status": shown,
-            "merchant_name": m.short_name, "channel_label_zh": channel.label_zh,
-            "channel_label_en": channel.label_en, "scene": row.scene, "payment": p}
+    return {
+        "object": "cashier_payment",
+        "code_id": code_id,
+        "token": page.token,
+        "app": row.app,
+        "status": shown,
+        "merchant_name": m.short_name,
+        "channel_label_zh": channel.label_zh,
+        "channel_label_en": channel.label_en,
+        "scene": row.scene,
+        "payment": p,
+    }
 
 
-def confirm_payment(db: Database, code_id: str, page: PageToken, *, outcome: str | None = "success",
-                    payer_ref: str | None = None) -> dict[str, Any]:
+def confirm_payment(
+    db: Database,
+    code_id: str,
+    page: PageToken,
+    *,
+    outcome: str | None = "success",
+    payer_ref: str | None = None,
+) -> dict[str, Any]:
     """The payer confirms in the app (the channel's simulator plays the app): pay the page's payment once.
     A second confirm, a confirm after a decline or after expiry charges nothing and shows the result."""
     with db.tx() as conn:
@@ -537,23 +744,38 @@ def confirm_payment(db: Database, code_id: str, page: PageToken, *, outcome: str
         from zhifu.railsim.payer import Payer, sim_pay
 
         try:
-            sim_pay(db, p["id"], outcome=outcome, payer=Payer(ref=payer_ref or row.payer_ref),
-                    merchant_id=row.merchant_id)
+            sim_pay(
+                db,
+                p["id"],
+                outcome=outcome,
+                payer=Payer(ref=payer_ref or row.payer_ref),
+                merchant_id=row.merchant_id,
+            )
         except ConflictError as exc:  # paid, declined or expired meanwhile: show what happened
             if exc.code not in ("payment_not_open", "payment_expired", "rail_order_final"):
                 raise
     return db.run(lambda c: cashier_payment(c, code_id, page))
 
 
-def scan_and_pay(db: Database, code_url_or_payload: str, *, app: str, payer_ref: str,
-                 amount_fen: int | None = None, scene: str = "on_site",
-                 outcome: str | None = "success") -> dict[str, Any]:
+def scan_and_pay(
+    db: Database,
+    code_url_or_payload: str,
+    *,
+    app: str,
+    payer_ref: str,
+    amount_fen: int | None = None,
+    scene: str = "on_site",
+    outcome: str | None = "success",
+) -> dict[str, Any]:
     """Pay a code as the payer's app would: open the cashier page, submit it, confirm in the app."""
     code_id = code_id_from_scan(code_url_or_payload)
     app_channel(app)
     with db.tx() as conn:
         open_code(conn, code_id)
     page = new_page_token(code_id)
-    db.run(lambda c: start_payment(c, code_id, page, app=app, payer_ref=payer_ref, amount_fen=amount_fen,
-                                   scene=scene))
+    db.run(
+        lambda c: start_payment(
+            c, code_id, page, app=app, payer_ref=payer_ref, amount_fen=amount_fen, scene=scene
+        )
+    )
     return confirm_payment(db, code_id, page, outcome=outcome, payer_ref=payer_ref)

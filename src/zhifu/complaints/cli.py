@@ -11,7 +11,9 @@ from zhifu.cli import console, database, fail
 from zhifu.core.errors import ZhifuError
 
 NAME = "complaints"
-app = typer.Typer(no_args_is_help=True, help="Complaints (投诉): clocks, 12363 referrals, figures, export, rules.")
+app = typer.Typer(
+    no_args_is_help=True, help="Complaints (投诉): clocks, 12363 referrals, figures, export, rules."
+)
 
 
 def _date(text: str, option: str) -> dt.date:
@@ -36,14 +38,19 @@ def sweep() -> None:
 
     out = _run(lambda c: service.sweep(c))
     sent = service.deliver_messages(database())
-    console.print(f"reminded {out['reminded']}, acknowledgements overdue {out['ack_overdue']}, "
-                  f"escalated {out['escalated']}, texts sent {sent['sent']}, failed {sent['failed']}")
+    console.print(
+        f"reminded {out['reminded']}, acknowledgements overdue {out['ack_overdue']}, "
+        f"escalated {out['escalated']}, texts sent {sent['sent']}, failed {sent['failed']}"
+    )
 
 
 @app.command("import-12363")
-def import_12363(file: Path = typer.Argument(..., help="CSV: ref_no,received_at,phone,category,narrative[,payment_id,"
-                                                        "merchant_id]"),
-                 by: str = typer.Option("pboc", "--by", help="Who imports (recorded on each complaint).")) -> None:
+def import_12363(
+    file: Path = typer.Argument(
+        ..., help="CSV: ref_no,received_at,phone,category,narrative[,payment_id,merchant_id]"
+    ),
+    by: str = typer.Option("pboc", "--by", help="Who imports (recorded on each complaint)."),
+) -> None:
     """Log the PBOC office's referrals; a bad line is named and nothing is kept."""
     from zhifu.complaints import service
 
@@ -52,8 +59,10 @@ def import_12363(file: Path = typer.Argument(..., help="CSV: ref_no,received_at,
     done = _run(lambda c: service.import_referrals(c, file.read_bytes(), actor=by))
     console.print(f"{len(done)} referrals logged")
     for d in done:
-        console.print(f"  {d['id']}  {d['external_ref']}  {d['category']}  → {d['assignee_org']}  "
-                      f"acknowledge by {d['ack_due']}, decide by {d['decide_due']}")
+        console.print(
+            f"  {d['id']}  {d['external_ref']}  {d['category']}  → {d['assignee_org']}  "
+            f"acknowledge by {d['ack_due']}, decide by {d['decide_due']}"
+        )
 
 
 @app.command("stats")
@@ -65,15 +74,20 @@ def stats(start: str = typer.Option(..., "--start"), end: str = typer.Option(...
     doc = _run(lambda c: service.stats(c, s, e))
     t = doc["timeliness"]
     pct = "—" if t["timely_ppm"] is None else f"{t['timely_ppm'] / 10_000:.1f}%"
-    console.print(f"received {t['received']}, decided {t['decided']}, on time {t['timely']} ({pct}), "
-                  f"overdue {t['overdue']}, open {t['open']}, escalated {t['escalated']}")
+    console.print(
+        f"received {t['received']}, decided {t['decided']}, on time {t['timely']} ({pct}), "
+        f"overdue {t['overdue']}, open {t['open']}, escalated {t['escalated']}"
+    )
     for r in doc["by_category"]:
         console.print(f"  {r['label']}: {r['count']}")
 
 
 @app.command("export")
-def export(start: str = typer.Option(..., "--start"), end: str = typer.Option(..., "--end"),
-           out: Path = typer.Option(..., "--out")) -> None:
+def export(
+    start: str = typer.Option(..., "--start"),
+    end: str = typer.Option(..., "--end"),
+    out: Path = typer.Option(..., "--out"),
+) -> None:
     """The CFPB-style CSV (narratives only with consent)."""
     from zhifu.complaints import service
 
@@ -83,17 +97,27 @@ def export(start: str = typer.Option(..., "--start"), end: str = typer.Option(..
 
 
 @app.command("rules")
-def rules(ack_working_days: int | None = typer.Option(None, "--ack-working-days"),
-          decide_days: int | None = typer.Option(None, "--decide-days"),
-          decide_basis: str | None = typer.Option(None, "--decide-basis", help="calendar or working"),
-          extend_days_max: int | None = typer.Option(None, "--extend-days-max"),
-          remind_working_days: int | None = typer.Option(None, "--remind-working-days"),
-          by: str = typer.Option("operator", "--by")) -> None:
+def rules(
+    ack_working_days: int | None = typer.Option(None, "--ack-working-days"),
+    decide_days: int | None = typer.Option(None, "--decide-days"),
+    decide_basis: str | None = typer.Option(None, "--decide-basis", help="calendar or working"),
+    extend_days_max: int | None = typer.Option(None, "--extend-days-max"),
+    remind_working_days: int | None = typer.Option(None, "--remind-working-days"),
+    by: str = typer.Option("operator", "--by"),
+) -> None:
     """Show the rules, or change them for complaints received from now on."""
     from zhifu.complaints import service
 
-    changes = {k: v for k, v in {"ack_working_days": ack_working_days, "decide_days": decide_days,
-                                 "decide_basis": decide_basis, "extend_days_max": extend_days_max,
-                                 "remind_working_days": remind_working_days}.items() if v is not None}
+    changes = {
+        k: v
+        for k, v in {
+            "ack_working_days": ack_working_days,
+            "decide_days": decide_days,
+            "decide_basis": decide_basis,
+            "extend_days_max": extend_days_max,
+            "remind_working_days": remind_working_days,
+        }.items()
+        if v is not None
+    }
     got = _run(lambda c: service.set_rules(c, by, **changes) if changes else service.get_rules(c))
     console.print(got)

@@ -33,8 +33,17 @@ class Status(enum.StrEnum):
 
 
 OPEN = (Status.ASSIGNED, Status.RESPONDED, Status.ESCALATED)
-CATEGORIES = ("payment_failed_money_taken", "double_charge", "refund_not_received", "discount_not_given",
-              "merchant_refuses_smart_pay", "fees", "data_misuse", "fraud", "other")
+CATEGORIES = (
+    "payment_failed_money_taken",
+    "double_charge",
+    "refund_not_received",
+    "discount_not_given",
+    "merchant_refuses_smart_pay",
+    "fees",
+    "data_misuse",
+    "fraud",
+    "other",
+)
 SOURCES = ("public_page", "merchant_portal", "phone", "api", "pboc_12363")
 OUTCOMES = ("monetary_relief", "non_monetary_relief", "explanation")  # the CFPB's company responses
 ASSIGNEE_KINDS = ("acquirer", "issuer", "platform", "pboc")
@@ -215,6 +224,9 @@ complaint_rules = Table(
     Column("updated_by", String(64), nullable=False, server_default=""),
     utcnow_column("updated_at"),
     CheckConstraint("decide_basis in ('working','calendar')", name="basis"),
-    CheckConstraint("ack_working_days between 0 and 30 and decide_days between 1 and 366 "
-                    "and extend_days_max between 0 and 366 and remind_working_days between 0 and 30", name="ranges"),
+    CheckConstraint(
+        "ack_working_days between 0 and 30 and decide_days between 1 and 366 "
+        "and extend_days_max between 0 and 366 and remind_working_days between 0 and 30",
+        name="ranges",
+    ),
 )

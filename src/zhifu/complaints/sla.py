@@ -29,7 +29,9 @@ IsWorkday = Callable[[dt.date], bool]
 Basis = Literal["working", "calendar"]
 BASES: tuple[str, ...] = ("working", "calendar")
 DAYS_MAX = 366  # no complaint clock is longer than a year; a bigger number is a typo
-_SCAN_MAX = 60  # the longest official run of rest days is 9 (Spring Festival 2024); 60 means a broken calendar
+_SCAN_MAX = (
+    60  # the longest official run of rest days is 9 (Spring Festival 2024); 60 means a broken calendar
+)
 
 
 def weekdays(d: dt.date) -> bool:
@@ -57,7 +59,9 @@ def project_is_workday(conn: Connection) -> tuple[IsWorkday, Callable[[dt.date],
 
 def _check_days(n: int) -> None:
     if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= DAYS_MAX:
-        raise InvalidRequest(f"天数须为 0–{DAYS_MAX} 的整数 / days must be an integer 0–{DAYS_MAX}", param="days")
+        raise InvalidRequest(
+            f"天数须为 0–{DAYS_MAX} 的整数 / days must be an integer 0–{DAYS_MAX}", param="days"
+        )
 
 
 def next_workday(d: dt.date, is_workday: IsWorkday = weekdays) -> dt.date:
@@ -67,8 +71,11 @@ def next_workday(d: dt.date, is_workday: IsWorkday = weekdays) -> dt.date:
         if is_workday(nxt):
             return nxt
         nxt += dt.timedelta(days=1)
-    raise InvalidRequest(f"no working day within {_SCAN_MAX} days after {d}: the calendar is broken",
-                         param="calendar", code="calendar_broken")
+    raise InvalidRequest(
+        f"no working day within {_SCAN_MAX} days after {d}: the calendar is broken",
+        param="calendar",
+        code="calendar_broken",
+    )
 
 
 def roll_to_workday(d: dt.date, is_workday: IsWorkday = weekdays) -> dt.date:
@@ -122,8 +129,15 @@ class Deadlines:
     remind_at: dt.datetime  # when the handler is reminded that the decision is near
 
 
-def deadlines(received_at: dt.datetime, *, ack_working_days: int, decide_days: int, decide_basis: Basis,
-              remind_working_days: int, is_workday: IsWorkday = weekdays) -> Deadlines:
+def deadlines(
+    received_at: dt.datetime,
+    *,
+    ack_working_days: int,
+    decide_days: int,
+    decide_basis: Basis,
+    remind_working_days: int,
+    is_workday: IsWorkday = weekdays,
+) -> Deadlines:
     """Acknowledge within `ack_working_days` working days; decide within `decide_days` (working or calendar);
     remind `remind_working_days` working days before the decision is due (at the start of that day)."""
     day = local_date(received_at)
@@ -145,8 +159,9 @@ def remind_at(due: dt.date, remind_working_days: int, is_workday: IsWorkday = we
     return dt.datetime.combine(d, dt.time(), SHANGHAI).astimezone(dt.UTC)
 
 
-def extended_due(current_due: dt.datetime, days: int, basis: Basis,
-                 is_workday: IsWorkday = weekdays) -> dt.datetime:
+def extended_due(
+    current_due: dt.datetime, days: int, basis: Basis, is_workday: IsWorkday = weekdays
+) -> dt.datetime:
     """A deadline moved on by `days` more working or calendar days, counted from its last day."""
     if days < 1:
         raise InvalidRequest("延期天数至少为 1 / an extension is at least one day", param="days")

@@ -13,5 +13,15 @@ from zhifu.consent.service import (
     withdraw,
 )
 
-__all__ = ["ConsentRequired", "GrantIn", "enforce", "grant", "list_for", "live", "subject_export", "subject_key",
-           "turnover_evidence", "withdraw"]
+__all__ = [
+    "ConsentRequired",
+    "GrantIn",
+    "enforce",
+    "grant",
+    "list_for",
+    "live",
+    "subject_export",
+    "subject_key",
+    "turnover_evidence",
+    "withdraw",
+]

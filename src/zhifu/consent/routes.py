@@ -51,16 +51,21 @@ def _model(cls: type[BaseModel], body: bytes) -> Any:
 
 
 @router.post("/consents", summary="Record a payer's or merchant's consent (operator; a merchant for itself)")
-def grant(request: Request, body: bytes = Depends(raw_body), p: Principal = Depends(principal),
-          db: Database = Depends(get_db)) -> Response:
+def grant(
+    request: Request,
+    body: bytes = Depends(raw_body),
+    p: Principal = Depends(principal),
+    db: Database = Depends(get_db),
+) -> Response:
     req = _model(service.GrantIn, body)
     _subject(p, req.subject_type, req.phone, req.merchant_id)
     return json_response(db.run(lambda c: service.grant(c, req)))
 
 
 @router.post("/consents/withdraw", summary="Withdraw consent for a purpose; effective for the next use")
-def withdraw(body: bytes = Depends(raw_body), p: Principal = Depends(principal),
-             db: Database = Depends(get_db)) -> Response:
+def withdraw(
+    body: bytes = Depends(raw_body), p: Principal = Depends(principal), db: Database = Depends(get_db)
+) -> Response:
     req = _model(WithdrawIn, body)
     key = _subject(p, req.subject_type, req.phone, req.merchant_id)
     done = db.run(lambda c: service.withdraw(c, req.subject_type, key, req.purpose, recipient=req.recipient))
@@ -68,24 +73,41 @@ def withdraw(body: bytes = Depends(raw_body), p: Principal = Depends(principal),
 
 
 @router.get("/consents", summary="A subject's consents, in force and past")
-def consents(subject_type: str = Query(..., pattern="^(payer|merchant)$"), phone: str | None = Query(None, max_length=11),
-             merchant_id: str | None = Query(None, max_length=32), p: Principal = Depends(principal),
-             db: Database = Depends(get_db)) -> Response:
+def consents(
+    subject_type: str = Query(..., pattern="^(payer|merchant)$"),
+    phone: str | None = Query(None, max_length=11),
+    merchant_id: str | None = Query(None, max_length=32),
+    p: Principal = Depends(principal),
+    db: Database = Depends(get_db),
+) -> Response:
     key = _subject(p, subject_type, phone, merchant_id)
     with db.read() as c:
         return json_response({"object": "list", "data": service.list_for(c, subject_type, key)})
 
 
-@router.get("/data-subjects/export", summary="What we hold about a subject, why, and who saw it (PIPL art. 45)")
-def export(subject_type: str = Query(..., pattern="^(payer|merchant)$"), phone: str | None = Query(None, max_length=11),
-           merchant_id: str | None = Query(None, max_length=32), p: Principal = Depends(principal),
-           db: Database = Depends(get_db)) -> Response:
+@router.get(
+    "/data-subjects/export", summary="What we hold about a subject, why, and who saw it (PIPL art. 45)"
+)
+def export(
+    subject_type: str = Query(..., pattern="^(payer|merchant)$"),
+    phone: str | None = Query(None, max_length=11),
+    merchant_id: str | None = Query(None, max_length=32),
+    p: Principal = Depends(principal),
+    db: Database = Depends(get_db),
+) -> Response:
     key = _subject(p, subject_type, phone, merchant_id)
     return json_response(service.subject_export(db, subject_type, key))
 
 
-@router.get("/merchants/{merchant_id}/turnover-evidence",
-            summary="A merchant's monthly turnover for a lender, only with the merchant's consent (operator)")
-def turnover(merchant_id: str, lender: str = Query(..., max_length=64), months: int = Query(6),
-             p: Principal = Depends(operator_principal), db: Database = Depends(get_db)) -> Response:
+@router.get(
+    "/merchants/{merchant_id}/turnover-evidence",
+    summary="A merchant's monthly turnover for a lender, only with the merchant's consent (operator)",
+)
+def turnover(
+    merchant_id: str,
+    lender: str = Query(..., max_length=64),
+    months: int = Query(6),
+    p: Principal = Depends(operator_principal),
+    db: Database = Depends(get_db),
+) -> Response:
     return json_response(service.turnover_evidence(db, merchant_id, lender, months))

@@ -56,11 +56,21 @@ def subject_key(subject_type: str, *, phone: str | None = None, merchant_id: str
 
 
 def _public(r: Any) -> dict[str, Any]:
-    return {"id": r.id, "object": "consent", "subject_type": r.subject_type,
-            "subject": r.subject_key if r.subject_type == "merchant" else "payer:" + r.subject_key[:8] + "…",
-            "purpose": r.purpose, "recipient": r.recipient, "scope": r.scope,
-            "data_categories": r.data_categories.split(","), "method": r.method, "granted_at": r.granted_at,
-            "expires_at": r.expires_at, "withdrawn_at": r.withdrawn_at, "evidence_digest": r.evidence_digest}
+    return {
+        "id": r.id,
+        "object": "consent",
+        "subject_type": r.subject_type,
+        "subject": r.subject_key if r.subject_type == "merchant" else "payer:" + r.subject_key[:8] + "…",
+        "purpose": r.purpose,
+        "recipient": r.recipient,
+        "scope": r.scope,
+        "data_categories": r.data_categories.split(","),
+        "method": r.method,
+        "granted_at": r.granted_at,
+        "expires_at": r.expires_at,
+        "withdrawn_at": r.withdrawn_at,
+        "evidence_digest": r.evidence_digest,
+    }
 
 
 def grant(conn: Connection, req: GrantIn, *, at: dt.datetime | None = None) -> dict[str, Any]:
@@ -69,71 +79,146 @@ def grant(conn: Connection, req: GrantIn, *, at: dt.datetime | None = None) -> d
     if req.method not in METHODS:
         raise InvalidRequest(f"method must be one of {', '.join(METHODS)}", param="method")
     if req.purpose == "credit_sharing" and not req.recipient.strip():
-        raise InvalidRequest("向第三方提供须写明接收方 / sharing needs the recipient named (PIPL art. 23)",
-                             param="recipient")
+        raise InvalidRequest(
+            "向第三方提供须写明接收方 / sharing needs the recipient named (PIPL art. 23)", param="recipient"
+        )
     key = subject_key(req.subject_type, phone=req.phone, merchant_id=req.merchant_id)
     at = at or clock.now()
     if req.expires_at is not None and req.expires_at <= at:
         raise InvalidRequest("expires_at must be in the future", param="expires_at")
     cid = f"cns_{ULID()}"
     cats = ",".join(c.strip() for c in req.data_categories if c.strip())
-    conn.execute(insert(consents), [{
-        "id": cid, "subject_type": req.subject_type, "subject_key": key, "purpose": req.purpose,
-        "recipient": req.recipient.strip(), "scope": req.scope, "data_categories": cats, "method": req.method,
-        "evidence_digest": audit.digest(req.evidence) if req.evidence else None, "granted_at": at,
-        "expires_at": req.expires_at, "withdrawn_at": None}])
-    audit.record(conn, None, "consent.granted", f"{req.subject_type}_subject", key,
-                 {"consent": cid, "purpose": req.purpose, "recipient": req.recipient, "method": req.method},
-                 merchant_id=key if req.subject_type == "merchant" else None)
+    conn.execute(
+        insert(consents),
+        [
+            {
+                "id": cid,
+                "subject_type": req.subject_type,
+                "subject_key": key,
+                "purpose": req.purpose,
+                "recipient": req.recipient.strip(),
+                "scope": req.scope,
+                "data_categories": cats,
+                "method": req.method,
+                "evidence_digest": audit.digest(req.evidence) if req.evidence else None,
+                "granted_at": at,
+                "expires_at": req.expires_at,
+                "withdrawn_at": None,
+            }
+        ],
+    )
+    audit.record(
+        conn,
+        None,
+        "consent.granted",
+        f"{req.subject_type}_subject",
+        key,
+        {"consent": cid, "purpose": req.purpose, "recipient": req.recipient, "method": req.method},
+        merchant_id=key if req.subject_type == "merchant" else None,
+    )
     return _public(conn.execute(select(consents).where(consents.c.id == cid)).one())
 
 
-def withdraw(conn: Connection, subject_type: str, key: str, purpose: str, *, recipient: str | None = None,
-             at: dt.datetime | None = None) -> list[dict[str, Any]]:
+def withdraw(
+    conn: Connection,
+    subject_type: str,
+    key: str,
+    purpose: str,
+    *,
+    recipient: str | None = None,
+    at: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
     """Withdraw every live consent of a subject for a purpose (and recipient); effective for the next check."""
     at = at or clock.now()
-    cond = [consents.c.subject_type == subject_type, consents.c.subject_key == key, consents.c.purpose == purpose,
-            consents.c.withdrawn_at.is_(None)]
+    cond = [
+        consents.c.subject_type == subject_type,
+        consents.c.subject_key == key,
+        consents.c.purpose == purpose,
+        consents.c.withdrawn_at.is_(None),
+    ]
     if recipient is not None:
         cond.append(consents.c.recipient == recipient)
     ids = [r.id for r in conn.execute(select(consents.c.id).where(and_(*cond)))]
     if not ids:
-        raise NotFound("没有可撤回的同意 / no consent of this subject for this purpose to withdraw", param="subject")
+        raise NotFound(
+            "没有可撤回的同意 / no consent of this subject for this purpose to withdraw", param="subject"
+        )
     conn.execute(update(consents).where(consents.c.id.in_(ids)).values(withdrawn_at=at))
-    audit.record(conn, None, "consent.withdrawn", f"{subject_type}_subject", key,
-                 {"consents": ids, "purpose": purpose}, merchant_id=key if subject_type == "merchant" else None)
+    audit.record(
+        conn,
+        None,
+        "consent.withdrawn",
+        f"{subject_type}_subject",
+        key,
+        {"consents": ids, "purpose": purpose},
+        merchant_id=key if subject_type == "merchant" else None,
+    )
     return [_public(r) for r in conn.execute(select(consents).where(consents.c.id.in_(ids)))]
 
 
-def live(conn: Connection, subject_type: str, key: str, purpose: str, recipient: str = "",
-         *, at: dt.datetime | None = None) -> dict[str, Any] | None:
+def live(
+    conn: Connection,
+    subject_type: str,
+    key: str,
+    purpose: str,
+    recipient: str = "",
+    *,
+    at: dt.datetime | None = None,
+) -> dict[str, Any] | None:
     """The consent in force for this use, or None."""
     at = at or clock.now()
-    row = conn.execute(select(consents).where(
-        consents.c.subject_type == subject_type, consents.c.subject_key == key, consents.c.purpose == purpose,
-        consents.c.recipient == recipient, consents.c.withdrawn_at.is_(None), consents.c.granted_at <= at,
-        or_(consents.c.expires_at.is_(None), consents.c.expires_at > at)).order_by(
-        consents.c.granted_at.desc()).limit(1)).first()
+    row = conn.execute(
+        select(consents)
+        .where(
+            consents.c.subject_type == subject_type,
+            consents.c.subject_key == key,
+            consents.c.purpose == purpose,
+            consents.c.recipient == recipient,
+            consents.c.withdrawn_at.is_(None),
+            consents.c.granted_at <= at,
+            or_(consents.c.expires_at.is_(None), consents.c.expires_at > at),
+        )
+        .order_by(consents.c.granted_at.desc())
+        .limit(1)
+    ).first()
     return _public(row) if row is not None else None
 
 
-def enforce(db: Database, subject_type: str, key: str, purpose: str, recipient: str = "", *,
-            use: str) -> dict[str, Any]:
+def enforce(
+    db: Database, subject_type: str, key: str, purpose: str, recipient: str = "", *, use: str
+) -> dict[str, Any]:
     """The consent for a use, or ConsentRequired; a refusal is logged in its own committed transaction."""
     with db.read() as c:
         found = live(c, subject_type, key, purpose, recipient)
     if found is None:
-        db.run(lambda c: audit.record(c, None, "consent.refused", f"{subject_type}_subject", key,
-                                      {"purpose": purpose, "recipient": recipient, "use": use},
-                                      merchant_id=key if subject_type == "merchant" else None))
-        raise ConsentRequired(f"未经同意，不得{use} / no consent in force for {purpose}"
-                              + (f" to {recipient}" if recipient else ""), param="consent")
+        db.run(
+            lambda c: audit.record(
+                c,
+                None,
+                "consent.refused",
+                f"{subject_type}_subject",
+                key,
+                {"purpose": purpose, "recipient": recipient, "use": use},
+                merchant_id=key if subject_type == "merchant" else None,
+            )
+        )
+        raise ConsentRequired(
+            f"未经同意，不得{use} / no consent in force for {purpose}"
+            + (f" to {recipient}" if recipient else ""),
+            param="consent",
+        )
     return found
 
 
 def list_for(conn: Connection, subject_type: str, key: str) -> list[dict[str, Any]]:
-    return [_public(r) for r in conn.execute(select(consents).where(
-        consents.c.subject_type == subject_type, consents.c.subject_key == key).order_by(consents.c.granted_at))]
+    return [
+        _public(r)
+        for r in conn.execute(
+            select(consents)
+            .where(consents.c.subject_type == subject_type, consents.c.subject_key == key)
+            .order_by(consents.c.granted_at)
+        )
+    ]
 
 
 # ---------------------------------------------------------------- uses that need consent
@@ -152,13 +237,17 @@ def turnover_evidence(db: Database, merchant_id: str, lender: str, months: int) 
 
     with db.read() as c:
         get_merchant(c, merchant_id)  # an unknown merchant is a 404 before anything is said about consent
-    consent = enforce(db, "merchant", merchant_id, "credit_sharing", lender.strip(), use="向贷款机构提供经营流水")
+    consent = enforce(
+        db, "merchant", merchant_id, "credit_sharing", lender.strip(), use="向贷款机构提供经营流水"
+    )
     since = clock.now() - dt.timedelta(days=31 * months)
     by_month: dict[str, dict[str, int]] = {}
     seen, after = 0, None
     with db.read() as c:
         while seen < TURNOVER_PAYMENTS_MAX:
-            page, more = payments.list_payments(c, merchant_id, created_gte=since, limit=100, starting_after=after)
+            page, more = payments.list_payments(
+                c, merchant_id, created_gte=since, limit=100, starting_after=after
+            )
             for p in page:
                 seen += 1
                 if p["status"] != "succeeded":
@@ -171,12 +260,25 @@ def turnover_evidence(db: Database, merchant_id: str, lender: str, months: int) 
             if not more or not page:
                 break
             after = page[-1]["id"]
-    doc = {"object": "turnover_evidence", "merchant_id": merchant_id, "lender": lender.strip(),
-           "consent": consent["id"], "months": [{"month": k, **v} for k, v in sorted(by_month.items())],
-           "truncated": seen >= TURNOVER_PAYMENTS_MAX}
-    db.run(lambda c: audit.record(c, None, "data.shared", "merchant", merchant_id,
-                                  {"recipient": lender.strip(), "consent": consent["id"], "digest": audit.digest(doc)},
-                                  merchant_id=merchant_id))
+    doc = {
+        "object": "turnover_evidence",
+        "merchant_id": merchant_id,
+        "lender": lender.strip(),
+        "consent": consent["id"],
+        "months": [{"month": k, **v} for k, v in sorted(by_month.items())],
+        "truncated": seen >= TURNOVER_PAYMENTS_MAX,
+    }
+    db.run(
+        lambda c: audit.record(
+            c,
+            None,
+            "data.shared",
+            "merchant",
+            merchant_id,
+            {"recipient": lender.strip(), "consent": consent["id"], "digest": audit.digest(doc)},
+            merchant_id=merchant_id,
+        )
+    )
     return doc
 
 
@@ -189,10 +291,22 @@ def subject_export(db: Database, subject_type: str, key: str) -> dict[str, Any]:
             seen += audit.entries_about(c, "merchant", key)
     if not held and not seen:
         raise NotFound("没有这个数据主体的记录 / we hold nothing about this subject", param="subject")
-    doc = {"object": "subject_export", "subject_type": subject_type,
-           "consents": held, "purposes": sorted({h["purpose"] for h in held}),
-           "access_log": [{k: e[k] for k in ("index", "at", "actor", "role", "action")} for e in seen]}
-    db.run(lambda c: audit.record(c, None, "data.exported", f"{subject_type}_subject", key,
-                                  {"digest": audit.digest(doc)},
-                                  merchant_id=key if subject_type == "merchant" else None))
+    doc = {
+        "object": "subject_export",
+        "subject_type": subject_type,
+        "consents": held,
+        "purposes": sorted({h["purpose"] for h in held}),
+        "access_log": [{k: e[k] for k in ("index", "at", "actor", "role", "action")} for e in seen],
+    }
+    db.run(
+        lambda c: audit.record(
+            c,
+            None,
+            "data.exported",
+            f"{subject_type}_subject",
+            key,
+            {"digest": audit.digest(doc)},
+            merchant_id=key if subject_type == "merchant" else None,
+        )
+    )
     return doc

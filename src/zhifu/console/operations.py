@@ -29,30 +29,69 @@ from zhifu.web.vocabulary import N_
 
 FORM_TOKEN_CHARS: Final = 43  # secrets.token_urlsafe(32)
 FORM_TOKEN_TTL_S: Final = 7 * 24 * 3600  # a form left open over a week is stale; its token row is purged
-UPLOAD_BYTES_MAX: Final = 16 * 1024 * 1024  # a county's rail-day statement is a few MB (the body limit allows 17)
+UPLOAD_BYTES_MAX: Final = (
+    16 * 1024 * 1024
+)  # a county's rail-day statement is a few MB (the body limit allows 17)
 NOTE_CHARS_MAX: Final = 500
 
 # The field names services and forms use, as a person reads them (msgids; zh_CN in the catalogue).
 FIELD_LABELS: Final[dict[str, str]] = {
-    "type": N_("Merchant type"), "legal_name": N_("Registered name"), "short_name": N_("Shop name"),
-    "credit_code": N_("Unified social credit code"), "legal_person_name": N_("Legal person or owner"),
-    "legal_person_id": N_("Resident ID number"), "phone": N_("Mobile number"),
-    "mcc": N_("Merchant category (MCC)"), "town_code": N_("Town"), "village_code": N_("Village"),
-    "address": N_("Address"), "settle_bank": N_("Settlement bank"), "settle_account_no": N_("Settlement account no."),
-    "settle_account_name": N_("Settlement account name"), "account_name": N_("Settlement account name"),
-    "acquirer_id": N_("Acquirer"), "settlement_cycle": N_("Settlement cycle"),
-    "business_date": N_("Business date"), "date": N_("Business date"), "before": N_("Business date"), "channel": N_("Channel"),
-    "file": N_("File"), "reason": N_("Reason"), "action": N_("Action"), "note": N_("Note"),
-    "checker": N_("Checker"), "maker": N_("Maker"), "case": N_("Case"), "merchant": N_("Merchant"),
-    "name": N_("Campaign name"), "funder": N_("Funder"), "budget": N_("Budget"), "budget_fen": N_("Budget"),
-    "starts_at": N_("Start date"), "ends_at": N_("End date"), "rules": N_("Rules"),
-    "discount_min": N_("Smallest discount"), "discount_max": N_("Largest discount"),
-    "probability": N_("Chance of a discount"), "amount_below": N_("Payments under"),
-    "rate": N_("Rate"), "rate_ppm": N_("Rate"), "min_fen": N_("Minimum"), "min": N_("Minimum"),
-    "cap_fen": N_("Cap"), "cap": N_("Cap"), "effective_from": N_("Effective from"),
-    "effective_to": N_("Effective to"), "merchant_class": N_("Merchant class"), "card_type": N_("Card type"),
-    "id": N_("Record"), "payout_id": N_("Payout"), "batch_no": N_("Batch no."), "amount_fen": N_("Amount"),
-    "status": N_("Status"), "form": N_("Form"),
+    "type": N_("Merchant type"),
+    "legal_name": N_("Registered name"),
+    "short_name": N_("Shop name"),
+    "credit_code": N_("Unified social credit code"),
+    "legal_person_name": N_("Legal person or owner"),
+    "legal_person_id": N_("Resident ID number"),
+    "phone": N_("Mobile number"),
+    "mcc": N_("Merchant category (MCC)"),
+    "town_code": N_("Town"),
+    "village_code": N_("Village"),
+    "address": N_("Address"),
+    "settle_bank": N_("Settlement bank"),
+    "settle_account_no": N_("Settlement account no."),
+    "settle_account_name": N_("Settlement account name"),
+    "account_name": N_("Settlement account name"),
+    "acquirer_id": N_("Acquirer"),
+    "settlement_cycle": N_("Settlement cycle"),
+    "business_date": N_("Business date"),
+    "date": N_("Business date"),
+    "before": N_("Business date"),
+    "channel": N_("Channel"),
+    "file": N_("File"),
+    "reason": N_("Reason"),
+    "action": N_("Action"),
+    "note": N_("Note"),
+    "checker": N_("Checker"),
+    "maker": N_("Maker"),
+    "case": N_("Case"),
+    "merchant": N_("Merchant"),
+    "name": N_("Campaign name"),
+    "funder": N_("Funder"),
+    "budget": N_("Budget"),
+    "budget_fen": N_("Budget"),
+    "starts_at": N_("Start date"),
+    "ends_at": N_("End date"),
+    "rules": N_("Rules"),
+    "discount_min": N_("Smallest discount"),
+    "discount_max": N_("Largest discount"),
+    "probability": N_("Chance of a discount"),
+    "amount_below": N_("Payments under"),
+    "rate": N_("Rate"),
+    "rate_ppm": N_("Rate"),
+    "min_fen": N_("Minimum"),
+    "min": N_("Minimum"),
+    "cap_fen": N_("Cap"),
+    "cap": N_("Cap"),
+    "effective_from": N_("Effective from"),
+    "effective_to": N_("Effective to"),
+    "merchant_class": N_("Merchant class"),
+    "card_type": N_("Card type"),
+    "id": N_("Record"),
+    "payout_id": N_("Payout"),
+    "batch_no": N_("Batch no."),
+    "amount_fen": N_("Amount"),
+    "status": N_("Status"),
+    "form": N_("Form"),
 }
 
 # Messages for error codes whose service message is English only.
@@ -73,11 +112,17 @@ CODE_MESSAGES: Final[dict[str, str]] = {
     "resource_missing": N_("Not found."),
 }
 PYDANTIC_MESSAGES: Final[dict[str, str]] = {
-    "missing": N_("Required."), "string_too_short": N_("Required."), "string_too_long": N_("Too long."),
-    "literal_error": N_("Choose one of the options."), "date_from_datetime_parsing": N_("Write the date as YYYY-MM-DD."),
-    "date_parsing": N_("Write the date as YYYY-MM-DD."), "greater_than": N_("Must be more than zero."),
-    "greater_than_equal": N_("Must not be negative."), "less_than_equal": N_("Too large."),
-    "int_type": N_("Must be a whole number."), "string_pattern_mismatch": N_("Not in the expected form."),
+    "missing": N_("Required."),
+    "string_too_short": N_("Required."),
+    "string_too_long": N_("Too long."),
+    "literal_error": N_("Choose one of the options."),
+    "date_from_datetime_parsing": N_("Write the date as YYYY-MM-DD."),
+    "date_parsing": N_("Write the date as YYYY-MM-DD."),
+    "greater_than": N_("Must be more than zero."),
+    "greater_than_equal": N_("Must not be negative."),
+    "less_than_equal": N_("Too large."),
+    "int_type": N_("Must be a whole number."),
+    "string_pattern_mismatch": N_("Not in the expected form."),
 }
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -161,10 +206,15 @@ def claim(conn: Connection, user: User, token: str, result_url: str, lang: str) 
     if not token or len(token) > 64:
         raise bad("form", N_("The form is out of date; open it again."), lang)
     at = clock.now()
-    conn.execute(delete(console_form_tokens).where(
-        console_form_tokens.c.created_at < at - dt.timedelta(seconds=FORM_TOKEN_TTL_S)))
-    conn.execute(insert(console_form_tokens), [{"token": token, "user_id": user.id, "result_url": result_url[:300],
-                                                "created_at": at}])
+    conn.execute(
+        delete(console_form_tokens).where(
+            console_form_tokens.c.created_at < at - dt.timedelta(seconds=FORM_TOKEN_TTL_S)
+        )
+    )
+    conn.execute(
+        insert(console_form_tokens),
+        [{"token": token, "user_id": user.id, "result_url": result_url[:300], "created_at": at}],
+    )
 
 
 def once(db: Any, user: User, token: str, lang: str, action: Callable[[Connection], str]) -> str:
@@ -201,8 +251,13 @@ def once_outside(db: Any, user: User, token: str, lang: str, action: Callable[[]
         raise
     from sqlalchemy import update
 
-    db.run(lambda c: c.execute(update(console_form_tokens).where(console_form_tokens.c.token == token)
-                               .values(result_url=url[:300])))
+    db.run(
+        lambda c: c.execute(
+            update(console_form_tokens)
+            .where(console_form_tokens.c.token == token)
+            .values(result_url=url[:300])
+        )
+    )
     return url
 
 
@@ -214,7 +269,9 @@ def platform_acquirer() -> str | None:
     from zhifu.merchants import county
 
     acquirers = [i for i in county().institutions if "acquirer" in i.roles]
-    lead = next((i for i in acquirers if getattr(i, "is_county_rural", False)), acquirers[0] if acquirers else None)
+    lead = next(
+        (i for i in acquirers if getattr(i, "is_county_rural", False)), acquirers[0] if acquirers else None
+    )
     return lead.id if lead else None
 
 
@@ -236,9 +293,23 @@ def institution_name(inst_id: str | None) -> str:
 
 # ---------------------------------------------------------------- onboarding
 
-APPLICATION_FIELDS: Final = ("type", "legal_name", "short_name", "credit_code", "legal_person_name",
-                             "legal_person_id", "phone", "mcc", "town_code", "village_code", "address",
-                             "settle_bank", "settle_account_no", "settle_account_name", "settlement_cycle")
+APPLICATION_FIELDS: Final = (
+    "type",
+    "legal_name",
+    "short_name",
+    "credit_code",
+    "legal_person_name",
+    "legal_person_id",
+    "phone",
+    "mcc",
+    "town_code",
+    "village_code",
+    "address",
+    "settle_bank",
+    "settle_account_no",
+    "settle_account_name",
+    "settlement_cycle",
+)
 FIELD_CHARS_MAX: Final = 200
 
 
@@ -271,8 +342,9 @@ def check_field(field: str, form: dict[str, str], user: User, lang: str) -> str 
         if field == "credit_code":
             if form.get("type") == "micro":
                 if v:
-                    raise InvalidRequest("小微商户无须统一社会信用代码 / a micro merchant has no credit code",
-                                         param=field)
+                    raise InvalidRequest(
+                        "小微商户无须统一社会信用代码 / a micro merchant has no credit code", param=field
+                    )
             elif not v:
                 raise bad(field, N_("Required."), lang)
             else:
@@ -280,8 +352,12 @@ def check_field(field: str, form: dict[str, str], user: User, lang: str) -> str 
         elif field == "legal_person_id":
             check_resident_id(v, param=field)
         elif field == "settle_account_name":
-            account_name_ok(form.get("type") or "", (form.get("legal_name") or "").strip(),
-                            (form.get("legal_person_name") or "").strip(), v)
+            account_name_ok(
+                form.get("type") or "",
+                (form.get("legal_name") or "").strip(),
+                (form.get("legal_person_name") or "").strip(),
+                v,
+            )
         elif field == "phone":
             if not re.fullmatch(r"1[3-9][0-9]{9}", v):
                 raise bad(field, N_("An 11-digit mobile number starting with 1."), lang)
@@ -334,7 +410,10 @@ def sticker(conn: Connection, user: User, merchant_id: str) -> bytes:
 
 # ---------------------------------------------------------------- settlement
 
-PAYOUT_FILES: Final = {"csv": (".csv", "text/csv; charset=utf-8"), "bank": (".gbk.txt", "text/plain; charset=gbk")}
+PAYOUT_FILES: Final = {
+    "csv": (".csv", "text/csv; charset=utf-8"),
+    "bank": (".gbk.txt", "text/plain; charset=gbk"),
+}
 
 
 def parse_date(value: str, field: str, lang: str) -> dt.date:
@@ -381,8 +460,9 @@ def import_bank_result(db: Any, user: User, data: bytes, filename: str, lang: st
 # ---------------------------------------------------------------- reconciliation
 
 
-def reconcile_day(db: Any, user: User, channel: str, date: dt.date, data: bytes | None, filename: str,
-                  lang: str) -> list[dict[str, Any]]:
+def reconcile_day(
+    db: Any, user: User, channel: str, date: dt.date, data: bytes | None, filename: str, lang: str
+) -> list[dict[str, Any]]:
     """Import the rail-day's statement (the uploaded file, or downloaded through the rail's connector), then
     reconcile that channel and date. The same file twice is recorded once; the run can be repeated."""
     from zhifu.channels import CHANNELS
@@ -430,8 +510,10 @@ def visible_cases(conn: Connection, user: User, status: str) -> list[dict[str, A
 
     require(user, "operator")
     rows = recon.list_cases(conn, status=status, limit=500)
-    mine = {r for (r,) in conn.execute(select(merchants.c.id).where(
-        merchants.c.acquirer_id == user.institution_id))}
+    mine = {
+        r
+        for (r,) in conn.execute(select(merchants.c.id).where(merchants.c.acquirer_id == user.institution_id))
+    }
     platform = runs_platform(user)
     return [r for r in rows if (r["merchant_id"] in mine) or (not r["merchant_id"] and platform)][:200]
 
@@ -440,8 +522,9 @@ def actor(user: User) -> str:
     return f"console:{user.username}"
 
 
-def case_decision(conn: Connection, user: User, case_id: str, decision: str, action: str, note: str,
-                  lang: str) -> dict[str, Any]:
+def case_decision(
+    conn: Connection, user: User, case_id: str, decision: str, action: str, note: str, lang: str
+) -> dict[str, Any]:
     from zhifu.recon import service as recon
 
     case = _case_scope(conn, user, case_id)
@@ -520,8 +603,13 @@ def create_campaign(conn: Connection, user: User, form: dict[str, str], lang: st
     start = dt.datetime.combine(starts, dt.time(), clock.SHANGHAI)
     end = dt.datetime.combine(ends, dt.time(), clock.SHANGHAI)
     try:
-        rules = Rules(starts_at=start, ends_at=end, channels=[channel] if channel else [], amount_below_fen=below,
-                      discount=Discount(probability_ppm=int(pct) * 10_000, min_fen=lo, max_fen=hi))
+        rules = Rules(
+            starts_at=start,
+            ends_at=end,
+            channels=[channel] if channel else [],
+            amount_below_fen=below,
+            discount=Discount(probability_ppm=int(pct) * 10_000, min_fen=lo, max_fen=hi),
+        )
         req = CreateCampaign(name=name, funder=funder, budget_fen=budget, rules=rules)
     except ValidationError as exc:
         raise from_validation(exc, lang) from exc
@@ -574,7 +662,11 @@ def create_fee_rule(conn: Connection, user: User, form: dict[str, str], lang: st
     min_fen = _yuan(form.get("min", ""), "min", lang, required=False) or 0
     cap_fen = _yuan(form.get("cap", ""), "cap", lang, required=False)
     start = parse_date(form.get("effective_from", ""), "effective_from", lang)
-    end = parse_date(form["effective_to"], "effective_to", lang) if (form.get("effective_to") or "").strip() else None
+    end = (
+        parse_date(form["effective_to"], "effective_to", lang)
+        if (form.get("effective_to") or "").strip()
+        else None
+    )
     if start < clock.now().astimezone(clock.SHANGHAI).date():
         raise bad("effective_from", N_("A fee change takes effect today or later, never in the past."), lang)
     if end is not None and end <= start:
@@ -583,9 +675,17 @@ def create_fee_rule(conn: Connection, user: User, form: dict[str, str], lang: st
         raise bad("cap", N_("Must not be less than the minimum."), lang)
     note = (form.get("note") or "").strip()
     try:
-        req = fees.RuleIn(channel=form.get("channel") or "*", card_type=form.get("card_type") or "*",
-                          merchant_class=(form.get("merchant_class") or "*").strip() or "*", rate_ppm=rate,
-                          min_fen=min_fen, cap_fen=cap_fen, effective_from=start, effective_to=end, note=note)
+        req = fees.RuleIn(
+            channel=form.get("channel") or "*",
+            card_type=form.get("card_type") or "*",
+            merchant_class=(form.get("merchant_class") or "*").strip() or "*",
+            rate_ppm=rate,
+            min_fen=min_fen,
+            cap_fen=cap_fen,
+            effective_from=start,
+            effective_to=end,
+            note=note,
+        )
     except ValidationError as exc:
         raise from_validation(exc, lang, {"rate_ppm": "rate", "min_fen": "min", "cap_fen": "cap"}) from exc
     return fees.create_rule(conn, req)

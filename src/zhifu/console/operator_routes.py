@@ -37,15 +37,20 @@ _operator = _role("operator")
 FORM_ERRORS = (InvalidRequest, ConflictError, PermissionDenied)  # shown inline; 404s stay pages
 
 
-async def _act_once(request: Request, user: User, values: dict[str, str], lang: str, act: Callable[[Any], str],
-                    refused: Callable[[Any], Response]) -> Response:
+async def _act_once(
+    request: Request,
+    user: User,
+    values: dict[str, str],
+    lang: str,
+    act: Callable[[Any], str],
+    refused: Callable[[Any], Response],
+) -> Response:
     """Run a form's action once (its token), then go where it says; bad input shows the form again with why."""
     try:
         url = await run_in_threadpool(ops.once, _db(request), user, values.get("form_token", ""), lang, act)
     except FORM_ERRORS as exc:
         return refused(exc)
     return _redirect(request, url)
-
 
 
 async def _form(request: Request) -> tuple[dict[str, str], UploadFile | None]:
@@ -62,9 +67,12 @@ def _today() -> dt.date:
 
 
 def _common(user: User) -> dict[str, Any]:
-    return {"form_token": ops.new_form_token(), "platform": ops.runs_platform(user),
-            "platform_name": ops.institution_name(ops.platform_acquirer()),
-            "institution_name": ops.institution_name(user.institution_id)}
+    return {
+        "form_token": ops.new_form_token(),
+        "platform": ops.runs_platform(user),
+        "platform_name": ops.institution_name(ops.platform_acquirer()),
+        "institution_name": ops.institution_name(user.institution_id),
+    }
 
 
 def _fail(exc: ZhifuError) -> int:
@@ -74,14 +82,26 @@ def _fail(exc: ZhifuError) -> int:
 # ---------------------------------------------------------------- onboarding
 
 
-def _onboard_page(request: Request, user: User, values: dict[str, str] | None = None, error: str | None = None,
-                  field: str | None = None, status: int = 200) -> Response:
+def _onboard_page(
+    request: Request,
+    user: User,
+    values: dict[str, str] | None = None,
+    error: str | None = None,
+    field: str | None = None,
+    status: int = 200,
+) -> Response:
     from zhifu.merchants import county
     from zhifu.reference.mcc import all_mccs
 
     mccs = sorted(all_mccs(), key=lambda m: m.code)
-    ctx = {**_common(user), "v": values or {}, "error": error, "error_field": field,
-           "towns": county().towns, "mccs": mccs}
+    ctx = {
+        **_common(user),
+        "v": values or {},
+        "error": error,
+        "error_field": field,
+        "towns": county().towns,
+        "mccs": mccs,
+    }
     if values and values.get("form_token"):
         ctx["form_token"] = values["form_token"]
     return _ops_page(request, "console/onboard.html", ctx, status=status, active="/console/operator/onboard")
@@ -97,8 +117,11 @@ def onboard_check(request: Request, field: str, user: User = Depends(_operator))
     """Live validation (htmx): the message for one field, or a tick."""
     values = {k: v[:200] for k, v in request.query_params.items()}
     message = ops.check_field(field, values, user, request_language(request))
-    html = (f'<span class="field__error" role="alert" data-check="bad">{_escape(message)}</span>' if message
-            else '<span class="field__ok" data-check="ok">✓</span>')
+    html = (
+        f'<span class="field__error" role="alert" data-check="bad">{_escape(message)}</span>'
+        if message
+        else '<span class="field__ok" data-check="ok">✓</span>'
+    )
     return _finish(request, Response(html, media_type="text/html; charset=utf-8"))
 
 
@@ -117,8 +140,16 @@ async def onboard_submit(request: Request, user: User = Depends(_operator)) -> R
         m = ops.onboard(c, user, values, lang)
         return f"/console/operator/merchants/{quote(m['id'])}"
 
-    return await _act_once(request, user, values, lang, act, lambda exc: _onboard_page(request, user, values, ops.explain(exc, lang), getattr(exc, "field", exc.param),
-                             status=_fail(exc)))
+    return await _act_once(
+        request,
+        user,
+        values,
+        lang,
+        act,
+        lambda exc: _onboard_page(
+            request, user, values, ops.explain(exc, lang), getattr(exc, "field", exc.param), status=_fail(exc)
+        ),
+    )
 
 
 # ---------------------------------------------------------------- codes and stickers
@@ -147,30 +178,58 @@ async def issue_code(request: Request, merchant_id: str, user: User = Depends(_o
 def operator_sticker(request: Request, merchant_id: str, user: User = Depends(_operator)) -> Response:
     with _db(request).read() as c:
         pdf = ops.sticker(c, user, merchant_id)
-    return _finish(request, Response(pdf, media_type="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="sticker-{merchant_id}.pdf"'}))
+    return _finish(
+        request,
+        Response(
+            pdf,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="sticker-{merchant_id}.pdf"'},
+        ),
+    )
 
 
 # ---------------------------------------------------------------- settlement
 
 
-def _settlement_page(request: Request, user: User, *, before: str = "", error: str | None = None,
-                     field: str | None = None, values: dict[str, str] | None = None, status: int = 200,
-                     done: str = "") -> Response:
+def _settlement_page(
+    request: Request,
+    user: User,
+    *,
+    before: str = "",
+    error: str | None = None,
+    field: str | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+    done: str = "",
+) -> Response:
     from zhifu.console.routes import _date_param
     from zhifu.settlement import service as settlement
 
     with _db(request).read() as c:
         rows, more = settlement.list_batches(c, limit=30, before=_date_param(before, "before"))
     yesterday = (_today() - dt.timedelta(days=1)).isoformat()
-    ctx = {**_common(user), "rows": rows, "more": more, "error": error, "error_field": field,
-           "v": values or {"business_date": yesterday}, "done": done}
-    return _ops_page(request, "console/settlement_runs.html", ctx, status=status,
-                     active="/console/operator/settlement-runs")
+    ctx = {
+        **_common(user),
+        "rows": rows,
+        "more": more,
+        "error": error,
+        "error_field": field,
+        "v": values or {"business_date": yesterday},
+        "done": done,
+    }
+    return _ops_page(
+        request,
+        "console/settlement_runs.html",
+        ctx,
+        status=status,
+        active="/console/operator/settlement-runs",
+    )
 
 
 @router.get("/console/operator/settlement-runs")
-def settlement_runs(request: Request, before: str = "", done: str = "", user: User = Depends(_operator)) -> Response:
+def settlement_runs(
+    request: Request, before: str = "", done: str = "", user: User = Depends(_operator)
+) -> Response:
     return _settlement_page(request, user, before=before, done=done[:80])
 
 
@@ -188,8 +247,14 @@ async def settlement_run(request: Request, user: User = Depends(_operator)) -> R
     try:
         url = await run_in_threadpool(ops.once_outside, db, user, values.get("form_token", ""), lang, act)
     except FORM_ERRORS as exc:
-        return _settlement_page(request, user, error=ops.explain(exc, lang), field=getattr(exc, "field", exc.param),
-                                values=values, status=_fail(exc))
+        return _settlement_page(
+            request,
+            user,
+            error=ops.explain(exc, lang),
+            field=getattr(exc, "field", exc.param),
+            values=values,
+            status=_fail(exc),
+        )
     return _redirect(request, url)
 
 
@@ -201,8 +266,10 @@ def payout_file(request: Request, business_date: str, kind: str, user: User = De
     assert d is not None
     with _db(request).read() as c:
         data, name, media = ops.payout_file(c, user, d, kind)
-    return _finish(request, Response(data, media_type=media, headers={
-        "Content-Disposition": f'attachment; filename="{name}"'}))
+    return _finish(
+        request,
+        Response(data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}),
+    )
 
 
 @router.post("/console/operator/settlement-runs/payout-results")
@@ -215,7 +282,9 @@ async def payout_results(request: Request, user: User = Depends(_operator)) -> R
 
     def act() -> str:
         r = ops.import_bank_result(db, user, data, filename, lang)
-        return ("/console/operator/settlement-runs?done=" + quote(f"{r['batch_no']}: {r['paid']}/{r['failed']}"))
+        return "/console/operator/settlement-runs?done=" + quote(
+            f"{r['batch_no']}: {r['paid']}/{r['failed']}"
+        )
 
     try:
         url = await run_in_threadpool(ops.once_outside, db, user, values.get("form_token", ""), lang, act)
@@ -227,23 +296,40 @@ async def payout_results(request: Request, user: User = Depends(_operator)) -> R
 # ---------------------------------------------------------------- reconciliation
 
 
-def _recon_page(request: Request, user: User, *, starting_after: str = "", error: str | None = None,
-                field: str | None = None, values: dict[str, str] | None = None, status: int = 200,
-                done: str = "") -> Response:
+def _recon_page(
+    request: Request,
+    user: User,
+    *,
+    starting_after: str = "",
+    error: str | None = None,
+    field: str | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+    done: str = "",
+) -> Response:
     from zhifu.recon import service as recon
 
     with _db(request).read() as c:
         rows, more = recon.list_batches(c, limit=50, starting_after=starting_after or None)
     yesterday = (_today() - dt.timedelta(days=1)).isoformat()
-    ctx = {**_common(user), "rows": rows, "more": more, "error": error, "error_field": field,
-           "v": values or {"business_date": yesterday, "channel": "unionpay_qr"}, "done": done}
-    return _ops_page(request, "console/reconciliation.html", ctx, status=status,
-                     active="/console/operator/reconciliation")
+    ctx = {
+        **_common(user),
+        "rows": rows,
+        "more": more,
+        "error": error,
+        "error_field": field,
+        "v": values or {"business_date": yesterday, "channel": "unionpay_qr"},
+        "done": done,
+    }
+    return _ops_page(
+        request, "console/reconciliation.html", ctx, status=status, active="/console/operator/reconciliation"
+    )
 
 
 @router.get("/console/operator/reconciliation")
-def reconciliation(request: Request, starting_after: str = "", done: str = "",
-                   user: User = Depends(_operator)) -> Response:
+def reconciliation(
+    request: Request, starting_after: str = "", done: str = "", user: User = Depends(_operator)
+) -> Response:
     return _recon_page(request, user, starting_after=starting_after, done=done[:80])
 
 
@@ -263,8 +349,14 @@ async def reconcile_day(request: Request, user: User = Depends(_operator)) -> Re
     try:
         url = await run_in_threadpool(ops.once_outside, db, user, values.get("form_token", ""), lang, act)
     except FORM_ERRORS as exc:
-        return _recon_page(request, user, error=ops.explain(exc, lang), field=getattr(exc, "field", exc.param),
-                           values=values, status=_fail(exc))
+        return _recon_page(
+            request,
+            user,
+            error=ops.explain(exc, lang),
+            field=getattr(exc, "field", exc.param),
+            values=values,
+            status=_fail(exc),
+        )
     return _redirect(request, url)
 
 
@@ -280,8 +372,15 @@ def cases(request: Request, status: str = "open", user: User = Depends(_operator
     return _ops_page(request, "console/cases.html", {"rows": rows, "status": status})
 
 
-def _case_page(request: Request, user: User, case_id: str, *, error: str | None = None, status: int = 200,
-               values: dict[str, str] | None = None) -> Response:
+def _case_page(
+    request: Request,
+    user: User,
+    case_id: str,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    values: dict[str, str] | None = None,
+) -> Response:
     with _db(request).read() as c:
         case = ops.get_case(c, user, case_id)
     ctx = {**_common(user), "k": case, "error": error, "v": values or {}, "me": ops.actor(user)}
@@ -294,7 +393,9 @@ def case(request: Request, case_id: str, user: User = Depends(_operator)) -> Res
 
 
 @router.post("/console/operator/cases/{case_id}/{decision}")
-async def case_decision(request: Request, case_id: str, decision: str, user: User = Depends(_operator)) -> Response:
+async def case_decision(
+    request: Request, case_id: str, decision: str, user: User = Depends(_operator)
+) -> Response:
     values, _ = await _form(request)
     lang = request_language(request)
 
@@ -302,28 +403,62 @@ async def case_decision(request: Request, case_id: str, decision: str, user: Use
         ops.case_decision(c, user, case_id, decision, values.get("action", ""), values.get("note", ""), lang)
         return f"/console/operator/cases/{quote(case_id)}"
 
-    return await _act_once(request, user, values, lang, act, lambda exc: _case_page(request, user, case_id, error=ops.explain(exc, lang), status=_fail(exc), values=values))
+    return await _act_once(
+        request,
+        user,
+        values,
+        lang,
+        act,
+        lambda exc: _case_page(
+            request, user, case_id, error=ops.explain(exc, lang), status=_fail(exc), values=values
+        ),
+    )
 
 
 # ---------------------------------------------------------------- campaigns
 
 
-def _campaigns_page(request: Request, user: User, *, starting_after: str = "", error: str | None = None,
-                    field: str | None = None, values: dict[str, str] | None = None, status: int = 200) -> Response:
+def _campaigns_page(
+    request: Request,
+    user: User,
+    *,
+    starting_after: str = "",
+    error: str | None = None,
+    field: str | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
     from zhifu.incentives import service as incentives
 
     with _db(request).read() as c:
         rows, more = incentives.list_campaigns(c, limit=50, starting_after=starting_after or None)
     today = _today()
-    ctx = {**_common(user), "rows": rows, "more": more, "error": error, "error_field": field,
-           "funders": [(f, ops.institution_name(f) if f not in ops.GOVERNMENT else f) for f in ops.campaign_funders(user)],
-           "may_manage": lambda m: ops.may_manage_campaign(user, m),
-           "v": values or {"starts_at": today.isoformat(), "ends_at": (today + dt.timedelta(days=30)).isoformat(),
-                           "probability": "30", "discount_min": "0.50", "discount_max": "5.00",
-                           "amount_below": "500.00", "channel": "unionpay_qr"}}
+    ctx = {
+        **_common(user),
+        "rows": rows,
+        "more": more,
+        "error": error,
+        "error_field": field,
+        "funders": [
+            (f, ops.institution_name(f) if f not in ops.GOVERNMENT else f) for f in ops.campaign_funders(user)
+        ],
+        "may_manage": lambda m: ops.may_manage_campaign(user, m),
+        "v": values
+        or {
+            "starts_at": today.isoformat(),
+            "ends_at": (today + dt.timedelta(days=30)).isoformat(),
+            "probability": "30",
+            "discount_min": "0.50",
+            "discount_max": "5.00",
+            "amount_below": "500.00",
+            "channel": "unionpay_qr",
+        },
+    }
     if values and values.get("form_token"):
         ctx["form_token"] = values["form_token"]
-    return _ops_page(request, "console/campaigns.html", ctx, status=status, active="/console/operator/campaigns")
+    return _ops_page(
+        request, "console/campaigns.html", ctx, status=status, active="/console/operator/campaigns"
+    )
 
 
 @router.get("/console/operator/campaigns")
@@ -340,13 +475,27 @@ async def campaign_create(request: Request, user: User = Depends(_operator)) -> 
         ops.create_campaign(c, user, values, lang)
         return "/console/operator/campaigns"
 
-    return await _act_once(request, user, values, lang, act, lambda exc: _campaigns_page(request, user, error=ops.explain(exc, lang), field=getattr(exc, "field", exc.param),
-                               values=values, status=_fail(exc)))
+    return await _act_once(
+        request,
+        user,
+        values,
+        lang,
+        act,
+        lambda exc: _campaigns_page(
+            request,
+            user,
+            error=ops.explain(exc, lang),
+            field=getattr(exc, "field", exc.param),
+            values=values,
+            status=_fail(exc),
+        ),
+    )
 
 
 @router.post("/console/operator/campaigns/{campaign_id}/{action}")
-async def campaign_action(request: Request, campaign_id: str, action: str,
-                          user: User = Depends(_operator)) -> Response:
+async def campaign_action(
+    request: Request, campaign_id: str, action: str, user: User = Depends(_operator)
+) -> Response:
     values, _ = await _form(request)
     lang = request_language(request)
 
@@ -354,27 +503,54 @@ async def campaign_action(request: Request, campaign_id: str, action: str,
         ops.campaign_status(c, user, campaign_id, action, lang)
         return "/console/operator/campaigns"
 
-    return await _act_once(request, user, values, lang, act, lambda exc: _campaigns_page(request, user, error=ops.explain(exc, lang), status=_fail(exc)))
+    return await _act_once(
+        request,
+        user,
+        values,
+        lang,
+        act,
+        lambda exc: _campaigns_page(request, user, error=ops.explain(exc, lang), status=_fail(exc)),
+    )
 
 
 # ---------------------------------------------------------------- fee plans
 
 
-def _fees_page(request: Request, user: User, *, error: str | None = None, field: str | None = None,
-               values: dict[str, str] | None = None, status: int = 200) -> Response:
+def _fees_page(
+    request: Request,
+    user: User,
+    *,
+    error: str | None = None,
+    field: str | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
     from zhifu.fees import service as fees
     from zhifu.fees.calc import CARD_TYPES
 
     with _db(request).read() as c:
         rows = fees.list_rules(c)
     today = _today()
-    ctx = {**_common(user), "rows": rows, "error": error, "error_field": field, "card_types": CARD_TYPES,
-           "today": today.isoformat(),
-           "v": values or {"effective_from": (today + dt.timedelta(days=1)).isoformat(), "channel": "*",
-                           "card_type": "*", "merchant_class": "*"}}
+    ctx = {
+        **_common(user),
+        "rows": rows,
+        "error": error,
+        "error_field": field,
+        "card_types": CARD_TYPES,
+        "today": today.isoformat(),
+        "v": values
+        or {
+            "effective_from": (today + dt.timedelta(days=1)).isoformat(),
+            "channel": "*",
+            "card_type": "*",
+            "merchant_class": "*",
+        },
+    }
     if values and values.get("form_token"):
         ctx["form_token"] = values["form_token"]
-    return _ops_page(request, "console/fee_plans.html", ctx, status=status, active="/console/operator/fee-plans")
+    return _ops_page(
+        request, "console/fee_plans.html", ctx, status=status, active="/console/operator/fee-plans"
+    )
 
 
 @router.get("/console/operator/fee-plans")
@@ -391,8 +567,21 @@ async def fee_plan_create(request: Request, user: User = Depends(_operator)) -> 
         ops.create_fee_rule(c, user, values, lang)
         return "/console/operator/fee-plans"
 
-    return await _act_once(request, user, values, lang, act, lambda exc: _fees_page(request, user, error=ops.explain(exc, lang), field=getattr(exc, "field", exc.param),
-                          values=values, status=_fail(exc)))
+    return await _act_once(
+        request,
+        user,
+        values,
+        lang,
+        act,
+        lambda exc: _fees_page(
+            request,
+            user,
+            error=ops.explain(exc, lang),
+            field=getattr(exc, "field", exc.param),
+            values=values,
+            status=_fail(exc),
+        ),
+    )
 
 
 @router.post("/console/operator/fee-plans/{rule_id}/end")
@@ -404,4 +593,13 @@ async def fee_plan_end(request: Request, rule_id: str, user: User = Depends(_ope
         ops.end_fee_rule(c, user, rule_id, values.get("effective_to", ""), lang)
         return "/console/operator/fee-plans"
 
-    return await _act_once(request, user, values, lang, act, lambda exc: _fees_page(request, user, error=ops.explain(exc, lang), field="effective_to", status=_fail(exc)))
+    return await _act_once(
+        request,
+        user,
+        values,
+        lang,
+        act,
+        lambda exc: _fees_page(
+            request, user, error=ops.explain(exc, lang), field="effective_to", status=_fail(exc)
+        ),
+    )

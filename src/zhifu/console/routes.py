@@ -43,8 +43,8 @@ STREAM_LIFETIME_S: Final = 300.0  # the browser reconnects with Last-Event-ID; a
 CURSOR_CHARS_MAX: Final = 40
 SECURITY_HEADERS: Final = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                               "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
-                               "form-action 'self'; frame-ancestors 'none'",
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
@@ -166,15 +166,25 @@ def _nav(user: User | None, active: str) -> list[dict[str, Any]]:
     return [{"href": href, "label": label, "active": href == active} for href, label in NAV[user.role]]
 
 
-def _page(request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200,
-          active: str | None = None) -> Response:
+def _page(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+    active: str | None = None,
+) -> Response:
     auth = getattr(request.state, "console_auth", None)
     user, session = auth if auth else (None, None)
     ctx: dict[str, Any] = {
-        "csrf_token": session.csrf_token if session else "", "user": user,
-        "user_name": user.display_name if user else None, "logout_url": "/logout",
-        "nav_items": _nav(user, active or request.url.path), "path": request.url.path,
-        "channels": CHANNELS, "channel_label": lambda c: service.channel_label(c, request_language(request)),
+        "csrf_token": session.csrf_token if session else "",
+        "user": user,
+        "user_name": user.display_name if user else None,
+        "logout_url": "/logout",
+        "nav_items": _nav(user, active or request.url.path),
+        "path": request.url.path,
+        "channels": CHANNELS,
+        "channel_label": lambda c: service.channel_label(c, request_language(request)),
     }
     if user is not None and user.role == "operator":
         from zhifu.calendar.routes import banner  # the working-day calendar's end, within 30 days of it
@@ -189,8 +199,12 @@ def _error_page(request: Request, code: str, status: int, detail: str | None = N
     title, message = translator(request_language(request)).error(code)
     auth = getattr(request.state, "console_auth", None)
     back = HOME[auth[0].role] if auth else "/login"
-    return _page(request, "error.html", {"title": title, "message": detail or message, "code": None,
-                                         "back_url": back}, status=status)
+    return _page(
+        request,
+        "error.html",
+        {"title": title, "message": detail or message, "code": None, "back_url": back},
+        status=status,
+    )
 
 
 def _redirect(request: Request, url: str) -> Response:
@@ -221,15 +235,22 @@ class ConsoleRoute(APIRoute):
             except service.LoginThrottled:
                 return _error_page(request, "rate_limited", 429)
             except ZhifuError as exc:
-                if 400 <= exc.http_status < 500:  # bad input (a typo'd date): say which field, in the page's language
+                if (
+                    400 <= exc.http_status < 500
+                ):  # bad input (a typo'd date): say which field, in the page's language
                     from zhifu.console.operations import explain
 
-                    return _error_page(request, "bad_request", exc.http_status,
-                                       explain(exc, request_language(request)))
+                    return _error_page(
+                        request, "bad_request", exc.http_status, explain(exc, request_language(request))
+                    )
                 return _error_page(request, "server_error", exc.http_status, exc.message)
             except RequestValidationError:
-                return _error_page(request, "server_error", 400,
-                                   translator(request_language(request)).gettext("The form was not filled in correctly."))
+                return _error_page(
+                    request,
+                    "server_error",
+                    400,
+                    translator(request_language(request)).gettext("The form was not filled in correctly."),
+                )
 
         return route_handler
 
@@ -263,13 +284,31 @@ def home(request: Request) -> Response:
     return _redirect(request, HOME[user.role])
 
 
-def _login_page(request: Request, *, error: str | None = None, username: str = "", next_url: str = "",
-                status: int = 200) -> Response:
+def _login_page(
+    request: Request, *, error: str | None = None, username: str = "", next_url: str = "", status: int = 200
+) -> Response:
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
-    response = _page(request, "login.html", {"csrf_token": token, "error": error, "username": username,
-                                             "next": next_url[:200], "login_url": "/login"}, status=status)
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="lax", secure=_secure(request),
-                        path="/login", max_age=3600)
+    response = _page(
+        request,
+        "login.html",
+        {
+            "csrf_token": token,
+            "error": error,
+            "username": username,
+            "next": next_url[:200],
+            "login_url": "/login",
+        },
+        status=status,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        path="/login",
+        max_age=3600,
+    )
     return response
 
 
@@ -285,8 +324,11 @@ def bundled_font(name: str) -> Response:
 
     if name != CJK_FONT_FILE:
         raise NotFound(f"no font {name}", param="name")
-    return FileResponse(cjk_font_path(), media_type="font/otf",
-                        headers={"Cache-Control": f"public, max-age={FONT_CACHE_S}, immutable"})
+    return FileResponse(
+        cjk_font_path(),
+        media_type="font/otf",
+        headers={"Cache-Control": f"public, max-age={FONT_CACHE_S}, immutable"},
+    )
 
 
 @router.get("/favicon.ico")
@@ -304,7 +346,9 @@ def login_form(request: Request, next: str = "") -> Response:
 
 
 @router.post("/login")
-def login(request: Request, username: str = Form(""), password: str = Form(""), next: str = Form("")) -> Response:
+def login(
+    request: Request, username: str = Form(""), password: str = Form(""), next: str = Form("")
+) -> Response:
     _ = translator(request_language(request))
     try:
         result = _db(request).run(lambda c: service.login(c, username, password, _client_ip(request)))
@@ -313,11 +357,19 @@ def login(request: Request, username: str = Form(""), password: str = Form(""), 
     if result.throttled:
         raise service.LoginThrottled("too many failed logins; wait 15 minutes")
     if result.user is None or result.token is None or result.session is None:
-        return _login_page(request, error=_("Wrong username or password."), username=username[:64],
-                           next_url=next, status=401)
+        return _login_page(
+            request, error=_("Wrong username or password."), username=username[:64], next_url=next, status=401
+        )
     response = _redirect(request, _safe_next(next, result.user))
-    response.set_cookie(SESSION_COOKIE, result.token, httponly=True, samesite="lax", secure=_secure(request),
-                        path="/", max_age=service.SESSION_TTL_S)
+    response.set_cookie(
+        SESSION_COOKIE,
+        result.token,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        path="/",
+        max_age=service.SESSION_TTL_S,
+    )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
@@ -375,12 +427,17 @@ async def merchant_stream(request: Request, cursor: str = "", user: User = Depen
                 pay = dict(ev["data"]["object"])
                 pay["succeeded_at"] = _parse_time(pay.get("succeeded_at")) or ev["created_at"]
                 html = env.get_template("console/_payment_item.html").render(
-                    lang=lang, p=pay, label=service.channel_label(pay["channel"], lang),
-                    speak=service.announcement(pay))
+                    lang=lang,
+                    p=pay,
+                    label=service.channel_label(pay["channel"], lang),
+                    speak=service.announcement(pay),
+                )
                 yield f"id: {ev['id']}\n" + _sse("payment", html)
                 after, idle = ev["id"], 0.0
             if takings is not None:
-                yield _sse("takings", env.get_template("console/_takings.html").render(lang=lang, takings=takings))
+                yield _sse(
+                    "takings", env.get_template("console/_takings.html").render(lang=lang, takings=takings)
+                )
             if waited >= STREAM_LIFETIME_S:
                 break
             await asyncio.sleep(STREAM_POLL_S)
@@ -390,43 +447,85 @@ async def merchant_stream(request: Request, cursor: str = "", user: User = Depen
                 yield ": ping\n\n"
                 idle = 0.0
 
-    return _finish(request, StreamingResponse(events(), media_type="text/event-stream",
-                                              headers={"X-Accel-Buffering": "no"}))
+    return _finish(
+        request,
+        StreamingResponse(events(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"}),
+    )
 
 
-def _payments_page(request: Request, user: User, base: str, q: str, status: str, channel: str,
-                   starting_after: str) -> Response:
+def _payments_page(
+    request: Request, user: User, base: str, q: str, status: str, channel: str, starting_after: str
+) -> Response:
     with _db(request).read() as c:
-        rows, more = service.search_payments(c, user, q=q, status=status, channel=channel,
-                                             starting_after=starting_after)
-    return _page(request, "console/payments.html", {
-        "rows": rows, "more": more, "q": q, "status": status, "channel": channel, "base": base,
-        "statuses": [s.value for s in PaymentStatus], "show_merchant": user.role != "merchant"}, active=base)
+        rows, more = service.search_payments(
+            c, user, q=q, status=status, channel=channel, starting_after=starting_after
+        )
+    return _page(
+        request,
+        "console/payments.html",
+        {
+            "rows": rows,
+            "more": more,
+            "q": q,
+            "status": status,
+            "channel": channel,
+            "base": base,
+            "statuses": [s.value for s in PaymentStatus],
+            "show_merchant": user.role != "merchant",
+        },
+        active=base,
+    )
 
 
-def _payment_page(request: Request, user: User, base: str, payment_id: str, *, error: str | None = None,
-                  status: int = 200, done: str = "") -> Response:
+def _payment_page(
+    request: Request,
+    user: User,
+    base: str,
+    payment_id: str,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    done: str = "",
+) -> Response:
     with _db(request).read() as c:
         pay = service.payment_detail(c, user, payment_id)
-    return _page(request, "console/payment.html", {"p": pay, "base": base, "error": error, "done": done,
-                                                   "can_refund": user.role == "merchant"},
-                 status=status, active=base)
+    return _page(
+        request,
+        "console/payment.html",
+        {"p": pay, "base": base, "error": error, "done": done, "can_refund": user.role == "merchant"},
+        status=status,
+        active=base,
+    )
 
 
 @router.get("/console/merchant/payments")
-def merchant_payments(request: Request, q: str = "", status: str = "", channel: str = "", starting_after: str = "",
-                      user: User = Depends(_merchant)) -> Response:
+def merchant_payments(
+    request: Request,
+    q: str = "",
+    status: str = "",
+    channel: str = "",
+    starting_after: str = "",
+    user: User = Depends(_merchant),
+) -> Response:
     return _payments_page(request, user, "/console/merchant/payments", q, status, channel, starting_after)
 
 
 @router.get("/console/merchant/payments/{payment_id}")
-def merchant_payment(request: Request, payment_id: str, done: str = "", user: User = Depends(_merchant)) -> Response:
+def merchant_payment(
+    request: Request, payment_id: str, done: str = "", user: User = Depends(_merchant)
+) -> Response:
     return _payment_page(request, user, "/console/merchant/payments", payment_id, done=done[:10])
 
 
 @router.post("/console/merchant/payments/{payment_id}/refund")
-def merchant_refund(request: Request, payment_id: str, amount: str = Form(""), reason: str = Form(""),
-                    confirm: str = Form(""), user: User = Depends(_merchant)) -> Response:
+def merchant_refund(
+    request: Request,
+    payment_id: str,
+    amount: str = Form(""),
+    reason: str = Form(""),
+    confirm: str = Form(""),
+    user: User = Depends(_merchant),
+) -> Response:
     """First post: a confirmation page; the confirmed post makes the refund."""
     base = "/console/merchant/payments"
     try:
@@ -437,11 +536,25 @@ def merchant_refund(request: Request, payment_id: str, amount: str = Form(""), r
         with _db(request).read() as c:
             pay = service.payment_detail(c, user, payment_id)
         if pay["refundable_fen"] <= 0:
-            return _payment_page(request, user, base, payment_id, status=409,
-                                 error=translator(request_language(request)).gettext("This payment cannot be refunded."))
-        return _page(request, "console/refund_confirm.html", {
-            "p": pay, "amount": amount.strip(), "reason": clean_reason,
-            "amount_fen": amount_fen if amount_fen is not None else pay["refundable_fen"]}, active=base)
+            return _payment_page(
+                request,
+                user,
+                base,
+                payment_id,
+                status=409,
+                error=translator(request_language(request)).gettext("This payment cannot be refunded."),
+            )
+        return _page(
+            request,
+            "console/refund_confirm.html",
+            {
+                "p": pay,
+                "amount": amount.strip(),
+                "reason": clean_reason,
+                "amount_fen": amount_fen if amount_fen is not None else pay["refundable_fen"],
+            },
+            active=base,
+        )
     try:
         _db(request).run(lambda c: service.refund(c, user, payment_id, amount, reason))
     except (InvalidRequest, ConflictError) as exc:
@@ -465,13 +578,20 @@ def merchant_settlements(request: Request, user: User = Depends(_merchant)) -> R
 
 
 @router.get("/console/merchant/statement")
-def merchant_statement(request: Request, month: str = "", format: str = "csv",
-                       user: User = Depends(_merchant)) -> Response:
+def merchant_statement(
+    request: Request, month: str = "", format: str = "csv", user: User = Depends(_merchant)
+) -> Response:
     with _db(request).read() as c:
         data, name = service.statement(c, user, month, format)
     audit.exported(_db(request), "statement", name, {"format": format}, merchant_id=user.merchant_id)
-    return _finish(request, Response(data, media_type=service.STATEMENT_FORMATS[format], headers={
-        "Content-Disposition": f'attachment; filename="{name}"'}))
+    return _finish(
+        request,
+        Response(
+            data,
+            media_type=service.STATEMENT_FORMATS[format],
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        ),
+    )
 
 
 @router.get("/console/merchant/codes")
@@ -487,16 +607,28 @@ def merchant_sticker(request: Request, user: User = Depends(_merchant)) -> Respo
         pdf = service.sticker_pdf(c, user)
     if pdf is None:
         raise NotFound("no payment code yet", param="code")
-    return _finish(request, Response(pdf, media_type="application/pdf", headers={
-        "Content-Disposition": 'attachment; filename="sticker.pdf"'}))
+    return _finish(
+        request,
+        Response(
+            pdf,
+            media_type="application/pdf",
+            headers={"Content-Disposition": 'attachment; filename="sticker.pdf"'},
+        ),
+    )
 
 
-def _keys_page(request: Request, user: User, *, secret: str | None = None, error: str | None = None,
-               status: int = 200) -> Response:
+def _keys_page(
+    request: Request, user: User, *, secret: str | None = None, error: str | None = None, status: int = 200
+) -> Response:
     with _db(request).read() as c:
         keys = service.list_keys(c, user)
-    return _page(request, "console/keys.html", {"keys": keys, "secret": secret, "error": error}, status=status,
-                 active="/console/merchant/keys")
+    return _page(
+        request,
+        "console/keys.html",
+        {"keys": keys, "secret": secret, "error": error},
+        status=status,
+        active="/console/merchant/keys",
+    )
 
 
 @router.get("/console/merchant/keys")
@@ -519,13 +651,24 @@ def merchant_key_revoke(request: Request, key_id: str, user: User = Depends(_mer
     return _redirect(request, "/console/merchant/keys")
 
 
-def _webhooks_page(request: Request, user: User, *, secret: str | None = None, error: str | None = None,
-                   url: str = "", status: int = 200) -> Response:
+def _webhooks_page(
+    request: Request,
+    user: User,
+    *,
+    secret: str | None = None,
+    error: str | None = None,
+    url: str = "",
+    status: int = 200,
+) -> Response:
     with _db(request).read() as c:
         rows = service.list_endpoints(c, user)
-    return _page(request, "console/webhooks.html", {"rows": rows, "secret": secret, "error": error, "url": url,
-                                                    "event_types": EVENT_TYPES}, status=status,
-                 active="/console/merchant/webhooks")
+    return _page(
+        request,
+        "console/webhooks.html",
+        {"rows": rows, "secret": secret, "error": error, "url": url, "event_types": EVENT_TYPES},
+        status=status,
+        active="/console/merchant/webhooks",
+    )
 
 
 @router.get("/console/merchant/webhooks")
@@ -534,8 +677,9 @@ def merchant_webhooks(request: Request, user: User = Depends(_merchant)) -> Resp
 
 
 @router.post("/console/merchant/webhooks")
-def merchant_webhook_create(request: Request, url: str = Form(""), events: list[str] = Form([]),
-                            user: User = Depends(_merchant)) -> Response:
+def merchant_webhook_create(
+    request: Request, url: str = Form(""), events: list[str] = Form([]), user: User = Depends(_merchant)
+) -> Response:
     try:
         made = _db(request).run(lambda c: service.create_endpoint(c, user, url, events))
     except ZhifuError as exc:
@@ -568,16 +712,27 @@ def operator_queue(request: Request, user: User = Depends(_operator)) -> Respons
     return _page(request, "console/operator_queue.html", {"rows": rows})
 
 
-def _review_page(request: Request, user: User, merchant_id: str, *, error: str | None = None,
-                 status: int = 200, reason: str = "") -> Response:
+def _review_page(
+    request: Request,
+    user: User,
+    merchant_id: str,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    reason: str = "",
+) -> Response:
     from zhifu.console import operations
 
     with _db(request).read() as c:
         m = service.merchant_review(c, user, merchant_id)
         code = operations.merchant_code(c, user, merchant_id)
-    return _page(request, "console/merchant_review.html", {"m": m, "error": error, "reason": reason, "code": code,
-                                                           "form_token": operations.new_form_token()},
-                 status=status, active="/console/operator")
+    return _page(
+        request,
+        "console/merchant_review.html",
+        {"m": m, "error": error, "reason": reason, "code": code, "form_token": operations.new_form_token()},
+        status=status,
+        active="/console/operator",
+    )
 
 
 @router.get("/console/operator/merchants/{merchant_id}")
@@ -586,36 +741,68 @@ def operator_merchant(request: Request, merchant_id: str, user: User = Depends(_
 
 
 @router.post("/console/operator/merchants/{merchant_id}/review")
-def operator_review(request: Request, merchant_id: str, action: str = Form(""), reason: str = Form(""),
-                    user: User = Depends(_operator)) -> Response:
+def operator_review(
+    request: Request,
+    merchant_id: str,
+    action: str = Form(""),
+    reason: str = Form(""),
+    user: User = Depends(_operator),
+) -> Response:
     try:
         _db(request).run(lambda c: service.review_merchant(c, user, merchant_id, action, reason))
     except (InvalidRequest, ConflictError) as exc:
-        return _review_page(request, user, merchant_id, error=exc.message, status=exc.http_status,
-                            reason=reason[:500])
+        return _review_page(
+            request, user, merchant_id, error=exc.message, status=exc.http_status, reason=reason[:500]
+        )
     return _redirect(request, f"/console/operator/merchants/{quote(merchant_id)}")
 
 
-def _merchants_page(request: Request, user: User, base: str, status: str, town: str, starting_after: str) -> Response:
+def _merchants_page(
+    request: Request, user: User, base: str, status: str, town: str, starting_after: str
+) -> Response:
     with _db(request).read() as c:
-        rows, more = service.list_merchants(c, user, status=status, town_code=town, starting_after=starting_after)
+        rows, more = service.list_merchants(
+            c, user, status=status, town_code=town, starting_after=starting_after
+        )
     from zhifu.merchants import MerchantStatus, county
 
-    return _page(request, "console/merchants.html", {
-        "rows": rows, "more": more, "status": status, "town": town, "base": base,
-        "statuses": [s.value for s in MerchantStatus], "towns": county().towns,
-        "detail_base": "/console/operator/merchants" if user.role == "operator" else None}, active=base)
+    return _page(
+        request,
+        "console/merchants.html",
+        {
+            "rows": rows,
+            "more": more,
+            "status": status,
+            "town": town,
+            "base": base,
+            "statuses": [s.value for s in MerchantStatus],
+            "towns": county().towns,
+            "detail_base": "/console/operator/merchants" if user.role == "operator" else None,
+        },
+        active=base,
+    )
 
 
 @router.get("/console/operator/merchants")
-def operator_merchants(request: Request, status: str = "", town: str = "", starting_after: str = "",
-                       user: User = Depends(_operator)) -> Response:
+def operator_merchants(
+    request: Request,
+    status: str = "",
+    town: str = "",
+    starting_after: str = "",
+    user: User = Depends(_operator),
+) -> Response:
     return _merchants_page(request, user, "/console/operator/merchants", status, town, starting_after)
 
 
 @router.get("/console/operator/payments")
-def operator_payments(request: Request, q: str = "", status: str = "", channel: str = "", starting_after: str = "",
-                      user: User = Depends(_operator)) -> Response:
+def operator_payments(
+    request: Request,
+    q: str = "",
+    status: str = "",
+    channel: str = "",
+    starting_after: str = "",
+    user: User = Depends(_operator),
+) -> Response:
     return _payments_page(request, user, "/console/operator/payments", q, status, channel, starting_after)
 
 
@@ -626,21 +813,35 @@ def operator_payment(request: Request, payment_id: str, user: User = Depends(_op
 
 # Codes of settlement runs, reconciliation cases and campaigns as the operator's lists show them.
 CODE_LABELS: Final[dict[str, str]] = {
-    "posted": N_("Posted"), "filed": N_("Files written"),
-    "open": N_("Open"), "proposed": N_("Proposed"), "resolved": N_("Resolved"),
-    "paused": N_("Paused"), "ended": N_("Ended"),
-    "missing_ours": N_("Missing on our side"), "missing_channel": N_("Missing on the channel's side"),
+    "posted": N_("Posted"),
+    "filed": N_("Files written"),
+    "open": N_("Open"),
+    "proposed": N_("Proposed"),
+    "resolved": N_("Resolved"),
+    "paused": N_("Paused"),
+    "ended": N_("Ended"),
+    "missing_ours": N_("Missing on our side"),
+    "missing_channel": N_("Missing on the channel's side"),
     "amount_mismatch": N_("Amount differs"),
     "status_mismatch_ours_succeeded": N_("Succeeded here, not at the channel"),
     "status_mismatch_channel_succeeded": N_("Succeeded at the channel, not here"),
-    "fee_mismatch": N_("Fee differs"), "duplicate": N_("Duplicate"), "refund_mismatch": N_("Refund differs"),
+    "fee_mismatch": N_("Fee differs"),
+    "duplicate": N_("Duplicate"),
+    "refund_mismatch": N_("Refund differs"),
     "ledger_mismatch": N_("Ledger differs"),
-    "refund_payer": N_("Refund the payer"), "credit_merchant": N_("Credit the merchant"),
-    "write_off_suspense": N_("Write off to suspense"), "accept_channel_record": N_("Accept the channel's record"),
+    "refund_payer": N_("Refund the payer"),
+    "credit_merchant": N_("Credit the merchant"),
+    "write_off_suspense": N_("Write off to suspense"),
+    "accept_channel_record": N_("Accept the channel's record"),
     "accept_ours": N_("Accept our record"),
-    "debit": N_("Debit card"), "credit": N_("Credit card"), "wallet": N_("Wallet balance"),
-    "county_finance": N_("County finance bureau"), "commerce_bureau": N_("Commerce bureau"),
-    "government": N_("Government"), "approved": N_("Approved"), "rejected": N_("Sent back"),
+    "debit": N_("Debit card"),
+    "credit": N_("Credit card"),
+    "wallet": N_("Wallet balance"),
+    "county_finance": N_("County finance bureau"),
+    "commerce_bureau": N_("Commerce bureau"),
+    "government": N_("Government"),
+    "approved": N_("Approved"),
+    "rejected": N_("Sent back"),
 }
 
 
@@ -672,7 +873,9 @@ def _date_param(value: str, param: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError as exc:
-        raise InvalidRequest(f"日期格式应为 YYYY-MM-DD / {param} must be a date (YYYY-MM-DD)", param=param) from exc
+        raise InvalidRequest(
+            f"日期格式应为 YYYY-MM-DD / {param} must be a date (YYYY-MM-DD)", param=param
+        ) from exc
 
 
 # ---------------------------------------------------------------- regulator
@@ -690,27 +893,45 @@ def regulator_dashboard(request: Request, user: User = Depends(_regulator)) -> R
         "tooltip": {"trigger": "axis"},
         "legend": {"top": 0, "data": [_("Count"), _("Amount (yuan)")]},
         "grid": {"left": 48, "right": 56, "top": 48, "bottom": 24, "containLabel": True},
-        "xAxis": {"type": "category", "axisLabel": {"rotate": 30},
-                  "data": [service.channel_label(c["channel"], lang) for c in figures["channels"]]},
+        "xAxis": {
+            "type": "category",
+            "axisLabel": {"rotate": 30},
+            "data": [service.channel_label(c["channel"], lang) for c in figures["channels"]],
+        },
         "yAxis": [{"type": "value", "name": _("Count")}, {"type": "value", "name": _("Amount (yuan)")}],
         "series": [
             {"name": _("Count"), "type": "bar", "data": [c["count"] for c in figures["channels"]]},
-            {"name": _("Amount (yuan)"), "type": "line", "yAxisIndex": 1,
-             "data": [c["amount_fen"] / 100 for c in figures["channels"]]},  # chart axis only, never stored
+            {
+                "name": _("Amount (yuan)"),
+                "type": "line",
+                "yAxisIndex": 1,
+                "data": [c["amount_fen"] / 100 for c in figures["channels"]],
+            },  # chart axis only, never stored
         ],
     }
     return _page(request, "console/regulator.html", {"f": figures, "chart": chart, "charts": True})
 
 
 @router.get("/console/regulator/merchants")
-def regulator_merchants(request: Request, status: str = "", town: str = "", starting_after: str = "",
-                        user: User = Depends(_regulator)) -> Response:
+def regulator_merchants(
+    request: Request,
+    status: str = "",
+    town: str = "",
+    starting_after: str = "",
+    user: User = Depends(_regulator),
+) -> Response:
     return _merchants_page(request, user, "/console/regulator/merchants", status, town, starting_after)
 
 
 @router.get("/console/regulator/payments")
-def regulator_payments(request: Request, q: str = "", status: str = "", channel: str = "", starting_after: str = "",
-                       user: User = Depends(_regulator)) -> Response:
+def regulator_payments(
+    request: Request,
+    q: str = "",
+    status: str = "",
+    channel: str = "",
+    starting_after: str = "",
+    user: User = Depends(_regulator),
+) -> Response:
     return _payments_page(request, user, "/console/regulator/payments", q, status, channel, starting_after)
 
 
@@ -731,7 +952,6 @@ def _placeholder(path: str, role: str, title: str, text: str) -> None:
 
 for _path, (_who, _title, _text) in PLACEHOLDERS.items():
     _placeholder(_path, _who, _title, _text)
-
 
 
 # The names other capabilities use to add their own console pages: the same route class, CSRF guard,

@@ -101,9 +101,15 @@ class LoginResult:
 
 
 def _user(row: Any) -> User:
-    return User(id=row.id, username=row.username, role=row.role, merchant_id=row.merchant_id,
-                institution_id=row.institution_id, biller_id=row.biller_id,
-                display_name=row.display_name or row.username)
+    return User(
+        id=row.id,
+        username=row.username,
+        role=row.role,
+        merchant_id=row.merchant_id,
+        institution_id=row.institution_id,
+        biller_id=row.biller_id,
+        display_name=row.display_name or row.username,
+    )
 
 
 def _token_hash(token: str) -> str:
@@ -119,9 +125,17 @@ def _check_length(value: str, chars_max: int, param: str) -> str:
 # ---------------------------------------------------------------- users
 
 
-def create_user(conn: Connection, username: str, role: str, password: str, *, merchant_id: str | None = None,
-                institution_id: str | None = None, biller_id: str | None = None,
-                display_name: str = "") -> User:
+def create_user(
+    conn: Connection,
+    username: str,
+    role: str,
+    password: str,
+    *,
+    merchant_id: str | None = None,
+    institution_id: str | None = None,
+    biller_id: str | None = None,
+    display_name: str = "",
+) -> User:
     """Add a console user; a merchant user belongs to one merchant, an operator to one acquirer."""
     username = username.strip().lower()
     if not USERNAME_RE.fullmatch(username):
@@ -129,8 +143,9 @@ def create_user(conn: Connection, username: str, role: str, password: str, *, me
     if role not in ROLES:
         raise InvalidRequest(f"role must be one of {', '.join(ROLES)}", param="role")
     if not PASSWORD_CHARS_MIN <= len(password) <= PASSWORD_CHARS_MAX:
-        raise InvalidRequest(f"password must be {PASSWORD_CHARS_MIN}–{PASSWORD_CHARS_MAX} characters",
-                             param="password")
+        raise InvalidRequest(
+            f"password must be {PASSWORD_CHARS_MIN}–{PASSWORD_CHARS_MAX} characters", param="password"
+        )
     _check_length(display_name, DISPLAY_NAME_CHARS_MAX, "display_name")
     if role == "merchant":
         if not merchant_id:
@@ -142,30 +157,53 @@ def create_user(conn: Connection, username: str, role: str, password: str, *, me
         inst = next((i for i in merchants_svc.county().institutions if i.id == institution_id), None)
         if inst is None or "acquirer" not in inst.roles:
             known = ", ".join(i.id for i in merchants_svc.county().institutions if "acquirer" in i.roles)
-            raise InvalidRequest(f"an operator needs --institution, one of the county's acquirers: {known}",
-                                 param="institution")
+            raise InvalidRequest(
+                f"an operator needs --institution, one of the county's acquirers: {known}",
+                param="institution",
+            )
     elif institution_id:
         raise InvalidRequest("only an operator belongs to an institution", param="institution")
     if role == "biller" and not biller_id:
         raise InvalidRequest("a biller user needs --biller", param="biller")
     if conn.execute(select(console_users.c.id).where(console_users.c.username == username)).first():
         raise InvalidRequest(f"username {username} is taken", param="username", code="username_taken")
-    row = {"id": new_id("usr"), "username": username, "password_hash": hasher.hash(password), "role": role,
-           "merchant_id": merchant_id, "institution_id": institution_id,
-           "biller_id": biller_id if role == "biller" else None, "display_name": display_name or username,
-           "status": "active", "created_at": clock.now(), "last_login_at": None}
+    row = {
+        "id": new_id("usr"),
+        "username": username,
+        "password_hash": hasher.hash(password),
+        "role": role,
+        "merchant_id": merchant_id,
+        "institution_id": institution_id,
+        "biller_id": biller_id if role == "biller" else None,
+        "display_name": display_name or username,
+        "status": "active",
+        "created_at": clock.now(),
+        "last_login_at": None,
+    }
     conn.execute(console_users.insert(), [row])
     return _user(conn.execute(select(console_users).where(console_users.c.id == row["id"])).one())
 
 
 def _failures(conn: Connection, username: str, ip: str, at: dt.datetime) -> int:
     since = at - dt.timedelta(seconds=LOGIN_WINDOW_S)
-    return int(conn.execute(select(func.count()).select_from(login_failures).where(and_(
-        login_failures.c.username == username, login_failures.c.ip == ip, login_failures.c.at > since)))
-        .scalar_one())
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(login_failures)
+            .where(
+                and_(
+                    login_failures.c.username == username,
+                    login_failures.c.ip == ip,
+                    login_failures.c.at > since,
+                )
+            )
+        ).scalar_one()
+    )
 
 
-def login(conn: Connection, username: str, password: str, ip: str, *, at: dt.datetime | None = None) -> LoginResult:
+def login(
+    conn: Connection, username: str, password: str, ip: str, *, at: dt.datetime | None = None
+) -> LoginResult:
     """Check a password; record a failure (committed with the caller's transaction) or open a session."""
     at = at or clock.now()
     username = _check_length(username.strip().lower(), USERNAME_CHARS_MAX, "username")
@@ -190,34 +228,59 @@ def login(conn: Connection, username: str, password: str, ip: str, *, at: dt.dat
     if not ok or row is None or row.status != "active":
         conn.execute(login_failures.insert(), [{"username": username, "ip": ip, "at": at}])
         return LoginResult(None)
-    conn.execute(delete(login_failures).where(or_(
-        and_(login_failures.c.username == username, login_failures.c.ip == ip),
-        login_failures.c.at <= at - dt.timedelta(seconds=LOGIN_WINDOW_S))))
+    conn.execute(
+        delete(login_failures).where(
+            or_(
+                and_(login_failures.c.username == username, login_failures.c.ip == ip),
+                login_failures.c.at <= at - dt.timedelta(seconds=LOGIN_WINDOW_S),
+            )
+        )
+    )
     conn.execute(delete(console_sessions).where(console_sessions.c.expires_at <= at))
     values: dict[str, Any] = {"last_login_at": at}
     if hasher.check_needs_rehash(row.password_hash):
         values["password_hash"] = hasher.hash(password)
     conn.execute(update(console_users).where(console_users.c.id == row.id).values(**values))
     token = secrets.token_urlsafe(32)
-    session = Session(_token_hash(token), row.id, secrets.token_urlsafe(32),
-                      at + dt.timedelta(seconds=SESSION_TTL_S))
-    conn.execute(console_sessions.insert(), [{"token_hash": session.token_hash, "user_id": row.id,
-                                              "csrf_token": session.csrf_token, "ip": ip, "created_at": at,
-                                              "expires_at": session.expires_at}])
-    audit.record(conn, row.username, "console.login", "console_user", str(row.id), {"ip": ip}, role=row.role, at=at)
+    session = Session(
+        _token_hash(token), row.id, secrets.token_urlsafe(32), at + dt.timedelta(seconds=SESSION_TTL_S)
+    )
+    conn.execute(
+        console_sessions.insert(),
+        [
+            {
+                "token_hash": session.token_hash,
+                "user_id": row.id,
+                "csrf_token": session.csrf_token,
+                "ip": ip,
+                "created_at": at,
+                "expires_at": session.expires_at,
+            }
+        ],
+    )
+    audit.record(
+        conn, row.username, "console.login", "console_user", str(row.id), {"ip": ip}, role=row.role, at=at
+    )
     return LoginResult(_user(row), token, session)
 
 
-def session_user(conn: Connection, token: str | None, *, at: dt.datetime | None = None) -> tuple[User, Session] | None:
+def session_user(
+    conn: Connection, token: str | None, *, at: dt.datetime | None = None
+) -> tuple[User, Session] | None:
     """The user behind a session cookie, or None when it is missing, unknown, expired or the user disabled."""
     if not token or len(token) > 128:
         return None
     at = at or clock.now()
     row = conn.execute(
-        select(console_users, console_sessions.c.token_hash, console_sessions.c.csrf_token,
-               console_sessions.c.expires_at)
+        select(
+            console_users,
+            console_sessions.c.token_hash,
+            console_sessions.c.csrf_token,
+            console_sessions.c.expires_at,
+        )
         .join(console_sessions, console_sessions.c.user_id == console_users.c.id)
-        .where(console_sessions.c.token_hash == _token_hash(token))).first()
+        .where(console_sessions.c.token_hash == _token_hash(token))
+    ).first()
     if row is None or row.expires_at <= at or row.status != "active":
         return None
     return _user(row), Session(row.token_hash, row.id, row.csrf_token, row.expires_at)
@@ -250,7 +313,9 @@ def _merchant_clause(user: User) -> ColumnElement[bool]:
 
 def _visible(conn: Connection, user: User, merchant_id: str) -> Any:
     """The merchant row if the user may see it; another's merchant is simply not found (404)."""
-    row = conn.execute(select(merchants).where(and_(merchants.c.id == merchant_id, _merchant_clause(user)))).first()
+    row = conn.execute(
+        select(merchants).where(and_(merchants.c.id == merchant_id, _merchant_clause(user)))
+    ).first()
     if row is None:
         raise NotFound(f"no merchant {merchant_id}", param="merchant")
     return row
@@ -265,7 +330,10 @@ def _own_merchant(user: User) -> str:
 def _shown_merchant(user: User, m: dict[str, Any]) -> dict[str, Any]:
     """Personal data as this user may see it: masked already; the regulator also gets names masked."""
     if user.masks_personal_data:
-        m = {**m, "settle_account_name": mask(m["settle_account_name"])}  # the legal person's is masked for all
+        m = {
+            **m,
+            "settle_account_name": mask(m["settle_account_name"]),
+        }  # the legal person's is masked for all
     return m
 
 
@@ -294,16 +362,32 @@ def takings_today(conn: Connection, user: User, *, at: dt.datetime | None = None
     mid = _own_merchant(user)
     at = at or clock.now()
     day0 = _day_start(at)
-    base = and_(payments.c.merchant_id == mid, payments.c.id >= _id_floor("pay", day0 - dt.timedelta(hours=1)),
-                payments.c.status == "succeeded", payments.c.succeeded_at >= day0)
-    count, gross, refunded = conn.execute(select(
-        func.count(), func.coalesce(func.sum(payments.c.amount_fen), 0),
-        func.coalesce(func.sum(payments.c.refunded_fen), 0)).where(base)).one()
-    recent = conn.execute(select(payments).where(base).order_by(payments.c.id.desc()).limit(RECENT_PAYMENTS)).all()
+    base = and_(
+        payments.c.merchant_id == mid,
+        payments.c.id >= _id_floor("pay", day0 - dt.timedelta(hours=1)),
+        payments.c.status == "succeeded",
+        payments.c.succeeded_at >= day0,
+    )
+    count, gross, refunded = conn.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(payments.c.amount_fen), 0),
+            func.coalesce(func.sum(payments.c.refunded_fen), 0),
+        ).where(base)
+    ).one()
+    recent = conn.execute(
+        select(payments).where(base).order_by(payments.c.id.desc()).limit(RECENT_PAYMENTS)
+    ).all()
     events, _ = webhooks.list_events(conn, mid, type_="payment.succeeded", limit=1)
-    return {"count": int(count), "gross_fen": int(gross), "refunded_fen": int(refunded),
-            "net_fen": int(gross) - int(refunded), "recent": [payments_svc.public(r) for r in recent],
-            "cursor": events[0]["id"] if events else "evt_0", "day": day0.astimezone(SHANGHAI).date()}
+    return {
+        "count": int(count),
+        "gross_fen": int(gross),
+        "refunded_fen": int(refunded),
+        "net_fen": int(gross) - int(refunded),
+        "recent": [payments_svc.public(r) for r in recent],
+        "cursor": events[0]["id"] if events else "evt_0",
+        "day": day0.astimezone(SHANGHAI).date(),
+    }
 
 
 STREAM_BATCH: Final = 50
@@ -312,12 +396,22 @@ STREAM_BATCH: Final = 50
 def payments_since(conn: Connection, user: User, cursor: str) -> list[dict[str, Any]]:
     """Payment events after a cursor, oldest first: what the live takings page announces."""
     mid = _own_merchant(user)
-    rows, _ = webhooks.list_events(conn, mid, type_="payment.succeeded", limit=STREAM_BATCH, ending_before=cursor)
+    rows, _ = webhooks.list_events(
+        conn, mid, type_="payment.succeeded", limit=STREAM_BATCH, ending_before=cursor
+    )
     return rows
 
 
-def search_payments(conn: Connection, user: User, *, q: str = "", status: str = "", channel: str = "",
-                    starting_after: str = "", limit: int = PAGE_SIZE) -> tuple[list[dict[str, Any]], bool]:
+def search_payments(
+    conn: Connection,
+    user: User,
+    *,
+    q: str = "",
+    status: str = "",
+    channel: str = "",
+    starting_after: str = "",
+    limit: int = PAGE_SIZE,
+) -> tuple[list[dict[str, Any]], bool]:
     """Payments a user may see, newest first; `q` is a payment id, an order number or a merchant id."""
     require(user, "merchant", "operator", "regulator")
     q = _check_length(q.strip(), SEARCH_CHARS_MAX, "q")
@@ -326,7 +420,9 @@ def search_payments(conn: Connection, user: User, *, q: str = "", status: str = 
     stmt = select(payments, merchants.c.short_name).join(merchants, merchants.c.id == payments.c.merchant_id)
     stmt = stmt.where(_merchant_clause(user)).order_by(payments.c.id.desc()).limit(limit + 1)
     if q:
-        stmt = stmt.where(or_(payments.c.id == q, payments.c.merchant_order_no == q, payments.c.merchant_id == q))
+        stmt = stmt.where(
+            or_(payments.c.id == q, payments.c.merchant_order_no == q, payments.c.merchant_id == q)
+        )
     if status:
         stmt = stmt.where(payments.c.status == status)
     if channel:
@@ -348,9 +444,14 @@ def payment_detail(conn: Connection, user: User, payment_id: str) -> dict[str, A
     m = _visible(conn, user, row.merchant_id)
     pay = payments_svc.public(row)
     pay["merchant_name"] = m.short_name
-    pay["refunds"] = [refund_public(r) for r in conn.execute(
-        select(refunds).where(and_(refunds.c.payment_id == payment_id, refunds.c.merchant_id == row.merchant_id))
-        .order_by(refunds.c.id.desc()))]
+    pay["refunds"] = [
+        refund_public(r)
+        for r in conn.execute(
+            select(refunds)
+            .where(and_(refunds.c.payment_id == payment_id, refunds.c.merchant_id == row.merchant_id))
+            .order_by(refunds.c.id.desc())
+        )
+    ]
     pay["refundable_fen"] = row.amount_fen - row.refunded_fen if row.status == "succeeded" else 0
     return pay
 
@@ -366,14 +467,19 @@ def refund(conn: Connection, user: User, payment_id: str, amount_yuan: str, reas
     """A merchant refunds its own payment (all of what is left, or part)."""
     mid = _own_merchant(user)
     amount_fen, reason = parse_refund(amount_yuan, reason)
-    return payments_svc.create_refund(conn, mid, payment_id,
-                                      payments_svc.CreateRefund(amount_fen=amount_fen, reason=reason))
+    return payments_svc.create_refund(
+        conn, mid, payment_id, payments_svc.CreateRefund(amount_fen=amount_fen, reason=reason)
+    )
 
 
 def list_refunds(conn: Connection, user: User, *, limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
     mid = _own_merchant(user)
-    rows = conn.execute(select(refunds).where(refunds.c.merchant_id == mid).order_by(refunds.c.id.desc())
-                        .limit(max(1, min(limit, 100)))).all()
+    rows = conn.execute(
+        select(refunds)
+        .where(refunds.c.merchant_id == mid)
+        .order_by(refunds.c.id.desc())
+        .limit(max(1, min(limit, 100)))
+    ).all()
     return [refund_public(r) for r in rows]
 
 
@@ -391,8 +497,9 @@ def create_key(conn: Connection, user: User, label: str) -> tuple[dict[str, Any]
 
 
 def revoke_key(conn: Connection, user: User, key_id: str) -> dict[str, Any]:
-    return merchants_svc.revoke_key(conn, _check_length(key_id, SEARCH_CHARS_MAX, "key"),
-                                    merchant_id=_own_merchant(user))
+    return merchants_svc.revoke_key(
+        conn, _check_length(key_id, SEARCH_CHARS_MAX, "key"), merchant_id=_own_merchant(user)
+    )
 
 
 def list_endpoints(conn: Connection, user: User) -> list[dict[str, Any]]:
@@ -405,7 +512,9 @@ def create_endpoint(conn: Connection, user: User, url: str, events: list[str]) -
 
 
 def delete_endpoint(conn: Connection, user: User, endpoint_id: str) -> dict[str, Any]:
-    return webhooks.delete_endpoint(conn, _own_merchant(user), _check_length(endpoint_id, SEARCH_CHARS_MAX, "id"))
+    return webhooks.delete_endpoint(
+        conn, _own_merchant(user), _check_length(endpoint_id, SEARCH_CHARS_MAX, "id")
+    )
 
 
 def settlements(conn: Connection, user: User) -> list[dict[str, Any]]:
@@ -420,8 +529,10 @@ def merchant_code(conn: Connection, user: User) -> dict[str, Any] | None:
     return None if row is None else {"code": row["code"], "url": row["url"]}
 
 
-STATEMENT_FORMATS: Final = {"csv": "text/csv; charset=utf-8",
-                            "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+STATEMENT_FORMATS: Final = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 
 
 def statement(conn: Connection, user: User, month: str, fmt: str) -> tuple[bytes, str]:
@@ -455,20 +566,28 @@ QUEUE_STATUSES: Final = (MerchantStatus.PENDING_REVIEW, MerchantStatus.CHANGES_R
 def review_queue(conn: Connection, user: User) -> list[dict[str, Any]]:
     """Applications waiting for this operator's institution, oldest first."""
     require(user, "operator")
-    rows = conn.execute(select(merchants).where(and_(merchants.c.status.in_(QUEUE_STATUSES),
-                                                     _merchant_clause(user)))
-                        .order_by(merchants.c.created_at.asc()).limit(200)).all()
+    rows = conn.execute(
+        select(merchants)
+        .where(and_(merchants.c.status.in_(QUEUE_STATUSES), _merchant_clause(user)))
+        .order_by(merchants.c.created_at.asc())
+        .limit(200)
+    ).all()
     return [merchants_svc.get_merchant(conn, r.id) for r in rows]
 
 
-def list_merchants(conn: Connection, user: User, *, status: str = "", town_code: str = "",
-                   starting_after: str = "") -> tuple[list[dict[str, Any]], bool]:
+def list_merchants(
+    conn: Connection, user: User, *, status: str = "", town_code: str = "", starting_after: str = ""
+) -> tuple[list[dict[str, Any]], bool]:
     require(user, "operator", "regulator")
     _check_length(starting_after, SEARCH_CHARS_MAX, "starting_after")
     rows, more = merchants_svc.list_merchants(
-        conn, status=status or None, town_code=town_code or None,
-        acquirer_id=user.institution_id if user.role == "operator" else None, limit=PAGE_SIZE,
-        starting_after=starting_after or None)
+        conn,
+        status=status or None,
+        town_code=town_code or None,
+        acquirer_id=user.institution_id if user.role == "operator" else None,
+        limit=PAGE_SIZE,
+        starting_after=starting_after or None,
+    )
     return [_shown_merchant(user, m) for m in rows], more
 
 
@@ -513,9 +632,12 @@ def application_checks(row: Any, conn: Connection | None = None) -> list[dict[st
         _check(N_("Merchant category (MCC)"), lambda: get_mcc(row.mcc)),
         _check(N_("Town"), town),
         _check(N_("Acquirer"), acquirer),
-        _check(N_("Settlement account name"), lambda: account_name_ok(row.type, row.legal_name,
-                                                                  ring.decrypt(row.legal_person_name_enc),
-                                                                  row.settle_account_name)),
+        _check(
+            N_("Settlement account name"),
+            lambda: account_name_ok(
+                row.type, row.legal_name, ring.decrypt(row.legal_person_name_enc), row.settle_account_name
+            ),
+        ),
     ]
 
 
@@ -523,11 +645,16 @@ def merchant_review(conn: Connection, user: User, merchant_id: str) -> dict[str,
     """A merchant as its operator reviews it: the (masked) application and the result of every check."""
     require(user, "operator")
     row = _visible(conn, user, _check_length(merchant_id, SEARCH_CHARS_MAX, "merchant"))
-    return {**merchants_svc.get_merchant(conn, row.id), "checks": application_checks(row, conn),
-            "reviewable": row.status == MerchantStatus.PENDING_REVIEW}
+    return {
+        **merchants_svc.get_merchant(conn, row.id),
+        "checks": application_checks(row, conn),
+        "reviewable": row.status == MerchantStatus.PENDING_REVIEW,
+    }
 
 
-def review_merchant(conn: Connection, user: User, merchant_id: str, action: str, reason: str) -> dict[str, Any]:
+def review_merchant(
+    conn: Connection, user: User, merchant_id: str, action: str, reason: str
+) -> dict[str, Any]:
     """Approve, reject (with a reason) or send back for changes (with a reason) one of the operator's merchants."""
     require(user, "operator")
     if action not in REVIEW_ACTIONS:
@@ -545,29 +672,51 @@ def programme_figures(conn: Connection, user: User, *, at: dt.datetime | None = 
     require(user, "regulator")
     at = at or clock.now()
     day0 = _day_start(at)
-    by_status = {s: int(n) for s, n in conn.execute(
-        select(merchants.c.status, func.count()).group_by(merchants.c.status)).all()}
+    by_status = {
+        s: int(n)
+        for s, n in conn.execute(select(merchants.c.status, func.count()).group_by(merchants.c.status)).all()
+    }
     towns = {t.code: t.name for t in merchants_svc.county().towns}
-    by_town = [{"town_code": code, "town": towns.get(code, code), "status": s, "count": int(n)}
-               for code, s, n in conn.execute(select(merchants.c.town_code, merchants.c.status, func.count())
-                                              .group_by(merchants.c.town_code, merchants.c.status)).all()]
+    by_town = [
+        {"town_code": code, "town": towns.get(code, code), "status": s, "count": int(n)}
+        for code, s, n in conn.execute(
+            select(merchants.c.town_code, merchants.c.status, func.count()).group_by(
+                merchants.c.town_code, merchants.c.status
+            )
+        ).all()
+    ]
     town_rows: dict[str, dict[str, Any]] = {}
     for r in by_town:
-        t = town_rows.setdefault(r["town_code"], {"town_code": r["town_code"], "town": r["town"], "active": 0,
-                                                  "total": 0})
+        t = town_rows.setdefault(
+            r["town_code"], {"town_code": r["town_code"], "town": r["town"], "active": 0, "total": 0}
+        )
         t["total"] += r["count"]
         if r["status"] == MerchantStatus.ACTIVE:
             t["active"] += r["count"]
-    channels = [{"channel": c, "count": int(n), "amount_fen": int(a)} for c, n, a in conn.execute(
-        select(payments.c.channel, func.count(), func.coalesce(func.sum(payments.c.amount_fen), 0))
-        .where(and_(payments.c.id >= _id_floor("pay", day0 - dt.timedelta(hours=1)),
-                    payments.c.status == "succeeded", payments.c.succeeded_at >= day0))
-        .group_by(payments.c.channel).order_by(payments.c.channel)).all()]
-    return {"merchants_by_status": by_status, "merchants_total": sum(by_status.values()),
-            "towns": sorted(town_rows.values(), key=lambda t: t["town_code"]), "channels": channels,
-            "payments_count": sum(c["count"] for c in channels),
-            "payments_amount_fen": sum(c["amount_fen"] for c in channels),
-            "day": day0.astimezone(SHANGHAI).date()}
+    channels = [
+        {"channel": c, "count": int(n), "amount_fen": int(a)}
+        for c, n, a in conn.execute(
+            select(payments.c.channel, func.count(), func.coalesce(func.sum(payments.c.amount_fen), 0))
+            .where(
+                and_(
+                    payments.c.id >= _id_floor("pay", day0 - dt.timedelta(hours=1)),
+                    payments.c.status == "succeeded",
+                    payments.c.succeeded_at >= day0,
+                )
+            )
+            .group_by(payments.c.channel)
+            .order_by(payments.c.channel)
+        ).all()
+    ]
+    return {
+        "merchants_by_status": by_status,
+        "merchants_total": sum(by_status.values()),
+        "towns": sorted(town_rows.values(), key=lambda t: t["town_code"]),
+        "channels": channels,
+        "payments_count": sum(c["count"] for c in channels),
+        "payments_amount_fen": sum(c["amount_fen"] for c in channels),
+        "day": day0.astimezone(SHANGHAI).date(),
+    }
 
 
 def announcement(payment: dict[str, Any]) -> str:

@@ -22,7 +22,8 @@ SIMULATOR_SECRET = "simulator-only-not-a-secret-0123456789"  # public by design:
 HOW_TO_MAKE_A_SECRET = (
     "make one with `zhifu keys new-secret > /etc/zhifu/secret && chmod 600 /etc/zhifu/secret` and set "
     "ZHIFU_SECRET_KEY_FILE=/etc/zhifu/secret (or put it in ZHIFU_SECRET_KEY); keep it with the database's backups, "
-    "without it the personal data cannot be read. For a demo, ZHIFU_SIMULATOR=1 runs on a built-in key")
+    "without it the personal data cannot be read. For a demo, ZHIFU_SIMULATOR=1 runs on a built-in key"
+)
 
 
 class SecretMissing(ZhifuError):
@@ -40,7 +41,9 @@ class Settings(BaseSettings):
     secret_key_file: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
-    simulator: bool = False  # ZHIFU_SIMULATOR=1: the payer's /sim routes and the fake rails; never in production
+    simulator: bool = (
+        False  # ZHIFU_SIMULATOR=1: the payer's /sim routes and the fake rails; never in production
+    )
     rails_config: str = "./.zhifu-rails/rails.json"  # base URLs, ids and key files of the rails, per family
     rail_timeout_s: float = 5.0  # one call to a rail; past it the outcome is unknown and the sweeper asks
     county_profile: str = "yiyuan"
@@ -48,7 +51,9 @@ class Settings(BaseSettings):
     micro_monthly_cap_fen: int = 10_000_000  # 100,000 yuan a month
     sweeper_interval_s: float = 5.0
     webhook_dispatch_interval_s: float = 1.0
-    webhook_allow_private: bool = False  # ZHIFU_WEBHOOK_ALLOW_PRIVATE=1: endpoints on loopback/private addresses
+    webhook_allow_private: bool = (
+        False  # ZHIFU_WEBHOOK_ALLOW_PRIVATE=1: endpoints on loopback/private addresses
+    )
 
     @model_validator(mode="after")
     def _resolve_secret(self) -> Settings:
@@ -74,7 +79,9 @@ def secret() -> str:
     """The secret key, or SecretMissing saying how to make one."""
     s = get_settings()
     if not s.secret_key:
-        raise SecretMissing(f"ZHIFU_SECRET_KEY 未设置，拒绝使用内置密钥 / no secret key: {HOW_TO_MAKE_A_SECRET}")
+        raise SecretMissing(
+            f"ZHIFU_SECRET_KEY 未设置，拒绝使用内置密钥 / no secret key: {HOW_TO_MAKE_A_SECRET}"
+        )
     return s.secret_key
 
 
@@ -87,7 +94,9 @@ def check_secret_for_serving() -> None:
     if key == SIMULATOR_SECRET:
         raise SecretMissing("ZHIFU_SECRET_KEY is the simulator's public key; " + HOW_TO_MAKE_A_SECRET)
     if len(key) < SECRET_CHARS_MIN:
-        raise SecretMissing(f"ZHIFU_SECRET_KEY is shorter than {SECRET_CHARS_MIN} characters; " + HOW_TO_MAKE_A_SECRET)
+        raise SecretMissing(
+            f"ZHIFU_SECRET_KEY is shorter than {SECRET_CHARS_MIN} characters; " + HOW_TO_MAKE_A_SECRET
+        )
 
 
 @lru_cache(maxsize=1)

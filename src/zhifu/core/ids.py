@@ -11,8 +11,34 @@ from ulid import ULID
 from zhifu.core.errors import InvalidRequest
 
 PREFIXES = frozenset(
-    {"pay", "re", "mch", "sto", "trm", "key", "evt", "whe", "je", "acc", "hold", "idem", "set", "po",
-     "code", "usr", "cmp", "rcb", "rcl", "case", "sub", "fee", "bill", "alrt", "cmpl", "sess"}
+    {
+        "pay",
+        "re",
+        "mch",
+        "sto",
+        "trm",
+        "key",
+        "evt",
+        "whe",
+        "je",
+        "acc",
+        "hold",
+        "idem",
+        "set",
+        "po",
+        "code",
+        "usr",
+        "cmp",
+        "rcb",
+        "rcl",
+        "case",
+        "sub",
+        "fee",
+        "bill",
+        "alrt",
+        "cmpl",
+        "sess",
+    }
 )
 
 

@@ -13,7 +13,7 @@ _YUAN_RE = re.compile(r"(0|[1-9][0-9]{0,12})(?:\.([0-9]{1,2}))?")
 def parse_yuan(text: str, *, max_fen: int = MAX_PAYMENT_FEN, param: str = "amount") -> int:
     """Parse "12.34" into 1234 fen. Rejects signs, exponents, spaces, >2 decimals, zero and over-maximum."""
     if not isinstance(text, str):
-        raise MoneyError(f"{param} must be a string of yuan like \"12.34\"", param=param)
+        raise MoneyError(f'{param} must be a string of yuan like "12.34"', param=param)
     if text == "":
         raise MoneyError(f"{param} is empty", param=param)
     m = _YUAN_RE.fullmatch(text)
@@ -22,7 +22,7 @@ def parse_yuan(text: str, *, max_fen: int = MAX_PAYMENT_FEN, param: str = "amoun
             raise MoneyError(f"{param} {text!r} has more than two decimal places", param=param)
         if text.startswith("-"):
             raise MoneyError(f"{param} {text!r} is negative", param=param)
-        raise MoneyError(f"{param} {text!r} is not a plain decimal amount of yuan like \"12.34\"", param=param)
+        raise MoneyError(f'{param} {text!r} is not a plain decimal amount of yuan like "12.34"', param=param)
     whole, frac = m.group(1), (m.group(2) or "")
     fen = int(whole) * 100 + int(frac.ljust(2, "0") or "0")
     check_fen(fen, max_fen=max_fen, param=param)
@@ -36,7 +36,11 @@ def check_fen(fen: object, *, max_fen: int = MAX_PAYMENT_FEN, param: str = "amou
     if fen <= 0:
         raise MoneyError(f"{param} must be positive, got {fen}", param=param)
     if fen > max_fen:
-        raise MoneyError(f"{param} {fen} is over the maximum of {format_fen(max_fen)}", param=param, code="amount_too_large")
+        raise MoneyError(
+            f"{param} {fen} is over the maximum of {format_fen(max_fen)}",
+            param=param,
+            code="amount_too_large",
+        )
     return fen
 
 

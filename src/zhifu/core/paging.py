@@ -18,8 +18,15 @@ def page_limit(limit: int, page_max: int = PAGE_MAX) -> int:
     return max(1, min(limit, page_max))
 
 
-def cursor_page(conn: Connection, table: Table, where: Sequence[ColumnElement[bool]], *, limit: int,
-                starting_after: str | None, public: Callable[[Any], T]) -> tuple[list[T], bool]:
+def cursor_page(
+    conn: Connection,
+    table: Table,
+    where: Sequence[ColumnElement[bool]],
+    *,
+    limit: int,
+    starting_after: str | None,
+    public: Callable[[Any], T],
+) -> tuple[list[T], bool]:
     """One page of `table`'s rows matching `where`, newest id first, after the id `starting_after` when given;
     with whether more rows follow (one row past the page is read to know)."""
     limit = page_limit(limit)

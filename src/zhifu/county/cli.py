@@ -12,8 +12,10 @@ app = typer.Typer(no_args_is_help=True, help="The county a database serves: its 
 
 
 @app.command("load")
-def load(profile: str = typer.Argument(..., help="A packaged profile (yiyuan, demo_small) or a YAML path."),
-         replace: bool = typer.Option(False, "--replace", help="Replace another county already loaded.")) -> None:
+def load(
+    profile: str = typer.Argument(..., help="A packaged profile (yiyuan, demo_small) or a YAML path."),
+    replace: bool = typer.Option(False, "--replace", help="Replace another county already loaded."),
+) -> None:
     """Validate a profile and store its towns, villages, institutions, billers, circles and targets."""
     from zhifu.core.errors import ZhifuError
     from zhifu.county import load_profile
@@ -53,6 +55,11 @@ def show_coverage() -> None:
         rows = coverage(conn)
     t = Table("town", "area", "registered", "covered", "coverage")
     for r in rows:
-        t.add_row(r["name"] + (" (pilot)" if r["pilot"] else ""), r["area_type"], str(r["registered"]),
-                  str(r["covered"]), f"{r['coverage_ppm'] / 10_000:.1f} %")
+        t.add_row(
+            r["name"] + (" (pilot)" if r["pilot"] else ""),
+            r["area_type"],
+            str(r["registered"]),
+            str(r["covered"]),
+            f"{r['coverage_ppm'] / 10_000:.1f} %",
+        )
     console.print(t)

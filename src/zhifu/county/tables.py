@@ -111,5 +111,11 @@ county_businesses = Table(
     Index("ix_county_businesses_town", "town_code", "merchant_id"),
 )
 
-REFERENCE_TABLES = (county_towns, county_villages, county_institutions, county_billers, county_circles,
-                    county_targets)
+REFERENCE_TABLES = (
+    county_towns,
+    county_villages,
+    county_institutions,
+    county_billers,
+    county_circles,
+    county_targets,
+)

@@ -23,7 +23,7 @@ def normalise_url(url: str) -> str:
     """Accept plain postgresql:// URLs and route them to psycopg 3."""
     for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -31,8 +31,12 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         # Every use goes through begin(), which ends in COMMIT or ROLLBACK: no reset needed on return.
-        engine = create_engine(url, echo=echo, pool_reset_on_return=None,
-                               connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+        engine = create_engine(
+            url,
+            echo=echo,
+            pool_reset_on_return=None,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        )
         _configure_sqlite(engine)
         return engine
     # No pre-ping (a round trip per transaction); stale connections are recycled and failures retried instead.

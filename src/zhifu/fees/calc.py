@@ -140,13 +140,16 @@ class ChannelCost:
 
 CostTable = Mapping[tuple[str, str], CostRate]
 
+
 # The default costs are each rail's own facts (channels/<rail>): 发改价格〔2016〕557号 caps for bank-card rails
 # (issuer debit 0.35 % capped at 13 yuan, credit 0.45 % uncapped; network 0.0325 % capped at 3.25 yuan); wallets
 # an assumed 0.2 % wholesale cost to the acquirer, no network fee. Operators override them in fee_channel_costs.
 def _default_costs() -> dict[tuple[str, str], CostRate]:
     from zhifu.channels.registry import FACTS
 
-    return {(f.name, card_type): CostRate(*rate) for f in FACTS.values() for card_type, rate in f.costs.items()}
+    return {
+        (f.name, card_type): CostRate(*rate) for f in FACTS.values() for card_type, rate in f.costs.items()
+    }
 
 
 DEFAULT_COST_TABLE: dict[tuple[str, str], CostRate] = _default_costs()

@@ -15,7 +15,9 @@ from zhifu.core.errors import ZhifuError
 from zhifu.core.money import format_fen, parse_yuan
 
 NAME = "fees"
-app = typer.Typer(no_args_is_help=True, help="Fee plans (费率): rules by channel × card type × merchant class.")
+app = typer.Typer(
+    no_args_is_help=True, help="Fee plans (费率): rules by channel × card type × merchant class."
+)
 
 
 def _call(fn: Callable[..., Any]) -> Any:
@@ -40,28 +42,41 @@ def _required_date(text: str, option: str) -> dt.date:
 
 
 @app.command("add-rule")
-def add_rule(rate_ppm: int = typer.Option(..., help="Parts per million: 3800 is 0.38 %."),
-             effective_from: str = typer.Option(..., "--from", help="First business date, YYYY-MM-DD."),
-             effective_to: str = typer.Option(None, "--to", help="First business date no longer covered."),
-             channel: str = typer.Option("*"), card_type: str = typer.Option("*"),
-             merchant_class: str = typer.Option("*", "--class"),
-             min_fen: int = typer.Option(0, help="Minimum fee per payment, fen."),
-             cap_fen: int = typer.Option(None, help="Maximum fee per payment, fen."),
-             note: str = typer.Option("")) -> None:
+def add_rule(
+    rate_ppm: int = typer.Option(..., help="Parts per million: 3800 is 0.38 %."),
+    effective_from: str = typer.Option(..., "--from", help="First business date, YYYY-MM-DD."),
+    effective_to: str = typer.Option(None, "--to", help="First business date no longer covered."),
+    channel: str = typer.Option("*"),
+    card_type: str = typer.Option("*"),
+    merchant_class: str = typer.Option("*", "--class"),
+    min_fen: int = typer.Option(0, help="Minimum fee per payment, fen."),
+    cap_fen: int = typer.Option(None, help="Maximum fee per payment, fen."),
+    note: str = typer.Option(""),
+) -> None:
     """Add a fee rule."""
     from zhifu.fees.service import RuleIn, create_rule
 
     try:
-        req = RuleIn(channel=channel, card_type=card_type, merchant_class=merchant_class, rate_ppm=rate_ppm,
-                     min_fen=min_fen, cap_fen=cap_fen, effective_from=_required_date(effective_from, "--from"),
-                     effective_to=_date(effective_to, "--to"), note=note)
+        req = RuleIn(
+            channel=channel,
+            card_type=card_type,
+            merchant_class=merchant_class,
+            rate_ppm=rate_ppm,
+            min_fen=min_fen,
+            cap_fen=cap_fen,
+            effective_from=_required_date(effective_from, "--from"),
+            effective_to=_date(effective_to, "--to"),
+            note=note,
+        )
     except ValidationError as exc:
         e = exc.errors()[0]
         fail(f"--{'.'.join(str(p) for p in e['loc']).replace('_', '-')}: {e['msg']}")
         return
     r = _call(lambda c: create_rule(c, req))
-    console.print(f"rule {r['id']}: {r['channel']}/{r['card_type']}/{r['merchant_class']} {r['rate_ppm']} ppm "
-                  f"from {r['effective_from']}")
+    console.print(
+        f"rule {r['id']}: {r['channel']}/{r['card_type']}/{r['merchant_class']} {r['rate_ppm']} ppm "
+        f"from {r['effective_from']}"
+    )
 
 
 @app.command("list")
@@ -74,23 +89,43 @@ def list_(on: str = typer.Option(None, help="Only rules in force on this busines
     for col in ("id", "channel", "card", "class", "ppm", "min", "cap", "from", "to"):
         t.add_column(col)
     for r in rows:
-        t.add_row(r["id"], r["channel"], r["card_type"], r["merchant_class"], str(r["rate_ppm"]),
-                  format_fen(r["min_fen"]), format_fen(r["cap_fen"]) if r["cap_fen"] is not None else "",
-                  r["effective_from"], r["effective_to"] or "")
+        t.add_row(
+            r["id"],
+            r["channel"],
+            r["card_type"],
+            r["merchant_class"],
+            str(r["rate_ppm"]),
+            format_fen(r["min_fen"]),
+            format_fen(r["cap_fen"]) if r["cap_fen"] is not None else "",
+            r["effective_from"],
+            r["effective_to"] or "",
+        )
     console.print(t)
 
 
 @app.command("waive")
-def waive(merchant_id: str, effective_from: str = typer.Option(..., "--from"),
-          effective_to: str = typer.Option(None, "--to"), channel: str = typer.Option("*"),
-          campaign: str = typer.Option(None), reason: str = typer.Option("")) -> None:
+def waive(
+    merchant_id: str,
+    effective_from: str = typer.Option(..., "--from"),
+    effective_to: str = typer.Option(None, "--to"),
+    channel: str = typer.Option("*"),
+    campaign: str = typer.Option(None),
+    reason: str = typer.Option(""),
+) -> None:
     """Set a merchant's fee to 0 for business dates [from, to)."""
     from zhifu.fees.service import WaiverIn, create_waiver
 
-    req = WaiverIn(channel=channel, effective_from=_required_date(effective_from, "--from"),
-                   effective_to=_date(effective_to, "--to"), campaign_ref=campaign, reason=reason)
+    req = WaiverIn(
+        channel=channel,
+        effective_from=_required_date(effective_from, "--from"),
+        effective_to=_date(effective_to, "--to"),
+        campaign_ref=campaign,
+        reason=reason,
+    )
     w = _call(lambda c: create_waiver(c, merchant_id, req))
-    console.print(f"waiver {w['id']} for {merchant_id} from {w['effective_from']} to {w['effective_to'] or '—'}")
+    console.print(
+        f"waiver {w['id']} for {merchant_id} from {w['effective_from']} to {w['effective_to'] or '—'}"
+    )
 
 
 @app.command("class")
@@ -103,8 +138,13 @@ def set_class(merchant_id: str, merchant_class: str) -> None:
 
 
 @app.command("quote")
-def quote(merchant_id: str, channel: str = typer.Option(...), card_type: str = typer.Option("debit"),
-          amount: str = typer.Option(..., help="Yuan, e.g. 100.00"), on: str = typer.Option(None)) -> None:
+def quote(
+    merchant_id: str,
+    channel: str = typer.Option(...),
+    card_type: str = typer.Option("debit"),
+    amount: str = typer.Option(..., help="Yuan, e.g. 100.00"),
+    on: str = typer.Option(None),
+) -> None:
     """Fee, channel cost and the acquirer's margin of a would-be payment."""
     from zhifu.core import clock
     from zhifu.core.business_day import business_date
@@ -117,5 +157,7 @@ def quote(merchant_id: str, channel: str = typer.Option(...), card_type: str = t
         return
     day = _date(on, "--on") or business_date(clock.now())
     q = _call(lambda c: do_quote(c, merchant_id, channel, card_type, fen, day))
-    console.print(f"fee {format_fen(q['fee_fen'])} ({q['rate_ppm']} ppm, class {q['merchant_class']}), cost "
-                  f"{format_fen(q['cost_fen'])}, margin {format_fen(q['margin_fen'])}")
+    console.print(
+        f"fee {format_fen(q['fee_fen'])} ({q['rate_ppm']} ppm, class {q['merchant_class']}), cost "
+        f"{format_fen(q['cost_fen'])}, margin {format_fen(q['margin_fen'])}"
+    )

@@ -15,7 +15,9 @@ from zhifu.cli import console, database, fail
 from zhifu.core.money import format_fen
 
 NAME = "campaign"
-app = typer.Typer(no_args_is_help=True, help="Incentive campaigns (营销活动): subsidies and random instant discounts.")
+app = typer.Typer(
+    no_args_is_help=True, help="Incentive campaigns (营销活动): subsidies and random instant discounts."
+)
 
 
 def _run(fn: Callable[[Any], Any]) -> Any:
@@ -40,12 +42,16 @@ def _load(path: Path, model: Any) -> Any:
 
 
 def _show(doc: dict[str, Any]) -> None:
-    console.print(f"{doc['id']}  {doc['name']}  ({doc['status']}) v{doc['version']}  funder {doc['funder']}  "
-                  f"funded {format_fen(doc['funded_fen'])}  remaining {format_fen(doc['remaining_fen'])}")
+    console.print(
+        f"{doc['id']}  {doc['name']}  ({doc['status']}) v{doc['version']}  funder {doc['funder']}  "
+        f"funded {format_fen(doc['funded_fen'])}  remaining {format_fen(doc['remaining_fen'])}"
+    )
 
 
 @app.command("create")
-def create(file: Path = typer.Argument(..., help="A JSON file: name, funder, budget_fen, seed, rules.")) -> None:
+def create(
+    file: Path = typer.Argument(..., help="A JSON file: name, funder, budget_fen, seed, rules."),
+) -> None:
     """Validate and create a campaign; its budget is funded at once. Prints the id last."""
     from zhifu.incentives.service import CreateCampaign, create_campaign
 
@@ -110,9 +116,11 @@ def report(campaign_id: str) -> None:
     from zhifu.incentives.service import report as build
 
     r = _run(lambda c: build(c, campaign_id))
-    console.print(f"{r['name']}  funded {format_fen(r['funded_fen'])}  spent {format_fen(r['spent_fen'])}  "
-                  f"remaining {format_fen(r['remaining_fen'])}  reserved {format_fen(r['reserved_fen'])}  "
-                  f"payers {r['payers_reached']}  flags {r['flags']}")
+    console.print(
+        f"{r['name']}  funded {format_fen(r['funded_fen'])}  spent {format_fen(r['spent_fen'])}  "
+        f"remaining {format_fen(r['remaining_fen'])}  reserved {format_fen(r['reserved_fen'])}  "
+        f"payers {r['payers_reached']}  flags {r['flags']}"
+    )
     for title in ("by_kind", "by_day", "by_town", "by_merchant"):
         t = Table(title, "spent", "payments", title=title)
         for row in r[title]:
@@ -126,8 +134,10 @@ def flags(campaign_id: str = typer.Option(None)) -> None:
     from zhifu.incentives.service import list_flags
 
     for f in _run(lambda c: list_flags(c, campaign_id, limit=100)):
-        console.print(f"{f['day']}  {f['kind']}  payer {f['payer_key']}  merchant {f['merchant_id']}  "
-                      f"{f['payments']} payments  {f['detail']}")
+        console.print(
+            f"{f['day']}  {f['kind']}  payer {f['payer_key']}  merchant {f['merchant_id']}  "
+            f"{f['payments']} payments  {f['detail']}"
+        )
 
 
 @app.command("payout")

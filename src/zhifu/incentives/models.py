@@ -66,7 +66,9 @@ campaign_awards = Table(
     utcnow_column("updated_at"),
     CheckConstraint("kind in ('discount','cost_refund','subsidy','fee_waiver')", name="kind"),
     CheckConstraint("status in ('held','posted','released')", name="status"),
-    CheckConstraint("amount_fen >= 0 and clawed_back_fen >= 0 and clawed_back_fen <= amount_fen", name="amounts"),
+    CheckConstraint(
+        "amount_fen >= 0 and clawed_back_fen >= 0 and clawed_back_fen <= amount_fen", name="amounts"
+    ),
     Index("ix_campaign_awards_campaign_day", "campaign_id", "day"),
     Index("ix_campaign_awards_payment", "payment_id"),
     Index("ix_campaign_awards_payer", "payer_key", "merchant_id", "created_at"),

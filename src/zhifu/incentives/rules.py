@@ -72,7 +72,9 @@ class Rules(BaseModel):
 
 
 def _bad(message_zh: str, message_en: str, param: str) -> InvalidRequest:
-    return InvalidRequest(f"{message_zh} / {message_en}", param=f"rules.{param}", code="invalid_campaign_rules")
+    return InvalidRequest(
+        f"{message_zh} / {message_en}", param=f"rules.{param}", code="invalid_campaign_rules"
+    )
 
 
 def validate_rules(r: Rules, profile: CountyProfile) -> Rules:
@@ -81,8 +83,11 @@ def validate_rules(r: Rules, profile: CountyProfile) -> Rules:
         if getattr(r, name).tzinfo is None:
             raise _bad("时间须带时区", f"{name} needs a time zone, e.g. +08:00", name)
     if r.ends_at <= r.starts_at:
-        raise _bad("活动结束时间须晚于开始时间", "ends_at must be after starts_at (the window is empty or inverted)",
-                   "ends_at")
+        raise _bad(
+            "活动结束时间须晚于开始时间",
+            "ends_at must be after starts_at (the window is empty or inverted)",
+            "ends_at",
+        )
     if r.ends_at - r.starts_at > dt.timedelta(days=WINDOW_MAX_DAYS):
         raise _bad("活动期过长", f"a campaign runs at most {WINDOW_MAX_DAYS} days", "ends_at")
     for i, d in enumerate(r.weekdays):
@@ -98,7 +103,11 @@ def validate_rules(r: Rules, profile: CountyProfile) -> Rules:
     known_issuers = {i.id for i in profile.institutions if "issuer" in i.roles}
     for i, iss in enumerate(r.issuers):
         if iss not in known_issuers:
-            raise _bad("未知发卡机构", f"unknown issuer {iss!r} (not an issuer in the county profile)", f"issuers.{i}")
+            raise _bad(
+                "未知发卡机构",
+                f"unknown issuer {iss!r} (not an issuer in the county profile)",
+                f"issuers.{i}",
+            )
     if r.amount_min_fen is not None and r.amount_min_fen <= 0:
         raise _bad("金额下限须为正", "amount_min_fen must be positive", "amount_min_fen")
     if r.amount_below_fen is not None:
@@ -122,9 +131,17 @@ def validate_rules(r: Rules, profile: CountyProfile) -> Rules:
     if r.discount is not None:
         _validate_discount(r.discount)
     if not (r.cost_refund or r.subsidy_ppm or r.fee_waiver or r.discount):
-        raise _bad("活动须至少有一项优惠", "give at least one benefit: cost_refund, subsidy_ppm, fee_waiver or discount",
-                   "discount")
-    for name in ("per_payer_day_fen", "per_payer_day_count", "per_payer_campaign_fen", "per_merchant_day_fen"):
+        raise _bad(
+            "活动须至少有一项优惠",
+            "give at least one benefit: cost_refund, subsidy_ppm, fee_waiver or discount",
+            "discount",
+        )
+    for name in (
+        "per_payer_day_fen",
+        "per_payer_day_count",
+        "per_payer_campaign_fen",
+        "per_merchant_day_fen",
+    ):
         v = getattr(r, name)
         if v is not None and v <= 0:
             raise _bad("上限须为正", f"{name} must be positive (leave it out for no cap)", name)
@@ -133,8 +150,11 @@ def validate_rules(r: Rules, profile: CountyProfile) -> Rules:
 
 def _validate_discount(d: Discount) -> None:
     if not 0 <= d.probability_ppm <= PPM:
-        raise _bad("中奖概率须在 0 到 1 之间", "probability_ppm must be between 0 and 1,000,000 (probability 0–1)",
-                   "discount.probability_ppm")
+        raise _bad(
+            "中奖概率须在 0 到 1 之间",
+            "probability_ppm must be between 0 and 1,000,000 (probability 0–1)",
+            "discount.probability_ppm",
+        )
     if d.tiers is None:
         if d.min_fen is None or d.max_fen is None:
             raise _bad("须给出立减金额区间或档位", "give min_fen and max_fen, or tiers", "discount.min_fen")
@@ -193,7 +213,9 @@ def matches(r: Rules, ctx: Context, county_rural: frozenset[str]) -> str | None:
         return "mcc"
     if r.towns and ctx.town_code not in r.towns:
         return "town"
-    if (r.merchant_ids or r.circles) and not (ctx.merchant_id in r.merchant_ids or ctx.circles & set(r.circles)):
+    if (r.merchant_ids or r.circles) and not (
+        ctx.merchant_id in r.merchant_ids or ctx.circles & set(r.circles)
+    ):
         return "merchant"
     if r.issuers or r.county_rural_issuers:
         if ctx.issuer is None:

@@ -12,5 +12,7 @@ job_leases = Table(
     Column("name", String(40), primary_key=True),  # a background duty: sweeper, webhooks, kpi, …
     Column("holder", String(64), nullable=False),  # the worker holding it: host, pid and a random suffix
     utcnow_column("expires_at"),  # past this the lease is free (its holder died or hangs)
-    Column("runs", Integer, nullable=False, server_default="0"),  # passes run under this lease row, all holders
+    Column(
+        "runs", Integer, nullable=False, server_default="0"
+    ),  # passes run under this lease row, all holders
 )

@@ -30,22 +30,33 @@ HOLDER = f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(4)}"  # 
 def _try_claim(conn: Connection, name: str, holder: str, at: dt.datetime, ttl_s: float) -> bool:
     until = at + dt.timedelta(seconds=ttl_s)
     free = or_(job_leases.c.expires_at <= at, job_leases.c.holder == holder)
-    got = conn.execute(update(job_leases).where(and_(job_leases.c.name == name, free))
-                       .values(holder=holder, expires_at=until, runs=job_leases.c.runs + 1)).rowcount
+    got = conn.execute(
+        update(job_leases)
+        .where(and_(job_leases.c.name == name, free))
+        .values(holder=holder, expires_at=until, runs=job_leases.c.runs + 1)
+    ).rowcount
     if got == 1:
         return True
     if conn.execute(select(job_leases.c.name).where(job_leases.c.name == name)).first() is not None:
         return False  # held by another worker
     try:
         with conn.begin_nested():  # the first pass ever of this job: a concurrent first insert loses cleanly
-            conn.execute(insert(job_leases), [{"name": name, "holder": holder, "expires_at": until, "runs": 1}])
+            conn.execute(
+                insert(job_leases), [{"name": name, "holder": holder, "expires_at": until, "runs": 1}]
+            )
     except IntegrityError:
         return False
     return True
 
 
-def claim(db: Database, name: str, *, holder: str = HOLDER, ttl_s: float = LEASE_TTL_S,
-          at: dt.datetime | None = None) -> bool:
+def claim(
+    db: Database,
+    name: str,
+    *,
+    holder: str = HOLDER,
+    ttl_s: float = LEASE_TTL_S,
+    at: dt.datetime | None = None,
+) -> bool:
     """Take the lease on job `name` for ttl_s, unless another holder has it (committed before returning)."""
     if not 0 < len(name) <= NAME_LEN_MAX:
         raise ValueError(f"job name of 1–{NAME_LEN_MAX} characters: {name!r}")
@@ -54,13 +65,18 @@ def claim(db: Database, name: str, *, holder: str = HOLDER, ttl_s: float = LEASE
 
 def release(db: Database, name: str, *, holder: str = HOLDER) -> None:
     """End our lease on job `name` (another worker may start the next pass at once)."""
-    db.run(lambda c: c.execute(update(job_leases).where(and_(job_leases.c.name == name,
-                                                             job_leases.c.holder == holder))
-                               .values(expires_at=clock.now())))
+    db.run(
+        lambda c: c.execute(
+            update(job_leases)
+            .where(and_(job_leases.c.name == name, job_leases.c.holder == holder))
+            .values(expires_at=clock.now())
+        )
+    )
 
 
-def run_leased(db: Database, name: str, fn: Callable[[], T], *, holder: str = HOLDER,
-               ttl_s: float = LEASE_TTL_S) -> tuple[bool, T | None]:
+def run_leased(
+    db: Database, name: str, fn: Callable[[], T], *, holder: str = HOLDER, ttl_s: float = LEASE_TTL_S
+) -> tuple[bool, T | None]:
     """Run one pass of job `name` if no other worker is running it: (ran, what fn returned)."""
     if not claim(db, name, holder=holder, ttl_s=ttl_s):
         return False, None

@@ -31,13 +31,17 @@ def refresh_cmd() -> None:
 
     t0 = time.perf_counter()
     out = database().run(refresh)
-    console.print(f"rollups refreshed: {out['days']} business days recomputed in {time.perf_counter() - t0:.1f} s")
+    console.print(
+        f"rollups refreshed: {out['days']} business days recomputed in {time.perf_counter() - t0:.1f} s"
+    )
 
 
 @app.command("submit")
-def submit_cmd(file: Path = typer.Argument(..., help="CSV: institution,town_code,month,cards_issued,app_users[,note]"),
-               correction: bool = typer.Option(False, "--correction", help="Record new versions of periods on file."),
-               by: str = typer.Option("cli", "--by", help="Who submits (recorded with each row).")) -> None:
+def submit_cmd(
+    file: Path = typer.Argument(..., help="CSV: institution,town_code,month,cards_issued,app_users[,note]"),
+    correction: bool = typer.Option(False, "--correction", help="Record new versions of periods on file."),
+    by: str = typer.Option("cli", "--by", help="Who submits (recorded with each row)."),
+) -> None:
     """File issuers' monthly figures; any bad line refuses the whole file and names the line and field."""
     from zhifu.core.errors import ZhifuError
     from zhifu.kpi.service import parse_csv, submit

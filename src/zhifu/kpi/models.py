@@ -20,7 +20,9 @@ kpi_daily = Table(
     Column("amount_fen", BigInteger, nullable=False),
     Column("refunds", BigInteger, nullable=False),
     Column("refund_fen", BigInteger, nullable=False),
-    CheckConstraint("payments >= 0 and amount_fen >= 0 and refunds >= 0 and refund_fen >= 0", name="non_negative"),
+    CheckConstraint(
+        "payments >= 0 and amount_fen >= 0 and refunds >= 0 and refund_fen >= 0", name="non_negative"
+    ),
     Index("ix_kpi_daily_channel_day", "channel", "day"),
 )
 
@@ -33,10 +35,15 @@ CUBE_SUMS = ("payments", "amount_fen", "refunds", "refund_fen")
 
 
 def _cube_table(name: str, period: str) -> Table:
-    return Table(name, metadata, Column(period, Date, primary_key=True),
-                 Column("town_code", String(12), primary_key=True), Column("channel", String(20), primary_key=True),
-                 Column("acquirer_id", String(40), primary_key=True),
-                 *(Column(c, BigInteger, nullable=False) for c in CUBE_SUMS))
+    return Table(
+        name,
+        metadata,
+        Column(period, Date, primary_key=True),
+        Column("town_code", String(12), primary_key=True),
+        Column("channel", String(20), primary_key=True),
+        Column("acquirer_id", String(40), primary_key=True),
+        *(Column(c, BigInteger, nullable=False) for c in CUBE_SUMS),
+    )
 
 
 kpi_daily_sum = _cube_table("kpi_daily_sum", "day")

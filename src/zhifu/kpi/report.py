@@ -53,15 +53,30 @@ def collect(conn: Connection, month: str) -> dict[str, Any]:
     town_rows = []
     for c in cov["towns"]:
         t = towns.get(c["town_code"], {"count": 0, "amount_fen": 0, "unionpay_count": 0})
-        town_rows.append({**c, **t, "active_users": service.active_users(conn, end, dim="town", key=c["town_code"])})
+        town_rows.append(
+            {**c, **t, "active_users": service.active_users(conn, end, dim="town", key=c["town_code"])}
+        )
     ytd = service.Filters(dt.date(end.year, 1, 1), end)
-    return {"month": month, "start": start, "end": end, "county": county, "targets": service.targets(conn, end),
-            "totals": service.totals(conn, f), "active_users": service.active_users(conn, end),
-            "unionpay": service.unionpay(conn, f), "unionpay_ytd": service.unionpay(conn, ytd),
-            "share": service.share(conn, f), "channels": service.by_channel(conn, f),
-            "institutions": service.by_institution(conn, f), "towns": town_rows, "town_names": names,
-            "coverage": cov, "pilot": service.pilot(conn, f), "operations": service.operations(conn, f),
-            "trend": service.trend(conn, service.Filters(_months_back(end, 11), end))}
+    return {
+        "month": month,
+        "start": start,
+        "end": end,
+        "county": county,
+        "targets": service.targets(conn, end),
+        "totals": service.totals(conn, f),
+        "active_users": service.active_users(conn, end),
+        "unionpay": service.unionpay(conn, f),
+        "unionpay_ytd": service.unionpay(conn, ytd),
+        "share": service.share(conn, f),
+        "channels": service.by_channel(conn, f),
+        "institutions": service.by_institution(conn, f),
+        "towns": town_rows,
+        "town_names": names,
+        "coverage": cov,
+        "pilot": service.pilot(conn, f),
+        "operations": service.operations(conn, f),
+        "trend": service.trend(conn, service.Filters(_months_back(end, 11), end)),
+    }
 
 
 def _months_back(end: dt.date, n: int) -> dt.date:
@@ -75,17 +90,33 @@ def _target_rows(doc: dict[str, Any]) -> list[list[str]]:
     period = {"2021": "2021年末", "2022": "2022年末", "pilot": "试点期", "annual": "每年"}
     rows = []
     for t in doc["targets"]:
-        rows.append([t["label_zh"] + (f"（{t['institution']}）" if t["institution"] else ""),
-                     period.get(t["period"], t["period"]), _fmt(t["target"], t["unit"]),
-                     _fmt(t["value"], t["unit"]), _pct(t["progress_ppm"]),
-                     "达成" if t["met"] else ("暂无数据" if t["value"] is None else "未达成")])
+        rows.append(
+            [
+                t["label_zh"] + (f"（{t['institution']}）" if t["institution"] else ""),
+                period.get(t["period"], t["period"]),
+                _fmt(t["target"], t["unit"]),
+                _fmt(t["value"], t["unit"]),
+                _pct(t["progress_ppm"]),
+                "达成" if t["met"] else ("暂无数据" if t["value"] is None else "未达成"),
+            ]
+        )
     return rows
 
 
 def _town_rows(doc: dict[str, Any]) -> list[list[str]]:
-    return [[t["name"] + ("（试点）" if t["pilot"] else ""), "城区" if t["area_type"] == "urban" else "乡镇",
-             f"{t['count']:,}", format_fen(t["amount_fen"]), f"{t['unionpay_count']:,}", f"{t['active_users']:,}",
-             f"{t['covered']:,}/{t['registered']:,}", _pct(t["coverage_ppm"])] for t in doc["towns"]]
+    return [
+        [
+            t["name"] + ("（试点）" if t["pilot"] else ""),
+            "城区" if t["area_type"] == "urban" else "乡镇",
+            f"{t['count']:,}",
+            format_fen(t["amount_fen"]),
+            f"{t['unionpay_count']:,}",
+            f"{t['active_users']:,}",
+            f"{t['covered']:,}/{t['registered']:,}",
+            _pct(t["coverage_ppm"]),
+        ]
+        for t in doc["towns"]
+    ]
 
 
 def _inst_rows(doc: dict[str, Any]) -> list[list[str]]:
@@ -107,8 +138,11 @@ def _summary_rows(doc: dict[str, Any]) -> list[list[str]]:
         ["银行业标准智付占比（笔数）", _pct(sh["count_share_ppm"])],
         ["银行业标准智付占比（金额）", _pct(sh["amount_share_ppm"])],
         ["商户覆盖率（全县）", _pct(doc["coverage"]["county"]["coverage_ppm"])],
-        ["商户覆盖率（城区 / 乡镇）", f"{_pct(doc['coverage']['areas']['urban']['coverage_ppm'])} / "
-                                 f"{_pct(doc['coverage']['areas']['rural']['coverage_ppm'])}"],
+        [
+            "商户覆盖率（城区 / 乡镇）",
+            f"{_pct(doc['coverage']['areas']['urban']['coverage_ppm'])} / "
+            f"{_pct(doc['coverage']['areas']['rural']['coverage_ppm'])}",
+        ],
         ["补贴支出（元）", format_fen(sub["amount_fen"]) if sub else "暂无数据"],
         ["结算及时率", _pct(st["on_time_ppm"]) if st else "暂无数据"],
         ["对账差错率", _pct(rc["exception_ppm"]) if rc else "暂无数据"],
@@ -121,14 +155,19 @@ def _complaint_rows(cp: dict[str, Any] | None) -> list[list[str]]:
     """The complaints section: received, decided, on time (within 15 days or a lawful extension), overdue."""
     if not cp:
         return [["投诉按时办结率", "暂无数据"]]
-    return [["投诉受理件数 / 已办结 / 逾期未办结", f"{cp['received']:,} / {cp['decided']:,} / {cp['overdue']:,}"],
-            ["投诉按时办结率", _pct(cp["timely_ppm"])]]
+    return [
+        ["投诉受理件数 / 已办结 / 逾期未办结", f"{cp['received']:,} / {cp['decided']:,} / {cp['overdue']:,}"],
+        ["投诉按时办结率", _pct(cp["timely_ppm"])],
+    ]
 
 
 def _public_service_summary(ps: dict[str, Any] | None) -> list[list[str]]:
     if not ps:
         return [["公共事业缴费", "暂无数据"]]
-    return [["公共事业缴费笔数", f"{ps['count']:,}"], ["公共事业缴费金额（元）", format_fen(ps["amount_fen"])]]
+    return [
+        ["公共事业缴费笔数", f"{ps['count']:,}"],
+        ["公共事业缴费金额（元）", format_fen(ps["amount_fen"])],
+    ]
 
 
 def _public_service_rows(doc: dict[str, Any]) -> list[list[str]]:
@@ -138,17 +177,34 @@ def _public_service_rows(doc: dict[str, Any]) -> list[list[str]]:
         return []
     names = doc["town_names"]
     rows = [["类别", r["label"], f"{r['count']:,}", format_fen(r["amount_fen"])] for r in ps["by_category"]]
-    rows += [["乡镇", names.get(r["town"], r["town"]), f"{r['count']:,}", format_fen(r["amount_fen"])]
-             for r in ps["by_town"]]
-    rows += [["渠道", REGISTRY[r["channel"]].label_zh if r["channel"] in REGISTRY else r["channel"],
-              f"{r['count']:,}", format_fen(r["amount_fen"])] for r in ps["by_channel"]]
+    rows += [
+        ["乡镇", names.get(r["town"], r["town"]), f"{r['count']:,}", format_fen(r["amount_fen"])]
+        for r in ps["by_town"]
+    ]
+    rows += [
+        [
+            "渠道",
+            REGISTRY[r["channel"]].label_zh if r["channel"] in REGISTRY else r["channel"],
+            f"{r['count']:,}",
+            format_fen(r["amount_fen"]),
+        ]
+        for r in ps["by_channel"]
+    ]
     return rows
 
 
 PUBLIC_SERVICE_HEAD = ["维度", "项目", "笔数", "金额（元）"]
 TARGET_HEAD = ["指标", "期限", "目标值", "当前值", "完成进度", "状态"]
-TOWN_HEAD = ["乡镇（街道）", "类型", "交易笔数", "交易金额（元）", "云闪付笔数", "活跃用户", "覆盖商户/登记主体",
-             "覆盖率"]
+TOWN_HEAD = [
+    "乡镇（街道）",
+    "类型",
+    "交易笔数",
+    "交易金额（元）",
+    "云闪付笔数",
+    "活跃用户",
+    "覆盖商户/登记主体",
+    "覆盖率",
+]
 INST_HEAD = ["收单机构", "交易笔数", "交易金额（元）"]
 
 
@@ -207,11 +263,14 @@ def to_xlsx(doc: dict[str, Any]) -> bytes:
     sh.append(["月份", "银行业标准笔数", "智付总笔数", "占比（%）"])
     for m in doc["share"]["months"]:
         p = m["count_share_ppm"]
-        sh.append([m["month"], m["standard_count"], m["smart_count"], None if p is None else round(p / 10_000, 1)])
+        sh.append(
+            [m["month"], m["standard_count"], m["smart_count"], None if p is None else round(p / 10_000, 1)]
+        )
     line = LineChart()
     line.title = "银行业标准智付占比"
-    line.add_data(Reference(sh, min_col=4, min_row=1, max_row=len(doc["share"]["months"]) + 1),
-                  titles_from_data=True)
+    line.add_data(
+        Reference(sh, min_col=4, min_row=1, max_row=len(doc["share"]["months"]) + 1), titles_from_data=True
+    )
     sh.add_chart(line, "F2")
     sheet("公共事业缴费", PUBLIC_SERVICE_HEAD, _public_service_rows(doc))
     out = io.BytesIO()
@@ -234,8 +293,14 @@ def to_pdf(doc: dict[str, Any]) -> bytes:
     pdf.set_font("cjk", size=15)
     pdf.cell(0, 10, title(doc), new_x="LMARGIN", new_y="NEXT", align="C")
     pdf.set_font("cjk", size=9)
-    pdf.cell(0, 6, f"统计期间：{doc['start']} 至 {doc['end']}（按业务日期，北京时间）", new_x="LMARGIN", new_y="NEXT",
-             align="C")
+    pdf.cell(
+        0,
+        6,
+        f"统计期间：{doc['start']} 至 {doc['end']}（按业务日期，北京时间）",
+        new_x="LMARGIN",
+        new_y="NEXT",
+        align="C",
+    )
     _heading(pdf, "一、主要指标")
     _table(pdf, ["指标", "本月"], _summary_rows(doc), [110, 70])
     _heading(pdf, "二、目标完成情况")
@@ -250,9 +315,19 @@ def to_pdf(doc: dict[str, Any]) -> bytes:
     _heading(pdf, "六、分收单机构")
     _table(pdf, INST_HEAD, _inst_rows(doc), [80, 50, 50])
     _heading(pdf, "七、支付方式")
-    _table(pdf, ["支付方式", "笔数", "金额（元）"],
-           [[REGISTRY[c["channel"]].label_zh if c["channel"] in REGISTRY else c["channel"], f"{c['count']:,}",
-             format_fen(c["amount_fen"])] for c in doc["channels"]], [80, 50, 50])
+    _table(
+        pdf,
+        ["支付方式", "笔数", "金额（元）"],
+        [
+            [
+                REGISTRY[c["channel"]].label_zh if c["channel"] in REGISTRY else c["channel"],
+                f"{c['count']:,}",
+                format_fen(c["amount_fen"]),
+            ]
+            for c in doc["channels"]
+        ],
+        [80, 50, 50],
+    )
     _heading(pdf, "八、公共事业缴费（按类别、乡镇、渠道）")
     _table(pdf, PUBLIC_SERVICE_HEAD, _public_service_rows(doc), [30, 70, 40, 40])
     return bytes(pdf.output())

@@ -78,13 +78,30 @@ def id_ms(value: str) -> int:
 
 def rebuild(conn: Connection) -> dict[str, int]:
     """Empty every rollup and recompute it from the payments and refunds."""
-    for table in (kpi_daily, kpi_daily_sum, kpi_monthly, kpi_payer_days, kpi_payer_first, kpi_active_users,
-                  kpi_state):
+    for table in (
+        kpi_daily,
+        kpi_daily_sum,
+        kpi_monthly,
+        kpi_payer_days,
+        kpi_payer_first,
+        kpi_active_users,
+        kpi_state,
+    ):
         conn.execute(delete(table))
-    days = set(conn.execute(select(payments.c.business_date).where(
-        payments.c.status == "succeeded", payments.c.business_date.is_not(None)).distinct()).scalars())
-    days |= set(conn.execute(select(refunds.c.business_date).where(
-        refunds.c.status == "succeeded", refunds.c.business_date.is_not(None)).distinct()).scalars())
+    days = set(
+        conn.execute(
+            select(payments.c.business_date)
+            .where(payments.c.status == "succeeded", payments.c.business_date.is_not(None))
+            .distinct()
+        ).scalars()
+    )
+    days |= set(
+        conn.execute(
+            select(refunds.c.business_date)
+            .where(refunds.c.status == "succeeded", refunds.c.business_date.is_not(None))
+            .distinct()
+        ).scalars()
+    )
     _recompute(conn, sorted(days), rebuilding=True)
     _save_watermarks(conn)
     return {"days": len(days)}
@@ -117,8 +134,13 @@ def _refresh(conn: Connection, *, windows: bool) -> tuple[dict[str, int], tuple[
         mark = marks.get(name) or ""
         floor = id_floor(prefix, id_ms(mark) - LOOKBACK_MS) if mark else ""
         # Only the id range may drive this query (DISTINCT or a NULL test would tempt SQLite to the date index).
-        days |= {d for d in conn.execute(select(table.c.business_date).where(
-            table.c.id >= floor, _succeeded(table.c.status))).scalars() if d is not None}
+        days |= {
+            d
+            for d in conn.execute(
+                select(table.c.business_date).where(table.c.id >= floor, _succeeded(table.c.status))
+            ).scalars()
+            if d is not None
+        }
     span = _recompute(conn, sorted(days), rebuilding=False, windows=windows)
     _save_watermarks(conn)
     return {"days": len(days)}, span
@@ -135,8 +157,9 @@ def _save_watermarks(conn: Connection) -> None:
 # ---------------------------------------------------------------- recomputation
 
 
-def _recompute(conn: Connection, days: Sequence[dt.date], *, rebuilding: bool,
-               windows: bool = True) -> tuple[int, int] | None:
+def _recompute(
+    conn: Connection, days: Sequence[dt.date], *, rebuilding: bool, windows: bool = True
+) -> tuple[int, int] | None:
     """Recompute these days; the active users from the first of them on, unless windows=False, when the span
     of days whose active users are due is returned instead."""
     if not days:
@@ -162,20 +185,62 @@ def _recompute(conn: Connection, days: Sequence[dt.date], *, rebuilding: bool,
 def _daily(conn: Connection, d: dt.date) -> None:
     conn.execute(delete(kpi_daily).where(kpi_daily.c.day == d))
     p, r, m = payments, refunds, merchants
-    pay = select(m.c.town_code, p.c.channel, m.c.acquirer_id, m.c.mcc, literal(1).label("n"),
-                 p.c.amount_fen.label("amt"), literal(0).label("rn"), literal(0).label("ramt")) \
-        .select_from(p.join(m, m.c.id == p.c.merchant_id)) \
+    pay = (
+        select(
+            m.c.town_code,
+            p.c.channel,
+            m.c.acquirer_id,
+            m.c.mcc,
+            literal(1).label("n"),
+            p.c.amount_fen.label("amt"),
+            literal(0).label("rn"),
+            literal(0).label("ramt"),
+        )
+        .select_from(p.join(m, m.c.id == p.c.merchant_id))
         .where(p.c.business_date == d, _succeeded(p.c.status))
-    ref = select(m.c.town_code, p.c.channel, m.c.acquirer_id, m.c.mcc, literal(0), literal(0), literal(1),
-                 r.c.amount_fen) \
-        .select_from(r.join(p, p.c.id == r.c.payment_id).join(m, m.c.id == r.c.merchant_id)) \
+    )
+    ref = (
+        select(
+            m.c.town_code,
+            p.c.channel,
+            m.c.acquirer_id,
+            m.c.mcc,
+            literal(0),
+            literal(0),
+            literal(1),
+            r.c.amount_fen,
+        )
+        .select_from(r.join(p, p.c.id == r.c.payment_id).join(m, m.c.id == r.c.merchant_id))
         .where(r.c.business_date == d, r.c.status == "succeeded")
+    )
     u = pay.union_all(ref).subquery()
-    q = select(literal(d, kpi_daily.c.day.type), u.c.town_code, u.c.channel, u.c.acquirer_id, u.c.mcc,
-               func.sum(u.c.n), func.sum(u.c.amt), func.sum(u.c.rn), func.sum(u.c.ramt)) \
-        .group_by(u.c.town_code, u.c.channel, u.c.acquirer_id, u.c.mcc)
-    conn.execute(insert(kpi_daily).from_select(
-        ["day", "town_code", "channel", "acquirer_id", "mcc", "payments", "amount_fen", "refunds", "refund_fen"], q))
+    q = select(
+        literal(d, kpi_daily.c.day.type),
+        u.c.town_code,
+        u.c.channel,
+        u.c.acquirer_id,
+        u.c.mcc,
+        func.sum(u.c.n),
+        func.sum(u.c.amt),
+        func.sum(u.c.rn),
+        func.sum(u.c.ramt),
+    ).group_by(u.c.town_code, u.c.channel, u.c.acquirer_id, u.c.mcc)
+    conn.execute(
+        insert(kpi_daily).from_select(
+            [
+                "day",
+                "town_code",
+                "channel",
+                "acquirer_id",
+                "mcc",
+                "payments",
+                "amount_fen",
+                "refunds",
+                "refund_fen",
+            ],
+            q,
+        )
+    )
 
 
 def month_after(d: dt.date) -> dt.date:
@@ -189,14 +254,30 @@ def derive(conn: Connection, days: Iterable[dt.date]) -> None:
     k, d = kpi_daily.c, kpi_daily_sum.c
     for day in days:
         conn.execute(delete(kpi_daily_sum).where(d.day == day))
-        conn.execute(insert(kpi_daily_sum).from_select(["day", *CUBE_DIMS, *CUBE_SUMS], select(
-            literal(day, d.day.type), *(k[c] for c in CUBE_DIMS), *(func.sum(k[c]) for c in CUBE_SUMS))
-            .where(k.day == day).group_by(*(k[c] for c in CUBE_DIMS))))
+        conn.execute(
+            insert(kpi_daily_sum).from_select(
+                ["day", *CUBE_DIMS, *CUBE_SUMS],
+                select(
+                    literal(day, d.day.type), *(k[c] for c in CUBE_DIMS), *(func.sum(k[c]) for c in CUBE_SUMS)
+                )
+                .where(k.day == day)
+                .group_by(*(k[c] for c in CUBE_DIMS)),
+            )
+        )
     for month in sorted({day.replace(day=1) for day in days}):
         conn.execute(delete(kpi_monthly).where(kpi_monthly.c.month == month))
-        conn.execute(insert(kpi_monthly).from_select(["month", *CUBE_DIMS, *CUBE_SUMS], select(
-            literal(month, kpi_monthly.c.month.type), *(d[c] for c in CUBE_DIMS), *(func.sum(d[c]) for c in CUBE_SUMS))
-            .where(d.day >= month, d.day < month_after(month)).group_by(*(d[c] for c in CUBE_DIMS))))
+        conn.execute(
+            insert(kpi_monthly).from_select(
+                ["month", *CUBE_DIMS, *CUBE_SUMS],
+                select(
+                    literal(month, kpi_monthly.c.month.type),
+                    *(d[c] for c in CUBE_DIMS),
+                    *(func.sum(d[c]) for c in CUBE_SUMS),
+                )
+                .where(d.day >= month, d.day < month_after(month))
+                .group_by(*(d[c] for c in CUBE_DIMS)),
+            )
+        )
 
 
 def _payer_days(conn: Connection, d: dt.date) -> None:
@@ -205,12 +286,21 @@ def _payer_days(conn: Connection, d: dt.date) -> None:
     p, m = payments, merchants
     issuer = func.coalesce(p.c.card_issuer, "")
     unionpay = func.max(case((p.c.channel == UNIONPAY_CHANNEL, 1), else_=0)) == 1
-    q = select(literal(n), p.c.payer_ref, m.c.town_code, issuer, unionpay) \
-        .select_from(p.join(m, m.c.id == p.c.merchant_id)) \
-        .where(p.c.business_date == d, _succeeded(p.c.status), p.c.channel.in_(MOBILE_CHANNELS),
-               p.c.payer_ref.is_not(None), p.c.payer_ref != "") \
+    q = (
+        select(literal(n), p.c.payer_ref, m.c.town_code, issuer, unionpay)
+        .select_from(p.join(m, m.c.id == p.c.merchant_id))
+        .where(
+            p.c.business_date == d,
+            _succeeded(p.c.status),
+            p.c.channel.in_(MOBILE_CHANNELS),
+            p.c.payer_ref.is_not(None),
+            p.c.payer_ref != "",
+        )
         .group_by(p.c.payer_ref, m.c.town_code, issuer)
-    conn.execute(insert(kpi_payer_days).from_select(["day_no", "payer_ref", "town_code", "issuer", "unionpay"], q))
+    )
+    conn.execute(
+        insert(kpi_payer_days).from_select(["day_no", "payer_ref", "town_code", "issuer", "unionpay"], q)
+    )
 
 
 def _first_days_all(conn: Connection) -> None:
@@ -230,18 +320,29 @@ def _first_days(conn: Connection, day_nos: Iterable[int]) -> None:
     pd, pf = kpi_payer_days, kpi_payer_first
     first_unionpay = func.min(case((pd.c.unionpay.is_(True), pd.c.day_no), else_=None))
     seen: dict[tuple[str, str], int] = {}
-    for payer, mobile, unionpay in conn.execute(select(pd.c.payer_ref, func.min(pd.c.day_no), first_unionpay)
-                                                .where(pd.c.day_no.in_(list(day_nos))).group_by(pd.c.payer_ref)):
+    for payer, mobile, unionpay in conn.execute(
+        select(pd.c.payer_ref, func.min(pd.c.day_no), first_unionpay)
+        .where(pd.c.day_no.in_(list(day_nos)))
+        .group_by(pd.c.payer_ref)
+    ):
         seen[(payer, "mobile")] = int(mobile)
         if unionpay is not None:
             seen[(payer, "unionpay")] = int(unionpay)
     payers = sorted({p for p, _ in seen})
     for i in range(0, len(payers), IN_CHUNK):
-        chunk = payers[i:i + IN_CHUNK]
-        stored = {(p, k): d for p, k, d in conn.execute(select(pf.c.payer_ref, pf.c.kind, pf.c.day_no).where(
-            pf.c.payer_ref.in_(chunk)))}
-        lower = [{"payer_ref": p, "kind": k, "day_no": seen[(p, k)]} for p in chunk for k in ("mobile", "unionpay")
-                 if (p, k) in seen and ((p, k) not in stored or seen[(p, k)] < stored[(p, k)])]
+        chunk = payers[i : i + IN_CHUNK]
+        stored = {
+            (p, k): d
+            for p, k, d in conn.execute(
+                select(pf.c.payer_ref, pf.c.kind, pf.c.day_no).where(pf.c.payer_ref.in_(chunk))
+            )
+        }
+        lower = [
+            {"payer_ref": p, "kind": k, "day_no": seen[(p, k)]}
+            for p in chunk
+            for k in ("mobile", "unionpay")
+            if (p, k) in seen and ((p, k) not in stored or seen[(p, k)] < stored[(p, k)])
+        ]
         replaced = [(r["payer_ref"], r["kind"]) for r in lower if (r["payer_ref"], r["kind"]) in stored]
         for p, k in replaced:
             conn.execute(delete(pf).where(pf.c.payer_ref == p, pf.c.kind == k))
@@ -250,8 +351,12 @@ def _first_days(conn: Connection, day_nos: Iterable[int]) -> None:
 
 
 # Each dimension of active users: (dim, the key column, an extra condition).
-_DIMS = (("county", "''", ""), ("town", "town_code", ""), ("issuer", "issuer", " AND issuer <> ''"),
-         ("unionpay", "''", " AND unionpay = :yes"))
+_DIMS = (
+    ("county", "''", ""),
+    ("town", "town_code", ""),
+    ("issuer", "issuer", " AND issuer <> ''"),
+    ("unionpay", "''", " AND unionpay = :yes"),
+)
 
 # A payer's row on day t keeps them active through t+29. Counting each payer once per day: a row adds
 # coverage from max(t, previous row's day + 30) to t+29, so active(d) = #rows with start <= d < t + 30.
@@ -270,10 +375,13 @@ def _active(conn: Connection, first: int, last: int) -> None:
 
 
 def _write_active(conn: Connection, first: int, last: int, rows: list[dict[str, Any]]) -> None:
-    conn.execute(delete(kpi_active_users).where(
-        kpi_active_users.c.day >= from_day_no(first), kpi_active_users.c.day <= from_day_no(last)))
+    conn.execute(
+        delete(kpi_active_users).where(
+            kpi_active_users.c.day >= from_day_no(first), kpi_active_users.c.day <= from_day_no(last)
+        )
+    )
     for start in range(0, len(rows), 5_000):
-        conn.execute(insert(kpi_active_users), rows[start:start + 5_000])
+        conn.execute(insert(kpi_active_users), rows[start : start + 5_000])
 
 
 def _active_rows(conn: Connection, first: int, last: int) -> list[dict[str, Any]]:
@@ -315,5 +423,14 @@ def rollup_days(conn: Connection) -> tuple[dt.date | None, dt.date | None]:
     return lo, hi
 
 
-__all__ = ["MOBILE_CHANNELS", "UNIONPAY_CHANNEL", "WINDOW_DAYS", "day_no", "from_day_no", "rebuild", "refresh",
-           "refresh_db", "rollup_days"]
+__all__ = [
+    "MOBILE_CHANNELS",
+    "UNIONPAY_CHANNEL",
+    "WINDOW_DAYS",
+    "day_no",
+    "from_day_no",
+    "rebuild",
+    "refresh",
+    "refresh_db",
+    "rollup_days",
+]

@@ -63,8 +63,15 @@ def today() -> dt.date:
     return clock.now().astimezone(SHANGHAI).date()
 
 
-def make_filters(conn: Connection, *, start: dt.date | None = None, end: dt.date | None = None,
-                 town: str | None = None, institution: str | None = None, channel: str | None = None) -> Filters:
+def make_filters(
+    conn: Connection,
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    town: str | None = None,
+    institution: str | None = None,
+    channel: str | None = None,
+) -> Filters:
     """Check and complete filters: the default range is the year to date of the latest rollup day."""
     _, last = rollup_days(conn)
     end = end or last or today()
@@ -75,8 +82,13 @@ def make_filters(conn: Connection, *, start: dt.date | None = None, end: dt.date
         raise InvalidRequest(f"a range spans at most {RANGE_DAYS_MAX} days", param="start")
     if town and conn.execute(select(county_towns.c.code).where(county_towns.c.code == town)).first() is None:
         raise InvalidRequest(f"unknown town {town!r}", param="town")
-    if institution and conn.execute(select(county_institutions.c.id).where(
-            county_institutions.c.id == institution)).first() is None:
+    if (
+        institution
+        and conn.execute(
+            select(county_institutions.c.id).where(county_institutions.c.id == institution)
+        ).first()
+        is None
+    ):
         raise InvalidRequest(f"unknown institution {institution!r}", param="institution")
     if channel and channel not in REGISTRY:
         raise InvalidRequest(f"unknown channel {channel!r}; one of {', '.join(REGISTRY)}", param="channel")
@@ -137,8 +149,16 @@ def _cube(f: Filters, start: dt.date, end: dt.date, channels: Sequence[str] | No
 
     def rows(table: Any, day: Any, lo: dt.date, hi: dt.date) -> Any:
         t = table.c
-        return select(day.label("day"), t.town_code, t.channel, t.acquirer_id, t.payments, t.amount_fen,
-                      t.refunds, t.refund_fen).where(where(t, day, lo, hi))
+        return select(
+            day.label("day"),
+            t.town_code,
+            t.channel,
+            t.acquirer_id,
+            t.payments,
+            t.amount_fen,
+            t.refunds,
+            t.refund_fen,
+        ).where(where(t, day, lo, hi))
 
     first_full = start if start.day == 1 else _month_end(start) + dt.timedelta(days=1)
     last_full = end if end == _month_end(end) else end.replace(day=1) - dt.timedelta(days=1)
@@ -154,12 +174,29 @@ def _cube(f: Filters, start: dt.date, end: dt.date, channels: Sequence[str] | No
     return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
 
 
-def totals(conn: Connection, f: Filters, *, start: dt.date | None = None, end: dt.date | None = None,
-           channels: Sequence[str] | None = None) -> dict[str, int]:
+def totals(
+    conn: Connection,
+    f: Filters,
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    channels: Sequence[str] | None = None,
+) -> dict[str, int]:
     k = _cube(f, start or f.start, end or f.end, channels).c
-    row = conn.execute(select(func.coalesce(func.sum(k.payments), 0), func.coalesce(func.sum(k.amount_fen), 0),
-                              func.coalesce(func.sum(k.refunds), 0), func.coalesce(func.sum(k.refund_fen), 0))).one()
-    return {"count": int(row[0]), "amount_fen": int(row[1]), "refunds": int(row[2]), "refund_fen": int(row[3])}
+    row = conn.execute(
+        select(
+            func.coalesce(func.sum(k.payments), 0),
+            func.coalesce(func.sum(k.amount_fen), 0),
+            func.coalesce(func.sum(k.refunds), 0),
+            func.coalesce(func.sum(k.refund_fen), 0),
+        )
+    ).one()
+    return {
+        "count": int(row[0]),
+        "amount_fen": int(row[1]),
+        "refunds": int(row[2]),
+        "refund_fen": int(row[3]),
+    }
 
 
 def _months(start: dt.date, end: dt.date) -> list[str]:
@@ -170,8 +207,14 @@ def _months(start: dt.date, end: dt.date) -> list[str]:
     return out
 
 
-def _by_month(conn: Connection, f: Filters, start: dt.date, end: dt.date,
-              channels: Sequence[str] | None, group_channel: bool = False) -> dict[Any, list[int]]:
+def _by_month(
+    conn: Connection,
+    f: Filters,
+    start: dt.date,
+    end: dt.date,
+    channels: Sequence[str] | None,
+    group_channel: bool = False,
+) -> dict[Any, list[int]]:
     k = _cube(f, start, end, channels).c
     cols = [k.day] + ([k.channel] if group_channel else [])
     q = select(*cols, func.sum(k.payments), func.sum(k.amount_fen)).group_by(*cols)
@@ -195,14 +238,32 @@ def trend(conn: Connection, f: Filters, *, channels: Sequence[str] | None = None
         prior = f"{int(m[:4]) - 1:04d}{m[4:]}"
         c, a = now.get(m, [0, 0])
         pc, pa = before.get(prior, [0, 0])
-        months.append({"month": m, "count": c, "amount_fen": a, "prior_count": pc, "prior_amount_fen": pa,
-                       "count_growth_ppm": growth_ppm(c, pc), "amount_growth_ppm": growth_ppm(a, pa)})
+        months.append(
+            {
+                "month": m,
+                "count": c,
+                "amount_fen": a,
+                "prior_count": pc,
+                "prior_amount_fen": pa,
+                "count_growth_ppm": growth_ppm(c, pc),
+                "amount_growth_ppm": growth_ppm(a, pa),
+            }
+        )
     cur = totals(conn, f, channels=channels)
     prev = totals(conn, f, start=prev_start, end=prev_end, channels=channels)
-    return {"start": f.start, "end": f.end, "prior_start": prev_start, "prior_end": prev_end,
-            "count": cur["count"], "amount_fen": cur["amount_fen"], "prior_count": prev["count"],
-            "prior_amount_fen": prev["amount_fen"], "count_growth_ppm": growth_ppm(cur["count"], prev["count"]),
-            "amount_growth_ppm": growth_ppm(cur["amount_fen"], prev["amount_fen"]), "months": months}
+    return {
+        "start": f.start,
+        "end": f.end,
+        "prior_start": prev_start,
+        "prior_end": prev_end,
+        "count": cur["count"],
+        "amount_fen": cur["amount_fen"],
+        "prior_count": prev["count"],
+        "prior_amount_fen": prev["amount_fen"],
+        "count_growth_ppm": growth_ppm(cur["count"], prev["count"]),
+        "amount_growth_ppm": growth_ppm(cur["amount_fen"], prev["amount_fen"]),
+        "months": months,
+    }
 
 
 def unionpay(conn: Connection, f: Filters) -> dict[str, Any]:
@@ -217,37 +278,68 @@ def share(conn: Connection, f: Filters) -> dict[str, Any]:
     months = []
     for m in _months(f.start, f.end):
         s, a = std.get(m, [0, 0]), allp.get(m, [0, 0])
-        months.append({"month": m, "standard_count": s[0], "smart_count": a[0], "standard_amount_fen": s[1],
-                       "smart_amount_fen": a[1], "count_share_ppm": ratio_ppm(s[0], a[0]),
-                       "amount_share_ppm": ratio_ppm(s[1], a[1])})
+        months.append(
+            {
+                "month": m,
+                "standard_count": s[0],
+                "smart_count": a[0],
+                "standard_amount_fen": s[1],
+                "smart_amount_fen": a[1],
+                "count_share_ppm": ratio_ppm(s[0], a[0]),
+                "amount_share_ppm": ratio_ppm(s[1], a[1]),
+            }
+        )
     ts, ta = totals(conn, f, channels=BANK_STANDARD), totals(conn, f, channels=SMART_PAY)
-    return {"start": f.start, "end": f.end, "bank_standard_channels": list(BANK_STANDARD),
-            "smart_pay_channels": list(SMART_PAY), "standard_count": ts["count"], "smart_count": ta["count"],
-            "standard_amount_fen": ts["amount_fen"], "smart_amount_fen": ta["amount_fen"],
-            "count_share_ppm": ratio_ppm(ts["count"], ta["count"]),
-            "amount_share_ppm": ratio_ppm(ts["amount_fen"], ta["amount_fen"]), "months": months}
+    return {
+        "start": f.start,
+        "end": f.end,
+        "bank_standard_channels": list(BANK_STANDARD),
+        "smart_pay_channels": list(SMART_PAY),
+        "standard_count": ts["count"],
+        "smart_count": ta["count"],
+        "standard_amount_fen": ts["amount_fen"],
+        "smart_amount_fen": ta["amount_fen"],
+        "count_share_ppm": ratio_ppm(ts["count"], ta["count"]),
+        "amount_share_ppm": ratio_ppm(ts["amount_fen"], ta["amount_fen"]),
+        "months": months,
+    }
 
 
 def by_channel(conn: Connection, f: Filters) -> list[dict[str, Any]]:
     k = _cube(f, f.start, f.end).c
-    q = select(k.channel, func.sum(k.payments), func.sum(k.amount_fen)).group_by(k.channel).order_by(k.channel)
+    q = (
+        select(k.channel, func.sum(k.payments), func.sum(k.amount_fen))
+        .group_by(k.channel)
+        .order_by(k.channel)
+    )
     return [{"channel": ch, "count": int(n), "amount_fen": int(a)} for ch, n, a in conn.execute(q)]
 
 
 def by_town(conn: Connection, f: Filters) -> dict[str, dict[str, int]]:
     k = _cube(f, f.start, f.end).c
-    q = select(k.town_code, func.sum(k.payments), func.sum(k.amount_fen),
-               func.sum(case((k.channel == UNIONPAY_CHANNEL, k.payments), else_=0))).group_by(k.town_code)
-    return {t: {"count": int(n), "amount_fen": int(a), "unionpay_count": int(u)} for t, n, a, u in conn.execute(q)}
+    q = select(
+        k.town_code,
+        func.sum(k.payments),
+        func.sum(k.amount_fen),
+        func.sum(case((k.channel == UNIONPAY_CHANNEL, k.payments), else_=0)),
+    ).group_by(k.town_code)
+    return {
+        t: {"count": int(n), "amount_fen": int(a), "unionpay_count": int(u)} for t, n, a, u in conn.execute(q)
+    }
 
 
 def by_institution(conn: Connection, f: Filters) -> list[dict[str, Any]]:
     k = _cube(f, f.start, f.end).c
-    q = select(k.acquirer_id, func.sum(k.payments), func.sum(k.amount_fen)).group_by(k.acquirer_id) \
+    q = (
+        select(k.acquirer_id, func.sum(k.payments), func.sum(k.amount_fen))
+        .group_by(k.acquirer_id)
         .order_by(k.acquirer_id)
+    )
     names = _institution_names(conn)
-    return [{"institution": i, "name": names.get(i, i), "count": int(n), "amount_fen": int(a)}
-            for i, n, a in conn.execute(q)]
+    return [
+        {"institution": i, "name": names.get(i, i), "count": int(n), "amount_fen": int(a)}
+        for i, n, a in conn.execute(q)
+    ]
 
 
 # ---------------------------------------------------------------- users
@@ -275,18 +367,28 @@ def active_series(conn: Connection, f: Filters) -> dict[str, Any]:
     else town, else issuing institution, else the county)."""
     dim, key = _user_dim(f)
     a = kpi_active_users.c
-    got = dict(conn.execute(select(a.day, a.users).where(a.dim == dim, a.key == key, a.day >= f.start,
-                                                         a.day <= f.end)).all())
+    got = dict(
+        conn.execute(
+            select(a.day, a.users).where(a.dim == dim, a.key == key, a.day >= f.start, a.day <= f.end)
+        ).all()
+    )
     days = [f.start + dt.timedelta(days=i) for i in range((f.end - f.start).days + 1)]
-    return {"dim": dim, "key": key, "latest": int(got.get(f.end, 0)),
-            "days": [{"day": d, "users": int(got.get(d, 0))} for d in days]}
+    return {
+        "dim": dim,
+        "key": key,
+        "latest": int(got.get(f.end, 0)),
+        "days": [{"day": d, "users": int(got.get(d, 0))} for d in days],
+    }
 
 
 def new_users(conn: Connection, start: dt.date, end: dt.date, *, kind: str = "unionpay") -> int:
     """Payers whose first successful mobile (or 云闪付) payment falls in start..end."""
     pf = kpi_payer_first.c
-    return int(conn.execute(select(func.count()).where(pf.kind == kind, pf.day_no >= day_no(start),
-                                                       pf.day_no <= day_no(end))).scalar_one())
+    return int(
+        conn.execute(
+            select(func.count()).where(pf.kind == kind, pf.day_no >= day_no(start), pf.day_no <= day_no(end))
+        ).scalar_one()
+    )
 
 
 # ---------------------------------------------------------------- coverage
@@ -298,8 +400,17 @@ def _end_of_day(d: dt.date) -> dt.datetime:
 
 def _covered(as_of: dt.date) -> Any:
     m = merchants.c
-    return case((and_(county_businesses.c.merchant_id.is_not(None), m.status == "active",
-                      m.activated_at < _end_of_day(as_of)), 1), else_=0)
+    return case(
+        (
+            and_(
+                county_businesses.c.merchant_id.is_not(None),
+                m.status == "active",
+                m.activated_at < _end_of_day(as_of),
+            ),
+            1,
+        ),
+        else_=0,
+    )
 
 
 def coverage(conn: Connection, as_of: dt.date, *, town: str | None = None) -> dict[str, Any]:
@@ -314,39 +425,84 @@ def coverage(conn: Connection, as_of: dt.date, *, town: str | None = None) -> di
         q = q.where(b.town_code == town)
     counts = {code: (int(n), int(c or 0)) for code, n, c in conn.execute(q)}
     if town:
-        names = dict(conn.execute(select(county_villages.c.code, county_villages.c.name).where(
-            county_villages.c.town_code == town)).all())
-        rows = [{"village_code": code, "name": names.get(code or "", code or "—"), "registered": n, "covered": c,
-                 "coverage_ppm": ratio_ppm(c, n)} for code, (n, c) in sorted(counts.items(), key=lambda x: x[0] or "")]
+        names = dict(
+            conn.execute(
+                select(county_villages.c.code, county_villages.c.name).where(
+                    county_villages.c.town_code == town
+                )
+            ).all()
+        )
+        rows = [
+            {
+                "village_code": code,
+                "name": names.get(code or "", code or "—"),
+                "registered": n,
+                "covered": c,
+                "coverage_ppm": ratio_ppm(c, n),
+            }
+            for code, (n, c) in sorted(counts.items(), key=lambda x: x[0] or "")
+        ]
         return {"as_of": as_of, "town": town, "villages": rows}
     rows, area = [], {"urban": [0, 0], "rural": [0, 0]}
     for t in conn.execute(select(county_towns).order_by(county_towns.c.code)):
         n, c = counts.get(t.code, (0, 0))
-        rows.append({"town_code": t.code, "name": t.name, "area_type": t.area_type, "pilot": t.pilot,
-                     "registered": n, "covered": c, "coverage_ppm": ratio_ppm(c, n)})
+        rows.append(
+            {
+                "town_code": t.code,
+                "name": t.name,
+                "area_type": t.area_type,
+                "pilot": t.pilot,
+                "registered": n,
+                "covered": c,
+                "coverage_ppm": ratio_ppm(c, n),
+            }
+        )
         area[t.area_type][0] += n
         area[t.area_type][1] += c
     tn, tc = sum(v[0] for v in area.values()), sum(v[1] for v in area.values())
-    return {"as_of": as_of, "towns": rows, "county": {"registered": tn, "covered": tc, "coverage_ppm": ratio_ppm(tc, tn)},
-            "areas": {k: {"registered": v[0], "covered": v[1], "coverage_ppm": ratio_ppm(v[1], v[0])}
-                      for k, v in area.items()}}
+    return {
+        "as_of": as_of,
+        "towns": rows,
+        "county": {"registered": tn, "covered": tc, "coverage_ppm": ratio_ppm(tc, tn)},
+        "areas": {
+            k: {"registered": v[0], "covered": v[1], "coverage_ppm": ratio_ppm(v[1], v[0])}
+            for k, v in area.items()
+        },
+    }
 
 
-def coverage_merchants(conn: Connection, *, town: str, village: str | None = None,
-                       limit: int = MERCHANTS_PAGE_MAX) -> list[dict[str, Any]]:
+def coverage_merchants(
+    conn: Connection, *, town: str, village: str | None = None, limit: int = MERCHANTS_PAGE_MAX
+) -> list[dict[str, Any]]:
     """The registered businesses of a town (or village) and the merchant each accepts smart pay as, if any."""
     b, m = county_businesses.c, merchants.c
-    q = select(b.credit_code, b.name, b.kind, b.mcc, b.village_code, m.id, m.status, m.acquirer_id) \
-        .select_from(county_businesses.outerjoin(merchants, m.id == b.merchant_id)) \
-        .where(b.town_code == town).order_by(b.merchant_id.is_(None), b.name).limit(min(limit, MERCHANTS_PAGE_MAX))
+    q = (
+        select(b.credit_code, b.name, b.kind, b.mcc, b.village_code, m.id, m.status, m.acquirer_id)
+        .select_from(county_businesses.outerjoin(merchants, m.id == b.merchant_id))
+        .where(b.town_code == town)
+        .order_by(b.merchant_id.is_(None), b.name)
+        .limit(min(limit, MERCHANTS_PAGE_MAX))
+    )
     if village:
         q = q.where(b.village_code == village)
-    return [{"credit_code": r[0], "name": r[1], "kind": r[2], "mcc": r[3], "village_code": r[4], "merchant_id": r[5],
-             "merchant_status": r[6], "acquirer_id": r[7]} for r in conn.execute(q)]
+    return [
+        {
+            "credit_code": r[0],
+            "name": r[1],
+            "kind": r[2],
+            "mcc": r[3],
+            "village_code": r[4],
+            "merchant_id": r[5],
+            "merchant_status": r[6],
+            "acquirer_id": r[7],
+        }
+        for r in conn.execute(q)
+    ]
 
 
-def active_merchants(conn: Connection, as_of: dt.date, *, acquirer: str | None = None,
-                     town: str | None = None) -> int:
+def active_merchants(
+    conn: Connection, as_of: dt.date, *, acquirer: str | None = None, town: str | None = None
+) -> int:
     m = merchants.c
     q = select(func.count()).where(m.status == "active", m.activated_at < _end_of_day(as_of))
     if acquirer:
@@ -368,7 +524,9 @@ def _check_item(i: int, doc: Any, issuers: set[str], towns: set[str], where: str
         return InvalidRequest(f"{where}{field}: {message}", param=field)
 
     if not isinstance(doc, dict):
-        raise InvalidRequest(f"{where}a submission is an object of {', '.join(SUBMISSION_FIELDS)}", param="body")
+        raise InvalidRequest(
+            f"{where}a submission is an object of {', '.join(SUBMISSION_FIELDS)}", param="body"
+        )
     unknown = sorted(set(doc) - set(SUBMISSION_FIELDS) - {"note"})
     if unknown:
         raise bad(unknown[0], "unknown field")
@@ -403,16 +561,26 @@ def _check_item(i: int, doc: Any, issuers: set[str], towns: set[str], where: str
     return {"institution": inst, "town_code": town, "month": month, **counts, "note": note}
 
 
-def submit(conn: Connection, items: Sequence[Any], *, source: str, submitted_by: str, correction: bool = False,
-           lines: Sequence[int] | None = None) -> list[dict[str, Any]]:
+def submit(
+    conn: Connection,
+    items: Sequence[Any],
+    *,
+    source: str,
+    submitted_by: str,
+    correction: bool = False,
+    lines: Sequence[int] | None = None,
+) -> list[dict[str, Any]]:
     """Record issuers' figures. All or nothing: the first bad item is refused with its field (and CSV line).
     A period already on file is refused as a duplicate unless `correction`, which records a new version."""
     if not items:
         raise InvalidRequest("no submissions given", param="body")
     if len(items) > SUBMISSIONS_PER_CALL_MAX:
         raise InvalidRequest(f"at most {SUBMISSIONS_PER_CALL_MAX} submissions at once", param="body")
-    issuers = {i for i, roles in conn.execute(select(county_institutions.c.id, county_institutions.c.roles))
-               if "issuer" in roles.split(",")}
+    issuers = {
+        i
+        for i, roles in conn.execute(select(county_institutions.c.id, county_institutions.c.roles))
+        if "issuer" in roles.split(",")
+    }
     towns = set(conn.execute(select(county_towns.c.code)).scalars())
     s = kpi_submissions.c
     checked, seen = [], {}
@@ -421,33 +589,57 @@ def submit(conn: Connection, items: Sequence[Any], *, source: str, submitted_by:
         item = _check_item(i, doc, issuers, towns, where)
         period = (item["institution"], item["town_code"], item["month"])
         if period in seen:
-            raise ConflictError(f"{where}month: duplicate period {'/'.join(period)} (also "
-                                f"{'line ' + str(seen[period]) if lines else 'item ' + str(seen[period])})",
-                                param="month", code="duplicate_period")
+            raise ConflictError(
+                f"{where}month: duplicate period {'/'.join(period)} (also "
+                f"{'line ' + str(seen[period]) if lines else 'item ' + str(seen[period])})",
+                param="month",
+                code="duplicate_period",
+            )
         seen[period] = lines[i] if lines else i
-        version = conn.execute(select(func.max(s.version)).where(
-            s.institution == period[0], s.town_code == period[1], s.month == period[2])).scalar_one_or_none()
+        version = conn.execute(
+            select(func.max(s.version)).where(
+                s.institution == period[0], s.town_code == period[1], s.month == period[2]
+            )
+        ).scalar_one_or_none()
         if version and not correction:
-            raise ConflictError(f"{where}month: {'/'.join(period)} is already on file (version {version}); "
-                                "send it as a correction to record a new version", param="month",
-                                code="duplicate_period")
+            raise ConflictError(
+                f"{where}month: {'/'.join(period)} is already on file (version {version}); "
+                "send it as a correction to record a new version",
+                param="month",
+                code="duplicate_period",
+            )
         if not version and correction:
-            raise InvalidRequest(f"{where}month: nothing on file for {'/'.join(period)} to correct", param="month",
-                                 code="nothing_to_correct")
+            raise InvalidRequest(
+                f"{where}month: nothing on file for {'/'.join(period)} to correct",
+                param="month",
+                code="nothing_to_correct",
+            )
         checked.append({**item, "version": (version or 0) + 1})
     now = clock.now()
-    rows = [{"id": new_id("sub"), **c, "source": source, "submitted_by": submitted_by[:64], "created_at": now}
-            for c in checked]
+    rows = [
+        {"id": new_id("sub"), **c, "source": source, "submitted_by": submitted_by[:64], "created_at": now}
+        for c in checked
+    ]
     conn.execute(insert(kpi_submissions), rows)
     return [_submission_doc(r) for r in rows]
 
 
 def _submission_doc(r: Any) -> dict[str, Any]:
     r = dict(r._mapping) if hasattr(r, "_mapping") else dict(r)
-    return {"id": r["id"], "object": "submission", "institution": r["institution"], "town_code": r["town_code"],
-            "month": r["month"], "version": r["version"], "cards_issued": r["cards_issued"],
-            "app_users": r["app_users"], "source": r["source"], "submitted_by": r["submitted_by"],
-            "note": r["note"], "created_at": r["created_at"]}
+    return {
+        "id": r["id"],
+        "object": "submission",
+        "institution": r["institution"],
+        "town_code": r["town_code"],
+        "month": r["month"],
+        "version": r["version"],
+        "cards_issued": r["cards_issued"],
+        "app_users": r["app_users"],
+        "source": r["source"],
+        "submitted_by": r["submitted_by"],
+        "note": r["note"],
+        "created_at": r["created_at"],
+    }
 
 
 def parse_csv(data: bytes) -> tuple[list[dict[str, str]], list[int]]:
@@ -481,10 +673,15 @@ def parse_csv(data: bytes) -> tuple[list[dict[str, str]], list[int]]:
     return rows, lines
 
 
-def list_submissions(conn: Connection, *, institution: str | None = None, month: str | None = None,
-                     limit: int = 500) -> list[dict[str, Any]]:
+def list_submissions(
+    conn: Connection, *, institution: str | None = None, month: str | None = None, limit: int = 500
+) -> list[dict[str, Any]]:
     s = kpi_submissions.c
-    q = select(kpi_submissions).order_by(s.month.desc(), s.institution, s.town_code, s.version.desc()).limit(limit)
+    q = (
+        select(kpi_submissions)
+        .order_by(s.month.desc(), s.institution, s.town_code, s.version.desc())
+        .limit(limit)
+    )
     if institution:
         q = q.where(s.institution == institution)
     if month:
@@ -492,13 +689,22 @@ def list_submissions(conn: Connection, *, institution: str | None = None, month:
     return [_submission_doc(r) for r in conn.execute(q)]
 
 
-def issued(conn: Connection, month: str, *, rural_only: bool = False, institution: str | None = None,
-           town: str | None = None) -> dict[str, int]:
+def issued(
+    conn: Connection,
+    month: str,
+    *,
+    rural_only: bool = False,
+    institution: str | None = None,
+    town: str | None = None,
+) -> dict[str, int]:
     """Cards in issue and app users at the end of `month`: per institution and town the current version of the
     latest month on file up to `month` (a missing month carries the previous one forward), summed."""
     s, i = kpi_submissions.c, county_institutions.c
-    q = select(s.institution, s.town_code, s.month, s.version, s.cards_issued, s.app_users) \
-        .select_from(kpi_submissions.join(county_institutions, i.id == s.institution)).where(s.month <= month)
+    q = (
+        select(s.institution, s.town_code, s.month, s.version, s.cards_issued, s.app_users)
+        .select_from(kpi_submissions.join(county_institutions, i.id == s.institution))
+        .where(s.month <= month)
+    )
     if rural_only:
         q = q.where(i.is_county_rural.is_(True))
     if institution:
@@ -510,7 +716,10 @@ def issued(conn: Connection, month: str, *, rural_only: bool = False, institutio
         cur = latest.get((inst, t))
         if cur is None or (m, v) > (cur[0], cur[1]):
             latest[(inst, t)] = (m, v, int(cards), int(users))
-    return {"cards_issued": sum(x[2] for x in latest.values()), "app_users": sum(x[3] for x in latest.values())}
+    return {
+        "cards_issued": sum(x[2] for x in latest.values()),
+        "app_users": sum(x[3] for x in latest.values()),
+    }
 
 
 # ---------------------------------------------------------------- targets
@@ -537,7 +746,11 @@ def metric_value(conn: Connection, t: Any, as_of: dt.date, memo: dict[Any, Any] 
     if metric == "mobile_payment_active_users":
         return active_users(conn, at)
     if metric == "mobile_payment_effective_users":
-        return active_users(conn, at, dim="issuer", key=t.institution) if t.institution else active_users(conn, at)
+        return (
+            active_users(conn, at, dim="issuer", key=t.institution)
+            if t.institution
+            else active_users(conn, at)
+        )
     if metric == "unionpay_app_users":
         return active_users(conn, at, dim="unionpay")
     if metric == "unionpay_app_new_users":
@@ -554,7 +767,9 @@ def metric_value(conn: Connection, t: Any, as_of: dt.date, memo: dict[Any, Any] 
     if metric == "aggregated_payment_merchants":
         return active_merchants(conn, at, acquirer=t.institution)
     if metric == "commerce_circles":
-        launched = sources.commerce_circles_launched(conn, at)  # launched by then, when the office tracks launches
+        launched = sources.commerce_circles_launched(
+            conn, at
+        )  # launched by then, when the office tracks launches
         if launched is not None:
             return launched
         return int(conn.execute(select(func.count()).select_from(county_circles)).scalar_one())
@@ -570,11 +785,24 @@ def targets(conn: Connection, as_of: dt.date) -> list[dict[str, Any]]:
     for t in conn.execute(select(county_targets).order_by(county_targets.c.metric, county_targets.c.period)):
         value = metric_value(conn, t, as_of, memo)
         progress = ratio_ppm(value, t.value) if value is not None and t.value else None
-        out.append({"id": t.id, "metric": t.metric, "label_zh": t.label_zh, "label_en": t.label_en,
-                    "period": t.period, "deadline": t.deadline, "target": t.value, "unit": t.unit, "scope": t.scope,
-                    "institution": t.institution, "value": value, "progress_ppm": progress,
-                    "met": value is not None and value >= t.value, "measured_at": min(as_of, t.deadline)
-                    if t.deadline else as_of})
+        out.append(
+            {
+                "id": t.id,
+                "metric": t.metric,
+                "label_zh": t.label_zh,
+                "label_en": t.label_en,
+                "period": t.period,
+                "deadline": t.deadline,
+                "target": t.value,
+                "unit": t.unit,
+                "scope": t.scope,
+                "institution": t.institution,
+                "value": value,
+                "progress_ppm": progress,
+                "met": value is not None and value >= t.value,
+                "measured_at": min(as_of, t.deadline) if t.deadline else as_of,
+            }
+        )
     return out
 
 
@@ -582,9 +810,18 @@ def target_lines(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Targets grouped by metric and scope, with the 2021 and 2022 lines side by side."""
     groups: dict[tuple[str, str, str | None], dict[str, Any]] = {}
     for r in rows:
-        g = groups.setdefault((r["metric"], r["scope"], r["institution"]),
-                              {"metric": r["metric"], "label_zh": r["label_zh"], "label_en": r["label_en"],
-                               "unit": r["unit"], "scope": r["scope"], "institution": r["institution"], "lines": {}})
+        g = groups.setdefault(
+            (r["metric"], r["scope"], r["institution"]),
+            {
+                "metric": r["metric"],
+                "label_zh": r["label_zh"],
+                "label_en": r["label_en"],
+                "unit": r["unit"],
+                "scope": r["scope"],
+                "institution": r["institution"],
+                "lines": {},
+            },
+        )
         g["lines"][r["period"]] = r
     return list(groups.values())
 
@@ -594,7 +831,9 @@ def target_lines(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def pilot(conn: Connection, f: Filters) -> list[dict[str, Any]]:
     """The pilot towns: payments, 云闪付, coverage, active users, merchants and commerce circles."""
-    towns = conn.execute(select(county_towns).where(county_towns.c.pilot.is_(True)).order_by(county_towns.c.code)).all()
+    towns = conn.execute(
+        select(county_towns).where(county_towns.c.pilot.is_(True)).order_by(county_towns.c.code)
+    ).all()
     if not towns:
         return []
     cov = {r["town_code"]: r for r in coverage(conn, f.end)["towns"]}
@@ -607,47 +846,105 @@ def pilot(conn: Connection, f: Filters) -> list[dict[str, Any]]:
         tt = totals(conn, tf)
         up = totals(conn, tf, channels=(UNIONPAY_CHANNEL,))
         c = cov.get(t.code, {})
-        out.append({"town_code": t.code, "name": t.name, "count": tt["count"], "amount_fen": tt["amount_fen"],
-                    "unionpay_count": up["count"], "unionpay_amount_fen": up["amount_fen"],
-                    "active_users": active_users(conn, f.end, dim="town", key=t.code),
-                    "merchants": active_merchants(conn, f.end, town=t.code),
-                    "registered": c.get("registered", 0), "covered": c.get("covered", 0),
-                    "coverage_ppm": c.get("coverage_ppm"), "circles": circles.get(t.code, [])})
+        out.append(
+            {
+                "town_code": t.code,
+                "name": t.name,
+                "count": tt["count"],
+                "amount_fen": tt["amount_fen"],
+                "unionpay_count": up["count"],
+                "unionpay_amount_fen": up["amount_fen"],
+                "active_users": active_users(conn, f.end, dim="town", key=t.code),
+                "merchants": active_merchants(conn, f.end, town=t.code),
+                "registered": c.get("registered", 0),
+                "covered": c.get("covered", 0),
+                "coverage_ppm": c.get("coverage_ppm"),
+                "circles": circles.get(t.code, []),
+            }
+        )
     return out
 
 
 def circles(conn: Connection) -> list[dict[str, Any]]:
     names = _institution_names(conn)
     designated = sources.circle_merchant_counts(conn)
-    return [{"id": r.id, "name": r.name, "town_code": r.town_code, "lead_acquirer": r.lead_acquirer,
-             "lead_acquirer_name": names.get(r.lead_acquirer, r.lead_acquirer), "pilot": r.pilot,
-             "merchants": designated.get(r.id)} for r in conn.execute(select(county_circles).order_by(county_circles.c.id))]
+    return [
+        {
+            "id": r.id,
+            "name": r.name,
+            "town_code": r.town_code,
+            "lead_acquirer": r.lead_acquirer,
+            "lead_acquirer_name": names.get(r.lead_acquirer, r.lead_acquirer),
+            "pilot": r.pilot,
+            "merchants": designated.get(r.id),
+        }
+        for r in conn.execute(select(county_circles).order_by(county_circles.c.id))
+    ]
 
 
 def operations(conn: Connection, f: Filters) -> dict[str, Any]:
     """Figures other capabilities own: subsidy spend, settlement timeliness, reconciliation exceptions; risk
     alerts and complaints within SLA once those capabilities exist (None until then)."""
-    return {"subsidy": sources.subsidy_spend(conn, f.start, f.end),
-            "settlement": sources.settlement_timeliness(conn, f.start, f.end),
-            "reconciliation": sources.recon_exceptions(conn, f.start, f.end),
-            "risk": sources.risk_alerts(conn, f.start, f.end),
-            "complaints": sources.complaints_within_sla(conn, f.start, f.end),
-            "office": sources.programme_office(conn, f.start, f.end),
-            "transit": sources.transit_usage(conn, f.start, f.end),
-            "rural": sources.rural(conn, f.start, f.end),
-            "public_services": sources.public_services(conn, f.start, f.end)}
+    return {
+        "subsidy": sources.subsidy_spend(conn, f.start, f.end),
+        "settlement": sources.settlement_timeliness(conn, f.start, f.end),
+        "reconciliation": sources.recon_exceptions(conn, f.start, f.end),
+        "risk": sources.risk_alerts(conn, f.start, f.end),
+        "complaints": sources.complaints_within_sla(conn, f.start, f.end),
+        "office": sources.programme_office(conn, f.start, f.end),
+        "transit": sources.transit_usage(conn, f.start, f.end),
+        "rural": sources.rural(conn, f.start, f.end),
+        "public_services": sources.public_services(conn, f.start, f.end),
+    }
 
 
 def overview(conn: Connection, f: Filters) -> dict[str, Any]:
     """Everything the dashboard's first page shows."""
     rows = targets(conn, f.end)
-    return {"filters": dataclasses.asdict(f), "targets": rows, "target_lines": target_lines(rows),
-            "totals": totals(conn, f), "active_users": active_users(conn, f.end), "unionpay": unionpay(conn, f),
-            "share": share(conn, f), "channels": by_channel(conn, f), "institutions": by_institution(conn, f),
-            "pilot": pilot(conn, f), "circles": circles(conn), "operations": operations(conn, f)}
+    return {
+        "filters": dataclasses.asdict(f),
+        "targets": rows,
+        "target_lines": target_lines(rows),
+        "totals": totals(conn, f),
+        "active_users": active_users(conn, f.end),
+        "unionpay": unionpay(conn, f),
+        "share": share(conn, f),
+        "channels": by_channel(conn, f),
+        "institutions": by_institution(conn, f),
+        "pilot": pilot(conn, f),
+        "circles": circles(conn),
+        "operations": operations(conn, f),
+    }
 
 
-__all__ = ["BANK_STANDARD", "SMART_PAY", "Filters", "active_series", "active_users", "by_channel",
-           "by_institution", "by_town", "circles", "coverage", "coverage_merchants", "growth_ppm", "issued",
-           "list_submissions", "make_filters", "new_users", "operations", "overview", "parse_csv", "pilot", "rebuild",
-           "refresh", "share", "shift_year", "submit", "targets", "totals", "trend", "unionpay"]
+__all__ = [
+    "BANK_STANDARD",
+    "SMART_PAY",
+    "Filters",
+    "active_series",
+    "active_users",
+    "by_channel",
+    "by_institution",
+    "by_town",
+    "circles",
+    "coverage",
+    "coverage_merchants",
+    "growth_ppm",
+    "issued",
+    "list_submissions",
+    "make_filters",
+    "new_users",
+    "operations",
+    "overview",
+    "parse_csv",
+    "pilot",
+    "rebuild",
+    "refresh",
+    "share",
+    "shift_year",
+    "submit",
+    "targets",
+    "totals",
+    "trend",
+    "unionpay",
+]

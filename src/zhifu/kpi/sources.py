@@ -44,8 +44,11 @@ def subsidy_spend(conn: Connection, start: dt.date, end: dt.date) -> dict[str, A
     t = _table(conn, "campaign_awards")
     if t is None:
         return None
-    q = select(t.c.kind, func.count(), func.coalesce(func.sum(t.c.amount_fen - t.c.clawed_back_fen), 0)).where(
-        t.c.day >= start.isoformat(), t.c.day <= end.isoformat(), t.c.status != "released").group_by(t.c.kind)
+    q = (
+        select(t.c.kind, func.count(), func.coalesce(func.sum(t.c.amount_fen - t.c.clawed_back_fen), 0))
+        .where(t.c.day >= start.isoformat(), t.c.day <= end.isoformat(), t.c.status != "released")
+        .group_by(t.c.kind)
+    )
     kinds = {k: {"awards": int(n), "amount_fen": int(a)} for k, n, a in conn.execute(q)}
     return {"amount_fen": sum(v["amount_fen"] for v in kinds.values()), "by_kind": kinds}
 
@@ -59,10 +62,17 @@ def settlement_timeliness(conn: Connection, start: dt.date, end: dt.date) -> dic
     if t is None:
         return None
     due = on_time = 0
-    for settle_date, status, resolved_at in conn.execute(select(t.c.settle_date, t.c.status, t.c.resolved_at).where(
-            t.c.settle_date >= start, t.c.settle_date <= end)):
+    for settle_date, status, resolved_at in conn.execute(
+        select(t.c.settle_date, t.c.status, t.c.resolved_at).where(
+            t.c.settle_date >= start, t.c.settle_date <= end
+        )
+    ):
         due += 1
-        if status == "paid" and resolved_at is not None and resolved_at.astimezone(SHANGHAI).date() <= settle_date:
+        if (
+            status == "paid"
+            and resolved_at is not None
+            and resolved_at.astimezone(SHANGHAI).date() <= settle_date
+        ):
             on_time += 1
     return {"due": due, "on_time": on_time, "on_time_ppm": _ratio(on_time, due)}
 
@@ -75,10 +85,14 @@ def recon_exceptions(conn: Connection, start: dt.date, end: dt.date) -> dict[str
     b, c, i = _table(conn, "recon_batches"), _table(conn, "recon_cases"), _table(conn, "recon_item_results")
     if b is None or c is None or i is None:
         return None
-    items = conn.execute(select(func.count()).select_from(i.join(b, b.c.id == i.c.batch_id)).where(
-        b.c.business_date >= start, b.c.business_date <= end)).scalar_one()
-    cases = conn.execute(select(func.count()).where(c.c.business_date >= start, c.c.business_date <= end)
-                         .select_from(c)).scalar_one()
+    items = conn.execute(
+        select(func.count())
+        .select_from(i.join(b, b.c.id == i.c.batch_id))
+        .where(b.c.business_date >= start, b.c.business_date <= end)
+    ).scalar_one()
+    cases = conn.execute(
+        select(func.count()).where(c.c.business_date >= start, c.c.business_date <= end).select_from(c)
+    ).scalar_one()
     return {"items": int(items), "exceptions": int(cases), "exception_ppm": _ratio(int(cases), int(items))}
 
 

@@ -13,7 +13,10 @@ import datetime as dt
 PAYMENT_PREFIX = "pay:"  # a payment's success
 REFUND_PREFIX = "refund:"  # a refund's success
 SETTLEMENT_PREFIX = "settle:"  # every entry settlement posts: payouts and the bank's results
-TRADING_PREFIXES = (PAYMENT_PREFIX, REFUND_PREFIX)  # what settlement sums from the payments and refunds tables
+TRADING_PREFIXES = (
+    PAYMENT_PREFIX,
+    REFUND_PREFIX,
+)  # what settlement sums from the payments and refunds tables
 
 
 def payment_success(payment_id: str) -> str:

@@ -100,11 +100,24 @@ def open_accounts(conn: Connection, specs: Iterable[tuple[str, AccountType | str
         have = existing.get(code)
         if have is not None:
             if (have["type"], have["currency"], bool(have["no_overdraft"])) != (t, cur, no):
-                raise LedgerError(f"account {code} exists with other attributes", param="code", code="account_exists")
+                raise LedgerError(
+                    f"account {code} exists with other attributes", param="code", code="account_exists"
+                )
             continue
-        rows.append({"code": code, "type": t, "currency": cur, "no_overdraft": no, "status": "open",
-                     "posted_dr_fen": 0, "posted_cr_fen": 0, "pending_dr_fen": 0, "pending_cr_fen": 0,
-                     "created_at": now})
+        rows.append(
+            {
+                "code": code,
+                "type": t,
+                "currency": cur,
+                "no_overdraft": no,
+                "status": "open",
+                "posted_dr_fen": 0,
+                "posted_cr_fen": 0,
+                "pending_dr_fen": 0,
+                "pending_cr_fen": 0,
+                "created_at": now,
+            }
+        )
     if rows:
         conn.execute(accounts.insert(), rows)
 
@@ -115,7 +128,9 @@ def close_account(conn: Connection, code: str) -> None:
     if acc is None:
         raise UnknownAccount(f"no account {code}", param="account")
     if acc["posted_dr_fen"] != acc["posted_cr_fen"] or acc["pending_dr_fen"] or acc["pending_cr_fen"]:
-        raise LedgerError(f"account {code} still has a balance or holds", param="account", code="account_not_empty")
+        raise LedgerError(
+            f"account {code} still has a balance or holds", param="account", code="account_not_empty"
+        )
     conn.execute(update(accounts).where(accounts.c.code == code).values(status="closed"))
 
 
@@ -156,8 +171,15 @@ def history(
     """Postings of an account, newest first, with a cursor (the last posting id seen)."""
     limit = max(1, min(limit, 1000))
     q = (
-        select(postings.c.id, postings.c.entry_id, postings.c.side, postings.c.amount_fen,
-               postings.c.currency, postings.c.created_at, entries.c.description)
+        select(
+            postings.c.id,
+            postings.c.entry_id,
+            postings.c.side,
+            postings.c.amount_fen,
+            postings.c.currency,
+            postings.c.created_at,
+            entries.c.description,
+        )
         .join(entries, entries.c.id == postings.c.entry_id)
         .where(postings.c.account_code == code)
         .order_by(postings.c.id.desc())
@@ -177,21 +199,38 @@ def post_entry(conn: Connection, request: EntryRequest, *, at: dt.datetime | Non
     return post_entries(conn, [request], at=at)[0]
 
 
-def transfer(conn: Connection, key: str, debit: str, credit: str, amount_fen: int, description: str = "",
-             *, at: dt.datetime | None = None) -> PostedEntry:
-    return post_entry(conn, EntryRequest(key, (Leg(debit, "D", amount_fen), Leg(credit, "C", amount_fen)),
-                                         description), at=at)
+def transfer(
+    conn: Connection,
+    key: str,
+    debit: str,
+    credit: str,
+    amount_fen: int,
+    description: str = "",
+    *,
+    at: dt.datetime | None = None,
+) -> PostedEntry:
+    return post_entry(
+        conn,
+        EntryRequest(key, (Leg(debit, "D", amount_fen), Leg(credit, "C", amount_fen)), description),
+        at=at,
+    )
 
 
 def post_entries(
-    conn: Connection, requests: Sequence[EntryRequest], *, at: dt.datetime | None = None, hold_ids: Sequence[str | None] | None = None,
+    conn: Connection,
+    requests: Sequence[EntryRequest],
+    *,
+    at: dt.datetime | None = None,
+    hold_ids: Sequence[str | None] | None = None,
     ats: Sequence[dt.datetime] | None = None,
 ) -> list[PostedEntry]:
     """Post many entries in the caller's transaction, all or nothing, in the given order.
 
     `ats` gives each entry its own time (bulk recording of what happened at different moments)."""
     if len(requests) > BATCH_MAX:
-        raise LedgerError(f"a batch holds at most {BATCH_MAX} entries", param="entries", code="batch_too_large")
+        raise LedgerError(
+            f"a batch holds at most {BATCH_MAX} entries", param="entries", code="batch_too_large"
+        )
     at = at or _clock.now()
     hashes = [_check_entry(r) for r in requests]
     sql = _hot_sql(conn)
@@ -199,8 +238,11 @@ def post_entries(
     existing = _existing_entries(conn, sql, [r.idempotency_key for r in requests])
     if ats is not None and len(ats) != len(requests):
         raise LedgerError("ats needs one time per entry", param="ats")
-    ids = (_entry_ids(int(at.timestamp() * 1000), len(requests)) if ats is None
-           else [_entry_ids(int(t.timestamp() * 1000), 1)[0] for t in ats])
+    ids = (
+        _entry_ids(int(at.timestamp() * 1000), len(requests))
+        if ats is None
+        else [_entry_ids(int(t.timestamp() * 1000), 1)[0] for t in ats]
+    )
     results: list[PostedEntry | None] = [None] * len(requests)
     fresh: list[int] = []
     seen: dict[str, int] = {}
@@ -211,8 +253,9 @@ def post_entries(
             prior = (results[seen[key]].id, hashes[seen[key]])  # type: ignore[union-attr]
         if prior is not None:
             if prior[1] != hashes[i]:
-                raise IdempotencyConflict(f"idempotency key {key} was used for a different entry",
-                                          param="idempotency_key")
+                raise IdempotencyConflict(
+                    f"idempotency key {key} was used for a different entry", param="idempotency_key"
+                )
             results[i] = PostedEntry(prior[0], key, True)
             continue
         results[i] = PostedEntry(ids[i], key, False)
@@ -245,8 +288,9 @@ def post_entries(
         eid = ids[i]
         if stamps is not None:
             stamp = stamps[i]
-        entry_rows.append((eid, r.idempotency_key, hashes[i], r.description, hold_ids[i] if hold_ids else None,
-                           stamp))
+        entry_rows.append(
+            (eid, r.idempotency_key, hashes[i], r.description, hold_ids[i] if hold_ids else None, stamp)
+        )
         for leg in r.legs:
             posting_rows.append((eid, leg.account, leg.side, leg.amount_fen, leg.currency, stamp))
     cur = _cursor(conn)
@@ -265,15 +309,19 @@ def _check_entry(r: EntryRequest) -> str:
     per_currency: dict[str, int] = {}
     for leg in r.legs:
         if isinstance(leg.amount_fen, bool) or not isinstance(leg.amount_fen, int) or leg.amount_fen <= 0:
-            raise InvalidLegAmount(f"leg amount must be a positive integer of fen, got {leg.amount_fen!r}",
-                                   param="amount_fen")
+            raise InvalidLegAmount(
+                f"leg amount must be a positive integer of fen, got {leg.amount_fen!r}", param="amount_fen"
+            )
         if leg.side not in ("D", "C"):
             raise LedgerError(f"leg side must be D or C, got {leg.side!r}", param="side")
         per_currency[leg.currency] = per_currency.get(leg.currency, 0) + (
-            leg.amount_fen if leg.side == "D" else -leg.amount_fen)
+            leg.amount_fen if leg.side == "D" else -leg.amount_fen
+        )
     off = {c: v for c, v in per_currency.items() if v != 0}
     if off:
-        raise UnbalancedEntry(f"entry {r.idempotency_key} does not balance: debits − credits = {off}", param="legs")
+        raise UnbalancedEntry(
+            f"entry {r.idempotency_key} does not balance: debits − credits = {off}", param="legs"
+        )
     canon = "|".join(sorted(f"{leg.account}:{leg.side}:{leg.amount_fen}:{leg.currency}" for leg in r.legs))
     return hashlib.sha256(canon.encode()).hexdigest()
 
@@ -283,8 +331,10 @@ def _existing_entries(conn: Connection, sql: _HotSql, keys: Sequence[str]) -> di
     out: dict[str, tuple[str, str]] = {}
     uniq = list(dict.fromkeys(keys))
     for start in range(0, len(uniq), IN_CHUNK):
-        chunk = uniq[start:start + IN_CHUNK]
-        for key, eid, content in _cursor(conn).execute(sql.existing_entries(len(chunk)), tuple(chunk)).fetchall():
+        chunk = uniq[start : start + IN_CHUNK]
+        for key, eid, content in (
+            _cursor(conn).execute(sql.existing_entries(len(chunk)), tuple(chunk)).fetchall()
+        ):
             out[key] = (eid, content)
     return out
 
@@ -294,7 +344,11 @@ def _load_accounts(conn: Connection, codes: Iterable[str], *, lock: bool) -> dic
     ordered = sorted(set(codes))
     out: dict[str, Any] = {}
     for start in range(0, len(ordered), IN_CHUNK):
-        q = select(accounts).where(accounts.c.code.in_(ordered[start:start + IN_CHUNK])).order_by(accounts.c.code)
+        q = (
+            select(accounts)
+            .where(accounts.c.code.in_(ordered[start : start + IN_CHUNK]))
+            .order_by(accounts.c.code)
+        )
         if lock and conn.dialect.name == "postgresql":
             q = q.with_for_update()
         for row in conn.execute(q):
@@ -308,7 +362,7 @@ def _lock_posting_accounts(conn: Connection, sql: _HotSql, codes: Iterable[str])
     out: dict[str, dict[str, Any]] = {}
     names = _POSTING_ACCOUNT_COLUMNS
     for start in range(0, len(ordered), IN_CHUNK):
-        chunk = ordered[start:start + IN_CHUNK]
+        chunk = ordered[start : start + IN_CHUNK]
         for row in _cursor(conn).execute(sql.posting_accounts(len(chunk)), tuple(chunk)).fetchall():
             out[row[0]] = dict(zip(names, row, strict=True))
     return out
@@ -324,7 +378,9 @@ def _check_accounts(accs: dict[str, Any], reqs: Iterable[EntryRequest]) -> None:
                 raise AccountClosed(f"account {leg.account} is closed", param="account")
             if acc["currency"] != leg.currency:
                 raise CurrencyMismatch(
-                    f"leg in {leg.currency} on account {leg.account} kept in {acc['currency']}", param="currency")
+                    f"leg in {leg.currency} on account {leg.account} kept in {acc['currency']}",
+                    param="currency",
+                )
 
 
 def _available(acc: dict[str, Any]) -> int:
@@ -346,8 +402,11 @@ def _check_overdraft_in_order(accs: dict[str, Any], reqs: Sequence[EntryRequest]
                 touched.append(acc)
         for acc in touched:
             if _available(acc) < 0:
-                raise Overdraft(f"entry {r.idempotency_key} would overdraw {acc['code']} "
-                                f"(available after it: {_available(acc)} fen)", param="account")
+                raise Overdraft(
+                    f"entry {r.idempotency_key} would overdraw {acc['code']} "
+                    f"(available after it: {_available(acc)} fen)",
+                    param="account",
+                )
 
 
 def _write_deltas(conn: Connection, deltas: dict[str, list[int]], sql: _HotSql | None = None) -> None:
@@ -368,13 +427,24 @@ def _cursor(conn: Connection) -> Any:
 # exec_driver_sql with positional parameters, which skips building and caching a Core statement per call;
 # the PostgreSQL text carries the same casts SQLAlchemy renders there.
 
-_POSTING_ACCOUNT_COLUMNS = ("code", "type", "currency", "no_overdraft", "status", "posted_dr_fen", "posted_cr_fen",
-                            "pending_dr_fen", "pending_cr_fen")
+_POSTING_ACCOUNT_COLUMNS = (
+    "code",
+    "type",
+    "currency",
+    "no_overdraft",
+    "status",
+    "posted_dr_fen",
+    "posted_cr_fen",
+    "pending_dr_fen",
+    "pending_cr_fen",
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _HotSql:
-    text: str  # a string parameter: the driver's positional marker, with its cast where the dialect renders one
+    text: (
+        str  # a string parameter: the driver's positional marker, with its cast where the dialect renders one
+    )
     lock: str  # the row-locking suffix, empty where the whole database is locked instead
     insert_entry: str
     insert_posting: str
@@ -396,19 +466,30 @@ def _hot_sql_for(dialect_name: str, paramstyle: str) -> _HotSql:
     elif paramstyle in ("format", "pyformat"):
         mark = "%s"
     else:
-        raise LedgerError(f"the ledger does not support the {paramstyle!r} parameter style", code="unsupported_driver")
+        raise LedgerError(
+            f"the ledger does not support the {paramstyle!r} parameter style", code="unsupported_driver"
+        )
     pg = dialect_name == "postgresql"
-    text, big, time = (f"{mark}::VARCHAR", f"{mark}::BIGINT", f"{mark}::TIMESTAMP WITH TIME ZONE") if pg else (mark,) * 3
+    text, big, time = (
+        (f"{mark}::VARCHAR", f"{mark}::BIGINT", f"{mark}::TIMESTAMP WITH TIME ZONE") if pg else (mark,) * 3
+    )
     a = accounts.name
     return _HotSql(
-        text=text, lock=" FOR UPDATE" if pg else "",
-        insert_entry=(f"INSERT INTO {entries.name} (id, idempotency_key, content_hash, description, hold_id, "
-                      f"created_at) VALUES ({text}, {text}, {text}, {text}, {text}, {time})"),
-        insert_posting=(f"INSERT INTO {postings.name} (entry_id, account_code, side, amount_fen, currency, "
-                        f"created_at) VALUES ({text}, {text}, {text}, {big}, {text}, {time})"),
-        add_to_balances=(f"UPDATE {a} SET posted_dr_fen=({a}.posted_dr_fen + {big}), "
-                         f"posted_cr_fen=({a}.posted_cr_fen + {big}), pending_dr_fen=({a}.pending_dr_fen + {big}), "
-                         f"pending_cr_fen=({a}.pending_cr_fen + {big}) WHERE {a}.code = {text}"),
+        text=text,
+        lock=" FOR UPDATE" if pg else "",
+        insert_entry=(
+            f"INSERT INTO {entries.name} (id, idempotency_key, content_hash, description, hold_id, "
+            f"created_at) VALUES ({text}, {text}, {text}, {text}, {text}, {time})"
+        ),
+        insert_posting=(
+            f"INSERT INTO {postings.name} (entry_id, account_code, side, amount_fen, currency, "
+            f"created_at) VALUES ({text}, {text}, {text}, {big}, {text}, {time})"
+        ),
+        add_to_balances=(
+            f"UPDATE {a} SET posted_dr_fen=({a}.posted_dr_fen + {big}), "
+            f"posted_cr_fen=({a}.posted_cr_fen + {big}), pending_dr_fen=({a}.pending_dr_fen + {big}), "
+            f"pending_cr_fen=({a}.pending_cr_fen + {big}) WHERE {a}.code = {text}"
+        ),
     )
 
 
@@ -418,14 +499,18 @@ def _hot_sql(conn: Connection) -> _HotSql:
 
 @functools.lru_cache(maxsize=256)
 def _existing_entries_sql(param: str, n: int) -> str:
-    return (f"SELECT idempotency_key, id, content_hash FROM {entries.name} "
-            f"WHERE idempotency_key IN ({', '.join([param] * n)})")
+    return (
+        f"SELECT idempotency_key, id, content_hash FROM {entries.name} "
+        f"WHERE idempotency_key IN ({', '.join([param] * n)})"
+    )
 
 
 @functools.lru_cache(maxsize=256)
 def _posting_accounts_sql(param: str, lock: str, n: int) -> str:
-    return (f"SELECT {', '.join(_POSTING_ACCOUNT_COLUMNS)} FROM {accounts.name} "
-            f"WHERE code IN ({', '.join([param] * n)}) ORDER BY code{lock}")
+    return (
+        f"SELECT {', '.join(_POSTING_ACCOUNT_COLUMNS)} FROM {accounts.name} "
+        f"WHERE code IN ({', '.join([param] * n)}) ORDER BY code{lock}"
+    )
 
 
 def _driver_value(conn: Connection, column: Any, value: Any) -> Any:
@@ -455,19 +540,29 @@ def _entry_ids(ms: int, n: int) -> list[str]:
     """`n` entry ids of new_id_fast's shape for time `ms`, with the random bits for all of them drawn at once."""
     head = _entry_id_head(ms)
     tails = os.urandom(16 * n).translate(_RANDOM_DIGIT).decode("ascii")
-    return [head + tails[k:k + 16] for k in range(0, 16 * n, 16)]
+    return [head + tails[k : k + 16] for k in range(0, 16 * n, 16)]
 
 
 # ---------------------------------------------------------------- holds (two-phase transfers)
 
 
 def hold(
-    conn: Connection, key: str, debit: str, credit: str, amount_fen: int, *, timeout_s: int,
-    description: str = "", currency: str = "CNY", at: dt.datetime | None = None,
+    conn: Connection,
+    key: str,
+    debit: str,
+    credit: str,
+    amount_fen: int,
+    *,
+    timeout_s: int,
+    description: str = "",
+    currency: str = "CNY",
+    at: dt.datetime | None = None,
 ) -> Hold:
     """Reserve `amount_fen` from debit to credit until posted, voided or expired after `timeout_s`."""
     at = at or _clock.now()
-    request = EntryRequest(key, (Leg(debit, "D", amount_fen, currency), Leg(credit, "C", amount_fen, currency)))
+    request = EntryRequest(
+        key, (Leg(debit, "D", amount_fen, currency), Leg(credit, "C", amount_fen, currency))
+    )
     content = _check_entry(request)
     if debit == credit:
         raise LedgerError("a hold needs two different accounts", param="credit")
@@ -476,24 +571,42 @@ def hold(
     prior = conn.execute(select(holds).where(holds.c.idempotency_key == key)).first()
     if prior is not None:
         if prior.content_hash != content:
-            raise IdempotencyConflict(f"idempotency key {key} was used for a different hold", param="idempotency_key")
+            raise IdempotencyConflict(
+                f"idempotency key {key} was used for a different hold", param="idempotency_key"
+            )
         return _hold_of(prior)
     accs = _load_accounts(conn, [debit, credit], lock=True)
     _check_accounts(accs, [request])
     d_acc = accs[debit]
     if d_acc["no_overdraft"] and not AccountType(d_acc["type"]).debit_normal:
         if _available(d_acc) - amount_fen < 0:
-            raise Overdraft(f"hold {key} would overdraw {debit} (available {_available(d_acc)} fen)", param="account")
+            raise Overdraft(
+                f"hold {key} would overdraw {debit} (available {_available(d_acc)} fen)", param="account"
+            )
     c_acc = accs[credit]
     if c_acc["no_overdraft"] and AccountType(c_acc["type"]).debit_normal:
         if _available(c_acc) - amount_fen < 0:
-            raise Overdraft(f"hold {key} would overdraw {credit} (available {_available(c_acc)} fen)", param="account")
+            raise Overdraft(
+                f"hold {key} would overdraw {credit} (available {_available(c_acc)} fen)", param="account"
+            )
     hid = new_id_fast("hold", int(at.timestamp() * 1000))
     expires_at = at + dt.timedelta(seconds=timeout_s)
-    row = {"id": hid, "idempotency_key": key, "content_hash": content, "debit_code": debit, "credit_code": credit,
-           "amount_fen": amount_fen, "currency": currency, "status": "pending", "posted_fen": 0,
-           "posted_entry_id": None, "description": description, "created_at": at,
-           "expires_at": expires_at, "resolved_at": None}
+    row = {
+        "id": hid,
+        "idempotency_key": key,
+        "content_hash": content,
+        "debit_code": debit,
+        "credit_code": credit,
+        "amount_fen": amount_fen,
+        "currency": currency,
+        "status": "pending",
+        "posted_fen": 0,
+        "posted_entry_id": None,
+        "description": description,
+        "created_at": at,
+        "expires_at": expires_at,
+        "resolved_at": None,
+    }
     conn.execute(holds.insert(), [row])
     _write_deltas(conn, {debit: [0, 0, amount_fen, 0], credit: [0, 0, 0, amount_fen]})
     return Hold(hid, debit, credit, amount_fen, currency, "pending", 0, None, expires_at)
@@ -507,8 +620,17 @@ def get_hold(conn: Connection, hold_id: str) -> Hold:
 
 
 def _hold_of(row: Any) -> Hold:
-    return Hold(row.id, row.debit_code, row.credit_code, row.amount_fen, row.currency, row.status,
-                row.posted_fen, row.posted_entry_id, row.expires_at)
+    return Hold(
+        row.id,
+        row.debit_code,
+        row.credit_code,
+        row.amount_fen,
+        row.currency,
+        row.status,
+        row.posted_fen,
+        row.posted_entry_id,
+        row.expires_at,
+    )
 
 
 def _lock_hold(conn: Connection, hold_id: str) -> Any:
@@ -521,8 +643,14 @@ def _lock_hold(conn: Connection, hold_id: str) -> Any:
     return row
 
 
-def post_hold(conn: Connection, hold_id: str, amount_fen: int | None = None, *,
-              at: dt.datetime | None = None, description: str = "") -> PostedEntry:
+def post_hold(
+    conn: Connection,
+    hold_id: str,
+    amount_fen: int | None = None,
+    *,
+    at: dt.datetime | None = None,
+    description: str = "",
+) -> PostedEntry:
     """Post a pending hold, fully or in part; the rest of the reservation is released."""
     at = at or _clock.now()
     row = _lock_hold(conn, hold_id)
@@ -534,16 +662,25 @@ def post_hold(conn: Connection, hold_id: str, amount_fen: int | None = None, *,
     if row.expires_at <= at:
         raise HoldExpired(f"hold {hold_id} expired at {row.expires_at.isoformat()}", param="hold_id")
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-        raise InvalidLegAmount(f"amount to post must be a positive integer of fen, got {amount!r}", param="amount_fen")
+        raise InvalidLegAmount(
+            f"amount to post must be a positive integer of fen, got {amount!r}", param="amount_fen"
+        )
     if amount > row.amount_fen:
         raise HoldExceeded(f"cannot post {amount} fen of a {row.amount_fen} fen hold", param="amount_fen")
-    _write_deltas(conn, {row.debit_code: [0, 0, -row.amount_fen, 0], row.credit_code: [0, 0, 0, -row.amount_fen]})
-    req = EntryRequest(f"hold:{hold_id}:post", (Leg(row.debit_code, "D", amount, row.currency),
-                                                 Leg(row.credit_code, "C", amount, row.currency)),
-                       description or row.description)
+    _write_deltas(
+        conn, {row.debit_code: [0, 0, -row.amount_fen, 0], row.credit_code: [0, 0, 0, -row.amount_fen]}
+    )
+    req = EntryRequest(
+        f"hold:{hold_id}:post",
+        (Leg(row.debit_code, "D", amount, row.currency), Leg(row.credit_code, "C", amount, row.currency)),
+        description or row.description,
+    )
     posted = post_entries(conn, [req], at=at, hold_ids=[hold_id])[0]
-    conn.execute(update(holds).where(holds.c.id == hold_id).values(
-        status="posted", posted_fen=amount, posted_entry_id=posted.id, resolved_at=at))
+    conn.execute(
+        update(holds)
+        .where(holds.c.id == hold_id)
+        .values(status="posted", posted_fen=amount, posted_entry_id=posted.id, resolved_at=at)
+    )
     return posted
 
 
@@ -561,15 +698,21 @@ def void_hold(conn: Connection, hold_id: str, *, at: dt.datetime | None = None) 
 
 
 def _release(conn: Connection, row: Any, status: str, at: dt.datetime) -> None:
-    _write_deltas(conn, {row.debit_code: [0, 0, -row.amount_fen, 0], row.credit_code: [0, 0, 0, -row.amount_fen]})
+    _write_deltas(
+        conn, {row.debit_code: [0, 0, -row.amount_fen, 0], row.credit_code: [0, 0, 0, -row.amount_fen]}
+    )
     conn.execute(update(holds).where(holds.c.id == row.id).values(status=status, resolved_at=at))
 
 
 def expire_holds(conn: Connection, *, at: dt.datetime | None = None, limit: int = 1000) -> list[str]:
     """Expire pending holds past their deadline, releasing what they reserved."""
     at = at or _clock.now()
-    q = (select(holds).where(and_(holds.c.status == "pending", holds.c.expires_at <= at))
-         .order_by(holds.c.expires_at).limit(limit))
+    q = (
+        select(holds)
+        .where(and_(holds.c.status == "pending", holds.c.expires_at <= at))
+        .order_by(holds.c.expires_at)
+        .limit(limit)
+    )
     if conn.dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True)
     expired = []
@@ -587,32 +730,54 @@ def verify(conn: Connection) -> list[Violation]:
     out: list[Violation] = []
     sums: dict[str, list[int]] = {}
     for code, side, total in conn.execute(
-        select(postings.c.account_code, postings.c.side, func.sum(postings.c.amount_fen))
-        .group_by(postings.c.account_code, postings.c.side)
+        select(postings.c.account_code, postings.c.side, func.sum(postings.c.amount_fen)).group_by(
+            postings.c.account_code, postings.c.side
+        )
     ):
         sums.setdefault(code, [0, 0])[0 if side == "D" else 1] = int(total)
     pend: dict[str, list[int]] = {}
-    for code, total in conn.execute(select(holds.c.debit_code, func.sum(holds.c.amount_fen))
-                                    .where(holds.c.status == "pending").group_by(holds.c.debit_code)):
+    for code, total in conn.execute(
+        select(holds.c.debit_code, func.sum(holds.c.amount_fen))
+        .where(holds.c.status == "pending")
+        .group_by(holds.c.debit_code)
+    ):
         pend.setdefault(code, [0, 0])[0] = int(total)
-    for code, total in conn.execute(select(holds.c.credit_code, func.sum(holds.c.amount_fen))
-                                    .where(holds.c.status == "pending").group_by(holds.c.credit_code)):
+    for code, total in conn.execute(
+        select(holds.c.credit_code, func.sum(holds.c.amount_fen))
+        .where(holds.c.status == "pending")
+        .group_by(holds.c.credit_code)
+    ):
         pend.setdefault(code, [0, 0])[1] = int(total)
     for acc in conn.execute(select(accounts)).mappings():
         code = acc["code"]
         want = sums.get(code, [0, 0])
         if [acc["posted_dr_fen"], acc["posted_cr_fen"]] != want:
-            out.append(Violation("stored_balance", code, f"stored debits/credits {acc['posted_dr_fen']}/"
-                                 f"{acc['posted_cr_fen']} but postings sum to {want[0]}/{want[1]}"))
+            out.append(
+                Violation(
+                    "stored_balance",
+                    code,
+                    f"stored debits/credits {acc['posted_dr_fen']}/"
+                    f"{acc['posted_cr_fen']} but postings sum to {want[0]}/{want[1]}",
+                )
+            )
         want_p = pend.get(code, [0, 0])
         if [acc["pending_dr_fen"], acc["pending_cr_fen"]] != want_p:
-            out.append(Violation("stored_pending", code, f"stored pending {acc['pending_dr_fen']}/"
-                                 f"{acc['pending_cr_fen']} but pending holds sum to {want_p[0]}/{want_p[1]}"))
+            out.append(
+                Violation(
+                    "stored_pending",
+                    code,
+                    f"stored pending {acc['pending_dr_fen']}/"
+                    f"{acc['pending_cr_fen']} but pending holds sum to {want_p[0]}/{want_p[1]}",
+                )
+            )
         recomputed = dict(acc)
-        recomputed.update(posted_dr_fen=want[0], posted_cr_fen=want[1], pending_dr_fen=want_p[0],
-                          pending_cr_fen=want_p[1])
+        recomputed.update(
+            posted_dr_fen=want[0], posted_cr_fen=want[1], pending_dr_fen=want_p[0], pending_cr_fen=want_p[1]
+        )
         if acc["no_overdraft"] and _available(recomputed) < 0:
-            out.append(Violation("overdraft", code, f"no_overdraft account stands at {_available(recomputed)} fen"))
+            out.append(
+                Violation("overdraft", code, f"no_overdraft account stands at {_available(recomputed)} fen")
+            )
         if acc["status"] == "closed" and (want[0] != want[1] or any(want_p)):
             out.append(Violation("closed_not_empty", code, "closed account has a balance or holds"))
     debit_sum = func.coalesce(func.sum(postings.c.amount_fen).filter(postings.c.side == "D"), 0)
@@ -623,21 +788,27 @@ def verify(conn: Connection) -> list[Violation]:
         .having((debit_sum != credit_sum) | (func.count() < 2))
     ):
         out.append(Violation("unbalanced_entry", eid, f"{cur}: debits {d} ≠ credits {c} over {n} postings"))
-    for cur, d, c in conn.execute(select(postings.c.currency, debit_sum, credit_sum).group_by(postings.c.currency)):
+    for cur, d, c in conn.execute(
+        select(postings.c.currency, debit_sum, credit_sum).group_by(postings.c.currency)
+    ):
         if int(d) != int(c):
             out.append(Violation("trial_balance", cur, f"Σ debits {d} ≠ Σ credits {c}"))
     for row in conn.execute(
         select(postings.c.id, postings.c.account_code, postings.c.currency, accounts.c.currency)
         .join(accounts, accounts.c.code == postings.c.account_code)
-        .where(postings.c.currency != accounts.c.currency).limit(100)
+        .where(postings.c.currency != accounts.c.currency)
+        .limit(100)
     ):
         out.append(Violation("currency", row[1], f"posting {row[0]} in {row[2]} on a {row[3]} account"))
     for h in conn.execute(select(holds).where(holds.c.status == "posted")).all():
         if h.posted_entry_id is None:
             out.append(Violation("hold", h.id, "posted hold without its entry"))
             continue
-        got = conn.execute(select(func.sum(postings.c.amount_fen)).where(
-            postings.c.entry_id == h.posted_entry_id, postings.c.side == "D")).scalar()
+        got = conn.execute(
+            select(func.sum(postings.c.amount_fen)).where(
+                postings.c.entry_id == h.posted_entry_id, postings.c.side == "D"
+            )
+        ).scalar()
         if int(got or 0) != h.posted_fen:
             out.append(Violation("hold", h.id, f"posted {h.posted_fen} fen but its entry moves {got}"))
     return out

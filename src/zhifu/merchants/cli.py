@@ -24,7 +24,9 @@ def _run(fn):  # type: ignore[no-untyped-def]
 
 
 @app.command("create")
-def create(file: Path = typer.Argument(..., help="A JSON file with the application's fields (see docs/api.md).")) -> None:
+def create(
+    file: Path = typer.Argument(..., help="A JSON file with the application's fields (see docs/api.md)."),
+) -> None:
     """Submit a merchant application from a JSON file."""
     from zhifu.merchants import MerchantApplication, apply
 
@@ -83,7 +85,9 @@ def approve(merchant_id: str) -> None:
 
 
 @app.command("reject")
-def reject(merchant_id: str, reason: str = typer.Option(..., "--reason", help="Why; the applicant sees it.")) -> None:
+def reject(
+    merchant_id: str, reason: str = typer.Option(..., "--reason", help="Why; the applicant sees it.")
+) -> None:
     """Reject an application with a reason."""
     _review(merchant_id, "reject", reason)
 
@@ -95,8 +99,11 @@ def request_changes(merchant_id: str, reason: str = typer.Option(..., "--reason"
 
 
 @app.command("keys")
-def keys(merchant_id: str, create: bool = typer.Option(False, "--create", help="Issue a new key."),
-         revoke: str = typer.Option(None, "--revoke", help="Revoke this key id.")) -> None:
+def keys(
+    merchant_id: str,
+    create: bool = typer.Option(False, "--create", help="Issue a new key."),
+    revoke: str = typer.Option(None, "--revoke", help="Revoke this key id."),
+) -> None:
     """List a merchant's API keys, issue one (secret printed once) or revoke one."""
     from zhifu.merchants import create_key, list_keys, revoke_key
 

@@ -62,7 +62,8 @@ merchants = Table(
     utcnow_column("activated_at", nullable=True),
     CheckConstraint(
         "status in ('pending_review','changes_requested','rejected','active','suspended','terminated')",
-        name="status"),
+        name="status",
+    ),
     CheckConstraint("type in ('enterprise','individual_business','micro')", name="type"),
     Index("ix_merchants_town_status", "town_code", "status"),
 )

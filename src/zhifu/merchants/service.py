@@ -71,13 +71,18 @@ def validate_application(app: MerchantApplication, conn: Connection | None = Non
     transaction's connection, personal data is encrypted under the key ring's active key."""
     if app.type in (MerchantType.ENTERPRISE, MerchantType.INDIVIDUAL_BUSINESS):
         if not app.credit_code:
-            raise InvalidRequest("企业和个体工商户须提供统一社会信用代码 / credit_code is required for this type",
-                                 param="credit_code")
+            raise InvalidRequest(
+                "企业和个体工商户须提供统一社会信用代码 / credit_code is required for this type",
+                param="credit_code",
+            )
         credit = check_credit_code(app.credit_code, param="credit_code")
     else:
         if app.credit_code:
-            raise InvalidRequest("小微商户以身份证登记，不填统一社会信用代码 / a micro merchant registers with an ID card "
-                                 "only; leave credit_code empty", param="credit_code")
+            raise InvalidRequest(
+                "小微商户以身份证登记，不填统一社会信用代码 / a micro merchant registers with an ID card "
+                "only; leave credit_code empty",
+                param="credit_code",
+            )
         credit = None
     id_number = check_resident_id(app.legal_person_id, param="legal_person_id")
     if not _PHONE_RE.fullmatch(app.phone):
@@ -90,14 +95,17 @@ def validate_application(app: MerchantApplication, conn: Connection | None = Non
     if app.village_code is not None and not any(
         v.code == app.village_code and v.town == town.code for v in profile.villages
     ):
-        raise InvalidRequest(f"村居不属于该乡镇 / village_code {app.village_code} is not in {town.name}",
-                             param="village_code")
+        raise InvalidRequest(
+            f"村居不属于该乡镇 / village_code {app.village_code} is not in {town.name}", param="village_code"
+        )
     acquirer = next((i for i in profile.institutions if i.id == app.acquirer_id), None)
     if acquirer is None or "acquirer" not in acquirer.roles:
         raise InvalidRequest(f"未知收单机构 / unknown acquirer_id {app.acquirer_id}", param="acquirer_id")
     account_no = app.settle_account_no.replace(" ", "")
     if not _ACCOUNT_RE.fullmatch(account_no):
-        raise InvalidRequest("结算账号须为 8–30 位数字 / settle_account_no must be 8–30 digits", param="settle_account_no")
+        raise InvalidRequest(
+            "结算账号须为 8–30 位数字 / settle_account_no must be 8–30 digits", param="settle_account_no"
+        )
     try:
         account_name_ok(app.type, app.legal_name, app.legal_person_name, app.settle_account_name)
     except InvalidRequest as exc:
@@ -109,18 +117,32 @@ def validate_application(app: MerchantApplication, conn: Connection | None = Non
         daily = daily or settings.micro_daily_cap_fen
         monthly = monthly or settings.micro_monthly_cap_fen
     if daily and monthly and daily > monthly:
-        raise InvalidRequest("日限额不能高于月限额 / daily_cap_fen exceeds monthly_cap_fen", param="daily_cap_fen")
+        raise InvalidRequest(
+            "日限额不能高于月限额 / daily_cap_fen exceeds monthly_cap_fen", param="daily_cap_fen"
+        )
     return {
-        "type": app.type, "legal_name": app.legal_name, "short_name": app.short_name, "credit_code": credit,
+        "type": app.type,
+        "legal_name": app.legal_name,
+        "short_name": app.short_name,
+        "credit_code": credit,
         "legal_person_name_enc": privacy.encrypt(app.legal_person_name, conn),
         "legal_person_name_masked": privacy.mask_name(app.legal_person_name),
-        "legal_person_id_enc": privacy.encrypt(id_number, conn), "legal_person_id_masked": privacy.mask_id(id_number),
-        "phone_enc": privacy.encrypt(app.phone, conn), "phone_masked": privacy.mask_phone(app.phone),
-        "mcc": app.mcc, "town_code": app.town_code, "village_code": app.village_code, "address": app.address,
-        "settle_bank": app.settle_bank, "settle_account_enc": privacy.encrypt(account_no, conn),
-        "settle_account_masked": privacy.mask_account(account_no), "settle_account_name": app.settle_account_name,
-        "acquirer_id": app.acquirer_id, "settlement_cycle": app.settlement_cycle,
-        "daily_cap_fen": daily, "monthly_cap_fen": monthly,
+        "legal_person_id_enc": privacy.encrypt(id_number, conn),
+        "legal_person_id_masked": privacy.mask_id(id_number),
+        "phone_enc": privacy.encrypt(app.phone, conn),
+        "phone_masked": privacy.mask_phone(app.phone),
+        "mcc": app.mcc,
+        "town_code": app.town_code,
+        "village_code": app.village_code,
+        "address": app.address,
+        "settle_bank": app.settle_bank,
+        "settle_account_enc": privacy.encrypt(account_no, conn),
+        "settle_account_masked": privacy.mask_account(account_no),
+        "settle_account_name": app.settle_account_name,
+        "acquirer_id": app.acquirer_id,
+        "settlement_cycle": app.settlement_cycle,
+        "daily_cap_fen": daily,
+        "monthly_cap_fen": monthly,
     }
 
 
@@ -138,8 +160,10 @@ def resubmit(conn: Connection, merchant_id: str, app: MerchantApplication) -> di
     """Send corrected details after an operator asked for changes."""
     current = _row(conn, merchant_id, lock=True)
     if current.status != MerchantStatus.CHANGES_REQUESTED:
-        raise ConflictError(f"merchant {merchant_id} is {current.status}; only one sent back for changes can be "
-                            "resubmitted", code="merchant_state")
+        raise ConflictError(
+            f"merchant {merchant_id} is {current.status}; only one sent back for changes can be resubmitted",
+            code="merchant_state",
+        )
     row = validate_application(app, conn)
     row.update(status=MerchantStatus.PENDING_REVIEW, updated_at=clock.now())
     conn.execute(update(merchants).where(merchants.c.id == merchant_id).values(**row))
@@ -156,8 +180,14 @@ _TRANSITIONS: dict[str, tuple[set[str], str]] = {
 }
 
 
-def review(conn: Connection, merchant_id: str, action: str, *, reason: str | None = None,
-           at: dt.datetime | None = None) -> dict[str, Any]:
+def review(
+    conn: Connection,
+    merchant_id: str,
+    action: str,
+    *,
+    reason: str | None = None,
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
     """Move a merchant through its lifecycle; reject and request_changes need a reason."""
     if action not in _TRANSITIONS:
         raise InvalidRequest(f"unknown action {action!r}; one of {sorted(_TRANSITIONS)}", param="action")
@@ -175,7 +205,15 @@ def review(conn: Connection, merchant_id: str, action: str, *, reason: str | Non
         values["activated_at"] = at
         ledger.open_account(conn, payable_account(merchant_id), "liability")
     conn.execute(update(merchants).where(merchants.c.id == merchant_id).values(**values))
-    audit.record(conn, None, f"merchant.{action}", "merchant", merchant_id, {"from": current.status, "to": target, "reason": reason}, merchant_id=merchant_id)
+    audit.record(
+        conn,
+        None,
+        f"merchant.{action}",
+        "merchant",
+        merchant_id,
+        {"from": current.status, "to": target, "reason": reason},
+        merchant_id=merchant_id,
+    )
     return get_merchant(conn, merchant_id)
 
 
@@ -199,10 +237,32 @@ def _row(conn: Connection, merchant_id: str, *, lock: bool = False) -> Any:
     return row
 
 
-PUBLIC_FIELDS = ("id", "status", "type", "legal_name", "short_name", "credit_code", "legal_person_name_masked",
-                 "legal_person_id_masked", "phone_masked", "mcc", "town_code", "village_code", "address",
-                 "settle_bank", "settle_account_masked", "settle_account_name", "acquirer_id", "settlement_cycle",
-                 "daily_cap_fen", "monthly_cap_fen", "review_note", "created_at", "updated_at", "activated_at")
+PUBLIC_FIELDS = (
+    "id",
+    "status",
+    "type",
+    "legal_name",
+    "short_name",
+    "credit_code",
+    "legal_person_name_masked",
+    "legal_person_id_masked",
+    "phone_masked",
+    "mcc",
+    "town_code",
+    "village_code",
+    "address",
+    "settle_bank",
+    "settle_account_masked",
+    "settle_account_name",
+    "acquirer_id",
+    "settlement_cycle",
+    "daily_cap_fen",
+    "monthly_cap_fen",
+    "review_note",
+    "created_at",
+    "updated_at",
+    "activated_at",
+)
 
 
 def _public(row: Any) -> dict[str, Any]:
@@ -221,9 +281,15 @@ def merchant_row(conn: Connection, merchant_id: str) -> Any:
     return _row(conn, merchant_id)
 
 
-def list_merchants(conn: Connection, *, status: str | None = None, town_code: str | None = None,
-                   acquirer_id: str | None = None, limit: int = 20,
-                   starting_after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
+def list_merchants(
+    conn: Connection,
+    *,
+    status: str | None = None,
+    town_code: str | None = None,
+    acquirer_id: str | None = None,
+    limit: int = 20,
+    starting_after: str | None = None,
+) -> tuple[list[dict[str, Any]], bool]:
     where = []
     if status:
         where.append(merchants.c.status == status)
@@ -239,20 +305,48 @@ def add_store(conn: Connection, merchant_id: str, name: str, address: str = "") 
     if not name.strip() or len(name) > 60:
         raise InvalidRequest("store name must be 1–60 characters", param="name")
     sid = new_id("sto")
-    conn.execute(stores.insert(), [{"merchant_id": merchant_id, "id": sid, "name": name, "address": address,
-                                    "created_at": clock.now()}])
+    conn.execute(
+        stores.insert(),
+        [
+            {
+                "merchant_id": merchant_id,
+                "id": sid,
+                "name": name,
+                "address": address,
+                "created_at": clock.now(),
+            }
+        ],
+    )
     return {"id": sid, "merchant_id": merchant_id, "name": name, "address": address}
 
 
-def add_terminal(conn: Connection, merchant_id: str, terminal_no: str, *, store_id: str | None = None,
-                 kind: str = "pos") -> dict[str, Any]:
+def add_terminal(
+    conn: Connection, merchant_id: str, terminal_no: str, *, store_id: str | None = None, kind: str = "pos"
+) -> dict[str, Any]:
     _row(conn, merchant_id)
     if not re.fullmatch(r"[0-9A-Z]{8}", terminal_no):
         raise InvalidRequest("terminal_no must be 8 digits or capital letters", param="terminal_no")
     tid = new_id("trm")
-    conn.execute(terminals.insert(), [{"merchant_id": merchant_id, "id": tid, "store_id": store_id,
-                                       "terminal_no": terminal_no, "kind": kind, "created_at": clock.now()}])
-    return {"id": tid, "merchant_id": merchant_id, "terminal_no": terminal_no, "store_id": store_id, "kind": kind}
+    conn.execute(
+        terminals.insert(),
+        [
+            {
+                "merchant_id": merchant_id,
+                "id": tid,
+                "store_id": store_id,
+                "terminal_no": terminal_no,
+                "kind": kind,
+                "created_at": clock.now(),
+            }
+        ],
+    )
+    return {
+        "id": tid,
+        "merchant_id": merchant_id,
+        "terminal_no": terminal_no,
+        "store_id": store_id,
+        "kind": kind,
+    }
 
 
 # ---------------------------------------------------------------- API keys
@@ -272,8 +366,9 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()  # secrets are 240-bit random: a fast hash is enough
 
 
-def create_key(conn: Connection, *, merchant_id: str | None, role: str = "merchant",
-               label: str = "") -> tuple[dict[str, Any], str]:
+def create_key(
+    conn: Connection, *, merchant_id: str | None, role: str = "merchant", label: str = ""
+) -> tuple[dict[str, Any], str]:
     """Make a key; the secret is returned this once and only its hash is kept."""
     if role not in ("merchant", "operator"):
         raise InvalidRequest("role must be merchant or operator", param="role")
@@ -286,23 +381,40 @@ def create_key(conn: Connection, *, merchant_id: str | None, role: str = "mercha
     body = secrets.token_urlsafe(30)
     secret = f"{KEY_PREFIX}{body}"
     kid = new_id("key")
-    row = {"id": kid, "merchant_id": merchant_id if role == "merchant" else None, "role": role,
-           "lookup": body[:16], "secret_hash": _hash(secret), "label": label[:60], "status": "active",
-           "created_at": clock.now(), "revoked_at": None}
+    row = {
+        "id": kid,
+        "merchant_id": merchant_id if role == "merchant" else None,
+        "role": role,
+        "lookup": body[:16],
+        "secret_hash": _hash(secret),
+        "label": label[:60],
+        "status": "active",
+        "created_at": clock.now(),
+        "revoked_at": None,
+    }
     conn.execute(api_keys.insert(), [row])
     return _key_public(row), secret
 
 
 def _key_public(row: Any) -> dict[str, Any]:
     get = row.get if isinstance(row, dict) else lambda k: getattr(row, k)
-    return {"id": get("id"), "object": "api_key", "role": get("role"), "merchant_id": get("merchant_id"),
-            "label": get("label"), "status": get("status"), "hint": f"{KEY_PREFIX}{get('lookup')[:6]}…",
-            "created_at": get("created_at"), "revoked_at": get("revoked_at")}
+    return {
+        "id": get("id"),
+        "object": "api_key",
+        "role": get("role"),
+        "merchant_id": get("merchant_id"),
+        "label": get("label"),
+        "status": get("status"),
+        "hint": f"{KEY_PREFIX}{get('lookup')[:6]}…",
+        "created_at": get("created_at"),
+        "revoked_at": get("revoked_at"),
+    }
 
 
 def list_keys(conn: Connection, merchant_id: str) -> list[dict[str, Any]]:
-    rows = conn.execute(select(api_keys).where(api_keys.c.merchant_id == merchant_id)
-                        .order_by(api_keys.c.id.desc())).all()
+    rows = conn.execute(
+        select(api_keys).where(api_keys.c.merchant_id == merchant_id).order_by(api_keys.c.id.desc())
+    ).all()
     return [_key_public(r) for r in rows]
 
 
@@ -314,8 +426,9 @@ def revoke_key(conn: Connection, key_id: str, *, merchant_id: str | None = None)
     if row is None:
         raise NotFound(f"no key {key_id}", param="key")
     if row.status == "active":
-        conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(status="revoked",
-                                                                            revoked_at=clock.now()))
+        conn.execute(
+            update(api_keys).where(api_keys.c.id == key_id).values(status="revoked", revoked_at=clock.now())
+        )
     return _key_public(conn.execute(select(api_keys).where(api_keys.c.id == key_id)).one())
 
 
@@ -332,9 +445,11 @@ def authenticate(conn: Connection, authorization: str | None) -> Principal:
     secret = authorization[7:].strip()
     if not secret.startswith(KEY_PREFIX) or len(secret) < 20:
         raise Unauthenticated("malformed API key", param="authorization")
-    row = conn.execute(select(api_keys.c.id, api_keys.c.role, api_keys.c.merchant_id, api_keys.c.secret_hash,
-                              api_keys.c.status)
-                       .where(api_keys.c.lookup == secret[len(KEY_PREFIX):len(KEY_PREFIX) + 16])).first()
+    row = conn.execute(
+        select(
+            api_keys.c.id, api_keys.c.role, api_keys.c.merchant_id, api_keys.c.secret_hash, api_keys.c.status
+        ).where(api_keys.c.lookup == secret[len(KEY_PREFIX) : len(KEY_PREFIX) + 16])
+    ).first()
     if row is None or not secrets.compare_digest(row.secret_hash, _hash(secret)) or row.status != "active":
         raise Unauthenticated("invalid or revoked API key", param="authorization")
     return Principal(key_id=row.id, role=row.role, merchant_id=row.merchant_id)

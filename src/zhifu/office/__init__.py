@@ -26,6 +26,27 @@ from zhifu.office.service import (
     sweep,
 )
 
-__all__ = ["Actor", "CircleIn", "CreditIn", "DecisionIn", "MeetingIn", "PublicityIn", "SmeItem", "TrainingIn",
-           "UpdateIn", "actor_for", "add_circle_merchants", "circles", "credit_evidence", "ensure_loaded", "item",
-           "items", "load_programme", "post_update", "record_credit", "record_meeting", "record_training", "sweep"]
+__all__ = [
+    "Actor",
+    "CircleIn",
+    "CreditIn",
+    "DecisionIn",
+    "MeetingIn",
+    "PublicityIn",
+    "SmeItem",
+    "TrainingIn",
+    "UpdateIn",
+    "actor_for",
+    "add_circle_merchants",
+    "circles",
+    "credit_evidence",
+    "ensure_loaded",
+    "item",
+    "items",
+    "load_programme",
+    "post_update",
+    "record_credit",
+    "record_meeting",
+    "record_training",
+    "sweep",
+]

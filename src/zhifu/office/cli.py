@@ -11,11 +11,15 @@ from rich.table import Table
 from zhifu.cli import console, database, fail
 
 NAME = "office"
-app = typer.Typer(no_args_is_help=True, help="领导小组办公室 / The programme office: work items, units, reminders.")
+app = typer.Typer(
+    no_args_is_help=True, help="领导小组办公室 / The programme office: work items, units, reminders."
+)
 
 
 @app.command("load")
-def load(profile: str = typer.Argument("", help="A packaged profile or YAML path; default: the configured one.")) -> None:
+def load(
+    profile: str = typer.Argument("", help="A packaged profile or YAML path; default: the configured one."),
+) -> None:
     """Load the leadership group's units, the work items and the commerce circles from the county profile."""
     from zhifu.core.errors import ZhifuError
     from zhifu.county import load_profile
@@ -33,8 +37,10 @@ def load(profile: str = typer.Argument("", help="A packaged profile or YAML path
 
 
 @app.command("member")
-def member(username: str = typer.Argument(..., help="A regulator-role console user."),
-           unit: str = typer.Argument(..., help="The unit id (e.g. commerce_bureau).")) -> None:
+def member(
+    username: str = typer.Argument(..., help="A regulator-role console user."),
+    unit: str = typer.Argument(..., help="The unit id (e.g. commerce_bureau)."),
+) -> None:
     """Record the leadership-group unit a regulator-role user speaks for."""
     from sqlalchemy import select
 
@@ -44,8 +50,9 @@ def member(username: str = typer.Argument(..., help="A regulator-role console us
 
     try:
         with database().tx() as conn:
-            row = conn.execute(select(console_users.c.id, console_users.c.role).where(
-                console_users.c.username == username)).first()
+            row = conn.execute(
+                select(console_users.c.id, console_users.c.role).where(console_users.c.username == username)
+            ).first()
             if row is None or row.role != "regulator":
                 fail(f"username: {username} is not a regulator-role console user")
                 return
@@ -57,7 +64,9 @@ def member(username: str = typer.Argument(..., help="A regulator-role console us
 
 
 @app.command("items")
-def items_cmd(today: str = typer.Option("", help="Judge lateness on this date (YYYY-MM-DD); default today.")) -> None:
+def items_cmd(
+    today: str = typer.Option("", help="Judge lateness on this date (YYYY-MM-DD); default today."),
+) -> None:
     """The work items with their lead unit, due date, progress and the units that are late."""
     from zhifu.office import ensure_loaded, items
 
@@ -68,8 +77,15 @@ def items_cmd(today: str = typer.Option("", help="Judge lateness on this date (Y
         rows = items(c, today=day)
     t = Table("#", "item", "lead", "due", "status", "progress", "late")
     for i in rows:
-        t.add_row(str(i["number"]), i["title"], i["lead_name"], str(i["due"]), i["status"],
-                  f"{i['progress_ppm'] / 10_000:.0f}%", "、".join(i["late_names"]) or "—")
+        t.add_row(
+            str(i["number"]),
+            i["title"],
+            i["lead_name"],
+            str(i["due"]),
+            i["status"],
+            f"{i['progress_ppm'] / 10_000:.0f}%",
+            "、".join(i["late_names"]) or "—",
+        )
     console.print(t)
 
 
@@ -86,7 +102,9 @@ def remind(today: str = typer.Option("", help="The day (YYYY-MM-DD); default tod
 
 
 @app.command("figures")
-def figures(start: str = typer.Option(..., help="YYYY-MM-DD"), end: str = typer.Option(..., help="YYYY-MM-DD")) -> None:
+def figures(
+    start: str = typer.Option(..., help="YYYY-MM-DD"), end: str = typer.Option(..., help="YYYY-MM-DD")
+) -> None:
     """The office's dashboard figures for a period, as JSON."""
     import json
 

@@ -33,9 +33,17 @@ def _pairs(doc: Any, rows: list[tuple[str, str]]) -> None:
 def minutes_pdf(meeting: dict[str, Any], document: str, items: dict[int, str]) -> bytes:
     """The minutes of one 会商: date, units present, problems, and each decision with owner and due date."""
     doc = _doc("重点难点问题会商纪要 / Minutes of the joint consultation")
-    _pairs(doc, [("依据 Programme", document), ("会商 Meeting", meeting["title"]),
-                 ("日期 Date", str(meeting["held_on"])), ("参会单位 Units present", "、".join(meeting["present_names"])),
-                 ("记录 Recorded by", meeting["created_by"]), ("编号 Reference", meeting["id"])])
+    _pairs(
+        doc,
+        [
+            ("依据 Programme", document),
+            ("会商 Meeting", meeting["title"]),
+            ("日期 Date", str(meeting["held_on"])),
+            ("参会单位 Units present", "、".join(meeting["present_names"])),
+            ("记录 Recorded by", meeting["created_by"]),
+            ("编号 Reference", meeting["id"]),
+        ],
+    )
     doc.ln(3)
     doc.set_font("cjk", size=12)
     doc.cell(0, 8, "一、会商问题 / Problems raised", new_x="LMARGIN", new_y="NEXT")
@@ -50,8 +58,14 @@ def minutes_pdf(meeting: dict[str, Any], document: str, items: dict[int, str]) -
     for i, a in enumerate(meeting["actions"], start=1):
         item_title = items.get(a["item"], "")
         doc.multi_cell(0, 6, f"{i}. {a['decision']}", new_x="LMARGIN", new_y="NEXT")
-        doc.multi_cell(0, 6, f"    工作事项 Item {a['item']} {item_title} · 责任单位 Owner: {a['owner_name']} · "
-                             f"完成期限 Due: {a['due']} · 状态 Status: {a['status']}", new_x="LMARGIN", new_y="NEXT")
+        doc.multi_cell(
+            0,
+            6,
+            f"    工作事项 Item {a['item']} {item_title} · 责任单位 Owner: {a['owner_name']} · "
+            f"完成期限 Due: {a['due']} · 状态 Status: {a['status']}",
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
     return bytes(doc.output())
 
 
@@ -62,15 +76,22 @@ def _pct(ppm: int | None) -> str:
 def evidence_pdf(ev: dict[str, Any], lender_name: str, public_key_pem: str) -> bytes:
     """The turnover evidence a merchant hands to a lender: figures, the monthly table and the signature."""
     doc = _doc("商户经营流水证明 / Merchant turnover evidence")
-    _pairs(doc, [("商户 Merchant", f"{ev['merchant_name']} ({ev['merchant_id']})"),
-                 ("贷款机构 Lender", f"{lender_name} ({ev['lender']})"), ("同意记录 Consent", ev["consent"]),
-                 ("出具时间 Issued", ev["issued_at"]), ("证明编号 Reference", ev["id"]),
-                 ("统计月数 Months", str(ev["months_asked"])),
-                 ("流水合计 Takings", f"¥{fen_to_yuan_str(ev['takings_fen'])}"),
-                 ("月均 Average month", f"¥{fen_to_yuan_str(ev['average_month_fen'])}"),
-                 ("经营连续性 Regularity", _pct(ev["regularity_ppm"]) + " 的月份有收款 / of months with takings"),
-                 ("退款率 Refund rate", _pct(ev["refund_rate_ppm"])),
-                 ("开通时长 Tenure", f"{ev['tenure_days']} 天 / days")])
+    _pairs(
+        doc,
+        [
+            ("商户 Merchant", f"{ev['merchant_name']} ({ev['merchant_id']})"),
+            ("贷款机构 Lender", f"{lender_name} ({ev['lender']})"),
+            ("同意记录 Consent", ev["consent"]),
+            ("出具时间 Issued", ev["issued_at"]),
+            ("证明编号 Reference", ev["id"]),
+            ("统计月数 Months", str(ev["months_asked"])),
+            ("流水合计 Takings", f"¥{fen_to_yuan_str(ev['takings_fen'])}"),
+            ("月均 Average month", f"¥{fen_to_yuan_str(ev['average_month_fen'])}"),
+            ("经营连续性 Regularity", _pct(ev["regularity_ppm"]) + " 的月份有收款 / of months with takings"),
+            ("退款率 Refund rate", _pct(ev["refund_rate_ppm"])),
+            ("开通时长 Tenure", f"{ev['tenure_days']} 天 / days"),
+        ],
+    )
     doc.ln(2)
     doc.set_font("cjk", size=11)
     doc.cell(0, 8, "按月流水 / By month", new_x="LMARGIN", new_y="NEXT")
@@ -86,9 +107,21 @@ def evidence_pdf(ev: dict[str, Any], lender_name: str, public_key_pem: str) -> b
         doc.ln()
     doc.ln(4)
     doc.set_font("cjk", size=8)
-    doc.multi_cell(0, 4, "本证明经商户同意向上述贷款机构提供，每次提供均记入审计日志。签名为对证明内容（规范 JSON）的 Ed25519 签名。\n"
-                         "Provided to the lender above with the merchant's consent; every disclosure is in the audit log. "
-                         "The signature is Ed25519 over the evidence's canonical JSON.", new_x="LMARGIN", new_y="NEXT")
-    doc.multi_cell(0, 4, f"摘要 SM3 digest: {ev['digest']}\n签名 Signature ({ev['key_id']}): {ev['signature']}\n"
-                         + public_key_pem, new_x="LMARGIN", new_y="NEXT")
+    doc.multi_cell(
+        0,
+        4,
+        "本证明经商户同意向上述贷款机构提供，每次提供均记入审计日志。签名为对证明内容（规范 JSON）的 Ed25519 签名。\n"
+        "Provided to the lender above with the merchant's consent; every disclosure is in the audit log. "
+        "The signature is Ed25519 over the evidence's canonical JSON.",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    doc.multi_cell(
+        0,
+        4,
+        f"摘要 SM3 digest: {ev['digest']}\n签名 Signature ({ev['key_id']}): {ev['signature']}\n"
+        + public_key_pem,
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
     return bytes(doc.output())

@@ -190,7 +190,9 @@ office_circles = Table(
     Column("kind", String(8), nullable=False),
     Column("town_code", String(12), nullable=False),
     Column("lead_institution", String(40), nullable=False),
-    Column("area", String(200), nullable=False, server_default=""),  # street or district, matched to addresses
+    Column(
+        "area", String(200), nullable=False, server_default=""
+    ),  # street or district, matched to addresses
     Column("launch_date", Date, nullable=True),  # None: planned
     Column("end_date", Date, nullable=True),
     utcnow_column("created_at"),
@@ -256,5 +258,7 @@ office_sme_reports = Table(
     utcnow_column("created_at"),
     CheckConstraint(f"product in {SME_PRODUCTS}", name="product"),
     CheckConstraint("accounts >= 0", name="accounts"),
-    Index("ix_office_sme_reports_period", "institution", "town_code", "month", "product", "version", unique=True),
+    Index(
+        "ix_office_sme_reports_period", "institution", "town_code", "month", "product", "version", unique=True
+    ),
 )

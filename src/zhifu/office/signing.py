@@ -20,8 +20,9 @@ KEY_ID: Final = "evidence-ed25519-1"
 
 @functools.lru_cache(maxsize=4)
 def _private(secret: str) -> Ed25519PrivateKey:
-    seed = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"zhifu-office-evidence", info=KEY_ID.encode()).derive(
-        secret.encode())
+    seed = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=b"zhifu-office-evidence", info=KEY_ID.encode()
+    ).derive(secret.encode())
     return Ed25519PrivateKey.from_private_bytes(seed)
 
 
@@ -37,12 +38,18 @@ def sign(body: dict[str, Any]) -> str:
 def verify(body: dict[str, Any], signature: str) -> bool:
     key = _private(get_settings().secret_key).public_key()
     try:
-        key.verify(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)), canonical(body).encode())
+        key.verify(
+            base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)), canonical(body).encode()
+        )
     except (InvalidSignature, ValueError):
         return False
     return True
 
 
 def public_key_pem() -> str:
-    return _private(get_settings().secret_key).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return (
+        _private(get_settings().secret_key)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )

@@ -82,23 +82,58 @@ class RefundSpec:
     reason: str = ""
 
 
-_PAYMENT_COLUMNS = ("id", "merchant_id", "merchant_order_no", "amount_fen", "discount_fen", "currency", "channel",
-                    "flow", "status", "description", "notify_url", "metadata", "code_url", "channel_ref", "payer_ref",
-                    "card_issuer", "card_type", "fee_fen", "cost_fen", "refunded_fen", "fee_refunded_fen",
-                    "failure_code", "failure_message", "business_date", "store_id", "campaign_ref", "created_at",
-                    "updated_at", "expires_at", "succeeded_at")
+_PAYMENT_COLUMNS = (
+    "id",
+    "merchant_id",
+    "merchant_order_no",
+    "amount_fen",
+    "discount_fen",
+    "currency",
+    "channel",
+    "flow",
+    "status",
+    "description",
+    "notify_url",
+    "metadata",
+    "code_url",
+    "channel_ref",
+    "payer_ref",
+    "card_issuer",
+    "card_type",
+    "fee_fen",
+    "cost_fen",
+    "refunded_fen",
+    "fee_refunded_fen",
+    "failure_code",
+    "failure_message",
+    "business_date",
+    "store_id",
+    "campaign_ref",
+    "created_at",
+    "updated_at",
+    "expires_at",
+    "succeeded_at",
+)
 DECLINES = ("insufficient_funds", "limit_exceeded", "card_blocked")  # what a simulated payer's bank answers
 _INSERTS: dict[tuple[str, str], tuple[str, list[tuple[int, Any]]]] = {}
 # Secondary indexes that recording never reads: a bulk load builds them once at the end (see bulk_load).
-DEFERRED_INDEXES = frozenset({
-    "ix_payments_status_expires", "ix_payments_channel_ref", "ix_payments_business_date",
-    "ix_ledger_entries_created_at",
-    "ix_ledger_postings_account_id", "ix_ledger_postings_entry"})
+DEFERRED_INDEXES = frozenset(
+    {
+        "ix_payments_status_expires",
+        "ix_payments_channel_ref",
+        "ix_payments_business_date",
+        "ix_ledger_entries_created_at",
+        "ix_ledger_postings_account_id",
+        "ix_ledger_postings_entry",
+    }
+)
 
 
 def _deferred_indexes() -> list[Index]:
-    return sorted((ix for t in (payments, entries, postings) for ix in t.indexes
-                   if ix.name in DEFERRED_INDEXES), key=lambda ix: str(ix.name))
+    return sorted(
+        (ix for t in (payments, entries, postings) for ix in t.indexes if ix.name in DEFERRED_INDEXES),
+        key=lambda ix: str(ix.name),
+    )
 
 
 @contextlib.contextmanager
@@ -128,7 +163,9 @@ def _insert(conn: Connection, table: Table, columns: tuple[str, ...], rows: list
     if prepared is None:
         mark = "?" if dialect.paramstyle == "qmark" else "%s"
         sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
-        procs = [(i, p) for i, c in enumerate(columns) if (p := _processor(table.c[c].type, dialect)) is not None]
+        procs = [
+            (i, p) for i, c in enumerate(columns) if (p := _processor(table.c[c].type, dialect)) is not None
+        ]
         prepared = _INSERTS[key] = (sql, procs)
     sql, procs = prepared
     if procs:
@@ -154,7 +191,11 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
 
 def _processor(type_: Any, dialect: Any) -> Any:
     """The column's bind processor; for UTC times on SQLite, the same conversion done directly."""
-    if dialect.name == "sqlite" and isinstance(type_, UTCDateTime) and type_.bind_processor(dialect) is not None:
+    if (
+        dialect.name == "sqlite"
+        and isinstance(type_, UTCDateTime)
+        and type_.bind_processor(dialect) is not None
+    ):
         return _utc
     return type_.bind_processor(dialect)
 
@@ -165,8 +206,11 @@ def _bad(i: int, field: str, message: str, code: str = "parameter_invalid") -> I
 
 def _as_notified(ch: RailFacts, payer_ref: str, issuer: str | None, card_type: str) -> tuple[Any, Any, Any]:
     """Payer, issuer and card type as the rail reports them (what the one-by-one path stores)."""
-    return (payer_ref or None, issuer if ch.reports_card_issuer else None,
-            card_type if card_type in _CARD_CODES else ch.card_types[0])
+    return (
+        payer_ref or None,
+        issuer if ch.reports_card_issuer else None,
+        card_type if card_type in _CARD_CODES else ch.card_types[0],
+    )
 
 
 def rail_ref(ch: RailFacts, at: dt.datetime, rng: random.Random) -> str:
@@ -199,8 +243,9 @@ def _check(i: int, s: PaymentSpec, max_fen: int) -> RailFacts:
 def _merchant_rows(conn: Connection, ids: Sequence[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for start in range(0, len(ids), IN_CHUNK):
-        q = select(merchants.c.id, merchants.c.status, merchants.c.daily_cap_fen, merchants.c.monthly_cap_fen) \
-            .where(merchants.c.id.in_(ids[start:start + IN_CHUNK]))
+        q = select(
+            merchants.c.id, merchants.c.status, merchants.c.daily_cap_fen, merchants.c.monthly_cap_fen
+        ).where(merchants.c.id.in_(ids[start : start + IN_CHUNK]))
         out.update({r.id: r for r in conn.execute(q)})
     return out
 
@@ -224,9 +269,17 @@ def _check_caps(conn: Connection, specs: Sequence[PaymentSpec], capped: dict[str
             for start in range(0, len(mids), IN_CHUNK):
                 # ids lead with their creation time in ms: an id range is a created_at range on the
                 # (merchant_id, id) index
-                q = select(payments.c.merchant_id, func.sum(payments.c.amount_fen)).where(and_(
-                    payments.c.merchant_id.in_(mids[start:start + IN_CHUNK]),
-                    payments.c.id >= _first_id_at(since), live)).group_by(payments.c.merchant_id)
+                q = (
+                    select(payments.c.merchant_id, func.sum(payments.c.amount_fen))
+                    .where(
+                        and_(
+                            payments.c.merchant_id.in_(mids[start : start + IN_CHUNK]),
+                            payments.c.id >= _first_id_at(since),
+                            live,
+                        )
+                    )
+                    .group_by(payments.c.merchant_id)
+                )
                 for mid, total in conn.execute(q):
                     used[(mid, key)] = max(used.get((mid, key), 0), int(total))
     for day in sorted(days):
@@ -238,16 +291,27 @@ def _check_caps(conn: Connection, specs: Sequence[PaymentSpec], capped: dict[str
             mo = used_month.get((s.merchant_id, month), 0) + s.amount_fen
             for cap, total, label in ((m.daily_cap_fen, d, "daily"), (m.monthly_cap_fen, mo, "monthly")):
                 if cap and total > cap:
-                    raise _bad(i, "amount_fen", f"would exceed the merchant's {label} cap of "
-                               f"{fen_to_yuan_str(cap)} yuan", code="merchant_limit_exceeded")
+                    raise _bad(
+                        i,
+                        "amount_fen",
+                        f"would exceed the merchant's {label} cap of {fen_to_yuan_str(cap)} yuan",
+                        code="merchant_limit_exceeded",
+                    )
             if s.outcome == "success":  # a declined payment stops counting once it fails
                 used_day[(s.merchant_id, day)] = d
                 used_month[(s.merchant_id, month)] = mo
 
 
-def _fee_and_cost(conn: Connection, terms: dict[tuple[Any, ...], tuple[Any, bool]],
-                  priced: dict[tuple[Any, ...], tuple[int, int]], merchant_id: str, channel: str,
-                  card_type: str | None, amount_fen: int, on: dt.date) -> tuple[int, int]:
+def _fee_and_cost(
+    conn: Connection,
+    terms: dict[tuple[Any, ...], tuple[Any, bool]],
+    priced: dict[tuple[Any, ...], tuple[int, int]],
+    merchant_id: str,
+    channel: str,
+    card_type: str | None,
+    amount_fen: int,
+    on: dt.date,
+) -> tuple[int, int]:
     """The fee and the channel's cost exactly as the payment service books them on success. The fee terms are
     looked up once per merchant, channel, card type and business date of the batch, and the figures once per
     terms and amount (shop prices repeat)."""
@@ -272,15 +336,22 @@ def _first_id_at(at: dt.datetime) -> str:
 def _post(conn: Connection, reqs: list[ledger.EntryRequest], ats: list[dt.datetime]) -> None:
     """Post entries in ledger-sized batches, each at its own time."""
     for start in range(0, len(reqs), BATCH_MAX):
-        ledger.post_entries(conn, reqs[start:start + BATCH_MAX], ats=ats[start:start + BATCH_MAX])
+        ledger.post_entries(conn, reqs[start : start + BATCH_MAX], ats=ats[start : start + BATCH_MAX])
 
 
-def record_payments(conn: Connection, specs: Sequence[PaymentSpec], *, rng: random.Random,
-                    rail_txns: list[dict[str, Any]] | None = None) -> list[Recorded]:
+def record_payments(
+    conn: Connection,
+    specs: Sequence[PaymentSpec],
+    *,
+    rng: random.Random,
+    rail_txns: list[dict[str, Any]] | None = None,
+) -> list[Recorded]:
     """Record finished payments in the caller's transaction, all or nothing; `rng` draws the rails' references.
     The rails' side of each payment is appended to `rail_txns`, for the simulator to hand to its fake rails."""
     if len(specs) > BATCH_MAX:
-        raise InvalidRequest(f"a batch holds at most {BATCH_MAX} payments", param="payments", code="batch_too_large")
+        raise InvalidRequest(
+            f"a batch holds at most {BATCH_MAX} payments", param="payments", code="batch_too_large"
+        )
     if not specs:
         return []
     settings = get_settings()
@@ -289,15 +360,22 @@ def record_payments(conn: Connection, specs: Sequence[PaymentSpec], *, rng: rand
     for i, s in enumerate(specs):
         key = (s.merchant_id, s.merchant_order_no)
         if key in seen:
-            raise ConflictError(f"payments.{i}.merchant_order_no {s.merchant_order_no} repeats in the batch",
-                                param=f"payments.{i}.merchant_order_no", code="order_no_taken")
+            raise ConflictError(
+                f"payments.{i}.merchant_order_no {s.merchant_order_no} repeats in the batch",
+                param=f"payments.{i}.merchant_order_no",
+                code="order_no_taken",
+            )
         seen.add(key)
     mrows = _merchant_rows(conn, sorted({s.merchant_id for s in specs}))
     for i, s in enumerate(specs):
         m = mrows.get(s.merchant_id)
         if m is None or m.status != MerchantStatus.ACTIVE:
-            raise ConflictError(f"payments.{i}: merchant {s.merchant_id} is {m.status if m else 'unknown'} and "
-                                "cannot take payments", param=f"payments.{i}.merchant_id", code="merchant_not_active")
+            raise ConflictError(
+                f"payments.{i}: merchant {s.merchant_id} is {m.status if m else 'unknown'} and "
+                "cannot take payments",
+                param=f"payments.{i}.merchant_id",
+                code="merchant_not_active",
+            )
     _check_caps(conn, specs, {mid: m for mid, m in mrows.items() if m.daily_cap_fen or m.monthly_cap_fen})
     prefetch(conn, list(mrows))
 
@@ -316,12 +394,26 @@ def record_payments(conn: Connection, specs: Sequence[PaymentSpec], *, rng: rand
         txn_issuer = s.card_issuer
         ok = s.outcome == "success"
         decline = None if ok else s.outcome.removeprefix("decline_")
-        txn_rows.append({"rail": ch.name, "ref": ref, "kind": "payment", "out_trade_no": pid, "out_refund_no": None,
-                         "merchant_id": s.merchant_id, "amount_fen": s.amount_fen,
-                         "status": "succeeded" if ok else "failed", "trace_no": f"{fast.randrange(1_000_000):06d}",
-                         "payer_ref": s.payer_ref, "card_issuer": txn_issuer, "card_type": s.card_type,
-                         "failure_code": decline, "trade_type": s.flow, "created_at": s.created_at,
-                         "finished_at": s.paid_at})
+        txn_rows.append(
+            {
+                "rail": ch.name,
+                "ref": ref,
+                "kind": "payment",
+                "out_trade_no": pid,
+                "out_refund_no": None,
+                "merchant_id": s.merchant_id,
+                "amount_fen": s.amount_fen,
+                "status": "succeeded" if ok else "failed",
+                "trace_no": f"{fast.randrange(1_000_000):06d}",
+                "payer_ref": s.payer_ref,
+                "card_issuer": txn_issuer,
+                "card_type": s.card_type,
+                "failure_code": decline,
+                "trade_type": s.flow,
+                "created_at": s.created_at,
+                "finished_at": s.paid_at,
+            }
+        )
         if ok:
             payer, issuer, card_type = _as_notified(ch, s.payer_ref, txn_issuer, s.card_type)
             local = s.paid_at.astimezone(SHANGHAI)
@@ -329,10 +421,14 @@ def record_payments(conn: Connection, specs: Sequence[PaymentSpec], *, rng: rand
             bd = bdates.get(bkey)
             if bd is None:
                 bd = bdates[bkey] = business_date(s.paid_at)
-            fee, cost = _fee_and_cost(conn, terms, priced, s.merchant_id, ch.name, card_type, s.amount_fen, bd)
+            fee, cost = _fee_and_cost(
+                conn, terms, priced, s.merchant_id, ch.name, card_type, s.amount_fen, bd
+            )
             status, failure, succeeded_at = PaymentStatus.SUCCEEDED.value, None, s.paid_at
-            legs = [ledger.dr(receivable_account(ch.name), s.amount_fen - cost),
-                    ledger.cr(payable_account(s.merchant_id), s.amount_fen - fee)]
+            legs = [
+                ledger.dr(receivable_account(ch.name), s.amount_fen - cost),
+                ledger.cr(payable_account(s.merchant_id), s.amount_fen - fee),
+            ]
             if s.amount_fen == cost:
                 legs.pop(0)
             if cost:
@@ -346,39 +442,93 @@ def record_payments(conn: Connection, specs: Sequence[PaymentSpec], *, rng: rand
             fee = cost = 0
             status, failure = PaymentStatus.FAILED.value, decline
         # columns in _PAYMENT_COLUMNS order
-        pay_rows.append((pid, s.merchant_id, s.merchant_order_no, s.amount_fen, 0, "CNY", ch.name, s.flow, status,
-                         s.description, None, None, None, ref, payer, issuer, card_type, fee, cost, 0, 0,
-                         failure, None, bd, None, None, s.created_at, s.paid_at,
-                         s.created_at + dt.timedelta(seconds=s.expires_in_s), succeeded_at))
+        pay_rows.append(
+            (
+                pid,
+                s.merchant_id,
+                s.merchant_order_no,
+                s.amount_fen,
+                0,
+                "CNY",
+                ch.name,
+                s.flow,
+                status,
+                s.description,
+                None,
+                None,
+                None,
+                ref,
+                payer,
+                issuer,
+                card_type,
+                fee,
+                cost,
+                0,
+                0,
+                failure,
+                None,
+                bd,
+                None,
+                None,
+                s.created_at,
+                s.paid_at,
+                s.created_at + dt.timedelta(seconds=s.expires_in_s),
+                succeeded_at,
+            )
+        )
         out.append(Recorded(pid, s.merchant_id, ch.name, status, s.amount_fen, fee))
     try:
         _insert(conn, payments, _PAYMENT_COLUMNS, pay_rows)
     except IntegrityError as exc:
-        raise ConflictError("a merchant_order_no in the batch was already used", param="merchant_order_no",
-                            code="order_no_taken") from exc
+        raise ConflictError(
+            "a merchant_order_no in the batch was already used",
+            param="merchant_order_no",
+            code="order_no_taken",
+        ) from exc
     if rail_txns is not None:
         rail_txns.extend(txn_rows)
     _post(conn, reqs, ats)
     return out
 
 
-def record_refunds(conn: Connection, specs: Sequence[RefundSpec], *, rng: random.Random,
-                   rail_txns: list[dict[str, Any]] | None = None) -> list[str]:
+def record_refunds(
+    conn: Connection,
+    specs: Sequence[RefundSpec],
+    *,
+    rng: random.Random,
+    rail_txns: list[dict[str, Any]] | None = None,
+) -> list[str]:
     """Record succeeded refunds of succeeded payments, in order, never beyond what is left of each payment; the
     rails' side of each is appended to `rail_txns`."""
     if len(specs) > BATCH_MAX:
-        raise InvalidRequest(f"a batch holds at most {BATCH_MAX} refunds", param="refunds", code="batch_too_large")
+        raise InvalidRequest(
+            f"a batch holds at most {BATCH_MAX} refunds", param="refunds", code="batch_too_large"
+        )
     if not specs:
         return []
     ids = sorted({s.payment_id for s in specs})
     pays: dict[str, Any] = {}
     for start in range(0, len(ids), IN_CHUNK):
-        chunk = ids[start:start + IN_CHUNK]
-        found = {r.id: r for r in conn.execute(select(
-            payments.c.id, payments.c.merchant_id, payments.c.channel, payments.c.channel_ref, payments.c.status,
-            payments.c.amount_fen, payments.c.fee_fen, payments.c.refunded_fen, payments.c.fee_refunded_fen,
-            payments.c.payer_ref, payments.c.card_issuer, payments.c.card_type)
-            .where(payments.c.id.in_(chunk)))}
+        chunk = ids[start : start + IN_CHUNK]
+        found = {
+            r.id: r
+            for r in conn.execute(
+                select(
+                    payments.c.id,
+                    payments.c.merchant_id,
+                    payments.c.channel,
+                    payments.c.channel_ref,
+                    payments.c.status,
+                    payments.c.amount_fen,
+                    payments.c.fee_fen,
+                    payments.c.refunded_fen,
+                    payments.c.fee_refunded_fen,
+                    payments.c.payer_ref,
+                    payments.c.card_issuer,
+                    payments.c.card_type,
+                ).where(payments.c.id.in_(chunk))
+            )
+        }
         pays.update(found)
     refunded = {pid: [p.refunded_fen, p.fee_refunded_fen, None] for pid, p in pays.items()}
     ref_rows: list[dict[str, Any]] = []
@@ -389,16 +539,24 @@ def record_refunds(conn: Connection, specs: Sequence[RefundSpec], *, rng: random
     for i, s in enumerate(specs):
         p = pays.get(s.payment_id)
         if p is None or p.merchant_id != s.merchant_id:
-            raise InvalidRequest(f"refunds.{i}: no payment {s.payment_id}", param=f"refunds.{i}.payment_id",
-                                 code="resource_missing")
+            raise InvalidRequest(
+                f"refunds.{i}: no payment {s.payment_id}",
+                param=f"refunds.{i}.payment_id",
+                code="resource_missing",
+            )
         if p.status != PaymentStatus.SUCCEEDED:
-            raise ConflictError(f"refunds.{i}: payment {s.payment_id} is {p.status}", code="payment_not_refundable")
+            raise ConflictError(
+                f"refunds.{i}: payment {s.payment_id} is {p.status}", code="payment_not_refundable"
+            )
         state = refunded[s.payment_id]
         check_fen(s.amount_fen, param=f"refunds.{i}.amount_fen")
         if s.amount_fen > p.amount_fen - state[0]:
-            raise InvalidRequest(f"refunds.{i}.amount_fen: {fen_to_yuan_str(s.amount_fen)} exceeds what is left "
-                                 f"({fen_to_yuan_str(p.amount_fen - state[0])})", param=f"refunds.{i}.amount_fen",
-                                 code="refund_exceeds_payment")
+            raise InvalidRequest(
+                f"refunds.{i}.amount_fen: {fen_to_yuan_str(s.amount_fen)} exceeds what is left "
+                f"({fen_to_yuan_str(p.amount_fen - state[0])})",
+                param=f"refunds.{i}.amount_fen",
+                code="refund_exceeds_payment",
+            )
         fee_back = refund_fee_share(p.fee_fen, p.amount_fen, state[0], s.amount_fen)
         state[0] += s.amount_fen
         state[1] += fee_back
@@ -406,17 +564,45 @@ def record_refunds(conn: Connection, specs: Sequence[RefundSpec], *, rng: random
         ch = FACTS[p.channel]
         rid = new_id_fast("re", int(s.at.timestamp() * 1000))
         ref = rail_ref(ch, s.at, rng)
-        ref_rows.append({"id": rid, "merchant_id": s.merchant_id, "payment_id": s.payment_id,
-                         "amount_fen": s.amount_fen, "fee_refunded_fen": fee_back, "status": "succeeded",
-                         "merchant_refund_no": rid, "reason": s.reason, "channel_ref": ref, "failure_code": None,
-                         "business_date": business_date(s.at), "created_at": s.at, "updated_at": s.at})
-        txn_rows.append({"rail": ch.name, "ref": ref, "kind": "refund", "out_trade_no": s.payment_id,
-                         "out_refund_no": rid, "merchant_id": s.merchant_id, "amount_fen": s.amount_fen,
-                         "total_fen": p.amount_fen, "status": "succeeded",
-                         "trace_no": f"{rng.randrange(1_000_000):06d}", "payer_ref": p.payer_ref,
-                         "card_issuer": p.card_issuer, "card_type": p.card_type, "failure_code": None,
-                         "trade_type": "refund", "created_at": s.at, "finished_at": s.at,
-                         "original_ref": p.channel_ref})
+        ref_rows.append(
+            {
+                "id": rid,
+                "merchant_id": s.merchant_id,
+                "payment_id": s.payment_id,
+                "amount_fen": s.amount_fen,
+                "fee_refunded_fen": fee_back,
+                "status": "succeeded",
+                "merchant_refund_no": rid,
+                "reason": s.reason,
+                "channel_ref": ref,
+                "failure_code": None,
+                "business_date": business_date(s.at),
+                "created_at": s.at,
+                "updated_at": s.at,
+            }
+        )
+        txn_rows.append(
+            {
+                "rail": ch.name,
+                "ref": ref,
+                "kind": "refund",
+                "out_trade_no": s.payment_id,
+                "out_refund_no": rid,
+                "merchant_id": s.merchant_id,
+                "amount_fen": s.amount_fen,
+                "total_fen": p.amount_fen,
+                "status": "succeeded",
+                "trace_no": f"{rng.randrange(1_000_000):06d}",
+                "payer_ref": p.payer_ref,
+                "card_issuer": p.card_issuer,
+                "card_type": p.card_type,
+                "failure_code": None,
+                "trade_type": "refund",
+                "created_at": s.at,
+                "finished_at": s.at,
+                "original_ref": p.channel_ref,
+            }
+        )
         legs = [ledger.cr(receivable_account(ch.name), s.amount_fen)]
         if s.amount_fen - fee_back:
             legs.append(ledger.dr(payable_account(s.merchant_id), s.amount_fen - fee_back))
@@ -428,8 +614,14 @@ def record_refunds(conn: Connection, specs: Sequence[RefundSpec], *, rng: random
     conn.execute(insert(refunds), ref_rows)
     if rail_txns is not None:
         rail_txns.extend(txn_rows)
-    changed = [{"pid": pid, "r": st[0], "f": st[1], "u": st[2]} for pid, st in refunded.items() if st[2] is not None]
-    conn.execute(update(payments).where(payments.c.id == bindparam("pid")).values(
-        refunded_fen=bindparam("r"), fee_refunded_fen=bindparam("f"), updated_at=bindparam("u")), changed)
+    changed = [
+        {"pid": pid, "r": st[0], "f": st[1], "u": st[2]} for pid, st in refunded.items() if st[2] is not None
+    ]
+    conn.execute(
+        update(payments)
+        .where(payments.c.id == bindparam("pid"))
+        .values(refunded_fen=bindparam("r"), fee_refunded_fen=bindparam("f"), updated_at=bindparam("u")),
+        changed,
+    )
     _post(conn, reqs, ats)
     return out

@@ -69,7 +69,9 @@ payments = Table(
     CheckConstraint("amount_fen > 0 and discount_fen >= 0 and discount_fen < amount_fen", name="amounts"),
     CheckConstraint("refunded_fen >= 0 and refunded_fen <= amount_fen", name="refunded_within_amount"),
     CheckConstraint("fee_refunded_fen >= 0 and fee_refunded_fen <= fee_fen", name="fee_refunded"),
-    CheckConstraint("status in ('created','processing','succeeded','failed','closed','expired')", name="status"),
+    CheckConstraint(
+        "status in ('created','processing','succeeded','failed','closed','expired')", name="status"
+    ),
     UniqueConstraint("merchant_id", "merchant_order_no"),
     Index("ix_payments_merchant_id", "merchant_id", "id"),
     Index("ix_payments_status_expires", "status", "expires_at"),
@@ -86,7 +88,9 @@ refunds = Table(
     Column("amount_fen", BigInteger, nullable=False),
     Column("fee_refunded_fen", BigInteger, nullable=False, server_default="0"),
     Column("status", String(10), nullable=False),
-    Column("merchant_refund_no", String(64), nullable=False),  # 商户退款单号: one refund per number per payment
+    Column(
+        "merchant_refund_no", String(64), nullable=False
+    ),  # 商户退款单号: one refund per number per payment
     Column("reason", String(200), nullable=False, server_default=""),
     Column("channel_ref", String(40), nullable=True),
     Column("failure_code", String(40), nullable=True),

@@ -47,13 +47,24 @@ def recovery_point(conn: Connection, kind: str, resource_id: str) -> None:
     if claim is None or claim.kind != kind:
         return
     c = idempotency_keys.c
-    res = conn.execute(update(idempotency_keys).where(and_(
-        c.scope == claim.scope, c.key == claim.key, c.status == "in_flight",
-        or_(c.resource_id.is_(None), c.resource_id == resource_id))).values(resource_kind=kind,
-                                                                            resource_id=resource_id))
+    res = conn.execute(
+        update(idempotency_keys)
+        .where(
+            and_(
+                c.scope == claim.scope,
+                c.key == claim.key,
+                c.status == "in_flight",
+                or_(c.resource_id.is_(None), c.resource_id == resource_id),
+            )
+        )
+        .values(resource_kind=kind, resource_id=resource_id)
+    )
     if res.rowcount != 1:
-        raise ConflictError("a request with this Idempotency-Key has already done its work; retry to get its "
-                            "answer", param="Idempotency-Key", code="idempotency_in_flight")
+        raise ConflictError(
+            "a request with this Idempotency-Key has already done its work; retry to get its answer",
+            param="Idempotency-Key",
+            code="idempotency_in_flight",
+        )
 
     def committed(_db: object) -> None:
         claim.resource_id = resource_id

@@ -18,10 +18,17 @@ router = APIRouter(prefix="/v1", tags=["payments"])
 
 
 @router.post("/payments", summary="Create a payment", responses=ok(PaymentOut, "The payment"))
-def create_payment(req: CreatePayment, request: Request, p: Principal = Depends(merchant_principal),
-                   body: bytes = Depends(raw_body), db: Database = Depends(get_db)) -> Response:
+def create_payment(
+    req: CreatePayment,
+    request: Request,
+    p: Principal = Depends(merchant_principal),
+    body: bytes = Depends(raw_body),
+    db: Database = Depends(get_db),
+) -> Response:
     def go() -> dict:
-        made = db.run(lambda c: service.create_payment(c, p.merchant_id, req))  # the rail is called after commit
+        made = db.run(
+            lambda c: service.create_payment(c, p.merchant_id, req)
+        )  # the rail is called after commit
         with db.read() as c:
             return service.get_payment(c, p.merchant_id, made["id"])
 
@@ -30,65 +37,115 @@ def create_payment(req: CreatePayment, request: Request, p: Principal = Depends(
     return run_idempotent(request, p, body, go, resource="payment", resume=lambda _pid: go())
 
 
-@router.get("/payments", summary="List payments, newest first",
-            responses=ok(PaymentListOut, "A page of payments"))
-def list_payments(p: Principal = Depends(merchant_principal), db: Database = Depends(get_db),
-                  status: str | None = None, merchant_order_no: str | None = None, channel: str | None = None,
-                  created_gte: dt.datetime | None = None, created_lt: dt.datetime | None = None,
-                  limit: int = Query(20, ge=1, le=100), starting_after: str | None = None) -> Response:
+@router.get(
+    "/payments", summary="List payments, newest first", responses=ok(PaymentListOut, "A page of payments")
+)
+def list_payments(
+    p: Principal = Depends(merchant_principal),
+    db: Database = Depends(get_db),
+    status: str | None = None,
+    merchant_order_no: str | None = None,
+    channel: str | None = None,
+    created_gte: dt.datetime | None = None,
+    created_lt: dt.datetime | None = None,
+    limit: int = Query(20, ge=1, le=100),
+    starting_after: str | None = None,
+) -> Response:
     with db.read() as c:
-        rows, more = service.list_payments(c, p.merchant_id, status=status, created_gte=created_gte,
-                                           created_lt=created_lt, merchant_order_no=merchant_order_no,
-                                           channel=channel, limit=limit, starting_after=starting_after)
+        rows, more = service.list_payments(
+            c,
+            p.merchant_id,
+            status=status,
+            created_gte=created_gte,
+            created_lt=created_lt,
+            merchant_order_no=merchant_order_no,
+            channel=channel,
+            limit=limit,
+            starting_after=starting_after,
+        )
     return json_response({"object": "list", "data": rows, "has_more": more})
 
 
 @router.get("/payments/{payment_id}", summary="Retrieve a payment", responses=ok(PaymentOut, "The payment"))
-def get_payment(payment_id: str, p: Principal = Depends(merchant_principal),
-                db: Database = Depends(get_db)) -> Response:
+def get_payment(
+    payment_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+) -> Response:
     with db.read() as c:
         return json_response(service.get_payment(c, p.merchant_id, payment_id))
 
 
-@router.post("/payments/{payment_id}/close", summary="Close an unpaid payment",
-             responses=ok(PaymentOut, "The payment, closed (or succeeded if the payer paid first)"))
-def close_payment(payment_id: str, request: Request, p: Principal = Depends(merchant_principal),
-                  body: bytes = Depends(raw_body), db: Database = Depends(get_db)) -> Response:
+@router.post(
+    "/payments/{payment_id}/close",
+    summary="Close an unpaid payment",
+    responses=ok(PaymentOut, "The payment, closed (or succeeded if the payer paid first)"),
+)
+def close_payment(
+    payment_id: str,
+    request: Request,
+    p: Principal = Depends(merchant_principal),
+    body: bytes = Depends(raw_body),
+    db: Database = Depends(get_db),
+) -> Response:
     return run_idempotent(request, p, body, lambda: service.close_payment(db, p.merchant_id, payment_id))
 
 
-@router.post("/payments/{payment_id}/refunds", summary="Refund all or part of a payment",
-             responses=ok(RefundOut, "The refund"))
-def create_refund(payment_id: str, request: Request, req: CreateRefund | None = None,
-                  p: Principal = Depends(merchant_principal), body: bytes = Depends(raw_body),
-                  db: Database = Depends(get_db)) -> Response:
+@router.post(
+    "/payments/{payment_id}/refunds",
+    summary="Refund all or part of a payment",
+    responses=ok(RefundOut, "The refund"),
+)
+def create_refund(
+    payment_id: str,
+    request: Request,
+    req: CreateRefund | None = None,
+    p: Principal = Depends(merchant_principal),
+    body: bytes = Depends(raw_body),
+    db: Database = Depends(get_db),
+) -> Response:
     req = req or CreateRefund()
+
     def go() -> dict:
         made = db.run(lambda c: service.create_refund(c, p.merchant_id, payment_id, req))
         with db.read() as c:
             return service.get_refund(c, p.merchant_id, made["id"])
 
-    return run_idempotent(request, p, body, go, resource="refund",
-                          resume=lambda rid: service.resume_refund(db, p.merchant_id, rid))
+    return run_idempotent(
+        request,
+        p,
+        body,
+        go,
+        resource="refund",
+        resume=lambda rid: service.resume_refund(db, p.merchant_id, rid),
+    )
 
 
-@router.get("/payments/{payment_id}/refunds", summary="List a payment's refunds",
-            responses=ok(RefundListOut, "The payment's refunds, newest first"))
-def list_refunds(payment_id: str, p: Principal = Depends(merchant_principal),
-                 db: Database = Depends(get_db)) -> Response:
+@router.get(
+    "/payments/{payment_id}/refunds",
+    summary="List a payment's refunds",
+    responses=ok(RefundListOut, "The payment's refunds, newest first"),
+)
+def list_refunds(
+    payment_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+) -> Response:
     with db.read() as c:
-        return json_response({"object": "list", "data": service.list_refunds(c, p.merchant_id, payment_id),
-                              "has_more": False})
+        return json_response(
+            {"object": "list", "data": service.list_refunds(c, p.merchant_id, payment_id), "has_more": False}
+        )
 
 
 @router.get("/refunds/{refund_id}", summary="Retrieve a refund", responses=ok(RefundOut, "The refund"))
-def get_refund(refund_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
+def get_refund(
+    refund_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+) -> Response:
     with db.read() as c:
         return json_response(service.get_refund(c, p.merchant_id, refund_id))
 
 
-@router.get("/balance", summary="What the acquirer owes the merchant",
-            responses=ok(BalanceOut, "The merchant's balance"))
+@router.get(
+    "/balance",
+    summary="What the acquirer owes the merchant",
+    responses=ok(BalanceOut, "The merchant's balance"),
+)
 def balance(p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
     with db.read() as c:
         return json_response(service.merchant_balance(c, p.merchant_id))

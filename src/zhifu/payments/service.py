@@ -46,7 +46,9 @@ from zhifu.payments.models import OPEN_STATUSES, PaymentStatus, channel_notifica
 from zhifu.payments.recovery import recovery_point
 
 METADATA_KEYS_MAX = 20
-RAIL_UNKNOWN_FAIL_S = 60  # an order the rail still does not know this long after we committed it never reached it
+RAIL_UNKNOWN_FAIL_S = (
+    60  # an order the rail still does not know this long after we committed it never reached it
+)
 SWEEP_AFTER_S = 5  # a payment or refund without a final answer this long is asked about
 # an order awaiting its payer (a code shown) is asked about from this age on, every sweep, until it ends: its payer
 # may have paid and the notification been lost (our process down while the rail delivered it, the rail gave up)
@@ -91,7 +93,9 @@ class CreatePayment(BaseModel):
     expires_in_s: StrictInt = Field(default=900, ge=60, le=86_400)
     metadata: dict[str, str] | None = None
     store_id: str | None = Field(default=None, max_length=32)
-    payer: incentives.PayerHint | None = None  # what the cashier knows of the payer: prices campaign discounts
+    payer: incentives.PayerHint | None = (
+        None  # what the cashier knows of the payer: prices campaign discounts
+    )
 
     @field_validator("merchant_order_no")
     @classmethod
@@ -114,8 +118,10 @@ class CreatePayment(BaseModel):
     @model_validator(mode="after")
     def _one_way_to_pay(self) -> CreatePayment:
         if (self.channel is None) == (self.auth_code is None):
-            raise ValueError("give exactly one of channel (a code to scan or a terminal) or auth_code (the payer's "
-                             "pay code)")
+            raise ValueError(
+                "give exactly one of channel (a code to scan or a terminal) or auth_code (the payer's "
+                "pay code)"
+            )
         return self
 
 
@@ -126,23 +132,41 @@ def public(row: Any) -> dict[str, Any]:
     """A payment as the API shows it."""
     failure = {"code": row.failure_code, "message": row.failure_message} if row.failure_code else None
     return {
-        "id": row.id, "object": "payment", "merchant_id": row.merchant_id,
-        "merchant_order_no": row.merchant_order_no, "amount_fen": row.amount_fen, "discount_fen": row.discount_fen,
-        "payable_fen": row.amount_fen - row.discount_fen, "currency": row.currency, "channel": row.channel,
-        "flow": row.flow, "status": row.status, "description": row.description, "code_url": row.code_url,
-        "channel_ref": row.channel_ref, "fee_fen": row.fee_fen, "refunded_fen": row.refunded_fen,
+        "id": row.id,
+        "object": "payment",
+        "merchant_id": row.merchant_id,
+        "merchant_order_no": row.merchant_order_no,
+        "amount_fen": row.amount_fen,
+        "discount_fen": row.discount_fen,
+        "payable_fen": row.amount_fen - row.discount_fen,
+        "currency": row.currency,
+        "channel": row.channel,
+        "flow": row.flow,
+        "status": row.status,
+        "description": row.description,
+        "code_url": row.code_url,
+        "channel_ref": row.channel_ref,
+        "fee_fen": row.fee_fen,
+        "refunded_fen": row.refunded_fen,
         "payer": {"card_issuer": row.card_issuer, "card_type": row.card_type} if row.card_type else None,
-        "failure": failure, "metadata": row.metadata or {}, "notify_url": row.notify_url,
+        "failure": failure,
+        "metadata": row.metadata or {},
+        "notify_url": row.notify_url,
         "business_date": row.business_date.isoformat() if row.business_date else None,
-        "created_at": row.created_at, "expires_at": row.expires_at, "succeeded_at": row.succeeded_at,
+        "created_at": row.created_at,
+        "expires_at": row.expires_at,
+        "succeeded_at": row.succeeded_at,
     }
 
 
 # The hot path's loads of one payment, built once (a statement built per call costs more than running it).
 _BY_ID = select(payments).where(payments.c.id == bindparam("pid"))
-_LOADS = {(False, False): _BY_ID, (False, True): _BY_ID.with_for_update(),
-          (True, False): _BY_ID.where(payments.c.merchant_id == bindparam("mid")),
-          (True, True): _BY_ID.where(payments.c.merchant_id == bindparam("mid")).with_for_update()}
+_LOADS = {
+    (False, False): _BY_ID,
+    (False, True): _BY_ID.with_for_update(),
+    (True, False): _BY_ID.where(payments.c.merchant_id == bindparam("mid")),
+    (True, True): _BY_ID.where(payments.c.merchant_id == bindparam("mid")).with_for_update(),
+}
 
 
 def _load(conn: Connection, payment_id: str, *, merchant_id: str | None = None, lock: bool = False) -> Any:
@@ -158,10 +182,18 @@ def get_payment(conn: Connection, merchant_id: str | None, payment_id: str) -> d
     return public(_load(conn, payment_id, merchant_id=merchant_id))
 
 
-def list_payments(conn: Connection, merchant_id: str | None, *, status: str | None = None,
-                  created_gte: dt.datetime | None = None, created_lt: dt.datetime | None = None,
-                  merchant_order_no: str | None = None, channel: str | None = None, limit: int = 20,
-                  starting_after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
+def list_payments(
+    conn: Connection,
+    merchant_id: str | None,
+    *,
+    status: str | None = None,
+    created_gte: dt.datetime | None = None,
+    created_lt: dt.datetime | None = None,
+    merchant_order_no: str | None = None,
+    channel: str | None = None,
+    limit: int = 20,
+    starting_after: str | None = None,
+) -> tuple[list[dict[str, Any]], bool]:
     where = []
     if merchant_id is not None:
         where.append(payments.c.merchant_id == merchant_id)
@@ -192,16 +224,29 @@ def _check_caps(conn: Connection, m: Any, amount_fen: int, at: dt.datetime) -> N
     for cap, since, label in ((m.daily_cap_fen, day0, "daily"), (m.monthly_cap_fen, month0, "monthly")):
         if not cap:
             continue
-        used = conn.execute(select(func.coalesce(func.sum(payments.c.amount_fen), 0)).where(and_(
-            payments.c.merchant_id == m.id, payments.c.created_at >= since, live))).scalar_one()
+        used = conn.execute(
+            select(func.coalesce(func.sum(payments.c.amount_fen), 0)).where(
+                and_(payments.c.merchant_id == m.id, payments.c.created_at >= since, live)
+            )
+        ).scalar_one()
         if int(used) + amount_fen > cap:
-            raise InvalidRequest(f"超出商户{'日' if label == 'daily' else '月'}收款限额 / this payment would exceed the "
-                                 f"merchant's {label} cap of {fen_to_yuan_str(cap)} yuan",
-                                 param="amount_fen", code="merchant_limit_exceeded")
+            raise InvalidRequest(
+                f"超出商户{'日' if label == 'daily' else '月'}收款限额 / this payment would exceed the "
+                f"merchant's {label} cap of {fen_to_yuan_str(cap)} yuan",
+                param="amount_fen",
+                code="merchant_limit_exceeded",
+            )
 
 
-def create_payment(conn: Connection, merchant_id: str, req: CreatePayment, *, at: dt.datetime | None = None,
-                   flow: str | None = None, discount_fen: int = 0) -> dict[str, Any]:
+def create_payment(
+    conn: Connection,
+    merchant_id: str,
+    req: CreatePayment,
+    *,
+    at: dt.datetime | None = None,
+    flow: str | None = None,
+    discount_fen: int = 0,
+) -> dict[str, Any]:
     """Create a payment and ask its channel to collect it; a pay code may succeed at once."""
     at = at or clock.now()
     settings = get_settings()
@@ -216,42 +261,84 @@ def create_payment(conn: Connection, merchant_id: str, req: CreatePayment, *, at
         facts(channel_name)
         flow = flow or ("terminal" if channel_name in TERMINAL_CHANNELS else "dynamic_code")
     m = merchant_row(conn, merchant_id)
-    taken = conn.execute(select(payments).where(and_(payments.c.merchant_id == merchant_id,
-                                                     payments.c.merchant_order_no == req.merchant_order_no))).first()
+    taken = conn.execute(
+        select(payments).where(
+            and_(payments.c.merchant_id == merchant_id, payments.c.merchant_order_no == req.merchant_order_no)
+        )
+    ).first()
     if taken is not None:  # before the caps, which count this very payment
-        if (taken.amount_fen, taken.channel, taken.description) == (req.amount_fen, channel_name, req.description):
+        if (taken.amount_fen, taken.channel, taken.description) == (
+            req.amount_fen,
+            channel_name,
+            req.description,
+        ):
             return _created_again(conn, taken, m, req.auth_code)
-        raise ConflictError(f"merchant_order_no {req.merchant_order_no} was already used by {taken.id}",
-                            param="merchant_order_no", code="order_no_taken")
+        raise ConflictError(
+            f"merchant_order_no {req.merchant_order_no} was already used by {taken.id}",
+            param="merchant_order_no",
+            code="order_no_taken",
+        )
     if m.status != MerchantStatus.ACTIVE:
-        raise ConflictError(f"merchant {merchant_id} is {m.status} and cannot take payments", code="merchant_not_active")
+        raise ConflictError(
+            f"merchant {merchant_id} is {m.status} and cannot take payments", code="merchant_not_active"
+        )
     _check_caps(conn, m, req.amount_fen, at)
     risk.authorise(conn, m, req, flow, at)  # limits at authorisation and pre-auth rules (risk control)
     pid = new_id_fast("pay", int(at.timestamp() * 1000))
     expires_at = at + dt.timedelta(seconds=req.expires_in_s)
     if not discount_fen:  # a campaign's instant discount, held on its budget until the payment ends
-        pricing = incentives.price_payment(conn, m, req.amount_fen, channel_name, req.payer, at, payment_id=pid,
-                                           expires_at=expires_at)
+        pricing = incentives.price_payment(
+            conn, m, req.amount_fen, channel_name, req.payer, at, payment_id=pid, expires_at=expires_at
+        )
         discount_fen, campaign_ref = pricing.discount_fen, pricing.campaign_ref
     else:
         campaign_ref = None
-    row = {"id": pid, "merchant_id": merchant_id, "merchant_order_no": req.merchant_order_no,
-           "amount_fen": req.amount_fen, "discount_fen": discount_fen, "currency": req.currency,
-           "channel": channel_name, "flow": flow, "status": PaymentStatus.CREATED, "description": req.description,
-           "notify_url": req.notify_url, "metadata": req.metadata, "code_url": None, "channel_ref": None,
-           "payer_ref": None, "card_issuer": None, "card_type": None, "fee_fen": 0, "cost_fen": 0, "refunded_fen": 0,
-           "fee_refunded_fen": 0, "failure_code": None, "failure_message": None, "business_date": None,
-           "store_id": req.store_id, "campaign_ref": campaign_ref, "created_at": at, "updated_at": at,
-           "expires_at": expires_at, "succeeded_at": None}
+    row = {
+        "id": pid,
+        "merchant_id": merchant_id,
+        "merchant_order_no": req.merchant_order_no,
+        "amount_fen": req.amount_fen,
+        "discount_fen": discount_fen,
+        "currency": req.currency,
+        "channel": channel_name,
+        "flow": flow,
+        "status": PaymentStatus.CREATED,
+        "description": req.description,
+        "notify_url": req.notify_url,
+        "metadata": req.metadata,
+        "code_url": None,
+        "channel_ref": None,
+        "payer_ref": None,
+        "card_issuer": None,
+        "card_type": None,
+        "fee_fen": 0,
+        "cost_fen": 0,
+        "refunded_fen": 0,
+        "fee_refunded_fen": 0,
+        "failure_code": None,
+        "failure_message": None,
+        "business_date": None,
+        "store_id": req.store_id,
+        "campaign_ref": campaign_ref,
+        "created_at": at,
+        "updated_at": at,
+        "expires_at": expires_at,
+        "succeeded_at": None,
+    }
     try:
-        if conn.dialect.name == "sqlite":  # writers hold the write lock from BEGIN: no one can take the number now
+        if (
+            conn.dialect.name == "sqlite"
+        ):  # writers hold the write lock from BEGIN: no one can take the number now
             conn.execute(insert(payments), [row])
         else:
             with conn.begin_nested():
                 conn.execute(insert(payments), [row])
     except IntegrityError as exc:  # a concurrent create took the order number between our check and insert
-        raise ConflictError(f"merchant_order_no {req.merchant_order_no} was already used",
-                            param="merchant_order_no", code="order_no_taken") from exc
+        raise ConflictError(
+            f"merchant_order_no {req.merchant_order_no} was already used",
+            param="merchant_order_no",
+            code="order_no_taken",
+        ) from exc
     recovery_point(conn, "payment", pid)  # with an Idempotency-Key: a retry after a crash finds this payment
     # the intent is committed first; the rail is called after the commit, its answer recorded in a second
     # transaction; a crash in between leaves a created payment that the sweeper asks the rail about
@@ -262,8 +349,17 @@ def create_payment(conn: Connection, merchant_id: str, req: CreatePayment, *, at
 
 
 def _order(p: Any, m: Any, auth_code: str | None) -> PaymentOrder:
-    return PaymentOrder(p.id, p.merchant_id, p.amount_fen - p.discount_fen, p.description, p.expires_at,
-                        p.created_at, auth_code, p.flow, merchant_name=m.short_name or "")
+    return PaymentOrder(
+        p.id,
+        p.merchant_id,
+        p.amount_fen - p.discount_fen,
+        p.description,
+        p.expires_at,
+        p.created_at,
+        auth_code,
+        p.flow,
+        merchant_name=m.short_name or "",
+    )
 
 
 def _created_again(conn: Connection, p: Any, m: Any, auth_code: str | None) -> dict[str, Any]:
@@ -281,7 +377,9 @@ def finish_create(db: Database, order: PaymentOrder, channel_name: str) -> None:
     an order number it has already seen: UnionPay answers 12 重复交易, which is no decline); send the create only
     if the rail has never heard of the order."""
     channel = get_channel(channel_name)
-    known = _rail_call(lambda: channel.query(order.payment_id, merchant_id=order.merchant_id), channel.facts.name)
+    known = _rail_call(
+        lambda: channel.query(order.payment_id, merchant_id=order.merchant_id), channel.facts.name
+    )
     if known.status == "unknown":
         call_create(db, order, channel_name)
     else:
@@ -293,11 +391,17 @@ def _rail_call(fn: Any, rail: str) -> ChannelResult:
     try:
         return fn()
     except RailTimeout:
-        return ChannelResult("processing", failure_code="rail_timeout",
-                             failure_message="渠道超时，结果待查询 / the rail did not answer in time; it will be asked")
+        return ChannelResult(
+            "processing",
+            failure_code="rail_timeout",
+            failure_message="渠道超时，结果待查询 / the rail did not answer in time; it will be asked",
+        )
     except RailError as exc:
-        return ChannelResult("processing", failure_code="rail_error",
-                             failure_message=f"渠道异常，结果待查询 / the rail's answer was unusable ({exc.reason})")
+        return ChannelResult(
+            "processing",
+            failure_code="rail_error",
+            failure_message=f"渠道异常，结果待查询 / the rail's answer was unusable ({exc.reason})",
+        )
 
 
 def call_create(db: Database, order: PaymentOrder, channel_name: str | None = None) -> None:
@@ -315,9 +419,17 @@ def _channel_of(db: Database, payment_id: str) -> str:
 def record_rail_answer(conn: Connection, payment_id: str, result: ChannelResult, at: dt.datetime) -> str:
     """Keep what the rail told us of a payment (its reference, the code to scan, the payer) and move it."""
     p = _load(conn, payment_id, lock=True)
-    values = {k: v for k, v in {"channel_ref": result.channel_ref, "code_url": result.code_url,
-                                "payer_ref": result.payer_ref, "card_issuer": result.card_issuer,
-                                "card_type": result.card_type}.items() if v and not getattr(p, k)}
+    values = {
+        k: v
+        for k, v in {
+            "channel_ref": result.channel_ref,
+            "code_url": result.code_url,
+            "payer_ref": result.payer_ref,
+            "card_issuer": result.card_issuer,
+            "card_type": result.card_type,
+        }.items()
+        if v and not getattr(p, k)
+    }
     if result.status == "processing" and p.status in OPEN_STATUSES:
         values.update(failure_code=result.failure_code, failure_message=result.failure_message)
     if values:
@@ -332,14 +444,26 @@ def record_rail_answer(conn: Connection, payment_id: str, result: ChannelResult,
 def _succeed(conn: Connection, p: Any, result: ChannelResult | Notification, at: dt.datetime) -> None:
     card_type = result.card_type or p.card_type
     # campaigns first: they post the discount's hold and accrue cost refunds and subsidies, and may waive the fee
-    benefits = incentives.on_success(conn, p, payer_ref=result.payer_ref or p.payer_ref,
-                                     issuer=result.card_issuer or p.card_issuer, card_type=card_type, at=at)
-    fee = 0 if benefits.fee_waived else merchant_fee(conn, p.merchant_id, p.channel, card_type, p.amount_fen, at)
+    benefits = incentives.on_success(
+        conn,
+        p,
+        payer_ref=result.payer_ref or p.payer_ref,
+        issuer=result.card_issuer or p.card_issuer,
+        card_type=card_type,
+        at=at,
+    )
+    fee = (
+        0
+        if benefits.fee_waived
+        else merchant_fee(conn, p.merchant_id, p.channel, card_type, p.amount_fen, at)
+    )
     payable = p.amount_fen - p.discount_fen
     # the channel remits the payment net of its cost (issuer + network fees): book that cost as an expense
     cost = min(payment_cost(conn, p.channel, card_type, payable).total_fen, payable)
-    legs = [ledger.dr(receivable_account(p.channel), payable - cost),
-            ledger.cr(payable_account(p.merchant_id), p.amount_fen - fee)]
+    legs = [
+        ledger.dr(receivable_account(p.channel), payable - cost),
+        ledger.cr(payable_account(p.merchant_id), p.amount_fen - fee),
+    ]
     if payable - cost == 0:
         legs.pop(0)
     if cost:
@@ -347,23 +471,45 @@ def _succeed(conn: Connection, p: Any, result: ChannelResult | Notification, at:
     if fee:
         legs.append(ledger.cr(FEE_INCOME, fee))
     legs.extend(benefits.legs)  # the discount, from the campaign's clearing account
-    ledger.post_entry(conn, ledger.EntryRequest(ledger.keys.payment_success(p.id), tuple(legs), f"payment {p.id}"), at=at)
+    ledger.post_entry(
+        conn, ledger.EntryRequest(ledger.keys.payment_success(p.id), tuple(legs), f"payment {p.id}"), at=at
+    )
     now = at.astimezone(dt.UTC)  # as the database gives it back
-    values = {"status": str(PaymentStatus.SUCCEEDED), "channel_ref": result.channel_ref or p.channel_ref,
-              "fee_fen": fee, "cost_fen": cost, "payer_ref": result.payer_ref or p.payer_ref,
-              "card_issuer": result.card_issuer or p.card_issuer, "card_type": card_type, "failure_code": None,
-              "failure_message": None, "succeeded_at": now, "updated_at": now, "business_date": business_date(at)}
+    values = {
+        "status": str(PaymentStatus.SUCCEEDED),
+        "channel_ref": result.channel_ref or p.channel_ref,
+        "fee_fen": fee,
+        "cost_fen": cost,
+        "payer_ref": result.payer_ref or p.payer_ref,
+        "card_issuer": result.card_issuer or p.card_issuer,
+        "card_type": card_type,
+        "failure_code": None,
+        "failure_message": None,
+        "succeeded_at": now,
+        "updated_at": now,
+        "business_date": business_date(at),
+    }
     conn.execute(update(payments).where(payments.c.id == p.id).values(**values))
     bill_hooks.payment_succeeded(conn, p, at)  # a bill payment: its bill, receipt and the biller's payable
     # the row as it now stands, without reading it again
-    webhooks.emit(conn, p.merchant_id, "payment.succeeded", public(SimpleNamespace(**{**p._mapping, **values})), at=at)
+    webhooks.emit(
+        conn, p.merchant_id, "payment.succeeded", public(SimpleNamespace(**{**p._mapping, **values})), at=at
+    )
 
 
 def _fail(conn: Connection, p: Any, code: str | None, message: str | None, at: dt.datetime) -> None:
     incentives.on_release(conn, p, at)
     risk.release(conn, p, at)  # give back what the payment took from its limits
-    conn.execute(update(payments).where(payments.c.id == p.id).values(
-        status=PaymentStatus.FAILED, failure_code=code or "declined", failure_message=message, updated_at=at))
+    conn.execute(
+        update(payments)
+        .where(payments.c.id == p.id)
+        .values(
+            status=PaymentStatus.FAILED,
+            failure_code=code or "declined",
+            failure_message=message,
+            updated_at=at,
+        )
+    )
     webhooks.emit(conn, p.merchant_id, "payment.failed", public(_load(conn, p.id)), at=at)
 
 
@@ -375,15 +521,25 @@ def _finish(conn: Connection, p: Any, status: PaymentStatus, at: dt.datetime) ->
     webhooks.emit(conn, p.merchant_id, event, public(_load(conn, p.id)), at=at)
 
 
-def apply_channel_result(conn: Connection, payment_id: str, result: ChannelResult | Notification,
-                         at: dt.datetime, *, loaded: Any = None) -> str:
+def apply_channel_result(
+    conn: Connection,
+    payment_id: str,
+    result: ChannelResult | Notification,
+    at: dt.datetime,
+    *,
+    loaded: Any = None,
+) -> str:
     """Move a payment by what its channel says; final states never move back. `loaded`: the payment as this
     transaction last read it, locked (saves reading it again)."""
     p = loaded if loaded is not None else _load(conn, payment_id, lock=True)
     outcome = result.outcome if isinstance(result, Notification) else result.status
     if isinstance(result, Notification) and result.amount_fen != p.amount_fen - p.discount_fen:
-        raise InvalidRequest(f"notification amount {result.amount_fen} does not match payment {payment_id} "
-                             f"({p.amount_fen - p.discount_fen})", param="amount", code="amount_mismatch")
+        raise InvalidRequest(
+            f"notification amount {result.amount_fen} does not match payment {payment_id} "
+            f"({p.amount_fen - p.discount_fen})",
+            param="amount",
+            code="amount_mismatch",
+        )
     if outcome == "succeeded" and p.status != PaymentStatus.SUCCEEDED:
         # The channel holds the money: even a closed or expired order that the payer paid becomes succeeded.
         _succeed(conn, p, result, at)
@@ -395,32 +551,61 @@ def apply_channel_result(conn: Connection, payment_id: str, result: ChannelResul
         _finish(conn, p, PaymentStatus.CLOSED, at)
         return "closed"
     if outcome == "processing" and p.status == PaymentStatus.CREATED:
-        conn.execute(update(payments).where(payments.c.id == p.id).values(status=PaymentStatus.PROCESSING,
-                                                                           updated_at=at))
+        conn.execute(
+            update(payments)
+            .where(payments.c.id == p.id)
+            .values(status=PaymentStatus.PROCESSING, updated_at=at)
+        )
         return "processing"
     return "unchanged"
 
 
-def handle_notification(conn: Connection, channel_name: str, body: bytes, headers: dict[str, str], *,
-                        at: dt.datetime | None = None) -> str:
+def handle_notification(
+    conn: Connection,
+    channel_name: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    at: dt.datetime | None = None,
+) -> str:
     """Verify and apply a rail notification in one transaction; duplicates and stale ones change nothing; one for
     another merchant's order or another amount is refused."""
     at = at or clock.now()
     n = get_channel(channel_name).parse_notification(body, headers)
-    seen = conn.execute(select(channel_notifications.c.outcome).where(and_(
-        channel_notifications.c.channel == channel_name, channel_notifications.c.notify_id == n.notify_id))).first()
+    seen = conn.execute(
+        select(channel_notifications.c.outcome).where(
+            and_(
+                channel_notifications.c.channel == channel_name,
+                channel_notifications.c.notify_id == n.notify_id,
+            )
+        )
+    ).first()
     if seen is not None:
         return "duplicate"
     p = _load(conn, n.payment_id)
     if p.channel != channel_name or (n.merchant_code and n.merchant_code != merchant_code(p.merchant_id)):
-        raise InvalidRequest(f"通知的商户或渠道与订单不符 / the notification's merchant or rail does not match payment "
-                             f"{n.payment_id}", param="merchant", code="merchant_mismatch")
+        raise InvalidRequest(
+            f"通知的商户或渠道与订单不符 / the notification's merchant or rail does not match payment "
+            f"{n.payment_id}",
+            param="merchant",
+            code="merchant_mismatch",
+        )
     if n.kind == "refund":
         outcome = _apply_refund_result(conn, n, at)
     else:
         outcome = apply_channel_result(conn, n.payment_id, n, at)
-    conn.execute(channel_notifications.insert(), [{"channel": channel_name, "notify_id": n.notify_id,
-                                                   "payment_id": n.payment_id, "outcome": outcome, "received_at": at}])
+    conn.execute(
+        channel_notifications.insert(),
+        [
+            {
+                "channel": channel_name,
+                "notify_id": n.notify_id,
+                "payment_id": n.payment_id,
+                "outcome": outcome,
+                "received_at": at,
+            }
+        ],
+    )
     return outcome
 
 
@@ -434,7 +619,9 @@ def _close_at_rail(db: Database, payment_id: str, status: PaymentStatus) -> str:
         p = _load(c, payment_id)
     if p.status not in OPEN_STATUSES:
         return "unchanged"
-    result = _rail_call(lambda: get_channel(p.channel).close(payment_id, merchant_id=p.merchant_id), p.channel)
+    result = _rail_call(
+        lambda: get_channel(p.channel).close(payment_id, merchant_id=p.merchant_id), p.channel
+    )
     if result.status == "processing":  # the rail could not be reached: the expiry sweep closes it later
         return "unchanged"
 
@@ -453,8 +640,10 @@ def close_payment(db: Database, merchant_id: str, payment_id: str) -> dict[str, 
     with db.read() as c:
         p = _load(c, payment_id, merchant_id=merchant_id)
     if p.status not in OPEN_STATUSES:
-        raise ConflictError(f"payment {payment_id} is {p.status}; only created or processing payments can be closed",
-                            code="payment_not_open")
+        raise ConflictError(
+            f"payment {payment_id} is {p.status}; only created or processing payments can be closed",
+            code="payment_not_open",
+        )
     _close_at_rail(db, payment_id, PaymentStatus.CLOSED)
     with db.read() as c:
         return public(_load(c, payment_id))
@@ -464,8 +653,11 @@ def expire_due(db: Database, *, at: dt.datetime | None = None, limit: int = 500)
     """Close at the rail and expire open payments past their deadline (the sweeper calls this)."""
     at = at or clock.now()
     with db.read() as c:
-        rows = c.execute(select(payments.c.id).where(and_(payments.c.status.in_(OPEN_STATUSES),
-                                                          payments.c.expires_at <= at)).limit(limit)).all()
+        rows = c.execute(
+            select(payments.c.id)
+            .where(and_(payments.c.status.in_(OPEN_STATUSES), payments.c.expires_at <= at))
+            .limit(limit)
+        ).all()
     done = []
     for (pid,) in rows:
         _close_at_rail(db, pid, PaymentStatus.EXPIRED)
@@ -473,8 +665,9 @@ def expire_due(db: Database, *, at: dt.datetime | None = None, limit: int = 500)
     return done
 
 
-def sweep_processing(db: Database, *, at: dt.datetime | None = None, older_than_s: int = SWEEP_AFTER_S,
-                     limit: int = 500) -> dict[str, int]:
+def sweep_processing(
+    db: Database, *, at: dt.datetime | None = None, older_than_s: int = SWEEP_AFTER_S, limit: int = 500
+) -> dict[str, int]:
     """Ask the rail about payments without a final answer: processing (a PIN, a lost notification, a timeout),
     created ones the rail never answered (a crash between our commit and the call), and created ones awaiting
     their payer for AWAITING_ASK_AFTER_S (a payment whose notification was lost). One the rail never heard of
@@ -482,14 +675,25 @@ def sweep_processing(db: Database, *, at: dt.datetime | None = None, older_than_
     at = at or clock.now()
     awaiting_s = max(older_than_s, AWAITING_ASK_AFTER_S)
     with db.read() as c:
-        rows = c.execute(select(payments.c.id, payments.c.channel, payments.c.updated_at,
-                                payments.c.merchant_id).where(and_(
-            payments.c.updated_at <= at - dt.timedelta(seconds=older_than_s),
-            (payments.c.status == PaymentStatus.PROCESSING)
-            | and_(payments.c.status == PaymentStatus.CREATED, payments.c.channel_ref.is_(None),
-                   payments.c.code_url.is_(None))
-            | and_(payments.c.status == PaymentStatus.CREATED,
-                   payments.c.updated_at <= at - dt.timedelta(seconds=awaiting_s)))).limit(limit)).all()
+        rows = c.execute(
+            select(payments.c.id, payments.c.channel, payments.c.updated_at, payments.c.merchant_id)
+            .where(
+                and_(
+                    payments.c.updated_at <= at - dt.timedelta(seconds=older_than_s),
+                    (payments.c.status == PaymentStatus.PROCESSING)
+                    | and_(
+                        payments.c.status == PaymentStatus.CREATED,
+                        payments.c.channel_ref.is_(None),
+                        payments.c.code_url.is_(None),
+                    )
+                    | and_(
+                        payments.c.status == PaymentStatus.CREATED,
+                        payments.c.updated_at <= at - dt.timedelta(seconds=awaiting_s),
+                    ),
+                )
+            )
+            .limit(limit)
+        ).all()
     stats: dict[str, int] = {}
     for pid, channel, updated_at, mid in rows:
         result = _rail_call(lambda p=pid, ch=channel, m=mid: get_channel(ch).query(p, merchant_id=m), channel)
@@ -499,8 +703,11 @@ def sweep_processing(db: Database, *, at: dt.datetime | None = None, older_than_
         if result.status == "unknown":
             if updated_at > at - dt.timedelta(seconds=RAIL_UNKNOWN_FAIL_S):
                 continue
-            result = ChannelResult("failed", failure_code="rail_never_reached",
-                                   failure_message="渠道无此订单 / the rail never received this payment")
+            result = ChannelResult(
+                "failed",
+                failure_code="rail_never_reached",
+                failure_message="渠道无此订单 / the rail never received this payment",
+            )
         out = db.run(lambda c, p=pid, r=result: record_rail_answer(c, p, r, clock.now()))
         stats[out] = stats.get(out, 0) + 1
     return stats
@@ -526,48 +733,101 @@ class CreateRefund(BaseModel):
 
 
 def refund_public(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "object": "refund", "payment_id": row.payment_id, "merchant_id": row.merchant_id,
-            "merchant_refund_no": row.merchant_refund_no, "amount_fen": row.amount_fen, "fee_refunded_fen": row.fee_refunded_fen, "status": row.status,
-            "reason": row.reason, "channel_ref": row.channel_ref, "failure_code": row.failure_code,
-            "created_at": row.created_at, "updated_at": row.updated_at}
+    return {
+        "id": row.id,
+        "object": "refund",
+        "payment_id": row.payment_id,
+        "merchant_id": row.merchant_id,
+        "merchant_refund_no": row.merchant_refund_no,
+        "amount_fen": row.amount_fen,
+        "fee_refunded_fen": row.fee_refunded_fen,
+        "status": row.status,
+        "reason": row.reason,
+        "channel_ref": row.channel_ref,
+        "failure_code": row.failure_code,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
 
 
-def create_refund(conn: Connection, merchant_id: str, payment_id: str, req: CreateRefund, *,
-                  at: dt.datetime | None = None) -> dict[str, Any]:
+def create_refund(
+    conn: Connection, merchant_id: str, payment_id: str, req: CreateRefund, *, at: dt.datetime | None = None
+) -> dict[str, Any]:
     """Refund all or part of a succeeded payment, never beyond what is left. The same merchant_refund_no again is
     the same refund (another amount is a 409)."""
     at = at or clock.now()
     p = _load(conn, payment_id, merchant_id=merchant_id, lock=True)
     if req.merchant_refund_no is not None:
-        same = conn.execute(select(refunds).where(and_(refunds.c.merchant_id == merchant_id,
-                                                       refunds.c.payment_id == payment_id,
-                                                       refunds.c.merchant_refund_no == req.merchant_refund_no))).first()
+        same = conn.execute(
+            select(refunds).where(
+                and_(
+                    refunds.c.merchant_id == merchant_id,
+                    refunds.c.payment_id == payment_id,
+                    refunds.c.merchant_refund_no == req.merchant_refund_no,
+                )
+            )
+        ).first()
         if same is not None:
             return _refund_again(conn, same, req)
     if p.status != PaymentStatus.SUCCEEDED:
-        raise ConflictError(f"payment {payment_id} is {p.status}; only a succeeded payment can be refunded",
-                            code="payment_not_refundable")
+        raise ConflictError(
+            f"payment {payment_id} is {p.status}; only a succeeded payment can be refunded",
+            code="payment_not_refundable",
+        )
     left = p.amount_fen - p.refunded_fen
     amount = left if req.amount_fen is None else req.amount_fen
     check_fen(amount, param="amount_fen")
     if amount > left:
-        raise InvalidRequest(f"refund of {fen_to_yuan_str(amount)} exceeds what is left to refund "
-                             f"({fen_to_yuan_str(left)})", param="amount_fen", code="refund_exceeds_payment")
+        raise InvalidRequest(
+            f"refund of {fen_to_yuan_str(amount)} exceeds what is left to refund ({fen_to_yuan_str(left)})",
+            param="amount_fen",
+            code="refund_exceeds_payment",
+        )
     fee_back = refund_fee_share(p.fee_fen, p.amount_fen, p.refunded_fen, amount)
     rid = new_id_fast("re", int(at.timestamp() * 1000))
     incentives.refund_clawback(conn, p, rid, amount, at=at)  # to the campaign, not the payer
     # reserve the amount on the payment now, so concurrent refunds cannot pass the total
-    res = conn.execute(update(payments).where(and_(payments.c.id == payment_id,
-                                                   payments.c.refunded_fen == p.refunded_fen)).values(
-        refunded_fen=p.refunded_fen + amount, fee_refunded_fen=p.fee_refunded_fen + fee_back, updated_at=at))
+    res = conn.execute(
+        update(payments)
+        .where(and_(payments.c.id == payment_id, payments.c.refunded_fen == p.refunded_fen))
+        .values(
+            refunded_fen=p.refunded_fen + amount,
+            fee_refunded_fen=p.fee_refunded_fen + fee_back,
+            updated_at=at,
+        )
+    )
     if res.rowcount != 1:
         raise ConflictError("another refund of this payment is in progress; retry", code="concurrent_refund")
-    conn.execute(refunds.insert(), [{"id": rid, "merchant_id": merchant_id, "payment_id": payment_id,
-                                     "amount_fen": amount, "fee_refunded_fen": fee_back, "status": "pending",
-                                     "merchant_refund_no": req.merchant_refund_no or rid,
-                                     "reason": req.reason, "channel_ref": None, "failure_code": None,
-                                     "business_date": None, "created_at": at, "updated_at": at}])
-    audit.record(conn, None, "refund.created", "refund", rid, {"payment_id": payment_id, "amount_fen": amount, "fee_refunded_fen": fee_back}, merchant_id=merchant_id, at=at)
+    conn.execute(
+        refunds.insert(),
+        [
+            {
+                "id": rid,
+                "merchant_id": merchant_id,
+                "payment_id": payment_id,
+                "amount_fen": amount,
+                "fee_refunded_fen": fee_back,
+                "status": "pending",
+                "merchant_refund_no": req.merchant_refund_no or rid,
+                "reason": req.reason,
+                "channel_ref": None,
+                "failure_code": None,
+                "business_date": None,
+                "created_at": at,
+                "updated_at": at,
+            }
+        ],
+    )
+    audit.record(
+        conn,
+        None,
+        "refund.created",
+        "refund",
+        rid,
+        {"payment_id": payment_id, "amount_fen": amount, "fee_refunded_fen": fee_back},
+        merchant_id=merchant_id,
+        at=at,
+    )
     recovery_point(conn, "refund", rid)  # with an Idempotency-Key: a retry after a crash finds this refund
     # the rail is asked after the commit; a pending refund it never answered is asked again by the sweeper
     after_commit(conn, lambda db: call_refund(db, rid))
@@ -578,9 +838,12 @@ def _refund_again(conn: Connection, r: Any, req: CreateRefund) -> dict[str, Any]
     """The same merchant_refund_no again: that refund, never a second one; its rail call is finished after this
     commit if a crash cut it short (the rail keeps one refund per out_refund_no)."""
     if req.amount_fen is not None and req.amount_fen != r.amount_fen:
-        raise ConflictError(f"merchant_refund_no {r.merchant_refund_no} was already used by {r.id} for "
-                            f"{fen_to_yuan_str(r.amount_fen)} yuan", param="merchant_refund_no",
-                            code="refund_no_taken")
+        raise ConflictError(
+            f"merchant_refund_no {r.merchant_refund_no} was already used by {r.id} for "
+            f"{fen_to_yuan_str(r.amount_fen)} yuan",
+            param="merchant_refund_no",
+            code="refund_no_taken",
+        )
     recovery_point(conn, "refund", r.id)
     if r.status == "pending":
         rid, query = r.id, r.channel_ref is not None
@@ -592,8 +855,9 @@ def resume_refund(db: Database, merchant_id: str, refund_id: str) -> dict[str, A
     """A refund whose request died after its work committed: finish its rail call if it is still pending (sent
     again without a rail reference, asked about with one), then answer with it as it is now."""
     with db.read() as c:
-        r = c.execute(select(refunds).where(and_(refunds.c.id == refund_id,
-                                                 refunds.c.merchant_id == merchant_id))).first()
+        r = c.execute(
+            select(refunds).where(and_(refunds.c.id == refund_id, refunds.c.merchant_id == merchant_id))
+        ).first()
     if r is None:
         raise NotFound(f"no refund {refund_id}", param="id")
     if r.status == "pending":
@@ -603,7 +867,9 @@ def resume_refund(db: Database, merchant_id: str, refund_id: str) -> dict[str, A
 
 
 def _refund_to_payer(conn: Connection, r: Any) -> int:
-    return int(r.amount_fen - incentives.clawback_fen(conn, r.id))  # a discount's share goes back to its campaign
+    return int(
+        r.amount_fen - incentives.clawback_fen(conn, r.id)
+    )  # a discount's share goes back to its campaign
 
 
 def call_refund(db: Database, refund_id: str, *, query: bool = False) -> str:
@@ -616,35 +882,59 @@ def call_refund(db: Database, refund_id: str, *, query: bool = False) -> str:
         return "unchanged"
     channel = get_channel(p.channel)
     if query:
-        result = _rail_call(lambda: channel.refund_query(p.id, refund_id, merchant_id=p.merchant_id), p.channel)
+        result = _rail_call(
+            lambda: channel.refund_query(p.id, refund_id, merchant_id=p.merchant_id), p.channel
+        )
     else:
-        result = _rail_call(lambda: channel.refund(p.id, refund_id, to_payer, p.amount_fen - p.discount_fen,
-                                                   merchant_id=p.merchant_id), p.channel)
+        result = _rail_call(
+            lambda: channel.refund(
+                p.id, refund_id, to_payer, p.amount_fen - p.discount_fen, merchant_id=p.merchant_id
+            ),
+            p.channel,
+        )
     if result.status in ("processing", "awaiting"):
         if result.channel_ref:
-            db.run(lambda c: c.execute(update(refunds).where(and_(refunds.c.id == refund_id,
-                                                                  refunds.c.channel_ref.is_(None)))
-                                       .values(channel_ref=result.channel_ref)))
+            db.run(
+                lambda c: c.execute(
+                    update(refunds)
+                    .where(and_(refunds.c.id == refund_id, refunds.c.channel_ref.is_(None)))
+                    .values(channel_ref=result.channel_ref)
+                )
+            )
         return "pending"
     if result.status == "unknown":
         if not query:
             return "pending"
         result = ChannelResult("failed", failure_code="rail_never_reached")
-    n = Notification(notify_id=f"answer:{refund_id}", kind="refund", payment_id=p.id,
-                     outcome="succeeded" if result.status == "succeeded" else "failed",
-                     channel_ref=result.channel_ref, amount_fen=result.amount_fen or to_payer, refund_id=refund_id,
-                     failure_code=result.failure_code)
+    n = Notification(
+        notify_id=f"answer:{refund_id}",
+        kind="refund",
+        payment_id=p.id,
+        outcome="succeeded" if result.status == "succeeded" else "failed",
+        channel_ref=result.channel_ref,
+        amount_fen=result.amount_fen or to_payer,
+        refund_id=refund_id,
+        failure_code=result.failure_code,
+    )
     return db.run(lambda c: _apply_refund_result(c, n, clock.now()))
 
 
-def sweep_refunds(db: Database, *, at: dt.datetime | None = None, older_than_s: int = SWEEP_AFTER_S,
-                  limit: int = 500) -> dict[str, int]:
+def sweep_refunds(
+    db: Database, *, at: dt.datetime | None = None, older_than_s: int = SWEEP_AFTER_S, limit: int = 500
+) -> dict[str, int]:
     """Ask the rail about pending refunds (a crash before the call, a timeout, a lost notification)."""
     at = at or clock.now()
     with db.read() as c:
-        rows = c.execute(select(refunds.c.id, refunds.c.channel_ref).where(and_(
-            refunds.c.status == "pending", refunds.c.updated_at <= at - dt.timedelta(seconds=older_than_s)))
-            .limit(limit)).all()
+        rows = c.execute(
+            select(refunds.c.id, refunds.c.channel_ref)
+            .where(
+                and_(
+                    refunds.c.status == "pending",
+                    refunds.c.updated_at <= at - dt.timedelta(seconds=older_than_s),
+                )
+            )
+            .limit(limit)
+        ).all()
     stats: dict[str, int] = {}
     for rid, ref in rows:
         # no rail reference yet (a crash before the call, a timeout): send it again, the rail keeps one refund per
@@ -665,8 +955,9 @@ def _apply_refund_result(conn: Connection, n: Notification, at: dt.datetime) -> 
         return "unchanged"
     to_payer = _refund_to_payer(conn, r)
     if n.amount_fen != to_payer:
-        raise InvalidRequest(f"refund notification amount {n.amount_fen} ≠ {to_payer}", param="amount",
-                             code="amount_mismatch")
+        raise InvalidRequest(
+            f"refund notification amount {n.amount_fen} ≠ {to_payer}", param="amount", code="amount_mismatch"
+        )
     if n.outcome != "succeeded":
         _refund_failed(conn, r.id, n.failure_code, at)
         return "failed"
@@ -676,28 +967,59 @@ def _apply_refund_result(conn: Connection, n: Notification, at: dt.datetime) -> 
         legs.append(ledger.dr(payable_account(r.merchant_id), r.amount_fen - r.fee_refunded_fen))
     if r.fee_refunded_fen:
         legs.append(ledger.dr(FEE_INCOME, r.fee_refunded_fen))
-    ledger.post_entry(conn, ledger.EntryRequest(ledger.keys.refund_success(r.id), tuple(legs), f"refund {r.id}"), at=at)
-    conn.execute(update(refunds).where(refunds.c.id == r.id).values(
-        status="succeeded", channel_ref=n.channel_ref or r.channel_ref, updated_at=at, business_date=business_date(at)))
-    done = conn.execute(select(func.coalesce(func.sum(refunds.c.amount_fen), 0)).where(and_(
-        refunds.c.payment_id == p.id, refunds.c.status == "succeeded"))).scalar_one()
+    ledger.post_entry(
+        conn, ledger.EntryRequest(ledger.keys.refund_success(r.id), tuple(legs), f"refund {r.id}"), at=at
+    )
+    conn.execute(
+        update(refunds)
+        .where(refunds.c.id == r.id)
+        .values(
+            status="succeeded",
+            channel_ref=n.channel_ref or r.channel_ref,
+            updated_at=at,
+            business_date=business_date(at),
+        )
+    )
+    done = conn.execute(
+        select(func.coalesce(func.sum(refunds.c.amount_fen), 0)).where(
+            and_(refunds.c.payment_id == p.id, refunds.c.status == "succeeded")
+        )
+    ).scalar_one()
     incentives.claw_back_accruals(conn, p, r.id, int(done), at=at)  # cost refund and subsidy, in proportion
-    webhooks.emit(conn, r.merchant_id, "refund.succeeded",
-                  refund_public(conn.execute(select(refunds).where(refunds.c.id == r.id)).one()), at=at)
+    webhooks.emit(
+        conn,
+        r.merchant_id,
+        "refund.succeeded",
+        refund_public(conn.execute(select(refunds).where(refunds.c.id == r.id)).one()),
+        at=at,
+    )
     return "succeeded"
 
 
 def _refund_failed(conn: Connection, refund_id: str, code: str | None, at: dt.datetime) -> None:
     r = conn.execute(select(refunds).where(refunds.c.id == refund_id)).one()
     incentives.on_refund_failed(conn, refund_id)
-    conn.execute(update(refunds).where(refunds.c.id == refund_id).values(status="failed",
-                                                                          failure_code=code or "refund_failed",
-                                                                          updated_at=at))
-    conn.execute(update(payments).where(payments.c.id == r.payment_id).values(
-        refunded_fen=payments.c.refunded_fen - r.amount_fen,
-        fee_refunded_fen=payments.c.fee_refunded_fen - r.fee_refunded_fen, updated_at=at))
-    webhooks.emit(conn, r.merchant_id, "refund.failed",
-                  refund_public(conn.execute(select(refunds).where(refunds.c.id == refund_id)).one()), at=at)
+    conn.execute(
+        update(refunds)
+        .where(refunds.c.id == refund_id)
+        .values(status="failed", failure_code=code or "refund_failed", updated_at=at)
+    )
+    conn.execute(
+        update(payments)
+        .where(payments.c.id == r.payment_id)
+        .values(
+            refunded_fen=payments.c.refunded_fen - r.amount_fen,
+            fee_refunded_fen=payments.c.fee_refunded_fen - r.fee_refunded_fen,
+            updated_at=at,
+        )
+    )
+    webhooks.emit(
+        conn,
+        r.merchant_id,
+        "refund.failed",
+        refund_public(conn.execute(select(refunds).where(refunds.c.id == refund_id)).one()),
+        at=at,
+    )
 
 
 def get_refund(conn: Connection, merchant_id: str | None, refund_id: str) -> dict[str, Any]:
@@ -712,14 +1034,24 @@ def get_refund(conn: Connection, merchant_id: str | None, refund_id: str) -> dic
 
 def list_refunds(conn: Connection, merchant_id: str, payment_id: str) -> list[dict[str, Any]]:
     _load(conn, payment_id, merchant_id=merchant_id)
-    return [refund_public(r) for r in conn.execute(select(refunds).where(refunds.c.payment_id == payment_id)
-                                                   .order_by(refunds.c.id.desc()))]
+    return [
+        refund_public(r)
+        for r in conn.execute(
+            select(refunds).where(refunds.c.payment_id == payment_id).order_by(refunds.c.id.desc())
+        )
+    ]
 
 
 def merchant_balance(conn: Connection, merchant_id: str) -> dict[str, Any]:
     b = ledger.get_balance(conn, payable_account(merchant_id))
-    return {"object": "balance", "merchant_id": merchant_id, "currency": "CNY", "available_fen": b.available_fen,
-            "posted_fen": b.posted_fen, "pending_fen": b.pending_debits_fen}
+    return {
+        "object": "balance",
+        "merchant_id": merchant_id,
+        "currency": "CNY",
+        "available_fen": b.available_fen,
+        "posted_fen": b.posted_fen,
+        "pending_fen": b.pending_debits_fen,
+    }
 
 
 def park_unresolved(db: Database, *, at: dt.datetime | None = None, limit: int = 500) -> int:
@@ -731,21 +1063,49 @@ def park_unresolved(db: Database, *, at: dt.datetime | None = None, limit: int =
 
     def go(conn: Connection) -> int:
         n = 0
-        for pid, ch in conn.execute(select(payments.c.id, payments.c.channel).where(and_(
-                payments.c.status == PaymentStatus.CREATED, payments.c.expires_at <= cutoff)).limit(limit)):
-            record_exception(conn, ch, "unclosed_payment", "订单过期超过最长时限仍未能在渠道关单 / the rail could not "
-                             "be reached to close this expired order within the maximum age", object_id=pid, at=at)
+        for pid, ch in conn.execute(
+            select(payments.c.id, payments.c.channel)
+            .where(and_(payments.c.status == PaymentStatus.CREATED, payments.c.expires_at <= cutoff))
+            .limit(limit)
+        ):
+            record_exception(
+                conn,
+                ch,
+                "unclosed_payment",
+                "订单过期超过最长时限仍未能在渠道关单 / the rail could not "
+                "be reached to close this expired order within the maximum age",
+                object_id=pid,
+                at=at,
+            )
             n += 1
-        for pid, ch in conn.execute(select(payments.c.id, payments.c.channel).where(and_(
-                payments.c.status == PaymentStatus.PROCESSING, payments.c.created_at <= cutoff)).limit(limit)):
-            record_exception(conn, ch, "unresolved_payment", "渠道超过最长时限仍未给出结果 / the rail has not given a "
-                             "final answer within the maximum age", object_id=pid, at=at)
+        for pid, ch in conn.execute(
+            select(payments.c.id, payments.c.channel)
+            .where(and_(payments.c.status == PaymentStatus.PROCESSING, payments.c.created_at <= cutoff))
+            .limit(limit)
+        ):
+            record_exception(
+                conn,
+                ch,
+                "unresolved_payment",
+                "渠道超过最长时限仍未给出结果 / the rail has not given a final answer within the maximum age",
+                object_id=pid,
+                at=at,
+            )
             n += 1
-        for rid, ch in conn.execute(select(refunds.c.id, payments.c.channel).join(
-                payments, payments.c.id == refunds.c.payment_id).where(and_(
-                refunds.c.status == "pending", refunds.c.created_at <= cutoff)).limit(limit)):
-            record_exception(conn, ch, "unresolved_refund", "退款超过最长时限仍未完成 / the rail has not settled this "
-                             "refund within the maximum age", object_id=rid, at=at)
+        for rid, ch in conn.execute(
+            select(refunds.c.id, payments.c.channel)
+            .join(payments, payments.c.id == refunds.c.payment_id)
+            .where(and_(refunds.c.status == "pending", refunds.c.created_at <= cutoff))
+            .limit(limit)
+        ):
+            record_exception(
+                conn,
+                ch,
+                "unresolved_refund",
+                "退款超过最长时限仍未完成 / the rail has not settled this refund within the maximum age",
+                object_id=rid,
+                at=at,
+            )
             n += 1
         return n
 

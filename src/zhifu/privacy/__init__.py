@@ -15,8 +15,20 @@ from zhifu.privacy.keys import (
 )
 from zhifu.reference import mask_account, mask_id, mask_phone
 
-__all__ = ["FieldKeyError", "KeyRing", "blind_index", "check_keys", "decrypt", "encrypt", "keyring", "mask_account",
-           "mask_id", "mask_name", "mask_phone", "version_of"]
+__all__ = [
+    "FieldKeyError",
+    "KeyRing",
+    "blind_index",
+    "check_keys",
+    "decrypt",
+    "encrypt",
+    "keyring",
+    "mask_account",
+    "mask_id",
+    "mask_name",
+    "mask_phone",
+    "version_of",
+]
 
 
 def mask_name(name: str) -> str:

@@ -40,10 +40,12 @@ class FieldKeyError(ZhifuError):
 @functools.lru_cache(maxsize=4)
 def _derived(secret_key: str) -> tuple[bytes, bytes, bytes]:
     """(version-0 field key, blind-index key, key-wrapping key) from the secret key."""
-    material = HKDF(algorithm=hashes.SM3(), length=32, salt=b"zhifu-privacy", info=b"sm4-gcm+sm3-hmac").derive(
-        secret_key.encode())
-    kek = HKDF(algorithm=hashes.SM3(), length=_KEY_BYTES, salt=b"zhifu-privacy", info=b"key-ring-wrap").derive(
-        secret_key.encode())
+    material = HKDF(
+        algorithm=hashes.SM3(), length=32, salt=b"zhifu-privacy", info=b"sm4-gcm+sm3-hmac"
+    ).derive(secret_key.encode())
+    kek = HKDF(
+        algorithm=hashes.SM3(), length=_KEY_BYTES, salt=b"zhifu-privacy", info=b"key-ring-wrap"
+    ).derive(secret_key.encode())
     return material[:16], material[16:], kek
 
 
@@ -73,8 +75,10 @@ def _unwrap(version: int, wrapped: str, secret_key: str) -> bytes:
     try:
         return _open(_derived(secret_key)[2], base64.b64decode(wrapped), f"privacy_key:{version}".encode())
     except (InvalidTag, ValueError) as exc:
-        raise FieldKeyError(f"ZHIFU_SECRET_KEY 无法解开字段密钥 v{version}：密钥不是建库时的那一个？/ the secret key does not "
-                        f"open field key v{version}: is it the secret this database was made with?") from exc
+        raise FieldKeyError(
+            f"ZHIFU_SECRET_KEY 无法解开字段密钥 v{version}：密钥不是建库时的那一个？/ the secret key does not "
+            f"open field key v{version}: is it the secret this database was made with?"
+        ) from exc
 
 
 def version_of(token: str) -> int:
@@ -115,8 +119,9 @@ class KeyRing:
         try:
             return _open(key, base64.b64decode(token.partition(":")[2])).decode()
         except InvalidTag as exc:
-            raise FieldKeyError(f"a value under field key v{version} does not decrypt: wrong secret or altered data") \
-                from exc
+            raise FieldKeyError(
+                f"a value under field key v{version} does not decrypt: wrong secret or altered data"
+            ) from exc
 
 
 def _active_row(conn: Connection, *, create: bool) -> tuple[int, bytes] | None:
@@ -128,9 +133,18 @@ def _active_row(conn: Connection, *, create: bool) -> tuple[int, bytes] | None:
         try:
             with conn.begin_nested():
                 version = 1 + max([0, *conn.execute(select(privacy_keys.c.version)).scalars()])
-                conn.execute(insert(privacy_keys), [{"version": version, "status": "active",
-                                                     "wrapped": wrap(version, os.urandom(_KEY_BYTES)),
-                                                     "created_at": clock.now(), "retired_at": None}])
+                conn.execute(
+                    insert(privacy_keys),
+                    [
+                        {
+                            "version": version,
+                            "status": "active",
+                            "wrapped": wrap(version, os.urandom(_KEY_BYTES)),
+                            "created_at": clock.now(),
+                            "retired_at": None,
+                        }
+                    ],
+                )
         except IntegrityError:  # another transaction made the first key at the same moment
             pass
         row = conn.execute(q).first()
@@ -164,8 +178,9 @@ def decrypt(token: str, conn: Connection | None = None) -> str:
         return KeyRing(None).decrypt(token)
     if conn is None:
         raise FieldKeyError(f"field key v{version} lives in the database: pass the connection to decrypt")
-    row = conn.execute(select(privacy_keys.c.status, privacy_keys.c.wrapped)
-                       .where(privacy_keys.c.version == version)).first()
+    row = conn.execute(
+        select(privacy_keys.c.status, privacy_keys.c.wrapped).where(privacy_keys.c.version == version)
+    ).first()
     if row is None or row.wrapped is None:
         return KeyRing(None, retired=frozenset({version} if row is not None else set())).decrypt(token)
     return KeyRing(None, {version: _unwrap(version, row.wrapped, secret())}).decrypt(token)

@@ -13,7 +13,9 @@ privacy_keys = Table(
     metadata,
     Column("version", Integer, primary_key=True, autoincrement=False),
     Column("status", String(8), nullable=False),
-    Column("wrapped", Text, nullable=True),  # SM4-GCM under a key derived from ZHIFU_SECRET_KEY; NULL once retired
+    Column(
+        "wrapped", Text, nullable=True
+    ),  # SM4-GCM under a key derived from ZHIFU_SECRET_KEY; NULL once retired
     utcnow_column("created_at"),
     utcnow_column("retired_at", nullable=True),
     CheckConstraint("status in ('active','retiring','retired')", name="status"),

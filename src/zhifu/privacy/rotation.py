@@ -46,15 +46,18 @@ def usage(conn: Connection) -> dict[int, int]:
     for table, cols in encrypted_columns():
         for c in cols:
             for v in versions:
-                out[v] += conn.execute(select(func.count()).select_from(table)
-                                       .where(c.like(prefix_of(v) + "%"))).scalar_one()
+                out[v] += conn.execute(
+                    select(func.count()).select_from(table).where(c.like(prefix_of(v) + "%"))
+                ).scalar_one()
     return out
 
 
 def pending(conn: Connection, version: int) -> int:
     """Rows with at least one value not yet under `version`."""
-    return sum(conn.execute(select(func.count()).select_from(t).where(_stale(cols, version))).scalar_one()
-               for t, cols in encrypted_columns())
+    return sum(
+        conn.execute(select(func.count()).select_from(t).where(_stale(cols, version))).scalar_one()
+        for t, cols in encrypted_columns()
+    )
 
 
 def start(conn: Connection, *, at: dt.datetime | None = None) -> int:
@@ -62,17 +65,29 @@ def start(conn: Connection, *, at: dt.datetime | None = None) -> int:
     at = at or clock.now()
     version = 1 + max([0, *conn.execute(select(privacy_keys.c.version)).scalars()])
     conn.execute(update(privacy_keys).where(privacy_keys.c.status == "active").values(status="retiring"))
-    conn.execute(insert(privacy_keys), [{"version": version, "status": "active",
-                                         "wrapped": wrap(version, os.urandom(_KEY_BYTES)), "created_at": at,
-                                         "retired_at": None}])
+    conn.execute(
+        insert(privacy_keys),
+        [
+            {
+                "version": version,
+                "status": "active",
+                "wrapped": wrap(version, os.urandom(_KEY_BYTES)),
+                "created_at": at,
+                "retired_at": None,
+            }
+        ],
+    )
     return version
 
 
-def reencrypt_batch(conn: Connection, table: Table, cols: list[Column[Any]], version: int,
-                    rows_max: int = BATCH_ROWS) -> int:
+def reencrypt_batch(
+    conn: Connection, table: Table, cols: list[Column[Any]], version: int, rows_max: int = BATCH_ROWS
+) -> int:
     """Re-encrypt up to rows_max rows of one table onto `version`; returns how many rows it changed."""
     ring = keyring(conn)
-    assert ring.active is not None and ring.active[0] == version, "the key being rotated to is no longer active"
+    assert ring.active is not None and ring.active[0] == version, (
+        "the key being rotated to is no longer active"
+    )
     pk = list(table.primary_key.columns)
     q = select(*pk, *cols).where(_stale(cols, version)).order_by(*pk).limit(rows_max)
     if conn.dialect.name == "postgresql":
@@ -80,8 +95,11 @@ def reencrypt_batch(conn: Connection, table: Table, cols: list[Column[Any]], ver
     rows = conn.execute(q).all()
     for r in rows:
         m = r._mapping
-        values = {c.name: ring.encrypt(ring.decrypt(m[c.name])) for c in cols
-                  if m[c.name] is not None and not m[c.name].startswith(prefix_of(version))}
+        values = {
+            c.name: ring.encrypt(ring.decrypt(m[c.name]))
+            for c in cols
+            if m[c.name] is not None and not m[c.name].startswith(prefix_of(version))
+        }
         conn.execute(update(table).where(and_(*[k == m[k.name] for k in pk])).values(**values))
     return len(rows)
 
@@ -99,11 +117,16 @@ def retire_unused(conn: Connection, *, at: dt.datetime | None = None) -> tuple[l
             left[v] = n
             continue
         if v == 0 and 0 not in rows:
-            conn.execute(insert(privacy_keys), [{"version": 0, "status": "retired", "wrapped": None,
-                                                 "created_at": at, "retired_at": at}])
+            conn.execute(
+                insert(privacy_keys),
+                [{"version": 0, "status": "retired", "wrapped": None, "created_at": at, "retired_at": at}],
+            )
         else:
-            conn.execute(update(privacy_keys).where(privacy_keys.c.version == v)
-                         .values(status="retired", wrapped=None, retired_at=at))
+            conn.execute(
+                update(privacy_keys)
+                .where(privacy_keys.c.version == v)
+                .values(status="retired", wrapped=None, retired_at=at)
+            )
         done.append(v)
     return done, left
 
@@ -117,8 +140,13 @@ class RotationResult:
     still_used: dict[int, int]
 
 
-def rotate(db: Database, *, rows_max: int = BATCH_ROWS, progress: Callable[[int, int], None] | None = None,
-           between_batches: Callable[[], None] | None = None) -> RotationResult:
+def rotate(
+    db: Database,
+    *,
+    rows_max: int = BATCH_ROWS,
+    progress: Callable[[int, int], None] | None = None,
+    between_batches: Callable[[], None] | None = None,
+) -> RotationResult:
     """The whole rotation, online: each batch is its own short transaction, so payments and onboarding go on.
     `progress(done, total)` is called after each batch."""
     version = db.run(start)
@@ -152,6 +180,13 @@ def status(conn: Connection) -> list[dict[str, Any]]:
     out = []
     for v in sorted(set(rows) | {v for v, n in uses.items() if n}):
         r = rows.get(v)
-        out.append({"version": v, "status": r.status if r else "legacy", "uses": uses.get(v, 0),
-                    "created_at": r.created_at if r else None, "retired_at": r.retired_at if r else None})
+        out.append(
+            {
+                "version": v,
+                "status": r.status if r else "legacy",
+                "uses": uses.get(v, 0),
+                "created_at": r.created_at if r else None,
+                "retired_at": r.retired_at if r else None,
+            }
+        )
     return out

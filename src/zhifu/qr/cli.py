@@ -199,16 +199,20 @@ def _merchant_sticker(conn: Any, merchant_id: str, payload: str) -> StickerInfo:
     merchant = get_merchant(conn, merchant_id)
     code = static_code_for(conn, merchant_id)
     if code is None:
-        raise InvalidRequest(f"merchant {merchant_id} has no active static code; issue one with "
-                             f"`zhifu code issue {merchant_id}`", param="merchant")
+        raise InvalidRequest(
+            f"merchant {merchant_id} has no active static code; issue one with "
+            f"`zhifu code issue {merchant_id}`",
+            param="merchant",
+        )
     carried = code["url"] if payload == "url" else code["emv_payload"]
     return StickerInfo(short_name=merchant["short_name"], merchant_id=merchant_id, code_url=carried)
 
 
 def _payload_kind(payload: str) -> str:
     if payload not in ("url", "emv"):
-        raise InvalidRequest("--payload must be url (the cashier link) or emv (the standard QR payload)",
-                             param="payload")
+        raise InvalidRequest(
+            "--payload must be url (the cashier link) or emv (the standard QR payload)", param="payload"
+        )
     return payload
 
 
@@ -239,7 +243,9 @@ def sheet_command(
     town: str | None = typer.Option(None, help="Only merchants of this town code (with no ids given)."),
     out: Path = typer.Option(..., help="PDF file to write."),
     payload: str = typer.Option("url", help="url or emv, as for `zhifu qr sticker`."),
-    skip_missing: bool = typer.Option(False, help="Leave out merchants without a static code instead of failing."),
+    skip_missing: bool = typer.Option(
+        False, help="Leave out merchants without a static code instead of failing."
+    ),
 ) -> None:
     """An A4 sheet of stickers (2 × 3 a page, merchant id under each) for field staff to cut and hand out."""
     from zhifu.cli import database
@@ -256,8 +262,9 @@ def sheet_command(
             if not ids:
                 after = None
                 while len(ids) <= SHEET_STICKERS_MAX:
-                    page, more = list_merchants(conn, status="active", town_code=town, limit=100,
-                                                starting_after=after)
+                    page, more = list_merchants(
+                        conn, status="active", town_code=town, limit=100, starting_after=after
+                    )
                     ids += [m["id"] for m in page]
                     if not more or not page:
                         break

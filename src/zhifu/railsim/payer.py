@@ -17,7 +17,9 @@ from zhifu.payments import OPEN_STATUSES
 from zhifu.payments import service as payments
 
 SIM_TIMEOUT_S = 10.0
-_CLIENT = httpx.Client(timeout=SIM_TIMEOUT_S)  # one pool for every payment (a client per call builds TLS contexts)
+_CLIENT = httpx.Client(
+    timeout=SIM_TIMEOUT_S
+)  # one pool for every payment (a client per call builds TLS contexts)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -30,17 +32,29 @@ class Payer:
 def _simulator_url() -> str:
     url = rail_config().get("simulator_url")
     if not url:
-        raise NotFound("模拟器未开启 / the rails here are real: there is no simulated payer", param="simulator")
+        raise NotFound(
+            "模拟器未开启 / the rails here are real: there is no simulated payer", param="simulator"
+        )
     return str(url)
 
 
 def pay_at_rail(rail: str, out_trade_no: str, *, outcome: str | None, payer: Payer) -> dict[str, Any]:
-    r = _CLIENT.post(f"{_simulator_url()}/_sim/pay", json={
-        "rail": rail, "out_trade_no": out_trade_no, "outcome": outcome, "payer_ref": payer.ref,
-        "card_issuer": payer.issuer, "card_type": payer.card_type})
+    r = _CLIENT.post(
+        f"{_simulator_url()}/_sim/pay",
+        json={
+            "rail": rail,
+            "out_trade_no": out_trade_no,
+            "outcome": outcome,
+            "payer_ref": payer.ref,
+            "card_issuer": payer.issuer,
+            "card_type": payer.card_type,
+        },
+    )
     if r.status_code == 409:
-        raise ConflictError(f"渠道订单已结束 / the {rail} order is already final: {r.json().get('detail')}",
-                            code="rail_order_final")
+        raise ConflictError(
+            f"渠道订单已结束 / the {rail} order is already final: {r.json().get('detail')}",
+            code="rail_order_final",
+        )
     if r.status_code == 404:
         raise NotFound(f"渠道无此订单 / {rail} knows no order {out_trade_no}", param="payment")
     if r.status_code == 400:
@@ -49,8 +63,9 @@ def pay_at_rail(rail: str, out_trade_no: str, *, outcome: str | None, payer: Pay
     return r.json()
 
 
-def sim_pay(db: Database, payment_id: str, *, outcome: str | None, payer: Payer,
-            merchant_id: str | None = None) -> dict[str, Any]:
+def sim_pay(
+    db: Database, payment_id: str, *, outcome: str | None, payer: Payer, merchant_id: str | None = None
+) -> dict[str, Any]:
     """The payer completes a payment at its rail. Unless the simulator loses the notification (`timeout`), we
     then ask the rail, so the answer shows at once even if the notification is slow."""
     at = clock.now()
@@ -59,7 +74,9 @@ def sim_pay(db: Database, payment_id: str, *, outcome: str | None, payer: Payer,
     if p["status"] not in OPEN_STATUSES:
         raise ConflictError(f"payment {payment_id} is {p['status']}", code="payment_not_open")
     if p["expires_at"] <= at:
-        raise ConflictError(f"payment {payment_id} expired at {p['expires_at'].isoformat()}", code="payment_expired")
+        raise ConflictError(
+            f"payment {payment_id} expired at {p['expires_at'].isoformat()}", code="payment_expired"
+        )
     pay_at_rail(p["channel"], payment_id, outcome=outcome, payer=payer)
     if outcome != "timeout":
         result = get_channel(p["channel"]).query(payment_id, merchant_id=p["merchant_id"])

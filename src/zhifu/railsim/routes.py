@@ -16,7 +16,9 @@ from zhifu.railsim.payer import Payer, sim_pay
 
 SIMULATOR_ONLY = True
 router = APIRouter(tags=["simulator"])
-Outcome = Literal["success", "timeout", "decline_insufficient_funds", "decline_limit_exceeded", "decline_card_blocked"]
+Outcome = Literal[
+    "success", "timeout", "decline_insufficient_funds", "decline_limit_exceeded", "decline_card_blocked"
+]
 
 
 class PayerBody(BaseModel):
@@ -36,8 +38,9 @@ class SimPayBody(BaseModel):
 def pay(payment_id: str, req: SimPayBody | None = None, db: Database = Depends(get_db)) -> Response:
     req = req or SimPayBody()
     payer = req.payer or PayerBody()
-    return json_response(sim_pay(db, payment_id, outcome=req.outcome,
-                                 payer=Payer(payer.id, payer.issuer, payer.card_type)))
+    return json_response(
+        sim_pay(db, payment_id, outcome=req.outcome, payer=Payer(payer.id, payer.issuer, payer.card_type))
+    )
 
 
 class ScanBody(BaseModel):
@@ -52,5 +55,14 @@ class ScanBody(BaseModel):
 
 @router.post("/sim/scan", summary="Simulator: an app scans a code and pays it")
 def scan(req: ScanBody, db: Database = Depends(get_db)) -> Response:
-    return json_response(codes.scan_and_pay(db, req.code_url, app=req.app, payer_ref=req.payer,
-                                            amount_fen=req.amount_fen, scene=req.scene, outcome=req.outcome))
+    return json_response(
+        codes.scan_and_pay(
+            db,
+            req.code_url,
+            app=req.app,
+            payer_ref=req.payer,
+            amount_fen=req.amount_fen,
+            scene=req.scene,
+            outcome=req.outcome,
+        )
+    )

@@ -36,8 +36,14 @@ def _families() -> list[ModuleType]:
 class FakeRails:
     """The fake rails behind one base URL, with their store in `folder`."""
 
-    def __init__(self, folder: Path | str, base_url: str, *, behaviour: Behaviour | None = None,
-                 deliver: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path | str,
+        base_url: str,
+        *,
+        behaviour: Behaviour | None = None,
+        deliver: httpx.Client | None = None,
+    ) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.base_url = base_url.rstrip("/")
@@ -57,7 +63,9 @@ class FakeRails:
         (self.folder / RAILS_FILE).write_text(json.dumps(client, indent=1, ensure_ascii=False))
         self.server_keys = server
         self.client_config = client
-        self.app = FastAPI(title="Zhifu fake rails 模拟支付通道", docs_url=None, redoc_url=None, openapi_url=None)
+        self.app = FastAPI(
+            title="Zhifu fake rails 模拟支付通道", docs_url=None, redoc_url=None, openapi_url=None
+        )
         for fam in self.families:
             self.app.include_router(fam.router(self))
         self.app.include_router(_control(self))
@@ -149,9 +157,15 @@ def _control(sim: FakeRails) -> APIRouter:
         if req.card_type is not None and req.card_type not in facts.card_types:
             raise HTTPException(400, f"{req.rail} takes card types {', '.join(facts.card_types)}")
         try:
-            t = sim.store.pay(req.rail, req.out_trade_no, outcome=req.outcome, payer_ref=req.payer_ref,
-                              card_issuer=req.card_issuer, card_type=req.card_type or facts.card_types[0],
-                              at=sim.now())
+            t = sim.store.pay(
+                req.rail,
+                req.out_trade_no,
+                outcome=req.outcome,
+                payer_ref=req.payer_ref,
+                card_issuer=req.card_issuer,
+                card_type=req.card_type or facts.card_types[0],
+                at=sim.now(),
+            )
         except KeyError:
             raise HTTPException(404, f"{req.rail} knows no order {req.out_trade_no}") from None
         except ValueError as exc:
@@ -180,8 +194,12 @@ def _control(sim: FakeRails) -> APIRouter:
             got = plant(sim.store, facts, business_date, req.spec, seed=req.seed)
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
-        return {"rail": rail, "business_date": business_date.isoformat(), "lines": len(got.lines),
-                "truth": got.truth}
+        return {
+            "rail": rail,
+            "business_date": business_date.isoformat(),
+            "lines": len(got.lines),
+            "truth": got.truth,
+        }
 
     @r.post("/notifications/deliver")
     def deliver() -> dict[str, int]:
@@ -197,8 +215,14 @@ def _control(sim: FakeRails) -> APIRouter:
     return r
 
 
-def serve(folder: Path | str, host: str, port: int, *, behaviour: Behaviour | None = None,
-          ready: Callable[[FakeRails], None] | None = None) -> None:
+def serve(
+    folder: Path | str,
+    host: str,
+    port: int,
+    *,
+    behaviour: Behaviour | None = None,
+    ready: Callable[[FakeRails], None] | None = None,
+) -> None:
     """Run the fake rails until interrupted (`zhifu sim rails`)."""
     import uvicorn
 

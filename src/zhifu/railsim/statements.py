@@ -27,8 +27,9 @@ def rail_fee_fen(facts: RailFacts, t: Txn) -> int:
     issuer_ppm, issuer_cap, network_ppm, network_cap = rate
     issuer = ppm_of(t.amount_fen, issuer_ppm)
     network = ppm_of(t.amount_fen, network_ppm)
-    return (issuer if issuer_cap is None else min(issuer, issuer_cap)) + \
-        (network if network_cap is None else min(network, network_cap))
+    return (issuer if issuer_cap is None else min(issuer, issuer_cap)) + (
+        network if network_cap is None else min(network, network_cap)
+    )
 
 
 def _line_json(line: StatementLine) -> dict[str, Any]:
@@ -44,7 +45,13 @@ def _line_of(doc: dict[str, Any]) -> StatementLine:
 
 # History the simulator books straight into the rails carries the platform's flow name; a ZM file writes the
 # UnionPay 交易子类 for it (consumer-scanned QR 07, pay code 06, terminal 01).
-_ZM_SUBTYPE_OF_FLOW = {"static_code": "07", "dynamic_code": "07", "jsapi": "07", "pay_code": "06", "terminal": "01"}
+_ZM_SUBTYPE_OF_FLOW = {
+    "static_code": "07",
+    "dynamic_code": "07",
+    "jsapi": "07",
+    "pay_code": "06",
+    "terminal": "01",
+}
 
 
 def _trade_type(facts: RailFacts, trade_type: str) -> str:
@@ -59,16 +66,31 @@ def book_lines(store: RailStore, facts: RailFacts, business_date: dt.date) -> li
     out = []
     for n, t in enumerate(store.finished_between(facts.name, start, end), start=1):
         fee = rail_fee_fen(facts, t)
-        out.append(StatementLine(
-            channel=facts.name, line_no=n, channel_ref=t.ref,
-            merchant_order_no=t.out_trade_no if t.kind == "payment" else (t.out_refund_no or t.ref),
-            merchant_code=t.merchant_code, txn_time=t.finished_at or t.created_at, txn_type=t.kind,
-            amount_fen=t.amount_fen, fee_fen=-fee if t.kind == "refund" else fee, status="succeeded",
-            original_ref=t.extra.get("original_ref") if t.kind == "refund" else None,
-            card_type=t.card_type if t.card_type in STATEMENT_CARD_TYPES else None,
-            extra={k: v for k, v in {"trace_no": t.trace_no, "trade_type": _trade_type(facts, t.trade_type),
-                                     "sub_merchant_name": _gbk_prefix(t.extra.get("sub_merchant_name", ""),
-                                                                      ZM_NAME_BYTES)}.items() if v}))
+        out.append(
+            StatementLine(
+                channel=facts.name,
+                line_no=n,
+                channel_ref=t.ref,
+                merchant_order_no=t.out_trade_no if t.kind == "payment" else (t.out_refund_no or t.ref),
+                merchant_code=t.merchant_code,
+                txn_time=t.finished_at or t.created_at,
+                txn_type=t.kind,
+                amount_fen=t.amount_fen,
+                fee_fen=-fee if t.kind == "refund" else fee,
+                status="succeeded",
+                original_ref=t.extra.get("original_ref") if t.kind == "refund" else None,
+                card_type=t.card_type if t.card_type in STATEMENT_CARD_TYPES else None,
+                extra={
+                    k: v
+                    for k, v in {
+                        "trace_no": t.trace_no,
+                        "trade_type": _trade_type(facts, t.trade_type),
+                        "sub_merchant_name": _gbk_prefix(t.extra.get("sub_merchant_name", ""), ZM_NAME_BYTES),
+                    }.items()
+                    if v
+                },
+            )
+        )
     return out
 
 
@@ -100,12 +122,19 @@ class Produced:
 
 
 # Kinds the file alone can show; cross_day and status_mismatch_channel_succeeded change the rail's book.
-_FILE_KINDS = ("missing_ours", "amount_mismatch", "status_mismatch_ours_succeeded", "fee_mismatch", "duplicate",
-               "refund_mismatch")
+_FILE_KINDS = (
+    "missing_ours",
+    "amount_mismatch",
+    "status_mismatch_ours_succeeded",
+    "fee_mismatch",
+    "duplicate",
+    "refund_mismatch",
+)
 
 
-def plant(store: RailStore, facts: RailFacts, business_date: dt.date, kinds: Mapping[str, int], *,
-          seed: int = 1) -> Produced:
+def plant(
+    store: RailStore, facts: RailFacts, business_date: dt.date, kinds: Mapping[str, int], *, seed: int = 1
+) -> Produced:
     """Fix the rail's file of a date with discrepancies: cross_day books the day's last payments after the cut-off;
     status_mismatch_channel_succeeded has payers pay orders whose notifications never arrive; missing_channel and
     pending_cross_day leave lines off; the rest alter the file only. Raises ValueError naming what cannot be done."""
@@ -131,11 +160,16 @@ def plant(store: RailStore, facts: RailFacts, business_date: dt.date, kinds: Map
         n = kinds["status_mismatch_channel_succeeded"]
         unpaid = store.unpaid_between(facts.name, start, end, n)
         if len(unpaid) < n:
-            raise ValueError(f"status_mismatch_channel_succeeded={n} asked for, the rail has {len(unpaid)} unpaid "
-                             "orders that day")
+            raise ValueError(
+                f"status_mismatch_channel_succeeded={n} asked for, the rail has {len(unpaid)} unpaid "
+                "orders that day"
+            )
         for t in unpaid:
-            store.paid_unnoticed(t, min(t.created_at + dt.timedelta(seconds=1), end - dt.timedelta(microseconds=1)),
-                                 facts.card_types[0])
+            store.paid_unnoticed(
+                t,
+                min(t.created_at + dt.timedelta(seconds=1), end - dt.timedelta(microseconds=1)),
+                facts.card_types[0],
+            )
         late = truth["status_mismatch_channel_succeeded"] = [t.out_trade_no for t in unpaid]
     lines = book_lines(store, facts, business_date)
     late_lines = [line for line in lines if line.merchant_order_no in late]

@@ -101,7 +101,9 @@ def _dt(text: str | None) -> dt.datetime | None:
 
 def paycode_outcome(auth_code: str) -> str:
     """The fake rail reads the last digit of a pay code: 7 asks for the PIN, 8 is declined, 9 times out."""
-    return {"7": "userpaying", "8": "decline_insufficient_funds", "9": "timeout"}.get(auth_code[-1], "success")
+    return {"7": "userpaying", "8": "decline_insufficient_funds", "9": "timeout"}.get(
+        auth_code[-1], "success"
+    )
 
 
 class RailStore:
@@ -140,8 +142,10 @@ class RailStore:
     def next_seq(self, name: str) -> int:
         """A counter kept in the file: references never repeat, across restarts too."""
         with self._tx() as db:
-            db.execute("INSERT INTO seq (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1",
-                       (name,))
+            db.execute(
+                "INSERT INTO seq (name, value) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1",
+                (name,),
+            )
             return int(db.execute("SELECT value FROM seq WHERE name = ?", (name,)).fetchone()[0])
 
     def new_ref(self, rail: str, at: dt.datetime, prefix: str = "", width: int = 28) -> str:
@@ -154,13 +158,30 @@ class RailStore:
 
     @staticmethod
     def _row(r: sqlite3.Row) -> Txn:
-        return Txn(rail=r["rail"], ref=r["ref"], kind=r["kind"], out_trade_no=r["out_trade_no"],
-                   out_refund_no=r["out_refund_no"], merchant_code=r["merchant_code"], amount_fen=r["amount_fen"],
-                   total_fen=r["total_fen"], status=r["status"], trace_no=r["trace_no"], auth_code=r["auth_code"],
-                   payer_ref=r["payer_ref"], card_issuer=r["card_issuer"], card_type=r["card_type"],
-                   failure_code=r["failure_code"], description=r["description"], notify_url=r["notify_url"],
-                   trade_type=r["trade_type"], created_at=_dt(r["created_at"]),  # type: ignore[arg-type]
-                   finished_at=_dt(r["finished_at"]), expires_at=_dt(r["expires_at"]), extra=json.loads(r["extra"]))
+        return Txn(
+            rail=r["rail"],
+            ref=r["ref"],
+            kind=r["kind"],
+            out_trade_no=r["out_trade_no"],
+            out_refund_no=r["out_refund_no"],
+            merchant_code=r["merchant_code"],
+            amount_fen=r["amount_fen"],
+            total_fen=r["total_fen"],
+            status=r["status"],
+            trace_no=r["trace_no"],
+            auth_code=r["auth_code"],
+            payer_ref=r["payer_ref"],
+            card_issuer=r["card_issuer"],
+            card_type=r["card_type"],
+            failure_code=r["failure_code"],
+            description=r["description"],
+            notify_url=r["notify_url"],
+            trade_type=r["trade_type"],
+            created_at=_dt(r["created_at"]),  # type: ignore[arg-type]
+            finished_at=_dt(r["finished_at"]),
+            expires_at=_dt(r["expires_at"]),
+            extra=json.loads(r["extra"]),
+        )
 
     def _insert(self, db: sqlite3.Connection, t: Txn) -> None:
         db.execute(
@@ -168,10 +189,31 @@ class RailStore:
             " status, trace_no, auth_code, payer_ref, card_issuer, card_type, failure_code, description, notify_url,"
             " trade_type, created_at, finished_at, expires_at, extra) VALUES"
             " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (t.rail, t.ref, t.kind, t.out_trade_no, t.out_refund_no, t.merchant_code, t.amount_fen, t.total_fen,
-             t.status, t.trace_no, t.auth_code, t.payer_ref, t.card_issuer, t.card_type, t.failure_code,
-             t.description, t.notify_url, t.trade_type, _ts(t.created_at), _ts(t.finished_at), _ts(t.expires_at),
-             json.dumps(t.extra, ensure_ascii=False)))
+            (
+                t.rail,
+                t.ref,
+                t.kind,
+                t.out_trade_no,
+                t.out_refund_no,
+                t.merchant_code,
+                t.amount_fen,
+                t.total_fen,
+                t.status,
+                t.trace_no,
+                t.auth_code,
+                t.payer_ref,
+                t.card_issuer,
+                t.card_type,
+                t.failure_code,
+                t.description,
+                t.notify_url,
+                t.trade_type,
+                _ts(t.created_at),
+                _ts(t.finished_at),
+                _ts(t.expires_at),
+                json.dumps(t.extra, ensure_ascii=False),
+            ),
+        )
 
     def _update(self, db: sqlite3.Connection, t: Txn, **values: Any) -> Txn:
         cols = ", ".join(f"{k} = ?" for k in values)
@@ -182,8 +224,10 @@ class RailStore:
     # -- reading
     def order(self, rail: str, out_trade_no: str) -> Txn | None:
         with self._lock:
-            r = self._db.execute("SELECT * FROM txns WHERE rail = ? AND kind = 'payment' AND out_trade_no = ?",
-                                 (rail, out_trade_no)).fetchone()
+            r = self._db.execute(
+                "SELECT * FROM txns WHERE rail = ? AND kind = 'payment' AND out_trade_no = ?",
+                (rail, out_trade_no),
+            ).fetchone()
         return self._row(r) if r else None
 
     def by_ref(self, rail: str, ref: str) -> Txn | None:
@@ -193,14 +237,19 @@ class RailStore:
 
     def refund_of(self, rail: str, out_refund_no: str) -> Txn | None:
         with self._lock:
-            r = self._db.execute("SELECT * FROM txns WHERE rail = ? AND kind = 'refund' AND out_refund_no = ?",
-                                 (rail, out_refund_no)).fetchone()
+            r = self._db.execute(
+                "SELECT * FROM txns WHERE rail = ? AND kind = 'refund' AND out_refund_no = ?",
+                (rail, out_refund_no),
+            ).fetchone()
         return self._row(r) if r else None
 
     def refunds_of(self, rail: str, out_trade_no: str) -> list[Txn]:
         with self._lock:
-            rows = self._db.execute("SELECT * FROM txns WHERE rail = ? AND kind = 'refund' AND out_trade_no = ? "
-                                    "ORDER BY created_at, ref", (rail, out_trade_no)).fetchall()
+            rows = self._db.execute(
+                "SELECT * FROM txns WHERE rail = ? AND kind = 'refund' AND out_trade_no = ? "
+                "ORDER BY created_at, ref",
+                (rail, out_trade_no),
+            ).fetchall()
         return [self._row(r) for r in rows]
 
     def finished_between(self, rail: str, start: dt.datetime, end: dt.datetime) -> list[Txn]:
@@ -208,44 +257,83 @@ class RailStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT * FROM txns WHERE rail = ? AND status = 'succeeded' AND finished_at >= ? AND finished_at < ? "
-                "ORDER BY finished_at, ref", (rail, _ts(start), _ts(end))).fetchall()
+                "ORDER BY finished_at, ref",
+                (rail, _ts(start), _ts(end)),
+            ).fetchall()
         return [self._row(r) for r in rows]
 
     # -- the merchant's side (what our connectors ask for)
-    def create_order(self, rail: str, *, out_trade_no: str, merchant_code: str, amount_fen: int, description: str,
-                     notify_url: str | None, trade_type: str, at: dt.datetime, expires_at: dt.datetime | None = None,
-                     auth_code: str | None = None, card_types: tuple[str, ...] = ("debit",),
-                     default_issuer: str | None = None, ref_prefix: str = "", ref_width: int = 28,
-                     extra: dict[str, Any] | None = None, ref: str | None = None) -> tuple[Txn, str]:
+    def create_order(
+        self,
+        rail: str,
+        *,
+        out_trade_no: str,
+        merchant_code: str,
+        amount_fen: int,
+        description: str,
+        notify_url: str | None,
+        trade_type: str,
+        at: dt.datetime,
+        expires_at: dt.datetime | None = None,
+        auth_code: str | None = None,
+        card_types: tuple[str, ...] = ("debit",),
+        default_issuer: str | None = None,
+        ref_prefix: str = "",
+        ref_width: int = 28,
+        extra: dict[str, Any] | None = None,
+        ref: str | None = None,
+    ) -> tuple[Txn, str]:
         """Place an order; with a pay code the payer's app answers at once. Returns the order and the outcome
         (`awaiting`, `userpaying`, `success`, `timeout`, `decline_*`); a repeated out_trade_no with the same
         amount returns the existing order (`duplicate`), with another amount raises ValueError. `ref` is the rail's
         own reference when its layout is not a prefix, the time and a counter (Alipay's trade_no)."""
         with self._tx() as db:
-            old = db.execute("SELECT * FROM txns WHERE rail = ? AND kind = 'payment' AND out_trade_no = ?",
-                             (rail, out_trade_no)).fetchone()
+            old = db.execute(
+                "SELECT * FROM txns WHERE rail = ? AND kind = 'payment' AND out_trade_no = ?",
+                (rail, out_trade_no),
+            ).fetchone()
             if old is not None:
                 t = self._row(old)
                 if t.amount_fen != amount_fen or t.merchant_code != merchant_code:
                     raise ValueError("out_trade_no already used with another amount or merchant")
                 return t, "duplicate"
-            t = Txn(rail=rail, ref=ref or self.new_ref(rail, at, ref_prefix, ref_width), kind="payment",
-                    out_trade_no=out_trade_no, out_refund_no=None, merchant_code=merchant_code,
-                    amount_fen=amount_fen, total_fen=amount_fen, status="awaiting",
-                    trace_no=f"{self.rng.randrange(1_000_000):06d}", auth_code=auth_code, payer_ref=None,
-                    card_issuer=None, card_type=None, failure_code=None, description=description,
-                    notify_url=notify_url, trade_type=trade_type, created_at=at, finished_at=None,
-                    expires_at=expires_at, extra=extra or {})
+            t = Txn(
+                rail=rail,
+                ref=ref or self.new_ref(rail, at, ref_prefix, ref_width),
+                kind="payment",
+                out_trade_no=out_trade_no,
+                out_refund_no=None,
+                merchant_code=merchant_code,
+                amount_fen=amount_fen,
+                total_fen=amount_fen,
+                status="awaiting",
+                trace_no=f"{self.rng.randrange(1_000_000):06d}",
+                auth_code=auth_code,
+                payer_ref=None,
+                card_issuer=None,
+                card_type=None,
+                failure_code=None,
+                description=description,
+                notify_url=notify_url,
+                trade_type=trade_type,
+                created_at=at,
+                finished_at=None,
+                expires_at=expires_at,
+                extra=extra or {},
+            )
             if auth_code is None:
                 self._insert(db, t)
                 return t, "awaiting"
             outcome = paycode_outcome(auth_code)
-            t = dataclasses.replace(t, payer_ref=f"paycode:{auth_code[-6:]}", card_issuer=default_issuer,
-                                    card_type=card_types[0])
+            t = dataclasses.replace(
+                t, payer_ref=f"paycode:{auth_code[-6:]}", card_issuer=default_issuer, card_type=card_types[0]
+            )
             if outcome == "userpaying":
                 t = dataclasses.replace(t, status="paying")
             elif outcome.startswith("decline_"):
-                t = dataclasses.replace(t, status="failed", failure_code=outcome[len("decline_"):], finished_at=at)
+                t = dataclasses.replace(
+                    t, status="failed", failure_code=outcome[len("decline_") :], finished_at=at
+                )
             else:  # success, or timeout: the rail takes the money either way
                 t = dataclasses.replace(t, status="succeeded", finished_at=at)
             self._insert(db, t)  # userpaying: the simulated payer enters the PIN (pay) or gives up
@@ -261,8 +349,18 @@ class RailStore:
                 t = self._update(db, t, status="closed", finished_at=at)
             return t
 
-    def refund(self, rail: str, *, out_trade_no: str, out_refund_no: str, amount_fen: int, at: dt.datetime,
-               ref_prefix: str = "", ref_width: int = 28, ref: str | None = None) -> Txn:
+    def refund(
+        self,
+        rail: str,
+        *,
+        out_trade_no: str,
+        out_refund_no: str,
+        amount_fen: int,
+        at: dt.datetime,
+        ref_prefix: str = "",
+        ref_width: int = 28,
+        ref: str | None = None,
+    ) -> Txn:
         """Refund part or all of a paid order; the same out_refund_no again returns the same refund. KeyError if
         the order is unknown; ValueError (with the rail's reason) if it is not paid or the amount is too much."""
         with self._tx() as db:
@@ -279,34 +377,57 @@ class RailStore:
             done = sum(r.amount_fen for r in self.refunds_of(rail, out_trade_no) if r.status != "failed")
             if done + amount_fen > t.amount_fen:
                 raise ValueError("refund_exceeds_payment")
-            r = dataclasses.replace(t, ref=ref or self.new_ref(rail, at, ref_prefix, ref_width), kind="refund",
-                                    out_refund_no=out_refund_no, amount_fen=amount_fen, total_fen=t.amount_fen,
-                                    status="succeeded", trace_no=f"{self.rng.randrange(1_000_000):06d}",
-                                    auth_code=None, failure_code=None, created_at=at, finished_at=at,
-                                    extra={"original_ref": t.ref})
+            r = dataclasses.replace(
+                t,
+                ref=ref or self.new_ref(rail, at, ref_prefix, ref_width),
+                kind="refund",
+                out_refund_no=out_refund_no,
+                amount_fen=amount_fen,
+                total_fen=t.amount_fen,
+                status="succeeded",
+                trace_no=f"{self.rng.randrange(1_000_000):06d}",
+                auth_code=None,
+                failure_code=None,
+                created_at=at,
+                finished_at=at,
+                extra={"original_ref": t.ref},
+            )
             self._insert(db, r)
             self._owe_notification(db, r, at)
             return r
 
     # -- the payer's side (the simulator)
-    def pay(self, rail: str, out_trade_no: str, *, outcome: str | None = None, payer_ref: str | None = None,
-            card_issuer: str | None = None, card_type: str | None = None, at: dt.datetime) -> Txn:
+    def pay(
+        self,
+        rail: str,
+        out_trade_no: str,
+        *,
+        outcome: str | None = None,
+        payer_ref: str | None = None,
+        card_issuer: str | None = None,
+        card_type: str | None = None,
+        at: dt.datetime,
+    ) -> Txn:
         """The payer completes (or fails) an order; its notification becomes due. ValueError if it is final."""
         outcome = outcome or self._random_outcome()
         if outcome not in OUTCOMES or outcome == "userpaying":
-            raise ValueError(f"outcome must be one of success, timeout, "
-                             f"{', '.join('decline_' + k for k in DECLINES)}")
+            raise ValueError(
+                f"outcome must be one of success, timeout, {', '.join('decline_' + k for k in DECLINES)}"
+            )
         with self._tx() as db:
             t = self.order(rail, out_trade_no)
             if t is None:
                 raise KeyError(out_trade_no)
             if t.status in FINAL:
                 raise ValueError(f"the order is already {t.status}")
-            values: dict[str, Any] = {"payer_ref": payer_ref or t.payer_ref or "payer_sim",
-                                      "card_issuer": card_issuer or t.card_issuer, "card_type": card_type or t.card_type,
-                                      "finished_at": at}
+            values: dict[str, Any] = {
+                "payer_ref": payer_ref or t.payer_ref or "payer_sim",
+                "card_issuer": card_issuer or t.card_issuer,
+                "card_type": card_type or t.card_type,
+                "finished_at": at,
+            }
             if outcome.startswith("decline_"):
-                values.update(status="failed", failure_code=outcome[len("decline_"):])
+                values.update(status="failed", failure_code=outcome[len("decline_") :])
             else:
                 values.update(status="succeeded")
             t = self._update(db, t, **values)
@@ -323,7 +444,9 @@ class RailStore:
         return "success"
 
     # -- notifications owed
-    def _owe_notification(self, db: sqlite3.Connection, t: Txn, at: dt.datetime, *, lost: bool = False) -> None:
+    def _owe_notification(
+        self, db: sqlite3.Connection, t: Txn, at: dt.datetime, *, lost: bool = False
+    ) -> None:
         if not t.notify_url or t.rail not in self.encoders:
             return
         if not lost and self.behaviour.lost_notification_ppm:
@@ -333,13 +456,20 @@ class RailStore:
             return
         body, headers = encoded
         due = at + dt.timedelta(milliseconds=self.behaviour.notify_delay_ms)
-        db.execute("INSERT INTO outbox (rail, url, body, headers, due_at, state) VALUES (?,?,?,?,?,?)",
-                   (t.rail, t.notify_url, body, json.dumps(headers), _ts(due), "lost" if lost else "due"))
+        db.execute(
+            "INSERT INTO outbox (rail, url, body, headers, due_at, state) VALUES (?,?,?,?,?,?)",
+            (t.rail, t.notify_url, body, json.dumps(headers), _ts(due), "lost" if lost else "due"),
+        )
 
-    def due_notifications(self, at: dt.datetime, limit: int = 200) -> list[tuple[int, str, bytes, dict[str, str]]]:
+    def due_notifications(
+        self, at: dt.datetime, limit: int = 200
+    ) -> list[tuple[int, str, bytes, dict[str, str]]]:
         with self._lock:
-            rows = self._db.execute("SELECT id, url, body, headers FROM outbox WHERE state = 'due' AND due_at <= ? "
-                                    "ORDER BY id LIMIT ?", (_ts(at), limit)).fetchall()
+            rows = self._db.execute(
+                "SELECT id, url, body, headers FROM outbox WHERE state = 'due' AND due_at <= ? "
+                "ORDER BY id LIMIT ?",
+                (_ts(at), limit),
+            ).fetchall()
         return [(r["id"], r["url"], bytes(r["body"]), json.loads(r["headers"])) for r in rows]
 
     def notification_sent(self, outbox_id: int, *, ok: bool, at: dt.datetime, attempts_max: int = 8) -> None:
@@ -347,17 +477,22 @@ class RailStore:
             r = db.execute("SELECT attempts FROM outbox WHERE id = ?", (outbox_id,)).fetchone()
             attempts = r["attempts"] + 1
             if ok or attempts >= attempts_max:
-                db.execute("UPDATE outbox SET state = ?, attempts = ? WHERE id = ?",
-                           ("sent" if ok else "given_up", attempts, outbox_id))
+                db.execute(
+                    "UPDATE outbox SET state = ?, attempts = ? WHERE id = ?",
+                    ("sent" if ok else "given_up", attempts, outbox_id),
+                )
             else:  # the rails retry with a growing delay (WeChat: 15 s, 15 s, 30 s, 3 min, ...)
-                due = at + dt.timedelta(seconds=min(2 ** attempts, 300))
-                db.execute("UPDATE outbox SET attempts = ?, due_at = ? WHERE id = ?", (attempts, _ts(due), outbox_id))
+                due = at + dt.timedelta(seconds=min(2**attempts, 300))
+                db.execute(
+                    "UPDATE outbox SET attempts = ?, due_at = ? WHERE id = ?", (attempts, _ts(due), outbox_id)
+                )
 
     def last_notification(self, rail: str, out_trade_no: str) -> tuple[str, bytes, dict[str, str]] | None:
         """The newest notification owed for an order (tests replay it late, twice or forged)."""
         with self._lock:
-            rows = self._db.execute("SELECT url, body, headers FROM outbox WHERE rail = ? ORDER BY id DESC",
-                                    (rail,)).fetchall()
+            rows = self._db.execute(
+                "SELECT url, body, headers FROM outbox WHERE rail = ? ORDER BY id DESC", (rail,)
+            ).fetchall()
         for r in rows:
             if out_trade_no.encode() in bytes(r["body"]) or out_trade_no in r["url"]:
                 return r["url"], bytes(r["body"]), json.loads(r["headers"])
@@ -367,14 +502,18 @@ class RailStore:
     def set_statement(self, rail: str, business_date: dt.date, lines: list[dict[str, Any]]) -> None:
         """The file a rail will serve for a date, fixed (with the discrepancies the simulator planted in it)."""
         with self._tx() as db:
-            db.execute("INSERT INTO statements (rail, business_date, lines) VALUES (?,?,?) "
-                       "ON CONFLICT (rail, business_date) DO UPDATE SET lines = excluded.lines",
-                       (rail, business_date.isoformat(), json.dumps(lines, ensure_ascii=False)))
+            db.execute(
+                "INSERT INTO statements (rail, business_date, lines) VALUES (?,?,?) "
+                "ON CONFLICT (rail, business_date) DO UPDATE SET lines = excluded.lines",
+                (rail, business_date.isoformat(), json.dumps(lines, ensure_ascii=False)),
+            )
 
     def statement(self, rail: str, business_date: dt.date) -> list[dict[str, Any]] | None:
         with self._lock:
-            r = self._db.execute("SELECT lines FROM statements WHERE rail = ? AND business_date = ?",
-                                 (rail, business_date.isoformat())).fetchone()
+            r = self._db.execute(
+                "SELECT lines FROM statements WHERE rail = ? AND business_date = ?",
+                (rail, business_date.isoformat()),
+            ).fetchone()
         return json.loads(r["lines"]) if r else None
 
     def unpaid_between(self, rail: str, start: dt.datetime, end: dt.datetime, n: int) -> list[Txn]:
@@ -383,14 +522,21 @@ class RailStore:
             rows = self._db.execute(
                 "SELECT * FROM txns WHERE rail = ? AND kind = 'payment' AND status IN ('awaiting', 'paying', 'closed')"
                 " AND created_at >= ? AND created_at < ? ORDER BY created_at, ref LIMIT ?",
-                (rail, _ts(start), _ts(end), n)).fetchall()
+                (rail, _ts(start), _ts(end), n),
+            ).fetchall()
         return [self._row(r) for r in rows]
 
     def paid_unnoticed(self, t: Txn, at: dt.datetime, card_type: str) -> None:
         """Simulator: the payer paid an order but the rail's notification never reached the merchant."""
         with self._tx() as db:
-            self._update(db, t, status="succeeded", finished_at=at, payer_ref=t.payer_ref or "payer_sim",
-                         card_type=t.card_type or card_type)
+            self._update(
+                db,
+                t,
+                status="succeeded",
+                finished_at=at,
+                payer_ref=t.payer_ref or "payer_sim",
+                card_type=t.card_type or card_type,
+            )
 
     def bulk_insert(self, txns: list[Txn]) -> None:
         """History written by the simulator's batch path: the rails' side of a simulated past."""
@@ -402,14 +548,35 @@ class RailStore:
         """The rails' side of payments and refunds the simulator recorded in bulk (payments.batch rows)."""
         from zhifu.channels.base import merchant_code
 
-        self.bulk_insert([Txn(
-            rail=r["rail"], ref=r["ref"], kind=r["kind"], out_trade_no=r["out_trade_no"],
-            out_refund_no=r["out_refund_no"], merchant_code=merchant_code(r["merchant_id"]),
-            amount_fen=r["amount_fen"], total_fen=r.get("total_fen", r["amount_fen"]), status=r["status"],
-            trace_no=r["trace_no"], auth_code=None, payer_ref=r["payer_ref"], card_issuer=r["card_issuer"],
-            card_type=r["card_type"], failure_code=r["failure_code"], description="", notify_url=None,
-            trade_type=r["trade_type"], created_at=r["created_at"], finished_at=r["finished_at"], expires_at=None,
-            extra={"original_ref": r["original_ref"]} if r.get("original_ref") else {}) for r in rows])
+        self.bulk_insert(
+            [
+                Txn(
+                    rail=r["rail"],
+                    ref=r["ref"],
+                    kind=r["kind"],
+                    out_trade_no=r["out_trade_no"],
+                    out_refund_no=r["out_refund_no"],
+                    merchant_code=merchant_code(r["merchant_id"]),
+                    amount_fen=r["amount_fen"],
+                    total_fen=r.get("total_fen", r["amount_fen"]),
+                    status=r["status"],
+                    trace_no=r["trace_no"],
+                    auth_code=None,
+                    payer_ref=r["payer_ref"],
+                    card_issuer=r["card_issuer"],
+                    card_type=r["card_type"],
+                    failure_code=r["failure_code"],
+                    description="",
+                    notify_url=None,
+                    trade_type=r["trade_type"],
+                    created_at=r["created_at"],
+                    finished_at=r["finished_at"],
+                    expires_at=None,
+                    extra={"original_ref": r["original_ref"]} if r.get("original_ref") else {},
+                )
+                for r in rows
+            ]
+        )
 
     def move_finished(self, rail: str, ref: str, at: dt.datetime) -> None:
         """Simulator: the rail books a transaction on another day (a cross-day discrepancy)."""

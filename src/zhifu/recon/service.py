@@ -87,45 +87,78 @@ def default_pending_days() -> int:
 def _actor(value: str, param: str) -> str:
     value = (value or "").strip()
     if not value or len(value) > ACTOR_MAX:
-        raise InvalidRequest(f"{param} must name a user or operator key id (1–{ACTOR_MAX} characters)", param=param)
+        raise InvalidRequest(
+            f"{param} must name a user or operator key id (1–{ACTOR_MAX} characters)", param=param
+        )
     return value
 
 
 def _chunks(values: Sequence[str]) -> Iterable[list[str]]:
     for i in range(0, len(values), CHUNK):
-        yield list(values[i:i + CHUNK])
+        yield list(values[i : i + CHUNK])
 
 
 # ---------------------------------------------------------------- import
 
 
 def _file_public(row: Any) -> dict[str, Any]:
-    return {"object": "recon.file", "sha256": row.sha256, "kind": row.kind, "channel": row.channel,
-            "business_date": row.business_date.isoformat(), "format": row.format, "filename": row.filename,
-            "size_bytes": row.size_bytes, "line_count": row.line_count, "amount_fen": row.amount_fen,
-            "imported_by": row.imported_by, "imported_at": row.imported_at}
+    return {
+        "object": "recon.file",
+        "sha256": row.sha256,
+        "kind": row.kind,
+        "channel": row.channel,
+        "business_date": row.business_date.isoformat(),
+        "format": row.format,
+        "filename": row.filename,
+        "size_bytes": row.size_bytes,
+        "line_count": row.line_count,
+        "amount_fen": row.amount_fen,
+        "imported_by": row.imported_by,
+        "imported_at": row.imported_at,
+    }
 
 
 def _file_id(kind: str, channel: str, day: dt.date, sha: str) -> str:
     return hashlib.sha256(f"{kind}|{channel}|{day.isoformat()}|{sha}".encode()).hexdigest()
 
 
-def _check_new_file(conn: Connection, sha: str, kind: str, channel: str, day: dt.date) -> dict[str, Any] | None:
+def _check_new_file(
+    conn: Connection, sha: str, kind: str, channel: str, day: dt.date
+) -> dict[str, Any] | None:
     """The same bytes for the same channel-day again: the stored file. Another file for that day: refused."""
-    for seen in conn.execute(select(statement_files).where(and_(statement_files.c.sha256 == sha,
-                                                               statement_files.c.kind == kind,
-                                                               statement_files.c.channel == channel))):
+    for seen in conn.execute(
+        select(statement_files).where(
+            and_(
+                statement_files.c.sha256 == sha,
+                statement_files.c.kind == kind,
+                statement_files.c.channel == channel,
+            )
+        )
+    ):
         if seen.business_date == day:
             return {**_file_public(seen), "imported": False, "duplicate": True}
         if seen.line_count:  # an empty day's file is the same bytes on every date; any other is not
-            raise ConflictError(f"this file was already imported as the {channel} file for {seen.business_date}",
-                                param="file", code="statement_already_imported")
-    other = conn.execute(select(statement_files.c.sha256).where(and_(
-        statement_files.c.kind == kind, statement_files.c.channel == channel,
-        statement_files.c.business_date == day))).first()
+            raise ConflictError(
+                f"this file was already imported as the {channel} file for {seen.business_date}",
+                param="file",
+                code="statement_already_imported",
+            )
+    other = conn.execute(
+        select(statement_files.c.sha256).where(
+            and_(
+                statement_files.c.kind == kind,
+                statement_files.c.channel == channel,
+                statement_files.c.business_date == day,
+            )
+        )
+    ).first()
     if other is not None:
-        raise ConflictError(f"another {channel} file for {day} is already imported (sha256 {other.sha256[:12]}…); "
-                            "a channel-day has one file", param="file", code="statement_already_imported")
+        raise ConflictError(
+            f"another {channel} file for {day} is already imported (sha256 {other.sha256[:12]}…); "
+            "a channel-day has one file",
+            param="file",
+            code="statement_already_imported",
+        )
     return None
 
 
@@ -137,12 +170,24 @@ def _check_file_date(lines: Sequence[StatementLine], fmt: str, day: dt.date) -> 
     belongs to an earlier date is another date's file."""
     if lines and all(business_date_of(x.txn_time) < day for x in lines):
         first = lines[0]
-        raise StatementFormatError(f"every line belongs to {business_date_of(first.txn_time)} or before: this is "
-                                   f"not the file for {day}", line_no=first.line_no, field=_TIME_FIELD[fmt])
+        raise StatementFormatError(
+            f"every line belongs to {business_date_of(first.txn_time)} or before: this is "
+            f"not the file for {day}",
+            line_no=first.line_no,
+            field=_TIME_FIELD[fmt],
+        )
 
 
-def import_statement(conn: Connection, channel: str, business_date: dt.date, data: bytes, *, filename: str = "",
-                     by: str = "", at: dt.datetime | None = None) -> dict[str, Any]:
+def import_statement(
+    conn: Connection,
+    channel: str,
+    business_date: dt.date,
+    data: bytes,
+    *,
+    filename: str = "",
+    by: str = "",
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
     """Parse a channel's file strictly and store it with its lines; the same bytes twice are recognised and skipped.
 
     A malformed file, an unknown channel or a file of another date is refused whole (StatementFormatError naming
@@ -159,24 +204,55 @@ def import_statement(conn: Connection, channel: str, business_date: dt.date, dat
     lines = parse_statement(channel, data, business_date)
     _check_file_date(lines, fmt, business_date)
     file_id = _file_id("statement", channel, business_date, sha)
-    row = {"id": file_id, "sha256": sha, "kind": "statement", "channel": channel, "business_date": business_date, "format": fmt,
-           "filename": filename[-255:], "size_bytes": len(data), "line_count": len(lines),
-           "amount_fen": sum(x.amount_fen if x.txn_type == "payment" else -x.amount_fen for x in lines),
-           "imported_by": by[:ACTOR_MAX], "imported_at": at}
+    row = {
+        "id": file_id,
+        "sha256": sha,
+        "kind": "statement",
+        "channel": channel,
+        "business_date": business_date,
+        "format": fmt,
+        "filename": filename[-255:],
+        "size_bytes": len(data),
+        "line_count": len(lines),
+        "amount_fen": sum(x.amount_fen if x.txn_type == "payment" else -x.amount_fen for x in lines),
+        "imported_by": by[:ACTOR_MAX],
+        "imported_at": at,
+    }
     conn.execute(insert(statement_files), [row])
-    rows = [{"file_id": file_id, "line_no": x.line_no, "channel": channel, "business_date": business_date,
-             "channel_ref": x.channel_ref, "merchant_order_no": x.merchant_order_no,
-             "merchant_code": x.merchant_code, "txn_time": x.txn_time, "txn_type": x.txn_type,
-             "amount_fen": x.amount_fen, "fee_fen": x.fee_fen, "status": x.status, "original_ref": x.original_ref,
-             "card_type": x.card_type} for x in lines]
+    rows = [
+        {
+            "file_id": file_id,
+            "line_no": x.line_no,
+            "channel": channel,
+            "business_date": business_date,
+            "channel_ref": x.channel_ref,
+            "merchant_order_no": x.merchant_order_no,
+            "merchant_code": x.merchant_code,
+            "txn_time": x.txn_time,
+            "txn_type": x.txn_type,
+            "amount_fen": x.amount_fen,
+            "fee_fen": x.fee_fen,
+            "status": x.status,
+            "original_ref": x.original_ref,
+            "card_type": x.card_type,
+        }
+        for x in lines
+    ]
     for i in range(0, len(rows), 5_000):
-        conn.execute(insert(statement_lines), rows[i:i + 5_000])
+        conn.execute(insert(statement_lines), rows[i : i + 5_000])
     got = conn.execute(select(statement_files).where(statement_files.c.id == file_id)).one()
     return {**_file_public(got), "imported": True, "duplicate": False}
 
 
-def import_payout_results(conn: Connection, business_date: dt.date, data: bytes, *, filename: str = "",
-                          by: str = "", at: dt.datetime | None = None) -> dict[str, Any]:
+def import_payout_results(
+    conn: Connection,
+    business_date: dt.date,
+    data: bytes,
+    *,
+    filename: str = "",
+    by: str = "",
+    at: dt.datetime | None = None,
+) -> dict[str, Any]:
     """Store the bank's payout result file (strict, TOTAL line checked); the same bytes twice are skipped."""
     at = at or clock.now()
     sha = file_sha256(data)
@@ -185,15 +261,44 @@ def import_payout_results(conn: Connection, business_date: dt.date, data: bytes,
         return dup
     rows = parse_payout_results(data)
     file_id = _file_id("payout", "bank", business_date, sha)
-    conn.execute(insert(statement_files), [{
-        "id": file_id, "sha256": sha, "kind": "payout", "channel": "bank", "business_date": business_date, "format": "payout",
-        "filename": filename[-255:], "size_bytes": len(data), "line_count": len(rows),
-        "amount_fen": sum(r.amount_fen for r in rows), "imported_by": by[:ACTOR_MAX], "imported_at": at}])
+    conn.execute(
+        insert(statement_files),
+        [
+            {
+                "id": file_id,
+                "sha256": sha,
+                "kind": "payout",
+                "channel": "bank",
+                "business_date": business_date,
+                "format": "payout",
+                "filename": filename[-255:],
+                "size_bytes": len(data),
+                "line_count": len(rows),
+                "amount_fen": sum(r.amount_fen for r in rows),
+                "imported_by": by[:ACTOR_MAX],
+                "imported_at": at,
+            }
+        ],
+    )
     if rows:
-        conn.execute(insert(payout_lines), [{
-            "file_id": file_id, "line_no": i + 2, "business_date": business_date, "batch_no": r.batch_no,
-            "payout_id": r.payout_id, "merchant_id": r.merchant_id, "amount_fen": r.amount_fen,
-            "status": r.status, "reason": r.reason, "recon_class": None} for i, r in enumerate(rows)])
+        conn.execute(
+            insert(payout_lines),
+            [
+                {
+                    "file_id": file_id,
+                    "line_no": i + 2,
+                    "business_date": business_date,
+                    "batch_no": r.batch_no,
+                    "payout_id": r.payout_id,
+                    "merchant_id": r.merchant_id,
+                    "amount_fen": r.amount_fen,
+                    "status": r.status,
+                    "reason": r.reason,
+                    "recon_class": None,
+                }
+                for i, r in enumerate(rows)
+            ],
+        )
     got = conn.execute(select(statement_files).where(statement_files.c.id == file_id)).one()
     return {**_file_public(got), "imported": True, "duplicate": False}
 
@@ -203,47 +308,79 @@ def import_payout_results(conn: Connection, business_date: dt.date, data: bytes,
 
 def _statement_frame(conn: Connection, file_id: str) -> pl.DataFrame:
     cols = [statement_lines.c[name] for name in STATEMENT_SCHEMA]
-    rows = conn.execute(select(*cols).where(statement_lines.c.file_id == file_id)
-                        .order_by(statement_lines.c.line_no)).all()
+    rows = conn.execute(
+        select(*cols).where(statement_lines.c.file_id == file_id).order_by(statement_lines.c.line_no)
+    ).all()
     return pl.DataFrame([tuple(r) for r in rows], schema=STATEMENT_SCHEMA, orient="row")
 
 
 def _payment_row(p: Any) -> dict[str, Any]:
     moved = p.status in MOVED
     at = p.succeeded_at if moved and p.succeeded_at else p.created_at
-    return {"payment_id": p.id, "channel_ref": p.channel_ref, "merchant_order_no": p.id,
-            "merchant_id": p.merchant_id, "created_at": at,
-            "business_date": p.business_date if moved and p.business_date else business_date_of(p.created_at),
-            "txn_type": "payment", "amount_fen": p.amount_fen - p.discount_fen,
-            # the rail's fee is what it keeps of the payment: our channel cost, on the amount it collected
-            "fee_fen": p.cost_fen if moved else 0, "status": p.status,
-            "_fee": p.fee_fen, "_cost": p.cost_fen if moved else 0}
+    return {
+        "payment_id": p.id,
+        "channel_ref": p.channel_ref,
+        "merchant_order_no": p.id,
+        "merchant_id": p.merchant_id,
+        "created_at": at,
+        "business_date": p.business_date if moved and p.business_date else business_date_of(p.created_at),
+        "txn_type": "payment",
+        "amount_fen": p.amount_fen - p.discount_fen,
+        # the rail's fee is what it keeps of the payment: our channel cost, on the amount it collected
+        "fee_fen": p.cost_fen if moved else 0,
+        "status": p.status,
+        "_fee": p.fee_fen,
+        "_cost": p.cost_fen if moved else 0,
+    }
 
 
 def _refund_row(r: Any, clawback_fen: int = 0) -> dict[str, Any]:
     """A refund as the rail sees it: what went back to the payer, without a campaign discount's share."""
     moved = r.status == "succeeded"
-    return {"payment_id": r.id, "channel_ref": r.channel_ref, "merchant_order_no": r.id,
-            "merchant_id": r.merchant_id, "created_at": r.updated_at if moved else r.created_at,
-            "business_date": r.business_date if moved and r.business_date else business_date_of(r.created_at),
-            # the rails keep their cost on a refund, as our book does: no fee comes back
-            "txn_type": "refund", "amount_fen": r.amount_fen - clawback_fen, "fee_fen": 0,
-            "status": {"pending": "processing"}.get(r.status, r.status), "_fee": r.fee_refunded_fen, "_cost": 0}
+    return {
+        "payment_id": r.id,
+        "channel_ref": r.channel_ref,
+        "merchant_order_no": r.id,
+        "merchant_id": r.merchant_id,
+        "created_at": r.updated_at if moved else r.created_at,
+        "business_date": r.business_date if moved and r.business_date else business_date_of(r.created_at),
+        # the rails keep their cost on a refund, as our book does: no fee comes back
+        "txn_type": "refund",
+        "amount_fen": r.amount_fen - clawback_fen,
+        "fee_fen": 0,
+        "status": {"pending": "processing"}.get(r.status, r.status),
+        "_fee": r.fee_refunded_fen,
+        "_cost": 0,
+    }
 
 
 def _our_items(conn: Connection, channel: str, day: dt.date, stmt: pl.DataFrame) -> dict[str, dict[str, Any]]:
     """Our payments and refunds for the channel-day: booked that day, begun that day without moving money, waiting
     in the pending pool, or named by the file (its channel refs and order numbers)."""
     start, end = window(day)
-    waiting = [r.item_id for r in conn.execute(select(pending.c.item_id).where(and_(
-        pending.c.channel == channel, pending.c.status == "waiting", pending.c.business_date < day)))]
+    waiting = [
+        r.item_id
+        for r in conn.execute(
+            select(pending.c.item_id).where(
+                and_(
+                    pending.c.channel == channel, pending.c.status == "waiting", pending.c.business_date < day
+                )
+            )
+        )
+    ]
     refs = sorted(set(stmt["channel_ref"].to_list()))
     order_nos = sorted(set(stmt["merchant_order_no"].to_list()))
     out: dict[str, dict[str, Any]] = {}
     on_channel = payments.c.channel == channel
-    pay_filters = [and_(on_channel, payments.c.business_date == day),
-                   and_(on_channel, payments.c.status != "succeeded", payments.c.created_at >= start,
-                        payments.c.created_at < end)]
+    pay_filters = [
+        and_(on_channel, payments.c.business_date == day),
+        and_(
+            on_channel,
+            payments.c.status != "succeeded",
+            payments.c.created_at >= start,
+            payments.c.created_at < end,
+        ),
+    ]
     pay_filters += [and_(on_channel, payments.c.id.in_(c)) for c in _chunks(waiting + order_nos)]
     pay_filters += [and_(on_channel, payments.c.channel_ref.in_(c)) for c in _chunks(refs)]
     for f in pay_filters:
@@ -251,9 +388,15 @@ def _our_items(conn: Connection, channel: str, day: dt.date, stmt: pl.DataFrame)
             out[p.id] = _payment_row(p)
     joined = refunds.join(payments, payments.c.id == refunds.c.payment_id)
     ref_channel = payments.c.channel == channel
-    re_filters = [and_(ref_channel, refunds.c.business_date == day),
-                  and_(ref_channel, refunds.c.status != "succeeded", refunds.c.created_at >= start,
-                       refunds.c.created_at < end)]
+    re_filters = [
+        and_(ref_channel, refunds.c.business_date == day),
+        and_(
+            ref_channel,
+            refunds.c.status != "succeeded",
+            refunds.c.created_at >= start,
+            refunds.c.created_at < end,
+        ),
+    ]
     re_filters += [and_(ref_channel, refunds.c.id.in_(c)) for c in _chunks(waiting + order_nos)]
     re_filters += [and_(ref_channel, refunds.c.channel_ref.in_(c)) for c in _chunks(refs)]
     found = {r.id: r for f in re_filters for r in conn.execute(select(refunds).select_from(joined).where(f))}
@@ -278,10 +421,16 @@ def _booked(conn: Connection, channel: str, keys: Sequence[str]) -> dict[str, tu
     dr_sum = func.coalesce(func.sum(postings.c.amount_fen).filter(postings.c.side == "D"), 0)
     cr_sum = func.coalesce(func.sum(postings.c.amount_fen).filter(postings.c.side == "C"), 0)
     for chunk in _chunks(list(keys)):
-        q = (select(entries.c.idempotency_key, dr_sum, cr_sum)
-             .select_from(entries.outerjoin(postings, and_(postings.c.entry_id == entries.c.id,
-                                                           postings.c.account_code == acc)))
-             .where(entries.c.idempotency_key.in_(chunk)).group_by(entries.c.idempotency_key))
+        q = (
+            select(entries.c.idempotency_key, dr_sum, cr_sum)
+            .select_from(
+                entries.outerjoin(
+                    postings, and_(postings.c.entry_id == entries.c.id, postings.c.account_code == acc)
+                )
+            )
+            .where(entries.c.idempotency_key.in_(chunk))
+            .group_by(entries.c.idempotency_key)
+        )
         for key, d, c in conn.execute(q):
             out[key] = (int(d), int(c))
     return out
@@ -296,7 +445,9 @@ def _entry_key(item: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- run
 
 
-def _summary(lines_out: pl.DataFrame, items_out: list[dict[str, Any]], extra: dict[str, int]) -> dict[str, Any]:
+def _summary(
+    lines_out: pl.DataFrame, items_out: list[dict[str, Any]], extra: dict[str, int]
+) -> dict[str, Any]:
     def by_class(rows: Iterable[tuple[str, int]]) -> dict[str, dict[str, int]]:
         got: dict[str, dict[str, int]] = {}
         for cls, amount in rows:
@@ -305,41 +456,64 @@ def _summary(lines_out: pl.DataFrame, items_out: list[dict[str, Any]], extra: di
             slot["amount_fen"] += int(amount)
         return {k: got[k] for k in CLASSES if k in got}
 
-    return {"lines": by_class(zip(lines_out["recon_class"].to_list(), lines_out["amount_fen"].to_list(),
-                                  strict=True)),
-            "items": by_class((r["recon_class"], r["amount_fen"]) for r in items_out), **extra}
+    return {
+        "lines": by_class(
+            zip(lines_out["recon_class"].to_list(), lines_out["amount_fen"].to_list(), strict=True)
+        ),
+        "items": by_class((r["recon_class"], r["amount_fen"]) for r in items_out),
+        **extra,
+    }
 
 
 def _files(conn: Connection, business_date: dt.date, channel: str | None) -> list[Any]:
-    q = select(statement_files).where(and_(statement_files.c.kind == "statement",
-                                           statement_files.c.business_date == business_date))
+    q = select(statement_files).where(
+        and_(statement_files.c.kind == "statement", statement_files.c.business_date == business_date)
+    )
     if channel is not None:
         facts(channel)
         q = q.where(statement_files.c.channel == channel)
     return list(conn.execute(q.order_by(statement_files.c.channel)).all())
 
 
-def paid_at_rail_only(conn: Connection, business_date: dt.date, *,
-                      channel: str | None = None) -> list[tuple[str, str, str]]:
+def paid_at_rail_only(
+    conn: Connection, business_date: dt.date, *, channel: str | None = None
+) -> list[tuple[str, str, str]]:
     """Payments of not-yet-reconciled files that the rail shows paid and we do not: (payment id, channel) to ask the
     rail about before reconciling (no network call inside the reconciling transaction)."""
     out: list[tuple[str, str, str]] = []
     days = default_pending_days()
     for f in _files(conn, business_date, channel):
-        if conn.execute(select(batches.c.id).where(and_(batches.c.channel == f.channel,
-                                                        batches.c.business_date == business_date))).first():
+        if conn.execute(
+            select(batches.c.id).where(
+                and_(batches.c.channel == f.channel, batches.c.business_date == business_date)
+            )
+        ).first():
             continue
         stmt = _statement_frame(conn, f.id)
-        result = match(_items_frame(_our_items(conn, f.channel, business_date, stmt)), stmt,
-                       business_date=business_date, pending_days=days)
-        out.extend((r["payment_id"], f.channel, r["merchant_id"]) for r in result.payments.iter_rows(named=True)
-                   if r["recon_class"] == "status_mismatch_channel_succeeded" and r["txn_type"] == "payment")
+        result = match(
+            _items_frame(_our_items(conn, f.channel, business_date, stmt)),
+            stmt,
+            business_date=business_date,
+            pending_days=days,
+        )
+        out.extend(
+            (r["payment_id"], f.channel, r["merchant_id"])
+            for r in result.payments.iter_rows(named=True)
+            if r["recon_class"] == "status_mismatch_channel_succeeded" and r["txn_type"] == "payment"
+        )
     return out
 
 
-def run(conn: Connection, business_date: dt.date, *, channel: str | None = None, pending_days: int | None = None,
-        by: str = "", at: dt.datetime | None = None,
-        answers: Mapping[str, ChannelResult] | None = None) -> list[dict[str, Any]]:
+def run(
+    conn: Connection,
+    business_date: dt.date,
+    *,
+    channel: str | None = None,
+    pending_days: int | None = None,
+    by: str = "",
+    at: dt.datetime | None = None,
+    answers: Mapping[str, ChannelResult] | None = None,
+) -> list[dict[str, Any]]:
     """Reconcile every channel with a file for the date (or one channel). A channel-day already reconciled is
     returned as it stands: re-runs change nothing. `answers` are the rails' answers about payments they show paid
     and we do not, asked before this transaction (recon.statements.reconcile does)."""
@@ -349,12 +523,18 @@ def run(conn: Connection, business_date: dt.date, *, channel: str | None = None,
         raise InvalidRequest("pending_days must not be negative", param="pending_days")
     files = _files(conn, business_date, channel)
     if channel is not None and not files:
-        raise NotFound(f"no {channel} statement imported for {business_date}; import it first", param="channel",
-                       code="statement_missing")
+        raise NotFound(
+            f"no {channel} statement imported for {business_date}; import it first",
+            param="channel",
+            code="statement_missing",
+        )
     out = []
     for f in files:
-        done = conn.execute(select(batches).where(and_(batches.c.channel == f.channel,
-                                                       batches.c.business_date == business_date))).first()
+        done = conn.execute(
+            select(batches).where(
+                and_(batches.c.channel == f.channel, batches.c.business_date == business_date)
+            )
+        ).first()
         if done is None:
             batch_id = _run_one(conn, f.channel, business_date, f.id, days, by, at, answers or {})
             out.append({**get_batch(conn, batch_id), "rerun": False})
@@ -363,8 +543,16 @@ def run(conn: Connection, business_date: dt.date, *, channel: str | None = None,
     return out
 
 
-def _run_one(conn: Connection, channel: str, day: dt.date, file_id: str, pending_days: int, by: str,
-             at: dt.datetime, answers: Mapping[str, ChannelResult]) -> str:
+def _run_one(
+    conn: Connection,
+    channel: str,
+    day: dt.date,
+    file_id: str,
+    pending_days: int,
+    by: str,
+    at: dt.datetime,
+    answers: Mapping[str, ChannelResult],
+) -> str:
     stmt = _statement_frame(conn, file_id)
     items = _our_items(conn, channel, day, stmt)
     result = match(_items_frame(items), stmt, business_date=day, pending_days=pending_days)
@@ -373,17 +561,29 @@ def _run_one(conn: Connection, channel: str, day: dt.date, file_id: str, pending
     items_out: list[dict[str, Any]] = []
     auto = 0
     for r in result.payments.iter_rows(named=True):
-        row = {"batch_id": batch_id, "item_id": r["payment_id"], "txn_type": r["txn_type"],
-               "merchant_id": r["merchant_id"], "line_no": r["line_no"], "status": r["status"],
-               "amount_fen": r["amount_fen"], "recon_class": r["recon_class"], "resolution": None,
-               "ledger_check": None}
+        row = {
+            "batch_id": batch_id,
+            "item_id": r["payment_id"],
+            "txn_type": r["txn_type"],
+            "merchant_id": r["merchant_id"],
+            "line_no": r["line_no"],
+            "status": r["status"],
+            "amount_fen": r["amount_fen"],
+            "recon_class": r["recon_class"],
+            "resolution": None,
+            "ledger_check": None,
+        }
         if r["recon_class"] == "status_mismatch_channel_succeeded" and r["txn_type"] == "payment":
             answer = answers.get(r["payment_id"])
-            if answer is not None and answer.status == "succeeded" and \
-                    record_rail_answer(conn, r["payment_id"], answer, at) == "succeeded":
+            if (
+                answer is not None
+                and answer.status == "succeeded"
+                and record_rail_answer(conn, r["payment_id"], answer, at) == "succeeded"
+            ):
                 row["resolution"] = "auto_resolved"
-                items[r["payment_id"]] = _payment_row(conn.execute(
-                    select(payments).where(payments.c.id == r["payment_id"])).one())
+                items[r["payment_id"]] = _payment_row(
+                    conn.execute(select(payments).where(payments.c.id == r["payment_id"])).one()
+                )
                 auto += 1
         items_out.append(row)
 
@@ -392,49 +592,103 @@ def _run_one(conn: Connection, channel: str, day: dt.date, file_id: str, pending
     ledger_bad = 0
     for row in checked:  # the receivable an entry books is what the channel collected, less our channel cost
         line = line_by_no.get(row["line_no"])
-        want = (line["amount_fen"] if line is not None else row["amount_fen"]) - items[row["item_id"]]["_cost"]
+        want = (line["amount_fen"] if line is not None else row["amount_fen"]) - items[row["item_id"]][
+            "_cost"
+        ]
         got = booked.get(_entry_key(items[row["item_id"]]))
         d, c = got if got is not None else (0, 0)
         have = d - c if row["txn_type"] == "payment" else c - d
-        row["ledger_check"] = "ok" if got is not None and have == want else \
-            ("missing" if got is None else "amount_mismatch")
+        row["ledger_check"] = (
+            "ok" if got is not None and have == want else ("missing" if got is None else "amount_mismatch")
+        )
         ledger_bad += row["ledger_check"] != "ok"
 
-    conn.execute(insert(batches), [{"id": batch_id, "channel": channel, "business_date": day, "file_id": file_id,
-                                    "pending_days": pending_days, "run_by": by[:ACTOR_MAX], "summary": {},
-                                    "created_at": at}])
+    conn.execute(
+        insert(batches),
+        [
+            {
+                "id": batch_id,
+                "channel": channel,
+                "business_date": day,
+                "file_id": file_id,
+                "pending_days": pending_days,
+                "run_by": by[:ACTOR_MAX],
+                "summary": {},
+                "created_at": at,
+            }
+        ],
+    )
     _update_pool(conn, channel, day, batch_id, items_out, at)
     opened = _open_cases(conn, channel, day, batch_id, result.lines, items_out, items, line_by_no, booked, at)
-    summary = _summary(result.lines, items_out, {"auto_resolved": auto, "ledger_discrepancies": ledger_bad,
-                                                 "cases_opened": opened})
+    summary = _summary(
+        result.lines,
+        items_out,
+        {"auto_resolved": auto, "ledger_discrepancies": ledger_bad, "cases_opened": opened},
+    )
     conn.execute(update(batches).where(batches.c.id == batch_id).values(summary=summary))
-    line_rows = [{"batch_id": batch_id, "line_no": r["line_no"], "item_id": r["payment_id"],
-                  "txn_type": r["txn_type"], "channel_ref": r["channel_ref"], "amount_fen": r["amount_fen"],
-                  "recon_class": r["recon_class"]} for r in result.lines.iter_rows(named=True)]
+    line_rows = [
+        {
+            "batch_id": batch_id,
+            "line_no": r["line_no"],
+            "item_id": r["payment_id"],
+            "txn_type": r["txn_type"],
+            "channel_ref": r["channel_ref"],
+            "amount_fen": r["amount_fen"],
+            "recon_class": r["recon_class"],
+        }
+        for r in result.lines.iter_rows(named=True)
+    ]
     for i in range(0, len(line_rows), 5_000):
-        conn.execute(insert(line_results), line_rows[i:i + 5_000])
+        conn.execute(insert(line_results), line_rows[i : i + 5_000])
     for i in range(0, len(items_out), 5_000):
-        conn.execute(insert(item_results), items_out[i:i + 5_000])
+        conn.execute(insert(item_results), items_out[i : i + 5_000])
     return batch_id
 
 
-def _update_pool(conn: Connection, channel: str, day: dt.date, batch_id: str, items_out: list[dict[str, Any]],
-                 at: dt.datetime) -> None:
-    waiting = {r.item_id for r in conn.execute(select(pending.c.item_id).where(and_(
-        pending.c.channel == channel, pending.c.status == "waiting")))}
+def _update_pool(
+    conn: Connection,
+    channel: str,
+    day: dt.date,
+    batch_id: str,
+    items_out: list[dict[str, Any]],
+    at: dt.datetime,
+) -> None:
+    waiting = {
+        r.item_id
+        for r in conn.execute(
+            select(pending.c.item_id).where(and_(pending.c.channel == channel, pending.c.status == "waiting"))
+        )
+    }
     for row in items_out:
         iid, cls = row["item_id"], row["recon_class"]
         if cls == "pending_cross_day":
             row["resolution"] = "pending"
             if iid not in waiting:
-                conn.execute(insert(pending), [{
-                    "channel": channel, "item_id": iid, "txn_type": row["txn_type"], "merchant_id": row["merchant_id"],
-                    "business_date": day, "amount_fen": row["amount_fen"], "status": "waiting",
-                    "first_batch_id": batch_id, "closed_batch_id": None, "created_at": at, "updated_at": at}])
+                conn.execute(
+                    insert(pending),
+                    [
+                        {
+                            "channel": channel,
+                            "item_id": iid,
+                            "txn_type": row["txn_type"],
+                            "merchant_id": row["merchant_id"],
+                            "business_date": day,
+                            "amount_fen": row["amount_fen"],
+                            "status": "waiting",
+                            "first_batch_id": batch_id,
+                            "closed_batch_id": None,
+                            "created_at": at,
+                            "updated_at": at,
+                        }
+                    ],
+                )
         elif iid in waiting:
             status = "expired" if row["line_no"] is None else "matched"
-            conn.execute(update(pending).where(and_(pending.c.channel == channel, pending.c.item_id == iid))
-                         .values(status=status, closed_batch_id=batch_id, updated_at=at))
+            conn.execute(
+                update(pending)
+                .where(and_(pending.c.channel == channel, pending.c.item_id == iid))
+                .values(status=status, closed_batch_id=batch_id, updated_at=at)
+            )
 
 
 # ---------------------------------------------------------------- exception cases
@@ -444,9 +698,18 @@ def _merchant_codes(conn: Connection) -> dict[str, str]:
     return {merchant_code(mid): mid for (mid,) in conn.execute(select(merchants.c.id))}
 
 
-def _open_cases(conn: Connection, channel: str, day: dt.date, batch_id: str, lines_out: pl.DataFrame,
-                items_out: list[dict[str, Any]], items: dict[str, dict[str, Any]], line_by_no: dict[int, Any],
-                booked: dict[str, tuple[int, int]], at: dt.datetime) -> int:
+def _open_cases(
+    conn: Connection,
+    channel: str,
+    day: dt.date,
+    batch_id: str,
+    lines_out: pl.DataFrame,
+    items_out: list[dict[str, Any]],
+    items: dict[str, dict[str, Any]],
+    line_by_no: dict[int, Any],
+    booked: dict[str, tuple[int, int]],
+    at: dt.datetime,
+) -> int:
     new: list[dict[str, Any]] = []
 
     def sign(txn_type: str) -> int:  # a refund lowers what the channel owes us
@@ -455,7 +718,9 @@ def _open_cases(conn: Connection, channel: str, day: dt.date, batch_id: str, lin
     codes: dict[str, str] | None = None
     for r in lines_out.iter_rows(named=True):  # lines with no payment of ours behind them
         cls = r["recon_class"]
-        if not (cls in ("missing_ours", "duplicate") or (cls == "refund_mismatch" and r["payment_id"] is None)):
+        if not (
+            cls in ("missing_ours", "duplicate") or (cls == "refund_mismatch" and r["payment_id"] is None)
+        ):
             continue
         if r["status"] not in LINE_MOVED:
             continue
@@ -465,8 +730,23 @@ def _open_cases(conn: Connection, channel: str, day: dt.date, batch_id: str, lin
         if cls == "duplicate" and r["payment_id"] in items:
             mid = items[r["payment_id"]]["merchant_id"]
         chan = sign(r["txn_type"]) * r["amount_fen"]
-        new.append(_case(batch_id, channel, day, cls, r["payment_id"] if cls == "duplicate" else None, r["line_no"],
-                         mid, 0, chan, abs(r["fee_fen"]), 0, 0, at))
+        new.append(
+            _case(
+                batch_id,
+                channel,
+                day,
+                cls,
+                r["payment_id"] if cls == "duplicate" else None,
+                r["line_no"],
+                mid,
+                0,
+                chan,
+                abs(r["fee_fen"]),
+                0,
+                0,
+                at,
+            )
+        )
     for row in items_out:
         cls, item = row["recon_class"], items[row["item_id"]]
         line = line_by_no.get(row["line_no"]) if row["line_no"] is not None else None
@@ -475,7 +755,10 @@ def _open_cases(conn: Connection, channel: str, day: dt.date, batch_id: str, lin
         ours = s * item["amount_fen"] - cost if item["status"] in MOVED else 0
         chan = s * line["amount_fen"] - cost if line is not None and line["status"] in LINE_MOVED else 0
         fee, fee_diff = 0, 0
-        if row["ledger_check"] not in (None, "ok"):  # the three-way check: the file and ours agree, the book not
+        if row["ledger_check"] not in (
+            None,
+            "ok",
+        ):  # the three-way check: the file and ours agree, the book not
             d, c = booked.get(_entry_key(item), (0, 0))
             cls, ours = "ledger_mismatch", s * (d - c if s > 0 else c - d)
             if row["ledger_check"] == "missing":
@@ -498,31 +781,87 @@ def _open_cases(conn: Connection, channel: str, day: dt.date, batch_id: str, lin
             continue
         row["resolution"] = "case"
         one_sided = ours == 0 or chan == 0
-        new.append(_case(batch_id, channel, day, cls, row["item_id"], row["line_no"], item["merchant_id"], ours,
-                         chan, fee, fee_diff, cost if one_sided else 0, at))
+        new.append(
+            _case(
+                batch_id,
+                channel,
+                day,
+                cls,
+                row["item_id"],
+                row["line_no"],
+                item["merchant_id"],
+                ours,
+                chan,
+                fee,
+                fee_diff,
+                cost if one_sided else 0,
+                at,
+            )
+        )
     if new:
         conn.execute(insert(cases), new)
-        conn.execute(insert(case_events), [{"case_id": c["id"], "event": "opened", "actor": "recon",
-                                            "action": c["suggested_action"], "note": f"batch {batch_id}", "at": at}
-                                           for c in new])
+        conn.execute(
+            insert(case_events),
+            [
+                {
+                    "case_id": c["id"],
+                    "event": "opened",
+                    "actor": "recon",
+                    "action": c["suggested_action"],
+                    "note": f"batch {batch_id}",
+                    "at": at,
+                }
+                for c in new
+            ],
+        )
     return len(new)
 
 
-def _case(batch_id: str, channel: str, day: dt.date, kind: str, item_id: str | None, line_no: int | None,
-          merchant_id: str | None, ours: int, chan: int, fee: int, fee_diff: int, cost: int,
-          at: dt.datetime) -> dict[str, Any]:
+def _case(
+    batch_id: str,
+    channel: str,
+    day: dt.date,
+    kind: str,
+    item_id: str | None,
+    line_no: int | None,
+    merchant_id: str | None,
+    ours: int,
+    chan: int,
+    fee: int,
+    fee_diff: int,
+    cost: int,
+    at: dt.datetime,
+) -> dict[str, Any]:
     diff = chan - ours
     suggested = SUGGESTED[kind]
     if suggested in ("credit_merchant", "refund_payer") and diff <= 0:
         suggested = "write_off_suspense"
     if suggested in ("credit_merchant", "accept_channel_record") and merchant_id is None:
         suggested = "write_off_suspense"
-    return {"id": new_id_fast("case", int(at.timestamp() * 1000)), "batch_id": batch_id, "channel": channel,
-            "business_date": day, "kind": kind, "item_id": item_id, "line_no": line_no, "merchant_id": merchant_id,
-            "ours_fen": ours, "channel_fen": chan, "diff_fen": diff, "fee_fen": fee, "fee_diff_fen": fee_diff,
-            "cost_fen": cost,
-            "suggested_action": suggested, "status": "open", "action": None, "proposed_by": None,
-            "approved_by": None, "entry_key": None, "created_at": at, "resolved_at": None}
+    return {
+        "id": new_id_fast("case", int(at.timestamp() * 1000)),
+        "batch_id": batch_id,
+        "channel": channel,
+        "business_date": day,
+        "kind": kind,
+        "item_id": item_id,
+        "line_no": line_no,
+        "merchant_id": merchant_id,
+        "ours_fen": ours,
+        "channel_fen": chan,
+        "diff_fen": diff,
+        "fee_fen": fee,
+        "fee_diff_fen": fee_diff,
+        "cost_fen": cost,
+        "suggested_action": suggested,
+        "status": "open",
+        "action": None,
+        "proposed_by": None,
+        "approved_by": None,
+        "entry_key": None,
+        "created_at": at,
+        "resolved_at": None,
+    }
 
 
 def allowed_actions(case: Any) -> list[str]:
@@ -550,15 +889,23 @@ def adjustment_legs(case: Any, action: str) -> list[ledger.Leg]:
     if action == "accept_ours":
         return []
     if action in ("write_off_suspense", "refund_payer"):
-        return [ledger.dr(rec, diff), ledger.cr(SUSPENSE, diff)] if diff > 0 else \
-            [ledger.dr(SUSPENSE, -diff), ledger.cr(rec, -diff)]
+        return (
+            [ledger.dr(rec, diff), ledger.cr(SUSPENSE, diff)]
+            if diff > 0
+            else [ledger.dr(SUSPENSE, -diff), ledger.cr(rec, -diff)]
+        )
     pay = payable_account(case.merchant_id)
     if diff == 0:  # fees only: the rail kept more (or less) than the cost we booked; the acquirer bears it
         fd = case.fee_diff_fen
-        return [ledger.dr(CHANNEL_COST, fd), ledger.cr(rec, fd)] if fd > 0 else \
-            [ledger.dr(rec, -fd), ledger.cr(CHANNEL_COST, -fd)]
+        return (
+            [ledger.dr(CHANNEL_COST, fd), ledger.cr(rec, fd)]
+            if fd > 0
+            else [ledger.dr(rec, -fd), ledger.cr(CHANNEL_COST, -fd)]
+        )
     one_sided = case.ours_fen == 0 or case.channel_fen == 0
-    cost = case.cost_fen if one_sided else 0  # the channel cost booked with (or missing from) the item's entry
+    cost = (
+        case.cost_fen if one_sided else 0
+    )  # the channel cost booked with (or missing from) the item's entry
     gross = abs(diff) + cost
     fee = fee if one_sided and 0 < fee < gross else 0
     if diff > 0:
@@ -572,18 +919,38 @@ def adjustment_legs(case: Any, action: str) -> list[ledger.Leg]:
 
 def case_public(conn: Connection, row: Any, *, events: bool = False) -> dict[str, Any]:
     doc: dict[str, Any] = {
-        "id": row.id, "object": "recon.case", "batch_id": row.batch_id, "channel": row.channel,
-        "business_date": row.business_date.isoformat(), "kind": row.kind, "item_id": row.item_id,
-        "line_no": row.line_no, "merchant_id": row.merchant_id, "ours_fen": row.ours_fen,
-        "channel_fen": row.channel_fen, "diff_fen": row.diff_fen, "fee_fen": row.fee_fen,
-        "fee_diff_fen": row.fee_diff_fen, "cost_fen": row.cost_fen, "suggested_action": row.suggested_action,
-        "allowed_actions": allowed_actions(row), "status": row.status, "action": row.action,
-        "proposed_by": row.proposed_by, "approved_by": row.approved_by, "entry_key": row.entry_key,
-        "created_at": row.created_at, "resolved_at": row.resolved_at}
+        "id": row.id,
+        "object": "recon.case",
+        "batch_id": row.batch_id,
+        "channel": row.channel,
+        "business_date": row.business_date.isoformat(),
+        "kind": row.kind,
+        "item_id": row.item_id,
+        "line_no": row.line_no,
+        "merchant_id": row.merchant_id,
+        "ours_fen": row.ours_fen,
+        "channel_fen": row.channel_fen,
+        "diff_fen": row.diff_fen,
+        "fee_fen": row.fee_fen,
+        "fee_diff_fen": row.fee_diff_fen,
+        "cost_fen": row.cost_fen,
+        "suggested_action": row.suggested_action,
+        "allowed_actions": allowed_actions(row),
+        "status": row.status,
+        "action": row.action,
+        "proposed_by": row.proposed_by,
+        "approved_by": row.approved_by,
+        "entry_key": row.entry_key,
+        "created_at": row.created_at,
+        "resolved_at": row.resolved_at,
+    }
     if events:
-        doc["events"] = [{"event": e.event, "actor": e.actor, "action": e.action, "note": e.note, "at": e.at}
-                         for e in conn.execute(select(case_events).where(case_events.c.case_id == row.id)
-                                               .order_by(case_events.c.id))]
+        doc["events"] = [
+            {"event": e.event, "actor": e.actor, "action": e.action, "note": e.note, "at": e.at}
+            for e in conn.execute(
+                select(case_events).where(case_events.c.case_id == row.id).order_by(case_events.c.id)
+            )
+        ]
     return doc
 
 
@@ -601,8 +968,15 @@ def get_case(conn: Connection, case_id: str) -> dict[str, Any]:
     return case_public(conn, _load_case(conn, case_id), events=True)
 
 
-def list_cases(conn: Connection, *, status: str | None = None, business_date: dt.date | None = None,
-               channel: str | None = None, batch_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+def list_cases(
+    conn: Connection,
+    *,
+    status: str | None = None,
+    business_date: dt.date | None = None,
+    channel: str | None = None,
+    batch_id: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
     q = select(cases)
     if status is not None:
         q = q.where(cases.c.status == status)
@@ -615,38 +989,61 @@ def list_cases(conn: Connection, *, status: str | None = None, business_date: dt
     return [case_public(conn, r) for r in conn.execute(q.order_by(cases.c.id).limit(min(limit, 10_000)))]
 
 
-def propose(conn: Connection, case_id: str, action: str, maker: str, *, note: str = "",
-            at: dt.datetime | None = None) -> dict[str, Any]:
+def propose(
+    conn: Connection, case_id: str, action: str, maker: str, *, note: str = "", at: dt.datetime | None = None
+) -> dict[str, Any]:
     """The maker proposes how to resolve an open case; nothing is posted until a checker approves."""
     at = at or clock.now()
     maker = _actor(maker, "maker")
     row = _load_case(conn, case_id)
     if row.status != "open":
-        raise ConflictError(f"case {case_id} is {row.status}; only an open case takes a proposal",
-                            code="case_not_open")
+        raise ConflictError(
+            f"case {case_id} is {row.status}; only an open case takes a proposal", code="case_not_open"
+        )
     if action not in allowed_actions(row):
-        raise InvalidRequest(f"action {action!r} does not fit this case; one of {', '.join(allowed_actions(row))}",
-                             param="action", code="action_not_allowed")
-    conn.execute(update(cases).where(cases.c.id == case_id).values(status="proposed", action=action,
-                                                                   proposed_by=maker))
-    conn.execute(insert(case_events), [{"case_id": case_id, "event": "proposed", "actor": maker, "action": action,
-                                        "note": note[:1000], "at": at}])
+        raise InvalidRequest(
+            f"action {action!r} does not fit this case; one of {', '.join(allowed_actions(row))}",
+            param="action",
+            code="action_not_allowed",
+        )
+    conn.execute(
+        update(cases).where(cases.c.id == case_id).values(status="proposed", action=action, proposed_by=maker)
+    )
+    conn.execute(
+        insert(case_events),
+        [
+            {
+                "case_id": case_id,
+                "event": "proposed",
+                "actor": maker,
+                "action": action,
+                "note": note[:1000],
+                "at": at,
+            }
+        ],
+    )
     return get_case(conn, case_id)
 
 
 def _check_checker(row: Any, checker: str) -> str:
     checker = _actor(checker, "checker")
     if row.status != "proposed":
-        raise ConflictError(f"case {row.id} is {row.status}; only a proposed case can be approved or rejected",
-                            code="case_not_proposed")
+        raise ConflictError(
+            f"case {row.id} is {row.status}; only a proposed case can be approved or rejected",
+            code="case_not_proposed",
+        )
     if checker == row.proposed_by:
-        raise PermissionDenied(f"{checker} proposed this resolution; a second person must approve it",
-                               param="checker", code="maker_is_checker")
+        raise PermissionDenied(
+            f"{checker} proposed this resolution; a second person must approve it",
+            param="checker",
+            code="maker_is_checker",
+        )
     return checker
 
 
-def approve(conn: Connection, case_id: str, checker: str, *, note: str = "",
-            at: dt.datetime | None = None) -> dict[str, Any]:
+def approve(
+    conn: Connection, case_id: str, checker: str, *, note: str = "", at: dt.datetime | None = None
+) -> dict[str, Any]:
     """A second person approves: the adjustment is posted and the case is resolved, in one transaction."""
     at = at or clock.now()
     row = _load_case(conn, case_id)
@@ -655,25 +1052,63 @@ def approve(conn: Connection, case_id: str, checker: str, *, note: str = "",
     key = None
     if legs:
         key = ledger.keys.recon_adjustment(case_id, row.action)
-        ledger.post_entry(conn, ledger.EntryRequest(key, tuple(legs), f"reconciliation {row.kind} {case_id} "
-                                                                      f"({row.action})"), at=at)
-    conn.execute(update(cases).where(cases.c.id == case_id).values(status="resolved", approved_by=checker,
-                                                                   entry_key=key, resolved_at=at))
-    conn.execute(insert(case_events), [{"case_id": case_id, "event": "approved", "actor": checker,
-                                        "action": row.action, "note": note[:1000], "at": at}])
-    audit.record(conn, checker, "recon.case_approved", "recon_case", case_id, {"action": row.action, "entry_key": key, "proposed_by": row.proposed_by})
+        ledger.post_entry(
+            conn,
+            ledger.EntryRequest(key, tuple(legs), f"reconciliation {row.kind} {case_id} ({row.action})"),
+            at=at,
+        )
+    conn.execute(
+        update(cases)
+        .where(cases.c.id == case_id)
+        .values(status="resolved", approved_by=checker, entry_key=key, resolved_at=at)
+    )
+    conn.execute(
+        insert(case_events),
+        [
+            {
+                "case_id": case_id,
+                "event": "approved",
+                "actor": checker,
+                "action": row.action,
+                "note": note[:1000],
+                "at": at,
+            }
+        ],
+    )
+    audit.record(
+        conn,
+        checker,
+        "recon.case_approved",
+        "recon_case",
+        case_id,
+        {"action": row.action, "entry_key": key, "proposed_by": row.proposed_by},
+    )
     return get_case(conn, case_id)
 
 
-def reject(conn: Connection, case_id: str, checker: str, *, note: str = "",
-           at: dt.datetime | None = None) -> dict[str, Any]:
+def reject(
+    conn: Connection, case_id: str, checker: str, *, note: str = "", at: dt.datetime | None = None
+) -> dict[str, Any]:
     """The checker sends a proposal back; the case is open again."""
     at = at or clock.now()
     row = _load_case(conn, case_id)
     checker = _check_checker(row, checker)
-    conn.execute(update(cases).where(cases.c.id == case_id).values(status="open", action=None, proposed_by=None))
-    conn.execute(insert(case_events), [{"case_id": case_id, "event": "rejected", "actor": checker,
-                                        "action": row.action, "note": note[:1000], "at": at}])
+    conn.execute(
+        update(cases).where(cases.c.id == case_id).values(status="open", action=None, proposed_by=None)
+    )
+    conn.execute(
+        insert(case_events),
+        [
+            {
+                "case_id": case_id,
+                "event": "rejected",
+                "actor": checker,
+                "action": row.action,
+                "note": note[:1000],
+                "at": at,
+            }
+        ],
+    )
     return get_case(conn, case_id)
 
 
@@ -696,13 +1131,21 @@ def reconcile_payouts(conn: Connection, business_date: dt.date) -> dict[str, Any
     missing_ours, amount_mismatch, awaiting_confirmation, status_mismatch_ours_<status>; and count our payouts of
     the same bank batches the file leaves out (missing_bank)."""
     table = payout_table()
-    rows = conn.execute(select(payout_lines).where(payout_lines.c.business_date == business_date)
-                        .order_by(payout_lines.c.line_no)).all()
+    rows = conn.execute(
+        select(payout_lines)
+        .where(payout_lines.c.business_date == business_date)
+        .order_by(payout_lines.c.line_no)
+    ).all()
     if not rows:
-        raise NotFound(f"no payout result file imported for {business_date}", param="date", code="statement_missing")
+        raise NotFound(
+            f"no payout result file imported for {business_date}", param="date", code="statement_missing"
+        )
     if table is None:
-        raise ConflictError("settlement payouts are not available yet; the result file is stored and will be "
-                            "matched once they are", code="payouts_unavailable")
+        raise ConflictError(
+            "settlement payouts are not available yet; the result file is stored and will be "
+            "matched once they are",
+            code="payouts_unavailable",
+        )
     ids = [r.payout_id for r in rows]
     ours: dict[str, Any] = {}
     for chunk in _chunks(ids):
@@ -722,14 +1165,23 @@ def reconcile_payouts(conn: Connection, business_date: dt.date) -> dict[str, Any
         else:
             cls = "matched"
         counts[cls] = counts.get(cls, 0) + 1
-        conn.execute(update(payout_lines).where(and_(payout_lines.c.file_id == r.file_id,
-                                                     payout_lines.c.line_no == r.line_no)).values(recon_class=cls))
+        conn.execute(
+            update(payout_lines)
+            .where(and_(payout_lines.c.file_id == r.file_id, payout_lines.c.line_no == r.line_no))
+            .values(recon_class=cls)
+        )
     if "batch_no" in table.c:  # our payouts of the same bank batches that the file does not mention
-        for (pid,) in conn.execute(select(table.c.id).where(table.c.batch_no.in_(sorted({r.batch_no for r in rows})))):
+        for (pid,) in conn.execute(
+            select(table.c.id).where(table.c.batch_no.in_(sorted({r.batch_no for r in rows})))
+        ):
             if pid not in ours:
                 counts["missing_bank"] = counts.get("missing_bank", 0) + 1
-    return {"object": "recon.payouts", "business_date": business_date.isoformat(), "lines": len(rows),
-            "classes": counts}
+    return {
+        "object": "recon.payouts",
+        "business_date": business_date.isoformat(),
+        "lines": len(rows),
+        "classes": counts,
+    }
 
 
 # ---------------------------------------------------------------- reports
@@ -738,11 +1190,15 @@ def reconcile_payouts(conn: Connection, business_date: dt.date) -> dict[str, Any
 def _case_counts(conn: Connection, batch_ids: Sequence[str]) -> dict[str, dict[str, dict[str, int]]]:
     out: dict[str, dict[str, dict[str, int]]] = {}
     for chunk in _chunks(list(batch_ids)):
-        q = (select(cases.c.batch_id, cases.c.kind, cases.c.status, func.count(), func.sum(cases.c.diff_fen))
-             .where(cases.c.batch_id.in_(chunk)).group_by(cases.c.batch_id, cases.c.kind, cases.c.status))
+        q = (
+            select(cases.c.batch_id, cases.c.kind, cases.c.status, func.count(), func.sum(cases.c.diff_fen))
+            .where(cases.c.batch_id.in_(chunk))
+            .group_by(cases.c.batch_id, cases.c.kind, cases.c.status)
+        )
         for bid, kind, status, n, diff in conn.execute(q):
-            slot = out.setdefault(bid, {}).setdefault(kind, {"open": 0, "proposed": 0, "resolved": 0,
-                                                             "diff_fen": 0})
+            slot = out.setdefault(bid, {}).setdefault(
+                kind, {"open": 0, "proposed": 0, "resolved": 0, "diff_fen": 0}
+            )
             slot[status] += int(n)
             slot["diff_fen"] += int(diff or 0)
     return out
@@ -756,13 +1212,23 @@ def _batch_public(row: Any, case_counts: dict[str, dict[str, int]]) -> dict[str,
         if k not in ("matched", "no_movement") and k not in discrepancies:
             discrepancies[k] = v
     totals = {s: sum(c[s] for c in case_counts.values()) for s in ("open", "proposed", "resolved")}
-    return {"id": row.id, "object": "recon.batch", "channel": row.channel,
-            "business_date": row.business_date.isoformat(), "file_id": row.file_id,
-            "pending_days": row.pending_days, "run_by": row.run_by, "created_at": row.created_at,
-            "matched": matched, "discrepancies": discrepancies, "lines": summary["lines"],
-            "items": summary["items"], "auto_resolved": summary.get("auto_resolved", 0),
-            "ledger_discrepancies": summary.get("ledger_discrepancies", 0),
-            "cases": {**totals, "by_kind": case_counts}}
+    return {
+        "id": row.id,
+        "object": "recon.batch",
+        "channel": row.channel,
+        "business_date": row.business_date.isoformat(),
+        "file_id": row.file_id,
+        "pending_days": row.pending_days,
+        "run_by": row.run_by,
+        "created_at": row.created_at,
+        "matched": matched,
+        "discrepancies": discrepancies,
+        "lines": summary["lines"],
+        "items": summary["items"],
+        "auto_resolved": summary.get("auto_resolved", 0),
+        "ledger_discrepancies": summary.get("ledger_discrepancies", 0),
+        "cases": {**totals, "by_kind": case_counts},
+    }
 
 
 def get_batch(conn: Connection, batch_id: str) -> dict[str, Any]:
@@ -772,8 +1238,14 @@ def get_batch(conn: Connection, batch_id: str) -> dict[str, Any]:
     return _batch_public(row, _case_counts(conn, [row.id]).get(row.id, {}))
 
 
-def list_batches(conn: Connection, *, business_date: dt.date | None = None, channel: str | None = None,
-                 limit: int = 20, starting_after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
+def list_batches(
+    conn: Connection,
+    *,
+    business_date: dt.date | None = None,
+    channel: str | None = None,
+    limit: int = 20,
+    starting_after: str | None = None,
+) -> tuple[list[dict[str, Any]], bool]:
     """Batches newest first (by date, then channel), with cursor paging."""
     if not 1 <= limit <= PAGE_MAX:
         raise InvalidRequest(f"limit must be 1–{PAGE_MAX}", param="limit")
@@ -783,12 +1255,17 @@ def list_batches(conn: Connection, *, business_date: dt.date | None = None, chan
     if channel is not None:
         q = q.where(batches.c.channel == channel)
     if starting_after is not None:
-        cur = conn.execute(select(batches.c.business_date, batches.c.channel)
-                           .where(batches.c.id == starting_after)).first()
+        cur = conn.execute(
+            select(batches.c.business_date, batches.c.channel).where(batches.c.id == starting_after)
+        ).first()
         if cur is None:
             raise InvalidRequest(f"starting_after {starting_after} is not a batch", param="starting_after")
-        q = q.where(or_(batches.c.business_date < cur.business_date,
-                        and_(batches.c.business_date == cur.business_date, batches.c.channel > cur.channel)))
+        q = q.where(
+            or_(
+                batches.c.business_date < cur.business_date,
+                and_(batches.c.business_date == cur.business_date, batches.c.channel > cur.channel),
+            )
+        )
     rows = conn.execute(q.order_by(batches.c.business_date.desc(), batches.c.channel).limit(limit + 1)).all()
     counts = _case_counts(conn, [r.id for r in rows[:limit]])
     return [_batch_public(r, counts.get(r.id, {})) for r in rows[:limit]], len(rows) > limit
@@ -796,14 +1273,22 @@ def list_batches(conn: Connection, *, business_date: dt.date | None = None, chan
 
 def batch_lines(conn: Connection, batch_id: str) -> list[dict[str, Any]]:
     get_batch(conn, batch_id)
-    return [dict(r._mapping) for r in conn.execute(select(line_results).where(line_results.c.batch_id == batch_id)
-                                                   .order_by(line_results.c.line_no))]
+    return [
+        dict(r._mapping)
+        for r in conn.execute(
+            select(line_results).where(line_results.c.batch_id == batch_id).order_by(line_results.c.line_no)
+        )
+    ]
 
 
 def batch_items(conn: Connection, batch_id: str) -> list[dict[str, Any]]:
     get_batch(conn, batch_id)
-    return [dict(r._mapping) for r in conn.execute(select(item_results).where(item_results.c.batch_id == batch_id)
-                                                   .order_by(item_results.c.item_id))]
+    return [
+        dict(r._mapping)
+        for r in conn.execute(
+            select(item_results).where(item_results.c.batch_id == batch_id).order_by(item_results.c.item_id)
+        )
+    ]
 
 
 def pending_pool(conn: Connection, channel: str | None = None) -> list[dict[str, Any]]:
@@ -813,33 +1298,69 @@ def pending_pool(conn: Connection, channel: str | None = None) -> list[dict[str,
     return [dict(r._mapping) for r in conn.execute(q.order_by(pending.c.channel, pending.c.item_id))]
 
 
-REPORT_COLUMNS = ("business_date", "channel", "batch_id", "side", "class", "count", "amount_fen", "open",
-                  "proposed", "resolved")
+REPORT_COLUMNS = (
+    "business_date",
+    "channel",
+    "batch_id",
+    "side",
+    "class",
+    "count",
+    "amount_fen",
+    "open",
+    "proposed",
+    "resolved",
+)
 
 
-def report_rows(conn: Connection, *, business_date: dt.date | None = None,
-                channel: str | None = None) -> list[dict[str, Any]]:
+def report_rows(
+    conn: Connection, *, business_date: dt.date | None = None, channel: str | None = None
+) -> list[dict[str, Any]]:
     """One row per channel-day, side and class, with the open/proposed/resolved cases of that class."""
     out: list[dict[str, Any]] = []
     after: str | None = None
     while True:
-        page, more = list_batches(conn, business_date=business_date, channel=channel, limit=PAGE_MAX,
-                                  starting_after=after)
+        page, more = list_batches(
+            conn, business_date=business_date, channel=channel, limit=PAGE_MAX, starting_after=after
+        )
         for b in page:
             by_kind = b["cases"]["by_kind"]
             for side in ("lines", "items"):
                 for cls, v in b[side].items():
-                    c = by_kind.get(cls, {}) if side == "items" or cls in ("missing_ours", "duplicate") else {}
-                    out.append({"business_date": b["business_date"], "channel": b["channel"], "batch_id": b["id"],
-                                "side": side, "class": cls, "count": v["count"], "amount_fen": v["amount_fen"],
-                                "open": c.get("open", 0), "proposed": c.get("proposed", 0),
-                                "resolved": c.get("resolved", 0)})
+                    c = (
+                        by_kind.get(cls, {})
+                        if side == "items" or cls in ("missing_ours", "duplicate")
+                        else {}
+                    )
+                    out.append(
+                        {
+                            "business_date": b["business_date"],
+                            "channel": b["channel"],
+                            "batch_id": b["id"],
+                            "side": side,
+                            "class": cls,
+                            "count": v["count"],
+                            "amount_fen": v["amount_fen"],
+                            "open": c.get("open", 0),
+                            "proposed": c.get("proposed", 0),
+                            "resolved": c.get("resolved", 0),
+                        }
+                    )
             if "ledger_mismatch" in by_kind:
                 c = by_kind["ledger_mismatch"]
-                out.append({"business_date": b["business_date"], "channel": b["channel"], "batch_id": b["id"],
-                            "side": "ledger", "class": "ledger_mismatch", "count": b["ledger_discrepancies"],
-                            "amount_fen": c["diff_fen"], "open": c["open"], "proposed": c["proposed"],
-                            "resolved": c["resolved"]})
+                out.append(
+                    {
+                        "business_date": b["business_date"],
+                        "channel": b["channel"],
+                        "batch_id": b["id"],
+                        "side": "ledger",
+                        "class": "ledger_mismatch",
+                        "count": b["ledger_discrepancies"],
+                        "amount_fen": c["diff_fen"],
+                        "open": c["open"],
+                        "proposed": c["proposed"],
+                        "resolved": c["resolved"],
+                    }
+                )
         if not more:
             return out
         after = page[-1]["id"]
@@ -857,9 +1378,18 @@ def report_csv(rows: Sequence[dict[str, Any]]) -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")  # a BOM so spreadsheet programs read the Chinese right
 
 
-_HEADINGS_ZH = {"business_date": "业务日期", "channel": "渠道", "batch_id": "批次", "side": "对象", "class": "类别",
-                "count": "笔数", "amount_fen": "金额（分）", "open": "未处理", "proposed": "待复核",
-                "resolved": "已处理"}
+_HEADINGS_ZH = {
+    "business_date": "业务日期",
+    "channel": "渠道",
+    "batch_id": "批次",
+    "side": "对象",
+    "class": "类别",
+    "count": "笔数",
+    "amount_fen": "金额（分）",
+    "open": "未处理",
+    "proposed": "待复核",
+    "resolved": "已处理",
+}
 
 
 def report_xlsx(rows: Sequence[dict[str, Any]], case_rows: Sequence[dict[str, Any]] = ()) -> bytes:
@@ -875,8 +1405,23 @@ def report_xlsx(rows: Sequence[dict[str, Any]], case_rows: Sequence[dict[str, An
     for r in rows:
         ws.append([r[c] for c in REPORT_COLUMNS])
     cs = wb.create_sheet("差错 Cases")
-    case_cols = ("id", "business_date", "channel", "kind", "item_id", "line_no", "merchant_id", "ours_fen",
-                 "channel_fen", "diff_fen", "suggested_action", "status", "action", "proposed_by", "approved_by")
+    case_cols = (
+        "id",
+        "business_date",
+        "channel",
+        "kind",
+        "item_id",
+        "line_no",
+        "merchant_id",
+        "ours_fen",
+        "channel_fen",
+        "diff_fen",
+        "suggested_action",
+        "status",
+        "action",
+        "proposed_by",
+        "approved_by",
+    )
     cs.append(list(case_cols))
     for c in case_rows:
         cs.append([c[k] for k in case_cols])

@@ -20,7 +20,9 @@ def parse_inject(spec: str) -> dict[str, int]:
     for part in filter(None, (p.strip() for p in spec.split(","))):
         kind, sep, count = part.partition("=")
         if kind not in KINDS:
-            raise InvalidRequest(f"unknown discrepancy kind {kind!r}; one of {', '.join(KINDS)}", param="inject")
+            raise InvalidRequest(
+                f"unknown discrepancy kind {kind!r}; one of {', '.join(KINDS)}", param="inject"
+            )
         if not sep or not count.isdigit() or int(count) < 1:
             raise InvalidRequest(f"{kind}: the count must be a positive whole number", param="inject")
         out[kind] = out.get(kind, 0) + int(count)
@@ -36,14 +38,27 @@ def fetch_statement(db: Database, channel: str, business_date: dt.date, *, by: s
     try:
         data = get_channel(channel).fetch_statement(business_date)
     except RailError as exc:
-        raise InvalidRequest(f"渠道对账单下载失败 / the {channel} statement of {business_date} could not be "
-                             f"downloaded: {exc.reason}", param="channel", code="statement_unavailable") from exc
-    return db.run(lambda c: import_statement(c, channel, business_date, data,
-                                             filename=f"{channel}-{business_date.isoformat()}.download", by=by))
+        raise InvalidRequest(
+            f"渠道对账单下载失败 / the {channel} statement of {business_date} could not be "
+            f"downloaded: {exc.reason}",
+            param="channel",
+            code="statement_unavailable",
+        ) from exc
+    return db.run(
+        lambda c: import_statement(
+            c, channel, business_date, data, filename=f"{channel}-{business_date.isoformat()}.download", by=by
+        )
+    )
 
 
-def reconcile(db: Database, business_date: dt.date, *, channel: str | None = None, pending_days: int | None = None,
-              by: str = "") -> list[dict[str, Any]]:
+def reconcile(
+    db: Database,
+    business_date: dt.date,
+    *,
+    channel: str | None = None,
+    pending_days: int | None = None,
+    by: str = "",
+) -> list[dict[str, Any]]:
     """Reconcile every channel with a file for the date (or one). Lines the rail shows paid that we do not are asked
     about at the rail first, outside the transaction; the run then records and resolves them."""
     from zhifu.recon.service import paid_at_rail_only, run
@@ -56,5 +71,6 @@ def reconcile(db: Database, business_date: dt.date, *, channel: str | None = Non
             answers[pid] = get_channel(ch).query(pid, merchant_id=mid)
         except RailError:
             continue  # unanswered: the line stays a case for a person
-    return db.run(lambda c: run(c, business_date, channel=channel, pending_days=pending_days, by=by,
-                                answers=answers))
+    return db.run(
+        lambda c: run(c, business_date, channel=channel, pending_days=pending_days, by=by, answers=answers)
+    )

@@ -13,9 +13,11 @@ app = typer.Typer(no_args_is_help=True, help="Reports for the leadership group."
 
 
 @app.command("monthly")
-def monthly(month: str = typer.Option(..., "--month", help="The calendar month, YYYY-MM."),
-            fmt: str = typer.Option("xlsx", "--format", help="xlsx or pdf."),
-            out: Path = typer.Option(None, "--out", help="Where to write (default zhifu-report-MONTH.FORMAT).")) -> None:
+def monthly(
+    month: str = typer.Option(..., "--month", help="The calendar month, YYYY-MM."),
+    fmt: str = typer.Option("xlsx", "--format", help="xlsx or pdf."),
+    out: Path = typer.Option(None, "--out", help="Where to write (default zhifu-report-MONTH.FORMAT)."),
+) -> None:
     """The month against the targets, by town and institution, with charts."""
     from zhifu.core.errors import ZhifuError
     from zhifu.kpi.report import render

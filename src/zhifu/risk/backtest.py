@@ -113,8 +113,16 @@ def run(db: Database, rs: RuleSet, *, since: dt.datetime | None = None) -> Backt
                     camouflage[lab] = camouflage.get(lab, 0) + 1
     for typ in LABELLED_TYPOLOGIES:
         by_typ.setdefault(typ, Score(positives=positives.get(typ, 0)))
-    return Backtest(n, len(alerts), len(live), by_rule, by_typ, {r.id for r in rs.rules if r.shadow}, camouflage,
-                    time.perf_counter() - started)
+    return Backtest(
+        n,
+        len(alerts),
+        len(live),
+        by_rule,
+        by_typ,
+        {r.id for r in rs.rules if r.shadow},
+        camouflage,
+        time.perf_counter() - started,
+    )
 
 
 def pct(ppm: int | None) -> str:
@@ -122,6 +130,15 @@ def pct(ppm: int | None) -> str:
 
 
 def table(bt: Backtest) -> list[dict[str, Any]]:
-    return [{"rule": rid, "shadow": rid in bt.shadow_rules, "hits": s.hits, "subjects": len(s.flagged),
-             "true_pos": s.true_pos, "precision": pct(s.precision_ppm), "recall": pct(s.recall_ppm)}
-            for rid, s in bt.by_rule.items()]
+    return [
+        {
+            "rule": rid,
+            "shadow": rid in bt.shadow_rules,
+            "hits": s.hits,
+            "subjects": len(s.flagged),
+            "true_pos": s.true_pos,
+            "precision": pct(s.precision_ppm),
+            "recall": pct(s.recall_ppm),
+        }
+        for rid, s in bt.by_rule.items()
+    ]

@@ -13,7 +13,9 @@ from rich.table import Table
 from zhifu.cli import console, database, fail
 
 NAME = "risk"
-app = typer.Typer(no_args_is_help=True, help="风险控制 / Risk control: limits, rules, lists, alerts and cases.")
+app = typer.Typer(
+    no_args_is_help=True, help="风险控制 / Risk control: limits, rules, lists, alerts and cases."
+)
 BY = "cli"
 
 
@@ -34,15 +36,22 @@ def limits_cmd() -> None:
 
     t = Table("key", "限额 / limit", "now", "changes")
     for row in _run(lambda c: list_limits(c, clock.now())):
-        t.add_row(row["key"], row["zh"], str(row["value"]),
-                  "; ".join(f"{h['effective_at']:%Y-%m-%d %H:%M}→{h['value']}" for h in row["history"][:3]))
+        t.add_row(
+            row["key"],
+            row["zh"],
+            str(row["value"]),
+            "; ".join(f"{h['effective_at']:%Y-%m-%d %H:%M}→{h['value']}" for h in row["history"][:3]),
+        )
     console.print(t)
 
 
 @app.command("set-limit")
-def set_limit_cmd(key: str, value: int = typer.Argument(..., help="fen (or 0/1 for a switch)"),
-                  effective_on: str = typer.Option(..., "--from", help="YYYY-MM-DD, Beijing time; not in the past"),
-                  note: str = typer.Option("", help="Why.")) -> None:
+def set_limit_cmd(
+    key: str,
+    value: int = typer.Argument(..., help="fen (or 0/1 for a switch)"),
+    effective_on: str = typer.Option(..., "--from", help="YYYY-MM-DD, Beijing time; not in the past"),
+    note: str = typer.Option("", help="Why."),
+) -> None:
     """Schedule a limit change from a date (today: at once)."""
     from zhifu.core import clock
     from zhifu.risk.limits import set_limit
@@ -76,18 +85,28 @@ def rules_cmd() -> None:
 
     def show(c: Any) -> None:
         rs = active_ruleset(c)
-        t = Table("id", "typology", "stage", "outcome", "shadow", "conditions", title=f"rule set v{rs.version}")
+        t = Table(
+            "id", "typology", "stage", "outcome", "shadow", "conditions", title=f"rule set v{rs.version}"
+        )
         for r in describe_rules(rs):
-            t.add_row(r["id"], r["typology"], r["stage"], r["outcome"], "yes" if r["shadow"] else "",
-                      " and ".join(r["conditions"]) or f"in {r['in_list']}")
+            t.add_row(
+                r["id"],
+                r["typology"],
+                r["stage"],
+                r["outcome"],
+                "yes" if r["shadow"] else "",
+                " and ".join(r["conditions"]) or f"in {r['in_list']}",
+            )
         console.print(t)
 
     _run(show)
 
 
 @app.command("backtest")
-def backtest_cmd(file: Path = typer.Option(None, help="A YAML rule set (default: the active one)."),
-                 since: str = typer.Option(None, help="Replay successes from this date (YYYY-MM-DD).")) -> None:
+def backtest_cmd(
+    file: Path = typer.Option(None, help="A YAML rule set (default: the active one)."),
+    since: str = typer.Option(None, help="Replay successes from this date (YYYY-MM-DD)."),
+) -> None:
     """Replay a rule set over stored history; print per-rule hits, precision and recall against the labels."""
     from zhifu.core.clock import SHANGHAI
     from zhifu.risk import backtest
@@ -103,17 +122,32 @@ def backtest_cmd(file: Path = typer.Option(None, help="A YAML rule set (default:
         rs = _run(active_ruleset)
     start = dt.datetime.combine(dt.date.fromisoformat(since), dt.time(), SHANGHAI) if since else None
     bt = backtest.run(database(), rs, since=start)
-    console.print(f"{bt.payments:,} successes replayed in {bt.elapsed_s:.1f} s; {bt.live_alerts:,} live alerts "
-                  f"({bt.alerts_per_10k:.1f} per 10,000 payments)")
+    console.print(
+        f"{bt.payments:,} successes replayed in {bt.elapsed_s:.1f} s; {bt.live_alerts:,} live alerts "
+        f"({bt.alerts_per_10k:.1f} per 10,000 payments)"
+    )
     t = Table("rule", "shadow", "hits", "subjects", "true", "precision", "recall")
     for row in backtest.table(bt):
-        t.add_row(row["rule"], "yes" if row["shadow"] else "", str(row["hits"]), str(row["subjects"]),
-                  str(row["true_pos"]), row["precision"], row["recall"])
+        t.add_row(
+            row["rule"],
+            "yes" if row["shadow"] else "",
+            str(row["hits"]),
+            str(row["subjects"]),
+            str(row["true_pos"]),
+            row["precision"],
+            row["recall"],
+        )
     console.print(t)
     t = Table("typology", "labelled", "flagged", "true", "precision", "recall")
     for typ, s in sorted(bt.by_typology.items()):
-        t.add_row(typ, str(s.positives), str(len(s.flagged)), str(s.true_pos), backtest.pct(s.precision_ppm),
-                  backtest.pct(s.recall_ppm))
+        t.add_row(
+            typ,
+            str(s.positives),
+            str(len(s.flagged)),
+            str(s.true_pos),
+            backtest.pct(s.precision_ppm),
+            backtest.pct(s.recall_ppm),
+        )
     console.print(t)
 
 
@@ -126,8 +160,12 @@ def scan_cmd() -> None:
 
 
 @app.command("deny")
-def deny_cmd(list_name: str, value: str, days: int = typer.Option(0, help="Expire after this many days (0: never)."),
-             reason: str = typer.Option("", help="Why.")) -> None:
+def deny_cmd(
+    list_name: str,
+    value: str,
+    days: int = typer.Option(0, help="Expire after this many days (0: never)."),
+    reason: str = typer.Option("", help="Why."),
+) -> None:
     """Put a payer or merchant on a list."""
     from zhifu.core import clock
     from zhifu.risk.service import add_to_list
@@ -146,6 +184,14 @@ def cases_cmd(status: str = typer.Option("active", help="active, open, monitorin
     rows, _ = _run(lambda c: list_cases(c, status=status, limit=100))
     t = Table("case", "typology", "subject", "town", "status", "alerts", "score", "pending")
     for r in rows:
-        t.add_row(r["id"], r["typology"], f"{r['subject_kind']}:{r['subject']}", r["town_code"], r["status"],
-                  str(r["alerts"]), str(r["max_score"]), r["pending_action"] or "")
+        t.add_row(
+            r["id"],
+            r["typology"],
+            f"{r['subject_kind']}:{r['subject']}",
+            r["town_code"],
+            r["status"],
+            str(r["alerts"]),
+            str(r["max_score"]),
+            r["pending_action"] or "",
+        )
     console.print(t)

@@ -24,15 +24,39 @@ NEAR_LIMITS_FEN: Final = (50_000, 100_000, 500_000, 1_000_000, 2_000_000, 5_000_
 NEAR_BELOW_PPM: Final = 50_000  # within 5 % below a limit
 
 # window features: name → what it reads
-WINDOW_FEATURES: Final = frozenset({
-    "count", "sum_fen", "max_fen", "avg_fen", "distinct_payers", "distinct_merchants", "credit_share_ppm",
-    "round_share_ppm", "night_share_ppm", "near_limit_count", "active_hours", "top_amount_share_ppm",
-    "baseline_ratio_ppm",
-})
+WINDOW_FEATURES: Final = frozenset(
+    {
+        "count",
+        "sum_fen",
+        "max_fen",
+        "avg_fen",
+        "distinct_payers",
+        "distinct_merchants",
+        "credit_share_ppm",
+        "round_share_ppm",
+        "night_share_ppm",
+        "near_limit_count",
+        "active_hours",
+        "top_amount_share_ppm",
+        "baseline_ratio_ppm",
+    }
+)
 # features without a window: of the payment itself, or of its key's life
-POINT_FEATURES: Final = frozenset({"amount_fen", "hour", "ticket_vs_mcc_ppm", "idle_days", "age_days",
-                                   "shared_account_merchants", "account_in_other_name", "is_micro", "is_credit",
-                                   "is_night", "near_limit"})
+POINT_FEATURES: Final = frozenset(
+    {
+        "amount_fen",
+        "hour",
+        "ticket_vs_mcc_ppm",
+        "idle_days",
+        "age_days",
+        "shared_account_merchants",
+        "account_in_other_name",
+        "is_micro",
+        "is_credit",
+        "is_night",
+        "near_limit",
+    }
+)
 _FEATURE_RE: Final = re.compile(r"^([a-z_]+)(?:@([a-z_]+)(?:/(\d+)([smhd]))?)?$")
 _UNIT_S: Final = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
 
@@ -52,7 +76,9 @@ class FeatureRef:
 def parse_feature(text: str) -> FeatureRef:
     m = _FEATURE_RE.match(text.strip())
     if m is None:
-        raise FeatureError(f"特征写法不对 / cannot read feature {text!r} (name@key/window, e.g. count@merchant/1d)")
+        raise FeatureError(
+            f"特征写法不对 / cannot read feature {text!r} (name@key/window, e.g. count@merchant/1d)"
+        )
     name, key, n, unit = m.groups()
     if name in POINT_FEATURES:
         if n is not None:
@@ -110,8 +136,21 @@ def is_near_limit(amount_fen: int) -> bool:
 class _Window:
     """One key's payments within one window, with running aggregates."""
 
-    __slots__ = ("amounts", "count", "credit", "hours", "items", "maxq", "merchants", "near", "night", "payers",
-                 "round", "span_s", "sum")
+    __slots__ = (
+        "amounts",
+        "count",
+        "credit",
+        "hours",
+        "items",
+        "maxq",
+        "merchants",
+        "near",
+        "night",
+        "payers",
+        "round",
+        "span_s",
+        "sum",
+    )
 
     def __init__(self, span_s: int) -> None:
         self.span_s = span_s
@@ -192,7 +231,8 @@ class FeatureEngine:
         self.last_seen: dict[str, float] = {}
         self.prev_seen: dict[str, float] = {}
         self.accounts: collections.Counter[str] = collections.Counter(
-            m.account_key for m in self.merchants.values() if m.account_key)
+            m.account_key for m in self.merchants.values() if m.account_key
+        )
 
     def set_merchants(self, merchants: dict[str, MerchantInfo]) -> None:
         self.merchants = merchants
@@ -227,9 +267,12 @@ class FeatureEngine:
         self.last_seen[m] = ts
 
     def _window(self, kind: str, e: Event, span_s: int) -> _Window | None:
-        value = {"merchant": e.merchant_id, "payer": e.payer,
-                 "payer_merchant": f"{e.payer}|{e.merchant_id}" if e.payer else None,
-                 "mcc": (self.merchants.get(e.merchant_id).mcc if e.merchant_id in self.merchants else None)}[kind]
+        value = {
+            "merchant": e.merchant_id,
+            "payer": e.payer,
+            "payer_merchant": f"{e.payer}|{e.merchant_id}" if e.payer else None,
+            "mcc": (self.merchants.get(e.merchant_id).mcc if e.merchant_id in self.merchants else None),
+        }[kind]
         if value is None:
             return None
         ws = self.windows.get((kind, value))

@@ -31,9 +31,24 @@ SOURCE_CHARS_MAX: Final = 200_000
 _ID_RE: Final = re.compile(r"^[a-z0-9_.\-]{1,60}$")
 _COND_RE: Final = re.compile(r"^\s*(\S+)\s*(>=|<=|==|!=|>|<)\s*(-?\d+)\s*$")
 _OPS: Final[dict[str, Callable[[int, int], bool]]] = {
-    ">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt}
-TYPOLOGIES: Final = ("cashout", "secondary_clearing", "paofen", "split", "relocation", "dormant", "spike", "list",
-                     "other")
+    ">=": operator.ge,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    "<": operator.lt,
+}
+TYPOLOGIES: Final = (
+    "cashout",
+    "secondary_clearing",
+    "paofen",
+    "split",
+    "relocation",
+    "dormant",
+    "spike",
+    "list",
+    "other",
+)
 
 
 class RuleSetError(ValueError):
@@ -157,12 +172,17 @@ def _lists(node: Any) -> dict[str, ListDef]:
             raise RuleSetError(f"名单不认识的键 / unknown key {k.value!r} in list {name}", _line(k))
         subject = _scalar(items["subject"][1], "subject") if "subject" in items else ""
         if subject not in SUBJECTS:
-            raise RuleSetError(f"名单 {name} 的 subject 应为 merchant 或 payer / list {name}: subject must be "
-                               "merchant or payer", _line(vnode))
+            raise RuleSetError(
+                f"名单 {name} 的 subject 应为 merchant 或 payer / list {name}: subject must be "
+                "merchant or payer",
+                _line(vnode),
+            )
         kind = _scalar(items["kind"][1], "kind") if "kind" in items else "deny"
         if kind not in ("deny", "allow"):
-            raise RuleSetError(f"名单 {name} 的 kind 应为 deny 或 allow / kind must be deny or allow",
-                               _line(items["kind"][1]))
+            raise RuleSetError(
+                f"名单 {name} 的 kind 应为 deny 或 allow / kind must be deny or allow",
+                _line(items["kind"][1]),
+            )
         includes: tuple[str, ...] = ()
         if "include" in items:
             inc = items["include"][1]
@@ -174,8 +194,10 @@ def _lists(node: Any) -> dict[str, ListDef]:
     for name, d in out.items():
         for inc in d.includes:
             if inc not in out:
-                raise RuleSetError(f"名单 {name} 包含未定义的名单 {inc} / list {name} includes unknown list {inc}",
-                                   lines[name])
+                raise RuleSetError(
+                    f"名单 {name} 包含未定义的名单 {inc} / list {name} includes unknown list {inc}",
+                    lines[name],
+                )
     _no_cycles(out, lines)
     return out
 
@@ -187,7 +209,7 @@ def _no_cycles(lists: dict[str, ListDef], lines: dict[str, int]) -> None:
         if state.get(n) == 2:
             return
         if state.get(n) == 1:
-            cycle = " → ".join([*path[path.index(n):], n])
+            cycle = " → ".join([*path[path.index(n) :], n])
             raise RuleSetError(f"名单互相包含成环 / lists include each other in a cycle: {cycle}", lines[n])
         state[n] = 1
         for i in lists[n].includes:
@@ -213,38 +235,51 @@ def _rule(node: Any, lists: dict[str, ListDef]) -> Rule:
         raise RuleSetError(f"规则编号不合法 / bad rule id {rid!r}", _line(items["id"][1]))
     stage = _scalar(items["stage"][1], "stage")
     if stage not in STAGES:
-        raise RuleSetError(f"stage 应为 {' 或 '.join(STAGES)} / stage must be one of {', '.join(STAGES)}",
-                           _line(items["stage"][1]))
+        raise RuleSetError(
+            f"stage 应为 {' 或 '.join(STAGES)} / stage must be one of {', '.join(STAGES)}",
+            _line(items["stage"][1]),
+        )
     subject = _scalar(items["subject"][1], "subject")
     if subject not in SUBJECTS:
-        raise RuleSetError("subject 应为 merchant 或 payer / subject must be merchant or payer",
-                           _line(items["subject"][1]))
+        raise RuleSetError(
+            "subject 应为 merchant 或 payer / subject must be merchant or payer", _line(items["subject"][1])
+        )
     outcome = _scalar(items["outcome"][1], "outcome")
     if outcome not in OUTCOMES:
-        raise RuleSetError("outcome 应为 review 或 block / outcome must be review or block",
-                           _line(items["outcome"][1]))
+        raise RuleSetError(
+            "outcome 应为 review 或 block / outcome must be review or block", _line(items["outcome"][1])
+        )
     typology = _scalar(items["typology"][1], "typology") if "typology" in items else "other"
     if typology not in TYPOLOGIES:
-        raise RuleSetError(f"未知类型 / unknown typology {typology!r}; known: {', '.join(TYPOLOGIES)}",
-                           _line(items["typology"][1]))
+        raise RuleSetError(
+            f"未知类型 / unknown typology {typology!r}; known: {', '.join(TYPOLOGIES)}",
+            _line(items["typology"][1]),
+        )
     conds: list[Condition] = []
     if "all" in items:
         seq = items["all"][1]
         if not isinstance(seq, yaml.SequenceNode) or not 1 <= len(seq.value) <= CONDITIONS_MAX:
-            raise RuleSetError(f"all 应为 1–{CONDITIONS_MAX} 个条件的列表 / all must list 1–{CONDITIONS_MAX} "
-                               "conditions", _line(seq))
+            raise RuleSetError(
+                f"all 应为 1–{CONDITIONS_MAX} 个条件的列表 / all must list 1–{CONDITIONS_MAX} conditions",
+                _line(seq),
+            )
         for c in seq.value:
             text = _scalar(c, "condition")
             m = _COND_RE.match(text)
             if m is None:
-                raise RuleSetError(f"条件写法不对 / cannot read condition {text!r} (feature op integer)", _line(c))
+                raise RuleSetError(
+                    f"条件写法不对 / cannot read condition {text!r} (feature op integer)", _line(c)
+                )
             try:
                 ref = parse_feature(m.group(1))
             except FeatureError as exc:
                 raise RuleSetError(str(exc), _line(c)) from None
             if stage == "pre_auth" and ref.name not in PRE_AUTH_FEATURES:
-                raise RuleSetError(f"授权前规则只能读支付本身的特征 / a pre_auth rule reads only "
-                                   f"{', '.join(sorted(PRE_AUTH_FEATURES))}, not {ref.text}", _line(c))
+                raise RuleSetError(
+                    f"授权前规则只能读支付本身的特征 / a pre_auth rule reads only "
+                    f"{', '.join(sorted(PRE_AUTH_FEATURES))}, not {ref.text}",
+                    _line(c),
+                )
             conds.append(Condition(ref, m.group(2), int(m.group(3))))
     in_list = None
     if "in_list" in items:
@@ -252,15 +287,21 @@ def _rule(node: Any, lists: dict[str, ListDef]) -> Rule:
         if in_list not in lists:
             raise RuleSetError(f"未定义的名单 / unknown list {in_list!r}", _line(items["in_list"][1]))
         if lists[in_list].subject != subject:
-            raise RuleSetError(f"名单 {in_list} 的主体不是 {subject} / list {in_list} holds "
-                               f"{lists[in_list].subject}s, not {subject}s", _line(items["in_list"][1]))
+            raise RuleSetError(
+                f"名单 {in_list} 的主体不是 {subject} / list {in_list} holds "
+                f"{lists[in_list].subject}s, not {subject}s",
+                _line(items["in_list"][1]),
+            )
     if not conds and in_list is None:
-        raise RuleSetError("规则至少要有一个条件或名单 / a rule needs conditions (all) or a list (in_list)",
-                           _line(node))
+        raise RuleSetError(
+            "规则至少要有一个条件或名单 / a rule needs conditions (all) or a list (in_list)", _line(node)
+        )
     score = _int(items["score"][1], "score", 0, 100) if "score" in items else 50
     shadow = _bool(items["shadow"][1], "shadow") if "shadow" in items else False
     reason = _scalar(items["reason"][1], "reason")[:200] if "reason" in items else rid
-    return Rule(rid, typology, stage, subject, tuple(conds), in_list, outcome, score, shadow, reason, _line(node))
+    return Rule(
+        rid, typology, stage, subject, tuple(conds), in_list, outcome, score, shadow, reason, _line(node)
+    )
 
 
 def parse_ruleset(source: str, *, version: int = 0) -> RuleSet:
@@ -271,8 +312,9 @@ def parse_ruleset(source: str, *, version: int = 0) -> RuleSet:
         root = yaml.compose(source, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise RuleSetError(f"YAML 语法错误 / YAML syntax error: {exc.problem}",
-                           mark.line + 1 if mark else 0) from None
+        raise RuleSetError(
+            f"YAML 语法错误 / YAML syntax error: {exc.problem}", mark.line + 1 if mark else 0
+        ) from None
     if root is None:
         raise RuleSetError("规则文件是空的 / the rule file is empty", 1)
     top = _map_items(root)

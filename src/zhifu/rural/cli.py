@@ -14,7 +14,9 @@ from zhifu.cli import console, database, fail
 from zhifu.core.errors import ZhifuError
 
 NAME = "rural"
-app = typer.Typer(help="Rural finance (农村金融): e-accounts, purchase payouts, harvest cards, service points.")
+app = typer.Typer(
+    help="Rural finance (农村金融): e-accounts, purchase payouts, harvest cards, service points."
+)
 FILE_BYTES_MAX = 64 * 1024 * 1024  # a county's harvest season of scale tickets fits
 
 

@@ -43,8 +43,11 @@ def county_rural_issuers() -> frozenset[str]:
 
 def _check(req: HarvestCardIn) -> None:
     if req.issuer_id not in county_rural_issuers():
-        raise InvalidRequest(f"丰收卡须由县域农村银行机构发行，{req.issuer_id} 不是 / harvest cards are issued by the "
-                             f"county's rural banks ({', '.join(sorted(county_rural_issuers()))})", param="issuer_id")
+        raise InvalidRequest(
+            f"丰收卡须由县域农村银行机构发行，{req.issuer_id} 不是 / harvest cards are issued by the "
+            f"county's rural banks ({', '.join(sorted(county_rural_issuers()))})",
+            param="issuer_id",
+        )
     problem = issuer().card_problem(req.card_no)
     if problem:
         raise InvalidRequest(problem, param="card_no")
@@ -54,26 +57,42 @@ def _check(req: HarvestCardIn) -> None:
     if req.village_code is not None:
         v = next((v for v in p.villages if v.code == req.village_code), None)
         if v is None or v.town != req.town_code:
-            raise InvalidRequest(f"村 {req.village_code} 不在该乡镇 / the village is not in town {req.town_code}",
-                                 param="village_code")
+            raise InvalidRequest(
+                f"村 {req.village_code} 不在该乡镇 / the village is not in town {req.town_code}",
+                param="village_code",
+            )
     if req.issued_on > clock.now().date() + dt.timedelta(days=1):
         raise InvalidRequest("发卡日期不能晚于今天 / issued_on is in the future", param="issued_on")
 
 
 def _row(req: HarvestCardIn, conn: Connection, at: dt.datetime) -> dict[str, Any]:
-    return {"id": new_id_fast("hc", int(at.timestamp() * 1000)), "issuer_id": req.issuer_id,
-            "card_index": blind_index(req.card_no), "card_enc": encrypt(req.card_no, conn),
-            "card_masked": mask_account(req.card_no), "holder_masked": mask_name(req.holder),
-            "town_code": req.town_code, "village_code": req.village_code, "issued_on": req.issued_on,
-            "activated_at": None, "first_used_at": None, "created_at": at}
+    return {
+        "id": new_id_fast("hc", int(at.timestamp() * 1000)),
+        "issuer_id": req.issuer_id,
+        "card_index": blind_index(req.card_no),
+        "card_enc": encrypt(req.card_no, conn),
+        "card_masked": mask_account(req.card_no),
+        "holder_masked": mask_name(req.holder),
+        "town_code": req.town_code,
+        "village_code": req.village_code,
+        "issued_on": req.issued_on,
+        "activated_at": None,
+        "first_used_at": None,
+        "created_at": at,
+    }
 
 
 def register_card(conn: Connection, req: HarvestCardIn, *, at: dt.datetime | None = None) -> dict[str, Any]:
     at = at or clock.now()
     _check(req)
-    if conn.execute(select(harvest_cards.c.id).where(harvest_cards.c.card_index == blind_index(req.card_no))).first():
-        raise ConflictError(f"卡 {mask_account(req.card_no)} 已登记 / the card is already registered", param="card_no",
-                            code="card_registered")
+    if conn.execute(
+        select(harvest_cards.c.id).where(harvest_cards.c.card_index == blind_index(req.card_no))
+    ).first():
+        raise ConflictError(
+            f"卡 {mask_account(req.card_no)} 已登记 / the card is already registered",
+            param="card_no",
+            code="card_registered",
+        )
     row = _row(req, conn, at)
     conn.execute(insert(harvest_cards), [row])
     return _public(conn.execute(select(harvest_cards).where(harvest_cards.c.id == row["id"])).one())
@@ -89,48 +108,76 @@ def import_cards(conn: Connection, issuer_id: str, data: bytes, *, at: dt.dateti
         raise InvalidRequest("文件须为 UTF-8 / the file must be UTF-8", param="file") from None
     reader = csv.DictReader(io.StringIO(text))
     if tuple(reader.fieldnames or ()) != IMPORT_FIELDS:
-        raise InvalidRequest(f"第 1 行：表头须为 {','.join(IMPORT_FIELDS)} / line 1: the header must be "
-                             f"{','.join(IMPORT_FIELDS)}", param="line 1")
+        raise InvalidRequest(
+            f"第 1 行：表头须为 {','.join(IMPORT_FIELDS)} / line 1: the header must be "
+            f"{','.join(IMPORT_FIELDS)}",
+            param="line 1",
+        )
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     for n, rec in enumerate(reader, start=2):
         if n - 1 > IMPORT_ROWS_MAX:
-            raise InvalidRequest(f"最多 {IMPORT_ROWS_MAX} 行 / at most {IMPORT_ROWS_MAX} rows", param=f"line {n}")
+            raise InvalidRequest(
+                f"最多 {IMPORT_ROWS_MAX} 行 / at most {IMPORT_ROWS_MAX} rows", param=f"line {n}"
+            )
         try:
-            req = HarvestCardIn(issuer_id=issuer_id, card_no=(rec["card_no"] or "").strip(),
-                                holder=(rec["holder"] or "").strip(), town_code=(rec["town_code"] or "").strip(),
-                                village_code=(rec["village_code"] or "").strip() or None,
-                                issued_on=(rec["issued_on"] or "").strip())  # type: ignore[arg-type]
+            req = HarvestCardIn(
+                issuer_id=issuer_id,
+                card_no=(rec["card_no"] or "").strip(),
+                holder=(rec["holder"] or "").strip(),
+                town_code=(rec["town_code"] or "").strip(),
+                village_code=(rec["village_code"] or "").strip() or None,
+                issued_on=(rec["issued_on"] or "").strip(),
+            )  # type: ignore[arg-type]
             _check(req)
         except InvalidRequest as exc:
-            raise InvalidRequest(f"第 {n} 行 {exc.param}：{exc.message}", param=f"line {n}: {exc.param}") from None
+            raise InvalidRequest(
+                f"第 {n} 行 {exc.param}：{exc.message}", param=f"line {n}: {exc.param}"
+            ) from None
         except ValueError as exc:  # pydantic's ValidationError
             err = exc.errors()[0]  # type: ignore[attr-defined]
             field = ".".join(str(x) for x in err["loc"])
             raise InvalidRequest(f"第 {n} 行 {field}：{err['msg']}", param=f"line {n}: {field}") from None
         idx = blind_index(req.card_no)
         if idx in seen:
-            raise InvalidRequest(f"第 {n} 行 card_no：文件内重复 / repeated in the file", param=f"line {n}: card_no")
+            raise InvalidRequest(
+                f"第 {n} 行 card_no：文件内重复 / repeated in the file", param=f"line {n}: card_no"
+            )
         seen.add(idx)
         rows.append(_row(req, conn, at))
     if not rows:
         raise InvalidRequest("文件没有数据行 / the file has no rows", param="file")
     taken = set()
     for start in range(0, len(rows), 500):
-        chunk = [r["card_index"] for r in rows[start:start + 500]]
-        taken |= {i for (i,) in conn.execute(select(harvest_cards.c.card_index)
-                                             .where(harvest_cards.c.card_index.in_(chunk)))}
+        chunk = [r["card_index"] for r in rows[start : start + 500]]
+        taken |= {
+            i
+            for (i,) in conn.execute(
+                select(harvest_cards.c.card_index).where(harvest_cards.c.card_index.in_(chunk))
+            )
+        }
     for n, r in enumerate(rows, start=2):
         if r["card_index"] in taken:
-            raise InvalidRequest(f"第 {n} 行 card_no：已登记 / already registered", param=f"line {n}: card_no")
+            raise InvalidRequest(
+                f"第 {n} 行 card_no：已登记 / already registered", param=f"line {n}: card_no"
+            )
     conn.execute(insert(harvest_cards), rows)
     return len(rows)
 
 
 def _public(r: Any) -> dict[str, Any]:
-    return {"id": r.id, "object": "harvest_card", "issuer_id": r.issuer_id, "card": r.card_masked,
-            "holder": r.holder_masked, "town_code": r.town_code, "village_code": r.village_code,
-            "issued_on": r.issued_on, "activated_at": r.activated_at, "first_used_at": r.first_used_at}
+    return {
+        "id": r.id,
+        "object": "harvest_card",
+        "issuer_id": r.issuer_id,
+        "card": r.card_masked,
+        "holder": r.holder_masked,
+        "town_code": r.town_code,
+        "village_code": r.village_code,
+        "issued_on": r.issued_on,
+        "activated_at": r.activated_at,
+        "first_used_at": r.first_used_at,
+    }
 
 
 def list_cards(conn: Connection, *, issuer_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
@@ -142,22 +189,35 @@ def list_cards(conn: Connection, *, issuer_id: str | None = None, limit: int = 1
 
 def card_credited(conn: Connection, card_index: str, at: dt.datetime) -> None:
     """Money reached the card: it is activated if it was not."""
-    conn.execute(update(harvest_cards).where(and_(harvest_cards.c.card_index == card_index,
-                                                  harvest_cards.c.activated_at.is_(None))).values(activated_at=at))
+    conn.execute(
+        update(harvest_cards)
+        .where(and_(harvest_cards.c.card_index == card_index, harvest_cards.c.activated_at.is_(None)))
+        .values(activated_at=at)
+    )
 
 
 def card_used(conn: Connection, card_index: str, at: dt.datetime) -> None:
     """Money left the card: its first use (and its activation, if nothing came in first)."""
     card_credited(conn, card_index, at)
-    conn.execute(update(harvest_cards).where(and_(harvest_cards.c.card_index == card_index,
-                                                  harvest_cards.c.first_used_at.is_(None))).values(first_used_at=at))
+    conn.execute(
+        update(harvest_cards)
+        .where(and_(harvest_cards.c.card_index == card_index, harvest_cards.c.first_used_at.is_(None)))
+        .values(first_used_at=at)
+    )
 
 
 def cards_credited(conn: Connection, card_indexes: list[str], at: dt.datetime) -> None:
     for start in range(0, len(card_indexes), 500):
-        conn.execute(update(harvest_cards).where(and_(
-            harvest_cards.c.card_index.in_(card_indexes[start:start + 500]),
-            harvest_cards.c.activated_at.is_(None))).values(activated_at=at))
+        conn.execute(
+            update(harvest_cards)
+            .where(
+                and_(
+                    harvest_cards.c.card_index.in_(card_indexes[start : start + 500]),
+                    harvest_cards.c.activated_at.is_(None),
+                )
+            )
+            .values(activated_at=at)
+        )
 
 
 def figures(conn: Connection, as_of: dt.date) -> dict[str, Any]:
@@ -165,8 +225,16 @@ def figures(conn: Connection, as_of: dt.date) -> dict[str, Any]:
     end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), clock.SHANGHAI)
     issued = harvest_cards.c.issued_on <= as_of
     total = int(conn.execute(select(func.count()).where(issued)).scalar_one())
-    activated = int(conn.execute(select(func.count()).where(issued, harvest_cards.c.activated_at < end)).scalar_one())
-    used = int(conn.execute(select(func.count()).where(issued, harvest_cards.c.first_used_at < end)).scalar_one())
-    by_town = {t: int(n) for t, n in conn.execute(select(harvest_cards.c.town_code, func.count()).where(issued)
-                                                  .group_by(harvest_cards.c.town_code))}
+    activated = int(
+        conn.execute(select(func.count()).where(issued, harvest_cards.c.activated_at < end)).scalar_one()
+    )
+    used = int(
+        conn.execute(select(func.count()).where(issued, harvest_cards.c.first_used_at < end)).scalar_one()
+    )
+    by_town = {
+        t: int(n)
+        for t, n in conn.execute(
+            select(harvest_cards.c.town_code, func.count()).where(issued).group_by(harvest_cards.c.town_code)
+        )
+    }
     return {"issued": total, "activated": activated, "used": used, "by_town": by_town}

@@ -43,8 +43,9 @@ class ClassLimits:
 def limits_for(account_class: str, settings: RuralSettings | None = None) -> ClassLimits:
     s = settings or RuralSettings()
     if account_class == "II":
-        return ClassLimits(s.class2_out_day_fen, s.class2_out_year_fen, s.class2_in_day_fen, s.class2_in_year_fen,
-                           None)
+        return ClassLimits(
+            s.class2_out_day_fen, s.class2_out_year_fen, s.class2_in_day_fen, s.class2_in_year_fen, None
+        )
     if account_class == "III":
         return ClassLimits(s.class3_out_day_fen, s.class3_out_year_fen, None, None, s.class3_balance_max_fen)
     raise ValueError(f"no such account class {account_class!r}")
@@ -62,29 +63,47 @@ class Refusal:
     message: str
 
 
-def check(limits: ClassLimits, *, direction: str, amount_fen: int, balance_fen: int, day_used_fen: int,
-          year_used_fen: int, from_bound_card: bool = False) -> Refusal | None:
+def check(
+    limits: ClassLimits,
+    *,
+    direction: str,
+    amount_fen: int,
+    balance_fen: int,
+    day_used_fen: int,
+    year_used_fen: int,
+    from_bound_card: bool = False,
+) -> Refusal | None:
     """Whether a movement of `amount_fen` may happen now; the refusal names the limit it would break."""
     if amount_fen <= 0:
         raise ValueError("amount_fen must be positive")
     if direction == "out":
         if amount_fen > balance_fen:
-            return Refusal("insufficient_funds", f"余额不足 / insufficient funds: balance {fen_to_yuan_str(balance_fen)}")
+            return Refusal(
+                "insufficient_funds", f"余额不足 / insufficient funds: balance {fen_to_yuan_str(balance_fen)}"
+            )
         day_max, year_max = limits.out_day_fen, limits.out_year_fen
     elif direction == "in":
         if limits.balance_max_fen is not None and balance_fen + amount_fen > limits.balance_max_fen:
-            return Refusal("balance_limit_exceeded",
-                           f"超出账户余额上限 {fen_to_yuan_str(limits.balance_max_fen)} 元 / the balance may not exceed "
-                           f"{fen_to_yuan_str(limits.balance_max_fen)} yuan")
+            return Refusal(
+                "balance_limit_exceeded",
+                f"超出账户余额上限 {fen_to_yuan_str(limits.balance_max_fen)} 元 / the balance may not exceed "
+                f"{fen_to_yuan_str(limits.balance_max_fen)} yuan",
+            )
         if from_bound_card or limits.in_day_fen is None or limits.in_year_fen is None:
             return None
         day_max, year_max = limits.in_day_fen, limits.in_year_fen
     else:
         raise ValueError(f"direction is in or out, not {direction!r}")
     if day_used_fen + amount_fen > day_max:
-        return Refusal("day_limit_exceeded", f"超出日累计限额 {fen_to_yuan_str(day_max)} 元 / over the daily limit of "
-                                             f"{fen_to_yuan_str(day_max)} yuan (used {fen_to_yuan_str(day_used_fen)})")
+        return Refusal(
+            "day_limit_exceeded",
+            f"超出日累计限额 {fen_to_yuan_str(day_max)} 元 / over the daily limit of "
+            f"{fen_to_yuan_str(day_max)} yuan (used {fen_to_yuan_str(day_used_fen)})",
+        )
     if year_used_fen + amount_fen > year_max:
-        return Refusal("year_limit_exceeded", f"超出年累计限额 {fen_to_yuan_str(year_max)} 元 / over the yearly limit "
-                                              f"of {fen_to_yuan_str(year_max)} yuan (used {fen_to_yuan_str(year_used_fen)})")
+        return Refusal(
+            "year_limit_exceeded",
+            f"超出年累计限额 {fen_to_yuan_str(year_max)} 元 / over the yearly limit "
+            f"of {fen_to_yuan_str(year_max)} yuan (used {fen_to_yuan_str(year_used_fen)})",
+        )
     return None

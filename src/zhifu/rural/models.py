@@ -25,9 +25,13 @@ eaccounts = Table(
     "rural_eaccounts",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column("bank_id", String(40), nullable=False),  # the bank that opened it (an issuer of the county profile)
+    Column(
+        "bank_id", String(40), nullable=False
+    ),  # the bank that opened it (an issuer of the county profile)
     Column("account_class", String(3), nullable=False),  # II | III
-    Column("person_index", String(64), nullable=False),  # blind index of the ID number: one per class per bank
+    Column(
+        "person_index", String(64), nullable=False
+    ),  # blind index of the ID number: one per class per bank
     Column("id_no_enc", String(200), nullable=False),
     Column("name_masked", String(40), nullable=False),
     Column("phone_enc", String(200), nullable=False),
@@ -48,7 +52,9 @@ eaccount_usage = Table(
     "rural_eaccount_usage",
     metadata,
     Column("account_id", String(32), nullable=False),
-    Column("direction", String(3), nullable=False),  # out (spending, transfers out) | in (from unbound accounts)
+    Column(
+        "direction", String(3), nullable=False
+    ),  # out (spending, transfers out) | in (from unbound accounts)
     Column("period", String(11), nullable=False),
     Column("used_fen", BigInteger, nullable=False),
     PrimaryKeyConstraint("account_id", "direction", "period"),
@@ -232,7 +238,9 @@ orders = Table(
     Column("amount_fen", BigInteger, nullable=False),
     Column("channel", String(20), nullable=False),
     Column("payment_id", String(32), nullable=False),
-    Column("status", String(10), nullable=False),  # pending | paid | shipped | received | refunded | cancelled
+    Column(
+        "status", String(10), nullable=False
+    ),  # pending | paid | shipped | received | refunded | cancelled
     Column("buyer_phone_masked", String(20), nullable=False, server_default=""),
     utcnow_column("created_at"),
     utcnow_column("updated_at"),
@@ -240,6 +248,8 @@ orders = Table(
     PrimaryKeyConstraint("merchant_id", "id"),
     UniqueConstraint("merchant_id", "payment_id", name="uq_rural_orders_payment"),
     CheckConstraint("quantity > 0 and amount_fen > 0", name="positive"),
-    CheckConstraint("status in ('pending','paid','shipped','received','refunded','cancelled')", name="status"),
+    CheckConstraint(
+        "status in ('pending','paid','shipped','received','refunded','cancelled')", name="status"
+    ),
     Index("ix_rural_orders_created", "created_at"),
 )

@@ -47,37 +47,72 @@ def register_point(conn: Connection, req: PointIn, *, at: dt.datetime | None = N
     at = at or clock.now()
     m = merchant_row(conn, req.merchant_id)
     if m.status != MerchantStatus.ACTIVE:
-        raise ConflictError(f"商户 {req.merchant_id} 未启用 / merchant is {m.status}", param="merchant_id",
-                            code="merchant_not_active")
+        raise ConflictError(
+            f"商户 {req.merchant_id} 未启用 / merchant is {m.status}",
+            param="merchant_id",
+            code="merchant_not_active",
+        )
     village = next((v for v in county_profile().villages if v.code == req.village_code), None)
     if village is None:
         raise InvalidRequest(f"未知村 {req.village_code} / unknown village", param="village_code")
     if not 0 < req.card_daily_limit_fen <= CARD_DAILY_LIMIT_MAX_FEN:
-        raise InvalidRequest(f"每卡每日限额须在 0–{fen_to_yuan_str(CARD_DAILY_LIMIT_MAX_FEN)} 元 / the per-card daily "
-                             f"limit must be at most {fen_to_yuan_str(CARD_DAILY_LIMIT_MAX_FEN)}",
-                             param="card_daily_limit_fen")
+        raise InvalidRequest(
+            f"每卡每日限额须在 0–{fen_to_yuan_str(CARD_DAILY_LIMIT_MAX_FEN)} 元 / the per-card daily "
+            f"limit must be at most {fen_to_yuan_str(CARD_DAILY_LIMIT_MAX_FEN)}",
+            param="card_daily_limit_fen",
+        )
     if not 0 <= req.commission_fen <= 10_000:
         raise InvalidRequest("佣金须为 0–100 元 / commission must be 0–100 yuan", param="commission_fen")
     pid = new_id_fast("sp", int(at.timestamp() * 1000))
-    conn.execute(insert(service_points), [{
-        "id": pid, "merchant_id": req.merchant_id, "name": req.name, "town_code": village.town,
-        "village_code": req.village_code, "card_daily_limit_fen": req.card_daily_limit_fen,
-        "commission_fen": req.commission_fen, "cash_fen": None, "cash_reported_at": None, "status": "active",
-        "created_at": at}])
-    ledger.open_accounts(conn, [(payable_account(req.merchant_id), "liability", "CNY", False),
-                                (COMMISSION, "expense", "CNY", False), (BILLS_PAYABLE, "liability", "CNY", False),
-                                (CARD_CLEARING, "asset", "CNY", False)])
+    conn.execute(
+        insert(service_points),
+        [
+            {
+                "id": pid,
+                "merchant_id": req.merchant_id,
+                "name": req.name,
+                "town_code": village.town,
+                "village_code": req.village_code,
+                "card_daily_limit_fen": req.card_daily_limit_fen,
+                "commission_fen": req.commission_fen,
+                "cash_fen": None,
+                "cash_reported_at": None,
+                "status": "active",
+                "created_at": at,
+            }
+        ],
+    )
+    ledger.open_accounts(
+        conn,
+        [
+            (payable_account(req.merchant_id), "liability", "CNY", False),
+            (COMMISSION, "expense", "CNY", False),
+            (BILLS_PAYABLE, "liability", "CNY", False),
+            (CARD_CLEARING, "asset", "CNY", False),
+        ],
+    )
     return point(conn, pid)
 
 
 def _public(r: Any) -> dict[str, Any]:
-    return {"id": r.id, "object": "service_point", "merchant_id": r.merchant_id, "name": r.name,
-            "town_code": r.town_code, "village_code": r.village_code,
-            "card_daily_limit_fen": r.card_daily_limit_fen, "commission_fen": r.commission_fen,
-            "cash_fen": r.cash_fen, "cash_reported_at": r.cash_reported_at, "status": r.status}
+    return {
+        "id": r.id,
+        "object": "service_point",
+        "merchant_id": r.merchant_id,
+        "name": r.name,
+        "town_code": r.town_code,
+        "village_code": r.village_code,
+        "card_daily_limit_fen": r.card_daily_limit_fen,
+        "commission_fen": r.commission_fen,
+        "cash_fen": r.cash_fen,
+        "cash_reported_at": r.cash_reported_at,
+        "status": r.status,
+    }
 
 
-def point(conn: Connection, point_id: str, *, merchant_id: str | None = None, lock: bool = False) -> dict[str, Any]:
+def point(
+    conn: Connection, point_id: str, *, merchant_id: str | None = None, lock: bool = False
+) -> dict[str, Any]:
     q = select(service_points).where(service_points.c.id == point_id)
     if merchant_id is not None:
         q = q.where(service_points.c.merchant_id == merchant_id)
@@ -105,8 +140,9 @@ class PointTxnIn(BaseModel):
     note: str = Field(default="", max_length=80)
 
 
-def transact(conn: Connection, merchant_id: str, point_id: str, req: PointTxnIn, *,
-             at: dt.datetime | None = None) -> dict[str, Any]:
+def transact(
+    conn: Connection, merchant_id: str, point_id: str, req: PointTxnIn, *, at: dt.datetime | None = None
+) -> dict[str, Any]:
     """A withdrawal or a bill paid with a card at the point, within its per-card daily limit."""
     at = at or clock.now()
     p = point(conn, point_id, merchant_id=merchant_id, lock=True)  # one card's day at a point: one at a time
@@ -119,69 +155,141 @@ def transact(conn: Connection, merchant_id: str, point_id: str, req: PointTxnIn,
     idx = blind_index(req.card_no)
     day = at.astimezone(clock.SHANGHAI).date()
     if req.kind == "withdraw":
-        used = int(conn.execute(select(func.coalesce(func.sum(point_txns.c.amount_fen), 0)).where(and_(
-            point_txns.c.point_id == point_id, point_txns.c.card_index == idx, point_txns.c.local_day == day,
-            point_txns.c.kind == "withdraw"))).scalar_one())
+        used = int(
+            conn.execute(
+                select(func.coalesce(func.sum(point_txns.c.amount_fen), 0)).where(
+                    and_(
+                        point_txns.c.point_id == point_id,
+                        point_txns.c.card_index == idx,
+                        point_txns.c.local_day == day,
+                        point_txns.c.kind == "withdraw",
+                    )
+                )
+            ).scalar_one()
+        )
         if used + req.amount_fen > p["card_daily_limit_fen"]:
-            raise InvalidRequest(f"超出服务点每卡每日取款限额 {fen_to_yuan_str(p['card_daily_limit_fen'])} 元（今日已取 "
-                                 f"{fen_to_yuan_str(used)} 元）/ over the point's per-card daily limit",
-                                 param="amount_fen", code="point_limit_exceeded")
+            raise InvalidRequest(
+                f"超出服务点每卡每日取款限额 {fen_to_yuan_str(p['card_daily_limit_fen'])} 元（今日已取 "
+                f"{fen_to_yuan_str(used)} 元）/ over the point's per-card daily limit",
+                param="amount_fen",
+                code="point_limit_exceeded",
+            )
     tid = new_id_fast("ptx", int(at.timestamp() * 1000))
     agent = payable_account(merchant_id)
-    legs = [ledger.dr(CARD_CLEARING, req.amount_fen),
-            ledger.cr(agent if req.kind == "withdraw" else BILLS_PAYABLE, req.amount_fen)]
+    legs = [
+        ledger.dr(CARD_CLEARING, req.amount_fen),
+        ledger.cr(agent if req.kind == "withdraw" else BILLS_PAYABLE, req.amount_fen),
+    ]
     if p["commission_fen"]:
         legs += [ledger.dr(COMMISSION, p["commission_fen"]), ledger.cr(agent, p["commission_fen"])]
-    ledger.post_entry(conn, ledger.EntryRequest(f"rural:point:{tid}", tuple(legs),
-                                                f"service point {point_id} {req.kind}"), at=at)
-    conn.execute(insert(point_txns), [{"id": tid, "point_id": point_id, "kind": req.kind, "card_index": idx,
-                                       "card_masked": mask_account(req.card_no), "amount_fen": req.amount_fen,
-                                       "commission_fen": p["commission_fen"], "local_day": day, "note": req.note,
-                                       "created_at": at}])
+    ledger.post_entry(
+        conn,
+        ledger.EntryRequest(f"rural:point:{tid}", tuple(legs), f"service point {point_id} {req.kind}"),
+        at=at,
+    )
+    conn.execute(
+        insert(point_txns),
+        [
+            {
+                "id": tid,
+                "point_id": point_id,
+                "kind": req.kind,
+                "card_index": idx,
+                "card_masked": mask_account(req.card_no),
+                "amount_fen": req.amount_fen,
+                "commission_fen": p["commission_fen"],
+                "local_day": day,
+                "note": req.note,
+                "created_at": at,
+            }
+        ],
+    )
     harvest.card_used(conn, idx, at)
-    return {"id": tid, "object": "point_txn", "point_id": point_id, "kind": req.kind,
-            "card": mask_account(req.card_no), "amount_fen": req.amount_fen, "commission_fen": p["commission_fen"],
-            "created_at": at}
+    return {
+        "id": tid,
+        "object": "point_txn",
+        "point_id": point_id,
+        "kind": req.kind,
+        "card": mask_account(req.card_no),
+        "amount_fen": req.amount_fen,
+        "commission_fen": p["commission_fen"],
+        "created_at": at,
+    }
 
 
-def report_cash(conn: Connection, merchant_id: str, point_id: str, cash_fen: int, *,
-                at: dt.datetime | None = None) -> dict[str, Any]:
+def report_cash(
+    conn: Connection, merchant_id: str, point_id: str, cash_fen: int, *, at: dt.datetime | None = None
+) -> dict[str, Any]:
     at = at or clock.now()
     point(conn, point_id, merchant_id=merchant_id)
     if isinstance(cash_fen, bool) or not isinstance(cash_fen, int) or cash_fen < 0 or cash_fen > 100_000_000:
         raise InvalidRequest("现金须为 0–1,000,000 元 / cash must be 0–1,000,000 yuan", param="cash_fen")
-    conn.execute(update(service_points).where(service_points.c.id == point_id).values(cash_fen=cash_fen,
-                                                                                      cash_reported_at=at))
+    conn.execute(
+        update(service_points)
+        .where(service_points.c.id == point_id)
+        .values(cash_fen=cash_fen, cash_reported_at=at)
+    )
     return point(conn, point_id)
 
 
 def txns(conn: Connection, point_id: str, *, limit: int = 50) -> list[dict[str, Any]]:
-    return [{"id": r.id, "kind": r.kind, "card": r.card_masked, "amount_fen": r.amount_fen,
-             "commission_fen": r.commission_fen, "created_at": r.created_at, "note": r.note}
-            for r in conn.execute(select(point_txns).where(point_txns.c.point_id == point_id)
-                                  .order_by(point_txns.c.created_at.desc()).limit(limit))]
+    return [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "card": r.card_masked,
+            "amount_fen": r.amount_fen,
+            "commission_fen": r.commission_fen,
+            "created_at": r.created_at,
+            "note": r.note,
+        }
+        for r in conn.execute(
+            select(point_txns)
+            .where(point_txns.c.point_id == point_id)
+            .order_by(point_txns.c.created_at.desc())
+            .limit(limit)
+        )
+    ]
 
 
 def coverage(conn: Connection, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
     """Villages with an active point ÷ the county's villages, by town; withdrawals and bills in the period."""
     p = county_profile()
-    covered = {v for (v,) in conn.execute(select(service_points.c.village_code).where(
-        service_points.c.status == "active").distinct())}
+    covered = {
+        v
+        for (v,) in conn.execute(
+            select(service_points.c.village_code).where(service_points.c.status == "active").distinct()
+        )
+    }
     by_town: dict[str, dict[str, Any]] = {}
     for t in p.towns:
         vs = [v.code for v in p.villages if v.town == t.code]
         c = sum(1 for v in vs if v in covered)
-        by_town[t.code] = {"name": t.name, "villages": len(vs), "covered": c,
-                           "coverage_ppm": (c * 1_000_000 + len(vs) // 2) // len(vs) if vs else None}
+        by_town[t.code] = {
+            "name": t.name,
+            "villages": len(vs),
+            "covered": c,
+            "coverage_ppm": (c * 1_000_000 + len(vs) // 2) // len(vs) if vs else None,
+        }
     total = len(p.villages)
     n_cov = sum(1 for v in p.villages if v.code in covered)
-    rows = conn.execute(select(point_txns.c.kind, func.count(), func.coalesce(func.sum(point_txns.c.amount_fen), 0))
-                        .where(point_txns.c.created_at >= start, point_txns.c.created_at < end)
-                        .group_by(point_txns.c.kind)).all()
+    rows = conn.execute(
+        select(point_txns.c.kind, func.count(), func.coalesce(func.sum(point_txns.c.amount_fen), 0))
+        .where(point_txns.c.created_at >= start, point_txns.c.created_at < end)
+        .group_by(point_txns.c.kind)
+    ).all()
     kinds = {k: {"count": int(n), "amount_fen": int(a)} for k, n, a in rows}
-    points = int(conn.execute(select(func.count()).select_from(service_points)
-                              .where(service_points.c.status == "active")).scalar_one())
-    return {"points": points, "villages": total, "villages_covered": n_cov,
-            "coverage_ppm": (n_cov * 1_000_000 + total // 2) // total if total else None, "by_town": by_town,
-            "withdrawals": kinds.get("withdraw", {"count": 0, "amount_fen": 0}),
-            "bills": kinds.get("bill", {"count": 0, "amount_fen": 0})}
+    points = int(
+        conn.execute(
+            select(func.count()).select_from(service_points).where(service_points.c.status == "active")
+        ).scalar_one()
+    )
+    return {
+        "points": points,
+        "villages": total,
+        "villages_covered": n_cov,
+        "coverage_ppm": (n_cov * 1_000_000 + total // 2) // total if total else None,
+        "by_town": by_town,
+        "withdrawals": kinds.get("withdraw", {"count": 0, "amount_fen": 0}),
+        "bills": kinds.get("bill", {"count": 0, "amount_fen": 0}),
+    }

@@ -14,7 +14,14 @@ from zhifu.core.errors import InvalidRequest
 CYCLE_DAYS_MAX = 30  # no real settlement cycle is longer; a bigger number is a typo
 _CYCLE_RE = re.compile(r"([TD])\+([0-9]{1,2})")
 
-__all__ = ["CYCLE_DAYS_MAX", "SettleDate", "business_date", "is_working_day", "next_working_day", "settle_date"]
+__all__ = [
+    "CYCLE_DAYS_MAX",
+    "SettleDate",
+    "business_date",
+    "is_working_day",
+    "next_working_day",
+    "settle_date",
+]
 
 
 @dataclass(frozen=True, slots=True)

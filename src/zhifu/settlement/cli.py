@@ -31,8 +31,11 @@ def _call(fn: Callable[..., Any]) -> Any:
     try:
         return fn()
     except ZhifuError as exc:
-        fail(exc.message if exc.param and exc.param in exc.message else
-             f"{exc.param + ': ' if exc.param else ''}{exc.message}")
+        fail(
+            exc.message
+            if exc.param and exc.param in exc.message
+            else f"{exc.param + ': ' if exc.param else ''}{exc.message}"
+        )
 
 
 def _print_batch(b: dict[str, Any]) -> None:
@@ -59,16 +62,20 @@ def _run_date(date: str, out_dir: Path | None, min_payout_fen: int | None) -> No
 
 
 @app.callback(invoke_without_command=True)
-def settle(ctx: typer.Context,
-           date: str = typer.Option(None, "--date", help="The business date to settle, YYYY-MM-DD."),
-           out_dir: Path = typer.Option(None, "--out-dir", help="Where payout files go (ZHIFU_SETTLEMENT_DIR)."),
-           min_payout_fen: int = typer.Option(None, "--min-payout-fen",
-                                              help="Smaller nets are carried (ZHIFU_SETTLEMENT_MIN_PAYOUT_FEN).")
-           ) -> None:
+def settle(
+    ctx: typer.Context,
+    date: str = typer.Option(None, "--date", help="The business date to settle, YYYY-MM-DD."),
+    out_dir: Path = typer.Option(None, "--out-dir", help="Where payout files go (ZHIFU_SETTLEMENT_DIR)."),
+    min_payout_fen: int = typer.Option(
+        None, "--min-payout-fen", help="Smaller nets are carried (ZHIFU_SETTLEMENT_MIN_PAYOUT_FEN)."
+    ),
+) -> None:
     """Settle a business date: `zhifu settle --date 2021-10-08`."""
     if ctx.invoked_subcommand is not None:
         if date is not None:
-            fail("--date goes with `zhifu settle --date D` or `zhifu settle run --date D`, not with a subcommand")
+            fail(
+                "--date goes with `zhifu settle --date D` or `zhifu settle run --date D`, not with a subcommand"
+            )
         return
     if date is None:
         console.print(ctx.get_help())
@@ -77,14 +84,19 @@ def settle(ctx: typer.Context,
 
 
 @app.command("run")
-def run(date: str = typer.Option(..., "--date", help="The business date to settle, YYYY-MM-DD."),
-        out_dir: Path = typer.Option(None, "--out-dir"), min_payout_fen: int = typer.Option(None)) -> None:
+def run(
+    date: str = typer.Option(..., "--date", help="The business date to settle, YYYY-MM-DD."),
+    out_dir: Path = typer.Option(None, "--out-dir"),
+    min_payout_fen: int = typer.Option(None),
+) -> None:
     """The same as `zhifu settle --date D`."""
     _run_date(date, out_dir, min_payout_fen)
 
 
 @app.command("import-result")
-def import_result(file: Path = typer.Argument(..., help="The bank's payout result file (CSV, TOTAL line).")) -> None:
+def import_result(
+    file: Path = typer.Argument(..., help="The bank's payout result file (CSV, TOTAL line)."),
+) -> None:
     """Mark each payout paid or failed from the bank's result file; failed ones are paid again next run."""
     from zhifu.settlement.service import import_result as do_import
 
@@ -98,8 +110,10 @@ def import_result(file: Path = typer.Argument(..., help="The bank's payout resul
     if r["duplicate"]:
         console.print(f"{file.name}: already imported; nothing changed")
         return
-    console.print(f"batch {r['batch_no']}: {r['paid']} paid, {r['failed']} failed (back to the merchants' "
-                  f"balances for the next run), {r['unchanged']} already applied")
+    console.print(
+        f"batch {r['batch_no']}: {r['paid']} paid, {r['failed']} failed (back to the merchants' "
+        f"balances for the next run), {r['unchanged']} already applied"
+    )
 
 
 @app.command("show")
@@ -112,15 +126,18 @@ def show(date: str = typer.Option(..., "--date", help="Business date, YYYY-MM-DD
     b = _call(lambda: db.run(lambda c: get_batch(c, day)))
     _print_batch(b)
     for s in b["lines_by_status"]:
-        console.print(f"  {s['status']:<10} {s['reason'] or '':<16} {s['count']:>7}  {format_fen(s['carried_fen'])}")
+        console.print(
+            f"  {s['status']:<10} {s['reason'] or '':<16} {s['count']:>7}  {format_fen(s['carried_fen'])}"
+        )
 
 
-def statement(merchant_id: str = typer.Argument(..., help="The merchant's id, mch_…"),
-              month: str = typer.Option(None, "--month", help="YYYY-MM"),
-              date: str = typer.Option(None, "--date", help="One business day, YYYY-MM-DD."),
-              fmt: str = typer.Option("xlsx", "--format", help="csv or xlsx"),
-              out: Path = typer.Option(None, "--out", help="File to write; default <merchant>-<period>.<format>.")
-              ) -> None:
+def statement(
+    merchant_id: str = typer.Argument(..., help="The merchant's id, mch_…"),
+    month: str = typer.Option(None, "--month", help="YYYY-MM"),
+    date: str = typer.Option(None, "--date", help="One business day, YYYY-MM-DD."),
+    fmt: str = typer.Option("xlsx", "--format", help="csv or xlsx"),
+    out: Path = typer.Option(None, "--out", help="File to write; default <merchant>-<period>.<format>."),
+) -> None:
     """A merchant's statement (对账单) for a month or a day, as CSV or Excel: `zhifu statement mch_… --month 2021-10`."""
     from zhifu.settlement.statements import statement as build
     from zhifu.settlement.statements import to_csv, to_xlsx
@@ -133,8 +150,10 @@ def statement(merchant_id: str = typer.Argument(..., help="The merchant's id, mc
     target = out or Path(f"{merchant_id}-{doc['period']}.{fmt}")
     target.write_bytes(data)
     t = doc["totals"]
-    console.print(f"{doc['merchant_name']} {doc['period']}: {len(doc['lines'])} lines, net "
-                  f"{format_fen(t['net_fen'])}; written to {target}")
+    console.print(
+        f"{doc['merchant_name']} {doc['period']}: {len(doc['lines'])} lines, net "
+        f"{format_fen(t['net_fen'])}; written to {target}"
+    )
 
 
 COMMANDS = {"statement": statement}  # mounted beside `settle` as `zhifu statement`

@@ -68,8 +68,11 @@ settlements = Table(
     utcnow_column("created_at"),
     CheckConstraint("status in ('in_transit','paid','failed','held','carried')", name="status"),
     CheckConstraint("payout_fen >= 0 and payout_fen + carried_fen = net_fen", name="net_split"),
-    CheckConstraint("net_fen = brought_forward_fen + sales_fen - refund_fen - fee_fen + fee_returned_fen"
-                    " + adjustments_fen", name="net_formula"),
+    CheckConstraint(
+        "net_fen = brought_forward_fen + sales_fen - refund_fen - fee_fen + fee_returned_fen"
+        " + adjustments_fen",
+        name="net_formula",
+    ),
     UniqueConstraint("merchant_id", "business_date"),
     Index("ix_settlements_batch", "batch_no"),
 )

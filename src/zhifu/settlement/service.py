@@ -69,7 +69,7 @@ def batch_no_of(d: dt.date) -> str:
 
 
 def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
-    return [items[i:i + IN_CHUNK] for i in range(0, len(items), IN_CHUNK)]
+    return [items[i : i + IN_CHUNK] for i in range(0, len(items), IN_CHUNK)]
 
 
 # ---------------------------------------------------------------- the run
@@ -79,9 +79,12 @@ def _check_date(d: dt.date, at: dt.datetime) -> None:
     if not isinstance(d, dt.date) or isinstance(d, dt.datetime):
         raise InvalidRequest("business_date must be a date like 2021-10-08", param="date")
     if at < day_end(d):
-        raise InvalidRequest(f"业务日 {d} 尚未日切（{day_end(d):%Y-%m-%d %H:%M} 北京时间）/ business date {d} is not cut "
-                             f"off until {day_end(d):%Y-%m-%d %H:%M} Beijing time", param="date",
-                             code="date_not_cut_off")
+        raise InvalidRequest(
+            f"业务日 {d} 尚未日切（{day_end(d):%Y-%m-%d %H:%M} 北京时间）/ business date {d} is not cut "
+            f"off until {day_end(d):%Y-%m-%d %H:%M} Beijing time",
+            param="date",
+            code="date_not_cut_off",
+        )
 
 
 def _signed() -> Any:
@@ -90,14 +93,17 @@ def _signed() -> Any:
 
 def _payable_balances(conn: Connection) -> dict[str, tuple[int, int]]:
     """Every merchant payable: (posted balance, available after holds), locked on PostgreSQL for the run."""
-    q = (select(accounts.c.code, accounts.c.posted_cr_fen, accounts.c.posted_dr_fen, accounts.c.pending_dr_fen)
-         .where(and_(accounts.c.code >= PAYABLE, accounts.c.code < _PAYABLE_END)).order_by(accounts.c.code))
+    q = (
+        select(accounts.c.code, accounts.c.posted_cr_fen, accounts.c.posted_dr_fen, accounts.c.pending_dr_fen)
+        .where(and_(accounts.c.code >= PAYABLE, accounts.c.code < _PAYABLE_END))
+        .order_by(accounts.c.code)
+    )
     if conn.dialect.name == "postgresql":
         q = q.with_for_update()  # payments wait for the run: the balance and the activity read agree
     out = {}
     for code, cr, dr, pending in conn.execute(q):
         posted = int(cr) - int(dr)
-        out[code[len(PAYABLE):]] = (posted, posted - int(pending))
+        out[code[len(PAYABLE) :]] = (posted, posted - int(pending))
     return out
 
 
@@ -109,46 +115,91 @@ def _other_movement(conn: Connection, d: dt.date) -> tuple[dict[str, int], dict[
     key = entries.c.idempotency_key
     # the entries of the window, found by time, are the small side: materialised first, so the planner never
     # walks the account index, which holds every payable posting ever made
-    window = (select(entries.c.id, entries.c.created_at)
-              .where(and_(entries.c.created_at >= start, ~key.startswith(KEY_PREFIX),
-                          or_(entries.c.created_at >= end,
-                              and_(*(~key.startswith(k) for k in ledger.keys.TRADING_PREFIXES)))))
-              .cte("settle_window").prefix_with("MATERIALIZED"))
+    window = (
+        select(entries.c.id, entries.c.created_at)
+        .where(
+            and_(
+                entries.c.created_at >= start,
+                ~key.startswith(KEY_PREFIX),
+                or_(
+                    entries.c.created_at >= end,
+                    and_(*(~key.startswith(k) for k in ledger.keys.TRADING_PREFIXES)),
+                ),
+            )
+        )
+        .cte("settle_window")
+        .prefix_with("MATERIALIZED")
+    )
     code = postings.c.account_code + literal("")  # not a reason to start from the account index
     signed = _signed()
-    q = (select(postings.c.account_code,
-                func.sum(case((window.c.created_at < end, signed), else_=literal(0))),
-                func.sum(case((window.c.created_at >= end, signed), else_=literal(0))))
-         .select_from(window.join(postings, postings.c.entry_id == window.c.id))
-         .where(and_(code >= PAYABLE, code < _PAYABLE_END))
-         .group_by(postings.c.account_code))
+    q = (
+        select(
+            postings.c.account_code,
+            func.sum(case((window.c.created_at < end, signed), else_=literal(0))),
+            func.sum(case((window.c.created_at >= end, signed), else_=literal(0))),
+        )
+        .select_from(window.join(postings, postings.c.entry_id == window.c.id))
+        .where(and_(code >= PAYABLE, code < _PAYABLE_END))
+        .group_by(postings.c.account_code)
+    )
     other, after = {}, {}
     for code, w, a in conn.execute(q):
-        mid = code[len(PAYABLE):]
+        mid = code[len(PAYABLE) :]
         other[mid], after[mid] = int(w or 0), int(a or 0)
     return other, after
 
 
-def _trading(conn: Connection, d: dt.date) -> tuple[dict[str, tuple[int, int, int]], dict[str, tuple[int, int, int]]]:
+def _trading(
+    conn: Connection, d: dt.date
+) -> tuple[dict[str, tuple[int, int, int]], dict[str, tuple[int, int, int]]]:
     """Per merchant: (count, amount, fee) of payments and (count, amount, fee returned) of refunds of date `d`."""
-    pays = {m: (int(n), int(a), int(f)) for m, n, a, f in conn.execute(
-        select(payments.c.merchant_id, func.count(), func.sum(payments.c.amount_fen), func.sum(payments.c.fee_fen))
-        .where(and_(payments.c.business_date == d, payments.c.status == "succeeded"))
-        .group_by(payments.c.merchant_id))}
-    refs = {m: (int(n), int(a), int(f)) for m, n, a, f in conn.execute(
-        select(refunds.c.merchant_id, func.count(), func.sum(refunds.c.amount_fen),
-               func.sum(refunds.c.fee_refunded_fen))
-        .where(and_(refunds.c.business_date == d, refunds.c.status == "succeeded"))
-        .group_by(refunds.c.merchant_id))}
+    pays = {
+        m: (int(n), int(a), int(f))
+        for m, n, a, f in conn.execute(
+            select(
+                payments.c.merchant_id,
+                func.count(),
+                func.sum(payments.c.amount_fen),
+                func.sum(payments.c.fee_fen),
+            )
+            .where(and_(payments.c.business_date == d, payments.c.status == "succeeded"))
+            .group_by(payments.c.merchant_id)
+        )
+    }
+    refs = {
+        m: (int(n), int(a), int(f))
+        for m, n, a, f in conn.execute(
+            select(
+                refunds.c.merchant_id,
+                func.count(),
+                func.sum(refunds.c.amount_fen),
+                func.sum(refunds.c.fee_refunded_fen),
+            )
+            .where(and_(refunds.c.business_date == d, refunds.c.status == "succeeded"))
+            .group_by(refunds.c.merchant_id)
+        )
+    }
     return pays, refs
 
 
 def _merchant_info(conn: Connection, ids: Sequence[str]) -> dict[str, Any]:
     out = {}
     for chunk in _chunks(ids):
-        out.update({r.id: r for r in conn.execute(select(
-            merchants.c.id, merchants.c.settlement_cycle, merchants.c.frozen, merchants.c.settle_bank,
-            merchants.c.settle_account_masked, merchants.c.settle_account_name).where(merchants.c.id.in_(chunk)))})
+        out.update(
+            {
+                r.id: r
+                for r in conn.execute(
+                    select(
+                        merchants.c.id,
+                        merchants.c.settlement_cycle,
+                        merchants.c.frozen,
+                        merchants.c.settle_bank,
+                        merchants.c.settle_account_masked,
+                        merchants.c.settle_account_name,
+                    ).where(merchants.c.id.in_(chunk))
+                )
+            }
+        )
     return out
 
 
@@ -157,9 +208,19 @@ def _settle_date(d: dt.date, cycle: str, cal: WorkingCalendar) -> Any:
     return settle_date(d, cycle, cal)
 
 
-def _line(mid: str, m: Any, d: dt.date, posted: int, available: int, other: int, after: int,
-          pay: tuple[int, int, int], ref: tuple[int, int, int], min_payout_fen: int,
-          cal: WorkingCalendar) -> dict[str, Any]:
+def _line(
+    mid: str,
+    m: Any,
+    d: dt.date,
+    posted: int,
+    available: int,
+    other: int,
+    after: int,
+    pay: tuple[int, int, int],
+    ref: tuple[int, int, int],
+    min_payout_fen: int,
+    cal: WorkingCalendar,
+) -> dict[str, Any]:
     net = posted - after
     trading = pay[1] - pay[2] - ref[1] + ref[2]  # what payments and refunds of the date put on the payable
     cycle = (m.settlement_cycle if m is not None else None) or "T+1"
@@ -174,12 +235,31 @@ def _line(mid: str, m: Any, d: dt.date, posted: int, available: int, other: int,
     elif min(net, available) < min_payout_fen:
         status, reason, payout = "carried", "below_minimum" if available >= net else "on_hold", 0
     else:  # a hold on the payable (a dispute, a risk reserve) stays behind
-        status, reason, payout = "in_transit", None if available >= net else "partly_on_hold", min(net, available)
-    return {"merchant_id": mid, "business_date": d, "cycle": cycle, "settle_date": when.date,
-            "advanced": when.advanced, "sales_count": pay[0], "sales_fen": pay[1], "refund_count": ref[0],
-            "refund_fen": ref[1], "fee_fen": pay[2], "fee_returned_fen": ref[2], "adjustments_fen": other,
-            "brought_forward_fen": net - trading - other, "net_fen": net, "payout_fen": payout, "carried_fen": net - payout,
-            "status": status, "reason": reason}
+        status, reason, payout = (
+            "in_transit",
+            None if available >= net else "partly_on_hold",
+            min(net, available),
+        )
+    return {
+        "merchant_id": mid,
+        "business_date": d,
+        "cycle": cycle,
+        "settle_date": when.date,
+        "advanced": when.advanced,
+        "sales_count": pay[0],
+        "sales_fen": pay[1],
+        "refund_count": ref[0],
+        "refund_fen": ref[1],
+        "fee_fen": pay[2],
+        "fee_returned_fen": ref[2],
+        "adjustments_fen": other,
+        "brought_forward_fen": net - trading - other,
+        "net_fen": net,
+        "payout_fen": payout,
+        "carried_fen": net - payout,
+        "status": status,
+        "reason": reason,
+    }
 
 
 def _compute(conn: Connection, d: dt.date, min_payout_fen: int) -> list[dict[str, Any]]:
@@ -189,15 +269,38 @@ def _compute(conn: Connection, d: dt.date, min_payout_fen: int) -> list[dict[str
     other, after = _other_movement(conn, d)
     pays, refs = _trading(conn, d)
     none = (0, 0, 0)
-    mids = sorted({m for m, (posted, _) in balances.items() if posted - after.get(m, 0) != 0}
-                  | {m for m, v in other.items() if v} | set(pays) | set(refs))
+    mids = sorted(
+        {m for m, (posted, _) in balances.items() if posted - after.get(m, 0) != 0}
+        | {m for m, v in other.items() if v}
+        | set(pays)
+        | set(refs)
+    )
     info = _merchant_info(conn, mids)
-    return [_line(mid, info.get(mid), d, *balances.get(mid, (0, 0)), other.get(mid, 0), after.get(mid, 0),
-                  pays.get(mid, none), refs.get(mid, none), min_payout_fen, cal) for mid in mids]
+    return [
+        _line(
+            mid,
+            info.get(mid),
+            d,
+            *balances.get(mid, (0, 0)),
+            other.get(mid, 0),
+            after.get(mid, 0),
+            pays.get(mid, none),
+            refs.get(mid, none),
+            min_payout_fen,
+            cal,
+        )
+        for mid in mids
+    ]
 
 
-def _post_payouts(conn: Connection, batch_no: str, d: dt.date, lines: list[dict[str, Any]], info: dict[str, Any],
-                  at: dt.datetime) -> None:
+def _post_payouts(
+    conn: Connection,
+    batch_no: str,
+    d: dt.date,
+    lines: list[dict[str, Any]],
+    info: dict[str, Any],
+    at: dt.datetime,
+) -> None:
     """Insert the lines and payouts and post DR merchant_payable → CR settlement_in_transit for each payout."""
     ms = int(at.timestamp() * 1000)
     payout_rows, reqs = [], []
@@ -207,42 +310,78 @@ def _post_payouts(conn: Connection, batch_no: str, d: dt.date, lines: list[dict[
         if line["payout_fen"] > 0:
             m = info[line["merchant_id"]]
             pid = line["payout_id"] = new_id_fast("po", ms)
-            payout_rows.append({"merchant_id": line["merchant_id"], "id": pid, "settlement_id": line["id"],
-                                "batch_no": batch_no, "business_date": d, "settle_date": line["settle_date"],
-                                "advanced": line["advanced"], "amount_fen": line["payout_fen"],
-                                "bank": m.settle_bank, "account_masked": m.settle_account_masked,
-                                "account_name": m.settle_account_name, "status": "in_transit", "reason": None,
-                                "created_at": at, "resolved_at": None})
-            reqs.append(ledger.EntryRequest(
-                ledger.keys.settlement_payout(d, line["merchant_id"]),
-                (ledger.dr(PAYABLE + line["merchant_id"], line["payout_fen"]), ledger.cr(IN_TRANSIT, line["payout_fen"])),
-                f"settlement {batch_no} payout {pid}"))
+            payout_rows.append(
+                {
+                    "merchant_id": line["merchant_id"],
+                    "id": pid,
+                    "settlement_id": line["id"],
+                    "batch_no": batch_no,
+                    "business_date": d,
+                    "settle_date": line["settle_date"],
+                    "advanced": line["advanced"],
+                    "amount_fen": line["payout_fen"],
+                    "bank": m.settle_bank,
+                    "account_masked": m.settle_account_masked,
+                    "account_name": m.settle_account_name,
+                    "status": "in_transit",
+                    "reason": None,
+                    "created_at": at,
+                    "resolved_at": None,
+                }
+            )
+            reqs.append(
+                ledger.EntryRequest(
+                    ledger.keys.settlement_payout(d, line["merchant_id"]),
+                    (
+                        ledger.dr(PAYABLE + line["merchant_id"], line["payout_fen"]),
+                        ledger.cr(IN_TRANSIT, line["payout_fen"]),
+                    ),
+                    f"settlement {batch_no} payout {pid}",
+                )
+            )
     if lines:
         conn.execute(insert(settlements), lines)
     if payout_rows:
         conn.execute(insert(settlement_payouts), payout_rows)
     step = ledger.service.BATCH_MAX
     for start in range(0, len(reqs), step):
-        ledger.post_entries(conn, reqs[start:start + step], at=at)
+        ledger.post_entries(conn, reqs[start : start + step], at=at)
 
 
 def _batch_doc(row: Any) -> dict[str, Any]:
-    return {"object": "settlement_batch", "batch_no": row.batch_no, "business_date": row.business_date.isoformat(),
-            "status": row.status, "merchant_count": row.merchant_count, "payout_count": row.payout_count,
-            "payout_fen": row.payout_fen, "held_count": row.held_count, "held_fen": row.held_fen,
-            "carried_count": row.carried_count, "carried_fen": row.carried_fen, "file_dir": row.file_dir,
-            "created_at": row.created_at, "filed_at": row.filed_at}
+    return {
+        "object": "settlement_batch",
+        "batch_no": row.batch_no,
+        "business_date": row.business_date.isoformat(),
+        "status": row.status,
+        "merchant_count": row.merchant_count,
+        "payout_count": row.payout_count,
+        "payout_fen": row.payout_fen,
+        "held_count": row.held_count,
+        "held_fen": row.held_fen,
+        "carried_count": row.carried_count,
+        "carried_fen": row.carried_fen,
+        "file_dir": row.file_dir,
+        "created_at": row.created_at,
+        "filed_at": row.filed_at,
+    }
 
 
-def _post_run(conn: Connection, d: dt.date, at: dt.datetime, min_payout_fen: int) -> tuple[dict[str, Any], bool]:
+def _post_run(
+    conn: Connection, d: dt.date, at: dt.datetime, min_payout_fen: int
+) -> tuple[dict[str, Any], bool]:
     """Compute and post a date's run in one transaction; an existing run of the date is returned as it is."""
     existing = conn.execute(select(settlement_batches).where(settlement_batches.c.business_date == d)).first()
     if existing is not None:
         return _batch_doc(existing), False
     last = conn.execute(select(func.max(settlement_batches.c.business_date))).scalar()
     if last is not None and last > d:
-        raise ConflictError(f"已结算至 {last}，业务日须按顺序结算 / settlement already ran for {last}; dates are settled "
-                            f"in order, so {d} was included in later runs", param="date", code="settlement_out_of_order")
+        raise ConflictError(
+            f"已结算至 {last}，业务日须按顺序结算 / settlement already ran for {last}; dates are settled "
+            f"in order, so {d} was included in later runs",
+            param="date",
+            code="settlement_out_of_order",
+        )
     batch_no = batch_no_of(d)
     lines = _compute(conn, d, min_payout_fen)
     info = _merchant_info(conn, [ln["merchant_id"] for ln in lines if ln["payout_fen"] > 0])
@@ -251,16 +390,46 @@ def _post_run(conn: Connection, d: dt.date, at: dt.datetime, min_payout_fen: int
     paying = [ln for ln in lines if ln["payout_fen"] > 0]
     try:
         with conn.begin_nested():  # claims the date: a concurrent run of it stops here
-            conn.execute(insert(settlement_batches), [{
-                "batch_no": batch_no, "business_date": d, "status": "posted", "merchant_count": len(lines),
-                "payout_count": len(paying), "payout_fen": sum(ln["payout_fen"] for ln in paying),
-                "held_count": len(held), "held_fen": sum(ln["carried_fen"] for ln in held),
-                "carried_count": len(carried), "carried_fen": sum(ln["carried_fen"] for ln in carried),
-                "file_dir": None, "created_at": at, "filed_at": None}])
+            conn.execute(
+                insert(settlement_batches),
+                [
+                    {
+                        "batch_no": batch_no,
+                        "business_date": d,
+                        "status": "posted",
+                        "merchant_count": len(lines),
+                        "payout_count": len(paying),
+                        "payout_fen": sum(ln["payout_fen"] for ln in paying),
+                        "held_count": len(held),
+                        "held_fen": sum(ln["carried_fen"] for ln in held),
+                        "carried_count": len(carried),
+                        "carried_fen": sum(ln["carried_fen"] for ln in carried),
+                        "file_dir": None,
+                        "created_at": at,
+                        "filed_at": None,
+                    }
+                ],
+            )
     except IntegrityError as exc:
-        raise ConflictError(f"settlement of {d} is running already", param="date", code="settlement_running") from exc
+        raise ConflictError(
+            f"settlement of {d} is running already", param="date", code="settlement_running"
+        ) from exc
     _post_payouts(conn, batch_no, d, lines, info, at)
-    audit.record(conn, None, "settlement.run", "settlement_batch", batch_no, {"business_date": d.isoformat(), "merchants": len(lines), "payouts": len(paying), "payout_fen": sum(ln["payout_fen"] for ln in paying), "held": len(held)}, at=at)
+    audit.record(
+        conn,
+        None,
+        "settlement.run",
+        "settlement_batch",
+        batch_no,
+        {
+            "business_date": d.isoformat(),
+            "merchants": len(lines),
+            "payouts": len(paying),
+            "payout_fen": sum(ln["payout_fen"] for ln in paying),
+            "held": len(held),
+        },
+        at=at,
+    )
     row = conn.execute(select(settlement_batches).where(settlement_batches.c.batch_no == batch_no)).one()
     return _batch_doc(row), True
 
@@ -268,34 +437,63 @@ def _post_run(conn: Connection, d: dt.date, at: dt.datetime, min_payout_fen: int
 def _instructions(conn: Connection, batch_no: str) -> list[PayoutInstruction]:
     from zhifu.privacy import keyring
 
-    rows = conn.execute(select(settlement_payouts).where(settlement_payouts.c.batch_no == batch_no)
-                        .order_by(settlement_payouts.c.merchant_id)).all()
+    rows = conn.execute(
+        select(settlement_payouts)
+        .where(settlement_payouts.c.batch_no == batch_no)
+        .order_by(settlement_payouts.c.merchant_id)
+    ).all()
     ring = keyring(conn)
     accounts_of: dict[str, str] = {}
     for chunk in _chunks([r.merchant_id for r in rows]):
-        for mid, enc in conn.execute(select(merchants.c.id, merchants.c.settle_account_enc)
-                                     .where(merchants.c.id.in_(chunk))):
+        for mid, enc in conn.execute(
+            select(merchants.c.id, merchants.c.settle_account_enc).where(merchants.c.id.in_(chunk))
+        ):
             accounts_of[mid] = ring.decrypt(enc)
-    return [PayoutInstruction(batch_no, r.id, r.merchant_id, r.bank, accounts_of[r.merchant_id], r.account_name,
-                              r.amount_fen, r.settle_date, r.advanced, r.business_date) for r in rows]
+    return [
+        PayoutInstruction(
+            batch_no,
+            r.id,
+            r.merchant_id,
+            r.bank,
+            accounts_of[r.merchant_id],
+            r.account_name,
+            r.amount_fen,
+            r.settle_date,
+            r.advanced,
+            r.business_date,
+        )
+        for r in rows
+    ]
 
 
 def _summary(conn: Connection, batch: dict[str, Any]) -> dict[str, Any]:
-    by_date = conn.execute(select(settlement_payouts.c.settle_date, settlement_payouts.c.advanced, func.count(),
-                                  func.sum(settlement_payouts.c.amount_fen))
-                           .where(settlement_payouts.c.batch_no == batch["batch_no"])
-                           .group_by(settlement_payouts.c.settle_date, settlement_payouts.c.advanced)
-                           .order_by(settlement_payouts.c.settle_date)).all()
-    reasons = conn.execute(select(settlements.c.status, settlements.c.reason, func.count(),
-                                  func.sum(settlements.c.carried_fen))
-                           .where(settlements.c.batch_no == batch["batch_no"])
-                           .group_by(settlements.c.status, settlements.c.reason)).all()
-    return {**{k: v for k, v in batch.items() if k not in ("file_dir", "filed_at", "object")},
-            "object": "settlement_summary",
-            "payouts_by_settle_date": [{"settle_date": s.isoformat(), "advanced": bool(a), "count": n,
-                                        "amount_fen": int(t)} for s, a, n, t in by_date],
-            "lines_by_status": [{"status": s, "reason": r, "count": n, "carried_fen": int(t or 0)}
-                                for s, r, n, t in reasons]}
+    by_date = conn.execute(
+        select(
+            settlement_payouts.c.settle_date,
+            settlement_payouts.c.advanced,
+            func.count(),
+            func.sum(settlement_payouts.c.amount_fen),
+        )
+        .where(settlement_payouts.c.batch_no == batch["batch_no"])
+        .group_by(settlement_payouts.c.settle_date, settlement_payouts.c.advanced)
+        .order_by(settlement_payouts.c.settle_date)
+    ).all()
+    reasons = conn.execute(
+        select(settlements.c.status, settlements.c.reason, func.count(), func.sum(settlements.c.carried_fen))
+        .where(settlements.c.batch_no == batch["batch_no"])
+        .group_by(settlements.c.status, settlements.c.reason)
+    ).all()
+    return {
+        **{k: v for k, v in batch.items() if k not in ("file_dir", "filed_at", "object")},
+        "object": "settlement_summary",
+        "payouts_by_settle_date": [
+            {"settle_date": s.isoformat(), "advanced": bool(a), "count": n, "amount_fen": int(t)}
+            for s, a, n, t in by_date
+        ],
+        "lines_by_status": [
+            {"status": s, "reason": r, "count": n, "carried_fen": int(t or 0)} for s, r, n, t in reasons
+        ],
+    }
 
 
 def _write_files(db: Database, batch: dict[str, Any], out_dir: Path, at: dt.datetime) -> dict[str, Any]:
@@ -303,21 +501,47 @@ def _write_files(db: Database, batch: dict[str, Any], out_dir: Path, at: dt.date
         rows = _instructions(conn, batch["batch_no"])
         summary = _summary(conn, batch)
     directory = out_dir / batch["business_date"]
-    paths = write_batch_files(directory, batch["batch_no"], dt.date.fromisoformat(batch["business_date"]),
-                              at.astimezone(SHANGHAI), rows, summary)
+    paths = write_batch_files(
+        directory,
+        batch["batch_no"],
+        dt.date.fromisoformat(batch["business_date"]),
+        at.astimezone(SHANGHAI),
+        rows,
+        summary,
+    )
 
     def mark(conn: Connection) -> dict[str, Any]:
-        conn.execute(update(settlement_batches).where(settlement_batches.c.batch_no == batch["batch_no"])
-                     .values(status="filed", file_dir=str(directory), filed_at=at))
-        audit.record(conn, None, "settlement.payout_files", "settlement_batch", batch["batch_no"], {"sha256": {k: hashlib.sha256(Path(v).read_bytes()).hexdigest() for k, v in paths.items()}}, at=at)
-        return _batch_doc(conn.execute(select(settlement_batches)
-                                       .where(settlement_batches.c.batch_no == batch["batch_no"])).one())
+        conn.execute(
+            update(settlement_batches)
+            .where(settlement_batches.c.batch_no == batch["batch_no"])
+            .values(status="filed", file_dir=str(directory), filed_at=at)
+        )
+        audit.record(
+            conn,
+            None,
+            "settlement.payout_files",
+            "settlement_batch",
+            batch["batch_no"],
+            {"sha256": {k: hashlib.sha256(Path(v).read_bytes()).hexdigest() for k, v in paths.items()}},
+            at=at,
+        )
+        return _batch_doc(
+            conn.execute(
+                select(settlement_batches).where(settlement_batches.c.batch_no == batch["batch_no"])
+            ).one()
+        )
 
     return {**db.run(mark), "files": paths}
 
 
-def run_settlement(db: Database, business_date: dt.date, *, at: dt.datetime | None = None,
-                   min_payout_fen: int | None = None, out_dir: str | Path | None = None) -> dict[str, Any]:
+def run_settlement(
+    db: Database,
+    business_date: dt.date,
+    *,
+    at: dt.datetime | None = None,
+    min_payout_fen: int | None = None,
+    out_dir: str | Path | None = None,
+) -> dict[str, Any]:
     """Settle a business date: post every merchant's payout, then write the payout files and the summary.
 
     Safe to repeat: a date already posted is not posted again; a run that stopped before its files were written
@@ -332,7 +556,8 @@ def run_settlement(db: Database, business_date: dt.date, *, at: dt.datetime | No
     batch, fresh = db.run(lambda c: _post_run(c, business_date, at, min_fen))
     directory = Path(out_dir or cfg.dir)
     files_there = batch["file_dir"] and all(
-        (Path(batch["file_dir"]) / f"{batch['batch_no']}{ext}").exists() for ext in (".csv", ".gbk.txt"))
+        (Path(batch["file_dir"]) / f"{batch['batch_no']}{ext}").exists() for ext in (".csv", ".gbk.txt")
+    )
     if batch["status"] == "filed" and files_there:
         return {**batch, "created": False}
     return {**_write_files(db, batch, directory, at), "created": fresh}
@@ -354,8 +579,13 @@ def scheduled_run(db: Database, *, at: dt.datetime | None = None) -> list[dict[s
     latest = business_date(at) - dt.timedelta(days=1)  # the last date already cut off
     with db.tx() as conn:
         last = last_settled_date(conn)
-        unfiled = conn.execute(select(settlement_batches.c.business_date)
-                               .where(settlement_batches.c.status == "posted")).scalars().all()
+        unfiled = (
+            conn.execute(
+                select(settlement_batches.c.business_date).where(settlement_batches.c.status == "posted")
+            )
+            .scalars()
+            .all()
+        )
     first = latest if last is None else last + dt.timedelta(days=1)
     first = max(first, latest - dt.timedelta(days=cfg.catch_up_days_max - 1))
     days = sorted(set(unfiled) | {first + dt.timedelta(days=i) for i in range((latest - first).days + 1)})
@@ -384,7 +614,9 @@ def _log_once(message: str) -> None:
 # ---------------------------------------------------------------- the bank's result file
 
 
-def import_result(db: Database, data: bytes, *, filename: str = "", at: dt.datetime | None = None) -> dict[str, Any]:
+def import_result(
+    db: Database, data: bytes, *, filename: str = "", at: dt.datetime | None = None
+) -> dict[str, Any]:
     """Apply the bank's payout result file: paid → DR settlement_in_transit, CR bank; failed → back to the
     merchant's payable, paid again by the next run. The whole file is checked first and refused naming the line;
     the same file twice, or a payout already marked the same way, changes nothing."""
@@ -396,14 +628,29 @@ def import_result(db: Database, data: bytes, *, filename: str = "", at: dt.datet
     return db.run(lambda c: _apply_results(c, rows, sha, filename, at))
 
 
-def _apply_results(conn: Connection, rows: list[Any], sha: str, filename: str, at: dt.datetime) -> dict[str, Any]:
-    prior = conn.execute(select(settlement_result_files).where(settlement_result_files.c.sha256 == sha)).first()
+def _apply_results(
+    conn: Connection, rows: list[Any], sha: str, filename: str, at: dt.datetime
+) -> dict[str, Any]:
+    prior = conn.execute(
+        select(settlement_result_files).where(settlement_result_files.c.sha256 == sha)
+    ).first()
     batch_no = rows[0].batch_no
     if prior is not None:
-        return {"object": "payout_result_import", "batch_no": batch_no, "duplicate": True, "lines": len(rows),
-                "paid": 0, "failed": 0, "unchanged": len(rows)}
-    if conn.execute(select(settlement_batches.c.batch_no).where(settlement_batches.c.batch_no == batch_no)).first() \
-            is None:
+        return {
+            "object": "payout_result_import",
+            "batch_no": batch_no,
+            "duplicate": True,
+            "lines": len(rows),
+            "paid": 0,
+            "failed": 0,
+            "unchanged": len(rows),
+        }
+    if (
+        conn.execute(
+            select(settlement_batches.c.batch_no).where(settlement_batches.c.batch_no == batch_no)
+        ).first()
+        is None
+    ):
         raise StatementFormatError(f"unknown settlement batch {batch_no}", line_no=2, field="batch_no")
     ours: dict[str, Any] = {}
     for chunk in _chunks([r.payout_id for r in rows]):
@@ -416,67 +663,139 @@ def _apply_results(conn: Connection, rows: list[Any], sha: str, filename: str, a
         line_no = i + 2
         p = ours.get(r.payout_id)
         if p is None or p.batch_no != batch_no:
-            raise StatementFormatError(f"no payout {r.payout_id} in batch {batch_no}", line_no=line_no,
-                                       field="payout_id")
+            raise StatementFormatError(
+                f"no payout {r.payout_id} in batch {batch_no}", line_no=line_no, field="payout_id"
+            )
         if p.merchant_id != r.merchant_id:
-            raise StatementFormatError(f"payout {r.payout_id} is for {p.merchant_id}, not {r.merchant_id}",
-                                       line_no=line_no, field="merchant_id")
+            raise StatementFormatError(
+                f"payout {r.payout_id} is for {p.merchant_id}, not {r.merchant_id}",
+                line_no=line_no,
+                field="merchant_id",
+            )
         if p.amount_fen != r.amount_fen:
-            raise StatementFormatError(f"payout {r.payout_id} is {p.amount_fen} fen, the file says {r.amount_fen}",
-                                       line_no=line_no, field="amount_fen")
+            raise StatementFormatError(
+                f"payout {r.payout_id} is {p.amount_fen} fen, the file says {r.amount_fen}",
+                line_no=line_no,
+                field="amount_fen",
+            )
         if p.status == "in_transit":
             todo.append((r, p))
         elif p.status != r.status:
-            raise StatementFormatError(f"payout {r.payout_id} was already marked {p.status}", line_no=line_no,
-                                       field="status")
+            raise StatementFormatError(
+                f"payout {r.payout_id} was already marked {p.status}", line_no=line_no, field="status"
+            )
     reqs = []
     for r, p in todo:
         if r.status == "paid":
             legs = (ledger.dr(IN_TRANSIT, p.amount_fen), ledger.cr(BANK, p.amount_fen))
         else:
             legs = (ledger.dr(IN_TRANSIT, p.amount_fen), ledger.cr(PAYABLE + p.merchant_id, p.amount_fen))
-        reqs.append(ledger.EntryRequest(ledger.keys.settlement_result(r.status, p.id), legs, f"payout {p.id} {r.status}"))
+        reqs.append(
+            ledger.EntryRequest(
+                ledger.keys.settlement_result(r.status, p.id), legs, f"payout {p.id} {r.status}"
+            )
+        )
     step = ledger.service.BATCH_MAX
     for start in range(0, len(reqs), step):
-        ledger.post_entries(conn, reqs[start:start + step], at=at)
+        ledger.post_entries(conn, reqs[start : start + step], at=at)
     if todo:
-        conn.execute(update(settlement_payouts).where(and_(settlement_payouts.c.merchant_id == bindparam("m"),
-                                                           settlement_payouts.c.id == bindparam("p")))
-                     .values(status=bindparam("s"), reason=bindparam("r"), resolved_at=at),
-                     [{"m": p.merchant_id, "p": p.id, "s": r.status, "r": r.reason or None} for r, p in todo])
-        conn.execute(update(settlements).where(and_(settlements.c.merchant_id == bindparam("m"),
-                                                    settlements.c.id == bindparam("i")))
-                     .values(status=bindparam("s")),
-                     [{"m": p.merchant_id, "i": p.settlement_id, "s": r.status} for r, p in todo])
+        conn.execute(
+            update(settlement_payouts)
+            .where(
+                and_(
+                    settlement_payouts.c.merchant_id == bindparam("m"),
+                    settlement_payouts.c.id == bindparam("p"),
+                )
+            )
+            .values(status=bindparam("s"), reason=bindparam("r"), resolved_at=at),
+            [{"m": p.merchant_id, "p": p.id, "s": r.status, "r": r.reason or None} for r, p in todo],
+        )
+        conn.execute(
+            update(settlements)
+            .where(and_(settlements.c.merchant_id == bindparam("m"), settlements.c.id == bindparam("i")))
+            .values(status=bindparam("s")),
+            [{"m": p.merchant_id, "i": p.settlement_id, "s": r.status} for r, p in todo],
+        )
     by_status: dict[str, int] = defaultdict(int)
     for r, _ in todo:
         by_status[r.status] += 1
     paid, failed = by_status["paid"], by_status["failed"]
-    audit.record(conn, None, "settlement.payout_results", "settlement_batch", batch_no, {"sha256": sha, "lines": len(rows), "paid": paid, "failed": failed}, at=at)
-    conn.execute(insert(settlement_result_files), [{"sha256": sha, "batch_no": batch_no, "filename": filename[:200],
-                                                    "line_count": len(rows), "paid_count": paid,
-                                                    "failed_count": failed, "imported_at": at}])
-    return {"object": "payout_result_import", "batch_no": batch_no, "duplicate": False, "lines": len(rows),
-            "paid": paid, "failed": failed, "unchanged": len(rows) - paid - failed}
+    audit.record(
+        conn,
+        None,
+        "settlement.payout_results",
+        "settlement_batch",
+        batch_no,
+        {"sha256": sha, "lines": len(rows), "paid": paid, "failed": failed},
+        at=at,
+    )
+    conn.execute(
+        insert(settlement_result_files),
+        [
+            {
+                "sha256": sha,
+                "batch_no": batch_no,
+                "filename": filename[:200],
+                "line_count": len(rows),
+                "paid_count": paid,
+                "failed_count": failed,
+                "imported_at": at,
+            }
+        ],
+    )
+    return {
+        "object": "payout_result_import",
+        "batch_no": batch_no,
+        "duplicate": False,
+        "lines": len(rows),
+        "paid": paid,
+        "failed": failed,
+        "unchanged": len(rows) - paid - failed,
+    }
 
 
 # ---------------------------------------------------------------- reading
 
 
 def public(row: Any, payout: Any | None = None) -> dict[str, Any]:
-    doc = {"id": row.id, "object": "settlement", "merchant_id": row.merchant_id,
-           "business_date": row.business_date.isoformat(), "batch_no": row.batch_no, "cycle": row.cycle,
-           "settle_date": row.settle_date.isoformat(), "advanced": bool(row.advanced),
-           "sales_count": row.sales_count, "sales_fen": row.sales_fen, "refund_count": row.refund_count,
-           "refund_fen": row.refund_fen, "fee_fen": row.fee_fen, "fee_returned_fen": row.fee_returned_fen,
-           "adjustments_fen": row.adjustments_fen, "brought_forward_fen": row.brought_forward_fen,
-           "net_fen": row.net_fen, "payout_fen": row.payout_fen, "carried_fen": row.carried_fen,
-           "status": row.status, "reason": row.reason, "payout_id": row.payout_id, "created_at": row.created_at}
+    doc = {
+        "id": row.id,
+        "object": "settlement",
+        "merchant_id": row.merchant_id,
+        "business_date": row.business_date.isoformat(),
+        "batch_no": row.batch_no,
+        "cycle": row.cycle,
+        "settle_date": row.settle_date.isoformat(),
+        "advanced": bool(row.advanced),
+        "sales_count": row.sales_count,
+        "sales_fen": row.sales_fen,
+        "refund_count": row.refund_count,
+        "refund_fen": row.refund_fen,
+        "fee_fen": row.fee_fen,
+        "fee_returned_fen": row.fee_returned_fen,
+        "adjustments_fen": row.adjustments_fen,
+        "brought_forward_fen": row.brought_forward_fen,
+        "net_fen": row.net_fen,
+        "payout_fen": row.payout_fen,
+        "carried_fen": row.carried_fen,
+        "status": row.status,
+        "reason": row.reason,
+        "payout_id": row.payout_id,
+        "created_at": row.created_at,
+    }
     if payout is not None:
-        doc["payout"] = {"id": payout.id, "object": "payout", "amount_fen": payout.amount_fen,
-                         "status": payout.status, "bank": payout.bank, "account": payout.account_masked,
-                         "account_name": payout.account_name, "settle_date": payout.settle_date.isoformat(),
-                         "reason": payout.reason, "resolved_at": payout.resolved_at}
+        doc["payout"] = {
+            "id": payout.id,
+            "object": "payout",
+            "amount_fen": payout.amount_fen,
+            "status": payout.status,
+            "bank": payout.bank,
+            "account": payout.account_masked,
+            "account_name": payout.account_name,
+            "settle_date": payout.settle_date.isoformat(),
+            "reason": payout.reason,
+            "resolved_at": payout.resolved_at,
+        }
     return doc
 
 
@@ -490,14 +809,26 @@ def get_settlement(conn: Connection, merchant_id: str | None, settlement_id: str
         raise NotFound(f"no settlement {settlement_id}", param="id")
     payout = None
     if row.payout_id:
-        payout = conn.execute(select(settlement_payouts).where(and_(
-            settlement_payouts.c.merchant_id == row.merchant_id, settlement_payouts.c.id == row.payout_id))).first()
+        payout = conn.execute(
+            select(settlement_payouts).where(
+                and_(
+                    settlement_payouts.c.merchant_id == row.merchant_id,
+                    settlement_payouts.c.id == row.payout_id,
+                )
+            )
+        ).first()
     return public(row, payout)
 
 
-def list_settlements(conn: Connection, merchant_id: str | None, *, business_date: dt.date | None = None,
-                     status: str | None = None, limit: int = 20,
-                     starting_after: str | None = None) -> tuple[list[dict[str, Any]], bool]:
+def list_settlements(
+    conn: Connection,
+    merchant_id: str | None,
+    *,
+    business_date: dt.date | None = None,
+    status: str | None = None,
+    limit: int = 20,
+    starting_after: str | None = None,
+) -> tuple[list[dict[str, Any]], bool]:
     where = []
     if merchant_id is not None:
         where.append(settlements.c.merchant_id == merchant_id)
@@ -508,8 +839,9 @@ def list_settlements(conn: Connection, merchant_id: str | None, *, business_date
     return cursor_page(conn, settlements, where, limit=limit, starting_after=starting_after, public=public)
 
 
-def list_batches(conn: Connection, *, limit: int = 20,
-                 before: dt.date | None = None) -> tuple[list[dict[str, Any]], bool]:
+def list_batches(
+    conn: Connection, *, limit: int = 20, before: dt.date | None = None
+) -> tuple[list[dict[str, Any]], bool]:
     """Settlement runs, newest business date first; `before` pages on."""
     limit = page_limit(limit)
     q = select(settlement_batches).order_by(settlement_batches.c.business_date.desc()).limit(limit + 1)
@@ -520,7 +852,11 @@ def list_batches(conn: Connection, *, limit: int = 20,
 
 
 def get_batch(conn: Connection, business_date: dt.date) -> dict[str, Any]:
-    row = conn.execute(select(settlement_batches).where(settlement_batches.c.business_date == business_date)).first()
+    row = conn.execute(
+        select(settlement_batches).where(settlement_batches.c.business_date == business_date)
+    ).first()
     if row is None:
-        raise NotFound(f"业务日 {business_date} 尚未结算 / no settlement run for {business_date}", param="date")
+        raise NotFound(
+            f"业务日 {business_date} 尚未结算 / no settlement run for {business_date}", param="date"
+        )
     return _summary(conn, _batch_doc(row)) | {"status": row.status, "file_dir": row.file_dir}

@@ -47,11 +47,25 @@ def demo_bills(db: Database, county: Any, today: dt.date, seed: int) -> dict[str
         category = KIND_CATEGORY.get(b.kind, b.kind)
         rule = _rule(category)
         req = bills.BillerIn(
-            id=b.id, name=b.name, category=category, town_code=b.town, acquirer_id=acquirer,
-            credit_code=generate_credit_code(rng), legal_person_name="王主任", legal_person_id=generate_resident_id(rng),
-            phone="13800000000", address=f"{b.name}营业厅", settle_bank=b.settlement_institution,
-            settle_account_no=f"62310000{no:08d}", settle_account_name=b.name, mcc=b.mcc,
-            account_len_min=10, account_len_max=10, multiple_payments=True, **rule)
+            id=b.id,
+            name=b.name,
+            category=category,
+            town_code=b.town,
+            acquirer_id=acquirer,
+            credit_code=generate_credit_code(rng),
+            legal_person_name="王主任",
+            legal_person_id=generate_resident_id(rng),
+            phone="13800000000",
+            address=f"{b.name}营业厅",
+            settle_bank=b.settlement_institution,
+            settle_account_no=f"62310000{no:08d}",
+            settle_account_name=b.name,
+            mcc=b.mcc,
+            account_len_min=10,
+            account_len_max=10,
+            multiple_payments=True,
+            **rule,
+        )
         try:
             db.run(lambda c, r=req: bills.register_biller(c, r))
         except ZhifuError:
@@ -59,7 +73,14 @@ def demo_bills(db: Database, county: Any, today: dt.date, seed: int) -> dict[str
         made["billers"].append(b.id)
         if rule.get("adhoc"):
             for i in range(ACCOUNTS_PER_BILLER // 4):
-                _pay(db, rng, b.id, _account(rng, no, i, False), made, amount_fen=rng.choice((5_000, 10_000, 20_000)))
+                _pay(
+                    db,
+                    rng,
+                    b.id,
+                    _account(rng, no, i, False),
+                    made,
+                    amount_fen=rng.choice((5_000, 10_000, 20_000)),
+                )
             continue
         luhn = rule.get("check_digit") == "luhn"
         amount = {"tuition": 120_000, "heating": 180_000}.get(category, 0)
@@ -68,12 +89,17 @@ def demo_bills(db: Database, county: Any, today: dt.date, seed: int) -> dict[str
         for i in range(ACCOUNTS_PER_BILLER):
             due = amount or rng.randrange(1_500, 25_000)
             minimum = due // 4 if rule.get("partial_allowed") else due
-            lines.append(f"{b.id.upper()}{today:%Y%m}{i:05d},{_account(rng, no, i, luhn)},"
-                         f"{rng.choice('张王李赵刘陈杨黄')}{rng.choice('建国秀英志强海燕玉兰')},{period},"
-                         f"{fen_to_yuan_str(due)},{fen_to_yuan_str(minimum)},"
-                         f"{today + dt.timedelta(days=20)},500")
-        out = db.run(lambda c, data="\n".join(lines).encode(), bid=b.id, name=f"{b.id}_{period}.csv":
-                     bills.import_bills(c, bid, data, filename=name))
+            lines.append(
+                f"{b.id.upper()}{today:%Y%m}{i:05d},{_account(rng, no, i, luhn)},"
+                f"{rng.choice('张王李赵刘陈杨黄')}{rng.choice('建国秀英志强海燕玉兰')},{period},"
+                f"{fen_to_yuan_str(due)},{fen_to_yuan_str(minimum)},"
+                f"{today + dt.timedelta(days=20)},500"
+            )
+        out = db.run(
+            lambda c, data="\n".join(lines).encode(), bid=b.id, name=f"{b.id}_{period}.csv": (
+                bills.import_bills(c, bid, data, filename=name)
+            )
+        )
         made["bills"] += out["accepted"]
         for i in range(ACCOUNTS_PER_BILLER * PAY_SHARE_PCT // 100):
             acc = _account(rng, no, i, luhn)
@@ -86,14 +112,23 @@ def demo_bills(db: Database, county: Any, today: dt.date, seed: int) -> dict[str
     return made
 
 
-def _pay(db: Database, rng: random.Random, biller_id: str, acc: str, made: dict[str, Any], *,
-         amount_fen: int | None = None) -> None:
+def _pay(
+    db: Database,
+    rng: random.Random,
+    biller_id: str,
+    acc: str,
+    made: dict[str, Any],
+    *,
+    amount_fen: int | None = None,
+) -> None:
     counter = rng.random() < 0.35  # the cashier scans the payer's code; else the payer scans on the phone
-    kw: dict[str, Any] = ({"auth_code": rng.choice(PAY_CODES), "via": "counter"} if counter
-                          else {"channel": rng.choice(PHONE_CHANNELS), "via": "qr"})
+    kw: dict[str, Any] = (
+        {"auth_code": rng.choice(PAY_CODES), "via": "counter"}
+        if counter
+        else {"channel": rng.choice(PHONE_CHANNELS), "via": "qr"}
+    )
     try:
-        out = bills.pay(db, bills.PayBillIn(biller_id=biller_id, account_no=acc,
-                                                                 amount_fen=amount_fen, **kw))
+        out = bills.pay(db, bills.PayBillIn(biller_id=biller_id, account_no=acc, amount_fen=amount_fen, **kw))
         if out["payment"]["status"] in ("created", "processing"):
             sim_pay(db, out["payment"]["id"], outcome="success", payer=Payer(f"hh_{acc}", None, "debit"))
         made["paid"] += 1
@@ -104,8 +139,7 @@ def _pay(db: Database, rng: random.Random, biller_id: str, acc: str, made: dict[
 def _two_phones(db: Database, biller_id: str, acc: str) -> int:
     """Two family members pay the same bill at once: the second is refused while the first is open."""
     try:
-        first = bills.pay(db, bills.PayBillIn(biller_id=biller_id, account_no=acc,
-                                                                   channel="wechat"))
+        first = bills.pay(db, bills.PayBillIn(biller_id=biller_id, account_no=acc, channel="wechat"))
     except ZhifuError:
         return 0
     try:
@@ -127,5 +161,7 @@ def demo_life(db: Database, county: Any, today: dt.date, seed: int) -> list[tupl
         return []
     password = secrets.token_urlsafe(9)
     with db.tx() as conn:
-        create_user(conn, "biller", "biller", password, biller_id=made["billers"][0], display_name="演示 缴费单位")
+        create_user(
+            conn, "biller", "biller", password, biller_id=made["billers"][0], display_name="演示 缴费单位"
+        )
     return [("biller", "biller", password)]

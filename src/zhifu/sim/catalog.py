@@ -66,7 +66,9 @@ def category(mcc: str) -> Category:
     return CATEGORIES.get(mcc, DEFAULT)
 
 
-def business_name(rng: random.Random, kind: str, county: str, place: str, mcc: str, owner: str) -> tuple[str, str]:
+def business_name(
+    rng: random.Random, kind: str, county: str, place: str, mcc: str, owner: str
+) -> tuple[str, str]:
     """A legal name and a short name (at most 25 characters) for a simulated business."""
     word = category(mcc).word
     if kind == "cooperative":

@@ -21,11 +21,22 @@ log = logging.getLogger("zhifu.demo")
 # about seven months, the 2022 deadline on the last day of history.
 PROGRAMME_START: Final = dt.date(2021, 1, 1)
 PROGRAMME_END: Final = dt.date(2022, 12, 31)
-COUNT_METRICS_SCALED: Final = frozenset({  # targets that grow with the county's population; shares do not
-    "county_rural_cards_issued", "mobile_payment_active_users", "mobile_payment_effective_users",
-    "unionpay_app_users", "unionpay_app_new_users", "aggregated_payment_merchants"})  # harvest cards: the rural
+COUNT_METRICS_SCALED: Final = frozenset(
+    {  # targets that grow with the county's population; shares do not
+        "county_rural_cards_issued",
+        "mobile_payment_active_users",
+        "mobile_payment_effective_users",
+        "unionpay_app_users",
+        "unionpay_app_new_users",
+        "aggregated_payment_merchants",
+    }
+)  # harvest cards: the rural
 # simulator issues the pilot's number whatever the scale, so that target keeps the programme's figure
-RECON_CHANNELS: Final = ("unionpay_qr", "wechat", "alipay")  # the rails whose statements the fake rails produce
+RECON_CHANNELS: Final = (
+    "unionpay_qr",
+    "wechat",
+    "alipay",
+)  # the rails whose statements the fake rails produce
 PLANT_EVERY_DAYS: Final = 29  # one day in about a month gets a planted discrepancy per rail
 PLANT_KINDS: Final = ("amount_mismatch", "missing_channel", "fee_mismatch")
 
@@ -62,16 +73,21 @@ def issue_static_codes(db: Any) -> int:
     from zhifu.merchants.models import merchants
 
     with db.read() as c:
-        ids = [r for (r,) in c.execute(select(merchants.c.id).where(merchants.c.status == "active")
-                                       .order_by(merchants.c.id))]
+        ids = [
+            r
+            for (r,) in c.execute(
+                select(merchants.c.id).where(merchants.c.status == "active").order_by(merchants.c.id)
+            )
+        ]
     for i in range(0, len(ids), 200):
-        chunk = ids[i:i + 200]
+        chunk = ids[i : i + 200]
         db.run(lambda c, chunk=chunk: [codes.issue_static(c, m) for m in chunk])
     return len(ids)
 
 
-def plan_discrepancies(days: Sequence[dt.date], seed: int, every_days: int = PLANT_EVERY_DAYS
-                       ) -> dict[tuple[dt.date, str], dict[str, int]]:
+def plan_discrepancies(
+    days: Sequence[dt.date], seed: int, every_days: int = PLANT_EVERY_DAYS
+) -> dict[tuple[dt.date, str], dict[str, int]]:
     """Which rail-days get which planted discrepancy: one kind on one rail about once a month."""
     rng = random.Random(seed)
     out: dict[tuple[dt.date, str], dict[str, int]] = {}
@@ -81,9 +97,16 @@ def plan_discrepancies(days: Sequence[dt.date], seed: int, every_days: int = PLA
     return out
 
 
-def close_days(db: Any, days: Sequence[dt.date], *, rail_store: Any = None, seed: int = 7,
-               stop: threading.Event | None = None, progress: Callable[[dt.date], None] | None = None,
-               plant_every_days: int = PLANT_EVERY_DAYS) -> dict[str, int]:
+def close_days(
+    db: Any,
+    days: Sequence[dt.date],
+    *,
+    rail_store: Any = None,
+    seed: int = 7,
+    stop: threading.Event | None = None,
+    progress: Callable[[dt.date], None] | None = None,
+    plant_every_days: int = PLANT_EVERY_DAYS,
+) -> dict[str, int]:
     """Each day of history in order, as the acquirer's back office does it: reconcile every rail's statement
     (downloaded through the connector from the fake rails; discrepancies planted first on a few days), then run
     the day's settlement. Stops between days when `stop` is set; returns what it did."""
@@ -126,7 +149,12 @@ def expected_today(active_weight: float, day_index: int, day: dt.date) -> float:
     """The history model's expected count of payments for a day (the engine's own formula)."""
     from zhifu.sim.engine import GROWTH_PPM, PAYMENTS_PER_MERCHANT_DAY
 
-    return active_weight * PAYMENTS_PER_MERCHANT_DAY * rhythm.day_factor(day) * rhythm.growth(day_index, GROWTH_PPM)
+    return (
+        active_weight
+        * PAYMENTS_PER_MERCHANT_DAY
+        * rhythm.day_factor(day)
+        * rhythm.growth(day_index, GROWTH_PPM)
+    )
 
 
 def live_rate(daily: float, at: dt.datetime) -> float:

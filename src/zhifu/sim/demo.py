@@ -29,8 +29,11 @@ def check_ports(port: int) -> None:
         try:
             socket.create_server(("127.0.0.1", p)).close()
         except OSError as exc:
-            raise InvalidRequest(f"端口 {p} 已被占用 / port {p} is in use ({exc.strerror}); choose another with "
-                                 f"--port (make demo PORT=8010)", param="port") from exc
+            raise InvalidRequest(
+                f"端口 {p} 已被占用 / port {p} is in use ({exc.strerror}); choose another with "
+                f"--port (make demo PORT=8010)",
+                param="port",
+            ) from exc
 
 
 def _fresh(db_file: str, port: int) -> tuple[str, Path]:
@@ -46,7 +49,9 @@ def _fresh(db_file: str, port: int) -> tuple[str, Path]:
     os.environ["ZHIFU_SIMULATOR"] = "1"  # simulated rails and payer, on the simulator's built-in secret
     os.environ["ZHIFU_RAILS_CONFIG"] = str(rails / "rails.json")
     os.environ["ZHIFU_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
-    os.environ["ZHIFU_SETTLEMENT_SCHEDULED"] = "0"  # the demo's back office closes each day in order (sim.coherence)
+    os.environ["ZHIFU_SETTLEMENT_SCHEDULED"] = (
+        "0"  # the demo's back office closes each day in order (sim.coherence)
+    )
     os.environ["ZHIFU_SETTLEMENT_DIR"] = str(rails.with_suffix(".payouts"))
     get_settings.cache_clear()
     return url, rails
@@ -61,8 +66,9 @@ def start_fake_rails(folder: Path, port: int) -> tuple[Any, Any, threading.Threa
 
     sim = FakeRails(folder, f"http://127.0.0.1:{port}")
     sim.start()
-    server = uvicorn.Server(uvicorn.Config(sim.app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(sim.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     thread = threading.Thread(target=server.run, name="zhifu-fake-rails", daemon=True)
     thread.start()
     while not server.started and thread.is_alive():
@@ -97,14 +103,36 @@ def demo_campaigns(db: Any, county: Any, today: dt.date) -> list[dict[str, Any]]
     start = dt.datetime.combine(today, dt.time(), SHANGHAI)
     window = {"starts_at": start, "ends_at": start + dt.timedelta(days=91)}
     lead = next((i.id for i in county.institutions if "acquirer" in i.roles), None)
-    wanted = [CreateCampaign(
-        name="云闪付 乡村振兴 随机立减", funder="county_finance", budget_fen=20_000_000, rules=Rules(
-            **window, channels=["unionpay_qr"], towns=list(county.pilot_towns), amount_below_fen=50_000,
-            discount=Discount(probability_ppm=300_000, min_fen=50, max_fen=500), per_payer_day_count=2))]
+    wanted = [
+        CreateCampaign(
+            name="云闪付 乡村振兴 随机立减",
+            funder="county_finance",
+            budget_fen=20_000_000,
+            rules=Rules(
+                **window,
+                channels=["unionpay_qr"],
+                towns=list(county.pilot_towns),
+                amount_below_fen=50_000,
+                discount=Discount(probability_ppm=300_000, min_fen=50, max_fen=500),
+                per_payer_day_count=2,
+            ),
+        )
+    ]
     if lead is not None:
-        wanted.append(CreateCampaign(
-            name="农商行卡 手续费减免 与 通道成本补贴", funder=lead, budget_fen=5_000_000, rules=Rules(
-                **window, county_rural_issuers=True, fee_waiver=True, cost_refund=True, per_merchant_day_fen=2_000)))
+        wanted.append(
+            CreateCampaign(
+                name="农商行卡 手续费减免 与 通道成本补贴",
+                funder=lead,
+                budget_fen=5_000_000,
+                rules=Rules(
+                    **window,
+                    county_rural_issuers=True,
+                    fee_waiver=True,
+                    cost_refund=True,
+                    per_merchant_day_fen=2_000,
+                ),
+            )
+        )
     with db.tx() as conn:
         return [create_campaign(conn, c) for c in wanted]
 
@@ -149,18 +177,32 @@ class BuildingSwitch:
 
             from zhifu.web.templating import STATIC_DIR
 
-            await StaticFiles(directory=STATIC_DIR)({**scope, "path": scope["path"][len("/static"):],
-                                                     "root_path": ""}, receive, send)
+            await StaticFiles(directory=STATIC_DIR)(
+                {**scope, "path": scope["path"][len("/static") :], "root_path": ""}, receive, send
+            )
             return
         import html
         import time
 
-        failed = f'<p class="alert alert--bad">生成失败 / the build failed: {html.escape(self.failed)}</p>' \
-            if self.failed else ""
-        body = BUILDING_PAGE.format(step=html.escape(self.step), elapsed=int(time.monotonic() - self.started),
-                                    failed=failed).encode()
-        await send({"type": "http.response.start", "status": 503, "headers": [
-            (b"content-type", b"text/html; charset=utf-8"), (b"retry-after", b"3"), (b"cache-control", b"no-store")]})
+        failed = (
+            f'<p class="alert alert--bad">生成失败 / the build failed: {html.escape(self.failed)}</p>'
+            if self.failed
+            else ""
+        )
+        body = BUILDING_PAGE.format(
+            step=html.escape(self.step), elapsed=int(time.monotonic() - self.started), failed=failed
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [
+                    (b"content-type", b"text/html; charset=utf-8"),
+                    (b"retry-after", b"3"),
+                    (b"cache-control", b"no-store"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     def stop(self) -> None:
@@ -168,7 +210,9 @@ class BuildingSwitch:
             self.workers.stop()
 
 
-def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, seed: int, console: Console) -> None:
+def run_demo(
+    db_file: str, *, port: int, days: int, scale: float, tps: float, seed: int, console: Console
+) -> None:
     import httpx
     import uvicorn
 
@@ -196,8 +240,10 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
     switch = BuildingSwitch()
     server = uvicorn.Server(uvicorn.Config(switch, host="127.0.0.1", port=port, log_level="warning"))
     stop = threading.Event()
-    console.print(f"[bold]Zhifu 智付[/bold] demo answers now at {base}/login — 正在生成县域数据… / building the county's "
-                  f"data; the page says when it is ready")
+    console.print(
+        f"[bold]Zhifu 智付[/bold] demo answers now at {base}/login — 正在生成县域数据… / building the county's "
+        f"data; the page says when it is ready"
+    )
 
     def build() -> None:
         """Everything the demo shows, built while the server already answers; then the real app takes over."""
@@ -206,7 +252,9 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
             switch.step = "模拟一年的交易 / simulating the county's year of payments"
             history = Database(url)
             try:
-                sim = Simulation(history, params, county, [risk_hook(history, seed, days)])  # labelled fraud actors
+                sim = Simulation(
+                    history, params, county, [risk_hook(history, seed, days)]
+                )  # labelled fraud actors
                 sim.rail_store = rails.store  # the rails keep their side of the simulated year
                 print_result(sim.run(progress=True, console=console))
                 active_weight = sim.cum[-1] if sim.cum else 0.0
@@ -224,17 +272,27 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
             campaigns = demo_campaigns(db, county, today)
             from zhifu.sim.complaints import demo_complaints
 
-            logins += demo_complaints(db, today, seed)  # complaints about the history's payments, two handlers
-            logins += demo_bill_life(db, county, today, seed)  # billers, a month of bills, households paying them
+            logins += demo_complaints(
+                db, today, seed
+            )  # complaints about the history's payments, two handlers
+            logins += demo_bill_life(
+                db, county, today, seed
+            )  # billers, a month of bills, households paying them
             from zhifu.sim.transit import demo_transit
 
-            logins += demo_transit(db, county, today, seed)  # buses with caps, school passes, a scenic holiday rush
+            logins += demo_transit(
+                db, county, today, seed
+            )  # buses with caps, school passes, a scenic holiday rush
             from zhifu.sim.office import demo_office
 
-            logins += demo_office(db, county, today, seed)  # the office: items, 会商, training, circles, credit
+            logins += demo_office(
+                db, county, today, seed
+            )  # the office: items, 会商, training, circles, credit
             from zhifu.sim.rural import demo_rural
 
-            logins += demo_rural(db, county, today, seed)  # harvest cards, e-accounts, payouts, points, agri shop
+            logins += demo_rural(
+                db, county, today, seed
+            )  # harvest cards, e-accounts, payouts, points, agri shop
             console.print(f"  static codes: {issue_static_codes(db)} merchants have their code")  # every one,
             # the billers', the bus company's and the office's shops included
             from zhifu.kpi import refresh_db
@@ -252,8 +310,10 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
             console.print(f"[bold]Zhifu 智付[/bold] demo: {county.name} · {days} days of history · {url}")
             console.print(f"  console:      {base}/login")
             console.print(f"  API docs:     {base}/docs")
-            console.print(f"  fake rails:   http://127.0.0.1:{port + 1} (WeChat Pay v3, Alipay OpenAPI, UnionPay "
-                          f"gateway; keys in {rails_folder})")
+            console.print(
+                f"  fake rails:   http://127.0.0.1:{port + 1} (WeChat Pay v3, Alipay OpenAPI, UnionPay "
+                f"gateway; keys in {rails_folder})"
+            )
             for role, username, password in logins:
                 console.print(f"  {role + ' login:':<16} {username} / {password}")
             if not logins:
@@ -262,13 +322,19 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
             for c in campaigns:
                 console.print(f"  campaign:     {c['name']} ({c['id']})")
             if tps > 0:
-                console.print(f"  live traffic: {tps:g} payments a second. Ctrl-C stops everything; running it "
-                              f"again starts afresh.")
+                console.print(
+                    f"  live traffic: {tps:g} payments a second. Ctrl-C stops everything; running it "
+                    f"again starts afresh."
+                )
             else:
-                console.print(f"  live traffic: the county's rhythm, about {daily:,.0f} payments today by the history's "
-                              f"model (now {live_rate(daily, dt.datetime.now(SHANGHAI)) * 3600:,.0f} an hour). Ctrl-C "
-                              f"stops everything; running it again starts afresh.")
-            console.print("  back office:  the history is being reconciled and settled day by day behind the server")
+                console.print(
+                    f"  live traffic: the county's rhythm, about {daily:,.0f} payments today by the history's "
+                    f"model (now {live_rate(daily, dt.datetime.now(SHANGHAI)) * 3600:,.0f} an hour). Ctrl-C "
+                    f"stops everything; running it again starts afresh."
+                )
+            console.print(
+                "  back office:  the history is being reconciled and settled day by day behind the server"
+            )
 
             def traffic() -> None:
                 if stop.is_set():
@@ -278,8 +344,15 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
                         if tps > 0:
                             run_live(client, op_secret, tps=tps, seed=seed, stop=stop, payers=consumers)
                         else:
-                            run_live(client, op_secret, tps=1.0, seed=seed, stop=stop, payers=consumers,
-                                     rate_at=lambda: live_rate(daily, dt.datetime.now(SHANGHAI)))
+                            run_live(
+                                client,
+                                op_secret,
+                                tps=1.0,
+                                seed=seed,
+                                stop=stop,
+                                payers=consumers,
+                                rate_at=lambda: live_rate(daily, dt.datetime.now(SHANGHAI)),
+                            )
                     except Exception as exc:  # the demo keeps serving even if traffic cannot start
                         console.print(f"[yellow]live traffic stopped:[/yellow] {exc}")
 
@@ -289,8 +362,10 @@ def run_demo(db_file: str, *, port: int, days: int, scale: float, tps: float, se
             def back_office() -> None:
                 try:
                     done = close_days(db, history_days, rail_store=rails.store, seed=seed, stop=stop)
-                    console.print(f"  back office:  {done['days']} days reconciled and settled "
-                                  f"({done['statements']} statements, {done['planted']} with planted discrepancies)")
+                    console.print(
+                        f"  back office:  {done['days']} days reconciled and settled "
+                        f"({done['statements']} statements, {done['planted']} with planted discrepancies)"
+                    )
                     closed = history_days[-1] if history_days else today - dt.timedelta(days=1)
                     while not stop.wait(60):  # then each day as it ends, while the demo runs
                         yesterday = dt.datetime.now(SHANGHAI).date() - dt.timedelta(days=1)

@@ -61,13 +61,18 @@ def check_params(params: SimParams) -> CountyProfile:
     """Validate everything before anything is written; returns the loaded profile."""
     if not isinstance(params.days, int) or not 1 <= params.days <= DAYS_MAX:
         raise InvalidRequest(f"--days must be 1–{DAYS_MAX}, got {params.days}", param="days")
-    if not (isinstance(params.scale, int | float) and math.isfinite(params.scale) and 0 < params.scale <= SCALE_MAX):
+    if not (
+        isinstance(params.scale, int | float)
+        and math.isfinite(params.scale)
+        and 0 < params.scale <= SCALE_MAX
+    ):
         raise InvalidRequest(f"--scale must be in (0, {SCALE_MAX:g}], got {params.scale}", param="scale")
     if not 100 <= params.batch_size <= 10_000:
         raise InvalidRequest("batch size must be 100–10,000", param="batch_size")
     if params.start.year < 2018 or params.start.year + params.days // 365 > 2030:
-        raise InvalidRequest("--from must fall within 2018–2030 (the festival calendar the simulator knows)",
-                             param="from")
+        raise InvalidRequest(
+            "--from must fall within 2018–2030 (the festival calendar the simulator knows)", param="from"
+        )
     return load_profile(params.profile)
 
 
@@ -150,8 +155,15 @@ def _local(day: dt.date, seconds: float = 0.0) -> dt.datetime:
 class Simulation:
     """One run; `run()` drives it. Kept as an object so hooks and tests can look inside."""
 
-    def __init__(self, db: Database | None, params: SimParams, profile: CountyProfile, hooks: Sequence[Hook] = (),
-                 *, dry_run: bool = False) -> None:
+    def __init__(
+        self,
+        db: Database | None,
+        params: SimParams,
+        profile: CountyProfile,
+        hooks: Sequence[Hook] = (),
+        *,
+        dry_run: bool = False,
+    ) -> None:
         """`dry_run` runs the model without a database (db may be None): benchmarks measure the model alone."""
         if db is None and not dry_run:
             raise InvalidRequest("a database is needed unless dry_run", param="db")
@@ -170,7 +182,9 @@ class Simulation:
         settings = get_settings()
         self.micro_caps = (settings.micro_daily_cap_fen, settings.micro_monthly_cap_fen)
         self._cap_used: dict[str, list[int]] = {}
-        self.rail_store: Any = None  # the fake rails' store: given one, the rails' side of history is written too
+        self.rail_store: Any = (
+            None  # the fake rails' store: given one, the rails' side of history is written too
+        )
 
     # ------------------------------------------------------------ the run
 
@@ -198,9 +212,16 @@ class Simulation:
                 if b.join_day < p.days:
                     joining.setdefault(b.join_day, []).append(b)
             self._register(registering.pop(-1, []))
-            bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                           TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console,
-                           disable=not progress, transient=False)
+            bar = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[status]}"),
+                TimeElapsedColumn(),
+                console=console,
+                disable=not progress,
+                transient=False,
+            )
             with bar, self._bulk():
                 task = bar.add_task(f"模拟 {self.profile.name} / simulating", total=p.days, status="")
                 for d in range(p.days):
@@ -214,10 +235,13 @@ class Simulation:
                     self.result.payments_s += time.perf_counter() - t0
                     self._onboard(d, day, joining.get(d, []))  # joiners take payments from tomorrow
                     r = self.result
-                    bar.update(task, advance=1, status=f"{day} · merchants {r.merchants:,} · payments "
-                                                        f"{r.payments:,}")
+                    bar.update(
+                        task, advance=1, status=f"{day} · merchants {r.merchants:,} · payments {r.payments:,}"
+                    )
                 if self.db is not None and not self.dry_run:
-                    bar.update(task, status=f"建立索引 / building indexes · payments {self.result.payments:,}")
+                    bar.update(
+                        task, status=f"建立索引 / building indexes · payments {self.result.payments:,}"
+                    )
         self.result.elapsed_s = time.perf_counter() - started
         return self.result
 
@@ -240,15 +264,25 @@ class Simulation:
         if not batch:
             return
         towns = self.profile.towns
-        rows = [{"credit_code": b.credit_code, "town_code": towns[b.town].code, "village_code": b.village,
-                 "kind": b.kind, "name": b.name, "mcc": b.mcc, "generated": True,
-                 "registered_on": self.params.start + dt.timedelta(days=b.registered_day)} for b in batch]
+        rows = [
+            {
+                "credit_code": b.credit_code,
+                "town_code": towns[b.town].code,
+                "village_code": b.village,
+                "kind": b.kind,
+                "name": b.name,
+                "mcc": b.mcc,
+                "generated": True,
+                "registered_on": self.params.start + dt.timedelta(days=b.registered_day),
+            }
+            for b in batch
+        ]
         self.result.registered_businesses += len(rows)
         if self.db is None or self.dry_run:
             return
         with self.db.tx() as conn:
             for start in range(0, len(rows), 20_000):
-                register_businesses(conn, rows[start:start + 20_000])
+                register_businesses(conn, rows[start : start + 20_000])
 
     def _application(self, b: Business) -> merchant_service.MerchantApplication:
         rng = self.rng
@@ -262,12 +296,22 @@ class Simulation:
             account_name = b.owner
         bank = next(i.name for i in self.profile.institutions if i.id == b.acquirer)
         return merchant_service.MerchantApplication(
-            type=mtype, legal_name=b.name, short_name=b.short_name, credit_code=b.credit_code,
-            legal_person_name=b.owner, legal_person_id=b.owner_id,
-            phone="1" + rng.choice("3578") + "".join(rng.choice("0123456789") for _ in range(9)), mcc=b.mcc,
-            town_code=town.code, village_code=b.village, address=f"{town.name}{rng.randrange(1, 300)}号",
-            settle_bank=bank, settle_account_no="62" + "".join(rng.choice("0123456789") for _ in range(15)),
-            settle_account_name=account_name, acquirer_id=b.acquirer)
+            type=mtype,
+            legal_name=b.name,
+            short_name=b.short_name,
+            credit_code=b.credit_code,
+            legal_person_name=b.owner,
+            legal_person_id=b.owner_id,
+            phone="1" + rng.choice("3578") + "".join(rng.choice("0123456789") for _ in range(9)),
+            mcc=b.mcc,
+            town_code=town.code,
+            village_code=b.village,
+            address=f"{town.name}{rng.randrange(1, 300)}号",
+            settle_bank=bank,
+            settle_account_no="62" + "".join(rng.choice("0123456789") for _ in range(15)),
+            settle_account_name=account_name,
+            acquirer_id=b.acquirer,
+        )
 
     def _onboard(self, d: int, day: dt.date, joiners: list[Business]) -> None:
         if not joiners:
@@ -335,8 +379,12 @@ class Simulation:
         rng = self.rng
         specs: list[PaymentSpec] = []
         if self.active:
-            expected = self.cum[-1] * PAYMENTS_PER_MERCHANT_DAY * rhythm.day_factor(day) * \
-                rhythm.growth(d, GROWTH_PPM)
+            expected = (
+                self.cum[-1]
+                * PAYMENTS_PER_MERCHANT_DAY
+                * rhythm.day_factor(day)
+                * rhythm.growth(d, GROWTH_PPM)
+            )
             n = max(0, int(rng.gauss(expected, math.sqrt(expected)) + 0.5)) if expected > 0 else 0
             picks = rng.choices(self.active, cum_weights=self.cum, k=n)
             specs = self._specs(d, day, picks)
@@ -349,16 +397,27 @@ class Simulation:
         size = self.params.batch_size
         if self.db is None or self.dry_run:
             for start in range(0, len(specs), size):
-                chunk = specs[start:start + size]
-                self._account(chunk, [Recorded(f"pay_dry{i}", s.merchant_id, s.channel, "succeeded" if
-                                               s.outcome == "success" else "failed", s.amount_fen, 0)
-                                      for i, s in enumerate(chunk, start)])
+                chunk = specs[start : start + size]
+                self._account(
+                    chunk,
+                    [
+                        Recorded(
+                            f"pay_dry{i}",
+                            s.merchant_id,
+                            s.channel,
+                            "succeeded" if s.outcome == "success" else "failed",
+                            s.amount_fen,
+                            0,
+                        )
+                        for i, s in enumerate(chunk, start)
+                    ],
+                )
             return
         # a day's batches commit together: one commit rewrites each touched page once, not once per batch
         rail_txns: list[dict[str, Any]] = []
         with self.db.tx() as conn:
             for start in range(0, len(specs), size):
-                chunk = specs[start:start + size]
+                chunk = specs[start : start + size]
                 self._account(chunk, record_payments(conn, chunk, rng=self.ref_rng, rail_txns=rail_txns))
         if self.rail_store is not None:
             self.rail_store.load_history(rail_txns)
@@ -383,7 +442,9 @@ class Simulation:
             hour = bisect.bisect_left(cum, rnd() * cum[-1])
             created = day0 + dt.timedelta(seconds=hour * 3600 + rnd() * 3600)
             lo, hi = c.town_start[b.town], c.town_end[b.town]
-            idx = lo + int(rnd() * (hi - lo)) if hi > lo and rnd() < SAME_TOWN_PPM / 1e6 else int(rnd() * n_all)
+            idx = (
+                lo + int(rnd() * (hi - lo)) if hi > lo and rnd() < SAME_TOWN_PPM / 1e6 else int(rnd() * n_all)
+            )
             amount = int(cat.median_fen * basket * math.exp(gauss(0.0, cat.spread)))
             amount = min(AMOUNT_MAX_FEN, _round_price(amount, rnd()))
             credit = c.credit[idx] == 1
@@ -424,8 +485,21 @@ class Simulation:
                 self.result.skipped_over_cap += 1  # the payer pays cash instead
                 continue
             paid = created + dt.timedelta(seconds=3 + int(rnd() * 40))
-            out.append(PaymentSpec(b.merchant_id or "", f"S{stamp}{seq:07d}", amount, channel, flow, created, paid,
-                                   payer_ref(idx), issuer, card, outcome))
+            out.append(
+                PaymentSpec(
+                    b.merchant_id or "",
+                    f"S{stamp}{seq:07d}",
+                    amount,
+                    channel,
+                    flow,
+                    created,
+                    paid,
+                    payer_ref(idx),
+                    issuer,
+                    card,
+                    outcome,
+                )
+            )
         return out
 
     def _within_caps(self, b: Business, day: dt.date, amount: int, *, counts: bool = True) -> bool:
@@ -457,7 +531,11 @@ class Simulation:
             cat = category(self.mcc_of.get(s.merchant_id, ""))
             if rng.random() < cat.refund_ppm / 1e6:
                 full = rng.random() < 0.7
-                amount = p.amount_fen if full or p.amount_fen < 2 else max(1, int(p.amount_fen * rng.uniform(0.1, 0.9)))
+                amount = (
+                    p.amount_fen
+                    if full or p.amount_fen < 2
+                    else max(1, int(p.amount_fen * rng.uniform(0.1, 0.9)))
+                )
                 at = s.paid_at + dt.timedelta(seconds=600 + rng.randrange(3 * 86_400))
                 due = (at.astimezone(SHANGHAI).date() - start).days
                 if due < self.params.days:
@@ -466,7 +544,7 @@ class Simulation:
     def _refunds(self, d: int) -> None:
         due = sorted(self.refunds_due.pop(d, []), key=lambda r: r.at)
         for start in range(0, len(due), self.params.batch_size):
-            chunk = due[start:start + self.params.batch_size]
+            chunk = due[start : start + self.params.batch_size]
             if self.db is not None and not self.dry_run:
                 rail_txns: list[dict[str, Any]] = []
                 with self.db.tx() as conn:
@@ -505,15 +583,27 @@ def _round_price(amount_fen: int, r: float) -> int:
 def _refuse_second_run(conn: Connection, profile: CountyProfile) -> None:
     current = loaded_county(conn)
     if current is not None and current != profile.id:
-        raise ConflictError(f"this database serves county {current!r}, not {profile.id!r}", param="profile",
-                            code="county_already_loaded")
+        raise ConflictError(
+            f"this database serves county {current!r}, not {profile.id!r}",
+            param="profile",
+            code="county_already_loaded",
+        )
     if conn.execute(select(county_businesses.c.credit_code).limit(1)).first() is not None:
-        raise ConflictError("this database already holds a simulated county; simulate into a fresh database",
-                            param="database", code="already_simulated")
+        raise ConflictError(
+            "this database already holds a simulated county; simulate into a fresh database",
+            param="database",
+            code="already_simulated",
+        )
 
 
-def simulate(db: Database, params: SimParams, *, hooks: Sequence[Hook] = (), progress: bool = False,
-             console: Console | None = None) -> SimResult:
+def simulate(
+    db: Database,
+    params: SimParams,
+    *,
+    hooks: Sequence[Hook] = (),
+    progress: bool = False,
+    console: Console | None = None,
+) -> SimResult:
     """Validate, then run; bad input raises before anything is written."""
     profile = check_params(params)
     return Simulation(db, params, profile, hooks).run(progress=progress, console=console)

@@ -38,24 +38,40 @@ class LiveStats:
 def _merchant_keys(client: httpx.Client, op: dict[str, str], limit: int) -> list[tuple[str, str, str]]:
     r = client.get("/v1/merchants", params={"status": "active", "limit": min(limit, 100)}, headers=op)
     if r.status_code != 200:
-        raise InvalidRequest(f"cannot list merchants with this operator key: HTTP {r.status_code} {r.text[:200]}",
-                             param="operator_key")
+        raise InvalidRequest(
+            f"cannot list merchants with this operator key: HTTP {r.status_code} {r.text[:200]}",
+            param="operator_key",
+        )
     out = []
     for m in r.json()["data"][:limit]:
-        k = client.post(f"/v1/merchants/{m['id']}/keys", headers={**op, "Idempotency-Key": uuid.uuid4().hex},
-                        json={"label": "live simulation"})
+        k = client.post(
+            f"/v1/merchants/{m['id']}/keys",
+            headers={**op, "Idempotency-Key": uuid.uuid4().hex},
+            json={"label": "live simulation"},
+        )
         if k.status_code == 200:
             out.append((m["id"], m["mcc"], k.json()["secret"]))
     if not out:
-        raise InvalidRequest("the server has no active merchants: simulate history first (zhifu simulate) or onboard "
-                             "one", param="merchants")
+        raise InvalidRequest(
+            "the server has no active merchants: simulate history first (zhifu simulate) or onboard one",
+            param="merchants",
+        )
     return out
 
 
-def run_live(client: httpx.Client, operator_key: str, *, tps: float, seed: int = 7, duration_s: float | None = None,
-             payments_max: int | None = None, stop: threading.Event | None = None,
-             merchants_max: int = MERCHANTS_MAX, rate_at: Callable[[], float] | None = None,
-             payers: int | None = None) -> LiveStats:
+def run_live(
+    client: httpx.Client,
+    operator_key: str,
+    *,
+    tps: float,
+    seed: int = 7,
+    duration_s: float | None = None,
+    payments_max: int | None = None,
+    stop: threading.Event | None = None,
+    merchants_max: int = MERCHANTS_MAX,
+    rate_at: Callable[[], float] | None = None,
+    payers: int | None = None,
+) -> LiveStats:
     """Create and pay payments at `tps` a second until stopped, `duration_s` passes or `payments_max` are made.
     With `rate_at`, arrivals are random at the rate it gives now (the county's rhythm) instead of steady; with
     `payers`, the payers are the simulated county's own consumers (payer_ref 0 … payers-1)."""
@@ -74,7 +90,9 @@ def run_live(client: httpx.Client, operator_key: str, *, tps: float, seed: int =
         if payments_max is not None and n >= payments_max:
             break
         if rate_at is not None:
-            wait = rng.expovariate(max(rate_at(), 1e-6))  # a Poisson process at the model's rate for this hour
+            wait = rng.expovariate(
+                max(rate_at(), 1e-6)
+            )  # a Poisson process at the model's rate for this hour
             if wait > RATE_RECHECK_S:  # memoryless: waiting part of it and drawing again keeps the rate exact
                 if stop.wait(RATE_RECHECK_S):
                     break
@@ -92,19 +110,34 @@ def run_live(client: httpx.Client, operator_key: str, *, tps: float, seed: int =
     return stats
 
 
-def _one(client: httpx.Client, rng: random.Random, keys: list[tuple[str, str, str]], stats: LiveStats, n: int,
-         payers: int | None = None) -> None:
+def _one(
+    client: httpx.Client,
+    rng: random.Random,
+    keys: list[tuple[str, str, str]],
+    stats: LiveStats,
+    n: int,
+    payers: int | None = None,
+) -> None:
     mid, mcc, secret = rng.choice(keys)
     cat = category(mcc)
     amount = max(1, min(50_000, int(cat.median_fen * math.exp(rng.gauss(0.0, cat.spread)))))
     channel = rng.choice(APP_CHANNELS)
     auth = {"Authorization": f"Bearer {secret}"}
     wallet = channel in ("wechat", "alipay") and rng.random() < 0.55
-    payer = {"id": payer_ref(rng.randrange(payers or 10_000_000)), "issuer": None if wallet else rng.choice(ISSUERS),
-             "card_type": "wallet" if wallet else "debit"}
-    body: dict[str, Any] = {"amount_fen": amount, "merchant_order_no": f"L{uuid.uuid4().hex[:20]}",
-                            "channel": channel, "description": "live"}
-    if channel == "unionpay_qr":  # the 云闪付 app names its user as it scans: campaign discounts are priced on it
+    payer = {
+        "id": payer_ref(rng.randrange(payers or 10_000_000)),
+        "issuer": None if wallet else rng.choice(ISSUERS),
+        "card_type": "wallet" if wallet else "debit",
+    }
+    body: dict[str, Any] = {
+        "amount_fen": amount,
+        "merchant_order_no": f"L{uuid.uuid4().hex[:20]}",
+        "channel": channel,
+        "description": "live",
+    }
+    if (
+        channel == "unionpay_qr"
+    ):  # the 云闪付 app names its user as it scans: campaign discounts are priced on it
         body["payer"] = {"id": payer["id"]}
     r = client.post("/v1/payments", json=body, headers={**auth, "Idempotency-Key": uuid.uuid4().hex})
     if r.status_code != 200:

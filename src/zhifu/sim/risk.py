@@ -20,9 +20,18 @@ from zhifu.payments.batch import PaymentSpec
 from zhifu.sim.world import APPS, Business, payer_ref
 
 # how many actors of each kind, per 100 merchants active when they start (at least one each)
-ACTORS_PER_100: dict[str, float] = {"paofen": 0.6, "cashout": 0.6, "secondary_clearing": 1.0, "split": 0.6,
-                                    "dormant": 0.4, "spike": 0.4, "honest_night_market": 1.0,
-                                    "honest_bus": 0.3, "honest_canteen": 0.3, "honest_appliance": 0.5}
+ACTORS_PER_100: dict[str, float] = {
+    "paofen": 0.6,
+    "cashout": 0.6,
+    "secondary_clearing": 1.0,
+    "split": 0.6,
+    "dormant": 0.4,
+    "spike": 0.4,
+    "honest_night_market": 1.0,
+    "honest_bus": 0.3,
+    "honest_canteen": 0.3,
+    "honest_appliance": 0.5,
+}
 RING_SIZE = 4  # merchants sharing one account in a 二清 ring
 PAOFEN_TIERS_FEN = (5_000, 10_000, 20_000)  # gambling top-ups in fixed tiers
 MICRO_KINDS = frozenset({"paofen", "honest_night_market", "secondary_clearing_member"})
@@ -123,12 +132,20 @@ class RiskActors:
         with self.db.tx() as conn:
             for i in range(RING_SIZE):  # shops registered in the organiser's name, all paid into one account
                 app = MerchantApplication(
-                    type="micro", legal_name=organiser, short_name=f"{organiser[0]}记{'甲乙丙丁戊己'[i]}号店",
-                    legal_person_name=organiser, legal_person_id=organiser_id,
-                    phone="139" + "".join(rng.choice("0123456789") for _ in range(8)), mcc="5499",
-                    town_code=town.code, address=f"{town.name}{rng.randrange(1, 300)}号", settle_bank="沂源农商银行",
-                    settle_account_no=account, settle_account_name=organiser,
-                    acquirer_id=day.active[0].acquirer if day.active else "yiyuan_rcb")
+                    type="micro",
+                    legal_name=organiser,
+                    short_name=f"{organiser[0]}记{'甲乙丙丁戊己'[i]}号店",
+                    legal_person_name=organiser,
+                    legal_person_id=organiser_id,
+                    phone="139" + "".join(rng.choice("0123456789") for _ in range(8)),
+                    mcc="5499",
+                    town_code=town.code,
+                    address=f"{town.name}{rng.randrange(1, 300)}号",
+                    settle_bank="沂源农商银行",
+                    settle_account_no=account,
+                    settle_account_name=organiser,
+                    acquirer_id=day.active[0].acquirer if day.active else "yiyuan_rcb",
+                )
                 m = merchants.apply(conn, app, at=at)
                 merchants.review(conn, m["id"], "approve", at=at)
                 ids.append(m["id"])
@@ -144,8 +161,10 @@ class RiskActors:
         from zhifu.risk.models import risk_labels
 
         with self.db.tx() as conn:
-            conn.execute(risk_labels.insert(), [{"subject_kind": kind, "subject": subject, "typology": typology,
-                                                 "note": note[:200]}])
+            conn.execute(
+                risk_labels.insert(),
+                [{"subject_kind": kind, "subject": subject, "typology": typology, "note": note[:200]}],
+            )
 
     # ------------------------------------------------------------ the hook
 
@@ -165,8 +184,11 @@ class RiskActors:
     def review(self, day: Any, specs: list[PaymentSpec]) -> list[PaymentSpec]:
         """A dormant merchant takes nothing for 60 days before it wakes up; a micro actor stays within its daily
         and monthly caps (the platform would refuse more), honest payments first."""
-        silent = {a.merchant_id for a in self.actors if a.kind == "dormant" and a.merchant_id
-                  and a.start <= day.index < a.start + 60}
+        silent = {
+            a.merchant_id
+            for a in self.actors
+            if a.kind == "dormant" and a.merchant_id and a.start <= day.index < a.start + 60
+        }
         micro = {a.merchant_id for a in self.actors if a.merchant_id and a.kind in MICRO_KINDS}
         # every micro merchant's month counts, from before an actor is bound to it too
         micro |= {b.merchant_id for b in day.active if b.kind == "micro" and b.merchant_id}
@@ -192,16 +214,35 @@ class RiskActors:
 
     # ------------------------------------------------------------ each actor's day
 
-    def _spec(self, a: Actor, day: Any, idx: int, amount: int, seconds: float, channel: str, flow: str,
-              card: str | None = None) -> PaymentSpec:
+    def _spec(
+        self,
+        a: Actor,
+        day: Any,
+        idx: int,
+        amount: int,
+        seconds: float,
+        channel: str,
+        flow: str,
+        card: str | None = None,
+    ) -> PaymentSpec:
         c = day.world.consumers
         credit = c.credit[idx] == 1
         card = card or ("credit" if credit else "debit")
         issuer = None if card == "wallet" else c.issuers[c.issuer[idx]]
         self.seq += 1
         created = _local(day.date, seconds)
-        return PaymentSpec(a.merchant_id or "", f"R{day.date:%Y%m%d}{self.seq:07d}", amount, channel, flow, created,
-                           created + dt.timedelta(seconds=5 + self.rng.randrange(30)), payer_ref(idx), issuer, card)
+        return PaymentSpec(
+            a.merchant_id or "",
+            f"R{day.date:%Y%m%d}{self.seq:07d}",
+            amount,
+            channel,
+            flow,
+            created,
+            created + dt.timedelta(seconds=5 + self.rng.randrange(30)),
+            payer_ref(idx),
+            issuer,
+            card,
+        )
 
     def _day_of(self, a: Actor, day: Any) -> list[PaymentSpec]:
         rng = self.rng
@@ -211,21 +252,50 @@ class RiskActors:
         if k == "paofen":  # many payers, fixed round tiers, round the clock, every day
             for _ in range(rng.randint(24, 34)):
                 idx = rng.randrange(n_all)
-                out.append(self._spec(a, day, idx, rng.choice(PAOFEN_TIERS_FEN), rng.random() * 86_400,
-                                      rng.choice(["wechat", "alipay"]), "static_code", "wallet"))
+                out.append(
+                    self._spec(
+                        a,
+                        day,
+                        idx,
+                        rng.choice(PAOFEN_TIERS_FEN),
+                        rng.random() * 86_400,
+                        rng.choice(["wechat", "alipay"]),
+                        "static_code",
+                        "wallet",
+                    )
+                )
         elif k == "cashout":  # a few credit cards, round or just-below-limit amounts, often late at night
             if rng.random() < 0.7:
                 for _ in range(rng.randint(4, 8)):
                     idx = rng.choice(a.ring)
                     night = rng.random() < 0.5
                     t = (rng.random() * 4 * 3600) if night else (9 * 3600 + rng.random() * 10 * 3600)
-                    out.append(self._spec(a, day, idx, rng.choice(CASHOUT_AMOUNTS_FEN), t, "unionpay_card",
-                                          "terminal", "credit"))
+                    out.append(
+                        self._spec(
+                            a,
+                            day,
+                            idx,
+                            rng.choice(CASHOUT_AMOUNTS_FEN),
+                            t,
+                            "unionpay_card",
+                            "terminal",
+                            "credit",
+                        )
+                    )
         elif k == "secondary_clearing_member":  # a shop's ordinary takings
             for _ in range(rng.randint(8, 16)):
                 idx = rng.randrange(n_all)
-                out.append(self._spec(a, day, idx, 500 + rng.randrange(6_000), 8 * 3600 + rng.random() * 12 * 3600,
-                                      rng.choice(["wechat", "alipay", "unionpay_qr"]), "static_code"))
+                out.append(
+                    self._spec(
+                        a,
+                        day,
+                        idx,
+                        500 + rng.randrange(6_000),
+                        8 * 3600 + rng.random() * 12 * 3600,
+                        rng.choice(["wechat", "alipay", "unionpay_qr"]),
+                        "static_code",
+                    )
+                )
         elif k == "split":  # now and then, one purchase paid as several payments under 500 yuan
             if rng.random() < 0.08 and day.active:
                 shop = rng.choice(day.active)
@@ -233,45 +303,102 @@ class RiskActors:
                     return out
                 t = 10 * 3600 + rng.random() * 8 * 3600
                 for i in range(rng.randint(3, 4)):
-                    s = self._spec(a, day, a.payer or 0, rng.randrange(40_000, 49_999), t + i * 120, "unionpay_qr",
-                                   "dynamic_code")
+                    s = self._spec(
+                        a,
+                        day,
+                        a.payer or 0,
+                        rng.randrange(40_000, 49_999),
+                        t + i * 120,
+                        "unionpay_qr",
+                        "dynamic_code",
+                    )
                     out.append(dataclasses.replace(s, merchant_id=shop.merchant_id or ""))
         elif k == "dormant":
             if day.index == a.start + 60:
                 for _ in range(rng.randint(10, 16)):
                     idx = rng.randrange(n_all)
-                    out.append(self._spec(a, day, idx, rng.randrange(80_000, 300_000),
-                                          9 * 3600 + rng.random() * 10 * 3600, "unionpay_card", "terminal"))
+                    out.append(
+                        self._spec(
+                            a,
+                            day,
+                            idx,
+                            rng.randrange(80_000, 300_000),
+                            9 * 3600 + rng.random() * 10 * 3600,
+                            "unionpay_card",
+                            "terminal",
+                        )
+                    )
         elif k == "spike":
             if day.index in (a.start, a.start + 1):
                 for _ in range(rng.randint(25, 40)):
                     idx = rng.randrange(n_all)
-                    out.append(self._spec(a, day, idx, rng.randrange(100_000, 400_000),
-                                          9 * 3600 + rng.random() * 10 * 3600, "unionpay_card", "terminal"))
+                    out.append(
+                        self._spec(
+                            a,
+                            day,
+                            idx,
+                            rng.randrange(100_000, 400_000),
+                            9 * 3600 + rng.random() * 10 * 3600,
+                            "unionpay_card",
+                            "terminal",
+                        )
+                    )
         elif k == "honest_night_market":  # many payers, small varied amounts, 18:00–01:00
             for _ in range(rng.randint(30, 60)):
                 idx = rng.randrange(n_all)
-                t = (18 * 3600 + rng.random() * 7 * 3600) % 86_400  # past midnight: the small hours of the day
-                out.append(self._spec(a, day, idx, 300 + rng.randrange(5_000), t, rng.choice(["wechat", "alipay"]),
-                                      "static_code", "wallet"))
+                t = (
+                    18 * 3600 + rng.random() * 7 * 3600
+                ) % 86_400  # past midnight: the small hours of the day
+                out.append(
+                    self._spec(
+                        a,
+                        day,
+                        idx,
+                        300 + rng.randrange(5_000),
+                        t,
+                        rng.choice(["wechat", "alipay"]),
+                        "static_code",
+                        "wallet",
+                    )
+                )
         elif k == "honest_bus":  # fares of 2 yuan, many riders
             for _ in range(rng.randint(60, 120)):
                 idx = rng.randrange(n_all)
-                out.append(self._spec(a, day, idx, 200, 6 * 3600 + rng.random() * 13 * 3600, "unionpay_qr",
-                                      "static_code"))
+                out.append(
+                    self._spec(
+                        a, day, idx, 200, 6 * 3600 + rng.random() * 13 * 3600, "unionpay_qr", "static_code"
+                    )
+                )
         elif k == "honest_canteen":  # fixed meal prices, many pupils' parents, school days only
             if day.date.weekday() < 5:
                 for _ in range(rng.randint(50, 90)):
                     idx = rng.randrange(n_all)
-                    out.append(self._spec(a, day, idx, rng.choice((800, 1_000, 1_200)),
-                                          11 * 3600 + rng.random() * 2 * 3600, APP_CHANNEL[rng.randrange(4)],
-                                          "static_code"))
+                    out.append(
+                        self._spec(
+                            a,
+                            day,
+                            idx,
+                            rng.choice((800, 1_000, 1_200)),
+                            11 * 3600 + rng.random() * 2 * 3600,
+                            APP_CHANNEL[rng.randrange(4)],
+                            "static_code",
+                        )
+                    )
         elif k == "honest_appliance":  # large round credit payments, daytime, a few a day
             for _ in range(rng.randint(0, 3)):
                 idx = rng.randrange(n_all)
-                out.append(self._spec(a, day, idx, rng.choice((150_000, 200_000, 300_000, 450_000, 800_000)),
-                                      9 * 3600 + rng.random() * 10 * 3600, "unionpay_card", "terminal",
-                                      "credit" if rng.random() < 0.6 else "debit"))
+                out.append(
+                    self._spec(
+                        a,
+                        day,
+                        idx,
+                        rng.choice((150_000, 200_000, 300_000, 450_000, 800_000)),
+                        9 * 3600 + rng.random() * 10 * 3600,
+                        "unionpay_card",
+                        "terminal",
+                        "credit" if rng.random() < 0.6 else "debit",
+                    )
+                )
         return out
 
 

@@ -110,25 +110,58 @@ def build(profile: CountyProfile, *, start: dt.date, days: int, scale: float, rn
         counts = _town_counts(town, scale)
         for kind, n in counts:
             for _ in range(n):
-                businesses.append(_business(rng, profile, ti, town, kind, mccs, mcc_w, acq_ids, acq_w,
-                                            circles.get(town.code), villages.get(town.code, []), adoption,
-                                            start, days, len(businesses), taken))
+                businesses.append(
+                    _business(
+                        rng,
+                        profile,
+                        ti,
+                        town,
+                        kind,
+                        mccs,
+                        mcc_w,
+                        acq_ids,
+                        acq_w,
+                        circles.get(town.code),
+                        villages.get(town.code, []),
+                        adoption,
+                        start,
+                        days,
+                        len(businesses),
+                        taken,
+                    )
+                )
     consumers = _consumers(profile, scale, rng)
     return World(profile, start, days, businesses, consumers, [t.code in pilots for t in profile.towns])
 
 
 def _town_counts(town: Town, scale: float) -> list[tuple[str, int]]:
     b = town.businesses
-    return [("enterprise", _scaled(b.enterprise, scale)),
-            ("individual_business", _scaled(b.individual_business, scale)),
-            ("cooperative", _scaled(b.cooperative, scale)),
-            ("micro", _scaled(b.individual_business * MICRO_PER_INDIVIDUAL_PPM // 1_000_000, scale))]
+    return [
+        ("enterprise", _scaled(b.enterprise, scale)),
+        ("individual_business", _scaled(b.individual_business, scale)),
+        ("cooperative", _scaled(b.cooperative, scale)),
+        ("micro", _scaled(b.individual_business * MICRO_PER_INDIVIDUAL_PPM // 1_000_000, scale)),
+    ]
 
 
-def _business(rng: random.Random, profile: CountyProfile, ti: int, town: Town, kind: str, mccs: list[str],
-              mcc_w: list[float], acq_ids: list[str], acq_w: list[float], circle_acquirer: str | None,
-              village_codes: list[str], adoption: tuple[float, float, float], start: dt.date, days: int,
-              key: int, taken: set[str]) -> Business:
+def _business(
+    rng: random.Random,
+    profile: CountyProfile,
+    ti: int,
+    town: Town,
+    kind: str,
+    mccs: list[str],
+    mcc_w: list[float],
+    acq_ids: list[str],
+    acq_w: list[float],
+    circle_acquirer: str | None,
+    village_codes: list[str],
+    adoption: tuple[float, float, float],
+    start: dt.date,
+    days: int,
+    key: int,
+    taken: set[str],
+) -> Business:
     mcc = "0763" if kind == "cooperative" else _weighted(rng, mccs, mcc_w)
     owner = person_name(rng)
     village = rng.choice(village_codes) if village_codes and rng.random() < 0.7 else None
@@ -148,9 +181,25 @@ def _business(rng: random.Random, profile: CountyProfile, ti: int, town: Town, k
     acquirer = circle_acquirer if circle_acquirer and rng.random() < 0.4 else _weighted(rng, acq_ids, acq_w)
     size = rng.lognormvariate(0.0, 0.6) * (1.6 if kind == "enterprise" else 1.0) * category(mcc).daily
     born_to = min(dt.date(2004, 12, 31), start - dt.timedelta(days=18 * 366))
-    owner_id = generate_resident_id(rng, area_code=profile.area_code, born_from=dt.date(1950, 1, 1), born_to=born_to)
-    return Business(key, ti, village, kind, credit, name[:100], short, owner, owner_id, mcc, acquirer, registered,
-                    _join_day(rng, adoption, registered, days), size)
+    owner_id = generate_resident_id(
+        rng, area_code=profile.area_code, born_from=dt.date(1950, 1, 1), born_to=born_to
+    )
+    return Business(
+        key,
+        ti,
+        village,
+        kind,
+        credit,
+        name[:100],
+        short,
+        owner,
+        owner_id,
+        mcc,
+        acquirer,
+        registered,
+        _join_day(rng, adoption, registered, days),
+        size,
+    )
 
 
 def _consumers(profile: CountyProfile, scale: float, rng: random.Random) -> Consumers:

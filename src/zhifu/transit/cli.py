@@ -15,7 +15,9 @@ from zhifu.core.errors import ZhifuError
 from zhifu.core.money import format_fen
 
 NAME = "transit"
-app = typer.Typer(help="Bus, school-bus and scenic payments (公交、校车、景区): charge runs, validators, taps, figures.")
+app = typer.Typer(
+    help="Bus, school-bus and scenic payments (公交、校车、景区): charge runs, validators, taps, figures."
+)
 BATCH_FILE_BYTES_MAX = 20 * 1024 * 1024  # a validator's whole offline week fits
 
 
@@ -53,8 +55,10 @@ def operators() -> None:
 
 
 @app.command("charge")
-def charge(through: str | None = typer.Option(None, help="last day of travel to charge (default yesterday)"),
-           operator: str | None = typer.Option(None, help="one operator's id (default all)")) -> None:
+def charge(
+    through: str | None = typer.Option(None, help="last day of travel to charge (default yesterday)"),
+    operator: str | None = typer.Option(None, help="one operator's id (default all)"),
+) -> None:
     """Charge riders' capped fares as payments of the operators' merchants."""
     from zhifu.transit import service
 
@@ -64,8 +68,10 @@ def charge(through: str | None = typer.Option(None, help="last day of travel to 
     if day is not None and day >= service.local_day(dt.datetime.now(dt.UTC)):
         fail("--through: only a day that has ended can be charged")
     stats = service.charge_due(db, merchant_id=mid, through=day)
-    console.print(f"{stats['charges']} charge(s): {stats['succeeded']} succeeded, {stats['failed']} declined "
-                  f"(riders denied until paid), {stats['pending']} pending; collected {format_fen(stats['amount_fen'])}")
+    console.print(
+        f"{stats['charges']} charge(s): {stats['succeeded']} succeeded, {stats['failed']} declined "
+        f"(riders denied until paid), {stats['pending']} pending; collected {format_fen(stats['amount_fen'])}"
+    )
 
 
 @app.command("validators")
@@ -78,13 +84,18 @@ def validators(operator: str = typer.Argument(..., help="operator id")) -> None:
     with db.read() as c:
         for v in service.validator_health(c, mid):
             flag = "STALE" if v["deny_stale"] else "fresh"
-            console.print(f"{v['id']:<12} line {v['line_id'] or '—':<8} sync {v['last_sync_at'] or 'never'} ({flag}) "
-                          f"pending {v['pending_taps']} uploaded {v['taps_uploaded']}{'  QUIET' if v['quiet'] else ''}")
+            console.print(
+                f"{v['id']:<12} line {v['line_id'] or '—':<8} sync {v['last_sync_at'] or 'never'} ({flag}) "
+                f"pending {v['pending_taps']} uploaded {v['taps_uploaded']}{'  QUIET' if v['quiet'] else ''}"
+            )
 
 
 @app.command("taps")
-def taps(file: Path = typer.Argument(..., help="a JSON batch: {validator_time, pending_after, taps: [...]}"),
-         operator: str = typer.Option(...), validator: str = typer.Option(...)) -> None:
+def taps(
+    file: Path = typer.Argument(..., help="a JSON batch: {validator_time, pending_after, taps: [...]}"),
+    operator: str = typer.Option(...),
+    validator: str = typer.Option(...),
+) -> None:
     """Upload a validator's batch read off the device (for validators that never get a network)."""
     from pydantic import ValidationError
 
@@ -109,8 +120,10 @@ def taps(file: Path = typer.Argument(..., help="a JSON batch: {validator_time, p
     except ZhifuError as exc:
         fail(f"{exc.param + ': ' if exc.param else ''}{exc.message}")
         raise
-    console.print(f"stored {out['stored']}, already had {out['already']}, refused {len(out['refused'])}, "
-                  f"parked {len(out['parked'])}")
+    console.print(
+        f"stored {out['stored']}, already had {out['already']}, refused {len(out['refused'])}, "
+        f"parked {len(out['parked'])}"
+    )
     for r in out["refused"] + out["parked"]:
         console.print(f"  tap {r['id']}: {r['reason']}")
 
@@ -126,8 +139,10 @@ def figures(start: str | None = typer.Option(None), end: str | None = typer.Opti
     db = database()
     with db.read() as c:
         doc = service.kpi_transit_usage(c, lo, hi)
-    console.print(f"{lo} – {hi}: {doc['count']} payments, {format_fen(doc['amount_fen'])}; riders {doc['riders']}, "
-                  f"journeys {doc['journeys']}")
+    console.print(
+        f"{lo} – {hi}: {doc['count']} payments, {format_fen(doc['amount_fen'])}; riders {doc['riders']}, "
+        f"journeys {doc['journeys']}"
+    )
     for dim in ("by_kind", "by_channel", "by_town"):
         for k, v in sorted(doc[dim].items()):
             console.print(f"  {dim[3:]:<8} {k or '—':<14} {v['count']:>7} {format_fen(v['amount_fen']):>14}")

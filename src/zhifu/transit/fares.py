@@ -99,8 +99,14 @@ def concession(fare_fen: int, discount_ppm: int) -> int:
     return fare_fen - (fare_fen * discount_ppm + 500_000) // 1_000_000
 
 
-def day_fare(taps: Sequence[Tap], lines: dict[str, Line], *, discount_ppm: int, daily_cap_fen: int | None,
-             on_pass: bool = False) -> DayFare:
+def day_fare(
+    taps: Sequence[Tap],
+    lines: dict[str, Line],
+    *,
+    discount_ppm: int,
+    daily_cap_fen: int | None,
+    on_pass: bool = False,
+) -> DayFare:
     kept, dups = dedupe(taps)
     status = {t: "duplicate" for t in dups}
     tap_fare: dict[str, int] = dict.fromkeys(dups, 0)

@@ -35,8 +35,9 @@ from zhifu.web.vocabulary import N_
 
 router = APIRouter()
 api = APIRouter(prefix="/v1", tags=["transit"])
-pages = APIRouter(route_class=console.ConsoleRoute, include_in_schema=False,
-                  dependencies=[Depends(console.csrf_guard)])
+pages = APIRouter(
+    route_class=console.ConsoleRoute, include_in_schema=False, dependencies=[Depends(console.csrf_guard)]
+)
 _merchant_user = console.role("merchant")
 _operator_user = console.role("operator")
 _regulator_user = console.role("regulator")
@@ -54,15 +55,22 @@ def _date(value: str, param: str = "day") -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise InvalidRequest(f"{param} 须为 YYYY-MM-DD / {param} must be a date like 2022-06-15", param=param) from None
+        raise InvalidRequest(
+            f"{param} 须为 YYYY-MM-DD / {param} must be a date like 2022-06-15", param=param
+        ) from None
 
 
 # ---------------------------------------------------------------- JSON API: transit
 
 
 @api.post("/transit/operators", summary="Enable transit or ticketing on an active merchant (operator)")
-def register_operator(req: service.OperatorIn, request: Request, p: Principal = Depends(operator_principal),
-                      body: bytes = Depends(raw_body), db: Database = Depends(get_db)) -> Response:
+def register_operator(
+    req: service.OperatorIn,
+    request: Request,
+    p: Principal = Depends(operator_principal),
+    body: bytes = Depends(raw_body),
+    db: Database = Depends(get_db),
+) -> Response:
     return run_idempotent(request, p, body, lambda: db.run(lambda c: service.register_operator(c, req)))
 
 
@@ -73,14 +81,16 @@ def list_operators(p: Principal = Depends(operator_principal), db: Database = De
 
 
 @api.post("/transit/caps", summary="Daily and monthly fare caps and concessions of the caller's operator")
-def set_caps(req: service.CapsIn, p: Principal = Depends(merchant_principal),
-             db: Database = Depends(get_db)) -> Response:
+def set_caps(
+    req: service.CapsIn, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+) -> Response:
     return json_response(db.run(lambda c: service.set_caps(c, _mid(p), req)))
 
 
 @api.post("/transit/lines", summary="Add a line with its fare rule and stops")
-def add_line(req: service.LineIn, p: Principal = Depends(merchant_principal),
-             db: Database = Depends(get_db)) -> Response:
+def add_line(
+    req: service.LineIn, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+) -> Response:
     return json_response(db.run(lambda c: service.add_line(c, _mid(p), req)))
 
 
@@ -99,54 +109,93 @@ class ValidatorIn(BaseModel):
 
 
 @api.post("/transit/validators", summary="Register a validator (a bus reader or a gate)")
-def add_validator(req: ValidatorIn, p: Principal = Depends(merchant_principal),
-                  db: Database = Depends(get_db)) -> Response:
+def add_validator(
+    req: ValidatorIn, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+) -> Response:
     return json_response(db.run(lambda c: service.add_validator(c, _mid(p), req.id, req.line_id, req.label)))
 
 
-@api.get("/transit/validators", summary="Validator health: last sync, deny-list age, taps waiting on the device")
+@api.get(
+    "/transit/validators", summary="Validator health: last sync, deny-list age, taps waiting on the device"
+)
 def validators(p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
     with db.read() as c:
-        return json_response({"object": "list", "data": service.validator_health(c, _mid(p)), "has_more": False})
+        return json_response(
+            {"object": "list", "data": service.validator_health(c, _mid(p)), "has_more": False}
+        )
 
 
-@api.post("/transit/validators/{validator_id}/sync", summary="A validator's sync: public key, deny list, passes")
-def sync(validator_id: str, pending_taps: int | None = Query(None, ge=0), p: Principal = Depends(merchant_principal),
-         db: Database = Depends(get_db)) -> Response:
+@api.post(
+    "/transit/validators/{validator_id}/sync", summary="A validator's sync: public key, deny list, passes"
+)
+def sync(
+    validator_id: str,
+    pending_taps: int | None = Query(None, ge=0),
+    p: Principal = Depends(merchant_principal),
+    db: Database = Depends(get_db),
+) -> Response:
     return json_response(db.run(lambda c: service.sync(c, _mid(p), validator_id, pending_taps=pending_taps)))
 
 
 @api.post("/transit/validators/{validator_id}/taps", summary="Upload a batch of taps (idempotent per tap id)")
-def upload(validator_id: str, batch: service.TapBatch, p: Principal = Depends(merchant_principal),
-           db: Database = Depends(get_db)) -> Response:
+def upload(
+    validator_id: str,
+    batch: service.TapBatch,
+    p: Principal = Depends(merchant_principal),
+    db: Database = Depends(get_db),
+) -> Response:
     return json_response(db.run(lambda c: service.upload_taps(c, _mid(p), validator_id, batch)))
 
 
-@api.post("/transit/riders", summary="Issue a transit QR bound to a payment agreement (the platform's rider app)")
-def issue_rider(req: service.RiderIn, request: Request, p: Principal = Depends(operator_principal),
-                body: bytes = Depends(raw_body), db: Database = Depends(get_db)) -> Response:
+@api.post(
+    "/transit/riders", summary="Issue a transit QR bound to a payment agreement (the platform's rider app)"
+)
+def issue_rider(
+    req: service.RiderIn,
+    request: Request,
+    p: Principal = Depends(operator_principal),
+    body: bytes = Depends(raw_body),
+    db: Database = Depends(get_db),
+) -> Response:
     return run_idempotent(request, p, body, lambda: db.run(lambda c: service.issue_rider(c, req)))
 
 
 @api.post("/transit/riders/{rider_id}/token", summary="A fresh ride QR for the rider's app (platform)")
-def rider_token(rider_id: str, p: Principal = Depends(operator_principal), db: Database = Depends(get_db)) -> Response:
+def rider_token(
+    rider_id: str, p: Principal = Depends(operator_principal), db: Database = Depends(get_db)
+) -> Response:
     with db.read() as c:
-        return json_response({"object": "ride_token", "rider_id": rider_id,
-                              "token": service.ride_token(c, rider_id), "ttl_s": service.RIDE_TOKEN_TTL_S})
+        return json_response(
+            {
+                "object": "ride_token",
+                "rider_id": rider_id,
+                "token": service.ride_token(c, rider_id),
+                "ttl_s": service.RIDE_TOKEN_TTL_S,
+            }
+        )
 
 
-@api.get("/transit/riders/{rider_id}", summary="A rider's days, charges and deny entry at the caller's operator")
-def rider_account(rider_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
+@api.get(
+    "/transit/riders/{rider_id}", summary="A rider's days, charges and deny entry at the caller's operator"
+)
+def rider_account(
+    rider_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+) -> Response:
     with db.read() as c:
         return json_response(service.rider_account(c, _mid(p), rider_id))
 
 
-@api.post("/transit/riders/{rider_id}/retry", summary="Charge a rider's debt now (lifts the deny entry on success)")
-def retry(rider_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
+@api.post(
+    "/transit/riders/{rider_id}/retry", summary="Charge a rider's debt now (lifts the deny entry on success)"
+)
+def retry(
+    rider_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+) -> Response:
     with db.read() as c:
         service.rider_account(c, _mid(p), rider_id)
-    stats = service.charge_due(db, merchant_id=_mid(p), rider_id=rider_id, retry_now=True,
-                               through=service.local_day(clock.now()))
+    stats = service.charge_due(
+        db, merchant_id=_mid(p), rider_id=rider_id, retry_now=True, through=service.local_day(clock.now())
+    )
     with db.read() as c:
         return json_response({**service.rider_account(c, _mid(p), rider_id), "run": stats})
 
@@ -170,8 +219,9 @@ def deny(req: DenyIn, p: Principal = Depends(merchant_principal), db: Database =
 
 
 @api.post("/transit/charges/run", summary="Charge riders' capped fares up to a day (default yesterday)")
-def run_charges(through: str | None = None, p: Principal = Depends(merchant_principal),
-                db: Database = Depends(get_db)) -> Response:
+def run_charges(
+    through: str | None = None, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+) -> Response:
     with db.read() as c:
         service.operator_row(c, _mid(p), kind="transit")
     day = _date(through, "through") if through else None
@@ -181,22 +231,37 @@ def run_charges(through: str | None = None, p: Principal = Depends(merchant_prin
 
 
 @api.get("/transit/charges", summary="Fare charges, newest first")
-def charges(status: str | None = None, limit: int = Query(50, ge=1, le=200), p: Principal = Depends(merchant_principal),
-            db: Database = Depends(get_db)) -> Response:
+def charges(
+    status: str | None = None,
+    limit: int = Query(50, ge=1, le=200),
+    p: Principal = Depends(merchant_principal),
+    db: Database = Depends(get_db),
+) -> Response:
     with db.read() as c:
-        return json_response({"object": "list", "data": service.list_charges(c, _mid(p), status=status, limit=limit),
-                              "has_more": False})
+        return json_response(
+            {
+                "object": "list",
+                "data": service.list_charges(c, _mid(p), status=status, limit=limit),
+                "has_more": False,
+            }
+        )
 
 
 @api.post("/transit/pass-products", summary="A monthly or term school-bus pass on sale")
-def add_pass_product(req: service.PassProductIn, p: Principal = Depends(merchant_principal),
-                     db: Database = Depends(get_db)) -> Response:
+def add_pass_product(
+    req: service.PassProductIn, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+) -> Response:
     return json_response(db.run(lambda c: service.add_pass_product(c, _mid(p), req)))
 
 
 @api.post("/transit/passes", summary="A parent buys a pass for a student's transit QR")
-def buy_pass(req: service.BuyPassIn, request: Request, p: Principal = Depends(merchant_principal),
-             body: bytes = Depends(raw_body), db: Database = Depends(get_db)) -> Response:
+def buy_pass(
+    req: service.BuyPassIn,
+    request: Request,
+    p: Principal = Depends(merchant_principal),
+    body: bytes = Depends(raw_body),
+    db: Database = Depends(get_db),
+) -> Response:
     def go() -> dict[str, Any]:
         out = db.run(lambda c: service.buy_pass(c, _mid(p), req))
         out["pass"] = db.run(lambda c: service.confirm_pass(c, _mid(p), out["pass"]["id"]))
@@ -206,48 +271,68 @@ def buy_pass(req: service.BuyPassIn, request: Request, p: Principal = Depends(me
 
 
 @api.get("/transit/passes/{pass_id}", summary="A pass (brought to its payment's outcome)")
-def get_pass(pass_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
+def get_pass(
+    pass_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+) -> Response:
     return json_response(db.run(lambda c: service.confirm_pass(c, _mid(p), pass_id)))
 
 
 @api.post("/transit/passes/{pass_id}/refund", summary="Refund a pass's unused days pro rata")
-def refund_pass(pass_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
+def refund_pass(
+    pass_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+) -> Response:
     return json_response(db.run(lambda c: service.refund_pass(c, _mid(p), pass_id)))
 
 
-@api.get("/transit/figures", summary="Bus, school-bus and scenic payments by kind, channel and town (operator)")
-def figures(start: str | None = None, end: str | None = None, p: Principal = Depends(operator_principal),
-            db: Database = Depends(get_db)) -> Response:
+@api.get(
+    "/transit/figures", summary="Bus, school-bus and scenic payments by kind, channel and town (operator)"
+)
+def figures(
+    start: str | None = None,
+    end: str | None = None,
+    p: Principal = Depends(operator_principal),
+    db: Database = Depends(get_db),
+) -> Response:
     today = service.local_day(clock.now())
     lo = _date(start, "start") if start else today.replace(day=1)
     hi = _date(end, "end") if end else today
     if hi < lo:
         raise InvalidRequest("end 早于 start / end is before start", param="end")
     with db.read() as c:
-        return json_response({"object": "transit_figures", "start": lo, "end": hi,
-                              **service.kpi_transit_usage(c, lo, hi)})
+        return json_response(
+            {"object": "transit_figures", "start": lo, "end": hi, **service.kpi_transit_usage(c, lo, hi)}
+        )
 
 
 # ---------------------------------------------------------------- JSON API: scenic
 
 
 @api.post("/scenic/ticket-types", summary="A ticket type of the caller's scenic area", tags=["scenic"])
-def add_type(req: scenic.TicketTypeIn, p: Principal = Depends(merchant_principal),
-             db: Database = Depends(get_db)) -> Response:
+def add_type(
+    req: scenic.TicketTypeIn, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+) -> Response:
     return json_response(db.run(lambda c: scenic.add_ticket_type(c, _mid(p), req)))
 
 
-@api.post("/scenic/slots", summary="Open a day's time slots with capacity as a share of the maximum", tags=["scenic"])
-def add_slots(req: scenic.SlotsIn, p: Principal = Depends(merchant_principal),
-              db: Database = Depends(get_db)) -> Response:
-    return json_response({"object": "list", "data": db.run(lambda c: scenic.add_slots(c, _mid(p), req)),
-                          "has_more": False})
+@api.post(
+    "/scenic/slots",
+    summary="Open a day's time slots with capacity as a share of the maximum",
+    tags=["scenic"],
+)
+def add_slots(
+    req: scenic.SlotsIn, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+) -> Response:
+    return json_response(
+        {"object": "list", "data": db.run(lambda c: scenic.add_slots(c, _mid(p), req)), "has_more": False}
+    )
 
 
 @api.get("/scenic/slots", summary="A day's slots with places held, sold and left", tags=["scenic"])
 def slots(day: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
     with db.read() as c:
-        return json_response({"object": "list", "data": scenic.list_slots(c, _mid(p), _date(day)), "has_more": False})
+        return json_response(
+            {"object": "list", "data": scenic.list_slots(c, _mid(p), _date(day)), "has_more": False}
+        )
 
 
 def _reserve_and_confirm(db: Database, mid: str, req: scenic.ReserveIn) -> dict[str, Any]:
@@ -255,21 +340,36 @@ def _reserve_and_confirm(db: Database, mid: str, req: scenic.ReserveIn) -> dict[
     return db.run(lambda c: scenic.confirm(c, mid, o["id"]))
 
 
-@api.post("/scenic/orders", summary="Reserve places in a slot and pay for them (held while paying)", tags=["scenic"])
-def reserve(req: scenic.ReserveIn, request: Request, p: Principal = Depends(merchant_principal),
-            body: bytes = Depends(raw_body), db: Database = Depends(get_db)) -> Response:
+@api.post(
+    "/scenic/orders", summary="Reserve places in a slot and pay for them (held while paying)", tags=["scenic"]
+)
+def reserve(
+    req: scenic.ReserveIn,
+    request: Request,
+    p: Principal = Depends(merchant_principal),
+    body: bytes = Depends(raw_body),
+    db: Database = Depends(get_db),
+) -> Response:
     return run_idempotent(request, p, body, lambda: _reserve_and_confirm(db, _mid(p), req))
 
 
-@api.get("/scenic/orders/{order_id}", summary="An order and its e-tickets (brought to its payment's outcome)",
-         tags=["scenic"])
-def get_order(order_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
+@api.get(
+    "/scenic/orders/{order_id}",
+    summary="An order and its e-tickets (brought to its payment's outcome)",
+    tags=["scenic"],
+)
+def get_order(
+    order_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+) -> Response:
     return json_response(db.run(lambda c: scenic.confirm(c, _mid(p), order_id)))
 
 
-@api.post("/scenic/orders/{order_id}/refund", summary="Refund an unused order before the deadline", tags=["scenic"])
-def refund_order(order_id: str, p: Principal = Depends(merchant_principal),
-                 db: Database = Depends(get_db)) -> Response:
+@api.post(
+    "/scenic/orders/{order_id}/refund", summary="Refund an unused order before the deadline", tags=["scenic"]
+)
+def refund_order(
+    order_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+) -> Response:
     return json_response(db.run(lambda c: scenic.refund_order(c, _mid(p), order_id)))
 
 
@@ -280,7 +380,9 @@ class ScanIn(BaseModel):
     gate: str = Field(default="gate", max_length=40)
 
 
-@api.post("/scenic/scans", summary="A gate scan: accepted once, else refused with the reason", tags=["scenic"])
+@api.post(
+    "/scenic/scans", summary="A gate scan: accepted once, else refused with the reason", tags=["scenic"]
+)
 def scan(req: ScanIn, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
     return json_response(db.run(lambda c: scenic.scan(c, _mid(p), req.code, gate=req.gate)))
 
@@ -307,18 +409,30 @@ def _staff_page(request: Request, user: User, **extra: Any) -> Response:
             return console.page(request, "transit/none.html", ctx, active="/console/merchant/transit")
         if op["kind"] == "scenic":
             day = extra.get("day") or today
-            ctx.update(day=day, slots=scenic.list_slots(c, mid, day), types=scenic.list_ticket_types(c, mid),
-                       sales=scenic.sales(c, mid, day), orders=scenic.list_orders(c, mid, day=day, limit=20))
+            ctx.update(
+                day=day,
+                slots=scenic.list_slots(c, mid, day),
+                types=scenic.list_ticket_types(c, mid),
+                sales=scenic.sales(c, mid, day),
+                orders=scenic.list_orders(c, mid, day=day, limit=20),
+            )
             template = "transit/scenic.html"
         else:
-            ctx.update(lines=service.list_lines(c, mid), validators=service.validator_health(c, mid, at=now),
-                       revenue=service.daily_revenue(c, mid, at=now), totals=service.charge_totals(c, mid),
-                       parked=service.list_taps(c, mid, status="parked", limit=20),
-                       denied=service.deny_entries(c, mid), charges=service.list_charges(c, mid, limit=20),
-                       passes=service.list_passes(c, mid, limit=20), products=service.list_pass_products(c, mid))
+            ctx.update(
+                lines=service.list_lines(c, mid),
+                validators=service.validator_health(c, mid, at=now),
+                revenue=service.daily_revenue(c, mid, at=now),
+                totals=service.charge_totals(c, mid),
+                parked=service.list_taps(c, mid, status="parked", limit=20),
+                denied=service.deny_entries(c, mid),
+                charges=service.list_charges(c, mid, limit=20),
+                passes=service.list_passes(c, mid, limit=20),
+                products=service.list_pass_products(c, mid),
+            )
             template = "transit/operator.html"
-    return console.page(request, template, ctx, status=400 if ctx["error"] else 200,
-                        active="/console/merchant/transit")
+    return console.page(
+        request, template, ctx, status=400 if ctx["error"] else 200, active="/console/merchant/transit"
+    )
 
 
 def _failed(request: Request, user: User, exc: ZhifuError | ValidationError, **extra: Any) -> Response:
@@ -339,12 +453,15 @@ def staff_home(request: Request, day: str = "", user: User = Depends(_merchant_u
 
 
 @pages.post("/console/merchant/transit/caps")
-def staff_caps(request: Request, daily: str = Form(""), monthly: str = Form(""),
-               user: User = Depends(_merchant_user)) -> Response:
+def staff_caps(
+    request: Request, daily: str = Form(""), monthly: str = Form(""), user: User = Depends(_merchant_user)
+) -> Response:
     db: Database = request.app.state.db
     try:
-        req = service.CapsIn(daily_cap_fen=parse_yuan(daily, param="daily_cap") if daily else None,
-                             monthly_cap_fen=parse_yuan(monthly, param="monthly_cap") if monthly else None)
+        req = service.CapsIn(
+            daily_cap_fen=parse_yuan(daily, param="daily_cap") if daily else None,
+            monthly_cap_fen=parse_yuan(monthly, param="monthly_cap") if monthly else None,
+        )
         db.run(lambda c: service.set_caps(c, _own(user), req))
     except (ZhifuError, ValidationError) as exc:
         return _failed(request, user, exc)
@@ -352,11 +469,18 @@ def staff_caps(request: Request, daily: str = Form(""), monthly: str = Form(""),
 
 
 @pages.post("/console/merchant/transit/lines")
-def staff_line(request: Request, line_id: str = Form(""), name: str = Form(""), fare: str = Form(""),
-               user: User = Depends(_merchant_user)) -> Response:
+def staff_line(
+    request: Request,
+    line_id: str = Form(""),
+    name: str = Form(""),
+    fare: str = Form(""),
+    user: User = Depends(_merchant_user),
+) -> Response:
     db: Database = request.app.state.db
     try:
-        req = service.LineIn(id=line_id, name=name, flat_fare_fen=parse_yuan(fare, param="fare") if fare else 0)
+        req = service.LineIn(
+            id=line_id, name=name, flat_fare_fen=parse_yuan(fare, param="fare") if fare else 0
+        )
         db.run(lambda c: service.add_line(c, _own(user), req))
     except (ZhifuError, ValidationError) as exc:
         return _failed(request, user, exc)
@@ -364,8 +488,13 @@ def staff_line(request: Request, line_id: str = Form(""), name: str = Form(""), 
 
 
 @pages.post("/console/merchant/transit/validators")
-def staff_validator(request: Request, validator_id: str = Form(""), line_id: str = Form(""),
-                    label: str = Form(""), user: User = Depends(_merchant_user)) -> Response:
+def staff_validator(
+    request: Request,
+    validator_id: str = Form(""),
+    line_id: str = Form(""),
+    label: str = Form(""),
+    user: User = Depends(_merchant_user),
+) -> Response:
     db: Database = request.app.state.db
     try:
         db.run(lambda c: service.add_validator(c, _own(user), validator_id, line_id or None, label))
@@ -383,8 +512,12 @@ def staff_charge(request: Request, user: User = Depends(_merchant_user)) -> Resp
         stats = service.charge_due(db, merchant_id=_own(user))
     except ZhifuError as exc:
         return _failed(request, user, exc)
-    return _staff_page(request, user, done=f"扣费 {stats['charges']} 笔：成功 {stats['succeeded']}，失败 {stats['failed']} / "
-                                           f"{stats['charges']} charges, {stats['failed']} declined")
+    return _staff_page(
+        request,
+        user,
+        done=f"扣费 {stats['charges']} 笔：成功 {stats['succeeded']}，失败 {stats['failed']} / "
+        f"{stats['charges']} charges, {stats['failed']} declined",
+    )
 
 
 @pages.post("/console/merchant/transit/taps/{tap_id}/release")
@@ -398,15 +531,27 @@ def staff_release(request: Request, tap_id: str, user: User = Depends(_merchant_
 
 
 @pages.post("/console/merchant/scenic/slots")
-def staff_slots(request: Request, day: str = Form(""), windows: str = Form(""), max_capacity: str = Form(""),
-                capacity_pct: str = Form("75"), user: User = Depends(_merchant_user)) -> Response:
+def staff_slots(
+    request: Request,
+    day: str = Form(""),
+    windows: str = Form(""),
+    max_capacity: str = Form(""),
+    capacity_pct: str = Form("75"),
+    user: User = Depends(_merchant_user),
+) -> Response:
     db: Database = request.app.state.db
     try:
         if not max_capacity.isdigit() or not capacity_pct.isdigit():
-            raise InvalidRequest("最大承载量与比例须为整数 / max_capacity and capacity_pct are whole numbers",
-                                 param="max_capacity" if not max_capacity.isdigit() else "capacity_pct")
-        req = scenic.SlotsIn(day=_date(day), windows=[w.strip() for w in windows.replace("，", ",").split(",") if w.strip()],
-                             max_capacity=int(max_capacity), capacity_ppm=int(capacity_pct) * 10_000)
+            raise InvalidRequest(
+                "最大承载量与比例须为整数 / max_capacity and capacity_pct are whole numbers",
+                param="max_capacity" if not max_capacity.isdigit() else "capacity_pct",
+            )
+        req = scenic.SlotsIn(
+            day=_date(day),
+            windows=[w.strip() for w in windows.replace("，", ",").split(",") if w.strip()],
+            max_capacity=int(max_capacity),
+            capacity_ppm=int(capacity_pct) * 10_000,
+        )
         db.run(lambda c: scenic.add_slots(c, _own(user), req))
     except (ZhifuError, ValidationError) as exc:
         return _failed(request, user, exc)
@@ -414,14 +559,22 @@ def staff_slots(request: Request, day: str = Form(""), windows: str = Form(""), 
 
 
 @pages.post("/console/merchant/scenic/sell")
-def staff_sell(request: Request, slot_id: str = Form(""), type_id: str = Form(""), quantity: str = Form("1"),
-               auth_code: str = Form(""), user: User = Depends(_merchant_user)) -> Response:
+def staff_sell(
+    request: Request,
+    slot_id: str = Form(""),
+    type_id: str = Form(""),
+    quantity: str = Form("1"),
+    auth_code: str = Form(""),
+    user: User = Depends(_merchant_user),
+) -> Response:
     """The ticket window: the visitor's pay code is scanned, the tickets are printed (or shown) at once."""
     db: Database = request.app.state.db
     try:
         if not quantity.isdigit():
             raise InvalidRequest("张数须为整数 / quantity is a whole number", param="quantity")
-        req = scenic.ReserveIn(slot_id=slot_id, type_id=type_id, quantity=int(quantity), auth_code=auth_code.strip())
+        req = scenic.ReserveIn(
+            slot_id=slot_id, type_id=type_id, quantity=int(quantity), auth_code=auth_code.strip()
+        )
         order = _reserve_and_confirm(db, _own(user), req)
     except (ZhifuError, ValidationError) as exc:
         return _failed(request, user, exc)
@@ -432,8 +585,9 @@ def staff_sell(request: Request, slot_id: str = Form(""), type_id: str = Form(""
 
 
 @pages.post("/console/merchant/scenic/scan")
-def staff_scan(request: Request, code: str = Form(""), gate: str = Form("gate"),
-               user: User = Depends(_merchant_user)) -> Response:
+def staff_scan(
+    request: Request, code: str = Form(""), gate: str = Form("gate"), user: User = Depends(_merchant_user)
+) -> Response:
     db: Database = request.app.state.db
     try:
         if not code.strip():
@@ -463,10 +617,17 @@ def _bank_page(request: Request, **extra: Any) -> Response:
     with db.read() as c:
         ops = service.list_operators(c)
         figs = service.kpi_transit_usage(c, today.replace(day=1), today)
-        health = {o["id"]: service.validator_health(c, o["merchant_id"]) for o in ops if o["kind"] != "scenic"}
+        health = {
+            o["id"]: service.validator_health(c, o["merchant_id"]) for o in ops if o["kind"] != "scenic"
+        }
     ctx = {"ops": ops, "f": figs, "health": health, "error": None, "param": None, **extra}
-    return console.page(request, "transit/bank.html", ctx, status=400 if ctx["error"] else 200,
-                        active="/console/operator/transit")
+    return console.page(
+        request,
+        "transit/bank.html",
+        ctx,
+        status=400 if ctx["error"] else 200,
+        active="/console/operator/transit",
+    )
 
 
 @pages.get("/console/operator/transit")
@@ -475,18 +636,32 @@ def bank_home(request: Request, user: User = Depends(_operator_user)) -> Respons
 
 
 @pages.post("/console/operator/transit/operators")
-def bank_register(request: Request, op_id: str = Form(""), name: str = Form(""), kind: str = Form("bus"),
-                  merchant_id: str = Form(""), daily: str = Form(""), monthly: str = Form(""),
-                  user: User = Depends(_operator_user)) -> Response:
+def bank_register(
+    request: Request,
+    op_id: str = Form(""),
+    name: str = Form(""),
+    kind: str = Form("bus"),
+    merchant_id: str = Form(""),
+    daily: str = Form(""),
+    monthly: str = Form(""),
+    user: User = Depends(_operator_user),
+) -> Response:
     db: Database = request.app.state.db
     try:
-        req = service.OperatorIn(id=op_id, name=name, kind=kind, merchant_id=merchant_id,  # type: ignore[arg-type]
-                                 daily_cap_fen=parse_yuan(daily, param="daily_cap") if daily else None,
-                                 monthly_cap_fen=parse_yuan(monthly, param="monthly_cap") if monthly else None,
-                                 concessions={"student": 500_000, "elderly": 1_000_000, "free": 1_000_000})
+        req = service.OperatorIn(
+            id=op_id,
+            name=name,
+            kind=kind,
+            merchant_id=merchant_id,  # type: ignore[arg-type]
+            daily_cap_fen=parse_yuan(daily, param="daily_cap") if daily else None,
+            monthly_cap_fen=parse_yuan(monthly, param="monthly_cap") if monthly else None,
+            concessions={"student": 500_000, "elderly": 1_000_000, "free": 1_000_000},
+        )
 
         def go(c: Any) -> dict[str, Any]:
-            if merchants.merchant_row(c, merchant_id).acquirer_id != user.institution_id:  # another acquirer's
+            if (
+                merchants.merchant_row(c, merchant_id).acquirer_id != user.institution_id
+            ):  # another acquirer's
                 raise NotFound(f"没有商户 {merchant_id} / no merchant {merchant_id}", param="merchant_id")
             return service.register_operator(c, req)
 
@@ -501,7 +676,9 @@ def bank_register(request: Request, op_id: str = Form(""), name: str = Form(""),
 
 
 @pages.get("/console/regulator/transit")
-def regulator_home(request: Request, start: str = "", end: str = "", user: User = Depends(_regulator_user)) -> Response:
+def regulator_home(
+    request: Request, start: str = "", end: str = "", user: User = Depends(_regulator_user)
+) -> Response:
     db: Database = request.app.state.db
     today = service.local_day(clock.now())
     error = None
@@ -516,9 +693,13 @@ def regulator_home(request: Request, start: str = "", end: str = "", user: User 
     with db.read() as c:
         figs = service.kpi_transit_usage(c, lo, hi)
         ops = service.list_operators(c)
-    return console.page(request, "transit/regulator.html", {"f": figs, "start": lo, "end": hi, "towns": towns,
-                                                            "ops": ops, "error": error},
-                        status=400 if error else 200, active="/console/regulator/transit")
+    return console.page(
+        request,
+        "transit/regulator.html",
+        {"f": figs, "start": lo, "end": hi, "towns": towns, "ops": ops, "error": error},
+        status=400 if error else 200,
+        active="/console/regulator/transit",
+    )
 
 
 router.include_router(api)

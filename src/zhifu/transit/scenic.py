@@ -62,8 +62,9 @@ class TicketTypeIn(BaseModel):
     refund_fee_ppm: StrictInt = Field(default=0, ge=0, le=1_000_000)
 
 
-def add_ticket_type(conn: Connection, merchant_id: str, req: TicketTypeIn, *,
-                    at: dt.datetime | None = None) -> dict[str, Any]:
+def add_ticket_type(
+    conn: Connection, merchant_id: str, req: TicketTypeIn, *, at: dt.datetime | None = None
+) -> dict[str, Any]:
     at = at or clock.now()
     operator_row(conn, merchant_id, kind="scenic")
     _slug(req.id, "id")
@@ -71,19 +72,39 @@ def add_ticket_type(conn: Connection, merchant_id: str, req: TicketTypeIn, *,
         check_fen(req.price_fen, param="price_fen")
     if req.group_min == 1:
         raise InvalidRequest("团体票至少 2 人 / a group ticket is for 2 or more", param="group_min")
-    if conn.execute(select(scenic_ticket_types.c.id).where(and_(scenic_ticket_types.c.merchant_id == merchant_id,
-                                                                scenic_ticket_types.c.id == req.id))).first():
-        raise ConflictError(f"票种 {req.id} 已存在 / ticket type {req.id} exists", param="id", code="type_exists")
-    conn.execute(insert(scenic_ticket_types), [{"merchant_id": merchant_id, **req.model_dump(), "status": "active",
-                                                "created_at": at}])
+    if conn.execute(
+        select(scenic_ticket_types.c.id).where(
+            and_(scenic_ticket_types.c.merchant_id == merchant_id, scenic_ticket_types.c.id == req.id)
+        )
+    ).first():
+        raise ConflictError(
+            f"票种 {req.id} 已存在 / ticket type {req.id} exists", param="id", code="type_exists"
+        )
+    conn.execute(
+        insert(scenic_ticket_types),
+        [{"merchant_id": merchant_id, **req.model_dump(), "status": "active", "created_at": at}],
+    )
     return next(t for t in list_ticket_types(conn, merchant_id) if t["id"] == req.id)
 
 
 def list_ticket_types(conn: Connection, merchant_id: str) -> list[dict[str, Any]]:
-    return [{"id": r.id, "object": "ticket_type", "name": r.name, "price_fen": r.price_fen, "group_min": r.group_min,
-             "refund_until_h": r.refund_until_h, "refund_fee_ppm": r.refund_fee_ppm, "status": r.status}
-            for r in conn.execute(select(scenic_ticket_types).where(
-                scenic_ticket_types.c.merchant_id == merchant_id).order_by(scenic_ticket_types.c.price_fen.desc()))]
+    return [
+        {
+            "id": r.id,
+            "object": "ticket_type",
+            "name": r.name,
+            "price_fen": r.price_fen,
+            "group_min": r.group_min,
+            "refund_until_h": r.refund_until_h,
+            "refund_fee_ppm": r.refund_fee_ppm,
+            "status": r.status,
+        }
+        for r in conn.execute(
+            select(scenic_ticket_types)
+            .where(scenic_ticket_types.c.merchant_id == merchant_id)
+            .order_by(scenic_ticket_types.c.price_fen.desc())
+        )
+    ]
 
 
 class SlotsIn(BaseModel):
@@ -98,12 +119,24 @@ class SlotsIn(BaseModel):
 
 
 def slot_public(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "object": "scenic_slot", "day": row.day, "starts": row.starts, "ends": row.ends,
-            "max_capacity": row.max_capacity, "capacity_ppm": row.capacity_ppm, "capacity": row.capacity,
-            "held": row.held, "sold": row.sold, "left": row.capacity - row.held - row.sold}
+    return {
+        "id": row.id,
+        "object": "scenic_slot",
+        "day": row.day,
+        "starts": row.starts,
+        "ends": row.ends,
+        "max_capacity": row.max_capacity,
+        "capacity_ppm": row.capacity_ppm,
+        "capacity": row.capacity,
+        "held": row.held,
+        "sold": row.sold,
+        "left": row.capacity - row.held - row.sold,
+    }
 
 
-def add_slots(conn: Connection, merchant_id: str, req: SlotsIn, *, at: dt.datetime | None = None) -> list[dict]:
+def add_slots(
+    conn: Connection, merchant_id: str, req: SlotsIn, *, at: dt.datetime | None = None
+) -> list[dict]:
     """Open slots; capacity is the share of the maximum, rounded down so it never exceeds the limit."""
     at = at or clock.now()
     operator_row(conn, merchant_id, kind="scenic")
@@ -114,34 +147,67 @@ def add_slots(conn: Connection, merchant_id: str, req: SlotsIn, *, at: dt.dateti
     for i, w in enumerate(req.windows):
         starts, _, ends = w.partition("-")
         if not (_HHMM.fullmatch(starts) and _HHMM.fullmatch(ends)) or starts >= ends:
-            raise InvalidRequest(f"第 {i + 1} 个时段 {w!r} 须为 HH:MM-HH:MM / window {i + 1} must be like 09:00-11:00",
-                                 param="windows")
-        rows.append({"merchant_id": merchant_id, "id": f"{req.day:%Y%m%d}-{starts.replace(':', '')}",
-                     "day": req.day, "starts": starts, "ends": ends, "max_capacity": req.max_capacity,
-                     "capacity_ppm": req.capacity_ppm, "capacity": capacity, "held": 0, "sold": 0, "created_at": at})
+            raise InvalidRequest(
+                f"第 {i + 1} 个时段 {w!r} 须为 HH:MM-HH:MM / window {i + 1} must be like 09:00-11:00",
+                param="windows",
+            )
+        rows.append(
+            {
+                "merchant_id": merchant_id,
+                "id": f"{req.day:%Y%m%d}-{starts.replace(':', '')}",
+                "day": req.day,
+                "starts": starts,
+                "ends": ends,
+                "max_capacity": req.max_capacity,
+                "capacity_ppm": req.capacity_ppm,
+                "capacity": capacity,
+                "held": 0,
+                "sold": 0,
+                "created_at": at,
+            }
+        )
     ids = [r["id"] for r in rows]
     if len(set(ids)) != len(ids):
         raise InvalidRequest("时段重复 / a window repeats", param="windows")
-    taken = conn.execute(select(scenic_slots.c.id).where(and_(scenic_slots.c.merchant_id == merchant_id,
-                                                              scenic_slots.c.id.in_(ids)))).scalars().all()
+    taken = (
+        conn.execute(
+            select(scenic_slots.c.id).where(
+                and_(scenic_slots.c.merchant_id == merchant_id, scenic_slots.c.id.in_(ids))
+            )
+        )
+        .scalars()
+        .all()
+    )
     if taken:
-        raise ConflictError(f"时段已存在 / slots exist already: {', '.join(sorted(taken))}", param="windows",
-                            code="slot_exists")
+        raise ConflictError(
+            f"时段已存在 / slots exist already: {', '.join(sorted(taken))}",
+            param="windows",
+            code="slot_exists",
+        )
     conn.execute(insert(scenic_slots), rows)
     return [slot_public(_slot(conn, merchant_id, i)) for i in ids]
 
 
 def _slot(conn: Connection, merchant_id: str, slot_id: str) -> Any:
-    row = conn.execute(select(scenic_slots).where(and_(scenic_slots.c.merchant_id == merchant_id,
-                                                       scenic_slots.c.id == slot_id))).first()
+    row = conn.execute(
+        select(scenic_slots).where(
+            and_(scenic_slots.c.merchant_id == merchant_id, scenic_slots.c.id == slot_id)
+        )
+    ).first()
     if row is None:
         raise NotFound(f"没有时段 {slot_id} / no slot {slot_id}", param="slot_id")
     return row
 
 
 def list_slots(conn: Connection, merchant_id: str, day: dt.date) -> list[dict[str, Any]]:
-    return [slot_public(r) for r in conn.execute(select(scenic_slots).where(and_(
-        scenic_slots.c.merchant_id == merchant_id, scenic_slots.c.day == day)).order_by(scenic_slots.c.starts))]
+    return [
+        slot_public(r)
+        for r in conn.execute(
+            select(scenic_slots)
+            .where(and_(scenic_slots.c.merchant_id == merchant_id, scenic_slots.c.day == day))
+            .order_by(scenic_slots.c.starts)
+        )
+    ]
 
 
 # ---------------------------------------------------------------- orders
@@ -158,10 +224,20 @@ class ReserveIn(BaseModel):
 
 
 def order_public(row: Any, tickets: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    doc = {"id": row.id, "object": "scenic_order", "slot_id": row.slot_id, "type_id": row.type_id,
-           "quantity": row.quantity, "amount_fen": row.amount_fen, "payment_id": row.payment_id,
-           "channel": row.channel, "status": row.status, "held_until": row.held_until,
-           "refunded_fen": row.refunded_fen, "created_at": row.created_at}
+    doc = {
+        "id": row.id,
+        "object": "scenic_order",
+        "slot_id": row.slot_id,
+        "type_id": row.type_id,
+        "quantity": row.quantity,
+        "amount_fen": row.amount_fen,
+        "payment_id": row.payment_id,
+        "channel": row.channel,
+        "status": row.status,
+        "held_until": row.held_until,
+        "refunded_fen": row.refunded_fen,
+        "created_at": row.created_at,
+    }
     if tickets is not None:
         doc["tickets"] = tickets
     return doc
@@ -170,56 +246,102 @@ def order_public(row: Any, tickets: list[dict[str, Any]] | None = None) -> dict[
 def _take(conn: Connection, merchant_id: str, slot_id: str, n: int, *, column: str) -> bool:
     """Take n places of a slot as held or sold, only if they fit: the one guard against overselling."""
     s = scenic_slots.c
-    res = conn.execute(update(scenic_slots).where(and_(
-        s.merchant_id == merchant_id, s.id == slot_id, s.held + s.sold + n <= s.capacity)).values(
-        **{column: getattr(s, column) + n}))
+    res = conn.execute(
+        update(scenic_slots)
+        .where(and_(s.merchant_id == merchant_id, s.id == slot_id, s.held + s.sold + n <= s.capacity))
+        .values(**{column: getattr(s, column) + n})
+    )
     return res.rowcount == 1
 
 
-def reserve(conn: Connection, merchant_id: str, req: ReserveIn, *, at: dt.datetime | None = None) -> dict[str, Any]:
+def reserve(
+    conn: Connection, merchant_id: str, req: ReserveIn, *, at: dt.datetime | None = None
+) -> dict[str, Any]:
     """Hold places in a slot and create the payment for them, in the caller's transaction."""
     at = at or clock.now()
     op = operator_row(conn, merchant_id, kind="scenic")
-    t = conn.execute(select(scenic_ticket_types).where(and_(scenic_ticket_types.c.merchant_id == merchant_id,
-                                                            scenic_ticket_types.c.id == req.type_id))).first()
+    t = conn.execute(
+        select(scenic_ticket_types).where(
+            and_(scenic_ticket_types.c.merchant_id == merchant_id, scenic_ticket_types.c.id == req.type_id)
+        )
+    ).first()
     if t is None or t.status != "active":
         raise NotFound(f"没有票种 {req.type_id} / no ticket type {req.type_id}", param="type_id")
     if t.group_min and req.quantity < t.group_min:
-        raise InvalidRequest(f"{t.name}至少 {t.group_min} 人 / {t.name} is for {t.group_min} or more",
-                             param="quantity", code="group_too_small")
+        raise InvalidRequest(
+            f"{t.name}至少 {t.group_min} 人 / {t.name} is for {t.group_min} or more",
+            param="quantity",
+            code="group_too_small",
+        )
     if (req.channel is None) == (req.auth_code is None):
-        raise InvalidRequest("须给出 channel 或 auth_code 之一 / give exactly one of channel or auth_code",
-                             param="channel")
+        raise InvalidRequest(
+            "须给出 channel 或 auth_code 之一 / give exactly one of channel or auth_code", param="channel"
+        )
     slot = _slot(conn, merchant_id, req.slot_id)
     _, slot_end = _slot_bounds(slot.day, slot.starts, slot.ends)
     if slot_end <= at:
-        raise ConflictError(f"时段 {slot.id} 已结束 / slot {slot.id} is over", param="slot_id", code="slot_over")
+        raise ConflictError(
+            f"时段 {slot.id} 已结束 / slot {slot.id} is over", param="slot_id", code="slot_over"
+        )
     release_expired(conn, merchant_id, slot_id=slot.id, at=at)
     if not _take(conn, merchant_id, slot.id, req.quantity, column="held"):
         left = _slot(conn, merchant_id, slot.id)
-        raise ConflictError(f"时段 {slot.starts}-{slot.ends} 余票不足（剩 {max(0, left.capacity - left.held - left.sold)} 张）"
-                            f" / slot {slot.id} has {max(0, left.capacity - left.held - left.sold)} places left",
-                            param="quantity", code="sold_out")
+        raise ConflictError(
+            f"时段 {slot.starts}-{slot.ends} 余票不足（剩 {max(0, left.capacity - left.held - left.sold)} 张）"
+            f" / slot {slot.id} has {max(0, left.capacity - left.held - left.sold)} places left",
+            param="quantity",
+            code="sold_out",
+        )
     amount = t.price_fen * req.quantity
     oid = new_id_fast("sco", int(at.timestamp() * 1000))
-    conn.execute(insert(scenic_orders), [{
-        "merchant_id": merchant_id, "id": oid, "slot_id": slot.id, "type_id": t.id, "quantity": req.quantity,
-        "amount_fen": amount, "payment_id": None, "channel": "", "status": "held",
-        "held_until": at + dt.timedelta(seconds=HOLD_S), "refunded_fen": 0, "created_at": at, "updated_at": at}])
+    conn.execute(
+        insert(scenic_orders),
+        [
+            {
+                "merchant_id": merchant_id,
+                "id": oid,
+                "slot_id": slot.id,
+                "type_id": t.id,
+                "quantity": req.quantity,
+                "amount_fen": amount,
+                "payment_id": None,
+                "channel": "",
+                "status": "held",
+                "held_until": at + dt.timedelta(seconds=HOLD_S),
+                "refunded_fen": 0,
+                "created_at": at,
+                "updated_at": at,
+            }
+        ],
+    )
     if amount > 0:
-        p = payments_api.create_payment(conn, merchant_id, CreatePayment(
-            amount_fen=amount, merchant_order_no=oid, channel=req.channel, auth_code=req.auth_code,
-            expires_in_s=PAY_WINDOW_S, description=f"{op.name} {t.name}×{req.quantity} {slot.day} {slot.starts}"[:128],
-            metadata={"scenic": "ticket", "slot_id": slot.id}))
-        conn.execute(update(scenic_orders).where(and_(scenic_orders.c.merchant_id == merchant_id,
-                                                      scenic_orders.c.id == oid)).values(payment_id=p["id"]))
+        p = payments_api.create_payment(
+            conn,
+            merchant_id,
+            CreatePayment(
+                amount_fen=amount,
+                merchant_order_no=oid,
+                channel=req.channel,
+                auth_code=req.auth_code,
+                expires_in_s=PAY_WINDOW_S,
+                description=f"{op.name} {t.name}×{req.quantity} {slot.day} {slot.starts}"[:128],
+                metadata={"scenic": "ticket", "slot_id": slot.id},
+            ),
+        )
+        conn.execute(
+            update(scenic_orders)
+            .where(and_(scenic_orders.c.merchant_id == merchant_id, scenic_orders.c.id == oid))
+            .values(payment_id=p["id"])
+        )
     else:  # a free ticket (children under the age limit, the area's own guests) needs no payment
         _issue(conn, merchant_id, _order(conn, merchant_id, oid), "", at)
     return get_order(conn, merchant_id, oid)
 
 
 def _order(conn: Connection, merchant_id: str, order_id: str, *, lock: bool = False) -> Any:
-    q = select(scenic_orders).where(and_(scenic_orders.c.merchant_id == merchant_id, scenic_orders.c.id == order_id))
+    q = select(scenic_orders).where(
+        and_(scenic_orders.c.merchant_id == merchant_id, scenic_orders.c.id == order_id)
+    )
     if lock and conn.dialect.name == "postgresql":
         q = q.with_for_update()
     row = conn.execute(q).first()
@@ -230,12 +352,24 @@ def _order(conn: Connection, merchant_id: str, order_id: str, *, lock: bool = Fa
 
 def _tickets(conn: Connection, merchant_id: str, order_id: str) -> list[dict[str, Any]]:
     out = []
-    for r in conn.execute(select(scenic_tickets).where(and_(scenic_tickets.c.merchant_id == merchant_id,
-                                                            scenic_tickets.c.order_id == order_id))
-                          .order_by(scenic_tickets.c.id)):
-        out.append({"id": r.id, "object": "scenic_ticket", "slot_id": r.slot_id, "day": r.day, "people": r.people,
-                    "status": r.status, "used_at": r.used_at, "gate": r.gate,
-                    "code": tokens.ticket_code(merchant_id, r.id, r.slot_id, f"{r.day:%Y%m%d}", r.people)})
+    for r in conn.execute(
+        select(scenic_tickets)
+        .where(and_(scenic_tickets.c.merchant_id == merchant_id, scenic_tickets.c.order_id == order_id))
+        .order_by(scenic_tickets.c.id)
+    ):
+        out.append(
+            {
+                "id": r.id,
+                "object": "scenic_ticket",
+                "slot_id": r.slot_id,
+                "day": r.day,
+                "people": r.people,
+                "status": r.status,
+                "used_at": r.used_at,
+                "gate": r.gate,
+                "code": tokens.ticket_code(merchant_id, r.id, r.slot_id, f"{r.day:%Y%m%d}", r.people),
+            }
+        )
     return out
 
 
@@ -244,20 +378,41 @@ def get_order(conn: Connection, merchant_id: str, order_id: str) -> dict[str, An
 
 
 def _issue(conn: Connection, merchant_id: str, o: Any, channel: str, at: dt.datetime) -> None:
-    t = conn.execute(select(scenic_ticket_types.c.group_min).where(and_(
-        scenic_ticket_types.c.merchant_id == merchant_id, scenic_ticket_types.c.id == o.type_id))).scalar_one()
+    t = conn.execute(
+        select(scenic_ticket_types.c.group_min).where(
+            and_(scenic_ticket_types.c.merchant_id == merchant_id, scenic_ticket_types.c.id == o.type_id)
+        )
+    ).scalar_one()
     slot = _slot(conn, merchant_id, o.slot_id)
     parties = [o.quantity] if t else [1] * o.quantity  # a group ticket admits the whole party at once
-    conn.execute(insert(scenic_tickets), [{
-        "merchant_id": merchant_id, "id": f"{o.id}-{i:02d}", "order_id": o.id, "slot_id": o.slot_id,
-        "day": slot.day, "people": n, "status": "valid", "used_at": None, "gate": None, "created_at": at}
-        for i, n in enumerate(parties, 1)])
-    conn.execute(update(scenic_orders).where(and_(scenic_orders.c.merchant_id == merchant_id,
-                                                  scenic_orders.c.id == o.id)).values(
-        status="paid", channel=channel, updated_at=at))
+    conn.execute(
+        insert(scenic_tickets),
+        [
+            {
+                "merchant_id": merchant_id,
+                "id": f"{o.id}-{i:02d}",
+                "order_id": o.id,
+                "slot_id": o.slot_id,
+                "day": slot.day,
+                "people": n,
+                "status": "valid",
+                "used_at": None,
+                "gate": None,
+                "created_at": at,
+            }
+            for i, n in enumerate(parties, 1)
+        ],
+    )
+    conn.execute(
+        update(scenic_orders)
+        .where(and_(scenic_orders.c.merchant_id == merchant_id, scenic_orders.c.id == o.id))
+        .values(status="paid", channel=channel, updated_at=at)
+    )
 
 
-def confirm(conn: Connection, merchant_id: str, order_id: str, *, at: dt.datetime | None = None) -> dict[str, Any]:
+def confirm(
+    conn: Connection, merchant_id: str, order_id: str, *, at: dt.datetime | None = None
+) -> dict[str, Any]:
     """Bring an order to its payment's outcome: paid (held places become sold, tickets issued) or released.
     A payment that succeeded after the hold was released takes places again if any are left, else is refunded."""
     at = at or clock.now()
@@ -269,37 +424,64 @@ def confirm(conn: Connection, merchant_id: str, order_id: str, *, at: dt.datetim
     if p["status"] == "succeeded" and p["refunded_fen"] == 0:
         if o.status == "held":
             s = scenic_slots.c
-            conn.execute(update(scenic_slots).where(and_(s.merchant_id == merchant_id, s.id == o.slot_id)).values(
-                held=s.held - o.quantity, sold=s.sold + o.quantity))
+            conn.execute(
+                update(scenic_slots)
+                .where(and_(s.merchant_id == merchant_id, s.id == o.slot_id))
+                .values(held=s.held - o.quantity, sold=s.sold + o.quantity)
+            )
             _issue(conn, merchant_id, o, p["channel"], at)
         elif _take(conn, merchant_id, o.slot_id, o.quantity, column="sold"):
             _issue(conn, merchant_id, o, p["channel"], at)
         else:
-            payments_api.create_refund(conn, merchant_id, o.payment_id, CreateRefund(
-                reason="付款时名额已满，全额退回 / the slot filled before the payment arrived"))
-            conn.execute(update(scenic_orders).where(key).values(status="refunded", refunded_fen=o.amount_fen,
-                                                                 channel=p["channel"], updated_at=at))
+            payments_api.create_refund(
+                conn,
+                merchant_id,
+                o.payment_id,
+                CreateRefund(reason="付款时名额已满，全额退回 / the slot filled before the payment arrived"),
+            )
+            conn.execute(
+                update(scenic_orders)
+                .where(key)
+                .values(status="refunded", refunded_fen=o.amount_fen, channel=p["channel"], updated_at=at)
+            )
     elif o.status == "held" and (p["status"] in FINAL_UNPAID or o.held_until <= at):
         _release(conn, merchant_id, o, at)
     return get_order(conn, merchant_id, order_id)
 
 
 def _release(conn: Connection, merchant_id: str, o: Any, at: dt.datetime) -> None:
-    res = conn.execute(update(scenic_orders).where(and_(scenic_orders.c.merchant_id == merchant_id,
-                                                        scenic_orders.c.id == o.id, scenic_orders.c.status == "held"))
-                       .values(status="released", updated_at=at))
+    res = conn.execute(
+        update(scenic_orders)
+        .where(
+            and_(
+                scenic_orders.c.merchant_id == merchant_id,
+                scenic_orders.c.id == o.id,
+                scenic_orders.c.status == "held",
+            )
+        )
+        .values(status="released", updated_at=at)
+    )
     if res.rowcount == 1:
         s = scenic_slots.c
-        conn.execute(update(scenic_slots).where(and_(s.merchant_id == merchant_id, s.id == o.slot_id)).values(
-            held=s.held - o.quantity))
+        conn.execute(
+            update(scenic_slots)
+            .where(and_(s.merchant_id == merchant_id, s.id == o.slot_id))
+            .values(held=s.held - o.quantity)
+        )
 
 
-def release_expired(conn: Connection, merchant_id: str, *, slot_id: str | None = None,
-                    at: dt.datetime | None = None) -> int:
+def release_expired(
+    conn: Connection, merchant_id: str, *, slot_id: str | None = None, at: dt.datetime | None = None
+) -> int:
     """Give back the places of holds that ran out unpaid (a hold whose payment succeeded is confirmed)."""
     at = at or clock.now()
-    q = select(scenic_orders.c.id).where(and_(scenic_orders.c.merchant_id == merchant_id,
-                                              scenic_orders.c.status == "held", scenic_orders.c.held_until <= at))
+    q = select(scenic_orders.c.id).where(
+        and_(
+            scenic_orders.c.merchant_id == merchant_id,
+            scenic_orders.c.status == "held",
+            scenic_orders.c.held_until <= at,
+        )
+    )
     if slot_id:
         q = q.where(scenic_orders.c.slot_id == slot_id)
     n = 0
@@ -314,9 +496,17 @@ def sweep(db: Database, *, at: dt.datetime | None = None) -> dict[str, int]:
     at = at or clock.now()
     since = at - dt.timedelta(days=1)
     with db.read() as conn:
-        rows = conn.execute(select(scenic_orders.c.merchant_id, scenic_orders.c.id).where(and_(
-            scenic_orders.c.status.in_(("held", "released")), scenic_orders.c.created_at >= since,
-            scenic_orders.c.payment_id.is_not(None))).limit(2_000)).all()
+        rows = conn.execute(
+            select(scenic_orders.c.merchant_id, scenic_orders.c.id)
+            .where(
+                and_(
+                    scenic_orders.c.status.in_(("held", "released")),
+                    scenic_orders.c.created_at >= since,
+                    scenic_orders.c.payment_id.is_not(None),
+                )
+            )
+            .limit(2_000)
+        ).all()
     out: dict[str, int] = {}
     for mid, oid in rows:
         status = db.run(lambda c, m=mid, i=oid: confirm(c, m, i, at=at)["status"])
@@ -324,68 +514,112 @@ def sweep(db: Database, *, at: dt.datetime | None = None) -> dict[str, int]:
     return out
 
 
-def refund_order(conn: Connection, merchant_id: str, order_id: str, *, reason: str = "",
-                 at: dt.datetime | None = None) -> dict[str, Any]:
+def refund_order(
+    conn: Connection, merchant_id: str, order_id: str, *, reason: str = "", at: dt.datetime | None = None
+) -> dict[str, Any]:
     """Refund a paid order before use, up to the type's deadline before the slot, less its refund fee."""
     at = at or clock.now()
     o = _order(conn, merchant_id, order_id, lock=True)
     if o.status != "paid":
-        raise ConflictError(f"订单 {order_id} 状态为 {o.status}，不可退 / order {order_id} is {o.status}",
-                            code="order_not_refundable")
-    used = conn.execute(select(scenic_tickets.c.used_at).where(and_(
-        scenic_tickets.c.merchant_id == merchant_id, scenic_tickets.c.order_id == o.id,
-        scenic_tickets.c.status == "used")).limit(1)).scalar()
+        raise ConflictError(
+            f"订单 {order_id} 状态为 {o.status}，不可退 / order {order_id} is {o.status}",
+            code="order_not_refundable",
+        )
+    used = conn.execute(
+        select(scenic_tickets.c.used_at)
+        .where(
+            and_(
+                scenic_tickets.c.merchant_id == merchant_id,
+                scenic_tickets.c.order_id == o.id,
+                scenic_tickets.c.status == "used",
+            )
+        )
+        .limit(1)
+    ).scalar()
     if used is not None:
-        raise ConflictError(f"门票已于 {used.astimezone(SHANGHAI):%Y-%m-%d %H:%M} 入园使用，不可退 / a ticket was used at "
-                            f"{used.isoformat()}", code="ticket_used")
-    t = conn.execute(select(scenic_ticket_types).where(and_(scenic_ticket_types.c.merchant_id == merchant_id,
-                                                            scenic_ticket_types.c.id == o.type_id))).one()
+        raise ConflictError(
+            f"门票已于 {used.astimezone(SHANGHAI):%Y-%m-%d %H:%M} 入园使用，不可退 / a ticket was used at "
+            f"{used.isoformat()}",
+            code="ticket_used",
+        )
+    t = conn.execute(
+        select(scenic_ticket_types).where(
+            and_(scenic_ticket_types.c.merchant_id == merchant_id, scenic_ticket_types.c.id == o.type_id)
+        )
+    ).one()
     slot = _slot(conn, merchant_id, o.slot_id)
     start, _ = _slot_bounds(slot.day, slot.starts, slot.ends)
     if at > start - dt.timedelta(hours=t.refund_until_h):
-        raise ConflictError(f"须在入园时段开始前 {t.refund_until_h} 小时退票 / refunds close {t.refund_until_h} h before "
-                            f"the slot starts", code="refund_window_closed")
+        raise ConflictError(
+            f"须在入园时段开始前 {t.refund_until_h} 小时退票 / refunds close {t.refund_until_h} h before "
+            f"the slot starts",
+            code="refund_window_closed",
+        )
     amount = o.amount_fen - ppm_of(o.amount_fen, t.refund_fee_ppm)
     if amount > 0 and o.payment_id:
-        payments_api.create_refund(conn, merchant_id, o.payment_id, CreateRefund(
-            amount_fen=amount, reason=(reason or "游客退票 / refunded before use")[:200]))
-    conn.execute(update(scenic_tickets).where(and_(scenic_tickets.c.merchant_id == merchant_id,
-                                                   scenic_tickets.c.order_id == o.id)).values(status="refunded"))
+        payments_api.create_refund(
+            conn,
+            merchant_id,
+            o.payment_id,
+            CreateRefund(amount_fen=amount, reason=(reason or "游客退票 / refunded before use")[:200]),
+        )
+    conn.execute(
+        update(scenic_tickets)
+        .where(and_(scenic_tickets.c.merchant_id == merchant_id, scenic_tickets.c.order_id == o.id))
+        .values(status="refunded")
+    )
     s = scenic_slots.c
-    conn.execute(update(scenic_slots).where(and_(s.merchant_id == merchant_id, s.id == o.slot_id)).values(
-        sold=s.sold - o.quantity))
-    conn.execute(update(scenic_orders).where(and_(scenic_orders.c.merchant_id == merchant_id,
-                                                  scenic_orders.c.id == o.id)).values(
-        status="refunded", refunded_fen=amount, updated_at=at))
+    conn.execute(
+        update(scenic_slots)
+        .where(and_(s.merchant_id == merchant_id, s.id == o.slot_id))
+        .values(sold=s.sold - o.quantity)
+    )
+    conn.execute(
+        update(scenic_orders)
+        .where(and_(scenic_orders.c.merchant_id == merchant_id, scenic_orders.c.id == o.id))
+        .values(status="refunded", refunded_fen=amount, updated_at=at)
+    )
     return get_order(conn, merchant_id, order_id)
 
 
-def list_orders(conn: Connection, merchant_id: str, *, day: dt.date | None = None,
-                limit: int = 50) -> list[dict[str, Any]]:
+def list_orders(
+    conn: Connection, merchant_id: str, *, day: dt.date | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
     q = select(scenic_orders).where(scenic_orders.c.merchant_id == merchant_id)
     if day is not None:
         q = q.where(scenic_orders.c.slot_id.like(f"{day:%Y%m%d}-%"))
-    return [order_public(r) for r in conn.execute(q.order_by(scenic_orders.c.created_at.desc()).limit(min(limit, 200)))]
+    return [
+        order_public(r)
+        for r in conn.execute(q.order_by(scenic_orders.c.created_at.desc()).limit(min(limit, 200)))
+    ]
 
 
 def sales(conn: Connection, merchant_id: str, day: dt.date) -> dict[str, Any]:
     """A day's sales by status and the visitors admitted."""
     o = scenic_orders.c
-    by = {st: {"orders": int(n), "people": int(q or 0), "amount_fen": int(a or 0)}
-          for st, n, q, a in conn.execute(select(o.status, func.count(), func.sum(o.quantity), func.sum(o.amount_fen))
-                                          .where(and_(o.merchant_id == merchant_id,
-                                                      o.slot_id.like(f"{day:%Y%m%d}-%"))).group_by(o.status))}
+    by = {
+        st: {"orders": int(n), "people": int(q or 0), "amount_fen": int(a or 0)}
+        for st, n, q, a in conn.execute(
+            select(o.status, func.count(), func.sum(o.quantity), func.sum(o.amount_fen))
+            .where(and_(o.merchant_id == merchant_id, o.slot_id.like(f"{day:%Y%m%d}-%")))
+            .group_by(o.status)
+        )
+    }
     t = scenic_tickets.c
-    admitted = conn.execute(select(func.coalesce(func.sum(t.people), 0)).where(and_(
-        t.merchant_id == merchant_id, t.day == day, t.status == "used"))).scalar_one()
+    admitted = conn.execute(
+        select(func.coalesce(func.sum(t.people), 0)).where(
+            and_(t.merchant_id == merchant_id, t.day == day, t.status == "used")
+        )
+    ).scalar_one()
     return {"day": day, "by_status": by, "admitted": int(admitted)}
 
 
 # ---------------------------------------------------------------- the gate
 
 
-def scan(conn: Connection, merchant_id: str, code: str, *, gate: str = "gate",
-         at: dt.datetime | None = None) -> dict[str, Any]:
+def scan(
+    conn: Connection, merchant_id: str, code: str, *, gate: str = "gate", at: dt.datetime | None = None
+) -> dict[str, Any]:
     """One gate scan: accepted once; a forged code, another area's, another day's or slot's, a refunded ticket
     or a second scan is refused with the reason (and the first scan's time)."""
     at = at or clock.now()
@@ -407,20 +641,37 @@ def scan(conn: Connection, merchant_id: str, code: str, *, gate: str = "gate",
     slot = _slot(conn, merchant_id, slot_id)
     start, end = _slot_bounds(slot.day, slot.starts, slot.ends)
     if not start - dt.timedelta(minutes=ENTRY_EARLY_MIN) <= at <= end:
-        return refuse("wrong_slot", f"入园时段为 {slot.starts}-{slot.ends} / the ticket is for {slot.starts}-{slot.ends}",
-                      slot=f"{slot.starts}-{slot.ends}")
+        return refuse(
+            "wrong_slot",
+            f"入园时段为 {slot.starts}-{slot.ends} / the ticket is for {slot.starts}-{slot.ends}",
+            slot=f"{slot.starts}-{slot.ends}",
+        )
     key = and_(scenic_tickets.c.merchant_id == merchant_id, scenic_tickets.c.id == ticket_id)
-    res = conn.execute(update(scenic_tickets).where(and_(key, scenic_tickets.c.status == "valid")).values(
-        status="used", used_at=at, gate=gate))
+    res = conn.execute(
+        update(scenic_tickets)
+        .where(and_(key, scenic_tickets.c.status == "valid"))
+        .values(status="used", used_at=at, gate=gate)
+    )
     if res.rowcount == 1:
-        return {"object": "gate_scan", "accepted": True, "reason": "ok", "message": f"欢迎入园 {people} 人 / welcome",
-                "ticket_id": ticket_id, "people": int(people), "slot": f"{slot.starts}-{slot.ends}"}
+        return {
+            "object": "gate_scan",
+            "accepted": True,
+            "reason": "ok",
+            "message": f"欢迎入园 {people} 人 / welcome",
+            "ticket_id": ticket_id,
+            "people": int(people),
+            "slot": f"{slot.starts}-{slot.ends}",
+        }
     row = conn.execute(select(scenic_tickets).where(key)).first()
     if row is None:
         return refuse("forged", "票码无效 / not a genuine ticket")
     if row.status == "refunded":
         return refuse("refunded", "门票已退 / the ticket was refunded", ticket_id=ticket_id)
     first = row.used_at.astimezone(SHANGHAI)
-    return refuse("already_used", f"已于 {first:%H:%M:%S} 在 {row.gate} 入园 / already used at {first:%H:%M:%S}",
-                  ticket_id=ticket_id, first_used_at=row.used_at, first_gate=row.gate)
-
+    return refuse(
+        "already_used",
+        f"已于 {first:%H:%M:%S} 在 {row.gate} 入园 / already used at {first:%H:%M:%S}",
+        ticket_id=ticket_id,
+        first_used_at=row.used_at,
+        first_gate=row.gate,
+    )

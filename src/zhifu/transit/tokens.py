@@ -29,7 +29,8 @@ CREDENTIAL_CHARS_MAX = 200  # a longer string is no credential of ours: refused 
 @functools.lru_cache(maxsize=4)
 def _private(secret: str) -> Ed25519PrivateKey:
     seed = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"zhifu-transit", info=KEY_ID.encode()).derive(
-        secret.encode())
+        secret.encode()
+    )
     return Ed25519PrivateKey.from_private_bytes(seed)
 
 

@@ -21,11 +21,16 @@ from zhifu.transit import tokens
 DECISION_BUDGET_MS = 300  # the programme's goal for a gate decision (TfL's bar is 500 ms)
 DENY_STALE_S = 60  # a deny list older than this is stale: the validator still decides, and says so
 CLOCK_SLACK_S = 120  # a ride QR issued this far in the validator's future is still accepted (phone clocks)
-QUEUE_MAX = 50_000  # taps a validator keeps while offline (days of a busy line); the oldest are never dropped:
+QUEUE_MAX = (
+    50_000  # taps a validator keeps while offline (days of a busy line); the oldest are never dropped:
+)
 # a full queue refuses new riders rather than lose a recorded tap
 # Consumer pay codes by shape: UnionPay 19 digits from 62; WeChat 18 from 10–15; Alipay 16–24 from 25–30.
-PAYCODE_SHAPES = ((re.compile(r"62[0-9]{17}"), "unionpay_qr"), (re.compile(r"1[0-5][0-9]{16}"), "wechat"),
-                  (re.compile(r"(2[5-9]|30)[0-9]{14,22}"), "alipay"))
+PAYCODE_SHAPES = (
+    (re.compile(r"62[0-9]{17}"), "unionpay_qr"),
+    (re.compile(r"1[0-5][0-9]{16}"), "wechat"),
+    (re.compile(r"(2[5-9]|30)[0-9]{14,22}"), "alipay"),
+)
 
 
 def paycode_channel(code: str) -> str | None:
@@ -106,9 +111,16 @@ class Validator:
         d = self.decide(credential, at)
         if d.reason != "queue_full":
             self.seq += 1
-            self.queue.append({"id": f"{self.seq:010d}", "credential": credential, "tapped_at": at.isoformat(),
-                               "direction": direction, "stop_seq": self.stop_seq,
-                               "decision": "accept" if d.accept else "refuse"})
+            self.queue.append(
+                {
+                    "id": f"{self.seq:010d}",
+                    "credential": credential,
+                    "tapped_at": at.isoformat(),
+                    "direction": direction,
+                    "stop_seq": self.stop_seq,
+                    "decision": "accept" if d.accept else "refuse",
+                }
+            )
         return d
 
     def batch(self, size_max: int) -> list[dict[str, Any]]:

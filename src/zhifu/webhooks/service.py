@@ -27,8 +27,14 @@ from zhifu.core.ids import new_id, new_id_fast
 from zhifu.db import Database
 from zhifu.webhooks.models import deliveries, endpoints, events
 
-EVENT_TYPES = ("payment.succeeded", "payment.failed", "payment.closed", "payment.expired", "refund.succeeded",
-               "refund.failed")
+EVENT_TYPES = (
+    "payment.succeeded",
+    "payment.failed",
+    "payment.closed",
+    "payment.expired",
+    "refund.succeeded",
+    "refund.failed",
+)
 RETRY_SCHEDULE_S = (60, 300, 900, 3600, 6 * 3600, 12 * 3600)  # then the delivery is marked failed
 ENDPOINTS_MAX = 16  # per merchant
 DELIVERY_TIMEOUT_S = 10.0
@@ -55,8 +61,11 @@ def check_address(url: str, *, resolve: bool) -> None:
     if get_settings().webhook_allow_private:
         return
     host = (urlparse(url).hostname or "").rstrip(".").lower()
-    refuse = AddressNotAllowed(f"回调地址不能指向内网、本机或链路本地地址 / the webhook URL's host {host!r} is a "
-                               "private, loopback or link-local address", param="url")
+    refuse = AddressNotAllowed(
+        f"回调地址不能指向内网、本机或链路本地地址 / the webhook URL's host {host!r} is a "
+        "private, loopback or link-local address",
+        param="url",
+    )
     if host in _BLOCKED_HOSTS or host.endswith(".localhost"):
         raise refuse
     try:
@@ -92,62 +101,123 @@ def create_endpoint(conn: Connection, merchant_id: str, url: str, event_types: l
         raise InvalidRequest("events must name at least one event type (or '*')", param="events")
     unknown = [e for e in event_types if e != "*" and e not in EVENT_TYPES]
     if unknown:
-        raise InvalidRequest(f"unknown event types {unknown}; known: {', '.join(EVENT_TYPES)}", param="events")
+        raise InvalidRequest(
+            f"unknown event types {unknown}; known: {', '.join(EVENT_TYPES)}", param="events"
+        )
     count = len(conn.execute(select(endpoints.c.id).where(endpoints.c.merchant_id == merchant_id)).all())
     if count >= ENDPOINTS_MAX:
         raise InvalidRequest(f"at most {ENDPOINTS_MAX} endpoints per merchant", param="url")
-    row = {"merchant_id": merchant_id, "id": new_id("whe"), "url": url, "events": sorted(set(event_types)),
-           "secret": "whsec_" + secrets.token_hex(24), "status": "enabled", "created_at": clock.now()}
+    row = {
+        "merchant_id": merchant_id,
+        "id": new_id("whe"),
+        "url": url,
+        "events": sorted(set(event_types)),
+        "secret": "whsec_" + secrets.token_hex(24),
+        "status": "enabled",
+        "created_at": clock.now(),
+    }
     conn.execute(endpoints.insert(), [row])
     return {**_endpoint_public(row), "secret": row["secret"]}
 
 
 def _endpoint_public(row: Any) -> dict[str, Any]:
     get = row.get if isinstance(row, dict) else lambda k: getattr(row, k)
-    return {"id": get("id"), "object": "webhook_endpoint", "url": get("url"), "events": get("events"),
-            "status": get("status"), "created_at": get("created_at")}
+    return {
+        "id": get("id"),
+        "object": "webhook_endpoint",
+        "url": get("url"),
+        "events": get("events"),
+        "status": get("status"),
+        "created_at": get("created_at"),
+    }
 
 
 def list_endpoints(conn: Connection, merchant_id: str) -> list[dict[str, Any]]:
-    return [_endpoint_public(r) for r in conn.execute(
-        select(endpoints).where(endpoints.c.merchant_id == merchant_id).order_by(endpoints.c.id.desc()))]
+    return [
+        _endpoint_public(r)
+        for r in conn.execute(
+            select(endpoints).where(endpoints.c.merchant_id == merchant_id).order_by(endpoints.c.id.desc())
+        )
+    ]
 
 
 def delete_endpoint(conn: Connection, merchant_id: str, endpoint_id: str) -> dict[str, Any]:
-    row = conn.execute(select(endpoints).where(and_(endpoints.c.merchant_id == merchant_id,
-                                                    endpoints.c.id == endpoint_id))).first()
+    row = conn.execute(
+        select(endpoints).where(and_(endpoints.c.merchant_id == merchant_id, endpoints.c.id == endpoint_id))
+    ).first()
     if row is None:
         raise NotFound(f"no webhook endpoint {endpoint_id}", param="id")
-    conn.execute(endpoints.delete().where(and_(endpoints.c.merchant_id == merchant_id, endpoints.c.id == endpoint_id)))
-    conn.execute(update(deliveries).where(and_(deliveries.c.endpoint_id == endpoint_id,
-                                               deliveries.c.status == "pending"))
-                 .values(status="failed", last_error="endpoint deleted"))
+    conn.execute(
+        endpoints.delete().where(and_(endpoints.c.merchant_id == merchant_id, endpoints.c.id == endpoint_id))
+    )
+    conn.execute(
+        update(deliveries)
+        .where(and_(deliveries.c.endpoint_id == endpoint_id, deliveries.c.status == "pending"))
+        .values(status="failed", last_error="endpoint deleted")
+    )
     return {**_endpoint_public(row), "deleted": True}
 
 
-def emit(conn: Connection, merchant_id: str, type_: str, obj: dict[str, Any], *, at: dt.datetime | None = None) -> str:
+def emit(
+    conn: Connection, merchant_id: str, type_: str, obj: dict[str, Any], *, at: dt.datetime | None = None
+) -> str:
     """Record an event and queue one delivery per subscribed endpoint, in the caller's transaction."""
     assert type_ in EVENT_TYPES, type_
     at = at or clock.now()
     eid = new_id_fast("evt", int(at.timestamp() * 1000))
-    conn.execute(events.insert(), [{"id": eid, "merchant_id": merchant_id, "type": type_,
-                                    "data": json.loads(to_json(obj)), "created_at": at}])
-    subs = conn.execute(select(endpoints.c.id, endpoints.c.events).where(and_(
-        endpoints.c.merchant_id == merchant_id, endpoints.c.status == "enabled"))).all()
-    rows = [{"event_id": eid, "endpoint_id": s.id, "merchant_id": merchant_id, "status": "pending", "attempts": 0,
-             "next_attempt_at": at} for s in subs if "*" in s.events or type_ in s.events]
+    conn.execute(
+        events.insert(),
+        [
+            {
+                "id": eid,
+                "merchant_id": merchant_id,
+                "type": type_,
+                "data": json.loads(to_json(obj)),
+                "created_at": at,
+            }
+        ],
+    )
+    subs = conn.execute(
+        select(endpoints.c.id, endpoints.c.events).where(
+            and_(endpoints.c.merchant_id == merchant_id, endpoints.c.status == "enabled")
+        )
+    ).all()
+    rows = [
+        {
+            "event_id": eid,
+            "endpoint_id": s.id,
+            "merchant_id": merchant_id,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": at,
+        }
+        for s in subs
+        if "*" in s.events or type_ in s.events
+    ]
     if rows:
         conn.execute(deliveries.insert(), rows)
     return eid
 
 
 def event_public(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "object": "event", "type": row.type, "created_at": row.created_at,
-            "data": {"object": row.data}}
+    return {
+        "id": row.id,
+        "object": "event",
+        "type": row.type,
+        "created_at": row.created_at,
+        "data": {"object": row.data},
+    }
 
 
-def list_events(conn: Connection, merchant_id: str, *, type_: str | None = None, limit: int = 20,
-                starting_after: str | None = None, ending_before: str | None = None) -> tuple[list[dict], bool]:
+def list_events(
+    conn: Connection,
+    merchant_id: str,
+    *,
+    type_: str | None = None,
+    limit: int = 20,
+    starting_after: str | None = None,
+    ending_before: str | None = None,
+) -> tuple[list[dict], bool]:
     limit = max(1, min(limit, 100))
     q = select(events).where(events.c.merchant_id == merchant_id)
     if type_:
@@ -176,8 +246,9 @@ _shared_client: httpx.Client | None = None
 def _client() -> httpx.Client:
     global _shared_client
     if _shared_client is None:
-        _shared_client = httpx.Client(timeout=httpx.Timeout(DELIVERY_TIMEOUT_S, connect=3.0),
-                                      follow_redirects=False)
+        _shared_client = httpx.Client(
+            timeout=httpx.Timeout(DELIVERY_TIMEOUT_S, connect=3.0), follow_redirects=False
+        )
     return _shared_client
 
 
@@ -187,9 +258,12 @@ def _claim(db: Database, at: dt.datetime, limit: int) -> list[tuple[Any, Any, An
     with _busy_lock:
         busy = set(_busy)
     with db.tx() as conn:
-        q = (select(deliveries.c.id, deliveries.c.event_id, deliveries.c.endpoint_id, deliveries.c.attempts)
-             .where(and_(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= at))
-             .order_by(deliveries.c.next_attempt_at).limit(limit))
+        q = (
+            select(deliveries.c.id, deliveries.c.event_id, deliveries.c.endpoint_id, deliveries.c.attempts)
+            .where(and_(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= at))
+            .order_by(deliveries.c.next_attempt_at)
+            .limit(limit)
+        )
         if busy:
             q = q.where(deliveries.c.endpoint_id.not_in(busy))
         if conn.dialect.name == "postgresql":
@@ -201,8 +275,11 @@ def _claim(db: Database, at: dt.datetime, limit: int) -> list[tuple[Any, Any, An
             if per[d.endpoint_id] <= ENDPOINT_PASS_MAX:
                 due.append(d)
         if due:
-            conn.execute(update(deliveries).where(deliveries.c.id.in_([d.id for d in due]))
-                         .values(next_attempt_at=at + dt.timedelta(seconds=60)))
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_([d.id for d in due]))
+                .values(next_attempt_at=at + dt.timedelta(seconds=60))
+            )
         out = []
         for d in due:
             ev = conn.execute(select(events).where(events.c.id == d.event_id)).one()
@@ -220,9 +297,16 @@ def _send(client: httpx.Client, ev: Any, ep: Any) -> tuple[str | None, bool]:
     body = to_json(event_public(ev)).encode()
     t = int(time.time())
     try:
-        resp = client.post(ep.url, content=body, headers={
-            "Content-Type": "application/json", "Zhifu-Signature": sign(ep.secret, body, t),
-            "Zhifu-Event-Id": ev.id, "User-Agent": "Zhifu-Webhooks/1"})
+        resp = client.post(
+            ep.url,
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "Zhifu-Signature": sign(ep.secret, body, t),
+                "Zhifu-Event-Id": ev.id,
+                "User-Agent": "Zhifu-Webhooks/1",
+            },
+        )
     except httpx.HTTPError as exc:
         return f"{type(exc).__name__}: {exc}"[:500], True
     return (None if 200 <= resp.status_code < 300 else f"HTTP {resp.status_code}"), False
@@ -232,21 +316,39 @@ def _record(db: Database, d: Any, ep: Any, error: str | None, at: dt.datetime) -
     with db.tx() as conn:
         attempts = d.attempts + 1
         if error is None:
-            conn.execute(update(deliveries).where(deliveries.c.id == d.id).values(
-                status="delivered", attempts=attempts, delivered_at=clock.now(), last_error=None))
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == d.id)
+                .values(status="delivered", attempts=attempts, delivered_at=clock.now(), last_error=None)
+            )
             return "delivered"
         if ep is None or attempts > len(RETRY_SCHEDULE_S):
-            conn.execute(update(deliveries).where(deliveries.c.id == d.id).values(
-                status="failed", attempts=attempts, last_error=error))
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == d.id)
+                .values(status="failed", attempts=attempts, last_error=error)
+            )
             return "failed"
-        conn.execute(update(deliveries).where(deliveries.c.id == d.id).values(
-            attempts=attempts, last_error=error,
-            next_attempt_at=at + dt.timedelta(seconds=RETRY_SCHEDULE_S[attempts - 1])))
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == d.id)
+            .values(
+                attempts=attempts,
+                last_error=error,
+                next_attempt_at=at + dt.timedelta(seconds=RETRY_SCHEDULE_S[attempts - 1]),
+            )
+        )
         return "retry"
 
 
-def _deliver_endpoint(db: Database, client: httpx.Client, items: list[tuple[Any, Any, Any]], at: dt.datetime,
-                      stats: dict[str, int], lock: threading.Lock) -> None:
+def _deliver_endpoint(
+    db: Database,
+    client: httpx.Client,
+    items: list[tuple[Any, Any, Any]],
+    at: dt.datetime,
+    stats: dict[str, int],
+    lock: threading.Lock,
+) -> None:
     """One endpoint's deliveries, in order, one at a time. An unreachable endpoint is tried once a pass: its other
     deliveries count the same failed attempt without waiting for another timeout."""
     try:
@@ -265,8 +367,14 @@ def _deliver_endpoint(db: Database, client: httpx.Client, items: list[tuple[Any,
             _busy.discard(items[0][0].endpoint_id)
 
 
-def dispatch_due(db: Database, *, client: httpx.Client | None = None, at: dt.datetime | None = None,
-                 limit: int = DISPATCH_BATCH, wait: bool = True) -> dict[str, int]:
+def dispatch_due(
+    db: Database,
+    *,
+    client: httpx.Client | None = None,
+    at: dt.datetime | None = None,
+    limit: int = DISPATCH_BATCH,
+    wait: bool = True,
+) -> dict[str, int]:
     """Deliver what is due: each endpoint's deliveries in order on a thread of its own, so a slow or dead endpoint
     never delays another's. Claimed in one transaction, sent outside any, each result recorded in its own.
     `wait=False` (the background worker) returns once the sends are started."""
@@ -278,8 +386,10 @@ def dispatch_due(db: Database, *, client: httpx.Client | None = None, at: dt.dat
     lock = threading.Lock()
     with _busy_lock:
         _busy.update(by_endpoint)
-    futures = [_pool.submit(_deliver_endpoint, db, client or _client(), items, at, stats, lock)
-               for items in by_endpoint.values()]
+    futures = [
+        _pool.submit(_deliver_endpoint, db, client or _client(), items, at, stats, lock)
+        for items in by_endpoint.values()
+    ]
     if wait:
         for f in futures:
             f.result()

@@ -62,11 +62,15 @@ def sim(tmp_path_factory: pytest.TempPathFactory, delivered: Delivered) -> Itera
     port = _free_port()
     # only this family's routes: the test stands on its own whatever state the other families are in
     with mock.patch.object(server_mod, "_families", lambda: [fake_alipay]):
-        rails = FakeRails(tmp_path_factory.mktemp("fake_rails"), f"http://127.0.0.1:{port}",
-                          behaviour=Behaviour(hang_s=HANG_S),
-                          deliver=httpx.Client(transport=httpx.MockTransport(receive)))
-    server = uvicorn.Server(uvicorn.Config(rails.app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
+        rails = FakeRails(
+            tmp_path_factory.mktemp("fake_rails"),
+            f"http://127.0.0.1:{port}",
+            behaviour=Behaviour(hang_s=HANG_S),
+            deliver=httpx.Client(transport=httpx.MockTransport(receive)),
+        )
+    server = uvicorn.Server(
+        uvicorn.Config(rails.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     thread = threading.Thread(target=server.run, name="fake-alipay", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

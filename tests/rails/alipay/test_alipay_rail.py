@@ -28,12 +28,20 @@ TRADE_NO = re.compile(r"[0-9]{8}2200[0-9]{16}")
 _seq = itertools.count(1)
 
 
-def _order(amount_fen: int = 1234, *, auth_code: str | None = None, merchant: str = "mch_alipay_test") -> PaymentOrder:
+def _order(
+    amount_fen: int = 1234, *, auth_code: str | None = None, merchant: str = "mch_alipay_test"
+) -> PaymentOrder:
     now = dt.datetime.now(dt.UTC)
-    return PaymentOrder(payment_id=f"pay_ali{time.time_ns()}{next(_seq)}", merchant_id=merchant,
-                        amount_fen=amount_fen, description="县城小卖部 / corner shop", created_at=now,
-                        expires_at=now + dt.timedelta(minutes=15), auth_code=auth_code,
-                        flow="pay_code" if auth_code else "dynamic_code")
+    return PaymentOrder(
+        payment_id=f"pay_ali{time.time_ns()}{next(_seq)}",
+        merchant_id=merchant,
+        amount_fen=amount_fen,
+        description="县城小卖部 / corner shop",
+        created_at=now,
+        expires_at=now + dt.timedelta(minutes=15),
+        auth_code=auth_code,
+        flow="pay_code" if auth_code else "dynamic_code",
+    )
 
 
 def _code(last: str) -> str:
@@ -88,14 +96,21 @@ def test_timeout_then_query_succeeds(conn: AlipayConnector) -> None:
     assert (q.status, q.amount_fen) == ("succeeded", 700)
 
 
-def test_precreate_then_payer_pays_and_notification_verifies(conn: AlipayConnector, sim: FakeRails,
-                                                             delivered: Delivered) -> None:
+def test_precreate_then_payer_pays_and_notification_verifies(
+    conn: AlipayConnector, sim: FakeRails, delivered: Delivered
+) -> None:
     order = _order(1999)
     r = conn.create(order)
     assert r.status == "awaiting" and r.code_url and r.code_url.startswith("https://qr.alipay.com/bax")
     assert conn.query(order.payment_id).status == "awaiting"
-    sim.store.pay("alipay", order.payment_id, outcome="success", payer_ref="payer_42", card_type="credit",
-                  at=dt.datetime.now(dt.UTC))
+    sim.store.pay(
+        "alipay",
+        order.payment_id,
+        outcome="success",
+        payer_ref="payer_42",
+        card_type="credit",
+        at=dt.datetime.now(dt.UTC),
+    )
     assert sim.deliver_due() >= 1
     url, body, headers = delivered.last_for(order.payment_id)
     assert url == f"{RECEIVER}/notify/alipay"
@@ -112,11 +127,14 @@ def test_precreate_then_payer_pays_and_notification_verifies(conn: AlipayConnect
     assert (q.status, q.card_type, q.channel_ref) == ("succeeded", "credit", n.channel_ref)
 
 
-def test_payer_declines_a_code_and_the_notification_says_failed(conn: AlipayConnector, sim: FakeRails,
-                                                                delivered: Delivered) -> None:
+def test_payer_declines_a_code_and_the_notification_says_failed(
+    conn: AlipayConnector, sim: FakeRails, delivered: Delivered
+) -> None:
     order = _order(450)
     conn.create(order)
-    sim.store.pay("alipay", order.payment_id, outcome="decline_insufficient_funds", at=dt.datetime.now(dt.UTC))
+    sim.store.pay(
+        "alipay", order.payment_id, outcome="decline_insufficient_funds", at=dt.datetime.now(dt.UTC)
+    )
     sim.deliver_due()
     _, body, headers = delivered.last_for(order.payment_id)
     n = conn.parse_notification(body, headers)
@@ -128,7 +146,9 @@ def test_close(conn: AlipayConnector, sim: FakeRails) -> None:
     conn.create(order)
     assert conn.close(order.payment_id).status == "closed"
     assert conn.query(order.payment_id).status == "closed"
-    assert conn.close(order.payment_id).status == "closed"  # again: Alipay says the status is wrong, query says closed
+    assert (
+        conn.close(order.payment_id).status == "closed"
+    )  # again: Alipay says the status is wrong, query says closed
     paid = _paid_order(conn)
     assert conn.close(paid.payment_id).status == "succeeded"  # paid first: close reports it
     assert conn.close("pay_never_placed").status == "closed"
@@ -158,7 +178,12 @@ def test_refund_and_refund_query(conn: AlipayConnector, sim: FakeRails, delivere
     sim.deliver_due()
     _, body, headers = delivered.last_for(f"re_{order.payment_id}_2")
     n = conn.parse_notification(body, headers)
-    assert (n.kind, n.refund_id, n.amount_fen, n.outcome) == ("refund", f"re_{order.payment_id}_2", 200, "succeeded")
+    assert (n.kind, n.refund_id, n.amount_fen, n.outcome) == (
+        "refund",
+        f"re_{order.payment_id}_2",
+        200,
+        "succeeded",
+    )
     assert dict(parse_qsl(body.decode()))["refund_fee"] == "5.00"
 
 
@@ -172,14 +197,25 @@ def test_statement_download_parses_to_what_the_rail_holds(conn: AlipayConnector,
     expected = sim.statement_lines("alipay", day)
 
     def key(line: Any) -> tuple[Any, ...]:
-        return (line.channel_ref, line.merchant_order_no, line.merchant_code, line.txn_type, line.amount_fen,
-                line.fee_fen, line.status, line.original_ref, line.txn_time.replace(microsecond=0))
+        return (
+            line.channel_ref,
+            line.merchant_order_no,
+            line.merchant_code,
+            line.txn_type,
+            line.amount_fen,
+            line.fee_fen,
+            line.status,
+            line.original_ref,
+            line.txn_time.replace(microsecond=0),
+        )
 
     assert [key(x) for x in lines] == [key(x) for x in expected]
     mine = {x.merchant_order_no: x for x in lines}
     pay_line = mine[order.payment_id]
     refund_line = mine[f"re_{order.payment_id}"]
-    assert pay_line.fee_fen == 18 and pay_line.merchant_code == merchant_code(order.merchant_id)  # 0.2% of 88.00
+    assert pay_line.fee_fen == 18 and pay_line.merchant_code == merchant_code(
+        order.merchant_id
+    )  # 0.2% of 88.00
     assert refund_line.original_ref == pay_line.channel_ref and refund_line.amount_fen == 800
     assert alipay.parse_statement(data, day) == lines
     # the same file for another day, and another rail's file, are refused
@@ -196,8 +232,9 @@ def test_bill_of_a_future_day_is_refused(conn: AlipayConnector) -> None:
 
 def test_bill_link_expires_and_cannot_be_forged(conn: AlipayConnector, sim: FakeRails) -> None:
     day = business_date_of(dt.datetime.now(dt.UTC))
-    doc = conn.call("alipay.data.dataservice.bill.downloadurl.query",
-                    {"bill_type": "trade", "bill_date": day.isoformat()})
+    doc = conn.call(
+        "alipay.data.dataservice.bill.downloadurl.query", {"bill_type": "trade", "bill_date": day.isoformat()}
+    )
     url = doc["bill_download_url"]
     assert httpx.get(url).status_code == 200
     assert httpx.get(url.replace("bizDates=", "bizDates=1")).status_code == 403
@@ -208,7 +245,9 @@ def test_bill_link_expires_and_cannot_be_forged(conn: AlipayConnector, sim: Fake
 
 
 # -- bad input: notifications
-def _notification(sim: FakeRails, delivered: Delivered, conn: AlipayConnector) -> tuple[PaymentOrder, dict[str, str]]:
+def _notification(
+    sim: FakeRails, delivered: Delivered, conn: AlipayConnector
+) -> tuple[PaymentOrder, dict[str, str]]:
     order = _order(666)
     conn.create(order)
     sim.store.pay("alipay", order.payment_id, outcome="success", at=dt.datetime.now(dt.UTC))
@@ -223,8 +262,9 @@ def _resign(fields: dict[str, str], key_path: str) -> bytes:
     return urlencode(fields).encode()
 
 
-def test_forged_or_unsigned_notifications_are_refused(conn: AlipayConnector, sim: FakeRails,
-                                                      delivered: Delivered) -> None:
+def test_forged_or_unsigned_notifications_are_refused(
+    conn: AlipayConnector, sim: FakeRails, delivered: Delivered
+) -> None:
     _, fields = _notification(sim, delivered, conn)
     h = {"content-type": "application/x-www-form-urlencoded"}
     assert conn.parse_notification(urlencode(fields).encode(), h).outcome == "succeeded"
@@ -239,16 +279,20 @@ def test_forged_or_unsigned_notifications_are_refused(conn: AlipayConnector, sim
     with pytest.raises(BadNotification):
         conn.parse_notification(b"%zz=\xff", h)
     with pytest.raises(BadNotification, match="app_id"):  # Alipay's signature, another app's notification
-        conn.parse_notification(_resign(fields | {"app_id": "2021000000000999"},
-                                        sim.server_keys["alipay"]["alipay_private_key"]), h)
+        conn.parse_notification(
+            _resign(fields | {"app_id": "2021000000000999"}, sim.server_keys["alipay"]["alipay_private_key"]),
+            h,
+        )
 
 
-def test_notification_for_another_merchant_names_that_merchant(conn: AlipayConnector, sim: FakeRails,
-                                                               delivered: Delivered) -> None:
+def test_notification_for_another_merchant_names_that_merchant(
+    conn: AlipayConnector, sim: FakeRails, delivered: Delivered
+) -> None:
     order, fields = _notification(sim, delivered, conn)
     other = merchant_code("mch_somebody_else")
-    n = conn.parse_notification(_resign(fields | {"passback_params": other},
-                                        sim.server_keys["alipay"]["alipay_private_key"]), {})
+    n = conn.parse_notification(
+        _resign(fields | {"passback_params": other}, sim.server_keys["alipay"]["alipay_private_key"]), {}
+    )
     assert n.merchant_code == other != merchant_code(order.merchant_id)
 
 
@@ -260,7 +304,9 @@ def test_an_answer_signed_by_another_key_is_a_rail_error(config: dict[str, Any],
         c.query("pay_anything")
 
 
-def test_a_request_signed_with_another_key_is_refused_unsigned(config: dict[str, Any], sim: FakeRails) -> None:
+def test_a_request_signed_with_another_key_is_refused_unsigned(
+    config: dict[str, Any], sim: FakeRails
+) -> None:
     wrong = dict(config, app_private_key=sim.server_keys["alipay"]["alipay_private_key"])
     c = alipay.connector(FACTS, wrong, RailHttp("alipay", config["base_url"], timeout_s=0.5))
     with pytest.raises(RailError, match="isv.invalid-signature"):
@@ -275,15 +321,23 @@ def _with_answer(config: dict[str, Any], answer: httpx.Response) -> AlipayConnec
     return c
 
 
-@pytest.mark.parametrize("answer", [
-    httpx.Response(502, text="bad gateway"),
-    httpx.Response(200, text="<html>维护中</html>"),
-    httpx.Response(200, content=b"\xff\xfe"),
-    httpx.Response(200, text='{"alipay_trade_query_response":{"code":"10000","trade_status":"TRADE_SUCCESS"}}'),
-    httpx.Response(200, text='{"alipay_trade_query_response":{"code":"10000"},"sign":"bm90IGEgc2lnbmF0dXJl"}'),
-    httpx.Response(200, text='{"error_response":{"code":"40002","sub_code":"isv.invalid-method"}}'),
-    httpx.Response(404, text="not found"),
-], ids=["5xx", "html", "not-utf8", "unsigned", "bad-sign", "error_response", "404"])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(502, text="bad gateway"),
+        httpx.Response(200, text="<html>维护中</html>"),
+        httpx.Response(200, content=b"\xff\xfe"),
+        httpx.Response(
+            200, text='{"alipay_trade_query_response":{"code":"10000","trade_status":"TRADE_SUCCESS"}}'
+        ),
+        httpx.Response(
+            200, text='{"alipay_trade_query_response":{"code":"10000"},"sign":"bm90IGEgc2lnbmF0dXJl"}'
+        ),
+        httpx.Response(200, text='{"error_response":{"code":"40002","sub_code":"isv.invalid-method"}}'),
+        httpx.Response(404, text="not found"),
+    ],
+    ids=["5xx", "html", "not-utf8", "unsigned", "bad-sign", "error_response", "404"],
+)
 def test_garbage_or_unsigned_answers_are_rail_errors(config: dict[str, Any], answer: httpx.Response) -> None:
     with pytest.raises(RailError):
         _with_answer(config, answer).query("pay_x")
@@ -293,16 +347,20 @@ def test_a_rail_that_hangs_is_a_timeout(config: dict[str, Any]) -> None:
     def hang(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadTimeout("hung", request=request)
 
-    c = alipay.connector(FACTS, config, RailHttp("alipay", config["base_url"], transport=httpx.MockTransport(hang)))
+    c = alipay.connector(
+        FACTS, config, RailHttp("alipay", config["base_url"], transport=httpx.MockTransport(hang))
+    )
     with pytest.raises(RailTimeout):
         c.refund("pay_x", "re_x", 100, 100)
 
 
 def test_a_tampered_answer_does_not_verify(config: dict[str, Any], sim: FakeRails) -> None:
     """A genuine signed answer with one field changed in transit is refused."""
-    real = httpx.post(f"{config['base_url']}/gateway.do",
-                      content=_signed_request(config, "alipay.trade.query", {"out_trade_no": "pay_none"}),
-                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    real = httpx.post(
+        f"{config['base_url']}/gateway.do",
+        content=_signed_request(config, "alipay.trade.query", {"out_trade_no": "pay_none"}),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert rsa2.top_level_texts(real.text)["sign"]
     tampered = real.text.replace("ACQ.TRADE_NOT_EXIST", "ACQ.SYSTEM_ERROR")
     with pytest.raises(RailError, match="signature"):

@@ -36,10 +36,13 @@ class FakeRailAliPay(AliPay):
 def _sdk(sim: FakeRails, *, alipay_public_key: str | None = None) -> FakeRailAliPay:
     cfg = sim.client_config["alipay"]
     return FakeRailAliPay(
-        f"{cfg['base_url']}{cfg['gateway_path']}", appid=cfg["app_id"],
+        f"{cfg['base_url']}{cfg['gateway_path']}",
+        appid=cfg["app_id"],
         app_notify_url="http://127.0.0.1:9/notify/alipay",
         app_private_key_string=Path(cfg["app_private_key"]).read_text(),
-        alipay_public_key_string=Path(alipay_public_key or cfg["alipay_public_key"]).read_text(), sign_type="RSA2")
+        alipay_public_key_string=Path(alipay_public_key or cfg["alipay_public_key"]).read_text(),
+        sign_type="RSA2",
+    )
 
 
 def _no(prefix: str) -> str:
@@ -52,8 +55,13 @@ def test_sdk_places_queries_refunds_and_closes(sim: FakeRails) -> None:
 
     # a QR code (precreate): waits for the payer, who pays in the app
     qr_no = _no("sdk_qr_")
-    pre = sdk.api_alipay_trade_precreate(subject="测试商品 / test goods", out_trade_no=qr_no, total_amount="12.34",
-                                         sub_merchant={"merchant_id": shop}, store_id=shop)
+    pre = sdk.api_alipay_trade_precreate(
+        subject="测试商品 / test goods",
+        out_trade_no=qr_no,
+        total_amount="12.34",
+        sub_merchant={"merchant_id": shop},
+        store_id=shop,
+    )
     assert pre["code"] == "10000" and pre["out_trade_no"] == qr_no
     assert pre["qr_code"].startswith("https://qr.alipay.com/bax")
     assert sdk.api_alipay_trade_query(out_trade_no=qr_no)["trade_status"] == "WAIT_BUYER_PAY"
@@ -65,11 +73,18 @@ def test_sdk_places_queries_refunds_and_closes(sim: FakeRails) -> None:
 
     # a pay code (trade.pay, scene bar_code): paid at once
     code_no = _no("sdk_pay_")
-    pay = sdk.api_alipay_trade_pay(code_no, "bar_code", f"28{time.time_ns() % 10**13:013d}1", "扫码枪收款",
-                                   total_amount="5.00", store_id=shop)
+    pay = sdk.api_alipay_trade_pay(
+        code_no,
+        "bar_code",
+        f"28{time.time_ns() % 10**13:013d}1",
+        "扫码枪收款",
+        total_amount="5.00",
+        store_id=shop,
+    )
     assert (pay["code"], pay["msg"], pay["total_amount"]) == ("10000", "Success", "5.00")
-    declined = sdk.api_alipay_trade_pay(_no("sdk_pay_"), "bar_code", f"28{time.time_ns() % 10**13:013d}8", "x",
-                                        total_amount="5.00")
+    declined = sdk.api_alipay_trade_pay(
+        _no("sdk_pay_"), "bar_code", f"28{time.time_ns() % 10**13:013d}8", "x", total_amount="5.00"
+    )
     assert (declined["code"], declined["sub_code"]) == ("40004", "ACQ.BUYER_BALANCE_NOT_ENOUGH")
 
     # refund (out_request_no) and the refund query
@@ -94,8 +109,9 @@ def test_sdk_places_queries_refunds_and_closes(sim: FakeRails) -> None:
 def test_sdk_verifies_notifications_and_downloads_the_bill(sim: FakeRails, delivered: Delivered) -> None:
     sdk = _sdk(sim)
     no = _no("sdk_ntf_")
-    sdk.api_alipay_trade_precreate(subject="通知", out_trade_no=no, total_amount="3.21",
-                                   notify_url="http://receiver.test/notify/alipay")
+    sdk.api_alipay_trade_precreate(
+        subject="通知", out_trade_no=no, total_amount="3.21", notify_url="http://receiver.test/notify/alipay"
+    )
     sim.store.pay("alipay", no, outcome="success", at=dt.datetime.now(dt.UTC))
     sim.deliver_due()
     _, body, _ = delivered.last_for(no)
@@ -105,8 +121,9 @@ def test_sdk_verifies_notifications_and_downloads_the_bill(sim: FakeRails, deliv
     assert not sdk.verify(dict(data, total_amount="0.01"), signature)
 
     day = business_date_of(dt.datetime.now(dt.UTC))
-    doc = sdk.server_api("alipay.data.dataservice.bill.downloadurl.query",
-                         {"bill_type": "trade", "bill_date": day.isoformat()})
+    doc = sdk.server_api(
+        "alipay.data.dataservice.bill.downloadurl.query", {"bill_type": "trade", "bill_date": day.isoformat()}
+    )
     assert doc["code"] == "10000"
     with urllib.request.urlopen(doc["bill_download_url"], timeout=5) as r:
         bill = r.read()
@@ -121,9 +138,12 @@ def test_sdk_refuses_an_answer_it_cannot_verify(sim: FakeRails) -> None:
     with pytest.raises(AliPayValidationError):
         wrong.api_alipay_trade_query(out_trade_no="sdk_nothing")
     cfg = sim.client_config["alipay"]
-    forger = FakeRailAliPay(f"{cfg['base_url']}{cfg['gateway_path']}", appid=cfg["app_id"],
-                            app_private_key_string=Path(sim.server_keys["alipay"]["alipay_private_key"]).read_text(),
-                            alipay_public_key_string=Path(cfg["alipay_public_key"]).read_text())
+    forger = FakeRailAliPay(
+        f"{cfg['base_url']}{cfg['gateway_path']}",
+        appid=cfg["app_id"],
+        app_private_key_string=Path(sim.server_keys["alipay"]["alipay_private_key"]).read_text(),
+        alipay_public_key_string=Path(cfg["alipay_public_key"]).read_text(),
+    )
     with pytest.raises(AliPayException) as err:
         forger.api_alipay_trade_query(out_trade_no="sdk_nothing")
     assert "isv.invalid-signature" in str(err.value)

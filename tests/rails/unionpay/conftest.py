@@ -57,8 +57,12 @@ def rails(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Recei
     original = server_mod._families
     server_mod._families = lambda: [fake_unionpay]  # this family alone; the others are tested on their own
     try:
-        sim = server_mod.FakeRails(folder, f"http://127.0.0.1:{port}", behaviour=Behaviour(hang_s=HANG_S),
-                                   deliver=httpx.Client(transport=httpx.MockTransport(receiver.handle)))
+        sim = server_mod.FakeRails(
+            folder,
+            f"http://127.0.0.1:{port}",
+            behaviour=Behaviour(hang_s=HANG_S),
+            deliver=httpx.Client(transport=httpx.MockTransport(receiver.handle)),
+        )
     finally:
         server_mod._families = original
     server = uvicorn.Server(uvicorn.Config(sim.app, host="127.0.0.1", port=port, log_level="warning"))
@@ -78,9 +82,17 @@ def rails(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Recei
 def make_conn(rails: tuple[Any, Receiver]) -> Callable[..., Any]:
     sim, receiver = rails
 
-    def make(name: str = "unionpay_qr", *, transport: httpx.BaseTransport | None = None,
-             config: dict[str, Any] | None = None) -> Any:
-        cfg = {**sim.client_config["unionpay"], "notify_url_base": "http://our-platform.test", **(config or {})}
+    def make(
+        name: str = "unionpay_qr",
+        *,
+        transport: httpx.BaseTransport | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> Any:
+        cfg = {
+            **sim.client_config["unionpay"],
+            "notify_url_base": "http://our-platform.test",
+            **(config or {}),
+        }
         http = RailHttp(name, cfg["base_url"], timeout_s=TIMEOUT_S, transport=transport)
         conn = connector(FACTS[name], cfg, http)
         if transport is None:

@@ -27,10 +27,16 @@ PAYCODE = "621234567890123450"  # 18 digits; a last digit is appended per outcom
 
 def _order(flow: str = "pay_code", code_end: str | None = "0", amount: int = 1234) -> PaymentOrder:
     now = dt.datetime.now(dt.UTC)
-    return PaymentOrder(payment_id=new_id("pay"), merchant_id=MERCHANT, amount_fen=amount, description="早餐",
-                        expires_at=now + dt.timedelta(minutes=5), created_at=now,
-                        auth_code=PAYCODE + code_end if code_end is not None and flow == "pay_code" else None,
-                        flow=flow)
+    return PaymentOrder(
+        payment_id=new_id("pay"),
+        merchant_id=MERCHANT,
+        amount_fen=amount,
+        description="早餐",
+        expires_at=now + dt.timedelta(minutes=5),
+        created_at=now,
+        auth_code=PAYCODE + code_end if code_end is not None and flow == "pay_code" else None,
+        flow=flow,
+    )
 
 
 def _delivered(sim: Any, receiver: Any, payment_id: str, kind: str = "payment") -> Any:
@@ -101,11 +107,20 @@ def test_consumer_scanned_qr_paid_by_the_payer_notifies_us(make_conn, rails) -> 
     r = conn.create(o)
     assert r.status == "awaiting" and r.code_url and r.code_url.startswith("https://qr.95516.com/")
     assert conn.query(o.payment_id).status == "awaiting"
-    sim.store.pay("unionpay_qr", o.payment_id, outcome="success", payer_ref="up_user_1", card_type="credit",
-                  card_issuer="yiyuan_rcb", at=dt.datetime.now(dt.UTC))
+    sim.store.pay(
+        "unionpay_qr",
+        o.payment_id,
+        outcome="success",
+        payer_ref="up_user_1",
+        card_type="credit",
+        card_issuer="yiyuan_rcb",
+        at=dt.datetime.now(dt.UTC),
+    )
     n = _delivered(sim, receiver, o.payment_id)
     assert (n.kind, n.payment_id, n.outcome, n.amount_fen) == ("payment", o.payment_id, "succeeded", 1234)
-    assert n.merchant_code == merchant_code(MERCHANT) and n.payer_ref == "up_user_1" and n.card_type == "credit"
+    assert (
+        n.merchant_code == merchant_code(MERCHANT) and n.payer_ref == "up_user_1" and n.card_type == "credit"
+    )
     assert n.notify_id.endswith(":00") and n.channel_ref == conn.query(o.payment_id).channel_ref
     rail, body, headers = next(x for x in receiver.received if o.payment_id.encode() in x[1])
     fields = dict(parse_qsl(body.decode()))
@@ -152,8 +167,13 @@ def test_refund_is_accepted_then_succeeds_by_query_and_by_notification(make_conn
     q = conn.refund_query(o.payment_id, refund_id)
     assert (q.status, q.amount_fen, q.channel_ref) == ("succeeded", 2000, r.channel_ref)
     n = _delivered(sim, receiver, o.payment_id, "refund")
-    assert (n.kind, n.payment_id, n.refund_id, n.amount_fen, n.outcome) == ("refund", o.payment_id, refund_id,
-                                                                            2000, "succeeded")
+    assert (n.kind, n.payment_id, n.refund_id, n.amount_fen, n.outcome) == (
+        "refund",
+        o.payment_id,
+        refund_id,
+        2000,
+        "succeeded",
+    )
     too_much = conn.refund(o.payment_id, new_id("re"), 3001, 5000)
     assert too_much.status == "failed" and too_much.failure_code == "unionpay_33"
     assert conn.refund_query(o.payment_id, new_id("re")).status == "unknown"
@@ -175,8 +195,18 @@ def test_statement_download_equals_what_the_gateway_holds(make_conn, rails) -> N
     data = conn.fetch_statement(day)
     lines = conn.parse_statement(data, day)
     held = sim.statement_lines("face", day)
-    key = ("channel_ref", "merchant_order_no", "merchant_code", "txn_time", "txn_type", "amount_fen", "fee_fen",
-           "status", "original_ref", "card_type")
+    key = (
+        "channel_ref",
+        "merchant_order_no",
+        "merchant_code",
+        "txn_time",
+        "txn_type",
+        "amount_fen",
+        "fee_fen",
+        "status",
+        "original_ref",
+        "card_type",
+    )
 
     def row(x: Any) -> tuple[Any, ...]:  # ZM times are whole seconds
         return tuple(x.txn_time.replace(microsecond=0) if k == "txn_time" else getattr(x, k) for k in key)
@@ -185,8 +215,12 @@ def test_statement_download_equals_what_the_gateway_holds(make_conn, rails) -> N
     assert len(lines) == 3 and {x.channel for x in lines} == {"face"}
     by_order = {x.merchant_order_no: x for x in lines}
     assert by_order[paid.payment_id].extra["txn_subtype"] == "06"
-    assert "txn_subtype" not in by_order[scanned.payment_id].extra  # 01 self-service at the terminal, the default
-    assert next(x for x in lines if x.txn_type == "refund").original_ref == by_order[paid.payment_id].channel_ref
+    assert (
+        "txn_subtype" not in by_order[scanned.payment_id].extra
+    )  # 01 self-service at the terminal, the default
+    assert (
+        next(x for x in lines if x.txn_type == "refund").original_ref == by_order[paid.payment_id].channel_ref
+    )
     assert by_order[paid.payment_id].fee_fen > 0
     assert make_conn("sscard").parse_statement(make_conn("sscard").fetch_statement(day), day) == []
     with pytest.raises(StatementFormatError, match="trans_time"):
@@ -221,7 +255,9 @@ def test_forged_missing_and_wrongly_certified_notifications_are_refused(make_con
     with pytest.raises(BadNotification, match="does not verify"):
         conn.parse_notification(forged, headers)
     with pytest.raises(BadNotification, match="no signature"):
-        conn.parse_notification(urlencode({k: v for k, v in fields.items() if k != "signature"}).encode(), headers)
+        conn.parse_notification(
+            urlencode({k: v for k, v in fields.items() if k != "signature"}).encode(), headers
+        )
     with pytest.raises(BadNotification, match="certId"):
         conn.parse_notification(urlencode({**fields, "certId": "12345"}).encode(), headers)
     # signed by the acquirer's own key (anyone but UnionPay): the serial is not UnionPay's
@@ -271,14 +307,29 @@ def test_the_gateway_refuses_a_request_with_a_bad_signature(rails) -> None:
     sim, _ = rails
     keys = sim.server_keys["unionpay"]
     acquirer = Signer.from_files(keys["acquirer_key_path"], keys["acquirer_cert_path"])
-    fields = acquirer.sign({"version": "5.1.0", "encoding": "UTF-8", "txnType": "00", "txnSubType": "00",
-                            "bizType": "000000", "accessType": "1", "orderId": new_id("pay"),
-                            "txnTime": "20240101120000"})
-    r = httpx.post(f"{sim.base_url}{wire.QUERY_TRANS}", content=urlencode({**fields, "orderId": "pay_x"}),
-                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+    fields = acquirer.sign(
+        {
+            "version": "5.1.0",
+            "encoding": "UTF-8",
+            "txnType": "00",
+            "txnSubType": "00",
+            "bizType": "000000",
+            "accessType": "1",
+            "orderId": new_id("pay"),
+            "txnTime": "20240101120000",
+        }
+    )
+    r = httpx.post(
+        f"{sim.base_url}{wire.QUERY_TRANS}",
+        content=urlencode({**fields, "orderId": "pay_x"}),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert dict(parse_qsl(r.text))["respCode"] == "11"
-    ok = httpx.post(f"{sim.base_url}{wire.QUERY_TRANS}", content=urlencode(fields),
-                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    ok = httpx.post(
+        f"{sim.base_url}{wire.QUERY_TRANS}",
+        content=urlencode(fields),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert dict(parse_qsl(ok.text))["respCode"] == "34"  # verified, and no such order
 
 
@@ -292,7 +343,9 @@ def test_statement_of_another_rail_or_day_is_refused(make_conn, rails) -> None:
 
     def answer(settle: str, name: str) -> httpx.MockTransport:
         content = base64.b64encode(wire.pack_file(name, b"")).decode()
-        return _fixed(200, _resign({"respCode": "00", "settleDate": settle, "fileContent": content}, unionpay))
+        return _fixed(
+            200, _resign({"respCode": "00", "settleDate": settle, "fileContent": content}, unionpay)
+        )
 
     good = make_conn(transport=answer("0315", wire.zm_file_name(day, qr_mer)))
     assert good.fetch_statement(day) == b""
@@ -301,8 +354,12 @@ def test_statement_of_another_rail_or_day_is_refused(make_conn, rails) -> None:
     with pytest.raises(StatementFormatError, match="settlement date 0314"):
         make_conn(transport=answer("0314", wire.zm_file_name(day, qr_mer))).fetch_statement(day)
     with pytest.raises(StatementFormatError, match="fileContent"):
-        make_conn(transport=_fixed(200, _resign({"respCode": "00", "settleDate": "0315",
-                                                 "fileContent": "bm90IHpsaWI="}, unionpay))).fetch_statement(day)
+        make_conn(
+            transport=_fixed(
+                200,
+                _resign({"respCode": "00", "settleDate": "0315", "fileContent": "bm90IHpsaWI="}, unionpay),
+            )
+        ).fetch_statement(day)
 
 
 # ---------------------------------------------------------------- signing against the published algorithm
@@ -314,8 +371,9 @@ def _independent_verify(fields: dict[str, str], cert_pem: bytes) -> None:
     digest = hashlib.sha256(data.encode("utf-8")).hexdigest()
     cert = x509.load_pem_x509_certificate(cert_pem)
     assert fields["certId"] == str(cert.serial_number)
-    cert.public_key().verify(base64.b64decode(fields["signature"]), digest.encode(), padding.PKCS1v15(),
-                             hashes.SHA256())
+    cert.public_key().verify(
+        base64.b64decode(fields["signature"]), digest.encode(), padding.PKCS1v15(), hashes.SHA256()
+    )
 
 
 def test_requests_verify_under_an_independent_implementation(make_conn, rails) -> None:
@@ -330,8 +388,14 @@ def test_requests_verify_under_an_independent_implementation(make_conn, rails) -
         make_conn(transport=httpx.MockTransport(capture)).create(_order())
     fields = seen[0]
     assert fields["signMethod"] == "01" and fields["version"] == "5.1.0" and fields["txnType"] == "01"
-    assert fields["txnSubType"] == "06" and fields["qrNo"] == PAYCODE + "0" and fields["currencyCode"] == "156"
-    assert fields["txnAmt"] == "1234" and len(fields["txnTime"]) == 14 and fields["merId"] == merchant_code(MERCHANT)
+    assert (
+        fields["txnSubType"] == "06" and fields["qrNo"] == PAYCODE + "0" and fields["currencyCode"] == "156"
+    )
+    assert (
+        fields["txnAmt"] == "1234"
+        and len(fields["txnTime"]) == 14
+        and fields["merId"] == merchant_code(MERCHANT)
+    )
     keys = sim.server_keys["unionpay"]
     with open(keys["acquirer_cert_path"], "rb") as f:
         _independent_verify(fields, f.read())
@@ -346,8 +410,13 @@ def test_an_independently_signed_answer_verifies_in_the_connector(rails) -> None
         key = serialization.load_pem_private_key(f.read(), password=None)
     with open(keys["unionpay_cert_path"], "rb") as f:
         cert = x509.load_pem_x509_certificate(f.read())
-    fields = {"respCode": "00", "respMsg": "成功[0000000]", "queryId": "123", "signMethod": "01",
-              "certId": str(cert.serial_number)}
+    fields = {
+        "respCode": "00",
+        "respMsg": "成功[0000000]",
+        "queryId": "123",
+        "signMethod": "01",
+        "certId": str(cert.serial_number),
+    }
     data = "&".join(f"{k}={fields[k]}" for k in sorted(fields))
     sig = key.sign(hashlib.sha256(data.encode()).hexdigest().encode(), padding.PKCS1v15(), hashes.SHA256())
     Verifier(cert).verify({**fields, "signature": base64.b64encode(sig).decode()})

@@ -58,10 +58,15 @@ def captured() -> Captured:
 def sim(tmp_path_factory: pytest.TempPathFactory, captured: Captured) -> Iterator[FakeRails]:
     port = _free_port()
     folder: Path = tmp_path_factory.mktemp("fake_rails")
-    rails = FakeRails(folder, f"http://127.0.0.1:{port}", behaviour=Behaviour(hang_s=HANG_S),
-                      deliver=httpx.Client(transport=httpx.MockTransport(captured.handler)))
-    server = uvicorn.Server(uvicorn.Config(rails.app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
+    rails = FakeRails(
+        folder,
+        f"http://127.0.0.1:{port}",
+        behaviour=Behaviour(hang_s=HANG_S),
+        deliver=httpx.Client(transport=httpx.MockTransport(captured.handler)),
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(rails.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -30,35 +30,69 @@ MERCHANT = "mch_wx_bad"
 def _paid_notification(conn: Any, sim: FakeRails, captured: Captured) -> tuple[bytes, dict[str, str]]:
     now = dt.datetime.now(dt.UTC)
     p = f"pay_{uuid.uuid4().hex[:24]}"
-    conn.create(PaymentOrder(payment_id=p, merchant_id=MERCHANT, amount_fen=321, description="d",
-                             expires_at=now + dt.timedelta(minutes=5), created_at=now))
+    conn.create(
+        PaymentOrder(
+            payment_id=p,
+            merchant_id=MERCHANT,
+            amount_fen=321,
+            description="d",
+            expires_at=now + dt.timedelta(minutes=5),
+            created_at=now,
+        )
+    )
     seen = len(captured.items)
     sim.store.pay("wechat", p, outcome="success", at=now)
     return captured.wait_after(seen)
 
 
-def _craft(sim: FakeRails, resource: dict[str, Any], *, apiv3_key: bytes | None = None,
-           serial: str | None = None, timestamp: int | None = None) -> tuple[bytes, dict[str, str]]:
+def _craft(
+    sim: FakeRails,
+    resource: dict[str, Any],
+    *,
+    apiv3_key: bytes | None = None,
+    serial: str | None = None,
+    timestamp: int | None = None,
+) -> tuple[bytes, dict[str, str]]:
     """A notification signed with the fake platform's own key (a test may choose what is wrong with it)."""
     keys = sim.server_keys["wechat"]
     key = apiv3_key or Path(keys["apiv3_key_path"]).read_bytes().strip()
-    doc = {"id": str(uuid.uuid4()), "create_time": "2026-01-01T10:00:00+08:00", "resource_type": "encrypt-resource",
-           "event_type": "TRANSACTION.SUCCESS", "summary": "支付成功",
-           "resource": {"original_type": "transaction",
-                        **sign.aes_gcm_encrypt(key, json.dumps(resource), "transaction")}}
+    doc = {
+        "id": str(uuid.uuid4()),
+        "create_time": "2026-01-01T10:00:00+08:00",
+        "resource_type": "encrypt-resource",
+        "event_type": "TRANSACTION.SUCCESS",
+        "summary": "支付成功",
+        "resource": {
+            "original_type": "transaction",
+            **sign.aes_gcm_encrypt(key, json.dumps(resource), "transaction"),
+        },
+    }
     body = json.dumps(doc)
-    headers = sign.signed_headers(body, serial=serial or keys["platform_public_key_id"],
-                                  key=sign.load_private_key(keys["platform_key_path"]), timestamp=timestamp)
+    headers = sign.signed_headers(
+        body,
+        serial=serial or keys["platform_public_key_id"],
+        key=sign.load_private_key(keys["platform_key_path"]),
+        timestamp=timestamp,
+    )
     return body.encode(), headers
 
 
 def _resource(sim: FakeRails, **changes: Any) -> dict[str, Any]:
     keys = sim.server_keys["wechat"]
-    doc = {"sp_appid": keys["sp_appid"], "sp_mchid": keys["sp_mchid"], "sub_mchid": merchant_code(MERCHANT),
-           "out_trade_no": "pay_crafted_0001", "transaction_id": "4200000000202601011000000001",
-           "trade_type": "NATIVE", "trade_state": "SUCCESS", "trade_state_desc": "支付成功", "bank_type": "OTHERS",
-           "success_time": "2026-01-01T10:00:00+08:00", "payer": {"sp_openid": "o1"},
-           "amount": {"total": 100, "payer_total": 100, "currency": "CNY", "payer_currency": "CNY"}}
+    doc = {
+        "sp_appid": keys["sp_appid"],
+        "sp_mchid": keys["sp_mchid"],
+        "sub_mchid": merchant_code(MERCHANT),
+        "out_trade_no": "pay_crafted_0001",
+        "transaction_id": "4200000000202601011000000001",
+        "trade_type": "NATIVE",
+        "trade_state": "SUCCESS",
+        "trade_state_desc": "支付成功",
+        "bank_type": "OTHERS",
+        "success_time": "2026-01-01T10:00:00+08:00",
+        "payer": {"sp_openid": "o1"},
+        "amount": {"total": 100, "payer_total": 100, "currency": "CNY", "payer_currency": "CNY"},
+    }
     return doc | changes
 
 
@@ -87,7 +121,9 @@ def test_missing_signature_is_refused(conn, sim: FakeRails, captured: Captured) 
 
 def test_wrong_serial_is_refused(conn, sim: FakeRails) -> None:
     with pytest.raises(BadNotification, match="no platform key or certificate with serial"):
-        conn.parse_notification(*_craft(sim, _resource(sim), serial="PUB_KEY_ID_0100000000000000000000000000"))
+        conn.parse_notification(
+            *_craft(sim, _resource(sim), serial="PUB_KEY_ID_0100000000000000000000000000")
+        )
 
 
 def test_stale_timestamp_is_refused(conn, sim: FakeRails) -> None:
@@ -107,7 +143,9 @@ def test_another_service_providers_notification_is_refused(conn, sim: FakeRails)
 
 def test_a_replayed_notification_keeps_its_id(conn, sim: FakeRails, captured: Captured) -> None:
     body, headers = _paid_notification(conn, sim, captured)
-    assert conn.parse_notification(body, headers).notify_id == conn.parse_notification(body, headers).notify_id
+    assert (
+        conn.parse_notification(body, headers).notify_id == conn.parse_notification(body, headers).notify_id
+    )
 
 
 def _conn_with(sim: FakeRails, handler: Any) -> Any:
@@ -118,8 +156,9 @@ def _conn_with(sim: FakeRails, handler: Any) -> Any:
 
 def _signed(sim: FakeRails, status: int, body: str) -> httpx.Response:
     keys = sim.server_keys["wechat"]
-    headers = sign.signed_headers(body, serial=keys["platform_public_key_id"],
-                                  key=sign.load_private_key(keys["platform_key_path"]))
+    headers = sign.signed_headers(
+        body, serial=keys["platform_public_key_id"], key=sign.load_private_key(keys["platform_key_path"])
+    )
     return httpx.Response(status, content=body.encode(), headers=headers)
 
 
@@ -132,8 +171,13 @@ def test_5xx_garbage_unsigned_and_badly_signed_answers_are_rail_errors(sim: Fake
         "5xx": lambda r: httpx.Response(500, json={"code": "SYSTEM_ERROR", "message": "系统错误"}),
         "unsigned": lambda r: httpx.Response(200, content=good.encode()),
         "garbage": lambda r: _signed(sim, 200, "<html>oops</html>"),
-        "other key": lambda r: httpx.Response(200, content=good.encode(), headers=sign.signed_headers(
-            good, serial=sim.server_keys["wechat"]["platform_public_key_id"], key=other)),
+        "other key": lambda r: httpx.Response(
+            200,
+            content=good.encode(),
+            headers=sign.signed_headers(
+                good, serial=sim.server_keys["wechat"]["platform_public_key_id"], key=other
+            ),
+        ),
         "unknown state": lambda r: _signed(sim, 200, json.dumps({"trade_state": "WHATEVER"})),
     }
     for name, handler in answers.items():
@@ -156,9 +200,16 @@ def test_a_request_signed_with_the_wrong_key_is_refused_by_the_rail(sim: FakeRai
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     wrong = tmp_path / "wrong.pem"
-    wrong.write_bytes(rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    cfg = {**sim.client_config["wechat"], "notify_url_base": NOTIFY_BASE, "merchant_private_key_path": str(wrong)}
+    wrong.write_bytes(
+        rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    cfg = {
+        **sim.client_config["wechat"],
+        "notify_url_base": NOTIFY_BASE,
+        "merchant_private_key_path": str(wrong),
+    }
     c = wechat.connector(wechat.RAILS[0], cfg, RailHttp("wechat", cfg["base_url"], timeout_s=TIMEOUT_S))
     with pytest.raises(RailError, match="SIGN_ERROR"):
         c.query("pay_anything_3", merchant_id=MERCHANT)
@@ -167,8 +218,17 @@ def test_a_request_signed_with_the_wrong_key_is_refused_by_the_rail(sim: FakeRai
 def test_a_bill_whose_hash_differs_is_refused(sim: FakeRails) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/v3/bill/tradebill":
-            return _signed(sim, 200, json.dumps({"hash_type": "SHA1", "hash_value": "0" * 40,
-                                                 "download_url": f"{sim.base_url}/v3/billdownload/file?token=t"}))
+            return _signed(
+                sim,
+                200,
+                json.dumps(
+                    {
+                        "hash_type": "SHA1",
+                        "hash_value": "0" * 40,
+                        "download_url": f"{sim.base_url}/v3/billdownload/file?token=t",
+                    }
+                ),
+            )
         return httpx.Response(200, content=wechat.write_statement([], dt.date(2026, 1, 1)))
 
     with pytest.raises(RailError, match="hash"):
@@ -177,8 +237,17 @@ def test_a_bill_whose_hash_differs_is_refused(sim: FakeRails) -> None:
 
 def test_a_download_url_on_another_host_is_refused(sim: FakeRails) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return _signed(sim, 200, json.dumps({"hash_type": "SHA1", "hash_value": "0" * 40,
-                                             "download_url": "http://198.51.100.7/v3/billdownload/file?token=t"}))
+        return _signed(
+            sim,
+            200,
+            json.dumps(
+                {
+                    "hash_type": "SHA1",
+                    "hash_value": "0" * 40,
+                    "download_url": "http://198.51.100.7/v3/billdownload/file?token=t",
+                }
+            ),
+        )
 
     with pytest.raises(RailError, match="host"):
         _conn_with(sim, handler).fetch_statement(dt.date(2026, 1, 1))
@@ -187,9 +256,18 @@ def test_a_download_url_on_another_host_is_refused(sim: FakeRails) -> None:
 def test_bills_of_another_rail_or_another_day_are_refused(conn, sim: FakeRails) -> None:
     now = dt.datetime.now(dt.UTC)
     p = f"pay_{uuid.uuid4().hex[:24]}"
-    conn.create(PaymentOrder(payment_id=p, merchant_id=MERCHANT, amount_fen=600, description="d",
-                             expires_at=now + dt.timedelta(minutes=5), created_at=now, flow="pay_code",
-                             auth_code="134567890123456710"))
+    conn.create(
+        PaymentOrder(
+            payment_id=p,
+            merchant_id=MERCHANT,
+            amount_fen=600,
+            description="d",
+            expires_at=now + dt.timedelta(minutes=5),
+            created_at=now,
+            flow="pay_code",
+            auth_code="134567890123456710",
+        )
+    )
     day = business_date_of(sim.now())
     bill = conn.fetch_statement(day)
     with pytest.raises(StatementFormatError, match="does not belong to the business date"):

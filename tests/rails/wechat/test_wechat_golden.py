@@ -23,12 +23,27 @@ def pid() -> str:
     return f"pay_{uuid.uuid4().hex[:24]}"
 
 
-def order(payment_id: str, amount_fen: int = 1234, *, flow: str = "dynamic_code", auth_code: str | None = None,
-          merchant_id: str = MERCHANT, openid: str | None = None) -> PaymentOrder:
+def order(
+    payment_id: str,
+    amount_fen: int = 1234,
+    *,
+    flow: str = "dynamic_code",
+    auth_code: str | None = None,
+    merchant_id: str = MERCHANT,
+    openid: str | None = None,
+) -> PaymentOrder:
     now = dt.datetime.now(dt.UTC)
-    return PaymentOrder(payment_id=payment_id, merchant_id=merchant_id, amount_fen=amount_fen,
-                        description="县城小卖部 / corner shop", expires_at=now + dt.timedelta(minutes=5),
-                        created_at=now, auth_code=auth_code, flow=flow, payer_openid=openid)
+    return PaymentOrder(
+        payment_id=payment_id,
+        merchant_id=merchant_id,
+        amount_fen=amount_fen,
+        description="县城小卖部 / corner shop",
+        expires_at=now + dt.timedelta(minutes=5),
+        created_at=now,
+        auth_code=auth_code,
+        flow=flow,
+        payer_openid=openid,
+    )
 
 
 def test_pay_code_success_answers_at_once(conn) -> None:
@@ -65,7 +80,9 @@ def test_pay_code_timeout_then_query_says_succeeded(conn) -> None:
     assert (r.status, r.amount_fen) == ("succeeded", 777)
 
 
-def test_native_awaits_then_payer_pays_and_notification_verifies(conn, sim: FakeRails, captured: Captured) -> None:
+def test_native_awaits_then_payer_pays_and_notification_verifies(
+    conn, sim: FakeRails, captured: Captured
+) -> None:
     p = pid()
     r = conn.create(order(p, 2500))
     assert r.status == "awaiting" and r.code_url and r.code_url.startswith("weixin://wxpay/bizpayurl?pr="), r
@@ -73,8 +90,14 @@ def test_native_awaits_then_payer_pays_and_notification_verifies(conn, sim: Fake
     t = sim.store.order("wechat", p)
     assert t is not None and t.notify_url == "http://127.0.0.1:8000/notify/wechat"
     seen = len(captured.items)
-    sim.store.pay("wechat", p, outcome="success", card_issuer="yiyuan_rcb", card_type="debit",
-                  at=dt.datetime.now(dt.UTC))
+    sim.store.pay(
+        "wechat",
+        p,
+        outcome="success",
+        card_issuer="yiyuan_rcb",
+        card_type="debit",
+        at=dt.datetime.now(dt.UTC),
+    )
     body, headers = captured.wait_after(seen)
     n = conn.parse_notification(body, headers)
     assert (n.kind, n.payment_id, n.outcome, n.amount_fen) == ("payment", p, "succeeded", 2500)
@@ -139,7 +162,9 @@ def test_refund_of_unpaid_or_unknown_order(conn) -> None:
     conn.create(order(p))
     r = conn.refund(p, f"re_{uuid.uuid4().hex[:24]}", 100, 1234)
     assert (r.status, r.failure_code) == ("failed", "invalid_request")
-    assert conn.refund(pid(), f"re_{uuid.uuid4().hex[:24]}", 100, 1234, merchant_id=MERCHANT).status == "unknown"
+    assert (
+        conn.refund(pid(), f"re_{uuid.uuid4().hex[:24]}", 100, 1234, merchant_id=MERCHANT).status == "unknown"
+    )
 
 
 def test_refund_notification(conn, sim: FakeRails, captured: Captured) -> None:
@@ -153,7 +178,13 @@ def test_refund_notification(conn, sim: FakeRails, captured: Captured) -> None:
     r = conn.refund(p, rid, 4000, 4000)
     body, headers = captured.wait_after(seen)
     n = conn.parse_notification(body, headers)
-    assert (n.kind, n.payment_id, n.refund_id, n.outcome, n.amount_fen) == ("refund", p, rid, "succeeded", 4000)
+    assert (n.kind, n.payment_id, n.refund_id, n.outcome, n.amount_fen) == (
+        "refund",
+        p,
+        rid,
+        "succeeded",
+        4000,
+    )
     assert n.channel_ref == r.channel_ref and n.merchant_code == merchant_code(MERCHANT)
 
 
@@ -179,9 +210,18 @@ def test_statement_fetch_and_parse_equals_the_store(conn, sim: FakeRails) -> Non
     assert lines and len(lines) == len(expected)
 
     def key(line):  # type: ignore[no-untyped-def]
-        return (line.channel_ref, line.merchant_order_no, line.merchant_code, line.txn_type, line.amount_fen,
-                line.fee_fen, line.status, line.original_ref, line.card_type,
-                line.txn_time.replace(microsecond=0))
+        return (
+            line.channel_ref,
+            line.merchant_order_no,
+            line.merchant_code,
+            line.txn_type,
+            line.amount_fen,
+            line.fee_fen,
+            line.status,
+            line.original_ref,
+            line.card_type,
+            line.txn_time.replace(microsecond=0),
+        )
 
     assert sorted(map(key, lines)) == sorted(map(key, expected))
     assert any(line.merchant_order_no == p and line.fee_fen == 10 for line in lines)  # 0.2 % of 51.00

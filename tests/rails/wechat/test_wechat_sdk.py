@@ -35,14 +35,23 @@ def sdk(sim: FakeRails, *, public_key_mode: bool = True, cert_dir: Path | None =
     keys = sim.server_keys["wechat"]
     extra: dict[str, Any] = {}
     if public_key_mode:
-        extra = {"public_key": Path(keys["platform_public_key_path"]).read_text(),
-                 "public_key_id": keys["platform_public_key_id"]}
+        extra = {
+            "public_key": Path(keys["platform_public_key_path"]).read_text(),
+            "public_key_id": keys["platform_public_key_id"],
+        }
     pay = wechatpayv3.WeChatPay(
-        wechatpay_type=wechatpayv3.WeChatPayType.NATIVE, mchid=keys["sp_mchid"],
-        private_key=Path(keys["merchant_private_key_path"]).read_text(), cert_serial_no=keys["merchant_serial_no"],
-        appid=keys["sp_appid"], apiv3_key=Path(keys["apiv3_key_path"]).read_text().strip(),
-        notify_url=f"{NOTIFY_BASE}/notify/wechat", partner_mode=True, timeout=(2, 5),
-        cert_dir=str(cert_dir) if cert_dir else None, **extra)
+        wechatpay_type=wechatpayv3.WeChatPayType.NATIVE,
+        mchid=keys["sp_mchid"],
+        private_key=Path(keys["merchant_private_key_path"]).read_text(),
+        cert_serial_no=keys["merchant_serial_no"],
+        appid=keys["sp_appid"],
+        apiv3_key=Path(keys["apiv3_key_path"]).read_text().strip(),
+        notify_url=f"{NOTIFY_BASE}/notify/wechat",
+        partner_mode=True,
+        timeout=(2, 5),
+        cert_dir=str(cert_dir) if cert_dir else None,
+        **extra,
+    )
     pay._core._gate_way = sim.base_url  # the one override: the SDK's host (no constructor option exists)
     return pay
 
@@ -53,7 +62,9 @@ def sdk_in_cert_mode(sim: FakeRails, cert_dir: Path) -> Any:
     that has downloaded it does); /v3/certificates is exercised by the SDK's refresh below."""
     keys = sim.server_keys["wechat"]
     cert_dir.mkdir(exist_ok=True)
-    (cert_dir / f"{keys['platform_cert_serial']}.pem").write_text(Path(keys["platform_cert_path"]).read_text())
+    (cert_dir / f"{keys['platform_cert_serial']}.pem").write_text(
+        Path(keys["platform_cert_path"]).read_text()
+    )
     return sdk(sim, public_key_mode=False, cert_dir=cert_dir)
 
 
@@ -64,12 +75,19 @@ def ok(result: tuple[int, Any], status: int = 200) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("mode", ["public_key", "certificate"])
-def test_sdk_places_queries_and_refunds_a_native_order(sim: FakeRails, captured: Captured, mode: str,
-                                                       tmp_path: Path) -> None:
+def test_sdk_places_queries_and_refunds_a_native_order(
+    sim: FakeRails, captured: Captured, mode: str, tmp_path: Path
+) -> None:
     pay = sdk(sim) if mode == "public_key" else sdk_in_cert_mode(sim, tmp_path / "certs")
     out_trade_no = f"pay_{uuid.uuid4().hex[:24]}"
-    placed = ok(pay.pay(description="县城小卖部 / corner shop", out_trade_no=out_trade_no,
-                        amount={"total": 1888, "currency": "CNY"}, sub_mchid=SUB_MCHID))
+    placed = ok(
+        pay.pay(
+            description="县城小卖部 / corner shop",
+            out_trade_no=out_trade_no,
+            amount={"total": 1888, "currency": "CNY"},
+            sub_mchid=SUB_MCHID,
+        )
+    )
     assert placed["code_url"].startswith("weixin://wxpay/bizpayurl?pr=")
     q = ok(pay.query(out_trade_no=out_trade_no, sub_mchid=SUB_MCHID))
     assert (q["trade_state"], q["sub_mchid"], q["amount"]["total"]) == ("NOTPAY", SUB_MCHID, 1888)
@@ -88,14 +106,24 @@ def test_sdk_places_queries_and_refunds_a_native_order(sim: FakeRails, captured:
 
     q = ok(pay.query(out_trade_no=out_trade_no, sub_mchid=SUB_MCHID))
     assert q["trade_state"] == "SUCCESS" and q["transaction_id"].startswith("42000")
-    assert ok(pay.query(transaction_id=q["transaction_id"], sub_mchid=SUB_MCHID))["out_trade_no"] == out_trade_no
+    assert (
+        ok(pay.query(transaction_id=q["transaction_id"], sub_mchid=SUB_MCHID))["out_trade_no"] == out_trade_no
+    )
 
     out_refund_no = f"re_{uuid.uuid4().hex[:24]}"
-    refunded = ok(pay.refund(out_refund_no=out_refund_no, out_trade_no=out_trade_no, sub_mchid=SUB_MCHID,
-                             amount={"refund": 888, "total": 1888, "currency": "CNY"}))
+    refunded = ok(
+        pay.refund(
+            out_refund_no=out_refund_no,
+            out_trade_no=out_trade_no,
+            sub_mchid=SUB_MCHID,
+            amount={"refund": 888, "total": 1888, "currency": "CNY"},
+        )
+    )
     assert (refunded["status"], refunded["amount"]["refund"]) == ("SUCCESS", 888)
-    assert ok(pay.query_refund(out_refund_no=out_refund_no, sub_mchid=SUB_MCHID))["refund_id"] == \
-        refunded["refund_id"]
+    assert (
+        ok(pay.query_refund(out_refund_no=out_refund_no, sub_mchid=SUB_MCHID))["refund_id"]
+        == refunded["refund_id"]
+    )
     assert ok(pay.query(out_trade_no=out_trade_no, sub_mchid=SUB_MCHID))["trade_state"] == "REFUND"
 
 
@@ -110,18 +138,34 @@ def test_sdk_closes_an_order(sim: FakeRails) -> None:
 def test_sdk_pay_code_order(sim: FakeRails) -> None:
     pay = sdk(sim)
     out_trade_no = f"pay_{uuid.uuid4().hex[:24]}"
-    paid = ok(pay.pay(description="d", out_trade_no=out_trade_no, amount={"total": 500}, sub_mchid=SUB_MCHID,
-                      payer={"auth_code": "134567890123456780"}, scene_info={"store_info": {"out_id": "s1"}},
-                      pay_type=wechatpayv3.WeChatPayType.CODEPAY))
+    paid = ok(
+        pay.pay(
+            description="d",
+            out_trade_no=out_trade_no,
+            amount={"total": 500},
+            sub_mchid=SUB_MCHID,
+            payer={"auth_code": "134567890123456780"},
+            scene_info={"store_info": {"out_id": "s1"}},
+            pay_type=wechatpayv3.WeChatPayType.CODEPAY,
+        )
+    )
     assert paid["trade_state"] == "SUCCESS" and paid["trade_type"] == "MICROPAY"
 
 
 def test_sdk_downloads_the_trade_bill(sim: FakeRails) -> None:
     pay = sdk(sim)
     out_trade_no = f"pay_{uuid.uuid4().hex[:24]}"
-    ok(pay.pay(description="d", out_trade_no=out_trade_no, amount={"total": 700}, sub_mchid=SUB_MCHID,
-               payer={"auth_code": "134567890123456780"}, scene_info={"store_info": {"out_id": "s1"}},
-               pay_type=wechatpayv3.WeChatPayType.CODEPAY))
+    ok(
+        pay.pay(
+            description="d",
+            out_trade_no=out_trade_no,
+            amount={"total": 700},
+            sub_mchid=SUB_MCHID,
+            payer={"auth_code": "134567890123456780"},
+            scene_info={"store_info": {"out_id": "s1"}},
+            pay_type=wechatpayv3.WeChatPayType.CODEPAY,
+        )
+    )
     day = business_date_of(sim.now())
     bill = ok(pay.trade_bill(bill_date=day.isoformat()))  # tar_type GZIP
     code, content = pay.download_bill(bill["download_url"])

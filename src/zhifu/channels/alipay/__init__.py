@@ -16,9 +16,19 @@ from zhifu.channels.statement import StatementLine
 
 FAMILY = "alipay"
 RAILS: tuple[RailFacts, ...] = (
-    RailFacts(name="alipay", label_zh="支付宝", label_en="Alipay", family=FAMILY, terminal=False,
-              bank_standard=False, mobile=True, card_types=("wallet", "debit", "credit"), statement_format="alipay",
-              costs={"*": (2000, None, 0, None)}, paycode_pattern=r"(2[5-9]|30)[0-9]{14,22}"),
+    RailFacts(
+        name="alipay",
+        label_zh="支付宝",
+        label_en="Alipay",
+        family=FAMILY,
+        terminal=False,
+        bank_standard=False,
+        mobile=True,
+        card_types=("wallet", "debit", "credit"),
+        statement_format="alipay",
+        costs={"*": (2000, None, 0, None)},
+        paycode_pattern=r"(2[5-9]|30)[0-9]{14,22}",
+    ),
 )
 
 

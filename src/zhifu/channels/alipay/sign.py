@@ -88,7 +88,7 @@ def top_level_texts(raw: str) -> dict[str, str]:
         if i < len(raw) and raw[i] == ",":
             i = _skip(raw, i + 1)
             continue
-        if i < len(raw) and raw[i] == "}" and not raw[i + 1:].strip():
+        if i < len(raw) and raw[i] == "}" and not raw[i + 1 :].strip():
             return out
         raise ValueError("malformed JSON object")
 
@@ -99,7 +99,9 @@ def _skip(raw: str, i: int) -> int:
     return i
 
 
-def signed_response(key: rsa.RSAPrivateKey, method: str, body: Mapping[str, object], *, signed: bool = True) -> str:
+def signed_response(
+    key: rsa.RSAPrivateKey, method: str, body: Mapping[str, object], *, signed: bool = True
+) -> str:
     """The gateway's answer: `{"<method>_response": <text>, "sign": <RSA2 over text>}`."""
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     if not signed:

@@ -22,24 +22,58 @@ DEFAULT_ISSUER = "yiyuan_rcb"
 REF_WIDTH = 21  # queryId
 TRACE_WIDTH = 6
 _COSTS: dict[str, tuple[int, int | None, int, int | None]] = {
-    "debit": (3500, 1300, 325, 325), "credit": (4500, None, 325, 325)}
+    "debit": (3500, 1300, 325, 325),
+    "credit": (4500, None, 325, 325),
+}
 
 
-def _rail(name: str, zh: str, en: str, *, mobile: bool, terminal: bool,
-          cards: tuple[str, ...] = ("debit", "credit"), paycode: str | None = None) -> RailFacts:
-    return RailFacts(name=name, label_zh=zh, label_en=en, family=FAMILY, terminal=terminal, bank_standard=True,
-                     mobile=mobile, card_types=cards, statement_format=STATEMENT_FORMAT, costs=_COSTS,
-                     paycode_pattern=paycode, ref_digits=REF_WIDTH)
+def _rail(
+    name: str,
+    zh: str,
+    en: str,
+    *,
+    mobile: bool,
+    terminal: bool,
+    cards: tuple[str, ...] = ("debit", "credit"),
+    paycode: str | None = None,
+) -> RailFacts:
+    return RailFacts(
+        name=name,
+        label_zh=zh,
+        label_en=en,
+        family=FAMILY,
+        terminal=terminal,
+        bank_standard=True,
+        mobile=mobile,
+        card_types=cards,
+        statement_format=STATEMENT_FORMAT,
+        costs=_COSTS,
+        paycode_pattern=paycode,
+        ref_digits=REF_WIDTH,
+    )
 
 
 RAILS: tuple[RailFacts, ...] = (
-    _rail("unionpay_qr", "云闪付/银联二维码", "UnionPay QR and UnionPay app", mobile=True, terminal=False,
-          paycode=r"62[0-9]{17}"),
+    _rail(
+        "unionpay_qr",
+        "云闪付/银联二维码",
+        "UnionPay QR and UnionPay app",
+        mobile=True,
+        terminal=False,
+        paycode=r"62[0-9]{17}",
+    ),
     _rail("unionpay_card", "银行卡", "Bank card at a POS", mobile=False, terminal=True),
     _rail("nfc", "手机闪付", "NFC phone pay (QuickPass)", mobile=True, terminal=True),
     _rail("bank_app", "银行App", "A bank's own app", mobile=True, terminal=False),
     _rail("face", "刷脸支付", "Biometric (face) pay", mobile=True, terminal=True),
-    _rail("sscard", "电子社保卡", "Electronic social-security card", mobile=True, terminal=True, cards=("debit",)),
+    _rail(
+        "sscard",
+        "电子社保卡",
+        "Electronic social-security card",
+        mobile=True,
+        terminal=True,
+        cards=("debit",),
+    ),
 )
 
 

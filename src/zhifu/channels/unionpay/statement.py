@@ -107,10 +107,19 @@ TXN_TYPE_CODES = {"payment": "01", "refund": "04"}
 _TXN_BY_TRADE = {"S22": "payment", "S30": "refund", "S31": "refund"}
 _TXN_TYPE_BY_TRADE = {"S22": "01", "S30": "04", "S31": "31"}
 # 交易子类 by trade code: consume 01 self-service, 02 order, 03 instalment, 06 pay code, 07 consumer-scanned QR
-SUBTYPES = {"S22": frozenset({"01", "02", "03", "06", "07"}), "S30": frozenset({"00"}), "S31": frozenset({"00"})}
+SUBTYPES = {
+    "S22": frozenset({"01", "02", "03", "06", "07"}),
+    "S30": frozenset({"00"}),
+    "S31": frozenset({"00"}),
+}
 DEFAULT_SUBTYPE = {"payment": "01", "refund": "00"}
-SUBTYPE_NAMES = {"01": "self-service 自助消费", "02": "order 订购", "03": "instalment 分期付款",
-                 "06": "pay-code purchase 付款码消费", "07": "consumer-scanned QR 主扫消费"}
+SUBTYPE_NAMES = {
+    "01": "self-service 自助消费",
+    "02": "order 订购",
+    "03": "instalment 分期付款",
+    "06": "pay-code purchase 付款码消费",
+    "07": "consumer-scanned QR 主扫消费",
+}
 _STATUS_RE = re.compile(r"zhifu_status=([a-z]+)")
 CARD_TYPE_CODES = {"debit": "01", "credit": "02", "quasi_credit": "03", "prepaid": "04"}
 _CARD_BY_CODE = {v: k for k, v in CARD_TYPE_CODES.items()}
@@ -191,7 +200,9 @@ def encode_line(line: StatementLine, business_date: dt.date) -> bytes:
     if line.txn_type == "payment":
         subtype = line.extra.get("txn_subtype") or line.extra.get("trade_type") or subtype
         if subtype not in SUBTYPES["S22"]:
-            raise StatementFormatError(f"unknown purchase sub-type {subtype!r}", line_no=n, field="txn_subtype")
+            raise StatementFormatError(
+                f"unknown purchase sub-type {subtype!r}", line_no=n, field="txn_subtype"
+            )
     values = {
         "trade_code": TRADE_CODES[line.txn_type],
         "trans_time": local.strftime("%m%d%H%M%S"),
@@ -301,7 +312,9 @@ def _reserved_status(area: bytes, line_no: int) -> str:
             f"bytes {area[exc.start : exc.end]!r} are not valid GBK", line_no=line_no, field="reserved_area"
         ) from exc
     if _CONTROL_RE.search(text):
-        raise StatementFormatError("control character in the reserved area", line_no=line_no, field="reserved_area")
+        raise StatementFormatError(
+            "control character in the reserved area", line_no=line_no, field="reserved_area"
+        )
     m = _STATUS_RE.search(text)
     if m is None:
         return "succeeded"
@@ -472,7 +485,10 @@ def _chunk_frame(
     )
     trade = _slice("trade_code")
     txn_type = (
-        pl.when(trade == "S22").then(pl.lit("payment")).when(trade.is_in(["S30", "S31"])).then(pl.lit("refund"))
+        pl.when(trade == "S22")
+        .then(pl.lit("payment"))
+        .when(trade.is_in(["S30", "S31"]))
+        .then(pl.lit("refund"))
     )
     subtype = _slice("txn_subtype")
     subtype_ok = pl.lit(False)
@@ -493,8 +509,10 @@ def _chunk_frame(
         .dt.convert_time_zone("UTC")
         .alias("txn_time"),
         txn_type.alias("txn_type"),
-        (_slice("txn_type") == trade.replace_strict(_TXN_TYPE_BY_TRADE, default=None, return_dtype=pl.String))
-        .alias("_ok_tt"),
+        (
+            _slice("txn_type")
+            == trade.replace_strict(_TXN_TYPE_BY_TRADE, default=None, return_dtype=pl.String)
+        ).alias("_ok_tt"),
         subtype_ok.alias("_ok_subtype"),
         _slice("amount").str.to_integer(strict=False).alias("amount_fen"),
         _slice("merchant_fee").str.to_integer(strict=False).alias("fee_fen"),

@@ -27,7 +27,9 @@ FILE_TYPE_ZM = "00"
 OK = "00"
 PENDING = frozenset({"03", "04", "05"})  # timeout, status unknown, accepted: query later
 NO_SUCH_TXN = "34"
-ORIG_BAD_STATE = "35"  # original transaction absent or not in a state that allows this; for a query: closed/undone
+ORIG_BAD_STATE = (
+    "35"  # original transaction absent or not in a state that allows this; for a query: closed/undone
+)
 PAID_ALREADY = "36"  # this platform's fake rail: the undo came after the payer paid (refund instead)
 # declines the fake rail answers; a real gateway has more, all of which map to `failed`
 DECLINE_CODES = {"insufficient_funds": "51", "limit_exceeded": "61", "card_blocked": "62"}

@@ -14,9 +14,19 @@ from zhifu.channels.wechat.statement import parse_wechat, write_wechat
 
 FAMILY = "wechat"
 RAILS: tuple[RailFacts, ...] = (
-    RailFacts(name="wechat", label_zh="微信支付", label_en="WeChat Pay", family=FAMILY, terminal=False,
-              bank_standard=False, mobile=True, card_types=("wallet", "debit", "credit"), statement_format="wechat",
-              costs={"*": (2000, None, 0, None)}, paycode_pattern=r"1[0-5][0-9]{16}"),
+    RailFacts(
+        name="wechat",
+        label_zh="微信支付",
+        label_en="WeChat Pay",
+        family=FAMILY,
+        terminal=False,
+        bank_standard=False,
+        mobile=True,
+        card_types=("wallet", "debit", "credit"),
+        statement_format="wechat",
+        costs={"*": (2000, None, 0, None)},
+        paycode_pattern=r"1[0-5][0-9]{16}",
+    ),
 )
 REF_PREFIX = "42000"  # transaction ids: 28 digits, "42000" then yyyymmdd...
 REF_WIDTH = 28

@@ -37,7 +37,9 @@ from zhifu.channels.wechat.statement import parse_wechat, write_wechat
 from zhifu.core.errors import InvalidRequest
 
 log = logging.getLogger("zhifu.channels.wechat")
-SUB_MCHIDS_KEPT = 100_000  # payment id -> sub_mchid remembered from create, for the calls that do not name one
+SUB_MCHIDS_KEPT = (
+    100_000  # payment id -> sub_mchid remembered from create, for the calls that do not name one
+)
 
 
 class WechatConnector:
@@ -56,26 +58,34 @@ class WechatConnector:
             platform: dict[str, Any] = {}
             if config.get("platform_public_key_id"):
                 platform[str(config["platform_public_key_id"])] = sign.load_public_key(
-                    config["platform_public_key_path"])
+                    config["platform_public_key_path"]
+                )
             if config.get("platform_cert_path"):
                 platform[sign.cert_serial(config["platform_cert_path"])] = sign.load_public_key(
-                    config["platform_cert_path"])
+                    config["platform_cert_path"]
+                )
         except (KeyError, OSError, ValueError) as exc:
-            raise InvalidRequest(f"微信支付配置不完整 / WeChat Pay configuration is incomplete: {type(exc).__name__} "
-                                 f"{exc.args[0] if isinstance(exc, KeyError) else ''}".strip(),
-                                 param="channel") from None
+            raise InvalidRequest(
+                f"微信支付配置不完整 / WeChat Pay configuration is incomplete: {type(exc).__name__} "
+                f"{exc.args[0] if isinstance(exc, KeyError) else ''}".strip(),
+                param="channel",
+            ) from None
         if len(self._apiv3_key) != 32:
             raise InvalidRequest("APIv3 密钥须为 32 字节 / the APIv3 key must be 32 bytes", param="channel")
         if not platform:
-            raise InvalidRequest("缺少微信支付平台公钥或平台证书 / no WeChat Pay platform public key or certificate",
-                                 param="channel")
+            raise InvalidRequest(
+                "缺少微信支付平台公钥或平台证书 / no WeChat Pay platform public key or certificate",
+                param="channel",
+            )
         self._platform = platform
         # in public-key mode every request names the platform key it expects answers signed with
         self._serial_header = str(config.get("platform_public_key_id") or "")
         base = str(config.get("notify_url_base") or "").rstrip("/")
         if not base.startswith(("http://", "https://")):
-            raise InvalidRequest("微信支付配置缺少 notify_url_base / the WeChat Pay configuration has no notify_url_base",
-                                 param="channel")
+            raise InvalidRequest(
+                "微信支付配置缺少 notify_url_base / the WeChat Pay configuration has no notify_url_base",
+                param="channel",
+            )
         self.notify_url = f"{base}/notify/{facts.name}"
         self._subs: OrderedDict[str, str] = OrderedDict()
         self._subs_lock = threading.Lock()
@@ -96,24 +106,33 @@ class WechatConnector:
         with self._subs_lock:
             return self._subs.get(payment_id)
 
-    def _call(self, method: str, path: str, doc: Mapping[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+    def _call(
+        self, method: str, path: str, doc: Mapping[str, Any] | None = None
+    ) -> tuple[int, dict[str, Any]]:
         """One signed call; the answer's platform signature is verified. Returns (HTTP status, JSON body)."""
         body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")) if doc is not None else ""
-        headers = {"Accept": "application/json",
-                   "Authorization": sign.authorization(method, path, body, mchid=self.sp_mchid,
-                                                       serial_no=self.serial_no, key=self._key)}
+        headers = {
+            "Accept": "application/json",
+            "Authorization": sign.authorization(
+                method, path, body, mchid=self.sp_mchid, serial_no=self.serial_no, key=self._key
+            ),
+        }
         if doc is not None:
             headers["Content-Type"] = "application/json"
         if self._serial_header:
             headers["Wechatpay-Serial"] = self._serial_header
-        r = self.http.request(method, path, content=body.encode() if doc is not None else None, headers=headers)
+        r = self.http.request(
+            method, path, content=body.encode() if doc is not None else None, headers=headers
+        )
         text = r.content.decode("utf-8", errors="replace")
         try:
             sign.verify_platform(r.headers, text, self._platform)
         except sign.SignatureError as exc:
             log.warning("wechat %s %s: answer refused: %s", method, path.split("?")[0], exc)
-            raise RailError(self.facts.name, f"answer to {method} {path.split('?')[0]} is not signed by the "
-                                             f"platform: {exc}") from None
+            raise RailError(
+                self.facts.name,
+                f"answer to {method} {path.split('?')[0]} is not signed by the platform: {exc}",
+            ) from None
         if not text:
             return r.status_code, {}
         try:
@@ -131,12 +150,19 @@ class WechatConnector:
     def create(self, order: PaymentOrder) -> ChannelResult:
         sub = merchant_code(order.merchant_id)
         self._remember(order.payment_id, sub)
-        doc: dict[str, Any] = {"sp_appid": self.sp_appid, "sp_mchid": self.sp_mchid, "sub_mchid": sub,
-                               "description": order.description[:127] or "-", "out_trade_no": order.payment_id,
-                               "amount": {"total": order.amount_fen, "currency": "CNY"}}
+        doc: dict[str, Any] = {
+            "sp_appid": self.sp_appid,
+            "sp_mchid": self.sp_mchid,
+            "sub_mchid": sub,
+            "description": order.description[:127] or "-",
+            "out_trade_no": order.payment_id,
+            "amount": {"total": order.amount_fen, "currency": "CNY"},
+        }
         if order.flow == "pay_code":
             if not order.auth_code:
-                raise InvalidRequest("付款码支付须有付款码 / a pay-code payment needs the auth_code", param="auth_code")
+                raise InvalidRequest(
+                    "付款码支付须有付款码 / a pay-code payment needs the auth_code", param="auth_code"
+                )
             doc |= {"payer": {"auth_code": order.auth_code}, "scene_info": {"store_info": {"out_id": sub}}}
             status, data = self._call("POST", wire.CODEPAY, doc)
             if status == 200:
@@ -145,17 +171,24 @@ class WechatConnector:
                 return ChannelResult("processing")
             decline = wire.DECLINE_BY_CODE.get(str(data.get("code")))
             if decline is not None or status in (400, 403):
-                return ChannelResult("failed", failure_code=decline or str(data.get("code", "")).lower() or None,
-                                     failure_message=str(data.get("message", ""))[:200] or None)
+                return ChannelResult(
+                    "failed",
+                    failure_code=decline or str(data.get("code", "")).lower() or None,
+                    failure_message=str(data.get("message", ""))[:200] or None,
+                )
             raise self._unexpected("codepay", status, data)
         if order.flow not in ("dynamic_code", "static_code", "jsapi"):  # a shop's code opens a Native order
-            raise InvalidRequest(f"微信支付不支持 {order.flow} / WeChat Pay takes pay codes, Native and JSAPI orders",
-                                 param="flow")
+            raise InvalidRequest(
+                f"微信支付不支持 {order.flow} / WeChat Pay takes pay codes, Native and JSAPI orders",
+                param="flow",
+            )
         doc |= {"time_expire": wire.rfc3339(order.expires_at), "notify_url": self.notify_url}
         if order.flow == "jsapi":
             if not order.payer_openid:
-                raise InvalidRequest("JSAPI 支付须有付款人 openid / a JSAPI order needs the payer's openid",
-                                     param="payer_openid")
+                raise InvalidRequest(
+                    "JSAPI 支付须有付款人 openid / a JSAPI order needs the payer's openid",
+                    param="payer_openid",
+                )
             doc["payer"] = {"sp_openid": order.payer_openid}
             status, data = self._call("POST", wire.JSAPI, doc)
             if status == 200 and data.get("prepay_id"):
@@ -165,8 +198,11 @@ class WechatConnector:
             if status == 200 and data.get("code_url"):
                 return ChannelResult("awaiting", code_url=str(data["code_url"]))
         if 400 <= status < 500 and data.get("code"):
-            return ChannelResult("failed", failure_code=str(data["code"]).lower(),
-                                 failure_message=str(data.get("message", ""))[:200] or None)
+            return ChannelResult(
+                "failed",
+                failure_code=str(data["code"]).lower(),
+                failure_message=str(data.get("message", ""))[:200] or None,
+            )
         raise self._unexpected(order.flow, status, data)
 
     def _trade(self, data: Mapping[str, Any]) -> ChannelResult:
@@ -182,10 +218,16 @@ class WechatConnector:
         failure = None
         if status == "failed":
             failure = wire.DECLINE_BY_DESC.get(str(data.get("trade_state_desc", "")), "payerror")
-        return ChannelResult(status, channel_ref=data.get("transaction_id"), failure_code=failure,
-                             failure_message=(str(data.get("trade_state_desc"))[:200] if failure else None),
-                             payer_ref=payer.get("sub_openid") or payer.get("sp_openid"), card_issuer=issuer,
-                             card_type=card_type, amount_fen=amount.get("total"))
+        return ChannelResult(
+            status,
+            channel_ref=data.get("transaction_id"),
+            failure_code=failure,
+            failure_message=(str(data.get("trade_state_desc"))[:200] if failure else None),
+            payer_ref=payer.get("sub_openid") or payer.get("sp_openid"),
+            card_issuer=issuer,
+            card_type=card_type,
+            amount_fen=amount.get("total"),
+        )
 
     def query(self, payment_id: str, merchant_id: str | None = None) -> ChannelResult:
         sub = self._sub(payment_id, merchant_id)
@@ -201,8 +243,11 @@ class WechatConnector:
 
     def close(self, payment_id: str, merchant_id: str | None = None) -> ChannelResult:
         sub = self._sub(payment_id, merchant_id)
-        status, data = self._call("POST", wire.CLOSE.format(out_trade_no=payment_id),
-                                  {"sp_mchid": self.sp_mchid, **({"sub_mchid": sub} if sub else {})})
+        status, data = self._call(
+            "POST",
+            wire.CLOSE.format(out_trade_no=payment_id),
+            {"sp_mchid": self.sp_mchid, **({"sub_mchid": sub} if sub else {})},
+        )
         if status in (200, 204) or data.get("code") in ("ORDER_CLOSED", "ORDER_NOT_EXIST"):
             return ChannelResult("closed")
         if data.get("code") == "ORDERPAID":
@@ -210,11 +255,16 @@ class WechatConnector:
         raise self._unexpected("close", status, data)
 
     # -- refunds
-    def refund(self, payment_id: str, refund_id: str, amount_fen: int, total_fen: int,
-               merchant_id: str | None = None) -> ChannelResult:
+    def refund(
+        self, payment_id: str, refund_id: str, amount_fen: int, total_fen: int, merchant_id: str | None = None
+    ) -> ChannelResult:
         sub = self._sub(payment_id, merchant_id)
-        doc: dict[str, Any] = {"out_trade_no": payment_id, "out_refund_no": refund_id, "notify_url": self.notify_url,
-                               "amount": {"refund": amount_fen, "total": total_fen, "currency": "CNY"}}
+        doc: dict[str, Any] = {
+            "out_trade_no": payment_id,
+            "out_refund_no": refund_id,
+            "notify_url": self.notify_url,
+            "amount": {"refund": amount_fen, "total": total_fen, "currency": "CNY"},
+        }
         if sub:
             doc["sub_mchid"] = sub
         status, data = self._call("POST", wire.REFUNDS, doc)
@@ -223,8 +273,11 @@ class WechatConnector:
         if status == 404 and data.get("code") in ("RESOURCE_NOT_EXISTS", "ORDER_NOT_EXIST"):
             return ChannelResult("unknown", failure_code="order_not_exist")
         if status in (400, 403) and data.get("code") not in (None, "PARAM_ERROR", "SIGN_ERROR"):
-            return ChannelResult("failed", failure_code=str(data["code"]).lower(),
-                                 failure_message=str(data.get("message", ""))[:200] or None)
+            return ChannelResult(
+                "failed",
+                failure_code=str(data["code"]).lower(),
+                failure_message=str(data.get("message", ""))[:200] or None,
+            )
         raise self._unexpected("refund", status, data)
 
     def _refund(self, data: Mapping[str, Any]) -> ChannelResult:
@@ -233,8 +286,12 @@ class WechatConnector:
         if status is None:
             raise RailError(self.facts.name, f"unknown refund status {state[:20]!r}")
         amount = data.get("amount") or {}
-        return ChannelResult(status, channel_ref=data.get("refund_id"), amount_fen=amount.get("refund"),
-                             failure_code=state.lower() if status == "failed" else None)
+        return ChannelResult(
+            status,
+            channel_ref=data.get("refund_id"),
+            amount_fen=amount.get("refund"),
+            failure_code=state.lower() if status == "failed" else None,
+        )
 
     def refund_query(self, payment_id: str, refund_id: str, merchant_id: str | None = None) -> ChannelResult:
         sub = self._sub(payment_id, merchant_id)
@@ -263,7 +320,9 @@ class WechatConnector:
         except (ValueError, KeyError, TypeError):
             raise BadNotification("微信支付通知格式错误 / WeChat Pay notification is malformed") from None
         if doc.get("resource_type") != "encrypt-resource" or not isinstance(resource, dict):
-            raise BadNotification("微信支付通知没有加密资源 / WeChat Pay notification has no encrypted resource")
+            raise BadNotification(
+                "微信支付通知没有加密资源 / WeChat Pay notification has no encrypted resource"
+            )
         try:
             plain = json.loads(sign.aes_gcm_decrypt(self._apiv3_key, resource))
         except sign.SignatureError as exc:
@@ -271,35 +330,53 @@ class WechatConnector:
         except ValueError:
             raise BadNotification("微信支付通知资源不是 JSON / the decrypted resource is not JSON") from None
         if plain.get("sp_mchid") != self.sp_mchid:
-            raise BadNotification("微信支付通知属于其他服务商 / the notification is for another service provider")
+            raise BadNotification(
+                "微信支付通知属于其他服务商 / the notification is for another service provider"
+            )
         try:
             if event == "TRANSACTION.SUCCESS":
                 r = self._trade(plain)
                 if r.status != "succeeded":
                     raise BadNotification(f"支付通知状态 {plain.get('trade_state')} / unexpected trade_state")
-                return Notification(notify_id=notify_id, kind="payment", payment_id=str(plain["out_trade_no"]),
-                                    outcome="succeeded", channel_ref=r.channel_ref,
-                                    amount_fen=int(plain["amount"]["total"]), payer_ref=r.payer_ref,
-                                    card_issuer=r.card_issuer, card_type=r.card_type,
-                                    merchant_code=plain.get("sub_mchid"))
+                return Notification(
+                    notify_id=notify_id,
+                    kind="payment",
+                    payment_id=str(plain["out_trade_no"]),
+                    outcome="succeeded",
+                    channel_ref=r.channel_ref,
+                    amount_fen=int(plain["amount"]["total"]),
+                    payer_ref=r.payer_ref,
+                    card_issuer=r.card_issuer,
+                    card_type=r.card_type,
+                    merchant_code=plain.get("sub_mchid"),
+                )
             if event in ("REFUND.SUCCESS", "REFUND.ABNORMAL", "REFUND.CLOSED"):
                 ok = plain.get("refund_status") == "SUCCESS" and event == "REFUND.SUCCESS"
-                return Notification(notify_id=notify_id, kind="refund", payment_id=str(plain["out_trade_no"]),
-                                    outcome="succeeded" if ok else "failed", channel_ref=plain.get("refund_id"),
-                                    amount_fen=int(plain["amount"]["refund"]),
-                                    refund_id=str(plain["out_refund_no"]),
-                                    failure_code=None if ok else str(plain.get("refund_status", "")).lower() or None,
-                                    merchant_code=plain.get("sub_mchid"))
+                return Notification(
+                    notify_id=notify_id,
+                    kind="refund",
+                    payment_id=str(plain["out_trade_no"]),
+                    outcome="succeeded" if ok else "failed",
+                    channel_ref=plain.get("refund_id"),
+                    amount_fen=int(plain["amount"]["refund"]),
+                    refund_id=str(plain["out_refund_no"]),
+                    failure_code=None if ok else str(plain.get("refund_status", "")).lower() or None,
+                    merchant_code=plain.get("sub_mchid"),
+                )
         except (KeyError, TypeError, ValueError, RailError) as exc:
-            raise BadNotification(f"微信支付通知字段错误 / WeChat Pay notification fields: "
-                                  f"{type(exc).__name__}") from None
+            raise BadNotification(
+                f"微信支付通知字段错误 / WeChat Pay notification fields: {type(exc).__name__}"
+            ) from None
         raise BadNotification(f"未知的微信支付通知类型 / unknown event_type {event[:40]!r}")
 
     def notification_ack(self, accepted: bool) -> NotificationAck:
         if accepted:
             return NotificationAck(204, b"", "application/json")
-        return NotificationAck(400, json.dumps({"code": "FAIL", "message": "失败 / refused"},
-                                               ensure_ascii=False).encode(), "application/json")
+        return NotificationAck(
+            400,
+            json.dumps({"code": "FAIL", "message": "失败 / refused"}, ensure_ascii=False).encode(),
+            "application/json",
+        )
 
     # -- statements
     def fetch_statement(self, business_date: dt.date) -> bytes:
@@ -307,18 +384,24 @@ class WechatConnector:
         (gzipped) and check its SHA1 against the hash the first answer gave."""
         path = f"{wire.TRADEBILL}?bill_date={business_date.isoformat()}&bill_type=ALL&tar_type=GZIP"
         status, data = self._call("GET", path)
-        if status == 400 and data.get("code") == "NO_STATEMENT_EXIST":  # no transaction that day: an empty bill
+        if (
+            status == 400 and data.get("code") == "NO_STATEMENT_EXIST"
+        ):  # no transaction that day: an empty bill
             return write_wechat([], business_date)
         if status != 200:
-            raise RailError(self.facts.name, f"trade bill of {business_date} refused: HTTP {status} "
-                                             f"{data.get('code', '')} {str(data.get('message', ''))[:80]}".strip())
+            raise RailError(
+                self.facts.name,
+                f"trade bill of {business_date} refused: HTTP {status} "
+                f"{data.get('code', '')} {str(data.get('message', ''))[:80]}".strip(),
+            )
         url = str(data.get("download_url", ""))
         ours, theirs = urlsplit(self.http.base_url), urlsplit(url)
         if (theirs.scheme, theirs.netloc) != (ours.scheme, ours.netloc):
             raise RailError(self.facts.name, "download_url is not on the rail's host")
         signed_path = theirs.path + (f"?{theirs.query}" if theirs.query else "")
-        auth = sign.authorization("GET", signed_path, "", mchid=self.sp_mchid, serial_no=self.serial_no,
-                                  key=self._key)
+        auth = sign.authorization(
+            "GET", signed_path, "", mchid=self.sp_mchid, serial_no=self.serial_no, key=self._key
+        )
         r = self.http.request("GET", url, headers={"Authorization": auth})
         if r.status_code != 200:
             raise RailError(self.facts.name, f"bill download answered HTTP {r.status_code}")

@@ -43,8 +43,11 @@ def load_private_key(path: str | Path) -> rsa.RSAPrivateKey:
 def load_public_key(path: str | Path) -> rsa.RSAPublicKey:
     """A PEM public key, or the public key of a PEM certificate."""
     data = Path(path).read_bytes()
-    key = x509.load_pem_x509_certificate(data).public_key() if b"CERTIFICATE" in data \
+    key = (
+        x509.load_pem_x509_certificate(data).public_key()
+        if b"CERTIFICATE" in data
         else serialization.load_pem_public_key(data)
+    )
     if not isinstance(key, rsa.RSAPublicKey):
         raise ValueError(f"{path} is not an RSA public key")
     return key
@@ -61,8 +64,9 @@ def rsa_sign(key: rsa.RSAPrivateKey, message: str) -> str:
 
 def rsa_verify(key: rsa.RSAPublicKey, message: str, signature: str) -> bool:
     try:
-        key.verify(base64.b64decode(signature, validate=True), message.encode(), padding.PKCS1v15(),
-                   hashes.SHA256())
+        key.verify(
+            base64.b64decode(signature, validate=True), message.encode(), padding.PKCS1v15(), hashes.SHA256()
+        )
     except (InvalidSignature, binascii.Error, ValueError):
         return False
     return True
@@ -76,14 +80,24 @@ def request_message(method: str, url_path: str, timestamp: str, nonce: str, body
     return f"{method}\n{url_path}\n{timestamp}\n{nonce}\n{body}\n"
 
 
-def authorization(method: str, url_path: str, body: str, *, mchid: str, serial_no: str,
-                  key: rsa.RSAPrivateKey, timestamp: int | None = None, nonce: str | None = None) -> str:
+def authorization(
+    method: str,
+    url_path: str,
+    body: str,
+    *,
+    mchid: str,
+    serial_no: str,
+    key: rsa.RSAPrivateKey,
+    timestamp: int | None = None,
+    nonce: str | None = None,
+) -> str:
     """The Authorization header of a request to WeChat Pay (url_path includes the query string)."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
     n = nonce or nonce_str()
     sig = rsa_sign(key, request_message(method, url_path, ts, n, body))
-    return (f'{SCHEMA} mchid="{mchid}",nonce_str="{n}",signature="{sig}",timestamp="{ts}",'
-            f'serial_no="{serial_no}"')
+    return (
+        f'{SCHEMA} mchid="{mchid}",nonce_str="{n}",signature="{sig}",timestamp="{ts}",serial_no="{serial_no}"'
+    )
 
 
 def parse_authorization(header: str) -> dict[str, str]:
@@ -107,16 +121,24 @@ def check_timestamp(timestamp: str, now: float | None = None) -> None:
         raise SignatureError("timestamp is more than 5 minutes off")
 
 
-def signed_headers(body: str, *, serial: str, key: rsa.RSAPrivateKey, timestamp: int | None = None) -> dict[str, str]:
+def signed_headers(
+    body: str, *, serial: str, key: rsa.RSAPrivateKey, timestamp: int | None = None
+) -> dict[str, str]:
     """The Wechatpay-* headers the platform puts on a response or a notification."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
     n = nonce_str()
-    return {"Wechatpay-Timestamp": ts, "Wechatpay-Nonce": n, "Wechatpay-Serial": serial,
-            "Wechatpay-Signature": rsa_sign(key, f"{ts}\n{n}\n{body}\n"), "Wechatpay-Signature-Type": SCHEMA}
+    return {
+        "Wechatpay-Timestamp": ts,
+        "Wechatpay-Nonce": n,
+        "Wechatpay-Serial": serial,
+        "Wechatpay-Signature": rsa_sign(key, f"{ts}\n{n}\n{body}\n"),
+        "Wechatpay-Signature-Type": SCHEMA,
+    }
 
 
-def verify_platform(headers: Mapping[str, str], body: str, keys: Mapping[str, rsa.RSAPublicKey], *,
-                    now: float | None = None) -> str:
+def verify_platform(
+    headers: Mapping[str, str], body: str, keys: Mapping[str, rsa.RSAPublicKey], *, now: float | None = None
+) -> str:
     """Verify a response's or notification's Wechatpay-* signature against the platform key its serial names;
     returns the serial. SignatureError when a header is missing, the serial unknown, the timestamp stale or the
     signature wrong."""
@@ -135,12 +157,18 @@ def verify_platform(headers: Mapping[str, str], body: str, keys: Mapping[str, rs
     return serial
 
 
-def aes_gcm_encrypt(apiv3_key: bytes, plaintext: str, associated_data: str, nonce: str | None = None) -> dict[str, str]:
+def aes_gcm_encrypt(
+    apiv3_key: bytes, plaintext: str, associated_data: str, nonce: str | None = None
+) -> dict[str, str]:
     """A notification's `resource`: AEAD_AES_256_GCM with a 12-character nonce, ciphertext in base64."""
     n = nonce or secrets.token_hex(6)
     ct = AESGCM(apiv3_key).encrypt(n.encode(), plaintext.encode(), associated_data.encode())
-    return {"algorithm": "AEAD_AES_256_GCM", "ciphertext": base64.b64encode(ct).decode(),
-            "associated_data": associated_data, "nonce": n}
+    return {
+        "algorithm": "AEAD_AES_256_GCM",
+        "ciphertext": base64.b64encode(ct).decode(),
+        "associated_data": associated_data,
+        "nonce": n,
+    }
 
 
 def aes_gcm_decrypt(apiv3_key: bytes, resource: Mapping[str, object]) -> str:

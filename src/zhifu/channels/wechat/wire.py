@@ -20,8 +20,15 @@ BILLDOWNLOAD = "/v3/billdownload/file"
 CERTIFICATES = "/v3/certificates"
 
 # trade_state -> our status
-TRADE_STATES = {"SUCCESS": "succeeded", "REFUND": "succeeded", "NOTPAY": "awaiting", "USERPAYING": "processing",
-                "PAYERROR": "failed", "CLOSED": "closed", "REVOKED": "closed"}
+TRADE_STATES = {
+    "SUCCESS": "succeeded",
+    "REFUND": "succeeded",
+    "NOTPAY": "awaiting",
+    "USERPAYING": "processing",
+    "PAYERROR": "failed",
+    "CLOSED": "closed",
+    "REVOKED": "closed",
+}
 # refund status -> our status
 REFUND_STATES = {"SUCCESS": "succeeded", "PROCESSING": "processing", "CLOSED": "failed", "ABNORMAL": "failed"}
 
