@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from zhifu.api import idempotency
 from zhifu.core.errors import InvalidRequest, PermissionDenied, ZhifuError
 from zhifu.db import Database
-from zhifu.merchants import Principal, authenticate
+from zhifu.merchants import MerchantPrincipal, Principal, as_merchant, authenticate
 from zhifu.payments import recovery
 from zhifu.webhooks import to_json
 
@@ -28,9 +28,9 @@ def principal(request: Request) -> Principal:
         return authenticate(conn, request.headers.get("authorization"))
 
 
-def merchant_principal(request: Request) -> Principal:
-    p = principal(request)
-    if p.role != "merchant" or p.merchant_id is None:
+def merchant_principal(request: Request) -> MerchantPrincipal:
+    p = as_merchant(principal(request))
+    if p is None:
         raise PermissionDenied("this route needs a merchant's key", param="authorization")
     return p
 

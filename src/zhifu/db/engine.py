@@ -75,12 +75,14 @@ _DB_KEY = "zhifu_db"
 _HOOKS_KEY = "zhifu_after_commit"
 
 
-_Hook = tuple["Database", Callable[["Database"], None]]
+# What runs after a commit: it gets the database to open its own transactions with; what it returns is ignored.
+AfterCommit = Callable[["Database"], object]
+_Hook = tuple["Database", AfterCommit]
 
 
-def after_commit(conn: Connection, fn: Callable[[Database], None]) -> None:
+def after_commit(conn: Connection, fn: AfterCommit) -> None:
     """Run fn(database) once this connection's transaction has committed, outside it (no network call inside a
-    database transaction). If the transaction rolls back, fn never runs."""
+    database transaction). If the transaction rolls back, fn never runs; what fn returns is ignored."""
     hooks = conn.info.get(_HOOKS_KEY)
     if hooks is None:
         raise RuntimeError("after_commit needs a transaction begun by Database.tx or Database.run")

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
-from sqlalchemy import Connection, and_, distinct, func, select, update
+from sqlalchemy import Connection, Executable, and_, distinct, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from zhifu import ledger
 from zhifu.core import clock
@@ -80,11 +81,12 @@ def _upsert_ignore(conn: Connection, table: Any, rows: Sequence[dict[str, Any]])
     """Insert rows, skipping those whose key exists (both backends speak ON CONFLICT DO NOTHING)."""
     if not rows:
         return
+    stmt: Executable
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        stmt = postgresql.insert(table).on_conflict_do_nothing()
     else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    conn.execute(dialect_insert(table).on_conflict_do_nothing(), list(rows))
+        stmt = sqlite.insert(table).on_conflict_do_nothing()
+    conn.execute(stmt, list(rows))
 
 
 # ---------------------------------------------------------------- campaigns
@@ -376,7 +378,7 @@ def _version_at(conn: Connection, campaign_id: str, at: dt.datetime) -> tuple[in
     return v, _rules(conn, campaign_id, v)
 
 
-def _active(conn: Connection) -> list[Any]:
+def _active(conn: Connection) -> Sequence[Any]:
     return conn.execute(
         select(campaigns)
         .where(campaigns.c.status == "active")
@@ -676,6 +678,8 @@ def price_payment(
     rural = _county_rural()
     for c, rules in candidates:
         if matches(rules, ctx, rural) is not None:
+            continue
+        if rules.discount is None:  # kept out of the candidates above; said again for the type checker
             continue
         drawn = draw_discount(rules.discount, c.seed, payment_id, amount_fen)
         if drawn <= 0:
@@ -1219,7 +1223,7 @@ def report_by_funder(conn: Connection) -> list[dict[str, Any]]:
             select(campaigns.c.funder, func.sum(campaigns.c.funded_fen)).group_by(campaigns.c.funder)
         ).all()
     )
-    spent = dict(
+    spent: dict[str, int] = dict(
         conn.execute(
             select(campaigns.c.funder, _spent())
             .select_from(campaign_awards.join(campaigns, campaigns.c.id == campaign_awards.c.campaign_id))

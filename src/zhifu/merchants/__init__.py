@@ -3,10 +3,12 @@
 from zhifu.merchants.models import MerchantStatus, api_keys, merchants
 from zhifu.merchants.service import (
     MerchantApplication,
+    MerchantPrincipal,
     Principal,
     add_store,
     add_terminal,
     apply,
+    as_merchant,
     authenticate,
     county,
     create_key,
@@ -25,12 +27,14 @@ from zhifu.merchants.service import (
 
 __all__ = [
     "MerchantApplication",
+    "MerchantPrincipal",
     "MerchantStatus",
     "Principal",
     "add_store",
     "add_terminal",
     "api_keys",
     "apply",
+    "as_merchant",
     "authenticate",
     "county",
     "create_key",

@@ -362,6 +362,23 @@ class Principal(BaseModel):
     merchant_id: str | None
 
 
+class MerchantPrincipal(Principal):
+    """商户身份 / A caller proven to be a merchant: its merchant id is always there, so a merchant's service
+    call never gets `merchant_id: str | None`. Made only by `as_merchant`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: Literal["merchant"] = "merchant"
+    merchant_id: str
+
+
+def as_merchant(p: Principal) -> MerchantPrincipal | None:
+    """The principal as a merchant, or None when it is an operator's key (or a merchant key without one)."""
+    if p.role != "merchant" or p.merchant_id is None:
+        return None
+    return MerchantPrincipal(key_id=p.key_id, merchant_id=p.merchant_id)
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()  # secrets are 240-bit random: a fast hash is enough
 

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from zhifu.api.deps import get_db, json_response, merchant_principal, raw_body, run_idempotent
 from zhifu.db import Database
-from zhifu.merchants import Principal
+from zhifu.merchants import MerchantPrincipal
 from zhifu.payments import service
 from zhifu.payments.schemas import BalanceOut, PaymentListOut, PaymentOut, RefundListOut, RefundOut, ok
 from zhifu.payments.service import CreatePayment, CreateRefund
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1", tags=["payments"])
 def create_payment(
     req: CreatePayment,
     request: Request,
-    p: Principal = Depends(merchant_principal),
+    p: MerchantPrincipal = Depends(merchant_principal),
     body: bytes = Depends(raw_body),
     db: Database = Depends(get_db),
 ) -> Response:
@@ -41,7 +41,7 @@ def create_payment(
     "/payments", summary="List payments, newest first", responses=ok(PaymentListOut, "A page of payments")
 )
 def list_payments(
-    p: Principal = Depends(merchant_principal),
+    p: MerchantPrincipal = Depends(merchant_principal),
     db: Database = Depends(get_db),
     status: str | None = None,
     merchant_order_no: str | None = None,
@@ -68,7 +68,7 @@ def list_payments(
 
 @router.get("/payments/{payment_id}", summary="Retrieve a payment", responses=ok(PaymentOut, "The payment"))
 def get_payment(
-    payment_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+    payment_id: str, p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)
 ) -> Response:
     with db.read() as c:
         return json_response(service.get_payment(c, p.merchant_id, payment_id))
@@ -82,7 +82,7 @@ def get_payment(
 def close_payment(
     payment_id: str,
     request: Request,
-    p: Principal = Depends(merchant_principal),
+    p: MerchantPrincipal = Depends(merchant_principal),
     body: bytes = Depends(raw_body),
     db: Database = Depends(get_db),
 ) -> Response:
@@ -98,7 +98,7 @@ def create_refund(
     payment_id: str,
     request: Request,
     req: CreateRefund | None = None,
-    p: Principal = Depends(merchant_principal),
+    p: MerchantPrincipal = Depends(merchant_principal),
     body: bytes = Depends(raw_body),
     db: Database = Depends(get_db),
 ) -> Response:
@@ -125,7 +125,7 @@ def create_refund(
     responses=ok(RefundListOut, "The payment's refunds, newest first"),
 )
 def list_refunds(
-    payment_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+    payment_id: str, p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)
 ) -> Response:
     with db.read() as c:
         return json_response(
@@ -135,7 +135,7 @@ def list_refunds(
 
 @router.get("/refunds/{refund_id}", summary="Retrieve a refund", responses=ok(RefundOut, "The refund"))
 def get_refund(
-    refund_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+    refund_id: str, p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)
 ) -> Response:
     with db.read() as c:
         return json_response(service.get_refund(c, p.merchant_id, refund_id))
@@ -146,6 +146,6 @@ def get_refund(
     summary="What the acquirer owes the merchant",
     responses=ok(BalanceOut, "The merchant's balance"),
 )
-def balance(p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
+def balance(p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
     with db.read() as c:
         return json_response(service.merchant_balance(c, p.merchant_id))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any, Literal
 
@@ -419,7 +420,7 @@ def _channel_of(db: Database, payment_id: str) -> str:
 def record_rail_answer(conn: Connection, payment_id: str, result: ChannelResult, at: dt.datetime) -> str:
     """Keep what the rail told us of a payment (its reference, the code to scan, the payer) and move it."""
     p = _load(conn, payment_id, lock=True)
-    values = {
+    values: dict[str, str | None] = {
         k: v
         for k, v in {
             "channel_ref": result.channel_ref,
@@ -708,9 +709,14 @@ def sweep_processing(
                 failure_code="rail_never_reached",
                 failure_message="渠道无此订单 / the rail never received this payment",
             )
-        out = db.run(lambda c, p=pid, r=result: record_rail_answer(c, p, r, clock.now()))
+        out = db.run(_recorder(pid, result))
         stats[out] = stats.get(out, 0) + 1
     return stats
+
+
+def _recorder(payment_id: str, result: ChannelResult) -> Callable[[Connection], str]:
+    """The work of recording one rail answer, bound to its payment (for db.run in a loop)."""
+    return lambda c: record_rail_answer(c, payment_id, result, clock.now())
 
 
 # ---------------------------------------------------------------- refunds
