@@ -265,3 +265,5 @@ bill_recon_cases = Table(
     CheckConstraint("status in ('open','resolved')", name="status"),
     UniqueConstraint("merchant_id", "business_date", "kind", "payment_id", "bill_no"),
 )
+
+from zhifu.bills import gov_models as _gov_models  # noqa: E402,F401  social insurance, non-tax codes
