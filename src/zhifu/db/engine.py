@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import os
 import random
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -17,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 RETRIES_MAX = 8  # deadlocks and serialisation failures are retried this many times, then raised
+GROUP_COMMIT_MAX = 64  # on SQLite, at most this many requests' work is committed in one transaction
 
 
 def normalise_url(url: str) -> str:
@@ -106,6 +109,102 @@ def _run_hooks(hooks: list[_Hook]) -> None:
         fn(db)
 
 
+class _Work:
+    """One request's work handed to the group commit, and what became of it."""
+
+    __slots__ = ("fn", "ctx", "done", "result", "error", "hooks")
+
+    def __init__(self, fn: Callable[[Connection], Any]) -> None:
+        self.fn = fn
+        self.ctx = (
+            contextvars.copy_context()
+        )  # the work runs in the submitter's context, whichever thread runs it
+        self.done = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.hooks: list[_Hook] = []
+
+
+class _GroupCommit:
+    """SQLite's group commit: the writers of this process hand their work to one of them (the leader), which runs
+    everything queued in one BEGIN IMMEDIATE, each request's work in a SAVEPOINT of its own (a request that fails
+    rolls back to its savepoint; the others in the batch go on), and commits once. Each request is answered only
+    after the COMMIT that holds its work has returned; its after-commit hooks then run in its own thread, outside
+    the transaction. A batch of one runs without a savepoint, exactly as a plain transaction. While a leader
+    commits, the next requests queue; the first of them whose work is not done leads the next batch."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.cv = threading.Condition()
+        self.queue: list[_Work] = []
+        self.leading = False
+        self.batches = 0  # transactions committed (or rolled back) by the group, and the requests in them
+        self.requests = 0
+
+    def submit(self, fn: Callable[[Connection], Any]) -> _Work:
+        w = _Work(fn)
+        with self.cv:
+            self.queue.append(w)
+            while self.leading and not w.done:
+                self.cv.wait()
+            if w.done:
+                return w
+            self.leading = True
+        try:
+            while not w.done:
+                with self.cv:
+                    batch = self.queue[:GROUP_COMMIT_MAX]
+                    del self.queue[:GROUP_COMMIT_MAX]
+                self._run(batch)
+                with self.cv:
+                    for b in batch:
+                        b.done = True
+                    self.cv.notify_all()
+        finally:
+            with self.cv:
+                self.leading = False
+                self.cv.notify_all()
+        return w
+
+    def _run(self, batch: list[_Work]) -> None:
+        self.batches += 1
+        self.requests += len(batch)
+        db = self.db
+        try:
+            with db._writer, db._holding(), db.engine.begin() as conn:
+                conn.info[_DB_KEY] = db
+                try:
+                    for w in batch:
+                        conn.info[_HOOKS_KEY] = hooks = []
+                        if len(batch) == 1:
+                            try:
+                                w.result = w.ctx.run(w.fn, conn)
+                            except BaseException as exc:
+                                w.error = exc
+                                raise  # the whole (one-request) transaction rolls back
+                        else:
+                            savepoint = conn.begin_nested()
+                            try:
+                                w.result = w.ctx.run(w.fn, conn)
+                            except BaseException as exc:
+                                w.error = exc
+                                savepoint.rollback()  # this request's work only
+                                continue
+                            savepoint.commit()
+                        w.hooks = hooks
+                finally:
+                    _end(conn)
+        except BaseException as exc:  # BEGIN or COMMIT failed, or the one request did: nothing of it stands
+            for w in batch:
+                w.hooks = []
+                if w.error is None:
+                    w.error = exc
+
+
+def _group_commit_wanted() -> bool:
+    return os.environ.get("ZHIFU_GROUP_COMMIT", "1") not in ("0", "false", "no")
+
+
 class Database:
     """An engine plus the one way to run work in a transaction."""
 
@@ -115,6 +214,21 @@ class Database:
         # SQLite has one writer at a time. Writers of this process queue on a lock instead of on SQLite's busy
         # handler, whose growing sleeps make a long tail; other processes still wait on busy_timeout.
         self._writer = threading.RLock() if self.engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        self._local = threading.local()
+        # On SQLite, run() hands its work to the group commit (one writer commits many requests together). On
+        # PostgreSQL every request keeps its own connection and transaction: the server already flushes the WAL
+        # once for all the commits waiting at that moment (its own group commit), and rows locked by one request
+        # would make a batch wait on another.
+        self.group = _GroupCommit(self) if self.is_sqlite and _group_commit_wanted() else None
+
+    @contextlib.contextmanager
+    def _holding(self) -> Iterator[None]:
+        """Marks this thread as inside a write transaction of this database (nested work runs directly)."""
+        self._local.depth = getattr(self._local, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            self._local.depth -= 1
 
     @property
     def dialect(self) -> str:
@@ -128,7 +242,7 @@ class Database:
     def tx(self) -> Iterator[Connection]:
         """One transaction: commits on success, rolls back on error; then runs what the work asked to run after
         its commit (calls to the rails), outside the transaction and the write lock."""
-        with self._writer, self.engine.begin() as conn:
+        with self._writer, self._holding(), self.engine.begin() as conn:
             hooks = _begin(self, conn)
             try:
                 yield conn
@@ -143,16 +257,23 @@ class Database:
             yield conn
 
     def run(self, fn: Callable[[Connection], T], *, retries: int = RETRIES_MAX) -> T:
-        """Run fn in a transaction, retrying deadlocks and serialisation failures with jittered backoff."""
+        """Run fn in a transaction, retrying deadlocks and serialisation failures with jittered backoff. On SQLite
+        the transaction may hold other requests' work too (group commit); fn's work is in it or not, alone."""
         attempt = 0
         while True:
             try:
-                with self._writer, self.engine.begin() as conn:
-                    hooks = _begin(self, conn)
-                    try:
-                        result = fn(conn)
-                    finally:
-                        _end(conn)
+                if self.group is not None and not getattr(self._local, "depth", 0):
+                    w = self.group.submit(fn)
+                    if w.error is not None:
+                        raise w.error
+                    result, hooks = w.result, w.hooks
+                else:
+                    with self._writer, self._holding(), self.engine.begin() as conn:
+                        hooks = _begin(self, conn)
+                        try:
+                            result = fn(conn)
+                        finally:
+                            _end(conn)
                 _run_hooks(hooks)
                 return result
             except (DBAPIError, sqlite3.Error, psycopg.Error) as exc:
