@@ -124,6 +124,22 @@ class Compact:
         stack.append(node)
         self.size += 1
 
+    def append_subtree(self, node: bytes, height: int) -> None:
+        """Append a full subtree of 2^height leaves by its hash; the size must be a multiple of 2^height."""
+        if self.size & ((1 << height) - 1):
+            raise ValueError(f"a subtree of height {height} cannot start at {self.size}")
+        size, stack = self.size >> height, self.stack
+        while size & 1:
+            node = self.h(b"\x01" + stack.pop() + node)
+            size >>= 1
+        stack.append(node)
+        self.size += 1 << height
+
+    def copy(self) -> Compact:
+        other = Compact(self.h)
+        other.size, other.stack = self.size, list(self.stack)
+        return other
+
     def root(self) -> bytes:
         if not self.stack:
             return self.h(b"")
