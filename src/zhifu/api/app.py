@@ -136,6 +136,9 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
     app.state.settings = settings
     app.add_middleware(BodyLimit)
     from zhifu.audit import RequestScope  # names who is acting in the audit log's entries
+    from zhifu.audit.downloads import DownloadAudit  # every file downloaded is in the audit log
+
+    app.add_middleware(DownloadAudit)
 
     app.add_middleware(RequestScope)
 

@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from zhifu.api import idempotency
-from zhifu.core.errors import InvalidRequest, PermissionDenied, ZhifuError
+from zhifu.core.errors import InvalidRequest, PermissionDenied, Unauthenticated, ZhifuError
 from zhifu.db import Database
 from zhifu.merchants import MerchantPrincipal, Principal, as_merchant, authenticate
 from zhifu.payments import recovery
@@ -24,8 +24,31 @@ def get_db(request: Request) -> Database:
 
 def principal(request: Request) -> Principal:
     db: Database = request.app.state.db
-    with db.read() as conn:
-        return authenticate(conn, request.headers.get("authorization"))
+    try:
+        with db.read() as conn:
+            return authenticate(conn, request.headers.get("authorization"))
+    except Unauthenticated:
+        _auth_failed(db, request)
+        raise
+
+
+def _auth_failed(db: Database, request: Request) -> None:
+    """A refused API key in the audit log, in its own transaction: why (never the key) and where it was used."""
+    from zhifu import audit
+
+    header = request.headers.get("authorization") or ""
+    reason = (
+        "missing"
+        if not header
+        else "malformed"
+        if not header.startswith("Bearer sk_") or len(header) < 27
+        else "invalid_or_revoked"
+    )
+    ip = request.client.host if request.client else ""
+    details = {"reason": reason, "method": request.method, "path": request.url.path[:200], "ip": ip[:64]}
+    db.run(
+        lambda c: audit.record(c, "anonymous", "api.auth_failed", "api_key", "none", details, role="public")
+    )
 
 
 def merchant_principal(request: Request) -> MerchantPrincipal:

@@ -36,6 +36,26 @@ class RequestScope:
             _scope.reset(token)
 
 
+EXPORTED_KEY = "zhifu.audit.exported"  # set in a request's scope once its route recorded its own export entry
+
+
+def mark_exported() -> None:
+    """The current request's download is in the log already (the download middleware adds no second entry)."""
+    scope = _scope.get()
+    if scope is not None:
+        scope[EXPORTED_KEY] = True
+
+
+@contextlib.contextmanager
+def in_scope(scope: dict[str, Any]) -> Iterator[None]:
+    """Act as the request whose scope this is (a middleware's work after the response, in another thread)."""
+    token = _scope.set(scope)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
 @contextlib.contextmanager
 def acting(actor: str, role: str) -> Iterator[None]:
     """Name the actor for what runs inside (commands, the simulator, background jobs)."""

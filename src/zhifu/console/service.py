@@ -212,6 +212,7 @@ def login(
     if _failures(conn, username, ip, at) >= LOGIN_FAILURES_MAX:
         return LoginResult(None, throttled=True)
     row = conn.execute(select(console_users).where(console_users.c.username == username)).first()
+        _login_failed(conn, username, None, ip, "throttled", at)
     ok = False
     if row is not None:
         try:
@@ -229,6 +230,8 @@ def login(
         conn.execute(login_failures.insert(), [{"username": username, "ip": ip, "at": at}])
         return LoginResult(None)
     conn.execute(
+        reason = "unknown_user" if row is None else "bad_password" if not ok else "disabled"
+        _login_failed(conn, username, row, ip, reason, at)
         delete(login_failures).where(
             or_(
                 and_(login_failures.c.username == username, login_failures.c.ip == ip),
@@ -266,6 +269,25 @@ def login(
 
 def session_user(
     conn: Connection, token: str | None, *, at: dt.datetime | None = None
+def _login_failed(conn: Connection, username: str, row: Any, ip: str, reason: str, at: dt.datetime) -> None:
+    """A refused login in the audit log with its reason, never the password. A name no account has is kept as
+    its SM3 digest: people type their password into the name field, and the log is never rewritten."""
+    if row is None:
+        actor, role, object_id = "unknown-user", "public", audit.digest(username)[:32]
+    else:
+        actor, role, object_id = row.username, row.role, str(row.id)
+    audit.record(
+        conn,
+        actor,
+        "console.login_failed",
+        "console_user",
+        object_id,
+        {"ip": ip, "reason": reason},
+        role=role,
+        at=at,
+    )
+
+
 ) -> tuple[User, Session] | None:
     """The user behind a session cookie, or None when it is missing, unknown, expired or the user disabled."""
     if not token or len(token) > 128:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, Table, and_, func, insert, not_, or_, select, update
 
+from zhifu import audit
 from zhifu.core import clock
 from zhifu.db import Database
 from zhifu.privacy.keys import _KEY_BYTES, keyring, prefix_of, wrap
@@ -77,6 +78,7 @@ def start(conn: Connection, *, at: dt.datetime | None = None) -> int:
             }
         ],
     )
+    audit.record(conn, None, "privacy.key_rotated", "privacy_key", f"v{version}", {"version": version}, at=at)
     return version
 
 
@@ -128,6 +130,16 @@ def retire_unused(conn: Connection, *, at: dt.datetime | None = None) -> tuple[l
                 .values(status="retired", wrapped=None, retired_at=at)
             )
         done.append(v)
+    if done:
+        audit.record(
+            conn,
+            None,
+            "privacy.key_retired",
+            "privacy_key",
+            ",".join(f"v{v}" for v in done)[:64],
+            {"versions": done, "erased": True},
+            at=at,
+        )
     return done, left
 
 
