@@ -134,6 +134,9 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
     )
     app.state.db = database
     app.state.settings = settings
+    from zhifu.privacy.c3 import RefuseC3  # C3 data (CVV2, track data, PINs, passwords) is refused unread
+
+    app.add_middleware(RefuseC3)
     app.add_middleware(BodyLimit)
     from zhifu.audit import RequestScope  # names who is acting in the audit log's entries
     from zhifu.audit.downloads import DownloadAudit  # every file downloaded is in the audit log
