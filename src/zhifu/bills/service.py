@@ -22,7 +22,7 @@ from types import SimpleNamespace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
 from zhifu import ledger, privacy
 from zhifu import payments as payments_api
@@ -230,8 +230,11 @@ def register_biller(conn: Connection, req: BillerIn, *, at: dt.datetime | None =
     return get_biller(conn, req.id)
 
 
+_BILLER_Q = select(billers).where(billers.c.id == bindparam("biller_id"))
+
+
 def _biller(conn: Connection, biller_id: str) -> Any:
-    row = conn.execute(select(billers).where(billers.c.id == biller_id)).first()
+    row = conn.execute(_BILLER_Q, {"biller_id": biller_id}).first()
     if row is None:
         raise NotFound(f"没有缴费单位 {biller_id} / no biller {biller_id}", param="biller_id")
     return row
@@ -567,11 +570,13 @@ def cancel_bill(
     return bill_public(_bill(conn, b, bill_id), b, at=at)
 
 
+_BILL_Q = select(bills).where(and_(bills.c.merchant_id == bindparam("mid"), bills.c.id == bindparam("bid")))
+_BILL_Q_LOCK = _BILL_Q.with_for_update()
+
+
 def _bill(conn: Connection, b: Any, bill_id: str, *, lock: bool = False) -> Any:
-    q = select(bills).where(and_(bills.c.merchant_id == b.merchant_id, bills.c.id == bill_id))
-    if lock and conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    row = conn.execute(q).first()
+    q = _BILL_Q_LOCK if lock and conn.dialect.name == "postgresql" else _BILL_Q
+    row = conn.execute(q, {"mid": b.merchant_id, "bid": bill_id}).first()
     if row is None:
         raise NotFound(f"没有账单 {bill_id} / no bill {bill_id}", param="bill_id")
     return row
@@ -682,36 +687,32 @@ def pay_bill(conn: Connection, req: PayBillIn, *, at: dt.datetime | None = None)
         bill = _open_bill(conn, b, acc, req.bill_id, at)
         bill_fen, late = _reserve(conn, b, bill, req.amount_fen, at)
     surcharge = ppm_of(bill_fen, b.fee_ppm) if b.fee_payer == "payer" else 0
-    conn.execute(
-        insert(bill_lines),
-        [
-            {
-                "merchant_id": b.merchant_id,
-                "order_no": order_no,
-                "payment_id": None,
-                "biller_id": b.id,
-                "bill_id": bill.id if bill is not None else None,
-                "account_no": acc,
-                "bill_fen": bill_fen,
-                "surcharge_fen": surcharge,
-                "late_fee_fen": late,
-                "credit_fen": 0,
-                "amount_fen": bill_fen + surcharge,
-                "biller_fen": 0,
-                "channel": req.channel or "",
-                "town_code": b.town_code,
-                "category": b.category,
-                "payer_phone_index": phone_index,
-                "status": LineStatus.PENDING,
-                "refunded_fen": 0,
-                "receipt_no": None,
-                "business_date": None,
-                "created_at": at,
-                "updated_at": at,
-                "paid_at": None,
-            }
-        ],
-    )
+    row = {
+        "merchant_id": b.merchant_id,
+        "order_no": order_no,
+        "payment_id": None,
+        "biller_id": b.id,
+        "bill_id": bill.id if bill is not None else None,
+        "account_no": acc,
+        "bill_fen": bill_fen,
+        "surcharge_fen": surcharge,
+        "late_fee_fen": late,
+        "credit_fen": 0,
+        "amount_fen": bill_fen + surcharge,
+        "biller_fen": 0,
+        "channel": req.channel or "",
+        "town_code": b.town_code,
+        "category": b.category,
+        "payer_phone_index": phone_index,
+        "status": LineStatus.PENDING,
+        "refunded_fen": 0,
+        "receipt_no": None,
+        "business_date": None,
+        "created_at": at,
+        "updated_at": at,
+        "paid_at": None,
+    }
+    conn.execute(insert(bill_lines), [row])
     period = f" {bill.period}" if bill is not None else ""
     meta = {
         BILL_KEY: b.id,
@@ -732,17 +733,38 @@ def pay_bill(conn: Connection, req: PayBillIn, *, at: dt.datetime | None = None)
         ),
         at=at,
     )
-    line_key = and_(bill_lines.c.merchant_id == b.merchant_id, bill_lines.c.order_no == order_no)
-    conn.execute(update(bill_lines).where(line_key).values(payment_id=p["id"], channel=p["channel"]))
-    if p["status"] in FINAL_UNPAID:
+    conn.execute(
+        _LINE_PAYMENT_SET, {"mid": b.merchant_id, "ono": order_no, "pid": p["id"], "ch": p["channel"]}
+    )
+    if p["status"] in FINAL_UNPAID:  # refused at once (a limit): give the reservation back
+        line_key = and_(bill_lines.c.merchant_id == b.merchant_id, bill_lines.c.order_no == order_no)
         _release(conn, conn.execute(select(bill_lines).where(line_key)).one(), at)
-    line = conn.execute(select(bill_lines).where(line_key)).one()
+        line = conn.execute(select(bill_lines).where(line_key)).one()
+        after = _bill(conn, b, bill.id) if bill is not None else None
+    else:  # the rows as they now stand, without reading them again
+        line = SimpleNamespace(**{**row, "payment_id": p["id"], "channel": p["channel"]})
+        after = None
+        if bill is not None:
+            after = SimpleNamespace(
+                **{
+                    **bill._mapping,
+                    "reserved_fen": bill.reserved_fen + bill_fen,
+                    "open_payments": bill.open_payments + 1,
+                }
+            )
     return {
         "object": "bill_payment",
         "payment": p,
         "line": line_public(line),
-        "bill": bill_public(_bill(conn, b, bill.id), b, at=at) if bill is not None else None,
+        "bill": bill_public(after, b, at=at) if after is not None else None,
     }
+
+
+_LINE_PAYMENT_SET = (
+    update(bill_lines)
+    .where(and_(bill_lines.c.merchant_id == bindparam("mid"), bill_lines.c.order_no == bindparam("ono")))
+    .values(payment_id=bindparam("pid"), channel=bindparam("ch"))
+)
 
 
 def pay(db: Database, req: PayBillIn, *, at: dt.datetime | None = None) -> dict[str, Any]:
@@ -771,19 +793,28 @@ def pay(db: Database, req: PayBillIn, *, at: dt.datetime | None = None) -> dict[
     return db.run(settle)
 
 
+_OLDEST_OPEN_Q = (
+    select(bills)
+    .where(
+        and_(
+            bills.c.merchant_id == bindparam("mid"),
+            bills.c.account_no == bindparam("acc"),
+            bills.c.status.in_([s.value for s in OPEN]),
+        )
+    )
+    .order_by(bills.c.due_date, bills.c.id)
+    .limit(1)
+)
+_OLDEST_OPEN_Q_LOCK = _OLDEST_OPEN_Q.with_for_update()
+
+
 def _open_bill(conn: Connection, b: Any, acc: str, bill_id: str | None, at: dt.datetime) -> Any:
-    if bill_id is None:  # the oldest open bill of the account
-        bill_id = conn.execute(
-            select(bills.c.id)
-            .where(
-                and_(
-                    bills.c.merchant_id == b.merchant_id, bills.c.account_no == acc, bills.c.status.in_(OPEN)
-                )
-            )
-            .order_by(bills.c.due_date, bills.c.id)
-            .limit(1)
-        ).scalar()
-        if bill_id is None:
+    bill = None
+    if bill_id is None:  # the oldest open bill of the account, read (and locked) at once
+        q = _OLDEST_OPEN_Q_LOCK if conn.dialect.name == "postgresql" else _OLDEST_OPEN_Q
+        bill = conn.execute(q, {"mid": b.merchant_id, "acc": acc}).first()
+        bill_id = bill.id if bill is not None else None
+        if bill is None:
             known = conn.execute(
                 select(bills.c.id)
                 .where(and_(bills.c.merchant_id == b.merchant_id, bills.c.account_no == acc))
@@ -800,8 +831,11 @@ def _open_bill(conn: Connection, b: Any, acc: str, bill_id: str | None, at: dt.d
             raise NotFound(
                 f"{b.name}没有户号 {acc}{hint} / unknown account {acc} at {b.id}", param="account_no"
             )
-    _release_finished(conn, b, bill_id, at)
-    bill = _bill(conn, b, bill_id, lock=True)
+    if bill is None or bill.status not in OPEN:  # on PostgreSQL, a row read while another payment held it
+        bill = _bill(conn, b, bill_id, lock=True)
+    if bill.open_payments:  # give back what payments that ended unpaid still hold, then read it again
+        _release_finished(conn, b, bill_id, at)
+        bill = _bill(conn, b, bill_id, lock=True)
     if bill.account_no != acc:
         raise NotFound(
             f"账单 {bill_id} 不属于户号 {acc} / bill {bill_id} is not account {acc}'s", param="bill_id"
@@ -976,15 +1010,49 @@ def sweep(conn: Connection, *, at: dt.datetime | None = None, limit: int = SWEEP
     return n
 
 
-def on_payment_succeeded(conn: Connection, merchant_id: str, order_no: str, at: dt.datetime) -> None:
-    """Apply a succeeded payment to its bill, book it to the biller, and sign its receipt (idempotent)."""
-    key = and_(bill_lines.c.merchant_id == merchant_id, bill_lines.c.order_no == order_no)
-    line = conn.execute(select(bill_lines).where(key)).first()
+_LINE_BY_ORDER = select(bill_lines).where(
+    and_(bill_lines.c.merchant_id == bindparam("mid"), bill_lines.c.order_no == bindparam("ono"))
+)
+_BILL_APPLY = (
+    update(bills)
+    .where(and_(bills.c.merchant_id == bindparam("mid"), bills.c.id == bindparam("bid")))
+    .values(
+        paid_fen=bindparam("paid"),
+        late_fee_fen=bindparam("late"),
+        status=bindparam("st"),
+        reserved_fen=bills.c.reserved_fen - bindparam("held_fen"),
+        open_payments=bills.c.open_payments - bindparam("held_n"),
+        updated_at=bindparam("at"),
+    )
+)
+_LINE_SUCCEED = (
+    update(bill_lines)
+    .where(and_(bill_lines.c.merchant_id == bindparam("mid"), bill_lines.c.order_no == bindparam("ono")))
+    .values(
+        status=LineStatus.SUCCEEDED.value,
+        payment_id=bindparam("pid"),
+        credit_fen=bindparam("credit"),
+        biller_fen=bindparam("bfen"),
+        receipt_no=bindparam("rno"),
+        business_date=bindparam("bd"),
+        paid_at=bindparam("at"),
+        updated_at=bindparam("at"),
+    )
+)
+
+
+def on_payment_succeeded(
+    conn: Connection, merchant_id: str, order_no: str, at: dt.datetime, payment: Any | None = None
+) -> None:
+    """Apply a succeeded payment to its bill, book it to the biller, and sign its receipt (idempotent).
+    `payment` is the payment as it now stands when the caller has it (id, amount, fee, channel)."""
+    line = conn.execute(_LINE_BY_ORDER, {"mid": merchant_id, "ono": order_no}).first()
     if line is None or line.status == LineStatus.SUCCEEDED:
         return
     b = _biller(conn, line.biller_id)
-    p = _payment(conn, merchant_id, order_no=order_no)
+    p = payment if payment is not None else _payment(conn, merchant_id, order_no=order_no)
     credit = 0
+    bill = None
     if line.bill_id is not None:
         bill = _bill(conn, b, line.bill_id, lock=True)
         held = line.status == LineStatus.PENDING
@@ -997,34 +1065,34 @@ def on_payment_succeeded(conn: Connection, merchant_id: str, order_no: str, at: 
         if bill.status in OPEN:
             status = BillStatus.PAID if paid >= due else BillStatus.PARTIALLY_PAID
         conn.execute(
-            update(bills)
-            .where(and_(bills.c.merchant_id == merchant_id, bills.c.id == bill.id))
-            .values(
-                paid_fen=paid,
-                late_fee_fen=bill.late_fee_fen + (line.late_fee_fen if applied else 0),
-                status=status,
-                reserved_fen=bills.c.reserved_fen - (line.bill_fen if held else 0),
-                open_payments=bills.c.open_payments - (1 if held else 0),
-                updated_at=at,
-            )
+            _BILL_APPLY,
+            {
+                "mid": merchant_id,
+                "bid": bill.id,
+                "paid": paid,
+                "late": bill.late_fee_fen + (line.late_fee_fen if applied else 0),
+                "st": str(status),
+                "held_fen": line.bill_fen if held else 0,
+                "held_n": 1 if held else 0,
+                "at": at,
+            },
         )
     if credit:
         _add_credit(conn, merchant_id, line.account_no, credit, at)
     biller_fen = _book(conn, b, p, line, at)
-    receipt_no = _issue_receipt(conn, b, p, line, "payment", None, at)
+    receipt_no = _issue_receipt(conn, b, p, line, "payment", None, at, bill=bill)
     conn.execute(
-        update(bill_lines)
-        .where(key)
-        .values(
-            status=LineStatus.SUCCEEDED,
-            payment_id=p.id,
-            credit_fen=credit,
-            biller_fen=biller_fen,
-            receipt_no=receipt_no,
-            business_date=business_date(at),
-            paid_at=at,
-            updated_at=at,
-        )
+        _LINE_SUCCEED,
+        {
+            "mid": merchant_id,
+            "ono": order_no,
+            "pid": p.id,
+            "credit": credit,
+            "bfen": biller_fen,
+            "rno": receipt_no,
+            "bd": business_date(at),
+            "at": at,
+        },
     )
 
 
@@ -1089,12 +1157,13 @@ def _issue_receipt(
     replaces: str | None,
     at: dt.datetime,
     refunded_fen: int = 0,
+    bill: Any | None = None,
 ) -> str:
     receipt_no = new_id_fast("R", int(at.timestamp() * 1000)).replace("_", "")
     period = ""
     payer = ""
     if line.bill_id is not None:
-        bill = _bill(conn, b, line.bill_id)
+        bill = bill if bill is not None else _bill(conn, b, line.bill_id)
         period, payer = bill.period, bill.payer_name_masked
     body = {
         "receipt_no": receipt_no,

@@ -491,11 +491,9 @@ def _succeed(conn: Connection, p: Any, result: ChannelResult | Notification, at:
         "business_date": business_date(at),
     }
     conn.execute(update(payments).where(payments.c.id == p.id).values(**values))
-    bill_hooks.payment_succeeded(conn, p, at)  # a bill payment: its bill, receipt and the biller's payable
-    # the row as it now stands, without reading it again
-    webhooks.emit(
-        conn, p.merchant_id, "payment.succeeded", public(SimpleNamespace(**{**p._mapping, **values})), at=at
-    )
+    done = SimpleNamespace(**{**p._mapping, **values})  # the row as it now stands, without reading it again
+    bill_hooks.payment_succeeded(conn, done, at)  # a bill payment: its bill, receipt and the biller's payable
+    webhooks.emit(conn, p.merchant_id, "payment.succeeded", public(done), at=at)
 
 
 def _fail(conn: Connection, p: Any, code: str | None, message: str | None, at: dt.datetime) -> None:
