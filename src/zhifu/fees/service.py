@@ -21,6 +21,7 @@ from zhifu.core.business_day import business_date
 from zhifu.core.config import get_settings
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id
+from zhifu.db.cache import EngineCache
 from zhifu.fees.calc import (
     ANY,
     CARD_TYPES,
@@ -71,23 +72,35 @@ def _rule_of(r: Any) -> FeeRule:
     )
 
 
+def _load_book(conn: Connection) -> _Book:
+    rules = [_rule_of(r) for r in conn.execute(select(fee_rules).limit(RULES_MAX + 1))]
+    if len(rules) > RULES_MAX:
+        raise ConflictError(f"more than {RULES_MAX} fee rules", code="too_many_fee_rules")
+    costs = dict(DEFAULT_COST_TABLE)
+    for c in conn.execute(select(fee_channel_costs)):
+        costs[(c.channel, c.card_type)] = CostRate(
+            c.issuer_rate_ppm, c.issuer_cap_fen, c.network_rate_ppm, c.network_cap_fen
+        )
+    return _Book(rules, costs)
+
+
+# The book is shared by the process's transactions (a payment reads no fee table): a change through this module
+# drops it at once and after its commit; a change by another process is seen within the cache's TTL.
+_SHARED_BOOK: EngineCache[_Book] = EngineCache(_load_book)
+
+
 def _book(conn: Connection) -> _Book:
     book = _BOOKS.get(conn)
     if book is None:
-        rules = [_rule_of(r) for r in conn.execute(select(fee_rules).limit(RULES_MAX + 1))]
-        if len(rules) > RULES_MAX:
-            raise ConflictError(f"more than {RULES_MAX} fee rules", code="too_many_fee_rules")
-        costs = dict(DEFAULT_COST_TABLE)
-        for c in conn.execute(select(fee_channel_costs)):
-            costs[(c.channel, c.card_type)] = CostRate(
-                c.issuer_rate_ppm, c.issuer_cap_fen, c.network_rate_ppm, c.network_cap_fen
-            )
-        book = _BOOKS[conn] = _Book(rules, costs)
+        book = _SHARED_BOOK.get(conn)
+        if not _SHARED_BOOK.changed_in(conn):  # a transaction that changed the plan reads it afresh each time
+            _BOOKS[conn] = book
     return book
 
 
 def _forget(conn: Connection) -> None:
     _BOOKS.pop(conn, None)
+    _SHARED_BOOK.invalidate(conn)
 
 
 def default_rule() -> FeeRule:

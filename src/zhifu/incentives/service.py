@@ -20,6 +20,7 @@ from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id
 from zhifu.core.money import check_fen, ppm_of
 from zhifu.core.paging import page_limit
+from zhifu.db.cache import EngineCache
 from zhifu.fees import refund_fee_share
 from zhifu.fees.service import payment_cost
 from zhifu.incentives.models import (
@@ -171,6 +172,7 @@ def create_campaign(
     budget = _check_budget(req.budget_fen, "budget_fen")
     rules = validate_rules(req.rules, county())
     cid = new_id("cmp", at_ms=int(at.timestamp() * 1000))
+    _ACTIVE.invalidate(conn)
     conn.execute(
         campaigns.insert(),
         [
@@ -221,6 +223,7 @@ def _fund(conn: Connection, c: Any, amount_fen: int, at: dt.datetime) -> None:
         .where(campaigns.c.id == c.id)
         .values(funded_fen=campaigns.c.funded_fen + amount_fen, updated_at=at)
     )
+    _ACTIVE.invalidate(conn)
 
 
 def fund_campaign(
@@ -257,6 +260,7 @@ def change_rules(
         ],
     )
     conn.execute(update(campaigns).where(campaigns.c.id == c.id).values(version=c.version + 1, updated_at=at))
+    _ACTIVE.invalidate(conn)
     return public(conn, _row(conn, campaign_id))
 
 
@@ -288,6 +292,7 @@ def set_status(
                 at=at,
             )
     conn.execute(update(campaigns).where(campaigns.c.id == c.id).values(status=status, updated_at=at))
+    _ACTIVE.invalidate(conn)
     return public(conn, _row(conn, campaign_id))
 
 
@@ -378,12 +383,22 @@ def _version_at(conn: Connection, campaign_id: str, at: dt.datetime) -> tuple[in
     return v, _rules(conn, campaign_id, v)
 
 
-def _active(conn: Connection) -> Sequence[Any]:
+def _load_active(conn: Connection) -> Sequence[Any]:
     return conn.execute(
         select(campaigns)
         .where(campaigns.c.status == "active")
         .order_by(campaigns.c.created_at, campaigns.c.id)
     ).all()
+
+
+# Every payment asks which campaigns are active: the answer is kept by the process, dropped by every change to a
+# campaign row here (and after its commit), and reread within the cache's TTL when another process changed it.
+# A draw on a budget locks and rereads its campaign row first (_lock_campaign), so a stale row never grants.
+_ACTIVE: EngineCache[Sequence[Any]] = EngineCache(_load_active)
+
+
+def _active(conn: Connection) -> Sequence[Any]:
+    return _ACTIVE.get(conn)
 
 
 def _county_rural() -> frozenset[str]:
