@@ -210,9 +210,9 @@ def login(
     _check_length(password, PASSWORD_CHARS_MAX, "password")
     ip = ip[:64]
     if _failures(conn, username, ip, at) >= LOGIN_FAILURES_MAX:
+        _login_failed(conn, username, None, ip, "throttled", at)
         return LoginResult(None, throttled=True)
     row = conn.execute(select(console_users).where(console_users.c.username == username)).first()
-        _login_failed(conn, username, None, ip, "throttled", at)
     ok = False
     if row is not None:
         try:
@@ -228,10 +228,10 @@ def login(
             pass
     if not ok or row is None or row.status != "active":
         conn.execute(login_failures.insert(), [{"username": username, "ip": ip, "at": at}])
-        return LoginResult(None)
-    conn.execute(
         reason = "unknown_user" if row is None else "bad_password" if not ok else "disabled"
         _login_failed(conn, username, row, ip, reason, at)
+        return LoginResult(None)
+    conn.execute(
         delete(login_failures).where(
             or_(
                 and_(login_failures.c.username == username, login_failures.c.ip == ip),
@@ -267,8 +267,6 @@ def login(
     return LoginResult(_user(row), token, session)
 
 
-def session_user(
-    conn: Connection, token: str | None, *, at: dt.datetime | None = None
 def _login_failed(conn: Connection, username: str, row: Any, ip: str, reason: str, at: dt.datetime) -> None:
     """A refused login in the audit log with its reason, never the password. A name no account has is kept as
     its SM3 digest: people type their password into the name field, and the log is never rewritten."""
@@ -288,6 +286,8 @@ def _login_failed(conn: Connection, username: str, row: Any, ip: str, reason: st
     )
 
 
+def session_user(
+    conn: Connection, token: str | None, *, at: dt.datetime | None = None
 ) -> tuple[User, Session] | None:
     """The user behind a session cookie, or None when it is missing, unknown, expired or the user disabled."""
     if not token or len(token) > 128:
