@@ -65,6 +65,7 @@ def demo(db, monkeypatch, tmp_path) -> dict[str, Any]:  # type: ignore[no-untype
         "days": days,
         "done": done,
         "codes": codes,
+        "profile": profile,
     }
 
 
@@ -134,3 +135,62 @@ def test_the_demo_agrees_with_itself(db, demo) -> None:  # type: ignore[no-untyp
     total = sum(live_rate(daily, day0 + dt.timedelta(hours=h)) * 3600 for h in range(24))
     assert abs(total - daily) < 1e-6 and daily > 0
     assert set(RECON_CHANNELS) <= {ch for _, ch in reconciled}
+
+
+def test_every_payer_is_one_of_the_county_consumers(db, demo, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The demo's other flows (bills at the counter and on the phone, buses, school passes, the scenic area, the
+    agri shop) and its live traffic pay as the county's own consumers, each with one id on every rail (Alipay's
+    too, and a pay code's): active users today stay within the consumers."""
+    from tests.factories import Platform
+    from zhifu.kpi import rebuild
+    from zhifu.kpi import service as kpi
+    from zhifu.kpi.rollup import MOBILE_CHANNELS
+    from zhifu.payments.models import payments
+    from zhifu.sim import bills as sim_bills
+    from zhifu.sim import transit as sim_transit
+    from zhifu.sim.live import run_live
+    from zhifu.sim.rural import demo_rural
+    from zhifu.sim.world import payer_ref
+
+    sim, county = demo["sim"], demo["profile"]
+    consumers = len(sim.world.consumers)
+    today = dt.datetime.now(SHANGHAI).date()
+    monkeypatch.setattr(sim_bills, "ACCOUNTS_PER_BILLER", 8)
+    monkeypatch.setattr(sim_transit, "RIDERS", 20)
+    monkeypatch.setattr(sim_transit, "STUDENTS", 3)
+    monkeypatch.setattr(sim_transit, "RUSH_BUYERS", 10)
+    made = sim_bills.demo_bills(db, county, today, 7, payers=consumers)
+    sim_transit.demo_transit(db, county, today, 7, login=False, payers=consumers)
+    demo_rural(db, county, today, 7, login=False, cards=80, payers=consumers)
+    platform = Platform(db)
+    try:
+        stats = run_live(
+            platform.client,
+            platform.operator_secret,
+            tps=500,
+            seed=3,
+            payments_max=40,
+            payers=consumers,
+            apps=bytes(sim.world.consumers.app),
+        )
+    finally:
+        platform.close()
+    assert made["paid"] > 0 and stats.succeeded > 0 and stats.errors == 0, stats.last_error
+    people = {payer_ref(i) for i in range(consumers)}
+    with db.tx() as c:
+        rebuild(c)
+        paid = c.execute(
+            select(payments.c.channel, payments.c.payer_ref).where(
+                payments.c.status == "succeeded",
+                payments.c.channel.in_(MOBILE_CHANNELS),
+                payments.c.payer_ref.is_not(None),  # a payer the rail does not name counts as no user
+            )
+        ).all()
+        strangers = {(ch, who) for ch, who in paid if who not in people}
+        assert not strangers, sorted(strangers)[:10]
+        assert {"alipay", "wechat", "unionpay_qr"} <= {ch for ch, _ in paid}
+        live = c.execute(
+            select(func.count()).select_from(payments).where(payments.c.description == "live")
+        ).scalar_one()
+        assert live == stats.created
+        assert 0 < kpi.active_users(c, today) <= consumers

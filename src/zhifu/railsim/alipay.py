@@ -145,7 +145,10 @@ def _bad(code: str, msg: str, sub_code: str, sub_msg: str) -> dict[str, Any]:
 
 
 def buyer_user_id(payer_ref: str | None) -> str:
-    """The payer's 16-digit Alipay user id (2088...), stable for one simulated payer."""
+    """The payer's 16-digit Alipay user id (2088...), stable for one simulated payer; a payer that already has
+    one (the simulated county's consumers do) keeps it."""
+    if payer_ref and len(payer_ref) == 16 and payer_ref.startswith("2088") and payer_ref.isdigit():
+        return payer_ref
     digest = int.from_bytes(hashlib.sha256((payer_ref or "payer_sim").encode()).digest()[:8], "big")
     return f"2088{digest % 10**12:012d}"
 

@@ -106,6 +106,12 @@ def paycode_outcome(auth_code: str) -> str:
     )
 
 
+def paycode_payer(auth_code: str) -> str:
+    """The payer behind a pay code: the fake rail reads the 12 digits before the last one as the payer's number,
+    so a simulated consumer's code (zhifu.sim.world.pay_code) is paid by that consumer."""
+    return f"2088{auth_code[-13:-1]}" if len(auth_code) >= 13 else f"paycode:{auth_code[-6:]}"
+
+
 class RailStore:
     """The fake rails' state. Thread-safe: the HTTP server, the payer and the notifier share it."""
 
@@ -326,7 +332,7 @@ class RailStore:
                 return t, "awaiting"
             outcome = paycode_outcome(auth_code)
             t = dataclasses.replace(
-                t, payer_ref=f"paycode:{auth_code[-6:]}", card_issuer=default_issuer, card_type=card_types[0]
+                t, payer_ref=paycode_payer(auth_code), card_issuer=default_issuer, card_type=card_types[0]
             )
             if outcome == "userpaying":
                 t = dataclasses.replace(t, status="paying")

@@ -15,11 +15,12 @@ from zhifu.core.money import fen_to_yuan_str
 from zhifu.db import Database
 from zhifu.railsim.payer import Payer, sim_pay
 from zhifu.reference import generate_credit_code, generate_resident_id
+from zhifu.sim.world import PAYERS_DEFAULT, county_payer, pay_code, payer_ref
 
 ACCOUNTS_PER_BILLER = 120
 PAY_SHARE_PCT = 70  # of the month's bills paid in the demo's first minute; the rest wait for payers
 KIND_CATEGORY = {"school": "tuition", "bus": "other", "scenic": "other"}
-PAY_CODES = ("6212345678901234561", "134567890123456781", "281234567890123451")  # 云闪付, WeChat, Alipay
+PAY_CODE_CHANNELS = ("unionpay_qr", "wechat", "alipay")  # the codes a household shows at the counter
 PHONE_CHANNELS = ("unionpay_qr", "wechat", "alipay", "bank_app")
 
 
@@ -38,8 +39,11 @@ def _account(rng: random.Random, biller_no: int, i: int, luhn: bool) -> str:
     return bills.luhn_complete(body) if luhn else body + "0"
 
 
-def demo_bills(db: Database, county: Any, today: dt.date, seed: int) -> dict[str, Any]:
-    """Register the county's billers, import their bills, and pay most of them; returns what it made."""
+def demo_bills(
+    db: Database, county: Any, today: dt.date, seed: int, *, payers: int | None = None
+) -> dict[str, Any]:
+    """Register the county's billers, import their bills, and pay most of them (every payer one of the county's
+    `payers` consumers); returns what it made."""
     rng = random.Random(seed * 18 + 1)
     acquirer = next(i.id for i in county.institutions if "acquirer" in i.roles)
     made: dict[str, Any] = {"billers": [], "bills": 0, "paid": 0, "partial": 0, "raced": 0}
@@ -80,6 +84,7 @@ def demo_bills(db: Database, county: Any, today: dt.date, seed: int) -> dict[str
                     _account(rng, no, i, False),
                     made,
                     amount_fen=rng.choice((5_000, 10_000, 20_000)),
+                    payers=payers,
                 )
             continue
         luhn = rule.get("check_digit") == "luhn"
@@ -104,11 +109,13 @@ def demo_bills(db: Database, county: Any, today: dt.date, seed: int) -> dict[str
         for i in range(ACCOUNTS_PER_BILLER * PAY_SHARE_PCT // 100):
             acc = _account(rng, no, i, luhn)
             if rule.get("partial_allowed") and i % 3 == 0:
-                _pay(db, rng, b.id, acc, made, amount_fen=(amount or 10_000) // 2)
+                _pay(db, rng, b.id, acc, made, amount_fen=(amount or 10_000) // 2, payers=payers)
                 made["partial"] += 1
             else:
-                _pay(db, rng, b.id, acc, made)
-        made["raced"] += _two_phones(db, b.id, _account(rng, no, ACCOUNTS_PER_BILLER - 1, luhn))
+                _pay(db, rng, b.id, acc, made, payers=payers)
+        made["raced"] += _two_phones(
+            db, b.id, _account(rng, no, ACCOUNTS_PER_BILLER - 1, luhn), county_payer(rng, payers)
+        )
     return made
 
 
@@ -120,23 +127,30 @@ def _pay(
     made: dict[str, Any],
     *,
     amount_fen: int | None = None,
+    payers: int | None = None,
 ) -> None:
+    """One of the county's consumers pays the account's bill: showing a pay code at the counter, or scanning on
+    the phone."""
+    idx = rng.randrange(max(1, payers or PAYERS_DEFAULT))
     counter = rng.random() < 0.35  # the cashier scans the payer's code; else the payer scans on the phone
     kw: dict[str, Any] = (
-        {"auth_code": rng.choice(PAY_CODES), "via": "counter"}
+        {
+            "auth_code": pay_code(rng.choice(PAY_CODE_CHANNELS), idx, serial=rng.randrange(10_000)),
+            "via": "counter",
+        }
         if counter
         else {"channel": rng.choice(PHONE_CHANNELS), "via": "qr"}
     )
     try:
         out = bills.pay(db, bills.PayBillIn(biller_id=biller_id, account_no=acc, amount_fen=amount_fen, **kw))
         if out["payment"]["status"] in ("created", "processing"):
-            sim_pay(db, out["payment"]["id"], outcome="success", payer=Payer(f"hh_{acc}", None, "debit"))
+            sim_pay(db, out["payment"]["id"], outcome="success", payer=Payer(payer_ref(idx), None, "debit"))
         made["paid"] += 1
     except ZhifuError:
         pass  # a declined pay code or a rule the household did not meet: it tries again another day
 
 
-def _two_phones(db: Database, biller_id: str, acc: str) -> int:
+def _two_phones(db: Database, biller_id: str, acc: str, payer: str) -> int:
     """Two family members pay the same bill at once: the second is refused while the first is open."""
     try:
         first = bills.pay(db, bills.PayBillIn(biller_id=biller_id, account_no=acc, channel="wechat"))
@@ -146,17 +160,19 @@ def _two_phones(db: Database, biller_id: str, acc: str) -> int:
         bills.pay(db, bills.PayBillIn(biller_id=biller_id, account_no=acc, channel="alipay"))
     except ZhifuError:
         pass
-    sim_pay(db, first["payment"]["id"], outcome="success", payer=Payer("hh_race", None, "debit"))
+    sim_pay(db, first["payment"]["id"], outcome="success", payer=Payer(payer, None, "debit"))
     return 1
 
 
-def demo_life(db: Database, county: Any, today: dt.date, seed: int) -> list[tuple[str, str, str]]:
+def demo_life(
+    db: Database, county: Any, today: dt.date, seed: int, *, payers: int | None = None
+) -> list[tuple[str, str, str]]:
     """`make demo`'s one call: the billers and their month, and a console login for the first biller."""
     import secrets
 
     from zhifu.console import create_user
 
-    made = demo_bills(db, county, today, seed)
+    made = demo_bills(db, county, today, seed, payers=payers)
     if not made["billers"]:
         return []
     password = secrets.token_urlsafe(9)

@@ -259,6 +259,9 @@ def run_demo(
                 print_result(sim.run(progress=True, console=console))
                 active_weight = sim.cum[-1] if sim.cum else 0.0
                 consumers = len(sim.world.consumers) if sim.world is not None else None
+                apps = (
+                    bytes(sim.world.consumers.app) if sim.world is not None else None
+                )  # as the year left them
             finally:
                 history.dispose()
             db = Database(url)
@@ -276,12 +279,12 @@ def run_demo(
                 db, today, seed
             )  # complaints about the history's payments, two handlers
             logins += demo_bill_life(
-                db, county, today, seed
+                db, county, today, seed, payers=consumers
             )  # billers, a month of bills, households paying them
             from zhifu.sim.transit import demo_transit
 
             logins += demo_transit(
-                db, county, today, seed
+                db, county, today, seed, payers=consumers
             )  # buses with caps, school passes, a scenic holiday rush
             from zhifu.sim.office import demo_office
 
@@ -291,7 +294,7 @@ def run_demo(
             from zhifu.sim.rural import demo_rural
 
             logins += demo_rural(
-                db, county, today, seed
+                db, county, today, seed, payers=consumers
             )  # harvest cards, e-accounts, payouts, points, agri shop
             console.print(f"  static codes: {issue_static_codes(db)} merchants have their code")  # every one,
             # the billers', the bus company's and the office's shops included
@@ -342,7 +345,9 @@ def run_demo(
                 with httpx.Client(base_url=base, timeout=10) as client:
                     try:
                         if tps > 0:
-                            run_live(client, op_secret, tps=tps, seed=seed, stop=stop, payers=consumers)
+                            run_live(
+                                client, op_secret, tps=tps, seed=seed, stop=stop, payers=consumers, apps=apps
+                            )
                         else:
                             run_live(
                                 client,
@@ -351,6 +356,7 @@ def run_demo(
                                 seed=seed,
                                 stop=stop,
                                 payers=consumers,
+                                apps=apps,
                                 rate_at=lambda: live_rate(daily, dt.datetime.now(SHANGHAI)),
                             )
                     except Exception as exc:  # the demo keeps serving even if traffic cannot start

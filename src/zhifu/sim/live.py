@@ -16,7 +16,7 @@ import httpx
 
 from zhifu.core.errors import InvalidRequest
 from zhifu.sim.catalog import category
-from zhifu.sim.world import payer_ref
+from zhifu.sim.world import APPS, payer_ref
 
 TPS_MAX = 500.0  # one process pacing requests; beyond this use several
 MERCHANTS_MAX = 100  # keys issued for live traffic
@@ -71,10 +71,12 @@ def run_live(
     merchants_max: int = MERCHANTS_MAX,
     rate_at: Callable[[], float] | None = None,
     payers: int | None = None,
+    apps: bytes | bytearray | None = None,
 ) -> LiveStats:
     """Create and pay payments at `tps` a second until stopped, `duration_s` passes or `payments_max` are made.
     With `rate_at`, arrivals are random at the rate it gives now (the county's rhythm) instead of steady; with
-    `payers`, the payers are the simulated county's own consumers (payer_ref 0 … payers-1)."""
+    `payers`, the payers are the simulated county's own consumers (payer_ref 0 … payers-1); with `apps` (each
+    consumer's app, as the world holds it), each of them pays with their own app, so one person is one payer."""
     if not (math.isfinite(tps) and 0 < tps <= TPS_MAX):
         raise InvalidRequest(f"--tps must be in (0, {TPS_MAX:g}]", param="tps")
     rng = random.Random(seed)
@@ -103,7 +105,7 @@ def run_live(
             break
         n += 1
         try:
-            _one(client, rng, keys, stats, n, payers)
+            _one(client, rng, keys, stats, n, payers, apps)
         except httpx.HTTPError as exc:  # the server going away ends nothing: count it and carry on
             stats.errors += 1
             stats.last_error = f"{type(exc).__name__}: {exc}"
@@ -117,15 +119,22 @@ def _one(
     stats: LiveStats,
     n: int,
     payers: int | None = None,
+    apps: bytes | bytearray | None = None,
 ) -> None:
     mid, mcc, secret = rng.choice(keys)
     cat = category(mcc)
     amount = max(1, min(50_000, int(cat.median_fen * math.exp(rng.gauss(0.0, cat.spread)))))
-    channel = rng.choice(APP_CHANNELS)
+    if apps:
+        idx = rng.randrange(len(apps))
+        app = APPS[apps[idx]]
+        channel = "unionpay_qr" if app == "unionpay" else app
+    else:
+        idx = rng.randrange(payers or 10_000_000)
+        channel = rng.choice(APP_CHANNELS)
     auth = {"Authorization": f"Bearer {secret}"}
     wallet = channel in ("wechat", "alipay") and rng.random() < 0.55
     payer = {
-        "id": payer_ref(rng.randrange(payers or 10_000_000)),
+        "id": payer_ref(idx),
         "issuer": None if wallet else rng.choice(ISSUERS),
         "card_type": "wallet" if wallet else "debit",
     }

@@ -43,9 +43,17 @@ def _merchants(db: Database, n: int) -> list[str]:
 
 
 def demo_rural(
-    db: Database, county: Any, today: dt.date, seed: int, *, login: bool = True, cards: int = HARVEST_CARDS
+    db: Database,
+    county: Any,
+    today: dt.date,
+    seed: int,
+    *,
+    login: bool = True,
+    cards: int = HARVEST_CARDS,
+    payers: int | None = None,
 ) -> list[tuple[str, str, str]]:
-    """`make demo`'s one call; returns console logins (a purchase station and a village agent)."""
+    """`make demo`'s one call; returns console logins (a purchase station and a village agent). The shop's online
+    buyers are the county's `payers` consumers."""
     from zhifu.rural import eaccounts as ea
     from zhifu.rural import harvest, payouts, points, shop
 
@@ -226,7 +234,7 @@ def demo_rural(
                 c, shop_mid, shop.ProductIn(id="chestnut-1kg", name="板栗 1 千克", price_fen=2_600, stock=300)
             )
         )
-        _orders(db, shop_mid, rng)
+        _orders(db, shop_mid, rng, payers)
     except ZhifuError:  # a profile without what the rural demo needs: the rest of the demo goes on
         return []
     if not login:
@@ -246,9 +254,11 @@ def demo_rural(
     return out
 
 
-def _orders(db: Database, mid: str, rng: random.Random) -> None:
+def _orders(db: Database, mid: str, rng: random.Random, payers: int | None = None) -> None:
+    """Online orders at the agri shop, each paid by one of the county's consumers."""
     from zhifu.railsim.payer import Payer, sim_pay
     from zhifu.rural import shop
+    from zhifu.sim.world import county_payer
 
     for i in range(12):
         try:
@@ -263,7 +273,9 @@ def _orders(db: Database, mid: str, rng: random.Random) -> None:
                     ),
                 )
             )
-            sim_pay(db, o["payment_id"], outcome="success", payer=Payer(f"buyer-{i}", None, None))
+            sim_pay(
+                db, o["payment_id"], outcome="success", payer=Payer(county_payer(rng, payers), None, None)
+            )
             o = db.run(lambda c, o=o: shop.refresh(c, mid, o["id"]))
             if i % 3 == 0:
                 db.run(lambda c, o=o: shop.advance(c, mid, o["id"], "ship"))

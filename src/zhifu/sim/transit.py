@@ -17,21 +17,22 @@ from zhifu.core import clock
 from zhifu.core.clock import SHANGHAI
 from zhifu.core.errors import ZhifuError
 from zhifu.db import Database
+from zhifu.sim.world import county_payer
 
 RIDERS = 160
 STUDENTS = 24
 DECLINED_SHARE_PCT = 3  # riders whose bound card declines: they end on the deny list
 OFFLINE_VALIDATOR = "bus-3b"  # no network all yesterday: its taps arrive this morning
 RUSH_BUYERS = 300  # tomorrow's holiday slot: ten times its capacity try to buy
-PAYCODE_PREFIX = {"unionpay_qr": "62", "wechat": "13", "alipay": "28"}
-LENGTH = {"unionpay_qr": 19, "wechat": 18, "alipay": 18}
 
 
-def _code(rng: random.Random, channel: str, *, declined: bool = False) -> str:
-    body = PAYCODE_PREFIX[channel] + "".join(rng.choice("0123456789") for _ in range(LENGTH[channel] - 3))
-    return body + (
-        "8" if declined else rng.choice("0123456")
-    )  # the simulated rails decline codes ending in 8
+def _code(rng: random.Random, channel: str, *, declined: bool = False, payers: int | None = None) -> str:
+    """A pay code shown by one of the county's consumers (the fake rails read the payer from it)."""
+    from zhifu.sim.world import PAYERS_DEFAULT, pay_code
+
+    idx = rng.randrange(max(1, payers or PAYERS_DEFAULT))
+    last = "8" if declined else rng.choice("0123456")  # the fake rails decline codes ending in 8
+    return pay_code(channel, idx, last=last, serial=rng.randrange(10_000))
 
 
 def _merchant(
@@ -77,12 +78,15 @@ def _merchant(
 
 
 def _pay(db: Database, payment_id: str, who: str) -> None:
+    """`who` is one of the county's consumers (zhifu.sim.world.county_payer)."""
     from zhifu.railsim.payer import Payer, sim_pay
 
     sim_pay(db, payment_id, outcome="success", payer=Payer(who, None, "debit"))
 
 
-def _bus(db: Database, county: Any, today: dt.date, rng: random.Random, now: dt.datetime) -> dict[str, Any]:
+def _bus(
+    db: Database, county: Any, today: dt.date, rng: random.Random, now: dt.datetime, payers: int | None = None
+) -> dict[str, Any]:
     from zhifu.transit import Validator
     from zhifu.transit import service as tr
 
@@ -153,7 +157,10 @@ def _bus(db: Database, county: Any, today: dt.date, rng: random.Random, now: dt.
         if rng.random() < 0.7:
             r = db.run(
                 lambda c, ch=channel, d=declined, cat=category: tr.issue_rider(
-                    c, tr.RiderIn(channel=ch, method_token=_code(rng, ch, declined=d), category=cat)
+                    c,
+                    tr.RiderIn(
+                        channel=ch, method_token=_code(rng, ch, declined=d, payers=payers), category=cat
+                    ),
                 )
             )
             riders.append(("qr", r["id"]))
@@ -161,7 +168,12 @@ def _bus(db: Database, county: Any, today: dt.date, rng: random.Random, now: dt.
             riders.append(
                 (
                     "paycode",
-                    _code(rng, "unionpay_qr" if channel == "unionpay_qr" else channel, declined=declined),
+                    _code(
+                        rng,
+                        "unionpay_qr" if channel == "unionpay_qr" else channel,
+                        declined=declined,
+                        payers=payers,
+                    ),
                 )
             )
     yesterday = today - dt.timedelta(days=1)
@@ -231,7 +243,7 @@ def _bus(db: Database, county: Any, today: dt.date, rng: random.Random, now: dt.
 
 
 def _school(
-    db: Database, county: Any, today: dt.date, rng: random.Random, now: dt.datetime
+    db: Database, county: Any, today: dt.date, rng: random.Random, now: dt.datetime, payers: int | None = None
 ) -> dict[str, Any]:
     from zhifu.transit import service as tr
 
@@ -278,7 +290,7 @@ def _school(
                 c,
                 tr.RiderIn(
                     channel="wechat",
-                    method_token=_code(rng, "wechat"),
+                    method_token=_code(rng, "wechat", payers=payers),
                     category="student",
                     holder_name="学生",
                 ),
@@ -297,7 +309,7 @@ def _school(
                     ),
                 )
             )
-            _pay(db, out["payment"]["id"], f"parent_{i}")
+            _pay(db, out["payment"]["id"], county_payer(rng, payers))
             db.run(lambda c, p=out["pass"]["id"]: tr.confirm_pass(c, mid, p))
             sold += 1
             if i == 0:  # a family moves to town mid-month: the unused days come back
@@ -309,7 +321,7 @@ def _school(
 
 
 def _scenic(
-    db: Database, county: Any, today: dt.date, rng: random.Random, now: dt.datetime
+    db: Database, county: Any, today: dt.date, rng: random.Random, now: dt.datetime, payers: int | None = None
 ) -> dict[str, Any]:
     from zhifu.transit import scenic
     from zhifu.transit import service as tr
@@ -369,7 +381,7 @@ def _scenic(
                         at=a,
                     )
                 )
-                _pay(db, o["payment_id"], "visitor")
+                _pay(db, o["payment_id"], county_payer(rng, payers))
                 o = db.run(lambda c, i=o["id"]: scenic.confirm(c, mid, i))
             except ZhifuError:
                 continue
@@ -397,7 +409,10 @@ def _scenic(
                     c,
                     mid,
                     scenic.ReserveIn(
-                        slot_id=rush, type_id="adult", quantity=1, auth_code=_code(rng, "unionpay_qr")
+                        slot_id=rush,
+                        type_id="adult",
+                        quantity=1,
+                        auth_code=_code(rng, "unionpay_qr", payers=payers),
                     ),
                 )
             )
@@ -415,15 +430,17 @@ def demo_transit(
     *,
     now: dt.datetime | None = None,
     login: bool = True,
+    payers: int | None = None,
 ) -> list[tuple[str, str, str]]:
     """`make demo`'s one call: the bus company's yesterday charged, the school bus's passes, the scenic area's
-    today and tomorrow's rush; returns console logins (merchant users of the bus company and the scenic area)."""
+    today and tomorrow's rush; returns console logins (merchant users of the bus company and the scenic area).
+    Every rider, parent and visitor is one of the county's `payers` consumers."""
     rng = random.Random(seed * 1_019 + 19)
     now = now or clock.now()
     try:
-        bus = _bus(db, county, today, rng, now)
-        _school(db, county, today, rng, now)
-        park = _scenic(db, county, today, rng, now)
+        bus = _bus(db, county, today, rng, now, payers)
+        _school(db, county, today, rng, now, payers)
+        park = _scenic(db, county, today, rng, now, payers)
     except ZhifuError:  # a profile without the units the transit demo needs: the rest of the demo goes on
         return []
     if not login:

@@ -221,8 +221,40 @@ def _consumers(profile: CountyProfile, scale: float, rng: random.Random) -> Cons
     return Consumers(starts, ends, app, issuer, credit, ids)
 
 
+PAYERS_DEFAULT = (
+    1_000  # the consumers a demo flow draws its payers from when it is not told the county's count
+)
+PAYCODE_HEAD = {"unionpay_qr": ("62", 4), "wechat": ("13", 3), "alipay": ("28", 3)}  # prefix, free digits
+
+
 def payer_ref(index: int) -> str:
-    return f"csm{index:08d}"
+    """A consumer's payer id, the same on every rail (in the form of an Alipay user id, 2088 and 12 digits,
+    which the fake Alipay rail reports as it is): the platform's active users then count the county's people,
+    never more than its consumers."""
+    return f"2088{index:012d}"
 
 
-__all__ = ["APPS", "Business", "Consumers", "UNIONPAY", "World", "build", "payer_ref"]
+def county_payer(rng: random.Random, consumers: int | None) -> str:
+    """One of the county's consumers, drawn at random: every simulated payer is one of its people."""
+    return payer_ref(rng.randrange(max(1, consumers or PAYERS_DEFAULT)))
+
+
+def pay_code(channel: str, index: int, *, last: str = "1", serial: int = 0) -> str:
+    """The pay code a consumer shows at a counter (19 digits for 云闪付, 18 for WeChat and Alipay; `serial` varies
+    the digits after the prefix, as each code shown differs): the fake rails read its payer from the 12 digits
+    before the last one (which sets the outcome: 7 PIN, 8 declined, 9 timeout), so the payer is this consumer."""
+    prefix, free = PAYCODE_HEAD[channel]
+    return f"{prefix}{serial % 10**free:0{free}d}{index:012d}{last}"
+
+
+__all__ = [
+    "APPS",
+    "Business",
+    "Consumers",
+    "UNIONPAY",
+    "World",
+    "build",
+    "county_payer",
+    "pay_code",
+    "payer_ref",
+]
