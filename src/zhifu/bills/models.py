@@ -83,6 +83,8 @@ billers = Table(
     Column("account_len_min", Integer, nullable=False),
     Column("account_len_max", Integer, nullable=False),
     Column("check_digit", String(8), nullable=False, server_default="none"),  # none | luhn
+    # days after a bill's due date that it can still be paid; then it expires (its late fee fixed)
+    Column("grace_days", Integer, nullable=False, server_default="30"),
     Column("status", String(10), nullable=False, server_default="active"),
     utcnow_column("created_at"),
     CheckConstraint(
@@ -97,6 +99,7 @@ billers = Table(
         name="account_len",
     ),
     CheckConstraint("check_digit in ('none','luhn')", name="check_digit"),
+    CheckConstraint("grace_days >= 0 and grace_days <= 366", name="grace_days"),
     CheckConstraint("status in ('active','suspended')", name="status"),
 )
 
@@ -267,3 +270,4 @@ bill_recon_cases = Table(
 )
 
 from zhifu.bills import gov_models as _gov_models  # noqa: E402,F401  social insurance, non-tax codes
+from zhifu.bills import payer_models as _payer_models  # noqa: E402,F401  refund requests, phone codes
