@@ -473,3 +473,8 @@ def regulator_figures(
 router.include_router(api)
 router.include_router(public)
 router.include_router(pages)
+
+# Social insurance contributions and non-tax payment codes: their own module, on this capability's router.
+from zhifu.bills.gov_routes import router as _gov_router  # noqa: E402
+
+router.include_router(_gov_router)
