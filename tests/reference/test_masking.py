@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 from zhifu.reference import mask_account, mask_id, mask_phone
 
 
-def test_id_keeps_first_four_and_last_four() -> None:
-    assert mask_id("370323198401221279") == "3703**********1279"
-    assert mask_id("11010519491231002X") == "1101**********002X"
+def test_id_keeps_first_six_and_last_four() -> None:
+    assert mask_id("370323198401221279") == "370323********1279"
+    assert mask_id("11010519491231002X") == "110105********002X"
 
 
 def test_phone_keeps_first_three_and_last_four() -> None:

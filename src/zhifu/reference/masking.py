@@ -16,8 +16,9 @@ def _mask_middle(value: str, head: int, tail: int) -> str:
 
 
 def mask_id(number: str) -> str:
-    """Identity numbers keep the first 4 and last 4: 3703**********1234 (region of city only, no birth date)."""
-    return _mask_middle(number, 4, 4)
+    """Identity numbers keep the first 6 and last 4: 370323********1234 (the county of issue, never the birth
+    date), as the programme's rule asks: cards 6+4, phones 3+4, IDs 6+4."""
+    return _mask_middle(number, 6, 4)
 
 
 def mask_phone(phone: str) -> str:
