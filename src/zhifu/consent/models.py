@@ -33,3 +33,37 @@ consents = Table(
     CheckConstraint(f"method in {METHODS}", name="method"),
     Index("ix_consents_subject", "subject_type", "subject_key", "purpose"),
 )
+
+REQUEST_KINDS = ("correction", "deletion")
+REQUEST_STATUSES = ("pending", "applied", "rejected")
+
+# Data-subject requests (PIPL arts. 46, 47): filed by one operator, applied or refused by another. A correction's
+# new value is personal data: it is held encrypted only until the decision, then cleared (the owner's table
+# holds it from then on). A payer is named by the blind index of their phone, as in `consents`.
+subject_requests = Table(
+    "subject_requests",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("subject_type", String(8), nullable=False),
+    Column("subject_key", String(32), nullable=False),
+    Column("subject_masked", String(40), nullable=False),  # 138****1234 or the merchant's id, for people
+    Column("merchant_id", String(32), nullable=True),  # a merchant subject: scopes it to its acquirer
+    Column("acquirer_id", String(40), nullable=True),  # whose operators may see and decide it
+    Column("kind", String(12), nullable=False),
+    Column("field", String(24), nullable=True),
+    Column("value_enc", Text, nullable=True),
+    Column("value_masked", String(60), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("filed_by", String(64), nullable=False),
+    utcnow_column("filed_at"),
+    Column("decided_by", String(64), nullable=True),
+    utcnow_column("decided_at", nullable=True),
+    Column("note", Text, nullable=True),
+    Column("result", Text, nullable=True),  # JSON: what was corrected, erased, withdrawn and kept, and why
+    CheckConstraint("subject_type in ('payer','merchant')", name="subject_type"),
+    CheckConstraint(f"kind in {REQUEST_KINDS}", name="kind"),
+    CheckConstraint(f"status in {REQUEST_STATUSES}", name="status"),
+    Index("ix_subject_requests_status", "status", "filed_at"),
+    Index("ix_subject_requests_subject", "subject_type", "subject_key"),
+)

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from zhifu.api.deps import get_db, json_response, loads, operator_principal, principal, raw_body
-from zhifu.consent import service
+from zhifu.consent import requests, service
 from zhifu.core.errors import InvalidRequest, NotFound
 from zhifu.db import Database
 from zhifu.merchants import Principal
@@ -111,3 +111,75 @@ def turnover(
     db: Database = Depends(get_db),
 ) -> Response:
     return json_response(service.turnover_evidence(db, merchant_id, lender, months))
+
+
+# ---------------------------------------------------------------- data-subject requests (maker-checker)
+
+
+class DecideIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str = Field("", max_length=requests.NOTE_CHARS_MAX)
+
+
+def _actor(p: Principal) -> str:
+    return f"key:{p.key_id}"
+
+
+@router.post(
+    "/data-subjects/requests",
+    summary="File a payer's or merchant's correction or deletion request (operator; a second key decides it)",
+)
+def file_request(
+    body: bytes = Depends(raw_body),
+    p: Principal = Depends(operator_principal),
+    db: Database = Depends(get_db),
+) -> Response:
+    req = _model(requests.FileIn, body)
+    return json_response(db.run(lambda c: requests.file_request(c, req, filed_by=_actor(p))))
+
+
+@router.get("/data-subjects/requests", summary="Data-subject requests, newest first (operator)")
+def list_requests(
+    status: str | None = Query(None, pattern="^(pending|applied|rejected)$"),
+    p: Principal = Depends(operator_principal),
+    db: Database = Depends(get_db),
+) -> Response:
+    with db.read() as c:
+        return json_response({"object": "list", "data": requests.list_requests(c, status=status)})
+
+
+@router.get("/data-subjects/requests/{request_id}", summary="One data-subject request (operator)")
+def get_request(
+    request_id: str, p: Principal = Depends(operator_principal), db: Database = Depends(get_db)
+) -> Response:
+    with db.read() as c:
+        return json_response(requests.get_request(c, request_id))
+
+
+def _decide(decision: str):  # type: ignore[no-untyped-def]
+    def decide(
+        request_id: str,
+        body: bytes = Depends(raw_body),
+        p: Principal = Depends(operator_principal),
+        db: Database = Depends(get_db),
+    ) -> Response:
+        req = _model(DecideIn, body or b"{}")
+        return json_response(
+            db.run(lambda c: requests.decide(c, request_id, decision, decided_by=_actor(p), note=req.note))
+        )
+
+    return decide
+
+
+router.add_api_route(
+    "/data-subjects/requests/{request_id}/approve",
+    _decide("approve"),
+    methods=["POST"],
+    summary="Approve and apply a request (a different operator key from the one that filed it)",
+)
+router.add_api_route(
+    "/data-subjects/requests/{request_id}/reject",
+    _decide("reject"),
+    methods=["POST"],
+    summary="Reject a request with a note (a different operator key from the one that filed it)",
+)

@@ -310,3 +310,73 @@ def subject_export(db: Database, subject_type: str, key: str) -> dict[str, Any]:
         )
     )
     return doc
+
+
+# ---------------------------------------------------------------- the subject's corrections and erasure
+
+
+def rekey_subject(conn: Connection, subject_type: str, old_key: str, new_key: str) -> int:
+    """A payer's phone corrected: their consents follow them to the new phone's blind index."""
+    done = conn.execute(
+        update(consents)
+        .where(consents.c.subject_type == subject_type, consents.c.subject_key == old_key)
+        .values(subject_key=new_key)
+    ).rowcount
+    audit.record(
+        conn,
+        None,
+        "consent.rekeyed",
+        f"{subject_type}_subject",
+        new_key,
+        {"from": audit.digest(old_key), "consents": done},
+        merchant_id=new_key if subject_type == "merchant" else None,
+    )
+    return int(done)
+
+
+def erase_subject(conn: Connection, subject_type: str, key: str) -> dict[str, int]:
+    """Erasure (PIPL art. 47): every live consent is withdrawn now; a payer's consents are unlinked from them
+    (the blind index replaced by a random tombstone), so the records prove what was agreed but not by whom.
+    A merchant is named by its id, which settlement records keep, so its consents are only withdrawn."""
+    at = clock.now()
+    live_ids = [
+        r.id
+        for r in conn.execute(
+            select(consents.c.id).where(
+                consents.c.subject_type == subject_type,
+                consents.c.subject_key == key,
+                consents.c.withdrawn_at.is_(None),
+            )
+        )
+    ]
+    if live_ids:
+        conn.execute(update(consents).where(consents.c.id.in_(live_ids)).values(withdrawn_at=at))
+    unlinked = 0
+    if subject_type == "payer":
+        unlinked = conn.execute(
+            update(consents)
+            .where(consents.c.subject_type == "payer", consents.c.subject_key == key)
+            .values(subject_key="erased_" + ULID().hex[:24])
+        ).rowcount
+    audit.record(
+        conn,
+        None,
+        "consent.erased",
+        f"{subject_type}_subject",
+        key,
+        {"withdrawn": len(live_ids), "unlinked": int(unlinked)},
+        merchant_id=key if subject_type == "merchant" else None,
+    )
+    return {"withdrawn": len(live_ids), "unlinked": int(unlinked)}
+
+
+def holds_anything(conn: Connection, subject_type: str, key: str) -> bool:
+    """Whether any consent names this subject (a payer is known to us through their consents)."""
+    return (
+        conn.execute(
+            select(consents.c.id)
+            .where(consents.c.subject_type == subject_type, consents.c.subject_key == key)
+            .limit(1)
+        ).first()
+        is not None
+    )
