@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from zhifu import ledger
 from zhifu.api import idempotency
+from zhifu.bills.expiry import expire_daily as expire_bills_daily
 from zhifu.bills.service import sweep as release_bill_reservations
 from zhifu.core.config import get_settings
 from zhifu.db import Database
@@ -34,6 +35,7 @@ def sweep_payments(db: Database) -> None:
     sweep_refunds(db)
     park_unresolved(db)
     db.run(lambda c: release_bill_reservations(c))  # bills held by payments that ended unpaid are open again
+    expire_bills_daily(db)  # bills past due date and grace: expired, late fee fixed (one pass a day)
 
 
 class Workers:

@@ -126,3 +126,26 @@ def figures() -> None:
     db = database()
     with db.read() as c:
         console.print_json(json.dumps(service.public_service_figures(c), default=str, ensure_ascii=False))
+
+
+@app.command("expire")
+def expire() -> None:
+    """Mark bills past their due date and the biller's grace days as expired, fixing their late fee (the
+    background worker does this once a day; run it by hand after changing a biller's grace days)."""
+    from zhifu.bills import expiry
+
+    db = database()
+    total = fee = waiting = 0
+    while True:
+        out = _call(lambda: db.run(lambda c: expiry.expire_bills(c)))
+        total, fee, waiting = total + out["expired"], fee + out["late_fee_fen"], out["waiting"]
+        if out["expired"] < expiry.BATCH:
+            break
+    console.print(
+        f"已过期 {total} 张账单，滞纳金 {format_fen(fee)} / expired {total} bills, late fees {format_fen(fee)}"
+        + (
+            f"；{waiting} 张有支付进行中，下次再处理 / {waiting} wait for a payment in progress"
+            if waiting
+            else ""
+        )
+    )

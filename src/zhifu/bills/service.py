@@ -26,7 +26,7 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, u
 
 from zhifu import ledger, privacy
 from zhifu import payments as payments_api
-from zhifu.bills import importer, receipts
+from zhifu.bills import expiry, importer, receipts
 from zhifu.bills.hooks import BILL_KEY
 from zhifu.bills.models import (
     CATEGORY_LABELS,
@@ -128,6 +128,7 @@ class BillerIn(BaseModel):
     account_len_min: int = Field(default=8, ge=4, le=30)
     account_len_max: int = Field(default=12, ge=4, le=30)
     check_digit: Literal["none", "luhn"] = "none"
+    grace_days: int = Field(default=30, ge=0, le=366)  # after the due date; then an unpaid bill expires
     mcc: str | None = None
 
 
@@ -148,6 +149,7 @@ def biller_public(row: Any) -> dict[str, Any]:
             "adhoc": row.adhoc,
             "multiple_payments": row.multiple_payments,
             "min_payment_fen": row.min_payment_fen,
+            "grace_days": row.grace_days,
         },
         "account_format": {
             "length_min": row.account_len_min,
@@ -222,6 +224,7 @@ def register_biller(conn: Connection, req: BillerIn, *, at: dt.datetime | None =
         "account_len_min": req.account_len_min,
         "account_len_max": req.account_len_max,
         "check_digit": req.check_digit,
+        "grace_days": req.grace_days,
         "status": "active",
         "created_at": at,
     }
@@ -821,6 +824,14 @@ def _open_bill(conn: Connection, b: Any, acc: str, bill_id: str | None, at: dt.d
                 .limit(1)
             ).first()
             if known is not None:
+                last = conn.execute(  # the account's latest bill: expired is said as such
+                    select(bills)
+                    .where(and_(bills.c.merchant_id == b.merchant_id, bills.c.account_no == acc))
+                    .order_by(bills.c.due_date.desc(), bills.c.id.desc())
+                    .limit(1)
+                ).one()
+                if last.status == BillStatus.EXPIRED:
+                    expiry.refuse_if_expired(b, last, at)
                 raise ConflictError(
                     f"户号 {acc} 没有待缴账单 / account {acc} has no unpaid bill",
                     param="account_no",
@@ -836,6 +847,8 @@ def _open_bill(conn: Connection, b: Any, acc: str, bill_id: str | None, at: dt.d
     if bill.open_payments:  # give back what payments that ended unpaid still hold, then read it again
         _release_finished(conn, b, bill_id, at)
         bill = _bill(conn, b, bill_id, lock=True)
+    if bill.status in OPEN:
+        expiry.refuse_if_expired(b, bill, at)
     if bill.account_no != acc:
         raise NotFound(
             f"账单 {bill_id} 不属于户号 {acc} / bill {bill_id} is not account {acc}'s", param="bill_id"
