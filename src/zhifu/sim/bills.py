@@ -167,7 +167,8 @@ def _two_phones(db: Database, biller_id: str, acc: str, payer: str) -> int:
 def demo_life(
     db: Database, county: Any, today: dt.date, seed: int, *, payers: int | None = None
 ) -> list[tuple[str, str, str]]:
-    """`make demo`'s one call: the billers and their month, and a console login for the first biller."""
+    """`make demo`'s one call: the billers and their month, social insurance and non-tax codes, and console logins
+    for the first biller, the social insurance bureau and the finance bureau."""
     import secrets
 
     from zhifu.console import create_user
@@ -180,4 +181,17 @@ def demo_life(
         create_user(
             conn, "biller", "biller", password, biller_id=made["billers"][0], display_name="演示 缴费单位"
         )
-    return [("biller", "biller", password)]
+    logins = [("biller", "biller", password)]
+    from zhifu.sim.gov import FINANCE_ID, SI_ID, demo_gov
+
+    # families' contributions in the open windows, the finance bureau's non-tax codes
+    demo_gov(db, county, today, seed, payers=payers)
+    for user, biller_id, shown in (
+        ("social", SI_ID, "演示 社保中心"),
+        ("finance", FINANCE_ID, "演示 财政局"),
+    ):
+        pw = secrets.token_urlsafe(9)
+        with db.tx() as conn:
+            create_user(conn, user, "biller", pw, biller_id=biller_id, display_name=shown)
+        logins.append(("biller", user, pw))
+    return logins
