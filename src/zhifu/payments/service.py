@@ -160,6 +160,14 @@ def public(row: Any) -> dict[str, Any]:
     }
 
 
+class _Row(SimpleNamespace):
+    """A payment row kept in memory after this transaction wrote it (what reading it back would give)."""
+
+    @property
+    def _mapping(self) -> dict[str, Any]:
+        return vars(self)
+
+
 # The hot path's loads of one payment, built once (a statement built per call costs more than running it).
 _BY_ID = select(payments).where(payments.c.id == bindparam("pid"))
 _LOADS = {
@@ -343,7 +351,8 @@ def create_payment(
     recovery_point(conn, "payment", pid)  # with an Idempotency-Key: a retry after a crash finds this payment
     # the intent is committed first; the rail is called after the commit, its answer recorded in a second
     # transaction; a crash in between leaves a created payment that the sweeper asks the rail about
-    created = conn.execute(select(payments).where(payments.c.id == pid)).one()
+    utc = {k: row[k].astimezone(dt.UTC) for k in ("created_at", "updated_at", "expires_at")}
+    created = _Row(**{**row, **utc})  # the row as the database now holds it, without reading it back
     order = _order(created, m, req.auth_code)
     after_commit(conn, lambda db: call_create(db, order, channel_name))
     return public(created)
@@ -434,8 +443,12 @@ def record_rail_answer(conn: Connection, payment_id: str, result: ChannelResult,
     if result.status == "processing" and p.status in OPEN_STATUSES:
         values.update(failure_code=result.failure_code, failure_message=result.failure_message)
     if values:
-        conn.execute(update(payments).where(payments.c.id == payment_id).values(**values, updated_at=at))
-        p = _load(conn, payment_id)
+        # a success writes these in its own UPDATE (channel_ref, payer and card; its own updated_at): one is enough
+        if not (
+            result.status == "succeeded" and p.status != PaymentStatus.SUCCEEDED and "code_url" not in values
+        ):
+            conn.execute(update(payments).where(payments.c.id == payment_id).values(**values, updated_at=at))
+        p = _Row(**{**p._mapping, **values, "updated_at": at.astimezone(dt.UTC)})
     return apply_channel_result(conn, payment_id, result, at, loaded=p)
 
 
