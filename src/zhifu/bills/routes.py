@@ -4,13 +4,14 @@ payer's phone pages (`/pay/bills`, `/receipts/{no}`), and the console pages of t
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from zhifu.api.deps import get_db, json_response, operator_principal, principal, raw_body, run_idempotent
-from zhifu.bills import receipts, service
+from zhifu.bills import receipts, refunds, service
 from zhifu.bills.importer import FILE_BYTES_MAX, BillFileRefused
 from zhifu.console import routes as console
 from zhifu.console.service import User
@@ -33,6 +34,7 @@ console.add_nav(
     "regulator", (("/console/regulator/public-services", N_("公共事业缴费 / Public services")),), after=3
 )
 _regulator = console.role("regulator")
+console.add_nav("biller", (("/console/biller/refunds", N_("退款复核 / Refunds")),), after=1)
 CSV = "text/csv; charset=utf-8"
 
 
@@ -182,6 +184,73 @@ async def import_return(
     with db.read() as c:
         _may_manage(p, c, biller_id)
     return json_response(db.run(lambda c: service.import_return_file(c, biller_id, _date(date), data)))
+
+
+class RefundRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    payment_id: str = Field(min_length=1, max_length=32)
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class RefundDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    decision: Literal["approve", "reject"]
+    note: str = Field(default="", max_length=200)
+
+
+@api.post(
+    "/billers/{biller_id}/refund-requests",
+    summary="Propose refunding a bill payment the biller cannot apply (maker); another key decides",
+)
+def propose_refund(
+    biller_id: str, req: RefundRequestIn, p: Principal = Depends(principal), db: Database = Depends(get_db)
+) -> Response:
+    def act(c: Any) -> dict[str, Any]:
+        _may_manage(p, c, biller_id)
+        return refunds.propose(c, biller_id, req.payment_id, reason=req.reason, by=p.key_id, role=p.role)
+
+    return json_response(db.run(act), 201)
+
+
+@api.post(
+    "/billers/{biller_id}/refund-requests/{request_id}/decision",
+    summary="Approve (the refund is made, the receipt reissued) or reject a refund request (checker)",
+)
+def decide_refund(
+    biller_id: str,
+    request_id: str,
+    req: RefundDecisionIn,
+    p: Principal = Depends(principal),
+    db: Database = Depends(get_db),
+) -> Response:
+    def act(c: Any) -> dict[str, Any]:
+        _may_manage(p, c, biller_id)
+        return refunds.decide(
+            c,
+            biller_id,
+            request_id,
+            approve=req.decision == "approve",
+            by=p.key_id,
+            role=p.role,
+            note=req.note,
+        )
+
+    return json_response(db.run(act))
+
+
+@api.get("/billers/{biller_id}/refund-requests", summary="A biller's refund requests, newest first")
+def list_refunds(
+    biller_id: str,
+    status: str | None = None,
+    p: Principal = Depends(principal),
+    db: Database = Depends(get_db),
+) -> Response:
+    with db.read() as c:
+        _may_manage(p, c, biller_id)
+        rows = refunds.list_requests(c, biller_id, status=status)
+    return json_response({"object": "list", "data": rows, "has_more": False})
 
 
 @api.get("/billers/{biller_id}/cases", summary="Open differences against the biller's return files")
@@ -390,16 +459,92 @@ async def biller_return(
     return _biller_page(request, user, return_report=out)
 
 
+def _refunds_page(request: Request, user: User, **extra: Any) -> Response:
+    db: Database = request.app.state.db
+    with db.read() as c:
+        pending = refunds.list_requests(c, _own(user), status=refunds.PENDING)
+        decided = [
+            r for r in refunds.list_requests(c, _own(user), limit=30) if r["status"] != refunds.PENDING
+        ]
+        lines = service.find_lines(c, _own(user), q=extra.pop("q", ""), limit=20)
+    error = extra.get("error")
+    return console.page(
+        request,
+        "bills/refunds.html",
+        {
+            "pending": pending,
+            "decided": decided,
+            "lines": lines,
+            "labels": refunds.STATUS_LABELS,
+            "error": None,
+            "param": None,
+            "values": {},
+            "done": None,
+            **extra,
+        },
+        status=400 if error else 200,
+        active="/console/biller/refunds",
+    )
+
+
+@pages.get("/console/biller/refunds")
+def biller_refunds(request: Request, user: User = Depends(_biller_user), q: str = "") -> Response:
+    return _refunds_page(request, user, q=q.strip())
+
+
 @pages.post("/console/biller/refunds")
 def biller_refund(
-    request: Request, payment_id: str = Form(...), reason: str = Form(""), user: User = Depends(_biller_user)
+    request: Request,
+    payment_id: str = Form(""),
+    reason: str = Form(""),
+    user: User = Depends(_biller_user),
 ) -> Response:
+    """The maker's form: a request to refund, which another user of the biller (or an operator) decides."""
     db: Database = request.app.state.db
     try:
-        out = db.run(lambda c: service.refund_line(c, _own(user), payment_id, reason=reason))
+        out = db.run(
+            lambda c: refunds.propose(
+                c, _own(user), payment_id, reason=reason, by=user.username, role=user.role
+            )
+        )
     except ZhifuError as exc:
-        return _biller_page(request, user, error=exc.message)
-    return _biller_page(request, user, refunded=out)
+        return _refunds_page(
+            request,
+            user,
+            error=exc.message,
+            param=exc.param,
+            values={"payment_id": payment_id, "reason": reason},
+        )
+    return _refunds_page(request, user, done=("proposed", out))
+
+
+@pages.post("/console/biller/refunds/{request_id}/{decision}")
+def biller_refund_decide(
+    request: Request,
+    request_id: str,
+    decision: str,
+    note: str = Form(""),
+    user: User = Depends(_biller_user),
+) -> Response:
+    """The checker's buttons: approve (the refund is made, the receipt reissued) or reject with a note."""
+    db: Database = request.app.state.db
+    if decision not in ("approve", "reject"):
+        raise NotFound(f"no action {decision}")
+    try:
+        out = db.run(
+            lambda c: refunds.decide(
+                c,
+                _own(user),
+                request_id,
+                approve=decision == "approve",
+                by=user.username,
+                role=user.role,
+                note=note,
+            )
+        )
+    except ZhifuError as exc:
+        return _refunds_page(request, user, error=exc.message, param=exc.param, failed_id=request_id)
+    return _refunds_page(request, user, done=(out["status"], out))
 
 
 @pages.get("/console/biller/files/{date}/{fmt}")
