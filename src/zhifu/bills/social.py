@@ -176,7 +176,12 @@ def _check(conn: Connection, req: ContributionIn, today: dt.date) -> tuple[Any, 
         )
     ids: list[str] = []
     for i, m in enumerate(req.members):
-        number = check_resident_id(m.id_number, param=f"members[{i}].id_number", today=today)
+        try:
+            number = check_resident_id(m.id_number, param=f"members[{i}].id_number", today=today)
+        except InvalidRequest as exc:  # say which person: a family's numbers look alike
+            raise InvalidRequest(
+                f"第 {i + 1} 位参保人：{exc.message}", param=exc.param, code=exc.code
+            ) from None
         if number in ids:
             raise InvalidRequest(
                 f"第 {i + 1} 位参保人身份证号码与第 {ids.index(number) + 1} 位重复 / members[{i}] repeats "
@@ -479,6 +484,7 @@ def list_contributions(
                 "status": st,
                 "status_label": STATUS_LABELS[st],
                 "created_at": r.created_at,
+                "created_at_local": r.created_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
             }
         )
         if len(out) >= limit:
