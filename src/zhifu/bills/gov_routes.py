@@ -1,7 +1,7 @@
 """Social insurance contributions and non-tax payment codes over HTTP: the JSON API (`/v1/social…`,
 `/v1/nontax…`), the payer's phone pages (`/pay/social`, `/pay/nontax`) and the bureau's console page
 (`/console/biller/gov`: the social insurance bureau's contributions, or the finance bureau's codes and fiscal
-e-receipts, with their downloads)."""
+e-receipts, with their downloads). Part of the bills' routes: `zhifu.bills.routes` mounts it."""
 
 from __future__ import annotations
 
@@ -13,9 +13,18 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from zhifu import audit
-from zhifu.api.deps import get_db, json_response, principal, raw_body, run_idempotent
 from zhifu.bills import nontax, receipts, service, social
-from zhifu.bills.routes import _date, _may_manage, _public_page
+from zhifu.bills.routes import (  # the bills' routes mount this module and lend it their HTTP plumbing
+    N_,
+    _date,
+    _may_manage,
+    _public_page,
+    get_db,
+    json_response,
+    principal,
+    raw_body,
+    run_idempotent,
+)
 from zhifu.console import routes as console
 from zhifu.console.service import User
 from zhifu.core import clock
@@ -23,7 +32,6 @@ from zhifu.core.clock import SHANGHAI
 from zhifu.core.errors import InvalidRequest, ZhifuError
 from zhifu.db import Database
 from zhifu.merchants import Principal
-from zhifu.web.vocabulary import N_
 
 router = APIRouter()
 api = APIRouter(prefix="/v1", tags=["bills"])
