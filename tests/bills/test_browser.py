@@ -4,6 +4,7 @@ ZHIFU_REQUIRE_BROWSER=1."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 
 from tests.bills.helpers import account, complete, make_biller, month_of_bills
 from tests.console.test_browser import ARTIFACTS, CHROMIUM_ARGS, DESK, PASSWORD, PHONE, _free_port, chromium  # noqa: F401
+from zhifu.core.clock import SHANGHAI
 from zhifu.db import Database
 from zhifu.db.schema import metadata
 
@@ -75,7 +77,8 @@ def test_biller_uploads_a_month_of_bills_and_a_payer_verifies_a_receipt(
     err = page.wait_for_selector("#upload-error li")
     assert err.get_attribute("data-line") == "2" and err.get_attribute("data-field") == "due_date"
     good = tmp_path / "june.csv"
-    good.write_bytes(month_of_bills(500))
+    due = (dt.datetime.now(SHANGHAI) + dt.timedelta(days=20)).date()  # payable on the server's real clock
+    good.write_bytes(month_of_bills(500, due=str(due)))
     page.set_input_files("input[name=file] >> nth=0", str(good))
     page.click("#upload-bills")
     assert "已导入 500 张账单" in page.inner_text("#upload-report")

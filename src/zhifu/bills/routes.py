@@ -480,6 +480,7 @@ def _refunds_page(request: Request, user: User, **extra: Any) -> Response:
             "param": None,
             "values": {},
             "done": None,
+            "failed_id": None,
             **extra,
         },
         status=400 if error else 200,
