@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -32,12 +35,20 @@ def _global_options(
         show_envvar=True,
         help="The database: a URL or a SQLite file path (the demo's is zhifu-demo.db).",
     ),
+    quiet: bool = typer.Option(
+        False,
+        "--quiet",
+        "-q",
+        help="不显示进度条 / no progress bars (none are shown when not on a terminal).",
+    ),
 ) -> None:
     """Zhifu (智付) — the county smart-payment platform."""
     import os
 
     from zhifu.db.presence import url_of
 
+    global QUIET
+    QUIET = quiet
     if db:
         os.environ["ZHIFU_DATABASE_URL"] = url_of(db)
         get_settings.cache_clear()
@@ -53,6 +64,34 @@ def database():  # type: ignore[no-untyped-def]
     if problem:
         fail(problem, 2)
     return Database(get_settings().database_url)
+
+
+QUIET = False  # --quiet: no progress bars
+
+
+@contextlib.contextmanager
+def working(label: str, *, total: int | None = None) -> Iterator[Callable[..., None]]:
+    """A Rich progress bar on stderr while a long command works (kpi rebuild, ledger verify, settlement,
+    reconciliation, imports): `label` bilingual, a bar (moving by the yielded callback's `advance`, `completed` or
+    `total`, or pulsing when the work has no count) and the time so far. Nothing is drawn with --quiet or when
+    stderr is not a terminal, so pipes, logs and cron mail get only the result."""
+    if QUIET or not err_console.is_terminal:
+        yield lambda **_: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn()]
+    columns += [MofNCompleteColumn()] if total is not None else []
+    with Progress(*columns, TimeElapsedColumn(), console=err_console, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda **kw: bar.update(task, **kw)
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -93,8 +132,9 @@ def ledger_verify() -> None:
 
     db = database()
     with (
-        db.read() as conn
-    ):  # a read snapshot: payments go on while it runs (on SQLite it takes no write lock)
+        working("核对账簿 / verifying the ledger"),
+        db.read() as conn,  # a read snapshot: payments go on while it runs (on SQLite it takes no write lock)
+    ):
         violations = verify(conn)
     if violations:
         for v in violations:

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from zhifu.bills.importer import FILE_BYTES_MAX, BillFileRefused
-from zhifu.cli import console, database, fail
+from zhifu.cli import console, database, fail, working
 from zhifu.core.errors import ZhifuError
 from zhifu.core.money import format_fen
 
@@ -54,7 +54,8 @@ def import_(biller_id: str, file: Path) -> None:
 
     data = _read(file)
     db = database()
-    out = _call(lambda: db.run(lambda c: service.import_bills(c, biller_id, data, filename=file.name)))
+    with working(f"导入账单 / importing {file.name}"):
+        out = _call(lambda: db.run(lambda c: service.import_bills(c, biller_id, data, filename=file.name)))
     console.print(
         f"已导入 {out['accepted']} 张账单 / imported {out['accepted']} bills, "
         f"{format_fen(out['total_fen'])}, {out['encoding']}, import {out['id']}"

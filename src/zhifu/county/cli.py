@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from zhifu.cli import console, database, fail
+from zhifu.cli import console, database, fail, working
 
 NAME = "county"
 app = typer.Typer(no_args_is_help=True, help="The county a database serves: its profile and coverage.")
@@ -23,7 +23,7 @@ def load(
 
     try:
         p = load_profile(profile)  # validated before anything is written
-        with database().tx() as conn:
+        with working(f"载入县域 / loading {p.name_en}"), database().tx() as conn:
             counts = load_county(conn, p, source=profile, replace=replace)
     except ZhifuError as exc:
         fail(f"{exc.param or 'profile'}: {exc.message}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from zhifu.cli import console, database, fail
+from zhifu.cli import console, database, fail, working
 
 NAME = "kpi"
 app = typer.Typer(no_args_is_help=True, help="The regulator's dashboard: rollups and issuers' submissions.")
@@ -19,7 +19,7 @@ def rebuild_cmd() -> None:
     from zhifu.kpi.rollup import rebuild
 
     t0 = time.perf_counter()
-    with database().tx() as conn:
+    with working("重算监管看板汇总 / rebuilding the rollups"), database().tx() as conn:
         out = rebuild(conn)
     console.print(f"rollups rebuilt: {out['days']} business days in {time.perf_counter() - t0:.1f} s")
 
@@ -30,7 +30,8 @@ def refresh_cmd() -> None:
     from zhifu.kpi.rollup import refresh
 
     t0 = time.perf_counter()
-    out = database().run(refresh)
+    with working("更新监管看板汇总 / refreshing the rollups"):
+        out = database().run(refresh)
     console.print(
         f"rollups refreshed: {out['days']} business days recomputed in {time.perf_counter() - t0:.1f} s"
     )

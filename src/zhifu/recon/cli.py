@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from zhifu.cli import console, database, fail
+from zhifu.cli import console, database, fail, working
 from zhifu.core.errors import ZhifuError
 from zhifu.core.money import format_fen
 
@@ -47,7 +47,8 @@ def fetch(
 
     day = _date(date)
     try:
-        got = fetch_statement(database(), channel, day, by=by)
+        with working(f"下载 {channel} {day} 对账单 / fetching the statement"):
+            got = fetch_statement(database(), channel, day, by=by)
     except ZhifuError as exc:
         fail(f"{exc.param + ': ' if exc.param else ''}{exc.message}")
         return
@@ -74,7 +75,8 @@ def import_(
     except OSError as exc:
         fail(f"{file}: {exc.strerror}")
         return
-    got = _run(lambda c: import_statement(c, channel, day, data, filename=file.name, by=by))
+    with working(f"导入对账单 / importing {file.name}"):
+        got = _run(lambda c: import_statement(c, channel, day, data, filename=file.name, by=by))
     if got["duplicate"]:
         console.print(
             f"{file.name} was already imported on {got['imported_at']:%Y-%m-%d %H:%M} (sha256 "
@@ -102,7 +104,8 @@ def import_payouts(
     except OSError as exc:
         fail(f"{file}: {exc.strerror}")
         return
-    got = _run(lambda c: import_payout_results(c, day, data, filename=file.name, by=by))
+    with working(f"导入代付回盘 / importing {file.name}"):
+        got = _run(lambda c: import_payout_results(c, day, data, filename=file.name, by=by))
     console.print(
         ("already imported: " if got["duplicate"] else "imported ") + f"{got['line_count']} payout lines"
     )
@@ -158,7 +161,8 @@ def run(
 
     day = _date(date)
     try:
-        got = reconcile(database(), day, channel=channel, pending_days=pending_days, by=by)
+        with working(f"对账 {day} / reconciling {day}"):
+            got = reconcile(database(), day, channel=channel, pending_days=pending_days, by=by)
     except ZhifuError as exc:
         fail(f"{exc.param + ': ' if exc.param else ''}{exc.message}")
         return

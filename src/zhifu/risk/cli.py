@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from zhifu.cli import console, database, fail
+from zhifu.cli import console, database, fail, working
 
 NAME = "risk"
 app = typer.Typer(
@@ -121,7 +121,8 @@ def backtest_cmd(
     else:
         rs = _run(active_ruleset)
     start = dt.datetime.combine(dt.date.fromisoformat(since), dt.time(), SHANGHAI) if since else None
-    bt = backtest.run(database(), rs, since=start)
+    with working("回放历史交易 / replaying the history"):
+        bt = backtest.run(database(), rs, since=start)
     console.print(
         f"{bt.payments:,} successes replayed in {bt.elapsed_s:.1f} s; {bt.live_alerts:,} live alerts "
         f"({bt.alerts_per_10k:.1f} per 10,000 payments)"

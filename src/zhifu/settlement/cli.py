@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from zhifu.cli import console, database, fail
+from zhifu.cli import console, database, fail, working
 from zhifu.core.errors import ZhifuError
 from zhifu.core.money import format_fen
 
@@ -56,7 +56,8 @@ def _run_date(date: str, out_dir: Path | None, min_payout_fen: int | None) -> No
 
     day = _date(date)
     db = database()
-    b = _call(lambda: run_settlement(db, day, out_dir=out_dir, min_payout_fen=min_payout_fen))
+    with working(f"结算 {day} / settling {day}"):
+        b = _call(lambda: run_settlement(db, day, out_dir=out_dir, min_payout_fen=min_payout_fen))
     console.print("settled" if b["created"] else "already settled; files checked")
     _print_batch(b)
 
@@ -106,7 +107,8 @@ def import_result(
         fail(f"{file}: {exc.strerror}")
         return
     db = database()
-    r = _call(lambda: do_import(db, data, filename=file.name))
+    with working(f"导入银行回盘 / importing {file.name}"):
+        r = _call(lambda: do_import(db, data, filename=file.name))
     if r["duplicate"]:
         console.print(f"{file.name}: already imported; nothing changed")
         return
