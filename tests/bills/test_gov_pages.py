@@ -199,3 +199,18 @@ def test_payer_pages_console_and_regulator(db, fixed_clock) -> None:  # type: ig
     r = reg.get("/console/regulator/public-services", params={"start": day, "end": day})
     assert 'data-key="social_insurance" data-count="1" data-amount-fen="200000"' in r.text
     assert 'data-key="tax" data-count="1" data-amount-fen="6000"' in r.text
+    assert "社保" in r.text and "非税收入" in r.text  # the categories shown by name
+    # and the monthly report's public-service sheet lists both categories
+    import io
+
+    from openpyxl import load_workbook
+
+    from zhifu.kpi import report
+
+    with db.read() as conn:
+        doc = report.collect(conn, "2022-06")
+    sheet = list(
+        load_workbook(io.BytesIO(report.to_xlsx(doc)))["公共事业缴费"].iter_rows(min_row=2, values_only=True)
+    )
+    assert ("类别", "社保 Social insurance", "1", "¥2,000.00") in sheet
+    assert ("类别", "税费及非税收入 Tax and non-tax revenue", "1", "¥60.00") in sheet
