@@ -194,3 +194,40 @@ def test_every_payer_is_one_of_the_county_consumers(db, demo, monkeypatch) -> No
         ).scalar_one()
         assert live == stats.created
         assert 0 < kpi.active_users(c, today) <= consumers
+
+
+def test_the_showcase_shop_has_the_whole_history(db, demo) -> None:  # type: ignore[no-untyped-def]
+    """The merchant login of `make demo` is the showcase shop: on the programme from the first day, taking payments
+    on most days of the history, with its static code and a settlement for each day it sold."""
+    from zhifu.payments.models import payments
+    from zhifu.settlement.models import settlements
+    from zhifu.sim.demo import showcase
+
+    shop = showcase(demo["sim"].world)
+    assert shop is not None and shop.join_day <= 0 and shop.credit_code is not None
+    mid = shop.merchant_id
+    with db.read() as c:
+        sold = {
+            d
+            for (d,) in c.execute(
+                select(payments.c.business_date).where(
+                    payments.c.merchant_id == mid, payments.c.status == "succeeded"
+                )
+            )
+        }
+        settled = {
+            d
+            for (d,) in c.execute(
+                select(settlements.c.business_date).where(
+                    settlements.c.merchant_id == mid, settlements.c.sales_count > 0
+                )
+            )
+        }
+        code = c.execute(
+            select(func.count())
+            .select_from(payment_codes)
+            .where(payment_codes.c.merchant_id == mid, payment_codes.c.kind == "static")
+        ).scalar_one()
+    assert len(sold & set(demo["days"])) >= 0.8 * DAYS, sorted(sold)
+    assert settled == sold & set(demo["days"])
+    assert code == 1

@@ -86,6 +86,15 @@ def analyze(db: Any) -> None:
             conn.exec_driver_sql("ANALYZE")
 
 
+def showcase(world: Any) -> Any:
+    """The demo's showcase shop: the busiest registered shop that was on the programme from the first day of
+    history, so its merchant login has a year of takings, statements and daily settlements to show."""
+    if world is None:
+        return None
+    first = [b for b in world.businesses if b.merchant_id and b.join_day <= 0 and b.credit_code is not None]
+    return max(first, key=lambda b: (b.size, b.merchant_id), default=None)
+
+
 def _users(db: Any, merchant_id: str | None) -> list[tuple[str, str, str]]:
     """Console logins for each role."""
     from zhifu.console import create_user
@@ -268,6 +277,7 @@ def run_demo(
                 print_result(sim.run(progress=True, console=console))
                 active_weight = sim.cum[-1] if sim.cum else 0.0
                 consumers = len(sim.world.consumers) if sim.world is not None else None
+                shop = showcase(sim.world)
                 apps = (
                     bytes(sim.world.consumers.app) if sim.world is not None else None
                 )  # as the year left them
@@ -283,7 +293,7 @@ def run_demo(
             with db.tx() as conn:
                 _, op_secret = create_key(conn, merchant_id=None, role="operator", label="demo")
                 rows, _ = list_merchants(conn, status="active", limit=1)
-            logins = _users(db, rows[0]["id"] if rows else None)
+            logins = _users(db, shop.merchant_id if shop is not None else rows[0]["id"] if rows else None)
             campaigns = demo_campaigns(db, county, today)
             from zhifu.sim.complaints import demo_complaints
 
@@ -333,6 +343,11 @@ def run_demo(
                 console.print(f"  {role + ' login:':<16} {username} / {password}")
             if not logins:
                 console.print("  (console users are not available in this build: use the operator key)")
+            if shop is not None:
+                console.print(
+                    f"  showcase:     {shop.name}（{shop.merchant_id}）— 一年的收款、收款码、对账单与每日结算 / a "
+                    f"year of takings, its static code, statements and daily settlements: the merchant login"
+                )
             console.print(f"  operator key: {op_secret}")
             for c in campaigns:
                 console.print(f"  campaign:     {c['name']} ({c['id']})")
