@@ -565,36 +565,62 @@ def verify(
 # are independent (each starts on a tile), so other processes can hash them while this one folds the roots.
 
 
-def _openssl_sm3() -> Callable[[bytes], bytes]:
+class _Digest:
+    """What `_new` returns where OpenSSL has no SM3: the hash of gmssl's SM3, behind the same .digest()."""
+
+    def __init__(self, _name: str, data: bytes) -> None:
+        self._d = sm3(data)
+
+    def digest(self) -> bytes:
+        return self._d
+
+
+def _openssl_new() -> Callable[[str, bytes], Any]:
     try:
         import _hashlib  # CPython's OpenSSL binding, behind hashlib.new
 
-        new = _hashlib.new
-        new("sm3")
+        _hashlib.new("sm3")
     except (ImportError, AttributeError, ValueError):  # pragma: no cover - depends on the build
-        return sm3
-    return lambda data: new("sm3", data).digest()
+        return _Digest
+    return _hashlib.new  # type: ignore[no-any-return]
 
 
-_fast_sm3 = _openssl_sm3()
+_new = _openssl_new()
 
 
-def _rows(conn: Connection, lo: int, hi: int) -> Iterator[tuple[int, str]]:
-    """(leaf_index, body) of [lo, hi) in order, straight from the driver (a server-side cursor on PostgreSQL)."""
+def _fast_sm3(data: bytes) -> bytes:
+    return _new("sm3", data).digest()  # type: ignore[no-any-return]
+
+
+def _tile_root(leaves: list[bytes]) -> bytes:
+    """The root over a full tile's 256 leaf hashes (RFC 6962 interior nodes), in the scan's tight loop."""
+    new, level = _new, leaves
+    while len(level) > 1:
+        level = [new("sm3", b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level), 2)]
+    return level[0]
+
+
+def _chunks(conn: Connection, lo: int, hi: int) -> Iterator[list[tuple[int, bytes]]]:
+    """(leaf_index, body as UTF-8 bytes) of [lo, hi) in order, in lists, straight from the driver: SQLite hands
+    its stored UTF-8 over as bytes, PostgreSQL converts to bytea (a server-side cursor)."""
     dc: Any = conn.connection.driver_connection
-    sql = "SELECT leaf_index, body FROM audit_log WHERE leaf_index >= {0} AND leaf_index < {0} ORDER BY leaf_index"
+    sql = "SELECT leaf_index, {1} FROM audit_log WHERE leaf_index >= {0} AND leaf_index < {0} ORDER BY leaf_index"
+    restore = None
     if conn.dialect.name == "postgresql":
         cur = dc.cursor(name=f"zhifu_audit_verify_{lo}")
         cur.itersize = STREAM_CHUNK
-        cur.execute(sql.format("%s"), (lo, hi))
+        cur.execute(sql.format("%s", "convert_to(body, 'UTF8')"), (lo, hi))
     else:
+        restore, dc.text_factory = dc.text_factory, bytes
         cur = dc.cursor()
-        cur.execute(sql.format("?"), (lo, hi))
+        cur.execute(sql.format("?", "body"), (lo, hi))
     try:
         while rows := cur.fetchmany(STREAM_CHUNK):
-            yield from rows
+            yield rows
     finally:
         cur.close()
+        if restore is not None:
+            dc.text_factory = restore
 
 
 def _level0_tiles(conn: Connection, first: int) -> dict[int, bytes]:
@@ -614,7 +640,7 @@ def _scan(conn: Connection, lo: int, hi: int, cuts: Sequence[int], size: int) ->
     """Hash entries [lo, hi) (lo on a tile boundary) and check them against their level-0 tiles. Returns the
     roots of the full tiles, the leaf hashes of tiles a checkpoint cuts (and of a last partial tile), the
     problems, and `gap`: where a missing entry stopped the scan."""
-    h = _fast_sm3
+    new = _new
     cut_tiles = {c >> TILE_BITS for c in cuts if c & (TILE_WIDTH - 1)}
     roots: list[bytes] = []
     leaves_of: dict[int, bytes] = {}
@@ -625,15 +651,15 @@ def _scan(conn: Connection, lo: int, hi: int, cuts: Sequence[int], size: int) ->
     cur: list[bytes] = []
     expected = lo
 
-    def close_tile(t: int) -> None:
+    def close_tile(t: int, leaves: list[bytes]) -> None:
         nonlocal more
-        got = b"".join(cur)
+        got = b"".join(leaves)
         if t not in tiles:
             tiles.update(_level0_tiles(conn, t))
         stored = tiles.pop(t, b"")[: len(got)]
         if got != stored:
-            for i in range(len(cur)):
-                if stored[i * HASH_BYTES : (i + 1) * HASH_BYTES] != cur[i]:
+            for i in range(len(leaves)):
+                if stored[i * HASH_BYTES : (i + 1) * HASH_BYTES] != leaves[i]:
                     if len(problems) < PROBLEMS_MAX:
                         index = (t << TILE_BITS) + i
                         problems.append(
@@ -645,33 +671,37 @@ def _scan(conn: Connection, lo: int, hi: int, cuts: Sequence[int], size: int) ->
                         )
                     else:
                         more += 1
-        if len(cur) == TILE_WIDTH:
-            roots.append(merkle.hash_up(cur, h))
+        if len(leaves) == TILE_WIDTH:
+            roots.append(_tile_root(leaves))
             if t in cut_tiles:
                 leaves_of[t] = got
         else:
             leaves_of[t] = got
 
-    for index, body in _rows(conn, lo, hi):
-        if index != expected:
-            if index > expected:
-                problems.append(
-                    (
-                        f"第 {expected} 条缺失 / entry {expected} is missing (deleted); the next is {index}",
-                        expected,
-                    )
-                )
-            else:
-                problems.append((f"第 {index} 条重复 / entry {index} appears twice (inserted)", index))
-            gap = expected
+    for rows in _chunks(conn, lo, hi):
+        first, last = rows[0][0], rows[-1][0]
+        if first != expected or last - first != len(rows) - 1:  # rows are ordered and unique: a gap is here
+            for j, (index, _body) in enumerate(rows):
+                if index != expected + j:
+                    gap = expected + j
+                    if index > gap:
+                        message = f"第 {gap} 条缺失 / entry {gap} is missing (deleted); the next is {index}"
+                    else:
+                        message = f"第 {index} 条重复 / entry {index} appears twice (inserted)"
+                    problems.append((message, min(gap, index)))
+                    rows = rows[:j]
+                    break
+        cur.extend([new("sm3", b"\x00" + body).digest() for _, body in rows])
+        expected += len(rows)
+        full = len(cur) - len(cur) % TILE_WIDTH
+        tile0 = (expected - len(cur)) >> TILE_BITS
+        for k, start in enumerate(range(0, full, TILE_WIDTH)):
+            close_tile(tile0 + k, cur[start : start + TILE_WIDTH])
+        cur = cur[full:]
+        if gap is not None:
             break
-        cur.append(h(b"\x00" + body.encode()))
-        expected += 1
-        if len(cur) == TILE_WIDTH:
-            close_tile((expected - 1) >> TILE_BITS)
-            cur = []
     if cur:
-        close_tile(expected >> TILE_BITS)
+        close_tile(expected >> TILE_BITS, cur)
     if gap is None and expected < hi:
         gap = expected
         if hi == size:
