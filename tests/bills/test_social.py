@@ -102,6 +102,10 @@ def test_a_payer_pays_two_family_members_and_the_bureau_sees_them(db, fixed_cloc
             and "李秀英" in text
             and "城乡居民基本养老保险" in text
         )
+        # no ID number is kept in plaintext in any table (encrypted, found by blind index)
+        from zhifu.privacy.scan import scan_tables
+
+        assert scan_tables(c, [m.id_number for m in req.members]) == []
         # the money reached the bureau's payable as any bill payment
         assert ledger.get_balance(c, "biller_payable:social_insurance").posted_fen == 100_000
     # the same person again in the same year: refused, naming the member
