@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from zhifu.api.deps import get_db, json_response, operator_principal, principal, raw_body, run_idempotent
-from zhifu.bills import receipts, refunds, service
+from zhifu.bills import payer_auth, receipts, refunds, service
 from zhifu.bills.importer import FILE_BYTES_MAX, BillFileRefused
 from zhifu.console import routes as console
 from zhifu.console.service import User
@@ -371,6 +371,100 @@ def payer_pay(
     return _public_page(
         request, "bills/paying.html", {"out": out, "qr": receipts.qr_svg(code_url) if code_url else ""}
     )
+
+
+def _history_page(request: Request, ctx: dict[str, Any], status: int = 200) -> Response:
+    base = {
+        "step": "phone",
+        "phone": "",
+        "error": None,
+        "param": None,
+        "sent": None,
+        "history": None,
+        "me": None,
+    }
+    base["simulator"] = _simulator()
+    return _public_page(request, "bills/history.html", {**base, **ctx}, status)
+
+
+def _simulator() -> bool:
+    from zhifu.core.config import get_settings
+
+    return get_settings().simulator
+
+
+@public.get("/pay/history")
+def payer_history(request: Request) -> Response:
+    """My payments by phone number: the phone proven by a one-time code first (a signed session after that)."""
+    db: Database = request.app.state.db
+    try:
+        idx, masked = payer_auth.read_session(request.cookies.get(payer_auth.SESSION_COOKIE))
+    except ZhifuError:
+        return _history_page(request, {})
+    with db.read() as c:
+        h = payer_auth.history(c, idx)
+    return _history_page(request, {"step": "history", "history": h, "me": masked})
+
+
+@public.post("/pay/history/code")
+def payer_history_code(request: Request, phone: str = Form("")) -> Response:
+    db: Database = request.app.state.db
+    ip = request.client.host if request.client else ""
+    try:
+        sent = db.run(lambda c: payer_auth.request_code(c, phone, ip))
+    except ZhifuError as exc:
+        return _history_page(
+            request, {"phone": phone, "error": exc.message, "param": exc.param}, exc.http_status
+        )
+    return _history_page(request, {"step": "code", "phone": phone.strip(), "sent": sent})
+
+
+@public.post("/pay/history/verify")
+def payer_history_verify(request: Request, phone: str = Form(""), code: str = Form("")) -> Response:
+    from fastapi.responses import RedirectResponse
+
+    db: Database = request.app.state.db
+    try:
+        token = payer_auth.verify(db, phone, code)
+    except ZhifuError as exc:
+        step = (
+            "phone"
+            if exc.code in ("code_expired", "code_locked", "code_missing", "invalid_phone")
+            else "code"
+        )
+        return _history_page(
+            request,
+            {"step": step, "phone": phone.strip(), "error": exc.message, "param": exc.param},
+            exc.http_status,
+        )
+    out = RedirectResponse("/pay/history", status_code=303)
+    out.set_cookie(
+        payer_auth.SESSION_COOKIE,
+        token,
+        max_age=int(payer_auth.SESSION_TTL.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        path="/pay",
+        secure=request.url.scheme == "https",
+    )
+    return out
+
+
+@public.post("/pay/history/logout")
+def payer_history_logout() -> Response:
+    from fastapi.responses import RedirectResponse
+
+    out = RedirectResponse("/pay/history", status_code=303)
+    out.delete_cookie(payer_auth.SESSION_COOKIE, path="/pay")
+    return out
+
+
+@public.get("/pay/sms-outbox")
+def sms_outbox(request: Request) -> Response:
+    """The simulator's SMS gateway as a page (the demo's payers read their codes here); absent otherwise."""
+    if not _simulator():
+        raise NotFound("no such page")
+    return _public_page(request, "bills/outbox.html", {"messages": payer_auth.OUTBOX.recent()})
 
 
 @public.get("/receipts/{receipt_no}")
