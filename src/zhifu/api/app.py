@@ -144,6 +144,9 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
     app.add_middleware(DownloadAudit)
 
     app.add_middleware(RequestScope)
+    from zhifu.api.language import ErrorLanguage  # an error's message in the language the request asks for
+
+    app.add_middleware(ErrorLanguage)
 
     @app.exception_handler(ZhifuError)
     async def _zhifu_error(_req: Request, exc: ZhifuError) -> JSONResponse:
