@@ -17,6 +17,8 @@ from zhifu import ledger
 from zhifu.core.clock import FixedClock
 from zhifu.core.errors import ConflictError, InvalidRequest
 from zhifu.db import Database
+from zhifu.incentives import CreateCampaign, Rules, create_campaign
+from zhifu.incentives.models import incentive_payers, merchant_days
 from zhifu.ledger.models import entries, postings
 from zhifu.merchants import MerchantApplication, apply, review
 from zhifu.payments import (
@@ -147,6 +149,10 @@ def _snapshot(db: Database, mid: str) -> dict[str, Any]:
             )
             ents[keyed[e.idempotency_key]] = (e.created_at, legs)
         balance = ledger.get_balance(c, f"merchant_payable:{mid}").posted_fen
+        days = sorted(
+            (r.day, r.payments, r.amount_fen)
+            for r in c.execute(select(merchant_days).where(merchant_days.c.merchant_id == mid))
+        )
 
     def strip(row: dict[str, Any], *drop: str) -> dict[str, Any]:
         return {k: v for k, v in row.items() if k not in drop}
@@ -194,6 +200,7 @@ def _snapshot(db: Database, mid: str) -> dict[str, Any]:
         ),
         "entries": ents,
         "balance": balance,
+        "merchant_days": days,  # what incentives keeps of each success, for a campaign's effect
     }
 
 
@@ -211,7 +218,10 @@ def test_batch_equals_one_by_one(db: Database, fixed_clock: FixedClock) -> None:
     _batch(db, b)
     one, batch = _snapshot(db, a), _snapshot(db, b)
     assert len(one["payments"]) == len(CASES) and len(one["refunds"]) == 5 and len(one["entries"]) == 15
-    for part in ("payments", "refunds", "rail", "entries", "balance"):
+    assert one["merchant_days"] == [
+        ("2022-06-15", 10, 1250 + 49_999 + 800 + 3 + 12_345 + 2_000 + 350_000 + 999 + 4_200 + 15_000)
+    ]
+    for part in ("payments", "refunds", "rail", "entries", "balance", "merchant_days"):
         assert batch[part] == one[part], part
     with db.tx() as c:
         assert ledger.verify(c) == []
@@ -253,3 +263,53 @@ def test_batch_rejects_bad_input_and_writes_nothing(db: Database, fixed_clock: F
     assert info.value.code == "refund_exceeds_payment"
     with db.tx() as c:
         assert c.execute(select(refunds)).first() is None
+
+
+def test_batch_keeps_the_payers_seen_with_their_first_payment(db: Database, fixed_clock: FixedClock) -> None:
+    """New-payer campaign rules ask whether a payer was seen before: history recorded in bulk counts."""
+    with db.tx() as c:
+        ensure_platform_accounts(c)
+    mid = _merchant(db, 1)
+    with db.tx() as c:
+        done = record_payments(c, _specs(mid), rng=random.Random(1))
+        seen = {r.payer_key: r.first_payment_id for r in c.execute(select(incentive_payers))}
+        paid = {
+            r.id: r.payer_ref for r in c.execute(select(payments).where(payments.c.status == "succeeded"))
+        }
+    first: dict[str, str] = {}
+    for r in done:  # in the order they were paid
+        if r.id in paid:
+            first.setdefault(paid[r.id], r.id)
+    assert seen == first and len(seen) == 4
+
+
+def test_batch_refuses_times_a_running_campaign_would_price(db: Database, fixed_clock: FixedClock) -> None:
+    """The batch path prices no campaign: a batch over a running campaign's window is refused whole, with the
+    campaign named, rather than recorded without its benefits."""
+    with db.tx() as c:
+        ensure_platform_accounts(c)
+    mid = _merchant(db, 1)
+    fixed_clock.set(T0 - dt.timedelta(days=2))
+    with db.tx() as c:
+        cmp = create_campaign(
+            c,
+            CreateCampaign(
+                name="手续费减免",
+                funder="county_finance",
+                budget_fen=100_000,
+                rules=Rules(
+                    starts_at=T0 + dt.timedelta(hours=1),
+                    ends_at=T0 + dt.timedelta(days=30),
+                    fee_waiver=True,
+                ),
+            ),
+        )
+    specs = _specs(mid)  # from T0 to T0 + 84 min: the campaign starts within
+    with pytest.raises(ConflictError) as info, db.tx() as c:
+        record_payments(c, specs, rng=random.Random(1))
+    assert info.value.code == "campaign_running" and cmp["id"] in str(info.value)
+    with db.tx() as c:
+        assert c.execute(select(payments)).first() is None
+        assert c.execute(select(merchant_days)).first() is None
+        done = record_payments(c, specs[:8], rng=random.Random(1))  # all paid before it starts
+    assert len(done) == 8

@@ -1,21 +1,24 @@
 """Incentives: campaigns with versioned rules, instant discounts held on a budget, cost refunds, subsidies and
 fee waivers on success, caps, clawbacks, abuse flags and reports."""
 
+from zhifu.incentives.models import CampaignStatus
 from zhifu.incentives.rules import Discount, Rules, Tier, draw_discount
 from zhifu.incentives.service import (
     Benefits,
     CreateCampaign,
     PayerHint,
     Pricing,
+    SuccessNote,
     budget_account,
+    campaigns_running,
     change_rules,
     claw_back_accruals,
     clawback_fen,
-    clawback_legs,
     clawbacks_for,
     create_campaign,
     fund_campaign,
     get_campaign,
+    note_successes,
     on_refund_failed,
     on_release,
     on_success,
@@ -24,26 +27,30 @@ from zhifu.incentives.service import (
     refund_clawback,
     report,
     set_status,
+    take_clawback,
 )
 
 __all__ = [
+    "CampaignStatus",
     "Benefits",
     "CreateCampaign",
     "Discount",
     "PayerHint",
     "Pricing",
     "Rules",
+    "SuccessNote",
     "Tier",
     "budget_account",
+    "campaigns_running",
     "change_rules",
     "claw_back_accruals",
     "clawback_fen",
-    "clawback_legs",
     "clawbacks_for",
     "create_campaign",
     "draw_discount",
     "fund_campaign",
     "get_campaign",
+    "note_successes",
     "on_refund_failed",
     "on_release",
     "on_success",
@@ -52,4 +59,5 @@ __all__ = [
     "refund_clawback",
     "report",
     "set_status",
+    "take_clawback",
 ]

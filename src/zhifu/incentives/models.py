@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -15,6 +17,15 @@ from sqlalchemy import (
 )
 
 from zhifu.db.meta import metadata, utcnow_column
+
+
+class CampaignStatus(enum.StrEnum):
+    """活动状态 / A campaign prices payments while active; paused ones may resume; ended is final."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    ENDED = "ended"
+
 
 # A campaign: who funds it and how it stands. Its rules live in versions; its money in the ledger account
 # campaign_budget:<id> (a no_overdraft liability), so the budget can never go below zero.

@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 import secrets
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from sqlalchemy import Connection, Executable, and_, distinct, func, select, update
@@ -24,6 +24,7 @@ from zhifu.db.cache import EngineCache
 from zhifu.fees import refund_fee_share
 from zhifu.fees.service import payment_cost
 from zhifu.incentives.models import (
+    CampaignStatus,
     campaign_awards,
     campaign_clawbacks,
     campaign_counters,
@@ -58,20 +59,10 @@ GOVERNMENT_FUNDERS = (
 )  # non-bank funders a campaign may name
 
 
-def budget_account(campaign_id: str) -> str:
-    return f"campaign_budget:{campaign_id}"
-
-
-def clearing_account(campaign_id: str) -> str:
-    return f"campaign_clearing:{campaign_id}"
-
-
-def funder_account(funder: str) -> str:
-    return f"campaign_funder:{funder}"
-
-
-def incentive_payable_account(acquirer_id: str) -> str:
-    return f"incentive_payable:{acquirer_id}"
+budget_account = ledger.accounts.campaign_budget
+clearing_account = ledger.accounts.campaign_clearing
+funder_account = ledger.accounts.campaign_funder
+incentive_payable_account = ledger.accounts.incentive_payable
 
 
 def _day(at: dt.datetime) -> str:
@@ -180,7 +171,7 @@ def create_campaign(
                 "id": cid,
                 "name": req.name,
                 "funder": req.funder,
-                "status": "active",
+                "status": CampaignStatus.ACTIVE,
                 "seed": req.seed or secrets.token_hex(16),
                 "version": 1,
                 "funded_fen": 0,
@@ -209,15 +200,8 @@ def _fund(conn: Connection, c: Any, amount_fen: int, at: dt.datetime) -> None:
     # The funder commits the money (DR what the funder owes us, CR the budget); its transfer clears the
     # funder account against `bank` outside this module.
     key = ledger.keys.campaign_funding(c.id, c.funded_fen, amount_fen)
-    ledger.transfer(
-        conn,
-        key,
-        funder_account(c.funder),
-        budget_account(c.id),
-        amount_fen,
-        f"campaign {c.id} funded by {c.funder}",
-        at=at,
-    )
+    legs = ledger.movements.campaign_funding(campaign_id=c.id, funder=c.funder, amount_fen=amount_fen)
+    ledger.post_entry(conn, ledger.EntryRequest(key, legs, f"campaign {c.id} funded by {c.funder}"), at=at)
     conn.execute(
         update(campaigns)
         .where(campaigns.c.id == c.id)
@@ -233,7 +217,7 @@ def fund_campaign(
     at = at or clock.now()
     amount = _check_budget(amount_fen, "amount_fen")
     c = _row(conn, campaign_id, lock=True)
-    if c.status == "ended":
+    if c.status == CampaignStatus.ENDED:
         raise ConflictError(f"campaign {campaign_id} has ended", code="campaign_ended")
     _fund(conn, c, amount, at)
     return public(conn, _row(conn, campaign_id))
@@ -246,7 +230,7 @@ def change_rules(
     at = at or clock.now()
     rules = validate_rules(rules, county())
     c = _row(conn, campaign_id, lock=True)
-    if c.status == "ended":
+    if c.status == CampaignStatus.ENDED:
         raise ConflictError(f"campaign {campaign_id} has ended", code="campaign_ended")
     conn.execute(
         campaign_versions.insert(),
@@ -275,10 +259,16 @@ def set_status(
     funder."""
     at = at or clock.now()
     c = _row(conn, campaign_id, lock=True)
-    allowed = {"pause": ("active",), "resume": ("paused",), "end": ("active", "paused")}[action]
+    allowed = {
+        "pause": (CampaignStatus.ACTIVE,),
+        "resume": (CampaignStatus.PAUSED,),
+        "end": (CampaignStatus.ACTIVE, CampaignStatus.PAUSED),
+    }[action]
     if c.status not in allowed:
         raise ConflictError(f"campaign {campaign_id} is {c.status}; cannot {action}", code="campaign_status")
-    status = {"pause": "paused", "resume": "active", "end": "ended"}[action]
+    status = {"pause": CampaignStatus.PAUSED, "resume": CampaignStatus.ACTIVE, "end": CampaignStatus.ENDED}[
+        action
+    ]
     if action == "end":
         left = ledger.get_balance(conn, budget_account(c.id)).available_fen
         if left > 0:
@@ -386,7 +376,7 @@ def _version_at(conn: Connection, campaign_id: str, at: dt.datetime) -> tuple[in
 def _load_active(conn: Connection) -> Sequence[Any]:
     return conn.execute(
         select(campaigns)
-        .where(campaigns.c.status == "active")
+        .where(campaigns.c.status == CampaignStatus.ACTIVE)
         .order_by(campaigns.c.created_at, campaigns.c.id)
     ).all()
 
@@ -700,7 +690,7 @@ def price_payment(
         if drawn <= 0:
             return NO_DISCOUNT
         c = _lock_campaign(conn, c.id)
-        if c.status != "active":
+        if c.status != CampaignStatus.ACTIVE:
             return NO_DISCOUNT
         day = _day(at)
         grant, capped = _grant(
@@ -761,12 +751,23 @@ def _discount_award(conn: Connection, payment_id: str) -> Any:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class SuccessNote:
+    """A payment that succeeded, as `note_successes` keeps it."""
+
+    merchant_id: str
+    payment_id: str
+    payer_ref: str | None
+    amount_fen: int
+    at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Benefits:
-    """What a successful payment gets: whether its fee is waived, and the legs its success entry carries to
-    take the discount out of the campaign's clearing account."""
+    """What a successful payment gets: whether its fee is waived, and the campaign clearing account its success
+    entry takes the discount from (None without a discount)."""
 
     fee_waived: bool = False
-    legs: tuple[ledger.Leg, ...] = ()
+    discount_from: str | None = None
     cost_refund_fen: int = 0
     subsidy_fen: int = 0
 
@@ -787,15 +788,13 @@ def on_success(
     Cost refund, subsidy and fee waiver are decided now, when the payer's card is known, by the rules version in
     force when the payment was created; cost refund and subsidy accrue to what the programme owes the merchant's
     acquirer (DR campaign budget, CR incentive_payable:<acquirer>), paid out by `pay_out_accruals`."""
-    legs: list[ledger.Leg] = []
     award = _discount_award(conn, p.id) if p.discount_fen else None
-    if p.discount_fen:
-        legs.append(ledger.dr(_discount_clearing(conn, p, award, at), p.discount_fen))
+    discount_from = _discount_clearing(conn, p, award, at) if p.discount_fen else None
     fee_waived, cost_refund, subsidy = _accrue(
         conn, p, payer_ref=payer_ref, issuer=issuer, card_type=card_type, at=at, cost_fen=cost_fen
     )
     _note_success(conn, p, payer_ref, at)
-    return Benefits(fee_waived, tuple(legs), cost_refund, subsidy)
+    return Benefits(fee_waived, discount_from, cost_refund, subsidy)
 
 
 def _discount_clearing(conn: Connection, p: Any, award: Any, at: dt.datetime) -> str:
@@ -924,13 +923,16 @@ def _accrue(
             if grant:
                 acc = incentive_payable_account(m.acquirer_id)
                 ledger.open_account(conn, acc, "liability")
-                ledger.transfer(
+                legs = ledger.movements.campaign_award(
+                    campaign_id=c.id, acquirer_id=m.acquirer_id, amount_fen=grant
+                )
+                ledger.post_entry(
                     conn,
-                    ledger.keys.campaign_accrual(p.id, c.id),
-                    budget_account(c.id),
-                    acc,
-                    grant,
-                    f"cost refund {cost_refund} + subsidy {subsidy} on {p.id}",
+                    ledger.EntryRequest(
+                        ledger.keys.campaign_accrual(p.id, c.id),
+                        legs,
+                        f"cost refund {cost_refund} + subsidy {subsidy} on {p.id}",
+                    ),
                     at=at,
                 )
             rows = [
@@ -970,6 +972,46 @@ def _note_success(conn: Connection, p: Any, payer_ref: str | None, at: dt.dateti
         .where(and_(merchant_days.c.merchant_id == p.merchant_id, merchant_days.c.day == day))
         .values(payments=merchant_days.c.payments + 1, amount_fen=merchant_days.c.amount_fen + p.amount_fen)
     )
+
+
+def note_successes(conn: Connection, successes: Sequence[SuccessNote]) -> None:
+    """What `on_success` keeps of every payment, for many recorded at once (the simulator's batch path): the
+    payers seen, each with its earliest payment, and the per-merchant daily rollup, added to."""
+    payers: dict[str, dict[str, Any]] = {}
+    days: dict[tuple[str, str], list[int]] = {}
+    for s in successes:
+        if s.payer_ref:
+            key = s.payer_ref[:64]
+            seen = payers.get(key)
+            if seen is None or s.at < seen["first_paid_at"]:
+                payers[key] = {"payer_key": key, "first_payment_id": s.payment_id, "first_paid_at": s.at}
+        day = days.setdefault((s.merchant_id, _day(s.at)), [0, 0])
+        day[0] += 1
+        day[1] += s.amount_fen
+    _upsert_ignore(conn, incentive_payers, list(payers.values()))
+    if not days:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(merchant_days)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[merchant_days.c.merchant_id, merchant_days.c.day],
+            set_={
+                "payments": merchant_days.c.payments + stmt.excluded.payments,
+                "amount_fen": merchant_days.c.amount_fen + stmt.excluded.amount_fen,
+            },
+        ),
+        [{"merchant_id": m, "day": d, "payments": n, "amount_fen": a} for (m, d), (n, a) in days.items()],
+    )
+
+
+def campaigns_running(conn: Connection, start: dt.datetime, end: dt.datetime) -> list[str]:
+    """The active campaigns whose window meets [start, end]: those that would price a payment made then."""
+    return [
+        c.id
+        for c in _active(conn)
+        if (r := _rules(conn, c.id, c.version)).starts_at <= end and r.ends_at > start
+    ]
 
 
 def on_release(conn: Connection, p: Any, at: dt.datetime) -> None:
@@ -1057,11 +1099,12 @@ def clawbacks_for(conn: Connection, refund_ids: Sequence[str]) -> dict[str, int]
     return out
 
 
-def clawback_legs(conn: Connection, refund_id: str, at: dt.datetime) -> list[ledger.Leg]:
-    """The leg a refund's success entry carries to return the discount share to the budget."""
+def take_clawback(conn: Connection, refund_id: str, at: dt.datetime) -> tuple[str, int] | None:
+    """The budget a refund's success entry returns the discount share to, and that share (None without one);
+    the share is marked taken."""
     cb = conn.execute(select(campaign_clawbacks).where(campaign_clawbacks.c.refund_id == refund_id)).first()
     if cb is None or cb.status != "pending" or not cb.amount_fen:
-        return []
+        return None
     conn.execute(
         update(campaign_clawbacks)
         .where(
@@ -1083,7 +1126,7 @@ def clawback_legs(conn: Connection, refund_id: str, at: dt.datetime) -> list[led
         )
         .values(clawed_back_fen=campaign_awards.c.clawed_back_fen + cb.amount_fen, updated_at=at)
     )
-    return [ledger.cr(budget_account(cb.campaign_id), cb.amount_fen)]
+    return budget_account(cb.campaign_id), int(cb.amount_fen)
 
 
 def claw_back_accruals(
@@ -1113,13 +1156,16 @@ def claw_back_accruals(
         if back <= 0:
             continue
         _lock_campaign(conn, a.campaign_id)
-        ledger.transfer(
+        legs = ledger.movements.campaign_award_clawback(
+            campaign_id=a.campaign_id, acquirer_id=a.acquirer_id, amount_fen=back
+        )
+        ledger.post_entry(
             conn,
-            ledger.keys.campaign_clawback(refund_id, a.campaign_id, a.kind),
-            incentive_payable_account(a.acquirer_id),
-            budget_account(a.campaign_id),
-            back,
-            f"{a.kind} on {p.id} returned by refund {refund_id}",
+            ledger.EntryRequest(
+                ledger.keys.campaign_clawback(refund_id, a.campaign_id, a.kind),
+                legs,
+                f"{a.kind} on {p.id} returned by refund {refund_id}",
+            ),
             at=at,
         )
         conn.execute(
@@ -1149,11 +1195,18 @@ def on_refund_failed(conn: Connection, refund_id: str) -> None:
 # ---------------------------------------------------------------- paying out accruals
 
 
-def pay_out_accruals(conn: Connection, *, at: dt.datetime | None = None) -> list[dict[str, Any]]:
+class AccrualPayout(TypedDict):
+    """What the programme paid an acquirer for the cost refunds and subsidies it had accrued."""
+
+    acquirer_id: str
+    amount_fen: int
+
+
+def pay_out_accruals(conn: Connection, *, at: dt.datetime | None = None) -> list[AccrualPayout]:
     """For the settlement run: move what the programme owes each acquirer (cost refunds and subsidies accrued)
     to settlement in transit, one entry per acquirer per Asia/Shanghai day. Returns what was paid out."""
     at = at or clock.now()
-    out = []
+    out: list[AccrualPayout] = []
     acquirers = (
         conn.execute(
             select(campaign_awards.c.acquirer_id)

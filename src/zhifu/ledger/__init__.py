@@ -1,6 +1,6 @@
 """The acquirer's double-entry book: accounts, balanced entries, two-phase holds and verification."""
 
-from zhifu.ledger import keys
+from zhifu.ledger import accounts, keys, movements
 from zhifu.ledger.errors import (
     AccountClosed,
     CurrencyMismatch,
@@ -37,7 +37,9 @@ from zhifu.ledger.service import (
 )
 
 __all__ = [
+    "accounts",
     "keys",
+    "movements",
     "AccountClosed",
     "AccountType",
     "Balance",

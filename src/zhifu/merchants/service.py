@@ -264,8 +264,7 @@ def set_frozen(conn: Connection, merchant_id: str, frozen: bool) -> None:
     conn.execute(update(merchants).where(merchants.c.id == merchant_id).values(frozen="Y" if frozen else "N"))
 
 
-def payable_account(merchant_id: str) -> str:
-    return f"merchant_payable:{merchant_id}"
+payable_account = ledger.accounts.merchant_payable  # what the acquirer owes a merchant
 
 
 def _row(conn: Connection, merchant_id: str, *, lock: bool = False) -> Any:

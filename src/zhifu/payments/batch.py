@@ -2,8 +2,11 @@
 
 The rows, fees and ledger entries are exactly those the one-by-one path leaves behind (create_payment, the
 payer paying at the rail, the rail's notification; create_refund and its notification), so settlement,
-reconciliation and rollups read them like any other. What the batch path leaves out: webhook events and
-notification receipts (nothing was delivered, so nothing is announced or deduplicated).
+reconciliation and rollups read them like any other; the ledger legs come from the same builders
+(`zhifu.ledger.movements`), and incentives keeps the same payers seen and merchant days. What the batch path leaves
+out: webhook events and notification receipts (nothing was delivered, so nothing is announced or deduplicated),
+and campaigns: it prices none, and refuses a batch that a running campaign would have priced
+(`_check_no_campaign` says why).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Index, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from zhifu import ledger
+from zhifu import incentives, ledger
 from zhifu.channels import FACTS, RailFacts
 from zhifu.core.business_day import business_date
 from zhifu.core.clock import SHANGHAI
@@ -34,9 +37,9 @@ from zhifu.fees import compute_fee as _compute_fee
 from zhifu.fees import refund_fee_share
 from zhifu.fees.service import fee_terms, payment_cost, prefetch
 from zhifu.ledger.models import entries, postings
-from zhifu.merchants import MerchantStatus, merchants, payable_account
-from zhifu.payments.models import PaymentStatus, payments, refunds
-from zhifu.payments.service import _ORDER_NO_RE, CHANNEL_COST, FEE_INCOME, receivable_account
+from zhifu.merchants import MerchantStatus, merchants
+from zhifu.payments.models import PaymentStatus, RefundStatus, payments, refunds
+from zhifu.payments.service import _ORDER_NO_RE
 
 BATCH_MAX = ledger.service.BATCH_MAX  # one ledger entry per payment: the ledger's batch bound applies
 IN_CHUNK = 500
@@ -328,6 +331,24 @@ def _fee_and_cost(
     return figures
 
 
+def _check_no_campaign(conn: Connection, specs: Sequence[PaymentSpec]) -> None:
+    """The batch path prices no campaign: a discount needs a hold on its budget while the payer pays, and cost
+    refunds, subsidies and fee waivers are decided card by card, one transaction each. The simulator's history
+    is recorded before any campaign starts (the demo starts its campaigns on its last day, for the live
+    traffic), so a campaign running over a batch's times means payments it would have priced: they are refused
+    here, to be made through the one-by-one path, instead of being recorded without their benefits."""
+    running = incentives.campaigns_running(
+        conn, min(s.created_at for s in specs), max(s.paid_at for s in specs)
+    )
+    if running:
+        raise ConflictError(
+            f"营销活动进行中，批量入账不计活动优惠 / campaign {', '.join(running)} runs over this batch's times and "
+            "the batch path prices no campaign: record these payments one by one",
+            param="payments",
+            code="campaign_running",
+        )
+
+
 def _first_id_at(at: dt.datetime) -> str:
     """The smallest payment id created at or after `at` (ids are the ms timestamp, then random bits)."""
     return "pay_" + _encode_id(int(at.timestamp() * 1000) << 80)
@@ -377,6 +398,7 @@ def record_payments(
                 code="merchant_not_active",
             )
     _check_caps(conn, specs, {mid: m for mid, m in mrows.items() if m.daily_cap_fen or m.monthly_cap_fen})
+    _check_no_campaign(conn, specs)
     prefetch(conn, list(mrows))
 
     pay_rows: list[tuple[Any, ...]] = []
@@ -384,6 +406,7 @@ def record_payments(
     reqs: list[ledger.EntryRequest] = []
     ats: list[dt.datetime] = []
     out: list[Recorded] = []
+    noted: list[incentives.SuccessNote] = []
     bdates: dict[tuple[dt.date, int], dt.date] = {}
     terms: dict[tuple[Any, ...], tuple[Any, bool]] = {}
     priced: dict[tuple[Any, ...], tuple[int, int]] = {}
@@ -425,18 +448,16 @@ def record_payments(
                 conn, terms, priced, s.merchant_id, ch.name, card_type, s.amount_fen, bd
             )
             status, failure, succeeded_at = PaymentStatus.SUCCEEDED.value, None, s.paid_at
-            legs = [
-                ledger.dr(receivable_account(ch.name), s.amount_fen - cost),
-                ledger.cr(payable_account(s.merchant_id), s.amount_fen - fee),
-            ]
-            if s.amount_fen == cost:
-                legs.pop(0)
-            if cost:
-                legs.append(ledger.dr(CHANNEL_COST, cost))
-            if fee:
-                legs.append(ledger.cr(FEE_INCOME, fee))
-            reqs.append(ledger.EntryRequest(ledger.keys.payment_success(pid), tuple(legs), f"payment {pid}"))
+            legs = ledger.movements.payment_success(
+                channel=ch.name,
+                merchant_id=s.merchant_id,
+                amount_fen=s.amount_fen,
+                fee_fen=fee,
+                cost_fen=cost,
+            )
+            reqs.append(ledger.EntryRequest(ledger.keys.payment_success(pid), legs, f"payment {pid}"))
             ats.append(s.paid_at)
+            noted.append(incentives.SuccessNote(s.merchant_id, pid, payer, s.amount_fen, s.paid_at))
         else:
             payer = issuer = card_type = bd = succeeded_at = None
             fee = cost = 0
@@ -487,6 +508,7 @@ def record_payments(
         ) from exc
     if rail_txns is not None:
         rail_txns.extend(txn_rows)
+    incentives.note_successes(conn, noted)  # payers seen and merchant days, as each success keeps them
     _post(conn, reqs, ats)
     return out
 
@@ -571,7 +593,7 @@ def record_refunds(
                 "payment_id": s.payment_id,
                 "amount_fen": s.amount_fen,
                 "fee_refunded_fen": fee_back,
-                "status": "succeeded",
+                "status": RefundStatus.SUCCEEDED.value,
                 "merchant_refund_no": rid,
                 "reason": s.reason,
                 "channel_ref": ref,
@@ -603,12 +625,14 @@ def record_refunds(
                 "original_ref": p.channel_ref,
             }
         )
-        legs = [ledger.cr(receivable_account(ch.name), s.amount_fen)]
-        if s.amount_fen - fee_back:
-            legs.append(ledger.dr(payable_account(s.merchant_id), s.amount_fen - fee_back))
-        if fee_back:
-            legs.append(ledger.dr(FEE_INCOME, fee_back))
-        reqs.append(ledger.EntryRequest(ledger.keys.refund_success(rid), tuple(legs), f"refund {rid}"))
+        legs = ledger.movements.refund_success(
+            channel=ch.name,
+            merchant_id=s.merchant_id,
+            amount_fen=s.amount_fen,
+            fee_back_fen=fee_back,
+            to_payer_fen=s.amount_fen,  # history is recorded without discounts: the payer gets it all back
+        )
+        reqs.append(ledger.EntryRequest(ledger.keys.refund_success(rid), legs, f"refund {rid}"))
         ats.append(s.at)
         out.append(rid)
     conn.execute(insert(refunds), ref_rows)

@@ -22,12 +22,22 @@ from zhifu.db.meta import metadata, utcnow_column
 
 
 class PaymentStatus(enum.StrEnum):
+    """支付状态 / A payment's life: created, processing at its rail, then one final state."""
+
     CREATED = "created"
     PROCESSING = "processing"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CLOSED = "closed"
     EXPIRED = "expired"
+
+
+class RefundStatus(enum.StrEnum):
+    """退款状态 / A refund: pending until its rail answers, then succeeded or failed."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
 
 
 OPEN_STATUSES = (PaymentStatus.CREATED, PaymentStatus.PROCESSING)

@@ -11,6 +11,7 @@ from zhifu.api.deps import get_db, json_response, merchant_principal, raw_body, 
 from zhifu.db import Database
 from zhifu.merchants import MerchantPrincipal
 from zhifu.payments import service
+from zhifu.payments.results import PaymentDoc, RefundDoc
 from zhifu.payments.schemas import BalanceOut, PaymentListOut, PaymentOut, RefundListOut, RefundOut, ok
 from zhifu.payments.service import CreatePayment, CreateRefund
 
@@ -25,7 +26,7 @@ def create_payment(
     body: bytes = Depends(raw_body),
     db: Database = Depends(get_db),
 ) -> Response:
-    def go() -> dict:
+    def go() -> PaymentDoc:
         made = db.run(
             lambda c: service.create_payment(c, p.merchant_id, req)
         )  # the rail is called after commit
@@ -104,7 +105,7 @@ def create_refund(
 ) -> Response:
     req = req or CreateRefund()
 
-    def go() -> dict:
+    def go() -> RefundDoc:
         made = db.run(lambda c: service.create_refund(c, p.merchant_id, payment_id, req))
         with db.read() as c:
             return service.get_refund(c, p.merchant_id, made["id"])

@@ -43,8 +43,16 @@ from zhifu.fees import refund_fee_share
 from zhifu.fees.service import merchant_fee, payment_cost
 from zhifu.incentives import service as incentives
 from zhifu.merchants import MerchantStatus, merchant_row, payable_account
-from zhifu.payments.models import OPEN_STATUSES, PaymentStatus, channel_notifications, payments, refunds
+from zhifu.payments.models import (
+    OPEN_STATUSES,
+    PaymentStatus,
+    RefundStatus,
+    channel_notifications,
+    payments,
+    refunds,
+)
 from zhifu.payments.recovery import recovery_point
+from zhifu.payments.results import BalanceDoc, FailureDoc, PaymentDoc, RefundDoc
 
 METADATA_KEYS_MAX = 20
 RAIL_UNKNOWN_FAIL_S = (
@@ -55,22 +63,19 @@ SWEEP_AFTER_S = 5  # a payment or refund without a final answer this long is ask
 # may have paid and the notification been lost (our process down while the rail delivered it, the rail gave up)
 AWAITING_ASK_AFTER_S = 30
 UNRESOLVED_AGE_MAX_S = 3600  # still without a final answer after this long: on the operator's exception list
-FEE_INCOME = "fee_income"
-CHANNEL_COST = "channel_cost"
 _ORDER_NO_RE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 
 
-def receivable_account(channel: str) -> str:
-    return f"channel_receivable:{channel}"
+receivable_account = ledger.accounts.channel_receivable
 
 
 PLATFORM_ACCOUNTS: list[tuple[str, str, str, bool]] = [
     *((receivable_account(c), "asset", "CNY", False) for c in CHANNELS),
-    (FEE_INCOME, "income", "CNY", False),
-    (CHANNEL_COST, "expense", "CNY", False),
-    ("bank", "asset", "CNY", False),
-    ("settlement_in_transit", "liability", "CNY", False),
-    ("suspense", "liability", "CNY", False),
+    (ledger.accounts.FEE_INCOME, "income", "CNY", False),
+    (ledger.accounts.CHANNEL_COST, "expense", "CNY", False),
+    (ledger.accounts.BANK, "asset", "CNY", False),
+    (ledger.accounts.SETTLEMENT_IN_TRANSIT, "liability", "CNY", False),
+    (ledger.accounts.SUSPENSE, "liability", "CNY", False),
 ]
 
 
@@ -129,9 +134,11 @@ class CreatePayment(BaseModel):
 # ---------------------------------------------------------------- reading
 
 
-def public(row: Any) -> dict[str, Any]:
+def public(row: Any) -> PaymentDoc:
     """A payment as the API shows it."""
-    failure = {"code": row.failure_code, "message": row.failure_message} if row.failure_code else None
+    failure: FailureDoc | None = (
+        {"code": row.failure_code, "message": row.failure_message} if row.failure_code else None
+    )
     return {
         "id": row.id,
         "object": "payment",
@@ -186,7 +193,7 @@ def _load(conn: Connection, payment_id: str, *, merchant_id: str | None = None, 
     return row
 
 
-def get_payment(conn: Connection, merchant_id: str | None, payment_id: str) -> dict[str, Any]:
+def get_payment(conn: Connection, merchant_id: str | None, payment_id: str) -> PaymentDoc:
     """A merchant sees only its own payments: another's id is simply not found."""
     return public(_load(conn, payment_id, merchant_id=merchant_id))
 
@@ -202,7 +209,7 @@ def list_payments(
     channel: str | None = None,
     limit: int = 20,
     starting_after: str | None = None,
-) -> tuple[list[dict[str, Any]], bool]:
+) -> tuple[list[PaymentDoc], bool]:
     where = []
     if merchant_id is not None:
         where.append(payments.c.merchant_id == merchant_id)
@@ -255,7 +262,7 @@ def create_payment(
     at: dt.datetime | None = None,
     flow: str | None = None,
     discount_fen: int = 0,
-) -> dict[str, Any]:
+) -> PaymentDoc:
     """Create a payment and ask its channel to collect it; a pay code may succeed at once."""
     at = at or clock.now()
     settings = get_settings()
@@ -302,7 +309,7 @@ def create_payment(
         discount_fen, campaign_ref = pricing.discount_fen, pricing.campaign_ref
     else:
         campaign_ref = None
-    row = {
+    row: dict[str, Any] = {
         "id": pid,
         "merchant_id": merchant_id,
         "merchant_order_no": req.merchant_order_no,
@@ -372,7 +379,7 @@ def _order(p: Any, m: Any, auth_code: str | None) -> PaymentOrder:
     )
 
 
-def _created_again(conn: Connection, p: Any, m: Any, auth_code: str | None) -> dict[str, Any]:
+def _created_again(conn: Connection, p: Any, m: Any, auth_code: str | None) -> PaymentDoc:
     """A retry of the same create (a lost answer, a crash): the same payment; if the rail never answered it (a
     crash between our commit and the call, or during it), its call is finished after this commit."""
     recovery_point(conn, "payment", p.id)
@@ -474,19 +481,17 @@ def _succeed(conn: Connection, p: Any, result: ChannelResult | Notification, at:
     payable = p.amount_fen - p.discount_fen
     # the channel remits the payment net of its cost (issuer + network fees): book that cost as an expense
     cost = min(payment_cost(conn, p.channel, card_type, payable).total_fen, payable)
-    legs = [
-        ledger.dr(receivable_account(p.channel), payable - cost),
-        ledger.cr(payable_account(p.merchant_id), p.amount_fen - fee),
-    ]
-    if payable - cost == 0:
-        legs.pop(0)
-    if cost:
-        legs.append(ledger.dr(CHANNEL_COST, cost))
-    if fee:
-        legs.append(ledger.cr(FEE_INCOME, fee))
-    legs.extend(benefits.legs)  # the discount, from the campaign's clearing account
+    legs = ledger.movements.payment_success(
+        channel=p.channel,
+        merchant_id=p.merchant_id,
+        amount_fen=p.amount_fen,
+        fee_fen=fee,
+        cost_fen=cost,
+        discount_fen=p.discount_fen,
+        discount_from=benefits.discount_from,  # the campaign's clearing account
+    )
     ledger.post_entry(
-        conn, ledger.EntryRequest(ledger.keys.payment_success(p.id), tuple(legs), f"payment {p.id}"), at=at
+        conn, ledger.EntryRequest(ledger.keys.payment_success(p.id), legs, f"payment {p.id}"), at=at
     )
     now = at.astimezone(dt.UTC)  # as the database gives it back
     values = {
@@ -647,7 +652,7 @@ def _close_at_rail(db: Database, payment_id: str, status: PaymentStatus) -> str:
     return db.run(record)
 
 
-def close_payment(db: Database, merchant_id: str, payment_id: str) -> dict[str, Any]:
+def close_payment(db: Database, merchant_id: str, payment_id: str) -> PaymentDoc:
     """Close an unpaid payment at its rail. If the payer paid first, the payment comes back succeeded."""
     with db.read() as c:
         p = _load(c, payment_id, merchant_id=merchant_id)
@@ -749,7 +754,7 @@ class CreateRefund(BaseModel):
         return v
 
 
-def refund_public(row: Any) -> dict[str, Any]:
+def refund_public(row: Any) -> RefundDoc:
     return {
         "id": row.id,
         "object": "refund",
@@ -769,7 +774,7 @@ def refund_public(row: Any) -> dict[str, Any]:
 
 def create_refund(
     conn: Connection, merchant_id: str, payment_id: str, req: CreateRefund, *, at: dt.datetime | None = None
-) -> dict[str, Any]:
+) -> RefundDoc:
     """Refund all or part of a succeeded payment, never beyond what is left. The same merchant_refund_no again is
     the same refund (another amount is a 409)."""
     at = at or clock.now()
@@ -824,7 +829,7 @@ def create_refund(
                 "payment_id": payment_id,
                 "amount_fen": amount,
                 "fee_refunded_fen": fee_back,
-                "status": "pending",
+                "status": RefundStatus.PENDING,
                 "merchant_refund_no": req.merchant_refund_no or rid,
                 "reason": req.reason,
                 "channel_ref": None,
@@ -851,7 +856,7 @@ def create_refund(
     return refund_public(conn.execute(select(refunds).where(refunds.c.id == rid)).one())
 
 
-def _refund_again(conn: Connection, r: Any, req: CreateRefund) -> dict[str, Any]:
+def _refund_again(conn: Connection, r: Any, req: CreateRefund) -> RefundDoc:
     """The same merchant_refund_no again: that refund, never a second one; its rail call is finished after this
     commit if a crash cut it short (the rail keeps one refund per out_refund_no)."""
     if req.amount_fen is not None and req.amount_fen != r.amount_fen:
@@ -862,13 +867,13 @@ def _refund_again(conn: Connection, r: Any, req: CreateRefund) -> dict[str, Any]
             code="refund_no_taken",
         )
     recovery_point(conn, "refund", r.id)
-    if r.status == "pending":
+    if r.status == RefundStatus.PENDING:
         rid, query = r.id, r.channel_ref is not None
         after_commit(conn, lambda db: call_refund(db, rid, query=query))
     return refund_public(r)
 
 
-def resume_refund(db: Database, merchant_id: str, refund_id: str) -> dict[str, Any]:
+def resume_refund(db: Database, merchant_id: str, refund_id: str) -> RefundDoc:
     """A refund whose request died after its work committed: finish its rail call if it is still pending (sent
     again without a rail reference, asked about with one), then answer with it as it is now."""
     with db.read() as c:
@@ -877,7 +882,7 @@ def resume_refund(db: Database, merchant_id: str, refund_id: str) -> dict[str, A
         ).first()
     if r is None:
         raise NotFound(f"no refund {refund_id}", param="id")
-    if r.status == "pending":
+    if r.status == RefundStatus.PENDING:
         call_refund(db, refund_id, query=r.channel_ref is not None)
     with db.read() as c:
         return get_refund(c, merchant_id, refund_id)
@@ -895,7 +900,7 @@ def call_refund(db: Database, refund_id: str, *, query: bool = False) -> str:
         r = c.execute(select(refunds).where(refunds.c.id == refund_id)).one()
         p = _load(c, r.payment_id)
         to_payer = _refund_to_payer(c, r)
-    if r.status != "pending":
+    if r.status != RefundStatus.PENDING:
         return "unchanged"
     channel = get_channel(p.channel)
     if query:
@@ -946,7 +951,7 @@ def sweep_refunds(
             select(refunds.c.id, refunds.c.channel_ref)
             .where(
                 and_(
-                    refunds.c.status == "pending",
+                    refunds.c.status == RefundStatus.PENDING,
                     refunds.c.updated_at <= at - dt.timedelta(seconds=older_than_s),
                 )
             )
@@ -968,7 +973,7 @@ def _apply_refund_result(conn: Connection, n: Notification, at: dt.datetime) -> 
     r = conn.execute(q).first()
     if r is None:
         raise NotFound(f"no refund {n.refund_id}", param="refund")
-    if r.status != "pending":
+    if r.status != RefundStatus.PENDING:
         return "unchanged"
     to_payer = _refund_to_payer(conn, r)
     if n.amount_fen != to_payer:
@@ -979,19 +984,24 @@ def _apply_refund_result(conn: Connection, n: Notification, at: dt.datetime) -> 
         _refund_failed(conn, r.id, n.failure_code, at)
         return "failed"
     p = _load(conn, r.payment_id)
-    legs = [ledger.cr(receivable_account(p.channel), to_payer), *incentives.clawback_legs(conn, r.id, at)]
-    if r.amount_fen - r.fee_refunded_fen:
-        legs.append(ledger.dr(payable_account(r.merchant_id), r.amount_fen - r.fee_refunded_fen))
-    if r.fee_refunded_fen:
-        legs.append(ledger.dr(FEE_INCOME, r.fee_refunded_fen))
+    clawback_to, clawback = incentives.take_clawback(conn, r.id, at) or (None, 0)
+    legs = ledger.movements.refund_success(
+        channel=p.channel,
+        merchant_id=r.merchant_id,
+        amount_fen=r.amount_fen,
+        fee_back_fen=r.fee_refunded_fen,
+        to_payer_fen=to_payer,
+        clawback_to=clawback_to,
+        clawback_fen=clawback,
+    )
     ledger.post_entry(
-        conn, ledger.EntryRequest(ledger.keys.refund_success(r.id), tuple(legs), f"refund {r.id}"), at=at
+        conn, ledger.EntryRequest(ledger.keys.refund_success(r.id), legs, f"refund {r.id}"), at=at
     )
     conn.execute(
         update(refunds)
         .where(refunds.c.id == r.id)
         .values(
-            status="succeeded",
+            status=RefundStatus.SUCCEEDED,
             channel_ref=n.channel_ref or r.channel_ref,
             updated_at=at,
             business_date=business_date(at),
@@ -999,7 +1009,7 @@ def _apply_refund_result(conn: Connection, n: Notification, at: dt.datetime) -> 
     )
     done = conn.execute(
         select(func.coalesce(func.sum(refunds.c.amount_fen), 0)).where(
-            and_(refunds.c.payment_id == p.id, refunds.c.status == "succeeded")
+            and_(refunds.c.payment_id == p.id, refunds.c.status == RefundStatus.SUCCEEDED)
         )
     ).scalar_one()
     incentives.claw_back_accruals(conn, p, r.id, int(done), at=at)  # cost refund and subsidy, in proportion
@@ -1019,7 +1029,7 @@ def _refund_failed(conn: Connection, refund_id: str, code: str | None, at: dt.da
     conn.execute(
         update(refunds)
         .where(refunds.c.id == refund_id)
-        .values(status="failed", failure_code=code or "refund_failed", updated_at=at)
+        .values(status=RefundStatus.FAILED, failure_code=code or "refund_failed", updated_at=at)
     )
     conn.execute(
         update(payments)
@@ -1039,7 +1049,7 @@ def _refund_failed(conn: Connection, refund_id: str, code: str | None, at: dt.da
     )
 
 
-def get_refund(conn: Connection, merchant_id: str | None, refund_id: str) -> dict[str, Any]:
+def get_refund(conn: Connection, merchant_id: str | None, refund_id: str) -> RefundDoc:
     q = select(refunds).where(refunds.c.id == refund_id)
     if merchant_id is not None:
         q = q.where(refunds.c.merchant_id == merchant_id)
@@ -1049,7 +1059,7 @@ def get_refund(conn: Connection, merchant_id: str | None, refund_id: str) -> dic
     return refund_public(row)
 
 
-def list_refunds(conn: Connection, merchant_id: str, payment_id: str) -> list[dict[str, Any]]:
+def list_refunds(conn: Connection, merchant_id: str, payment_id: str) -> list[RefundDoc]:
     _load(conn, payment_id, merchant_id=merchant_id)
     return [
         refund_public(r)
@@ -1059,7 +1069,7 @@ def list_refunds(conn: Connection, merchant_id: str, payment_id: str) -> list[di
     ]
 
 
-def merchant_balance(conn: Connection, merchant_id: str) -> dict[str, Any]:
+def merchant_balance(conn: Connection, merchant_id: str) -> BalanceDoc:
     b = ledger.get_balance(conn, payable_account(merchant_id))
     return {
         "object": "balance",
@@ -1112,7 +1122,7 @@ def park_unresolved(db: Database, *, at: dt.datetime | None = None, limit: int =
         for rid, ch in conn.execute(
             select(refunds.c.id, payments.c.channel)
             .join(payments, payments.c.id == refunds.c.payment_id)
-            .where(and_(refunds.c.status == "pending", refunds.c.created_at <= cutoff))
+            .where(and_(refunds.c.status == RefundStatus.PENDING, refunds.c.created_at <= cutoff))
             .limit(limit)
         ):
             record_exception(

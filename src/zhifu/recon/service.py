@@ -22,7 +22,6 @@ from zhifu.core.errors import ConflictError, InvalidRequest, NotFound, Permissio
 from zhifu.core.ids import new_id_fast
 from zhifu.core.paging import PAGE_MAX
 from zhifu.ledger.models import entries, postings
-from zhifu.merchants import payable_account
 from zhifu.merchants.models import merchants
 from zhifu.payments import payments, receivable_account, record_rail_answer, refunds
 from zhifu.recon.formats import (
@@ -52,9 +51,6 @@ ACTOR_MAX = 64
 IMPORT_BYTES_MAX = 512 * 1024 * 1024  # a county's channel-day is a few MB; anything near this is a wrong file
 MOVED = frozenset({"succeeded"})  # our statuses in which money moved
 LINE_MOVED = frozenset({"succeeded", "refunded"})
-SUSPENSE = "suspense"
-FEE_INCOME = "fee_income"
-CHANNEL_COST = "channel_cost"
 
 ACTIONS = ("refund_payer", "credit_merchant", "write_off_suspense", "accept_channel_record", "accept_ours")
 SUGGESTED = {
@@ -884,23 +880,14 @@ def allowed_actions(case: Any) -> list[str]:
 def adjustment_legs(case: Any, action: str) -> list[ledger.Leg]:
     """The entry a resolution posts. Receivable is what the channel owes us; suspense parks what is unexplained
     (or owed back to a payer until the channel's refund clears it); a one-sided item takes its fee with it."""
-    rec = receivable_account(case.channel)
     diff, fee = case.diff_fen, case.fee_fen
     if action == "accept_ours":
         return []
     if action in ("write_off_suspense", "refund_payer"):
-        return (
-            [ledger.dr(rec, diff), ledger.cr(SUSPENSE, diff)]
-            if diff > 0
-            else [ledger.dr(SUSPENSE, -diff), ledger.cr(rec, -diff)]
-        )
-    pay = payable_account(case.merchant_id)
+        return list(ledger.movements.unexplained(channel=case.channel, diff_fen=diff))
     if diff == 0:  # fees only: the rail kept more (or less) than the cost we booked; the acquirer bears it
-        fd = case.fee_diff_fen
-        return (
-            [ledger.dr(CHANNEL_COST, fd), ledger.cr(rec, fd)]
-            if fd > 0
-            else [ledger.dr(rec, -fd), ledger.cr(CHANNEL_COST, -fd)]
+        return list(
+            ledger.movements.channel_cost_difference(channel=case.channel, diff_fen=case.fee_diff_fen)
         )
     one_sided = case.ours_fen == 0 or case.channel_fen == 0
     cost = (
@@ -908,13 +895,11 @@ def adjustment_legs(case: Any, action: str) -> list[ledger.Leg]:
     )  # the channel cost booked with (or missing from) the item's entry
     gross = abs(diff) + cost
     fee = fee if one_sided and 0 < fee < gross else 0
-    if diff > 0:
-        legs = [ledger.dr(rec, diff), ledger.cr(pay, gross - fee)]
-        legs += [ledger.dr(CHANNEL_COST, cost)] if cost else []
-        return legs + ([ledger.cr(FEE_INCOME, fee)] if fee else [])
-    legs = [ledger.dr(pay, gross - fee), ledger.cr(rec, -diff)]
-    legs += [ledger.cr(CHANNEL_COST, cost)] if cost else []
-    return legs + ([ledger.dr(FEE_INCOME, fee)] if fee else [])
+    # the rail's side is the payment we missed (booked as its success would be) or the one we booked wrongly
+    missed = ledger.movements.payment_success(
+        channel=case.channel, merchant_id=case.merchant_id, amount_fen=gross, fee_fen=fee, cost_fen=cost
+    )
+    return list(missed if diff > 0 else ledger.movements.reversal("payment success", missed))
 
 
 def case_public(conn: Connection, row: Any, *, events: bool = False) -> dict[str, Any]:

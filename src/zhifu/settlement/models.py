@@ -3,6 +3,8 @@ result files already applied."""
 
 from __future__ import annotations
 
+import enum
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -17,6 +19,33 @@ from sqlalchemy import (
 )
 
 from zhifu.db.meta import metadata, utcnow_column
+
+
+class BatchStatus(enum.StrEnum):
+    """结算批次状态 / A settlement run: posted (ledger done), then filed (payout files written)."""
+
+    POSTED = "posted"
+    FILED = "filed"
+
+
+class PayoutStatus(enum.StrEnum):
+    """划款状态 / A payout: in transit until the bank's result file says paid or failed."""
+
+    IN_TRANSIT = "in_transit"
+    PAID = "paid"
+    FAILED = "failed"
+
+
+class LineStatus(enum.StrEnum):
+    """结算明细状态 / A merchant's line of a run: its payout's status, or held (frozen, unknown merchant) or
+    carried to a later date (nothing due, below the minimum, on hold)."""
+
+    IN_TRANSIT = "in_transit"
+    PAID = "paid"
+    FAILED = "failed"
+    HELD = "held"
+    CARRIED = "carried"
+
 
 # One run per business date; its batch_no names the payout files and comes back in the bank's result file.
 settlement_batches = Table(

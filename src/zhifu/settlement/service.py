@@ -8,9 +8,9 @@ import functools
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Connection, and_, bindparam, case, func, insert, literal, or_, select, update
@@ -33,6 +33,9 @@ from zhifu.recon.formats import StatementFormatError, parse_payout_results
 from zhifu.settlement.calendar import settle_date
 from zhifu.settlement.files import PayoutInstruction, write_batch_files
 from zhifu.settlement.models import (
+    BatchStatus,
+    LineStatus,
+    PayoutStatus,
     settlement_batches,
     settlement_payouts,
     settlement_result_files,
@@ -41,10 +44,10 @@ from zhifu.settlement.models import (
 
 log = logging.getLogger("zhifu.settlement")
 
-PAYABLE = "merchant_payable:"
+PAYABLE = ledger.accounts.MERCHANT_PAYABLE_PREFIX
 _PAYABLE_END = "merchant_payable;"  # ';' sorts right after ':' — a range scan over every merchant's payable
-IN_TRANSIT = "settlement_in_transit"
-BANK = "bank"
+IN_TRANSIT = ledger.accounts.SETTLEMENT_IN_TRANSIT
+BANK = ledger.accounts.BANK
 KEY_PREFIX = ledger.keys.SETTLEMENT_PREFIX  # every entry the settlement posts; told apart from trading by it
 IN_CHUNK = 500
 
@@ -227,16 +230,16 @@ def _line(
     when = _settle_date(d, cycle, cal)
     reason: str | None
     if net <= 0:
-        status, reason, payout = "carried", "negative" if net < 0 else "nothing_due", 0
+        status, reason, payout = LineStatus.CARRIED, "negative" if net < 0 else "nothing_due", 0
     elif m is None:
-        status, reason, payout = "held", "no_merchant", 0
+        status, reason, payout = LineStatus.HELD, "no_merchant", 0
     elif m.frozen == "Y":
-        status, reason, payout = "held", "frozen", 0
+        status, reason, payout = LineStatus.HELD, "frozen", 0
     elif min(net, available) < min_payout_fen:
-        status, reason, payout = "carried", "below_minimum" if available >= net else "on_hold", 0
+        status, reason, payout = LineStatus.CARRIED, "below_minimum" if available >= net else "on_hold", 0
     else:  # a hold on the payable (a dispute, a risk reserve) stays behind
         status, reason, payout = (
-            "in_transit",
+            LineStatus.IN_TRANSIT,
             None if available >= net else "partly_on_hold",
             min(net, available),
         )
@@ -323,7 +326,7 @@ def _post_payouts(
                     "bank": m.settle_bank,
                     "account_masked": m.settle_account_masked,
                     "account_name": m.settle_account_name,
-                    "status": "in_transit",
+                    "status": PayoutStatus.IN_TRANSIT,
                     "reason": None,
                     "created_at": at,
                     "resolved_at": None,
@@ -332,9 +335,8 @@ def _post_payouts(
             reqs.append(
                 ledger.EntryRequest(
                     ledger.keys.settlement_payout(d, line["merchant_id"]),
-                    (
-                        ledger.dr(PAYABLE + line["merchant_id"], line["payout_fen"]),
-                        ledger.cr(IN_TRANSIT, line["payout_fen"]),
+                    ledger.movements.settlement_payout(
+                        merchant_id=line["merchant_id"], amount_fen=line["payout_fen"]
                     ),
                     f"settlement {batch_no} payout {pid}",
                 )
@@ -348,7 +350,45 @@ def _post_payouts(
         ledger.post_entries(conn, reqs[start : start + step], at=at)
 
 
-def _batch_doc(row: Any) -> dict[str, Any]:
+class BatchDoc(TypedDict):
+    """A settlement run as the API, the console and the simulator get it."""
+
+    object: str  # "settlement_batch"
+    batch_no: str
+    business_date: str
+    status: str  # a BatchStatus
+    merchant_count: int
+    payout_count: int
+    payout_fen: int
+    held_count: int
+    held_fen: int
+    carried_count: int
+    carried_fen: int
+    file_dir: str | None
+    created_at: dt.datetime
+    filed_at: dt.datetime | None
+
+
+class RunDoc(BatchDoc, total=False):
+    """A run as `run_settlement` answers: the batch, whether this call made it, and its payout files."""
+
+    created: bool
+    files: dict[str, str]
+
+
+class PayoutImportDoc(TypedDict):
+    """What applying a bank's payout result file did."""
+
+    object: str  # "payout_result_import"
+    batch_no: str
+    duplicate: bool
+    lines: int
+    paid: int
+    failed: int
+    unchanged: int
+
+
+def _batch_doc(row: Any) -> BatchDoc:
     return {
         "object": "settlement_batch",
         "batch_no": row.batch_no,
@@ -367,9 +407,7 @@ def _batch_doc(row: Any) -> dict[str, Any]:
     }
 
 
-def _post_run(
-    conn: Connection, d: dt.date, at: dt.datetime, min_payout_fen: int
-) -> tuple[dict[str, Any], bool]:
+def _post_run(conn: Connection, d: dt.date, at: dt.datetime, min_payout_fen: int) -> tuple[BatchDoc, bool]:
     """Compute and post a date's run in one transaction; an existing run of the date is returned as it is."""
     existing = conn.execute(select(settlement_batches).where(settlement_batches.c.business_date == d)).first()
     if existing is not None:
@@ -385,8 +423,8 @@ def _post_run(
     batch_no = batch_no_of(d)
     lines = _compute(conn, d, min_payout_fen)
     info = _merchant_info(conn, [ln["merchant_id"] for ln in lines if ln["payout_fen"] > 0])
-    held = [ln for ln in lines if ln["status"] == "held"]
-    carried = [ln for ln in lines if ln["status"] == "carried"]
+    held = [ln for ln in lines if ln["status"] == LineStatus.HELD]
+    carried = [ln for ln in lines if ln["status"] == LineStatus.CARRIED]
     paying = [ln for ln in lines if ln["payout_fen"] > 0]
     try:
         with conn.begin_nested():  # claims the date: a concurrent run of it stops here
@@ -396,7 +434,7 @@ def _post_run(
                     {
                         "batch_no": batch_no,
                         "business_date": d,
-                        "status": "posted",
+                        "status": BatchStatus.POSTED,
                         "merchant_count": len(lines),
                         "payout_count": len(paying),
                         "payout_fen": sum(ln["payout_fen"] for ln in paying),
@@ -466,7 +504,7 @@ def _instructions(conn: Connection, batch_no: str) -> list[PayoutInstruction]:
     ]
 
 
-def _summary(conn: Connection, batch: dict[str, Any]) -> dict[str, Any]:
+def _summary(conn: Connection, batch: Mapping[str, Any]) -> dict[str, Any]:
     by_date = conn.execute(
         select(
             settlement_payouts.c.settle_date,
@@ -496,7 +534,7 @@ def _summary(conn: Connection, batch: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _write_files(db: Database, batch: dict[str, Any], out_dir: Path, at: dt.datetime) -> dict[str, Any]:
+def _write_files(db: Database, batch: BatchDoc, out_dir: Path, at: dt.datetime) -> RunDoc:
     with db.tx() as conn:
         rows = _instructions(conn, batch["batch_no"])
         summary = _summary(conn, batch)
@@ -510,11 +548,11 @@ def _write_files(db: Database, batch: dict[str, Any], out_dir: Path, at: dt.date
         summary,
     )
 
-    def mark(conn: Connection) -> dict[str, Any]:
+    def mark(conn: Connection) -> BatchDoc:
         conn.execute(
             update(settlement_batches)
             .where(settlement_batches.c.batch_no == batch["batch_no"])
-            .values(status="filed", file_dir=str(directory), filed_at=at)
+            .values(status=BatchStatus.FILED, file_dir=str(directory), filed_at=at)
         )
         audit.record(
             conn,
@@ -541,7 +579,7 @@ def run_settlement(
     at: dt.datetime | None = None,
     min_payout_fen: int | None = None,
     out_dir: str | Path | None = None,
-) -> dict[str, Any]:
+) -> RunDoc:
     """Settle a business date: post every merchant's payout, then write the payout files and the summary.
 
     Safe to repeat: a date already posted is not posted again; a run that stopped before its files were written
@@ -558,7 +596,7 @@ def run_settlement(
     files_there = batch["file_dir"] and all(
         (Path(batch["file_dir"]) / f"{batch['batch_no']}{ext}").exists() for ext in (".csv", ".gbk.txt")
     )
-    if batch["status"] == "filed" and files_there:
+    if batch["status"] == BatchStatus.FILED and files_there:
         return {**batch, "created": False}
     return {**_write_files(db, batch, directory, at), "created": fresh}
 
@@ -567,7 +605,7 @@ def last_settled_date(conn: Connection) -> dt.date | None:
     return conn.execute(select(func.max(settlement_batches.c.business_date))).scalar()
 
 
-def scheduled_run(db: Database, *, at: dt.datetime | None = None) -> list[dict[str, Any]]:
+def scheduled_run(db: Database, *, at: dt.datetime | None = None) -> list[RunDoc]:
     """For `zhifu serve`: settle every business date cut off since the last run (a month at most), in order.
 
     Cheap when there is nothing to do (one query), so it can run on every sweeper pass.
@@ -581,7 +619,9 @@ def scheduled_run(db: Database, *, at: dt.datetime | None = None) -> list[dict[s
         last = last_settled_date(conn)
         unfiled = (
             conn.execute(
-                select(settlement_batches.c.business_date).where(settlement_batches.c.status == "posted")
+                select(settlement_batches.c.business_date).where(
+                    settlement_batches.c.status == BatchStatus.POSTED
+                )
             )
             .scalars()
             .all()
@@ -616,7 +656,7 @@ def _log_once(message: str) -> None:
 
 def import_result(
     db: Database, data: bytes, *, filename: str = "", at: dt.datetime | None = None
-) -> dict[str, Any]:
+) -> PayoutImportDoc:
     """Apply the bank's payout result file: paid → DR settlement_in_transit, CR bank; failed → back to the
     merchant's payable, paid again by the next run. The whole file is checked first and refused naming the line;
     the same file twice, or a payout already marked the same way, changes nothing."""
@@ -630,7 +670,7 @@ def import_result(
 
 def _apply_results(
     conn: Connection, rows: list[Any], sha: str, filename: str, at: dt.datetime
-) -> dict[str, Any]:
+) -> PayoutImportDoc:
     prior = conn.execute(
         select(settlement_result_files).where(settlement_result_files.c.sha256 == sha)
     ).first()
@@ -678,7 +718,7 @@ def _apply_results(
                 line_no=line_no,
                 field="amount_fen",
             )
-        if p.status == "in_transit":
+        if p.status == PayoutStatus.IN_TRANSIT:
             todo.append((r, p))
         elif p.status != r.status:
             raise StatementFormatError(
@@ -686,10 +726,9 @@ def _apply_results(
             )
     reqs = []
     for r, p in todo:
-        if r.status == "paid":
-            legs = (ledger.dr(IN_TRANSIT, p.amount_fen), ledger.cr(BANK, p.amount_fen))
-        else:
-            legs = (ledger.dr(IN_TRANSIT, p.amount_fen), ledger.cr(PAYABLE + p.merchant_id, p.amount_fen))
+        legs = ledger.movements.settlement_result(
+            outcome=r.status, merchant_id=p.merchant_id, amount_fen=p.amount_fen
+        )
         reqs.append(
             ledger.EntryRequest(
                 ledger.keys.settlement_result(r.status, p.id), legs, f"payout {p.id} {r.status}"
@@ -841,7 +880,7 @@ def list_settlements(
 
 def list_batches(
     conn: Connection, *, limit: int = 20, before: dt.date | None = None
-) -> tuple[list[dict[str, Any]], bool]:
+) -> tuple[list[BatchDoc], bool]:
     """Settlement runs, newest business date first; `before` pages on."""
     limit = page_limit(limit)
     q = select(settlement_batches).order_by(settlement_batches.c.business_date.desc()).limit(limit + 1)

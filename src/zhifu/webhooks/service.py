@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlparse
@@ -159,7 +160,7 @@ def delete_endpoint(conn: Connection, merchant_id: str, endpoint_id: str) -> dic
 
 
 def emit(
-    conn: Connection, merchant_id: str, type_: str, obj: dict[str, Any], *, at: dt.datetime | None = None
+    conn: Connection, merchant_id: str, type_: str, obj: Mapping[str, Any], *, at: dt.datetime | None = None
 ) -> str:
     """Record an event and queue one delivery per subscribed endpoint, in the caller's transaction."""
     assert type_ in EVENT_TYPES, type_

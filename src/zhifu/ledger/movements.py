@@ -1,0 +1,180 @@
+"""资金变动的分录 / The legs of each money movement, built in one place.
+
+Pure functions: figures in, legs out, no database. Each returns the legs of one journal entry and checks that
+they balance before anyone posts them (`UnbalancedEntry`, `InvalidLegAmount`), so a wrong figure fails where
+the entry is built, with the movement's name, not later in the ledger. The one-by-one payment path, the
+simulator's batch path, incentives and settlement all build their entries here; the keys that name the entries
+are in `zhifu.ledger.keys`, the accounts in `zhifu.ledger.accounts`.
+
+A fee has no entry of its own: it is booked inside the payment's success entry (CR fee_income) and given back
+inside the refund's (DR fee_income), so `payment_success` and `refund_success` carry it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from zhifu.ledger import accounts as acc
+from zhifu.ledger.errors import InvalidLegAmount, UnbalancedEntry
+from zhifu.ledger.models import Leg, cr, dr
+
+PayoutOutcome = Literal["paid", "failed"]  # the bank result file's two answers
+
+
+def balanced(movement: str, legs: Sequence[Leg]) -> tuple[Leg, ...]:
+    """The legs, once they are at least two, each a positive integer of fen, and debits equal credits."""
+    for leg in legs:
+        if isinstance(leg.amount_fen, bool) or not isinstance(leg.amount_fen, int) or leg.amount_fen <= 0:
+            raise InvalidLegAmount(
+                f"{movement}: leg {leg.side} {leg.account} must be a positive integer of fen, "
+                f"got {leg.amount_fen!r}",
+                param="amount_fen",
+            )
+    debits = sum(leg.amount_fen for leg in legs if leg.side == "D")
+    credits = sum(leg.amount_fen for leg in legs if leg.side == "C")
+    if len(legs) < 2 or debits != credits:
+        raise UnbalancedEntry(
+            f"{movement} does not balance: debits {debits} fen, credits {credits} fen in {len(legs)} legs",
+            param="legs",
+        )
+    return tuple(legs)
+
+
+def payment_success(
+    *,
+    channel: str,
+    merchant_id: str,
+    amount_fen: int,
+    fee_fen: int,
+    cost_fen: int,
+    discount_fen: int = 0,
+    discount_from: str | None = None,
+) -> tuple[Leg, ...]:
+    """A payment succeeded: the rail owes what the payer paid net of its cost, the merchant is owed the amount
+    net of the fee, the fee is income; an instant discount comes from its campaign's clearing account.
+
+    DR channel_receivable (amount − discount − cost), DR channel_cost (cost), DR clearing (discount);
+    CR merchant_payable (amount − fee), CR fee_income (fee)."""
+    if discount_fen and discount_from is None:
+        raise UnbalancedEntry(
+            f"payment success: a discount of {discount_fen} fen needs the account it comes from",
+            param="discount_from",
+        )
+    paid_fen = amount_fen - discount_fen
+    legs = []
+    if paid_fen - cost_fen:
+        legs.append(dr(acc.channel_receivable(channel), paid_fen - cost_fen))
+    legs.append(cr(acc.merchant_payable(merchant_id), amount_fen - fee_fen))
+    if cost_fen:
+        legs.append(dr(acc.CHANNEL_COST, cost_fen))
+    if fee_fen:
+        legs.append(cr(acc.FEE_INCOME, fee_fen))
+    if discount_fen and discount_from is not None:
+        legs.append(dr(discount_from, discount_fen))
+    return balanced("payment success", legs)
+
+
+def refund_success(
+    *,
+    channel: str,
+    merchant_id: str,
+    amount_fen: int,
+    fee_back_fen: int,
+    to_payer_fen: int,
+    clawback_to: str | None = None,
+    clawback_fen: int = 0,
+) -> tuple[Leg, ...]:
+    """A refund succeeded: the rail returns `to_payer_fen` to the payer, the discount's share goes back to its
+    campaign's budget, the merchant gives back the amount net of the fee share, the fee share leaves income.
+    The payer's part and the campaign's share together are the refund's amount.
+
+    CR channel_receivable (to payer), CR campaign budget (clawback); DR merchant_payable (amount − fee back),
+    DR fee_income (fee back)."""
+    legs = [cr(acc.channel_receivable(channel), to_payer_fen)]
+    if clawback_fen:
+        if clawback_to is None:
+            raise UnbalancedEntry(
+                f"refund success: a clawback of {clawback_fen} fen needs the budget it returns to",
+                param="clawback_to",
+            )
+        legs.append(cr(clawback_to, clawback_fen))
+    if amount_fen - fee_back_fen:
+        legs.append(dr(acc.merchant_payable(merchant_id), amount_fen - fee_back_fen))
+    if fee_back_fen:
+        legs.append(dr(acc.FEE_INCOME, fee_back_fen))
+    return balanced("refund success", legs)
+
+
+def campaign_funding(*, campaign_id: str, funder: str, amount_fen: int) -> tuple[Leg, ...]:
+    """A funder commits money to a campaign: DR what the funder owes, CR the campaign's budget."""
+    return balanced(
+        "campaign funding",
+        [dr(acc.campaign_funder(funder), amount_fen), cr(acc.campaign_budget(campaign_id), amount_fen)],
+    )
+
+
+def campaign_award(*, campaign_id: str, acquirer_id: str, amount_fen: int) -> tuple[Leg, ...]:
+    """A payment earns a cost refund and subsidy under a campaign, owed to the merchant's acquirer: DR the
+    campaign's budget, CR incentive_payable."""
+    return balanced(
+        "campaign award",
+        [
+            dr(acc.campaign_budget(campaign_id), amount_fen),
+            cr(acc.incentive_payable(acquirer_id), amount_fen),
+        ],
+    )
+
+
+def campaign_award_clawback(*, campaign_id: str, acquirer_id: str, amount_fen: int) -> tuple[Leg, ...]:
+    """A refund takes back part of an award: the reverse of `campaign_award`."""
+    return balanced(
+        "campaign award clawback",
+        [
+            dr(acc.incentive_payable(acquirer_id), amount_fen),
+            cr(acc.campaign_budget(campaign_id), amount_fen),
+        ],
+    )
+
+
+def settlement_payout(*, merchant_id: str, amount_fen: int) -> tuple[Leg, ...]:
+    """A merchant's payout leaves for the bank: DR merchant_payable, CR settlement_in_transit."""
+    return balanced(
+        "settlement payout",
+        [dr(acc.merchant_payable(merchant_id), amount_fen), cr(acc.SETTLEMENT_IN_TRANSIT, amount_fen)],
+    )
+
+
+def settlement_result(*, outcome: PayoutOutcome, merchant_id: str, amount_fen: int) -> tuple[Leg, ...]:
+    """The bank's answer to a payout: paid (DR settlement_in_transit, CR bank) or failed (DR
+    settlement_in_transit, CR merchant_payable: the merchant is owed it again)."""
+    back_to = acc.BANK if outcome == "paid" else acc.merchant_payable(merchant_id)
+    return balanced(
+        f"settlement {outcome}", [dr(acc.SETTLEMENT_IN_TRANSIT, amount_fen), cr(back_to, amount_fen)]
+    )
+
+
+def reversal(movement: str, legs: Sequence[Leg]) -> tuple[Leg, ...]:
+    """The legs that undo a movement's: every leg on the other side."""
+    return balanced(
+        f"reversal of {movement}",
+        [Leg(leg.account, "C" if leg.side == "D" else "D", leg.amount_fen, leg.currency) for leg in legs],
+    )
+
+
+def unexplained(*, channel: str, diff_fen: int) -> tuple[Leg, ...]:
+    """A difference with a rail parked in suspense until explained: the rail owes more than we booked (diff > 0:
+    DR channel_receivable, CR suspense) or less (DR suspense, CR channel_receivable)."""
+    rec = acc.channel_receivable(channel)
+    if diff_fen > 0:
+        return balanced("suspense", [dr(rec, diff_fen), cr(acc.SUSPENSE, diff_fen)])
+    return balanced("suspense", [dr(acc.SUSPENSE, -diff_fen), cr(rec, -diff_fen)])
+
+
+def channel_cost_difference(*, channel: str, diff_fen: int) -> tuple[Leg, ...]:
+    """The rail kept more of a payment than the cost we booked (diff > 0: DR channel_cost, CR
+    channel_receivable) or less (DR channel_receivable, CR channel_cost); the acquirer bears it."""
+    rec = acc.channel_receivable(channel)
+    if diff_fen > 0:
+        return balanced("channel cost difference", [dr(acc.CHANNEL_COST, diff_fen), cr(rec, diff_fen)])
+    return balanced("channel cost difference", [dr(rec, -diff_fen), cr(acc.CHANNEL_COST, -diff_fen)])
