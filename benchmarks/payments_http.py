@@ -3,6 +3,7 @@ process), driven by `wrk` (a C load generator), beside the ceiling measured in t
 endpoint that validates the same JSON body and returns it, served the same way by the same load generator.
 
     python benchmarks/payments_http.py [--quick] [--seconds 10] [--connections 16] [--no-pg]
+    python benchmarks/payments_http.py --memory-minutes 10     # RSS of a web process under steady traffic
 
 A pay-code payment is one POST /v1/payments with a consumer's pay code and a unique merchant_order_no: the
 payment commits, the rail is called over HTTP after the commit, and its answer (the success, the journal entry,
@@ -165,6 +166,11 @@ def summarise_profile(path: Path, top: int = 25) -> None:
     print(f"  profile of zhifu serve ({total} busy samples; inclusive share, our functions):")
     for key, n in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
         print(f"    {n / max(1, total):6.1%}  {key}")
+
+
+def load() -> str:
+    """The machine's 1-minute load average (it is shared: figures are quoted beside it)."""
+    return f"{os.getloadavg()[0]:.1f}"
 
 
 def free_port() -> int:
@@ -355,7 +361,7 @@ class Bench:
         cpu = ", ".join(f"{k} {v:.1f}" for k, v in r.cpu_ms.items())
         print(
             f"  {label:<50} {r.rate:8.0f} {unit}/s   p50 {r.p50_ms:6.1f} ms   p99 {r.p99_ms:6.1f} ms{err}\n"
-            f"  {'':<50} CPU ms per {unit[:-1]}: {cpu}",
+            f"  {'':<50} CPU ms per {unit[:-1]}: {cpu}; load average {load()}",
             flush=True,
         )
 
@@ -448,6 +454,40 @@ def backend(
     return paycode
 
 
+def memory_run(bench: Bench, tmp: Path, minutes: float) -> None:
+    """A web process on SQLite under steady pay-code traffic at about half its maximum rate for `minutes`: its
+    resident memory at the start, after each minute and at the end (a leak shows as a steady climb)."""
+    db_url = f"sqlite:///{tmp}/memory.db"
+    secret = seed(db_url)
+    proc, base = start_zhifu(db_url, [])
+    bench.watch["zhifu"] = proc.pid
+    try:
+        top = bench.wrk_run(base, "paycode", secret, 5)  # the maximum, to offer about half of it
+        pause_ms = bench.connections * 1000 / max(1.0, top.requests / 5 / 2)
+        rss0 = rss_mb(proc.pid)
+        print(
+            f"memory: zhifu serve on SQLite, pay-code traffic at about half the maximum ({top.rate:.0f}/s) for "
+            f"{minutes:g} min; RSS at start {rss0:.0f} MB; load average {load()}",
+            flush=True,
+        )
+        deadline = time.monotonic() + minutes * 60
+        n = 0
+        while (left := deadline - time.monotonic()) > 1:
+            n += 1
+            r = bench.wrk_run(base, "paycode", secret, min(60.0, left), pause_ms)
+            print(
+                f"  minute {n}: {r.rate:.0f} payments/s, p99 {r.p99_ms:.1f} ms, {r.errors} errors, "
+                f"RSS {rss_mb(proc.pid):.0f} MB; load average {load()}",
+                flush=True,
+            )
+        rss1 = rss_mb(proc.pid)
+    finally:
+        stop(proc)
+        del bench.watch["zhifu"]
+    print(f"  ledger verify after the run: {verify(db_url)}", flush=True)
+    print(f"memory: RSS {rss0:.0f} MB at start, {rss1:.0f} MB after {minutes:g} min ({rss1 - rss0:+.0f} MB)")
+
+
 def pg_database() -> str | None:
     import psycopg
 
@@ -487,6 +527,12 @@ def main() -> None:
     ap.add_argument(
         "--pg-workers", type=int, default=2, help="web processes for the multi-process PostgreSQL line"
     )
+    ap.add_argument(
+        "--memory-minutes",
+        type=float,
+        default=None,
+        help="instead of the figures: one web process on SQLite under steady traffic this long, RSS at start and end",
+    )
     args = ap.parse_args()
     seconds = args.seconds or (5.0 if args.quick else 10.0)
     wrk = ensure_wrk()
@@ -499,6 +545,12 @@ def main() -> None:
         os.environ["ZHIFU_RAILS_CONFIG"] = str(rails_json)
         bench = Bench(wrk, tmp, seconds, args.connections, args.threads)
         bench.profile = args.profile
+        if args.memory_minutes:
+            try:
+                memory_run(bench, tmp, args.memory_minutes)
+            finally:
+                stop(rails)
+            return
         try:
             print(
                 f"wrk {args.threads} thread(s), {args.connections} connections, {seconds:.0f} s per measurement; "
@@ -547,7 +599,7 @@ def main() -> None:
         print(f"PostgreSQL {pg_rates[1][0]} ÷ 1 web process: {pg_rates[1][1] / pg_rates[0][1]:.2f}×")
     print(
         f"SQLite ratio: pay-code payments ÷ echo requests = {sqlite.rate:.0f} ÷ {echo.rate:.0f} = "
-        f"{sqlite.rate / echo.rate:.0%}"
+        f"{sqlite.rate / echo.rate:.0%} (load average {load()})"
     )
 
 
