@@ -682,29 +682,66 @@ def operator_settle(
 
 @pages.get("/console/regulator/public-services")
 def regulator_figures(
-    request: Request, start: str = "", end: str = "", user: User = Depends(_regulator)
+    request: Request,
+    start: str = "",
+    end: str = "",
+    town: str = "",
+    channel: str = "",
+    category: str = "",
+    institution: str = "",
+    user: User = Depends(_regulator),
 ) -> Response:
-    """Public-service payments by category, town and channel, over business dates (default: this month)."""
+    """Public-service payments by category, town and channel, over business dates (default: this month),
+    restricted to a town, a channel and a category when chosen (the dashboard's filters)."""
+    from zhifu.channels import REGISTRY
     from zhifu.core import clock
     from zhifu.merchants import county
 
     today = service.business_date(clock.now())
-    error = None
+    towns = {t.code: t.name for t in county().towns}
+    error, param = None, None
     try:
         lo = _date(start, "start") if start else today.replace(day=1)
         hi = _date(end, "end") if end else today
         if lo > hi:
             raise InvalidRequest("起始日期晚于截止日期 / start must not be after end", param="start")
+        if town and town not in towns:
+            raise InvalidRequest(f"没有乡镇 {town} / town: unknown {town!r}", param="town")
+        if channel and channel not in REGISTRY:
+            raise InvalidRequest(f"没有渠道 {channel} / channel: unknown {channel!r}", param="channel")
+        if category and category not in service.CATEGORY_LABELS:
+            raise InvalidRequest(f"没有类别 {category} / category: unknown {category!r}", param="category")
     except InvalidRequest as exc:
-        lo, hi, error = today.replace(day=1), today, exc.message
+        lo, hi, error, param = today.replace(day=1), today, exc.message, exc.param
+        town = channel = category = ""
     db: Database = request.app.state.db
     with db.read() as c:
-        figs = service.kpi_public_services(c, lo, hi)
-    towns = {t.code: t.name for t in county().towns}
+        figs = service.public_service_figures(
+            c,
+            start=lo,
+            end=hi,
+            town=town or None,
+            channel=channel or None,
+            category=category or None,
+            acquirer=institution or None,  # the dashboard's institution: the acquirer serving the biller
+        )
     return console.page(
         request,
         "bills/regulator.html",
-        {"f": figs, "start": lo, "end": hi, "towns": towns, "error": error},
+        {
+            "f": figs,
+            "start": lo,
+            "end": hi,
+            "towns": towns,
+            "town": town,
+            "channel": channel,
+            "category": category,
+            "institution": institution,
+            "channels": list(REGISTRY),
+            "categories": service.CATEGORY_LABELS,
+            "error": error,
+            "param": param,
+        },
         status=400 if error else 200,
         active="/console/regulator/public-services",
     )

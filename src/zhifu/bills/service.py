@@ -48,7 +48,7 @@ from zhifu.core.clock import SHANGHAI
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id_fast
 from zhifu.core.money import check_fen, fen_to_yuan_str, ppm_of
-from zhifu.core.paging import PAGE_MAX, page_limit
+from zhifu.core.paging import PAGE_MAX, cursor_page
 from zhifu.db import Database
 from zhifu.merchants import service as merchants
 from zhifu.payments import CreatePayment, PaymentStatus
@@ -541,16 +541,14 @@ def list_bills(
     starting_after: str | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     b = _biller(conn, biller_id)
-    limit = page_limit(limit)
-    q = select(bills).where(bills.c.merchant_id == b.merchant_id).order_by(bills.c.id.desc()).limit(limit + 1)
+    where = [bills.c.merchant_id == b.merchant_id]
     if status:
-        q = q.where(bills.c.status == status)
+        where.append(bills.c.status == status)
     if account_no:
-        q = q.where(bills.c.account_no == account_no)
-    if starting_after:
-        q = q.where(bills.c.id < starting_after)
-    rows = conn.execute(q).all()
-    return [bill_public(r, b) for r in rows[:limit]], len(rows) > limit
+        where.append(bills.c.account_no == account_no)
+    return cursor_page(
+        conn, bills, where, limit=limit, starting_after=starting_after, public=lambda r: bill_public(r, b)
+    )
 
 
 def cancel_bill(
@@ -1819,16 +1817,43 @@ def resolve_case(conn: Connection, biller_id: str, case_id: str) -> dict[str, An
 
 
 def public_service_figures(
-    conn: Connection, *, start: dt.date | None = None, end: dt.date | None = None
+    conn: Connection,
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    town: str | None = None,
+    channel: str | None = None,
+    category: str | None = None,
+    acquirer: str | None = None,
 ) -> dict[str, Any]:
     """Public-service payments by category, town and channel (succeeded, refunds not netted), for the
-    regulator: count and amount."""
+    regulator: count and amount; restricted, where given, to a town, a channel, a category and the acquirer
+    that serves the biller."""
+    if category and category not in CATEGORY_LABELS:
+        raise InvalidRequest(
+            f"类别 {category} 不存在 / category: unknown {category!r}; one of {', '.join(CATEGORY_LABELS)}",
+            param="category",
+        )
     cond = [bill_lines.c.status == LineStatus.SUCCEEDED]
     if start:
         cond.append(bill_lines.c.business_date >= start)
     if end:
         cond.append(bill_lines.c.business_date <= end)
-    out: dict[str, Any] = {"object": "public_service_figures", "start": start, "end": end}
+    if town:
+        cond.append(bill_lines.c.town_code == town)
+    if channel:
+        cond.append(bill_lines.c.channel == channel)
+    if category:
+        cond.append(bill_lines.c.category == category)
+    if acquirer:
+        served = select(billers.c.id).where(billers.c.acquirer_id == acquirer)
+        cond.append(bill_lines.c.biller_id.in_(served.scalar_subquery()))
+    out: dict[str, Any] = {
+        "object": "public_service_figures",
+        "start": start,
+        "end": end,
+        "filters": {"town": town, "channel": channel, "category": category, "acquirer": acquirer},
+    }
     total = conn.execute(
         select(func.count(), func.coalesce(func.sum(bill_lines.c.amount_fen), 0)).where(and_(*cond))
     ).one()
@@ -1848,10 +1873,21 @@ def public_service_figures(
     return out
 
 
-def kpi_public_services(conn: Connection, start: dt.date, end: dt.date) -> dict[str, Any]:
+def kpi_public_services(
+    conn: Connection,
+    start: dt.date,
+    end: dt.date,
+    *,
+    town: str | None = None,
+    institution: str | None = None,
+    channel: str | None = None,
+) -> dict[str, Any]:
     """The dashboard's and the monthly report's figure: public-service payments paid on business dates
-    start..end, by category, town and channel (the same query as the bills' own figures)."""
-    return public_service_figures(conn, start=start, end=end)
+    start..end, by category, town and channel, under the dashboard's filters (its institution is the acquirer
+    serving the biller); the same query as the bills' own figures."""
+    return public_service_figures(
+        conn, start=start, end=end, town=town, channel=channel, acquirer=institution
+    )
 
 
 def biller_overview(conn: Connection, biller_id: str, *, at: dt.datetime | None = None) -> dict[str, Any]:

@@ -894,7 +894,9 @@ def operations(conn: Connection, f: Filters) -> dict[str, Any]:
         "office": sources.programme_office(conn, f.start, f.end),
         "transit": sources.transit_usage(conn, f.start, f.end),
         "rural": sources.rural(conn, f.start, f.end),
-        "public_services": sources.public_services(conn, f.start, f.end),
+        "public_services": sources.public_services(
+            conn, f.start, f.end, town=f.town, institution=f.institution, channel=f.channel
+        ),
     }
 
 

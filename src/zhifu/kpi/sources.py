@@ -111,10 +111,21 @@ def transit_usage(conn: Connection, start: dt.date, end: dt.date) -> dict[str, A
     return fn(conn, start, end) if fn is not None else None
 
 
-def public_services(conn: Connection, start: dt.date, end: dt.date) -> dict[str, Any] | None:
-    """Public-service payments (water, power, tuition, social insurance...) by category, town and channel."""
+def public_services(
+    conn: Connection,
+    start: dt.date,
+    end: dt.date,
+    *,
+    town: str | None = None,
+    institution: str | None = None,
+    channel: str | None = None,
+) -> dict[str, Any] | None:
+    """Public-service payments (water, power, tuition, social insurance...) by category, town and channel,
+    under the dashboard's town, institution and channel filters."""
     fn = _offered("bills", "public_services")
-    return fn(conn, start, end) if fn is not None else None
+    if fn is None:
+        return None
+    return fn(conn, start, end, town=town, institution=institution, channel=channel)
 
 
 def circle_merchant_counts(conn: Connection) -> dict[str, int]:
