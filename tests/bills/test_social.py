@@ -194,3 +194,30 @@ def test_bad_orders_name_the_field_and_change_nothing(db, fixed_clock) -> None: 
     assert _counts(db) == before
     with pytest.raises(ValidationError):
         social.ContributionIn(**(order().model_dump() | {"members": []}))
+
+
+def test_two_phones_pay_for_the_same_person_at_once(db, fixed_clock) -> None:  # type: ignore[no-untyped-def]
+    """Family members on several phones pay the same person's pension at once: one order goes through, every
+    other one is refused (not a server error), on both backends."""
+    import concurrent.futures
+
+    bureau(db)
+    same = {"name": "王建国", "id_number": person(1972)}
+
+    def attempt(k: int) -> str:
+        try:
+            out = social.contribute(
+                db,
+                order(members=[same], tier_fen=(30_000, 50_000)[k % 2], channel=("wechat", "alipay")[k % 2]),
+            )
+            return out["status"]
+        except ConflictError as exc:
+            return exc.code
+
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(attempt, range(12)))
+    assert results.count("paying") == 1, results
+    assert set(results) - {"paying"} == {"contribution_in_progress"}, results
+    with db.read() as c:
+        rows = social.list_contributions(c, "social_insurance")
+    assert [r["status"] for r in rows] == ["paying"]
