@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from zhifu.api.app import BODY_MAX_BYTES, ERROR_STATUSES
+from zhifu.api.app import BODY_BYTES_MAX, ERROR_STATUSES
 
 
 def _is_error(r, status: int, code: str) -> None:  # type: ignore[no-untyped-def]
@@ -26,10 +26,10 @@ def _chunks(total: int) -> Iterator[bytes]:
 
 def test_body_limit_holds_for_chunked_bodies_before_authentication(platform) -> None:  # type: ignore[no-untyped-def]
     r = platform.client.post(
-        "/v1/payments", content=_chunks(BODY_MAX_BYTES + 8192), headers={"Content-Type": "application/json"}
+        "/v1/payments", content=_chunks(BODY_BYTES_MAX + 8192), headers={"Content-Type": "application/json"}
     )  # no key: still a 413, not a 401
     _is_error(r, 413, "body_too_large")
-    r = platform.client.post("/v1/payments", content=b"x" * (BODY_MAX_BYTES + 1))
+    r = platform.client.post("/v1/payments", content=b"x" * (BODY_BYTES_MAX + 1))
     _is_error(r, 413, "body_too_large")
     mid, mh = platform.merchant()
     small = json.dumps({"amount_fen": 100, "merchant_order_no": "chunk-1", "channel": "wechat"}).encode()

@@ -182,7 +182,7 @@ def test_a_claim_whose_work_never_committed_runs_once_after_the_limit(
     assert _count(platform.db, refunds) == 0
     soon = platform.client.post(f"/v1/payments/{p['id']}/refunds", json={"amount_fen": 1_000}, headers=h)
     assert soon.status_code == 409 and soon.json()["error"]["code"] == "idempotency_in_flight"
-    fixed_clock.advance(seconds=idempotency.WORK_COMMIT_MAX_S + 1)
+    fixed_clock.advance(seconds=idempotency.WORK_COMMIT_S_MAX + 1)
     late = platform.client.post(f"/v1/payments/{p['id']}/refunds", json={"amount_fen": 1_000}, headers=h)
     assert late.status_code == 200 and late.json()["status"] in ("pending", "succeeded"), late.text
     assert _count(platform.db, refunds) == 1

@@ -18,7 +18,7 @@ from zhifu.core.config import get_settings
 from zhifu.core.errors import ZhifuError
 from zhifu.db import Database
 
-BODY_MAX_BYTES = 64 * 1024  # no API request needs more; uploads have their own routes and limits
+BODY_BYTES_MAX = 64 * 1024  # no API request needs more; uploads have their own routes and limits
 UPLOAD_BYTES_MAX = (
     17 * 1024 * 1024
 )  # billers' bill and return files (16 MB, zhifu.bills.importer) with their form
@@ -60,7 +60,7 @@ class BodyLimit:
             await _error(400, "nul_character", _NUL_MESSAGE)(scope, receive, send)
             return
         headers = {k.lower(): v for k, v in scope.get("headers", [])}
-        limit = UPLOAD_BYTES_MAX if path.endswith(UPLOAD_PATH_ENDS) else BODY_MAX_BYTES
+        limit = UPLOAD_BYTES_MAX if path.endswith(UPLOAD_PATH_ENDS) else BODY_BYTES_MAX
         length = headers.get(b"content-length")
         too_large = _error(413, "body_too_large", f"request body is over {limit} bytes")
         if length is not None and (not length.isdigit() or int(length) > limit):

@@ -25,7 +25,7 @@ IN_FLIGHT_STALE_S = 60  # a request that died mid-way frees its key after this l
 # A request with a recovery point whose work has not committed this long after its claim has died (its work is a
 # few milliseconds; SQLite's busy wait is 10 s): a retry runs the work, and the recovery point's compare-and-set
 # keeps a slow first attempt from committing too.
-WORK_COMMIT_MAX_S = 10
+WORK_COMMIT_S_MAX = 10
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -81,7 +81,7 @@ def begin(
             return Stored(row.response_status, row.response_body)
         if kind is not None and row.resource_id is not None and row.resource_kind == kind:
             return Recover(row.resource_id)
-        stale_s = WORK_COMMIT_MAX_S if kind is not None else IN_FLIGHT_STALE_S
+        stale_s = WORK_COMMIT_S_MAX if kind is not None else IN_FLIGHT_STALE_S
         if row.locked_at > now - dt.timedelta(seconds=stale_s):
             raise ConflictError(
                 "a request with this Idempotency-Key is still in flight",

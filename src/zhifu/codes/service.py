@@ -27,7 +27,7 @@ from zhifu.core.paging import PAGE_MAX, page_limit
 from zhifu.db import Database
 from zhifu.incentives import PayerHint
 from zhifu.merchants import MerchantStatus, county, merchant_row
-from zhifu.merchants.models import stores
+from zhifu.merchants.read import has_store
 from zhifu.payments import CreatePayment, PaymentStatus
 from zhifu.qr import LanguageTemplate, MerchantAccount
 from zhifu.qr import encode as encode_emv
@@ -196,10 +196,7 @@ def _check_store(conn: Connection, merchant_id: str, store_id: str | None) -> No
     if store_id is None:
         return
     parse_id(store_id, "sto", param="store_id")
-    found = conn.execute(
-        select(stores.c.id).where(and_(stores.c.merchant_id == merchant_id, stores.c.id == store_id))
-    ).first()
-    if found is None:
+    if not has_store(conn, merchant_id, store_id):
         raise NotFound(f"merchant {merchant_id} has no store {store_id}", param="store_id")
 
 

@@ -1302,8 +1302,8 @@ def get_complaint(conn: Connection, complaint_id: str, *, merchant_id: str | Non
 def payment_history(conn: Connection, complaint_id: str) -> list[dict[str, Any]]:
     """Each linked payment with its refunds, its ledger entries and the notifications sent to the merchant."""
     from zhifu.ledger import keys as ledger_keys
-    from zhifu.ledger.models import entries, postings
-    from zhifu.webhooks.models import events
+    from zhifu.ledger.read import entry_legs
+    from zhifu.webhooks.read import events_since
 
     out = []
     for link in conn.execute(
@@ -1312,27 +1312,9 @@ def payment_history(conn: Connection, complaint_id: str) -> list[dict[str, Any]]
         p = payments.get_payment(conn, link.merchant_id, link.payment_id)
         refunds = payments.list_refunds(conn, link.merchant_id, link.payment_id)
         keys = [ledger_keys.payment_success(p["id"]), *(ledger_keys.refund_success(r["id"]) for r in refunds)]
-        legs = conn.execute(
-            select(
-                entries.c.id,
-                entries.c.description,
-                entries.c.created_at,
-                postings.c.account_code,
-                postings.c.side,
-                postings.c.amount_fen,
-            )
-            .join(postings, postings.c.entry_id == entries.c.id)
-            .where(entries.c.idempotency_key.in_(keys))
-            .order_by(entries.c.id, postings.c.id)
-        ).all()
-        ledger_rows = [dict(r._mapping) for r in legs]
+        ledger_rows = entry_legs(conn, keys)
         ids = {p["id"], *(r["id"] for r in refunds)}
-        recent = conn.execute(
-            select(events.c.id, events.c.type, events.c.data, events.c.created_at)
-            .where(events.c.merchant_id == link.merchant_id, events.c.created_at >= p["created_at"])
-            .order_by(events.c.id)
-            .limit(NOTIFICATIONS_SCAN_MAX)
-        ).all()
+        recent = events_since(conn, link.merchant_id, p["created_at"], limit=NOTIFICATIONS_SCAN_MAX)
         notes = [
             {"id": e.id, "type": e.type, "created_at": e.created_at}
             for e in recent
@@ -1589,19 +1571,19 @@ def merchant_signals(
     ]
 
 
-EXPORT_HEAD: Final = (  # the CFPB database's column names, each after its Chinese name
-    "投诉编号 Complaint ID",
-    "受理日期 Date received",
-    "业务 Product",
-    "问题 Issue",
-    "投诉经过 Consumer complaint narrative",
-    "被投诉机构 Company",
-    "机构答复 Company response to consumer",
-    "是否按时答复 Timely response?",
-    "地区 State",
-    "投诉途径 Submitted via",
-    "转办日期 Date sent to company",
-    "是否有异议 Consumer disputed?",
+EXPORT_HEAD: Final = (
+    "Complaint ID",
+    "Date received",
+    "Product",
+    "Issue",
+    "Consumer complaint narrative",
+    "Company",
+    "Company response to consumer",
+    "Timely response?",
+    "State",
+    "Submitted via",
+    "Date sent to company",
+    "Consumer disputed?",
 )
 _RESPONSES = {
     "monetary_relief": "Closed with monetary relief",

@@ -23,9 +23,9 @@ from zhifu.console.models import console_form_tokens
 from zhifu.console.service import User, _visible, require
 from zhifu.core import clock
 from zhifu.core.errors import InvalidRequest, NotFound, PermissionDenied, ZhifuError
+from zhifu.core.messages import N_
 from zhifu.core.money import parse_yuan
 from zhifu.web.i18n import translator
-from zhifu.web.vocabulary import N_
 
 FORM_TOKEN_CHARS: Final = 43  # secrets.token_urlsafe(32)
 FORM_TOKEN_TTL_S: Final = 7 * 24 * 3600  # a form left open over a week is stale; its token row is purged
@@ -505,7 +505,7 @@ def get_case(conn: Connection, user: User, case_id: str) -> dict[str, Any]:
 
 
 def visible_cases(conn: Connection, user: User, status: str) -> list[dict[str, Any]]:
-    from zhifu.merchants.models import merchants
+    from zhifu.merchants.read import merchants_view as merchants
     from zhifu.recon import service as recon
 
     require(user, "operator")

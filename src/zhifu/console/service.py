@@ -27,15 +27,18 @@ from zhifu.core import clock
 from zhifu.core.clock import SHANGHAI
 from zhifu.core.errors import InvalidRequest, NotFound, PermissionDenied, ZhifuError
 from zhifu.core.ids import new_id
+from zhifu.core.messages import N_
 from zhifu.core.money import parse_yuan
-from zhifu.merchants.models import MerchantStatus, merchants
-from zhifu.payments.models import payments, refunds
+from zhifu.core.paging import page_of
+from zhifu.merchants import MerchantStatus
+from zhifu.merchants.read import merchants_view as merchants
+from zhifu.payments.read import payments_view as payments
+from zhifu.payments.read import refunds_view as refunds
 from zhifu.payments.service import refund_public
 from zhifu.reference import account_name_ok, check_credit_code, check_resident_id, get_mcc
+from zhifu.reference.masking import mask_ends
 from zhifu.settlement import service as settlement_service
 from zhifu.settlement import statements as settlement_statements
-from zhifu.web.filters import mask
-from zhifu.web.vocabulary import N_
 
 ROLES: Final = ("regulator", "operator", "merchant", "biller", "complaints")
 USERNAME_RE: Final = re.compile(r"[a-z0-9][a-z0-9_.\-]{2,63}")
@@ -354,7 +357,7 @@ def _shown_merchant(user: User, m: dict[str, Any]) -> dict[str, Any]:
     if user.masks_personal_data:
         m = {
             **m,
-            "settle_account_name": mask(m["settle_account_name"]),
+            "settle_account_name": mask_ends(m["settle_account_name"]),
         }  # the legal person's is masked for all
     return m
 
@@ -438,9 +441,8 @@ def search_payments(
     require(user, "merchant", "operator", "regulator")
     q = _check_length(q.strip(), SEARCH_CHARS_MAX, "q")
     _check_length(starting_after, SEARCH_CHARS_MAX, "starting_after")
-    limit = max(1, min(limit, 100))
     stmt = select(payments, merchants.c.short_name).join(merchants, merchants.c.id == payments.c.merchant_id)
-    stmt = stmt.where(_merchant_clause(user)).order_by(payments.c.id.desc()).limit(limit + 1)
+    stmt = stmt.where(_merchant_clause(user))
     if q:
         stmt = stmt.where(
             or_(payments.c.id == q, payments.c.merchant_order_no == q, payments.c.merchant_id == q)
@@ -449,11 +451,14 @@ def search_payments(
         stmt = stmt.where(payments.c.status == status)
     if channel:
         stmt = stmt.where(payments.c.channel == channel)
-    if starting_after:
-        stmt = stmt.where(payments.c.id < starting_after)
-    rows = conn.execute(stmt).all()
-    out = [{**payments_svc.public(r), "merchant_name": r.short_name} for r in rows[:limit]]
-    return out, len(rows) > limit
+    return page_of(
+        conn,
+        stmt,
+        payments.c.id,
+        limit=limit,
+        starting_after=starting_after or None,
+        public=lambda r: {**payments_svc.public(r), "merchant_name": r.short_name},
+    )
 
 
 def payment_detail(conn: Connection, user: User, payment_id: str) -> dict[str, Any]:
@@ -669,7 +674,7 @@ def merchant_review(conn: Connection, user: User, merchant_id: str) -> dict[str,
     row = _visible(conn, user, _check_length(merchant_id, SEARCH_CHARS_MAX, "merchant"))
     return {
         **merchants_svc.get_merchant(conn, row.id),
-        "checks": application_checks(row, conn),
+        "checks": application_checks(merchants_svc.merchant_row(conn, row.id), conn),
         "reviewable": row.status == MerchantStatus.PENDING_REVIEW,
     }
 

@@ -10,14 +10,14 @@ from zhifu.core.errors import (
     ZhifuError,
 )
 from zhifu.core.ids import new_id, parse_id
-from zhifu.core.money import MAX_PAYMENT_FEN, format_fen, parse_yuan
+from zhifu.core.money import PAYMENT_FEN_MAX, format_fen, parse_yuan
 
 __all__ = [
     "Clock",
     "ConflictError",
     "FixedClock",
     "InvalidRequest",
-    "MAX_PAYMENT_FEN",
+    "PAYMENT_FEN_MAX",
     "NotFound",
     "PermissionDenied",
     "Settings",

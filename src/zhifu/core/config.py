@@ -15,7 +15,7 @@ from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from zhifu.core.errors import ZhifuError
-from zhifu.core.money import MAX_PAYMENT_FEN
+from zhifu.core.money import PAYMENT_FEN_MAX
 
 SECRET_CHARS_MIN = 32  # 32 random URL-safe characters carry about 190 bits
 SIMULATOR_SECRET = "simulator-only-not-a-secret-0123456789"  # public by design: the simulator's data is fake
@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ZHIFU_", extra="ignore")
 
     database_url: str = "sqlite:///./zhifu.db"
-    max_payment_fen: int = MAX_PAYMENT_FEN
+    max_payment_fen: int = PAYMENT_FEN_MAX
     flat_fee_ppm: int = 3_800  # 0.38 %: the fee until a fee plan applies
     public_base_url: str = "http://127.0.0.1:8000"
     secret_key: str = ""  # no default: see the module's docstring

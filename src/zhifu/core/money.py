@@ -6,11 +6,11 @@ import re
 
 from zhifu.core.errors import MoneyError
 
-MAX_PAYMENT_FEN = 100_000_000  # 1,000,000.00 yuan: the default ceiling of one payment
+PAYMENT_FEN_MAX = 100_000_000  # 1,000,000.00 yuan: the default ceiling of one payment
 _YUAN_RE = re.compile(r"(0|[1-9][0-9]{0,12})(?:\.([0-9]{1,2}))?")
 
 
-def parse_yuan(text: str, *, max_fen: int = MAX_PAYMENT_FEN, param: str = "amount") -> int:
+def parse_yuan(text: str, *, max_fen: int = PAYMENT_FEN_MAX, param: str = "amount") -> int:
     """Parse "12.34" into 1234 fen. Rejects signs, exponents, spaces, >2 decimals, zero and over-maximum."""
     if not isinstance(text, str):
         raise MoneyError(f'{param} must be a string of yuan like "12.34"', param=param)
@@ -29,7 +29,7 @@ def parse_yuan(text: str, *, max_fen: int = MAX_PAYMENT_FEN, param: str = "amoun
     return fen
 
 
-def check_fen(fen: object, *, max_fen: int = MAX_PAYMENT_FEN, param: str = "amount_fen") -> int:
+def check_fen(fen: object, *, max_fen: int = PAYMENT_FEN_MAX, param: str = "amount_fen") -> int:
     """Validate an amount already in fen: a positive integer not above the maximum."""
     if isinstance(fen, bool) or not isinstance(fen, int):
         raise MoneyError(f"{param} must be an integer number of fen", param=param)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Table, select
+from sqlalchemy import ColumnElement, Connection, Select, Table, select
 
 PAGE_MAX = 100  # rows one list call answers at most (as Stripe's lists): more is the next page, never one huge answer
 
@@ -29,9 +29,31 @@ def cursor_page(
 ) -> tuple[list[T], bool]:
     """One page of `table`'s rows matching `where`, newest id first, after the id `starting_after` when given;
     with whether more rows follow (one row past the page is read to know)."""
-    limit = page_limit(limit)
-    q = select(table).where(*where).order_by(table.c.id.desc()).limit(limit + 1)
-    if starting_after:
-        q = q.where(table.c.id < starting_after)
+    return page_of(
+        conn,
+        select(table).where(*where),
+        table.c.id,
+        limit=limit,
+        starting_after=starting_after,
+        public=public,
+    )
+
+
+def page_of(
+    conn: Connection,
+    query: Select[Any],
+    id_column: ColumnElement[Any],
+    *,
+    limit: int,
+    starting_after: Any | None,
+    public: Callable[[Any], T],
+    page_max: int = PAGE_MAX,
+) -> tuple[list[T], bool]:
+    """One page of any query's rows (a join, chosen columns), newest `id_column` first, after `starting_after`
+    when given; with whether more rows follow."""
+    limit = page_limit(limit, page_max)
+    q = query.order_by(id_column.desc()).limit(limit + 1)
+    if starting_after is not None and starting_after != "":
+        q = q.where(id_column < starting_after)
     rows = conn.execute(q).all()
     return [public(r) for r in rows[:limit]], len(rows) > limit

@@ -34,7 +34,7 @@ from zhifu.fees.calc import (
     select_rule,
 )
 from zhifu.fees.models import fee_channel_costs, fee_merchant_classes, fee_rules, fee_waivers
-from zhifu.merchants.models import merchants
+from zhifu.merchants.read import merchants_view as merchants
 
 WALLET_CHANNELS = frozenset({"wechat", "alipay"})  # not bank-card rails: 557's caps do not bind them
 # 发改价格〔2016〕557号 ceilings for bank-card rails; a configured cost above them is a typo or a breach

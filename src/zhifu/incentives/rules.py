@@ -19,7 +19,7 @@ from zhifu.reference.mcc import is_known_mcc
 PPM = 1_000_000
 TIERS_MAX = 20  # weighted discount tiers per campaign
 LIST_MAX = 500  # entries in any eligibility list (merchants, MCCs, towns…)
-WINDOW_MAX_DAYS = 3 * 366  # a campaign runs at most about three years
+WINDOW_DAYS_MAX = 3 * 366  # a campaign runs at most about three years
 SPLIT_WINDOW_S = 600  # payments of one payer at one merchant this close together count as one purchase split
 SPLIT_COUNT = 3  # …and this many of them with a discount raise a flag for the risk monitor
 
@@ -88,8 +88,8 @@ def validate_rules(r: Rules, profile: CountyProfile) -> Rules:
             "ends_at must be after starts_at (the window is empty or inverted)",
             "ends_at",
         )
-    if r.ends_at - r.starts_at > dt.timedelta(days=WINDOW_MAX_DAYS):
-        raise _bad("活动期过长", f"a campaign runs at most {WINDOW_MAX_DAYS} days", "ends_at")
+    if r.ends_at - r.starts_at > dt.timedelta(days=WINDOW_DAYS_MAX):
+        raise _bad("活动期过长", f"a campaign runs at most {WINDOW_DAYS_MAX} days", "ends_at")
     for i, d in enumerate(r.weekdays):
         if not 1 <= d <= 7:
             raise _bad("星期须为 1–7", "weekdays are 1 (Monday) to 7 (Sunday)", f"weekdays.{i}")

@@ -9,12 +9,12 @@ import io
 import re
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from zhifu.channels import REGISTRY
 from zhifu.core.errors import InvalidRequest
 from zhifu.core.money import format_fen
-from zhifu.county.tables import county_info, county_towns
+from zhifu.county import read as county_read
 from zhifu.kpi import service
 
 FORMATS = ("xlsx", "pdf")
@@ -48,8 +48,8 @@ def collect(conn: Connection, month: str) -> dict[str, Any]:
     f = service.Filters(start, end)
     towns = service.by_town(conn, f)
     cov = service.coverage(conn, end)
-    county = conn.execute(select(county_info.c.name)).scalar_one_or_none() or ""
-    names = dict(conn.execute(select(county_towns.c.code, county_towns.c.name)).all())
+    county = county_read.county_name(conn)
+    names = county_read.town_names(conn)
     town_rows = []
     for c in cov["towns"]:
         t = towns.get(c["town_code"], {"count": 0, "amount_fen": 0, "unionpay_count": 0})

@@ -30,8 +30,9 @@ from zhifu.kpi.models import (
     kpi_payer_first,
     kpi_state,
 )
-from zhifu.merchants import merchants
-from zhifu.payments.models import payments, refunds
+from zhifu.merchants.read import merchants_view as merchants
+from zhifu.payments.read import payments_view as payments
+from zhifu.payments.read import refunds_view as refunds
 
 EPOCH = dt.date(1970, 1, 1)
 WINDOW_DAYS = 30  # active users: at least one successful mobile payment in the 30 days ending that day

@@ -9,7 +9,6 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
 from zhifu import audit
 from zhifu.api.deps import get_db, json_response, loads, operator_principal, raw_body, run_idempotent
@@ -17,7 +16,7 @@ from zhifu.channels import REGISTRY
 from zhifu.console import routes as console
 from zhifu.console.service import User
 from zhifu.core.errors import InvalidRequest, ZhifuError
-from zhifu.county.tables import county_institutions, county_towns, county_villages
+from zhifu.county import read as county_read
 from zhifu.db import Database
 from zhifu.kpi import report, service
 from zhifu.merchants import Principal
@@ -258,12 +257,8 @@ def _pct(ppm: int | None) -> str:
 
 def _choices(conn: Any) -> dict[str, Any]:
     return {
-        "towns": conn.execute(
-            select(county_towns.c.code, county_towns.c.name).order_by(county_towns.c.code)
-        ).all(),
-        "institutions": conn.execute(
-            select(county_institutions.c.id, county_institutions.c.name).order_by(county_institutions.c.id)
-        ).all(),
+        "towns": county_read.towns(conn),
+        "institutions": county_read.institutions(conn),
     }
 
 
@@ -422,7 +417,7 @@ def coverage_page(
             county = service.coverage(c, f.end)
             detail = service.coverage(c, f.end, town=f.town) if f.town else None
             shops = service.coverage_merchants(c, town=f.town, village=village or None) if f.town else []
-            vnames = dict(c.execute(select(county_villages.c.code, county_villages.c.name)).all())
+            vnames = county_read.village_names(c)
     except InvalidRequest as exc:
         return console._error_page(request, "server_error", 400, exc.message)  # noqa: SLF001
     rows = county["towns"]

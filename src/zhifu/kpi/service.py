@@ -19,18 +19,11 @@ from zhifu.core import clock
 from zhifu.core.clock import SHANGHAI
 from zhifu.core.errors import ConflictError, InvalidRequest
 from zhifu.core.ids import new_id
-from zhifu.county.tables import (
-    county_businesses,
-    county_circles,
-    county_institutions,
-    county_targets,
-    county_towns,
-    county_villages,
-)
+from zhifu.county import read as county
 from zhifu.kpi import sources
 from zhifu.kpi.models import kpi_active_users, kpi_daily_sum, kpi_monthly, kpi_payer_first, kpi_submissions
 from zhifu.kpi.rollup import UNIONPAY_CHANNEL, day_no, month_after, rebuild, refresh, rollup_days
-from zhifu.merchants import merchants
+from zhifu.merchants.read import merchants_view as merchants
 
 PPM = 1_000_000
 SMART_PAY = tuple(sorted(n for n, r in REGISTRY.items() if r.mobile))  # every mobile channel
@@ -80,15 +73,9 @@ def make_filters(
         raise InvalidRequest("start must not be after end", param="start")
     if (end - start).days > RANGE_DAYS_MAX:
         raise InvalidRequest(f"a range spans at most {RANGE_DAYS_MAX} days", param="start")
-    if town and conn.execute(select(county_towns.c.code).where(county_towns.c.code == town)).first() is None:
+    if town and not county.is_town(conn, town):
         raise InvalidRequest(f"unknown town {town!r}", param="town")
-    if (
-        institution
-        and conn.execute(
-            select(county_institutions.c.id).where(county_institutions.c.id == institution)
-        ).first()
-        is None
-    ):
+    if institution and not county.is_institution(conn, institution):
         raise InvalidRequest(f"unknown institution {institution!r}", param="institution")
     if channel and channel not in REGISTRY:
         raise InvalidRequest(f"unknown channel {channel!r}; one of {', '.join(REGISTRY)}", param="channel")
@@ -398,12 +385,12 @@ def _end_of_day(d: dt.date) -> dt.datetime:
     return dt.datetime.combine(d + dt.timedelta(days=1), dt.time(), SHANGHAI).astimezone(dt.UTC)
 
 
-def _covered(as_of: dt.date) -> Any:
+def _covered(businesses: Any, as_of: dt.date) -> Any:
     m = merchants.c
     return case(
         (
             and_(
-                county_businesses.c.merchant_id.is_not(None),
+                businesses.c.merchant_id.is_not(None),
                 m.status == "active",
                 m.activated_at < _end_of_day(as_of),
             ),
@@ -416,22 +403,17 @@ def _covered(as_of: dt.date) -> Any:
 def coverage(conn: Connection, as_of: dt.date, *, town: str | None = None) -> dict[str, Any]:
     """Registered businesses (registered on or before as_of) and those accepting smart pay (linked to a merchant
     that is active and was activated by then), per town, per urban/rural and, for one town, per village."""
-    b, m = county_businesses.c, merchants.c
-    covered = func.sum(_covered(as_of))
-    base = county_businesses.outerjoin(merchants, m.id == b.merchant_id)
+    businesses = county.businesses()
+    b, m = businesses.c, merchants.c
+    covered = func.sum(_covered(businesses, as_of))
+    base = businesses.outerjoin(merchants, m.id == b.merchant_id)
     group = b.village_code if town else b.town_code
     q = select(group, func.count(), covered).select_from(base).where(b.registered_on <= as_of).group_by(group)
     if town:
         q = q.where(b.town_code == town)
     counts = {code: (int(n), int(c or 0)) for code, n, c in conn.execute(q)}
     if town:
-        names = dict(
-            conn.execute(
-                select(county_villages.c.code, county_villages.c.name).where(
-                    county_villages.c.town_code == town
-                )
-            ).all()
-        )
+        names = county.village_names(conn, town=town)
         rows = [
             {
                 "village_code": code,
@@ -444,7 +426,7 @@ def coverage(conn: Connection, as_of: dt.date, *, town: str | None = None) -> di
         ]
         return {"as_of": as_of, "town": town, "villages": rows}
     rows, area = [], {"urban": [0, 0], "rural": [0, 0]}
-    for t in conn.execute(select(county_towns).order_by(county_towns.c.code)):
+    for t in county.towns(conn):
         n, c = counts.get(t.code, (0, 0))
         rows.append(
             {
@@ -475,10 +457,11 @@ def coverage_merchants(
     conn: Connection, *, town: str, village: str | None = None, limit: int = MERCHANTS_PAGE_MAX
 ) -> list[dict[str, Any]]:
     """The registered businesses of a town (or village) and the merchant each accepts smart pay as, if any."""
-    b, m = county_businesses.c, merchants.c
+    businesses = county.businesses()
+    b, m = businesses.c, merchants.c
     q = (
         select(b.credit_code, b.name, b.kind, b.mcc, b.village_code, m.id, m.status, m.acquirer_id)
-        .select_from(county_businesses.outerjoin(merchants, m.id == b.merchant_id))
+        .select_from(businesses.outerjoin(merchants, m.id == b.merchant_id))
         .where(b.town_code == town)
         .order_by(b.merchant_id.is_(None), b.name)
         .limit(min(limit, MERCHANTS_PAGE_MAX))
@@ -516,7 +499,7 @@ def active_merchants(
 
 
 def _institution_names(conn: Connection) -> dict[str, str]:
-    return dict(conn.execute(select(county_institutions.c.id, county_institutions.c.name)).all())
+    return county.institution_names(conn)
 
 
 def _check_item(i: int, doc: Any, issuers: set[str], towns: set[str], where: str) -> dict[str, Any]:
@@ -576,12 +559,8 @@ def submit(
         raise InvalidRequest("no submissions given", param="body")
     if len(items) > SUBMISSIONS_PER_CALL_MAX:
         raise InvalidRequest(f"at most {SUBMISSIONS_PER_CALL_MAX} submissions at once", param="body")
-    issuers = {
-        i
-        for i, roles in conn.execute(select(county_institutions.c.id, county_institutions.c.roles))
-        if "issuer" in roles.split(",")
-    }
-    towns = set(conn.execute(select(county_towns.c.code)).scalars())
+    issuers = county.issuer_ids(conn)
+    towns = set(county.town_names(conn))
     s = kpi_submissions.c
     checked, seen = [], {}
     for i, doc in enumerate(items):
@@ -699,14 +678,10 @@ def issued(
 ) -> dict[str, int]:
     """Cards in issue and app users at the end of `month`: per institution and town the current version of the
     latest month on file up to `month` (a missing month carries the previous one forward), summed."""
-    s, i = kpi_submissions.c, county_institutions.c
-    q = (
-        select(s.institution, s.town_code, s.month, s.version, s.cards_issued, s.app_users)
-        .select_from(kpi_submissions.join(county_institutions, i.id == s.institution))
-        .where(s.month <= month)
+    s = kpi_submissions.c
+    q = select(s.institution, s.town_code, s.month, s.version, s.cards_issued, s.app_users).where(
+        s.month <= month, s.institution.in_(county.institution_ids(rural_only=rural_only))
     )
-    if rural_only:
-        q = q.where(i.is_county_rural.is_(True))
     if institution:
         q = q.where(s.institution == institution)
     if town:
@@ -772,7 +747,7 @@ def metric_value(conn: Connection, t: Any, as_of: dt.date, memo: dict[Any, Any] 
         )  # launched by then, when the office tracks launches
         if launched is not None:
             return launched
-        return int(conn.execute(select(func.count()).select_from(county_circles)).scalar_one())
+        return county.circle_count(conn)
     if metric == "harvest_cards_issued":
         return sources.harvest_cards(conn, at)  # None until the rural capability is present
     return None  # anything newer: no source yet
@@ -782,7 +757,7 @@ def targets(conn: Connection, as_of: dt.date) -> list[dict[str, Any]]:
     """Every target of the loaded county with its value at min(as_of, deadline) and the progress towards it."""
     out = []
     memo: dict[Any, Any] = {}
-    for t in conn.execute(select(county_targets).order_by(county_targets.c.metric, county_targets.c.period)):
+    for t in county.targets(conn):
         value = metric_value(conn, t, as_of, memo)
         progress = ratio_ppm(value, t.value) if value is not None and t.value else None
         out.append(
@@ -831,14 +806,13 @@ def target_lines(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def pilot(conn: Connection, f: Filters) -> list[dict[str, Any]]:
     """The pilot towns: payments, 云闪付, coverage, active users, merchants and commerce circles."""
-    towns = conn.execute(
-        select(county_towns).where(county_towns.c.pilot.is_(True)).order_by(county_towns.c.code)
-    ).all()
+    towns = county.towns(conn, pilot_only=True)
     if not towns:
         return []
     cov = {r["town_code"]: r for r in coverage(conn, f.end)["towns"]}
     circles: dict[str, list[str]] = defaultdict(list)
-    for name, town in conn.execute(select(county_circles.c.name, county_circles.c.town_code)):
+    for r in county.circles(conn):
+        name, town = r.name, r.town_code
         circles[town].append(name)
     out = []
     for t in towns:
@@ -878,7 +852,7 @@ def circles(conn: Connection) -> list[dict[str, Any]]:
             "pilot": r.pilot,
             "merchants": designated.get(r.id),
         }
-        for r in conn.execute(select(county_circles).order_by(county_circles.c.id))
+        for r in county.circles(conn)
     ]
 
 

@@ -43,7 +43,7 @@ from zhifu.ledger.models import (
 LEGS_MAX = 64  # one entry never needs more legs than this
 BATCH_MAX = 10_000  # entries per batch call: bounds memory and lock time
 IN_CHUNK = 500  # parameters per IN (...) list, well under every driver's limit
-HOLD_TIMEOUT_MAX_S = 30 * 24 * 3600
+HOLD_TIMEOUT_S_MAX = 30 * 24 * 3600
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -566,8 +566,8 @@ def hold(
     content = _check_entry(request)
     if debit == credit:
         raise LedgerError("a hold needs two different accounts", param="credit")
-    if not (0 < timeout_s <= HOLD_TIMEOUT_MAX_S):
-        raise LedgerError(f"timeout_s must be 1–{HOLD_TIMEOUT_MAX_S}", param="timeout_s")
+    if not (0 < timeout_s <= HOLD_TIMEOUT_S_MAX):
+        raise LedgerError(f"timeout_s must be 1–{HOLD_TIMEOUT_S_MAX}", param="timeout_s")
     prior = conn.execute(select(holds).where(holds.c.idempotency_key == key)).first()
     if prior is not None:
         if prior.content_hash != content:

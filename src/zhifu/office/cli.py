@@ -42,17 +42,13 @@ def member(
     unit: str = typer.Argument(..., help="The unit id (e.g. commerce_bureau)."),
 ) -> None:
     """Record the leadership-group unit a regulator-role user speaks for."""
-    from sqlalchemy import select
-
-    from zhifu.console.models import console_users
+    from zhifu.console.read import user_by_username
     from zhifu.core.errors import ZhifuError
     from zhifu.office.service import set_member
 
     try:
         with database().tx() as conn:
-            row = conn.execute(
-                select(console_users.c.id, console_users.c.role).where(console_users.c.username == username)
-            ).first()
+            row = user_by_username(conn, username)
             if row is None or row.role != "regulator":
                 fail(f"username: {username} is not a regulator-role console user")
                 return

@@ -1350,9 +1350,9 @@ def _circle_payments(
 ) -> list[Any]:
     """Succeeded payments of a circle's shops per merchant and channel over start..end (Beijing dates): the
     office's one read of the payments table (its public export), bounded by the circle's size and the window."""
-    from zhifu.payments import payments
+    from zhifu.payments.read import payments_view
 
-    p = payments.c
+    p = payments_view.c
     lo = dt.datetime.combine(start, dt.time(), SHANGHAI)
     hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), SHANGHAI)
     return list(
@@ -1428,11 +1428,9 @@ def circles(conn: Connection, *, today: dt.date | None = None) -> list[dict[str,
 
 def pilot_deadline(conn: Connection) -> dt.date | None:
     """The pilot period's end: the deadline of the county's commerce-circle target."""
-    from zhifu.county.tables import county_targets
+    from zhifu.county.read import earliest_deadline
 
-    return conn.execute(
-        select(func.min(county_targets.c.deadline)).where(county_targets.c.metric == "commerce_circles")
-    ).scalar()
+    return earliest_deadline(conn, "commerce_circles")
 
 
 def circle_counts(conn: Connection, as_of: dt.date) -> dict[str, int]:

@@ -21,9 +21,13 @@ from zhifu.core.business_day import business_date as business_date_of
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound, PermissionDenied
 from zhifu.core.ids import new_id_fast
 from zhifu.core.paging import PAGE_MAX
-from zhifu.ledger.models import entries, postings
-from zhifu.merchants.models import merchants
-from zhifu.payments import payments, receivable_account, record_rail_answer, refunds
+from zhifu.db.batching import in_chunks
+from zhifu.ledger.read import entries_view as entries
+from zhifu.ledger.read import postings_view as postings
+from zhifu.merchants.read import merchants_view as merchants
+from zhifu.payments import receivable_account, record_rail_answer
+from zhifu.payments.read import payments_view as payments
+from zhifu.payments.read import refunds_view as refunds
 from zhifu.recon.formats import (
     STATEMENT_SCHEMA,
     StatementFormatError,
@@ -46,7 +50,6 @@ from zhifu.recon.models import (
     statement_lines,
 )
 
-CHUNK = 500  # ids per IN (...) list: well inside every driver's parameter limit
 ACTOR_MAX = 64
 IMPORT_BYTES_MAX = 512 * 1024 * 1024  # a county's channel-day is a few MB; anything near this is a wrong file
 MOVED = frozenset({"succeeded"})  # our statuses in which money moved
@@ -87,11 +90,6 @@ def _actor(value: str, param: str) -> str:
             f"{param} must name a user or operator key id (1–{ACTOR_MAX} characters)", param=param
         )
     return value
-
-
-def _chunks(values: Sequence[str]) -> Iterable[list[str]]:
-    for i in range(0, len(values), CHUNK):
-        yield list(values[i : i + CHUNK])
 
 
 # ---------------------------------------------------------------- import
@@ -377,8 +375,8 @@ def _our_items(conn: Connection, channel: str, day: dt.date, stmt: pl.DataFrame)
             payments.c.created_at < end,
         ),
     ]
-    pay_filters += [and_(on_channel, payments.c.id.in_(c)) for c in _chunks(waiting + order_nos)]
-    pay_filters += [and_(on_channel, payments.c.channel_ref.in_(c)) for c in _chunks(refs)]
+    pay_filters += [and_(on_channel, payments.c.id.in_(c)) for c in in_chunks(waiting + order_nos)]
+    pay_filters += [and_(on_channel, payments.c.channel_ref.in_(c)) for c in in_chunks(refs)]
     for f in pay_filters:
         for p in conn.execute(select(payments).where(f)):
             out[p.id] = _payment_row(p)
@@ -393,8 +391,8 @@ def _our_items(conn: Connection, channel: str, day: dt.date, stmt: pl.DataFrame)
             refunds.c.created_at < end,
         ),
     ]
-    re_filters += [and_(ref_channel, refunds.c.id.in_(c)) for c in _chunks(waiting + order_nos)]
-    re_filters += [and_(ref_channel, refunds.c.channel_ref.in_(c)) for c in _chunks(refs)]
+    re_filters += [and_(ref_channel, refunds.c.id.in_(c)) for c in in_chunks(waiting + order_nos)]
+    re_filters += [and_(ref_channel, refunds.c.channel_ref.in_(c)) for c in in_chunks(refs)]
     found = {r.id: r for f in re_filters for r in conn.execute(select(refunds).select_from(joined).where(f))}
     clawbacks = incentives.clawbacks_for(conn, list(found))
     for rid, r in found.items():
@@ -416,7 +414,7 @@ def _booked(conn: Connection, channel: str, keys: Sequence[str]) -> dict[str, tu
     out: dict[str, tuple[int, int]] = {}
     dr_sum = func.coalesce(func.sum(postings.c.amount_fen).filter(postings.c.side == "D"), 0)
     cr_sum = func.coalesce(func.sum(postings.c.amount_fen).filter(postings.c.side == "C"), 0)
-    for chunk in _chunks(list(keys)):
+    for chunk in in_chunks(list(keys)):
         q = (
             select(entries.c.idempotency_key, dr_sum, cr_sum)
             .select_from(
@@ -1133,9 +1131,9 @@ def reconcile_payouts(conn: Connection, business_date: dt.date) -> dict[str, Any
         )
     ids = [r.payout_id for r in rows]
     ours: dict[str, Any] = {}
-    for chunk in _chunks(ids):
-        for p in conn.execute(select(table).where(table.c.id.in_(chunk))):
-            ours[p.id] = p
+    for chunk in in_chunks(ids):
+        for found in conn.execute(select(table).where(table.c.id.in_(chunk))):
+            ours[found.id] = found
     counts: dict[str, int] = {}
     for r in rows:
         p = ours.get(r.payout_id)
@@ -1174,7 +1172,7 @@ def reconcile_payouts(conn: Connection, business_date: dt.date) -> dict[str, Any
 
 def _case_counts(conn: Connection, batch_ids: Sequence[str]) -> dict[str, dict[str, dict[str, int]]]:
     out: dict[str, dict[str, dict[str, int]]] = {}
-    for chunk in _chunks(list(batch_ids)):
+    for chunk in in_chunks(list(batch_ids)):
         q = (
             select(cases.c.batch_id, cases.c.kind, cases.c.status, func.count(), func.sum(cases.c.diff_fen))
             .where(cases.c.batch_id.in_(chunk))
@@ -1357,7 +1355,7 @@ def report_csv(rows: Sequence[dict[str, Any]]) -> bytes:
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(report_headings())  # Chinese first, the machine name after it
+    w.writerow(REPORT_COLUMNS)
     for r in rows:
         w.writerow([r[c] for c in REPORT_COLUMNS])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")  # a BOM so spreadsheet programs read the Chinese right
@@ -1374,26 +1372,7 @@ _HEADINGS_ZH = {
     "open": "未处理",
     "proposed": "待复核",
     "resolved": "已处理",
-    "id": "差错编号",
-    "kind": "差错类型",
-    "item_id": "我方单号",
-    "line_no": "对账单行号",
-    "merchant_id": "商户编号",
-    "ours_fen": "我方金额（分）",
-    "channel_fen": "渠道金额（分）",
-    "diff_fen": "差额（分）",
-    "suggested_action": "建议处理",
-    "status": "状态",
-    "action": "处理方式",
-    "proposed_by": "提出人",
-    "approved_by": "复核人",
 }
-
-
-def report_headings(columns: Sequence[str] = REPORT_COLUMNS) -> list[str]:
-    """Column headings of the reconciliation exports: the Chinese name, then the machine name ("业务日期
-    business_date"), so a person reads them and a program still finds its column."""
-    return [f"{_HEADINGS_ZH[c]} {c}" for c in columns]
 
 
 def report_xlsx(rows: Sequence[dict[str, Any]], case_rows: Sequence[dict[str, Any]] = ()) -> bytes:
@@ -1405,7 +1384,7 @@ def report_xlsx(rows: Sequence[dict[str, Any]], case_rows: Sequence[dict[str, An
     wb = Workbook()
     ws = wb.active
     ws.title = "对账汇总 Summary"
-    ws.append(report_headings())
+    ws.append([f"{_HEADINGS_ZH[c]} {c}" for c in REPORT_COLUMNS])
     for r in rows:
         ws.append([r[c] for c in REPORT_COLUMNS])
     cs = wb.create_sheet("差错 Cases")
@@ -1426,7 +1405,7 @@ def report_xlsx(rows: Sequence[dict[str, Any]], case_rows: Sequence[dict[str, An
         "proposed_by",
         "approved_by",
     )
-    cs.append(report_headings(case_cols))
+    cs.append(list(case_cols))
     for c in case_rows:
         cs.append([c[k] for k in case_cols])
     out = io.BytesIO()

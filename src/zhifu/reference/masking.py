@@ -15,6 +15,23 @@ def _mask_middle(value: str, head: int, tail: int) -> str:
     return _MASK * (n - keep) + text[n - keep :]
 
 
+def mask_ends(value: object, head: int = 3, tail: int = 4) -> str:
+    """Show only the ends of personal data: "13812345678" → "138****5678" (the console's rule for any value).
+
+    A value too short to keep both ends shows only its last character ("张三" → "*三").
+    """
+    if value is None:
+        return ""
+    text = str(value)
+    if head < 0 or tail < 0:
+        raise ValueError("mask keeps a non-negative number of characters")
+    if len(text) <= 1:
+        return _MASK * len(text)
+    if len(text) <= head + tail:
+        return _MASK * (len(text) - 1) + text[-1]
+    return text[:head] + _MASK * (len(text) - head - tail) + text[len(text) - tail :]
+
+
 def mask_id(number: str) -> str:
     """Identity numbers keep the first 6 and last 4: 370323********1234 (the county of issue, never the birth
     date), as the programme's rule asks: cards 6+4, phones 3+4, IDs 6+4."""

@@ -54,6 +54,24 @@ class Backtest:
         return self.live_alerts * 10_000 / self.payments if self.payments else 0.0
 
 
+LABEL_NOTE_CHARS_MAX = 200  # the column's width
+
+
+def add_label(conn: Connection, subject_kind: str, subject: str, typology: str, note: str = "") -> None:
+    """Record a ground-truth label (the simulator's typology of a merchant or payer) for the backtest."""
+    conn.execute(
+        risk_labels.insert(),
+        [
+            {
+                "subject_kind": subject_kind,
+                "subject": subject,
+                "typology": typology,
+                "note": note[:LABEL_NOTE_CHARS_MAX],
+            }
+        ],
+    )
+
+
 def labels(conn: Connection) -> dict[tuple[str, str], set[str]]:
     out: dict[tuple[str, str], set[str]] = {}
     for r in conn.execute(select(risk_labels)):

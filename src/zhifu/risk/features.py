@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from zhifu.core.clock import SHANGHAI
 
-WINDOW_MAX_S: Final = 30 * 86_400
+WINDOW_S_MAX: Final = 30 * 86_400
 KEYS: Final = ("merchant", "payer", "payer_merchant", "mcc")
 NIGHT_HOURS: Final = frozenset(range(0, 6))  # 00:00–05:59 Beijing time
 ROUND_FEN: Final = 10_000  # a whole hundred yuan
@@ -93,7 +93,7 @@ def parse_feature(text: str) -> FeatureRef:
     window_s = int(n) * _UNIT_S[unit]
     if window_s <= 0:
         raise FeatureError(f"时间窗不能为零 / the window of {text!r} is zero")
-    if window_s > WINDOW_MAX_S:
+    if window_s > WINDOW_S_MAX:
         raise FeatureError(f"时间窗最长 30 天 / the window of {text!r} is longer than 30 days")
     if name == "baseline_ratio_ppm" and key != "merchant":
         raise FeatureError("baseline_ratio_ppm is kept for merchants only")
@@ -222,8 +222,8 @@ class FeatureEngine:
             if r.window_s is not None and r.key is not None:
                 spans[r.key].add(r.window_s)
                 if r.name == "baseline_ratio_ppm":
-                    spans["merchant"].add(WINDOW_MAX_S)
-        spans["mcc"].add(WINDOW_MAX_S)  # ticket size against the MCC's norm
+                    spans["merchant"].add(WINDOW_S_MAX)
+        spans["mcc"].add(WINDOW_S_MAX)  # ticket size against the MCC's norm
         self.spans = {k: sorted(v) for k, v in spans.items() if v}
         self.windows: dict[tuple[str, str], dict[int, _Window]] = {}
         self.merchants = merchants or {}
@@ -311,10 +311,10 @@ class FeatureEngine:
         if n == "top_amount_share_ppm":
             return _share(max(w.amounts.values()), w.count)
         if n == "baseline_ratio_ppm":  # this window's sum against the merchant's daily mean over 30 days
-            month = self._window("merchant", e, WINDOW_MAX_S)
+            month = self._window("merchant", e, WINDOW_S_MAX)
             if month is None or month.sum - w.sum <= 0:
                 return 0
-            days = max(1, (WINDOW_MAX_S - ref.window_s) // 86_400)
+            days = max(1, (WINDOW_S_MAX - ref.window_s) // 86_400)
             return w.sum * days * 1_000_000 // (month.sum - w.sum)
         raise FeatureError(n)
 
@@ -333,7 +333,7 @@ class FeatureEngine:
         if name == "is_micro":
             return int(info is not None and info.type == "micro")
         if name == "ticket_vs_mcc_ppm":
-            w = self._window("mcc", e, WINDOW_MAX_S)
+            w = self._window("mcc", e, WINDOW_S_MAX)
             return e.amount_fen * 1_000_000 * w.count // w.sum if w and w.sum else 0
         if name == "idle_days":
             prev = self.prev_seen.get(e.merchant_id)

@@ -24,12 +24,13 @@ from zhifu import audit, ledger
 from zhifu.core.clock import SHANGHAI
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound, PermissionDenied, UnprocessableError
 from zhifu.core.ids import new_id_fast
-from zhifu.core.paging import cursor_page, page_limit
+from zhifu.core.paging import cursor_page
 from zhifu.db import Database
-from zhifu.merchants import merchants as merchants_table
 from zhifu.merchants import payable_account, set_frozen
 from zhifu.merchants import review as merchant_review
-from zhifu.payments.models import payments
+from zhifu.merchants.read import legal_person_names
+from zhifu.merchants.read import merchants_view as merchants_table
+from zhifu.payments.read import payments_view as payments
 from zhifu.risk import limits as _limits
 from zhifu.risk.features import Event, FeatureEngine, MerchantInfo
 from zhifu.risk.models import (
@@ -315,22 +316,20 @@ def merchant_infos(conn: Connection, ids: list[str] | None = None) -> dict[str, 
         merchants_table.c.settle_account_masked,
         merchants_table.c.settle_account_name,
         merchants_table.c.legal_name,
-        merchants_table.c.legal_person_name_enc,
     )
     if ids is not None:
         q = q.where(merchants_table.c.id.in_(ids))
-    from zhifu.privacy import keyring  # the legal person's name is personal data, stored encrypted
-
-    ring = keyring(conn)
+    rows = conn.execute(q).all()
+    legal_persons = legal_person_names(conn, [r.id for r in rows])  # personal data, stored encrypted
     return {
         r.id: MerchantInfo(
             r.mcc,
             r.town_code,
             r.type,
             f"{r.settle_bank}|{r.settle_account_masked}|{r.settle_account_name}",
-            r.settle_account_name not in (r.legal_name, ring.decrypt(r.legal_person_name_enc)),
+            r.settle_account_name not in (r.legal_name, legal_persons[r.id]),
         )
-        for r in conn.execute(q)
+        for r in rows
     }
 
 
@@ -687,20 +686,19 @@ def list_alerts(
     limit: int = 50,
     starting_after: str | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
-    limit = page_limit(limit)
-    q = select(risk_alerts).order_by(risk_alerts.c.id.desc()).limit(limit + 1)
+    a = risk_alerts.c
+    where = []
     if town:
-        q = q.where(risk_alerts.c.town_code == town)
+        where.append(a.town_code == town)
     if typology:
-        q = q.where(risk_alerts.c.typology == typology)
+        where.append(a.typology == typology)
     if shadow is not None:
-        q = q.where(risk_alerts.c.shadow == ("Y" if shadow else "N"))
+        where.append(a.shadow == ("Y" if shadow else "N"))
     if case_id:
-        q = q.where(risk_alerts.c.case_id == case_id)
-    if starting_after:
-        q = q.where(risk_alerts.c.id < starting_after)
-    rows = conn.execute(q).all()
-    return [_alert_public(r) for r in rows[:limit]], len(rows) > limit
+        where.append(a.case_id == case_id)
+    return cursor_page(
+        conn, risk_alerts, where, limit=limit, starting_after=starting_after, public=_alert_public
+    )
 
 
 def _case_public(r: Any) -> dict[str, Any]:

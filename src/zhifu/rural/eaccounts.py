@@ -28,7 +28,7 @@ from zhifu.rural.issuer import issuer
 from zhifu.rural.models import eaccount_txns, eaccount_usage, eaccounts
 
 CARD_CLEARING = "rural_card_clearing"  # due from the bank's core for money moved to or from Class I cards
-AMOUNT_MAX_FEN = 20_000_000  # one movement never exceeds a Class II account's year
+AMOUNT_FEN_MAX = 20_000_000  # one movement never exceeds a Class II account's year
 
 
 class LimitExceeded(InvalidRequest):
@@ -214,7 +214,7 @@ def move(
     """Move money into (topup, payout_in, refund_in) or out of (spend, transfer_out) an e-account, its limits
     checked and counted, in the caller's transaction. A retry with the same reference returns the first."""
     at = at or clock.now()
-    check_fen(amount_fen, max_fen=AMOUNT_MAX_FEN, param="amount_fen")
+    check_fen(amount_fen, max_fen=AMOUNT_FEN_MAX, param="amount_fen")
     if not reference or len(reference) > 64:
         raise InvalidRequest(
             "reference 须为 1–64 个字符 / reference must be 1–64 characters", param="reference"

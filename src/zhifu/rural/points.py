@@ -29,8 +29,8 @@ from zhifu.rural.models import point_txns, service_points
 
 COMMISSION = "rural_commission_expense"
 BILLS_PAYABLE = "rural_bills_payable"
-CARD_DAILY_LIMIT_MAX_FEN = 500_000  # small cash: a point never hands out more than 5,000 yuan a card a day
-TXN_MAX_FEN = 500_000
+CARD_DAILY_LIMIT_FEN_MAX = 500_000  # small cash: a point never hands out more than 5,000 yuan a card a day
+TXN_FEN_MAX = 500_000
 
 
 class PointIn(BaseModel):
@@ -55,10 +55,10 @@ def register_point(conn: Connection, req: PointIn, *, at: dt.datetime | None = N
     village = next((v for v in county_profile().villages if v.code == req.village_code), None)
     if village is None:
         raise InvalidRequest(f"未知村 {req.village_code} / unknown village", param="village_code")
-    if not 0 < req.card_daily_limit_fen <= CARD_DAILY_LIMIT_MAX_FEN:
+    if not 0 < req.card_daily_limit_fen <= CARD_DAILY_LIMIT_FEN_MAX:
         raise InvalidRequest(
-            f"每卡每日限额须在 0–{fen_to_yuan_str(CARD_DAILY_LIMIT_MAX_FEN)} 元 / the per-card daily "
-            f"limit must be at most {fen_to_yuan_str(CARD_DAILY_LIMIT_MAX_FEN)}",
+            f"每卡每日限额须在 0–{fen_to_yuan_str(CARD_DAILY_LIMIT_FEN_MAX)} 元 / the per-card daily "
+            f"limit must be at most {fen_to_yuan_str(CARD_DAILY_LIMIT_FEN_MAX)}",
             param="card_daily_limit_fen",
         )
     if not 0 <= req.commission_fen <= 10_000:
@@ -148,7 +148,7 @@ def transact(
     p = point(conn, point_id, merchant_id=merchant_id, lock=True)  # one card's day at a point: one at a time
     if p["status"] != "active":
         raise ConflictError("服务点已停用 / the service point is closed", code="point_closed")
-    check_fen(req.amount_fen, max_fen=TXN_MAX_FEN, param="amount_fen")
+    check_fen(req.amount_fen, max_fen=TXN_FEN_MAX, param="amount_fen")
     problem = issuer().card_problem(req.card_no)
     if problem:
         raise InvalidRequest(problem, param="card_no")

@@ -283,7 +283,7 @@ def list_orders(conn: Connection, merchant_id: str | None = None, *, limit: int 
 
 def online_share(conn: Connection, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
     """Online agri sales (orders paid, not refunded) ÷ everything the agri shops took in the period."""
-    from zhifu.payments.models import payments as payment_rows  # read model: the shops' total takings
+    from zhifu.payments.read import payments_view as payment_rows  # the shops' total takings
 
     online = int(
         conn.execute(

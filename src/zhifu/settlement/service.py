@@ -26,9 +26,14 @@ from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id_fast
 from zhifu.core.paging import cursor_page, page_limit
 from zhifu.db import Database
-from zhifu.ledger.models import accounts, entries, postings
-from zhifu.merchants.models import merchants
-from zhifu.payments.models import payments, refunds
+from zhifu.db.batching import in_chunks
+from zhifu.ledger.read import accounts_view as accounts
+from zhifu.ledger.read import entries_view as entries
+from zhifu.ledger.read import postings_view as postings
+from zhifu.merchants.read import merchants_view as merchants
+from zhifu.merchants.read import settle_accounts
+from zhifu.payments.read import payments_view as payments
+from zhifu.payments.read import refunds_view as refunds
 from zhifu.recon.formats import StatementFormatError, parse_payout_results
 from zhifu.settlement.calendar import settle_date
 from zhifu.settlement.files import PayoutInstruction, write_batch_files
@@ -49,7 +54,6 @@ _PAYABLE_END = "merchant_payable;"  # ';' sorts right after ':' — a range scan
 IN_TRANSIT = ledger.accounts.SETTLEMENT_IN_TRANSIT
 BANK = ledger.accounts.BANK
 KEY_PREFIX = ledger.keys.SETTLEMENT_PREFIX  # every entry the settlement posts; told apart from trading by it
-IN_CHUNK = 500
 
 
 class SettlementSettings(BaseSettings):
@@ -69,10 +73,6 @@ def settings() -> SettlementSettings:
 
 def batch_no_of(d: dt.date) -> str:
     return f"ZF{d:%Y%m%d}"
-
-
-def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
-    return [items[i : i + IN_CHUNK] for i in range(0, len(items), IN_CHUNK)]
 
 
 # ---------------------------------------------------------------- the run
@@ -187,7 +187,7 @@ def _trading(
 
 def _merchant_info(conn: Connection, ids: Sequence[str]) -> dict[str, Any]:
     out = {}
-    for chunk in _chunks(ids):
+    for chunk in in_chunks(ids):
         out.update(
             {
                 r.id: r
@@ -473,20 +473,12 @@ def _post_run(conn: Connection, d: dt.date, at: dt.datetime, min_payout_fen: int
 
 
 def _instructions(conn: Connection, batch_no: str) -> list[PayoutInstruction]:
-    from zhifu.privacy import keyring
-
     rows = conn.execute(
         select(settlement_payouts)
         .where(settlement_payouts.c.batch_no == batch_no)
         .order_by(settlement_payouts.c.merchant_id)
     ).all()
-    ring = keyring(conn)
-    accounts_of: dict[str, str] = {}
-    for chunk in _chunks([r.merchant_id for r in rows]):
-        for mid, enc in conn.execute(
-            select(merchants.c.id, merchants.c.settle_account_enc).where(merchants.c.id.in_(chunk))
-        ):
-            accounts_of[mid] = ring.decrypt(enc)
+    accounts_of = settle_accounts(conn, [r.merchant_id for r in rows])
     return [
         PayoutInstruction(
             batch_no,
@@ -693,7 +685,7 @@ def _apply_results(
     ):
         raise StatementFormatError(f"unknown settlement batch {batch_no}", line_no=2, field="batch_no")
     ours: dict[str, Any] = {}
-    for chunk in _chunks([r.payout_id for r in rows]):
+    for chunk in in_chunks([r.payout_id for r in rows]):
         q = select(settlement_payouts).where(settlement_payouts.c.id.in_(chunk))
         if conn.dialect.name == "postgresql":
             q = q.with_for_update()

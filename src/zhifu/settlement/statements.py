@@ -19,9 +19,11 @@ from zhifu.core.clock import SHANGHAI
 from zhifu.core.errors import InvalidRequest, NotFound
 from zhifu.core.money import fen_to_yuan_str
 from zhifu.ledger import keys as ledger_keys
-from zhifu.ledger.models import entries, postings
-from zhifu.merchants.models import merchants
-from zhifu.payments.models import payments, refunds
+from zhifu.ledger.read import entries_view as entries
+from zhifu.ledger.read import postings_view as postings
+from zhifu.merchants.read import merchants_view as merchants
+from zhifu.payments.read import payments_view as payments
+from zhifu.payments.read import refunds_view as refunds
 from zhifu.settlement.calendar import business_date
 from zhifu.settlement.models import settlement_payouts, settlements
 from zhifu.settlement.service import KEY_PREFIX, PAYABLE, day_end

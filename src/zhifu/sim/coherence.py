@@ -67,18 +67,11 @@ def demo_profile(profile: CountyProfile, start: dt.date, end: dt.date, scale: fl
 
 def issue_static_codes(db: Any) -> int:
     """Every active merchant's static code (the product's first promise: one code per shop)."""
-    from sqlalchemy import select
-
     from zhifu.codes import service as codes
-    from zhifu.merchants.models import merchants
+    from zhifu.merchants.read import active_ids
 
     with db.read() as c:
-        ids = [
-            r
-            for (r,) in c.execute(
-                select(merchants.c.id).where(merchants.c.status == "active").order_by(merchants.c.id)
-            )
-        ]
+        ids = active_ids(c)
     for i in range(0, len(ids), 200):
         chunk = ids[i : i + 200]
         db.run(lambda c, chunk=chunk: [codes.issue_static(c, m) for m in chunk])

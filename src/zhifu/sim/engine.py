@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import Connection, event, select
+from sqlalchemy import Connection, event
 
 from zhifu import merchants as merchant_service
 from zhifu.core import clock as clock_mod
@@ -24,8 +24,8 @@ from zhifu.core.clock import SHANGHAI, FixedClock
 from zhifu.core.config import get_settings
 from zhifu.core.errors import ConflictError, InvalidRequest
 from zhifu.county import CountyProfile, load_profile
+from zhifu.county.read import has_businesses
 from zhifu.county.service import link_merchants, load_county, loaded_county, register_businesses
-from zhifu.county.tables import county_businesses
 from zhifu.db import Database
 from zhifu.payments import ensure_platform_accounts
 from zhifu.payments.batch import PaymentSpec, Recorded, RefundSpec, bulk_load, record_payments, record_refunds
@@ -40,7 +40,7 @@ PAYMENTS_PER_MERCHANT_DAY = 2.6  # an average shop at the start; grows by GROWTH
 GROWTH_PPM = 250_000
 STATIC_LIMIT_FEN = 50_000  # PBOC 296号: a static code (level D) takes at most 500 yuan per payer per day
 DYNAMIC_LIMIT_FEN = 500_000  # two-factor dynamic codes (level B): 5,000 yuan
-AMOUNT_MAX_FEN = 5_000_000  # no simulated shop sells more than 50,000 yuan in one payment
+AMOUNT_FEN_MAX = 5_000_000  # no simulated shop sells more than 50,000 yuan in one payment
 DECLINE_PPM = 4_000
 LIMIT_DECLINE_PPM = 500
 CAMPAIGN = {"pilot": (60, 1_000), "county": (120, 200)}  # (start day, daily switch rate ppm) towards 云闪付
@@ -446,7 +446,7 @@ class Simulation:
                 lo + int(rnd() * (hi - lo)) if hi > lo and rnd() < SAME_TOWN_PPM / 1e6 else int(rnd() * n_all)
             )
             amount = int(cat.median_fen * basket * math.exp(gauss(0.0, cat.spread)))
-            amount = min(AMOUNT_MAX_FEN, _round_price(amount, rnd()))
+            amount = min(AMOUNT_FEN_MAX, _round_price(amount, rnd()))
             credit = c.credit[idx] == 1
             issuer: str | None = c.issuers[c.issuer[idx]]
             if rnd() < cat.terminal_ppm / 1e6 or amount > DYNAMIC_LIMIT_FEN:
@@ -588,7 +588,7 @@ def _refuse_second_run(conn: Connection, profile: CountyProfile) -> None:
             param="profile",
             code="county_already_loaded",
         )
-    if conn.execute(select(county_businesses.c.credit_code).limit(1)).first() is not None:
+    if has_businesses(conn):
         raise ConflictError(
             "this database already holds a simulated county; simulate into a fresh database",
             param="database",

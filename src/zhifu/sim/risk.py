@@ -158,13 +158,10 @@ class RiskActors:
     def _label(self, kind: str, subject: str, typology: str, note: str = "") -> None:
         if self.db is None:
             return
-        from zhifu.risk.models import risk_labels
+        from zhifu.risk.backtest import add_label
 
         with self.db.tx() as conn:
-            conn.execute(
-                risk_labels.insert(),
-                [{"subject_kind": kind, "subject": subject, "typology": typology, "note": note[:200]}],
-            )
+            add_label(conn, kind, subject, typology, note)
 
     # ------------------------------------------------------------ the hook
 

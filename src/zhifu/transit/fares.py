@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 DEDUP_WINDOW_S = 120  # taps of one rider, line and direction this close are one tap (two readers, one door)
-JOURNEY_MAX_S = 3 * 3600  # a tap off this long after the tap on is not the same journey
+JOURNEY_S_MAX = 3 * 3600  # a tap off this long after the tap on is not the same journey
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +83,7 @@ def journeys(kept: Sequence[Tap], lines: dict[str, Line]) -> list[tuple[int, lis
             if started is not None:
                 out.append((line.max_fare_fen, [started.id]))
             open_on[line.id] = t
-        elif started is not None and (t.at - started.at).total_seconds() <= JOURNEY_MAX_S:
+        elif started is not None and (t.at - started.at).total_seconds() <= JOURNEY_S_MAX:
             out.append((line.distance_fare(started.stop_seq, t.stop_seq), [started.id, t.id]))
         else:
             if started is not None:

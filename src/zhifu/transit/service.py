@@ -51,8 +51,8 @@ from zhifu.transit.models import (
 from zhifu.transit.validator import DENY_STALE_S, paycode_channel
 
 TAPS_PER_BATCH_MAX = 1_000  # one upload; a validator back from days offline sends several
-CLOCK_SKEW_MAX_S = 300  # a validator whose clock is further from ours has its batch parked for review
-TAP_AGE_MAX_DAYS = 35  # older taps are parked: their month may be closed and charged
+CLOCK_SKEW_S_MAX = 300  # a validator whose clock is further from ours has its batch parked for review
+TAP_AGE_DAYS_MAX = 35  # older taps are parked: their month may be closed and charged
 RETRY_AFTER_S = 20 * 3600  # a declined charge is tried again at the next daily run, not on every pass
 RIDE_TOKEN_TTL_S = 300  # the rider's app shows a fresh QR; validators accept it until it expires
 CHARGES_PER_RUN_MAX = 5_000
@@ -800,11 +800,11 @@ def upload_taps(
             status = "refused"
         elif t.decision == "refuse":
             status, why = "refused", "refused_at_gate"
-        elif skew > CLOCK_SKEW_MAX_S:
+        elif skew > CLOCK_SKEW_S_MAX:
             status, why = "parked", "validator_clock_skew"
-        elif (tapped - at).total_seconds() > CLOCK_SKEW_MAX_S:
+        elif (tapped - at).total_seconds() > CLOCK_SKEW_S_MAX:
             status, why = "refused", "tap_in_future"
-        elif (at - tapped).days > TAP_AGE_MAX_DAYS:
+        elif (at - tapped).days > TAP_AGE_DAYS_MAX:
             status, why = "parked", "tap_too_old"
         if status == "refused":
             out["refused"].append({"id": t.id, "reason": why})

@@ -7,9 +7,9 @@ from typing import Final
 
 from zhifu.core.clock import to_shanghai
 from zhifu.core.money import fen_to_yuan_str, format_fen
+from zhifu.reference.masking import mask_ends
 
 SHANGHAI_FORMAT: Final = "%Y-%m-%d %H:%M"
-MASK_CHAR: Final = "*"
 
 
 def _fen(value: object, param: str) -> int:
@@ -44,20 +44,8 @@ def shanghai(value: dt.datetime | None, fmt: str = SHANGHAI_FORMAT) -> str:
 
 
 def mask(value: object, head: int = 3, tail: int = 4) -> str:
-    """Show only the ends of personal data: "13812345678" → "138****5678".
-
-    A value too short to keep both ends shows only its last character ("张三" → "*三").
-    """
-    if value is None:
-        return ""
-    text = str(value)
-    if head < 0 or tail < 0:
-        raise ValueError("mask keeps a non-negative number of characters")
-    if len(text) <= 1:
-        return MASK_CHAR * len(text)
-    if len(text) <= head + tail:
-        return MASK_CHAR * (len(text) - 1) + text[-1]
-    return text[:head] + MASK_CHAR * (len(text) - head - tail) + text[len(text) - tail :]
+    """Show only the ends of personal data: "13812345678" → "138****5678" (zhifu.reference.masking's rule)."""
+    return mask_ends(value, head, tail)
 
 
 # Which badge colour a status gets in the console (see .badge--* in zhifu.css).

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-
-def N_(message: str) -> str:
-    """Mark a string for extraction without translating it yet (translate where it is shown)."""
-    return message
-
+from zhifu.core.messages import N_
 
 # Payment, refund, code, settlement, reconciliation and merchant statuses as the console shows them.
 STATUS_LABELS: Final[dict[str, str]] = {
