@@ -15,6 +15,8 @@ import pytest
 from tests.bills.helpers import account, biller_in, month_of_bills
 from tests.factories import application
 from zhifu import audit
+from zhifu.core import clock
+from zhifu.core.clock import SHANGHAI
 from zhifu.privacy.scan import scan_files, scan_tables
 from zhifu.reference import generate_credit_code, generate_resident_id
 
@@ -108,7 +110,7 @@ def _plant(platform) -> None:  # type: ignore[no-untyped-def]
         audit.integrate(conn)  # the audit log's entries are in its tree, as zhifu serve would have them
 
 
-def test_no_planted_value_is_stored_or_logged_in_plaintext(platform, captured_log: Path) -> None:  # type: ignore[no-untyped-def]
+def test_no_planted_value_is_stored_or_logged_in_plaintext(platform, captured_log: Path, fixed_clock) -> None:  # type: ignore[no-untyped-def]
     db = platform.db
     _plant(platform)
     logging.getLogger().handlers[-1].flush()
@@ -123,6 +125,19 @@ def test_no_planted_value_is_stored_or_logged_in_plaintext(platform, captured_lo
             sum(f.stat().st_size for f in files[1:] if f.exists()) > 100_000
         )  # the pages and the WAL were read
     assert captured_log.stat().st_size > 0  # the run did log
+    # what a person can take away: the complaints export, the biller's payment file, the merchant list
+    today = clock.now().astimezone(SHANGHAI).date().isoformat()
+    for n, (url, params) in enumerate(
+        (
+            ("/v1/complaints/export", {"start": "2020-01-01", "end": today}),
+            ("/v1/billers/water/payment-file", {"date": today}),
+            ("/v1/merchants", {"limit": 100}),
+        )
+    ):
+        r = platform.client.get(url, params=params, headers=platform.op)
+        assert r.status_code == 200 and len(r.content) > 50, (url, r.text)
+        (captured_log.parent / f"export-{n}").write_bytes(r.content)
+        files.append(captured_log.parent / f"export-{n}")
     assert scan_files(files, PLANTED) == []
 
     # controls: the scan finds a value written in the clear, in a table and in a file
