@@ -245,7 +245,7 @@ def test_stats_signals_and_export_with_consent_only(world) -> None:  # type: ign
                 )
             )
         )
-    assert len(rows) == 5 and rows[0][4] == "Consumer complaint narrative"
+    assert len(rows) == 5 and rows[0][4] == "投诉经过 Consumer complaint narrative"
     narratives = [r[4] for r in rows[1:]]
     assert "私密经过0" in narratives and "私密经过1" not in narratives and "私密经过2" not in narratives
     assert not any(PHONE in ",".join(r) or "1390000000" in ",".join(r) for r in rows)

@@ -124,6 +124,9 @@ def test_cli_end_to_end(platform, fixed_clock, monkeypatch, tmp_path) -> None:  
         )
         assert r.exit_code == 0, r.output
         rows = list(csv.DictReader(io.StringIO(csv_path.read_bytes().decode("utf-8-sig"))))
+        rows = [
+            {k.split()[-1]: v for k, v in x.items()} for x in rows
+        ]  # "业务日期 business_date": by machine name
         got = {(x["side"], x["class"]): x for x in rows}
         assert got[("lines", "matched")]["count"] == "8"  # 7 payments and the refund
         assert got[("items", "amount_mismatch")]["open"] == "1"
@@ -197,6 +200,7 @@ def test_api_batches_cases_and_reports(platform, fixed_clock) -> None:  # type: 
     assert balance == before + missing.amount_fen - missing.fee_fen  # the rail's record, credited
     r = cl.get("/v1/recon/report.csv", params={"date": str(D)}, headers=platform.op)
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    rows = [{k.split()[-1]: v for k, v in x.items()} for x in rows]  # headings "中文 machine_name"
     line = next(x for x in rows if x["side"] == "lines" and x["class"] == "missing_ours")
     assert (line["count"], line["resolved"], line["open"]) == ("1", "1", "0")
     r = cl.get("/v1/recon/report.xlsx", params={"date": str(D)}, headers=platform.op)

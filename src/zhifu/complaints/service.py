@@ -1571,19 +1571,19 @@ def merchant_signals(
     ]
 
 
-EXPORT_HEAD: Final = (
-    "Complaint ID",
-    "Date received",
-    "Product",
-    "Issue",
-    "Consumer complaint narrative",
-    "Company",
-    "Company response to consumer",
-    "Timely response?",
-    "State",
-    "Submitted via",
-    "Date sent to company",
-    "Consumer disputed?",
+EXPORT_HEAD: Final = (  # the CFPB database's column names, each after its Chinese name
+    "投诉编号 Complaint ID",
+    "受理日期 Date received",
+    "业务 Product",
+    "问题 Issue",
+    "投诉经过 Consumer complaint narrative",
+    "被投诉机构 Company",
+    "机构答复 Company response to consumer",
+    "是否按时答复 Timely response?",
+    "地区 State",
+    "投诉途径 Submitted via",
+    "转办日期 Date sent to company",
+    "是否有异议 Consumer disputed?",
 )
 _RESPONSES = {
     "monetary_relief": "Closed with monetary relief",

@@ -1355,7 +1355,7 @@ def report_csv(rows: Sequence[dict[str, Any]]) -> bytes:
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(REPORT_COLUMNS)
+    w.writerow(report_headings())  # Chinese first, the machine name after it
     for r in rows:
         w.writerow([r[c] for c in REPORT_COLUMNS])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")  # a BOM so spreadsheet programs read the Chinese right
@@ -1372,7 +1372,26 @@ _HEADINGS_ZH = {
     "open": "未处理",
     "proposed": "待复核",
     "resolved": "已处理",
+    "id": "差错编号",
+    "kind": "差错类型",
+    "item_id": "我方单号",
+    "line_no": "对账单行号",
+    "merchant_id": "商户编号",
+    "ours_fen": "我方金额（分）",
+    "channel_fen": "渠道金额（分）",
+    "diff_fen": "差额（分）",
+    "suggested_action": "建议处理",
+    "status": "状态",
+    "action": "处理方式",
+    "proposed_by": "提出人",
+    "approved_by": "复核人",
 }
+
+
+def report_headings(columns: Sequence[str] = REPORT_COLUMNS) -> list[str]:
+    """Column headings of the reconciliation exports: the Chinese name, then the machine name ("业务日期
+    business_date"), so a person reads them and a program still finds its column."""
+    return [f"{_HEADINGS_ZH[c]} {c}" for c in columns]
 
 
 def report_xlsx(rows: Sequence[dict[str, Any]], case_rows: Sequence[dict[str, Any]] = ()) -> bytes:
@@ -1384,7 +1403,7 @@ def report_xlsx(rows: Sequence[dict[str, Any]], case_rows: Sequence[dict[str, An
     wb = Workbook()
     ws = wb.active
     ws.title = "对账汇总 Summary"
-    ws.append([f"{_HEADINGS_ZH[c]} {c}" for c in REPORT_COLUMNS])
+    ws.append(report_headings())
     for r in rows:
         ws.append([r[c] for c in REPORT_COLUMNS])
     cs = wb.create_sheet("差错 Cases")
@@ -1405,7 +1424,7 @@ def report_xlsx(rows: Sequence[dict[str, Any]], case_rows: Sequence[dict[str, An
         "proposed_by",
         "approved_by",
     )
-    cs.append(list(case_cols))
+    cs.append(report_headings(case_cols))
     for c in case_rows:
         cs.append([c[k] for k in case_cols])
     out = io.BytesIO()

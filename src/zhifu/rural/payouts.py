@@ -812,11 +812,22 @@ def farmer_statement(conn: Connection, farmer_id: str) -> dict[str, Any]:
     }
 
 
+BUYER_STATEMENT_HEADINGS = (  # Chinese first, the machine name after it
+    "行号 line_no",
+    "农户 farmer_id",
+    "收款账户 to",
+    "金额（元）amount_yuan",
+    "状态 status",
+    "失败原因 failure",
+    "尝试次数 attempts",
+)
+
+
 def buyer_statement_csv(conn: Connection, merchant_id: str, batch_id: str) -> str:
     """The buyer's statement of a batch: one line per farmer with its result."""
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow(["line_no", "farmer_id", "to", "amount_yuan", "status", "failure", "attempts"])
+    w.writerow(BUYER_STATEMENT_HEADINGS)
     for x in lines(conn, merchant_id, batch_id, limit=10_000):
         w.writerow(
             [
