@@ -102,7 +102,8 @@ def _baseline(folder: str) -> dict[str, float]:
     the simulator does. No Python above the driver: the floor for this machine and this schema."""
     src = sqlite3.connect(f"{folder}/sim.db")
     tables = {}
-    for t in WRITTEN:
+    present = {r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    for t in (t for t in WRITTEN if t in present):  # the rails' rows now live in the fake rails' own store
         ddl = [
             r[0]
             for r in src.execute(
