@@ -60,6 +60,11 @@ class Workers:
             ("kpi", kpi.REFRESH_INTERVAL_S, lambda: kpi.refresh_db(self.db)),
             ("audit", audit.INTEGRATE_INTERVAL_S, lambda: audit.integrate_db(self.db)),
             (
+                "audit_verify",
+                audit.INTEGRATE_INTERVAL_S * 120,
+                lambda: audit.verify_due(self.db),
+            ),  # when an hour old
+            (
                 "risk",
                 s.sweeper_interval_s,
                 lambda: risk.scan(self.db),

@@ -15,6 +15,7 @@ from zhifu.audit.service import (
     integrate_db,
     latest_checkpoint,
     list_entries,
+    masked,
     prove,
     prove_consistency,
     public_key,
@@ -23,6 +24,7 @@ from zhifu.audit.service import (
     status,
     verify,
     verify_db,
+    verify_due,
 )
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "integrate_db",
     "latest_checkpoint",
     "list_entries",
+    "masked",
     "prove",
     "prove_consistency",
     "public_key",
@@ -51,4 +54,5 @@ __all__ = [
     "status",
     "verify",
     "verify_db",
+    "verify_due",
 ]

@@ -15,6 +15,7 @@ import datetime as dt
 import functools
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
@@ -31,6 +32,7 @@ from zhifu.core import clock
 from zhifu.core.config import get_settings, secret
 from zhifu.core.errors import InvalidRequest, NotFound
 from zhifu.db import Database
+from zhifu.reference import mask_account, mask_id, mask_phone
 
 ENTRY_BYTES_MAX: Final = 8192  # an entry names an action and digests, never a document; bigger is a mistake
 INTEGRATE_BATCH_MAX: Final = (
@@ -47,6 +49,9 @@ STREAM_CHUNK: Final = 20_000  # rows fetched at a time while verifying
 TILES_PER_FETCH: Final = 200
 VERIFY_CHUNK: Final = 1 << 20  # entries per scanned range: a progress step and a worker's task
 PARALLEL_MIN: Final = 2 * VERIFY_CHUNK  # below this, starting processes costs more than it saves
+VERIFY_EVERY_S: Final = (
+    3600  # the background verification's period: a tampered row is reported within the hour
+)
 VERIFY_WORKERS_MAX: Final = 4  # the fold in this process keeps up with about this many hashing processes
 
 _N_SM2 = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
@@ -876,11 +881,16 @@ def list_entries(
     object_type: str | None = None,
     object_id: str | None = None,
     actor: str | None = None,
+    role: str | None = None,
     merchant_id: str | None = None,
+    merchant_in: Sequence[str] | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
     before: int | None = None,
     limit: int = 50,
 ) -> dict[str, Any]:
-    """Newest first, filtered; `before` is the cursor (a leaf index)."""
+    """Newest first, filtered; `before` is the cursor (a leaf index); `merchant_in` scopes to some merchants'
+    entries (an acquirer's operator); `since` ≤ at < `until`."""
     limit = max(1, min(limit, PAGE_MAX))
     q = select(audit_log).order_by(audit_log.c.leaf_index.desc()).limit(limit + 1)
     for col, value in (
@@ -888,15 +898,43 @@ def list_entries(
         (audit_log.c.object_type, object_type),
         (audit_log.c.object_id, object_id),
         (audit_log.c.actor, actor),
+        (audit_log.c.role, role),
         (audit_log.c.merchant_id, merchant_id),
     ):
         if value:
             q = q.where(col == value)
+    if merchant_in is not None:
+        q = q.where(audit_log.c.merchant_id.in_(list(merchant_in)))
+    if since is not None:
+        q = q.where(audit_log.c.at >= since)
+    if until is not None:
+        q = q.where(audit_log.c.at < until)
     if before is not None:
         q = q.where(audit_log.c.leaf_index < before)
     rows = conn.execute(q).all()
     data = [_entry_doc(r) for r in rows[:limit]]
     return {"object": "list", "data": data, "has_more": len(rows) > limit}
+
+
+_PERSONAL = (  # what personal data looks like inside an entry's details, and how it is shown
+    (re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])"), mask_id),
+    (re.compile(r"(?<![0-9])[0-9]{15,19}(?![0-9])"), mask_account),
+    (re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])"), mask_phone),
+)
+
+
+def masked(value: Any) -> Any:
+    """An entry's details with ID, card and phone numbers masked (6+4 cards, 3+4 phones, 6+4 IDs), for pages
+    that show the log to people; the stored entry is what was hashed and is never changed."""
+    if isinstance(value, str):
+        for pattern, mask in _PERSONAL:
+            value = pattern.sub(lambda m, mask=mask: mask(m.group(0)), value)
+        return value
+    if isinstance(value, dict):
+        return {k: masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(v) for v in value]
+    return value
 
 
 def _entry_doc(r: Any) -> dict[str, Any]:
@@ -922,6 +960,32 @@ def entries_about(
     return list_entries(conn, object_type=object_type, object_id=object_id, limit=limit)["data"]
 
 
+@functools.lru_cache(maxsize=64)
+def _checks(text: str, pub: str) -> bool:
+    try:
+        Checkpoint.parse(text).verify(pub)
+    except VerifyError:
+        return False
+    return True
+
+
+def _signature_ok(text: str, conn: Connection) -> bool:
+    """Whether a checkpoint's SM2 signature checks with the log's key it names (remembered per text)."""
+    cp = Checkpoint.parse(text)
+    pub = next((k["public_key"] for k in keys(conn) if k["key_id"] == cp.key), None)
+    return pub is not None and _checks(text, pub)
+
+
+def verify_due(db: Database, *, every_s: float = VERIFY_EVERY_S) -> Report | None:
+    """The background verification: once the last one is `every_s` old, verify again in this process (one
+    core, so serving goes on) and remember the outcome for the dashboard; None when not due."""
+    with db.read() as conn:
+        last = _state(conn)["verified_at"] if conn.execute(select(audit_state.c.id)).first() else None
+    if last is not None and (clock.now() - last).total_seconds() < every_s:
+        return None
+    return verify_db(db, workers=1)
+
+
 def status(conn: Connection) -> dict[str, Any]:
     """For the regulator's dashboard: the latest checkpoint and what is waiting."""
     st = _state(conn)
@@ -930,6 +994,7 @@ def status(conn: Connection) -> dict[str, Any]:
     kept = conn.execute(select(func.count()).select_from(audit_checkpoints)).scalar_one()
     return {
         "object": "audit_status",
+        "signature_ok": _signature_ok(cp.text(), conn) if cp else None,
         "size": st["size"],
         "queued": queued,
         "kept_checkpoints": kept,

@@ -889,6 +889,7 @@ def regulator_dashboard(request: Request, user: User = Depends(_regulator)) -> R
     _ = translator(lang)
     with _db(request).read() as c:
         figures = service.programme_figures(c, user)
+        audit_status = audit.status(c)  # the log's latest checkpoint and last verification
     chart = {
         "tooltip": {"trigger": "axis"},
         "legend": {"top": 0, "data": [_("Count"), _("Amount (yuan)")]},
@@ -909,7 +910,11 @@ def regulator_dashboard(request: Request, user: User = Depends(_regulator)) -> R
             },  # chart axis only, never stored
         ],
     }
-    return _page(request, "console/regulator.html", {"f": figures, "chart": chart, "charts": True})
+    return _page(
+        request,
+        "console/regulator.html",
+        {"f": figures, "chart": chart, "charts": True, "audit": audit_status},
+    )
 
 
 @router.get("/console/regulator/merchants")
