@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 RAIL_TIMEOUT_S = 5.0  # one call to a rail; past it the outcome is unknown and the sweeper asks again
 RAIL_CONNECT_TIMEOUT_S = 2.0
-RAIL_RETRIES_MAX = 1  # a query (never a create or a refund) is retried once on a connection error
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

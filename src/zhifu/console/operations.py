@@ -27,7 +27,6 @@ from zhifu.core.messages import N_
 from zhifu.core.money import parse_yuan
 from zhifu.web.i18n import translator
 
-FORM_TOKEN_CHARS: Final = 43  # secrets.token_urlsafe(32)
 FORM_TOKEN_TTL_S: Final = 7 * 24 * 3600  # a form left open over a week is stale; its token row is purged
 UPLOAD_BYTES_MAX: Final = (
     16 * 1024 * 1024

@@ -9,7 +9,6 @@ from zhifu.qr.errors import FieldInvalid
 from zhifu.qr.rules import CURRENCY_CNY, DYNAMIC, STATIC, decimal_to_minor, minor_to_decimal
 from zhifu.qr.tlv import DataObject, encode_all
 
-MERCHANT_ACCOUNT_TAGS = range(2, 52)  # 02–51
 TEMPLATE_ACCOUNT_TAGS = range(26, 52)  # 26–51 carry sub-tag 00, a globally unique id
 UNIONPAY_ACCOUNT_TAGS = ("15", "16")
 

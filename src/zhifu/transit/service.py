@@ -63,7 +63,6 @@ VALIDATOR_QUIET_S = 6 * 3600  # a validator silent this long is flagged on the h
 FINAL_UNPAID = ("failed", "closed", "expired")
 _SLUG_RE = re.compile(r"[a-z][a-z0-9_\-]{1,39}")
 _TAP_ID_RE = re.compile(r"[A-Za-z0-9_\-]{1,40}")
-FARE_CHANNELS = ("unionpay_qr", "wechat", "alipay")
 
 
 def _slug(value: str, param: str) -> str:

@@ -7,7 +7,6 @@ from pathlib import Path
 # Source Han Sans SC Regular (Adobe, SIL OFL 1.1; licence in OFL.txt beside it), shipped unmodified:
 # the OFL reserves the name "Source", so a trimmed copy would have to be renamed.
 CJK_FONT_FILE = "SourceHanSansSC-Regular.otf"
-CJK_FONT_FAMILY = "Source Han Sans SC"
 
 
 def cjk_font_path() -> Path:

@@ -20,7 +20,6 @@ FAMILY = "unionpay"
 STATEMENT_FORMAT = "zm"
 DEFAULT_ISSUER = "yiyuan_rcb"
 REF_WIDTH = 21  # queryId
-TRACE_WIDTH = 6
 _COSTS: dict[str, tuple[int, int | None, int, int | None]] = {
     "debit": (3500, 1300, 325, 325),
     "credit": (4500, None, 325, 325),

@@ -25,6 +25,7 @@ from zhifu.channels.statement import StatementFormatError, StatementLine
 from zhifu.channels.unionpay import statement as zm
 from zhifu.channels.unionpay import wire
 from zhifu.channels.unionpay.sign import (
+    ENCODING,
     FORM,
     VERSION,
     SignatureError,
@@ -58,7 +59,7 @@ class UnionPayConnector:
     ) -> dict[str, str]:
         return {
             "version": VERSION,
-            "encoding": "UTF-8",
+            "encoding": ENCODING,
             "txnType": txn_type,
             "txnSubType": txn_sub_type,
             "bizType": wire.BIZ_TYPE,
@@ -311,7 +312,7 @@ class UnionPayConnector:
         settle = f"{business_date:%m%d}"
         fields = {
             "version": VERSION,
-            "encoding": "UTF-8",
+            "encoding": ENCODING,
             "txnType": wire.TXN_FILE,
             "txnSubType": "01",
             "bizType": wire.BIZ_TYPE,

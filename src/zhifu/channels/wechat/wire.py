@@ -42,8 +42,6 @@ DECLINES = {
 DECLINE_BY_CODE = {code: ours for ours, (code, _) in DECLINES.items()}
 DECLINE_BY_DESC = {desc: ours for ours, (_, desc) in DECLINES.items()}
 
-TRADE_TYPES = {"pay_code": "MICROPAY", "dynamic_code": "NATIVE", "jsapi": "JSAPI"}
-
 
 def bank_type(card_issuer: str | None, card_type: str | None) -> str:
     """WeChat's bank_type: OTHERS for the wallet (零钱), ISSUER_DEBIT / ISSUER_CREDIT for a bank card."""
