@@ -25,7 +25,7 @@ def _date(text: str) -> dt.date:
         raise
 
 
-def _run(fn):  # type: ignore[no-untyped-def]
+def _run(fn):
     try:
         return database().run(fn)
     except ZhifuError as exc:
@@ -184,7 +184,7 @@ def report(
 
     day = _date(date) if date else None
 
-    def go(c):  # type: ignore[no-untyped-def]
+    def go(c):
         rows = service.report_rows(c, business_date=day, channel=channel)
         return rows, service.list_cases(c, business_date=day, channel=channel, limit=10_000)
 

@@ -86,7 +86,7 @@ def _require(frame: pl.DataFrame, schema: dict[str, pl.DataType], what: str) -> 
     missing = [name for name in schema if name not in frame.columns]
     if missing:
         raise InvalidRequest(f"{what} frame lacks columns {missing}", param=what)
-    return frame.select(list(schema)).cast(schema)
+    return frame.select(list(schema)).cast(pl.Schema(schema))
 
 
 def _ref_pairs(lines: pl.DataFrame, pays: pl.DataFrame) -> pl.DataFrame:

@@ -67,7 +67,7 @@ def parse_statement_frame(channel: str, data: bytes, business_date: dt.date) -> 
     family = _family(channel)
     frame = getattr(family, "parse_statement_frame", None)
     if frame is not None:
-        return frame(data, business_date, channel)  # type: ignore[no-any-return]
+        return frame(data, business_date, channel)
     return lines_to_frame(family.parse_statement(data, business_date, channel))
 
 
