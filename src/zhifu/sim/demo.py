@@ -318,6 +318,10 @@ def run_demo(
             logins += demo_rural(
                 db, county, today, seed, payers=consumers
             )  # harvest cards, e-accounts, payouts, points, agri shop
+            from zhifu.sim.subjects import demo_subject_requests, summary
+
+            logins += demo_subject_requests(db)  # corrections and a deletion under maker-checker
+            console.print(f"  data-subject requests: {summary(db)} (operator2 decides the waiting one)")
             console.print(f"  static codes: {issue_static_codes(db)} merchants have their code")  # every one,
             # the billers', the bus company's and the office's shops included
             from zhifu.kpi import refresh_db
