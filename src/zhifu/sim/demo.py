@@ -318,6 +318,10 @@ def run_demo(
             logins += demo_rural(
                 db, county, today, seed, payers=consumers
             )  # harvest cards, e-accounts, payouts, points, agri shop
+            from zhifu.sim.subjects import demo_subject_requests, summary
+
+            logins += demo_subject_requests(db)  # corrections and a deletion under maker-checker
+            console.print(f"  data-subject requests: {summary(db)} (operator2 decides the waiting one)")
             from zhifu.sim.privacy import demo_privacy
 
             seen = demo_privacy(db, shop.merchant_id if shop is not None else rows[0]["id"] if rows else None)
