@@ -76,3 +76,20 @@ def test_rows_outside_the_tree_are_inserted(db: Database) -> None:
     )
     rep = audit.verify_db(db)
     assert not rep.ok and rep.first_bad == 0 and any("inserted" in p for p in rep.problems)
+
+
+def test_mangled_checkpoints_and_lost_tiles_are_reported_not_crashed_on(db: Database) -> None:
+    from zhifu.audit.models import audit_checkpoints, audit_state, audit_tiles
+
+    _fill(db, 300)
+    audit.integrate_db(db, force_keep=True)
+    db.run(lambda c: c.execute(update(audit_checkpoints).values(text="not a checkpoint")))
+    db.run(lambda c: c.execute(update(audit_state).values(latest="zhifu-audit/x\n1\n\n")))
+    db.run(lambda c: c.execute(delete(audit_tiles).where(audit_tiles.c.level == 0, audit_tiles.c.idx == 1)))
+    rep = audit.verify_db(db)
+    assert not rep.ok and rep.first_bad == 256, rep.problems
+    assert any("checkpoint of size 300" in p for p in rep.problems)
+    assert any("latest checkpoint" in p for p in rep.problems)
+    with db.read() as c:
+        st = audit.status(c)
+    assert st["signature_ok"] is False and st["verified_ok"] is False
