@@ -26,10 +26,12 @@ def principal(request: Request) -> Principal:
     db: Database = request.app.state.db
     try:
         with db.read() as conn:
-            return authenticate(conn, request.headers.get("authorization"))
+            p = authenticate(conn, request.headers.get("authorization"))
     except Unauthenticated:
         _auth_failed(db, request)
         raise
+    request.state.api_auth = (f"key:{p.key_id}", str(p.role))  # the audit log's actor for this request
+    return p
 
 
 def _auth_failed(db: Database, request: Request) -> None:

@@ -76,16 +76,11 @@ def current_actor(conn: Connection) -> tuple[str, str]:
         if auth is not None:
             user = auth[0]
             return f"{user.username}"[:64], str(user.role)[:16]
-        headers = dict(scope.get("headers") or [])
-        authorization = headers.get(b"authorization")
-        if authorization:
-            from zhifu.merchants import authenticate
-
-            try:
-                p = authenticate(conn, authorization.decode("latin-1"))
-            except Exception:  # the route has already refused a bad key; name it no further
-                return "api:unknown", "api"
-            return f"key:{p.key_id}"[:64], str(p.role)[:16]
+        api = (scope.get("state") or {}).get("api_auth")
+        if api is not None:  # the key the API authenticated this request with (zhifu.api.deps.principal)
+            return api[0][:64], api[1][:16]
+        if dict(scope.get("headers") or []).get(b"authorization"):
+            return "api:unknown", "api"  # a key the API refused or never asked for; named no further
         return "anonymous", "public"
     try:
         who = getpass.getuser()
