@@ -356,8 +356,8 @@ def run_demo(
                 console.print("  (console users are not available in this build: use the operator key)")
             if shop is not None:
                 console.print(
-                    f"  showcase:     {shop.name}（{shop.merchant_id}）— 一年的收款、收款码、对账单与每日结算 / a "
-                    f"year of takings, its static code, statements and daily settlements: the merchant login"
+                    f"  showcase:     {shop.name}（{shop.merchant_id}）— {days} 天的收款、收款码、对账单与每日结算 / "
+                    f"{days} days of takings, its static code, statements and daily settlements: the merchant login"
                 )
             console.print(f"  operator key: {op_secret}")
             for c in campaigns:
