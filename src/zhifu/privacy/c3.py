@@ -10,6 +10,7 @@ A value shaped like track-2 data (PAN=expiry+service code…) is refused whateve
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -84,6 +85,7 @@ _SPLIT = re.compile(r"[^0-9a-z\u4e00-\u9fff]+")
 _TRACK2_VALUE = re.compile(r";?\d{12,19}[=D]\d{7,}\??")  # PAN, separator, expiry YYMM, service code, …
 
 
+@functools.lru_cache(maxsize=4096)  # an API's field names repeat: each is judged once
 def kind_of_name(name: str) -> str | None:
     """The C3 category a field name looks like, or None: `cvv2`, `cardCvn2`, `track_2`, `pay_password`, `PIN`."""
     lowered = _CAMEL.sub("_", name).lower()
