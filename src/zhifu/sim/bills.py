@@ -176,6 +176,7 @@ def demo_life(
     made = demo_bills(db, county, today, seed, payers=payers)
     if not made["billers"]:
         return []
+    demo_upkeep(db, made["billers"], today)
     password = secrets.token_urlsafe(9)
     with db.tx() as conn:
         create_user(
@@ -195,3 +196,72 @@ def demo_life(
             create_user(conn, user, "biller", pw, biller_id=biller_id, display_name=shown)
         logins.append(("biller", user, pw))
     return logins
+
+
+DEMO_PHONE = "13800138000"  # the demo's payer: prove it at /pay/history, the code is on /pay/sms-outbox
+OLD_BILLS = 6
+
+
+def demo_upkeep(db: Database, biller_ids: list[str], today: dt.date) -> dict[str, int]:
+    """The biller's daily upkeep in the demo: last month's unpaid bills of the first biller that takes bills
+    expired with their late fee; two of this month's bills paid by the demo's payer giving their phone (their
+    history after a one-time code), the account saved; a refund proposed by a clerk for the biller's login to
+    approve or reject."""
+    from zhifu.bills import expiry, refunds
+
+    out = {"expired": 0, "phone_payments": 0, "refund_requests": 0}
+    with db.read() as c:
+        takers = [b for b in biller_ids if not bills.get_biller(c, b)["rule"]["adhoc"]]
+        if not takers:
+            return out
+        biller = takers[0]
+        unpaid, _ = bills.list_bills(c, biller, status="unpaid", limit=OLD_BILLS + 2)
+    if len(unpaid) < 2:
+        return out
+    with db.read() as c:
+        grace = bills.get_biller(c, biller)["rule"]["grace_days"]
+    due = today - dt.timedelta(days=grace + 10)
+    lines = ["bill_no,account_no,payer_name,period,amount_due,min_due,due_date,late_fee_ppm_per_day"]
+    for i, b in enumerate(unpaid[:OLD_BILLS]):
+        lines.append(f"OLD{due:%Y%m}{i:05d},{b['account_no']},王秀英,{due:%Y-%m},38.50,38.50,{due},500")
+    try:
+        db.run(lambda c: bills.import_bills(c, biller, "\n".join(lines).encode(), filename="overdue.csv"))
+        out["expired"] = db.run(lambda c: expiry.expire_bills(c))["expired"]
+    except ZhifuError:
+        pass
+    for b in unpaid[-2:]:
+        try:
+            p = bills.pay(
+                db,
+                bills.PayBillIn(
+                    biller_id=biller,
+                    account_no=b["account_no"],
+                    channel="unionpay_qr",
+                    payer_phone=DEMO_PHONE,
+                ),
+            )
+            sim_pay(db, p["payment"]["id"], outcome="success", payer=Payer(payer_ref(0), None, "debit"))
+            db.run(
+                lambda c, acc=b["account_no"]: bills.link_household(c, DEMO_PHONE, biller, acc, "家里 home")
+            )
+            out["phone_payments"] += 1
+        except ZhifuError:
+            pass
+    with db.read() as c:
+        paid = bills.find_lines(c, biller, limit=1)
+    if paid:
+        try:
+            db.run(
+                lambda c: refunds.propose(
+                    c,
+                    biller,
+                    paid[0]["payment_id"],
+                    reason="户号已过户，新户主另行缴费 / the account changed hands",
+                    by="clerk",
+                    role="biller",
+                )
+            )
+            out["refund_requests"] = 1
+        except ZhifuError:
+            pass
+    return out
