@@ -50,6 +50,28 @@ def test_a_refused_payment_speaks_the_asked_language_and_changes_nothing(platfor
     assert _count(platform) == before
 
 
+def test_the_frameworks_own_refusals_have_their_chinese(platform: Any) -> None:
+    _, auth = platform.merchant()
+    before = _count(platform)
+    zh = platform.client.post(
+        "/v1/payments", json={"merchant_order_no": "LANG2"}, headers={**auth, "Accept-Language": "zh-CN"}
+    )
+    en = platform.client.post(
+        "/v1/payments", json={"merchant_order_no": "LANG2"}, headers={**auth, "Accept-Language": "en"}
+    )
+    assert zh.status_code == en.status_code == 400
+    assert zh.json()["error"]["code"] == en.json()["error"]["code"] == "parameter_missing"
+    assert zh.json()["error"]["param"] == en.json()["error"]["param"] == "amount_fen"
+    assert zh.json()["error"]["message"] == "缺少参数 amount_fen"
+    assert en.json()["error"]["message"] == "missing parameter amount_fen"
+    assert _count(platform) == before
+    assert (
+        localize("channel: Input should be 'wechat' or 'alipay'", "zh")
+        == "channel：应为 'wechat'、'alipay' 之一"
+    )
+    assert localize("amount_fen: Input should be greater than 0", "zh") == "amount_fen：应大于 0"
+
+
 def test_the_two_halves_of_a_message() -> None:
     assert split_message("towns.0.population: 人口必须为正 / must be positive") == (
         "towns.0.population: 人口必须为正",

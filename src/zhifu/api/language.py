@@ -35,14 +35,58 @@ def split_message(message: str) -> tuple[str, str] | None:
     return zh, (en if not prefix or en.startswith(prefix) else prefix + en)
 
 
+# The framework's own refusals are written in English only: their Chinese, by the shape of the message.
+_CHINESE: Final = (
+    (re.compile(r"missing parameter (?P<p>\S+)"), "缺少参数 {p}"),
+    (re.compile(r"unknown parameter (?P<p>\S+)"), "未知参数 {p}"),
+    (re.compile(r"the body is not valid JSON.*"), "请求体不是合法 JSON"),
+    (re.compile(r"the body is not valid UTF-8"), "请求体不是 UTF-8"),
+    (re.compile(r"request body is over (?P<n>\d+) bytes"), "请求体超过 {n} 字节"),
+    (re.compile(r"(?P<m>[A-Z]+) is not allowed on (?P<p>\S+)"), "{p} 不接受 {m} 请求"),
+    (re.compile(r"(?P<p>[\w.\[\]]+): Field required"), "{p}：必填"),
+    (re.compile(r"(?P<p>[\w.\[\]]+): Input should be a valid integer.*"), "{p}：应为整数"),
+    (re.compile(r"(?P<p>[\w.\[\]]+): Input should be a valid string.*"), "{p}：应为文本"),
+    (re.compile(r"(?P<p>[\w.\[\]]+): Input should be a valid boolean.*"), "{p}：应为 true 或 false"),
+    (re.compile(r"(?P<p>[\w.\[\]]+): Input should be greater than (?P<n>\S+)"), "{p}：应大于 {n}"),
+    (
+        re.compile(r"(?P<p>[\w.\[\]]+): Input should be greater than or equal to (?P<n>\S+)"),
+        "{p}：应不小于 {n}",
+    ),
+    (re.compile(r"(?P<p>[\w.\[\]]+): Input should be less than or equal to (?P<n>\S+)"), "{p}：应不大于 {n}"),
+    (re.compile(r"(?P<p>[\w.\[\]]+): Input should be less than (?P<n>\S+)"), "{p}：应小于 {n}"),
+    (
+        re.compile(r"(?P<p>[\w.\[\]]+): String should have at most (?P<n>\d+) characters?"),
+        "{p}：最多 {n} 个字符",
+    ),
+    (
+        re.compile(r"(?P<p>[\w.\[\]]+): String should have at least (?P<n>\d+) characters?"),
+        "{p}：至少 {n} 个字符",
+    ),
+    (re.compile(r"(?P<p>[\w.\[\]]+): Input should be (?P<v>'.*')"), "{p}：应为 {v} 之一"),
+)
+
+
+def chinese(message: str) -> str | None:
+    """The Chinese of an English-only message: the framework's refusals by their shape, else the console's
+    catalogue; None when neither knows it."""
+    for pattern, template in _CHINESE:
+        found = pattern.fullmatch(message)
+        if found:
+            parts = found.groupdict()
+            if "v" in parts:  # 'a', 'b' or 'c' → 'a'、'b'、'c'
+                parts["v"] = parts["v"].replace("' or '", "'、'").replace("', '", "'、'")
+            return template.format(**parts)
+    translated = get_translations("zh").gettext(message)
+    return translated if translated != message else None
+
+
 def localize(message: str, lang: str) -> str:
     """The message in one language ("zh" or "en")."""
     parts = split_message(message)
     if parts is not None:
         return parts[0] if lang == "zh" else parts[1]
     if lang == "zh" and not _CJK.search(message):
-        translated = get_translations("zh").gettext(message)
-        return translated if translated != message else message
+        return chinese(message) or message
     return message
 
 
@@ -104,4 +148,4 @@ class ErrorLanguage:
         await self.app(scope, receive, send_localized)
 
 
-__all__ = ["ErrorLanguage", "localize", "split_message"]
+__all__ = ["ErrorLanguage", "chinese", "localize", "split_message"]
