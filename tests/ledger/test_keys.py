@@ -21,6 +21,7 @@ def test_key_shapes_are_stable() -> None:
     assert keys.campaign_late_discount("pay_3") == "cmp:pay_3:discount:late"
     assert keys.campaign_accrual("pay_3", "cmp_1") == "cmp:pay_3:accrual:cmp_1"
     assert keys.campaign_clawback("re_3", "cmp_1", "subsidy") == "cmp:re_3:clawback:cmp_1:subsidy"
+    assert keys.incentive_payout("bank_a", dt.date(2026, 3, 1)) == "incentive_payout:bank_a:2026-03-01"
     assert keys.recon_adjustment("case_1", "credit_merchant") == "recon:case_1:credit_merchant"
     assert keys.risk_freeze("rc_1") == "risk:rc_1:freeze"
 

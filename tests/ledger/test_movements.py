@@ -211,3 +211,48 @@ def test_reconciliation_movements_and_reversal() -> None:
     for account, v in _net(undone).items():
         net[account] += v
     assert set(net.values()) == {0}
+
+
+def test_campaign_late_discount_takes_what_the_budget_has_and_books_the_rest_as_shortfall() -> None:
+    assert movements.campaign_late_discount(campaign_id="c", discount_fen=300, from_budget_fen=120) == (
+        cr("campaign_clearing:c", 300),
+        dr("campaign_budget:c", 120),
+        dr("campaign_shortfall", 180),
+    )
+    assert movements.campaign_late_discount(campaign_id="c", discount_fen=300, from_budget_fen=300) == (
+        cr("campaign_clearing:c", 300),
+        dr("campaign_budget:c", 300),
+    )
+    with pytest.raises(InvalidLegAmount, match="campaign late discount"):
+        movements.campaign_late_discount(campaign_id="c", discount_fen=300, from_budget_fen=400)
+
+
+def test_campaign_return_and_incentive_payout() -> None:
+    assert movements.campaign_return(campaign_id="c", funder="county_finance", amount_fen=5) == (
+        dr("campaign_budget:c", 5),
+        cr("campaign_funder:county_finance", 5),
+    )
+    assert movements.incentive_payout(acquirer_id="bank_a", amount_fen=8) == (
+        dr("incentive_payable:bank_a", 8),
+        cr("settlement_in_transit", 8),
+    )
+
+
+@pytest.mark.parametrize(
+    ("biller_fen", "from_merchant_fen", "fee_leg"),
+    [(9_990, 9_962, dr("fee_income", 28)), (9_950, 9_962, cr("fee_income", 12)), (9_962, 9_962, None)],
+)
+def test_bill_payment_settles_the_fee_difference_and_its_refund_reverses_it(
+    biller_fen: int, from_merchant_fen: int, fee_leg: Leg | None
+) -> None:
+    legs = movements.bill_payment(
+        biller_id="water", merchant_id="m", biller_fen=biller_fen, from_merchant_fen=from_merchant_fen
+    )
+    assert legs[:2] == (cr("biller_payable:water", biller_fen), dr("merchant_payable:m", from_merchant_fen))
+    assert legs[2:] == ((fee_leg,) if fee_leg else ())
+    back = movements.reversal("bill payment", legs)
+    assert back[0] == dr("biller_payable:water", biller_fen)
+    assert movements.biller_settlement(biller_id="water", amount_fen=5) == (
+        dr("biller_payable:water", 5),
+        cr("settlement_in_transit", 5),
+    )

@@ -60,8 +60,6 @@ SUGGESTIONS_MAX = 3
 SWEEP_BATCH = 500
 OPEN = (BillStatus.UNPAID, BillStatus.PARTIALLY_PAID)
 FINAL_UNPAID = (PaymentStatus.FAILED, PaymentStatus.CLOSED, PaymentStatus.EXPIRED)
-FEE_INCOME = "fee_income"
-IN_TRANSIT = "settlement_in_transit"
 _SLUG_RE = re.compile(r"[a-z][a-z0-9_]{1,39}")
 _PHONE_RE = re.compile(r"1[3-9][0-9]{9}")
 # The county profile's kinds of unit and the categories the programme reports.
@@ -80,8 +78,7 @@ CATEGORY_MCC = {
 }
 
 
-def payable_account(biller_id: str) -> str:
-    return f"biller_payable:{biller_id}"
+payable_account = ledger.accounts.biller_payable
 
 
 # ---------------------------------------------------------------- billers
@@ -1139,19 +1136,12 @@ def _book(conn: Connection, b: Any, p: Any, line: Any, at: dt.datetime) -> int:
         biller_fen = line.bill_fen - ppm_of(line.bill_fen, b.fee_ppm)
     else:
         biller_fen = line.bill_fen
-    fee_delta = (
-        from_merchant - biller_fen
-    )  # > 0: more fee income than the plan took; < 0: the acquirer gives back
     assert biller_fen > 0 and from_merchant >= 0, (biller_fen, from_merchant)
-    legs = [ledger.cr(payable_account(b.id), biller_fen)]
-    if from_merchant:
-        legs.append(ledger.dr(merchants.payable_account(b.merchant_id), from_merchant))
-    if fee_delta > 0:
-        legs.append(ledger.cr(FEE_INCOME, fee_delta))
-    elif fee_delta < 0:
-        legs.append(ledger.dr(FEE_INCOME, -fee_delta))
+    legs = ledger.movements.bill_payment(
+        biller_id=b.id, merchant_id=b.merchant_id, biller_fen=biller_fen, from_merchant_fen=from_merchant
+    )
     ledger.post_entry(
-        conn, ledger.EntryRequest(ledger.keys.bill_success(p.id), tuple(legs), f"bill payment {p.id}"), at=at
+        conn, ledger.EntryRequest(ledger.keys.bill_success(p.id), legs, f"bill payment {p.id}"), at=at
     )
     return biller_fen
 
@@ -1312,18 +1302,15 @@ def refund_line(
         )
     p = _payment(conn, b.merchant_id, payment_id=payment_id)
     from_merchant = p.amount_fen - p.fee_fen
-    legs = [ledger.dr(payable_account(b.id), line.biller_fen)]
-    if from_merchant:
-        legs.append(ledger.cr(merchants.payable_account(b.merchant_id), from_merchant))
-    delta = from_merchant - line.biller_fen
-    if delta > 0:
-        legs.append(ledger.dr(FEE_INCOME, delta))
-    elif delta < 0:
-        legs.append(ledger.cr(FEE_INCOME, -delta))
+    paid = ledger.movements.bill_payment(
+        biller_id=b.id, merchant_id=b.merchant_id, biller_fen=line.biller_fen, from_merchant_fen=from_merchant
+    )
     ledger.post_entry(
         conn,
         ledger.EntryRequest(
-            ledger.keys.bill_refund(payment_id), tuple(legs), f"bill payment {payment_id} refunded"
+            ledger.keys.bill_refund(payment_id),
+            ledger.movements.reversal("bill payment", paid),
+            f"bill payment {payment_id} refunded",
         ),
         at=at,
     )
@@ -1601,7 +1588,7 @@ def settle(conn: Connection, biller_id: str, d: dt.date, *, at: dt.datetime | No
             conn,
             ledger.EntryRequest(
                 ledger.keys.biller_settlement(b.id, d),
-                (ledger.dr(payable_account(b.id), amount), ledger.cr(IN_TRANSIT, amount)),
+                ledger.movements.biller_settlement(biller_id=b.id, amount_fen=amount),
                 f"biller settlement {b.id} {d}",
             ),
             at=at,

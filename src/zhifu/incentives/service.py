@@ -50,8 +50,7 @@ from zhifu.merchants.service import county
 BUDGET_MAX_FEN = 10_000_000_000  # 100 million yuan: more than any county programme funds in one campaign
 REPORT_ROWS_MAX = 1_000  # rows per report breakdown
 HOLD_MARGIN_S = 24 * 3600  # a discount hold outlives its payment by a day, for late rail notifications
-SETTLEMENT_IN_TRANSIT = "settlement_in_transit"
-SHORTFALL = "campaign_shortfall"  # expense: a discount the budget could no longer cover (late success)
+SHORTFALL = ledger.accounts.CAMPAIGN_SHORTFALL  # expense: a discount the budget could no longer cover
 GOVERNMENT_FUNDERS = (
     "government",
     "county_finance",
@@ -272,13 +271,12 @@ def set_status(
     if action == "end":
         left = ledger.get_balance(conn, budget_account(c.id)).available_fen
         if left > 0:
-            ledger.transfer(
+            legs = ledger.movements.campaign_return(campaign_id=c.id, funder=c.funder, amount_fen=left)
+            ledger.post_entry(
                 conn,
-                ledger.keys.campaign_return(c.id),
-                budget_account(c.id),
-                funder_account(c.funder),
-                left,
-                f"campaign {c.id} ended: budget returned",
+                ledger.EntryRequest(
+                    ledger.keys.campaign_return(c.id), legs, f"campaign {c.id} ended: budget returned"
+                ),
                 at=at,
             )
     conn.execute(update(campaigns).where(campaigns.c.id == c.id).values(status=status, updated_at=at))
@@ -814,18 +812,15 @@ def _discount_clearing(conn: Connection, p: Any, award: Any, at: dt.datetime) ->
             ledger.expire_holds(conn, at=at)
         left = max(0, ledger.get_balance(conn, budget_account(c.id)).available_fen)
         take = min(left, p.discount_fen)
-        legs = [ledger.cr(clearing, p.discount_fen)]
-        if take:
-            legs.append(ledger.dr(budget_account(c.id), take))
         if p.discount_fen - take:
             ledger.open_account(conn, SHORTFALL, "expense")
-            legs.append(ledger.dr(SHORTFALL, p.discount_fen - take))
+        legs = ledger.movements.campaign_late_discount(
+            campaign_id=c.id, discount_fen=p.discount_fen, from_budget_fen=take
+        )
         ledger.post_entry(
             conn,
             ledger.EntryRequest(
-                ledger.keys.campaign_late_discount(p.id),
-                tuple(legs),
-                f"instant discount on {p.id} (hold lapsed)",
+                ledger.keys.campaign_late_discount(p.id), legs, f"instant discount on {p.id} (hold lapsed)"
             ),
             at=at,
         )
@@ -1220,15 +1215,9 @@ def pay_out_accruals(conn: Connection, *, at: dt.datetime | None = None) -> list
         acc = incentive_payable_account(acq)
         owed = ledger.get_balance(conn, acc).available_fen
         if owed > 0:
-            ledger.transfer(
-                conn,
-                f"incentive_payout:{acq}:{_day(at)}",
-                acc,
-                SETTLEMENT_IN_TRANSIT,
-                owed,
-                f"incentives paid out to {acq}",
-                at=at,
-            )
+            legs = ledger.movements.incentive_payout(acquirer_id=acq, amount_fen=owed)
+            key = ledger.keys.incentive_payout(acq, at.astimezone(SHANGHAI).date())
+            ledger.post_entry(conn, ledger.EntryRequest(key, legs, f"incentives paid out to {acq}"), at=at)
             out.append({"acquirer_id": acq, "amount_fen": owed})
     return out
 

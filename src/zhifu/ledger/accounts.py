@@ -13,6 +13,9 @@ CHANNEL_COST = "channel_cost"  # expense: what the rails keep of each payment (i
 BANK = "bank"  # asset: the acquirer's own bank account
 SETTLEMENT_IN_TRANSIT = "settlement_in_transit"  # liability: payouts sent to the bank, not yet confirmed
 SUSPENSE = "suspense"  # liability: reconciliation differences until resolved
+CAMPAIGN_SHORTFALL = (
+    "campaign_shortfall"  # expense: a discount its budget could no longer cover (late success)
+)
 MERCHANT_PAYABLE_PREFIX = "merchant_payable:"
 CHANNEL_RECEIVABLE_PREFIX = "channel_receivable:"
 
@@ -25,6 +28,11 @@ def merchant_payable(merchant_id: str) -> str:
 def channel_receivable(channel: str) -> str:
     """What a rail owes the acquirer for the payments it collected (asset)."""
     return f"{CHANNEL_RECEIVABLE_PREFIX}{channel}"
+
+
+def biller_payable(biller_id: str) -> str:
+    """What the acquirer owes a biller (a utility, a bureau) for the bills paid to it (liability)."""
+    return f"biller_payable:{biller_id}"
 
 
 def campaign_budget(campaign_id: str) -> str:

@@ -82,6 +82,11 @@ def campaign_clawback(refund_id: str, campaign_id: str, kind: str) -> str:
     return f"cmp:{refund_id}:clawback:{campaign_id}:{kind}"
 
 
+def incentive_payout(acquirer_id: str, day: dt.date) -> str:
+    """What the programme pays an acquirer for its accrued cost refunds and subsidies, once per Beijing day."""
+    return f"incentive_payout:{acquirer_id}:{day.isoformat()}"
+
+
 def recon_adjustment(case_id: str, action: str) -> str:
     """A reconciliation case's resolution."""
     return f"recon:{case_id}:{action}"

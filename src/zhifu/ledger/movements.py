@@ -106,6 +106,33 @@ def refund_success(
     return balanced("refund success", legs)
 
 
+def bill_payment(
+    *, biller_id: str, merchant_id: str, biller_fen: int, from_merchant_fen: int
+) -> tuple[Leg, ...]:
+    """A bill paid through its biller's merchant moves to the biller's payable. The merchant's payable gives what
+    the payment left it (net of the merchant fee plan); the biller is owed the bill net of its own terms; the
+    difference is fee income (more than the plan took) or given back by the acquirer (less).
+
+    CR biller_payable (biller), DR merchant_payable (from merchant); CR or DR fee_income (the difference)."""
+    legs = [cr(acc.biller_payable(biller_id), biller_fen)]
+    if from_merchant_fen:
+        legs.append(dr(acc.merchant_payable(merchant_id), from_merchant_fen))
+    fee_delta = from_merchant_fen - biller_fen
+    if fee_delta > 0:
+        legs.append(cr(acc.FEE_INCOME, fee_delta))
+    elif fee_delta < 0:
+        legs.append(dr(acc.FEE_INCOME, -fee_delta))
+    return balanced("bill payment", legs)
+
+
+def biller_settlement(*, biller_id: str, amount_fen: int) -> tuple[Leg, ...]:
+    """A biller's day is paid out: DR biller_payable, CR settlement_in_transit."""
+    return balanced(
+        "biller settlement",
+        [dr(acc.biller_payable(biller_id), amount_fen), cr(acc.SETTLEMENT_IN_TRANSIT, amount_fen)],
+    )
+
+
 def campaign_funding(*, campaign_id: str, funder: str, amount_fen: int) -> tuple[Leg, ...]:
     """A funder commits money to a campaign: DR what the funder owes, CR the campaign's budget."""
     return balanced(
@@ -134,6 +161,36 @@ def campaign_award_clawback(*, campaign_id: str, acquirer_id: str, amount_fen: i
             dr(acc.incentive_payable(acquirer_id), amount_fen),
             cr(acc.campaign_budget(campaign_id), amount_fen),
         ],
+    )
+
+
+def campaign_late_discount(*, campaign_id: str, discount_fen: int, from_budget_fen: int) -> tuple[Leg, ...]:
+    """A discount whose hold lapsed before its payment succeeded: the clearing account is filled from what is left
+    of the budget, and what the budget can no longer cover is the acquirer's expense.
+
+    CR campaign clearing (discount); DR campaign budget (what it still holds), DR campaign_shortfall (the rest)."""
+    legs = [cr(acc.campaign_clearing(campaign_id), discount_fen)]
+    if from_budget_fen:
+        legs.append(dr(acc.campaign_budget(campaign_id), from_budget_fen))
+    if discount_fen - from_budget_fen:
+        legs.append(dr(acc.CAMPAIGN_SHORTFALL, discount_fen - from_budget_fen))
+    return balanced("campaign late discount", legs)
+
+
+def campaign_return(*, campaign_id: str, funder: str, amount_fen: int) -> tuple[Leg, ...]:
+    """What is left of an ended campaign's budget goes back to its funder: DR the budget, CR the funder."""
+    return balanced(
+        "campaign return",
+        [dr(acc.campaign_budget(campaign_id), amount_fen), cr(acc.campaign_funder(funder), amount_fen)],
+    )
+
+
+def incentive_payout(*, acquirer_id: str, amount_fen: int) -> tuple[Leg, ...]:
+    """The programme pays an acquirer the cost refunds and subsidies it accrued, with the settlement run: DR
+    incentive_payable, CR settlement_in_transit."""
+    return balanced(
+        "incentive payout",
+        [dr(acc.incentive_payable(acquirer_id), amount_fen), cr(acc.SETTLEMENT_IN_TRANSIT, amount_fen)],
     )
 
 
