@@ -350,10 +350,11 @@ class Bench:
         self.show(label + " at the maximum", top, mode)
         if half:
             # each connection pauses so that together they offer about half the maximum request rate
-            req_rate = top.requests / self.seconds
+            req_rate = max(top.requests, 1) / self.seconds
             pause_ms = self.connections * 1000 / (req_rate / 2)
             low = self.wrk_run(base, mode, secret, self.seconds, pause_ms)
-            self.show(label + f" at half ({low.rate / top.rate:.0%})", low, mode)
+            share = f"{low.rate / top.rate:.0%}" if top.rate else "n/a"
+            self.show(label + f" at half ({share})", low, mode)
         return top
 
     @staticmethod
@@ -575,34 +576,37 @@ def main() -> None:
                 del bench.watch["echo"]
             sqlite = backend(bench, "SQLite", f"sqlite:///{tmp}/bench.db", [])
             pg_rates: list[tuple[str, float]] = []
-            if not args.no_pg and (url := pg_database()):
-                try:
-                    pg_rates.append(("1 web process", backend(bench, "PostgreSQL", url, []).rate))
-                finally:
-                    drop_pg(url)
-                if args.pg_workers > 1 and (url := pg_database()):
+            try:  # PostgreSQL's figures never stop the run: the SQLite ratio is always its last line
+                if not args.no_pg and (url := pg_database()):
                     try:
-                        r = backend(
-                            bench,
-                            f"PostgreSQL, {args.pg_workers} web processes + 1 worker",
-                            url,
-                            ["--workers", str(args.pg_workers)],
-                            qr=False,
-                            worker=True,
-                        )
-                        pg_rates.append((f"{args.pg_workers} web processes", r.rate))
+                        pg_rates.append(("1 web process", backend(bench, "PostgreSQL", url, []).rate))
                     finally:
                         drop_pg(url)
+                    if args.pg_workers > 1 and (url := pg_database()):
+                        try:
+                            r = backend(
+                                bench,
+                                f"PostgreSQL, {args.pg_workers} web processes + 1 worker",
+                                url,
+                                ["--workers", str(args.pg_workers)],
+                                qr=False,
+                                worker=True,
+                            )
+                            pg_rates.append((f"{args.pg_workers} web processes", r.rate))
+                        finally:
+                            drop_pg(url)
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - reported, and the run goes on
+                print(f"PostgreSQL run failed: {exc!r}", flush=True)
         finally:
             stop(rails)
     print(
-        f"load generator: echo {echo.rate:.0f}/s = {echo.rate / sqlite.rate:.1f}× the SQLite pay-code rate "
+        f"load generator: echo {echo.rate:.0f}/s = {echo.rate / max(sqlite.rate, 1e-9):.1f}× the SQLite pay-code rate "
         f"({'≥' if echo.rate >= LOAD_VS_ECHO_MIN * sqlite.rate else '<'} {LOAD_VS_ECHO_MIN:.0f}×: wrk "
         f"{'is not' if echo.rate >= LOAD_VS_ECHO_MIN * sqlite.rate else 'may be'} the bottleneck)"
     )
     for label, rate in pg_rates:
         print(f"PostgreSQL pay-code payments, {label}: {rate:.0f}/s ({rate / echo.rate:.0%} of the echo)")
-    if len(pg_rates) == 2:
+    if len(pg_rates) == 2 and pg_rates[0][1]:
         print(f"PostgreSQL {pg_rates[1][0]} ÷ 1 web process: {pg_rates[1][1] / pg_rates[0][1]:.2f}×")
     print(
         f"SQLite ratio: pay-code payments ÷ echo requests = {sqlite.rate:.0f} ÷ {echo.rate:.0f} = "
