@@ -31,6 +31,7 @@ from zhifu.audit.offline import Checkpoint, VerifyError, key_id, leaf_hash, sm2_
 from zhifu.core import clock
 from zhifu.core.config import get_settings, secret
 from zhifu.core.errors import InvalidRequest, NotFound
+from zhifu.core.paging import page_of
 from zhifu.db import Database
 from zhifu.reference import mask_account, mask_id, mask_phone
 
@@ -43,7 +44,7 @@ KEEP_INTERVAL_S: Final = 60  # a checkpoint is kept for good at least this often
 TILE_WIDTH: Final = 256
 TILE_BITS: Final = 8
 HASH_BYTES: Final = 32
-PAGE_MAX: Final = 200
+LOG_PAGE_MAX: Final = 200  # entries one page of the log shows (the log's own bound, above core's PAGE_MAX)
 PROBLEMS_MAX: Final = 20  # verify reports this many problems, then only counts
 STREAM_CHUNK: Final = 20_000  # rows fetched at a time while verifying
 TILES_PER_FETCH: Final = 200
@@ -397,7 +398,7 @@ def latest_checkpoint(conn: Connection) -> Checkpoint | None:
 
 
 def checkpoints(conn: Connection, *, limit: int = 50, before_size: int | None = None) -> list[dict[str, Any]]:
-    q = select(audit_checkpoints).order_by(audit_checkpoints.c.size.desc()).limit(min(limit, PAGE_MAX))
+    q = select(audit_checkpoints).order_by(audit_checkpoints.c.size.desc()).limit(min(limit, LOG_PAGE_MAX))
     if before_size is not None:
         q = q.where(audit_checkpoints.c.size < before_size)
     return [dict(r._mapping) for r in conn.execute(q)]
@@ -612,7 +613,7 @@ def _chunks(conn: Connection, lo: int, hi: int) -> Iterator[list[tuple[int, byte
     sql = "SELECT leaf_index, {1} FROM audit_log WHERE leaf_index >= {0} AND leaf_index < {0} ORDER BY leaf_index"
     restore = None
     if conn.dialect.name == "postgresql":
-        cur = dc.cursor(name=f"zhifu_audit_verify_{lo}")
+        cur = dc.cursor(name=f"zhifu_audit_verify_{lo}", binary=True)  # bytea as raw bytes, no hex
         cur.itersize = STREAM_CHUNK
         cur.execute(sql.format("%s", "convert_to(body, 'UTF8')"), (lo, hi))
     else:
@@ -891,8 +892,7 @@ def list_entries(
 ) -> dict[str, Any]:
     """Newest first, filtered; `before` is the cursor (a leaf index); `merchant_in` scopes to some merchants'
     entries (an acquirer's operator); `since` ≤ at < `until`."""
-    limit = max(1, min(limit, PAGE_MAX))
-    q = select(audit_log).order_by(audit_log.c.leaf_index.desc()).limit(limit + 1)
+    q = select(audit_log)
     for col, value in (
         (audit_log.c.action, action),
         (audit_log.c.object_type, object_type),
@@ -909,11 +909,16 @@ def list_entries(
         q = q.where(audit_log.c.at >= since)
     if until is not None:
         q = q.where(audit_log.c.at < until)
-    if before is not None:
-        q = q.where(audit_log.c.leaf_index < before)
-    rows = conn.execute(q).all()
-    data = [_entry_doc(r) for r in rows[:limit]]
-    return {"object": "list", "data": data, "has_more": len(rows) > limit}
+    data, more = page_of(
+        conn,
+        q,
+        audit_log.c.leaf_index,
+        limit=limit,
+        starting_after=before,
+        public=_entry_doc,
+        page_max=LOG_PAGE_MAX,
+    )
+    return {"object": "list", "data": data, "has_more": more}
 
 
 _PERSONAL = (  # what personal data looks like inside an entry's details, and how it is shown
@@ -954,7 +959,7 @@ def _entry_doc(r: Any) -> dict[str, Any]:
 
 
 def entries_about(
-    conn: Connection, object_type: str, object_id: str, *, limit: int = PAGE_MAX
+    conn: Connection, object_type: str, object_id: str, *, limit: int = LOG_PAGE_MAX
 ) -> list[dict[str, Any]]:
     """What the log says about one object (a data subject's export reads who saw their data here)."""
     return list_entries(conn, object_type=object_type, object_id=object_id, limit=limit)["data"]
