@@ -122,3 +122,34 @@ def test_every_download_is_audited_once(platform, fixed_clock) -> None:  # type:
     assert r.status_code == 200
     assert len(_entries(db, "export.kpi_report")) == 1
     assert len(_entries(db, "export.download")) == 1
+
+
+def test_an_operator_downloading_a_payout_file_is_audited(
+    platform, fixed_clock, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The bank file carries full account numbers (the bank needs them): taking it from the console is an
+    audit entry naming the operator, the file and its digest."""
+    from argon2 import PasswordHasher
+
+    from tests.settlement.helpers import merchant, pay, sh
+    from zhifu.settlement import service as settlement
+
+    monkeypatch.setattr(console, "hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    db = platform.db
+    mid = merchant(db, 1)
+    pay(db, fixed_clock, mid, 12_345, sh(2022, 6, 14, 9))
+    fixed_clock.set(sh(2022, 6, 15, 2))
+    settlement.run_settlement(db, sh(2022, 6, 14).date(), out_dir=tmp_path)
+    with db.tx() as c:
+        console.create_user(c, "op-rcb", "operator", PASSWORD, institution_id="yiyuan_rcb")
+    browser = TestClient(platform.app)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/login").text).group(1)  # type: ignore[union-attr]
+    r = browser.post("/login", data={"username": "op-rcb", "password": PASSWORD, "csrf_token": token})
+    assert r.status_code == 200, r.text
+    f = browser.get("/console/operator/settlement-runs/2022-06-14/files/bank")
+    assert f.status_code == 200 and len(f.content) > 0
+    (e,) = _entries(db, "export.download")
+    assert (e["actor"], e["role"], e["object_type"]) == ("op-rcb", "operator", "export")
+    assert e["details"]["path"] == "/console/operator/settlement-runs/2022-06-14/files/bank"
+    assert e["details"]["sha256"] == hashlib.sha256(f.content).hexdigest()
+    assert e["object_id"] == e["details"]["filename"] == "ZF20220614.gbk.txt"
