@@ -359,13 +359,15 @@ class _Gateway:
 
 
 def _settle_day(mmdd: str, today: dt.date) -> dt.date | None:
-    """The latest date with this MMDD that is not in the future (Beijing)."""
-    for year in (today.year, today.year - 1):
+    """The latest date with this MMDD that is not in the future (Beijing). After the day's cut-off the business
+    date is already tomorrow, so tomorrow counts as not in the future (else the file of 12-07 asked for at 23:30 on
+    12-06 was last year's)."""
+    for year in (today.year + 1, today.year, today.year - 1):
         try:
             day = dt.date(year, int(mmdd[:2]), int(mmdd[2:]))
         except ValueError:
             continue
-        if day <= today:
+        if day <= today + dt.timedelta(days=1):
             return day
     return None
 
