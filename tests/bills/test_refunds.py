@@ -5,6 +5,8 @@ with two keys."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -152,3 +154,38 @@ def test_the_api_with_two_keys(platform, fixed_clock) -> None:  # type: ignore[n
     assert r.status_code == 200 and r.json()["status"] == "approved" and r.json()["receipt_no"], r.text
     listed = platform.client.get("/v1/billers/water/refund-requests", headers=platform.op).json()["data"]
     assert [x["status"] for x in listed] == ["approved"]
+
+
+def test_the_console_pages_of_the_operator_and_the_biller(db, fixed_clock) -> None:  # type: ignore[no-untyped-def]
+    from tests.bills.test_regulator import _login
+    from zhifu.api.app import create_app
+
+    (pid,) = _paid(db, 1)
+    app = create_app(db)
+    op = _login(app, db, "desk", "operator", institution_id="yiyuan_rcb")
+    page = op.get("/console/operator/billers/water/refunds")
+    assert page.status_code == 200 and pid in page.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]  # type: ignore[index]
+    r = op.post(
+        "/console/operator/billers/water/refunds",
+        data={"csrf_token": csrf, "payment_id": pid, "reason": ""},
+    )
+    assert r.status_code == 400 and 'data-field="reason"' in r.text and "退款原因" in r.text
+    r = op.post(
+        "/console/operator/billers/water/refunds",
+        data={"csrf_token": csrf, "payment_id": pid, "reason": "重复缴费 / paid twice"},
+    )
+    assert r.status_code == 200 and 'id="refund-done"' in r.text
+    rid = refunds_of(db)[0]["id"]
+    assert f'action="/console/operator/billers/water/refunds/{rid}/approve"' not in r.text  # not their own
+    clerk = _login(app, db, "water-co", "biller", biller_id="water")
+    page = clerk.get("/console/biller/refunds")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]  # type: ignore[index]
+    r = clerk.post(f"/console/biller/refunds/{rid}/approve", data={"csrf_token": csrf})
+    assert r.status_code == 200 and "已批准并退款" in r.text
+    assert refunds_of(db)[0]["status"] == "approved" and refunds_of(db)[0]["decided_by"] == "water-co"
+
+
+def refunds_of(db) -> list:  # type: ignore[no-untyped-def]
+    with db.read() as c:
+        return refunds.list_requests(c, "water")

@@ -553,19 +553,26 @@ async def biller_return(
     return _biller_page(request, user, return_report=out)
 
 
-def _refunds_page(request: Request, user: User, **extra: Any) -> Response:
+def _refunds_page(request: Request, user: User, biller_id: str, **extra: Any) -> Response:
+    """One page for the biller's users and the operator: propose, and decide what another proposed."""
     db: Database = request.app.state.db
     with db.read() as c:
-        pending = refunds.list_requests(c, _own(user), status=refunds.PENDING)
-        decided = [
-            r for r in refunds.list_requests(c, _own(user), limit=30) if r["status"] != refunds.PENDING
-        ]
-        lines = service.find_lines(c, _own(user), q=extra.pop("q", ""), limit=20)
+        biller = service.get_biller(c, biller_id)
+        pending = refunds.list_requests(c, biller_id, status=refunds.PENDING)
+        decided = [r for r in refunds.list_requests(c, biller_id, limit=30) if r["status"] != refunds.PENDING]
+        lines = service.find_lines(c, biller_id, q=extra.pop("q", ""), limit=20)
     error = extra.get("error")
+    base = (
+        "/console/biller/refunds"
+        if user.role == "biller"
+        else f"/console/operator/billers/{biller_id}/refunds"
+    )
     return console.page(
         request,
         "bills/refunds.html",
         {
+            "biller": biller,
+            "base": base,
             "pending": pending,
             "decided": decided,
             "lines": lines,
@@ -578,13 +585,58 @@ def _refunds_page(request: Request, user: User, **extra: Any) -> Response:
             **extra,
         },
         status=400 if error else 200,
-        active="/console/biller/refunds",
+        active="/console/biller/refunds" if user.role == "biller" else "/console/operator/billers",
     )
+
+
+def _propose(request: Request, user: User, biller_id: str, payment_id: str, reason: str) -> Response:
+    db: Database = request.app.state.db
+    try:
+        out = db.run(
+            lambda c: refunds.propose(
+                c, biller_id, payment_id, reason=reason, by=user.username, role=user.role
+            )
+        )
+    except ZhifuError as exc:
+        return _refunds_page(
+            request,
+            user,
+            biller_id,
+            error=exc.message,
+            param=exc.param,
+            values={"payment_id": payment_id, "reason": reason},
+        )
+    return _refunds_page(request, user, biller_id, done=("proposed", out))
+
+
+def _decide(
+    request: Request, user: User, biller_id: str, request_id: str, decision: str, note: str
+) -> Response:
+    db: Database = request.app.state.db
+    if decision not in ("approve", "reject"):
+        raise NotFound(f"no action {decision}")
+    try:
+        out = db.run(
+            lambda c: refunds.decide(
+                c,
+                biller_id,
+                request_id,
+                approve=decision == "approve",
+                by=user.username,
+                role=user.role,
+                note=note,
+            )
+        )
+    except ZhifuError as exc:
+        return _refunds_page(
+            request, user, biller_id, error=exc.message, param=exc.param, failed_id=request_id
+        )
+    return _refunds_page(request, user, biller_id, done=(out["status"], out))
 
 
 @pages.get("/console/biller/refunds")
 def biller_refunds(request: Request, user: User = Depends(_biller_user), q: str = "") -> Response:
-    return _refunds_page(request, user, q=q.strip())
+    return _refunds_page(request, user, _own(user), q=q.strip())
 
 
 @pages.post("/console/biller/refunds")
@@ -595,22 +647,7 @@ def biller_refund(
     user: User = Depends(_biller_user),
 ) -> Response:
     """The maker's form: a request to refund, which another user of the biller (or an operator) decides."""
-    db: Database = request.app.state.db
-    try:
-        out = db.run(
-            lambda c: refunds.propose(
-                c, _own(user), payment_id, reason=reason, by=user.username, role=user.role
-            )
-        )
-    except ZhifuError as exc:
-        return _refunds_page(
-            request,
-            user,
-            error=exc.message,
-            param=exc.param,
-            values={"payment_id": payment_id, "reason": reason},
-        )
-    return _refunds_page(request, user, done=("proposed", out))
+    return _propose(request, user, _own(user), payment_id, reason)
 
 
 @pages.post("/console/biller/refunds/{request_id}/{decision}")
@@ -622,24 +659,37 @@ def biller_refund_decide(
     user: User = Depends(_biller_user),
 ) -> Response:
     """The checker's buttons: approve (the refund is made, the receipt reissued) or reject with a note."""
-    db: Database = request.app.state.db
-    if decision not in ("approve", "reject"):
-        raise NotFound(f"no action {decision}")
-    try:
-        out = db.run(
-            lambda c: refunds.decide(
-                c,
-                _own(user),
-                request_id,
-                approve=decision == "approve",
-                by=user.username,
-                role=user.role,
-                note=note,
-            )
-        )
-    except ZhifuError as exc:
-        return _refunds_page(request, user, error=exc.message, param=exc.param, failed_id=request_id)
-    return _refunds_page(request, user, done=(out["status"], out))
+    return _decide(request, user, _own(user), request_id, decision, note)
+
+
+@pages.get("/console/operator/billers/{biller_id}/refunds")
+def operator_refunds(
+    request: Request, biller_id: str, user: User = Depends(_operator), q: str = ""
+) -> Response:
+    return _refunds_page(request, user, biller_id, q=q.strip())
+
+
+@pages.post("/console/operator/billers/{biller_id}/refunds")
+def operator_refund(
+    request: Request,
+    biller_id: str,
+    payment_id: str = Form(""),
+    reason: str = Form(""),
+    user: User = Depends(_operator),
+) -> Response:
+    return _propose(request, user, biller_id, payment_id, reason)
+
+
+@pages.post("/console/operator/billers/{biller_id}/refunds/{request_id}/{decision}")
+def operator_refund_decide(
+    request: Request,
+    biller_id: str,
+    request_id: str,
+    decision: str,
+    note: str = Form(""),
+    user: User = Depends(_operator),
+) -> Response:
+    return _decide(request, user, biller_id, request_id, decision, note)
 
 
 @pages.get("/console/biller/files/{date}/{fmt}")
