@@ -225,7 +225,7 @@ def _clear_way(conn: Connection, b: Any, req: ContributionIn, ids: list[str], at
             and_(si_contributions.c.merchant_id == b.merchant_id, si_contributions.c.live_key.in_(list(keys)))
         )
     ).all()
-    for key, bill_id in rows:
+    for key, bill_id in sorted(rows, key=lambda r: keys[r[0]]):  # the first person listed is named first
         i = keys[key]
         service._release_finished(conn, b, bill_id, at)
         bill = service._bill(conn, b, bill_id, lock=True)
