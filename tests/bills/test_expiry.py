@@ -73,6 +73,9 @@ def test_an_expired_bill_cannot_be_paid(db, fixed_clock) -> None:  # type: ignor
     assert _status(db, account(1))["reserved_fen"] == 0
     with db.tx() as c:
         assert expiry.expire_bills(c)["expired"] == 2
+    with db.read() as c:  # the payer's page says so instead of "nothing to pay"
+        shown = bills.present(c, "water", account(1))
+    assert shown["bills"] == [] and shown["expired_bills"][0]["status"] == "expired"
     with pytest.raises(ConflictError) as e:
         bills.pay(db, bills.PayBillIn(biller_id="water", account_no=account(2), channel="unionpay_qr"))
     assert e.value.code == "bill_expired"

@@ -616,6 +616,7 @@ def present(
         "payer_name": name,
         "bills": open_bills,
         "paid_bills": sum(1 for r in rows if r.status == BillStatus.PAID),
+        "expired_bills": [bill_public(r, b, at=at) for r in rows if r.status == BillStatus.EXPIRED],
         "credit_fen": int(credit),
     }
 
