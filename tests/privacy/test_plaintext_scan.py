@@ -146,6 +146,9 @@ def test_no_planted_value_is_stored_or_logged_in_plaintext(platform, captured_lo
     assert any(h.where == "billers.name" for h in hits)
     logging.getLogger("zhifu.test").warning("a careless line with %s", PHONES[0])
     logging.getLogger().handlers[-1].flush()
+    assert scan_files([captured_log], PLANTED) == []  # the app's log scrubber wrote it masked
+    with captured_log.open("a", encoding="utf-8") as fh:  # a line written around the logging system
+        fh.write(f"a careless line with {PHONES[0]}\n")
     (hit,) = scan_files([captured_log], PLANTED)
     assert hit.where.startswith(str(captured_log)) and hit.value_masked == "139******34"
     gbk = captured_log.parent / "gbk.txt"

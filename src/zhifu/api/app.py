@@ -134,7 +134,10 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
     )
     app.state.db = database
     app.state.settings = settings
+    from zhifu.privacy import scrub
     from zhifu.privacy.c3 import RefuseC3  # C3 data (CVV2, track data, PINs, passwords) is refused unread
+
+    scrub.install()  # ID, card and mobile numbers in any log line are written masked
 
     app.add_middleware(RefuseC3)
     app.add_middleware(BodyLimit)
