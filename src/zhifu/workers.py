@@ -40,6 +40,9 @@ def sweep_payments(db: Database) -> None:
 
 class Workers:
     def __init__(self, db: Database) -> None:
+        from zhifu.privacy import scrub
+
+        scrub.install()  # a worker process's log lines are scrubbed like the web process's
         self.db = db
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
