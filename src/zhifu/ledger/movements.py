@@ -24,15 +24,18 @@ PayoutOutcome = Literal["paid", "failed"]  # the bank result file's two answers
 
 def balanced(movement: str, legs: Sequence[Leg]) -> tuple[Leg, ...]:
     """The legs, once they are at least two, each a positive integer of fen, and debits equal credits."""
-    for leg in legs:
-        if isinstance(leg.amount_fen, bool) or not isinstance(leg.amount_fen, int) or leg.amount_fen <= 0:
+    debits = credits = 0
+    for leg in legs:  # one pass: every payment of the simulator's history comes through here
+        amount = leg.amount_fen
+        if type(amount) is not int or amount <= 0:  # a bool or a float is no amount of fen
             raise InvalidLegAmount(
-                f"{movement}: leg {leg.side} {leg.account} must be a positive integer of fen, "
-                f"got {leg.amount_fen!r}",
+                f"{movement}: leg {leg.side} {leg.account} must be a positive integer of fen, got {amount!r}",
                 param="amount_fen",
             )
-    debits = sum(leg.amount_fen for leg in legs if leg.side == "D")
-    credits = sum(leg.amount_fen for leg in legs if leg.side == "C")
+        if leg.side == "D":
+            debits += amount
+        else:
+            credits += amount
     if len(legs) < 2 or debits != credits:
         raise UnbalancedEntry(
             f"{movement} does not balance: debits {debits} fen, credits {credits} fen in {len(legs)} legs",
