@@ -214,3 +214,39 @@ def test_payer_pages_console_and_regulator(db, fixed_clock) -> None:  # type: ig
     )
     assert ("类别", "社保 Social insurance", "1", "¥2,000.00") in sheet
     assert ("类别", "税费及非税收入 Tax and non-tax revenue", "1", "¥60.00") in sheet
+
+
+def test_a_file_of_codes_over_the_api_and_the_console(platform, fixed_clock) -> None:  # type: ignore[no-untyped-def]
+    fin = _register(platform, "finance", **FIN)
+    fh = _key(platform, fin["merchant_id"])
+    head = "code,payer_name,collector,item_code,item_name,amount,valid_until"
+    lines = [f"{code(20 + i)},钱{i}号,县公安局,103010101,证照工本费,20.00,2022-06-30" for i in range(1_000)]
+    data = "\n".join([head, *lines]).encode()
+    assert len(data) > 64 * 1024  # a month of codes is more than the API's usual body
+    bad = data.replace(b"20.00,2022-06-30", b"20.00,2022-06-31", 1)
+    r = platform.client.post("/v1/billers/finance/nontax-codes?filename=codes.csv", content=bad, headers=fh)
+    assert r.status_code == 400 and r.json()["error"]["errors"][0] == {
+        "line": 2,
+        "field": "valid_until",
+        "message": r.json()["error"]["errors"][0]["message"],
+    }
+    r = platform.client.post("/v1/billers/finance/nontax-codes?filename=codes.csv", content=data, headers=fh)
+    assert r.status_code == 200 and r.json()["codes"] == 1_000 and r.json()["total_fen"] == 2_000_000, r.text
+    r = platform.client.get(f"/v1/nontax/codes/{code(20)}", headers=platform.op)
+    assert r.json()["payer_name"] == "钱*号" and r.json()["state"] == "unpaid"
+    # the bureau's console page takes the same file: refused naming the line, then issued
+    desk = _login(platform.app, platform.db, "fin-desk", "biller", biller_id="finance")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', desk.get("/console/biller/gov").text)[1]  # type: ignore[index]
+    more = f"{head}\n{code(5000)},孙七,县公安局,1,费,5.00,2022-06-30\n{code(20)},孙七,县公安局,1,费,5.00,2022-06-30"
+    r = desk.post(
+        "/console/biller/gov/code-file",
+        data={"csrf_token": token},
+        files={"file": ("more.csv", more.encode(), "text/csv")},
+    )
+    assert r.status_code == 400 and 'data-line="3" data-field="code"' in r.text and "已存在" in r.text
+    r = desk.post(
+        "/console/biller/gov/code-file",
+        data={"csrf_token": token},
+        files={"file": ("more.csv", more.rsplit("\n", 1)[0].encode(), "text/csv")},
+    )
+    assert r.status_code == 200 and 'id="codes-imported"' in r.text and "已开具 1 个缴款码" in r.text

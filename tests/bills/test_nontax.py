@@ -211,3 +211,36 @@ def test_bad_issues_name_the_field_and_change_nothing(db, fixed_clock) -> None: 
         assert e.value.param == param, (kw, e.value.message)
         assert "/" in e.value.message
     assert _counts(db) == before
+
+
+def test_a_file_of_codes_is_issued_whole_or_not_at_all(db, fixed_clock) -> None:  # type: ignore[no-untyped-def]
+    finance(db)
+    head = "缴款码,交款人,执收单位,项目编码,项目名称,单位,数量,标准,金额,有效期止"
+    good = [
+        f"{code(11)},张三丰,县自然资源局,103050101,不动产登记费,件,1,80.00,80.00,2022-06-30",
+        f"{code(11)},张三丰,县自然资源局,103050102,工本费,本,2,10.00,20.00,2022-06-30",
+        f"{code(12)},李四,县公安局,103010101,居民身份证工本费,证,1,20.00,20.00,2022-07-15",
+    ]
+    bad = [
+        *good,
+        f"{code(13)[:-1]}{(int(code(13)[-1]) + 1) % 10},王五,县公安局,1,费,次,1,5.00,5.00,2022-07-15",
+        f"{code(14)},赵六,县公安局,1,费,次,1,5.00,5.0x,2022-07-15",
+        f"{code(12)},李四,县教育局,1,费,次,1,5.00,5.00,2022-07-15",  # the same code for another collector
+    ]
+    before = _counts(db)
+    with pytest.raises(nontax.CodeFileRefused) as e:
+        with db.tx() as c:
+            nontax.import_codes(c, FINANCE, "\n".join([head, *bad]).encode("gbk"), filename="codes.csv")
+    got = {(f.line, f.field) for f in e.value.faults}
+    assert got == {(5, "code"), (6, "amount"), (7, "collector")}, e.value.faults
+    assert _counts(db) == before
+    with pytest.raises(nontax.CodeFileRefused) as e:
+        with db.tx() as c:
+            nontax.import_codes(c, FINANCE, b"code,payer_name\n1,2\n", filename="codes.csv")
+    assert {f.field for f in e.value.faults} >= {"collector", "amount", "valid_until"}
+    with db.tx() as c:
+        out = nontax.import_codes(c, FINANCE, "\n".join([head, *good]).encode("gbk"), filename="codes.csv")
+    assert (out["codes"], out["total_fen"], out["encoding"]) == (2, 12_000, "gbk")
+    with db.read() as c:
+        two = nontax.get_code(c, code(11))
+    assert two["amount_fen"] == 10_000 and [i["quantity"] for i in two["items"]] == [1, 2]

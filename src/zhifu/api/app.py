@@ -28,6 +28,8 @@ UPLOAD_PATH_ENDS = (
     "/complain",  # the public complaint form with its evidence (5 files of 2 MB, zhifu.complaints)
     "/statement-upload",
     "/payout-results",
+    "/nontax-codes",  # a finance bureau's file of payment codes: /v1/billers/{id}/nontax-codes
+    "/code-file",  # and its console form
 )  # the operator's rail statement and bank result files
 
 

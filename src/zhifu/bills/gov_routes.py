@@ -8,17 +8,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from zhifu import audit
 from zhifu.bills import nontax, receipts, service, social
+from zhifu.bills.importer import FILE_BYTES_MAX
 from zhifu.bills.routes import (  # the bills' routes mount this module and lend it their HTTP plumbing
     N_,
     _date,
     _may_manage,
     _public_page,
+    _read_limited,
     get_db,
     json_response,
     principal,
@@ -95,6 +97,23 @@ def issue_code(
     with db.read() as c:
         _may_manage(p, c, req.biller_id)
     return run_idempotent(request, p, body, lambda: db.run(lambda c: nontax.issue_code(c, req)))
+
+
+@api.post(
+    "/billers/{biller_id}/nontax-codes",
+    summary="Issue a file of payment codes (CSV or XLSX body, one line per item): whole or not at all",
+)
+async def import_codes(
+    biller_id: str,
+    request: Request,
+    filename: str = Query("", max_length=200),
+    p: Principal = Depends(principal),
+    db: Database = Depends(get_db),
+) -> Response:
+    data = await _read_limited(request)
+    with db.read() as c:
+        _may_manage(p, c, biller_id)
+    return json_response(db.run(lambda c: nontax.import_codes(c, biller_id, data, filename=filename)))
 
 
 @api.get("/nontax/codes/{code}", summary="A payment code: payer (masked), items, amount, validity, state")
@@ -281,7 +300,15 @@ def nontax_pay(
 def _gov_page(request: Request, user: User, **extra: Any) -> Response:
     db: Database = request.app.state.db
     biller_id = user.biller_id or ""
-    ctx: dict[str, Any] = {"kind": None, "error": None, "issued": None, "today": _today(), **extra}
+    ctx: dict[str, Any] = {
+        "kind": None,
+        "error": None,
+        "faults": [],
+        "issued": None,
+        "imported": None,
+        "today": _today(),
+        **extra,
+    }
     with db.read() as c:
         b = service._biller(c, biller_id) if biller_id else None
         ctx["biller"] = b
@@ -376,6 +403,21 @@ def gov_issue(
         field = ".".join(str(x) for x in exc.errors()[0]["loc"])
         return _gov_page(request, user, error=f"请填写 {field} / {field} is missing or too long")
     return _gov_page(request, user, issued=issued)
+
+
+@pages.post("/console/biller/gov/code-file")
+async def gov_issue_file(request: Request, file: UploadFile, user: User = Depends(_biller_user)) -> Response:
+    data = await file.read(FILE_BYTES_MAX + 1)
+    db: Database = request.app.state.db
+    try:
+        out = db.run(
+            lambda c: nontax.import_codes(c, user.biller_id or "", data, filename=file.filename or "")
+        )
+    except nontax.CodeFileRefused as exc:
+        return _gov_page(request, user, error=exc.message, faults=exc.faults)
+    except ZhifuError as exc:
+        return _gov_page(request, user, error=exc.message)
+    return _gov_page(request, user, imported=out)
 
 
 @pages.get("/console/biller/gov/codes")

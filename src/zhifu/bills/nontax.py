@@ -22,18 +22,18 @@ import re
 from typing import Any, Literal
 from xml.etree import ElementTree as ET
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 from sqlalchemy import Connection, and_, func, insert, select, update
 
 from zhifu import privacy
-from zhifu.bills import service
+from zhifu.bills import importer, service
 from zhifu.bills.gov_models import fiscal_receipt_counters, fiscal_receipts, nontax_codes
 from zhifu.bills.models import BillStatus, LineStatus, bill_lines, bills
 from zhifu.core import clock
 from zhifu.core.clock import SHANGHAI
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id_fast
-from zhifu.core.money import check_fen, fen_to_yuan_str
+from zhifu.core.money import check_fen, fen_to_yuan_str, parse_yuan
 from zhifu.db import Database
 
 CODE_RE = re.compile(r"[0-9]{16}")
@@ -119,6 +119,13 @@ def _finance(conn: Connection, biller_id: str) -> Any:
 def issue_code(conn: Connection, req: CodeIn, *, at: dt.datetime | None = None) -> dict[str, Any]:
     """Record a code and its bill; refused whole, naming the field, when anything does not add up."""
     at = at or clock.now()
+    b, code, valid_from = _checked(conn, req, at)
+    _write(conn, b, req, code, valid_from, at)
+    return get_code(conn, code, at=at)
+
+
+def _checked(conn: Connection, req: CodeIn, at: dt.datetime) -> tuple[Any, str, dt.date]:
+    """Every rule a code must meet, before anything is written: (biller, code, valid_from)."""
     today = at.astimezone(SHANGHAI).date()
     code = check_code(req.code)
     for i, it in enumerate(req.items):
@@ -169,6 +176,10 @@ def issue_code(conn: Connection, req: CodeIn, *, at: dt.datetime | None = None) 
     ).first()
     if taken is not None:
         raise ConflictError(f"缴款码 {code} 已存在 / code {code} exists", param="code", code="code_exists")
+    return b, code, valid_from
+
+
+def _write(conn: Connection, b: Any, req: CodeIn, code: str, valid_from: dt.date, at: dt.datetime) -> None:
     bill_id = new_id_fast("bil", int(at.timestamp() * 1000))
     conn.execute(
         insert(bills),
@@ -218,7 +229,144 @@ def issue_code(conn: Connection, req: CodeIn, *, at: dt.datetime | None = None) 
             }
         ],
     )
-    return get_code(conn, code, at=at)
+
+
+# ---------------------------------------------------------------- a file of codes
+
+IMPORT_COLUMNS = {  # the file's headers (Chinese or English) and the field each fills
+    "缴款码": "code",
+    "交款人": "payer_name",
+    "执收单位": "collector",
+    "项目编码": "item_code",
+    "项目名称": "item_name",
+    "单位": "unit",
+    "数量": "quantity",
+    "标准": "standard",
+    "金额": "amount",
+    "有效期起": "valid_from",
+    "有效期止": "valid_until",
+}
+IMPORT_REQUIRED = ("code", "payer_name", "collector", "item_code", "item_name", "amount", "valid_until")
+IMPORT_CODES_MAX = 20_000  # a month of a county's codes; a larger batch is two files
+
+
+class CodeFileRefused(InvalidRequest):
+    """The file of codes was refused whole: nothing was issued. `faults` names each line and field."""
+
+    code = "code_file_refused"
+
+    def __init__(self, faults: list[Any]) -> None:
+        shown = faults[: importer.ERRORS_SHOWN_MAX]
+        super().__init__(
+            f"缴款码文件未导入，共 {len(faults)} 处错误 / the file of codes was not imported: {len(faults)} "
+            f"fault(s); first: {shown[0].text()}",
+            param=f"line {shown[0].line}: {shown[0].field}",
+        )
+        self.faults = shown
+        self.total = len(faults)
+
+    def to_dict(self) -> dict[str, Any]:  # type: ignore[override]
+        doc: dict[str, Any] = dict(super().to_dict())
+        doc["errors"] = [{"line": f.line, "field": f.field, "message": f.message} for f in self.faults]
+        doc["errors_total"] = self.total
+        return doc
+
+
+def import_codes(
+    conn: Connection, biller_id: str, data: bytes, *, filename: str = "", at: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Issue a file of codes (CSV UTF-8/GBK or XLSX, one line per item; the lines of one code are grouped) whole
+    or not at all: any fault refuses the file, naming every line and field, and nothing is written."""
+    at = at or clock.now()
+    b = _finance(conn, biller_id)
+    rows, encoding = importer.read_rows(data, filename)
+    Fault = importer.Fault
+    head = [IMPORT_COLUMNS.get(h.strip().lstrip("\ufeff"), h.strip().lstrip("\ufeff")) for h in rows[0]]
+    missing = [c for c in IMPORT_REQUIRED if c not in head]
+    if missing:
+        raise CodeFileRefused([Fault(1, c, "缺少此列 / this column is missing") for c in missing])
+    col = {name: i for i, name in enumerate(head)}
+    groups: dict[str, list[tuple[int, dict[str, str]]]] = {}
+    faults: list[Any] = []
+    for n, row in enumerate(rows[1:], start=2):
+        cells = {k: (row[i].strip() if i < len(row) else "") for k, i in col.items()}
+        groups.setdefault(cells["code"], []).append((n, cells))
+    if len(groups) > IMPORT_CODES_MAX:
+        raise CodeFileRefused(
+            [Fault(1, "file", f"超过 {IMPORT_CODES_MAX} 个缴款码 / over {IMPORT_CODES_MAX} codes")]
+        )
+    checked = []
+    for lines in groups.values():
+        first_line, first = lines[0]
+        at_line = first_line  # the line a fault is reported on
+        try:
+            items = []
+            for n, cells in lines:
+                at_line = n
+                for k in ("payer_name", "collector", "valid_from", "valid_until"):
+                    if cells.get(k, "") != first.get(k, ""):
+                        raise InvalidRequest(
+                            f"同一缴款码各行须一致 / differs from line {first_line}", param=k
+                        )
+                amount = parse_yuan(cells["amount"], param="amount")
+                qty = int(cells.get("quantity") or 1) if (cells.get("quantity") or "1").isdigit() else -1
+                if qty < 1:
+                    raise InvalidRequest("数量须为正整数 / quantity must be a whole number", param="quantity")
+                std = (
+                    parse_yuan(cells["standard"], param="standard")
+                    if cells.get("standard")
+                    else amount // qty
+                )
+                items.append(
+                    ItemIn(
+                        code=cells["item_code"],
+                        name=cells["item_name"],
+                        unit=cells.get("unit") or "次",
+                        quantity=qty,
+                        standard_fen=std,
+                        amount_fen=amount,
+                    )
+                )
+            at_line = first_line
+            req = CodeIn(
+                biller_id=b.id,
+                code=first["code"],
+                payer_name=first["payer_name"],
+                collector=first["collector"],
+                items=items,
+                amount_fen=sum(it.amount_fen for it in items),
+                valid_from=_file_date(first.get("valid_from", ""), "valid_from")
+                if first.get("valid_from")
+                else None,
+                valid_until=_file_date(first["valid_until"], "valid_until"),
+            )
+            _, code, valid_from = _checked(conn, req, at)
+            checked.append((req, code, valid_from))
+        except (InvalidRequest, ConflictError, NotFound) as exc:
+            faults.append(Fault(at_line, exc.param or "code", exc.message))
+        except ValidationError as exc:
+            loc = exc.errors()[0]["loc"]
+            faults.append(Fault(at_line, str(loc[-1]), exc.errors()[0]["msg"]))
+    if faults:
+        raise CodeFileRefused(sorted(faults, key=lambda f: f.line))
+    for req, code, valid_from in checked:
+        _write(conn, b, req, code, valid_from, at)
+    return {
+        "object": "nontax_code_import",
+        "biller_id": b.id,
+        "encoding": encoding,
+        "codes": len(checked),
+        "total_fen": sum(r.amount_fen for r, _, _ in checked),
+    }
+
+
+def _file_date(text: str, param: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.replace("/", "-"))
+    except ValueError:
+        raise InvalidRequest(
+            f"日期须为 YYYY-MM-DD / {param} must be a date like 2022-06-30", param=param
+        ) from None
 
 
 # ---------------------------------------------------------------- looking up and paying
