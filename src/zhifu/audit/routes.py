@@ -73,7 +73,7 @@ def entries(
     object_id: str | None = Query(None, max_length=64),
     merchant: str | None = Query(None, max_length=32),
     before: int | None = Query(None, ge=0),
-    limit: int = Query(50, ge=1, le=service.PAGE_MAX),
+    limit: int = Query(50, ge=1, le=service.LOG_PAGE_MAX),
     p: Principal = Depends(principal),
     db: Database = Depends(get_db),
 ) -> Response:

@@ -48,12 +48,17 @@ def page_of(
     starting_after: Any | None,
     public: Callable[[Any], T],
     page_max: int = PAGE_MAX,
+    ending_before: Any | None = None,
 ) -> tuple[list[T], bool]:
     """One page of any query's rows (a join, chosen columns), newest `id_column` first, after `starting_after`
-    when given; with whether more rows follow."""
+    when given; with `ending_before`, the rows after that one oldest first (a stream reading on). With whether
+    more rows follow."""
     limit = page_limit(limit, page_max)
-    q = query.order_by(id_column.desc()).limit(limit + 1)
-    if starting_after is not None and starting_after != "":
-        q = q.where(id_column < starting_after)
-    rows = conn.execute(q).all()
+    if ending_before is not None and ending_before != "":
+        q = query.where(id_column > ending_before).order_by(id_column.asc())
+    else:
+        q = query.order_by(id_column.desc())
+        if starting_after is not None and starting_after != "":
+            q = q.where(id_column < starting_after)
+    rows = conn.execute(q.limit(limit + 1)).all()
     return [public(r) for r in rows[:limit]], len(rows) > limit

@@ -19,6 +19,7 @@ from zhifu.channels import REGISTRY
 from zhifu.core import clock
 from zhifu.core.ids import _encode
 from zhifu.db import Database
+from zhifu.db.batching import IN_CHUNK
 from zhifu.kpi.models import (
     CUBE_DIMS,
     CUBE_SUMS,
@@ -38,7 +39,6 @@ EPOCH = dt.date(1970, 1, 1)
 WINDOW_DAYS = 30  # active users: at least one successful mobile payment in the 30 days ending that day
 LOOKBACK_MS = 2 * 86_400_000  # a payment may succeed up to its expiry, a refund's notice may come late, and a
 # transaction may commit after one with a newer id: two days covers all three with room to spare
-IN_CHUNK = 500  # payers per IN (...) list
 ACTIVE_CHUNK_DAYS = 90  # active-user recomputation reads at most this many days (+ the window) at once
 MOBILE_CHANNELS = tuple(sorted(n for n, r in REGISTRY.items() if r.mobile))
 UNIONPAY_CHANNEL = "unionpay_qr"

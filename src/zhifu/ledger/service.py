@@ -15,6 +15,8 @@ from sqlalchemy.exc import StatementError
 
 from zhifu.core import clock as _clock
 from zhifu.core.ids import new_id_fast
+from zhifu.core.paging import page_of
+from zhifu.db.batching import IN_CHUNK
 from zhifu.ledger.errors import (
     AccountClosed,
     CurrencyMismatch,
@@ -42,7 +44,7 @@ from zhifu.ledger.models import (
 
 LEGS_MAX = 64  # one entry never needs more legs than this
 BATCH_MAX = 10_000  # entries per batch call: bounds memory and lock time
-IN_CHUNK = 500  # parameters per IN (...) list, well under every driver's limit
+HISTORY_PAGE_MAX = 1_000  # postings one page of an account's history shows
 HOLD_TIMEOUT_S_MAX = 30 * 24 * 3600
 
 
@@ -169,7 +171,6 @@ def history(
     conn: Connection, code: str, *, limit: int = 50, starting_after: int | None = None
 ) -> tuple[list[dict[str, Any]], bool]:
     """Postings of an account, newest first, with a cursor (the last posting id seen)."""
-    limit = max(1, min(limit, 1000))
     q = (
         select(
             postings.c.id,
@@ -182,13 +183,16 @@ def history(
         )
         .join(entries, entries.c.id == postings.c.entry_id)
         .where(postings.c.account_code == code)
-        .order_by(postings.c.id.desc())
-        .limit(limit + 1)
     )
-    if starting_after is not None:
-        q = q.where(postings.c.id < starting_after)
-    rows = [dict(r._mapping) for r in conn.execute(q)]
-    return rows[:limit], len(rows) > limit
+    return page_of(
+        conn,
+        q,
+        postings.c.id,
+        limit=limit,
+        starting_after=starting_after,
+        public=lambda r: dict(r._mapping),
+        page_max=HISTORY_PAGE_MAX,
+    )
 
 
 # ---------------------------------------------------------------- entries

@@ -24,7 +24,7 @@ from zhifu.core.business_day import business_date, day_end
 from zhifu.core.clock import SHANGHAI
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id_fast
-from zhifu.core.paging import cursor_page, page_limit
+from zhifu.core.paging import cursor_page, page_of
 from zhifu.db import Database
 from zhifu.db.batching import in_chunks
 from zhifu.ledger.read import accounts_view as accounts
@@ -874,12 +874,15 @@ def list_batches(
     conn: Connection, *, limit: int = 20, before: dt.date | None = None
 ) -> tuple[list[BatchDoc], bool]:
     """Settlement runs, newest business date first; `before` pages on."""
-    limit = page_limit(limit)
-    q = select(settlement_batches).order_by(settlement_batches.c.business_date.desc()).limit(limit + 1)
-    if before is not None:
-        q = q.where(settlement_batches.c.business_date < before)
-    rows = conn.execute(q).all()
-    return [_batch_doc(r) for r in rows[:limit]], len(rows) > limit
+    b = settlement_batches.c
+    return page_of(
+        conn,
+        select(settlement_batches),
+        b.business_date,
+        limit=limit,
+        starting_after=before,
+        public=_batch_doc,
+    )
 
 
 def get_batch(conn: Connection, business_date: dt.date) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from zhifu.core import clock
 from zhifu.core.config import get_settings
 from zhifu.core.errors import InvalidRequest, NotFound
 from zhifu.core.ids import new_id, new_id_fast
+from zhifu.core.paging import page_of
 from zhifu.db import Database
 from zhifu.webhooks.models import deliveries, endpoints, events
 
@@ -219,18 +220,19 @@ def list_events(
     starting_after: str | None = None,
     ending_before: str | None = None,
 ) -> tuple[list[dict], bool]:
-    limit = max(1, min(limit, 100))
     q = select(events).where(events.c.merchant_id == merchant_id)
     if type_:
         q = q.where(events.c.type == type_)
-    if ending_before:  # oldest first after a cursor: what the announcement stream reads
-        q = q.where(events.c.id > ending_before).order_by(events.c.id.asc())
-    else:
-        q = q.order_by(events.c.id.desc())
-        if starting_after:
-            q = q.where(events.c.id < starting_after)
-    rows = conn.execute(q.limit(limit + 1)).all()
-    return [event_public(r) for r in rows[:limit]], len(rows) > limit
+    # ending_before: oldest first after a cursor, what the announcement stream reads
+    return page_of(
+        conn,
+        q,
+        events.c.id,
+        limit=limit,
+        starting_after=starting_after,
+        ending_before=ending_before,
+        public=event_public,
+    )
 
 
 def sign(secret: str, body: bytes, t: int) -> str:
