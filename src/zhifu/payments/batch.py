@@ -410,6 +410,7 @@ def record_payments(
     bdates: dict[tuple[dt.date, int], dt.date] = {}
     terms: dict[tuple[Any, ...], tuple[Any, bool]] = {}
     priced: dict[tuple[Any, ...], tuple[int, int]] = {}
+    built: dict[tuple[str, str, int, int, int], tuple[ledger.Leg, ...]] = {}
     fast = random.Random(rng.random())  # the rails' digits: reproducible from the caller's generator
     for s, ch in zip(specs, rails, strict=True):
         pid = new_id_fast("pay", int(s.created_at.timestamp() * 1000))
@@ -448,13 +449,16 @@ def record_payments(
                 conn, terms, priced, s.merchant_id, ch.name, card_type, s.amount_fen, bd
             )
             status, failure, succeeded_at = PaymentStatus.SUCCEEDED.value, None, s.paid_at
-            legs = ledger.movements.payment_success(
-                channel=ch.name,
-                merchant_id=s.merchant_id,
-                amount_fen=s.amount_fen,
-                fee_fen=fee,
-                cost_fen=cost,
-            )
+            lkey = (ch.name, s.merchant_id, s.amount_fen, fee, cost)
+            legs = built.get(lkey)  # a shop's prices repeat: the same figures build the same (immutable) legs
+            if legs is None:
+                legs = built[lkey] = ledger.movements.payment_success(
+                    channel=ch.name,
+                    merchant_id=s.merchant_id,
+                    amount_fen=s.amount_fen,
+                    fee_fen=fee,
+                    cost_fen=cost,
+                )
             reqs.append(ledger.EntryRequest(ledger.keys.payment_success(pid), legs, f"payment {pid}"))
             ats.append(s.paid_at)
             noted.append(incentives.SuccessNote(s.merchant_id, pid, payer, s.amount_fen, s.paid_at))
