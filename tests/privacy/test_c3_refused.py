@@ -1,4 +1,4 @@
-"""C3 data is never stored: the API refuses a card verification code, track data, a PIN, a password or biometric
+"""C3 data is never stored: the platform refuses a card verification code, track data, a PIN, a password or biometric
 data — documented or not, nested, in a form or a query — with a 400 naming the field, and nothing is created
 and nothing of it reaches a table or the log. No field the API documents looks like C3 data."""
 
@@ -116,6 +116,12 @@ def test_the_api_refuses_c3_and_keeps_nothing(platform, caplog) -> None:  # type
     assert r.status_code == 400 and r.json()["error"]["param"] == "pin"
     r = c.post("/v1/consents", data={"subject": "x", "track2": track}, headers=op)
     assert r.status_code == 400 and r.json()["error"]["param"] == "track2"
+    # outside the API too: a console form and a public page's query; the login form keeps its password field
+    r = c.post("/console/merchant/refunds", data={"csrf_token": "x", "card_pin": pin})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "card_pin"
+    r = c.get("/pay/water", params={"cvn2": "123"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "c3_data_refused"
+    assert c.post("/login", data={"username": "nobody", "password": "x" * 12}).status_code != 400
     assert c.get("/v1/merchants", headers=op).json()["data"] == []  # nothing was created
     with platform.db.read() as conn:
         assert scan_tables(conn, [pin, track, "6228480402564890018"]) == []

@@ -1,4 +1,4 @@
-"""C3 数据拒收 / C3 data is never stored (JR/T 0171-2020 §4.2: authentication data): the API refuses any request
+"""C3 数据拒收 / C3 data is never stored (JR/T 0171-2020 §4.2: authentication data): the platform refuses any request
 that carries a card's verification code (CVV2/CVN2/CVC2), magnetic-stripe track data, a PIN or PIN block, a
 payment or login password, or raw biometric data — as a field of the documented body, an unknown extra field,
 a nested one, a form field or a query parameter — before any route sees it, with a 400 naming the field.
@@ -19,7 +19,9 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-API_PREFIX: Final = "/v1/"
+# Where the check does not apply: the console's login form (its password is checked and forgotten, never kept)
+# and the rails' notifications (their signed wire formats name their own fields).
+EXEMPT_PATHS: Final = ("/login", "/notify/")
 DEPTH_MAX: Final = 32  # a request nested deeper is not a payment request; the JSON parser refuses it later
 FIELDS_MAX: Final = 10_000  # keys looked at per request: the body is already bounded at 64 KB
 
@@ -149,8 +151,9 @@ def refusal(path: str, kind: str) -> dict[str, Any]:
 
 
 def check_request(path: str, query: bytes, content_type: str, body: bytes) -> tuple[str, str] | None:
-    """The first C3 field of an API request (query string, JSON or form body), or None."""
-    if not path.startswith(API_PREFIX):
+    """The first C3 field of a request (query string, JSON or form body), or None; the API, the console's forms,
+    the cashier and the public pages alike, the login form and the rails' notifications aside."""
+    if path.startswith(EXEMPT_PATHS):
         return None
     found = find_c3(dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True))) if query else None
     if found is not None:
@@ -167,14 +170,14 @@ def check_request(path: str, query: bytes, content_type: str, body: bytes) -> tu
 
 
 class RefuseC3:
-    """ASGI middleware: an API request carrying C3 data is answered 400 before any route, log or table sees it.
+    """ASGI middleware: a request carrying C3 data is answered 400 before any route, log or table sees it.
     It sits inside the body limit, so the body it reads is bounded."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope.get("path", "").startswith(API_PREFIX):
+        if scope["type"] != "http" or scope.get("path", "").startswith(EXEMPT_PATHS):
             await self.app(scope, receive, send)
             return
         chunks, more = [], True
