@@ -53,6 +53,8 @@ from zhifu.db import Database
 from zhifu.merchants import service as merchants
 from zhifu.payments import CreatePayment, PaymentStatus
 from zhifu.reference import mask_account, mask_phone
+from zhifu.reference.validation import luhn_complete as luhn_complete
+from zhifu.reference.validation import luhn_ok
 
 INSERT_CHUNK = 2_000
 IN_CHUNK = 500
@@ -256,21 +258,6 @@ def list_billers(conn: Connection, *, category: str | None = None) -> list[dict[
 
 
 # ---------------------------------------------------------------- account numbers
-
-
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-def luhn_complete(body: str) -> str:
-    """`body` with its Luhn check digit appended."""
-    return body + next(str(d) for d in range(10) if luhn_ok(body + str(d)))
 
 
 def check_account(b: Any, account_no: str, *, param: str = "account_no") -> str:

@@ -13,29 +13,18 @@ import re
 from typing import Any, Final
 
 from zhifu.reference.masking import mask_account, mask_id, mask_phone
+from zhifu.reference.validation import luhn_ok, resident_id_check_char
 
 _ID: Final = re.compile(
     r"(?<![0-9A-Za-z])[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])\d{2}\d{3}[\dXx](?![0-9A-Za-z])"
 )
 _CARD: Final = re.compile(r"(?<!\d)\d{16,19}(?!\d)")
 _PHONE: Final = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
-_ID_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK: Final = "10X98765432"
 MESSAGE_CHARS_MAX: Final = 100_000  # longer messages are scrubbed in their first 100 000 characters only
 
 
 def _id_ok(s: str) -> bool:
-    return _ID_CHECK[sum(int(c) * w for c, w in zip(s[:17], _ID_WEIGHTS, strict=True)) % 11] == s[17].upper()
-
-
-def _luhn_ok(s: str) -> bool:
-    total = 0
-    for i, c in enumerate(reversed(s)):
-        d = int(c)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
+    return resident_id_check_char(s[:17]) == s[17].upper()
 
 
 def scrub(text: str) -> str:
@@ -43,7 +32,7 @@ def scrub(text: str) -> str:
     if len(text) > MESSAGE_CHARS_MAX:
         return scrub(text[:MESSAGE_CHARS_MAX]) + text[MESSAGE_CHARS_MAX:]
     text = _ID.sub(lambda m: mask_id(m[0]) if _id_ok(m[0]) else m[0], text)
-    text = _CARD.sub(lambda m: mask_account(m[0]) if _luhn_ok(m[0]) else m[0], text)
+    text = _CARD.sub(lambda m: mask_account(m[0]) if luhn_ok(m[0]) else m[0], text)
     return _PHONE.sub(lambda m: mask_phone(m[0]), text)
 
 

@@ -78,6 +78,22 @@ def check_credit_code(code: str, *, param: str = "credit_code") -> str:
     return norm
 
 
+def luhn_ok(digits: str) -> bool:
+    """Whether a string of digits passes the Luhn (mod 10) check: card numbers, biller account numbers."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def luhn_complete(body: str) -> str:
+    """`body` with its Luhn check digit appended."""
+    return body + next(str(d) for d in range(10) if luhn_ok(body + str(d)))
+
+
 def resident_id_check_char(first17: str) -> str:
     """The 18th character of a resident identity number whose first 17 digits are given."""
     total = sum(int(ch) * w for ch, w in zip(first17, _ID_WEIGHTS, strict=True))

@@ -8,20 +8,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-def luhn_complete(body: str) -> str:
-    """`body` with the check digit that makes it valid."""
-    return body + next(str(d) for d in range(10) if luhn_ok(body + str(d)))
+from zhifu.reference.validation import luhn_complete as luhn_complete
+from zhifu.reference.validation import luhn_ok
 
 
 class Issuer(Protocol):
