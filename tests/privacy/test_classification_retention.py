@@ -101,6 +101,11 @@ def test_purge_deletes_old_rows_holds_unsettled_ones_and_is_audited(
         needed = settlement.last_settled_date(c) + dt.timedelta(days=1)
         lines = {x.table: x for x in retention.plan(c, as_of=as_of, needed_from=needed)}
     assert (lines["payments"].due, lines["payments"].held) == (2, 1)
+    assert {t for t, x in lines.items() if x.klass == "transaction"} >= {
+        "refunds",
+        "cashier_payments",
+        "transit_taps",
+    }
     assert lines["console_login_failures"].due == 1
     assert _count(db, "payments") == 3  # the plan changes nothing
 

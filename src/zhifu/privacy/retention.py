@@ -3,8 +3,9 @@
 transactions that settlement or reconciliation still needs.
 
 Classes (docs/audit.md gives the reasons):
-- transaction: payments and refunds, 5 years after the business date (PBOC's anti-money-laundering rule);
-  never past the last settled date, nor a date with an open reconciliation case.
+- transaction: payments, refunds, cashier orders, bus taps, scenic tickets and orders, social-insurance
+  contributions, 5 years after their date (PBOC's anti-money-laundering rule); a dated one never past the last
+  settled date, nor a date with an open reconciliation case.
 - marketing: payer-level campaign data (counters, flags), kept while the campaign runs — the purpose the payer
   was told — and 90 days after it ends for disputes over awards, then purged.
 - session: console sessions, refused-login counters and form tokens, 30 days after they end.
@@ -66,6 +67,11 @@ class Rule:
 RULES: Final = (
     Rule("payments", "transaction", "business_date", TRANSACTION_DAYS, guarded=True),
     Rule("refunds", "transaction", "business_date", TRANSACTION_DAYS, guarded=True),
+    Rule("cashier_payments", "transaction", "local_date", TRANSACTION_DAYS, guarded=True),
+    Rule("transit_taps", "transaction", "day", TRANSACTION_DAYS, guarded=True),
+    Rule("scenic_tickets", "transaction", "day", TRANSACTION_DAYS, guarded=True),
+    Rule("scenic_orders", "transaction", "created_at", TRANSACTION_DAYS),
+    Rule("si_contributions", "transaction", "created_at", TRANSACTION_DAYS),
     Rule("campaign_counters", "marketing", "day", MARKETING_AFTER_END_DAYS),
     Rule("campaign_flags", "marketing", "day", MARKETING_AFTER_END_DAYS),
     Rule("console_sessions", "session", "expires_at", SESSION_DAYS),
