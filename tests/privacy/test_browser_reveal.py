@@ -29,7 +29,9 @@ def test_operator_reads_a_phone_in_full_with_a_reason(chromium: Any, site: Site)
         page.wait_for_selector("[data-error-field=reason]")
         assert "请写明查看原因" in page.inner_text("[data-error-field=reason]")
         assert PHONE_OF_APPLICATION not in page.content()
-        assert tab.errors == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"]
+        assert tab.errors == [
+            "Failed to load resource: the server responded with a status of 400 (Bad Request)"
+        ]
         tab.errors.clear()  # the refusal's 400 was the point
         form = page.locator("[data-reveal-form] form")
         form.locator("select[name=field]").select_option("phone")
