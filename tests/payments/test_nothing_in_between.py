@@ -121,7 +121,7 @@ def test_unanswered_payments_and_refunds_reach_the_exception_list(platform, fixe
     ).json()
     assert r["status"] == "pending"
     for _ in range(3):
-        fixed_clock.advance(seconds=(service.UNRESOLVED_AGE_MAX_S - 1) / 3)
+        fixed_clock.advance(seconds=(service.UNRESOLVED_AGE_S_MAX - 1) / 3)
         sweep_payments(platform.db)
     assert _exceptions(platform.db) == {}  # not yet past the maximum age (the order: its deadline, 60 s, too)
     fixed_clock.advance(seconds=62)

@@ -19,7 +19,7 @@ from zhifu.core.clock import SHANGHAI
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id
 from zhifu.core.money import check_fen, ppm_of
-from zhifu.core.paging import page_limit
+from zhifu.core.paging import cursor_page, page_limit
 from zhifu.db.cache import EngineCache
 from zhifu.fees import refund_fee_share
 from zhifu.fees.service import payment_cost
@@ -47,7 +47,7 @@ from zhifu.incentives.rules import (
 )
 from zhifu.merchants.service import county
 
-BUDGET_MAX_FEN = 10_000_000_000  # 100 million yuan: more than any county programme funds in one campaign
+BUDGET_FEN_MAX = 10_000_000_000  # 100 million yuan: more than any county programme funds in one campaign
 REPORT_ROWS_MAX = 1_000  # rows per report breakdown
 HOLD_MARGIN_S = 24 * 3600  # a discount hold outlives its payment by a day, for late rail notifications
 SHORTFALL = ledger.accounts.CAMPAIGN_SHORTFALL  # expense: a discount the budget could no longer cover
@@ -116,7 +116,7 @@ def _check_budget(amount_fen: object, param: str) -> int:
         raise InvalidRequest(
             f"预算须为正 / {param} must be positive, got {amount_fen}", param=param, code="invalid_amount"
         )
-    return check_fen(amount_fen, max_fen=BUDGET_MAX_FEN, param=param)
+    return check_fen(amount_fen, max_fen=BUDGET_FEN_MAX, param=param)
 
 
 def public(conn: Connection, row: Any) -> dict[str, Any]:
@@ -291,14 +291,10 @@ def get_campaign(conn: Connection, campaign_id: str) -> dict[str, Any]:
 def list_campaigns(
     conn: Connection, *, status: str | None = None, limit: int = 20, starting_after: str | None = None
 ) -> tuple[list[dict[str, Any]], bool]:
-    limit = page_limit(limit)
-    q = select(campaigns).order_by(campaigns.c.id.desc()).limit(limit + 1)
-    if status:
-        q = q.where(campaigns.c.status == status)
-    if starting_after:
-        q = q.where(campaigns.c.id < starting_after)
-    rows = conn.execute(q).all()
-    return [public(conn, r) for r in rows[:limit]], len(rows) > limit
+    where = [campaigns.c.status == status] if status else []
+    return cursor_page(
+        conn, campaigns, where, limit=limit, starting_after=starting_after, public=lambda r: public(conn, r)
+    )
 
 
 def versions(conn: Connection, campaign_id: str) -> list[dict[str, Any]]:

@@ -62,7 +62,7 @@ SWEEP_AFTER_S = 5  # a payment or refund without a final answer this long is ask
 # an order awaiting its payer (a code shown) is asked about from this age on, every sweep, until it ends: its payer
 # may have paid and the notification been lost (our process down while the rail delivered it, the rail gave up)
 AWAITING_ASK_AFTER_S = 30
-UNRESOLVED_AGE_MAX_S = 3600  # still without a final answer after this long: on the operator's exception list
+UNRESOLVED_AGE_S_MAX = 3600  # still without a final answer after this long: on the operator's exception list
 _ORDER_NO_RE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 
 
@@ -1083,10 +1083,10 @@ def merchant_balance(conn: Connection, merchant_id: str) -> BalanceDoc:
 
 def park_unresolved(db: Database, *, at: dt.datetime | None = None, limit: int = 500) -> int:
     """Put what the rails have not settled on the operator's exception list (the sweeper keeps asking about it):
-    payments still processing and refunds still pending UNRESOLVED_AGE_MAX_S after their creation, and created
-    payments still open UNRESOLVED_AGE_MAX_S after their deadline (the rail could not be reached to close them)."""
+    payments still processing and refunds still pending UNRESOLVED_AGE_S_MAX after their creation, and created
+    payments still open UNRESOLVED_AGE_S_MAX after their deadline (the rail could not be reached to close them)."""
     at = at or clock.now()
-    cutoff = at - dt.timedelta(seconds=UNRESOLVED_AGE_MAX_S)
+    cutoff = at - dt.timedelta(seconds=UNRESOLVED_AGE_S_MAX)
 
     def go(conn: Connection) -> int:
         n = 0
