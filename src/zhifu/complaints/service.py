@@ -1261,41 +1261,18 @@ def get_complaint(conn: Connection, complaint_id: str, *, merchant_id: str | Non
             select(complaint_payments.c.payment_id).where(complaint_payments.c.complaint_id == complaint_id)
         )
     ]
-    doc["refund_proposals"] = [
-        dict(r._mapping)
-        for r in conn.execute(
-            select(complaint_refunds)
-            .where(complaint_refunds.c.complaint_id == complaint_id)
-            .order_by(complaint_refunds.c.seq)
-        )
-    ]
-    doc["attachments"] = [
-        dict(r._mapping)
-        for r in conn.execute(
-            select(
-                complaint_attachments.c.seq,
-                complaint_attachments.c.filename,
-                complaint_attachments.c.content_type,
-                complaint_attachments.c.size_bytes,
-            )
-            .where(complaint_attachments.c.complaint_id == complaint_id)
-            .order_by(complaint_attachments.c.seq)
-        )
-    ]
-    doc["messages"] = [
-        dict(r._mapping)
-        for r in conn.execute(
-            select(
-                complaint_messages.c.kind,
-                complaint_messages.c.text,
-                complaint_messages.c.status,
-                complaint_messages.c.created_at,
-                complaint_messages.c.sent_at,
-            )
-            .where(complaint_messages.c.complaint_id == complaint_id)
-            .order_by(complaint_messages.c.id)
-        )
-    ]
+
+    def children(table: Any, order: str, *columns: str) -> list[dict[str, Any]]:
+        """The complaint's rows of a child table (these columns, or all), in `order`."""
+        q = select(*(table.c[c] for c in columns)) if columns else select(table)
+        q = q.where(table.c.complaint_id == complaint_id).order_by(table.c[order])
+        return [dict(r._mapping) for r in conn.execute(q)]
+
+    doc["refund_proposals"] = children(complaint_refunds, "seq")
+    doc["attachments"] = children(
+        complaint_attachments, "seq", "seq", "filename", "content_type", "size_bytes"
+    )
+    doc["messages"] = children(complaint_messages, "id", "kind", "text", "status", "created_at", "sent_at")
     return doc
 
 

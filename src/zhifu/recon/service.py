@@ -365,35 +365,25 @@ def _our_items(conn: Connection, channel: str, day: dt.date, stmt: pl.DataFrame)
     refs = sorted(set(stmt["channel_ref"].to_list()))
     order_nos = sorted(set(stmt["merchant_order_no"].to_list()))
     out: dict[str, dict[str, Any]] = {}
-    on_channel = payments.c.channel == channel
-    pay_filters = [
-        and_(on_channel, payments.c.business_date == day),
-        and_(
-            on_channel,
-            payments.c.status != "succeeded",
-            payments.c.created_at >= start,
-            payments.c.created_at < end,
-        ),
-    ]
-    pay_filters += [and_(on_channel, payments.c.id.in_(c)) for c in in_chunks(waiting + order_nos)]
-    pay_filters += [and_(on_channel, payments.c.channel_ref.in_(c)) for c in in_chunks(refs)]
-    for f in pay_filters:
+    on_channel = payments.c.channel == channel  # a refund's channel is its payment's
+
+    def filters(t: Any) -> list[Any]:
+        """The rows of a payments or refunds view the day's statement may speak of: booked on the day, not
+        succeeded but created in its window, or named by the statement (ids, order numbers, rail refs)."""
+        where = [
+            and_(on_channel, t.c.business_date == day),
+            and_(on_channel, t.c.status != "succeeded", t.c.created_at >= start, t.c.created_at < end),
+        ]
+        where += [and_(on_channel, t.c.id.in_(c)) for c in in_chunks(waiting + order_nos)]
+        return where + [and_(on_channel, t.c.channel_ref.in_(c)) for c in in_chunks(refs)]
+
+    for f in filters(payments):
         for p in conn.execute(select(payments).where(f)):
             out[p.id] = _payment_row(p)
     joined = refunds.join(payments, payments.c.id == refunds.c.payment_id)
-    ref_channel = payments.c.channel == channel
-    re_filters = [
-        and_(ref_channel, refunds.c.business_date == day),
-        and_(
-            ref_channel,
-            refunds.c.status != "succeeded",
-            refunds.c.created_at >= start,
-            refunds.c.created_at < end,
-        ),
-    ]
-    re_filters += [and_(ref_channel, refunds.c.id.in_(c)) for c in in_chunks(waiting + order_nos)]
-    re_filters += [and_(ref_channel, refunds.c.channel_ref.in_(c)) for c in in_chunks(refs)]
-    found = {r.id: r for f in re_filters for r in conn.execute(select(refunds).select_from(joined).where(f))}
+    found = {
+        r.id: r for f in filters(refunds) for r in conn.execute(select(refunds).select_from(joined).where(f))
+    }
     clawbacks = incentives.clawbacks_for(conn, list(found))
     for rid, r in found.items():
         out[rid] = _refund_row(r, clawbacks.get(rid, 0))
