@@ -123,22 +123,21 @@ SUBTYPE_NAMES = {
 _STATUS_RE = re.compile(r"zhifu_status=([a-z]+)")
 CARD_TYPE_CODES = {"debit": "01", "credit": "02", "quasi_credit": "03", "prepaid": "04"}
 _CARD_BY_CODE = {v: k for k, v in CARD_TYPE_CODES.items()}
-_MAPPED = frozenset(
-    {
-        "trade_code",
-        "trans_time",
-        "amount",
-        "query_id",
-        "order_no",
-        "card_type",
-        "merchant_fee",
-        "settle_amount",
-        "txn_type",
-        "txn_subtype",
-        "orig_query_id",
-        "merchant_code",
-    }
+_FRAME_FIELDS = (  # the fields a statement row maps onto ours, in the frame's order
+    "trade_code",
+    "trans_time",
+    "amount",
+    "query_id",
+    "order_no",
+    "card_type",
+    "merchant_fee",
+    "settle_amount",
+    "txn_type",
+    "txn_subtype",
+    "orig_query_id",
+    "merchant_code",
 )
+_MAPPED = frozenset(_FRAME_FIELDS)
 
 EXTRA_FIELDS: tuple[str, ...] = tuple(f.name for f in LAYOUT if f.name not in _MAPPED)
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
@@ -441,20 +440,6 @@ def _line_regex() -> str:
 
 
 _LINE_RE = _line_regex()
-_FRAME_FIELDS = (
-    "trade_code",
-    "trans_time",
-    "amount",
-    "query_id",
-    "order_no",
-    "card_type",
-    "merchant_fee",
-    "settle_amount",
-    "txn_type",
-    "txn_subtype",
-    "orig_query_id",
-    "merchant_code",
-)
 
 
 def _slice(name: str) -> pl.Expr:
