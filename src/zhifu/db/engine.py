@@ -175,7 +175,8 @@ class _GroupCommit:
                 conn.info[_DB_KEY] = db
                 try:
                     for w in batch:
-                        conn.info[_HOOKS_KEY] = hooks = []
+                        hooks: list[_Hook] = []
+                        conn.info[_HOOKS_KEY] = hooks
                         if len(batch) == 1:
                             try:
                                 w.result = w.ctx.run(w.fn, conn)
