@@ -33,13 +33,17 @@ BULK_BATCH = 20_000  # rows per transaction when building the big log for verify
 CHECKPOINT_EVERY = 1_000_000  # a kept checkpoint per million entries of the bulk-loaded log
 
 
-def _database(pg: str | None, folder: str):  # type: ignore[no-untyped-def]
+def _database(pg: str | None, folder: str, keep: str | None = None):  # type: ignore[no-untyped-def]
     from sqlalchemy import create_engine, text
 
     from zhifu.db import Database
     from zhifu.db.engine import normalise_url
     from zhifu.db.schema import metadata
 
+    if keep:  # a SQLite file kept between runs: a 10 M log is loaded once, verified as often as wanted
+        db = Database(f"sqlite:///{keep}")
+        metadata.create_all(db.engine)
+        return db, None
     if pg:
         name = f"zhifu_bench_audit_{uuid.uuid4().hex[:8]}"
         admin = create_engine(normalise_url(pg), isolation_level="AUTOCOMMIT")
@@ -347,9 +351,10 @@ def main() -> None:
     ap.add_argument("--verify-entries", type=int, default=1_000_000)
     ap.add_argument("--verify-workers", type=int, default=None, help="processes hashing (default: cores)")
     ap.add_argument("--skip-appends", action="store_true")
+    ap.add_argument("--db", help="a SQLite file to keep (loaded up to --verify-entries, reused next time)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        db, handle = _database(args.pg, folder)
+        db, handle = _database(args.pg, folder, args.db)
         try:
             out: dict = {"backend": db.dialect}  # type: ignore[type-arg]
             if not args.skip_appends:
