@@ -59,6 +59,18 @@ PUBLIC: dict[tuple[str, str], str] = {
     ): "the payer's history: sends a one-time code, limited per phone and address",
     ("POST", "/pay/history/verify"): "the payer's history: the one-time code is the credential",
     ("POST", "/pay/history/logout"): "the payer's history: ends the payer's own session",
+    ("GET", "/pay/social"): "the payer's social-insurance page: tiers and the open window, nothing personal",
+    (
+        "POST",
+        "/pay/social",
+    ): "the payer's social-insurance page: starts a payment the payer completes at the rail",
+    (
+        "GET",
+        "/pay/social/orders/{order_id}",
+    ): "a contribution order: its random id is the credential, IDs masked",
+    ("GET", "/pay/nontax"): "the payer's non-tax page: a 缴款码 shown by its code, payer masked",
+    ("POST", "/pay/nontax"): "the payer's non-tax page: starts a payment the payer completes at the rail",
+    ("GET", "/v1/social/tiers"): "the county's published contribution tiers and windows, nothing personal",
     ("GET", "/pay/sms-outbox"): "the simulator's SMS outbox (404 unless ZHIFU_SIMULATOR=1), phones masked",
     ("GET", "/receipts/{receipt_no}"): "an e-receipt anyone holding its number can verify",
     ("GET", "/receipts/{receipt_no}/pdf"): "an e-receipt anyone holding its number can verify",
