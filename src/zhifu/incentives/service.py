@@ -820,18 +820,18 @@ def _discount_clearing(conn: Connection, p: Any, award: Any, at: dt.datetime) ->
             ),
             at=at,
         )
+    _mark_discount(conn, p.merchant_id, p.id, "posted", at)
+    return clearing
+
+
+def _mark_discount(conn: Connection, merchant_id: str, payment_id: str, status: str, at: dt.datetime) -> None:
+    """Set the status of a payment's discount award (posted with its success, released when it fails)."""
+    a = campaign_awards.c
     conn.execute(
         update(campaign_awards)
-        .where(
-            and_(
-                campaign_awards.c.merchant_id == p.merchant_id,
-                campaign_awards.c.payment_id == p.id,
-                campaign_awards.c.kind == "discount",
-            )
-        )
-        .values(status="posted", updated_at=at)
+        .where(and_(a.merchant_id == merchant_id, a.payment_id == payment_id, a.kind == "discount"))
+        .values(status=status, updated_at=at)
     )
-    return clearing
 
 
 def _accrue(
@@ -1020,17 +1020,7 @@ def on_release(conn: Connection, p: Any, at: dt.datetime) -> None:
         else:
             ledger.expire_holds(conn, at=at)
     _give_back(conn, award.campaign_id, award, award.amount_fen, True)
-    conn.execute(
-        update(campaign_awards)
-        .where(
-            and_(
-                campaign_awards.c.merchant_id == award.merchant_id,
-                campaign_awards.c.payment_id == p.id,
-                campaign_awards.c.kind == "discount",
-            )
-        )
-        .values(status="released", updated_at=at)
-    )
+    _mark_discount(conn, award.merchant_id, p.id, "released", at)
 
 
 # ---------------------------------------------------------------- refunds
