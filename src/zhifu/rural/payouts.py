@@ -263,6 +263,26 @@ def _purchase_public(r: Any) -> dict[str, Any]:
     }
 
 
+def _purchase_row(
+    merchant_id: str, pid: str, req: PurchaseIn, gross: int, net: int, at: dt.datetime
+) -> dict[str, Any]:
+    """A purchase as it is stored, not yet in a batch (one recorded at the scale or a line of an import)."""
+    return {
+        "merchant_id": merchant_id,
+        "id": pid,
+        "farmer_id": req.farmer_id,
+        "product": req.product,
+        "grade": req.grade,
+        "weight_g": req.weight_g,
+        "price_fen_per_kg": req.price_fen_per_kg,
+        "gross_fen": gross,
+        "deductions_fen": req.deductions_fen,
+        "amount_fen": net,
+        "batch_id": None,
+        "created_at": at,
+    }
+
+
 def record_purchase(
     conn: Connection, merchant_id: str, req: PurchaseIn, *, at: dt.datetime | None = None
 ) -> dict[str, Any]:
@@ -271,25 +291,7 @@ def record_purchase(
     gross, net = _check_purchase(req)
     farmer(conn, req.farmer_id)
     pid = new_id_fast("pur", int(at.timestamp() * 1000))
-    conn.execute(
-        insert(purchases),
-        [
-            {
-                "merchant_id": merchant_id,
-                "id": pid,
-                "farmer_id": req.farmer_id,
-                "product": req.product,
-                "grade": req.grade,
-                "weight_g": req.weight_g,
-                "price_fen_per_kg": req.price_fen_per_kg,
-                "gross_fen": gross,
-                "deductions_fen": req.deductions_fen,
-                "amount_fen": net,
-                "batch_id": None,
-                "created_at": at,
-            }
-        ],
-    )
+    conn.execute(insert(purchases), [_purchase_row(merchant_id, pid, req, gross, net, at)])
     return _purchase_public(
         conn.execute(
             select(purchases).where(and_(purchases.c.merchant_id == merchant_id, purchases.c.id == pid))
@@ -381,23 +383,7 @@ def import_purchases(
                 f"第 {n} 行 {exc.param}：{exc.message}", param=f"line {n}: {exc.param}"
             ) from None
         known.add(req.farmer_id)
-        rows.append(
-            {
-                "merchant_id": merchant_id,
-                "id": new_id_fast("pur", ms),
-                "farmer_id": req.farmer_id,
-                "product": req.product,
-                "grade": req.grade,
-                "weight_g": req.weight_g,
-                "price_fen_per_kg": req.price_fen_per_kg,
-                "gross_fen": gross,
-                "deductions_fen": req.deductions_fen,
-                "amount_fen": net,
-                "batch_id": None,
-                "created_at": at,
-                "_line": n,
-            }
-        )
+        rows.append({**_purchase_row(merchant_id, new_id_fast("pur", ms), req, gross, net, at), "_line": n})
     if not rows:
         raise InvalidRequest("文件没有数据行 / the file has no rows", param="file")
     have: set[str] = set()
