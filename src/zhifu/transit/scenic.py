@@ -29,7 +29,7 @@ from zhifu.db import Database
 from zhifu.payments import CreatePayment, CreateRefund
 from zhifu.transit import tokens
 from zhifu.transit.models import scenic_orders, scenic_slots, scenic_ticket_types, scenic_tickets
-from zhifu.transit.service import FINAL_UNPAID, _slug, local_day, operator_row
+from zhifu.transit.service import FINAL_UNPAID, _slug, add_active, local_day, operator_row
 
 HOLD_S = 300  # a reservation is held this long while the visitor pays
 PAY_WINDOW_S = HOLD_S  # the payment expires with its hold (the payment service's minimum is 60 s)
@@ -72,17 +72,14 @@ def add_ticket_type(
         check_fen(req.price_fen, param="price_fen")
     if req.group_min == 1:
         raise InvalidRequest("团体票至少 2 人 / a group ticket is for 2 or more", param="group_min")
-    if conn.execute(
-        select(scenic_ticket_types.c.id).where(
-            and_(scenic_ticket_types.c.merchant_id == merchant_id, scenic_ticket_types.c.id == req.id)
-        )
-    ).first():
-        raise ConflictError(
-            f"票种 {req.id} 已存在 / ticket type {req.id} exists", param="id", code="type_exists"
-        )
-    conn.execute(
-        insert(scenic_ticket_types),
-        [{"merchant_id": merchant_id, **req.model_dump(), "status": "active", "created_at": at}],
+    add_active(
+        conn,
+        scenic_ticket_types,
+        merchant_id,
+        req.model_dump(),
+        at,
+        exists=f"票种 {req.id} 已存在 / ticket type {req.id} exists",
+        code="type_exists",
     )
     return next(t for t in list_ticket_types(conn, merchant_id) if t["id"] == req.id)
 

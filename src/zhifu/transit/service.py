@@ -65,6 +65,24 @@ _SLUG_RE = re.compile(r"[a-z][a-z0-9_\-]{1,39}")
 _TAP_ID_RE = re.compile(r"[A-Za-z0-9_\-]{1,40}")
 
 
+def add_active(
+    conn: Connection,
+    table: Any,
+    merchant_id: str,
+    doc: dict[str, Any],
+    at: dt.datetime,
+    *,
+    exists: str,
+    code: str,
+) -> None:
+    """Add an operator's catalogue row (a pass product, a ticket type) as active; its id is the operator's own,
+    and a second one with that id is refused (409 `code`, saying `exists`)."""
+    t = table.c
+    if conn.execute(select(t.id).where(and_(t.merchant_id == merchant_id, t.id == doc["id"]))).first():
+        raise ConflictError(exists, param="id", code=code)
+    conn.execute(insert(table), [{"merchant_id": merchant_id, **doc, "status": "active", "created_at": at}])
+
+
 def _slug(value: str, param: str) -> str:
     if not _SLUG_RE.fullmatch(value):
         raise InvalidRequest(
@@ -1350,17 +1368,14 @@ def add_pass_product(
     check_fen(req.price_fen, param="price_fen")
     if req.valid_to < req.valid_from:
         raise InvalidRequest("有效期止早于起 / valid_to is before valid_from", param="valid_to")
-    if conn.execute(
-        select(transit_pass_products.c.id).where(
-            and_(transit_pass_products.c.merchant_id == merchant_id, transit_pass_products.c.id == req.id)
-        )
-    ).first():
-        raise ConflictError(
-            f"月票/学期票 {req.id} 已存在 / pass product {req.id} exists", param="id", code="product_exists"
-        )
-    conn.execute(
-        insert(transit_pass_products),
-        [{"merchant_id": merchant_id, **req.model_dump(), "status": "active", "created_at": at}],
+    add_active(
+        conn,
+        transit_pass_products,
+        merchant_id,
+        req.model_dump(),
+        at,
+        exists=f"月票/学期票 {req.id} 已存在 / pass product {req.id} exists",
+        code="product_exists",
     )
     return next(p for p in list_pass_products(conn, merchant_id) if p["id"] == req.id)
 
