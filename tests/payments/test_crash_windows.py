@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 from zhifu import ledger
 from zhifu.api import idempotency
 from zhifu.core import clock
+from zhifu.db.idempotency import idempotency_keys
 from zhifu.ledger.models import entries
 from zhifu.payments import handle_notification, payments, refunds, service
-from zhifu.payments.models import channel_notifications, idempotency_keys
+from zhifu.payments.models import channel_notifications
 
 PAY_CODE_OK = "6212345678901234561"  # the fake UnionPay rail's "succeeds at once"
 

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from zhifu.core import clock
 from zhifu.core.errors import ConflictError, InvalidRequest, UnprocessableError
 from zhifu.db import Database
-from zhifu.payments.models import idempotency_keys
+from zhifu.db.idempotency import idempotency_keys
 
 KEY_LENGTH_MAX = 255
 KEEP_S = 48 * 3600  # at least the 24 hours promised, with room

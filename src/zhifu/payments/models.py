@@ -11,10 +11,8 @@ from sqlalchemy import (
     Column,
     Date,
     Index,
-    Integer,
     String,
     Table,
-    Text,
     UniqueConstraint,
 )
 
@@ -112,24 +110,6 @@ refunds = Table(
     UniqueConstraint("merchant_id", "payment_id", "merchant_refund_no"),
     Index("ix_refunds_payment", "payment_id"),
     Index("ix_refunds_merchant_id", "merchant_id", "id"),
-)
-
-idempotency_keys = Table(
-    "idempotency_keys",
-    metadata,
-    Column("scope", String(40), primary_key=True),
-    Column("key", String(255), primary_key=True),
-    Column("request_hash", String(64), nullable=False),
-    Column("status", String(10), nullable=False),
-    Column("response_status", Integer, nullable=True),
-    Column("response_body", Text, nullable=True),
-    # the recovery point: the object the request's work created, written in the work's own transaction, so a
-    # retry after a crash answers with that object instead of doing the work again
-    Column("resource_kind", String(20), nullable=True),
-    Column("resource_id", String(32), nullable=True),
-    utcnow_column("created_at"),
-    utcnow_column("locked_at"),
-    Index("ix_idempotency_keys_created", "created_at"),
 )
 
 channel_notifications = Table(

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, and_, or_, update
 
 from zhifu.core.errors import ConflictError
 from zhifu.db.engine import after_commit
-from zhifu.payments.models import idempotency_keys
+from zhifu.db.idempotency import idempotency_keys
 
 
 @dataclasses.dataclass(slots=True)
