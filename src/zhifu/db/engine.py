@@ -112,17 +112,19 @@ def _run_hooks(hooks: list[_Hook]) -> None:
 class _Work:
     """One request's work handed to the group commit, and what became of it."""
 
-    __slots__ = ("fn", "ctx", "done", "result", "error", "hooks")
+    __slots__ = ("fn", "ctx", "done", "result", "error", "hooks", "woken")
 
     def __init__(self, fn: Callable[[Connection], Any]) -> None:
         self.fn = fn
-        self.ctx = (
-            contextvars.copy_context()
-        )  # the work runs in the submitter's context, whichever thread runs it
+        # the work runs in the submitter's context, whichever thread runs it
+        self.ctx = contextvars.copy_context()
         self.done = False
         self.result: Any = None
         self.error: BaseException | None = None
         self.hooks: list[_Hook] = []
+        self.woken = (
+            threading.Event()
+        )  # set when the work is done, or when its thread is to lead the next batch
 
 
 class _GroupCommit:
@@ -131,11 +133,12 @@ class _GroupCommit:
     rolls back to its savepoint; the others in the batch go on), and commits once. Each request is answered only
     after the COMMIT that holds its work has returned; its after-commit hooks then run in its own thread, outside
     the transaction. A batch of one runs without a savepoint, exactly as a plain transaction. While a leader
-    commits, the next requests queue; the first of them whose work is not done leads the next batch."""
+    commits, the next requests queue; when it is done it wakes the first of them to lead the next batch (each
+    waiting thread is woken once, never all of them at every commit)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.cv = threading.Condition()
+        self.lock = threading.Lock()
         self.queue: list[_Work] = []
         self.leading = False
         self.batches = 0  # transactions committed (or rolled back) by the group, and the requests in them
@@ -143,27 +146,31 @@ class _GroupCommit:
 
     def submit(self, fn: Callable[[Connection], Any]) -> _Work:
         w = _Work(fn)
-        with self.cv:
+        with self.lock:
             self.queue.append(w)
-            while self.leading and not w.done:
-                self.cv.wait()
+            follow = self.leading
+            self.leading = True
+        if follow:
+            w.woken.wait()
             if w.done:
                 return w
-            self.leading = True
+            # woken undone: this thread leads now
         try:
             while not w.done:
-                with self.cv:
+                with self.lock:
                     batch = self.queue[:GROUP_COMMIT_MAX]
                     del self.queue[:GROUP_COMMIT_MAX]
                 self._run(batch)
-                with self.cv:
-                    for b in batch:
-                        b.done = True
-                    self.cv.notify_all()
+                for b in batch:
+                    b.done = True
+                    if b is not w:
+                        b.woken.set()
         finally:
-            with self.cv:
-                self.leading = False
-                self.cv.notify_all()
+            with self.lock:
+                if self.queue:
+                    self.queue[0].woken.set()  # leadership passes on; `leading` stays set
+                else:
+                    self.leading = False
         return w
 
     def _run(self, batch: list[_Work]) -> None:
