@@ -37,7 +37,8 @@ from zhifu.fees import compute_fee as _compute_fee
 from zhifu.fees import refund_fee_share
 from zhifu.fees.service import fee_terms, payment_cost, prefetch
 from zhifu.ledger.models import entries, postings
-from zhifu.merchants import MerchantStatus, merchants
+from zhifu.merchants import MerchantStatus
+from zhifu.merchants.read import merchants_view as merchants
 from zhifu.payments.models import PaymentStatus, RefundStatus, payments, refunds
 from zhifu.payments.service import _ORDER_NO_RE
 
