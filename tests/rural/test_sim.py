@@ -9,6 +9,7 @@ import pytest
 
 from tests.rural.helpers import merchant
 from zhifu import ledger
+from zhifu.core.clock import SHANGHAI
 from zhifu.db import Database
 from zhifu.merchants import county
 from zhifu.rural.service import kpi_rural
@@ -19,7 +20,7 @@ from zhifu.sim.rural import demo_rural
 def test_demo_rural_gives_the_dashboard_its_figures(db: Database) -> None:
     for _ in range(7):
         merchant(db)
-    today = dt.date.today()
+    today = dt.datetime.now(SHANGHAI).date()  # the orders are paid now: a Beijing day, not the UTC one
     assert demo_rural(db, county(), today, 5, login=False) == []
     with db.read() as c:
         f = kpi_rural(c, today - dt.timedelta(days=40), today)

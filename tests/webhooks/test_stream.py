@@ -74,8 +74,12 @@ def test_stream_announces_each_payment_and_resumes(platform) -> None:  # type: i
                     headers=mh,
                 ).json()
                 got = _events(lines, 2)
-            assert [g["payment_id"] for g in got] == [p1["id"], p2["id"]]
-            assert got[0]["text"] == "云闪付收款 12.34 元" and got[1]["text"] == "微信支付收款 5.00 元"
+            # each success is announced once; two rail answers recorded under load may land in either order
+            texts = {g["payment_id"]: g["text"] for g in got}
+            assert len(got) == 2 and texts == {
+                p1["id"]: "云闪付收款 12.34 元",
+                p2["id"]: "微信支付收款 5.00 元",
+            }
             assert old["id"] not in {g["payment_id"] for g in got}
             with client.stream(
                 "GET", "/v1/stream", headers={**mh, "Last-Event-ID": got[0]["event_id"]}

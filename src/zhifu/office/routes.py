@@ -167,7 +167,14 @@ def api_sme(
     return json_response({"object": "list", "data": rows})
 
 
-@api.get("/office/evidence-key", summary="The public key that signs turnover evidence (PEM)")
+@api.get(
+    "/office/evidence-key",
+    summary="The public key that signs turnover evidence (PEM)",
+    response_class=Response,
+    responses={
+        200: {"description": "PEM", "content": {"application/x-pem-file": {"schema": {"type": "string"}}}}
+    },
+)
 def api_key(p: Principal = Depends(operator_principal)) -> Response:
     return Response(signing.public_key_pem(), media_type="application/x-pem-file")
 
