@@ -318,10 +318,6 @@ def run_demo(
             logins += demo_rural(
                 db, county, today, seed, payers=consumers
             )  # harvest cards, e-accounts, payouts, points, agri shop
-            from zhifu.sim.subjects import demo_subject_requests, summary
-
-            logins += demo_subject_requests(db)  # corrections and a deletion under maker-checker
-            console.print(f"  data-subject requests: {summary(db)} (operator2 decides the waiting one)")
             from zhifu.sim.privacy import demo_privacy
 
             seen = demo_privacy(db, shop.merchant_id if shop is not None else rows[0]["id"] if rows else None)
@@ -329,6 +325,10 @@ def run_demo(
                 f"  personal data: {seen['read_in_full']} read in full and {seen['refused_logins']} refused login "
                 f"in the audit log; {seen['past_retention']} rows past their retention class (zhifu privacy purge)"
             )
+            from zhifu.sim.subjects import demo_subject_requests, summary
+
+            logins += demo_subject_requests(db)  # corrections and a deletion under maker-checker
+            console.print(f"  data-subject requests: {summary(db)} (operator2 decides the waiting one)")
             console.print(f"  static codes: {issue_static_codes(db)} merchants have their code")  # every one,
             # the billers', the bus company's and the office's shops included
             from zhifu.kpi import refresh_db
