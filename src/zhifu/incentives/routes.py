@@ -12,7 +12,7 @@ from zhifu.api.deps import get_db, json_response, operator_principal, raw_body, 
 from zhifu.db import Database
 from zhifu.incentives import service
 from zhifu.incentives.rules import Rules
-from zhifu.incentives.service import CreateCampaign, FundCampaign
+from zhifu.incentives.service import CreateCampaign, FundCampaign, SendNotices
 from zhifu.merchants import Principal
 
 router = APIRouter(prefix="/v1", tags=["campaigns"])
@@ -119,6 +119,20 @@ def fund(
     return run_idempotent(
         request, p, body, lambda: db.run(lambda c: service.fund_campaign(c, campaign_id, req.amount_fen))
     )
+
+
+@router.post("/campaigns/{campaign_id}/notices", summary="Send the campaign's offer to payers who consented")
+def notices(
+    campaign_id: str,
+    req: SendNotices,
+    request: Request,
+    p: Principal = Depends(operator_principal),
+    body: bytes = Depends(raw_body),
+    db: Database = Depends(get_db),
+) -> Response:
+    """营销需同意 / Each payer needs a live marketing consent at the moment of sending; the rest are counted as
+    refused (and audited), never sent."""
+    return run_idempotent(request, p, body, lambda: service.send_notices(db, campaign_id, req.phones))
 
 
 @router.post("/campaigns/{campaign_id}/{action}", summary="Pause, resume or end a campaign")
