@@ -39,6 +39,9 @@ def test_dashboard_shows_checkpoint_signature_and_last_verification(world: World
     world.db.run(forge)
     page = reg.get("/console/regulator")
     assert "无效 / INVALID" in page.text
+    dashboard = reg.get("/console/regulator/kpi")  # the programme dashboard carries the same card
+    assert dashboard.status_code == 200 and "data-audit-card" in dashboard.text
+    assert "无效 / INVALID" in dashboard.text and st["root"][:16] not in dashboard.text
 
 
 def test_log_page_filters_masks_and_scopes(world: World) -> None:

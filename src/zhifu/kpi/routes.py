@@ -321,6 +321,7 @@ def dashboard(
             doc = service.overview(c, f)
             active = service.active_series(c, f)
             choices = _choices(c)
+            audit_status = audit.status(c)  # the log's latest signed checkpoint and last verification
     except InvalidRequest as exc:
         return console._error_page(request, "server_error", 400, exc.message)  # noqa: SLF001
     up, sh = doc["unionpay"], doc["share"]
@@ -399,6 +400,7 @@ def dashboard(
         "channel_names": {n: (r.label_zh if lang == "zh" else r.label_en) for n, r in REGISTRY.items()},
         "charts": True,
         "report_month": f.end.strftime("%Y-%m"),
+        "audit": audit_status,
         **choices,
     }
     return console._page(request, "kpi/dashboard.html", ctx, active=BASE)  # noqa: SLF001
