@@ -256,3 +256,61 @@ def test_bill_payment_settles_the_fee_difference_and_its_refund_reverses_it(
         dr("biller_payable:water", 5),
         cr("settlement_in_transit", 5),
     )
+
+
+def test_risk_freeze_holds_the_merchant_payable() -> None:
+    assert movements.risk_freeze(merchant_id="m", amount_fen=700) == (
+        dr("merchant_payable:m", 700),
+        cr("risk_frozen", 700),
+    )
+    with pytest.raises(InvalidLegAmount, match="risk freeze"):
+        movements.risk_freeze(merchant_id="m", amount_fen=0)
+
+
+def test_eaccount_movement_out_and_in() -> None:
+    assert movements.eaccount_movement(
+        direction="out", account_id="ea_1", counter="rural_card_clearing", amount_fen=50
+    ) == (dr("eaccount:ea_1", 50), cr("rural_card_clearing", 50))
+    assert movements.eaccount_movement(
+        direction="in", account_id="ea_1", counter="merchant_payable:m", amount_fen=50
+    ) == (dr("merchant_payable:m", 50), cr("eaccount:ea_1", 50))
+    with pytest.raises(InvalidLegAmount, match="e-account out"):
+        movements.eaccount_movement(direction="out", account_id="ea_1", counter="x", amount_fen=-1)
+
+
+def test_service_point_pays_the_point_its_cash_and_commission() -> None:
+    assert movements.service_point(
+        kind="withdraw", merchant_id="m", amount_fen=10_000, commission_fen=30
+    ) == (
+        dr("rural_card_clearing", 10_000),
+        cr("merchant_payable:m", 10_000),
+        dr("rural_commission_expense", 30),
+        cr("merchant_payable:m", 30),
+    )
+    assert movements.service_point(kind="bill", merchant_id="m", amount_fen=8_000, commission_fen=0) == (
+        dr("rural_card_clearing", 8_000),
+        cr("rural_bills_payable", 8_000),
+    )
+    with pytest.raises(InvalidLegAmount, match="service point withdraw"):
+        movements.service_point(kind="withdraw", merchant_id="m", amount_fen=10_000, commission_fen=-5)
+
+
+def test_rural_buyer_funds_through_a_payout_batch() -> None:
+    assert movements.rural_buyer_funding(merchant_id="b", amount_fen=900) == (
+        dr("rural_card_clearing", 900),
+        cr("rural_buyer_funds:b", 900),
+    )
+    assert movements.rural_payout_batch(merchant_id="b", amount_fen=900) == (
+        dr("rural_buyer_funds:b", 900),
+        cr("rural_payouts_in_transit", 900),
+    )
+    assert movements.rural_card_payout(amount_fen=600) == (
+        dr("rural_payouts_in_transit", 600),
+        cr("rural_card_clearing", 600),
+    )
+    assert movements.rural_payout_return(merchant_id="b", amount_fen=300) == (
+        dr("rural_payouts_in_transit", 300),
+        cr("rural_buyer_funds:b", 300),
+    )
+    with pytest.raises(InvalidLegAmount, match="rural payout batch"):
+        movements.rural_payout_batch(merchant_id="b", amount_fen=1.5)  # type: ignore[arg-type]

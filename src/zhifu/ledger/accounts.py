@@ -16,6 +16,15 @@ SUSPENSE = "suspense"  # liability: reconciliation differences until resolved
 CAMPAIGN_SHORTFALL = (
     "campaign_shortfall"  # expense: a discount its budget could no longer cover (late success)
 )
+RISK_FROZEN = "risk_frozen"  # liability: a merchant's payable held by a risk case's freeze
+RURAL_CARD_CLEARING = (
+    "rural_card_clearing"  # due from the bank's core for money moved to or from Class I cards
+)
+RURAL_COMMISSION = "rural_commission_expense"  # expense: what service points earn for each withdrawal or bill
+RURAL_BILLS_PAYABLE = "rural_bills_payable"  # liability: bills paid in cash at service points, owed onward
+RURAL_PAYOUTS_IN_TRANSIT = (
+    "rural_payouts_in_transit"  # liability: a harvest batch taken from the buyer, not paid
+)
 MERCHANT_PAYABLE_PREFIX = "merchant_payable:"
 CHANNEL_RECEIVABLE_PREFIX = "channel_receivable:"
 
@@ -53,3 +62,13 @@ def campaign_funder(funder: str) -> str:
 def incentive_payable(acquirer_id: str) -> str:
     """Cost refunds and subsidies the programme owes an acquirer (liability)."""
     return f"incentive_payable:{acquirer_id}"
+
+
+def eaccount(account_id: str) -> str:
+    """A farmer's Class II/III e-account at the county bank (liability)."""
+    return f"eaccount:{account_id}"
+
+
+def rural_buyer_funds(merchant_id: str) -> str:
+    """What a produce buyer has funded for harvest payouts (liability)."""
+    return f"rural_buyer_funds:{merchant_id}"

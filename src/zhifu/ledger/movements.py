@@ -20,6 +20,8 @@ from zhifu.ledger.errors import InvalidLegAmount, UnbalancedEntry
 from zhifu.ledger.models import Leg, cr, dr
 
 PayoutOutcome = Literal["paid", "failed"]  # the bank result file's two answers
+EaccountDirection = Literal["in", "out"]  # money into a farmer's e-account or out of it
+PointKind = Literal["withdraw", "bill"]  # what a rural service point does for a card holder
 
 
 def balanced(movement: str, legs: Sequence[Leg]) -> tuple[Leg, ...]:
@@ -238,3 +240,75 @@ def channel_cost_difference(*, channel: str, diff_fen: int) -> tuple[Leg, ...]:
     if diff_fen > 0:
         return balanced("channel cost difference", [dr(acc.CHANNEL_COST, diff_fen), cr(rec, diff_fen)])
     return balanced("channel cost difference", [dr(rec, -diff_fen), cr(acc.CHANNEL_COST, -diff_fen)])
+
+
+def risk_freeze(*, merchant_id: str, amount_fen: int) -> tuple[Leg, ...]:
+    """A risk case freezes what a merchant is owed (posted as a hold until released): DR merchant_payable, CR
+    risk_frozen."""
+    return balanced(
+        "risk freeze",
+        [dr(acc.merchant_payable(merchant_id), amount_fen), cr(acc.RISK_FROZEN, amount_fen)],
+    )
+
+
+def eaccount_movement(
+    *, direction: EaccountDirection, account_id: str, counter: str, amount_fen: int
+) -> tuple[Leg, ...]:
+    """Money leaves a farmer's e-account (out: DR the e-account, CR the counter account — a bound card's clearing,
+    a merchant's payable) or arrives in it (in: DR the counter account, CR the e-account)."""
+    own = acc.eaccount(account_id)
+    if direction == "out":
+        return balanced("e-account out", [dr(own, amount_fen), cr(counter, amount_fen)])
+    return balanced("e-account in", [dr(counter, amount_fen), cr(own, amount_fen)])
+
+
+def service_point(
+    *, kind: PointKind, merchant_id: str, amount_fen: int, commission_fen: int
+) -> tuple[Leg, ...]:
+    """A rural service point hands out cash for a card (withdraw) or takes a bill in cash (bill): the bank's core
+    owes the amount, the point's merchant is owed the cash it gave (or the biller the bill), and the point earns
+    its commission.
+
+    DR rural_card_clearing (amount), CR merchant_payable (withdraw) or rural_bills_payable (bill);
+    DR rural_commission_expense, CR merchant_payable (commission)."""
+    agent = acc.merchant_payable(merchant_id)
+    legs = [
+        dr(acc.RURAL_CARD_CLEARING, amount_fen),
+        cr(agent if kind == "withdraw" else acc.RURAL_BILLS_PAYABLE, amount_fen),
+    ]
+    if commission_fen:
+        legs += [dr(acc.RURAL_COMMISSION, commission_fen), cr(agent, commission_fen)]
+    return balanced(f"service point {kind}", legs)
+
+
+def rural_buyer_funding(*, merchant_id: str, amount_fen: int) -> tuple[Leg, ...]:
+    """A produce buyer tops up its funded account from its bank: DR rural_card_clearing, CR the buyer's funds."""
+    return balanced(
+        "rural buyer funding",
+        [dr(acc.RURAL_CARD_CLEARING, amount_fen), cr(acc.rural_buyer_funds(merchant_id), amount_fen)],
+    )
+
+
+def rural_payout_batch(*, merchant_id: str, amount_fen: int) -> tuple[Leg, ...]:
+    """A harvest payout batch is taken whole from the buyer's funds: DR the buyer's funds, CR
+    rural_payouts_in_transit."""
+    return balanced(
+        "rural payout batch",
+        [dr(acc.rural_buyer_funds(merchant_id), amount_fen), cr(acc.RURAL_PAYOUTS_IN_TRANSIT, amount_fen)],
+    )
+
+
+def rural_card_payout(*, amount_fen: int) -> tuple[Leg, ...]:
+    """One line of a batch paid to a farmer's card: DR rural_payouts_in_transit, CR rural_card_clearing."""
+    return balanced(
+        "rural card payout",
+        [dr(acc.RURAL_PAYOUTS_IN_TRANSIT, amount_fen), cr(acc.RURAL_CARD_CLEARING, amount_fen)],
+    )
+
+
+def rural_payout_return(*, merchant_id: str, amount_fen: int) -> tuple[Leg, ...]:
+    """A failed line's money goes back to the buyer: DR rural_payouts_in_transit, CR the buyer's funds."""
+    return balanced(
+        "rural payout return",
+        [dr(acc.RURAL_PAYOUTS_IN_TRANSIT, amount_fen), cr(acc.rural_buyer_funds(merchant_id), amount_fen)],
+    )

@@ -46,7 +46,7 @@ from zhifu.risk.rules import Rule, RuleSet, RuleSetError, default_source, parse_
 RULESET_CHECK_S: Final = 2.0  # a rule set loaded by another process is picked up within this long
 SCAN_BATCH_MAX: Final = 5_000
 WARM_DAYS: Final = 31  # the monitor replays this much history before its cursor when it starts
-FROZEN_ACCOUNT: Final = "risk_frozen"
+FROZEN_ACCOUNT: Final = ledger.accounts.RISK_FROZEN
 FREEZE_TIMEOUT_S: Final = 30 * 86_400  # the ledger's longest hold: a frozen case is decided within a month
 AUTO_BLOCK_S: Final = 86_400  # a success-stage `block` puts its subject on the auto-block list for a day
 NOTE_CHARS_MAX: Final = 500
@@ -898,11 +898,12 @@ def _carry_out(conn: Connection, r: Any, action: str, by: str, note: str, at: dt
         ledger.open_accounts(conn, [(FROZEN_ACCOUNT, "liability", "CNY", False)])
         available = ledger.get_balance(conn, payable_account(r.merchant_id)).available_fen
         if available > 0:
+            debit, credit = ledger.movements.risk_freeze(merchant_id=r.merchant_id, amount_fen=available)
             h = ledger.hold(
                 conn,
                 ledger.keys.risk_freeze(r.id),
-                payable_account(r.merchant_id),
-                FROZEN_ACCOUNT,
+                debit.account,
+                credit.account,
                 available,
                 timeout_s=FREEZE_TIMEOUT_S,
                 description=f"risk case {r.id}",

@@ -27,7 +27,8 @@ from zhifu.rural import limits as L
 from zhifu.rural.issuer import issuer
 from zhifu.rural.models import eaccount_txns, eaccount_usage, eaccounts
 
-CARD_CLEARING = "rural_card_clearing"  # due from the bank's core for money moved to or from Class I cards
+# due from the bank's core for money moved to or from Class I cards
+CARD_CLEARING = ledger.accounts.RURAL_CARD_CLEARING
 AMOUNT_FEN_MAX = 20_000_000  # one movement never exceeds a Class II account's year
 
 
@@ -35,8 +36,7 @@ class LimitExceeded(InvalidRequest):
     code = "limit_exceeded"
 
 
-def ledger_code(account_id: str) -> str:
-    return f"eaccount:{account_id}"
+ledger_code = ledger.accounts.eaccount
 
 
 class OpenEAccount(BaseModel):
@@ -251,11 +251,11 @@ def move(
         raise LimitExceeded(refusal.message, param="amount_fen", code=refusal.code)
     if counted and (direction == "out" or acc.account_class == "II"):
         _add_usage(conn, account_id, direction, keys, have, amount_fen)
-    own = ledger_code(account_id)
-    legs = (
-        (ledger.dr(own, amount_fen), ledger.cr(counter_leg, amount_fen))
-        if direction == "out"
-        else (ledger.dr(counter_leg, amount_fen), ledger.cr(own, amount_fen))
+    legs = ledger.movements.eaccount_movement(
+        direction="out" if direction == "out" else "in",
+        account_id=account_id,
+        counter=counter_leg,
+        amount_fen=amount_fen,
     )
     posted = ledger.post_entry(conn, ledger.EntryRequest(key, legs, f"e-account {kind} {reference}"), at=at)
     tid = new_id_fast("eat", int(at.timestamp() * 1000))

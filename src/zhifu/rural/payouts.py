@@ -41,7 +41,7 @@ from zhifu.rural.models import (
     purchases,
 )
 
-IN_TRANSIT = "rural_payouts_in_transit"
+IN_TRANSIT = ledger.accounts.RURAL_PAYOUTS_IN_TRANSIT
 BATCH_LINES_MAX = 200_000  # a county's whole harvest season in one batch; bounds one transaction
 CHUNK = 5_000  # lines posted per ledger call (the ledger takes at most 10,000 entries a call)
 IMPORT_ROWS_MAX = 200_000
@@ -50,8 +50,7 @@ PRICE_FEN_PER_KG_MAX = 10_000_000  # 100,000 yuan a kilo: no farm product costs 
 IMPORT_FIELDS = ("farmer_id", "product", "grade", "weight_g", "price_fen_per_kg", "deductions_fen")
 
 
-def funds_account(merchant_id: str) -> str:
-    return f"rural_buyer_funds:{merchant_id}"
+funds_account = ledger.accounts.rural_buyer_funds
 
 
 # ---------------------------------------------------------------- buyers and farmers
@@ -117,13 +116,13 @@ def fund(
     """The buyer moves money from its bank account into its funded account."""
     buyer(conn, merchant_id)
     check_fen(amount_fen, max_fen=10**12, param="amount_fen")
-    ledger.transfer(
+    ledger.post_entry(
         conn,
-        f"rural:fund:{merchant_id}:{reference}",
-        ea.CARD_CLEARING,
-        funds_account(merchant_id),
-        amount_fen,
-        f"buyer {merchant_id} tops up",
+        ledger.EntryRequest(
+            f"rural:fund:{merchant_id}:{reference}",
+            ledger.movements.rural_buyer_funding(merchant_id=merchant_id, amount_fen=amount_fen),
+            f"buyer {merchant_id} tops up",
+        ),
         at=at,
     )
     return buyer(conn, merchant_id)
@@ -448,13 +447,13 @@ def pay_batch(conn: Connection, merchant_id: str, *, at: dt.datetime | None = No
             code="insufficient_funds",
         )
     bid = new_id_fast("pob", int(at.timestamp() * 1000))
-    ledger.transfer(
+    ledger.post_entry(
         conn,
-        f"rural:batch:{merchant_id}:{bid}",
-        funds_account(merchant_id),
-        IN_TRANSIT,
-        total,
-        f"payout batch {bid}",
+        ledger.EntryRequest(
+            f"rural:batch:{merchant_id}:{bid}",
+            ledger.movements.rural_payout_batch(merchant_id=merchant_id, amount_fen=total),
+            f"payout batch {bid}",
+        ),
         at=at,
     )
     fids = sorted(due)
@@ -541,7 +540,7 @@ def _execute(
             requests.append(
                 ledger.EntryRequest(
                     key,
-                    (ledger.dr(IN_TRANSIT, x["amount_fen"]), ledger.cr(ea.CARD_CLEARING, x["amount_fen"])),
+                    ledger.movements.rural_card_payout(amount_fen=x["amount_fen"]),
                     f"payout {bid}/{x['line_no']}",
                 )
             )
@@ -730,13 +729,13 @@ def return_line(
     """Give a failed line's money back to the buyer's funded account; its purchases become unpaid again."""
     at = at or clock.now()
     r = _failed_line(conn, merchant_id, batch_id, line_no)
-    ledger.transfer(
+    ledger.post_entry(
         conn,
-        f"rural:return:{merchant_id}:{batch_id}:{line_no}",
-        IN_TRANSIT,
-        funds_account(merchant_id),
-        r.amount_fen,
-        f"payout {batch_id}/{line_no} returned",
+        ledger.EntryRequest(
+            f"rural:return:{merchant_id}:{batch_id}:{line_no}",
+            ledger.movements.rural_payout_return(merchant_id=merchant_id, amount_fen=r.amount_fen),
+            f"payout {batch_id}/{line_no} returned",
+        ),
         at=at,
     )
     conn.execute(

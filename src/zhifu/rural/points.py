@@ -27,8 +27,8 @@ from zhifu.rural.eaccounts import CARD_CLEARING
 from zhifu.rural.issuer import issuer
 from zhifu.rural.models import point_txns, service_points
 
-COMMISSION = "rural_commission_expense"
-BILLS_PAYABLE = "rural_bills_payable"
+COMMISSION = ledger.accounts.RURAL_COMMISSION
+BILLS_PAYABLE = ledger.accounts.RURAL_BILLS_PAYABLE
 CARD_DAILY_LIMIT_FEN_MAX = 500_000  # small cash: a point never hands out more than 5,000 yuan a card a day
 TXN_FEN_MAX = 500_000
 
@@ -175,16 +175,15 @@ def transact(
                 code="point_limit_exceeded",
             )
     tid = new_id_fast("ptx", int(at.timestamp() * 1000))
-    agent = payable_account(merchant_id)
-    legs = [
-        ledger.dr(CARD_CLEARING, req.amount_fen),
-        ledger.cr(agent if req.kind == "withdraw" else BILLS_PAYABLE, req.amount_fen),
-    ]
-    if p["commission_fen"]:
-        legs += [ledger.dr(COMMISSION, p["commission_fen"]), ledger.cr(agent, p["commission_fen"])]
+    legs = ledger.movements.service_point(
+        kind="withdraw" if req.kind == "withdraw" else "bill",
+        merchant_id=merchant_id,
+        amount_fen=req.amount_fen,
+        commission_fen=p["commission_fen"],
+    )
     ledger.post_entry(
         conn,
-        ledger.EntryRequest(f"rural:point:{tid}", tuple(legs), f"service point {point_id} {req.kind}"),
+        ledger.EntryRequest(f"rural:point:{tid}", legs, f"service point {point_id} {req.kind}"),
         at=at,
     )
     conn.execute(
