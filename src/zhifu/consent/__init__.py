@@ -3,6 +3,8 @@
 from zhifu.consent.service import (
     ConsentRequired,
     GrantIn,
+    SendNotices,
+    campaign_notices,
     enforce,
     grant,
     list_for,
@@ -16,6 +18,8 @@ from zhifu.consent.service import (
 __all__ = [
     "ConsentRequired",
     "GrantIn",
+    "SendNotices",
+    "campaign_notices",
     "enforce",
     "grant",
     "list_for",

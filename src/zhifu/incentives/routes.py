@@ -9,10 +9,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from zhifu.api.deps import get_db, json_response, operator_principal, raw_body, run_idempotent
+from zhifu.consent import SendNotices, campaign_notices
 from zhifu.db import Database
 from zhifu.incentives import service
 from zhifu.incentives.rules import Rules
-from zhifu.incentives.service import CreateCampaign, FundCampaign, SendNotices
+from zhifu.incentives.service import CreateCampaign, FundCampaign
 from zhifu.merchants import Principal
 
 router = APIRouter(prefix="/v1", tags=["campaigns"])
@@ -132,7 +133,7 @@ def notices(
 ) -> Response:
     """营销需同意 / Each payer needs a live marketing consent at the moment of sending; the rest are counted as
     refused (and audited), never sent."""
-    return run_idempotent(request, p, body, lambda: service.send_notices(db, campaign_id, req.phones))
+    return run_idempotent(request, p, body, lambda: campaign_notices(db, campaign_id, req.phones))
 
 
 @router.post("/campaigns/{campaign_id}/{action}", summary="Pause, resume or end a campaign")

@@ -20,7 +20,6 @@ from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id
 from zhifu.core.money import check_fen, ppm_of
 from zhifu.core.paging import cursor_page, page_limit
-from zhifu.db import Database
 from zhifu.db.cache import EngineCache
 from zhifu.fees import refund_fee_share
 from zhifu.fees.service import payment_cost
@@ -1365,66 +1364,3 @@ def list_flags(conn: Connection, campaign_id: str | None = None, *, limit: int =
         }
         for f in conn.execute(q)
     ]
-
-
-# ---------------------------------------------------------------- offers sent to payers (consent-gated)
-
-NOTICE_PHONES_MAX = 1000
-NOTICE_USE = "向付款人发送营销活动优惠 / send a campaign's offer to a payer"
-
-
-class SendNotices(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    phones: list[str] = Field(min_length=1, max_length=NOTICE_PHONES_MAX, description="payers' phones")
-
-
-def send_notices(db: Database, campaign_id: str, phones: Sequence[str]) -> dict[str, Any]:
-    """Send a campaign's offer to payers by phone: each payer is checked against a live marketing consent at the
-    moment of sending (a withdrawal bites on the next send); payers without one are skipped, counted as refused
-    and the refusal is audited by `consent.enforce`. A sent notice is an audit entry naming the payer by the
-    blind index of the phone, never the phone. A bad phone refuses the whole request before anything is sent."""
-    from zhifu import audit, consent
-
-    keys: list[str] = []
-    for i, phone in enumerate(phones):
-        try:
-            keys.append(consent.subject_key("payer", phone=phone))
-        except InvalidRequest:
-            raise InvalidRequest(
-                f"第 {i + 1} 个手机号格式不正确 / phones[{i}] must be 11 digits starting 1[3-9]",
-                param=f"phones[{i}]",
-            ) from None
-    with db.read() as c:
-        row = _row(c, campaign_id)
-        if row.status == CampaignStatus.ENDED:
-            raise ConflictError(
-                f"活动 {campaign_id} 已结束，不能再发送优惠 / campaign {campaign_id} has ended",
-                code="campaign_status",
-            )
-    sent: list[str] = []
-    refused = 0
-    for key in dict.fromkeys(keys):  # one notice per payer, in the order given
-        try:
-            consent.enforce(db, "payer", key, "marketing", use=NOTICE_USE)
-        except consent.ConsentRequired:
-            refused += 1
-            continue
-        db.run(
-            lambda c, key=key: audit.record(
-                c,
-                None,
-                "campaign.notice_sent",
-                "campaign",
-                campaign_id,
-                {"payer": key, "purpose": "marketing"},
-            )
-        )
-        sent.append(key)
-    return {
-        "object": "campaign_notices",
-        "campaign": campaign_id,
-        "requested": len(keys),
-        "payers": len(sent) + refused,
-        "sent": len(sent),
-        "refused_no_consent": refused,
-    }
