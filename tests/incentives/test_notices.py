@@ -84,3 +84,42 @@ def test_bad_phone_or_ended_campaign_sends_nothing(platform) -> None:  # type: i
     r = api.client.post(url, headers=api.op, json={"phones": [UNKNOWN]})
     assert r.status_code == 409, r.text
     assert _notice_actions(api, cid) == []
+
+
+def test_cli_sends_to_consenting_payers_and_names_a_bad_line(platform, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from zhifu.cli import app
+    from zhifu.core.config import get_settings
+
+    api = platform
+    cid = _campaign(api)
+    r = api.client.post(
+        "/v1/consents",
+        headers=api.op,
+        json={
+            "subject_type": "payer",
+            "phone": GRANTED,
+            "purpose": "marketing",
+            "scope": "接收本县商户优惠活动短信",
+            "data_categories": ["phone"],
+            "method": "app",
+        },
+    )
+    assert r.status_code == 200, r.text
+    monkeypatch.setenv("ZHIFU_DATABASE_URL", api.db.url)
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        bad = tmp_path / "bad.txt"
+        bad.write_text(f"{GRANTED}\n\n12345\n", encoding="utf-8")
+        r = runner.invoke(app, ["campaign", "notices", cid, str(bad)])
+        assert r.exit_code == 1 and "line 3" in r.output and "phone" in r.output, r.output
+        assert _notice_actions(api, cid) == []
+        good = tmp_path / "phones.txt"
+        good.write_text(f"{GRANTED}\n{UNKNOWN}\n", encoding="utf-8")
+        r = runner.invoke(app, ["campaign", "notices", cid, str(good)])
+        assert r.exit_code == 0, r.output
+        assert "sent 1" in r.output and "refused (no consent) 1" in r.output, r.output
+    finally:
+        get_settings.cache_clear()

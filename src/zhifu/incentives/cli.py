@@ -101,6 +101,42 @@ def end(campaign_id: str) -> None:
     _show(_run(lambda c: set_status(c, campaign_id, "end")))
 
 
+@app.command("notices")
+def notices(
+    campaign_id: str,
+    file: Path = typer.Argument(..., help="Payers' phones, one a line (blank lines skipped)."),
+) -> None:
+    """Send the campaign's offer to payers who gave a live marketing consent (营销需同意); the rest are refused
+    and the refusals logged. A bad phone names its line and sends nothing."""
+    from zhifu.consent import campaign_notices, subject_key
+    from zhifu.core.errors import ZhifuError
+
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{file}: {exc}")
+    phones: list[str] = []
+    for n, line in enumerate(lines, start=1):
+        phone = line.strip()
+        if not phone:
+            continue
+        try:
+            subject_key("payer", phone=phone)
+        except ZhifuError as exc:
+            fail(f"{file}: line {n}: phone: {exc.message}")
+        phones.append(phone)
+    if not phones:
+        fail(f"{file}: phone: 文件中没有手机号 / no phones in the file")
+    try:
+        doc = campaign_notices(database(), campaign_id, phones)
+    except ZhifuError as exc:
+        fail(f"{exc.param or 'campaign'}: {exc.message}")
+    console.print(
+        f"{campaign_id}  已发送 sent {doc['sent']}  未同意拒绝 refused (no consent) {doc['refused_no_consent']}"
+        f"  付款人 payers {doc['payers']}"
+    )
+
+
 @app.command("list")
 def list_(status: str = typer.Option(None)) -> None:
     from zhifu.incentives.service import list_campaigns
