@@ -27,7 +27,9 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -268,6 +270,8 @@ class Bench:
         self.runs = 0
         self.watch: dict[str, int] = {}  # processes whose CPU time is counted: name -> pid
         self.profile: Path | None = None  # py-spy's collapsed stacks of the first pay-code run, when asked
+        self.half = True  # PostgreSQL: measure pay codes at half the maximum too
+        self.qr = True  # PostgreSQL, one web process: measure QR payments too
 
     def wrk_run(self, base: str, mode: str, secret: str, seconds: float, pause_ms: float = 0) -> Run:
         self.runs += 1
@@ -426,6 +430,59 @@ def verify(db_url: str) -> str:
     return "ok" if not problems else json.dumps([str(p) for p in problems][:5])
 
 
+class WaitSampler:
+    """What the database's busy sessions wait on, sampled every `period_s` from pg_stat_activity while the
+    pay-code run is at its maximum: the share of samples per wait event (a lock wait names what it waits for,
+    and the statement), so contention on a row shows up as `Lock/transactionid` or `Lock/tuple`."""
+
+    PERIOD_S = 0.02
+    TOP = 8
+
+    def __init__(self, db_url: str) -> None:
+        self.db_url, self.name = db_url, db_url.rsplit("/", 1)[1]
+        self.events: Counter[str] = Counter()
+        self.locked: Counter[str] = Counter()
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> WaitSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.db_url, autocommit=True) as c:
+            while not self._stop.wait(self.PERIOD_S):
+                rows = c.execute(
+                    "SELECT coalesce(wait_event_type || '/' || wait_event, 'running'), left(query, 70) "
+                    "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() "
+                    "AND state = 'active'",
+                    (self.name,),
+                ).fetchall()
+                self.samples += 1
+                for event, query in rows:
+                    self.events[event] += 1
+                    if event.startswith("Lock/"):
+                        self.locked[" ".join(query.split())] += 1
+
+    def show(self) -> None:
+        busy = sum(self.events.values())
+        print(
+            f"  PostgreSQL wait events of busy sessions ({self.samples} samples, "
+            f"{busy / max(1, self.samples):.1f} busy sessions on average):"
+        )
+        for event, n in self.events.most_common(self.TOP):
+            print(f"    {n / max(1, busy):6.1%}  {event}")
+        for query, n in self.locked.most_common(3):
+            print(f"           waiting on a lock: {n / max(1, busy):6.1%}  {query}")
+
+
 def backend(
     bench: Bench, name: str, db_url: str, serve_args: list[str], qr: bool = True, worker: bool = False
 ) -> Run:
@@ -444,8 +501,13 @@ def backend(
     try:
         rss0 = rss_mb(proc.pid)
         print(f"{name}: zhifu serve {' '.join(serve_args)}".rstrip(), flush=True)
-        paycode = bench.measure("pay-code payments", base, "paycode", secret)
-        if qr:
+        if db_url.startswith("postgresql"):
+            with WaitSampler(db_url) as waits:
+                paycode = bench.measure("pay-code payments", base, "paycode", secret, half=bench.half)
+            waits.show()
+        else:
+            paycode = bench.measure("pay-code payments", base, "paycode", secret)
+        if qr and bench.qr:
             bench.measure("QR payments (create + payer pays)", base, "qr", secret)
         print(f"  server RSS {rss0:.0f} MB at start, {rss_mb(proc.pid):.0f} MB at the end", flush=True)
     finally:
@@ -517,6 +579,26 @@ def drop_pg(url: str) -> None:
         c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+def pg_lines(bench: Bench, workers: int) -> None:
+    """PostgreSQL alone: pay codes at the maximum on one web process, then on `workers` + 1 worker."""
+    rates: list[float] = []
+    for label, serve_args, worker in (
+        ("PostgreSQL", [], False),
+        (f"PostgreSQL, {workers} web processes + 1 worker", ["--workers", str(workers)], True),
+    ):
+        url = pg_database()
+        if url is None:
+            return
+        try:
+            rates.append(backend(bench, label, url, serve_args, worker=worker).rate)
+        finally:
+            drop_pg(url)
+    print(
+        f"PostgreSQL pay-code payments: 1 web process {rates[0]:.0f}/s, {workers} web processes + 1 worker "
+        f"{rates[1]:.0f}/s = {rates[1] / max(rates[0], 1e-9):.2f}× (load average {load()})"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="5 s per measurement")
@@ -526,6 +608,12 @@ def main() -> None:
         "--threads", type=int, default=1, help="wrk threads (1 leaves the second core to the servers)"
     )
     ap.add_argument("--no-pg", action="store_true")
+    ap.add_argument(
+        "--pg-only",
+        action="store_true",
+        help="only PostgreSQL's pay-code lines at the maximum (1 web process, then --pg-workers + 1 worker): "
+        "no SQLite, no QR, no half-rate run, so the two figures are taken close together",
+    )
     ap.add_argument(
         "--profile",
         type=Path,
@@ -566,6 +654,10 @@ def main() -> None:
                 flush=True,
             )
             bench.watch["rails"] = rails.pid
+            if args.pg_only:
+                bench.half = bench.qr = False
+                pg_lines(bench, args.pg_workers)
+                return
             proc, base = start_echo(tmp)
             bench.watch["echo"] = proc.pid
             try:
