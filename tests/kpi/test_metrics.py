@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from zhifu.db import Database
 from zhifu.kpi import rollup, service
@@ -312,3 +312,81 @@ def test_the_background_job_reads_outside_the_write_lock_and_gets_the_same(count
     assert _dump(county) != expected
     assert rollup.refresh_db(county)["days"] >= 8
     assert _dump(county) == expected
+
+
+def test_rebuild_in_short_transactions_equals_one_transaction(
+    county: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`zhifu kpi rebuild` writes in short transactions (here one day, month or slice of payers each): it leaves the
+    rows a one-transaction rebuild computes, drops rows no payment accounts for, and takes in a payment committed
+    on an already rebuilt day while it runs."""
+    days = county.run(rollup.rebuild)["days"]
+    expected = _dump(county)
+    gone = SIM_START - dt.timedelta(days=400)
+    with county.tx() as c:  # rows no payment accounts for, and wrong ones
+        c.execute(kpi_daily.delete().where(kpi_daily.c.day == SIM_START + dt.timedelta(days=3)))
+        c.execute(kpi_payer_first.update().values(day_no=0))
+        c.execute(
+            kpi_payer_first.insert().values(payer_ref="~gone", kind="mobile", day_no=rollup.day_no(gone))
+        )
+        c.execute(kpi_active_users.insert().values(day=gone, dim="county", key="", users=3))
+        c.execute(
+            kpi_payer_days.insert().values(
+                day_no=rollup.day_no(gone), payer_ref="~gone", town_code="", issuer="", unionpay=False
+            )
+        )
+    assert _dump(county) != expected
+
+    commits: list[int] = []
+
+    def on_commit(conn: Any) -> None:
+        commits.append(1)
+
+    event.listen(county.engine, "commit", on_commit)
+    monkeypatch.setattr(rollup, "REBUILD_SLICE_S", 0.0)
+    late: list[str] = []
+    read_first_days = rollup._first_days_read
+
+    def first_days_read(conn: Any) -> Any:  # every day is rebuilt by now: a payment on the first commits late
+        late.append(_commit_a_late_payment(county, SIM_START))
+        return read_first_days(conn)
+
+    monkeypatch.setattr(rollup, "_first_days_read", first_days_read)
+    try:
+        out = rollup.rebuild_db(county)
+    finally:
+        event.remove(county.engine, "commit", on_commit)
+    assert late and out["days"] == days
+    assert len(commits) > days  # a transaction a day at the least
+    rebuilt = _dump(county)
+    county.run(rollup.rebuild)  # a fresh computation in one transaction, the late payment included
+    fresh = _dump(county)
+    assert rebuilt == fresh
+    assert fresh != expected  # the late payment is in
+    first = min(r[0] for r in fresh["kpi_daily_sum"])
+    day = [r for r in fresh["kpi_daily_sum"] if r[0] == first]
+    before = [r for r in expected["kpi_daily_sum"] if r[0] == first]
+    assert sum(r[-4] for r in day) == sum(r[-4] for r in before) + 1  # one more payment that day
+
+
+def _commit_a_late_payment(db: Database, d: dt.date) -> str:
+    """A copy of a successful payment of the first business day from d on, committed now under a new (newest)
+    id."""
+    from zhifu.core.ids import new_id
+    from zhifu.payments.models import payments
+
+    with db.tx() as c:
+        row = dict(
+            c.execute(
+                payments.select()
+                .where(payments.c.business_date >= d, payments.c.status == "succeeded")
+                .order_by(payments.c.business_date)
+                .limit(1)
+            )
+            .mappings()
+            .one()
+        )
+        row["id"] = new_id("pay")
+        row["merchant_order_no"] = f"late-{row['id']}"
+        c.execute(payments.insert().values(**row))
+    return str(row["id"])

@@ -16,11 +16,11 @@ app = typer.Typer(no_args_is_help=True, help="The regulator's dashboard: rollups
 @app.command("rebuild")
 def rebuild_cmd() -> None:
     """Recompute every rollup from the payments and refunds."""
-    from zhifu.kpi.rollup import rebuild
+    from zhifu.kpi.rollup import rebuild_db
 
     t0 = time.perf_counter()
-    with working("重算监管看板汇总 / rebuilding the rollups"), database().tx() as conn:
-        out = rebuild(conn)
+    with working("重算监管看板汇总 / rebuilding the rollups"):
+        out = rebuild_db(database())
     console.print(f"rollups rebuilt: {out['days']} business days in {time.perf_counter() - t0:.1f} s")
 
 

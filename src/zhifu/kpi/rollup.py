@@ -9,8 +9,10 @@ payment paths write ordinary rows, so both are covered without hooks in the paym
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, delete, func, insert, literal, select, text
@@ -19,7 +21,7 @@ from zhifu.channels import REGISTRY
 from zhifu.core import clock
 from zhifu.core.ids import _encode
 from zhifu.db import Database
-from zhifu.db.batching import IN_CHUNK
+from zhifu.db.batching import IN_CHUNK, in_chunks
 from zhifu.kpi.models import (
     CUBE_DIMS,
     CUBE_SUMS,
@@ -40,6 +42,10 @@ WINDOW_DAYS = 30  # active users: at least one successful mobile payment in the 
 LOOKBACK_MS = 2 * 86_400_000  # a payment may succeed up to its expiry, a refund's notice may come late, and a
 # transaction may commit after one with a newer id: two days covers all three with room to spare
 ACTIVE_CHUNK_DAYS = 90  # active-user recomputation reads at most this many days (+ the window) at once
+REBUILD_SLICE_S = (
+    0.2  # a rebuild's write transaction takes no further day (or slice of payers) once it has run
+)
+# this long: on SQLite payments wait at most about this (plus one unit of work) for the write lock
 MOBILE_CHANNELS = tuple(sorted(n for n, r in REGISTRY.items() if r.mobile))
 UNIONPAY_CHANNEL = "unionpay_qr"
 _WATERMARKS = {"payments": (payments, "pay"), "refunds": (refunds, "re")}
@@ -77,34 +83,66 @@ def id_ms(value: str) -> int:
 # ---------------------------------------------------------------- entry points
 
 
+_ROLLUPS = (kpi_daily, kpi_daily_sum, kpi_monthly, kpi_payer_days, kpi_payer_first, kpi_active_users)
+
+
+def _business_days(conn: Connection) -> list[dt.date]:
+    """Every business date with a successful payment or refund, in order."""
+    days: set[dt.date] = set()
+    for table in (payments, refunds):
+        days |= set(
+            conn.execute(
+                select(table.c.business_date)
+                .where(table.c.status == "succeeded", table.c.business_date.is_not(None))
+                .distinct()
+            ).scalars()
+        )
+    return sorted(days)
+
+
 def rebuild(conn: Connection) -> dict[str, int]:
-    """Empty every rollup and recompute it from the payments and refunds."""
-    for table in (
-        kpi_daily,
-        kpi_daily_sum,
-        kpi_monthly,
-        kpi_payer_days,
-        kpi_payer_first,
-        kpi_active_users,
-        kpi_state,
-    ):
+    """Empty every rollup and recompute it from the payments and refunds, in the caller's one transaction."""
+    for table in (*_ROLLUPS, kpi_state):
         conn.execute(delete(table))
-    days = set(
-        conn.execute(
-            select(payments.c.business_date)
-            .where(payments.c.status == "succeeded", payments.c.business_date.is_not(None))
-            .distinct()
-        ).scalars()
-    )
-    days |= set(
-        conn.execute(
-            select(refunds.c.business_date)
-            .where(refunds.c.status == "succeeded", refunds.c.business_date.is_not(None))
-            .distinct()
-        ).scalars()
-    )
-    _recompute(conn, sorted(days), rebuilding=True)
+    days = _business_days(conn)
+    _recompute(conn, days, rebuilding=True)
     _save_watermarks(conn)
+    return {"days": len(days)}
+
+
+def rebuild_db(db: Database) -> dict[str, int]:
+    """`rebuild` in short write transactions, each under REBUILD_SLICE_S, with reads in read transactions; on
+    SQLite payments go on beside it. The rows it leaves are those of `rebuild`: every business day found at the
+    start is recomputed whole (rows of days no longer found are dropped), the payers' first days and the active
+    users are read from the rebuilt days and written slice by slice, and a last refresh from the ids newest at
+    the start recomputes the days that payments committed during the rebuild touched. A reader sees each day
+    either as it was or as rebuilt."""
+    with db.read() as c:
+        marks = _newest_ids(c)
+        days = _business_days(c)
+        stale = _stale_days(c, days)
+    _in_slices(db, 1, lambda c, _: _drop_days(c, *stale))
+    _in_slices(db, len(days), lambda c, i: _recompute_day(c, days[i]))
+    months = sorted({d.replace(day=1) for d in days})
+    _in_slices(db, len(months), lambda c, i: _monthly(c, months[i]))
+    with db.read() as c:
+        firsts = _first_days_read(c)
+    slices = in_chunks(firsts)
+    _in_slices(db, max(1, len(slices)), lambda c, i: _write_first_days(c, slices, i))
+    with db.read() as c:
+        last = c.execute(select(func.max(kpi_payer_days.c.day_no))).scalar_one_or_none()
+        span = None if last is None or not days else (day_no(days[0]), max(last, day_no(days[-1])))
+        rows = _active_rows(c, *span) if span else []
+    _in_slices(db, 1, lambda c, _: _drop_active_outside(c, span))
+    if span is not None:
+        by_day: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for r in rows:
+            by_day[day_no(r["day"])].append(r)
+        first = span[0]
+        _in_slices(
+            db, span[1] - first + 1, lambda c, i: _write_active(c, first + i, first + i, by_day[first + i])
+        )
+    _refresh_db(db, marks)
     return {"days": len(days)}
 
 
@@ -117,7 +155,11 @@ def refresh_db(db: Database) -> dict[str, int]:
     """`refresh` for the background job, holding the write lock only to write: the days' rows in one short
     transaction, the active-user windows (most of the work on a large county) read in a read transaction, then
     written in another. On SQLite, payments wait for the job's writes only, not its reads."""
-    out, span = db.run(lambda c: _refresh(c, windows=False))
+    return _refresh_db(db, None)
+
+
+def _refresh_db(db: Database, marks: dict[str, str] | None) -> dict[str, int]:
+    out, span = db.run(lambda c: _refresh(c, windows=False, marks=marks))
     if span is not None:
         with db.read() as c:
             rows = _active_rows(c, *span)
@@ -125,11 +167,15 @@ def refresh_db(db: Database) -> dict[str, int]:
     return out
 
 
-def _refresh(conn: Connection, *, windows: bool) -> tuple[dict[str, int], tuple[int, int] | None]:
-    """The refresh; with windows=False the active users are left to the caller, given the day span returned."""
-    marks = dict(conn.execute(select(kpi_state.c.name, kpi_state.c.value)).all())
-    if not marks.get("payments") and not marks.get("refunds"):
-        return rebuild(conn), None
+def _refresh(
+    conn: Connection, *, windows: bool, marks: dict[str, str] | None = None
+) -> tuple[dict[str, int], tuple[int, int] | None]:
+    """The refresh from the stored watermarks, or from `marks` when given (the ids newest when a rebuild began);
+    with windows=False the active users are left to the caller, given the day span returned."""
+    if marks is None:
+        marks = dict(conn.execute(select(kpi_state.c.name, kpi_state.c.value)).all())
+        if not marks.get("payments") and not marks.get("refunds"):
+            return rebuild(conn), None
     days: set[dt.date] = set()
     for name, (table, prefix) in _WATERMARKS.items():
         mark = marks.get(name) or ""
@@ -147,12 +193,104 @@ def _refresh(conn: Connection, *, windows: bool) -> tuple[dict[str, int], tuple[
     return {"days": len(days)}, span
 
 
+def _newest_ids(conn: Connection) -> dict[str, str]:
+    """The newest payment and refund ids: the watermarks as of this transaction."""
+    return {
+        name: conn.execute(select(func.max(table.c.id))).scalar_one_or_none() or ""
+        for name, (table, _) in _WATERMARKS.items()
+    }
+
+
 def _save_watermarks(conn: Connection) -> None:
     now = clock.now()
-    for name, (table, _) in _WATERMARKS.items():
-        newest = conn.execute(select(func.max(table.c.id))).scalar_one_or_none() or ""
+    for name, newest in _newest_ids(conn).items():
         conn.execute(delete(kpi_state).where(kpi_state.c.name == name))
         conn.execute(insert(kpi_state).values(name=name, value=newest, updated_at=now))
+
+
+# ---------------------------------------------------------------- the rebuild's slices
+
+
+def _in_slices(db: Database, n: int, work: Callable[[Connection, int], None]) -> None:
+    """work(conn, i) for i in 0..n-1 in order, in write transactions that each take units while under
+    REBUILD_SLICE_S (at least one). A transaction retried by `db.run` redoes its own units only: each unit
+    replaces rows, so doing one again leaves the same rows."""
+    done = 0
+    while done < n:
+        done = db.run(functools.partial(_slice, start=done, n=n, work=work))
+
+
+def _slice(conn: Connection, *, start: int, n: int, work: Callable[[Connection, int], None]) -> int:
+    t0 = time.monotonic()
+    i = start
+    while i < n and (i == start or time.monotonic() - t0 < REBUILD_SLICE_S):
+        work(conn, i)
+        i += 1
+    return i
+
+
+def _stale_days(conn: Connection, days: Sequence[dt.date]) -> tuple[list[dt.date], list[dt.date]]:
+    """The days and months in the rollups that no business day of `days` accounts for (their rows go)."""
+    keep, months = set(days), {d.replace(day=1) for d in days}
+    stale = set(conn.execute(select(kpi_daily.c.day).distinct()).scalars())
+    stale |= set(conn.execute(select(kpi_daily_sum.c.day).distinct()).scalars())
+    stale |= {from_day_no(n) for n in conn.execute(select(kpi_payer_days.c.day_no).distinct()).scalars()}
+    stale_months = set(conn.execute(select(kpi_monthly.c.month).distinct()).scalars()) - months
+    return sorted(stale - keep), sorted(stale_months)
+
+
+def _drop_days(conn: Connection, days: Sequence[dt.date], months: Sequence[dt.date]) -> None:
+    for chunk in in_chunks(days):
+        conn.execute(delete(kpi_daily).where(kpi_daily.c.day.in_(chunk)))
+        conn.execute(delete(kpi_daily_sum).where(kpi_daily_sum.c.day.in_(chunk)))
+        conn.execute(delete(kpi_payer_days).where(kpi_payer_days.c.day_no.in_([day_no(d) for d in chunk])))
+    for chunk in in_chunks(months):
+        conn.execute(delete(kpi_monthly).where(kpi_monthly.c.month.in_(chunk)))
+
+
+def _recompute_day(conn: Connection, d: dt.date) -> None:
+    _daily(conn, d)
+    _payer_days(conn, d)
+    _daily_sum(conn, d)
+
+
+def _first_days_read(conn: Connection) -> list[tuple[str, int, int | None]]:
+    """Each payer's first day with a mobile payment and with a UnionPay one (or None), in the database's order
+    of payer_ref (the slices' bounds are compared in that same order)."""
+    pd = kpi_payer_days
+    first_unionpay = func.min(case((pd.c.unionpay.is_(True), pd.c.day_no), else_=None))
+    q = select(pd.c.payer_ref, func.min(pd.c.day_no), first_unionpay).group_by(pd.c.payer_ref)
+    return [
+        (p, int(m), None if u is None else int(u)) for p, m, u in conn.execute(q.order_by(pd.c.payer_ref))
+    ]
+
+
+def _write_first_days(
+    conn: Connection, slices: Sequence[Sequence[tuple[str, int, int | None]]], i: int
+) -> None:
+    """Replace kpi_payer_first over slice i's range of payers: from just after the previous slice's last payer
+    (from the start for the first) to this slice's last (to the end for the last), so payers no longer seen go.
+    With no slices at all, every row goes."""
+    pf = kpi_payer_first
+    where = []
+    if i > 0:
+        where.append(pf.c.payer_ref > slices[i - 1][-1][0])
+    if i < len(slices) - 1:
+        where.append(pf.c.payer_ref <= slices[i][-1][0])
+    conn.execute(delete(pf).where(*where))
+    payers = slices[i] if slices else []
+    rows = [{"payer_ref": p, "kind": "mobile", "day_no": m} for p, m, _ in payers]
+    rows += [{"payer_ref": p, "kind": "unionpay", "day_no": u} for p, _, u in payers if u is not None]
+    if rows:
+        conn.execute(insert(pf), rows)
+
+
+def _drop_active_outside(conn: Connection, span: tuple[int, int] | None) -> None:
+    au = kpi_active_users
+    if span is None:
+        conn.execute(delete(au))
+        return
+    conn.execute(delete(au).where((au.c.day < from_day_no(span[0])) | (au.c.day > from_day_no(span[1]))))
 
 
 # ---------------------------------------------------------------- recomputation
@@ -252,33 +390,42 @@ def month_after(d: dt.date) -> dt.date:
 def derive(conn: Connection, days: Iterable[dt.date]) -> None:
     """Recompute kpi_daily_sum for these days and kpi_monthly for their months from kpi_daily."""
     days = sorted(set(days))
-    k, d = kpi_daily.c, kpi_daily_sum.c
     for day in days:
-        conn.execute(delete(kpi_daily_sum).where(d.day == day))
-        conn.execute(
-            insert(kpi_daily_sum).from_select(
-                ["day", *CUBE_DIMS, *CUBE_SUMS],
-                select(
-                    literal(day, d.day.type), *(k[c] for c in CUBE_DIMS), *(func.sum(k[c]) for c in CUBE_SUMS)
-                )
-                .where(k.day == day)
-                .group_by(*(k[c] for c in CUBE_DIMS)),
-            )
-        )
+        _daily_sum(conn, day)
     for month in sorted({day.replace(day=1) for day in days}):
-        conn.execute(delete(kpi_monthly).where(kpi_monthly.c.month == month))
-        conn.execute(
-            insert(kpi_monthly).from_select(
-                ["month", *CUBE_DIMS, *CUBE_SUMS],
-                select(
-                    literal(month, kpi_monthly.c.month.type),
-                    *(d[c] for c in CUBE_DIMS),
-                    *(func.sum(d[c]) for c in CUBE_SUMS),
-                )
-                .where(d.day >= month, d.day < month_after(month))
-                .group_by(*(d[c] for c in CUBE_DIMS)),
-            )
+        _monthly(conn, month)
+
+
+def _daily_sum(conn: Connection, day: dt.date) -> None:
+    """kpi_daily_sum for one day, from kpi_daily."""
+    k, d = kpi_daily.c, kpi_daily_sum.c
+    conn.execute(delete(kpi_daily_sum).where(d.day == day))
+    conn.execute(
+        insert(kpi_daily_sum).from_select(
+            ["day", *CUBE_DIMS, *CUBE_SUMS],
+            select(literal(day, d.day.type), *(k[c] for c in CUBE_DIMS), *(func.sum(k[c]) for c in CUBE_SUMS))
+            .where(k.day == day)
+            .group_by(*(k[c] for c in CUBE_DIMS)),
         )
+    )
+
+
+def _monthly(conn: Connection, month: dt.date) -> None:
+    """kpi_monthly for one month (its first day), from kpi_daily_sum."""
+    d = kpi_daily_sum.c
+    conn.execute(delete(kpi_monthly).where(kpi_monthly.c.month == month))
+    conn.execute(
+        insert(kpi_monthly).from_select(
+            ["month", *CUBE_DIMS, *CUBE_SUMS],
+            select(
+                literal(month, kpi_monthly.c.month.type),
+                *(d[c] for c in CUBE_DIMS),
+                *(func.sum(d[c]) for c in CUBE_SUMS),
+            )
+            .where(d.day >= month, d.day < month_after(month))
+            .group_by(*(d[c] for c in CUBE_DIMS)),
+        )
+    )
 
 
 def _payer_days(conn: Connection, d: dt.date) -> None:
@@ -431,6 +578,7 @@ __all__ = [
     "day_no",
     "from_day_no",
     "rebuild",
+    "rebuild_db",
     "refresh",
     "refresh_db",
     "rollup_days",
