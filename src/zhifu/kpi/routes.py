@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -60,7 +61,47 @@ def _filters(
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class _Scope:
+    """The dashboard's filter as a request's query gives it; the routes that take fewer fields leave them None."""
+
+    start: dt.date | None = None
+    end: dt.date | None = None
+    town: str | None = None
+    institution: str | None = None
+    channel: str | None = None
+
+    def filters(self, conn: Any) -> service.Filters:
+        return _filters(conn, self.start, self.end, self.town, self.institution, self.channel)
+
+
+def _scope(
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    town: str | None = None,
+    institution: str | None = None,
+    channel: str | None = None,
+) -> _Scope:
+    return _Scope(start, end, town, institution, channel)
+
+
+def _scope_all_channels(
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    town: str | None = None,
+    institution: str | None = None,
+) -> _Scope:
+    """For the figures that compare channels (云闪付, the bank-standard share): no channel filter."""
+    return _Scope(start, end, town, institution)
+
+
 # ---------------------------------------------------------------- JSON
+
+
+def _figures(db: Database, scope: _Scope, figures: Callable[[Any, service.Filters], Any]) -> Response:
+    """One of the dashboard's figures over the request's filter, read in a read transaction."""
+    with db.read() as c:
+        return json_response(figures(c, scope.filters(c)))
 
 
 @api.get(
@@ -69,14 +110,9 @@ def _filters(
 def kpi_overview(
     p: Principal = Depends(operator_principal),
     db: Database = Depends(get_db),
-    start: dt.date | None = None,
-    end: dt.date | None = None,
-    town: str | None = None,
-    institution: str | None = None,
-    channel: str | None = None,
+    scope: _Scope = Depends(_scope),
 ) -> Response:
-    with db.read() as c:
-        return json_response(service.overview(c, _filters(c, start, end, town, institution, channel)))
+    return _figures(db, scope, service.overview)
 
 
 @api.get("/kpi/targets", summary="Every target with its value and progress (operator)")
@@ -92,54 +128,36 @@ def kpi_targets(
 def kpi_trend(
     p: Principal = Depends(operator_principal),
     db: Database = Depends(get_db),
-    start: dt.date | None = None,
-    end: dt.date | None = None,
-    town: str | None = None,
-    institution: str | None = None,
-    channel: str | None = None,
+    scope: _Scope = Depends(_scope),
 ) -> Response:
-    with db.read() as c:
-        return json_response(service.trend(c, _filters(c, start, end, town, institution, channel)))
+    return _figures(db, scope, service.trend)
 
 
 @api.get("/kpi/unionpay", summary="云闪付 count and amount with year-over-year growth (operator)")
 def kpi_unionpay(
     p: Principal = Depends(operator_principal),
     db: Database = Depends(get_db),
-    start: dt.date | None = None,
-    end: dt.date | None = None,
-    town: str | None = None,
-    institution: str | None = None,
+    scope: _Scope = Depends(_scope_all_channels),
 ) -> Response:
-    with db.read() as c:
-        return json_response(service.unionpay(c, _filters(c, start, end, town, institution, None)))
+    return _figures(db, scope, service.unionpay)
 
 
 @api.get("/kpi/share", summary="Bank-standard smart pay in all smart pay, by count and amount (operator)")
 def kpi_share(
     p: Principal = Depends(operator_principal),
     db: Database = Depends(get_db),
-    start: dt.date | None = None,
-    end: dt.date | None = None,
-    town: str | None = None,
-    institution: str | None = None,
+    scope: _Scope = Depends(_scope_all_channels),
 ) -> Response:
-    with db.read() as c:
-        return json_response(service.share(c, _filters(c, start, end, town, institution, None)))
+    return _figures(db, scope, service.share)
 
 
 @api.get("/kpi/active-users", summary="Active mobile-payment users per day (30-day window) (operator)")
 def kpi_active(
     p: Principal = Depends(operator_principal),
     db: Database = Depends(get_db),
-    start: dt.date | None = None,
-    end: dt.date | None = None,
-    town: str | None = None,
-    institution: str | None = None,
-    channel: str | None = None,
+    scope: _Scope = Depends(_scope),
 ) -> Response:
-    with db.read() as c:
-        return json_response(service.active_series(c, _filters(c, start, end, town, institution, channel)))
+    return _figures(db, scope, service.active_series)
 
 
 @api.get(
