@@ -230,8 +230,9 @@ def demo(
 
 def _mount_capabilities() -> None:
     """Mount each capability's `zhifu.<cap>.cli.app` under its NAME (default: the package name)."""
-    from zhifu.plugins import modules
+    from zhifu.plugins import load_events, modules
 
+    load_events()  # every command that takes payments has the payment path's subscribers
     for mod in modules("cli"):
         sub = getattr(mod, "app", None)
         if sub is not None:

@@ -226,8 +226,9 @@ def create_app(db: Database | None = None, *, background: bool = False) -> FastA
             cal = calendar_status(conn)
         return {"status": "ok", "calendar": cal.to_dict(), "warnings": [w for w in (cal.warning,) if w]}
 
-    from zhifu.plugins import modules
+    from zhifu.plugins import load_events, modules
 
+    load_events()  # the payment path's subscribers (bills' receipts), before the first request
     for mod in modules("routes"):  # each capability's zhifu.<cap>.routes.router
         if getattr(mod, "SIMULATOR_ONLY", False) and not settings.simulator:
             continue  # the simulated payer's routes exist only when the simulator is switched on

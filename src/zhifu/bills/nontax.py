@@ -7,7 +7,7 @@ exact; due: the last valid day), so paying it is `service.pay_bill` with the bil
 its e-receipt, payment file, settlement and the regulator's figures (category `tax`) are the bills' own. The code's
 16th digit is a Luhn (ISO/IEC 7812-1 mod 10) check digit over the first 15, so one mistyped digit or two swapped
 neighbours are caught before anything is looked up. The fiscal e-receipt record is written in the payment's own
-transaction by `on_payment_succeeded` (called from `zhifu.bills.hooks`): 票据代码 = province (2 digits of the
+transaction by `on_payment_succeeded` (bills' `PaymentSucceeded` subscriber): 票据代码 = province (2 digits of the
 biller's area code) + 01 (non-tax revenue) + 01 (general receipt) + year (2 digits); 票据号码 = a 10-digit
 sequence per 票据代码; 校验码 = the first 6 hex digits (upper case) of SHA-256 over the record's fields."""
 

@@ -7,7 +7,7 @@ payment is created and keyed by the payment's order number. The line reserves it
 conditional update of the bill row (locked on PostgreSQL), so two phones paying one bill cannot both pass the
 rule; the reservation is released when its payment ends failed, closed or expired, and a payment the payer made
 after all is still applied (money received is never refused: what the bill cannot take becomes credit). When a
-payment succeeds, `on_payment_succeeded` (called from the payment path through `zhifu.bills.hooks`) applies it
+payment succeeds, `on_payment_succeeded` (bills' subscriber to `PaymentSucceeded`, `zhifu.bills.events`) applies it
 to the bill, moves the money from `merchant_payable:<biller's merchant>` to `biller_payable:<biller>` with the
 biller's own fee terms, and signs a receipt."""
 

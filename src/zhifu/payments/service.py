@@ -14,7 +14,6 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from zhifu import audit, ledger, risk, webhooks
-from zhifu.bills import hooks as bill_hooks
 from zhifu.channels import (
     CHANNELS,
     TERMINAL_CHANNELS,
@@ -29,7 +28,7 @@ from zhifu.channels import (
     merchant_code,
 )
 from zhifu.channels.exceptions import record_exception
-from zhifu.core import clock
+from zhifu.core import clock, events
 from zhifu.core.business_day import business_date
 from zhifu.core.clock import SHANGHAI
 from zhifu.core.config import get_settings
@@ -510,7 +509,22 @@ def _succeed(conn: Connection, p: Any, result: ChannelResult | Notification, at:
     }
     conn.execute(update(payments).where(payments.c.id == p.id).values(**values))
     done = SimpleNamespace(**{**p._mapping, **values})  # the row as it now stands, without reading it again
-    bill_hooks.payment_succeeded(conn, done, at)  # a bill payment: its bill, receipt and the biller's payable
+    # subscribers act in this transaction (a bill payment: its bill, receipt and the biller's payable)
+    events.publish(
+        conn,
+        events.PaymentSucceeded(
+            id=p.id,
+            merchant_id=p.merchant_id,
+            merchant_order_no=p.merchant_order_no,
+            amount_fen=p.amount_fen,
+            fee_fen=fee,
+            channel=p.channel,
+            payer_ref=done.payer_ref,
+            card_type=card_type,
+            metadata=p.metadata,
+            at=at,
+        ),
+    )
     webhooks.emit(conn, p.merchant_id, "payment.succeeded", public(done), at=at)
 
 

@@ -4,8 +4,9 @@ the regulator's dashboard reads.
 
 The payment path calls two functions: `authorise` inside the create transaction (limits, deny lists, pre-auth
 rules; a decline raises a 4xx naming the limit or rule) and `release` when a payment fails, closes or expires.
-Everything after a success runs in the monitor (`scan`), which reads succeeded payments past its cursor, so the
-payment path never waits for window features.
+Everything after a success runs in the monitor (`scan`), which reads the history of the `PaymentSucceeded` event
+past its cursor (`zhifu.core.events`; payments publishes it), so the payment path never waits for window features
+and risk never imports payments.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy import Connection, and_, func, insert, or_, select, update
 from zhifu import audit, ledger
 from zhifu.core.clock import SHANGHAI
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound, PermissionDenied, UnprocessableError
+from zhifu.core.events import PaymentSucceeded, Position, find, history
 from zhifu.core.ids import new_id_fast
 from zhifu.core.paging import cursor_page
 from zhifu.db import Database
@@ -30,7 +32,6 @@ from zhifu.merchants import payable_account, set_frozen
 from zhifu.merchants import review as merchant_review
 from zhifu.merchants.read import legal_person_names
 from zhifu.merchants.read import merchants_view as merchants_table
-from zhifu.payments.read import payments_view as payments
 from zhifu.risk import limits as _limits
 from zhifu.risk.features import Event, FeatureEngine, MerchantInfo
 from zhifu.risk.models import (
@@ -364,30 +365,11 @@ def evaluate(engine: FeatureEngine, rs: RuleSet, e: Event) -> list[Hit]:
     return hits
 
 
-def _events(
-    conn: Connection, after: tuple[dt.datetime, str] | None, until: dt.datetime | None, limit: int
-) -> list[Event]:
-    q = select(
-        payments.c.id,
-        payments.c.merchant_id,
-        payments.c.payer_ref,
-        payments.c.amount_fen,
-        payments.c.card_type,
-        payments.c.succeeded_at,
-    ).where(payments.c.status == "succeeded", payments.c.succeeded_at.is_not(None))
-    if after is not None:
-        q = q.where(
-            or_(
-                payments.c.succeeded_at > after[0],
-                and_(payments.c.succeeded_at == after[0], payments.c.id > after[1]),
-            )
-        )
-    if until is not None:
-        q = q.where(payments.c.succeeded_at <= until)
-    q = q.order_by(payments.c.succeeded_at, payments.c.id).limit(limit)
+def _events(conn: Connection, after: Position | None, until: dt.datetime | None, limit: int) -> list[Event]:
+    """The successes past `after` (up to `until`), in order: the history of the `PaymentSucceeded` event."""
     return [
-        Event(r.id, r.merchant_id, r.payer_ref, int(r.amount_fen), r.card_type, r.succeeded_at)
-        for r in conn.execute(q)
+        Event(e.id, e.merchant_id, e.payer_ref, e.amount_fen, e.card_type, e.at)
+        for e in history(PaymentSucceeded, conn, after, until, limit)
     ]
 
 
@@ -780,10 +762,10 @@ def get_case(conn: Connection, case_id: str) -> dict[str, Any]:
                 "channel": p.channel,
                 "card_type": p.card_type,
                 "payer_ref": p.payer_ref,
-                "status": p.status,
-                "succeeded_at": p.succeeded_at,
+                "status": "succeeded",  # an alert names a success, and a success is final
+                "succeeded_at": p.at,
             }
-            for p in conn.execute(select(payments).where(payments.c.id.in_(pids)))
+            for p in find(PaymentSucceeded, conn, pids)
         ]
         if pids
         else []
