@@ -17,7 +17,7 @@ from zhifu import ledger
 from zhifu.core.clock import FixedClock
 from zhifu.core.errors import ConflictError, InvalidRequest
 from zhifu.db import Database
-from zhifu.incentives import CreateCampaign, Rules, create_campaign
+from zhifu.incentives import CreateCampaign, Rules, create_campaign, merchant_day_totals
 from zhifu.incentives.models import incentive_payers, merchant_days
 from zhifu.ledger.models import entries, postings
 from zhifu.merchants import MerchantApplication, apply, review
@@ -149,10 +149,7 @@ def _snapshot(db: Database, mid: str) -> dict[str, Any]:
             )
             ents[keyed[e.idempotency_key]] = (e.created_at, legs)
         balance = ledger.get_balance(c, f"merchant_payable:{mid}").posted_fen
-        days = sorted(
-            (r.day, r.payments, r.amount_fen)
-            for r in c.execute(select(merchant_days).where(merchant_days.c.merchant_id == mid))
-        )
+        days = merchant_day_totals(c, mid)
 
     def strip(row: dict[str, Any], *drop: str) -> dict[str, Any]:
         return {k: v for k, v in row.items() if k not in drop}

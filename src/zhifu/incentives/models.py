@@ -143,7 +143,10 @@ circle_merchants = Table(
 )
 
 # Payers seen paying (for "new payers only") and a daily rollup of successful payments per merchant (for the
-# effect view), both maintained as payments succeed.
+# effect view), both maintained as payments succeed. A merchant's day is kept in up to MERCHANT_DAY_SLOTS rows
+# (a payment adds to the slot its id picks, readers sum them), so a busy merchant's concurrent payments do not
+# queue on one counter row.
+MERCHANT_DAY_SLOTS = 16
 incentive_payers = Table(
     "incentive_payers",
     metadata,
@@ -157,6 +160,8 @@ merchant_days = Table(
     metadata,
     Column("merchant_id", String(32), primary_key=True),
     Column("day", String(10), primary_key=True),
+    Column("slot", Integer, primary_key=True, autoincrement=False, server_default="0"),
     Column("payments", Integer, nullable=False, server_default="0"),
     Column("amount_fen", BigInteger, nullable=False, server_default="0"),
+    CheckConstraint(f"slot >= 0 and slot < {MERCHANT_DAY_SLOTS}", name="slot"),
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import secrets
+import zlib
 from collections.abc import Sequence
 from typing import Any, Literal, TypedDict
 
@@ -24,6 +25,7 @@ from zhifu.db.cache import EngineCache
 from zhifu.fees import refund_fee_share
 from zhifu.fees.service import payment_cost
 from zhifu.incentives.models import (
+    MERCHANT_DAY_SLOTS,
     CampaignStatus,
     campaign_awards,
     campaign_clawbacks,
@@ -954,46 +956,58 @@ def _note_success(conn: Connection, p: Any, payer_ref: str | None, at: dt.dateti
             incentive_payers,
             [{"payer_key": payer_ref[:64], "first_payment_id": p.id, "first_paid_at": at}],
         )
-    day = _day(at)
-    _upsert_ignore(
-        conn, merchant_days, [{"merchant_id": p.merchant_id, "day": day, "payments": 0, "amount_fen": 0}]
-    )
-    conn.execute(
-        update(merchant_days)
-        .where(and_(merchant_days.c.merchant_id == p.merchant_id, merchant_days.c.day == day))
-        .values(payments=merchant_days.c.payments + 1, amount_fen=merchant_days.c.amount_fen + p.amount_fen)
-    )
+    slot = zlib.crc32(p.id.encode()) % MERCHANT_DAY_SLOTS  # concurrent payments add to different rows
+    _add_to_merchant_days(conn, {(p.merchant_id, _day(at), slot): [1, p.amount_fen]})
 
 
-def note_successes(conn: Connection, successes: Sequence[SuccessNote]) -> None:
-    """What `on_success` keeps of every payment, for many recorded at once (the simulator's batch path): the
-    payers seen, each with its earliest payment, and the per-merchant daily rollup, added to."""
-    payers: dict[str, dict[str, Any]] = {}
-    days: dict[tuple[str, str], list[int]] = {}
-    for s in successes:
-        if s.payer_ref:
-            key = s.payer_ref[:64]
-            seen = payers.get(key)
-            if seen is None or s.at < seen["first_paid_at"]:
-                payers[key] = {"payer_key": key, "first_payment_id": s.payment_id, "first_paid_at": s.at}
-        day = days.setdefault((s.merchant_id, _day(s.at)), [0, 0])
-        day[0] += 1
-        day[1] += s.amount_fen
-    _upsert_ignore(conn, incentive_payers, list(payers.values()))
+def _add_to_merchant_days(conn: Connection, days: dict[tuple[str, str, int], list[int]]) -> None:
+    """Add payments and amounts to the merchant-day rollup's slots (merchant, day, slot), in key order."""
     if not days:
         return
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(merchant_days)
     conn.execute(
         stmt.on_conflict_do_update(
-            index_elements=[merchant_days.c.merchant_id, merchant_days.c.day],
+            index_elements=[merchant_days.c.merchant_id, merchant_days.c.day, merchant_days.c.slot],
             set_={
                 "payments": merchant_days.c.payments + stmt.excluded.payments,
                 "amount_fen": merchant_days.c.amount_fen + stmt.excluded.amount_fen,
             },
         ),
-        [{"merchant_id": m, "day": d, "payments": n, "amount_fen": a} for (m, d), (n, a) in days.items()],
+        [
+            {"merchant_id": m, "day": d, "slot": slot, "payments": n, "amount_fen": a}
+            for (m, d, slot), (n, a) in sorted(days.items())
+        ],
     )
+
+
+def merchant_day_totals(conn: Connection, merchant_id: str) -> list[tuple[str, int, int]]:
+    """A merchant's successful payments per day (Beijing date, payments, amount in fen), oldest first."""
+    q = (
+        select(merchant_days.c.day, func.sum(merchant_days.c.payments), func.sum(merchant_days.c.amount_fen))
+        .where(merchant_days.c.merchant_id == merchant_id)
+        .group_by(merchant_days.c.day)
+        .order_by(merchant_days.c.day)
+    )
+    return [(day, int(n), int(a)) for day, n, a in conn.execute(q)]
+
+
+def note_successes(conn: Connection, successes: Sequence[SuccessNote]) -> None:
+    """What `on_success` keeps of every payment, for many recorded at once (the simulator's batch path): the
+    payers seen, each with its earliest payment, and the per-merchant daily rollup, added to."""
+    payers: dict[str, dict[str, Any]] = {}
+    days: dict[tuple[str, str, int], list[int]] = {}
+    for s in successes:
+        if s.payer_ref:
+            key = s.payer_ref[:64]
+            seen = payers.get(key)
+            if seen is None or s.at < seen["first_paid_at"]:
+                payers[key] = {"payer_key": key, "first_payment_id": s.payment_id, "first_paid_at": s.at}
+        day = days.setdefault((s.merchant_id, _day(s.at), 0), [0, 0])  # one writer: one slot
+        day[0] += 1
+        day[1] += s.amount_fen
+    _upsert_ignore(conn, incentive_payers, list(payers.values()))
+    _add_to_merchant_days(conn, days)
 
 
 def campaigns_running(conn: Connection, start: dt.datetime, end: dt.datetime) -> list[str]:

@@ -1,4 +1,4 @@
-"""Ledger tables and domain types: accounts with stored balances, entries, postings and holds."""
+"""Ledger tables and domain types: accounts with stored balances, balance slots, entries, postings and holds."""
 
 from __future__ import annotations
 
@@ -52,6 +52,24 @@ accounts = Table(
         "posted_dr_fen >= 0 and posted_cr_fen >= 0 and pending_dr_fen >= 0 and pending_cr_fen >= 0",
         name="sums_non_negative",
     ),
+)
+
+# Balance slots: the posted sums of an account that has no overdraft guard are kept in up to BALANCE_SLOTS rows
+# beside its own row (account row + Σ slots = the stored balance). Concurrent postings to a busy account (the
+# platform's fee income, a rail's receivable, a busy merchant's payable) each add to the slot of their own
+# connection, so they do not queue on one row lock; an account with a guard keeps its whole balance on its row,
+# locked, because the guard needs the exact figure before it lets money leave.
+BALANCE_SLOTS = 32  # rows per account at most: a balance read sums this many; more than concurrent writers
+
+balance_slots = Table(
+    "ledger_balance_slots",
+    metadata,
+    Column("account_code", String(96), ForeignKey("ledger_accounts.code"), primary_key=True),
+    Column("slot", Integer, primary_key=True, autoincrement=False),
+    Column("posted_dr_fen", BigInteger, nullable=False, server_default="0"),
+    Column("posted_cr_fen", BigInteger, nullable=False, server_default="0"),
+    CheckConstraint(f"slot >= 0 and slot < {BALANCE_SLOTS}", name="slot"),
+    CheckConstraint("posted_dr_fen >= 0 and posted_cr_fen >= 0", name="sums_non_negative"),
 )
 
 entries = Table(

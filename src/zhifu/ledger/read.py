@@ -10,12 +10,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Subquery, select
+from sqlalchemy import Connection, Subquery, func, select
 
-from zhifu.ledger.models import accounts, entries, postings
+from zhifu.ledger.models import accounts, balance_slots, entries, postings
 
-accounts_view: Subquery = select(*accounts.c).subquery("accounts_v")
-"""Every account (code, type, currency, status, posted and pending sums in fen)."""
+
+def _with_slots(column: str) -> Any:
+    """An account's posted sum: its row's and its balance slots' together."""
+    in_slots = (
+        select(func.coalesce(func.sum(balance_slots.c[column]), 0))
+        .where(balance_slots.c.account_code == accounts.c.code)
+        .scalar_subquery()
+    )
+    return (accounts.c[column] + in_slots).label(column)
+
+
+accounts_view: Subquery = select(
+    *(_with_slots(c.name) if c.name in ("posted_dr_fen", "posted_cr_fen") else c for c in accounts.c)
+).subquery("accounts_v")
+"""Every account (code, type, currency, status, posted and pending sums in fen). Locking rows of this view
+(FOR UPDATE) locks the accounts; the posted sums are read as of the statement's start, so a reader that locks
+reads them again in a second statement."""
 
 entries_view: Subquery = select(*entries.c).subquery("entries_v")
 """Every entry (id, idempotency_key, description, hold_id, created_at)."""

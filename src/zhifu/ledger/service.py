@@ -1,4 +1,11 @@
-"""The only code that changes money balances: entries, holds, balances, history and verification."""
+"""The only code that changes money balances: entries, holds, balances, history and verification.
+
+An account with an overdraft guard keeps its posted sums on its own row, which posting locks (FOR UPDATE on
+PostgreSQL) because the guard needs the exact balance. Every other account's postings add to one of its balance
+slots (`ledger_balance_slots`, the slot of the posting's database connection) and only share-lock its row
+(FOR KEY SHARE: closing the account still waits for them), so concurrent payments to the platform's accounts
+do not queue on one row. A stored balance is always the row plus the sum of its slots; pending sums (holds) stay
+on the row."""
 
 from __future__ import annotations
 
@@ -6,7 +13,9 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
+import itertools
 import os
+import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -31,11 +40,13 @@ from zhifu.ledger.errors import (
     UnknownAccount,
 )
 from zhifu.ledger.models import (
+    BALANCE_SLOTS,
     AccountType,
     Balance,
     EntryRequest,
     Leg,
     accounts,
+    balance_slots,
     entries,
     holds,
     normal_balance,
@@ -46,6 +57,7 @@ LEGS_MAX = 64  # one entry never needs more legs than this
 BATCH_MAX = 10_000  # entries per batch call: bounds memory and lock time
 HISTORY_PAGE_MAX = 1_000  # postings one page of an account's history shows
 HOLD_TIMEOUT_S_MAX = 30 * 24 * 3600
+GUARD_CACHE_MAX = 65_536  # accounts whose overdraft guard this process remembers (posting's lock mode)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -129,6 +141,7 @@ def close_account(conn: Connection, code: str) -> None:
     acc = _load_accounts(conn, [code], lock=True).get(code)
     if acc is None:
         raise UnknownAccount(f"no account {code}", param="account")
+    _add_slots(conn, {code: acc})  # read after the lock: no posting to the account is in flight
     if acc["posted_dr_fen"] != acc["posted_cr_fen"] or acc["pending_dr_fen"] or acc["pending_cr_fen"]:
         raise LedgerError(
             f"account {code} still has a balance or holds", param="account", code="account_not_empty"
@@ -140,7 +153,7 @@ def get_balance(conn: Connection, code: str) -> Balance:
     acc = _load_accounts(conn, [code], lock=False).get(code)
     if acc is None:
         raise UnknownAccount(f"no account {code}", param="account")
-    return _balance_of(acc)
+    return _balance_of(_add_slots(conn, {code: acc})[code])
 
 
 def _balance_of(acc: Any) -> Balance:
@@ -300,7 +313,7 @@ def post_entries(
     cur = _cursor(conn)
     cur.executemany(sql.insert_entry, entry_rows)
     cur.executemany(sql.insert_posting, posting_rows)
-    _write_deltas(conn, deltas, sql)
+    _write_posted(conn, sql, deltas, accs)
     return results  # type: ignore[return-value]
 
 
@@ -361,15 +374,109 @@ def _load_accounts(conn: Connection, codes: Iterable[str], *, lock: bool) -> dic
 
 
 def _lock_posting_accounts(conn: Connection, sql: _HotSql, codes: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """The columns posting needs of these accounts, locked in code order like _load_accounts(lock=True)."""
+    """The columns posting needs of these accounts, locked in code order like _load_accounts(lock=True).
+
+    On PostgreSQL the rows are locked FOR UPDATE when one of them has an overdraft guard (its balance is on the
+    row and is checked), else FOR KEY SHARE, which concurrent postings share and close_account's FOR UPDATE waits
+    for. Whether an account has a guard never changes once it is open, so this process remembers it; an account
+    it does not know yet is taken to have one. A guard found on an account that was only share-locked (a
+    database made afresh under the same code) is locked again FOR UPDATE, in the same order."""
     ordered = sorted(set(codes))
+    exclusive = not all(_GUARDED.get(code) is False for code in ordered)
+    out = _read_posting_accounts(conn, sql, ordered, exclusive)
+    for code, acc in out.items():
+        _remember_guard(code, bool(acc["no_overdraft"]))
+    if not exclusive and any(acc["no_overdraft"] for acc in out.values()):
+        out = _read_posting_accounts(conn, sql, ordered, True)
+    return out
+
+
+def _read_posting_accounts(
+    conn: Connection, sql: _HotSql, ordered: list[str], exclusive: bool
+) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     names = _POSTING_ACCOUNT_COLUMNS
     for start in range(0, len(ordered), IN_CHUNK):
         chunk = ordered[start : start + IN_CHUNK]
-        for row in _cursor(conn).execute(sql.posting_accounts(len(chunk)), tuple(chunk)).fetchall():
+        text = sql.posting_accounts(len(chunk), exclusive)
+        for row in _cursor(conn).execute(text, tuple(chunk)).fetchall():
             out[row[0]] = dict(zip(names, row, strict=True))
     return out
+
+
+# account code -> whether it has an overdraft guard (fixed when the account is opened); bounded, oldest out
+_GUARDED: dict[str, bool] = {}
+
+
+def _remember_guard(code: str, guarded: bool) -> None:
+    if _GUARDED.get(code) is guarded:
+        return
+    if len(_GUARDED) >= GUARD_CACHE_MAX:
+        del _GUARDED[next(iter(_GUARDED))]
+    _GUARDED[code] = guarded
+
+
+# Each database connection posts to its own slot: the first slot is drawn at random per process so that two web
+# processes' connections spread over the slots, and the next connections take the following ones.
+_SLOT_COUNTER = itertools.count(random.randrange(BALANCE_SLOTS))
+
+
+def _slot_of(conn: Connection) -> int:
+    """The balance slot this connection's postings add to (kept with the pooled connection)."""
+    info = conn.info
+    slot = info.get("ledger_balance_slot")
+    if slot is None:
+        slot = info["ledger_balance_slot"] = next(_SLOT_COUNTER) % BALANCE_SLOTS
+    assert 0 <= slot < BALANCE_SLOTS
+    return int(slot)
+
+
+def _write_posted(
+    conn: Connection, sql: _HotSql, deltas: dict[str, list[int]], accs: dict[str, dict[str, Any]]
+) -> None:
+    """Add posted deltas: on the row of an account with a guard, to this connection's slot of any other. Both in
+    code order, so two postings wait for each other in one order only."""
+    rows: list[tuple[int, int, int, int, str]] = []
+    slotted: list[tuple[str, int, int, int]] = []
+    slot = _slot_of(conn)
+    for code, d in sorted(deltas.items()):
+        assert d[2] == 0 and d[3] == 0, "posting moves posted sums only"
+        if accs[code]["no_overdraft"]:
+            rows.append((d[0], d[1], 0, 0, code))
+        else:
+            slotted.append((code, slot, d[0], d[1]))
+    cur = _cursor(conn)
+    if rows:
+        cur.executemany(sql.add_to_balances, rows)
+    if slotted:
+        cur.executemany(sql.add_to_slot, slotted)
+
+
+def _slot_sums(conn: Connection, codes: Iterable[str] | None = None) -> dict[str, tuple[int, int]]:
+    """Posted debits and credits in the balance slots, per account (of `codes`, or of every account)."""
+    q = select(
+        balance_slots.c.account_code,
+        func.sum(balance_slots.c.posted_dr_fen),
+        func.sum(balance_slots.c.posted_cr_fen),
+    ).group_by(balance_slots.c.account_code)
+    if codes is None:
+        return {code: (int(d), int(c)) for code, d, c in conn.execute(q)}
+    ordered = sorted(set(codes))
+    out: dict[str, tuple[int, int]] = {}
+    for start in range(0, len(ordered), IN_CHUNK):
+        chunk = ordered[start : start + IN_CHUNK]
+        for code, d, c in conn.execute(q.where(balance_slots.c.account_code.in_(chunk))):
+            out[code] = (int(d), int(c))
+    return out
+
+
+def _add_slots(conn: Connection, accs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Account rows with their slots added to the posted sums: the stored balance."""
+    for code, (d, c) in _slot_sums(conn, accs.keys()).items():
+        acc = accs[code]
+        acc["posted_dr_fen"] += d
+        acc["posted_cr_fen"] += c
+    return accs
 
 
 def _check_accounts(accs: dict[str, Any], reqs: Iterable[EntryRequest]) -> None:
@@ -414,7 +521,7 @@ def _check_overdraft_in_order(accs: dict[str, Any], reqs: Sequence[EntryRequest]
 
 
 def _write_deltas(conn: Connection, deltas: dict[str, list[int]], sql: _HotSql | None = None) -> None:
-    """Add posted and pending deltas to the stored balance rows, in code order."""
+    """Add pending deltas (holds) to the stored balance rows, in code order."""
     rows = [(d[0], d[1], d[2], d[3], code) for code, d in sorted(deltas.items())]
     _cursor(conn).executemany((sql or _hot_sql(conn)).add_to_balances, rows)
 
@@ -450,17 +557,19 @@ class _HotSql:
         str  # a string parameter: the driver's positional marker, with its cast where the dialect renders one
     )
     lock: str  # the row-locking suffix, empty where the whole database is locked instead
+    share_lock: str  # the suffix that locks rows against closing only
     insert_entry: str
     insert_posting: str
     add_to_balances: str
+    add_to_slot: str
 
     def existing_entries(self, n: int) -> str:
         """Entries by idempotency key, for `n` keys."""
         return _existing_entries_sql(self.text, n)
 
-    def posting_accounts(self, n: int) -> str:
-        """What posting reads of `n` accounts, locked in code order."""
-        return _posting_accounts_sql(self.text, self.lock, n)
+    def posting_accounts(self, n: int, exclusive: bool = True) -> str:
+        """What posting reads of `n` accounts, locked in code order (for update, or against closing only)."""
+        return _posting_accounts_sql(self.text, self.lock if exclusive else self.share_lock, n)
 
 
 @functools.cache
@@ -477,10 +586,11 @@ def _hot_sql_for(dialect_name: str, paramstyle: str) -> _HotSql:
     text, big, time = (
         (f"{mark}::VARCHAR", f"{mark}::BIGINT", f"{mark}::TIMESTAMP WITH TIME ZONE") if pg else (mark,) * 3
     )
-    a = accounts.name
+    a, sl = accounts.name, balance_slots.name
     return _HotSql(
         text=text,
         lock=" FOR UPDATE" if pg else "",
+        share_lock=" FOR KEY SHARE" if pg else "",
         insert_entry=(
             f"INSERT INTO {entries.name} (id, idempotency_key, content_hash, description, hold_id, "
             f"created_at) VALUES ({text}, {text}, {text}, {text}, {text}, {time})"
@@ -493,6 +603,12 @@ def _hot_sql_for(dialect_name: str, paramstyle: str) -> _HotSql:
             f"UPDATE {a} SET posted_dr_fen=({a}.posted_dr_fen + {big}), "
             f"posted_cr_fen=({a}.posted_cr_fen + {big}), pending_dr_fen=({a}.pending_dr_fen + {big}), "
             f"pending_cr_fen=({a}.pending_cr_fen + {big}) WHERE {a}.code = {text}"
+        ),
+        add_to_slot=(
+            f"INSERT INTO {sl} (account_code, slot, posted_dr_fen, posted_cr_fen) "
+            f"VALUES ({text}, {mark}, {big}, {big}) ON CONFLICT (account_code, slot) DO UPDATE SET "
+            f"posted_dr_fen = {sl}.posted_dr_fen + excluded.posted_dr_fen, "
+            f"posted_cr_fen = {sl}.posted_cr_fen + excluded.posted_cr_fen"
         ),
     )
 
@@ -739,6 +855,7 @@ def verify(conn: Connection) -> list[Violation]:
         )
     ):
         sums.setdefault(code, [0, 0])[0 if side == "D" else 1] = int(total)
+    slots = _slot_sums(conn)
     pend: dict[str, list[int]] = {}
     for code, total in conn.execute(
         select(holds.c.debit_code, func.sum(holds.c.amount_fen))
@@ -752,8 +869,14 @@ def verify(conn: Connection) -> list[Violation]:
         .group_by(holds.c.credit_code)
     ):
         pend.setdefault(code, [0, 0])[1] = int(total)
-    for acc in conn.execute(select(accounts)).mappings():
+    for row in conn.execute(select(accounts)).mappings():
+        acc = dict(row)
         code = acc["code"]
+        in_slots = slots.pop(code, (0, 0))
+        if acc["no_overdraft"] and any(in_slots):
+            out.append(Violation("slotted_guard", code, "an account with an overdraft guard has balance slots"))
+        acc["posted_dr_fen"] += in_slots[0]
+        acc["posted_cr_fen"] += in_slots[1]
         want = sums.get(code, [0, 0])
         if [acc["posted_dr_fen"], acc["posted_cr_fen"]] != want:
             out.append(
@@ -774,7 +897,7 @@ def verify(conn: Connection) -> list[Violation]:
                     f"{acc['pending_cr_fen']} but pending holds sum to {want_p[0]}/{want_p[1]}",
                 )
             )
-        recomputed = dict(acc)
+        recomputed = acc.copy()
         recomputed.update(
             posted_dr_fen=want[0], posted_cr_fen=want[1], pending_dr_fen=want_p[0], pending_cr_fen=want_p[1]
         )

@@ -102,7 +102,9 @@ def _payable_balances(conn: Connection) -> dict[str, tuple[int, int]]:
         .order_by(accounts.c.code)
     )
     if conn.dialect.name == "postgresql":
-        q = q.with_for_update()  # payments wait for the run: the balance and the activity read agree
+        # payments wait for the run: the balance and the activity read agree; the balances are read after
+        # the lock is taken, so that a posting that committed while the lock waited is in them
+        conn.execute(q.with_for_update()).all()
     out = {}
     for code, cr, dr, pending in conn.execute(q):
         posted = int(cr) - int(dr)
