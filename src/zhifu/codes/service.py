@@ -26,7 +26,7 @@ from zhifu.core.money import check_fen, fen_to_yuan_str
 from zhifu.core.paging import PAGE_MAX, page_limit
 from zhifu.db import Database
 from zhifu.incentives import PayerHint
-from zhifu.merchants import MerchantStatus, county, merchant_row
+from zhifu.merchants import MerchantStatus, active_merchant_row, county, merchant_row
 from zhifu.merchants.read import has_store
 from zhifu.payments import CreatePayment, PaymentStatus
 from zhifu.qr import LanguageTemplate, MerchantAccount
@@ -182,14 +182,7 @@ def _row(conn: Connection, code_id: str, *, merchant_id: str | None = None, lock
 
 
 def _active_merchant(conn: Connection, merchant_id: str) -> Any:
-    m = merchant_row(conn, merchant_id)
-    if m.status != MerchantStatus.ACTIVE:
-        raise ConflictError(
-            f"merchant {merchant_id} is {m.status}; codes are issued to active merchants only",
-            code="merchant_not_active",
-            param="merchant",
-        )
-    return m
+    return active_merchant_row(conn, merchant_id, param="merchant")
 
 
 def _check_store(conn: Connection, merchant_id: str, store_id: str | None) -> None:

@@ -321,6 +321,19 @@ def merchant_row(conn: Connection, merchant_id: str) -> Any:
     return _row(conn, merchant_id)
 
 
+def active_merchant_row(conn: Connection, merchant_id: str, *, param: str | None = "merchant_id") -> Any:
+    """The merchant's row when it may do business (active); otherwise a ConflictError `merchant_not_active`
+    naming `param`."""
+    m = _row(conn, merchant_id)
+    if m.status != MerchantStatus.ACTIVE:
+        raise ConflictError(
+            f"商户 {merchant_id} 未启用 / merchant {merchant_id} is {m.status}",
+            param=param,
+            code="merchant_not_active",
+        )
+    return m
+
+
 def list_merchants(
     conn: Connection,
     *,

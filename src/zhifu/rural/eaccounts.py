@@ -20,7 +20,7 @@ from zhifu.core import clock
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id_fast
 from zhifu.core.money import check_fen
-from zhifu.merchants import MerchantStatus, merchant_row, payable_account
+from zhifu.merchants import active_merchant_row, payable_account
 from zhifu.merchants import county as county_profile
 from zhifu.privacy import blind_index, encrypt, mask_account, mask_name, mask_phone
 from zhifu.rural import limits as L
@@ -357,13 +357,7 @@ def pay_merchant(
     at: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """Pay a merchant on-us: the e-account and the merchant's payable move in one entry, limits counted."""
-    m = merchant_row(conn, merchant_id)
-    if m.status != MerchantStatus.ACTIVE:
-        raise ConflictError(
-            f"商户 {merchant_id} 不可收款 / merchant {merchant_id} is {m.status}",
-            param="merchant_id",
-            code="merchant_not_active",
-        )
+    active_merchant_row(conn, merchant_id)
     ledger.open_account(conn, payable_account(merchant_id), "liability")
     return move(
         conn,

@@ -27,7 +27,7 @@ from zhifu.core import clock
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id_fast
 from zhifu.core.money import check_fen, fen_to_yuan_str
-from zhifu.merchants import MerchantStatus, merchant_row
+from zhifu.merchants import active_merchant_row
 from zhifu.merchants import county as county_profile
 from zhifu.privacy import blind_index, encrypt, mask_account, mask_name
 from zhifu.rural import eaccounts as ea
@@ -66,13 +66,7 @@ class BuyerIn(BaseModel):
 
 def register_buyer(conn: Connection, req: BuyerIn, *, at: dt.datetime | None = None) -> dict[str, Any]:
     at = at or clock.now()
-    m = merchant_row(conn, req.merchant_id)
-    if m.status != MerchantStatus.ACTIVE:
-        raise ConflictError(
-            f"商户 {req.merchant_id} 未启用 / merchant is {m.status}",
-            param="merchant_id",
-            code="merchant_not_active",
-        )
+    active_merchant_row(conn, req.merchant_id)
     if (
         conn.execute(select(buyers.c.merchant_id).where(buyers.c.merchant_id == req.merchant_id)).first()
         is None

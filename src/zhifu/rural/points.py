@@ -19,7 +19,7 @@ from zhifu.core import clock
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id_fast
 from zhifu.core.money import check_fen, fen_to_yuan_str
-from zhifu.merchants import MerchantStatus, merchant_row, payable_account
+from zhifu.merchants import active_merchant_row, payable_account
 from zhifu.merchants import county as county_profile
 from zhifu.privacy import blind_index, mask_account
 from zhifu.rural import harvest
@@ -45,13 +45,7 @@ class PointIn(BaseModel):
 
 def register_point(conn: Connection, req: PointIn, *, at: dt.datetime | None = None) -> dict[str, Any]:
     at = at or clock.now()
-    m = merchant_row(conn, req.merchant_id)
-    if m.status != MerchantStatus.ACTIVE:
-        raise ConflictError(
-            f"商户 {req.merchant_id} 未启用 / merchant is {m.status}",
-            param="merchant_id",
-            code="merchant_not_active",
-        )
+    active_merchant_row(conn, req.merchant_id)
     village = next((v for v in county_profile().villages if v.code == req.village_code), None)
     if village is None:
         raise InvalidRequest(f"未知村 {req.village_code} / unknown village", param="village_code")

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, and_, func, insert, select, update
 from zhifu.core import clock
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id_fast
-from zhifu.merchants import MerchantStatus, merchant_row
+from zhifu.merchants import active_merchant_row
 from zhifu.rural.models import orders, products
 
 ORDER_QTY_MAX = 1_000
@@ -38,9 +38,7 @@ class ProductIn(BaseModel):
 
 def put_product(conn: Connection, merchant_id: str, req: ProductIn, *, at: dt.datetime | None = None) -> dict:
     at = at or clock.now()
-    m = merchant_row(conn, merchant_id)
-    if m.status != MerchantStatus.ACTIVE:
-        raise ConflictError(f"商户未启用 / merchant is {m.status}", code="merchant_not_active")
+    active_merchant_row(conn, merchant_id, param=None)
     if req.price_fen <= 0 or req.price_fen > 10_000_000:
         raise InvalidRequest("价格须大于零 / price must be more than zero", param="price_fen")
     if req.stock < 0 or req.stock > 1_000_000:

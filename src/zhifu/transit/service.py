@@ -153,13 +153,7 @@ def register_operator(conn: Connection, req: OperatorIn, *, at: dt.datetime | No
         raise InvalidRequest(
             "月封顶不得低于日封顶 / monthly_cap_fen is below daily_cap_fen", param="monthly_cap_fen"
         )
-    m = merchants.merchant_row(conn, req.merchant_id)  # NotFound names merchant_id
-    if m.status != "active":
-        raise ConflictError(
-            f"商户 {m.id} 未生效 / merchant {m.id} is {m.status}",
-            param="merchant_id",
-            code="merchant_not_active",
-        )
+    m = merchants.active_merchant_row(conn, req.merchant_id)  # NotFound names merchant_id
     if conn.execute(select(transit_operators.c.id).where(transit_operators.c.id == req.id)).first():
         raise ConflictError(
             f"运营单位 {req.id} 已存在 / operator {req.id} exists", param="id", code="operator_exists"
