@@ -60,6 +60,7 @@ _BOOKS: weakref.WeakKeyDictionary[Connection, _Book] = weakref.WeakKeyDictionary
 
 
 def _rule_of(r: Any) -> FeeRule:
+    """The domain rule from a stored row or a request (they share the field names)."""
     return FeeRule(
         channel=r.channel,
         card_type=r.card_type,
@@ -284,16 +285,7 @@ def create_rule(conn: Connection, req: RuleIn, *, at: dt.datetime | None = None)
     """Add a rule; one that would tie with an existing rule (same fields, same start) is refused."""
     at = at or clock.now()
     _check_channel(req.channel)
-    FeeRule(
-        channel=req.channel,
-        card_type=req.card_type,
-        merchant_class=req.merchant_class,
-        rate_ppm=req.rate_ppm,
-        min_fen=req.min_fen,
-        cap_fen=req.cap_fen,
-        effective_from=req.effective_from,
-        effective_to=req.effective_to,
-    )  # the domain checks: min ≤ cap, from < to
+    _rule_of(req)  # the domain checks: min ≤ cap, from < to
     rid = new_id("fee")
     try:
         with conn.begin_nested():

@@ -59,6 +59,15 @@ def fetch(
     )
 
 
+def _read(file: Path) -> bytes:
+    """The file's bytes, or the command fails naming the file and why."""
+    try:
+        return file.read_bytes()
+    except OSError as exc:
+        fail(f"{file}: {exc.strerror}")
+        raise
+
+
 @app.command("import")
 def import_(
     file: Path = typer.Argument(..., help="The statement file as received."),
@@ -70,11 +79,7 @@ def import_(
     from zhifu.recon.service import import_statement
 
     day = _date(date)
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        fail(f"{file}: {exc.strerror}")
-        return
+    data = _read(file)
     with working(f"导入对账单 / importing {file.name}"):
         got = _run(lambda c: import_statement(c, channel, day, data, filename=file.name, by=by))
     if got["duplicate"]:
@@ -99,11 +104,7 @@ def import_payouts(
     from zhifu.recon.service import import_payout_results, payout_table, reconcile_payouts
 
     day = _date(date)
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        fail(f"{file}: {exc.strerror}")
-        return
+    data = _read(file)
     with working(f"导入代付回盘 / importing {file.name}"):
         got = _run(lambda c: import_payout_results(c, day, data, filename=file.name, by=by))
     console.print(
