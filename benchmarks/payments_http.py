@@ -442,6 +442,7 @@ class WaitSampler:
         self.db_url, self.name = db_url, db_url.rsplit("/", 1)[1]
         self.events: Counter[str] = Counter()
         self.locked: Counter[str] = Counter()
+        self.blockers: Counter[str] = Counter()  # what the session holding the lock is doing
         self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -460,16 +461,19 @@ class WaitSampler:
         with psycopg.connect(self.db_url, autocommit=True) as c:
             while not self._stop.wait(self.PERIOD_S):
                 rows = c.execute(
-                    "SELECT coalesce(wait_event_type || '/' || wait_event, 'running'), left(query, 70) "
-                    "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() "
+                    "SELECT coalesce(wait_event_type || '/' || wait_event, 'running'), left(a.query, 70), "
+                    "CASE WHEN wait_event_type = 'Lock' THEN (SELECT string_agg(b.state || ': ' || "
+                    "left(b.query, 60), ' | ') FROM pg_stat_activity b WHERE b.pid = ANY(pg_blocking_pids(a.pid))) "
+                    "END FROM pg_stat_activity a WHERE datname = %s AND pid <> pg_backend_pid() "
                     "AND state = 'active'",
                     (self.name,),
                 ).fetchall()
                 self.samples += 1
-                for event, query in rows:
+                for event, query, blocker in rows:
                     self.events[event] += 1
                     if event.startswith("Lock/"):
                         self.locked[" ".join(query.split())] += 1
+                        self.blockers[" ".join((blocker or "?").split())] += 1
 
     def show(self) -> None:
         busy = sum(self.events.values())
@@ -481,6 +485,8 @@ class WaitSampler:
             print(f"    {n / max(1, busy):6.1%}  {event}")
         for query, n in self.locked.most_common(3):
             print(f"           waiting on a lock: {n / max(1, busy):6.1%}  {query}")
+        for blocker, n in self.blockers.most_common(3):
+            print(f"           held by a session  {n / max(1, busy):6.1%}  {blocker[:110]}")
 
 
 def backend(

@@ -144,9 +144,9 @@ circle_merchants = Table(
 
 # Payers seen paying (for "new payers only") and a daily rollup of successful payments per merchant (for the
 # effect view), both maintained as payments succeed. A merchant's day is kept in up to MERCHANT_DAY_SLOTS rows
-# (a payment adds to the slot its id picks, readers sum them), so a busy merchant's concurrent payments do not
+# (a payment adds to its connection's slot, `zhifu.db.slots`; readers sum them), so a busy merchant's concurrent payments do not
 # queue on one counter row.
-MERCHANT_DAY_SLOTS = 16
+MERCHANT_DAY_SLOTS = 64
 incentive_payers = Table(
     "incentive_payers",
     metadata,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import secrets
-import zlib
 from collections.abc import Sequence
 from typing import Any, Literal, TypedDict
 
@@ -22,6 +21,7 @@ from zhifu.core.ids import new_id
 from zhifu.core.money import check_fen, ppm_of
 from zhifu.core.paging import cursor_page, page_limit
 from zhifu.db.cache import EngineCache
+from zhifu.db.slots import connection_slot
 from zhifu.fees import refund_fee_share
 from zhifu.fees.service import payment_cost
 from zhifu.incentives.models import (
@@ -956,7 +956,7 @@ def _note_success(conn: Connection, p: Any, payer_ref: str | None, at: dt.dateti
             incentive_payers,
             [{"payer_key": payer_ref[:64], "first_payment_id": p.id, "first_paid_at": at}],
         )
-    slot = zlib.crc32(p.id.encode()) % MERCHANT_DAY_SLOTS  # concurrent payments add to different rows
+    slot = connection_slot(conn, MERCHANT_DAY_SLOTS)  # concurrent payments add to different rows
     _add_to_merchant_days(conn, {(p.merchant_id, _day(at), slot): [1, p.amount_fen]})
 
 

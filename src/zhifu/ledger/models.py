@@ -59,7 +59,7 @@ accounts = Table(
 # platform's fee income, a rail's receivable, a busy merchant's payable) each add to the slot of their own
 # connection, so they do not queue on one row lock; an account with a guard keeps its whole balance on its row,
 # locked, because the guard needs the exact figure before it lets money leave.
-BALANCE_SLOTS = 32  # rows per account at most: a balance read sums this many; more than concurrent writers
+BALANCE_SLOTS = 64  # rows per account at most: a balance read sums this many; more than concurrent writers
 
 balance_slots = Table(
     "ledger_balance_slots",

@@ -2,10 +2,10 @@
 
 An account with an overdraft guard keeps its posted sums on its own row, which posting locks (FOR UPDATE on
 PostgreSQL) because the guard needs the exact balance. Every other account's postings add to one of its balance
-slots (`ledger_balance_slots`, the slot of the posting's database connection) and only share-lock its row
-(FOR KEY SHARE: closing the account still waits for them), so concurrent payments to the platform's accounts
-do not queue on one row. A stored balance is always the row plus the sum of its slots; pending sums (holds) stay
-on the row."""
+slots (`ledger_balance_slots`, the slot of the posting's database connection, `zhifu.db.slots`) and only
+share-lock its row (FOR KEY SHARE: closing the account still waits for them), so concurrent payments to the
+platform's accounts do not queue on one row. A stored balance is always the row plus the sum of its slots;
+pending sums (holds) stay on the row."""
 
 from __future__ import annotations
 
@@ -13,9 +13,7 @@ import dataclasses
 import datetime as dt
 import functools
 import hashlib
-import itertools
 import os
-import random
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -26,6 +24,7 @@ from zhifu.core import clock as _clock
 from zhifu.core.ids import new_id_fast
 from zhifu.core.paging import page_of
 from zhifu.db.batching import IN_CHUNK
+from zhifu.db.slots import connection_slot
 from zhifu.ledger.errors import (
     AccountClosed,
     CurrencyMismatch,
@@ -416,21 +415,6 @@ def _remember_guard(code: str, guarded: bool) -> None:
     _GUARDED[code] = guarded
 
 
-# Each database connection posts to its own slot: the first slot is drawn at random per process so that two web
-# processes' connections spread over the slots, and the next connections take the following ones.
-_SLOT_COUNTER = itertools.count(random.randrange(BALANCE_SLOTS))
-
-
-def _slot_of(conn: Connection) -> int:
-    """The balance slot this connection's postings add to (kept with the pooled connection)."""
-    info = conn.info
-    slot = info.get("ledger_balance_slot")
-    if slot is None:
-        slot = info["ledger_balance_slot"] = next(_SLOT_COUNTER) % BALANCE_SLOTS
-    assert 0 <= slot < BALANCE_SLOTS
-    return int(slot)
-
-
 def _write_posted(
     conn: Connection, sql: _HotSql, deltas: dict[str, list[int]], accs: dict[str, dict[str, Any]]
 ) -> None:
@@ -438,7 +422,7 @@ def _write_posted(
     code order, so two postings wait for each other in one order only."""
     rows: list[tuple[int, int, int, int, str]] = []
     slotted: list[tuple[str, int, int, int]] = []
-    slot = _slot_of(conn)
+    slot = connection_slot(conn, BALANCE_SLOTS)
     for code, d in sorted(deltas.items()):
         assert d[2] == 0 and d[3] == 0, "posting moves posted sums only"
         if accs[code]["no_overdraft"]:
@@ -869,12 +853,14 @@ def verify(conn: Connection) -> list[Violation]:
         .group_by(holds.c.credit_code)
     ):
         pend.setdefault(code, [0, 0])[1] = int(total)
-    for row in conn.execute(select(accounts)).mappings():
-        acc = dict(row)
+    for stored in conn.execute(select(accounts)).mappings():
+        acc = dict(stored)
         code = acc["code"]
         in_slots = slots.pop(code, (0, 0))
         if acc["no_overdraft"] and any(in_slots):
-            out.append(Violation("slotted_guard", code, "an account with an overdraft guard has balance slots"))
+            out.append(
+                Violation("slotted_guard", code, "an account with an overdraft guard has balance slots")
+            )
         acc["posted_dr_fen"] += in_slots[0]
         acc["posted_cr_fen"] += in_slots[1]
         want = sums.get(code, [0, 0])

@@ -20,7 +20,7 @@ def upgrade() -> None:
     sa.Column('slot', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('posted_dr_fen', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('posted_cr_fen', sa.BigInteger(), server_default='0', nullable=False),
-    sa.CheckConstraint('slot >= 0 and slot < 32', name=op.f('ck_ledger_balance_slots_slot')),
+    sa.CheckConstraint('slot >= 0 and slot < 64', name=op.f('ck_ledger_balance_slots_slot')),
     sa.CheckConstraint('posted_dr_fen >= 0 and posted_cr_fen >= 0', name=op.f('ck_ledger_balance_slots_sums_non_negative')),
     sa.ForeignKeyConstraint(['account_code'], ['ledger_accounts.code'], name=op.f('fk_ledger_balance_slots_account_code_ledger_accounts')),
     sa.PrimaryKeyConstraint('account_code', 'slot', name=op.f('pk_ledger_balance_slots'))
@@ -30,7 +30,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column('slot', sa.Integer(), server_default='0', autoincrement=False, nullable=False))
         batch.drop_constraint('pk_incentive_merchant_days', type_='primary')
         batch.create_primary_key('pk_incentive_merchant_days', ['merchant_id', 'day', 'slot'])
-        batch.create_check_constraint('slot', 'slot >= 0 and slot < 16')
+        batch.create_check_constraint('slot', 'slot >= 0 and slot < 64')
 
 
 def downgrade() -> None:
