@@ -23,6 +23,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+os.environ.setdefault("ZHIFU_SIMULATOR", "1")  # simulated merchants' personal data, on the built-in secret
 START = dt.date(2021, 1, 1)
 
 

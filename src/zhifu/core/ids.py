@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import time
+from collections.abc import Sequence
 
 from ulid import ULID
 
@@ -70,6 +71,32 @@ def _encode(value: int) -> str:
         out.append(_PAIRS[value & 1023])
         value >>= 10
     return "".join(reversed(out))
+
+
+# Each random byte picks one of the 32 digits by its low five bits (256 = 8 × 32, so every digit is equally
+# likely): 16 such digits carry the 80 random bits of an id.
+_RANDOM_DIGIT = bytes(ord(_ALPHABET[b & 31]) for b in range(256))
+
+
+def new_ids_fast(prefix: str, ms_each: Sequence[int]) -> list[str]:
+    """new_id_fast for many times at once (the batch path makes thousands): the 48-bit time as the first ten
+    digits, ten bits a look-up, and the random digits of all the ids drawn in one call."""
+    assert prefix in PREFIXES, prefix
+    tails = os.urandom(16 * len(ms_each)).translate(_RANDOM_DIGIT).decode("ascii")
+    pairs, head = _PAIRS, prefix + "_"
+    out = []
+    for k, ms in enumerate(ms_each):
+        assert 0 <= ms < 1 << 48, ms
+        out.append(
+            head
+            + pairs[ms >> 40]
+            + pairs[(ms >> 30) & 1023]
+            + pairs[(ms >> 20) & 1023]
+            + pairs[(ms >> 10) & 1023]
+            + pairs[ms & 1023]
+            + tails[16 * k : 16 * k + 16]
+        )
+    return out
 
 
 def parse_id(text: str, prefix: str, *, param: str = "id") -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import Column, DateTime, MetaData, TypeDecorator
 
@@ -40,3 +42,29 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 def utcnow_column(name: str, *, nullable: bool = False, index: bool = False) -> Column[dt.datetime]:
     return Column(name, UTCDateTime(), nullable=nullable, index=index)
+
+
+def utc_bind(dialect: Any) -> Callable[[dt.datetime | None], Any]:
+    """What a UTCDateTime column hands this dialect's driver for a time, as one plain function: bulk writers
+    that run executemany straight on the driver store exactly what a Core insert stores. On SQLite that is
+    SQLAlchemy's text form of the UTC time, built here by `isoformat` (checked against the type's own
+    processor); elsewhere the type's own processor."""
+    column = UTCDateTime()
+    slow = column.dialect_impl(dialect).bind_processor(dialect)
+    if slow is None or dialect.name != "sqlite":
+        return slow or (lambda value: value)
+    utc = dt.UTC
+
+    def fast(value: dt.datetime | None) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(utc).isoformat(" ", "microseconds")[:26]
+
+    sample = dt.datetime(2021, 2, 3, 4, 5, 6, 7, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    if fast(sample) != slow(sample) or fast(sample.replace(microsecond=0)) != slow(
+        sample.replace(microsecond=0)
+    ):
+        return slow  # a SQLAlchemy that writes another text form: keep its own
+    return fast

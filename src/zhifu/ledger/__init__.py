@@ -1,6 +1,7 @@
 """The acquirer's double-entry book: accounts, balanced entries, two-phase holds and verification."""
 
-from zhifu.ledger import accounts, keys, movements
+from zhifu.ledger import accounts, bulk, keys, movements
+from zhifu.ledger.bulk import BulkEntry, post_bulk
 from zhifu.ledger.errors import (
     AccountClosed,
     CurrencyMismatch,
@@ -38,11 +39,13 @@ from zhifu.ledger.service import (
 
 __all__ = [
     "accounts",
+    "bulk",
     "keys",
     "movements",
     "AccountClosed",
     "AccountType",
     "Balance",
+    "BulkEntry",
     "CurrencyMismatch",
     "EntryRequest",
     "Hold",
@@ -69,6 +72,7 @@ __all__ = [
     "hold",
     "open_account",
     "open_accounts",
+    "post_bulk",
     "post_entries",
     "post_entry",
     "post_hold",

@@ -17,7 +17,7 @@ import datetime as dt
 import random
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Index, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -29,14 +29,13 @@ from zhifu.core.clock import SHANGHAI
 from zhifu.core.config import get_settings
 from zhifu.core.errors import ConflictError, InvalidRequest
 from zhifu.core.ids import _encode as _encode_id
-from zhifu.core.ids import new_id_fast
+from zhifu.core.ids import new_id_fast, new_ids_fast
 from zhifu.core.money import check_fen, fen_to_yuan_str
 from zhifu.db import Database
-from zhifu.db.meta import UTCDateTime
+from zhifu.db.meta import utc_bind
 from zhifu.fees import compute_fee as _compute_fee
 from zhifu.fees import refund_fee_share
 from zhifu.fees.service import fee_terms, payment_cost, prefetch
-from zhifu.ledger.models import entries, postings
 from zhifu.merchants import MerchantStatus
 from zhifu.merchants.read import merchants_view as merchants
 from zhifu.payments.models import PaymentStatus, RefundStatus, payments, refunds
@@ -67,8 +66,9 @@ class PaymentSpec:
     expires_in_s: int = 900
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Recorded:
+class Recorded(NamedTuple):
+    """A payment as recorded: what the simulator counts of it."""
+
     id: str
     merchant_id: str
     channel: str
@@ -119,23 +119,17 @@ _PAYMENT_COLUMNS = (
     "succeeded_at",
 )
 DECLINES = ("insufficient_funds", "limit_exceeded", "card_blocked")  # what a simulated payer's bank answers
-_INSERTS: dict[tuple[str, str], tuple[str, list[tuple[int, Any]]]] = {}
-# Secondary indexes that recording never reads: a bulk load builds them once at the end (see bulk_load).
+_INSERTS: dict[tuple[str, str], str] = {}
+# Secondary indexes of payments that recording never reads: a bulk load builds them once at the end (see
+# bulk_load), with the ledger's own (ledger.bulk.deferrable_indexes).
 DEFERRED_INDEXES = frozenset(
-    {
-        "ix_payments_status_expires",
-        "ix_payments_channel_ref",
-        "ix_payments_business_date",
-        "ix_ledger_entries_created_at",
-        "ix_ledger_postings_account_id",
-        "ix_ledger_postings_entry",
-    }
+    {"ix_payments_status_expires", "ix_payments_channel_ref", "ix_payments_business_date"}
 )
 
 
 def _deferred_indexes() -> list[Index]:
     return sorted(
-        (ix for t in (payments, entries, postings) for ix in t.indexes if ix.name in DEFERRED_INDEXES),
+        [ix for ix in payments.indexes if ix.name in DEFERRED_INDEXES] + ledger.bulk.deferrable_indexes(),
         key=lambda ix: str(ix.name),
     )
 
@@ -159,49 +153,33 @@ def bulk_load(db: Database) -> Iterator[None]:
 
 
 def _insert(conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    """executemany straight to the driver, converting values with each column's own bind processor: the same
+    """executemany straight to the driver of rows already in the driver's form (see _DriverForm): the same
     stored values as a Core insert, without its per-row bookkeeping (the hot path of bulk recording)."""
     dialect = conn.dialect
     key = (dialect.name, table.name)
-    prepared = _INSERTS.get(key)
-    if prepared is None:
+    sql = _INSERTS.get(key)
+    if sql is None:
         mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
-        procs = [
-            (i, p) for i, c in enumerate(columns) if (p := _processor(table.c[c].type, dialect)) is not None
-        ]
-        prepared = _INSERTS[key] = (sql, procs)
-    sql, procs = prepared
-    if procs:
-        converted = []
-        for row in rows:
-            values = list(row)
-            for i, proc in procs:
-                values[i] = proc(values[i])
-            converted.append(tuple(values))
-        rows = converted
+        sql = _INSERTS[key] = (
+            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+        )
     if rows:
         conn.exec_driver_sql(sql, rows)
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    """UTCDateTime's conversion without the TypeDecorator call chain (the driver then stores it as usual)."""
-    if value is None or value.tzinfo is dt.UTC:
-        return value
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to a UTC column")
-    return value.astimezone(dt.UTC)
+class _DriverForm:
+    """What the payments table's typed columns hand this dialect's driver, as plain functions and constants:
+    times as a UTCDateTime column binds them, business dates as a Date column does, and the JSON null of an
+    absent metadata (what a Core insert binds for None)."""
 
-
-def _processor(type_: Any, dialect: Any) -> Any:
-    """The column's bind processor; for UTC times on SQLite, the same conversion done directly."""
-    if (
-        dialect.name == "sqlite"
-        and isinstance(type_, UTCDateTime)
-        and type_.bind_processor(dialect) is not None
-    ):
-        return _utc
-    return type_.bind_processor(dialect)
+    def __init__(self, conn: Connection) -> None:
+        dialect = conn.dialect
+        self.time = utc_bind(dialect)
+        self.date = payments.c.business_date.type.dialect_impl(dialect).bind_processor(dialect) or (
+            lambda v: v
+        )
+        meta = payments.c.metadata.type.dialect_impl(dialect).bind_processor(dialect)
+        self.no_metadata = meta(None) if meta is not None else None
 
 
 def _bad(i: int, field: str, message: str, code: str = "parameter_invalid") -> InvalidRequest:
@@ -309,27 +287,30 @@ def _check_caps(conn: Connection, specs: Sequence[PaymentSpec], capped: dict[str
 def _fee_and_cost(
     conn: Connection,
     terms: dict[tuple[Any, ...], tuple[Any, bool]],
-    priced: dict[tuple[Any, ...], tuple[int, int]],
+    fees: dict[tuple[int, int], int],
+    costs: dict[tuple[str, str, int], int],
     merchant_id: str,
     channel: str,
-    card_type: str | None,
+    card_type: str,
     amount_fen: int,
     on: dt.date,
 ) -> tuple[int, int]:
     """The fee and the channel's cost exactly as the payment service books them on success. The fee terms are
-    looked up once per merchant, channel, card type and business date of the batch, and the figures once per
-    terms and amount (shop prices repeat)."""
+    looked up once per merchant, channel, card type and business date of the batch, the fee once per terms and
+    amount, the cost once per channel, card type and amount (shop prices repeat)."""
     key = (merchant_id, channel, card_type, on)
     found = terms.get(key)
     if found is None:
         found = terms[key] = fee_terms(conn, merchant_id, channel, card_type, on)
-    pkey = (id(found[0]), found[1], channel, card_type, amount_fen)  # terms stay referenced by `terms`
-    figures = priced.get(pkey)
-    if figures is None:
-        fee = _compute_fee(amount_fen, found[0], waived=found[1])
-        cost = min(payment_cost(conn, channel, card_type, amount_fen).total_fen, amount_fen)
-        figures = priced[pkey] = (fee, cost)
-    return figures
+    fkey = (id(found), amount_fen)  # the terms stay referenced by `terms` while the batch runs
+    fee = fees.get(fkey)
+    if fee is None:
+        fee = fees[fkey] = _compute_fee(amount_fen, found[0], waived=found[1])
+    ckey = (channel, card_type, amount_fen)
+    cost = costs.get(ckey)
+    if cost is None:
+        cost = costs[ckey] = min(payment_cost(conn, channel, card_type, amount_fen).total_fen, amount_fen)
+    return fee, cost
 
 
 def _check_no_campaign(conn: Connection, specs: Sequence[PaymentSpec]) -> None:
@@ -353,12 +334,6 @@ def _check_no_campaign(conn: Connection, specs: Sequence[PaymentSpec]) -> None:
 def _first_id_at(at: dt.datetime) -> str:
     """The smallest payment id created at or after `at` (ids are the ms timestamp, then random bits)."""
     return "pay_" + _encode_id(int(at.timestamp() * 1000) << 80)
-
-
-def _post(conn: Connection, reqs: list[ledger.EntryRequest], ats: list[dt.datetime]) -> None:
-    """Post entries in ledger-sized batches, each at its own time."""
-    for start in range(0, len(reqs), BATCH_MAX):
-        ledger.post_entries(conn, reqs[start : start + BATCH_MAX], ats=ats[start : start + BATCH_MAX])
 
 
 def record_payments(
@@ -402,78 +377,61 @@ def record_payments(
     _check_no_campaign(conn, specs)
     prefetch(conn, list(mrows))
 
+    form = _DriverForm(conn)
+    time_of, no_meta = form.time, form.no_metadata
+    pids = new_ids_fast("pay", [int(s.created_at.timestamp() * 1000) for s in specs])
     pay_rows: list[tuple[Any, ...]] = []
     txn_rows: list[dict[str, Any]] = []
-    reqs: list[ledger.EntryRequest] = []
-    ats: list[dt.datetime] = []
+    posts: list[ledger.BulkEntry] = []
     out: list[Recorded] = []
     noted: list[incentives.SuccessNote] = []
-    bdates: dict[tuple[dt.date, int], dt.date] = {}
+    bdates: dict[tuple[dt.date, int], tuple[dt.date, Any]] = {}
     terms: dict[tuple[Any, ...], tuple[Any, bool]] = {}
-    priced: dict[tuple[Any, ...], tuple[int, int]] = {}
+    fees: dict[tuple[int, int], int] = {}
+    costs: dict[tuple[str, str, int], int] = {}
     built: dict[tuple[str, str, int, int, int], tuple[ledger.Leg, ...]] = {}
+    succeeded, failed = PaymentStatus.SUCCEEDED.value, PaymentStatus.FAILED.value
     fast = random.Random(rng.random())  # the rails' digits: reproducible from the caller's generator
-    for s, ch in zip(specs, rails, strict=True):
-        pid = new_id_fast("pay", int(s.created_at.timestamp() * 1000))
-        ref = rail_ref(ch, s.created_at, fast)
-        txn_issuer = s.card_issuer
+    for s, ch, pid in zip(specs, rails, pids, strict=True):
+        created, paid = s.created_at, s.paid_at
+        ref = rail_ref(ch, created, fast)
         ok = s.outcome == "success"
         decline = None if ok else s.outcome.removeprefix("decline_")
-        txn_rows.append(
-            {
-                "rail": ch.name,
-                "ref": ref,
-                "kind": "payment",
-                "out_trade_no": pid,
-                "out_refund_no": None,
-                "merchant_id": s.merchant_id,
-                "amount_fen": s.amount_fen,
-                "status": "succeeded" if ok else "failed",
-                "trace_no": f"{fast.randrange(1_000_000):06d}",
-                "payer_ref": s.payer_ref,
-                "card_issuer": txn_issuer,
-                "card_type": s.card_type,
-                "failure_code": decline,
-                "trade_type": s.flow,
-                "created_at": s.created_at,
-                "finished_at": s.paid_at,
-            }
-        )
+        if rail_txns is not None:
+            txn_rows.append(_rail_row(ch, ref, pid, s, ok, decline, fast))
+        amount = s.amount_fen
         if ok:
-            payer, issuer, card_type = _as_notified(ch, s.payer_ref, txn_issuer, s.card_type)
-            local = s.paid_at.astimezone(SHANGHAI)
+            payer, issuer, card_type = _as_notified(ch, s.payer_ref, s.card_issuer, s.card_type)
+            local = paid.astimezone(SHANGHAI)
             bkey = (local.date(), local.hour)
-            bd = bdates.get(bkey)
-            if bd is None:
-                bd = bdates[bkey] = business_date(s.paid_at)
+            day = bdates.get(bkey)
+            if day is None:
+                bd = business_date(paid)
+                day = bdates[bkey] = (bd, form.date(bd))
             fee, cost = _fee_and_cost(
-                conn, terms, priced, s.merchant_id, ch.name, card_type, s.amount_fen, bd
+                conn, terms, fees, costs, s.merchant_id, ch.name, card_type, amount, day[0]
             )
-            status, failure, succeeded_at = PaymentStatus.SUCCEEDED.value, None, s.paid_at
-            lkey = (ch.name, s.merchant_id, s.amount_fen, fee, cost)
+            lkey = (ch.name, s.merchant_id, amount, fee, cost)
             legs = built.get(lkey)  # a shop's prices repeat: the same figures build the same (immutable) legs
             if legs is None:
                 legs = built[lkey] = ledger.movements.payment_success(
-                    channel=ch.name,
-                    merchant_id=s.merchant_id,
-                    amount_fen=s.amount_fen,
-                    fee_fen=fee,
-                    cost_fen=cost,
+                    channel=ch.name, merchant_id=s.merchant_id, amount_fen=amount, fee_fen=fee, cost_fen=cost
                 )
-            reqs.append(ledger.EntryRequest(ledger.keys.payment_success(pid), legs, f"payment {pid}"))
-            ats.append(s.paid_at)
-            noted.append(incentives.SuccessNote(s.merchant_id, pid, payer, s.amount_fen, s.paid_at))
+            posts.append(ledger.BulkEntry(ledger.keys.payment_success(pid), legs, f"payment {pid}", paid))
+            noted.append(incentives.SuccessNote(s.merchant_id, pid, payer, amount, paid))
+            status, failure, bd_value, paid_value = succeeded, None, day[1], time_of(paid)
+            updated_value = paid_value
         else:
-            payer = issuer = card_type = bd = succeeded_at = None
+            payer = issuer = card_type = bd_value = paid_value = None
             fee = cost = 0
-            status, failure = PaymentStatus.FAILED.value, decline
+            status, failure, updated_value = failed, decline, time_of(paid)
         # columns in _PAYMENT_COLUMNS order
         pay_rows.append(
             (
                 pid,
                 s.merchant_id,
                 s.merchant_order_no,
-                s.amount_fen,
+                amount,
                 0,
                 "CNY",
                 ch.name,
@@ -481,7 +439,7 @@ def record_payments(
                 status,
                 s.description,
                 None,
-                None,
+                no_meta,
                 None,
                 ref,
                 payer,
@@ -493,16 +451,16 @@ def record_payments(
                 0,
                 failure,
                 None,
-                bd,
+                bd_value,
                 None,
                 None,
-                s.created_at,
-                s.paid_at,
-                s.created_at + dt.timedelta(seconds=s.expires_in_s),
-                succeeded_at,
+                time_of(created),
+                updated_value,
+                time_of(created + dt.timedelta(seconds=s.expires_in_s)),
+                paid_value,
             )
         )
-        out.append(Recorded(pid, s.merchant_id, ch.name, status, s.amount_fen, fee))
+        out.append(Recorded(pid, s.merchant_id, ch.name, status, amount, fee))
     try:
         _insert(conn, payments, _PAYMENT_COLUMNS, pay_rows)
     except IntegrityError as exc:
@@ -514,8 +472,32 @@ def record_payments(
     if rail_txns is not None:
         rail_txns.extend(txn_rows)
     incentives.note_successes(conn, noted)  # payers seen and merchant days, as each success keeps them
-    _post(conn, reqs, ats)
+    ledger.post_bulk(conn, posts)
     return out
+
+
+def _rail_row(
+    ch: RailFacts, ref: str, pid: str, s: PaymentSpec, ok: bool, decline: str | None, rng: random.Random
+) -> dict[str, Any]:
+    """The rail's own record of a payment, for the fake rails' store."""
+    return {
+        "rail": ch.name,
+        "ref": ref,
+        "kind": "payment",
+        "out_trade_no": pid,
+        "out_refund_no": None,
+        "merchant_id": s.merchant_id,
+        "amount_fen": s.amount_fen,
+        "status": "succeeded" if ok else "failed",
+        "trace_no": f"{rng.randrange(1_000_000):06d}",
+        "payer_ref": s.payer_ref,
+        "card_issuer": s.card_issuer,
+        "card_type": s.card_type,
+        "failure_code": decline,
+        "trade_type": s.flow,
+        "created_at": s.created_at,
+        "finished_at": s.paid_at,
+    }
 
 
 def record_refunds(
@@ -560,8 +542,7 @@ def record_refunds(
     refunded = {pid: [p.refunded_fen, p.fee_refunded_fen, None] for pid, p in pays.items()}
     ref_rows: list[dict[str, Any]] = []
     txn_rows: list[dict[str, Any]] = []
-    reqs: list[ledger.EntryRequest] = []
-    ats: list[dt.datetime] = []
+    posts: list[ledger.BulkEntry] = []
     out: list[str] = []
     for i, s in enumerate(specs):
         p = pays.get(s.payment_id)
@@ -637,8 +618,7 @@ def record_refunds(
             fee_back_fen=fee_back,
             to_payer_fen=s.amount_fen,  # history is recorded without discounts: the payer gets it all back
         )
-        reqs.append(ledger.EntryRequest(ledger.keys.refund_success(rid), legs, f"refund {rid}"))
-        ats.append(s.at)
+        posts.append(ledger.BulkEntry(ledger.keys.refund_success(rid), legs, f"refund {rid}", s.at))
         out.append(rid)
     conn.execute(insert(refunds), ref_rows)
     if rail_txns is not None:
@@ -652,5 +632,5 @@ def record_refunds(
         .values(refunded_fen=bindparam("r"), fee_refunded_fen=bindparam("f"), updated_at=bindparam("u")),
         changed,
     )
-    _post(conn, reqs, ats)
+    ledger.post_bulk(conn, posts)
     return out

@@ -1,0 +1,123 @@
+"""Bulk posting of recorded history: many new entries, each at its own time, in the caller's transaction.
+
+`post_entries` answers a retry with the entry already posted under its key; history recorded in bulk is new
+by construction, so here a key already used (in the book or twice in the call) is refused instead. Every entry
+is checked as the one-by-one path checks it (a key of 1–160 characters, 2–64 positive legs that balance per
+currency, open accounts in the leg's currency, no overdraft of a guarded account, in order) before anything is
+written; entries that repeat the same legs (a shop's prices repeat) are checked and hashed once. Then the
+entries, their postings and the balances are written with one executemany each.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, Index
+
+from zhifu.core.ids import new_ids_fast
+from zhifu.db.meta import utc_bind
+from zhifu.ledger.errors import IdempotencyConflict, LedgerError
+from zhifu.ledger.models import EntryRequest, Leg, entries, postings
+from zhifu.ledger.service import (
+    BATCH_MAX,
+    _check_accounts,
+    _check_entry,
+    _check_overdraft_in_order,
+    _cursor,
+    _hot_sql,
+    _lock_posting_accounts,
+    _write_deltas,
+)
+
+BULK_MAX = BATCH_MAX  # entries per call: the ledger's batch bound (memory and lock time)
+KEY_CHARS_MAX = 160  # the column's width, as _check_entry has it
+# Secondary indexes posting never reads: a bulk load into a fresh book may build them once at the end.
+DEFERRABLE_INDEXES = frozenset(
+    {"ix_ledger_entries_created_at", "ix_ledger_postings_account_id", "ix_ledger_postings_entry"}
+)
+
+
+class BulkEntry(NamedTuple):
+    """One entry of history: its idempotency key, its legs (from `ledger.movements`), what it is, when."""
+
+    idempotency_key: str
+    legs: tuple[Leg, ...]
+    description: str
+    at: dt.datetime
+
+
+def deferrable_indexes() -> list[Index]:
+    """The ledger's indexes that posting never reads, for a bulk loader to drop and build once afterwards."""
+    return [ix for t in (entries, postings) for ix in t.indexes if ix.name in DEFERRABLE_INDEXES]
+
+
+def post_bulk(conn: Connection, items: Sequence[BulkEntry]) -> list[str]:
+    """Post new entries in the given order, all or nothing; returns their ids. Nothing is written unless every
+    entry passes every check."""
+    if len(items) > BULK_MAX:
+        raise LedgerError(
+            f"a batch holds at most {BULK_MAX} entries", param="entries", code="batch_too_large"
+        )
+    if not items:
+        return []
+    # legs -> (content hash, posting values without entry and time); legs -> how many entries repeat them
+    checked: dict[tuple[Leg, ...], tuple[str, list[tuple[str, str, int, str]]]] = {}
+    repeats: dict[tuple[Leg, ...], int] = {}
+    keys: set[str] = set()
+    for e in items:
+        legs, key = e.legs, e.idempotency_key
+        if legs in checked:
+            repeats[legs] += 1
+        else:
+            content = _check_entry(EntryRequest(key, legs))  # balances, positive integer legs, 2–64 of them
+            checked[legs] = (content, [(g.account, g.side, g.amount_fen, g.currency) for g in legs])
+            repeats[legs] = 1
+        if not key or len(key) > KEY_CHARS_MAX:
+            raise LedgerError(
+                f"an entry needs an idempotency key of 1–{KEY_CHARS_MAX} characters", param="idempotency_key"
+            )
+        keys.add(key)
+    if len(keys) != len(items):
+        raise IdempotencyConflict("an idempotency key repeats in the batch", param="idempotency_key")
+
+    deltas: dict[str, list[int]] = {}
+    for legs, n in repeats.items():
+        for g in legs:
+            d = deltas.get(g.account)
+            if d is None:
+                d = deltas[g.account] = [0, 0, 0, 0]
+            d[0 if g.side == "D" else 1] += n * g.amount_fen
+    sql = _hot_sql(conn)
+    accs = _lock_posting_accounts(conn, sql, deltas.keys())
+    _check_accounts(accs, (EntryRequest("", legs) for legs in checked))
+    guarded = {code for code, acc in accs.items() if acc["no_overdraft"]}
+    if guarded:  # only the entries that touch a guarded account can overdraw it, in their order
+        touching = {legs for legs in checked if any(g.account in guarded for g in legs)}
+        _check_overdraft_in_order(
+            accs, [EntryRequest(e.idempotency_key, e.legs) for e in items if e.legs in touching]
+        )
+
+    stamp = utc_bind(conn.dialect)
+    try:
+        stamps = [stamp(e.at) for e in items]
+    except ValueError as exc:
+        raise LedgerError(f"entry times must be timezone-aware: {exc}", param="at") from exc
+    ids = new_ids_fast("je", [int(e.at.timestamp() * 1000) for e in items])
+    entry_rows: list[tuple[Any, ...]] = []
+    posting_rows: list[tuple[Any, ...]] = []
+    for e, eid, at in zip(items, ids, stamps, strict=True):
+        content, values = checked[e.legs]
+        entry_rows.append((eid, e.idempotency_key, content, e.description, None, at))
+        posting_rows.extend([(eid, code, side, fen, currency, at) for code, side, fen, currency in values])
+    cursor = _cursor(conn)
+    try:
+        cursor.executemany(sql.insert_entry, entry_rows)
+    except conn.dialect.dbapi.IntegrityError as exc:  # type: ignore[union-attr]
+        raise IdempotencyConflict(
+            "an idempotency key in the batch was already posted", param="idempotency_key"
+        ) from exc
+    cursor.executemany(sql.insert_posting, posting_rows)
+    _write_deltas(conn, deltas, sql)  # posted sums onto the accounts' rows (their stored balance)
+    return ids
