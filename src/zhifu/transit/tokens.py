@@ -9,16 +9,12 @@ where <sig> is the unpadded url-safe base64 of the signature over everything bef
 
 from __future__ import annotations
 
-import base64
-import functools
 import hashlib
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from zhifu.core.config import get_settings
+from zhifu.core import signing
 
 KEY_ID = "transit-ed25519-1"
 RIDE_PREFIX = "ZR1"
@@ -26,31 +22,25 @@ TICKET_PREFIX = "ZT1"
 CREDENTIAL_CHARS_MAX = 200  # a longer string is no credential of ours: refused before any parsing
 
 
-@functools.lru_cache(maxsize=4)
-def _private(secret: str) -> Ed25519PrivateKey:
-    seed = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"zhifu-transit", info=KEY_ID.encode()).derive(
-        secret.encode()
-    )
-    return Ed25519PrivateKey.from_private_bytes(seed)
+LABEL = b"zhifu-transit"  # the key's derivation label under the platform secret
 
 
 def public_key() -> Ed25519PublicKey:
-    return _private(get_settings().secret_key).public_key()
+    return signing.private_key(LABEL, KEY_ID).public_key()
 
 
 def public_key_raw() -> str:
     """The public key as validators receive it on sync: 32 raw bytes, url-safe base64."""
     raw = public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return signing.b64url(raw)
 
 
 def load_public_key(text: str) -> Ed25519PublicKey:
-    return Ed25519PublicKey.from_public_bytes(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    return Ed25519PublicKey.from_public_bytes(signing.unb64url(text))
 
 
 def _sign(body: str) -> str:
-    sig = _private(get_settings().secret_key).sign(body.encode())
-    return f"{body}.{base64.urlsafe_b64encode(sig).decode().rstrip('=')}"
+    return f"{body}.{signing.b64url(signing.private_key(LABEL, KEY_ID).sign(body.encode()))}"
 
 
 def verify(key: Ed25519PublicKey, text: str) -> list[str] | None:
@@ -60,11 +50,7 @@ def verify(key: Ed25519PublicKey, text: str) -> list[str] | None:
     body, _, sig = text.rpartition(".")
     if not body or not sig:
         return None
-    try:
-        key.verify(base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4)), body.encode())
-    except (InvalidSignature, ValueError):
-        return None
-    return body.split(".")
+    return body.split(".") if signing.verifies(key, sig, body.encode()) else None
 
 
 def ride_token(rider_id: str, issued_s: int, expires_s: int) -> str:
