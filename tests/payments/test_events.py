@@ -27,12 +27,13 @@ SQLITE = pytest.mark.parametrize(
 AUTH_CODE = "6212345678901234561"  # a UnionPay pay code the fake rails approve at once
 
 
-def _pay(platform: Any, mh: dict[str, str], order_no: str, amount_fen: int = 12_345) -> Any:
-    return platform.client.post(
-        "/v1/payments",
-        json={"amount_fen": amount_fen, "merchant_order_no": order_no, "auth_code": AUTH_CODE},
-        headers=mh,
-    )
+def _pay(
+    platform: Any, mh: dict[str, str], order_no: str, amount_fen: int = 12_345, metadata: Any = None
+) -> Any:
+    doc = {"amount_fen": amount_fen, "merchant_order_no": order_no, "auth_code": AUTH_CODE}
+    if metadata is not None:
+        doc["metadata"] = metadata
+    return platform.client.post("/v1/payments", json=doc, headers=mh)
 
 
 def _with_subscriber(monkeypatch: pytest.MonkeyPatch, handler: Any) -> None:
@@ -90,14 +91,17 @@ def test_a_failing_subscriber_rolls_the_success_back(platform, monkeypatch) -> N
     assert keys == []
 
 
-@SQLITE
 def test_history_replays_successes_in_order_and_by_id(platform) -> None:  # type: ignore[no-untyped-def]
     _, mh = platform.merchant()
-    ids = [_pay(platform, mh, f"h{n}", 1_000 + n).json()["id"] for n in range(3)]
+    ids = [
+        _pay(platform, mh, f"h{n}", 1_000 + n, {"k": "v"} if n == 1 else None).json()["id"] for n in range(3)
+    ]
     with platform.db.read() as c:
         everything = events.history(PaymentSucceeded, c, None, None, 10)
         assert [e.id for e in everything] == ids
         assert [e.amount_fen for e in everything] == [1_000, 1_001, 1_002]
+        assert [e.metadata for e in everything] == [None, {"k": "v"}, None]  # on both backends
+        assert [e.merchant_order_no for e in everything] == ["h0", "h1", "h2"]
         first = everything[0]
         past_first = events.history(PaymentSucceeded, c, (first.at, first.id), None, 10)
         assert [e.id for e in past_first] == ids[1:]

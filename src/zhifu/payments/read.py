@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Subquery, and_, or_, select
+from sqlalchemy import Connection, String, Subquery, and_, or_, select, type_coerce
 
 from zhifu.core.events import PaymentSucceeded, Position
 from zhifu.payments.models import payments, refunds
@@ -56,7 +57,7 @@ _SUCCEEDED = select(
     payments.c.channel,
     payments.c.payer_ref,
     payments.c.card_type,
-    payments.c.metadata,
+    type_coerce(payments.c.metadata, String).label("metadata"),  # decoded by _succeeded, see there
     payments.c.succeeded_at,  # the event's `at`
 ).where(payments.c.status == "succeeded", payments.c.succeeded_at.is_not(None))
 
@@ -67,4 +68,10 @@ assert [c.name for c in _SUCCEEDED.selected_columns] == [
 
 
 def _succeeded(r: Any) -> PaymentSucceeded:
-    return PaymentSucceeded(*r)  # the columns are the fields, in order (the database gives ints as int)
+    """The columns are the fields, in order (the database gives ints as int). Most payments carry no metadata, which
+    SQLite keeps as the JSON text 'null' (PostgreSQL's driver gives it decoded): only real metadata is parsed, so a
+    replay of the history does not decode a 'null' per payment."""
+    *head, meta, at = r
+    if isinstance(meta, str):
+        meta = None if meta == "null" else json.loads(meta)
+    return PaymentSucceeded(*head, meta, at)
