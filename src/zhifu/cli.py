@@ -220,7 +220,7 @@ def demo(
     seed: int = typer.Option(7),
 ) -> None:
     """Start afresh on SQLite: the Yiyuan county with a year of history, then the server with live traffic."""
-    from zhifu.sim.demo import run_demo
+    from zhifu.demo_serve import run_demo
 
     try:
         run_demo(db_file, port=port, days=days, scale=scale, tps=tps, seed=seed, console=console)

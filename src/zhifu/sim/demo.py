@@ -1,5 +1,6 @@
-"""`zhifu demo`: a fresh SQLite file, a simulated year of Yiyuan, then the server with its background workers
-and live traffic; Ctrl-C stops all of it, and the next run starts afresh."""
+"""The county `zhifu demo` shows: a fresh SQLite file, a simulated year of Yiyuan, its logins, campaigns and
+showcase shop, then live traffic and the back office closing the history's days. Serving it (the building page,
+the app and its background workers) is the entry point's part, in `zhifu.demo_serve`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import os
 import secrets
 import shutil
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -155,286 +158,198 @@ def demo_campaigns(db: Any, county: Any, today: dt.date) -> list[dict[str, Any]]
         return [create_campaign(conn, c) for c in wanted]
 
 
-BUILDING_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><meta http-equiv="refresh" content="3">
-<title>正在生成县域数据… · Zhifu 智付</title><link rel="stylesheet" href="/static/zhifu.css"></head>
-<body><main class="page"><section class="card"><h1>正在生成县域数据…</h1><p>Building the county's data…</p>
-<p data-step>{step}</p><p>已用时 {elapsed} 秒 / {elapsed} s so far. 本页每 3 秒刷新 / this page reloads every 3 s.</p>
-{failed}</section></main></body></html>"""
+@dataclass
+class DemoPlan:
+    """What a demo run builds: the simulation's parameters, the county as the demo shapes it, the fresh
+    database's URL and the fake rails' folder."""
+
+    params: Any
+    county: Any
+    url: str
+    rails_folder: Path
+    today: dt.date
 
 
-class BuildingSwitch:
-    """The demo's ASGI app: a "building" page (503 with Retry-After) until the platform is built, then the platform
-    itself. It answers within seconds of `make demo`, however long the history takes on a busy machine."""
-
-    def __init__(self) -> None:
-        import time
-
-        self.inner: Any = None
-        self.workers: Any = None
-        self.step = "准备数据库 / preparing the database"
-        self.failed: str | None = None
-        self.started = time.monotonic()
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":  # the platform's background work is started by the builder
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        if self.inner is not None:
-            await self.inner(scope, receive, send)
-            return
-        if scope["type"] != "http":
-            return
-        if scope["path"].startswith("/static/"):
-            from starlette.staticfiles import StaticFiles
-
-            from zhifu.web.templating import STATIC_DIR
-
-            await StaticFiles(directory=STATIC_DIR)(
-                {**scope, "path": scope["path"][len("/static") :], "root_path": ""}, receive, send
-            )
-            return
-        import html
-        import time
-
-        failed = (
-            f'<p class="alert alert--bad">生成失败 / the build failed: {html.escape(self.failed)}</p>'
-            if self.failed
-            else ""
-        )
-        body = BUILDING_PAGE.format(
-            step=html.escape(self.step), elapsed=int(time.monotonic() - self.started), failed=failed
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 503,
-                "headers": [
-                    (b"content-type", b"text/html; charset=utf-8"),
-                    (b"retry-after", b"3"),
-                    (b"cache-control", b"no-store"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-    def stop(self) -> None:
-        if self.workers is not None:
-            self.workers.stop()
-
-
-def run_demo(
-    db_file: str, *, port: int, days: int, scale: float, tps: float, seed: int, console: Console
-) -> None:
-    import httpx
-    import uvicorn
-
-    from zhifu.api.app import create_app
-    from zhifu.db import Database
+def plan(db_file: str, *, port: int, days: int, scale: float, seed: int) -> DemoPlan:
+    """Check the ports, shape the county, and make the database afresh (migrated, empty)."""
     from zhifu.db.migrate import upgrade
-    from zhifu.merchants import create_key, list_merchants
     from zhifu.sim import SimParams, check_params
-    from zhifu.sim.bills import demo_life as demo_bill_life
-    from zhifu.sim.cli import print_result
-    from zhifu.sim.engine import Simulation
-    from zhifu.sim.live import run_live
-    from zhifu.sim.risk import risk_hook
+    from zhifu.sim.coherence import demo_profile
 
     check_ports(port)
     today = dt.datetime.now(SHANGHAI).date()
     params = SimParams(DEMO_PROFILE, today - dt.timedelta(days=days), days, seed, scale)
-    from zhifu.sim.coherence import demo_profile
-
     county = demo_profile(check_params(params), params.start, today - dt.timedelta(days=1), scale)
     url, rails_folder = _fresh(db_file, port)
     upgrade(url)
-    rails, rails_server, rails_thread = start_fake_rails(rails_folder, port + 1)
-    base = f"http://127.0.0.1:{port}"
-    switch = BuildingSwitch()
-    server = uvicorn.Server(uvicorn.Config(switch, host="127.0.0.1", port=port, log_level="warning"))
-    stop = threading.Event()
-    console.print(
-        f"[bold]Zhifu 智付[/bold] demo answers now at {base}/login — 正在生成县域数据… / building the county's "
-        f"data; the page says when it is ready"
-    )
+    return DemoPlan(params, county, url, rails_folder, today)
 
-    def build() -> None:
-        """Everything the demo shows, built while the server already answers; then the real app takes over."""
-        nonlocal db
-        try:
-            switch.step = "模拟一年的交易 / simulating the county's year of payments"
-            history = Database(url)
-            try:
-                sim = Simulation(
-                    history, params, county, [risk_hook(history, seed, days)]
-                )  # labelled fraud actors
-                sim.rail_store = rails.store  # the rails keep their side of the simulated year
-                print_result(sim.run(progress=True, console=console))
-                active_weight = sim.cum[-1] if sim.cum else 0.0
-                consumers = len(sim.world.consumers) if sim.world is not None else None
-                shop = showcase(sim.world)
-                apps = (
-                    bytes(sim.world.consumers.app) if sim.world is not None else None
-                )  # as the year left them
-            finally:
-                history.dispose()
-            db = Database(url)
-            analyze(
-                db
-            )  # the back office's queries pick the day's index, not the channel's: ~3x the days a minute
-            from zhifu.sim.coherence import close_days, expected_today, issue_static_codes, live_rate
 
-            daily = expected_today(active_weight, days, today)
-            with db.tx() as conn:
-                _, op_secret = create_key(conn, merchant_id=None, role="operator", label="demo")
-                rows, _ = list_merchants(conn, status="active", limit=1)
-            logins = _users(db, shop.merchant_id if shop is not None else rows[0]["id"] if rows else None)
-            campaigns = demo_campaigns(db, county, today)
-            from zhifu.sim.complaints import demo_complaints
+@dataclass
+class BuiltCounty:
+    """The county once built: its database, the console logins, the operator's API key, the campaigns, the
+    showcase shop, and what live traffic and the back office go on from."""
 
-            logins += demo_complaints(
-                db, today, seed
-            )  # complaints about the history's payments, two handlers
-            logins += demo_bill_life(
-                db, county, today, seed, payers=consumers
-            )  # billers, a month of bills, households paying them
-            from zhifu.sim.transit import demo_transit
+    db: Any
+    logins: list[tuple[str, str, str]]
+    op_secret: str
+    campaigns: list[dict[str, Any]]
+    shop: Any
+    daily: float  # payments the history's model expects today
+    consumers: int | None
+    apps: bytes | None
+    history_days: list[dt.date]
 
-            logins += demo_transit(
-                db, county, today, seed, payers=consumers
-            )  # buses with caps, school passes, a scenic holiday rush
-            from zhifu.sim.office import demo_office
 
-            logins += demo_office(
-                db, county, today, seed
-            )  # the office: items, 会商, training, circles, credit
-            from zhifu.sim.rural import demo_rural
+def build_county(plan: DemoPlan, rails: Any, *, console: Console, step: Callable[[str], None]) -> BuiltCounty:
+    """Everything the demo shows: a simulated year, the logins, campaigns, complaints, bills, transit, office,
+    rural finance, personal-data traces and codes, and the regulator's figures; `step` names each stage."""
+    from zhifu.db import Database
+    from zhifu.merchants import create_key, list_merchants
+    from zhifu.sim.bills import demo_life as demo_bill_life
+    from zhifu.sim.cli import print_result
+    from zhifu.sim.coherence import expected_today, issue_static_codes
+    from zhifu.sim.engine import Simulation
+    from zhifu.sim.risk import risk_hook
 
-            logins += demo_rural(
-                db, county, today, seed, payers=consumers
-            )  # harvest cards, e-accounts, payouts, points, agri shop
-            from zhifu.sim.privacy import demo_privacy
-
-            seen = demo_privacy(db, shop.merchant_id if shop is not None else rows[0]["id"] if rows else None)
-            console.print(
-                f"  personal data: {seen['read_in_full']} read in full and {seen['refused_logins']} refused login "
-                f"in the audit log; {seen['past_retention']} rows past their retention class (zhifu privacy purge)"
-            )
-            from zhifu.sim.subjects import demo_subject_requests, summary
-
-            logins += demo_subject_requests(db)  # corrections and a deletion under maker-checker
-            console.print(f"  data-subject requests: {summary(db)} (operator2 decides the waiting one)")
-            console.print(f"  static codes: {issue_static_codes(db)} merchants have their code")  # every one,
-            # the billers', the bus company's and the office's shops included
-            from zhifu.kpi import refresh_db
-            from zhifu.payments import ensure_platform_accounts
-            from zhifu.workers import Workers
-
-            switch.step = "汇总监管看板数据 / rolling up the regulator's figures"
-            refresh_db(db)  # the dashboard's figures are there the moment the console opens
-
-            with db.tx() as conn:
-                ensure_platform_accounts(conn)
-            switch.workers = Workers(db)
-            switch.workers.start()
-            switch.inner = create_app(db)  # from here every request reaches the platform
-            console.print(f"[bold]Zhifu 智付[/bold] demo: {county.name} · {days} days of history · {url}")
-            console.print(f"  console:      {base}/login")
-            console.print(f"  API docs:     {base}/docs")
-            console.print(
-                f"  fake rails:   http://127.0.0.1:{port + 1} (WeChat Pay v3, Alipay OpenAPI, UnionPay "
-                f"gateway; keys in {rails_folder})"
-            )
-            for role, username, password in logins:
-                console.print(f"  {role + ' login:':<16} {username} / {password}")
-            if not logins:
-                console.print("  (console users are not available in this build: use the operator key)")
-            if shop is not None:
-                console.print(
-                    f"  showcase:     {shop.name}（{shop.merchant_id}）— {days} 天的收款、收款码、对账单与每日结算 / "
-                    f"{days} days of takings, its static code, statements and daily settlements: the merchant login"
-                )
-            console.print(f"  operator key: {op_secret}")
-            for c in campaigns:
-                console.print(f"  campaign:     {c['name']} ({c['id']})")
-            if tps > 0:
-                console.print(
-                    f"  live traffic: {tps:g} payments a second. Ctrl-C stops everything; running it "
-                    f"again starts afresh."
-                )
-            else:
-                console.print(
-                    f"  live traffic: the county's rhythm, about {daily:,.0f} payments today by the history's "
-                    f"model (now {live_rate(daily, dt.datetime.now(SHANGHAI)) * 3600:,.0f} an hour). Ctrl-C "
-                    f"stops everything; running it again starts afresh."
-                )
-            console.print(
-                "  back office:  the history is being reconciled and settled day by day behind the server"
-            )
-
-            def traffic() -> None:
-                if stop.is_set():
-                    return
-                with httpx.Client(base_url=base, timeout=10) as client:
-                    try:
-                        if tps > 0:
-                            run_live(
-                                client, op_secret, tps=tps, seed=seed, stop=stop, payers=consumers, apps=apps
-                            )
-                        else:
-                            run_live(
-                                client,
-                                op_secret,
-                                tps=1.0,
-                                seed=seed,
-                                stop=stop,
-                                payers=consumers,
-                                apps=apps,
-                                rate_at=lambda: live_rate(daily, dt.datetime.now(SHANGHAI)),
-                            )
-                    except Exception as exc:  # the demo keeps serving even if traffic cannot start
-                        console.print(f"[yellow]live traffic stopped:[/yellow] {exc}")
-
-            threading.Thread(target=traffic, name="zhifu-live", daemon=True).start()
-            history_days = [params.start + dt.timedelta(days=i) for i in range(days)]
-
-            def back_office() -> None:
-                try:
-                    done = close_days(db, history_days, rail_store=rails.store, seed=seed, stop=stop)
-                    console.print(
-                        f"  back office:  {done['days']} days reconciled and settled "
-                        f"({done['statements']} statements, {done['planted']} with planted discrepancies)"
-                    )
-                    closed = history_days[-1] if history_days else today - dt.timedelta(days=1)
-                    while not stop.wait(60):  # then each day as it ends, while the demo runs
-                        yesterday = dt.datetime.now(SHANGHAI).date() - dt.timedelta(days=1)
-                        if yesterday > closed:
-                            close_days(db, [yesterday], rail_store=rails.store, seed=seed, stop=stop)
-                            closed = yesterday
-                except Exception as exc:  # the demo keeps serving even if the back office cannot finish
-                    console.print(f"[yellow]back office stopped:[/yellow] {exc}")
-
-            office = threading.Thread(target=back_office, name="zhifu-back-office", daemon=True)
-            office.start()
-        except Exception as exc:  # shown on the page and here; the server keeps answering
-            switch.failed = f"{type(exc).__name__}: {exc}"
-            console.print(f"[red]the demo could not be built:[/red] {switch.failed}")
-
-    db: Any = None
-    builder = threading.Thread(target=build, name="zhifu-demo-build", daemon=True)
-    builder.start()
+    params, county, url, today = plan.params, plan.county, plan.url, plan.today
+    seed, days = params.seed, params.days
+    step("模拟一年的交易 / simulating the county's year of payments")
+    history = Database(url)
     try:
-        server.run()
+        sim = Simulation(history, params, county, [risk_hook(history, seed, days)])  # labelled fraud actors
+        sim.rail_store = rails.store  # the rails keep their side of the simulated year
+        print_result(sim.run(progress=True, console=console))
+        active_weight = sim.cum[-1] if sim.cum else 0.0
+        consumers = len(sim.world.consumers) if sim.world is not None else None
+        shop = showcase(sim.world)
+        apps = bytes(sim.world.consumers.app) if sim.world is not None else None  # as the year left them
     finally:
-        stop.set()
-        switch.stop()
-        rails_server.should_exit = True
-        rails_thread.join(timeout=5)
-        rails.stop()
-        if db is not None:
-            db.dispose()
+        history.dispose()
+    db = Database(url)
+    try:
+        analyze(
+            db
+        )  # the back office's queries pick the day's index, not the channel's: ~3x the days a minute
+        daily = expected_today(active_weight, days, today)
+        with db.tx() as conn:
+            _, op_secret = create_key(conn, merchant_id=None, role="operator", label="demo")
+            rows, _ = list_merchants(conn, status="active", limit=1)
+        shop_id = shop.merchant_id if shop is not None else rows[0]["id"] if rows else None
+        logins = _users(db, shop_id)
+        campaigns = demo_campaigns(db, county, today)
+        from zhifu.sim.complaints import demo_complaints
+
+        logins += demo_complaints(db, today, seed)  # complaints about the history's payments, two handlers
+        logins += demo_bill_life(
+            db, county, today, seed, payers=consumers
+        )  # billers, a month of bills, households paying them
+        from zhifu.sim.transit import demo_transit
+
+        logins += demo_transit(
+            db, county, today, seed, payers=consumers
+        )  # buses with caps, school passes, a scenic holiday rush
+        from zhifu.sim.office import demo_office
+
+        logins += demo_office(db, county, today, seed)  # the office: items, 会商, training, circles, credit
+        from zhifu.sim.rural import demo_rural
+
+        logins += demo_rural(
+            db, county, today, seed, payers=consumers
+        )  # harvest cards, e-accounts, payouts, points, agri shop
+        from zhifu.sim.privacy import demo_privacy
+
+        seen = demo_privacy(db, shop_id)
+        console.print(
+            f"  personal data: {seen['read_in_full']} read in full and {seen['refused_logins']} refused login "
+            f"in the audit log; {seen['past_retention']} rows past their retention class (zhifu privacy purge)"
+        )
+        from zhifu.sim.subjects import demo_subject_requests, summary
+
+        logins += demo_subject_requests(db)  # corrections and a deletion under maker-checker
+        console.print(f"  data-subject requests: {summary(db)} (operator2 decides the waiting one)")
+        console.print(f"  static codes: {issue_static_codes(db)} merchants have their code")  # every one,
+        # the billers', the bus company's and the office's shops included
+        from zhifu.kpi import refresh_db
+        from zhifu.payments import ensure_platform_accounts
+
+        step("汇总监管看板数据 / rolling up the regulator's figures")
+        refresh_db(db)  # the dashboard's figures are there the moment the console opens
+        with db.tx() as conn:
+            ensure_platform_accounts(conn)
+    except BaseException:
+        db.dispose()
+        raise
+    history_days = [params.start + dt.timedelta(days=i) for i in range(days)]
+    return BuiltCounty(db, logins, op_secret, campaigns, shop, daily, consumers, apps, history_days)
+
+
+def start_traffic(
+    base: str, built: BuiltCounty, *, tps: float, seed: int, stop: threading.Event, console: Console
+) -> threading.Thread:
+    """Live payments against the served platform: `tps` a second, or (0) the county's rhythm at the hour."""
+    import httpx
+
+    from zhifu.sim.coherence import live_rate
+    from zhifu.sim.live import run_live
+
+    def traffic() -> None:
+        if stop.is_set():
+            return
+        with httpx.Client(base_url=base, timeout=10) as client:
+            try:
+                if tps > 0:
+                    run_live(
+                        client,
+                        built.op_secret,
+                        tps=tps,
+                        seed=seed,
+                        stop=stop,
+                        payers=built.consumers,
+                        apps=built.apps,
+                    )
+                else:
+                    run_live(
+                        client,
+                        built.op_secret,
+                        tps=1.0,
+                        seed=seed,
+                        stop=stop,
+                        payers=built.consumers,
+                        apps=built.apps,
+                        rate_at=lambda: live_rate(built.daily, dt.datetime.now(SHANGHAI)),
+                    )
+            except Exception as exc:  # the demo keeps serving even if traffic cannot start
+                console.print(f"[yellow]live traffic stopped:[/yellow] {exc}")
+
+    thread = threading.Thread(target=traffic, name="zhifu-live", daemon=True)
+    thread.start()
+    return thread
+
+
+def start_back_office(
+    built: BuiltCounty, rails: Any, *, today: dt.date, seed: int, stop: threading.Event, console: Console
+) -> threading.Thread:
+    """The history's days reconciled and settled in order behind the server, then each day as it ends."""
+    from zhifu.sim.coherence import close_days
+
+    def back_office() -> None:
+        try:
+            days = built.history_days
+            done = close_days(built.db, days, rail_store=rails.store, seed=seed, stop=stop)
+            console.print(
+                f"  back office:  {done['days']} days reconciled and settled "
+                f"({done['statements']} statements, {done['planted']} with planted discrepancies)"
+            )
+            closed = days[-1] if days else today - dt.timedelta(days=1)
+            while not stop.wait(60):  # then each day as it ends, while the demo runs
+                yesterday = dt.datetime.now(SHANGHAI).date() - dt.timedelta(days=1)
+                if yesterday > closed:
+                    close_days(built.db, [yesterday], rail_store=rails.store, seed=seed, stop=stop)
+                    closed = yesterday
+        except Exception as exc:  # the demo keeps serving even if the back office cannot finish
+            console.print(f"[yellow]back office stopped:[/yellow] {exc}")
+
+    thread = threading.Thread(target=back_office, name="zhifu-back-office", daemon=True)
+    thread.start()
+    return thread
