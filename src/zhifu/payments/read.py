@@ -71,7 +71,7 @@ def _succeeded(r: Any) -> PaymentSucceeded:
     """The columns are the fields, in order (the database gives ints as int). Most payments carry no metadata, which
     SQLite keeps as the JSON text 'null' (PostgreSQL's driver gives it decoded): only real metadata is parsed, so a
     replay of the history does not decode a 'null' per payment."""
-    *head, meta, at = r
+    pid, mid, order_no, amount_fen, fee_fen, channel, payer_ref, card_type, meta, at = r
     if isinstance(meta, str):
         meta = None if meta == "null" else json.loads(meta)
-    return PaymentSucceeded(*head, meta, at)
+    return PaymentSucceeded(pid, mid, order_no, amount_fen, fee_fen, channel, payer_ref, card_type, meta, at)
