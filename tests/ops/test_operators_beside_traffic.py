@@ -1,4 +1,4 @@
-"""运维命令不影响在线支付 / Operators never break payments: on SQLite, `zhifu kpi rebuild`, a settlement run,
+"""运维命令不影响在线支付 / Operators never break payments: on SQLite, `zhifu kpi rebuild` and `refresh`, a settlement run,
 reconciliation and `zhifu ledger verify` run as commands (their own engine, as from another process) while a
 thread keeps paying through the API; no payment gets a 5xx or fails, none takes longer than PAYMENT_MS_MAX, and no
 command holds the write lock (a write transaction, BEGIN IMMEDIATE to COMMIT) longer than WRITE_LOCK_MS_MAX."""
@@ -78,6 +78,7 @@ def test_commands_beside_live_payments(platform, fixed_clock, tmp_path, monkeypa
         runner = CliRunner()
         for args in (
             ["kpi", "rebuild"],
+            ["kpi", "refresh"],
             ["settle", "run", "--date", day.isoformat(), "--out-dir", str(tmp_path / "payouts")],
             ["recon", "fetch", "--channel", "unionpay_qr", "--date", day.isoformat()],
             ["recon", "run", "--date", day.isoformat()],
@@ -105,6 +106,7 @@ def test_commands_beside_live_payments(platform, fixed_clock, tmp_path, monkeypa
     assert held, "the commands wrote nothing"
     assert max(ms for ms, _ in held) < WRITE_LOCK_MS_MAX, sorted(held)[-3:]
     assert outputs["kpi rebuild"].startswith("rollups rebuilt: ")  # the commands did their work
+    assert outputs["kpi refresh"].startswith("rollups refreshed: ")
     assert "ZF" + day.strftime("%Y%m%d") in outputs["settle run"]
     assert "no statement" not in outputs["recon run"]
     assert "verified" in outputs["ledger verify"]

@@ -27,11 +27,11 @@ def rebuild_cmd() -> None:
 @app.command("refresh")
 def refresh_cmd() -> None:
     """Bring the rollups up to date with payments and refunds committed since the last run."""
-    from zhifu.kpi.rollup import refresh
+    from zhifu.kpi.rollup import refresh_db
 
     t0 = time.perf_counter()
     with working("更新监管看板汇总 / refreshing the rollups"):
-        out = database().run(refresh)
+        out = refresh_db(database())
     console.print(
         f"rollups refreshed: {out['days']} business days recomputed in {time.perf_counter() - t0:.1f} s"
     )

@@ -122,60 +122,59 @@ def rebuild_db(db: Database) -> dict[str, int]:
         days = _business_days(c)
         stale = _stale_days(c, days)
     _in_slices(db, 1, lambda c, _: _drop_days(c, *stale))
-    _in_slices(db, len(days), lambda c, i: _recompute_day(c, days[i]))
-    months = sorted({d.replace(day=1) for d in days})
-    _in_slices(db, len(months), lambda c, i: _monthly(c, months[i]))
+    _days_in_slices(db, days)
     with db.read() as c:
         firsts = _first_days_read(c)
     slices = in_chunks(firsts)
     _in_slices(db, max(1, len(slices)), lambda c, i: _write_first_days(c, slices, i))
-    with db.read() as c:
-        last = c.execute(select(func.max(kpi_payer_days.c.day_no))).scalar_one_or_none()
-        span = None if last is None or not days else (day_no(days[0]), max(last, day_no(days[-1])))
-        rows = _active_rows(c, *span) if span else []
-    _in_slices(db, 1, lambda c, _: _drop_active_outside(c, span))
-    if span is not None:
-        by_day: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for r in rows:
-            by_day[day_no(r["day"])].append(r)
-        first = span[0]
-        _in_slices(
-            db, span[1] - first + 1, lambda c, i: _write_active(c, first + i, first + i, by_day[first + i])
-        )
-    _refresh_db(db, marks)
+    _active_in_slices(db, days, rebuilding=True)
+    _catch_up(db, marks)
     return {"days": len(days)}
 
 
 def refresh(conn: Connection) -> dict[str, int]:
-    """Bring the rollups up to date with what committed since the last run (a rebuild on the first run)."""
-    return _refresh(conn, windows=True)[0]
+    """Bring the rollups up to date with what committed since the last run (a rebuild on the first run), in the
+    caller's one transaction."""
+    marks = _stored_marks(conn)
+    if not marks.get("payments") and not marks.get("refunds"):
+        return rebuild(conn)
+    days = _touched_days(conn, marks)
+    _recompute(conn, days, rebuilding=False)
+    _save_watermarks(conn)
+    return {"days": len(days)}
 
 
 def refresh_db(db: Database) -> dict[str, int]:
-    """`refresh` for the background job, holding the write lock only to write: the days' rows in one short
-    transaction, the active-user windows (most of the work on a large county) read in a read transaction, then
-    written in another. On SQLite, payments wait for the job's writes only, not its reads."""
-    return _refresh_db(db, None)
+    """`refresh` for the background job in short write transactions (as `rebuild_db`, which it is on the first
+    run), the days to recompute and the active-user windows (most of the work on a large county) read in read
+    transactions. On SQLite, payments wait for the job's short writes only, not its reads."""
+    with db.read() as c:
+        marks = _stored_marks(c)
+    if not marks.get("payments") and not marks.get("refunds"):
+        return rebuild_db(db)
+    return _catch_up(db, marks)
 
 
-def _refresh_db(db: Database, marks: dict[str, str] | None) -> dict[str, int]:
-    out, span = db.run(lambda c: _refresh(c, windows=False, marks=marks))
-    if span is not None:
-        with db.read() as c:
-            rows = _active_rows(c, *span)
-        db.run(lambda c: _write_active(c, *span, rows))
-    return out
+def _catch_up(db: Database, marks: dict[str, str]) -> dict[str, int]:
+    """Recompute the days that payments and refunds from `marks` (less the lookback) on touched, in short write
+    transactions, then store as the watermarks the ids newest when it began: what commits later is the next
+    run's (the lookback covers what commits late with an older id)."""
+    with db.read() as c:
+        newest = _newest_ids(c)
+        days = _touched_days(c, marks)
+    _days_in_slices(db, days)
+    _in_slices(db, 1, lambda c, _: _first_days_and_marks(c, days, newest))
+    _active_in_slices(db, days, rebuilding=False)
+    return {"days": len(days)}
 
 
-def _refresh(
-    conn: Connection, *, windows: bool, marks: dict[str, str] | None = None
-) -> tuple[dict[str, int], tuple[int, int] | None]:
-    """The refresh from the stored watermarks, or from `marks` when given (the ids newest when a rebuild began);
-    with windows=False the active users are left to the caller, given the day span returned."""
-    if marks is None:
-        marks = dict(conn.execute(select(kpi_state.c.name, kpi_state.c.value)).all())
-        if not marks.get("payments") and not marks.get("refunds"):
-            return rebuild(conn), None
+def _stored_marks(conn: Connection) -> dict[str, str]:
+    return dict(conn.execute(select(kpi_state.c.name, kpi_state.c.value)).tuples().all())
+
+
+def _touched_days(conn: Connection, marks: dict[str, str]) -> list[dt.date]:
+    """The business days of successful payments and refunds whose ids are at or after the marks less the
+    lookback (all of them for an empty mark)."""
     days: set[dt.date] = set()
     for name, (table, prefix) in _WATERMARKS.items():
         mark = marks.get(name) or ""
@@ -188,9 +187,7 @@ def _refresh(
             ).scalars()
             if d is not None
         }
-    span = _recompute(conn, sorted(days), rebuilding=False, windows=windows)
-    _save_watermarks(conn)
-    return {"days": len(days)}, span
+    return sorted(days)
 
 
 def _newest_ids(conn: Connection) -> dict[str, str]:
@@ -201,9 +198,9 @@ def _newest_ids(conn: Connection) -> dict[str, str]:
     }
 
 
-def _save_watermarks(conn: Connection) -> None:
+def _save_watermarks(conn: Connection, newest_ids: dict[str, str] | None = None) -> None:
     now = clock.now()
-    for name, newest in _newest_ids(conn).items():
+    for name, newest in (newest_ids or _newest_ids(conn)).items():
         conn.execute(delete(kpi_state).where(kpi_state.c.name == name))
         conn.execute(insert(kpi_state).values(name=name, value=newest, updated_at=now))
 
@@ -227,6 +224,39 @@ def _slice(conn: Connection, *, start: int, n: int, work: Callable[[Connection, 
         work(conn, i)
         i += 1
     return i
+
+
+def _days_in_slices(db: Database, days: Sequence[dt.date]) -> None:
+    """Each day's rows (daily, payers, daily sums), then each month's, in short write transactions."""
+    _in_slices(db, len(days), lambda c, i: _recompute_day(c, days[i]))
+    months = sorted({d.replace(day=1) for d in days})
+    _in_slices(db, len(months), lambda c, i: _monthly(c, months[i]))
+
+
+def _first_days_and_marks(conn: Connection, days: Sequence[dt.date], newest: dict[str, str]) -> None:
+    if days:
+        _first_days(conn, [day_no(d) for d in days])
+    _save_watermarks(conn, newest)
+
+
+def _active_in_slices(db: Database, days: Sequence[dt.date], *, rebuilding: bool) -> None:
+    """Active users from the first of these days on: read in a read transaction, written a day at a time in
+    short write transactions; when rebuilding, rows outside the days' span go too."""
+    with db.read() as c:
+        last = c.execute(select(func.max(kpi_payer_days.c.day_no))).scalar_one_or_none()
+        span = None if last is None or not days else (day_no(days[0]), max(last, day_no(days[-1])))
+        rows = _active_rows(c, *span) if span else []
+    if rebuilding:
+        _in_slices(db, 1, lambda c, _: _drop_active_outside(c, span))
+    if span is None:
+        return
+    by_day: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        by_day[day_no(r["day"])].append(r)
+    first = span[0]
+    _in_slices(
+        db, span[1] - first + 1, lambda c, i: _write_active(c, first + i, first + i, by_day[first + i])
+    )
 
 
 def _stale_days(conn: Connection, days: Sequence[dt.date]) -> tuple[list[dt.date], list[dt.date]]:
@@ -296,13 +326,10 @@ def _drop_active_outside(conn: Connection, span: tuple[int, int] | None) -> None
 # ---------------------------------------------------------------- recomputation
 
 
-def _recompute(
-    conn: Connection, days: Sequence[dt.date], *, rebuilding: bool, windows: bool = True
-) -> tuple[int, int] | None:
-    """Recompute these days; the active users from the first of them on, unless windows=False, when the span
-    of days whose active users are due is returned instead."""
+def _recompute(conn: Connection, days: Sequence[dt.date], *, rebuilding: bool) -> None:
+    """Recompute these days in this one transaction, and the active users from the first of them on."""
     if not days:
-        return None
+        return
     for d in days:
         _daily(conn, d)
         _payer_days(conn, d)
@@ -312,13 +339,8 @@ def _recompute(
     else:
         _first_days_all(conn)
     last = conn.execute(select(func.max(kpi_payer_days.c.day_no))).scalar_one_or_none()
-    if last is None:
-        return None
-    span = (day_no(days[0]), max(last, day_no(days[-1])))
-    if windows:
-        _active(conn, *span)
-        return None
-    return span
+    if last is not None:
+        _active(conn, day_no(days[0]), max(last, day_no(days[-1])))
 
 
 def _daily(conn: Connection, d: dt.date) -> None:
