@@ -107,3 +107,14 @@ def test_statements_per_pay_code_payment(platform) -> None:  # type: ignore[no-u
     text = "\n".join(seen)
     assert "fee_rules" not in text and "campaigns" not in text  # both from the cache
     assert len(seen) <= STATEMENTS_MAX, text
+
+
+def test_answer_is_the_payment_as_stored(platform) -> None:  # type: ignore[no-untyped-def]
+    """A pay-code create answers with the payment as the rail answer's transaction left it, without reading it
+    back: the very document a GET then returns."""
+    mid, mh = platform.merchant()
+    made = _pay(platform, mh, 0)
+    got = platform.client.get(f"/v1/payments/{made['id']}", headers=mh)
+    assert got.status_code == 200
+    assert made == got.json()
+    assert made["status"] == "succeeded" and made["fee_fen"] > 0 and made["business_date"]

@@ -27,11 +27,7 @@ def create_payment(
     db: Database = Depends(get_db),
 ) -> Response:
     def go() -> PaymentDoc:
-        made = db.run(
-            lambda c: service.create_payment(c, p.merchant_id, req)
-        )  # the rail is called after commit
-        with db.read() as c:
-            return service.get_payment(c, p.merchant_id, made["id"])
+        return service.create_and_answer(db, p.merchant_id, req)  # the rail is called after the commit
 
     # a retry after a crash runs the create again: the same merchant_order_no and body return that payment and
     # finish its rail call if a crash cut it short

@@ -3,6 +3,7 @@ entries that go with each success and refund, in the same transaction as the sta
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import re
 from collections.abc import Callable
@@ -364,6 +365,29 @@ def create_payment(
     return public(created)
 
 
+# A request that creates a payment and answers with it gets the payment as the rail answer's transaction left it
+# (`create_and_answer`), instead of reading it back in a third transaction.
+_ANSWERS: contextvars.ContextVar[dict[str, PaymentDoc] | None] = contextvars.ContextVar(
+    "zhifu_payment_answers", default=None
+)
+
+
+def create_and_answer(db: Database, merchant_id: str, req: CreatePayment) -> PaymentDoc:
+    """Create a payment (its intent commits, the rail is called after the commit and its answer commits in a
+    second transaction) and return it as it then stands: as a success left it, or read back otherwise."""
+    answers: dict[str, PaymentDoc] = {}
+    token = _ANSWERS.set(answers)
+    try:
+        made = db.run(lambda c: create_payment(c, merchant_id, req))
+    finally:
+        _ANSWERS.reset(token)
+    doc = answers.get(made["id"])
+    if doc is not None:
+        return doc
+    with db.read() as c:
+        return get_payment(c, merchant_id, made["id"])
+
+
 def _order(p: Any, m: Any, auth_code: str | None) -> PaymentOrder:
     return PaymentOrder(
         p.id,
@@ -525,7 +549,11 @@ def _succeed(conn: Connection, p: Any, result: ChannelResult | Notification, at:
             at=at,
         ),
     )
-    webhooks.emit(conn, p.merchant_id, "payment.succeeded", public(done), at=at)
+    doc = public(done)
+    webhooks.emit(conn, p.merchant_id, "payment.succeeded", doc, at=at)
+    answers = _ANSWERS.get()
+    if answers is not None:  # the request that created it answers with this, once this transaction commits
+        answers[p.id] = doc
 
 
 def _fail(conn: Connection, p: Any, code: str | None, message: str | None, at: dt.datetime) -> None:
