@@ -22,6 +22,9 @@ _INFO_KEY = "zhifu_slot_number"  # kept with the pooled connection, for as long 
 _offset = random.randrange(SLOT_COUNT_MAX)
 _lock = threading.Lock()
 _taken: set[int] = set()
+# numbers of closed connections: appended by their finalizer (which may run in any thread, at any allocation,
+# even while _lock is held), taken back under the lock
+_given_back: list[int] = []
 _in_turn = itertools.count()
 
 
@@ -42,12 +45,9 @@ def connection_slot(conn: Connection, slots: int) -> int:
 
 def _take_number(dbapi_connection: object) -> int:
     with _lock:
+        while _given_back:
+            _taken.discard(_given_back.pop())
         number = next(n for n in range(len(_taken) + 1) if n not in _taken)
         _taken.add(number)
-    weakref.finalize(dbapi_connection, _give_back, number)
+    weakref.finalize(dbapi_connection, _given_back.append, number)
     return number
-
-
-def _give_back(number: int) -> None:
-    with _lock:
-        _taken.discard(number)
