@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import typer
 
@@ -13,6 +15,8 @@ from zhifu.bills.importer import FILE_BYTES_MAX, BillFileRefused
 from zhifu.cli import console, database, fail, working
 from zhifu.core.errors import ZhifuError
 from zhifu.core.money import format_fen
+
+T = TypeVar("T")
 
 NAME = "bills"
 app = typer.Typer(
@@ -36,15 +40,18 @@ def _read(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def _call(fn):  # type: ignore[no-untyped-def]
+def _call(fn: Callable[[], T]) -> T:
+    """The service's answer, or the command ends saying why (each fault of a refused file on its line)."""
     try:
         return fn()
     except BillFileRefused as exc:
         for f in exc.faults:
             console.print(f"  {f.text()}")
         fail(f"{exc.total} fault(s); nothing was imported")
+        raise
     except ZhifuError as exc:
         fail(f"{exc.param + ': ' if exc.param else ''}{exc.message}")
+        raise
 
 
 @app.command("import")

@@ -35,7 +35,7 @@ from zhifu.core.errors import InvalidRequest, ZhifuError
 from zhifu.db import Database
 from zhifu.merchants import Principal
 
-router = APIRouter()
+router: APIRouter = APIRouter()
 api = APIRouter(prefix="/v1", tags=["bills"])
 public = APIRouter(include_in_schema=False)
 pages = APIRouter(

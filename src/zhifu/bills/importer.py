@@ -80,7 +80,7 @@ class BillFileRefused(InvalidRequest):
         self.faults = shown
         self.total = count
 
-    def to_dict(self) -> dict[str, Any]:  # type: ignore[override]
+    def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = dict(super().to_dict())
         doc["errors"] = [dataclasses.asdict(f) for f in self.faults]
         doc["errors_total"] = self.total
@@ -150,7 +150,8 @@ def read_rows(data: bytes, filename: str = "") -> tuple[list[list[str]], str]:
     if not data.strip():
         raise BillFileRefused([Fault(1, "file", "文件为空 / the file is empty")])
     if data.startswith(b"PK\x03\x04") or filename.lower().endswith(".xlsx"):
-        rows, encoding = [], "xlsx"
+        rows: list[list[str]] = []
+        encoding = "xlsx"
         for r in _xlsx_rows(data):
             if len(rows) > LINES_MAX:
                 break

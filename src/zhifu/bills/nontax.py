@@ -265,7 +265,7 @@ class CodeFileRefused(InvalidRequest):
         self.faults = shown
         self.total = len(faults)
 
-    def to_dict(self) -> dict[str, Any]:  # type: ignore[override]
+    def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = dict(super().to_dict())
         doc["errors"] = [{"line": f.line, "field": f.field, "message": f.message} for f in self.faults]
         doc["errors_total"] = self.total

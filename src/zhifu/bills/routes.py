@@ -292,7 +292,7 @@ def _public_page(request: Request, template: str, ctx: dict[str, Any], status: i
     from zhifu.web.templating import request_language
 
     lang = request_language(request)
-    base = {
+    base: dict[str, Any] = {
         "csrf_token": "",
         "user": None,
         "nav_items": [],
@@ -374,7 +374,7 @@ def payer_pay(
 
 
 def _history_page(request: Request, ctx: dict[str, Any], status: int = 200) -> Response:
-    base = {
+    base: dict[str, Any] = {
         "step": "phone",
         "phone": "",
         "error": None,

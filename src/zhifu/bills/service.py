@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import io
 import re
+from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any, Literal
 
@@ -725,7 +726,7 @@ def pay_bill(conn: Connection, req: PayBillIn, *, at: dt.datetime | None = None)
     if p["status"] in FINAL_UNPAID:  # refused at once (a limit): give the reservation back
         line_key = and_(bill_lines.c.merchant_id == b.merchant_id, bill_lines.c.order_no == order_no)
         _release(conn, conn.execute(select(bill_lines).where(line_key)).one(), at)
-        line = conn.execute(select(bill_lines).where(line_key)).one()
+        line: Any = conn.execute(select(bill_lines).where(line_key)).one()
         after = _bill(conn, b, bill.id) if bill is not None else None
     else:  # the rows as they now stand, without reading them again
         line = SimpleNamespace(**{**row, "payment_id": p["id"], "channel": p["channel"]})
@@ -778,9 +779,14 @@ def pay(db: Database, req: PayBillIn, *, at: dt.datetime | None = None) -> dict[
             "bill": bill_public(bill, b, at=clock.now()) if bill is not None else None,
         }
 
+    def settled(conn: Connection) -> dict[str, Any]:
+        doc = settle(conn, True)
+        assert doc is not None  # allowed to write, it always answers
+        return doc
+
     with db.read() as c:  # usually only a read: the writer's lock is not taken to show the answer
         doc = settle(c, False)
-    return doc if doc is not None else db.run(lambda c: settle(c, True))
+    return doc if doc is not None else db.run(settled)
 
 
 _OLDEST_OPEN_Q = (
@@ -803,7 +809,6 @@ def _open_bill(conn: Connection, b: Any, acc: str, bill_id: str | None, at: dt.d
     if bill_id is None:  # the oldest open bill of the account, read (and locked) at once
         q = _OLDEST_OPEN_Q_LOCK if conn.dialect.name == "postgresql" else _OLDEST_OPEN_Q
         bill = conn.execute(q, {"mid": b.merchant_id, "acc": acc}).first()
-        bill_id = bill.id if bill is not None else None
         if bill is None:
             known = conn.execute(
                 select(bills.c.id)
@@ -829,6 +834,7 @@ def _open_bill(conn: Connection, b: Any, acc: str, bill_id: str | None, at: dt.d
             raise NotFound(
                 f"{b.name}没有户号 {acc}{hint} / unknown account {acc} at {b.id}", param="account_no"
             )
+        bill_id = bill.id
     if bill is None or bill.status not in OPEN:  # on PostgreSQL, a row read while another payment held it
         bill = _bill(conn, b, bill_id, lock=True)
     if bill.open_payments:  # give back what payments that ended unpaid still hold, then read it again
@@ -1464,7 +1470,7 @@ def collections(conn: Connection, biller_id: str, *, days: int = 31) -> list[dic
     ]
 
 
-def _day_lines(conn: Connection, b: Any, d: dt.date) -> list[Any]:
+def _day_lines(conn: Connection, b: Any, d: dt.date) -> Sequence[Any]:
     return conn.execute(
         select(bill_lines)
         .where(
@@ -1683,7 +1689,7 @@ def import_return_file(
         raise importer.BillFileRefused(faults)
     ours = {x.payment_id: x for x in _day_lines(conn, b, d)}
     nos = _bill_nos(conn, b, [x.bill_id for x in ours.values() if x.bill_id])
-    cases = []
+    cases: list[tuple[str, str, str, int | None, int | None, str]] = []
     for pid, x in ours.items():
         t = theirs.get(pid)
         if t is None:

@@ -17,6 +17,7 @@ import datetime as dt
 import functools
 import io
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -378,7 +379,7 @@ def contribute(db: Database, req: ContributionIn, *, at: dt.datetime | None = No
 # ---------------------------------------------------------------- reading orders
 
 
-def _order_rows(conn: Connection, order_id: str) -> tuple[Any, Any, list[Any]]:
+def _order_rows(conn: Connection, order_id: str) -> tuple[Any, Any, Sequence[Any]]:
     rows = conn.execute(
         select(si_contributions).where(si_contributions.c.bill_id == order_id).order_by(si_contributions.c.id)
     ).all()
