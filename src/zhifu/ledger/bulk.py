@@ -62,18 +62,20 @@ def post_bulk(conn: Connection, items: Sequence[BulkEntry]) -> list[str]:
         )
     if not items:
         return []
-    # legs -> (content hash, posting values without entry and time); legs -> how many entries repeat them
-    checked: dict[tuple[Leg, ...], tuple[str, list[tuple[str, str, int, str]]]] = {}
-    repeats: dict[tuple[Leg, ...], int] = {}
+    # The same legs object repeats when its builder's caller reuses it (a shop's prices repeat): it is checked
+    # once, by identity (the items hold every legs object for the length of the call). id(legs) -> the legs,
+    # their content hash, their posting values (without entry and time) and how many entries carry them.
+    checked: dict[int, tuple[tuple[Leg, ...], str, list[tuple[str, str, int, str]], list[int]]] = {}
     keys: set[str] = set()
     for e in items:
         legs, key = e.legs, e.idempotency_key
-        if legs in checked:
-            repeats[legs] += 1
+        seen = checked.get(id(legs))
+        if seen is not None:
+            seen[3][0] += 1
         else:
             content = _check_entry(EntryRequest(key, legs))  # balances, positive integer legs, 2–64 of them
-            checked[legs] = (content, [(g.account, g.side, g.amount_fen, g.currency) for g in legs])
-            repeats[legs] = 1
+            values = [(g.account, g.side, g.amount_fen, g.currency) for g in legs]
+            checked[id(legs)] = (legs, content, values, [1])
         if not key or len(key) > KEY_CHARS_MAX:
             raise LedgerError(
                 f"an entry needs an idempotency key of 1–{KEY_CHARS_MAX} characters", param="idempotency_key"
@@ -83,20 +85,20 @@ def post_bulk(conn: Connection, items: Sequence[BulkEntry]) -> list[str]:
         raise IdempotencyConflict("an idempotency key repeats in the batch", param="idempotency_key")
 
     deltas: dict[str, list[int]] = {}
-    for legs, n in repeats.items():
-        for g in legs:
-            d = deltas.get(g.account)
+    for _legs, _content, values, (n,) in checked.values():
+        for code, side, fen, _currency in values:
+            d = deltas.get(code)
             if d is None:
-                d = deltas[g.account] = [0, 0, 0, 0]
-            d[0 if g.side == "D" else 1] += n * g.amount_fen
+                d = deltas[code] = [0, 0, 0, 0]
+            d[0 if side == "D" else 1] += n * fen
     sql = _hot_sql(conn)
     accs = _lock_posting_accounts(conn, sql, deltas.keys())
-    _check_accounts(accs, (EntryRequest("", legs) for legs in checked))
+    _check_accounts(accs, (EntryRequest("", c[0]) for c in checked.values()))
     guarded = {code for code, acc in accs.items() if acc["no_overdraft"]}
     if guarded:  # only the entries that touch a guarded account can overdraw it, in their order
-        touching = {legs for legs in checked if any(g.account in guarded for g in legs)}
+        touching = {k for k, c in checked.items() if any(v[0] in guarded for v in c[2])}
         _check_overdraft_in_order(
-            accs, [EntryRequest(e.idempotency_key, e.legs) for e in items if e.legs in touching]
+            accs, [EntryRequest(e.idempotency_key, e.legs) for e in items if id(e.legs) in touching]
         )
 
     stamp = utc_bind(conn.dialect)
@@ -108,7 +110,7 @@ def post_bulk(conn: Connection, items: Sequence[BulkEntry]) -> list[str]:
     entry_rows: list[tuple[Any, ...]] = []
     posting_rows: list[tuple[Any, ...]] = []
     for e, eid, at in zip(items, ids, stamps, strict=True):
-        content, values = checked[e.legs]
+        _legs, content, values, _n = checked[id(e.legs)]
         entry_rows.append((eid, e.idempotency_key, content, e.description, None, at))
         posting_rows.extend([(eid, code, side, fen, currency, at) for code, side, fen, currency in values])
     cursor = _cursor(conn)

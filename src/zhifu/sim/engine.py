@@ -11,8 +11,10 @@ import gc
 import math
 import os
 import random
+import sys
 import time
 from collections.abc import Iterator, Sequence
+from types import TracebackType
 from typing import Any, Protocol
 
 from rich.console import Console
@@ -186,6 +188,11 @@ class Simulation:
         self.rail_store: Any = (
             None  # the fake rails' store: given one, the rails' side of history is written too
         )
+        self._sharing = False  # inside the day loop: days share a transaction (see _days_shared)
+        self._shared: contextlib.ExitStack | None = None
+        self._shared_conn: Connection | None = None
+        self._shared_payments = 0
+        self._rails_pending: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------ the run
 
@@ -224,7 +231,7 @@ class Simulation:
                 disable=not progress,
                 transient=False,
             )
-            with bar, self._bulk():
+            with bar, self._bulk(), self._days_shared():
                 task = bar.add_task(f"模拟 {self.profile.name} / simulating", total=p.days, status="")
                 for d in range(p.days):
                     day = p.start + dt.timedelta(days=d)
@@ -233,8 +240,9 @@ class Simulation:
                     self._drift(d)
                     t0 = time.perf_counter()
                     with _collector_paused():
-                        self._payments(d, day)
-                        self._refunds(d)
+                        self._record_day(d, day)
+                        if self._shared_payments >= p.batch_size:
+                            self._close_shared(None)
                     self.result.payments_s += time.perf_counter() - t0
                     self._onboard(d, day, joining.get(d, []))  # joiners take payments from tomorrow
                     r = self.result
@@ -262,6 +270,60 @@ class Simulation:
                 built_from = time.perf_counter()
         self.result.payments_s += time.perf_counter() - built_from
 
+    @contextlib.contextmanager
+    def _days_shared(self) -> Iterator[None]:
+        """Inside, the days' writes (registrations, onboarding, payments and refunds) share one transaction,
+        committed once it holds a batch's worth of payments and at the end: a commit per batch, as a bulk loader
+        commits, instead of several a day (SQLite has one writer, and this run is it). The last commit counts as
+        recording time."""
+        if self.db is None or self.dry_run:
+            yield
+            return
+        self._sharing = True
+        try:
+            yield
+        except BaseException:
+            self._close_shared(sys.exc_info())
+            raise
+        else:
+            t0 = time.perf_counter()
+            self._close_shared(None)
+            self.result.payments_s += time.perf_counter() - t0
+        finally:
+            self._sharing = False
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        """A transaction for the run's writes: the shared one inside the day loop, else one of its own."""
+        assert self.db is not None
+        if not self._sharing:
+            with self.db.tx() as conn:
+                yield conn
+            return
+        if self._shared_conn is None:
+            self._shared = contextlib.ExitStack()
+            self._shared_conn = self._shared.enter_context(self.db.tx())
+        yield self._shared_conn
+
+    def _close_shared(
+        self,
+        failed: tuple[type[BaseException], BaseException, TracebackType | None]
+        | tuple[None, None, None]
+        | None,
+    ) -> None:
+        """Commit the shared transaction (or roll it back when `failed` holds an exception), then hand the rails'
+        store what the committed days did at the rails."""
+        stack, self._shared, self._shared_conn, self._shared_payments = self._shared, None, None, 0
+        pending, self._rails_pending = self._rails_pending, []
+        if stack is None:
+            return
+        if failed is not None and failed[0] is not None:
+            stack.__exit__(*failed)
+            return
+        stack.close()
+        if self.rail_store is not None and pending:
+            self.rail_store.load_history(pending)
+
     # ------------------------------------------------------------ businesses and merchants
 
     def _register(self, batch: list[Business]) -> None:
@@ -284,7 +346,7 @@ class Simulation:
         self.result.registered_businesses += len(rows)
         if self.db is None or self.dry_run:
             return
-        with self.db.tx() as conn:
+        with self._tx() as conn:
             for start in range(0, len(rows), 20_000):
                 register_businesses(conn, rows[start : start + 20_000])
 
@@ -338,8 +400,7 @@ class Simulation:
         self.result.merchants += len(joiners)
 
     def _onboard_db(self, day: dt.date, joiners: list[Business], links: list[tuple[str, str]]) -> None:
-        assert self.db is not None
-        with self.db.tx() as conn:
+        with self._tx() as conn:
             for b in joiners:
                 at = _local(day, 9 * 3600 + self.rng.randrange(8 * 3600))
                 self.clock.set(at)
@@ -377,27 +438,10 @@ class Simulation:
             cum = self._hour_cum[weights] = [sum(weights[: h + 1]) for h in range(24)]
         return cum
 
-    def _payments(self, d: int, day: dt.date) -> None:
-        if not self.active and not self.hooks:
-            return
-        rng = self.rng
-        specs: list[PaymentSpec] = []
-        if self.active:
-            expected = (
-                self.cum[-1]
-                * PAYMENTS_PER_MERCHANT_DAY
-                * rhythm.day_factor(day)
-                * rhythm.growth(d, GROWTH_PPM)
-            )
-            n = max(0, int(rng.gauss(expected, math.sqrt(expected)) + 0.5)) if expected > 0 else 0
-            picks = rng.choices(self.active, cum_weights=self.cum, k=n)
-            specs = self._specs(d, day, picks)
-        sd = SimDay(d, day, self.world, self.active, rng)  # type: ignore[arg-type]
-        for hook in self.hooks:
-            specs.extend(hook.extra_payments(sd))
-        for hook in self.hooks:
-            specs = hook.review(sd, specs)
-        specs.sort(key=lambda s: s.created_at)
+    def _record_day(self, d: int, day: dt.date) -> None:
+        """The day's payments, then the refunds due today; the rails' side of both is handed to the rails' store
+        once they are committed, when there is one."""
+        specs = self._day_specs(d, day)
         size = self.params.batch_size
         if self.db is None or self.dry_run:
             for start in range(0, len(specs), size):
@@ -416,15 +460,47 @@ class Simulation:
                         for i, s in enumerate(chunk, start)
                     ],
                 )
+            self._count_refunds(self.refunds_due.pop(d, []))
             return
-        # a day's batches commit together: one commit rewrites each touched page once, not once per batch
-        rail_txns: list[dict[str, Any]] = []
-        with self.db.tx() as conn:
+        rail_txns: list[dict[str, Any]] | None = [] if self.rail_store is not None else None
+        with self._tx() as conn:
             for start in range(0, len(specs), size):
                 chunk = specs[start : start + size]
                 self._account(chunk, record_payments(conn, chunk, rng=self.ref_rng, rail_txns=rail_txns))
-        if self.rail_store is not None:
-            self.rail_store.load_history(rail_txns)
+            # the refunds due today, some of today's payments among them, in the order they happen
+            due = sorted(self.refunds_due.pop(d, []), key=lambda r: r.at)
+            for start in range(0, len(due), size):
+                record_refunds(conn, due[start : start + size], rng=self.ref_rng, rail_txns=rail_txns)
+        self._count_refunds(due)
+        self._shared_payments += len(specs)
+        if rail_txns:
+            if self._sharing:
+                self._rails_pending.extend(rail_txns)  # handed over once the shared transaction commits
+            else:
+                self.rail_store.load_history(rail_txns)
+
+    def _day_specs(self, d: int, day: dt.date) -> list[PaymentSpec]:
+        if not self.active and not self.hooks:
+            return []
+        rng = self.rng
+        specs: list[PaymentSpec] = []
+        if self.active:
+            expected = (
+                self.cum[-1]
+                * PAYMENTS_PER_MERCHANT_DAY
+                * rhythm.day_factor(day)
+                * rhythm.growth(d, GROWTH_PPM)
+            )
+            n = max(0, int(rng.gauss(expected, math.sqrt(expected)) + 0.5)) if expected > 0 else 0
+            picks = rng.choices(self.active, cum_weights=self.cum, k=n)
+            specs = self._specs(d, day, picks)
+        sd = SimDay(d, day, self.world, self.active, rng)  # type: ignore[arg-type]
+        for hook in self.hooks:
+            specs.extend(hook.extra_payments(sd))
+        for hook in self.hooks:
+            specs = hook.review(sd, specs)
+        specs.sort(key=lambda s: s.created_at)
+        return specs
 
     def _specs(self, d: int, day: dt.date, picks: list[Business]) -> list[PaymentSpec]:
         rng, world = self.rng, self.world
@@ -545,18 +621,9 @@ class Simulation:
                 if due < self.params.days:
                     self.refunds_due.setdefault(due, []).append(RefundSpec(p.merchant_id, p.id, amount, at))
 
-    def _refunds(self, d: int) -> None:
-        due = sorted(self.refunds_due.pop(d, []), key=lambda r: r.at)
-        for start in range(0, len(due), self.params.batch_size):
-            chunk = due[start : start + self.params.batch_size]
-            if self.db is not None and not self.dry_run:
-                rail_txns: list[dict[str, Any]] = []
-                with self.db.tx() as conn:
-                    record_refunds(conn, chunk, rng=self.ref_rng, rail_txns=rail_txns)
-                if self.rail_store is not None:
-                    self.rail_store.load_history(rail_txns)
-            self.result.refunds += len(chunk)
-            self.result.refunded_fen += sum(r.amount_fen for r in chunk)
+    def _count_refunds(self, done: list[RefundSpec]) -> None:
+        self.result.refunds += len(done)
+        self.result.refunded_fen += sum(r.amount_fen for r in done)
 
 
 @contextlib.contextmanager
