@@ -314,3 +314,12 @@ def test_rural_buyer_funds_through_a_payout_batch() -> None:
     )
     with pytest.raises(InvalidLegAmount, match="rural payout batch"):
         movements.rural_payout_batch(merchant_id="b", amount_fen=1.5)  # type: ignore[arg-type]
+
+
+def test_campaign_discount_hold_reserves_the_budget_for_the_clearing_account() -> None:
+    assert movements.campaign_discount_hold(campaign_id="c", amount_fen=120) == (
+        dr("campaign_budget:c", 120),
+        cr("campaign_clearing:c", 120),
+    )
+    with pytest.raises(InvalidLegAmount, match="campaign discount hold"):
+        movements.campaign_discount_hold(campaign_id="c", amount_fen=-1)

@@ -699,11 +699,12 @@ def price_payment(
         if payer.id:
             _check_split(conn, c.id, payer.id, m.id, day, at)
         timeout_s = int((expires_at - at).total_seconds()) + HOLD_MARGIN_S
+        debit, credit = ledger.movements.campaign_discount_hold(campaign_id=c.id, amount_fen=grant)
         h = ledger.hold(
             conn,
             ledger.keys.campaign_discount(payment_id),
-            budget_account(c.id),
-            clearing_account(c.id),
+            debit.account,
+            credit.account,
             grant,
             timeout_s=timeout_s,
             description=f"instant discount on {payment_id}",

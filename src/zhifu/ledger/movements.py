@@ -146,6 +146,15 @@ def campaign_funding(*, campaign_id: str, funder: str, amount_fen: int) -> tuple
     )
 
 
+def campaign_discount_hold(*, campaign_id: str, amount_fen: int) -> tuple[Leg, ...]:
+    """An instant discount is reserved (posted as a hold until its payment succeeds or lapses): DR the campaign's
+    budget, CR the campaign's clearing account."""
+    return balanced(
+        "campaign discount hold",
+        [dr(acc.campaign_budget(campaign_id), amount_fen), cr(acc.campaign_clearing(campaign_id), amount_fen)],
+    )
+
+
 def campaign_award(*, campaign_id: str, acquirer_id: str, amount_fen: int) -> tuple[Leg, ...]:
     """A payment earns a cost refund and subsidy under a campaign, owed to the merchant's acquirer: DR the
     campaign's budget, CR incentive_payable."""
