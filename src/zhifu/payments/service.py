@@ -185,6 +185,13 @@ _LOADS = {
 }
 
 
+_BY_ORDER_NO = select(payments).where(
+    and_(payments.c.merchant_id == bindparam("mid"), payments.c.merchant_order_no == bindparam("order_no"))
+)
+# an UPDATE of one payment setting the columns named in its parameters (besides "pid")
+_UPDATE_BY_ID = update(payments).where(payments.c.id == bindparam("pid"))
+
+
 def _load(conn: Connection, payment_id: str, *, merchant_id: str | None = None, lock: bool = False) -> Any:
     q = _LOADS[(merchant_id is not None, lock and conn.dialect.name == "postgresql")]
     row = conn.execute(q, {"pid": payment_id, "mid": merchant_id}).first()
@@ -277,11 +284,7 @@ def create_payment(
         facts(channel_name)
         flow = flow or ("terminal" if channel_name in TERMINAL_CHANNELS else "dynamic_code")
     m = merchant_row(conn, merchant_id)
-    taken = conn.execute(
-        select(payments).where(
-            and_(payments.c.merchant_id == merchant_id, payments.c.merchant_order_no == req.merchant_order_no)
-        )
-    ).first()
+    taken = conn.execute(_BY_ORDER_NO, {"mid": merchant_id, "order_no": req.merchant_order_no}).first()
     if taken is not None:  # before the caps, which count this very payment
         if (taken.amount_fen, taken.channel, taken.description) == (
             req.amount_fen,
@@ -531,7 +534,7 @@ def _succeed(conn: Connection, p: Any, result: ChannelResult | Notification, at:
         "updated_at": now,
         "business_date": business_date(at),
     }
-    conn.execute(update(payments).where(payments.c.id == p.id).values(**values))
+    conn.execute(_UPDATE_BY_ID, {**values, "pid": p.id})
     done = SimpleNamespace(**{**p._mapping, **values})  # the row as it now stands, without reading it again
     # subscribers act in this transaction (a bill payment: its bill, receipt and the biller's payable)
     events.publish(
