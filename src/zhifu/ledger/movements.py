@@ -151,7 +151,10 @@ def campaign_discount_hold(*, campaign_id: str, amount_fen: int) -> tuple[Leg, .
     budget, CR the campaign's clearing account."""
     return balanced(
         "campaign discount hold",
-        [dr(acc.campaign_budget(campaign_id), amount_fen), cr(acc.campaign_clearing(campaign_id), amount_fen)],
+        [
+            dr(acc.campaign_budget(campaign_id), amount_fen),
+            cr(acc.campaign_clearing(campaign_id), amount_fen),
+        ],
     )
 
 
