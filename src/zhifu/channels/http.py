@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,11 +23,7 @@ def redact(text: str) -> str:
 
 class RailHttp:
     """A connector's HTTP client to one rail's base URL. `transport` lets tests (and an in-process fake rail)
-    answer without a socket.
-
-    Each thread calls the rail through a client of its own (one kept-alive connection each): requests of many
-    threads through one client queue on its pool's lock, and every call there checks each idle connection of the
-    pool with a system call. A client whose thread has ended goes with it; `close` closes those still alive."""
+    answer without a socket."""
 
     def __init__(
         self,
@@ -42,25 +36,11 @@ class RailHttp:
     ) -> None:
         self.rail = rail
         self.base_url = base_url.rstrip("/")
-        self._given = client  # a client the caller made is shared by every thread, as given
-        self._transport = transport
-        self._timeout = httpx.Timeout(timeout_s, connect=min(RAIL_CONNECT_TIMEOUT_S, timeout_s))
-        self._local = threading.local()
-        self._alive: weakref.WeakSet[httpx.Client] = weakref.WeakSet()
-        self._lock = threading.Lock()
-
-    @property
-    def client(self) -> httpx.Client:
-        """This thread's client to the rail."""
-        if self._given is not None:
-            return self._given
-        c: httpx.Client | None = getattr(self._local, "client", None)
-        if c is None:
-            c = httpx.Client(base_url=self.base_url, transport=self._transport, timeout=self._timeout)
-            self._local.client = c
-            with self._lock:
-                self._alive.add(c)
-        return c
+        self.client = client or httpx.Client(
+            base_url=self.base_url,
+            transport=transport,
+            timeout=httpx.Timeout(timeout_s, connect=min(RAIL_CONNECT_TIMEOUT_S, timeout_s)),
+        )
 
     def request(
         self,
@@ -89,10 +69,4 @@ class RailHttp:
         return r
 
     def close(self) -> None:
-        if self._given is not None:
-            self._given.close()
-        with self._lock:
-            clients = list(self._alive)
-            self._alive.clear()
-        for c in clients:
-            c.close()
+        self.client.close()
