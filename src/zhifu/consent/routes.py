@@ -224,6 +224,10 @@ _PYDANTIC_ZH = {
 def _explain(exc: ZhifuError) -> tuple[str, str]:
     """(field, "字段：原因") for a person: the field named in Chinese first, the service's Chinese reason."""
     field = getattr(exc, "field", None) or exc.param or "form"
+    if isinstance(exc, ops.FormError):  # a console form's own refusal (an out-of-date form)
+        from zhifu.console.operator_routes import explain
+
+        return field, explain(exc, "zh")
     zh, sep, en = exc.message.partition(" / ")
     text = zh if sep and _CJK.search(zh) else exc.message
     return field, f"{LABELS.get(field, field)}：{text}"
@@ -316,7 +320,7 @@ async def desk_file(request: Request, user: User = Depends(_operator)) -> Respon
         return f"{DESK}/{done['id']}"
 
     try:
-        url = await run_in_threadpool(ops.once, db, user, values.get("form_token", ""), "zh", act)
+        url = await run_in_threadpool(ops.once, db, user, values.get("form_token", ""), act)
     except (*_REFUSED, NotFound) as exc:
         field, message = _explain(exc)
         return _desk(request, user, error=message, field=field, values=values, status=exc.http_status)
@@ -345,9 +349,7 @@ async def desk_decide(request: Request, request_id: str, user: User = Depends(_o
         return f"{DESK}/{request_id}"
 
     try:
-        url = await run_in_threadpool(
-            ops.once, request.app.state.db, user, values.get("form_token", ""), "zh", act
-        )
+        url = await run_in_threadpool(ops.once, request.app.state.db, user, values.get("form_token", ""), act)
     except _REFUSED as exc:
         return _detail(request, user, request_id, error=_explain(exc)[1], status=exc.http_status)
     return console._redirect(request, url)

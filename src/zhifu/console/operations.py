@@ -25,7 +25,6 @@ from zhifu.core import clock
 from zhifu.core.errors import InvalidRequest, NotFound, PermissionDenied, ZhifuError
 from zhifu.core.messages import N_
 from zhifu.core.money import parse_yuan
-from zhifu.web.i18n import translator
 
 FORM_TOKEN_TTL_S: Final = 7 * 24 * 3600  # a form left open over a week is stale; its token row is purged
 UPLOAD_BYTES_MAX: Final = (
@@ -33,83 +32,7 @@ UPLOAD_BYTES_MAX: Final = (
 )  # a county's rail-day statement is a few MB (the body limit allows 17)
 NOTE_CHARS_MAX: Final = 500
 
-# The field names services and forms use, as a person reads them (msgids; zh_CN in the catalogue).
-FIELD_LABELS: Final[dict[str, str]] = {
-    "type": N_("Merchant type"),
-    "legal_name": N_("Registered name"),
-    "short_name": N_("Shop name"),
-    "credit_code": N_("Unified social credit code"),
-    "legal_person_name": N_("Legal person or owner"),
-    "legal_person_id": N_("Resident ID number"),
-    "phone": N_("Mobile number"),
-    "mcc": N_("Merchant category (MCC)"),
-    "town_code": N_("Town"),
-    "village_code": N_("Village"),
-    "address": N_("Address"),
-    "settle_bank": N_("Settlement bank"),
-    "settle_account_no": N_("Settlement account no."),
-    "settle_account_name": N_("Settlement account name"),
-    "account_name": N_("Settlement account name"),
-    "acquirer_id": N_("Acquirer"),
-    "settlement_cycle": N_("Settlement cycle"),
-    "business_date": N_("Business date"),
-    "date": N_("Business date"),
-    "before": N_("Business date"),
-    "channel": N_("Channel"),
-    "file": N_("File"),
-    "reason": N_("Reason"),
-    "action": N_("Action"),
-    "note": N_("Note"),
-    "checker": N_("Checker"),
-    "maker": N_("Maker"),
-    "case": N_("Case"),
-    "merchant": N_("Merchant"),
-    "name": N_("Campaign name"),
-    "funder": N_("Funder"),
-    "budget": N_("Budget"),
-    "budget_fen": N_("Budget"),
-    "starts_at": N_("Start date"),
-    "ends_at": N_("End date"),
-    "rules": N_("Rules"),
-    "discount_min": N_("Smallest discount"),
-    "discount_max": N_("Largest discount"),
-    "probability": N_("Chance of a discount"),
-    "amount_below": N_("Payments under"),
-    "rate": N_("Rate"),
-    "rate_ppm": N_("Rate"),
-    "min_fen": N_("Minimum"),
-    "min": N_("Minimum"),
-    "cap_fen": N_("Cap"),
-    "cap": N_("Cap"),
-    "effective_from": N_("Effective from"),
-    "effective_to": N_("Effective to"),
-    "merchant_class": N_("Merchant class"),
-    "card_type": N_("Card type"),
-    "id": N_("Record"),
-    "payout_id": N_("Payout"),
-    "batch_no": N_("Batch no."),
-    "amount_fen": N_("Amount"),
-    "status": N_("Status"),
-    "form": N_("Form"),
-}
-
-# Messages for error codes whose service message is English only.
-CODE_MESSAGES: Final[dict[str, str]] = {
-    "merchant_state": N_("The merchant is not in a state that allows this."),
-    "case_not_open": N_("The case is no longer open."),
-    "case_not_proposed": N_("The case has no proposal waiting."),
-    "maker_is_checker": N_("You proposed this resolution; another person must approve it."),
-    "action_not_allowed": N_("This action does not fit the case."),
-    "campaign_status": N_("The campaign is not in a state that allows this."),
-    "campaign_ended": N_("The campaign has ended."),
-    "fee_rule_exists": N_("A rule for the same channel, card type and class starting that day exists."),
-    "too_long": N_("Too long."),
-    "calendar_out_of_range": N_("The working-day calendar does not cover this date; import the year first."),
-    "statement_unavailable": N_("The channel's statement could not be downloaded."),
-    "statement_format": N_("The file is not in the expected format."),
-    "forbidden": N_("Your institution cannot do this."),
-    "resource_missing": N_("Not found."),
-}
+# Why pydantic refused a field, as msgids (zh_CN in the catalogue; the page translates them).
 PYDANTIC_MESSAGES: Final[dict[str, str]] = {
     "missing": N_("Required."),
     "string_too_short": N_("Required."),
@@ -123,66 +46,33 @@ PYDANTIC_MESSAGES: Final[dict[str, str]] = {
     "int_type": N_("Must be a whole number."),
     "string_pattern_mismatch": N_("Not in the expected form."),
 }
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 class FormError(InvalidRequest):
-    """Bad input in a console form: the field it names and a message already in the page's language."""
+    """Bad input in a console form: the field it names and why, as an English msgid (with the values it is
+    formatted with) that the page showing the form translates; `message` is the English text."""
 
     type = "invalid_request_error"
     code = "invalid_form"
     http_status = 400
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message, param=field)
+    def __init__(self, field: str, msgid: str, values: dict[str, Any] | None = None) -> None:
+        self.values: dict[str, Any] = dict(values or {})
+        super().__init__(msgid % self.values if self.values else msgid, param=field)
         self.field = field
+        self.msgid = msgid
 
 
-def field_label(field: str | None, lang: str) -> str:
-    _ = translator(lang)
-    label = FIELD_LABELS.get(field or "")
-    return _(label) if label else (field or "")
-
-
-def explain(exc: ZhifuError, lang: str) -> str:
-    """One line for a person, in the page's language, naming the field: "统一社会信用代码：校验位错误"."""
-    if isinstance(exc, FormError):
-        return exc.message
-    _ = translator(lang)
-    message = exc.message
-    zh, sep, en = message.partition(" / ")
-    if sep and _CJK.search(zh):
-        text = zh if lang == "zh" else en
-    elif exc.code in CODE_MESSAGES:
-        text = _(CODE_MESSAGES[exc.code])
-        if lang == "zh" and getattr(exc, "line_no", None):
-            text = f"第 {exc.line_no} 行：{text}（{message}）"  # type: ignore[attr-defined]
-        elif lang == "zh":
-            text = f"{text}（{message}）"
-    else:
-        text = message if lang == "en" or _CJK.search(message) else f"{_('Not accepted.')}（{message}）"
-    field = getattr(exc, "field", None) or exc.param
-    label = field_label(field, lang)
-    return f"{label}：{text}" if label and lang == "zh" else (f"{label}: {text}" if label else text)
-
-
-def from_validation(exc: ValidationError, lang: str, aliases: dict[str, str] | None = None) -> FormError:
+def from_validation(exc: ValidationError, aliases: dict[str, str] | None = None) -> FormError:
     """The first problem pydantic found, as a FormError naming the form's field."""
-    _ = translator(lang)
     err = exc.errors()[0]
     field = str(err["loc"][0]) if err.get("loc") else "form"
     field = (aliases or {}).get(field, field)
-    msgid = PYDANTIC_MESSAGES.get(err["type"])
-    text = _(msgid) if msgid else err["msg"]
-    label = field_label(field, lang)
-    return FormError(field, f"{label}：{text}" if lang == "zh" else f"{label}: {text}")
+    return FormError(field, PYDANTIC_MESSAGES.get(err["type"]) or err["msg"])
 
 
-def bad(field: str, msgid: str, lang: str, **values: Any) -> FormError:
-    _ = translator(lang)
-    text = _(msgid) % values if values else _(msgid)
-    label = field_label(field, lang)
-    return FormError(field, f"{label}：{text}" if lang == "zh" else f"{label}: {text}")
+def bad(field: str, msgid: str, **values: Any) -> FormError:
+    return FormError(field, msgid, values)
 
 
 # ---------------------------------------------------------------- forms act once
@@ -200,10 +90,10 @@ def claimed(conn: Connection, user: User, token: str) -> str | None:
     return row.result_url if row.user_id == user.id else ""
 
 
-def claim(conn: Connection, user: User, token: str, result_url: str, lang: str) -> None:
+def claim(conn: Connection, user: User, token: str, result_url: str) -> None:
     """Record the submission in the action's own transaction; a form without a token is refused."""
     if not token or len(token) > 64:
-        raise bad("form", N_("The form is out of date; open it again."), lang)
+        raise bad("form", N_("The form is out of date; open it again."))
     at = clock.now()
     conn.execute(
         delete(console_form_tokens).where(
@@ -216,7 +106,7 @@ def claim(conn: Connection, user: User, token: str, result_url: str, lang: str) 
     )
 
 
-def once(db: Any, user: User, token: str, lang: str, action: Callable[[Connection], str]) -> str:
+def once(db: Any, user: User, token: str, action: Callable[[Connection], str]) -> str:
     """Run `action` (which returns where to go next) and record the form's token in one transaction; a second
     submission of the same form acts not at all and goes where the first went."""
     with db.read() as c:
@@ -229,20 +119,20 @@ def once(db: Any, user: User, token: str, lang: str, action: Callable[[Connectio
         if again is not None:
             return again or "/console/operator"
         url = action(conn)
-        claim(conn, user, token, url, lang)
+        claim(conn, user, token, url)
         return url
 
     return db.run(go)
 
 
-def once_outside(db: Any, user: User, token: str, lang: str, action: Callable[[], str]) -> str:
+def once_outside(db: Any, user: User, token: str, action: Callable[[], str]) -> str:
     """For actions that own their transactions (settlement, imports, reconciliation): claim first, release the
     claim if the action fails, so a corrected resubmission runs."""
     with db.read() as c:
         seen = claimed(c, user, token)
     if seen is not None:
         return seen or "/console/operator"
-    db.run(lambda c: claim(c, user, token, "", lang))
+    db.run(lambda c: claim(c, user, token, ""))
     try:
         url = action()
     except BaseException:
@@ -312,7 +202,7 @@ APPLICATION_FIELDS: Final = (
 FIELD_CHARS_MAX: Final = 200
 
 
-def application_of(form: dict[str, str], user: User, lang: str) -> Any:
+def application_of(form: dict[str, str], user: User) -> Any:
     """The form as a MerchantApplication for the operator's own acquirer; bad input names the field."""
     from zhifu.merchants import MerchantApplication
 
@@ -320,7 +210,7 @@ def application_of(form: dict[str, str], user: User, lang: str) -> Any:
     for f in APPLICATION_FIELDS:
         v = (form.get(f) or "").strip()
         if len(v) > FIELD_CHARS_MAX:
-            raise bad(f, N_("Too long."), lang)
+            raise bad(f, N_("Too long."))
         if v or f not in ("credit_code", "village_code"):
             values[f] = v
     values["acquirer_id"] = user.institution_id
@@ -329,11 +219,12 @@ def application_of(form: dict[str, str], user: User, lang: str) -> Any:
     try:
         return MerchantApplication(**values)
     except ValidationError as exc:
-        raise from_validation(exc, lang) from exc
+        raise from_validation(exc) from exc
 
 
-def check_field(field: str, form: dict[str, str], user: User, lang: str) -> str | None:
-    """Live validation of one onboarding field: None when it passes, else the message naming it."""
+def check_field(field: str, form: dict[str, str], user: User) -> ZhifuError | None:
+    """Live validation of one onboarding field: None when it passes, else the error naming it (the page words
+    it)."""
     from zhifu.reference import account_name_ok, check_credit_code, check_resident_id, get_mcc
 
     v = (form.get(field) or "").strip()
@@ -345,7 +236,7 @@ def check_field(field: str, form: dict[str, str], user: User, lang: str) -> str 
                         "小微商户无须统一社会信用代码 / a micro merchant has no credit code", param=field
                     )
             elif not v:
-                raise bad(field, N_("Required."), lang)
+                raise bad(field, N_("Required."))
             else:
                 check_credit_code(v, param=field)
         elif field == "legal_person_id":
@@ -359,24 +250,24 @@ def check_field(field: str, form: dict[str, str], user: User, lang: str) -> str 
             )
         elif field == "phone":
             if not re.fullmatch(r"1[3-9][0-9]{9}", v):
-                raise bad(field, N_("An 11-digit mobile number starting with 1."), lang)
+                raise bad(field, N_("An 11-digit mobile number starting with 1."))
         elif field == "mcc":
             get_mcc(v)
         else:
-            raise bad("form", N_("Not accepted."), lang)
+            raise bad("form", N_("Not accepted."))
     except ZhifuError as exc:
         if exc.param in (None, "account_name") and field != "form":
             exc.param = field
-        return explain(exc, lang)
+        return exc
     return None
 
 
-def onboard(conn: Connection, user: User, form: dict[str, str], lang: str) -> dict[str, Any]:
+def onboard(conn: Connection, user: User, form: dict[str, str]) -> dict[str, Any]:
     """Submit an application for a merchant of the operator's acquirer; it waits in the review queue."""
     from zhifu.merchants import service as merchants
 
     require(user, "operator")
-    app = application_of(form, user, lang)
+    app = application_of(form, user)
     return merchants.apply(conn, app)
 
 
@@ -415,12 +306,12 @@ PAYOUT_FILES: Final = {
 }
 
 
-def parse_date(value: str, field: str, lang: str) -> dt.date:
+def parse_date(value: str, field: str) -> dt.date:
     value = (value or "").strip()
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise bad(field, N_("Write the date as YYYY-MM-DD.") if value else N_("Required."), lang) from None
+        raise bad(field, N_("Write the date as YYYY-MM-DD.") if value else N_("Required.")) from None
 
 
 def run_settlement(db: Any, user: User, date: dt.date) -> dict[str, Any]:
@@ -445,14 +336,14 @@ def payout_file(conn: Connection, user: User, date: dt.date, kind: str) -> tuple
     return path.read_bytes(), path.name, media
 
 
-def import_bank_result(db: Any, user: User, data: bytes, filename: str, lang: str) -> dict[str, Any]:
+def import_bank_result(db: Any, user: User, data: bytes, filename: str) -> dict[str, Any]:
     from zhifu.settlement import service as settlement
 
     require_platform(user)
     if not data:
-        raise bad("file", N_("Choose a file."), lang)
+        raise bad("file", N_("Choose a file."))
     if len(data) > UPLOAD_BYTES_MAX:
-        raise bad("file", N_("The file is too large."), lang)
+        raise bad("file", N_("The file is too large."))
     return settlement.import_result(db, data, filename=filename[:200])
 
 
@@ -460,7 +351,7 @@ def import_bank_result(db: Any, user: User, data: bytes, filename: str, lang: st
 
 
 def reconcile_day(
-    db: Any, user: User, channel: str, date: dt.date, data: bytes | None, filename: str, lang: str
+    db: Any, user: User, channel: str, date: dt.date, data: bytes | None, filename: str
 ) -> list[dict[str, Any]]:
     """Import the rail-day's statement (the uploaded file, or downloaded through the rail's connector), then
     reconcile that channel and date. The same file twice is recorded once; the run can be repeated."""
@@ -470,13 +361,13 @@ def reconcile_day(
 
     require_platform(user)
     if channel not in CHANNELS:
-        raise bad("channel", N_("Choose one of the options."), lang)
+        raise bad("channel", N_("Choose one of the options."))
     if date >= clock.now().astimezone(clock.SHANGHAI).date():
-        raise bad("business_date", N_("Only a day that has ended can be reconciled."), lang)
+        raise bad("business_date", N_("Only a day that has ended can be reconciled."))
     by = f"console:{user.username}"
     if data:
         if len(data) > UPLOAD_BYTES_MAX:
-            raise bad("file", N_("The file is too large."), lang)
+            raise bad("file", N_("The file is too large."))
         db.run(lambda c: recon.import_statement(c, channel, date, data, filename=filename[:200], by=by))
     else:
         fetch_statement(db, channel, date, by=by)
@@ -522,25 +413,25 @@ def actor(user: User) -> str:
 
 
 def case_decision(
-    conn: Connection, user: User, case_id: str, decision: str, action: str, note: str, lang: str
+    conn: Connection, user: User, case_id: str, decision: str, action: str, note: str
 ) -> dict[str, Any]:
     from zhifu.recon import service as recon
 
     case = _case_scope(conn, user, case_id)
     note = note.strip()
     if len(note) > NOTE_CHARS_MAX:
-        raise bad("note", N_("Too long."), lang)
+        raise bad("note", N_("Too long."))
     if decision == "propose":
         if action not in case["allowed_actions"]:
-            raise bad("action", N_("Choose one of the options."), lang)
+            raise bad("action", N_("Choose one of the options."))
         return recon.propose(conn, case_id, action, actor(user), note=note)
     if decision == "approve":
         return recon.approve(conn, case_id, actor(user), note=note)
     if decision == "reject":
         if not note:
-            raise bad("note", N_("Say why the proposal is sent back."), lang)
+            raise bad("note", N_("Say why the proposal is sent back."))
         return recon.reject(conn, case_id, actor(user), note=note)
-    raise bad("action", N_("Choose one of the options."), lang)
+    raise bad("action", N_("Choose one of the options."))
 
 
 # ---------------------------------------------------------------- campaigns
@@ -554,22 +445,22 @@ def campaign_funders(user: User) -> list[str]:
     return own + list(GOVERNMENT) if runs_platform(user) else own
 
 
-def _yuan(value: str, field: str, lang: str, *, required: bool = True) -> int | None:
+def _yuan(value: str, field: str, *, required: bool = True) -> int | None:
     value = (value or "").strip()
     if not value:
         if required:
-            raise bad(field, N_("Required."), lang)
+            raise bad(field, N_("Required."))
         return None
     try:
         fen = parse_yuan(value)
     except ZhifuError:
-        raise bad(field, N_("An amount in yuan, e.g. 12.50."), lang) from None
+        raise bad(field, N_("An amount in yuan, e.g. 12.50.")) from None
     if fen <= 0:
-        raise bad(field, N_("Must be more than zero."), lang)
+        raise bad(field, N_("Must be more than zero."))
     return fen
 
 
-def create_campaign(conn: Connection, user: User, form: dict[str, str], lang: str) -> dict[str, Any]:
+def create_campaign(conn: Connection, user: User, form: dict[str, str]) -> dict[str, Any]:
     """A random instant discount for payments under an amount, between two dates, funded by the operator's bank
     (or, for the platform's operator, by a government funder)."""
     from zhifu.incentives import CreateCampaign, Discount, Rules
@@ -578,26 +469,26 @@ def create_campaign(conn: Connection, user: User, form: dict[str, str], lang: st
     require(user, "operator")
     name = (form.get("name") or "").strip()
     if not name:
-        raise bad("name", N_("Required."), lang)
+        raise bad("name", N_("Required."))
     if len(name) > 100:
-        raise bad("name", N_("Too long."), lang)
+        raise bad("name", N_("Too long."))
     funder = form.get("funder") or ""
     if funder not in campaign_funders(user):
-        raise bad("funder", N_("Choose one of the options."), lang)
-    budget = _yuan(form.get("budget", ""), "budget", lang)
-    starts = parse_date(form.get("starts_at", ""), "starts_at", lang)
-    ends = parse_date(form.get("ends_at", ""), "ends_at", lang)
+        raise bad("funder", N_("Choose one of the options."))
+    budget = _yuan(form.get("budget", ""), "budget")
+    starts = parse_date(form.get("starts_at", ""), "starts_at")
+    ends = parse_date(form.get("ends_at", ""), "ends_at")
     if ends <= starts:
-        raise bad("ends_at", N_("Must be after the start date."), lang)
-    lo = _yuan(form.get("discount_min", ""), "discount_min", lang)
-    hi = _yuan(form.get("discount_max", ""), "discount_max", lang)
+        raise bad("ends_at", N_("Must be after the start date."))
+    lo = _yuan(form.get("discount_min", ""), "discount_min")
+    hi = _yuan(form.get("discount_max", ""), "discount_max")
     assert lo is not None and hi is not None
     if hi < lo:
-        raise bad("discount_max", N_("Must not be less than the smallest discount."), lang)
-    below = _yuan(form.get("amount_below", ""), "amount_below", lang, required=False)
+        raise bad("discount_max", N_("Must not be less than the smallest discount."))
+    below = _yuan(form.get("amount_below", ""), "amount_below", required=False)
     pct = (form.get("probability") or "").strip()
     if not re.fullmatch(r"[0-9]{1,3}", pct) or not 1 <= int(pct) <= 100:
-        raise bad("probability", N_("A whole percentage from 1 to 100."), lang)
+        raise bad("probability", N_("A whole percentage from 1 to 100."))
     channel = form.get("channel") or ""
     start = dt.datetime.combine(starts, dt.time(), clock.SHANGHAI)
     end = dt.datetime.combine(ends, dt.time(), clock.SHANGHAI)
@@ -611,7 +502,7 @@ def create_campaign(conn: Connection, user: User, form: dict[str, str], lang: st
         )
         req = CreateCampaign(name=name, funder=funder, budget_fen=budget, rules=rules)
     except ValidationError as exc:
-        raise from_validation(exc, lang) from exc
+        raise from_validation(exc) from exc
     return incentives.create_campaign(conn, req)
 
 
@@ -625,12 +516,12 @@ def _campaign_scope(conn: Connection, user: User, campaign_id: str) -> dict[str,
     return c
 
 
-def campaign_status(conn: Connection, user: User, campaign_id: str, action: str, lang: str) -> dict[str, Any]:
+def campaign_status(conn: Connection, user: User, campaign_id: str, action: str) -> dict[str, Any]:
     from zhifu.incentives import service as incentives
 
     _campaign_scope(conn, user, campaign_id)
     if action not in ("pause", "resume", "end"):
-        raise bad("action", N_("Choose one of the options."), lang)
+        raise bad("action", N_("Choose one of the options."))
     return incentives.set_status(conn, campaign_id, action)  # type: ignore[arg-type]
 
 
@@ -641,37 +532,35 @@ def may_manage_campaign(user: User, campaign: dict[str, Any]) -> bool:
 # ---------------------------------------------------------------- fee plans
 
 
-def parse_percent(value: str, field: str, lang: str) -> int:
+def parse_percent(value: str, field: str) -> int:
     """A rate typed as a percentage ("0.38") into parts per million (3800), exactly, without floats."""
     value = (value or "").strip().rstrip("%").strip()
     m = re.fullmatch(r"([0-9]{1,3})(?:\.([0-9]{1,4}))?", value)
     if not m:
-        raise bad(field, N_("A percentage with at most four decimals, e.g. 0.38."), lang)
+        raise bad(field, N_("A percentage with at most four decimals, e.g. 0.38."))
     ppm = int(m.group(1)) * 10_000 + int((m.group(2) or "").ljust(4, "0"))
     if ppm > 1_000_000:
-        raise bad(field, N_("Too large."), lang)
+        raise bad(field, N_("Too large."))
     return ppm
 
 
-def create_fee_rule(conn: Connection, user: User, form: dict[str, str], lang: str) -> dict[str, Any]:
+def create_fee_rule(conn: Connection, user: User, form: dict[str, str]) -> dict[str, Any]:
     from zhifu.fees import service as fees
 
     require_platform(user)
-    rate = parse_percent(form.get("rate", ""), "rate", lang)
-    min_fen = _yuan(form.get("min", ""), "min", lang, required=False) or 0
-    cap_fen = _yuan(form.get("cap", ""), "cap", lang, required=False)
-    start = parse_date(form.get("effective_from", ""), "effective_from", lang)
+    rate = parse_percent(form.get("rate", ""), "rate")
+    min_fen = _yuan(form.get("min", ""), "min", required=False) or 0
+    cap_fen = _yuan(form.get("cap", ""), "cap", required=False)
+    start = parse_date(form.get("effective_from", ""), "effective_from")
     end = (
-        parse_date(form["effective_to"], "effective_to", lang)
-        if (form.get("effective_to") or "").strip()
-        else None
+        parse_date(form["effective_to"], "effective_to") if (form.get("effective_to") or "").strip() else None
     )
     if start < clock.now().astimezone(clock.SHANGHAI).date():
-        raise bad("effective_from", N_("A fee change takes effect today or later, never in the past."), lang)
+        raise bad("effective_from", N_("A fee change takes effect today or later, never in the past."))
     if end is not None and end <= start:
-        raise bad("effective_to", N_("Must be after the start date."), lang)
+        raise bad("effective_to", N_("Must be after the start date."))
     if cap_fen is not None and cap_fen < min_fen:
-        raise bad("cap", N_("Must not be less than the minimum."), lang)
+        raise bad("cap", N_("Must not be less than the minimum."))
     note = (form.get("note") or "").strip()
     try:
         req = fees.RuleIn(
@@ -686,15 +575,15 @@ def create_fee_rule(conn: Connection, user: User, form: dict[str, str], lang: st
             note=note,
         )
     except ValidationError as exc:
-        raise from_validation(exc, lang, {"rate_ppm": "rate", "min_fen": "min", "cap_fen": "cap"}) from exc
+        raise from_validation(exc, {"rate_ppm": "rate", "min_fen": "min", "cap_fen": "cap"}) from exc
     return fees.create_rule(conn, req)
 
 
-def end_fee_rule(conn: Connection, user: User, rule_id: str, effective_to: str, lang: str) -> dict[str, Any]:
+def end_fee_rule(conn: Connection, user: User, rule_id: str, effective_to: str) -> dict[str, Any]:
     from zhifu.fees import service as fees
 
     require_platform(user)
-    end = parse_date(effective_to, "effective_to", lang)
+    end = parse_date(effective_to, "effective_to")
     if end < clock.now().astimezone(clock.SHANGHAI).date():
-        raise bad("effective_to", N_("A fee change takes effect today or later, never in the past."), lang)
+        raise bad("effective_to", N_("A fee change takes effect today or later, never in the past."))
     return fees.end_rule(conn, rule_id, end)

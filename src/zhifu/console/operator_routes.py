@@ -8,8 +8,9 @@ field in the page's language, and reaches only the operator's own acquirer's mer
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
@@ -30,6 +31,8 @@ from zhifu.console.routes import (
 from zhifu.console.service import User
 from zhifu.core.clock import SHANGHAI
 from zhifu.core.errors import ConflictError, InvalidRequest, PermissionDenied, ZhifuError
+from zhifu.core.messages import N_
+from zhifu.web.i18n import translator
 from zhifu.web.templating import request_language
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False, dependencies=[Depends(_csrf_guard)])
@@ -37,17 +40,127 @@ _operator = _role("operator")
 FORM_ERRORS = (InvalidRequest, ConflictError, PermissionDenied)  # shown inline; 404s stay pages
 
 
+# ---------------------------------------------------------------- the forms' wording
+
+# The field names services and forms use, as a person reads them (msgids; zh_CN in the catalogue).
+FIELD_LABELS: Final[dict[str, str]] = {
+    "type": N_("Merchant type"),
+    "legal_name": N_("Registered name"),
+    "short_name": N_("Shop name"),
+    "credit_code": N_("Unified social credit code"),
+    "legal_person_name": N_("Legal person or owner"),
+    "legal_person_id": N_("Resident ID number"),
+    "phone": N_("Mobile number"),
+    "mcc": N_("Merchant category (MCC)"),
+    "town_code": N_("Town"),
+    "village_code": N_("Village"),
+    "address": N_("Address"),
+    "settle_bank": N_("Settlement bank"),
+    "settle_account_no": N_("Settlement account no."),
+    "settle_account_name": N_("Settlement account name"),
+    "account_name": N_("Settlement account name"),
+    "acquirer_id": N_("Acquirer"),
+    "settlement_cycle": N_("Settlement cycle"),
+    "business_date": N_("Business date"),
+    "date": N_("Business date"),
+    "before": N_("Business date"),
+    "channel": N_("Channel"),
+    "file": N_("File"),
+    "reason": N_("Reason"),
+    "action": N_("Action"),
+    "note": N_("Note"),
+    "checker": N_("Checker"),
+    "maker": N_("Maker"),
+    "case": N_("Case"),
+    "merchant": N_("Merchant"),
+    "name": N_("Campaign name"),
+    "funder": N_("Funder"),
+    "budget": N_("Budget"),
+    "budget_fen": N_("Budget"),
+    "starts_at": N_("Start date"),
+    "ends_at": N_("End date"),
+    "rules": N_("Rules"),
+    "discount_min": N_("Smallest discount"),
+    "discount_max": N_("Largest discount"),
+    "probability": N_("Chance of a discount"),
+    "amount_below": N_("Payments under"),
+    "rate": N_("Rate"),
+    "rate_ppm": N_("Rate"),
+    "min_fen": N_("Minimum"),
+    "min": N_("Minimum"),
+    "cap_fen": N_("Cap"),
+    "cap": N_("Cap"),
+    "effective_from": N_("Effective from"),
+    "effective_to": N_("Effective to"),
+    "merchant_class": N_("Merchant class"),
+    "card_type": N_("Card type"),
+    "id": N_("Record"),
+    "payout_id": N_("Payout"),
+    "batch_no": N_("Batch no."),
+    "amount_fen": N_("Amount"),
+    "status": N_("Status"),
+    "form": N_("Form"),
+}
+
+# Messages for error codes whose service message is English only.
+CODE_MESSAGES: Final[dict[str, str]] = {
+    "merchant_state": N_("The merchant is not in a state that allows this."),
+    "case_not_open": N_("The case is no longer open."),
+    "case_not_proposed": N_("The case has no proposal waiting."),
+    "maker_is_checker": N_("You proposed this resolution; another person must approve it."),
+    "action_not_allowed": N_("This action does not fit the case."),
+    "campaign_status": N_("The campaign is not in a state that allows this."),
+    "campaign_ended": N_("The campaign has ended."),
+    "fee_rule_exists": N_("A rule for the same channel, card type and class starting that day exists."),
+    "too_long": N_("Too long."),
+    "calendar_out_of_range": N_("The working-day calendar does not cover this date; import the year first."),
+    "statement_unavailable": N_("The channel's statement could not be downloaded."),
+    "statement_format": N_("The file is not in the expected format."),
+    "forbidden": N_("Your institution cannot do this."),
+    "resource_missing": N_("Not found."),
+}
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def field_label(field: str | None, lang: str) -> str:
+    _ = translator(lang)
+    label = FIELD_LABELS.get(field or "")
+    return _(label) if label else (field or "")
+
+
+def explain(exc: ZhifuError, lang: str) -> str:
+    """One line for a person, in the page's language, naming the field: "统一社会信用代码：校验位错误"."""
+    _ = translator(lang)
+    field = getattr(exc, "field", None) or exc.param
+    label = field_label(field, lang)
+    if isinstance(exc, ops.FormError):
+        text = _(exc.msgid) % exc.values if exc.values else _(exc.msgid)
+        return f"{label}：{text}" if lang == "zh" else f"{label}: {text}"
+    message = exc.message
+    zh, sep, en = message.partition(" / ")
+    if sep and _CJK.search(zh):
+        text = zh if lang == "zh" else en
+    elif exc.code in CODE_MESSAGES:
+        text = _(CODE_MESSAGES[exc.code])
+        if lang == "zh" and getattr(exc, "line_no", None):
+            text = f"第 {exc.line_no} 行：{text}（{message}）"  # type: ignore[attr-defined]
+        elif lang == "zh":
+            text = f"{text}（{message}）"
+    else:
+        text = message if lang == "en" or _CJK.search(message) else f"{_('Not accepted.')}（{message}）"
+    return f"{label}：{text}" if label and lang == "zh" else (f"{label}: {text}" if label else text)
+
+
 async def _act_once(
     request: Request,
     user: User,
     values: dict[str, str],
-    lang: str,
     act: Callable[[Any], str],
     refused: Callable[[Any], Response],
 ) -> Response:
     """Run a form's action once (its token), then go where it says; bad input shows the form again with why."""
     try:
-        url = await run_in_threadpool(ops.once, _db(request), user, values.get("form_token", ""), lang, act)
+        url = await run_in_threadpool(ops.once, _db(request), user, values.get("form_token", ""), act)
     except FORM_ERRORS as exc:
         return refused(exc)
     return _redirect(request, url)
@@ -116,10 +229,11 @@ def onboard_form(request: Request, user: User = Depends(_operator)) -> Response:
 def onboard_check(request: Request, field: str, user: User = Depends(_operator)) -> Response:
     """Live validation (htmx): the message for one field, or a tick."""
     values = {k: v[:200] for k, v in request.query_params.items()}
-    message = ops.check_field(field, values, user, request_language(request))
+    refused = ops.check_field(field, values, user)
     html = (
-        f'<span class="field__error" role="alert" data-check="bad">{_escape(message)}</span>'
-        if message
+        f'<span class="field__error" role="alert" data-check="bad">'
+        f"{_escape(explain(refused, request_language(request)))}</span>"
+        if refused is not None
         else '<span class="field__ok" data-check="ok">✓</span>'
     )
     return _finish(request, Response(html, media_type="text/html; charset=utf-8"))
@@ -137,17 +251,16 @@ async def onboard_submit(request: Request, user: User = Depends(_operator)) -> R
     lang = request_language(request)
 
     def act(c: Any) -> str:
-        m = ops.onboard(c, user, values, lang)
+        m = ops.onboard(c, user, values)
         return f"/console/operator/merchants/{quote(m['id'])}"
 
     return await _act_once(
         request,
         user,
         values,
-        lang,
         act,
         lambda exc: _onboard_page(
-            request, user, values, ops.explain(exc, lang), getattr(exc, "field", exc.param), status=_fail(exc)
+            request, user, values, explain(exc, lang), getattr(exc, "field", exc.param), status=_fail(exc)
         ),
     )
 
@@ -166,11 +279,11 @@ async def issue_code(request: Request, merchant_id: str, user: User = Depends(_o
         return back + "#code"
 
     try:
-        url = await run_in_threadpool(ops.once, _db(request), user, values.get("form_token", ""), lang, act)
+        url = await run_in_threadpool(ops.once, _db(request), user, values.get("form_token", ""), act)
     except FORM_ERRORS as exc:
         from zhifu.console.routes import _review_page
 
-        return _review_page(request, user, merchant_id, error=ops.explain(exc, lang), status=_fail(exc))
+        return _review_page(request, user, merchant_id, error=explain(exc, lang), status=_fail(exc))
     return _redirect(request, url)
 
 
@@ -240,17 +353,17 @@ async def settlement_run(request: Request, user: User = Depends(_operator)) -> R
     db = _db(request)
 
     def act() -> str:
-        d = ops.parse_date(values.get("business_date", ""), "business_date", lang)
+        d = ops.parse_date(values.get("business_date", ""), "business_date")
         batch = ops.run_settlement(db, user, d)
         return f"/console/operator/settlement-runs?done={quote(batch['business_date'])}"
 
     try:
-        url = await run_in_threadpool(ops.once_outside, db, user, values.get("form_token", ""), lang, act)
+        url = await run_in_threadpool(ops.once_outside, db, user, values.get("form_token", ""), act)
     except FORM_ERRORS as exc:
         return _settlement_page(
             request,
             user,
-            error=ops.explain(exc, lang),
+            error=explain(exc, lang),
             field=getattr(exc, "field", exc.param),
             values=values,
             status=_fail(exc),
@@ -281,15 +394,15 @@ async def payout_results(request: Request, user: User = Depends(_operator)) -> R
     filename = (upload.filename or "") if upload is not None else ""
 
     def act() -> str:
-        r = ops.import_bank_result(db, user, data, filename, lang)
+        r = ops.import_bank_result(db, user, data, filename)
         return "/console/operator/settlement-runs?done=" + quote(
             f"{r['batch_no']}: {r['paid']}/{r['failed']}"
         )
 
     try:
-        url = await run_in_threadpool(ops.once_outside, db, user, values.get("form_token", ""), lang, act)
+        url = await run_in_threadpool(ops.once_outside, db, user, values.get("form_token", ""), act)
     except FORM_ERRORS as exc:
-        return _settlement_page(request, user, error=ops.explain(exc, lang), field="file", status=_fail(exc))
+        return _settlement_page(request, user, error=explain(exc, lang), field="file", status=_fail(exc))
     return _redirect(request, url)
 
 
@@ -342,17 +455,17 @@ async def reconcile_day(request: Request, user: User = Depends(_operator)) -> Re
     filename = (upload.filename or "") if upload is not None else ""
 
     def act() -> str:
-        d = ops.parse_date(values.get("business_date", ""), "business_date", lang)
-        batches = ops.reconcile_day(db, user, values.get("channel", ""), d, data or None, filename, lang)
+        d = ops.parse_date(values.get("business_date", ""), "business_date")
+        batches = ops.reconcile_day(db, user, values.get("channel", ""), d, data or None, filename)
         return "/console/operator/reconciliation?done=" + quote(",".join(b["id"] for b in batches))
 
     try:
-        url = await run_in_threadpool(ops.once_outside, db, user, values.get("form_token", ""), lang, act)
+        url = await run_in_threadpool(ops.once_outside, db, user, values.get("form_token", ""), act)
     except FORM_ERRORS as exc:
         return _recon_page(
             request,
             user,
-            error=ops.explain(exc, lang),
+            error=explain(exc, lang),
             field=getattr(exc, "field", exc.param),
             values=values,
             status=_fail(exc),
@@ -400,17 +513,16 @@ async def case_decision(
     lang = request_language(request)
 
     def act(c: Any) -> str:
-        ops.case_decision(c, user, case_id, decision, values.get("action", ""), values.get("note", ""), lang)
+        ops.case_decision(c, user, case_id, decision, values.get("action", ""), values.get("note", ""))
         return f"/console/operator/cases/{quote(case_id)}"
 
     return await _act_once(
         request,
         user,
         values,
-        lang,
         act,
         lambda exc: _case_page(
-            request, user, case_id, error=ops.explain(exc, lang), status=_fail(exc), values=values
+            request, user, case_id, error=explain(exc, lang), status=_fail(exc), values=values
         ),
     )
 
@@ -472,19 +584,18 @@ async def campaign_create(request: Request, user: User = Depends(_operator)) -> 
     lang = request_language(request)
 
     def act(c: Any) -> str:
-        ops.create_campaign(c, user, values, lang)
+        ops.create_campaign(c, user, values)
         return "/console/operator/campaigns"
 
     return await _act_once(
         request,
         user,
         values,
-        lang,
         act,
         lambda exc: _campaigns_page(
             request,
             user,
-            error=ops.explain(exc, lang),
+            error=explain(exc, lang),
             field=getattr(exc, "field", exc.param),
             values=values,
             status=_fail(exc),
@@ -500,16 +611,15 @@ async def campaign_action(
     lang = request_language(request)
 
     def act(c: Any) -> str:
-        ops.campaign_status(c, user, campaign_id, action, lang)
+        ops.campaign_status(c, user, campaign_id, action)
         return "/console/operator/campaigns"
 
     return await _act_once(
         request,
         user,
         values,
-        lang,
         act,
-        lambda exc: _campaigns_page(request, user, error=ops.explain(exc, lang), status=_fail(exc)),
+        lambda exc: _campaigns_page(request, user, error=explain(exc, lang), status=_fail(exc)),
     )
 
 
@@ -564,19 +674,18 @@ async def fee_plan_create(request: Request, user: User = Depends(_operator)) -> 
     lang = request_language(request)
 
     def act(c: Any) -> str:
-        ops.create_fee_rule(c, user, values, lang)
+        ops.create_fee_rule(c, user, values)
         return "/console/operator/fee-plans"
 
     return await _act_once(
         request,
         user,
         values,
-        lang,
         act,
         lambda exc: _fees_page(
             request,
             user,
-            error=ops.explain(exc, lang),
+            error=explain(exc, lang),
             field=getattr(exc, "field", exc.param),
             values=values,
             status=_fail(exc),
@@ -590,16 +699,15 @@ async def fee_plan_end(request: Request, rule_id: str, user: User = Depends(_ope
     lang = request_language(request)
 
     def act(c: Any) -> str:
-        ops.end_fee_rule(c, user, rule_id, values.get("effective_to", ""), lang)
+        ops.end_fee_rule(c, user, rule_id, values.get("effective_to", ""))
         return "/console/operator/fee-plans"
 
     return await _act_once(
         request,
         user,
         values,
-        lang,
         act,
         lambda exc: _fees_page(
-            request, user, error=ops.explain(exc, lang), field="effective_to", status=_fail(exc)
+            request, user, error=explain(exc, lang), field="effective_to", status=_fail(exc)
         ),
     )

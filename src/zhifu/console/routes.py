@@ -238,7 +238,7 @@ class ConsoleRoute(APIRoute):
                 if (
                     400 <= exc.http_status < 500
                 ):  # bad input (a typo'd date): say which field, in the page's language
-                    from zhifu.console.operations import explain
+                    from zhifu.console.operator_routes import explain
 
                     return _error_page(
                         request, "bad_request", exc.http_status, explain(exc, request_language(request))
