@@ -26,7 +26,7 @@ from zhifu.core import clock
 from zhifu.core.errors import InvalidRequest, ZhifuError
 from zhifu.core.money import parse_yuan
 from zhifu.db import Database
-from zhifu.merchants import Principal
+from zhifu.merchants import MerchantPrincipal, Principal
 from zhifu.web import get_templates, request_language, translator
 
 router = APIRouter()
@@ -341,7 +341,7 @@ def issue_static(
 def create_dynamic(
     req: DynamicCodeBody,
     request: Request,
-    p: Principal = Depends(merchant_principal),
+    p: MerchantPrincipal = Depends(merchant_principal),
     body: bytes = Depends(raw_body),
     db: Database = Depends(get_db),
 ) -> Response:
@@ -352,7 +352,7 @@ def create_dynamic(
         lambda: db.run(
             lambda c: service.create_dynamic(
                 c,
-                p.merchant_id or "",
+                p.merchant_id,
                 req.amount_fen,
                 expires_in_s=req.expires_in_s,
                 description=req.description,
@@ -364,14 +364,14 @@ def create_dynamic(
 
 @router.get("/v1/codes", tags=["codes"], summary="List the merchant's codes, newest first")
 def list_codes(
-    p: Principal = Depends(merchant_principal),
+    p: MerchantPrincipal = Depends(merchant_principal),
     db: Database = Depends(get_db),
     kind: Literal["static", "dynamic"] | None = None,
     status: Literal["active", "revoked", "used", "expired"] | None = None,
     limit: int = Query(20, ge=1, le=100),
 ) -> Response:
     with db.tx() as c:
-        rows = service.list_codes(c, p.merchant_id or "", kind=kind, status=status, limit=limit)
+        rows = service.list_codes(c, p.merchant_id, kind=kind, status=status, limit=limit)
     return json_response({"object": "list", "data": rows, "has_more": False})
 
 

@@ -18,7 +18,7 @@ from zhifu.console.service import User
 from zhifu.core.errors import InvalidRequest, NotFound, ZhifuError
 from zhifu.core.money import parse_yuan
 from zhifu.db import Database
-from zhifu.merchants import Principal, county
+from zhifu.merchants import MerchantPrincipal, Principal, county
 from zhifu.office import documents, service, signing
 
 router = APIRouter()
@@ -139,10 +139,10 @@ def api_evidence(
 def api_evidence_pdf(
     lender: str = Query(..., max_length=40),
     months: int = Query(6),
-    p: Principal = Depends(merchant_principal),
+    p: MerchantPrincipal = Depends(merchant_principal),
     db: Database = Depends(get_db),
 ) -> Response:
-    return _evidence_pdf(db, p.merchant_id or "", lender, months, p.key_id)
+    return _evidence_pdf(db, p.merchant_id, lender, months, p.key_id)
 
 
 @api.post("/office/credit", summary="Record credit granted on disclosed evidence (operator, for the lender)")

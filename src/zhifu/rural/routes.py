@@ -19,7 +19,7 @@ from zhifu.core import clock
 from zhifu.core.errors import InvalidRequest, PermissionDenied, ZhifuError
 from zhifu.core.money import parse_yuan
 from zhifu.db import Database
-from zhifu.merchants import Principal
+from zhifu.merchants import MerchantPrincipal, Principal
 from zhifu.rural import eaccounts as ea
 from zhifu.rural import harvest, payouts, points, shop
 from zhifu.rural.models import buyers as buyer_rows
@@ -34,11 +34,6 @@ _merchant_user = console.role("merchant")
 _operator_user = console.role("operator")
 console.add_nav("merchant", (("/console/merchant/rural", N_("农村金融 / Rural")),), after=5)
 console.add_nav("operator", (("/console/operator/rural", N_("农村金融 / Rural")),), after=4)
-
-
-def _mid(p: Principal) -> str:
-    assert p.merchant_id is not None
-    return p.merchant_id
 
 
 class Movement(BaseModel):
@@ -124,10 +119,10 @@ def register_point(
 def point_txn(
     point_id: str,
     req: points.PointTxnIn,
-    p: Principal = Depends(merchant_principal),
+    p: MerchantPrincipal = Depends(merchant_principal),
     db: Database = Depends(get_db),
 ) -> Response:
-    return json_response(db.run(lambda c: points.transact(c, _mid(p), point_id, req)), 201)
+    return json_response(db.run(lambda c: points.transact(c, p.merchant_id, point_id, req)), 201)
 
 
 @api.post("/buyers", summary="Enable farm-produce purchasing on a merchant (operator)")
@@ -139,43 +134,47 @@ def register_buyer(
 
 @api.post("/farmers", summary="Register a farmer with a card or an e-account to be paid to")
 def register_farmer(
-    req: payouts.FarmerIn, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+    req: payouts.FarmerIn, p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)
 ) -> Response:
     return json_response(db.run(lambda c: payouts.register_farmer(c, req)), 201)
 
 
 @api.post("/purchases", summary="Record a purchase at the scale")
 def purchase(
-    req: payouts.PurchaseIn, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+    req: payouts.PurchaseIn,
+    p: MerchantPrincipal = Depends(merchant_principal),
+    db: Database = Depends(get_db),
 ) -> Response:
-    return json_response(db.run(lambda c: payouts.record_purchase(c, _mid(p), req)), 201)
+    return json_response(db.run(lambda c: payouts.record_purchase(c, p.merchant_id, req)), 201)
 
 
 @api.post(
     "/payout_batches", summary="Pay every unpaid purchase, one line per farmer; refused whole without funds"
 )
-def pay_batch(p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
-    return json_response(db.run(lambda c: payouts.pay_batch(c, _mid(p))), 201)
+def pay_batch(p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
+    return json_response(db.run(lambda c: payouts.pay_batch(c, p.merchant_id)), 201)
 
 
 @api.get("/payout_batches/{batch_id}/statement", summary="The buyer's statement of a batch (CSV)")
 def batch_statement(
-    batch_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+    batch_id: str, p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)
 ) -> Response:
     with db.read() as c:
-        payouts.batch(c, _mid(p), batch_id)
-        return PlainTextResponse(payouts.buyer_statement_csv(c, _mid(p), batch_id), media_type="text/csv")
+        payouts.batch(c, p.merchant_id, batch_id)
+        return PlainTextResponse(
+            payouts.buyer_statement_csv(c, p.merchant_id, batch_id), media_type="text/csv"
+        )
 
 
 @api.post("/orders", summary="Place an agri order at the caller's shop front (its payment's code follows)")
 def place_order(
-    req: shop.OrderIn, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+    req: shop.OrderIn, p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)
 ) -> Response:
-    o = db.run(lambda c: shop.place_order(c, _mid(p), req))
+    o = db.run(lambda c: shop.place_order(c, p.merchant_id, req))
     from zhifu.payments import service as payments
 
     with db.read() as c:  # the rail answered after the order's commit: its code to scan is on the payment now
-        pay_doc = payments.get_payment(c, _mid(p), o["payment_id"])
+        pay_doc = payments.get_payment(c, p.merchant_id, o["payment_id"])
     return json_response({**o, "code_url": pay_doc["code_url"]}, 201)
 
 

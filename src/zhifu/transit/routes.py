@@ -28,7 +28,7 @@ from zhifu.core import clock
 from zhifu.core.errors import InvalidRequest, NotFound, PermissionDenied, ZhifuError
 from zhifu.core.money import parse_yuan
 from zhifu.db import Database
-from zhifu.merchants import Principal
+from zhifu.merchants import MerchantPrincipal, Principal
 from zhifu.merchants import service as merchants
 from zhifu.transit import scenic, service
 from zhifu.web.vocabulary import N_
@@ -44,11 +44,6 @@ _regulator_user = console.role("regulator")
 console.add_nav("merchant", (("/console/merchant/transit", N_("公交与景区 / Transit")),), after=5)
 console.add_nav("operator", (("/console/operator/transit", N_("公交与景区 / Transit")),), after=4)
 console.add_nav("regulator", (("/console/regulator/transit", N_("公交与景区 / Transit")),), after=3)
-
-
-def _mid(p: Principal) -> str:
-    assert p.merchant_id is not None
-    return p.merchant_id
 
 
 def _date(value: str, param: str = "day") -> dt.date:
@@ -82,22 +77,26 @@ def list_operators(p: Principal = Depends(operator_principal), db: Database = De
 
 @api.post("/transit/caps", summary="Daily and monthly fare caps and concessions of the caller's operator")
 def set_caps(
-    req: service.CapsIn, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+    req: service.CapsIn, p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)
 ) -> Response:
-    return json_response(db.run(lambda c: service.set_caps(c, _mid(p), req)))
+    return json_response(db.run(lambda c: service.set_caps(c, p.merchant_id, req)))
 
 
 @api.post("/transit/lines", summary="Add a line with its fare rule and stops")
 def add_line(
-    req: service.LineIn, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+    req: service.LineIn, p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)
 ) -> Response:
-    return json_response(db.run(lambda c: service.add_line(c, _mid(p), req)))
+    return json_response(db.run(lambda c: service.add_line(c, p.merchant_id, req)))
 
 
 @api.get("/transit/lines", summary="The caller's lines, fares and stops")
-def list_lines(p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
+def list_lines(
+    p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)
+) -> Response:
     with db.read() as c:  # a merchant that runs no operator has no lines: an empty list
-        return json_response({"object": "list", "data": service.list_lines(c, _mid(p)), "has_more": False})
+        return json_response(
+            {"object": "list", "data": service.list_lines(c, p.merchant_id), "has_more": False}
+        )
 
 
 class ValidatorIn(BaseModel):
@@ -110,18 +109,22 @@ class ValidatorIn(BaseModel):
 
 @api.post("/transit/validators", summary="Register a validator (a bus reader or a gate)")
 def add_validator(
-    req: ValidatorIn, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+    req: ValidatorIn, p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)
 ) -> Response:
-    return json_response(db.run(lambda c: service.add_validator(c, _mid(p), req.id, req.line_id, req.label)))
+    return json_response(
+        db.run(lambda c: service.add_validator(c, p.merchant_id, req.id, req.line_id, req.label))
+    )
 
 
 @api.get(
     "/transit/validators", summary="Validator health: last sync, deny-list age, taps waiting on the device"
 )
-def validators(p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
+def validators(
+    p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)
+) -> Response:
     with db.read() as c:
         return json_response(
-            {"object": "list", "data": service.validator_health(c, _mid(p)), "has_more": False}
+            {"object": "list", "data": service.validator_health(c, p.merchant_id), "has_more": False}
         )
 
 
@@ -131,20 +134,22 @@ def validators(p: Principal = Depends(merchant_principal), db: Database = Depend
 def sync(
     validator_id: str,
     pending_taps: int | None = Query(None, ge=0),
-    p: Principal = Depends(merchant_principal),
+    p: MerchantPrincipal = Depends(merchant_principal),
     db: Database = Depends(get_db),
 ) -> Response:
-    return json_response(db.run(lambda c: service.sync(c, _mid(p), validator_id, pending_taps=pending_taps)))
+    return json_response(
+        db.run(lambda c: service.sync(c, p.merchant_id, validator_id, pending_taps=pending_taps))
+    )
 
 
 @api.post("/transit/validators/{validator_id}/taps", summary="Upload a batch of taps (idempotent per tap id)")
 def upload(
     validator_id: str,
     batch: service.TapBatch,
-    p: Principal = Depends(merchant_principal),
+    p: MerchantPrincipal = Depends(merchant_principal),
     db: Database = Depends(get_db),
 ) -> Response:
-    return json_response(db.run(lambda c: service.upload_taps(c, _mid(p), validator_id, batch)))
+    return json_response(db.run(lambda c: service.upload_taps(c, p.merchant_id, validator_id, batch)))
 
 
 @api.post(
@@ -179,25 +184,29 @@ def rider_token(
     "/transit/riders/{rider_id}", summary="A rider's days, charges and deny entry at the caller's operator"
 )
 def rider_account(
-    rider_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+    rider_id: str, p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)
 ) -> Response:
     with db.read() as c:
-        return json_response(service.rider_account(c, _mid(p), rider_id))
+        return json_response(service.rider_account(c, p.merchant_id, rider_id))
 
 
 @api.post(
     "/transit/riders/{rider_id}/retry", summary="Charge a rider's debt now (lifts the deny entry on success)"
 )
 def retry(
-    rider_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+    rider_id: str, p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)
 ) -> Response:
     with db.read() as c:
-        service.rider_account(c, _mid(p), rider_id)
+        service.rider_account(c, p.merchant_id, rider_id)
     stats = service.charge_due(
-        db, merchant_id=_mid(p), rider_id=rider_id, retry_now=True, through=service.local_day(clock.now())
+        db,
+        merchant_id=p.merchant_id,
+        rider_id=rider_id,
+        retry_now=True,
+        through=service.local_day(clock.now()),
     )
     with db.read() as c:
-        return json_response({**service.rider_account(c, _mid(p), rider_id), "run": stats})
+        return json_response({**service.rider_account(c, p.merchant_id, rider_id), "run": stats})
 
 
 class DenyIn(BaseModel):
@@ -208,11 +217,13 @@ class DenyIn(BaseModel):
 
 
 @api.post("/transit/deny", summary="Put a lost or misused transit QR on the deny list")
-def deny(req: DenyIn, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
+def deny(
+    req: DenyIn, p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)
+) -> Response:
     def go(c: Any) -> dict[str, Any]:
-        service.operator_row(c, _mid(p), kind="transit")
-        service.deny(c, _mid(p), req.rider_id, req.reason)
-        ids, version = service.deny_list(c, _mid(p))
+        service.operator_row(c, p.merchant_id, kind="transit")
+        service.deny(c, p.merchant_id, req.rider_id, req.reason)
+        ids, version = service.deny_list(c, p.merchant_id)
         return {"object": "deny_list", "version": version, "count": len(ids)}
 
     return json_response(db.run(go))
@@ -220,28 +231,30 @@ def deny(req: DenyIn, p: Principal = Depends(merchant_principal), db: Database =
 
 @api.post("/transit/charges/run", summary="Charge riders' capped fares up to a day (default yesterday)")
 def run_charges(
-    through: str | None = None, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+    through: str | None = None,
+    p: MerchantPrincipal = Depends(merchant_principal),
+    db: Database = Depends(get_db),
 ) -> Response:
     with db.read() as c:
-        service.operator_row(c, _mid(p), kind="transit")
+        service.operator_row(c, p.merchant_id, kind="transit")
     day = _date(through, "through") if through else None
     if day is not None and day >= service.local_day(clock.now()):
         raise InvalidRequest("只能结算已结束的日期 / through must be a day that has ended", param="through")
-    return json_response(service.charge_due(db, merchant_id=_mid(p), through=day))
+    return json_response(service.charge_due(db, merchant_id=p.merchant_id, through=day))
 
 
 @api.get("/transit/charges", summary="Fare charges, newest first")
 def charges(
     status: str | None = None,
     limit: int = Query(50, ge=1, le=200),
-    p: Principal = Depends(merchant_principal),
+    p: MerchantPrincipal = Depends(merchant_principal),
     db: Database = Depends(get_db),
 ) -> Response:
     with db.read() as c:
         return json_response(
             {
                 "object": "list",
-                "data": service.list_charges(c, _mid(p), status=status, limit=limit),
+                "data": service.list_charges(c, p.merchant_id, status=status, limit=limit),
                 "has_more": False,
             }
         )
@@ -249,22 +262,24 @@ def charges(
 
 @api.post("/transit/pass-products", summary="A monthly or term school-bus pass on sale")
 def add_pass_product(
-    req: service.PassProductIn, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+    req: service.PassProductIn,
+    p: MerchantPrincipal = Depends(merchant_principal),
+    db: Database = Depends(get_db),
 ) -> Response:
-    return json_response(db.run(lambda c: service.add_pass_product(c, _mid(p), req)))
+    return json_response(db.run(lambda c: service.add_pass_product(c, p.merchant_id, req)))
 
 
 @api.post("/transit/passes", summary="A parent buys a pass for a student's transit QR")
 def buy_pass(
     req: service.BuyPassIn,
     request: Request,
-    p: Principal = Depends(merchant_principal),
+    p: MerchantPrincipal = Depends(merchant_principal),
     body: bytes = Depends(raw_body),
     db: Database = Depends(get_db),
 ) -> Response:
     def go() -> dict[str, Any]:
-        out = db.run(lambda c: service.buy_pass(c, _mid(p), req))
-        out["pass"] = db.run(lambda c: service.confirm_pass(c, _mid(p), out["pass"]["id"]))
+        out = db.run(lambda c: service.buy_pass(c, p.merchant_id, req))
+        out["pass"] = db.run(lambda c: service.confirm_pass(c, p.merchant_id, out["pass"]["id"]))
         return out
 
     return run_idempotent(request, p, body, go)
@@ -272,16 +287,16 @@ def buy_pass(
 
 @api.get("/transit/passes/{pass_id}", summary="A pass (brought to its payment's outcome)")
 def get_pass(
-    pass_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+    pass_id: str, p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)
 ) -> Response:
-    return json_response(db.run(lambda c: service.confirm_pass(c, _mid(p), pass_id)))
+    return json_response(db.run(lambda c: service.confirm_pass(c, p.merchant_id, pass_id)))
 
 
 @api.post("/transit/passes/{pass_id}/refund", summary="Refund a pass's unused days pro rata")
 def refund_pass(
-    pass_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+    pass_id: str, p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)
 ) -> Response:
-    return json_response(db.run(lambda c: service.refund_pass(c, _mid(p), pass_id)))
+    return json_response(db.run(lambda c: service.refund_pass(c, p.merchant_id, pass_id)))
 
 
 @api.get(
@@ -309,9 +324,11 @@ def figures(
 
 @api.post("/scenic/ticket-types", summary="A ticket type of the caller's scenic area", tags=["scenic"])
 def add_type(
-    req: scenic.TicketTypeIn, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+    req: scenic.TicketTypeIn,
+    p: MerchantPrincipal = Depends(merchant_principal),
+    db: Database = Depends(get_db),
 ) -> Response:
-    return json_response(db.run(lambda c: scenic.add_ticket_type(c, _mid(p), req)))
+    return json_response(db.run(lambda c: scenic.add_ticket_type(c, p.merchant_id, req)))
 
 
 @api.post(
@@ -320,18 +337,24 @@ def add_type(
     tags=["scenic"],
 )
 def add_slots(
-    req: scenic.SlotsIn, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+    req: scenic.SlotsIn, p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)
 ) -> Response:
     return json_response(
-        {"object": "list", "data": db.run(lambda c: scenic.add_slots(c, _mid(p), req)), "has_more": False}
+        {
+            "object": "list",
+            "data": db.run(lambda c: scenic.add_slots(c, p.merchant_id, req)),
+            "has_more": False,
+        }
     )
 
 
 @api.get("/scenic/slots", summary="A day's slots with places held, sold and left", tags=["scenic"])
-def slots(day: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
+def slots(
+    day: str, p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)
+) -> Response:
     with db.read() as c:
         return json_response(
-            {"object": "list", "data": scenic.list_slots(c, _mid(p), _date(day)), "has_more": False}
+            {"object": "list", "data": scenic.list_slots(c, p.merchant_id, _date(day)), "has_more": False}
         )
 
 
@@ -346,11 +369,11 @@ def _reserve_and_confirm(db: Database, mid: str, req: scenic.ReserveIn) -> dict[
 def reserve(
     req: scenic.ReserveIn,
     request: Request,
-    p: Principal = Depends(merchant_principal),
+    p: MerchantPrincipal = Depends(merchant_principal),
     body: bytes = Depends(raw_body),
     db: Database = Depends(get_db),
 ) -> Response:
-    return run_idempotent(request, p, body, lambda: _reserve_and_confirm(db, _mid(p), req))
+    return run_idempotent(request, p, body, lambda: _reserve_and_confirm(db, p.merchant_id, req))
 
 
 @api.get(
@@ -359,18 +382,18 @@ def reserve(
     tags=["scenic"],
 )
 def get_order(
-    order_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+    order_id: str, p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)
 ) -> Response:
-    return json_response(db.run(lambda c: scenic.confirm(c, _mid(p), order_id)))
+    return json_response(db.run(lambda c: scenic.confirm(c, p.merchant_id, order_id)))
 
 
 @api.post(
     "/scenic/orders/{order_id}/refund", summary="Refund an unused order before the deadline", tags=["scenic"]
 )
 def refund_order(
-    order_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+    order_id: str, p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)
 ) -> Response:
-    return json_response(db.run(lambda c: scenic.refund_order(c, _mid(p), order_id)))
+    return json_response(db.run(lambda c: scenic.refund_order(c, p.merchant_id, order_id)))
 
 
 class ScanIn(BaseModel):
@@ -383,8 +406,10 @@ class ScanIn(BaseModel):
 @api.post(
     "/scenic/scans", summary="A gate scan: accepted once, else refused with the reason", tags=["scenic"]
 )
-def scan(req: ScanIn, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
-    return json_response(db.run(lambda c: scenic.scan(c, _mid(p), req.code, gate=req.gate)))
+def scan(
+    req: ScanIn, p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)
+) -> Response:
+    return json_response(db.run(lambda c: scenic.scan(c, p.merchant_id, req.code, gate=req.gate)))
 
 
 # ---------------------------------------------------------------- console: the operator's staff

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
@@ -13,7 +15,7 @@ from zhifu.api.deps import get_db, json_response, merchant_principal
 from zhifu.channels import REGISTRY
 from zhifu.core.money import fen_to_yuan_str
 from zhifu.db import Database
-from zhifu.merchants import Principal
+from zhifu.merchants import MerchantPrincipal
 from zhifu.webhooks import service
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
@@ -29,13 +31,15 @@ class EndpointBody(BaseModel):
 
 @router.post("/webhook_endpoints", summary="Subscribe a URL to events; the signing secret is shown once")
 def create_endpoint(
-    req: EndpointBody, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+    req: EndpointBody, p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)
 ) -> Response:
     return json_response(db.run(lambda c: service.create_endpoint(c, p.merchant_id, req.url, req.events)))
 
 
 @router.get("/webhook_endpoints", summary="List webhook endpoints")
-def list_endpoints(p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)) -> Response:
+def list_endpoints(
+    p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)
+) -> Response:
     with db.read() as c:
         return json_response(
             {"object": "list", "data": service.list_endpoints(c, p.merchant_id), "has_more": False}
@@ -44,14 +48,14 @@ def list_endpoints(p: Principal = Depends(merchant_principal), db: Database = De
 
 @router.delete("/webhook_endpoints/{endpoint_id}", summary="Delete a webhook endpoint")
 def delete_endpoint(
-    endpoint_id: str, p: Principal = Depends(merchant_principal), db: Database = Depends(get_db)
+    endpoint_id: str, p: MerchantPrincipal = Depends(merchant_principal), db: Database = Depends(get_db)
 ) -> Response:
     return json_response(db.run(lambda c: service.delete_endpoint(c, p.merchant_id, endpoint_id)))
 
 
 @router.get("/events", summary="List events, newest first")
 def list_events(
-    p: Principal = Depends(merchant_principal),
+    p: MerchantPrincipal = Depends(merchant_principal),
     db: Database = Depends(get_db),
     type: str | None = None,
     limit: int = Query(20, ge=1, le=100),
@@ -74,14 +78,14 @@ def announcement(payment: dict) -> str:
 @router.get("/stream", summary="Server-sent events: one per payment received, for the shop's announcement")
 async def stream(
     request: Request,
-    p: Principal = Depends(merchant_principal),
+    p: MerchantPrincipal = Depends(merchant_principal),
     db: Database = Depends(get_db),
     since: str | None = None,
 ) -> StreamingResponse:
     merchant_id = p.merchant_id
     last = request.headers.get("last-event-id") or since
 
-    def fetch(cursor: str | None) -> list[dict]:
+    def fetch(cursor: str | None) -> list[dict[str, Any]]:
         with db.read() as c:
             if cursor is None:
                 rows, _ = service.list_events(c, merchant_id, type_="payment.succeeded", limit=1)
@@ -91,7 +95,7 @@ async def stream(
             )
             return rows
 
-    async def gen():  # type: ignore[no-untyped-def]
+    async def gen() -> AsyncIterator[str]:
         cursor = last
         if cursor is None:
             head = await asyncio.to_thread(fetch, None)
