@@ -357,6 +357,7 @@ def _deliver_endpoint(
     try:
         down: str | None = None
         for d, ev, ep in items:
+            error: str | None
             if down is not None:
                 error = down
             else:
