@@ -34,7 +34,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 # Packages mypy reports on (mypy.ini); the import contracts are in .importlinter.
-MYPY_PACKAGES := zhifu.core zhifu.ledger zhifu.fees zhifu.settlement zhifu.payments zhifu.incentives zhifu.recon zhifu.bills zhifu.webhooks
+MYPY_PACKAGES := zhifu.core zhifu.ledger zhifu.fees zhifu.settlement zhifu.payments zhifu.incentives zhifu.recon zhifu.bills zhifu.webhooks zhifu.risk
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -108,8 +108,8 @@ def run(db: Database, rs: RuleSet, *, since: dt.datetime | None = None) -> Backt
         cursor = (batch[-1].at, batch[-1].payment_id)
     positives: dict[str, int] = {}
     for (_, _), typs in truth.items():
-        for t in typs:
-            positives[t] = positives.get(t, 0) + 1
+        for typology in typs:
+            positives[typology] = positives.get(typology, 0) + 1
     by_typ: dict[str, Score] = {}
     camouflage: dict[str, int] = {}
     for r in rs.rules:

@@ -271,7 +271,7 @@ class FeatureEngine:
             "merchant": e.merchant_id,
             "payer": e.payer,
             "payer_merchant": f"{e.payer}|{e.merchant_id}" if e.payer else None,
-            "mcc": (self.merchants.get(e.merchant_id).mcc if e.merchant_id in self.merchants else None),
+            "mcc": (self.merchants[e.merchant_id].mcc if e.merchant_id in self.merchants else None),
         }[kind]
         if value is None:
             return None

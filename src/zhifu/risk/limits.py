@@ -250,18 +250,25 @@ def _take(
 ) -> dict[str, Any]:
     """One statement: create the counter with this amount, or add to it only while it stays within the limit."""
     period = _period(d.kind, at)
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(risk_counters).values(
-        key=d.key, subject=subject, period=period, used_fen=amount_fen, payments=1
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    upsert: postgresql.Insert | sqlite.Insert = (
+        postgresql.insert(risk_counters)
+        if conn.dialect.name == "postgresql"
+        else sqlite.insert(risk_counters)
     )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[risk_counters.c.key, risk_counters.c.subject, risk_counters.c.period],
-        set_={"used_fen": risk_counters.c.used_fen + amount_fen, "payments": risk_counters.c.payments + 1},
-        where=risk_counters.c.used_fen + amount_fen <= limit,
-    ).returning(risk_counters.c.used_fen)
+    stmt = (
+        upsert.values(key=d.key, subject=subject, period=period, used_fen=amount_fen, payments=1)
+        .on_conflict_do_update(
+            index_elements=[risk_counters.c.key, risk_counters.c.subject, risk_counters.c.period],
+            set_={
+                "used_fen": risk_counters.c.used_fen + amount_fen,
+                "payments": risk_counters.c.payments + 1,
+            },
+            where=risk_counters.c.used_fen + amount_fen <= limit,
+        )
+        .returning(risk_counters.c.used_fen)
+    )
     if conn.execute(stmt).first() is None:  # the row exists and the condition refused the addition
         used_now = conn.execute(
             select(risk_counters.c.used_fen).where(

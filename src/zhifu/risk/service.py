@@ -408,19 +408,14 @@ class Monitor:
                 cursor = self._cursor(conn)
                 if self.engine is None or self.version != rs.version:
                     self._warm(conn, rs, cursor)
+                engine = self.engine
+                assert engine is not None  # warmed just above when there was none
                 batch = _events(conn, cursor, None, limit)
-                unknown = {e.merchant_id for e in batch} - set(self.engine.merchants)  # type: ignore[union-attr]
+                unknown = {e.merchant_id for e in batch} - set(engine.merchants)
                 if unknown:
-                    self.engine.set_merchants(
-                        {
-                            **self.engine.merchants,  # type: ignore[union-attr]
-                            **merchant_infos(conn, sorted(unknown)),
-                        }
-                    )
+                    engine.set_merchants({**engine.merchants, **merchant_infos(conn, sorted(unknown))})
             if not batch:
                 return 0
-            engine = self.engine
-            assert engine is not None
             hits = [h for e in batch for h in evaluate(engine, rs, e)]
             last = batch[-1]
 
