@@ -3,7 +3,7 @@
 The rows, fees and ledger entries are exactly those the one-by-one path leaves behind (create_payment, the
 payer paying at the rail, the rail's notification; create_refund and its notification), so settlement,
 reconciliation and rollups read them like any other; the ledger legs come from the same builders
-(`zhifu.ledger.movements`), and incentives keeps the same payers seen and merchant days. What the batch path leaves
+(`zhifu.ledger.movements`) and the ledger posts them itself, in bulk (`ledger.post_bulk`), and incentives keeps the same payers seen and merchant days. What the batch path leaves
 out: webhook events and notification receipts (nothing was delivered, so nothing is announced or deduplicated),
 and campaigns: it prices none, and refuses a batch that a running campaign would have priced
 (`_check_no_campaign` says why).
