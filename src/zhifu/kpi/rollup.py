@@ -169,7 +169,7 @@ def _catch_up(db: Database, marks: dict[str, str]) -> dict[str, int]:
 
 
 def _stored_marks(conn: Connection) -> dict[str, str]:
-    return dict(conn.execute(select(kpi_state.c.name, kpi_state.c.value)).tuples().all())
+    return dict(conn.execute(select(kpi_state.c.name, kpi_state.c.value)).all())
 
 
 def _touched_days(conn: Connection, marks: dict[str, str]) -> list[dt.date]:

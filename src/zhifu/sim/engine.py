@@ -275,8 +275,10 @@ class Simulation:
         """Inside, the days' writes (registrations, onboarding, payments and refunds) share one transaction,
         committed once it holds a batch's worth of payments and at the end: a commit per batch, as a bulk loader
         commits, instead of several a day (SQLite has one writer, and this run is it). The last commit counts as
-        recording time."""
-        if self.db is None or self.dry_run:
+        recording time. A run with hooks commits day by day as before: a hook may read or write the database in
+        its own transaction (a rollup refresh, a risk actor's lookups), which must see the days before it and must
+        not wait on this run's open write."""
+        if self.db is None or self.dry_run or self.hooks:
             yield
             return
         self._sharing = True
