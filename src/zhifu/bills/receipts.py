@@ -4,39 +4,22 @@ the verification address."""
 
 from __future__ import annotations
 
-import base64
-import functools
 import io
 import json
 from typing import Any
 
 import segno
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from zhifu.core import signing
 from zhifu.core.config import get_settings
 from zhifu.core.money import fen_to_yuan_str
 
 KEY_ID = "rcpt-ed25519-1"
-
-
-@functools.lru_cache(maxsize=4)
-def _private(secret: str) -> Ed25519PrivateKey:
-    seed = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"zhifu-receipts", info=KEY_ID.encode()).derive(
-        secret.encode()
-    )
-    return Ed25519PrivateKey.from_private_bytes(seed)
+LABEL = b"zhifu-receipts"
 
 
 def public_key_pem() -> str:
-    return (
-        _private(get_settings().secret_key)
-        .public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
+    return signing.public_key_pem(LABEL, KEY_ID)
 
 
 def canonical(body: dict[str, Any]) -> str:
@@ -44,17 +27,11 @@ def canonical(body: dict[str, Any]) -> str:
 
 
 def sign(body_text: str) -> str:
-    sig = _private(get_settings().secret_key).sign(body_text.encode())
-    return base64.urlsafe_b64encode(sig).decode().rstrip("=")
+    return signing.b64url(signing.private_key(LABEL, KEY_ID).sign(body_text.encode()))
 
 
 def verify(body_text: str, signature: str) -> bool:
-    key: Ed25519PublicKey = _private(get_settings().secret_key).public_key()
-    try:
-        key.verify(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)), body_text.encode())
-    except (InvalidSignature, ValueError):
-        return False
-    return True
+    return signing.verifies(signing.private_key(LABEL, KEY_ID).public_key(), signature, body_text.encode())
 
 
 def verify_url(receipt_no: str, signature: str) -> str:
