@@ -12,7 +12,7 @@ from sqlalchemy import Connection, and_, insert, select, update
 
 from zhifu import audit
 from zhifu.bills import service
-from zhifu.bills.models import LineStatus, bill_lines, biller_settlements
+from zhifu.bills.models import LineStatus, bill_lines
 from zhifu.bills.payer_models import bill_refund_requests
 from zhifu.core import clock
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
@@ -77,20 +77,7 @@ def propose(
             param="payment_id",
             code="bill_payment_not_refundable",
         )
-    settled = conn.execute(
-        select(biller_settlements.c.id).where(
-            and_(
-                biller_settlements.c.merchant_id == b.merchant_id,
-                biller_settlements.c.business_date == line.business_date,
-            )
-        )
-    ).scalar()
-    if settled is not None:
-        raise ConflictError(
-            f"{line.business_date} 已结算给缴费单位，不能退款 / payment_id: its date is settled to the biller",
-            param="payment_id",
-            code="bill_payment_settled",
-        )
+    service.ensure_date_unsettled(conn, b.merchant_id, line.business_date)
     open_one = conn.execute(
         select(bill_refund_requests.c.id).where(
             and_(

@@ -1263,6 +1263,26 @@ def verify_receipt(
 # ---------------------------------------------------------------- refunds of rejected payments
 
 
+def ensure_date_unsettled(conn: Connection, merchant_id: str, business_date: dt.date) -> None:
+    """A bill payment is refundable only while its business date has no settlement to the biller yet (used by the
+    biller's refund and by the payer's refund request)."""
+    settled = conn.execute(
+        select(biller_settlements.c.id).where(
+            and_(
+                biller_settlements.c.merchant_id == merchant_id,
+                biller_settlements.c.business_date == business_date,
+            )
+        )
+    ).scalar()
+    if settled is not None:
+        raise ConflictError(
+            f"{business_date} 已结算给缴费单位（{settled}），不能退款 / payment_id: its date is settled to the "
+            f"biller ({settled})",
+            param="payment_id",
+            code="bill_payment_settled",
+        )
+
+
 def refund_line(
     conn: Connection, biller_id: str, payment_id: str, *, reason: str, at: dt.datetime | None = None
 ) -> dict[str, Any]:
@@ -1285,19 +1305,7 @@ def refund_line(
         )
     if not reason.strip():
         raise InvalidRequest("须填写退款原因 / a reason is required", param="reason")
-    settled = conn.execute(
-        select(biller_settlements.c.id).where(
-            and_(
-                biller_settlements.c.merchant_id == b.merchant_id,
-                biller_settlements.c.business_date == line.business_date,
-            )
-        )
-    ).scalar()
-    if settled is not None:
-        raise ConflictError(
-            f"该日已结算给缴费单位（{settled}）/ this date is settled to the biller already",
-            code="bill_payment_settled",
-        )
+    ensure_date_unsettled(conn, b.merchant_id, line.business_date)
     p = _payment(conn, b.merchant_id, payment_id=payment_id)
     from_merchant = p.amount_fen - p.fee_fen
     paid = ledger.movements.bill_payment(
