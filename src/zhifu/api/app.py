@@ -12,8 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from zhifu.core import asgi
 from zhifu.core.config import get_settings
 from zhifu.core.errors import ZhifuError
 from zhifu.db import Database
@@ -70,20 +71,17 @@ class BodyLimit:
         if length is not None and (not length.isdigit() or int(length) > limit):
             await too_large(scope, receive, send)
             return
-        body, more = bytearray(), True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > limit:
-                await too_large(scope, receive, send)
-                return
+        try:
+            body = await asgi.read_body(receive, limit)
+        except asgi.BodyTooLarge:
+            await too_large(scope, receive, send)
+            return
+        if body is None:
+            return
         kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         if kind.endswith(b"json"):
             try:
-                bytes(body).decode("utf-8")
+                body.decode("utf-8")
             except UnicodeDecodeError:
                 await _error(400, "invalid_utf8", "请求体不是 UTF-8 / the body is not valid UTF-8")(
                     scope, receive, send
@@ -94,16 +92,7 @@ class BodyLimit:
         ):
             await _error(400, "nul_character", _NUL_MESSAGE)(scope, receive, send)
             return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": bytes(body), "more_body": False}
-            return await receive()  # after the body: the disconnect, for streaming responses
-
-        await self.app(scope, replay, send)
+        await self.app(scope, asgi.replaying(body, receive), send)
 
 
 def create_app(db: Database | None = None, *, background: bool = False) -> FastAPI:

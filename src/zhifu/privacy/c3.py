@@ -17,7 +17,9 @@ from collections.abc import Iterator
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from zhifu.core import asgi
 
 # Where the check does not apply: the console's login form (its password is checked and forgotten, never kept)
 # and the rails' notifications (their signed wire formats name their own fields).
@@ -180,14 +182,9 @@ class RefuseC3:
         if scope["type"] != "http" or scope.get("path", "").startswith(EXEMPT_PATHS):
             await self.app(scope, receive, send)
             return
-        chunks, more = [], True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+        body = await asgi.read_body(receive)
+        if body is None:
+            return
         headers = {k.lower(): v for k, v in scope.get("headers", [])}
         found = check_request(
             scope["path"],
@@ -209,13 +206,4 @@ class RefuseC3:
             )
             await send({"type": "http.response.body", "body": data})
             return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, asgi.replaying(body, receive), send)
