@@ -36,6 +36,12 @@ RING_SIZE = 4  # merchants sharing one account in a 二清 ring
 PAOFEN_TIERS_FEN = (5_000, 10_000, 20_000)  # gambling top-ups in fixed tiers
 MICRO_KINDS = frozenset({"paofen", "honest_night_market", "secondary_clearing_member"})
 CASHOUT_AMOUNTS_FEN = (200_000, 300_000, 500_000, 498_000, 499_000, 1_000_000)
+# Bursts of card payments: the days after the actor's start they fall on, how many (inclusive range) and the
+# amount range in fen. A dormant merchant wakes 60 days after its start; a spike lasts two days.
+_BURSTS: dict[str, tuple[tuple[int, ...], tuple[int, int], tuple[int, int]]] = {
+    "dormant": ((60,), (10, 16), (80_000, 300_000)),
+    "spike": ((0, 1), (25, 40), (100_000, 400_000)),
+}
 
 
 @dataclasses.dataclass
@@ -310,31 +316,17 @@ class RiskActors:
                         "dynamic_code",
                     )
                     out.append(dataclasses.replace(s, merchant_id=shop.merchant_id or ""))
-        elif k == "dormant":
-            if day.index == a.start + 60:
-                for _ in range(rng.randint(10, 16)):
+        elif k in _BURSTS:  # a burst of daytime card payments: a dormant merchant waking, a spike
+            days_after_start, count, amount_fen = _BURSTS[k]
+            if day.index - a.start in days_after_start:
+                for _ in range(rng.randint(*count)):
                     idx = rng.randrange(n_all)
                     out.append(
                         self._spec(
                             a,
                             day,
                             idx,
-                            rng.randrange(80_000, 300_000),
-                            9 * 3600 + rng.random() * 10 * 3600,
-                            "unionpay_card",
-                            "terminal",
-                        )
-                    )
-        elif k == "spike":
-            if day.index in (a.start, a.start + 1):
-                for _ in range(rng.randint(25, 40)):
-                    idx = rng.randrange(n_all)
-                    out.append(
-                        self._spec(
-                            a,
-                            day,
-                            idx,
-                            rng.randrange(100_000, 400_000),
+                            rng.randrange(*amount_fen),
                             9 * 3600 + rng.random() * 10 * 3600,
                             "unionpay_card",
                             "terminal",
