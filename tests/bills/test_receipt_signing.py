@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from zhifu.bills import receipts
+from zhifu.core.config import get_settings
 
-SIG = "x8rG5SeWSlQt7vrIuDaQJgIYpcw3-ikX-pxg-kr_KxXKxUlbFmGAYVxIPhEWSZopOHxlTclXABL9U0aDodUCAg"
+SIG = "s771FSNvB84SceqHIrpTa3dXRg6cmtvpPrF7RRKDFwSBZP60bgSUW7Vka_zRcBNLNW_ybXz7SdODCVIc_Ym0Dw"
 
 
 @pytest.fixture
-def body(monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("ZHIFU_SECRET_KEY", "t7-check-secret")
-    return receipts.canonical({"receipt_no": "R1", "amount_fen": 12345, "biller_name": "县水务"})
+def body(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("ZHIFU_SECRET_KEY", "receipt-pin-secret-0123456789abcdef")
+    get_settings.cache_clear()
+    try:
+        yield receipts.canonical({"receipt_no": "R1", "amount_fen": 12345, "biller_name": "县水务"})
+    finally:
+        get_settings.cache_clear()
 
 
 def test_signature_is_pinned_and_verifies(body: str) -> None:
