@@ -7,6 +7,7 @@ primary and unique keys, so the tables shard with the payments they describe."""
 from __future__ import annotations
 
 import enum
+from typing import Literal, get_args
 
 from sqlalchemy import (
     BigInteger,
@@ -24,7 +25,7 @@ from sqlalchemy import (
 
 from zhifu.db.meta import metadata, utcnow_column
 
-CATEGORIES = (
+Category = Literal[
     "water",
     "power",
     "gas",
@@ -35,7 +36,8 @@ CATEGORIES = (
     "tax",
     "medical",
     "other",
-)
+]
+CATEGORIES: tuple[Category, ...] = get_args(Category)
 CATEGORY_LABELS = {
     "water": "水费 Water",
     "power": "电费 Power",

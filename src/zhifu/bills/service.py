@@ -32,6 +32,7 @@ from zhifu.bills.hooks import BILL_KEY
 from zhifu.bills.models import (
     CATEGORY_LABELS,
     BillStatus,
+    Category,
     LineStatus,
     bill_credits,
     bill_households,
@@ -95,18 +96,7 @@ class BillerIn(BaseModel):
     id: str = Field(min_length=2, max_length=40)
     name: str = Field(min_length=1, max_length=100)
     short_name: str | None = Field(default=None, max_length=25)
-    category: Literal[
-        "water",
-        "power",
-        "gas",
-        "heating",
-        "tuition",
-        "social_insurance",
-        "housing_fund",
-        "tax",
-        "medical",
-        "other",
-    ]
+    category: Category
     town_code: str
     acquirer_id: str
     credit_code: str
