@@ -33,6 +33,7 @@ from zhifu.core.config import get_settings, secret
 from zhifu.core.errors import InvalidRequest, NotFound
 from zhifu.core.paging import page_of
 from zhifu.db import Database
+from zhifu.db.rows import first_row
 from zhifu.reference import mask_account, mask_id, mask_phone
 
 ENTRY_BYTES_MAX: Final = 8192  # an entry names an action and digests, never a document; bigger is a mistake
@@ -179,9 +180,7 @@ def public_key(version: int | None = None, conn: Connection | None = None) -> st
 
 def _state(conn: Connection, *, lock: bool = False) -> dict[str, Any]:
     q = select(audit_state).where(audit_state.c.id == 1)
-    if lock and conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    row = conn.execute(q).first()
+    row = first_row(conn, q, lock=lock)
     if row is None:
         _ensure_key(conn, 1)
         conn.execute(

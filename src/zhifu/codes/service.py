@@ -25,6 +25,7 @@ from zhifu.core.ids import new_id, parse_id
 from zhifu.core.money import check_fen, fen_to_yuan_str
 from zhifu.core.paging import PAGE_MAX, page_limit
 from zhifu.db import Database
+from zhifu.db.rows import first_row
 from zhifu.incentives import PayerHint
 from zhifu.merchants import MerchantStatus, active_merchant_row, county, merchant_row
 from zhifu.merchants.read import has_store
@@ -176,9 +177,7 @@ def _row(conn: Connection, code_id: str, *, merchant_id: str | None = None, lock
     q = select(payment_codes).where(payment_codes.c.id == code_id)
     if merchant_id is not None:
         q = q.where(payment_codes.c.merchant_id == merchant_id)
-    if lock and conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    return conn.execute(q).first()
+    return first_row(conn, q, lock=lock)
 
 
 def _active_merchant(conn: Connection, merchant_id: str) -> Any:

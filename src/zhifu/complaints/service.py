@@ -45,6 +45,7 @@ from zhifu.core.errors import ConflictError, InvalidRequest, NotFound, Permissio
 from zhifu.core.ids import new_id
 from zhifu.core.money import check_fen, fen_to_yuan_str
 from zhifu.db import Database
+from zhifu.db.rows import first_row
 from zhifu.merchants import county, get_merchant
 
 NARRATIVE_CHARS_MAX: Final = 2000  # a page of text; longer accounts go in an attachment
@@ -605,9 +606,7 @@ def file_verified(
 
 def _load(conn: Connection, complaint_id: str, *, lock: bool = False) -> Any:
     q = select(complaints).where(complaints.c.id == complaint_id)
-    if lock and conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    row = conn.execute(q).first()
+    row = first_row(conn, q, lock=lock)
     if row is None:
         raise NotFound(f"没有投诉 {complaint_id} / no complaint {complaint_id}", param="id")
     return row

@@ -24,6 +24,7 @@ from zhifu.consent import service
 from zhifu.consent.models import REQUEST_KINDS, subject_requests
 from zhifu.core import clock
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound, PermissionDenied
+from zhifu.db.rows import first_row
 
 REASON_CHARS_MAX: Final = 500
 NOTE_CHARS_MAX: Final = 500
@@ -167,9 +168,7 @@ def file_request(
 
 def _row(conn: Connection, request_id: str, acquirer_id: str | None, *, lock: bool = False) -> Any:
     q = select(subject_requests).where(subject_requests.c.id == request_id)
-    if lock and conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    row = conn.execute(q).first()
+    row = first_row(conn, q, lock=lock)
     if row is None or (acquirer_id is not None and row.acquirer_id != acquirer_id):
         raise NotFound(f"没有请求 {request_id[:40]} / no request {request_id[:40]}", param="request")
     return row

@@ -21,6 +21,7 @@ from zhifu.core.ids import new_id
 from zhifu.core.money import check_fen, ppm_of
 from zhifu.core.paging import cursor_page, page_limit
 from zhifu.db.cache import EngineCache
+from zhifu.db.rows import first_row
 from zhifu.db.slots import connection_slot
 from zhifu.fees import refund_fee_share
 from zhifu.fees.service import payment_cost
@@ -147,9 +148,7 @@ def public(conn: Connection, row: Any) -> dict[str, Any]:
 
 def _row(conn: Connection, campaign_id: str, *, lock: bool = False) -> Any:
     q = select(campaigns).where(campaigns.c.id == campaign_id)
-    if lock and conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    row = conn.execute(q).first()
+    row = first_row(conn, q, lock=lock)
     if row is None:
         raise NotFound(f"no campaign {campaign_id}", param="id")
     return row

@@ -19,6 +19,7 @@ from zhifu.core.errors import ConflictError, InvalidRequest, NotFound, Unauthent
 from zhifu.core.ids import new_id
 from zhifu.core.paging import cursor_page
 from zhifu.county import CountyProfile, load_profile
+from zhifu.db.rows import first_row
 from zhifu.merchants.models import MerchantStatus, api_keys, merchants, stores, terminals
 from zhifu.reference import (
     MerchantType,
@@ -269,9 +270,7 @@ payable_account = ledger.accounts.merchant_payable  # what the acquirer owes a m
 
 def _row(conn: Connection, merchant_id: str, *, lock: bool = False) -> Any:
     q = select(merchants).where(merchants.c.id == merchant_id)
-    if lock and conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    row = conn.execute(q).first()
+    row = first_row(conn, q, lock=lock)
     if row is None:
         raise NotFound(f"no merchant {merchant_id}", param="merchant")
     return row

@@ -28,6 +28,7 @@ from zhifu.core.events import PaymentSucceeded, Position, find, history
 from zhifu.core.ids import new_id_fast
 from zhifu.core.paging import cursor_page
 from zhifu.db import Database
+from zhifu.db.rows import first_row
 from zhifu.merchants import payable_account, set_frozen
 from zhifu.merchants import review as merchant_review
 from zhifu.merchants.read import legal_person_names
@@ -726,9 +727,7 @@ def list_cases(
 
 def _case_row(conn: Connection, case_id: str, *, lock: bool = False) -> Any:
     q = select(risk_cases).where(risk_cases.c.id == case_id)
-    if lock and conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    r = conn.execute(q).first()
+    r = first_row(conn, q, lock=lock)
     if r is None:
         raise NotFound(f"没有案件 / no case {case_id}", param="case")
     return r

@@ -19,6 +19,7 @@ from zhifu.core import clock
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id_fast
 from zhifu.core.money import check_fen, fen_to_yuan_str
+from zhifu.db.rows import first_row
 from zhifu.merchants import active_merchant_row, payable_account
 from zhifu.merchants import county as county_profile
 from zhifu.privacy import blind_index, mask_account
@@ -110,9 +111,7 @@ def point(
     q = select(service_points).where(service_points.c.id == point_id)
     if merchant_id is not None:
         q = q.where(service_points.c.merchant_id == merchant_id)
-    if lock and conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    r = conn.execute(q).first()
+    r = first_row(conn, q, lock=lock)
     if r is None:
         raise NotFound(f"没有服务点 {point_id} / no service point {point_id}", param="point_id")
     return _public(r)

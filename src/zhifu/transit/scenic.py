@@ -26,6 +26,7 @@ from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id_fast
 from zhifu.core.money import check_fen, ppm_of
 from zhifu.db import Database
+from zhifu.db.rows import first_row
 from zhifu.payments import CreatePayment, CreateRefund
 from zhifu.transit import tokens
 from zhifu.transit.models import scenic_orders, scenic_slots, scenic_ticket_types, scenic_tickets
@@ -339,9 +340,7 @@ def _order(conn: Connection, merchant_id: str, order_id: str, *, lock: bool = Fa
     q = select(scenic_orders).where(
         and_(scenic_orders.c.merchant_id == merchant_id, scenic_orders.c.id == order_id)
     )
-    if lock and conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    row = conn.execute(q).first()
+    row = first_row(conn, q, lock=lock)
     if row is None:
         raise NotFound(f"没有订单 {order_id} / no order {order_id}", param="order_id")
     return row

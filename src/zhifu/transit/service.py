@@ -30,6 +30,7 @@ from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id_fast
 from zhifu.core.money import check_fen, ppm_of
 from zhifu.db import Database
+from zhifu.db.rows import first_row
 from zhifu.merchants import service as merchants
 from zhifu.payments import CreatePayment, CreateRefund
 from zhifu.reference import mask_account
@@ -424,9 +425,7 @@ def issue_rider(conn: Connection, req: RiderIn, *, at: dt.datetime | None = None
 
 def _rider(conn: Connection, rider_id: str, *, lock: bool = False) -> Any:
     q = select(transit_riders).where(transit_riders.c.id == rider_id)
-    if lock and conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    row = conn.execute(q).first()
+    row = first_row(conn, q, lock=lock)
     if row is None:
         raise NotFound(f"没有乘客 {rider_id} / no rider {rider_id}", param="rider_id")
     return row
