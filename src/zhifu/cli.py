@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from zhifu.core.config import get_settings
+from zhifu.core.dates import date_or_none, option_error
 from zhifu.core.errors import ZhifuError
 from zhifu.core.money import format_fen
 
@@ -97,6 +99,15 @@ def working(label: str, *, total: int | None = None) -> Iterator[Callable[..., N
 def fail(message: str, code: int = 1) -> None:
     err_console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(code)
+
+
+def date_option(text: str, option: str = "--date") -> dt.date:
+    """A command's date option: the date, or the error naming the option and the value (exit 1, nothing done)."""
+    day = date_or_none(text)
+    if day is None:
+        fail(option_error(text, option))
+        raise AssertionError  # fail() exits
+    return day
 
 
 @db_app.command("upgrade")

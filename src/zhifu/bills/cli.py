@@ -12,7 +12,7 @@ from typing import TypeVar
 import typer
 
 from zhifu.bills.importer import FILE_BYTES_MAX, BillFileRefused
-from zhifu.cli import console, database, fail, working
+from zhifu.cli import console, database, date_option, fail, working
 from zhifu.core.errors import ZhifuError
 from zhifu.core.money import format_fen
 
@@ -25,11 +25,7 @@ app = typer.Typer(
 
 
 def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        fail(f"--date: {text!r} is not a date like 2022-06-15")
-        raise
+    return date_option(text)
 
 
 def _read(path: Path) -> bytes:

@@ -31,6 +31,7 @@ from zhifu.bills.gov_models import fiscal_receipt_counters, fiscal_receipts, non
 from zhifu.bills.models import BillStatus, LineStatus, bill_lines, bills
 from zhifu.core import clock
 from zhifu.core.clock import SHANGHAI
+from zhifu.core.dates import parse_date
 from zhifu.core.errors import ConflictError, InvalidRequest, NotFound
 from zhifu.core.ids import new_id_fast
 from zhifu.core.money import check_fen, fen_to_yuan_str, parse_yuan
@@ -361,12 +362,7 @@ def import_codes(
 
 
 def _file_date(text: str, param: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text.replace("/", "-"))
-    except ValueError:
-        raise InvalidRequest(
-            f"日期须为 YYYY-MM-DD / {param} must be a date like 2022-06-30", param=param
-        ) from None
+    return parse_date(text.replace("/", "-"), param)
 
 
 # ---------------------------------------------------------------- looking up and paying

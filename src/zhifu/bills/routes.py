@@ -15,6 +15,7 @@ from zhifu.bills import payer_auth, receipts, refunds, service
 from zhifu.bills.importer import FILE_BYTES_MAX, BillFileRefused
 from zhifu.console import routes as console
 from zhifu.console.service import User
+from zhifu.core.dates import parse_date
 from zhifu.core.errors import InvalidRequest, NotFound, PermissionDenied, ZhifuError
 from zhifu.db import Database
 from zhifu.merchants import Principal
@@ -47,12 +48,7 @@ def _may_manage(p: Principal, conn: Any, biller_id: str) -> None:
 
 
 def _date(value: str, param: str = "date") -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InvalidRequest(
-            f"{param} 须为 YYYY-MM-DD / {param} must be a date like 2022-06-15", param=param
-        ) from None
+    return parse_date(value, param)
 
 
 # ---------------------------------------------------------------- JSON API

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from zhifu.cli import console, database, fail
+from zhifu.cli import console, database, date_option, fail
 from zhifu.core.errors import ZhifuError
 
 NAME = "complaints"
@@ -17,11 +17,7 @@ app = typer.Typer(
 
 
 def _date(text: str, option: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        fail(f"{option}: {text!r} is not a date like 2024-02-01")
-        raise
+    return date_option(text, option)
 
 
 def _run(fn):  # type: ignore[no-untyped-def]

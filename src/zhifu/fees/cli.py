@@ -10,7 +10,7 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from zhifu.cli import console, database, fail
+from zhifu.cli import console, database, date_option, fail
 from zhifu.core.errors import ZhifuError
 from zhifu.core.money import format_fen, parse_yuan
 
@@ -34,11 +34,7 @@ def _date(text: str | None, option: str) -> dt.date | None:
 
 
 def _required_date(text: str, option: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        fail(f"{option}: {text!r} is not a date like 2021-10-08")
-        raise
+    return date_option(text, option)
 
 
 @app.command("add-rule")

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from zhifu.api.deps import get_db, json_response, loads, merchant_principal, operator_principal, raw_body
 from zhifu.console import routes as console
 from zhifu.console.service import User
+from zhifu.core.dates import parse_date
 from zhifu.core.errors import InvalidRequest, NotFound, ZhifuError
 from zhifu.core.money import parse_yuan
 from zhifu.db import Database
@@ -351,12 +352,7 @@ def item_attachment(request: Request, update_id: str, seq: int, user: User = Dep
 
 
 def _date(value: str, param: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value.strip())
-    except ValueError:
-        raise InvalidRequest(
-            f"{param}: 日期格式应为 2022-03-31 / dates look like 2022-03-31", param=param
-        ) from None
+    return parse_date(value, param)
 
 
 @pages.post(BASE + "/actions/{action_id}/done")

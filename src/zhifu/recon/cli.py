@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from zhifu.cli import console, database, fail, working
+from zhifu.cli import console, database, date_option, fail, working
 from zhifu.core.errors import ZhifuError
 from zhifu.core.money import format_fen
 
@@ -18,11 +18,7 @@ app = typer.Typer(no_args_is_help=True, help="Reconciliation (对账) against ev
 
 
 def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        fail(f"--date: {text!r} is not a date like 2024-05-20")
-        raise
+    return date_option(text)
 
 
 def _run(fn):

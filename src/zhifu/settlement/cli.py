@@ -11,7 +11,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from zhifu.cli import console, database, fail, working
+from zhifu.cli import console, database, date_option, fail, working
 from zhifu.core.errors import ZhifuError
 from zhifu.core.money import format_fen
 
@@ -20,11 +20,7 @@ app = typer.Typer(help="Settlement (结算): pay merchants for a business date, 
 
 
 def _date(text: str, option: str = "--date") -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        fail(f"{option}: {text!r} is not a date like 2021-10-08")
-        raise
+    return date_option(text, option)
 
 
 def _call(fn: Callable[..., Any]) -> Any:

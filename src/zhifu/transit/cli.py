@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from zhifu.cli import console, database, fail
+from zhifu.cli import console, database, date_option, fail
 from zhifu.core.errors import ZhifuError
 from zhifu.core.money import format_fen
 
@@ -22,13 +22,7 @@ BATCH_FILE_BYTES_MAX = 20 * 1024 * 1024  # a validator's whole offline week fits
 
 
 def _date(text: str | None, option: str) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        fail(f"{option}: {text!r} is not a date like 2022-06-15")
-        raise
+    return None if text is None else date_option(text, option)
 
 
 def _merchant(db, operator_id: str) -> str:  # type: ignore[no-untyped-def]

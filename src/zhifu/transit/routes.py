@@ -25,6 +25,7 @@ from zhifu.api.deps import (
 from zhifu.console import routes as console
 from zhifu.console.service import User
 from zhifu.core import clock
+from zhifu.core.dates import parse_date
 from zhifu.core.errors import InvalidRequest, NotFound, PermissionDenied, ZhifuError
 from zhifu.core.money import parse_yuan
 from zhifu.db import Database
@@ -47,12 +48,7 @@ console.add_nav("regulator", (("/console/regulator/transit", N_("公交与景区
 
 
 def _date(value: str, param: str = "day") -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InvalidRequest(
-            f"{param} 须为 YYYY-MM-DD / {param} must be a date like 2022-06-15", param=param
-        ) from None
+    return parse_date(value, param)
 
 
 # ---------------------------------------------------------------- JSON API: transit
