@@ -24,6 +24,12 @@ def test_key_shapes_are_stable() -> None:
     assert keys.incentive_payout("bank_a", dt.date(2026, 3, 1)) == "incentive_payout:bank_a:2026-03-01"
     assert keys.recon_adjustment("case_1", "credit_merchant") == "recon:case_1:credit_merchant"
     assert keys.risk_freeze("rc_1") == "risk:rc_1:freeze"
+    assert keys.rural_funding("mch_1", "ref-9") == "rural:fund:mch_1:ref-9"
+    assert keys.rural_payout_batch("mch_1", "rpb_1") == "rural:batch:mch_1:rpb_1"
+    assert keys.rural_payout_line("mch_1", "rpb_1", 7, 2) == "rural:payout:mch_1:rpb_1:7:2"
+    assert keys.rural_payout_return("mch_1", "rpb_1", 7) == "rural:return:mch_1:rpb_1:7"
+    assert keys.rural_eaccount("deposit", "ea_1", "ref-9") == "rural:deposit:ea_1:ref-9"
+    assert keys.rural_service_point("spt_1") == "rural:point:spt_1"
 
 
 def test_settlement_prefixes_tell_trading_and_payouts_apart() -> None:

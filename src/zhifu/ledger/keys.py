@@ -95,3 +95,36 @@ def recon_adjustment(case_id: str, action: str) -> str:
 def risk_freeze(case_id: str) -> str:
     """The hold that freezes a merchant's payable while a risk case is open."""
     return f"risk:{case_id}:freeze"
+
+
+RURAL_PREFIX = "rural:"  # rural finance: buyers' funds, purchase payouts, e-accounts, service points
+
+
+def rural_funding(merchant_id: str, reference: str) -> str:
+    """A purchase buyer's top-up of its funds, by the buyer's own reference."""
+    return f"{RURAL_PREFIX}fund:{merchant_id}:{reference}"
+
+
+def rural_payout_batch(merchant_id: str, batch_id: str) -> str:
+    """A buyer's payout batch moved from its funds to payouts in transit."""
+    return f"{RURAL_PREFIX}batch:{merchant_id}:{batch_id}"
+
+
+def rural_payout_line(merchant_id: str, batch_id: str, line_no: int, attempt: int) -> str:
+    """One farmer's line of a batch, paid to a card on its `attempt`-th try."""
+    return f"{RURAL_PREFIX}payout:{merchant_id}:{batch_id}:{line_no}:{attempt}"
+
+
+def rural_payout_return(merchant_id: str, batch_id: str, line_no: int) -> str:
+    """A line handed back to the buyer's funds."""
+    return f"{RURAL_PREFIX}return:{merchant_id}:{batch_id}:{line_no}"
+
+
+def rural_eaccount(kind: str, account_id: str, reference: str) -> str:
+    """A movement of a farmer's e-account (`kind`: deposit, payment, …), by the caller's reference."""
+    return f"{RURAL_PREFIX}{kind}:{account_id}:{reference}"
+
+
+def rural_service_point(txn_id: str) -> str:
+    """A service point's cash withdrawal or deposit for a farmer."""
+    return f"{RURAL_PREFIX}point:{txn_id}"

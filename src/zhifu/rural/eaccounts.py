@@ -220,7 +220,7 @@ def move(
             "reference 须为 1–64 个字符 / reference must be 1–64 characters", param="reference"
         )
     acc = _lock(conn, account_id)
-    key = f"rural:{kind}:{account_id}:{reference}"
+    key = ledger.keys.rural_eaccount(kind, account_id, reference)
     done = conn.execute(
         select(eaccount_txns).where(
             and_(eaccount_txns.c.account_id == account_id, eaccount_txns.c.reference == f"{kind}:{reference}")

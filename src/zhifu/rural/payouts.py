@@ -113,7 +113,7 @@ def fund(
     ledger.post_entry(
         conn,
         ledger.EntryRequest(
-            f"rural:fund:{merchant_id}:{reference}",
+            ledger.keys.rural_funding(merchant_id, reference),
             ledger.movements.rural_buyer_funding(merchant_id=merchant_id, amount_fen=amount_fen),
             f"buyer {merchant_id} tops up",
         ),
@@ -444,7 +444,7 @@ def pay_batch(conn: Connection, merchant_id: str, *, at: dt.datetime | None = No
     ledger.post_entry(
         conn,
         ledger.EntryRequest(
-            f"rural:batch:{merchant_id}:{bid}",
+            ledger.keys.rural_payout_batch(merchant_id, bid),
             ledger.movements.rural_payout_batch(merchant_id=merchant_id, amount_fen=total),
             f"payout batch {bid}",
         ),
@@ -526,7 +526,7 @@ def _execute(
     requests: list[ledger.EntryRequest] = []
     credited: list[str] = []
     for x in lines:
-        key = f"rural:payout:{merchant_id}:{bid}:{x['line_no']}:{x['attempts']}"
+        key = ledger.keys.rural_payout_line(merchant_id, bid, x["line_no"], x["attempts"])
         if x["target"] == "card":
             if not x["target_index"] or not issuer().card_open_by_mask(x["target_masked"]):
                 x.update(status="failed", failure="卡片已销户或无效 / the card is closed or invalid")
@@ -726,7 +726,7 @@ def return_line(
     ledger.post_entry(
         conn,
         ledger.EntryRequest(
-            f"rural:return:{merchant_id}:{batch_id}:{line_no}",
+            ledger.keys.rural_payout_return(merchant_id, batch_id, line_no),
             ledger.movements.rural_payout_return(merchant_id=merchant_id, amount_fen=r.amount_fen),
             f"payout {batch_id}/{line_no} returned",
         ),

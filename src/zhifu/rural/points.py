@@ -176,7 +176,9 @@ def transact(
     )
     ledger.post_entry(
         conn,
-        ledger.EntryRequest(f"rural:point:{tid}", legs, f"service point {point_id} {req.kind}"),
+        ledger.EntryRequest(
+            ledger.keys.rural_service_point(tid), legs, f"service point {point_id} {req.kind}"
+        ),
         at=at,
     )
     conn.execute(
