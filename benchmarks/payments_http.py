@@ -166,7 +166,7 @@ def summarise_profile(path: Path, top: int = 25) -> None:
                 if key not in seen:
                     seen.add(key)
                     inclusive[key] = inclusive.get(key, 0) + int(n)
-    print(f"  profile of zhifu serve ({total} busy samples; inclusive share, our functions):")
+    print(f"  profile ({total} busy samples; inclusive share, our functions):")
     for key, n in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
         print(f"    {n / max(1, total):6.1%}  {key}")
 
@@ -269,7 +269,11 @@ class Bench:
         self.script.write_text(WRK_SCRIPT)
         self.runs = 0
         self.watch: dict[str, int] = {}  # processes whose CPU time is counted: name -> pid
-        self.profile: Path | None = None  # py-spy's collapsed stacks of the first pay-code run, when asked
+        self.profile: Path | None = (
+            None  # py-spy's collapsed stacks of the first run of profile_mode, when asked
+        )
+        self.profile_mode = "paycode"
+        self.profile_target = "zhifu"
         self.half = True  # PostgreSQL: measure pay codes at half the maximum too
         self.qr = True  # PostgreSQL, one web process: measure QR payments too
 
@@ -325,13 +329,13 @@ class Bench:
     def measure(self, label: str, base: str, mode: str, secret: str, *, half: bool = True) -> Run:
         self.wrk_run(base, mode, secret, max(1.0, self.seconds / 5))  # warm up
         spy = None
-        if self.profile and mode == "paycode" and "zhifu" in self.watch:
+        if self.profile and mode == self.profile_mode and self.profile_target in self.watch:
             spy = subprocess.Popen(
                 [
                     str(Path(sys.executable).parent / "py-spy"),
                     "record",
                     "-p",
-                    str(self.watch["zhifu"]),
+                    str(self.watch[self.profile_target]),
                     "-d",
                     str(max(1, round(self.seconds))),
                     "-r",
@@ -627,6 +631,21 @@ def main() -> None:
         help="record the SQLite server with py-spy during the pay-code run (collapsed stacks here)",
     )
     ap.add_argument(
+        "--profile-mode", choices=("paycode", "qr"), default="paycode", help="which run --profile records"
+    )
+    ap.add_argument(
+        "--profile-target",
+        choices=("zhifu", "rails", "worker"),
+        default="zhifu",
+        help="which process --profile records: the web process, the fake rails or the worker",
+    )
+    ap.add_argument("--no-qr", action="store_true", help="pay codes only: no QR payments")
+    ap.add_argument(
+        "--sqlite-worker",
+        action="store_true",
+        help="SQLite's web process without background work, and `zhifu worker` beside it",
+    )
+    ap.add_argument(
         "--pg-workers", type=int, default=2, help="web processes for the multi-process PostgreSQL line"
     )
     ap.add_argument(
@@ -647,6 +666,8 @@ def main() -> None:
         os.environ["ZHIFU_RAILS_CONFIG"] = str(rails_json)
         bench = Bench(wrk, tmp, seconds, args.connections, args.threads)
         bench.profile = args.profile
+        bench.profile_mode, bench.profile_target = args.profile_mode, args.profile_target
+        bench.qr = not args.no_qr
         if args.memory_minutes:
             try:
                 memory_run(bench, tmp, args.memory_minutes)
@@ -672,7 +693,16 @@ def main() -> None:
             finally:
                 stop(proc)
                 del bench.watch["echo"]
-            sqlite = backend(bench, "SQLite", f"sqlite:///{tmp}/bench.db", [])
+            if args.sqlite_worker:
+                sqlite = backend(
+                    bench,
+                    "SQLite, background work in a worker process",
+                    f"sqlite:///{tmp}/bench.db",
+                    ["--no-background"],
+                    worker=True,
+                )
+            else:
+                sqlite = backend(bench, "SQLite", f"sqlite:///{tmp}/bench.db", [])
             pg_rates: list[tuple[str, float]] = []
             try:  # PostgreSQL's figures never stop the run: the SQLite ratio is always its last line
                 if not args.no_pg and (url := pg_database()):

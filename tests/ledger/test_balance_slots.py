@@ -127,6 +127,41 @@ def test_concurrent_postings_to_one_account_do_not_wait_for_each_other(db: Datab
         assert ledger.verify(c) == []
 
 
+@pytest.mark.pg
+def test_a_process_new_to_the_accounts_does_not_lock_them_for_update(db: Database) -> None:
+    """A freshly started process knows no account's guard yet: it reads the guards without a lock first, so its
+    first postings share-lock the platform's accounts like every later one, instead of locking them FOR UPDATE
+    and queueing every other posting behind them (what a web process's first seconds under load used to do)."""
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    from zhifu.ledger import service as ledger_service
+
+    _open(db)
+    done: list[str] = []
+    with db.engine.connect() as first:
+        tx = first.begin()
+        ledger.post_entry(first, EntryRequest("n1", (dr("slot_bank", 10), cr("slot_fees", 10))))
+        ledger_service._GUARDED.clear()  # as in another process that has not posted yet
+
+        def second() -> None:
+            with db.engine.connect() as c, c.begin():
+                c.execute(text("SET LOCAL lock_timeout = '3s'"))
+                done.append(
+                    ledger.post_entry(c, EntryRequest("n2", (dr("slot_bank", 20), cr("slot_fees", 20)))).id
+                )
+
+        t = threading.Thread(target=second)
+        t.start()
+        t.join(10)
+        assert len(done) == 1  # it did not wait for the first transaction
+        tx.commit()
+    assert ledger_service._GUARDED.get("slot_bank") is False
+    with db.tx() as c:  # a guarded account is still locked FOR UPDATE and checked
+        ledger.post_entry(c, EntryRequest("n3", (dr("slot_bank", 5), cr("slot_guarded", 5))))
+        assert ledger.get_balance(c, "slot_guarded").available_fen == 5
+        assert ledger.verify(c) == []
+
+
 def test_merchant_day_totals_sum_the_slots_of_each_day(db: Database) -> None:
     from zhifu.incentives.models import merchant_days
 

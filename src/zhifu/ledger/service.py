@@ -377,10 +377,16 @@ def _lock_posting_accounts(conn: Connection, sql: _HotSql, codes: Iterable[str])
 
     On PostgreSQL the rows are locked FOR UPDATE when one of them has an overdraft guard (its balance is on the
     row and is checked), else FOR KEY SHARE, which concurrent postings share and close_account's FOR UPDATE waits
-    for. Whether an account has a guard never changes once it is open, so this process remembers it; an account
-    it does not know yet is taken to have one. A guard found on an account that was only share-locked (a
-    database made afresh under the same code) is locked again FOR UPDATE, in the same order."""
+    for. Whether an account has a guard never changes once it is open, so this process remembers it; the guards
+    of accounts it does not know yet are read first without a lock (else a process's first postings would all
+    lock the platform's accounts FOR UPDATE and queue every other posting behind them). A guard found on an
+    account that was only share-locked (a database made afresh under the same code) is locked again FOR UPDATE,
+    in the same order."""
     ordered = sorted(set(codes))
+    unknown = [code for code in ordered if code not in _GUARDED]
+    if unknown and sql.lock:
+        for code, acc in _read_posting_accounts(conn, sql, unknown, None).items():
+            _remember_guard(code, bool(acc["no_overdraft"]))
     exclusive = not all(_GUARDED.get(code) is False for code in ordered)
     out = _read_posting_accounts(conn, sql, ordered, exclusive)
     for code, acc in out.items():
@@ -391,8 +397,9 @@ def _lock_posting_accounts(conn: Connection, sql: _HotSql, codes: Iterable[str])
 
 
 def _read_posting_accounts(
-    conn: Connection, sql: _HotSql, ordered: list[str], exclusive: bool
+    conn: Connection, sql: _HotSql, ordered: list[str], exclusive: bool | None
 ) -> dict[str, dict[str, Any]]:
+    """The rows locked FOR UPDATE (exclusive), against closing only (False), or not at all (None)."""
     out: dict[str, dict[str, Any]] = {}
     names = _POSTING_ACCOUNT_COLUMNS
     for start in range(0, len(ordered), IN_CHUNK):
@@ -551,9 +558,11 @@ class _HotSql:
         """Entries by idempotency key, for `n` keys."""
         return _existing_entries_sql(self.text, n)
 
-    def posting_accounts(self, n: int, exclusive: bool = True) -> str:
-        """What posting reads of `n` accounts, locked in code order (for update, or against closing only)."""
-        return _posting_accounts_sql(self.text, self.lock if exclusive else self.share_lock, n)
+    def posting_accounts(self, n: int, exclusive: bool | None = True) -> str:
+        """What posting reads of `n` accounts, locked in code order (for update, or against closing only), or
+        not locked (None)."""
+        lock = "" if exclusive is None else self.lock if exclusive else self.share_lock
+        return _posting_accounts_sql(self.text, lock, n)
 
 
 @functools.cache
