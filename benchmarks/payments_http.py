@@ -346,6 +346,7 @@ class Bench:
                     str(self.profile),
                     "--nonblocking",
                     "--threads",
+                    "--gil",  # samples of the thread holding the GIL: where the CPU goes
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -503,11 +504,16 @@ def backend(
     if worker:  # the background work in its own process
         background = subprocess.Popen(
             [sys.executable, "-m", "zhifu", "worker"],
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            env={**os.environ, "ZHIFU_DATABASE_URL": db_url},
+            env={**os.environ, "ZHIFU_DATABASE_URL": db_url, "COLUMNS": "200"},
+            text=True,
         )
         bench.watch["worker"] = background.pid
+        # measured once it runs its duties, not while it is still importing (that would take the servers' CPU)
+        assert background.stdout is not None
+        if "running" not in background.stdout.readline():
+            raise SystemExit("zhifu worker did not start")
     try:
         rss0 = rss_mb(proc.pid)
         print(f"{name}: zhifu serve {' '.join(serve_args)}".rstrip(), flush=True)

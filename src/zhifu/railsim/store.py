@@ -125,6 +125,8 @@ class RailStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        # a notification being sent when the rails last stopped is owed again
+        self._db.execute("UPDATE outbox SET state = 'due' WHERE state = 'sending'")
         # the family that encodes a finished transaction's notification: rail -> (txn -> (body, headers), or None
         # when the rail sends none for it)
         self.encoders: dict[str, Callable[[Txn], tuple[bytes, dict[str, str]] | None]] = {}
@@ -470,13 +472,25 @@ class RailStore:
     def due_notifications(
         self, at: dt.datetime, limit: int = 200
     ) -> list[tuple[int, str, bytes, dict[str, str]]]:
-        with self._lock:
-            rows = self._db.execute(
+        """The notifications due by `at`, each claimed for the caller (state `sending`): the notifier and the
+        payer's requests deliver at the same time, and no notification goes out twice at once."""
+        with self._tx() as db:
+            rows = db.execute(
                 "SELECT id, url, body, headers FROM outbox WHERE state = 'due' AND due_at <= ? "
                 "ORDER BY id LIMIT ?",
                 (_ts(at), limit),
             ).fetchall()
+            db.executemany("UPDATE outbox SET state = 'sending' WHERE id = ?", [(r["id"],) for r in rows])
         return [(r["id"], r["url"], bytes(r["body"]), json.loads(r["headers"])) for r in rows]
+
+    def release_notifications(self, outbox_ids: list[int]) -> None:
+        """Claimed notifications that were not sent are due again."""
+        if outbox_ids:
+            with self._tx() as db:
+                db.executemany(
+                    "UPDATE outbox SET state = 'due' WHERE id = ? AND state = 'sending'",
+                    [(i,) for i in outbox_ids],
+                )
 
     def notification_sent(self, outbox_id: int, *, ok: bool, at: dt.datetime, attempts_max: int = 8) -> None:
         with self._tx() as db:
@@ -490,7 +504,8 @@ class RailStore:
             else:  # the rails retry with a growing delay (WeChat: 15 s, 15 s, 30 s, 3 min, ...)
                 due = at + dt.timedelta(seconds=min(2**attempts, 300))
                 db.execute(
-                    "UPDATE outbox SET attempts = ?, due_at = ? WHERE id = ?", (attempts, _ts(due), outbox_id)
+                    "UPDATE outbox SET state = 'due', attempts = ?, due_at = ? WHERE id = ?",
+                    (attempts, _ts(due), outbox_id),
                 )
 
     def last_notification(self, rail: str, out_trade_no: str) -> tuple[str, bytes, dict[str, str]] | None:
