@@ -130,3 +130,43 @@ def test_bulk_refuses_a_key_used_twice_or_already_posted_and_a_naive_time(db: Da
     assert "already posted" in str(posted.value)
     book = _book(db)
     assert [e[0] for e in book["entries"]] == ["sale:2"] and book["balances"]["bank"] == 10_000
+
+
+@pytest.mark.parametrize(
+    "legs",
+    [
+        SALE,
+        (dr("bank", 1), cr("fee_income", 1)),
+        (cr("fee_income", 38), dr("bank", 10_000), cr("merchant_payable:m1", 9_962)),  # another order
+        (
+            dr("bank", 5),
+            cr("fee_income", 5),
+            dr("usd_cash", 7, "USD"),
+            cr("usd_cash", 7, "USD"),
+        ),  # two currencies
+    ],
+)
+def test_bulk_hashes_what_post_entries_hashes(legs: tuple[ledger.Leg, ...]) -> None:
+    """The bulk path checks and hashes the legs it knows in one pass of its own; the hash is _check_entry's."""
+    from zhifu.ledger.bulk import _checked
+    from zhifu.ledger.service import _check_entry
+
+    content, values = _checked("k", legs)
+    assert content == _check_entry(EntryRequest("k", legs))
+    assert values == [(g.account, g.side, g.amount_fen, g.currency) for g in legs]
+
+
+@pytest.mark.parametrize(
+    ("legs", "error"),
+    [
+        ((dr("bank", True), cr("fee_income", 1)), ledger.InvalidLegAmount),
+        ((dr("bank", 5), ledger.Leg("fee_income", "X", 5)), ledger.LedgerError),
+        ((dr("bank", 5), cr("usd_cash", 5, "USD")), ledger.UnbalancedEntry),
+        ((dr("bank", 5), cr("fee_income", 4)), ledger.UnbalancedEntry),
+    ],
+)
+def test_bulk_refuses_what_post_entries_refuses(legs: tuple[ledger.Leg, ...], error: type[Exception]) -> None:
+    from zhifu.ledger.bulk import _checked
+
+    with pytest.raises(error):
+        _checked("k", legs)

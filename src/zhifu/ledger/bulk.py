@@ -11,6 +11,7 @@ entries, their postings and the balances are written with one executemany each.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -22,6 +23,7 @@ from zhifu.ledger.errors import IdempotencyConflict, LedgerError
 from zhifu.ledger.models import EntryRequest, Leg, entries, postings
 from zhifu.ledger.service import (
     BATCH_MAX,
+    LEGS_MAX,
     _check_accounts,
     _check_entry,
     _check_overdraft_in_order,
@@ -53,6 +55,31 @@ def deferrable_indexes() -> list[Index]:
     return [ix for t in (entries, postings) for ix in t.indexes if ix.name in DEFERRABLE_INDEXES]
 
 
+def _checked(key: str, legs: tuple[Leg, ...]) -> tuple[str, list[tuple[str, str, int, str]]]:
+    """The content hash and posting values of legs, checked as _check_entry checks them. Legs of plain positive
+    ints on D and C sides that balance in one currency (every movement the batch path builds) are checked and
+    hashed here in one pass, to the same hash; anything else goes through _check_entry itself, which names the
+    fault."""
+    values = [(g.account, g.side, g.amount_fen, g.currency) for g in legs]
+    if 2 <= len(values) <= LEGS_MAX:
+        currency = values[0][3]
+        net = 0
+        for _code, side, fen, cur in values:
+            if type(fen) is not int or fen <= 0 or cur != currency:
+                break
+            if side == "D":
+                net += fen
+            elif side == "C":
+                net -= fen
+            else:
+                break
+        else:
+            if net == 0:
+                canon = "|".join(sorted([f"{c}:{sd}:{fen}:{cur}" for c, sd, fen, cur in values]))
+                return hashlib.sha256(canon.encode()).hexdigest(), values
+    return _check_entry(EntryRequest(key, legs)), values
+
+
 def post_bulk(conn: Connection, items: Sequence[BulkEntry]) -> list[str]:
     """Post new entries in the given order, all or nothing; returns their ids. Nothing is written unless every
     entry passes every check."""
@@ -66,34 +93,36 @@ def post_bulk(conn: Connection, items: Sequence[BulkEntry]) -> list[str]:
     # once, by identity (the items hold every legs object for the length of the call). id(legs) -> the legs,
     # their content hash, their posting values (without entry and time) and how many entries carry them.
     checked: dict[int, tuple[tuple[Leg, ...], str, list[tuple[str, str, int, str]], list[int]]] = {}
-    keys: set[str] = set()
     for e in items:
-        legs, key = e.legs, e.idempotency_key
+        legs = e.legs
         seen = checked.get(id(legs))
         if seen is not None:
             seen[3][0] += 1
         else:
-            content = _check_entry(EntryRequest(key, legs))  # balances, positive integer legs, 2–64 of them
-            values = [(g.account, g.side, g.amount_fen, g.currency) for g in legs]
+            content, values = _checked(e.idempotency_key, legs)  # balances, positive integer legs, 2–64
             checked[id(legs)] = (legs, content, values, [1])
-        if not key or len(key) > KEY_CHARS_MAX:
-            raise LedgerError(
-                f"an entry needs an idempotency key of 1–{KEY_CHARS_MAX} characters", param="idempotency_key"
-            )
-        keys.add(key)
+    keys = {e.idempotency_key for e in items}
+    if "" in keys or max(map(len, keys)) > KEY_CHARS_MAX:
+        raise LedgerError(
+            f"an entry needs an idempotency key of 1–{KEY_CHARS_MAX} characters", param="idempotency_key"
+        )
     if len(keys) != len(items):
         raise IdempotencyConflict("an idempotency key repeats in the batch", param="idempotency_key")
 
     deltas: dict[str, list[int]] = {}
-    for _legs, _content, values, (n,) in checked.values():
-        for code, side, fen, _currency in values:
+    pairs: dict[tuple[str, str], tuple[Leg, ...]] = {}
+    for legs, _content, values, (n,) in checked.values():
+        for g, (code, side, fen, currency) in zip(legs, values, strict=True):
             d = deltas.get(code)
             if d is None:
                 d = deltas[code] = [0, 0, 0, 0]
             d[0 if side == "D" else 1] += n * fen
+            pairs.setdefault((code, currency), (g,))
+
     sql = _hot_sql(conn)
     accs = _lock_posting_accounts(conn, sql, deltas.keys())
-    _check_accounts(accs, (EntryRequest("", c[0]) for c in checked.values()))
+    # open accounts in the leg's currency: a property of each (account, currency) pair, checked once per pair
+    _check_accounts(accs, (EntryRequest("", one) for one in pairs.values()))
     guarded = {code for code, acc in accs.items() if acc["no_overdraft"]}
     if guarded:  # only the entries that touch a guarded account can overdraw it, in their order
         touching = {k for k, c in checked.items() if any(v[0] in guarded for v in c[2])}
@@ -109,10 +138,11 @@ def post_bulk(conn: Connection, items: Sequence[BulkEntry]) -> list[str]:
     ids = new_ids_fast("je", [int(e.at.timestamp() * 1000) for e in items])
     entry_rows: list[tuple[Any, ...]] = []
     posting_rows: list[tuple[Any, ...]] = []
+    add_entry, add_postings = entry_rows.append, posting_rows.extend
     for e, eid, at in zip(items, ids, stamps, strict=True):
         _legs, content, values, _n = checked[id(e.legs)]
-        entry_rows.append((eid, e.idempotency_key, content, e.description, None, at))
-        posting_rows.extend([(eid, code, side, fen, currency, at) for code, side, fen, currency in values])
+        add_entry((eid, e.idempotency_key, content, e.description, None, at))
+        add_postings([(eid, code, side, fen, currency, at) for code, side, fen, currency in values])
     cursor = _cursor(conn)
     try:
         cursor.executemany(sql.insert_entry, entry_rows)
