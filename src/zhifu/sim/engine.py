@@ -505,45 +505,72 @@ class Simulation:
         return specs
 
     def _specs(self, d: int, day: dt.date, picks: list[Business]) -> list[PaymentSpec]:
+        """The picked shops' payments of the day. The hot loop of the model: what depends only on a shop's
+        category is looked up once per category and day, and every draw is made in the same order as ever, so
+        a seed gives the same payments."""
         rng, world = self.rng, self.world
         assert world is not None
-        rnd, gauss = rng.random, rng.gauss
+        rnd, gauss, exp, bisect_left = rng.random, rng.gauss, math.exp, bisect.bisect_left
         c = world.consumers
         n_all = len(c)
         if n_all == 0:
             return []
+        town_start, town_end, credits, issuer_of, issuers, apps = (
+            c.town_start,
+            c.town_end,
+            c.credit,
+            c.issuer,
+            c.issuers,
+            c.app,
+        )
         day0 = _local(day)
         basket = rhythm.basket_factor(day)
         static_used: dict[int, int] = {}
         out: list[PaymentSpec] = []
+        add = out.append
         towns_pilot = world.pilot
         stamp = day.strftime("%Y%m%d")
+        same_town = SAME_TOWN_PPM / 1e6
+        declined = DECLINE_PPM / 1e6
+        limited = (DECLINE_PPM + LIMIT_DECLINE_PPM) / 1e6
+        # mcc -> (hour weights summed, their total, median × basket, spread, terminal share)
+        per_mcc: dict[str, tuple[list[float], float, float, float, float]] = {}
         for seq, b in enumerate(picks):
-            cat: Category = category(b.mcc)
-            cum = self._hours(b.mcc)
-            hour = bisect.bisect_left(cum, rnd() * cum[-1])
+            mcc = b.mcc
+            known = per_mcc.get(mcc)
+            if known is None:
+                cat: Category = category(mcc)
+                cum = self._hours(mcc)
+                known = per_mcc[mcc] = (
+                    cum,
+                    cum[-1],
+                    cat.median_fen * basket,
+                    cat.spread,
+                    cat.terminal_ppm / 1e6,
+                )
+            cum, total, median, spread, terminal = known
+            hour = bisect_left(cum, rnd() * total)
             created = day0 + dt.timedelta(seconds=hour * 3600 + rnd() * 3600)
-            lo, hi = c.town_start[b.town], c.town_end[b.town]
-            idx = (
-                lo + int(rnd() * (hi - lo)) if hi > lo and rnd() < SAME_TOWN_PPM / 1e6 else int(rnd() * n_all)
-            )
-            amount = int(cat.median_fen * basket * math.exp(gauss(0.0, cat.spread)))
+            town = b.town
+            lo, hi = town_start[town], town_end[town]
+            idx = lo + int(rnd() * (hi - lo)) if hi > lo and rnd() < same_town else int(rnd() * n_all)
+            amount = int(median * exp(gauss(0.0, spread)))
             amount = min(AMOUNT_FEN_MAX, _round_price(amount, rnd()))
-            credit = c.credit[idx] == 1
-            issuer: str | None = c.issuers[c.issuer[idx]]
-            if rnd() < cat.terminal_ppm / 1e6 or amount > DYNAMIC_LIMIT_FEN:
+            credit = credits[idx] == 1
+            issuer: str | None = issuers[issuer_of[idx]]
+            if rnd() < terminal or amount > DYNAMIC_LIMIT_FEN:
                 flow = "terminal"
                 r = rnd()
-                if b.mcc == "5912" and r < 0.4:
+                if mcc == "5912" and r < 0.4:
                     channel, card = "sscard", "debit"
                 elif r < 0.6 or amount > 100_000:
                     channel, card = "unionpay_card", "credit" if credit else "debit"
-                elif r < 0.95 or not towns_pilot[b.town]:
+                elif r < 0.95 or not towns_pilot[town]:
                     channel, card = "nfc", "credit" if credit else "debit"
                 else:
                     channel, card = "face", "debit"
             else:
-                app = APPS[c.app[idx]]
+                app = APPS[apps[idx]]
                 channel = "unionpay_qr" if app == "unionpay" else app
                 if channel in ("wechat", "alipay") and rnd() < 0.55:
                     card, issuer = "wallet", None
@@ -557,9 +584,9 @@ class Simulation:
                     flow = "dynamic_code"
             r = rnd()
             outcome = "success"
-            if r < DECLINE_PPM / 1e6 and card != "credit":
+            if r < declined and card != "credit":
                 outcome = "decline_insufficient_funds"
-            elif r < (DECLINE_PPM + LIMIT_DECLINE_PPM) / 1e6:
+            elif r < limited:
                 outcome = "decline_limit_exceeded"
             # the platform refuses to create a payment over a micro merchant's cap, whatever the payer's bank
             # would then say; only successes count towards the cap
@@ -567,7 +594,7 @@ class Simulation:
                 self.result.skipped_over_cap += 1  # the payer pays cash instead
                 continue
             paid = created + dt.timedelta(seconds=3 + int(rnd() * 40))
-            out.append(
+            add(
                 PaymentSpec(
                     b.merchant_id or "",
                     f"S{stamp}{seq:07d}",
