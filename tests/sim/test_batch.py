@@ -310,3 +310,21 @@ def test_batch_refuses_times_a_running_campaign_would_price(db: Database, fixed_
         assert c.execute(select(merchant_days)).first() is None
         done = record_payments(c, specs[:8], rng=random.Random(1))  # all paid before it starts
     assert len(done) == 8
+
+
+def test_a_rail_reference_leads_with_the_beijing_second_it_happened() -> None:
+    """The reference's head is the Beijing second of the payment, as strftime writes it, for any time; the
+    digits after it come from the generator alone (the same seed, the same references)."""
+    from zhifu.channels import FACTS
+    from zhifu.core.clock import SHANGHAI
+    from zhifu.payments.batch import rail_ref
+
+    r = random.Random(26)
+    for _ in range(2_000):
+        at = dt.datetime(2018, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=r.random() * 13 * 365 * 86_400)
+        for ch in FACTS.values():
+            ref = rail_ref(ch, at, random.Random(5))
+            head = at.astimezone(SHANGHAI).strftime("%Y%m%d%H%M%S")
+            digits = ch.ref_digits - len(head)
+            assert ref == f"{head}{random.Random(5).randrange(10**digits):0{digits}d}"
+            assert len(ref) == ch.ref_digits

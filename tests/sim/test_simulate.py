@@ -25,6 +25,8 @@ from zhifu.county.loader import _read
 from zhifu.county.service import coverage
 from zhifu.db import Database
 from zhifu.db.schema import metadata
+from zhifu.incentives.models import incentive_payers, merchant_days
+from zhifu.ledger.accounts import merchant_payable
 from zhifu.merchants import merchants
 from zhifu.payments import payments, refunds
 from zhifu.payments.batch import DEFERRED_INDEXES, bulk_load
@@ -147,6 +149,48 @@ def test_a_simulated_county_keeps_every_invariant(simulated: tuple[Database, Any
             assert all(v <= m.daily_cap_fen for (mid, _), v in caps.items() if mid == m.id)
     assert sum(t["covered"] for t in towns) > 0
     assert {p.channel for p in pays} >= {"wechat", "alipay", "unionpay_qr"}
+
+
+def test_the_batch_paths_books_agree_with_its_payments(simulated: tuple[Database, Any]) -> None:
+    """What the batch path writes beside each payment (the payers seen, the merchant days, the ledger) says what
+    the payments and refunds say: each merchant's payable balance is what its payments and refunds left it, every
+    payer is seen first at its first payment, every merchant day counts its payments."""
+    database, _result = simulated
+    with database.tx() as c:
+        pays = [p for p in c.execute(select(payments)).all() if p.status == "succeeded"]
+        refs = c.execute(select(refunds)).all()
+        payers = {r.payer_key: r for r in c.execute(select(incentive_payers))}
+        days = {
+            (m, d): (int(n), int(a))
+            for m, d, n, a in c.execute(
+                select(
+                    merchant_days.c.merchant_id,
+                    merchant_days.c.day,
+                    func.sum(merchant_days.c.payments),
+                    func.sum(merchant_days.c.amount_fen),
+                ).group_by(merchant_days.c.merchant_id, merchant_days.c.day)
+            )
+        }
+        owed = {
+            mid: ledger.get_balance(c, merchant_payable(mid)).posted_fen
+            for mid in {p.merchant_id for p in pays}
+        }
+    expected_owed: dict[str, int] = {}
+    expected_days: dict[tuple[str, str], tuple[int, int]] = {}
+    first: dict[str, dt.datetime] = {}
+    for p in pays:
+        expected_owed[p.merchant_id] = expected_owed.get(p.merchant_id, 0) + p.amount_fen - p.fee_fen
+        key = (p.merchant_id, p.succeeded_at.astimezone(SHANGHAI).date().isoformat())
+        n, a = expected_days.get(key, (0, 0))
+        expected_days[key] = (n + 1, a + p.amount_fen)
+        first[p.payer_ref] = min(first.get(p.payer_ref, p.succeeded_at), p.succeeded_at)
+    for r in refs:
+        expected_owed[r.merchant_id] -= r.amount_fen - r.fee_refunded_fen
+    assert owed == expected_owed and len(owed) > 10
+    assert days == expected_days
+    assert {k: r.first_paid_at for k, r in payers.items()} == first
+    by_id = {p.id: p for p in pays}
+    assert all(by_id[r.first_payment_id].payer_ref == k for k, r in payers.items())
 
 
 def test_spring_festival_eve_is_busier_than_new_years_day(simulated: tuple[Database, Any]) -> None:

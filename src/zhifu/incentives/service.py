@@ -21,6 +21,7 @@ from zhifu.core.ids import new_id
 from zhifu.core.money import check_fen, ppm_of
 from zhifu.core.paging import cursor_page, page_limit
 from zhifu.db.cache import EngineCache
+from zhifu.db.meta import utc_bind
 from zhifu.db.rows import first_row
 from zhifu.db.slots import connection_slot
 from zhifu.fees import refund_fee_share
@@ -994,20 +995,39 @@ def merchant_day_totals(conn: Connection, merchant_id: str) -> list[tuple[str, i
 
 def note_successes(conn: Connection, successes: Sequence[SuccessNote]) -> None:
     """What `on_success` keeps of every payment, for many recorded at once (the simulator's batch path): the
-    payers seen, each with its earliest payment, and the per-merchant daily rollup, added to."""
-    payers: dict[str, dict[str, Any]] = {}
+    payers seen, each with its earliest payment, and the per-merchant daily rollup, added to. The rows go to the
+    driver as they are stored (the same statements `_upsert_ignore` and `_add_to_merchant_days` make), without
+    SQLAlchemy's per-row work: a batch holds thousands."""
+    payers: dict[str, tuple[str, dt.datetime]] = {}
     days: dict[tuple[str, str, int], list[int]] = {}
     for s in successes:
         if s.payer_ref:
             key = s.payer_ref[:64]
             seen = payers.get(key)
-            if seen is None or s.at < seen["first_paid_at"]:
-                payers[key] = {"payer_key": key, "first_payment_id": s.payment_id, "first_paid_at": s.at}
-        day = days.setdefault((s.merchant_id, _day(s.at), 0), [0, 0])  # one writer: one slot
+            if seen is None or s.at < seen[1]:
+                payers[key] = (s.payment_id, s.at)
+        k = (s.merchant_id, _day(s.at), 0)  # one writer: one slot
+        day = days.get(k)
+        if day is None:
+            day = days[k] = [0, 0]
         day[0] += 1
         day[1] += s.amount_fen
-    _upsert_ignore(conn, incentive_payers, list(payers.values()))
-    _add_to_merchant_days(conn, days)
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    stamp = utc_bind(conn.dialect)
+    if payers:
+        conn.exec_driver_sql(
+            f"INSERT INTO {incentive_payers.name} (payer_key, first_payment_id, first_paid_at) "
+            f"VALUES ({mark}, {mark}, {mark}) ON CONFLICT DO NOTHING",
+            [(key, pid, stamp(at)) for key, (pid, at) in payers.items()],
+        )
+    if days:
+        t = merchant_days.name
+        conn.exec_driver_sql(
+            f"INSERT INTO {t} (merchant_id, day, slot, payments, amount_fen) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark}) ON CONFLICT (merchant_id, day, slot) DO UPDATE SET "
+            f"payments = {t}.payments + excluded.payments, amount_fen = {t}.amount_fen + excluded.amount_fen",
+            [(m, d, slot, n, a) for (m, d, slot), (n, a) in sorted(days.items())],
+        )
 
 
 def campaigns_running(conn: Connection, start: dt.datetime, end: dt.datetime) -> list[str]:
