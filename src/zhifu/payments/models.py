@@ -85,6 +85,8 @@ payments = Table(
     Index("ix_payments_status_expires", "status", "expires_at"),
     Index("ix_payments_channel_ref", "channel", "channel_ref"),
     Index("ix_payments_business_date", "business_date", "merchant_id"),
+    # the history of successes in (succeeded_at, id) order, which the risk monitor reads past its cursor
+    Index("ix_payments_status_succeeded", "status", "succeeded_at", "id"),
 )
 
 refunds = Table(
