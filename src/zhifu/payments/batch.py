@@ -124,7 +124,12 @@ _INSERTS: dict[tuple[str, str], str] = {}
 # Secondary indexes of payments that recording never reads: a bulk load builds them once at the end (see
 # bulk_load), with the ledger's own (ledger.bulk.deferrable_indexes).
 DEFERRED_INDEXES = frozenset(
-    {"ix_payments_status_expires", "ix_payments_channel_ref", "ix_payments_business_date"}
+    {
+        "ix_payments_status_expires",
+        "ix_payments_channel_ref",
+        "ix_payments_business_date",
+        "ix_payments_status_succeeded",
+    }
 )
 
 
