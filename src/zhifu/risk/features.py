@@ -15,7 +15,8 @@ maxima), average, the credit, round-sum, night and near-limit counts and shares,
 amount's share (amounts counted per bucket). A window keeps a bucket per bucket width with payments in it, so at
 most S / width + 2 buckets; the distinct payers, merchants and amounts it remembers are bounded by those present
 in the window; only what the rule set's features read is kept. A key whose windows are all empty is dropped by a
-sweep once per `SWEEP_S` of payment time. The monitor and the backtest use this engine, so they agree.
+sweep, at most once per `SWEEP_S` of payment time and per a quarter as many payments as there are keys (so a
+sweep costs O(1) per payment). The monitor and the backtest use this engine, so they agree.
 """
 
 from __future__ import annotations
@@ -321,6 +322,7 @@ class FeatureEngine:
         self.spans = {k: list(v) for k, v in self.needs.items()}
         self.windows: dict[tuple[str, str], dict[int, _Window]] = {}
         self.swept = 0.0  # the payment time of the last sweep of idle keys
+        self.added = 0  # payments added since
         self.merchants = merchants or {}
         self.first_seen: dict[str, float] = {}
         self.last_seen: dict[str, float] = {}
@@ -362,7 +364,8 @@ class FeatureEngine:
             self.first_seen[m] = ts
         self.prev_seen[m] = self.last_seen.get(m, ts)
         self.last_seen[m] = ts
-        if ts - self.swept >= SWEEP_S:
+        self.added += 1
+        if ts - self.swept >= SWEEP_S and self.added * 4 >= len(self.windows):  # amortised O(1) per payment
             self.sweep(ts)
 
     def sweep(self, now: float) -> int:
@@ -371,6 +374,7 @@ class FeatureEngine:
         for k in idle:
             del self.windows[k]
         self.swept = now
+        self.added = 0
         return len(idle)
 
     def stored(self) -> tuple[int, int]:
