@@ -98,6 +98,30 @@ def test_closing_counts_the_slots(db: Database) -> None:
         ledger.post_entry(c, EntryRequest("c3", (dr("slot_bank", 1), cr("slot_fees", 1))))
 
 
+def _posts_while_another_holds(db: Database, first: str, second: str, between=None) -> bool:  # type: ignore[no-untyped-def]
+    """Post `first` and keep its transaction open; meanwhile (after `between`) another connection posts `second`
+    to the same accounts with a 3 s lock timeout. Whether the second committed before the first did."""
+    done: list[str] = []
+    with db.engine.connect() as held:
+        tx = held.begin()
+        ledger.post_entry(held, EntryRequest(first, (dr("slot_bank", 10), cr("slot_fees", 10))))
+        if between is not None:
+            between()
+
+        def post() -> None:
+            with db.engine.connect() as c, c.begin():
+                c.execute(text("SET LOCAL lock_timeout = '3s'"))
+                done.append(
+                    ledger.post_entry(c, EntryRequest(second, (dr("slot_bank", 20), cr("slot_fees", 20)))).id
+                )
+
+        t = threading.Thread(target=post)
+        t.start()
+        t.join(10)
+        tx.commit()
+    return len(done) == 1
+
+
 @pytest.mark.pg
 def test_concurrent_postings_to_one_account_do_not_wait_for_each_other(db: Database) -> None:
     if db.dialect != "postgresql":
@@ -105,23 +129,7 @@ def test_concurrent_postings_to_one_account_do_not_wait_for_each_other(db: Datab
     _open(db)
     with db.tx() as c:  # the process learns that neither account has a guard
         ledger.post_entry(c, EntryRequest("w0", (dr("slot_bank", 1), cr("slot_fees", 1))))
-    done: list[str] = []
-    with db.engine.connect() as first:
-        tx = first.begin()
-        ledger.post_entry(first, EntryRequest("w1", (dr("slot_bank", 10), cr("slot_fees", 10))))
-
-        def second() -> None:  # posts while the first transaction still holds what it took
-            with db.engine.connect() as c, c.begin():
-                c.execute(text("SET LOCAL lock_timeout = '3s'"))
-                done.append(
-                    ledger.post_entry(c, EntryRequest("w2", (dr("slot_bank", 20), cr("slot_fees", 20)))).id
-                )
-
-        t = threading.Thread(target=second)
-        t.start()
-        t.join(10)
-        assert len(done) == 1  # it committed before the first one did
-        tx.commit()
+    assert _posts_while_another_holds(db, "w1", "w2")  # it committed before the first one did
     with db.tx() as c:
         assert ledger.get_balance(c, "slot_fees").posted_fen == 31
         assert ledger.verify(c) == []
@@ -137,24 +145,8 @@ def test_a_process_new_to_the_accounts_does_not_lock_them_for_update(db: Databas
     from zhifu.ledger import service as ledger_service
 
     _open(db)
-    done: list[str] = []
-    with db.engine.connect() as first:
-        tx = first.begin()
-        ledger.post_entry(first, EntryRequest("n1", (dr("slot_bank", 10), cr("slot_fees", 10))))
-        ledger_service._GUARDED.clear()  # as in another process that has not posted yet
-
-        def second() -> None:
-            with db.engine.connect() as c, c.begin():
-                c.execute(text("SET LOCAL lock_timeout = '3s'"))
-                done.append(
-                    ledger.post_entry(c, EntryRequest("n2", (dr("slot_bank", 20), cr("slot_fees", 20)))).id
-                )
-
-        t = threading.Thread(target=second)
-        t.start()
-        t.join(10)
-        assert len(done) == 1  # it did not wait for the first transaction
-        tx.commit()
+    # the second posting comes from a process that has not posted yet: it did not wait for the first transaction
+    assert _posts_while_another_holds(db, "n1", "n2", between=ledger_service._GUARDED.clear)
     assert ledger_service._GUARDED.get("slot_bank") is False
     with db.tx() as c:  # a guarded account is still locked FOR UPDATE and checked
         ledger.post_entry(c, EntryRequest("n3", (dr("slot_bank", 5), cr("slot_guarded", 5))))
