@@ -10,13 +10,14 @@ import sys
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, event, select, update
 
 from zhifu.bills import events as bill_events
 from zhifu.core import events
 from zhifu.core.events import EventsNotLoaded, PaymentSucceeded
 from zhifu.ledger.models import entries
 from zhifu.payments import events as payment_events
+from zhifu.payments.models import payments
 from zhifu.payments.read import payments_view
 from zhifu.plugins import load_events
 
@@ -110,6 +111,34 @@ def test_history_replays_successes_in_order_and_by_id(platform) -> None:  # type
         found = events.find(PaymentSucceeded, c, [ids[2], "pay_unknown", ids[0]])
         assert [e.id for e in found] == sorted([ids[0], ids[2]])
         assert events.find(PaymentSucceeded, c, []) == []
+
+
+def test_history_past_a_cursor_breaks_ties_by_id_and_starts_at_the_cursor_in_the_index(platform) -> None:  # type: ignore[no-untyped-def]
+    """Two successes at the same instant: the cursor (at, id) of the first gives the second and what follows. On
+    PostgreSQL the read starts at the cursor in the (status, succeeded_at, id) index (a row comparison in the
+    index condition), instead of reading every success before it."""
+    _, mh = platform.merchant()
+    ids = [_pay(platform, mh, f"t{n}", 2_000 + n, None).json()["id"] for n in range(3)]
+    with platform.db.tx() as c:
+        same = c.execute(select(payments.c.succeeded_at).where(payments.c.id == ids[0])).scalar_one()
+        c.execute(update(payments).where(payments.c.id.in_(ids[:2])).values(succeeded_at=same))
+    with platform.db.read() as c:
+        assert [e.id for e in events.history(PaymentSucceeded, c, (same, ids[0]), None, 10)] == ids[1:]
+        assert [e.id for e in events.history(PaymentSucceeded, c, (same, ids[1]), None, 10)] == ids[2:]
+        if platform.db.dialect == "postgresql":  # the statement the history sends, explained
+            sent: list[tuple[str, Any]] = []
+
+            def keep(_conn, _cur, statement, params, _ctx, _many):  # type: ignore[no-untyped-def]
+                sent.append((statement, params))
+
+            event.listen(c, "before_cursor_execute", keep)
+            try:
+                events.history(PaymentSucceeded, c, (same, ids[0]), None, 10)
+            finally:
+                event.remove(c, "before_cursor_execute", keep)
+            c.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            plan = "\n".join(r[0] for r in c.exec_driver_sql("EXPLAIN " + sent[0][0], sent[0][1]))
+            assert "Index Cond" in plan and "ROW(succeeded_at" in plan, plan
 
 
 def test_publishing_before_the_wiring_is_installed_is_an_error(monkeypatch) -> None:  # type: ignore[no-untyped-def]

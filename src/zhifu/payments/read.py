@@ -15,7 +15,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, String, Subquery, and_, or_, select, type_coerce
+from sqlalchemy import Connection, String, Subquery, select, tuple_, type_coerce
 
 from zhifu.core.events import PaymentSucceeded, Position
 from zhifu.payments.models import payments, refunds
@@ -35,7 +35,9 @@ def succeeded_since(
     p = payments.c
     q = _SUCCEEDED
     if after is not None:
-        q = q.where(or_(p.succeeded_at > after[0], and_(p.succeeded_at == after[0], p.id > after[1])))
+        # a row comparison, which the (status, succeeded_at, id) index starts at (an OR of the two is read from the
+        # first success on PostgreSQL, filtered row by row)
+        q = q.where(tuple_(p.succeeded_at, p.id) > tuple_(after[0], after[1]))
     if until is not None:
         q = q.where(p.succeeded_at <= until)
     return [_succeeded(r) for r in conn.execute(q.order_by(p.succeeded_at, p.id).limit(limit))]
