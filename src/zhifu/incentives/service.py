@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import secrets
 from collections.abc import Sequence
 from typing import Any, Literal, TypedDict
@@ -72,16 +73,17 @@ def _day(at: dt.datetime) -> str:
     return at.astimezone(SHANGHAI).date().isoformat()
 
 
+@functools.cache
+def _insert_ignore(dialect_name: str, table: Any) -> Executable:
+    """INSERT … ON CONFLICT DO NOTHING for this table, built once per dialect (a payment's success runs it)."""
+    return (postgresql if dialect_name == "postgresql" else sqlite).insert(table).on_conflict_do_nothing()
+
+
 def _upsert_ignore(conn: Connection, table: Any, rows: Sequence[dict[str, Any]]) -> None:
     """Insert rows, skipping those whose key exists (both backends speak ON CONFLICT DO NOTHING)."""
     if not rows:
         return
-    stmt: Executable
-    if conn.dialect.name == "postgresql":
-        stmt = postgresql.insert(table).on_conflict_do_nothing()
-    else:
-        stmt = sqlite.insert(table).on_conflict_do_nothing()
-    conn.execute(stmt, list(rows))
+    conn.execute(_insert_ignore(conn.dialect.name, table), list(rows))
 
 
 # ---------------------------------------------------------------- campaigns
@@ -961,20 +963,25 @@ def _note_success(conn: Connection, p: Any, payer_ref: str | None, at: dt.dateti
     _add_to_merchant_days(conn, {(p.merchant_id, _day(at), slot): [1, p.amount_fen]})
 
 
+@functools.cache
+def _add_to_merchant_days_sql(dialect_name: str) -> Executable:
+    """The merchant-day upsert, built once per dialect (every payment's success runs it)."""
+    stmt = (postgresql if dialect_name == "postgresql" else sqlite).insert(merchant_days)
+    return stmt.on_conflict_do_update(
+        index_elements=[merchant_days.c.merchant_id, merchant_days.c.day, merchant_days.c.slot],
+        set_={
+            "payments": merchant_days.c.payments + stmt.excluded.payments,
+            "amount_fen": merchant_days.c.amount_fen + stmt.excluded.amount_fen,
+        },
+    )
+
+
 def _add_to_merchant_days(conn: Connection, days: dict[tuple[str, str, int], list[int]]) -> None:
     """Add payments and amounts to the merchant-day rollup's slots (merchant, day, slot), in key order."""
     if not days:
         return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(merchant_days)
     conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[merchant_days.c.merchant_id, merchant_days.c.day, merchant_days.c.slot],
-            set_={
-                "payments": merchant_days.c.payments + stmt.excluded.payments,
-                "amount_fen": merchant_days.c.amount_fen + stmt.excluded.amount_fen,
-            },
-        ),
+        _add_to_merchant_days_sql(conn.dialect.name),
         [
             {"merchant_id": m, "day": d, "slot": slot, "payments": n, "amount_fen": a}
             for (m, d, slot), (n, a) in sorted(days.items())

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import httpx
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, bindparam, select, update
 
 from zhifu.core import clock
 from zhifu.core.config import get_settings
@@ -168,7 +168,7 @@ def emit(
     at = at or clock.now()
     eid = new_id_fast("evt", int(at.timestamp() * 1000))
     conn.execute(
-        events.insert(),
+        _INSERT_EVENT,
         [
             {
                 "id": eid,
@@ -179,11 +179,7 @@ def emit(
             }
         ],
     )
-    subs = conn.execute(
-        select(endpoints.c.id, endpoints.c.events).where(
-            and_(endpoints.c.merchant_id == merchant_id, endpoints.c.status == "enabled")
-        )
-    ).all()
+    subs = conn.execute(_SUBSCRIBED, {"mid": merchant_id}).all()
     rows = [
         {
             "event_id": eid,
@@ -197,8 +193,16 @@ def emit(
         if "*" in s.events or type_ in s.events
     ]
     if rows:
-        conn.execute(deliveries.insert(), rows)
+        conn.execute(_INSERT_DELIVERIES, rows)
     return eid
+
+
+# what every payment's success runs, built once
+_INSERT_EVENT = events.insert()
+_INSERT_DELIVERIES = deliveries.insert()
+_SUBSCRIBED = select(endpoints.c.id, endpoints.c.events).where(
+    and_(endpoints.c.merchant_id == bindparam("mid"), endpoints.c.status == "enabled")
+)
 
 
 def event_public(row: Any) -> dict[str, Any]:
