@@ -9,6 +9,7 @@ other simulated payment. A separate random source keeps the honest traffic of a 
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
 import random
@@ -186,7 +187,11 @@ class RiskActors:
 
     def review(self, day: Any, specs: list[PaymentSpec]) -> list[PaymentSpec]:
         """A dormant merchant takes nothing for 60 days before it wakes up; a micro actor stays within its daily
-        and monthly caps (the platform would refuse more), honest payments first."""
+        and monthly caps (the platform would refuse more), honest payments first.
+
+        The batch checks the caps in time order: each payment, a declined one too, must fit under the cap beside
+        the successes before it. An actor's payment is kept only if every payment kept that day still fits in
+        that order, so one made at night never pushes an honest payment of the afternoon over the cap."""
         silent = {
             a.merchant_id
             for a in self.actors
@@ -198,21 +203,30 @@ class RiskActors:
         if not silent and not micro:
             return specs
         month = (day.date.year, day.date.month)
-        used_day: dict[str, int] = {}
+        capped: dict[str, list[PaymentSpec]] = {}
         out = []
         for s in sorted(specs, key=lambda x: (x.merchant_order_no.startswith("R"), x.created_at)):
             if s.merchant_id in silent and s.merchant_order_no.startswith("S"):
                 continue
-            if s.merchant_id in micro:  # the batch refuses even a payment that would be declined over the cap
-                m_used = self.month_used.get(s.merchant_id, (month, 0))
-                m_total = m_used[1] if m_used[0] == month else 0
-                d_total = used_day.get(s.merchant_id, 0)
-                if d_total + s.amount_fen > self.caps[0] or m_total + s.amount_fen > self.caps[1]:
-                    continue
-                if s.outcome == "success":
-                    used_day[s.merchant_id] = d_total + s.amount_fen
-                    self.month_used[s.merchant_id] = (month, m_total + s.amount_fen)
-            out.append(s)
+            if s.merchant_id in micro:
+                capped.setdefault(s.merchant_id, []).append(s)
+            else:
+                out.append(s)
+        for mid, candidates in capped.items():  # honest payments first, each kind in time order
+            m_used = self.month_used.get(mid, (month, 0))
+            m_total = m_used[1] if m_used[0] == month else 0
+            room = min(self.caps[0], self.caps[1] - m_total)
+            kept: list[PaymentSpec] = []
+            for s in candidates:
+                at = bisect.bisect_right([k.created_at for k in kept], s.created_at)
+                trial = [*kept[:at], s, *kept[at:]]
+                if _fits(trial, room):
+                    kept = trial
+            self.month_used[mid] = (
+                month,
+                m_total + sum(k.amount_fen for k in kept if k.outcome == "success"),
+            )
+            out.extend(kept)
         return out
 
     # ------------------------------------------------------------ each actor's day
@@ -389,6 +403,18 @@ class RiskActors:
                     )
                 )
         return out
+
+
+def _fits(day_specs: list[PaymentSpec], room: int) -> bool:
+    """The batch's cap check over one merchant's day in time order: each payment, declined or not, fits in `room`
+    beside the successes before it (the platform refuses a payment over the cap whatever the bank would say)."""
+    used = 0
+    for s in day_specs:
+        if used + s.amount_fen > room:
+            return False
+        if s.outcome == "success":
+            used += s.amount_fen
+    return True
 
 
 APP_CHANNEL = tuple("unionpay_qr" if a == "unionpay" else a for a in APPS)
