@@ -44,7 +44,8 @@ def simulate(folder: str, *, seed: int, scale: float, days: int):  # type: ignor
 
 def latency(db, n: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """p50/p99 of create_payment (pay-code flow at a micro merchant: every limit and rule applies) with risk on and
-    off, interleaved in the same run, and of risk.authorise alone."""
+    off, interleaved in the same run, and of risk.authorise alone. The call that creates the payment at the rail
+    once its transaction commits is left out of both halves: this measures our own path, not a rail's answer."""
     import random
 
     from zhifu import risk
@@ -78,6 +79,8 @@ def latency(db, n: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
         merchants.review(c, mid, "approve", at=at)
         merchants.set_frozen(c, mid, False)
     real = payments_service.risk.authorise
+    real_call = payments_service.call_create
+    payments_service.call_create = lambda *a, **k: None  # type: ignore[assignment]
     on: list[float] = []
     off: list[float] = []
     alone: list[float] = []
@@ -85,7 +88,7 @@ def latency(db, n: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
         req = CreatePayment(
             amount_fen=100 + i % 50,
             merchant_order_no=f"L{i}",
-            channel="wechat",
+            auth_code=f"13{i:016d}",  # a WeChat pay code
             payer=PayerHint(id=f"lat{i}"),
         )
         risk_on = i % 2 == 0
@@ -105,6 +108,7 @@ def latency(db, n: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
             risk.authorise(c, m, req2, "pay_code", at)
             alone.append(time.perf_counter() - t0)
             c.rollback()
+    payments_service.call_create = real_call  # type: ignore[assignment]
 
     def q(xs: list[float], p: float) -> float:
         return statistics.quantiles(xs, n=100)[int(p) - 1] * 1000 if len(xs) > 2 else 0.0
@@ -164,7 +168,7 @@ def main() -> None:
         lat = latency(db, LATENCY_PAYMENTS)
         print(
             f"  create_payment latency over {LATENCY_PAYMENTS:,} payments (half with risk, half without, "
-            f"interleaved, SQLite): risk on p50 {lat['on_p50_ms']:.2f} ms p99 {lat['on_p99_ms']:.2f} ms; "
+            f"interleaved, SQLite, the rail's call left out): risk on p50 {lat['on_p50_ms']:.2f} ms p99 {lat['on_p99_ms']:.2f} ms; "
             f"risk off p50 {lat['off_p50_ms']:.2f} ms p99 {lat['off_p99_ms']:.2f} ms"
         )
         print(
