@@ -11,7 +11,6 @@ entries, their postings and the balances are written with one executemany each.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -27,6 +26,7 @@ from zhifu.ledger.service import (
     _check_accounts,
     _check_entry,
     _check_overdraft_in_order,
+    _content_hash,
     _cursor,
     _hot_sql,
     _lock_posting_accounts,
@@ -75,8 +75,7 @@ def _checked(key: str, legs: tuple[Leg, ...]) -> tuple[str, list[tuple[str, str,
                 break
         else:
             if net == 0:
-                canon = "|".join(sorted([f"{c}:{sd}:{fen}:{cur}" for c, sd, fen, cur in values]))
-                return hashlib.sha256(canon.encode()).hexdigest(), values
+                return _content_hash(values), values
     return _check_entry(EntryRequest(key, legs)), values
 
 

@@ -338,7 +338,12 @@ def _check_entry(r: EntryRequest) -> str:
         raise UnbalancedEntry(
             f"entry {r.idempotency_key} does not balance: debits − credits = {off}", param="legs"
         )
-    canon = "|".join(sorted(f"{leg.account}:{leg.side}:{leg.amount_fen}:{leg.currency}" for leg in r.legs))
+    return _content_hash((leg.account, leg.side, leg.amount_fen, leg.currency) for leg in r.legs)
+
+
+def _content_hash(values: Iterable[tuple[str, str, int, str]]) -> str:
+    """An entry's content for idempotency: its legs (account, side, fen, currency) in any order, hashed."""
+    canon = "|".join(sorted(f"{code}:{side}:{fen}:{currency}" for code, side, fen, currency in values))
     return hashlib.sha256(canon.encode()).hexdigest()
 
 
