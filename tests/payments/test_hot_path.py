@@ -86,7 +86,13 @@ def test_campaign_list_cached_and_dropped_on_change(platform) -> None:  # type: 
     assert incentives._ACTIVE.loads == loads + 1
 
 
-def test_statements_per_pay_code_payment(platform) -> None:  # type: ignore[no-untyped-def]
+def test_statements_per_pay_code_payment(platform, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from zhifu.risk import service as risk_service
+
+    # the risk caches' 2 s lifetimes (for changes made in other processes) must not lapse between the warm-up
+    # payment and the counted one on a slow machine: that would count their reloads, not the payment's statements
+    monkeypatch.setattr(risk_service, "RULESET_CHECK_S", 3_600.0)
+    monkeypatch.setattr(risk_service, "LIST_CACHE_S", 3_600.0)
     mid, mh = platform.merchant()
     _pay(platform, mh, 0)
     seen: list[str] = []
