@@ -64,6 +64,25 @@ def test_empty_table_is_seeded_from_chinesecalendar(db: Database) -> None:
     assert _cal(db).years == cal.years  # a second read seeds nothing more
 
 
+def test_a_read_only_transaction_reads_the_seed_and_writes_nothing(db: Database) -> None:
+    """A console page's banner reads the calendar in a read-only transaction. On an empty table it used to write
+    the seed there, and on SQLite that write failed with "database is locked" whenever another request was
+    writing, taking the page down with it. Now the read is given the seed's calendar and the tables stay as
+    they were; the first write transaction seeds them."""
+    with db.read() as c:
+        cal = load(c)
+        st = status(c, today=D(2026, 12, 6))
+    assert set(range(2004, 2027)) <= cal.years
+    assert cal.is_working_day(D(2021, 10, 9)) is True
+    assert st.last_day == D(2026, 12, 31) and st.days_left == 25 and st.warning is not None
+    with db.read() as c:
+        assert c.execute(select(func.count()).select_from(calendar_years)).scalar_one() == 0
+        assert c.execute(select(func.count()).select_from(calendar_days)).scalar_one() == 0
+    assert _cal(db).years == cal.years  # the write transaction's seed is the calendar the read was given
+    with db.read() as c:
+        assert c.execute(select(func.count()).select_from(calendar_years)).scalar_one() == len(cal.years)
+
+
 def test_settle_date_of_2026_12_31_refuses_until_2027_is_imported(db: Database) -> None:
     with pytest.raises(InvalidRequest) as exc:
         settle_date(D(2026, 12, 31), "T+1", _cal(db))

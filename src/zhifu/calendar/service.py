@@ -153,8 +153,13 @@ def seed(conn: Connection, *, at: dt.datetime | None = None) -> int:
 
 
 def load(conn: Connection) -> WorkingCalendar:
-    """The calendar as the tables hold it. A database made without migrations gets the seed on first read."""
+    """The calendar as the tables hold it. A database made without migrations gets the seed on its first read in a
+    write transaction; a read-only transaction (a console page's banner) is given the seed's calendar and writes
+    nothing, for on SQLite a read that turns into a write fails at once when another writer holds the lock."""
     years = set(conn.execute(select(calendar_years.c.year)).scalars())
+    if not years and conn.get_execution_options().get("zhifu_read_only"):
+        _, seeded = seed_rows()
+        return WorkingCalendar.of({d.year for d, _, _ in seeded}, seeded)
     if not years:
         try:
             with conn.begin_nested():
