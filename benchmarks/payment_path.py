@@ -5,7 +5,7 @@ same signed UnionPay request and verified answer, no database) in the same run. 
 so waiting for the rails is not.
 
     python benchmarks/payment_path.py [--payments 600] [--pg]
-    python benchmarks/payment_path.py --profile    # and the cProfile of the path, by cumulative time
+    python benchmarks/payment_path.py --profile [--sort tottime]   # and the cProfile of the path
 
 What the HTTP benchmark's "zhifu" CPU per payment adds to this figure is the web server, the middleware, the
 API key and the background duties.
@@ -38,6 +38,7 @@ def main() -> None:
         "--pg", action="store_true", help="on PostgreSQL (ZHIFU_TEST_PG_URL's server) instead of SQLite"
     )
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--sort", default="cumulative", help="the profile's order: cumulative or tottime")
     args = ap.parse_args()
     os.environ["ZHIFU_SIMULATOR"] = "1"
     os.environ["ZHIFU_WEBHOOK_ALLOW_PRIVATE"] = "1"
@@ -48,14 +49,14 @@ def main() -> None:
         os.environ["ZHIFU_RAILS_CONFIG"] = str(rails_json)
         url = (ph.pg_database() if args.pg else None) or f"sqlite:///{tmp}/path.db"
         try:
-            run(url, args.payments, args.profile)
+            run(url, args.payments, args.profile, args.sort)
         finally:
             ph.stop(rails)
             if url.startswith("postgresql"):
                 ph.drop_pg(url)
 
 
-def run(url: str, n: int, profile: bool) -> None:
+def run(url: str, n: int, profile: bool, sort: str = "cumulative") -> None:
     ph.seed(url)
     from zhifu.channels import get_channel
     from zhifu.channels.base import PaymentOrder
@@ -115,7 +116,7 @@ def run(url: str, n: int, profile: bool) -> None:
         for i in range(n):
             pay(WARM_UP + n + i)
         pr.disable()
-        pstats.Stats(pr).sort_stats("cumulative").print_stats(40)
+        pstats.Stats(pr).sort_stats(sort).print_stats(40)
     db.dispose()
 
 
