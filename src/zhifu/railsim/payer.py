@@ -67,7 +67,8 @@ def sim_pay(
     db: Database, payment_id: str, *, outcome: str | None, payer: Payer, merchant_id: str | None = None
 ) -> dict[str, Any]:
     """The payer completes a payment at its rail. Unless the simulator loses the notification (`timeout`), we
-    then ask the rail, so the answer shows at once even if the notification is slow."""
+    then ask the rail if its notification has not yet closed the payment, so the answer shows at once even if the
+    notification is slow (a rail that notifies at once has closed it by the time it answers the payer)."""
     at = clock.now()
     with db.read() as c:
         p = payments.get_payment(c, merchant_id, payment_id)
@@ -78,8 +79,11 @@ def sim_pay(
             f"payment {payment_id} expired at {p['expires_at'].isoformat()}", code="payment_expired"
         )
     pay_at_rail(p["channel"], payment_id, outcome=outcome, payer=payer)
-    if outcome != "timeout":
-        result = get_channel(p["channel"]).query(payment_id, merchant_id=p["merchant_id"])
-        db.run(lambda c: payments.record_rail_answer(c, payment_id, result, clock.now()))
+    with db.read() as c:
+        p = payments.get_payment(c, merchant_id, payment_id)
+    if outcome == "timeout" or p["status"] not in OPEN_STATUSES:
+        return p
+    result = get_channel(p["channel"]).query(payment_id, merchant_id=p["merchant_id"])
+    db.run(lambda c: payments.record_rail_answer(c, payment_id, result, clock.now()))
     with db.read() as c:
         return payments.get_payment(c, merchant_id, payment_id)
