@@ -69,3 +69,24 @@ def test_a_late_notification_is_covered_by_asking_the_rail(platform, counting) -
     assert counting["unionpay_qr"].queries == 1
     again = platform.client.post(f"/sim/payments/{p['id']}/pay", json={"outcome": "success"})
     assert again.status_code == 409 and again.json()["error"]["code"] == "payment_not_open"
+
+
+def test_a_notification_is_verified_before_its_transaction(platform, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The signature check is CPU with no database: done inside the transaction it held the write lock (on
+    SQLite, every other payment's) for its whole length."""
+    from zhifu.channels import get_channel
+
+    connector = get_channel("unionpay_qr")
+    real = connector.parse_notification
+    depths: list[int] = []
+
+    def parse(body: bytes, headers: Any) -> Any:
+        depths.append(getattr(platform.db._local, "depth", 0))  # write transactions open on this thread
+        return real(body, headers)
+
+    monkeypatch.setattr(connector, "parse_notification", parse)
+    _, mh = platform.merchant()
+    p = _create(platform, mh, "sim-verified-first")
+    r = platform.client.post(f"/sim/payments/{p['id']}/pay", json={"outcome": "success"})
+    assert r.status_code == 200 and r.json()["status"] == "succeeded", r.text
+    assert depths == [0]  # one notification, checked with no transaction open

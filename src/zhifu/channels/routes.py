@@ -41,7 +41,9 @@ def notify(
     facts(channel)
     connector = get_channel(channel)
     try:
-        outcome = db.run(lambda c: payments.handle_notification(c, channel, body, dict(request.headers)))
+        headers = dict(request.headers)
+        n = payments.parse_notification(channel, body, headers)  # verified before the transaction
+        outcome = db.run(lambda c: payments.handle_notification(c, channel, body, headers, parsed=n))
     except ZhifuError as exc:
         code, message = exc.code, exc.message
         log.warning("notification of %s refused: %s", channel, message)

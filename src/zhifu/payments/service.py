@@ -622,6 +622,19 @@ def apply_channel_result(
     return "unchanged"
 
 
+_SEEN_NOTIFICATION = select(channel_notifications.c.outcome).where(
+    channel_notifications.c.channel == bindparam("channel"),
+    channel_notifications.c.notify_id == bindparam("notify_id"),
+)
+_NOTE_NOTIFICATION = insert(channel_notifications)
+
+
+def parse_notification(channel_name: str, body: bytes, headers: dict[str, str]) -> Notification:
+    """A rail notification verified and read, with no database: its signature check runs before the
+    transaction, not inside it (on SQLite, inside the write lock every other payment waits for)."""
+    return get_channel(channel_name).parse_notification(body, headers)
+
+
 def handle_notification(
     conn: Connection,
     channel_name: str,
@@ -629,19 +642,14 @@ def handle_notification(
     headers: dict[str, str],
     *,
     at: dt.datetime | None = None,
+    parsed: Notification | None = None,
 ) -> str:
     """Verify and apply a rail notification in one transaction; duplicates and stale ones change nothing; one for
-    another merchant's order or another amount is refused."""
+    another merchant's order or another amount is refused. `parsed` is the notification parse_notification
+    already verified from this body and these headers."""
     at = at or clock.now()
-    n = get_channel(channel_name).parse_notification(body, headers)
-    seen = conn.execute(
-        select(channel_notifications.c.outcome).where(
-            and_(
-                channel_notifications.c.channel == channel_name,
-                channel_notifications.c.notify_id == n.notify_id,
-            )
-        )
-    ).first()
+    n = parsed if parsed is not None else parse_notification(channel_name, body, headers)
+    seen = conn.execute(_SEEN_NOTIFICATION, {"channel": channel_name, "notify_id": n.notify_id}).first()
     if seen is not None:
         return "duplicate"
     p = _load(conn, n.payment_id)
@@ -657,16 +665,14 @@ def handle_notification(
     else:
         outcome = apply_channel_result(conn, n.payment_id, n, at)
     conn.execute(
-        channel_notifications.insert(),
-        [
-            {
-                "channel": channel_name,
-                "notify_id": n.notify_id,
-                "payment_id": n.payment_id,
-                "outcome": outcome,
-                "received_at": at,
-            }
-        ],
+        _NOTE_NOTIFICATION,
+        {
+            "channel": channel_name,
+            "notify_id": n.notify_id,
+            "payment_id": n.payment_id,
+            "outcome": outcome,
+            "received_at": at,
+        },
     )
     return outcome
 
