@@ -5,6 +5,7 @@ oversized answer refused and its connection dropped, kept-alive connections reus
 from __future__ import annotations
 
 import gzip
+import logging
 import socket
 import threading
 import time
@@ -44,6 +45,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if self.path == "/slow":
             time.sleep(0.6)
+        if self.path == "/wait":
+            time.sleep(0.3)
         if self.path == "/big":
             self._answer(200, b"x" * (rail_http.RESPONSE_BYTES_MAX + 10))
             return
@@ -129,3 +132,28 @@ def test_an_oversized_answer_is_refused_and_its_connection_dropped(server: Any) 
     ok = http.request("POST", "/ok", content=b"after")  # the next call is not fed the rest of the big body
     assert ok.content == b"echo=after"
     assert server.seen[-1][2] != server.seen[-2][2]  # on a new connection
+
+
+def test_as_many_calls_at_once_as_request_threads_keep_their_connections(server: Any, caplog: Any) -> None:
+    """A web process runs up to 40 request threads: that many calls at once are all kept alive afterwards, with
+    no "pool is full" warning and no connection thrown away."""
+    http = _client(server)
+    caplog.set_level(logging.WARNING, logger="urllib3")
+    errors: list[BaseException] = []
+
+    def call(i: int) -> None:
+        try:
+            assert http.request("POST", "/wait", content=f"n={i}".encode()).content == f"echo=n={i}".encode()
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
+    assert http.pool is not None
+    pool = http.pool.connection_from_url(http.base_url)
+    assert pool.pool is not None and pool.pool.qsize() >= 40  # every connection went back to the pool

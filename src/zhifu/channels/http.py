@@ -21,9 +21,9 @@ from zhifu.channels.base import RAIL_CONNECT_TIMEOUT_S, RAIL_TIMEOUT_S, RailErro
 
 log = logging.getLogger("zhifu.channels")
 RESPONSE_BYTES_MAX = 8 * 1024 * 1024  # an answer (or a statement file) bigger than this is not a rail's
-POOL_CONNECTIONS = (
-    32  # kept-alive connections to one rail host; more concurrent calls open and close their own
-)
+# kept-alive connections to one rail's host: more than the web process's 40 request threads, so a connection is
+# not opened and closed (with a "pool is full" warning) under load; a call beyond them opens and closes its own
+POOL_CONNECTIONS = 64
 _SECRET = re.compile(r"(signature|sign|authorization|certId|serial|key)=([^&\s,\"]+)", re.I)
 
 
