@@ -69,3 +69,11 @@ def test_the_refusals_name_what_is_wrong() -> None:
         "signature": sig,
         "name": "县 农 行",
     }
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(st.characters(exclude_categories=("Cs",)), min_size=520, max_size=900))
+def test_a_long_value_decodes_the_same_each_time(value: str) -> None:
+    """Long values (a certificate) are unescaped once and remembered: the second read is the first's."""
+    body = urlencode({"signPubKeyCert": value, "n": "1"}).encode()
+    assert decode_form(body) == decode_form(body) == _reference(body) == {"signPubKeyCert": value, "n": "1"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -78,6 +79,7 @@ class Verifier:
         self.cert = cert
         self.cert_id = cert_id(cert)
         self._pem = cert.public_bytes(serialization.Encoding.PEM)
+        self._pem_normal = _normal_pem(self._pem.decode())
 
     @classmethod
     def from_file(cls, cert_path: str | Path) -> Verifier:
@@ -92,7 +94,7 @@ class Verifier:
         if fields.get("certId") != self.cert_id:
             raise SignatureError("certId does not name the counterpart's signing certificate")
         pub_cert = fields.get("signPubKeyCert")
-        if pub_cert is not None and _normal_pem(pub_cert) != _normal_pem(self._pem.decode()):
+        if pub_cert is not None and _normal_pem(pub_cert) != self._pem_normal:
             raise SignatureError("signPubKeyCert is not the counterpart's signing certificate")
         try:
             raw = base64.b64decode(sig, validate=True)
@@ -130,11 +132,23 @@ def _quote_plus(value: str) -> str:
 
 
 def _unquote_plus(value: str) -> str:
+    if len(value) >= _LONG_VALUE:
+        return _unquote_long(value)
+    return _unquote(value)
+
+
+def _unquote(value: str) -> str:
     value = value.replace("+", " ")
     if "%" not in value:
         return value
     raw = _ESCAPE.sub(lambda m: bytes.fromhex(m.group(1).decode("ascii")), value.encode("utf-8"))
     return raw.decode("utf-8", errors="replace")
+
+
+# A long value is the sender's certificate (signPubKeyCert, about 1,700 characters with some 70 escapes), the
+# same in every answer of a rail: it is unescaped once. Signatures (344 characters) differ and are not kept.
+_LONG_VALUE = 512
+_unquote_long = functools.lru_cache(maxsize=32)(_unquote)
 
 
 def encode_form(fields: Mapping[str, str]) -> bytes:
