@@ -101,14 +101,14 @@ class RailHttp:
             url += ("&" if "?" in url else "?") + urlencode(params)
         try:
             r = self._send(method, url, content, headers)
-        except urllib3.exceptions.NewConnectionError as exc:  # refused: nothing was sent (urllib3 files it
-            # under its connect timeouts)
-            log.warning("%s %s %s failed: %s", self.rail, method, redact(path), type(exc).__name__)
-            raise RailError(self.rail, f"{method} {redact(path)}: {type(exc).__name__}") from exc
-        except (httpx.TimeoutException, urllib3.exceptions.TimeoutError) as exc:
-            log.warning("%s %s %s timed out", self.rail, method, redact(path))
-            raise RailTimeout(self.rail, f"no answer to {method} {redact(path)} in time") from exc
         except (httpx.HTTPError, urllib3.exceptions.HTTPError, OSError) as exc:
+            # a refused connection sent nothing, though urllib3 files it under its connect timeouts
+            timed_out = isinstance(exc, (httpx.TimeoutException, urllib3.exceptions.TimeoutError)) and not (
+                isinstance(exc, urllib3.exceptions.NewConnectionError)
+            )
+            if timed_out:
+                log.warning("%s %s %s timed out", self.rail, method, redact(path))
+                raise RailTimeout(self.rail, f"no answer to {method} {redact(path)} in time") from exc
             log.warning("%s %s %s failed: %s", self.rail, method, redact(path), type(exc).__name__)
             raise RailError(self.rail, f"{method} {redact(path)}: {type(exc).__name__}") from exc
         if len(r.content) > RESPONSE_BYTES_MAX:
@@ -126,12 +126,10 @@ class RailHttp:
         assert self.pool is not None
         body = content.encode() if isinstance(content, str) else content
         resp = self.pool.request(method, url, body=body, headers=dict(headers or {}), preload_content=False)
-        kept = False
+        kept = False  # whether the whole answer was read, so that its connection can serve again
         try:
             data = resp.read(RESPONSE_BYTES_MAX + 1, decode_content=True)
-            kept = (
-                len(data) <= RESPONSE_BYTES_MAX
-            )  # the whole answer was read: its connection can serve again
+            kept = len(data) <= RESPONSE_BYTES_MAX
         finally:
             if kept:
                 resp.release_conn()

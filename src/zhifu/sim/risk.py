@@ -218,7 +218,7 @@ class RiskActors:
             room = min(self.caps[0], self.caps[1] - m_total)
             kept: list[PaymentSpec] = []
             for s in candidates:
-                at = bisect.bisect_right([k.created_at for k in kept], s.created_at)
+                at = bisect.bisect_right(kept, s.created_at, key=lambda k: k.created_at)
                 trial = [*kept[:at], s, *kept[at:]]
                 if _fits(trial, room):
                     kept = trial

@@ -125,9 +125,7 @@ _ESCAPE = re.compile(rb"%([0-9A-Fa-f]{2})")
 
 
 def _quote_plus(value: str) -> str:
-    raw = value.encode("utf-8")
-    if _UNSAFE.search(raw) is not None:
-        raw = _UNSAFE.sub(lambda m: b"%%%02X" % m.group()[0], raw)
+    raw = _UNSAFE.sub(lambda m: b"%%%02X" % m.group()[0], value.encode("utf-8"))
     return raw.decode("ascii").replace(" ", "+")
 
 
